@@ -1,0 +1,72 @@
+"""Settings: one frozen dataclass; the environment is read only at entry points.
+
+``Settings.from_env()`` is called by the CLI and the server, never at import
+time and never by the library on its own: ``Memory()`` uses the defaults unless
+it is handed a ``Settings``. The documented limits live here too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+__all__ = ["DEFAULT_PATH", "Limits", "Settings"]
+
+DEFAULT_PATH = "./engram-data"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Upper bounds on inputs; anything larger raises ``LimitExceededError``.
+
+    They keep one request from exhausting memory or the embedding model's time
+    and are documented in ``docs/limits.md``.
+    """
+
+    max_text_chars: int = 32_000
+    max_metadata_bytes: int = 65_536
+    max_batch: int = 10_000
+    max_query_chars: int = 4_000
+    max_label_chars: int = 128
+    max_limit: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that configures a ``Memory``.
+
+    ``embedder`` is ``"local"`` (the packaged all-MiniLM-L6-v2) or
+    ``"openai"`` (an OpenAI-compatible ``/v1/embeddings`` endpoint at
+    ``embedder_url`` with ``embedder_model``; the key is read from the
+    environment variable named by ``embedder_api_key_env``).
+    ``ann_threshold`` is the namespace size above which vector search uses an
+    approximate (HNSW) index instead of an exact scan.
+    """
+
+    path: str = DEFAULT_PATH
+    embedder: str = "local"
+    embedder_url: str | None = None
+    embedder_model: str | None = None
+    embedder_api_key_env: str = "ENGRAMDB_EMBEDDER_API_KEY"
+    embed_batch_size: int = 64
+    ann_threshold: int = 20_000
+    limits: Limits = field(default_factory=Limits)
+
+    def with_path(self, path: str) -> Settings:
+        return replace(self, path=path)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``ENGRAMDB_*`` variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        base = cls()
+        return cls(
+            path=env.get("ENGRAMDB_PATH", base.path),
+            embedder=env.get("ENGRAMDB_EMBEDDER", base.embedder),
+            embedder_url=env.get("ENGRAMDB_EMBEDDER_URL", base.embedder_url),
+            embedder_model=env.get("ENGRAMDB_EMBEDDER_MODEL", base.embedder_model),
+            embedder_api_key_env=base.embedder_api_key_env,
+            embed_batch_size=int(env.get("ENGRAMDB_EMBED_BATCH_SIZE", base.embed_batch_size)),
+            ann_threshold=int(env.get("ENGRAMDB_ANN_THRESHOLD", base.ann_threshold)),
+        )

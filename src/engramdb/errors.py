@@ -1,0 +1,72 @@
+"""The whole exception tree of engramdb.
+
+Every error the library raises on purpose is an ``EngramError``. Each one also
+subclasses the builtin it resembles, so callers who already catch ``ValueError``
+or ``KeyError`` keep working::
+
+    EngramError
+    ├── InvalidInputError (ValueError)       bad text, label, datetime, metadata, option
+    │   └── LimitExceededError               input above a documented size limit
+    ├── NotFoundError (KeyError)             no such id in this namespace
+    ├── StoreError (RuntimeError)            the store failed to read or write
+    │   ├── SchemaError                      the store's schema is newer or unknown
+    │   └── IntegrityError                   the store's files are inconsistent
+    └── EmbeddingError (RuntimeError)        the embedding model could not be loaded or run
+        └── ModelIntegrityError              a model file does not match its pinned hash
+
+The edges (CLI, HTTP, MCP) translate this tree into exit codes and status codes
+in one table each; nothing else catches broad exceptions.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmbeddingError",
+    "EngramError",
+    "IntegrityError",
+    "InvalidInputError",
+    "LimitExceededError",
+    "ModelIntegrityError",
+    "NotFoundError",
+    "SchemaError",
+    "StoreError",
+]
+
+
+class EngramError(Exception):
+    """Root of every error engramdb raises on purpose."""
+
+
+class InvalidInputError(EngramError, ValueError):
+    """An argument is malformed: empty text, naive datetime, bad label, bad metadata."""
+
+
+class LimitExceededError(InvalidInputError):
+    """An input is larger than a documented limit (text, metadata, batch, query)."""
+
+
+class NotFoundError(EngramError, KeyError):
+    """No memory with that id exists in the namespace asked for."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class StoreError(EngramError, RuntimeError):
+    """The store could not complete a read or a write; nothing was half-written."""
+
+
+class SchemaError(StoreError):
+    """The store was written by a newer engramdb, or is not an engramdb store."""
+
+
+class IntegrityError(StoreError):
+    """The store's files are inconsistent (failed integrity or index checks)."""
+
+
+class EmbeddingError(EngramError, RuntimeError):
+    """The embedding model could not be loaded or failed to run."""
+
+
+class ModelIntegrityError(EmbeddingError):
+    """A packaged model file does not match the sha256 pinned in engramdb."""

@@ -1,0 +1,1 @@
+"""Recall: query parsing, candidate generation, the attention ranker, explanations."""

@@ -1,0 +1,25 @@
+"""Index-time enrichment: extra lexical keys stored with a memory.
+
+A question phrased differently from the memory should still meet it, so each
+memory is indexed with keys beyond its text: the speaker's name, and (issue 3)
+resolved dates and other derived terms. Keys are searchable, never shown as
+the memory's text, and recomputed on update and reindex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+__all__ = ["index_keys"]
+
+
+def index_keys(
+    text: str, speaker: str | None, occurred_at: datetime, metadata: Mapping[str, Any]
+) -> str:
+    """The extra lexical keys of one memory, as one space-separated string."""
+    keys: list[str] = []
+    if speaker:
+        keys.append(speaker)
+    return " ".join(keys)

@@ -1,0 +1,105 @@
+"""The attention ranker: a weighted model over per-candidate signals.
+
+Each candidate gets a feature vector (dense similarity, lexical score, ...).
+Its linear score is ``sum(w_i * f_i)``; the hit's ``score`` is the softmax of
+the linear scores over all candidates of the search (its attention weight),
+and its explanation gives each signal's share of the absolute contribution.
+The weights ship as ``weights.json`` beside this module (regenerate with the
+command recorded in that file). This module does no I/O beyond loading them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.errors import InvalidInputError
+from engramdb.model import Contribution, Explanation
+
+__all__ = ["AttentionRanker", "RankerWeights", "Ranking"]
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class RankerWeights:
+    """Signal weights and the softmax temperature, with where they came from."""
+
+    weights: Mapping[str, float]
+    temperature: float = 0.1
+    source: str = ""
+
+    @classmethod
+    def default(cls) -> RankerWeights:
+        raw = resources.files("engramdb.recall").joinpath("weights.json").read_text("utf-8")
+        return cls.from_json(json.loads(raw))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RankerWeights:
+        weights = data.get("weights")
+        if not isinstance(weights, Mapping) or not weights:
+            raise InvalidInputError("ranker weights need a non-empty 'weights' object")
+        temperature = float(data.get("temperature", 0.1))
+        if temperature <= 0:
+            raise InvalidInputError("ranker temperature must be positive")
+        return cls(
+            weights={str(k): float(v) for k, v in weights.items()},
+            temperature=temperature,
+            source=str(data.get("source", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Scores of one search's candidates; rows of ``contributions`` follow ``signals``."""
+
+    signals: tuple[str, ...]
+    weights: F64  # (signals,)
+    values: F64  # (signals, candidates): the raw feature values
+    contributions: F64  # (signals, candidates): weight * value
+    linear: F64  # (candidates,)
+    attention: F64  # (candidates,): softmax of linear / temperature, sums to 1
+    order: npt.NDArray[np.intp]  # candidate indices, best first
+
+    def explain(self, index: int, paths: tuple[str, ...] = ()) -> Explanation:
+        column = np.abs(self.contributions[:, index])
+        total = float(column.sum())
+        parts = [
+            Contribution(
+                signal=signal,
+                value=float(self.values[i, index]),
+                weight=float(self.weights[i]),
+                share=float(column[i] / total) if total > 0 else 1.0 / len(self.signals),
+            )
+            for i, signal in enumerate(self.signals)
+        ]
+        parts.sort(key=lambda c: -c.share)
+        return Explanation(contributions=tuple(parts), paths=paths)
+
+
+class AttentionRanker:
+    """Scores candidates from their signals with fixed (fitted) weights."""
+
+    def __init__(self, weights: RankerWeights | None = None) -> None:
+        self.weights = weights or RankerWeights.default()
+
+    def rank(self, features: Mapping[str, F64]) -> Ranking:
+        signals = tuple(name for name in self.weights.weights if name in features)
+        if not signals:
+            raise InvalidInputError("no ranker signal was computed for these candidates")
+        values = np.vstack([np.asarray(features[s], dtype=np.float64) for s in signals])
+        w = np.array([self.weights.weights[s] for s in signals], dtype=np.float64)
+        contributions = values * w[:, None]
+        linear = contributions.sum(axis=0)
+        logits = linear / self.weights.temperature
+        logits -= logits.max() if logits.size else 0.0
+        exp = np.exp(logits)
+        attention = exp / exp.sum() if exp.size else exp
+        order = np.argsort(-linear, kind="stable")
+        return Ranking(signals, w, values, contributions, linear, attention, order)

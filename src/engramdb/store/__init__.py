@@ -1,0 +1,21 @@
+"""Stores: the interface and the one registry that maps a location to a backend."""
+
+from __future__ import annotations
+
+from engramdb.errors import InvalidInputError
+from engramdb.store.base import Candidate, Capability, EngramRecord, Store, VersionRecord
+
+__all__ = ["Candidate", "Capability", "EngramRecord", "Store", "VersionRecord", "open_store"]
+
+
+def open_store(location: str, *, ann_threshold: int = 20_000, dims: int = 384) -> Store:
+    """The store a location names: a path or ``:memory:`` (SQLite), or a database URL."""
+    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    if scheme in {"", "file", "sqlite"}:
+        from engramdb.store.sqlite import SqliteStore
+
+        path = location.split("://", 1)[1] if scheme else location
+        return SqliteStore(path, ann_threshold=ann_threshold, dims=dims)
+    raise InvalidInputError(
+        f"unsupported store location {location!r}: use a directory, a .db file or ':memory:'"
+    )

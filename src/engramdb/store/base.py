@@ -1,0 +1,185 @@
+"""The Store interface every backend implements, and the records it takes.
+
+A store keeps memories, their versions, their vectors and their lexical index,
+isolated by namespace. It validates nothing the facade already validated and
+computes no scores beyond what its indexes give (BM25, cosine); ranking lives
+in ``recall``. Every write method is one transaction: it happens entirely or
+not at all. Backends prove they meet this contract by passing
+``engramdb.testing.conformance``.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.model import Engram, NamespaceStats, Version
+
+__all__ = ["Candidate", "Capability", "EngramRecord", "Store", "VersionRecord"]
+
+
+class Capability(enum.Enum):
+    """Optional abilities a backend may have; callers check before relying on them."""
+
+    ANN = "ann"  # approximate nearest-neighbour index for large namespaces
+    CONCURRENT_PROCESSES = "concurrent_processes"  # several processes may open one store
+    BACKUP = "backup"  # online consistent backup
+
+
+@dataclass(frozen=True, slots=True)
+class EngramRecord:
+    """A validated memory ready to be written, with its derived index data.
+
+    ``keys`` is extra lexical text indexed with the memory (speaker, resolved
+    dates, captions: recall enrichment) but never shown as its text.
+    """
+
+    id: str
+    namespace: str
+    text: str
+    occurred_at: datetime
+    recorded_at: datetime
+    session: str | None
+    speaker: str | None
+    metadata: Mapping[str, Any]
+    kind: str
+    vector: npt.NDArray[np.float32]
+    model_id: str
+    keys: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """A past version, as written back by an import (lossless round trip)."""
+
+    version: int
+    text: str
+    speaker: str | None
+    metadata: Mapping[str, Any]
+    occurred_at: datetime
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A memory a store index found for a query, with that index's raw score."""
+
+    id: str
+    score: float
+
+
+class Store(ABC):
+    """Persistent, namespace-isolated storage for memories and their indexes."""
+
+    capabilities: frozenset[Capability] = frozenset()
+
+    # -- writes: each is one transaction ------------------------------------
+
+    @abstractmethod
+    def insert(self, records: Sequence[EngramRecord]) -> None:
+        """Write new memories (all or none). Ids must be new."""
+
+    @abstractmethod
+    def update(
+        self,
+        namespace: str,
+        engram_id: str,
+        *,
+        text: str,
+        speaker: str | None,
+        metadata: Mapping[str, Any],
+        occurred_at: datetime,
+        vector: npt.NDArray[np.float32],
+        model_id: str,
+        keys: str,
+        now: datetime,
+    ) -> Engram:
+        """Write a new version and close the current one's validity at ``now``.
+
+        Raises ``NotFoundError`` when the id is not in the namespace.
+        """
+
+    @abstractmethod
+    def delete(self, namespace: str, engram_id: str) -> None:
+        """Remove a memory, its versions and its index entries; ``NotFoundError`` if absent."""
+
+    @abstractmethod
+    def forget_namespace(self, namespace: str) -> int:
+        """Remove everything of a namespace; returns how many memories went."""
+
+    @abstractmethod
+    def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
+        """Write a memory with its full history as exported (import); ids must be new."""
+
+    # -- reads ---------------------------------------------------------------
+
+    @abstractmethod
+    def get_many(self, namespace: str, ids: Sequence[str]) -> dict[str, Engram]:
+        """The memories of ``ids`` that exist in the namespace, by id."""
+
+    def get(self, namespace: str, engram_id: str) -> Engram | None:
+        return self.get_many(namespace, [engram_id]).get(engram_id)
+
+    @abstractmethod
+    def history(self, namespace: str, engram_id: str) -> list[Version]:
+        """Every version, oldest first; empty when the id is not in the namespace."""
+
+    @abstractmethod
+    def neighbours(
+        self, namespace: str, engram_id: str, before: int, after: int
+    ) -> list[Engram]:
+        """The turns around a memory in its session, in order, without the memory itself."""
+
+    @abstractmethod
+    def lexical_search(
+        self, namespace: str, terms: Sequence[str], limit: int
+    ) -> list[Candidate]:
+        """Memories matching any of ``terms`` (plain words), best BM25 first."""
+
+    @abstractmethod
+    def vector_search(
+        self, namespace: str, vector: npt.NDArray[np.float32], limit: int
+    ) -> list[Candidate]:
+        """Memories nearest ``vector`` by cosine similarity, best first."""
+
+    @abstractmethod
+    def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The stored vectors of ``ids`` in that order (rows of zeros for unknown ids)."""
+
+    @abstractmethod
+    def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
+        """Every current memory (of one namespace or all), in insertion order."""
+
+    @abstractmethod
+    def namespaces(self) -> list[str]:
+        """Namespaces that hold at least one memory, sorted."""
+
+    @abstractmethod
+    def stats(self, namespace: str) -> NamespaceStats:
+        """Counts for one namespace (zeros when it is empty)."""
+
+    @abstractmethod
+    def model_ids(self) -> set[str]:
+        """The embedding model ids of the stored vectors."""
+
+    # -- maintenance ---------------------------------------------------------
+
+    @abstractmethod
+    def reindex(self, namespace: str | None = None) -> int:
+        """Rebuild the derived indexes from the tables; returns memories indexed."""
+
+    @abstractmethod
+    def check(self) -> list[str]:
+        """Integrity problems found (empty list when the store is sound)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and connections; further use raises ``StoreError``."""

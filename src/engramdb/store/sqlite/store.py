@@ -1,0 +1,700 @@
+"""SqliteStore: the embedded default backend (one SQLite file in WAL mode).
+
+Owns the SQL, the connection, transactions with bounded retry on a busy
+database, and the in-memory vector index per namespace (derived from the
+``vectors`` table and reloaded when another process changed the namespace).
+It does not validate user input (the facade did) or rank anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.clock import from_iso, to_iso
+from engramdb.errors import NotFoundError, SchemaError, StoreError
+from engramdb.model import Engram, NamespaceStats, Version
+from engramdb.store.base import Candidate, Capability, EngramRecord, Store, VersionRecord
+from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from engramdb.store.vectors import VectorIndex, dequantize, quantize
+
+__all__ = ["SqliteStore"]
+
+DB_FILENAME = "engram.db"
+_ENGRAM_COLUMNS = (
+    "rowid, id, namespace, kind, session, speaker, text, metadata, "
+    "occurred_at, recorded_at, valid_from, version"
+)
+_BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (issue 7)
+
+
+def namespace_token(namespace: str) -> str:
+    """The single FTS token that marks a namespace's rows inside the shared index."""
+    return "ns" + hashlib.sha256(namespace.encode()).hexdigest()[:24]
+
+
+def _fts_query(namespace: str, terms: Sequence[str]) -> str:
+    # Terms are quoted, so FTS5 operators and punctuation in them are inert.
+    quoted = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return f'ns : "{namespace_token(namespace)}" AND {{text keys}} : ({quoted})'
+
+
+class _NamespaceVectors:
+    """The loaded vector index of one namespace and the generation it reflects."""
+
+    def __init__(self, index: VectorIndex, generation: int) -> None:
+        self.index = index
+        self.generation = generation
+
+
+class SqliteStore(Store):
+    """A store in one SQLite database file (or ``":memory:"``)."""
+
+    capabilities = frozenset({Capability.ANN, Capability.CONCURRENT_PROCESSES, Capability.BACKUP})
+
+    def __init__(self, path: str | Path, *, ann_threshold: int = 20_000, dims: int = 384) -> None:
+        self.path = self._resolve(path)
+        self.ann_threshold = ann_threshold
+        self.dims = dims
+        self._lock = threading.RLock()
+        self._vectors: dict[str, _NamespaceVectors] = {}
+        self._closed = False
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
+        self._conn.row_factory = sqlite3.Row
+        self._configure()
+        self._migrate()
+
+    @staticmethod
+    def _resolve(path: str | Path) -> str:
+        if str(path) == ":memory:":
+            return ":memory:"
+        p = Path(path)
+        if p.suffix in {".db", ".sqlite", ".sqlite3"} or p.is_file():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            return str(p)
+        p.mkdir(parents=True, exist_ok=True)
+        return str(p / DB_FILENAME)
+
+    def _configure(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        if self.path != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"could not switch {self.path} to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        if current > SCHEMA_VERSION:
+            raise SchemaError(
+                f"store schema version {current} is newer than this engramdb supports "
+                f"({SCHEMA_VERSION}); upgrade engramdb"
+            )
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            with self._tx() as conn:
+                # re-check inside the write lock: another process may have migrated
+                done = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+                if done >= number:
+                    continue
+                for statement in _split_sql(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+
+    # -- transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE), retried while the database is busy."""
+        with self._lock:
+            self._check_open()
+            for attempt in range(_BUSY_RETRIES + 1):
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc) or attempt == _BUSY_RETRIES:
+                        raise StoreError(f"cannot start a write transaction: {exc}") from exc
+                    time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))  # noqa: S311
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise StoreError(f"commit failed: {exc}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._check_open()
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"read failed: {exc}") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    def _bump(self, conn: sqlite3.Connection, namespace: str) -> int:
+        conn.execute(
+            "INSERT INTO namespace_state (namespace, generation) VALUES (?, 1) "
+            "ON CONFLICT (namespace) DO UPDATE SET generation = generation + 1",
+            (namespace,),
+        )
+        return int(
+            conn.execute(
+                "SELECT generation FROM namespace_state WHERE namespace = ?", (namespace,)
+            ).fetchone()[0]
+        )
+
+    # -- writes ---------------------------------------------------------------
+
+    def insert(self, records: Sequence[EngramRecord]) -> None:
+        if not records:
+            return
+        try:
+            with self._tx() as conn:
+                added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+                for record in records:
+                    rowid = self._insert_row(conn, record, version=1, valid_from=record.recorded_at)
+                    conn.execute(
+                        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+                        "occurred_at, valid_from, valid_to) VALUES (?, 1, ?, ?, ?, ?, ?, NULL)",
+                        (
+                            rowid,
+                            record.text,
+                            record.speaker,
+                            _dump(record.metadata),
+                            to_iso(record.occurred_at),
+                            to_iso(record.recorded_at),
+                        ),
+                    )
+                    added.setdefault(record.namespace, []).append((rowid, record.vector))
+                generations = {ns: self._bump(conn, ns) for ns in added}
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"insert refused by the store: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"insert failed: {exc}") from exc
+        for namespace, rows in added.items():
+            self._index_added(namespace, rows, generations[namespace])
+
+    def _insert_row(
+        self, conn: sqlite3.Connection, record: EngramRecord, *, version: int, valid_from: datetime
+    ) -> int:
+        seq = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams WHERE namespace = ? AND session IS ?",
+            (record.namespace, record.session),
+        ).fetchone()[0]
+        cursor = conn.execute(
+            "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, "
+            "metadata, occurred_at, recorded_at, valid_from, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.namespace,
+                record.kind,
+                record.session,
+                seq,
+                record.speaker,
+                record.text,
+                record.keys,
+                _dump(record.metadata),
+                to_iso(record.occurred_at),
+                to_iso(record.recorded_at),
+                to_iso(valid_from),
+                version,
+            ),
+        )
+        rowid = int(cursor.lastrowid or 0)
+        self._write_vector(conn, rowid, record.vector, record.model_id)
+        conn.execute(
+            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
+            (rowid, namespace_token(record.namespace), record.text, record.keys),
+        )
+        return rowid
+
+    @staticmethod
+    def _write_vector(
+        conn: sqlite3.Connection, rowid: int, vector: npt.NDArray[np.float32], model_id: str
+    ) -> None:
+        data, scale = quantize(np.asarray(vector, dtype=np.float32))
+        conn.execute(
+            "INSERT OR REPLACE INTO vectors (engram_rowid, model_id, dims, scale, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (rowid, model_id, int(len(vector)), scale, data),
+        )
+
+    def update(
+        self,
+        namespace: str,
+        engram_id: str,
+        *,
+        text: str,
+        speaker: str | None,
+        metadata: Mapping[str, Any],
+        occurred_at: datetime,
+        vector: npt.NDArray[np.float32],
+        model_id: str,
+        keys: str,
+        now: datetime,
+    ) -> Engram:
+        try:
+            with self._tx() as conn:
+                row = conn.execute(
+                    "SELECT rowid, version FROM engrams WHERE namespace = ? AND id = ?",
+                    (namespace, engram_id),
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+                rowid, version = int(row["rowid"]), int(row["version"]) + 1
+                conn.execute(
+                    "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
+                    (to_iso(now), rowid),
+                )
+                conn.execute(
+                    "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+                    "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (rowid, version, text, speaker, _dump(metadata), to_iso(occurred_at), to_iso(now)),
+                )
+                conn.execute(
+                    "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
+                    "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
+                    (text, speaker, _dump(metadata), to_iso(occurred_at), keys, to_iso(now),
+                     version, rowid),
+                )
+                self._write_vector(conn, rowid, vector, model_id)
+                conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
+                conn.execute(
+                    "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
+                    (rowid, namespace_token(namespace), text, keys),
+                )
+                generation = self._bump(conn, namespace)
+                updated = _engram(conn.execute(
+                    f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE rowid = ?", (rowid,)
+                ).fetchone())
+        except sqlite3.Error as exc:
+            raise StoreError(f"update failed: {exc}") from exc
+        self._index_added(namespace, [(rowid, vector)], generation)
+        return updated
+
+    def delete(self, namespace: str, engram_id: str) -> None:
+        try:
+            with self._tx() as conn:
+                row = conn.execute(
+                    "SELECT rowid FROM engrams WHERE namespace = ? AND id = ?",
+                    (namespace, engram_id),
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+                rowid = int(row["rowid"])
+                conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
+                conn.execute("DELETE FROM engrams WHERE rowid = ?", (rowid,))
+                generation = self._bump(conn, namespace)
+        except sqlite3.Error as exc:
+            raise StoreError(f"delete failed: {exc}") from exc
+        loaded = self._vectors.get(namespace)
+        if loaded is not None:
+            loaded.index.remove([rowid])
+            if loaded.generation == generation - 1:
+                loaded.generation = generation
+
+    def forget_namespace(self, namespace: str) -> int:
+        try:
+            with self._tx() as conn:
+                rowids = [
+                    int(r[0])
+                    for r in conn.execute(
+                        "SELECT rowid FROM engrams WHERE namespace = ?", (namespace,)
+                    )
+                ]
+                conn.executemany(
+                    "DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in rowids]
+                )
+                conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
+                conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"forget_namespace failed: {exc}") from exc
+        self._vectors.pop(namespace, None)
+        return len(rowids)
+
+    def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
+        if not versions:
+            raise StoreError("restore needs at least one version")
+        current = versions[-1]
+        try:
+            with self._tx() as conn:
+                rowid = self._insert_row(
+                    conn, record, version=current.version, valid_from=current.valid_from
+                )
+                conn.executemany(
+                    "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+                    "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            rowid,
+                            v.version,
+                            v.text,
+                            v.speaker,
+                            _dump(v.metadata),
+                            to_iso(v.occurred_at),
+                            to_iso(v.valid_from),
+                            None if v.valid_to is None else to_iso(v.valid_to),
+                        )
+                        for v in versions
+                    ],
+                )
+                generation = self._bump(conn, record.namespace)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"restore refused by the store: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"restore failed: {exc}") from exc
+        self._index_added(record.namespace, [(rowid, record.vector)], generation)
+
+    # -- reads ----------------------------------------------------------------
+
+    def get_many(self, namespace: str, ids: Sequence[str]) -> dict[str, Engram]:
+        if not ids:
+            return {}
+        found: dict[str, Engram] = {}
+        with self._read() as conn:
+            for chunk in _chunks(list(ids), 500):
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT {_ENGRAM_COLUMNS} FROM engrams "  # noqa: S608 - only placeholders
+                    f"WHERE namespace = ? AND id IN ({marks})",
+                    (namespace, *chunk),
+                ):
+                    found[row["id"]] = _engram(row)
+        return found
+
+    def history(self, namespace: str, engram_id: str) -> list[Version]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT v.* FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+                "WHERE e.namespace = ? AND e.id = ? ORDER BY v.version",
+                (namespace, engram_id),
+            ).fetchall()
+        return [
+            Version(
+                engram_id=engram_id,
+                version=int(r["version"]),
+                text=r["text"],
+                speaker=r["speaker"],
+                metadata=json.loads(r["metadata"]),
+                occurred_at=from_iso(r["occurred_at"]),
+                valid_from=from_iso(r["valid_from"]),
+                valid_to=None if r["valid_to"] is None else from_iso(r["valid_to"]),
+            )
+            for r in rows
+        ]
+
+    def neighbours(
+        self, namespace: str, engram_id: str, before: int, after: int
+    ) -> list[Engram]:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT session, seq FROM engrams WHERE namespace = ? AND id = ?",
+                (namespace, engram_id),
+            ).fetchone()
+            if row is None or row["session"] is None:
+                return []
+            rows = conn.execute(
+                f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE namespace = ? AND session = ? "
+                "AND seq BETWEEN ? AND ? AND id != ? ORDER BY seq",
+                (namespace, row["session"], row["seq"] - before, row["seq"] + after, engram_id),
+            ).fetchall()
+        return [_engram(r) for r in rows]
+
+    def lexical_search(
+        self, namespace: str, terms: Sequence[str], limit: int
+    ) -> list[Candidate]:
+        if not terms or limit <= 0:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT e.id, bm25(engram_fts, 0.0, 1.0, 0.6) AS rank FROM engram_fts "
+                "JOIN engrams e ON e.rowid = engram_fts.rowid "
+                "WHERE engram_fts MATCH ? ORDER BY rank LIMIT ?",
+                (_fts_query(namespace, terms), limit),
+            ).fetchall()
+        return [Candidate(r["id"], -float(r["rank"])) for r in rows]
+
+    def vector_search(
+        self, namespace: str, vector: npt.NDArray[np.float32], limit: int
+    ) -> list[Candidate]:
+        index = self._namespace_index(namespace)
+        found = index.search(vector, limit)
+        if not found:
+            return []
+        ids = self._ids_of([key for key, _ in found])
+        return [Candidate(ids[key], score) for key, score in found if key in ids]
+
+    def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
+        index = self._namespace_index(namespace)
+        out = np.zeros((len(ids), self.dims), dtype=np.float32)
+        rowids = self._rowids_of(namespace, ids)
+        for i, engram_id in enumerate(ids):
+            key = rowids.get(engram_id)
+            vector = None if key is None else index.vector(key)
+            if vector is not None:
+                out[i] = vector
+        return out
+
+    def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
+        last = 0
+        while True:
+            with self._read() as conn:
+                if namespace is None:
+                    rows = conn.execute(
+                        f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE rowid > ? "
+                        "ORDER BY rowid LIMIT 1000",
+                        (last,),
+                    ).fetchall()
+                else:
+                    rows = conn.execute(
+                        f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE namespace = ? AND rowid > ? "
+                        "ORDER BY rowid LIMIT 1000",
+                        (namespace, last),
+                    ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _engram(row)
+            last = int(rows[-1]["rowid"])
+
+    def namespaces(self) -> list[str]:
+        with self._read() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT DISTINCT namespace FROM engrams ORDER BY namespace"
+            )]
+
+    def stats(self, namespace: str) -> NamespaceStats:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT session) AS s, MIN(occurred_at) AS lo, "
+                "MAX(occurred_at) AS hi FROM engrams WHERE namespace = ?",
+                (namespace,),
+            ).fetchone()
+            versions = conn.execute(
+                "SELECT COUNT(*) FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+                "WHERE e.namespace = ?",
+                (namespace,),
+            ).fetchone()[0]
+        return NamespaceStats(
+            namespace=namespace,
+            engrams=int(row["n"]),
+            versions=int(versions),
+            sessions=int(row["s"]),
+            first_occurred_at=None if row["lo"] is None else from_iso(row["lo"]),
+            last_occurred_at=None if row["hi"] is None else from_iso(row["hi"]),
+        )
+
+    def model_ids(self) -> set[str]:
+        with self._read() as conn:
+            return {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM vectors")}
+
+    # -- maintenance ------------------------------------------------------------
+
+    def reindex(self, namespace: str | None = None) -> int:
+        try:
+            with self._tx() as conn:
+                if namespace is None:
+                    conn.execute("DELETE FROM engram_fts")
+                    rows = conn.execute("SELECT rowid, namespace, text, keys FROM engrams")
+                else:
+                    conn.execute(
+                        "DELETE FROM engram_fts WHERE rowid IN "
+                        "(SELECT rowid FROM engrams WHERE namespace = ?)",
+                        (namespace,),
+                    )
+                    rows = conn.execute(
+                        "SELECT rowid, namespace, text, keys FROM engrams WHERE namespace = ?",
+                        (namespace,),
+                    )
+                count = 0
+                for row in rows.fetchall():
+                    conn.execute(
+                        "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
+                        (row[0], namespace_token(row[1]), row[2], row[3]),
+                    )
+                    count += 1
+                conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
+        except sqlite3.Error as exc:
+            raise StoreError(f"reindex failed: {exc}") from exc
+        if namespace is None:
+            self._vectors.clear()
+        else:
+            self._vectors.pop(namespace, None)
+        return count
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        with self._read() as conn:
+            result = conn.execute("PRAGMA integrity_check").fetchall()
+            if [r[0] for r in result] != ["ok"]:
+                problems.extend(f"integrity: {r[0]}" for r in result)
+            try:
+                conn.execute(
+                    "INSERT INTO engram_fts (engram_fts, rank) VALUES ('integrity-check', 0)"
+                )
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"lexical index: {exc}")
+            checks = {
+                "memories without a vector": "SELECT COUNT(*) FROM engrams e "
+                "LEFT JOIN vectors v ON v.engram_rowid = e.rowid WHERE v.engram_rowid IS NULL",
+                "memories missing from the lexical index": "SELECT COUNT(*) FROM engrams e "
+                "WHERE e.rowid NOT IN (SELECT rowid FROM engram_fts)",
+                "lexical index rows without a memory": "SELECT COUNT(*) FROM engram_fts "
+                "WHERE rowid NOT IN (SELECT rowid FROM engrams)",
+                "memories without a current version": "SELECT COUNT(*) FROM engrams e WHERE NOT "
+                "EXISTS (SELECT 1 FROM versions v WHERE v.engram_rowid = e.rowid "
+                "AND v.valid_to IS NULL AND v.version = e.version)",
+                "versions without a memory": "SELECT COUNT(*) FROM versions "
+                "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
+                "vectors without a memory": "SELECT COUNT(*) FROM vectors "
+                "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
+            }
+            for label, sql in checks.items():
+                count = int(conn.execute(sql).fetchone()[0])
+                if count:
+                    problems.append(f"{label}: {count}")
+        return problems
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._vectors.clear()
+            self._conn.close()
+
+    # -- the in-memory vector index -------------------------------------------
+
+    def _generation(self, namespace: str) -> int:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT generation FROM namespace_state WHERE namespace = ?", (namespace,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _namespace_index(self, namespace: str) -> VectorIndex:
+        with self._lock:
+            generation = self._generation(namespace)
+            loaded = self._vectors.get(namespace)
+            if loaded is not None and loaded.generation == generation:
+                return loaded.index
+            index = VectorIndex(self.dims, self.ann_threshold)
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT v.engram_rowid, v.scale, v.data FROM vectors v "
+                    "JOIN engrams e ON e.rowid = v.engram_rowid WHERE e.namespace = ? "
+                    "ORDER BY v.engram_rowid",
+                    (namespace,),
+                ).fetchall()
+            if rows:
+                keys = [int(r[0]) for r in rows]
+                matrix = np.stack([dequantize(r[2], float(r[1])) for r in rows])
+                index.add(keys, matrix)
+            self._vectors[namespace] = _NamespaceVectors(index, generation)
+            return index
+
+    def _index_added(
+        self, namespace: str, rows: list[tuple[int, npt.NDArray[np.float32]]], generation: int
+    ) -> None:
+        """Apply our own committed write to a loaded index, if it was current before it."""
+        with self._lock:
+            loaded = self._vectors.get(namespace)
+            if loaded is None:
+                return
+            if loaded.generation != generation - 1:  # someone else wrote in between
+                self._vectors.pop(namespace, None)
+                return
+            keys = [rowid for rowid, _ in rows]
+            # the index holds what is stored: the dequantised vector
+            matrix = np.stack([dequantize(*quantize(np.asarray(v, np.float32))) for _, v in rows])
+            loaded.index.add(keys, matrix)
+            loaded.generation = generation
+
+    def _ids_of(self, rowids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        with self._read() as conn:
+            for chunk in _chunks(list(rowids), 500):
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks})",  # noqa: S608
+                    chunk,
+                ):
+                    out[int(row[0])] = row[1]
+        return out
+
+    def _rowids_of(self, namespace: str, ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self._read() as conn:
+            for chunk in _chunks(list(ids), 500):
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT id, rowid FROM engrams WHERE namespace = ? AND id IN ({marks})",  # noqa: S608
+                    (namespace, *chunk),
+                ):
+                    out[row[0]] = int(row[1])
+        return out
+
+
+def _engram(row: sqlite3.Row) -> Engram:
+    return Engram(
+        id=row["id"],
+        namespace=row["namespace"],
+        text=row["text"],
+        occurred_at=from_iso(row["occurred_at"]),
+        recorded_at=from_iso(row["recorded_at"]),
+        valid_from=from_iso(row["valid_from"]),
+        session=row["session"],
+        speaker=row["speaker"],
+        metadata=json.loads(row["metadata"]),
+        kind=row["kind"],
+        version=int(row["version"]),
+    )
+
+
+def _dump(metadata: Mapping[str, Any]) -> str:
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,144 @@
+"""An in-memory vector index over one namespace: exact below a size, HNSW above.
+
+Stores own their vectors durably; this index is derived from them, rebuilt on
+open or reindex, and never the only copy. Exact search (one matrix product) is
+fast enough for tens of thousands of vectors; above ``ann_threshold`` an
+hnswlib graph answers instead (see BENCHMARKS.md, "Vector index"). It also owns
+the int8 quantisation used to store vectors compactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["VectorIndex", "dequantize", "quantize"]
+
+F32 = npt.NDArray[np.float32]
+
+
+def quantize(vector: F32) -> tuple[bytes, float]:
+    """int8 codes and the scale that maps them back (``code * scale``)."""
+    peak = float(np.max(np.abs(vector))) if vector.size else 0.0
+    scale = peak / 127.0 if peak > 0 else 1.0
+    codes = np.clip(np.rint(vector / scale), -127, 127).astype(np.int8)
+    return codes.tobytes(), scale
+
+
+def dequantize(data: bytes, scale: float) -> F32:
+    """The unit vector closest to what ``quantize`` stored."""
+    vector = np.frombuffer(data, dtype=np.int8).astype(np.float32) * np.float32(scale)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+class VectorIndex:
+    """Cosine search over unit vectors keyed by integer row ids."""
+
+    def __init__(self, dims: int, ann_threshold: int = 20_000) -> None:
+        self.dims = dims
+        self.ann_threshold = ann_threshold
+        self._matrix: F32 = np.zeros((0, dims), dtype=np.float32)
+        self._keys: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._position: dict[int, int] = {}
+        self._size = 0
+        self._hnsw: object | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._position
+
+    def add(self, keys: Sequence[int], vectors: F32) -> None:
+        """Add or replace vectors."""
+        for key, vector in zip(keys, vectors, strict=True):
+            pos = self._position.get(int(key))
+            if pos is None:
+                self._grow(self._size + 1)
+                pos = self._size
+                self._size += 1
+                self._position[int(key)] = pos
+                self._keys[pos] = key
+            self._matrix[pos] = vector
+        if self._hnsw is not None:
+            self._hnsw_add(keys, vectors)
+        elif self._size >= self.ann_threshold:
+            self._build_hnsw()
+
+    def remove(self, keys: Sequence[int]) -> None:
+        for key in keys:
+            pos = self._position.pop(int(key), None)
+            if pos is None:
+                continue
+            last = self._size - 1
+            if pos != last:  # move the last row into the hole
+                moved = int(self._keys[last])
+                self._matrix[pos] = self._matrix[last]
+                self._keys[pos] = moved
+                self._position[moved] = pos
+            self._size = last
+            if self._hnsw is not None:
+                self._hnsw.mark_deleted(int(key))  # type: ignore[attr-defined]
+
+    def vector(self, key: int) -> F32 | None:
+        pos = self._position.get(key)
+        return None if pos is None else self._matrix[pos]
+
+    def search(self, query: F32, limit: int) -> list[tuple[int, float]]:
+        """The ``limit`` nearest keys with their cosine similarity, best first."""
+        if self._size == 0 or limit <= 0:
+            return []
+        if self._hnsw is not None and self._size >= self.ann_threshold:
+            return self._hnsw_search(query, limit)
+        scores = self._matrix[: self._size] @ query.astype(np.float32)
+        if limit < self._size:
+            top = np.argpartition(-scores, limit - 1)[:limit]
+        else:
+            top = np.arange(self._size)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self._keys[i]), float(scores[i])) for i in top]
+
+    def _grow(self, needed: int) -> None:
+        if needed <= len(self._matrix):
+            return
+        capacity = max(needed, 2 * len(self._matrix), 64)
+        matrix = np.zeros((capacity, self.dims), dtype=np.float32)
+        matrix[: self._size] = self._matrix[: self._size]
+        keys = np.zeros(capacity, dtype=np.int64)
+        keys[: self._size] = self._keys[: self._size]
+        self._matrix, self._keys = matrix, keys
+
+    # -- HNSW (hnswlib), used only above the threshold -----------------------
+
+    def _build_hnsw(self) -> None:
+        import hnswlib  # imported lazily: small stores never need it
+
+        index = hnswlib.Index(space="ip", dim=self.dims)
+        index.init_index(max_elements=max(2 * self._size, 1024), ef_construction=100, M=16)
+        index.set_ef(128)
+        index.add_items(self._matrix[: self._size], self._keys[: self._size])
+        self._hnsw = index
+
+    def _hnsw_add(self, keys: Sequence[int], vectors: F32) -> None:
+        index = self._hnsw
+        assert index is not None  # noqa: S101 - private invariant, callers check
+        needed = index.get_current_count() + len(keys)  # type: ignore[attr-defined]
+        if needed > index.get_max_elements():  # type: ignore[attr-defined]
+            index.resize_index(2 * needed)  # type: ignore[attr-defined]
+        index.add_items(np.asarray(vectors, dtype=np.float32), np.asarray(keys))  # type: ignore[attr-defined]
+        for key in keys:
+            try:
+                index.unmark_deleted(int(key))  # type: ignore[attr-defined]
+            except RuntimeError:  # was not marked deleted
+                pass
+
+    def _hnsw_search(self, query: F32, limit: int) -> list[tuple[int, float]]:
+        index = self._hnsw
+        assert index is not None  # noqa: S101
+        k = min(limit, self._size)
+        index.set_ef(max(128, 2 * k))  # type: ignore[attr-defined]
+        labels, distances = index.knn_query(query.astype(np.float32), k=k)  # type: ignore[attr-defined]
+        return [(int(label), 1.0 - float(dist)) for label, dist in zip(labels[0], distances[0])]

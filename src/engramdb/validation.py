@@ -1,0 +1,157 @@
+"""Checks on everything a caller hands the facade, before anything is written.
+
+Each check returns the cleaned value or raises an ``InvalidInputError``
+subclass with a message that names the argument. Nothing here touches a store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from engramdb.clock import ensure_aware
+from engramdb.config import Limits
+from engramdb.errors import InvalidInputError, LimitExceededError
+
+__all__ = [
+    "check_id",
+    "check_label",
+    "check_limit",
+    "check_metadata",
+    "check_namespace",
+    "check_query",
+    "check_text",
+    "check_time",
+]
+
+# Namespace labels appear in URLs, file names and API-key scopes: keep them plain.
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check_namespace(value: object, limits: Limits) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"namespace must be a string, got {type(value).__name__}")
+    if len(value) > limits.max_label_chars:
+        raise LimitExceededError(
+            f"namespace is {len(value)} characters; the limit is {limits.max_label_chars}"
+        )
+    if not _NAMESPACE.match(value):
+        raise InvalidInputError(
+            f"namespace {value!r} is malformed: use letters, digits and . _ : @ - "
+            "(starting with a letter or digit)"
+        )
+    return value
+
+
+def check_label(value: object, name: str, limits: Limits) -> str | None:
+    """A free-text label (session, speaker): optional, short, one line."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__}")
+    value = value.strip()
+    if not value:
+        raise InvalidInputError(f"{name} must not be empty (pass None to leave it out)")
+    if len(value) > limits.max_label_chars:
+        raise LimitExceededError(
+            f"{name} is {len(value)} characters; the limit is {limits.max_label_chars}"
+        )
+    if _CONTROL.search(value) or "\n" in value or "\r" in value:
+        raise InvalidInputError(f"{name} must be one line without control characters")
+    return value
+
+
+def check_text(value: object, limits: Limits, name: str = "text") -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError(f"{name} must not be empty")
+    if len(value) > limits.max_text_chars:
+        raise LimitExceededError(
+            f"{name} is {len(value)} characters; the limit is {limits.max_text_chars}"
+        )
+    if "\x00" in value:
+        raise InvalidInputError(f"{name} must not contain NUL characters")
+    return value
+
+
+def check_query(value: object, limits: Limits) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"query must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError("query must not be empty")
+    if len(value) > limits.max_query_chars:
+        raise LimitExceededError(
+            f"query is {len(value)} characters; the limit is {limits.max_query_chars}"
+        )
+    return value
+
+
+def check_time(value: object, name: str) -> datetime:
+    return ensure_aware(value, name)
+
+
+def check_limit(value: object, limits: Limits) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"limit must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise InvalidInputError(f"limit must be at least 1, got {value}")
+    if value > limits.max_limit:
+        raise LimitExceededError(f"limit is {value}; the most is {limits.max_limit}")
+    return value
+
+
+def check_id(value: object) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInputError(f"{value!r} is not a memory id (32 lowercase hex digits)")
+    return value
+
+
+def check_metadata(value: object, limits: Limits) -> dict[str, Any]:
+    """A JSON object with string keys and finite numbers, within the size limit."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"metadata must be a mapping, got {type(value).__name__}")
+    _check_json_value(value, "metadata")
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata does not serialise to JSON: {exc}") from exc
+    size = len(encoded.encode("utf-8"))
+    if size > limits.max_metadata_bytes:
+        raise LimitExceededError(
+            f"metadata is {size} bytes as JSON; the limit is {limits.max_metadata_bytes}"
+        )
+    loaded: dict[str, Any] = json.loads(encoded)
+    return loaded
+
+
+def _check_json_value(value: object, path: str, depth: int = 0) -> None:
+    if depth > 32:
+        raise InvalidInputError(f"{path} is nested too deeply (more than 32 levels)")
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{path} holds a non-finite number ({value})")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{path} has a non-string key {key!r}")
+            _check_json_value(item, f"{path}.{key}", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json_value(item, f"{path}[{i}]", depth + 1)
+        return
+    raise InvalidInputError(
+        f"{path} holds a {type(value).__name__}, which does not serialise to JSON"
+    )
