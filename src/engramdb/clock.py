@@ -59,7 +59,10 @@ def ensure_aware(value: object, name: str) -> datetime:
 
 def to_iso(value: datetime) -> str:
     """The fixed-width UTC text form stored in the database (sorts as time sorts)."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(timezone.utc)
+    # %Y does not zero-pad years before 1000 on every platform; the stored form must
+    # stay fixed-width so it sorts and parses.
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def from_iso(text: str) -> datetime:

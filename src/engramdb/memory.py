@@ -21,7 +21,7 @@ from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
 from engramdb.model import Engram, Hit, NamespaceStats, Version
 from engramdb.recall.engine import Recaller, SearchRequest
-from engramdb.recall.enrich import index_keys
+from engramdb.recall.enrich import embedding_text, index_keys
 from engramdb.store import EngramRecord, Store, VersionRecord, open_store
 from engramdb.validation import (
     check_id,
@@ -147,7 +147,7 @@ class Memory:
             )
         now = self._clock.now()
         prepared = [self._prepare(item, i, namespace, now) for i, item in enumerate(batch)]
-        vectors = self.embedder.embed([p["text"] for p in prepared])
+        vectors = self.embedder.embed([embedding_text(p["text"], p["speaker"]) for p in prepared])
         model_id = self.embedder.model_id
         records = [
             EngramRecord(
@@ -213,7 +213,7 @@ class Memory:
 
     def update(
         self,
-        id: str,  # noqa: A002 - the contract's name
+        id: str,
         *,
         namespace: str = DEFAULT_NAMESPACE,
         text: str | None = None,
@@ -239,7 +239,7 @@ class Memory:
                 f"now ({at.isoformat()}) is before the current version's valid_from "
                 f"({current.valid_from.isoformat()}); versions must not overlap"
             )
-        vector = self.embedder.embed([new_text])[0]
+        vector = self.embedder.embed([embedding_text(new_text, new_speaker)])[0]
         return self._store.update(
             namespace,
             engram_id,
@@ -253,7 +253,7 @@ class Memory:
             now=at,
         )
 
-    def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:  # noqa: A002
+    def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
         """Remove a memory with its whole history and index entries."""
         self._store.delete(check_namespace(namespace, self.settings.limits), check_id(id))
 
@@ -263,14 +263,14 @@ class Memory:
 
     # -- reads ------------------------------------------------------------------
 
-    def get(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> Engram:  # noqa: A002
+    def get(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> Engram:
         namespace = check_namespace(namespace, self.settings.limits)
         engram = self._store.get(namespace, check_id(id))
         if engram is None:
             raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
         return engram
 
-    def history(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[Version]:  # noqa: A002
+    def history(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[Version]:
         """Every version of a memory, oldest first, with validity intervals."""
         namespace = check_namespace(namespace, self.settings.limits)
         versions = self._store.history(namespace, check_id(id))
@@ -301,7 +301,7 @@ class Memory:
         return self._recall().search(request)
 
     def neighbours(
-        self, id: str, *, namespace: str = DEFAULT_NAMESPACE, before: int = 1, after: int = 1  # noqa: A002
+        self, id: str, *, namespace: str = DEFAULT_NAMESPACE, before: int = 1, after: int = 1
     ) -> list[Engram]:
         """The turns around a memory in its session (not including it), in order."""
         namespace = check_namespace(namespace, self.settings.limits)
@@ -399,7 +399,7 @@ class Memory:
             raise InvalidInputError(f"exported record is malformed: {exc}") from exc
         if self._store.get(namespace, engram_id) is not None:
             raise InvalidInputError(f"memory {engram_id!r} already exists in {namespace!r}")
-        vector = self.embedder.embed([current.text])[0]
+        vector = self.embedder.embed([embedding_text(current.text, current.speaker)])[0]
         self._store.restore(
             EngramRecord(
                 id=engram_id,

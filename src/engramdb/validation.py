@@ -41,7 +41,8 @@ def check_namespace(value: object, limits: Limits) -> str:
         raise LimitExceededError(
             f"namespace is {len(value)} characters; the limit is {limits.max_label_chars}"
         )
-    if not _NAMESPACE.match(value):
+    # fullmatch, not match: "$" also matches before a trailing newline, so "ns\n" passed
+    if not _NAMESPACE.fullmatch(value):
         raise InvalidInputError(
             f"namespace {value!r} is malformed: use letters, digits and . _ : @ - "
             "(starting with a letter or digit)"
@@ -94,7 +95,11 @@ def check_query(value: object, limits: Limits) -> str:
 
 
 def check_time(value: object, name: str) -> datetime:
-    return ensure_aware(value, name)
+    try:
+        return ensure_aware(value, name)
+    except OverflowError as exc:
+        # e.g. 0001-01-01 at +02:00 has no UTC form; refuse it as input, don't crash
+        raise InvalidInputError(f"{name} {value!r} is out of the representable range") from exc
 
 
 def check_limit(value: object, limits: Limits) -> int:
@@ -108,7 +113,8 @@ def check_limit(value: object, limits: Limits) -> int:
 
 
 def check_id(value: object) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    # fullmatch, not match: "$" also matches before a trailing newline
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInputError(f"{value!r} is not a memory id (32 lowercase hex digits)")
     return value
 

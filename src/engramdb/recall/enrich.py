@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-__all__ = ["index_keys"]
+__all__ = ["embedding_text", "index_keys"]
 
 
 def index_keys(
@@ -23,3 +23,13 @@ def index_keys(
     if speaker:
         keys.append(speaker)
     return " ".join(keys)
+
+
+def embedding_text(text: str, speaker: str | None) -> str:
+    """The text a memory's vector is computed from: who said it, then what.
+
+    Questions usually name the person ("What did Caroline research?"); with the
+    speaker in the embedded text, dense recall on LoCoMo rises from 0.30 to 0.51
+    Recall@10 (bench/locomo.py, dense baseline; BENCHMARKS.md).
+    """
+    return f"{speaker}: {text}" if speaker else text

@@ -27,7 +27,7 @@ STOPWORDS = frozenset(
     until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where
     where's which while who who's whom why why's with won't would wouldn't you you'd you'll
     you're you've your yours yourself yourselves also just will yes ok okay oh hey hi
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as prose
 )
 
 

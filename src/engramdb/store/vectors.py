@@ -124,7 +124,7 @@ class VectorIndex:
 
     def _hnsw_add(self, keys: Sequence[int], vectors: F32) -> None:
         index = self._hnsw
-        assert index is not None  # noqa: S101 - private invariant, callers check
+        assert index is not None
         needed = index.get_current_count() + len(keys)  # type: ignore[attr-defined]
         if needed > index.get_max_elements():  # type: ignore[attr-defined]
             index.resize_index(2 * needed)  # type: ignore[attr-defined]
@@ -137,7 +137,7 @@ class VectorIndex:
 
     def _hnsw_search(self, query: F32, limit: int) -> list[tuple[int, float]]:
         index = self._hnsw
-        assert index is not None  # noqa: S101
+        assert index is not None
         k = min(limit, self._size)
         index.set_ef(max(128, 2 * k))  # type: ignore[attr-defined]
         labels, distances = index.knn_query(query.astype(np.float32), k=k)  # type: ignore[attr-defined]

@@ -47,7 +47,11 @@ def namespace_token(namespace: str) -> str:
 
 def _fts_query(namespace: str, terms: Sequence[str]) -> str:
     # Terms are quoted, so FTS5 operators and punctuation in them are inert.
-    quoted = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    # NUL is dropped: FTS5's query parser stops at it and reports "unterminated
+    # string" (conformance check_special_characters_inert).
+    quoted = " OR ".join(
+        '"' + term.replace("\x00", "").replace('"', '""') + '"' for term in terms
+    )
     return f'ns : "{namespace_token(namespace)}" AND {{text keys}} : ({quoted})'
 
 
@@ -78,8 +82,17 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
-        self._configure()
-        self._migrate()
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.Error as exc:
+            # e.g. "file is not a database": a typed error, not a raw sqlite3 one,
+            # and no connection left open behind it
+            self._conn.close()
+            raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
+        except StoreError:
+            self._conn.close()
+            raise
 
     @staticmethod
     def _resolve(path: str | Path) -> str:
@@ -162,8 +175,13 @@ class SqliteStore(Store):
             raise StoreError("the store is closed")
 
     def _bump(self, conn: sqlite3.Connection, namespace: str) -> int:
+        # A namespace's first generation is random, not 1: forget_namespace deletes
+        # the row, and a restart at 1 would match what another SqliteStore on this
+        # file loaded before the erasure, so it would keep serving the erased
+        # vectors (tests/store/test_sqlite.py, refilled-after-forget).
         conn.execute(
-            "INSERT INTO namespace_state (namespace, generation) VALUES (?, 1) "
+            "INSERT INTO namespace_state (namespace, generation) "
+            "VALUES (?, (random() & 4611686018427387903) + 1) "
             "ON CONFLICT (namespace) DO UPDATE SET generation = generation + 1",
             (namespace,),
         )
@@ -247,7 +265,7 @@ class SqliteStore(Store):
         conn.execute(
             "INSERT OR REPLACE INTO vectors (engram_rowid, model_id, dims, scale, data) "
             "VALUES (?, ?, ?, ?, ?)",
-            (rowid, model_id, int(len(vector)), scale, data),
+            (rowid, model_id, len(vector), scale, data),
         )
 
     def update(
@@ -318,11 +336,14 @@ class SqliteStore(Store):
                 generation = self._bump(conn, namespace)
         except sqlite3.Error as exc:
             raise StoreError(f"delete failed: {exc}") from exc
-        loaded = self._vectors.get(namespace)
-        if loaded is not None:
-            loaded.index.remove([rowid])
-            if loaded.generation == generation - 1:
-                loaded.generation = generation
+        # Under the lock: remove() moves rows, which a search in another thread
+        # (check_same_thread=False) must not see half-done.
+        with self._lock:
+            loaded = self._vectors.get(namespace)
+            if loaded is not None:
+                loaded.index.remove([rowid])
+                if loaded.generation == generation - 1:
+                    loaded.generation = generation
 
     def forget_namespace(self, namespace: str) -> int:
         try:
@@ -448,22 +469,23 @@ class SqliteStore(Store):
     def vector_search(
         self, namespace: str, vector: npt.NDArray[np.float32], limit: int
     ) -> list[Candidate]:
-        index = self._namespace_index(namespace)
-        found = index.search(vector, limit)
+        with self._lock:  # the index may be mutated by a write in another thread
+            found = self._namespace_index(namespace).search(vector, limit)
         if not found:
             return []
         ids = self._ids_of([key for key, _ in found])
         return [Candidate(ids[key], score) for key, score in found if key in ids]
 
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
-        index = self._namespace_index(namespace)
         out = np.zeros((len(ids), self.dims), dtype=np.float32)
         rowids = self._rowids_of(namespace, ids)
-        for i, engram_id in enumerate(ids):
-            key = rowids.get(engram_id)
-            vector = None if key is None else index.vector(key)
-            if vector is not None:
-                out[i] = vector
+        with self._lock:  # index.vector() is a view of a row that a delete may move
+            index = self._namespace_index(namespace)
+            for i, engram_id in enumerate(ids):
+                key = rowids.get(engram_id)
+                vector = None if key is None else index.vector(key)
+                if vector is not None:
+                    out[i] = vector
         return out
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
@@ -537,6 +559,11 @@ class SqliteStore(Store):
                         "SELECT rowid, namespace, text, keys FROM engrams WHERE namespace = ?",
                         (namespace,),
                     )
+                # DELETE removes index entries by re-tokenising FTS5's stored copy of
+                # each row, so an index that no longer matches that copy (the damage
+                # check() reports as "lexical index: ...") keeps stray entries;
+                # 'rebuild' resets the index from the rows that remain.
+                conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
                 count = 0
                 for row in rows.fetchall():
                     conn.execute(

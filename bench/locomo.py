@@ -1,0 +1,173 @@
+"""LoCoMo retrieval benchmark: engramdb against BM25, dense and RRF, in one run.
+
+Protocol (DESIGN.md, "Benchmarks"): every turn of a conversation is added to
+its own namespace with the session date as ``occurred_at`` and ``dia_id`` in
+metadata; each question of categories 1-4 searches that namespace with
+``now`` = the last session's date; Recall@1/5/10/20 and NDCG@10 of the
+evidence dia_ids, overall and per category. Baselines see the same texts.
+
+    python bench/locomo.py --out bench/results/locomo.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import BM25, rank, rrf  # noqa: E402
+from metrics import percentile, score_run  # noqa: E402
+
+from engramdb import Memory, Settings  # noqa: E402
+from engramdb.embed import make_embedder  # noqa: E402
+from engramdb.formats import locomo  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/locomo_dev.json"
+DEPTH = 20
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def run_engramdb(
+    conversations: list[locomo.Conversation], store_dir: Path, weights: Path | None
+) -> dict[str, Any]:
+    settings = Settings(path=str(store_dir))
+    rankings: list[list[str]] = []
+    latencies: list[float] = []
+    add_seconds = 0.0
+    turns = 0
+    with Memory(settings=settings) as mem:
+        if weights is not None:
+            from engramdb.recall.ranker import AttentionRanker, RankerWeights
+
+            mem._recall().ranker = AttentionRanker(  # benchmark hook: fitted weights
+                RankerWeights.from_json(json.loads(weights.read_text()))
+            )
+        mem.embedder.embed(["warm up the model"])
+        for conv in conversations:
+            start = time.perf_counter()
+            mem.add_many(list(conv.turns), namespace=conv.sample_id)
+            add_seconds += time.perf_counter() - start
+            turns += len(conv.turns)
+        mem.search("warm up", namespace=conversations[0].sample_id, now=conversations[0].last_session_at)
+        for conv in conversations:
+            for q in questions(conv):
+                start = time.perf_counter()
+                hits = mem.search(
+                    q.question, namespace=conv.sample_id, limit=DEPTH, now=conv.last_session_at
+                )
+                latencies.append(time.perf_counter() - start)
+                rankings.append([str(h.engram.metadata.get("dia_id")) for h in hits])
+    return {
+        "rankings": rankings,
+        "add_turns_per_s": turns / add_seconds if add_seconds else 0.0,
+        "search_ms": {
+            "p50": 1000 * percentile(latencies, 50),
+            "p95": 1000 * percentile(latencies, 95),
+            "p99": 1000 * percentile(latencies, 99),
+            "mean": 1000 * float(np.mean(latencies)),
+        },
+    }
+
+
+def run_baselines(conversations: list[locomo.Conversation]) -> dict[str, list[list[str]]]:
+    embedder = make_embedder(Settings())
+    out: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
+    for conv in conversations:
+        ids = [t["metadata"]["dia_id"] for t in conv.turns]
+        # Baselines index "Speaker: text", the form that reproduces the published
+        # baseline figures (shared/data/locomo/README.md) and the strongest we found.
+        texts = [f"{t['speaker']}: {t['text']}" for t in conv.turns]
+        bm25 = BM25(texts)
+        vectors = embedder.embed(texts)
+        qs = questions(conv)
+        qvectors = embedder.embed([q.question for q in qs])
+        for q, qv in zip(qs, qvectors, strict=True):
+            lexical = rank(bm25.scores(q.question), ids, 100)
+            dense = rank((vectors @ qv).astype(np.float64), ids, 100)
+            out["bm25"].append(lexical[:DEPTH])
+            out["dense"].append(dense[:DEPTH])
+            out["rrf"].append(rrf([lexical, dense], DEPTH))
+    return out
+
+
+def questions(conv: locomo.Conversation) -> list[locomo.Question]:
+    return [q for q in conv.questions if q.category != 5 and q.evidence]
+
+
+def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["system       group   n    R@1   R@5  R@10  R@20 NDCG@10"]
+    for system, groups in results.items():
+        for group, m in groups.items():
+            lines.append(
+                f"{system:<12} {group:<5} {int(m['n']):>4} {m['R@1']:.3f} {m['R@5']:.3f} "
+                f"{m['R@10']:.3f} {m['R@20']:.3f} {m['NDCG@10']:.3f}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/locomo.json"))
+    parser.add_argument("--weights", type=Path, help="ranker weights JSON to use instead of the shipped ones")
+    parser.add_argument("--no-baselines", action="store_true")
+    args = parser.parse_args(argv)
+
+    conversations = locomo.load(args.data)
+    evidence = [list(q.evidence) for c in conversations for q in questions(c)]
+    categories = [q.category for c in conversations for q in questions(c)]
+
+    with tempfile.TemporaryDirectory(prefix="engram-locomo-") as tmp:
+        ours = run_engramdb(conversations, Path(tmp), args.weights)
+    results = {"engramdb": score_run(ours["rankings"], evidence, categories)}
+    if not args.no_baselines:
+        for name, rankings in run_baselines(conversations).items():
+            results[name] = score_run(rankings, evidence, categories)
+
+    print(table(results))
+    print(
+        f"\nsearch latency ms: p50 {ours['search_ms']['p50']:.1f}  p95 {ours['search_ms']['p95']:.1f}"
+        f"  p99 {ours['search_ms']['p99']:.1f}   add_many: {ours['add_turns_per_s']:.0f} turns/s"
+    )
+    report = {
+        "command": " ".join(["python", "bench/locomo.py", *(argv or sys.argv[1:])]),
+        "data": str(args.data),
+        "machine": machine(),
+        "questions": len(evidence),
+        "results": results,
+        "search_ms": ours["search_ms"],
+        "add_turns_per_s": ours["add_turns_per_s"],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

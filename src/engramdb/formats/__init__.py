@@ -1,0 +1,1 @@
+"""Readers for the file formats ``engram import`` understands (JSONL, LoCoMo)."""

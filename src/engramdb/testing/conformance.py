@@ -1,0 +1,783 @@
+"""The shared conformance suite every ``Store`` backend must pass.
+
+Each ``check_*`` function takes a ``StoreFactory`` (a callable returning a
+fresh, empty store of 384 dims; it must accept ``ann_threshold=``) and raises
+``AssertionError`` on the first broken promise of the ``Store`` contract in
+``engramdb.store.base``. ``ALL_CHECKS`` lists them all; a backend's test module
+runs each one against each way the backend can be opened::
+
+    @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+    def test_conformance(check, factory):
+        check(factory)
+
+The checks use only the public ``Store`` methods, never SQL, so they run
+unchanged against any backend; behaviour that needs backend internals
+(corrupting an index on purpose, pragmas, schema tables) is tested beside the
+backend instead. A bug found in one backend becomes a check here. Vectors come
+from ``HashEmbedder`` or a seeded generator: no model is loaded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.errors import NotFoundError, StoreError
+from engramdb.model import Engram
+from engramdb.store.base import EngramRecord, Store, VersionRecord
+from engramdb.testing.fakes import HashEmbedder
+
+__all__ = [
+    "ALL_CHECKS",
+    "DIMS",
+    "StoreFactory",
+    "check_ann_search",
+    "check_closed_store_raises",
+    "check_delete_removes_everything",
+    "check_failed_insert_leaves_nothing",
+    "check_forget_namespace",
+    "check_iter_engrams_order",
+    "check_namespace_isolation",
+    "check_neighbours_order",
+    "check_reindex_keeps_results",
+    "check_restore_round_trip",
+    "check_round_trip_every_field",
+    "check_sound_store_checks_clean",
+    "check_special_characters_inert",
+    "check_update_keeps_history",
+    "check_vectors_round_trip",
+    "make_record",
+]
+
+DIMS = 384
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+EMBEDDER = HashEmbedder(DIMS)
+F32 = npt.NDArray[np.float32]
+
+# Inputs that mean something to SQL or to the FTS5 query language; each must be inert.
+SPECIAL_TERMS: tuple[str, ...] = (
+    "'",
+    '"',
+    '""',
+    "*",
+    "NEAR",
+    "AND",
+    "OR",
+    "NOT",
+    "^",
+    ":",
+    "(",
+    ")",
+    "-",
+    "+",
+    "{",
+    "}",
+    "'; DROP TABLE engrams; --",
+    "NEAR(a b)",
+    "ns : x",
+    "text:x",
+    "\x00",
+    "%",
+    "_",
+    "ü",
+    "🎉",
+    "日本語",
+)
+SPECIAL_LABELS: tuple[str, ...] = (
+    "it's",
+    'say "hi"',
+    "a*",
+    "NEAR",
+    "x AND y",
+    "(paren",
+    "-dash",
+    "col:on",
+    "^caret",
+    "'; DROP TABLE engrams; --",
+    "ns ü 🎉",
+)
+
+
+class StoreFactory(Protocol):
+    """Makes a fresh, empty store of ``DIMS`` dimensions on every call."""
+
+    def __call__(self, *, ann_threshold: int = 20_000) -> Store: ...
+
+
+_ids = itertools.count(1)
+
+
+def make_record(
+    namespace: str,
+    text: str,
+    *,
+    session: str | None = None,
+    speaker: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    occurred_at: datetime = T0,
+    recorded_at: datetime = T0,
+    kind: str = "episode",
+    keys: str = "",
+    vector: F32 | None = None,
+    engram_id: str | None = None,
+) -> EngramRecord:
+    """A record as the facade would hand it over; the vector defaults to ``HashEmbedder``'s."""
+    return EngramRecord(
+        id=engram_id or f"{next(_ids):032x}",
+        namespace=namespace,
+        text=text,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        session=session,
+        speaker=speaker,
+        metadata=dict(metadata or {}),
+        kind=kind,
+        vector=EMBEDDER.embed([text])[0] if vector is None else vector,
+        model_id=EMBEDDER.model_id,
+        keys=keys,
+    )
+
+
+@contextmanager
+def _opened(factory: StoreFactory, **options: int) -> Iterator[Store]:
+    store = factory(**options)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _ids_of(found: Sequence[Any]) -> list[str]:
+    return [c.id for c in found]
+
+
+def _lexical(store: Store, namespace: str, term: str) -> list[str]:
+    return _ids_of(store.lexical_search(namespace, [term], 50))
+
+
+def _dense(store: Store, namespace: str, vector: F32, limit: int = 50) -> list[str]:
+    return _ids_of(store.vector_search(namespace, vector, limit))
+
+
+def _assert_engram_is(engram: Engram | None, record: EngramRecord) -> None:
+    assert engram is not None, f"{record.id} was not found"
+    expected = {
+        "id": record.id,
+        "namespace": record.namespace,
+        "text": record.text,
+        "occurred_at": record.occurred_at,
+        "recorded_at": record.recorded_at,
+        "valid_from": record.recorded_at,
+        "session": record.session,
+        "speaker": record.speaker,
+        "metadata": dict(record.metadata),
+        "kind": record.kind,
+        "version": 1,
+    }
+    actual = {name: getattr(engram, name) for name in expected}
+    actual["metadata"] = dict(engram.metadata)
+    assert actual == expected, f"round trip changed the memory:\n{actual}\n!=\n{expected}"
+    for name in ("occurred_at", "recorded_at", "valid_from"):
+        assert getattr(engram, name).tzinfo is not None, f"{name} came back naive"
+
+
+def _assert_sound(store: Store) -> None:
+    problems = store.check()
+    assert problems == [], f"check() found problems: {problems}"
+
+
+# -- the checks ---------------------------------------------------------------
+
+
+def check_round_trip_every_field(factory: StoreFactory) -> None:
+    """Every field of a record comes back as written: unicode, big and nested metadata, Nones."""
+    plus_two = timezone(timedelta(hours=2))
+    records = [
+        make_record(
+            "ns-ü",
+            "Grüße aus Köln 🎉 — naïve café, 日本語のテキスト",
+            session="séance 🙂",
+            speaker="Zoë O'Brien",
+            metadata={
+                "dia_id": "D1:3",
+                "emoji": "🙂",
+                "nested": {"list": [1, 2.5, True, None, "ü"], "deep": {"a": {"b": {"c": [[]]}}}},
+            },
+            occurred_at=datetime(2023, 5, 7, 9, 30, 1, 999999, tzinfo=plus_two),
+            recorded_at=T0,
+        ),
+        make_record("ns-ü", "plain words", kind="fact", keys="hidden enrichment"),
+        # metadata just under the facade's 64 KiB limit, mostly two-byte characters
+        make_record("ns-ü", "big metadata", metadata={"blob": "é" * 32_000, "n": 1}),
+    ]
+    with _opened(factory) as store:
+        store.insert(records)
+        found = store.get_many("ns-ü", [r.id for r in records] + ["f" * 32])
+        assert set(found) == {r.id for r in records}, "get_many returned the wrong ids"
+        for record in records:
+            _assert_engram_is(found[record.id], record)
+            _assert_engram_is(store.get("ns-ü", record.id), record)
+            (version,) = store.history("ns-ü", record.id)
+            assert (version.version, version.text, version.speaker) == (
+                1,
+                record.text,
+                record.speaker,
+            )
+            assert dict(version.metadata) == dict(record.metadata)
+            assert (version.occurred_at, version.valid_from) == (
+                record.occurred_at,
+                record.recorded_at,
+            )
+            assert version.valid_to is None
+            assert version.is_current
+        assert store.get("ns-ü", "f" * 32) is None
+        assert _lexical(store, "ns-ü", "enrichment") == [records[1].id], "keys are not searchable"
+        assert store.namespaces() == ["ns-ü"]
+        assert store.model_ids() == {EMBEDDER.model_id}
+        stats = store.stats("ns-ü")
+        assert (stats.engrams, stats.versions, stats.sessions) == (3, 3, 1)
+        assert stats.first_occurred_at == records[0].occurred_at
+        assert stats.last_occurred_at == T0
+        _assert_sound(store)
+
+
+def check_restore_round_trip(factory: StoreFactory) -> None:
+    """An imported memory keeps its id, times and every version as given."""
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    versions = [
+        VersionRecord(1, "first text", "Ann", {"v": 1}, T0, T0, t1),
+        VersionRecord(2, "second text", None, {}, T0, t1, t2),
+        VersionRecord(3, "third text", "Bo", {"v": [3]}, t1, t2, None),
+    ]
+    record = make_record(
+        "ns", "third text", speaker="Bo", metadata={"v": [3]}, occurred_at=t1, session="s"
+    )
+    with _opened(factory) as store:
+        store.restore(record, versions)
+        engram = store.get("ns", record.id)
+        assert engram is not None
+        assert (engram.text, engram.version, engram.valid_from) == ("third text", 3, t2)
+        assert (engram.recorded_at, engram.occurred_at, engram.session) == (T0, t1, "s")
+        history = store.history("ns", record.id)
+        assert [(v.version, v.text, v.speaker, dict(v.metadata)) for v in history] == [
+            (v.version, v.text, v.speaker, dict(v.metadata)) for v in versions
+        ]
+        assert [(v.valid_from, v.valid_to) for v in history] == [
+            (v.valid_from, v.valid_to) for v in versions
+        ]
+        assert _lexical(store, "ns", "third") == [record.id]
+        assert _lexical(store, "ns", "first") == [], "a past version's text is searchable"
+        try:
+            store.restore(record, versions)
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("restoring an existing id did not raise StoreError")
+        assert store.stats("ns").versions == 3, "a refused restore left versions behind"
+        _assert_sound(store)
+
+
+def check_namespace_isolation(factory: StoreFactory) -> None:
+    """No read or write in one namespace sees or touches another, even for identical texts."""
+    texts = ["the cat sat on the mat", "dogs bark loudly at night"]
+    a = [make_record("a", t, session="s1", speaker="Ann") for t in texts]
+    b = [make_record("b", t, session="s1", speaker="Ann") for t in texts]
+    ids_a, ids_b = [r.id for r in a], [r.id for r in b]
+    with _opened(factory) as store:
+        store.insert(a + b)
+        cat = a[0].vector
+        assert store.get_many("b", ids_a) == {}
+        assert store.history("b", ids_a[0]) == []
+        assert store.neighbours("b", ids_a[0], 5, 5) == []
+        assert [e.id for e in store.neighbours("a", ids_a[0], 5, 5)] == [ids_a[1]]
+        assert _lexical(store, "a", "cat") == [ids_a[0]]
+        assert set(_dense(store, "a", cat)) == set(ids_a)
+        assert not store.vectors("b", ids_a).any(), "vectors() leaked another namespace"
+        assert [e.id for e in store.iter_engrams("a")] == ids_a
+        assert {e.id for e in store.iter_engrams()} == set(ids_a + ids_b)
+        assert store.stats("a").engrams == store.stats("b").engrams == 2
+        for write in (
+            lambda: store.update(
+                "b",
+                ids_a[0],
+                text="hijacked",
+                speaker=None,
+                metadata={},
+                occurred_at=T0,
+                vector=cat,
+                model_id=EMBEDDER.model_id,
+                keys="",
+                now=T0 + timedelta(days=1),
+            ),
+            lambda: store.delete("b", ids_a[0]),
+        ):
+            try:
+                write()
+            except NotFoundError:
+                pass
+            else:
+                raise AssertionError("a write reached a memory of another namespace")
+        _assert_engram_is(store.get("a", ids_a[0]), a[0])
+        # writes in "a" leave "b" exactly as it was
+        store.update(
+            "a",
+            ids_a[0],
+            text="a bird sang",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=EMBEDDER.embed(["a bird sang"])[0],
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(days=1),
+        )
+        store.delete("a", ids_a[1])
+        assert store.reindex("a") == 1
+        for record in b:
+            _assert_engram_is(store.get("b", record.id), record)
+            assert len(store.history("b", record.id)) == 1
+        assert _lexical(store, "b", "cat") == [ids_b[0]]
+        assert _lexical(store, "b", "dogs") == [ids_b[1]]
+        assert _dense(store, "b", cat)[0] == ids_b[0]
+        assert _lexical(store, "a", "dogs") == []
+        assert _lexical(store, "b", "bird") == []
+        assert store.forget_namespace("a") == 1
+        assert store.namespaces() == ["b"]
+        assert [e.id for e in store.iter_engrams("b")] == ids_b
+        stats = store.stats("b")
+        assert (stats.engrams, stats.versions, stats.sessions) == (2, 2, 1)
+        _assert_sound(store)
+
+
+def check_update_keeps_history(factory: StoreFactory) -> None:
+    """An update closes the old version where the new one starts; history is complete."""
+    record = make_record(
+        "ns", "alpha original words", session="s", speaker="Ann", metadata={"v": 1}
+    )
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(days=3)
+    edits = [
+        ("beta second words", "Bo", {"v": 2}, T0 - timedelta(days=1), t1),
+        ("gamma third words", None, {}, T0, t2),
+    ]
+    with _opened(factory) as store:
+        store.insert([record])
+        _dense(store, "ns", record.vector)  # load any derived index before the writes
+        updated: Engram | None = None
+        for text, speaker, metadata, occurred_at, now in edits:
+            updated = store.update(
+                "ns",
+                record.id,
+                text=text,
+                speaker=speaker,
+                metadata=metadata,
+                occurred_at=occurred_at,
+                vector=EMBEDDER.embed([text])[0],
+                model_id=EMBEDDER.model_id,
+                keys="",
+                now=now,
+            )
+        assert updated is not None
+        assert (updated.id, updated.text, updated.version, updated.valid_from) == (
+            record.id,
+            "gamma third words",
+            3,
+            t2,
+        )
+        assert (updated.recorded_at, updated.session, updated.speaker) == (T0, "s", None)
+        assert store.get("ns", record.id) == updated
+        history = store.history("ns", record.id)
+        assert [v.version for v in history] == [1, 2, 3]
+        assert [v.text for v in history] == [record.text, edits[0][0], edits[1][0]]
+        assert [v.speaker for v in history] == ["Ann", "Bo", None]
+        assert [dict(v.metadata) for v in history] == [{"v": 1}, {"v": 2}, {}]
+        assert [v.occurred_at for v in history] == [T0, edits[0][3], T0]
+        assert [v.valid_from for v in history] == [T0, t1, t2]
+        assert [v.valid_to for v in history] == [t1, t2, None], "validity intervals not closed"
+        assert _lexical(store, "ns", "alpha") == []
+        assert _lexical(store, "ns", "beta") == []
+        assert _lexical(store, "ns", "gamma") == [record.id]
+        new_vector = EMBEDDER.embed(["gamma third words"])[0]
+        (hit,) = store.vector_search("ns", new_vector, 5)
+        assert hit.id == record.id
+        assert hit.score > 0.999
+        stats = store.stats("ns")
+        assert (stats.engrams, stats.versions) == (1, 3)
+        _assert_sound(store)
+
+
+def check_delete_removes_everything(factory: StoreFactory) -> None:
+    """A deleted memory leaves no version, vector or index entry behind."""
+    turns = [
+        make_record("ns", f"turn {word} here", session="s")
+        for word in ("apple", "banana", "cherry")
+    ]
+    with _opened(factory) as store:
+        store.insert(turns)
+        _dense(store, "ns", turns[1].vector)  # load any derived index before the delete
+        gone = turns[1]
+        store.update(
+            "ns",
+            gone.id,
+            text="turn banana split",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=gone.vector,
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(hours=1),
+        )
+        store.delete("ns", gone.id)
+        assert store.get("ns", gone.id) is None
+        assert store.history("ns", gone.id) == []
+        assert _lexical(store, "ns", "banana") == []
+        assert gone.id not in _dense(store, "ns", gone.vector)
+        assert not store.vectors("ns", [gone.id]).any()
+        assert [e.id for e in store.iter_engrams("ns")] == [turns[0].id, turns[2].id]
+        assert [e.id for e in store.neighbours("ns", turns[0].id, 0, 5)] == [turns[2].id]
+        stats = store.stats("ns")
+        assert (stats.engrams, stats.versions) == (2, 2)
+        try:
+            store.delete("ns", gone.id)
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("deleting twice did not raise NotFoundError")
+        _assert_sound(store)
+
+
+def check_failed_insert_leaves_nothing(factory: StoreFactory) -> None:
+    """A batch that fails part-way (duplicate id) writes nothing to any table or index."""
+    first = make_record("ns", "existing memory", session="s")
+    with _opened(factory) as store:
+        store.insert([first])
+        _dense(store, "ns", first.vector)  # load any derived index before the failure
+        batches = [
+            [
+                make_record("ns", "zebra one", session="s"),
+                make_record("other", "zebra two"),
+                make_record("ns", "zebra three", engram_id=first.id),
+            ],
+            [
+                make_record("ns", "zebra four", engram_id="e" * 32),
+                make_record("ns", "zebra five", engram_id="e" * 32),
+            ],
+        ]
+        for batch in batches:
+            try:
+                store.insert(batch)
+            except StoreError:
+                pass
+            else:
+                raise AssertionError("a batch with a duplicate id was accepted")
+            for record in batch:
+                if record.id == first.id:
+                    continue
+                assert store.get_many(record.namespace, [record.id]) == {}, "half a batch stayed"
+                assert store.history(record.namespace, record.id) == []
+                assert record.id not in _dense(store, record.namespace, record.vector)
+        assert _lexical(store, "ns", "zebra") == []
+        assert _lexical(store, "other", "zebra") == []
+        assert [e.id for e in store.iter_engrams()] == [first.id]
+        assert store.namespaces() == ["ns"]
+        assert store.stats("other").engrams == 0
+        stats = store.stats("ns")
+        assert (stats.engrams, stats.versions, stats.sessions) == (1, 1, 1)
+        assert store.history("ns", first.id)[0].text == first.text
+        # sequence numbers were not consumed by the failed batch
+        second = make_record("ns", "next turn", session="s")
+        store.insert([second])
+        assert [e.id for e in store.neighbours("ns", first.id, 0, 1)] == [second.id]
+        _assert_sound(store)
+
+
+def check_special_characters_inert(factory: StoreFactory) -> None:
+    """SQL and FTS5 syntax in terms and labels is matched as text, never run."""
+    text = "quote ' and \" NEAR AND OR NOT ^ : ( ) - * '; DROP TABLE engrams; -- ü 🎉 日本語"
+    with _opened(factory) as store:
+        records = [
+            make_record(label, text, session=label, speaker=label) for label in SPECIAL_LABELS
+        ]
+        plain = make_record("x", "ordinary memory", session="x")
+        store.insert([*records, plain])
+        for record in records:
+            engram = store.get(record.namespace, record.id)
+            _assert_engram_is(engram, record)
+            assert [e.id for e in store.iter_engrams(record.namespace)] == [record.id]
+            for term in SPECIAL_TERMS:
+                found = _lexical(store, record.namespace, term)
+                assert set(found) <= {record.id}, f"term {term!r} crossed namespaces"
+            assert _lexical(store, record.namespace, "NEAR") == [record.id]
+            assert _lexical(store, record.namespace, "DROP") == [record.id]
+            assert _dense(store, record.namespace, record.vector) == [record.id]
+        assert store.lexical_search("x", list(SPECIAL_TERMS), 10) == []
+        assert _lexical(store, "x", "ordinary") == [plain.id]
+        assert store.namespaces() == sorted([*SPECIAL_LABELS, "x"])
+        assert store.forget_namespace("'; DROP TABLE engrams; --") == 1
+        assert store.stats("x").engrams == 1
+        _assert_sound(store)
+
+
+def check_reindex_keeps_results(factory: StoreFactory) -> None:
+    """Rebuilding the derived indexes gives the same lexical and vector results."""
+    words = ["river", "stone", "bread", "lamp", "cloud", "violin", "garden", "engine"]
+    records = [
+        make_record(ns, f"{words[i % 8]} {words[(i * 3) % 8]} {words[(i * 5 + 1) % 8]} {i}")
+        for ns in ("a", "b")
+        for i in range(12)
+    ]
+    probes = [EMBEDDER.embed([w])[0] for w in words[:4]] + [records[0].vector]
+
+    def snapshot(store: Store) -> list[list[tuple[str, float]]]:
+        results = [store.lexical_search(ns, [w], 50) for ns in ("a", "b") for w in words]
+        results += [store.vector_search(ns, p, 50) for ns in ("a", "b") for p in probes]
+        return [[(c.id, round(c.score, 5)) for c in found] for found in results]
+
+    with _opened(factory) as store:
+        store.insert(records)
+        before = snapshot(store)
+        assert store.reindex() == len(records)
+        assert snapshot(store) == before, "reindex() changed search results"
+        assert store.reindex("a") == 12
+        assert snapshot(store) == before, "reindex(namespace) changed search results"
+        assert store.reindex("nobody") == 0
+        _assert_sound(store)
+
+
+def check_sound_store_checks_clean(factory: StoreFactory) -> None:
+    """``check()`` is empty on an empty store and after ordinary writes."""
+    with _opened(factory) as store:
+        _assert_sound(store)
+        records = [make_record("ns", f"memory {i}", session="s") for i in range(5)]
+        store.insert(records)
+        store.delete("ns", records[2].id)
+        _assert_sound(store)
+
+
+def check_closed_store_raises(factory: StoreFactory) -> None:
+    """Every method of a closed store raises ``StoreError``; closing twice is harmless."""
+    store = factory()
+    record = make_record("ns", "before closing", session="s")
+    store.insert([record])
+    store.close()
+    store.close()
+    rid, vector = record.id, record.vector
+    calls: dict[str, Callable[[], object]] = {
+        "insert": lambda: store.insert([make_record("ns", "after closing")]),
+        "update": lambda: store.update(
+            "ns",
+            rid,
+            text="x",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=vector,
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0,
+        ),
+        "delete": lambda: store.delete("ns", rid),
+        "forget_namespace": lambda: store.forget_namespace("ns"),
+        "restore": lambda: store.restore(
+            make_record("ns", "x"), [VersionRecord(1, "x", None, {}, T0, T0, None)]
+        ),
+        "get_many": lambda: store.get_many("ns", [rid]),
+        "get": lambda: store.get("ns", rid),
+        "history": lambda: store.history("ns", rid),
+        "neighbours": lambda: store.neighbours("ns", rid, 1, 1),
+        "lexical_search": lambda: store.lexical_search("ns", ["closing"], 5),
+        "vector_search": lambda: store.vector_search("ns", vector, 5),
+        "vectors": lambda: store.vectors("ns", [rid]),
+        "iter_engrams": lambda: list(store.iter_engrams()),
+        "namespaces": store.namespaces,
+        "stats": lambda: store.stats("ns"),
+        "model_ids": store.model_ids,
+        "reindex": store.reindex,
+        "check": store.check,
+    }
+    for name, call in calls.items():
+        try:
+            call()
+        except StoreError:
+            continue
+        raise AssertionError(f"{name}() on a closed store did not raise StoreError")
+
+
+def check_neighbours_order(factory: StoreFactory) -> None:
+    """Neighbours are the turns around a memory in its own session, in insertion order."""
+    s1 = [make_record("ns", f"first session turn {i}", session="s1") for i in range(5)]
+    s2 = [make_record("ns", f"second session turn {i}", session="s2") for i in range(2)]
+    loose = make_record("ns", "no session at all")
+    with _opened(factory) as store:
+        # interleaved batches: order within a session is still insertion order
+        store.insert([s1[0], s2[0], s1[1], loose])
+        store.insert([s1[2], s2[1]])
+        store.insert([s1[3], s1[4]])
+
+        def around(record: EngramRecord, before: int, after: int) -> list[str]:
+            return [e.id for e in store.neighbours("ns", record.id, before, after)]
+
+        ids = [r.id for r in s1]
+        assert around(s1[2], 1, 1) == [ids[1], ids[3]]
+        assert around(s1[0], 2, 2) == ids[1:3]
+        assert around(s1[4], 10, 0) == ids[:4]
+        assert around(s1[2], 0, 0) == []
+        assert around(s2[0], 5, 5) == [s2[1].id]
+        assert around(loose, 5, 5) == []
+        assert store.neighbours("ns", "f" * 32, 1, 1) == []
+
+
+def check_vectors_round_trip(factory: StoreFactory) -> None:
+    """``vectors()`` returns what was stored (int8 error only), in the order asked."""
+    rng = np.random.default_rng(7)
+    raw = rng.standard_normal((6, DIMS)).astype(np.float32)
+    raw[0] = 0.0
+    raw[0, 3] = 1.0  # a one-hot vector: quantisation must not distort it
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    records = [make_record("ns", f"vector {i}", vector=unit[i]) for i in range(6)]
+    with _opened(factory) as store:
+        store.insert(records)
+        ids = [r.id for r in reversed(records)] + ["f" * 32]
+        got = store.vectors("ns", ids)
+        assert got.shape == (7, DIMS)
+        assert got.dtype == np.float32
+        assert not got[-1].any(), "an unknown id did not give a row of zeros"
+        expected = unit[::-1]
+        cosines = np.sum(got[:-1] * expected, axis=1) / np.linalg.norm(got[:-1], axis=1)
+        assert float(cosines.min()) >= 0.999, f"stored vectors drifted: {cosines}"
+        assert np.allclose(np.linalg.norm(got[:-1], axis=1), 1.0, atol=1e-3)
+        assert store.vectors("ns", []).shape == (0, DIMS)
+
+
+def check_iter_engrams_order(factory: StoreFactory) -> None:
+    """``iter_engrams`` yields current memories in insertion order, across pages."""
+    with _opened(factory) as store:
+        order: list[EngramRecord] = []
+        for start in range(0, 1_100, 275):
+            batch = [make_record("ab"[i % 2], f"memory {i}") for i in range(start, start + 275)]
+            store.insert(batch)
+            order.extend(batch)
+        assert [e.id for e in store.iter_engrams()] == [r.id for r in order]
+        for ns in ("a", "b"):
+            assert [e.id for e in store.iter_engrams(ns)] == [
+                r.id for r in order if r.namespace == ns
+            ]
+        store.update(
+            "a",
+            order[0].id,
+            text="changed",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=order[0].vector,
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(hours=1),
+        )
+        first = next(iter(store.iter_engrams("a")))
+        assert (first.id, first.text, first.version) == (order[0].id, "changed", 2)
+        assert list(store.iter_engrams("nobody")) == []
+
+
+def check_forget_namespace(factory: StoreFactory) -> None:
+    """``forget_namespace`` removes all of one namespace, returns its count, spares the rest."""
+    a = [make_record("a", f"alpha memory {i}", session="s") for i in range(3)]
+    b = [make_record("b", f"alpha memory {i}", session="s") for i in range(2)]
+    with _opened(factory) as store:
+        store.insert(a + b)
+        _dense(store, "a", a[0].vector)  # load any derived index before the erasure
+        store.update(
+            "a",
+            a[0].id,
+            text="alpha edited",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=a[0].vector,
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(hours=1),
+        )
+        assert store.forget_namespace("a") == 3
+        assert store.forget_namespace("a") == 0
+        assert store.forget_namespace("nobody") == 0
+        stats = store.stats("a")
+        assert (stats.engrams, stats.versions, stats.sessions) == (0, 0, 0)
+        assert stats.first_occurred_at is None
+        assert stats.last_occurred_at is None
+        assert list(store.iter_engrams("a")) == []
+        assert _lexical(store, "a", "alpha") == []
+        assert _dense(store, "a", a[0].vector) == []
+        assert store.get_many("a", [r.id for r in a]) == {}
+        assert store.namespaces() == ["b"]
+        assert sorted(_lexical(store, "b", "alpha")) == sorted(r.id for r in b)
+        assert set(_dense(store, "b", a[0].vector)) == {r.id for r in b}
+        # the namespace can be used again and holds only what is new
+        again = make_record("a", "alpha reborn", session="s")
+        store.insert([again])
+        assert _lexical(store, "a", "alpha") == [again.id]
+        assert _dense(store, "a", a[1].vector) == [again.id]
+        _assert_sound(store)
+
+
+def check_ann_search(factory: StoreFactory) -> None:
+    """Above the ANN threshold a stored vector still finds itself first; deletes stay gone."""
+    rng = np.random.default_rng(11)
+    raw = rng.standard_normal((90, DIMS)).astype(np.float32)
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    records = [make_record("ns", f"point {i}", vector=unit[i]) for i in range(90)]
+    small = make_record("other", "elsewhere", vector=unit[0])
+    with _opened(factory, ann_threshold=50) as store:
+        store.insert([*records[:60], small])
+        assert _dense(store, "ns", unit[0], 5)[0] == records[0].id  # builds the index
+        store.insert(records[60:])  # added to a built index
+        for i in (0, 17, 59, 60, 89):
+            (best, *_) = store.vector_search("ns", unit[i], 5)
+            assert best.id == records[i].id, f"ANN missed point {i}"
+            assert best.score > 0.99, f"point {i} scored {best.score} against itself"
+        assert records[0].id not in _dense(store, "other", unit[0])
+        for i in (17, 60):
+            store.delete("ns", records[i].id)
+            assert records[i].id not in _dense(store, "ns", unit[i], 10), "deleted id returned"
+        moved = unit[5] * -1.0
+        store.update(
+            "ns",
+            records[3].id,
+            text="moved",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=moved,
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(hours=1),
+        )
+        assert _dense(store, "ns", moved, 3)[0] == records[3].id
+        assert _dense(store, "ns", unit[3], 1) != [records[3].id], "the old vector was kept"
+        assert len(store.vector_search("ns", unit[1], 1_000)) == 88
+        _assert_sound(store)
+
+
+ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
+    check_round_trip_every_field,
+    check_restore_round_trip,
+    check_namespace_isolation,
+    check_update_keeps_history,
+    check_delete_removes_everything,
+    check_failed_insert_leaves_nothing,
+    check_special_characters_inert,
+    check_reindex_keeps_results,
+    check_sound_store_checks_clean,
+    check_closed_store_raises,
+    check_neighbours_order,
+    check_vectors_round_trip,
+    check_iter_engrams_order,
+    check_forget_namespace,
+    check_ann_search,
+)

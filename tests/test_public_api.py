@@ -1,0 +1,152 @@
+"""The public surface cannot drift: exported names, the Memory contract, the error tree.
+
+Changing anything pinned here changes the contract in docs/DESIGN.md and needs
+an issue (benchmark harnesses and integrations depend on these names).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+import engramdb
+from engramdb import Memory
+
+EMPTY = inspect.Parameter.empty
+POS = inspect.Parameter.POSITIONAL_OR_KEYWORD
+KW = inspect.Parameter.KEYWORD_ONLY
+
+EXPORTED = [
+    "Clock",
+    "Contribution",
+    "EmbeddingError",
+    "Engram",
+    "EngramError",
+    "Explanation",
+    "FixedClock",
+    "Hit",
+    "IntegrityError",
+    "InvalidInputError",
+    "LimitExceededError",
+    "Limits",
+    "Memory",
+    "ModelIntegrityError",
+    "NamespaceStats",
+    "NotFoundError",
+    "SchemaError",
+    "Settings",
+    "StoreError",
+    "SystemClock",
+    "Version",
+    "__version__",
+]
+
+# (name, kind, default) per parameter after ``self``: the DESIGN contract.
+CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
+    "__init__": [
+        ("location", POS, None),
+        ("settings", KW, None),
+        ("embedder", KW, None),
+        ("clock", KW, None),
+        ("store", KW, None),
+    ],
+    "add": [
+        ("text", POS, EMPTY),
+        ("namespace", KW, "default"),
+        ("session", KW, None),
+        ("speaker", KW, None),
+        ("occurred_at", KW, None),
+        ("metadata", KW, None),
+    ],
+    "add_many": [("items", POS, EMPTY), ("namespace", KW, "default")],
+    "search": [
+        ("query", POS, EMPTY),
+        ("namespace", KW, "default"),
+        ("limit", KW, 10),
+        ("now", KW, None),
+        ("neighbours", KW, 0),
+    ],
+    "get": [("id", POS, EMPTY), ("namespace", KW, "default")],
+    "update": [
+        ("id", POS, EMPTY),
+        ("namespace", KW, "default"),
+        ("text", KW, None),
+        ("speaker", KW, None),
+        ("occurred_at", KW, None),
+        ("metadata", KW, None),
+        ("now", KW, None),
+    ],
+    "delete": [("id", POS, EMPTY), ("namespace", KW, "default")],
+    "history": [("id", POS, EMPTY), ("namespace", KW, "default")],
+    "forget_namespace": [("namespace", POS, EMPTY)],
+    "close": [],
+    "__enter__": [],
+    "__exit__": [("exc_type", POS, EMPTY), ("exc", POS, EMPTY), ("tb", POS, EMPTY)],
+}
+
+# error -> the builtin (or engramdb) classes it must also be
+ERROR_BASES: dict[str, tuple[type[BaseException], ...]] = {
+    "InvalidInputError": (ValueError,),
+    "LimitExceededError": (engramdb.InvalidInputError, ValueError),
+    "NotFoundError": (KeyError,),
+    "StoreError": (RuntimeError,),
+    "SchemaError": (engramdb.StoreError, RuntimeError),
+    "IntegrityError": (engramdb.StoreError, RuntimeError),
+    "EmbeddingError": (RuntimeError,),
+    "ModelIntegrityError": (engramdb.EmbeddingError, RuntimeError),
+}
+
+
+def test_all_is_sorted_and_exact() -> None:
+    assert engramdb.__all__ == EXPORTED
+    assert sorted(engramdb.__all__) == engramdb.__all__
+
+
+def test_every_exported_name_exists_and_is_defined_in_engramdb() -> None:
+    for name in engramdb.__all__:
+        value = getattr(engramdb, name)
+        module = getattr(value, "__module__", "engramdb")
+        assert module.startswith("engramdb"), f"{name} comes from {module}"
+
+
+@pytest.mark.parametrize("method", sorted(CONTRACT))
+def test_memory_method_signature_matches_the_contract(method: str) -> None:
+    params = list(inspect.signature(getattr(Memory, method)).parameters.values())
+    assert params[0].name == "self"
+    actual = [(p.name, p.kind, p.default) for p in params[1:]]
+    assert actual == CONTRACT[method]
+
+
+@pytest.mark.parametrize("later", ["consolidate", "feedback"])
+def test_methods_of_later_issues_are_absent(later: str) -> None:
+    # DESIGN names them; they arrive with their issues, not as stubs before.
+    assert not hasattr(Memory, later)
+
+
+def test_every_exported_error_is_an_engram_error_and_its_builtin() -> None:
+    errors = [
+        name
+        for name in engramdb.__all__
+        if isinstance(getattr(engramdb, name), type)
+        and issubclass(getattr(engramdb, name), BaseException)
+    ]
+    assert sorted(errors) == sorted([*ERROR_BASES, "EngramError"])
+    assert issubclass(engramdb.EngramError, Exception)
+    for name, bases in ERROR_BASES.items():
+        error = getattr(engramdb, name)
+        assert issubclass(error, engramdb.EngramError), name
+        for base in bases:
+            assert issubclass(error, base), f"{name} is not a {base.__name__}"
+
+
+def test_no_exported_error_shadows_a_builtin() -> None:
+    import builtins
+
+    for name in engramdb.__all__:
+        assert not hasattr(builtins, name), f"{name} shadows a builtin"
+
+
+def test_not_found_error_prints_its_message_not_a_repr() -> None:
+    assert str(engramdb.NotFoundError("no memory 'x'")) == "no memory 'x'"

@@ -1,0 +1,198 @@
+"""Unit tests of engramdb.validation: each check returns the clean value or raises typed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from engramdb.config import Limits
+from engramdb.errors import InvalidInputError, LimitExceededError
+from engramdb.validation import (
+    check_id,
+    check_label,
+    check_limit,
+    check_metadata,
+    check_namespace,
+    check_query,
+    check_text,
+    check_time,
+)
+
+LIMITS = Limits()
+SMALL = Limits(
+    max_text_chars=10, max_metadata_bytes=20, max_query_chars=5, max_label_chars=4, max_limit=3
+)
+
+
+@pytest.mark.parametrize("value", ["default", "user-42", "a", "A.b_c:d@e-f", "9lives", "x" * 128])
+def test_check_namespace_accepts_plain_labels(value: str) -> None:
+    assert check_namespace(value, LIMITS) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        " lead",
+        "a b",
+        "-x",
+        ".x",
+        "_x",
+        "ns/evil",
+        "ns\n",
+        "é",
+        "a'b",
+        'a"b',
+        "a*",
+        None,
+        5,
+    ],
+)
+def test_check_namespace_refuses_malformed_labels(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="namespace"):
+        check_namespace(value, LIMITS)
+
+
+def test_check_namespace_length_is_a_limit() -> None:
+    with pytest.raises(LimitExceededError):
+        check_namespace("x" * 129, LIMITS)
+
+
+def test_check_label_strips_and_allows_none() -> None:
+    assert check_label(None, "session", LIMITS) is None
+    assert check_label("  Zoë 🙂 ", "speaker", LIMITS) == "Zoë 🙂"
+
+
+@pytest.mark.parametrize("value", ["", "   ", "two\nlines", "c\rr", "bell\x07", "nul\x00", 3, b"x"])
+def test_check_label_refuses_empty_multiline_or_non_strings(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="session"):
+        check_label(value, "session", LIMITS)
+
+
+def test_check_label_length_is_a_limit() -> None:
+    assert check_label("abcd", "speaker", SMALL) == "abcd"
+    with pytest.raises(LimitExceededError, match="speaker"):
+        check_label("abcde", "speaker", SMALL)
+
+
+def test_check_text_keeps_text_exactly() -> None:
+    text = "  leading and trailing space, ünïcode 🎉\nand a newline  "
+    assert check_text(text, LIMITS) == text
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\n\t", "nul\x00inside", None, 3, ["a"], b"bytes"])
+def test_check_text_refuses_empty_nul_or_non_strings(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="text"):
+        check_text(value, LIMITS)
+
+
+def test_check_text_length_is_a_limit() -> None:
+    assert check_text("x" * 10, SMALL) == "x" * 10
+    with pytest.raises(LimitExceededError):
+        check_text("x" * 11, SMALL)
+
+
+def test_check_query_refuses_empty_and_long() -> None:
+    assert check_query("hello", SMALL) == "hello"
+    for bad in ("", "  ", None, 1):
+        with pytest.raises(InvalidInputError, match="query"):
+            check_query(bad, SMALL)
+    with pytest.raises(LimitExceededError):
+        check_query("hello!", SMALL)
+
+
+def test_check_time_converts_aware_to_utc() -> None:
+    local = datetime(2024, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    converted = check_time(local, "occurred_at")
+    assert converted == local
+    assert converted.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("value", [datetime(2024, 5, 1), "2024-05-01T00:00:00Z", 1714521600, None])  # noqa: DTZ001
+def test_check_time_refuses_naive_and_non_datetimes(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="occurred_at"):
+        check_time(value, "occurred_at")
+
+
+def test_check_limit_bounds() -> None:
+    assert check_limit(1, SMALL) == 1
+    assert check_limit(3, SMALL) == 3
+    for bad in (0, -1, True, 2.0, "3", None):
+        with pytest.raises(InvalidInputError, match="limit"):
+            check_limit(bad, SMALL)
+    with pytest.raises(LimitExceededError):
+        check_limit(4, SMALL)
+
+
+def test_check_id_accepts_only_32_lowercase_hex() -> None:
+    assert check_id("0123456789abcdef" * 2) == "0123456789abcdef" * 2
+    for bad in (
+        "0123456789ABCDEF" * 2,
+        "a" * 31,
+        "a" * 33,
+        "g" * 32,
+        "",
+        None,
+        42,
+        "a" * 32 + "\n",
+    ):
+        with pytest.raises(InvalidInputError):
+            check_id(bad)
+
+
+def test_check_metadata_returns_a_plain_json_copy() -> None:
+    given: dict[str, Any] = {"a": (1, 2), "nested": {"b": [None, True, 1.5, "ü"]}}
+    cleaned = check_metadata(given, LIMITS)
+    assert cleaned == {"a": [1, 2], "nested": {"b": [None, True, 1.5, "ü"]}}
+    assert cleaned is not given
+    assert cleaned["nested"] is not given["nested"]
+    assert check_metadata(None, LIMITS) == {}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"s": {1, 2}},
+        {"o": object()},
+        {"nan": float("nan")},
+        {"inf": [float("inf")]},
+        {1: "int key"},
+        {"deep": {(1, 2): "tuple key"}},
+        {"b": b"bytes"},
+        {"when": datetime(2024, 1, 1, tzinfo=timezone.utc)},
+        ["not", "a", "mapping"],
+        "string",
+    ],
+)
+def test_check_metadata_refuses_what_json_cannot_hold(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="metadata"):
+        check_metadata(value, LIMITS)
+
+
+def test_check_metadata_refuses_deep_nesting() -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(40):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(InvalidInputError, match="nested"):
+        check_metadata(deep, LIMITS)
+
+
+def test_check_metadata_size_is_counted_in_utf8_bytes() -> None:
+    assert check_metadata({"k": "é" * 5}, SMALL) == {"k": "é" * 5}  # 14 characters, 19 bytes
+    with pytest.raises(LimitExceededError):
+        check_metadata({"k": "é" * 6}, SMALL)  # 15 characters, 21 bytes
+    near = {"blob": "x" * (LIMITS.max_metadata_bytes - 20)}
+    assert check_metadata(near, LIMITS) == near
+    with pytest.raises(LimitExceededError):
+        check_metadata({"blob": "x" * LIMITS.max_metadata_bytes}, LIMITS)
+
+
+def test_check_time_refuses_a_datetime_without_a_utc_form() -> None:
+    too_early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=2)))
+    with pytest.raises(InvalidInputError, match="occurred_at"):
+        check_time(too_early, "occurred_at")
