@@ -128,12 +128,17 @@ class Memory:
             "occurred_at": occurred_at,
             "metadata": metadata,
         }
-        return self.add_many([item], namespace=namespace)[0]
+        return self._add([item], namespace, single=True)[0]
 
     def add_many(
         self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
     ) -> list[Engram]:
         """Remember several experiences in one transaction (all or none)."""
+        return self._add(items, namespace, single=False)
+
+    def _add(
+        self, items: Iterable[Mapping[str, Any]], namespace: str, *, single: bool
+    ) -> list[Engram]:
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
         if isinstance(items, (str, bytes, Mapping)):
@@ -146,7 +151,10 @@ class Memory:
                 f"batch holds {len(batch)} items; the limit is {limits.max_batch}"
             )
         now = self._clock.now()
-        prepared = [self._prepare(item, i, namespace, now) for i, item in enumerate(batch)]
+        prepared = [
+            self._prepare(item, None if single else i, namespace, now)
+            for i, item in enumerate(batch)
+        ]
         vectors = self.embedder.embed([embedding_text(p["text"], p["speaker"]) for p in prepared])
         model_id = self.embedder.model_id
         records = [
@@ -185,18 +193,19 @@ class Memory:
         ]
 
     def _prepare(
-        self, item: object, index: int, namespace: str, now: datetime
+        self, item: object, index: int | None, namespace: str, now: datetime
     ) -> dict[str, Any]:
+        """One item validated; errors name the item's position in a batch."""
         limits = self.settings.limits
+        where = "the item" if index is None else f"item {index}"
         if not isinstance(item, Mapping):
-            raise InvalidInputError(f"item {index} must be a mapping, got {type(item).__name__}")
+            raise InvalidInputError(f"{where} must be a mapping, got {type(item).__name__}")
         unknown = set(item) - _ITEM_KEYS
         if unknown:
             raise InvalidInputError(
-                f"item {index} has unknown keys {sorted(map(str, unknown))}; "
+                f"{where} has unknown keys {sorted(map(str, unknown))}; "
                 f"allowed: {sorted(_ITEM_KEYS)}"
             )
-        where = f"item {index}"
         try:
             occurred = item.get("occurred_at")
             return {
@@ -206,10 +215,10 @@ class Memory:
                 "occurred_at": now if occurred is None else check_time(occurred, "occurred_at"),
                 "metadata": check_metadata(item.get("metadata"), limits),
             }
-        except LimitExceededError as exc:
-            raise LimitExceededError(f"{where}: {exc}") from exc
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{where}: {exc}") from exc
+            if index is None:
+                raise
+            raise type(exc)(f"item {index}: {exc}") from exc
 
     def update(
         self,

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from engramdb.errors import InvalidInputError
-from engramdb.store.base import Candidate, Capability, EngramRecord, Store, VersionRecord
+from engramdb.store.base import (
+    Candidate,
+    Capability,
+    Catalog,
+    EngramRecord,
+    Store,
+    VersionRecord,
+)
 
-__all__ = ["Candidate", "Capability", "EngramRecord", "Store", "VersionRecord", "open_store"]
+__all__ = [
+    "Candidate",
+    "Capability",
+    "Catalog",
+    "EngramRecord", "Store", "VersionRecord", "open_store"]
 
 
 def open_store(location: str, *, ann_threshold: int = 20_000, dims: int = 384) -> Store:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from engramdb.model import Engram, NamespaceStats, Version
 
-__all__ = ["Candidate", "Capability", "EngramRecord", "Store", "VersionRecord"]
+__all__ = ["Candidate", "Capability", "Catalog", "EngramRecord", "Store", "VersionRecord"]
 
 
 class Capability(enum.Enum):
@@ -74,6 +74,27 @@ class Candidate:
 
     id: str
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """A read-only snapshot of one namespace for ranking: parallel arrays, a row a memory.
+
+    Rows follow insertion order. ``session`` holds a small integer per distinct
+    session (-1 for none) and ``seq`` the position in it, so the recaller can
+    find a memory's neighbours with array arithmetic; ``occurred_at`` is in
+    seconds since the epoch; ``vectors`` are the stored unit vectors.
+    """
+
+    ids: tuple[str, ...]
+    session: npt.NDArray[np.int64]
+    seq: npt.NDArray[np.int64]
+    speakers: tuple[str | None, ...]
+    occurred_at: npt.NDArray[np.float64]
+    vectors: npt.NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class Store(ABC):
@@ -153,6 +174,10 @@ class Store(ABC):
     @abstractmethod
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
         """The stored vectors of ``ids`` in that order (rows of zeros for unknown ids)."""
+
+    @abstractmethod
+    def catalog(self, namespace: str) -> Catalog:
+        """A snapshot of the namespace's memories for ranking (cached between writes)."""
 
     @abstractmethod
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:

@@ -87,6 +87,15 @@ class VectorIndex:
         pos = self._position.get(key)
         return None if pos is None else self._matrix[pos]
 
+    def matrix(self, keys: Sequence[int]) -> F32:
+        """The vectors of ``keys`` as rows (zeros for unknown keys)."""
+        out = np.zeros((len(keys), self.dims), dtype=np.float32)
+        positions = [self._position.get(int(k), -1) for k in keys]
+        found = [i for i, p in enumerate(positions) if p >= 0]
+        if found:
+            out[found] = self._matrix[[positions[i] for i in found]]
+        return out
+
     def search(self, query: F32, limit: int) -> list[tuple[int, float]]:
         """The ``limit`` nearest keys with their cosine similarity, best first."""
         if self._size == 0 or limit <= 0:

@@ -26,7 +26,14 @@ import numpy.typing as npt
 from engramdb.clock import from_iso, to_iso
 from engramdb.errors import NotFoundError, SchemaError, StoreError
 from engramdb.model import Engram, NamespaceStats, Version
-from engramdb.store.base import Candidate, Capability, EngramRecord, Store, VersionRecord
+from engramdb.store.base import (
+    Candidate,
+    Capability,
+    Catalog,
+    EngramRecord,
+    Store,
+    VersionRecord,
+)
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from engramdb.store.vectors import VectorIndex, dequantize, quantize
 
@@ -61,6 +68,7 @@ class _NamespaceVectors:
     def __init__(self, index: VectorIndex, generation: int) -> None:
         self.index = index
         self.generation = generation
+        self.catalog: Catalog | None = None  # built on demand, dropped by any write
 
 
 class SqliteStore(Store):
@@ -342,6 +350,7 @@ class SqliteStore(Store):
             loaded = self._vectors.get(namespace)
             if loaded is not None:
                 loaded.index.remove([rowid])
+                loaded.catalog = None
                 if loaded.generation == generation - 1:
                     loaded.generation = generation
 
@@ -487,6 +496,36 @@ class SqliteStore(Store):
                 if vector is not None:
                     out[i] = vector
         return out
+
+    def catalog(self, namespace: str) -> Catalog:
+        with self._lock:
+            index = self._namespace_index(namespace)
+            loaded = self._vectors[namespace]
+            if loaded.catalog is not None:
+                return loaded.catalog
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT rowid, id, session, seq, speaker, occurred_at FROM engrams "
+                    "WHERE namespace = ? ORDER BY rowid",
+                    (namespace,),
+                ).fetchall()
+            codes: dict[str, int] = {}
+            catalog = Catalog(
+                ids=tuple(r["id"] for r in rows),
+                session=np.array(
+                    [-1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
+                     for r in rows],
+                    dtype=np.int64,
+                ),
+                seq=np.array([r["seq"] for r in rows], dtype=np.int64),
+                speakers=tuple(r["speaker"] for r in rows),
+                occurred_at=np.array(
+                    [from_iso(r["occurred_at"]).timestamp() for r in rows], dtype=np.float64
+                ),
+                vectors=index.matrix([int(r["rowid"]) for r in rows]),
+            )
+            loaded.catalog = catalog
+            return catalog
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         last = 0
@@ -667,6 +706,7 @@ class SqliteStore(Store):
             matrix = np.stack([dequantize(*quantize(np.asarray(v, np.float32))) for _, v in rows])
             loaded.index.add(keys, matrix)
             loaded.generation = generation
+            loaded.catalog = None
 
     def _ids_of(self, rowids: Sequence[int]) -> dict[int, str]:
         out: dict[int, str] = {}

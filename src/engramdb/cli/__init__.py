@@ -1,0 +1,47 @@
+"""The ``engram`` command line: the app, its commands, and ``main()``.
+
+This module only assembles: the global options live in ``state``, the exit
+codes in ``errors``, the output shapes in ``output``, and each command family
+in its own module (``memories``, ``transfer``, ``admin``, ``demo``). Every
+command is documented in ``docs/cli.md`` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from engramdb.cli import admin, demo, memories, transfer
+from engramdb.cli.errors import EngramGroup
+from engramdb.cli.state import root_options
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="engram",
+    cls=EngramGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold memories' text
+    help="engram: a local memory engine for AI agents.",
+)
+app.callback()(root_options)
+
+app.command("add")(memories.add)
+app.command("search")(memories.search)
+app.command("get")(memories.get)
+app.command("update")(memories.update)
+app.command("delete")(memories.delete)
+app.command("history")(memories.history)
+app.command("import")(transfer.import_)
+app.command("export")(transfer.export)
+app.command("namespaces")(admin.namespaces)
+app.command("stats")(admin.stats)
+app.command("reindex")(admin.reindex)
+app.command("check")(admin.check)
+app.command("forget-namespace")(admin.forget_namespace)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Entry point of the ``engram`` console script and ``python -m engramdb``."""
+    app(prog_name="engram")

@@ -1,0 +1,104 @@
+"""Store administration: namespaces, stats, reindex, check, forget-namespace.
+
+These commands look after a store as a whole. They own the confirmation of the
+one destructive command (``forget-namespace``); the work itself is the
+facade's.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
+from engramdb.cli.output import counted, emit_json, stats_json, stats_line
+from engramdb.cli.state import NamespaceOption, state
+
+__all__ = ["check", "forget_namespace", "interactive", "namespaces", "reindex", "stats"]
+
+
+def namespaces(ctx: typer.Context) -> None:
+    """List the namespaces that hold memories."""
+    cli = state(ctx)
+    with cli.memory() as mem:
+        names = mem.namespaces()
+    if cli.json:
+        emit_json({"namespaces": names})
+        return
+    for name in names:
+        typer.echo(name)
+
+
+def stats(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
+    """Count memories, versions and sessions (every namespace unless one is given)."""
+    cli = state(ctx)
+    ns = cli.resolve_optional(namespace)
+    with cli.memory() as mem:
+        names = [ns] if ns is not None else mem.namespaces()
+        found = [mem.stats(namespace=name) for name in names]
+    if cli.json:
+        emit_json({"namespaces": [stats_json(s) for s in found]})
+        return
+    if not found:
+        typer.echo("the store is empty")
+    for item in found:
+        typer.echo(stats_line(item))
+
+
+def reindex(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
+    """Rebuild the derived indexes (every namespace unless one is given)."""
+    cli = state(ctx)
+    ns = cli.resolve_optional(namespace)
+    with cli.memory() as mem:
+        count = mem.reindex(namespace=ns)
+    if cli.json:
+        emit_json({"reindexed": count, "namespace": ns})
+    else:
+        typer.echo(f"reindexed {counted(count)}")
+
+
+def check(ctx: typer.Context) -> None:
+    """Check the store's files and indexes; exit 1 when problems are found."""
+    cli = state(ctx)
+    with cli.memory() as mem:
+        problems = mem.check()
+    if cli.json:
+        emit_json({"ok": not problems, "problems": problems})
+    elif problems:
+        for problem in problems:
+            typer.echo(f"problem: {problem}")
+    else:
+        typer.echo("ok")
+    if problems:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def forget_namespace(
+    ctx: typer.Context,
+    namespace: Annotated[
+        str, typer.Argument(metavar="NS", help="The namespace to erase.", show_default=False)
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a namespace: every memory, version and index entry in it."""
+    cli = state(ctx)
+    if not yes:
+        if not interactive():
+            raise fail(
+                f"refusing to erase {namespace!r} without --yes (no terminal to ask on)", EXIT_USAGE
+            )
+        if not typer.confirm(f"Erase every memory in namespace {namespace!r}?", err=True):
+            raise fail("not confirmed; nothing was erased", EXIT_FAILURE)
+    with cli.memory() as mem:
+        count = mem.forget_namespace(namespace)
+    if cli.json:
+        emit_json({"namespace": namespace, "forgotten": count})
+    else:
+        typer.echo(f"forgot {counted(count)} in {namespace!r}")

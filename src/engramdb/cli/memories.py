@@ -1,0 +1,188 @@
+"""Commands on single memories: add, search, get, update, delete, history.
+
+Each command parses its options, makes one facade call and prints the result
+(text, or one JSON document with ``--json``). Validation beyond parsing is the
+facade's; errors become exit codes in ``errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from engramdb import InvalidInputError
+from engramdb.cli.output import (
+    emit_json,
+    engram_json,
+    engram_text,
+    hit_json,
+    hit_lines,
+    iso,
+    version_json,
+    version_lines,
+)
+from engramdb.cli.state import NamespaceOption, parse_metadata, parse_time, state
+
+__all__ = ["add", "delete", "get", "history", "search", "update"]
+
+IdArgument = Annotated[
+    str, typer.Argument(metavar="ID", help="The memory's id.", show_default=False)
+]
+SpeakerOption = Annotated[str | None, typer.Option("--speaker", help="Who said or did it.")]
+OccurredAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--occurred-at",
+        metavar="ISO",
+        help="When it happened: timezone-aware ISO 8601, e.g. 2023-05-08T13:56:00Z.",
+    ),
+]
+MetadataOption = Annotated[
+    str | None,
+    typer.Option("--metadata", metavar="JSON", help='A JSON object, e.g. \'{"dia_id": "D1:3"}\'.'),
+]
+
+
+def add(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="What to remember.", show_default=False)],
+    namespace: NamespaceOption = None,
+    session: Annotated[str | None, typer.Option("--session", help="Session label.")] = None,
+    speaker: SpeakerOption = None,
+    occurred_at: OccurredAtOption = None,
+    metadata: MetadataOption = None,
+) -> None:
+    """Remember one experience and print it as stored."""
+    cli = state(ctx)
+    when = parse_time(occurred_at, "--occurred-at")
+    meta = parse_metadata(metadata)
+    with cli.memory() as mem:
+        engram = mem.add(
+            text,
+            namespace=cli.resolve(namespace),
+            session=session,
+            speaker=speaker,
+            occurred_at=when,
+            metadata=meta,
+        )
+    if cli.json:
+        emit_json(engram_json(engram))
+    else:
+        typer.echo(engram.id)
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to recall.", show_default=False)],
+    namespace: NamespaceOption = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many hits at most.")] = 10,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="ISO",
+            help="Reference time for recency and 'last week' (ISO 8601). (default: wall clock)",
+            show_default=False,
+        ),
+    ] = None,
+    neighbours: Annotated[
+        int, typer.Option("--neighbours", help="Also show N turns before and after each hit.")
+    ] = 0,
+) -> None:
+    """Recall the memories most relevant to QUERY, best first, each explained."""
+    cli = state(ctx)
+    at = parse_time(now, "--now")
+    ns = cli.resolve(namespace)
+    with cli.memory() as mem:
+        hits = mem.search(query, namespace=ns, limit=limit, now=at, neighbours=neighbours)
+    if cli.json:
+        emit_json(
+            {
+                "query": query,
+                "namespace": ns,
+                "now": iso(at),
+                "hits": [hit_json(h) for h in hits],
+            }
+        )
+        return
+    if not hits:
+        typer.echo(f"no memories found in {ns!r}")
+    for hit in hits:
+        for line in hit_lines(hit):
+            typer.echo(line)
+
+
+def get(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = None) -> None:
+    """Show one memory."""
+    cli = state(ctx)
+    with cli.memory() as mem:
+        engram = mem.get(engram_id, namespace=cli.resolve(namespace))
+    if cli.json:
+        emit_json(engram_json(engram))
+    else:
+        for line in engram_text(engram):
+            typer.echo(line)
+
+
+def update(
+    ctx: typer.Context,
+    engram_id: IdArgument,
+    namespace: NamespaceOption = None,
+    text: Annotated[str | None, typer.Option("--text", help="The new text.")] = None,
+    speaker: SpeakerOption = None,
+    occurred_at: OccurredAtOption = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option("--metadata", metavar="JSON", help="A JSON object; replaces the metadata."),
+    ] = None,
+) -> None:
+    """Write a new version of a memory; the old one stays in its history."""
+    cli = state(ctx)
+    when = parse_time(occurred_at, "--occurred-at")
+    meta = parse_metadata(metadata)
+    if text is None and speaker is None and when is None and meta is None:
+        raise InvalidInputError(
+            "nothing to update: give --text, --speaker, --occurred-at or --metadata"
+        )
+    with cli.memory() as mem:
+        engram = mem.update(
+            engram_id,
+            namespace=cli.resolve(namespace),
+            text=text,
+            speaker=speaker,
+            occurred_at=when,
+            metadata=meta,
+        )
+    if cli.json:
+        emit_json(engram_json(engram))
+    else:
+        typer.echo(f"{engram.id} is now version {engram.version}")
+
+
+def delete(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = None) -> None:
+    """Remove a memory with its whole history."""
+    cli = state(ctx)
+    ns = cli.resolve(namespace)
+    with cli.memory() as mem:
+        mem.delete(engram_id, namespace=ns)
+    if cli.json:
+        emit_json({"deleted": engram_id, "namespace": ns})
+    else:
+        typer.echo(f"deleted {engram_id}")
+
+
+def history(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = None) -> None:
+    """Show every version of a memory, oldest first, with validity intervals."""
+    cli = state(ctx)
+    ns = cli.resolve(namespace)
+    with cli.memory() as mem:
+        versions = mem.history(engram_id, namespace=ns)
+    if cli.json:
+        emit_json(
+            {"id": engram_id, "namespace": ns, "versions": [version_json(v) for v in versions]}
+        )
+        return
+    for version in versions:
+        for line in version_lines(version):
+            typer.echo(line)

@@ -1,0 +1,245 @@
+"""Moving memories in and out of a store: ``import`` and ``export``.
+
+It owns the JSONL file format of the CLI (export records with their full
+history, or plain items), format detection, batching and the progress bar.
+LoCoMo parsing is ``engramdb.formats.locomo``'s; validation of each memory is
+the facade's. An import reads and parses the whole file before it writes
+anything, so a malformed line leaves the store untouched; after that, each
+batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from engramdb import InvalidInputError, Memory
+from engramdb.cli.output import counted, emit_json
+from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.formats import locomo
+
+__all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
+
+#: Items per ``add_many`` call (one transaction each).
+BATCH = 256
+_PLAIN_KEYS = frozenset({"text", "session", "speaker", "occurred_at", "metadata", "namespace"})
+
+
+class ImportFormat(str, Enum):
+    auto = "auto"
+    jsonl = "jsonl"
+    locomo = "locomo"
+
+
+@dataclass
+class Plan:
+    """What an import will write: export records, and plain items per namespace."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.records) + sum(len(batch) for batch in self.items.values())
+
+
+def read_jsonl(lines: Sequence[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSONL text as ``(line number, object)``."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{source} line {number}: not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise InvalidInputError(f"{source} line {number}: expected a JSON object")
+        yield number, value
+
+
+def plan_jsonl(lines: Sequence[str], source: str, namespace: str) -> Plan:
+    """Sort a JSONL file into export records (they have ``versions``) and plain items.
+
+    Plain items go to their own ``namespace`` field, else to ``namespace``.
+    """
+    plan = Plan()
+    for number, value in read_jsonl(lines, source):
+        if "versions" in value:
+            plan.records.append(value)
+            continue
+        unknown = set(value) - _PLAIN_KEYS
+        if unknown:
+            raise InvalidInputError(
+                f"{source} line {number}: unknown keys {sorted(unknown)}; "
+                f"allowed: {sorted(_PLAIN_KEYS)}"
+            )
+        item = {k: v for k, v in value.items() if k != "namespace"}
+        when = item.get("occurred_at")
+        if when is not None:
+            if not isinstance(when, str):
+                raise InvalidInputError(
+                    f"{source} line {number}: occurred_at must be an ISO 8601 string"
+                )
+            try:
+                item["occurred_at"] = parse_time(when, "occurred_at")
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{source} line {number}: {exc}") from None
+        target = value.get("namespace", namespace)
+        if not isinstance(target, str):
+            raise InvalidInputError(f"{source} line {number}: namespace must be a string")
+        plan.items.setdefault(target, []).append(item)
+    return plan
+
+
+def plan_locomo(path: Path, namespace: str | None, prefix: str) -> Plan:
+    """One namespace per conversation (``prefix`` + sample_id), or all in ``namespace``."""
+    plan = Plan()
+    for conversation in locomo.load(path):
+        target = namespace if namespace is not None else f"{prefix}{conversation.sample_id}"
+        plan.items.setdefault(target, []).extend(dict(turn) for turn in conversation.turns)
+    return plan
+
+
+def _detect(path: Path, head: str) -> ImportFormat:
+    if path.suffix.lower() == ".jsonl":
+        return ImportFormat.jsonl
+    if path.suffix.lower() == ".json" or head.lstrip().startswith("["):
+        return ImportFormat.locomo
+    return ImportFormat.jsonl
+
+
+def write_plan(mem: Memory, plan: Plan, progress: Any) -> dict[str, int]:
+    """Write a plan; returns how many memories went into each namespace."""
+    counts: dict[str, int] = {}
+    for record in plan.records:
+        engram = mem.import_record(record)
+        counts[engram.namespace] = counts.get(engram.namespace, 0) + 1
+        progress.update(1)
+    for target, items in plan.items.items():
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            mem.add_many(batch, namespace=target)
+            counts[target] = counts.get(target, 0) + len(batch)
+            progress.update(len(batch))
+    return counts
+
+
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The file to import.",
+            show_default=False,
+        ),
+    ],
+    file_format: Annotated[
+        ImportFormat,
+        typer.Option("--format", help="File format; auto: .json or a JSON list is LoCoMo."),
+    ] = ImportFormat.auto,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="Target namespace (JSONL items without one; every LoCoMo conversation). "
+            "(default: the global --namespace, else default / each sample_id)",
+            show_default=False,
+        ),
+    ] = None,
+    namespace_prefix: Annotated[
+        str,
+        typer.Option(
+            "--namespace-prefix", help="LoCoMo without --namespace: prefix for each sample_id."
+        ),
+    ] = "",
+) -> None:
+    """Import memories from JSONL (export records or plain items) or a LoCoMo file."""
+    cli = state(ctx)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{file.name} is not UTF-8 text: {exc}") from None
+    chosen = file_format if file_format is not ImportFormat.auto else _detect(file, text[:64])
+    if chosen is ImportFormat.locomo:
+        plan = plan_locomo(file, cli.resolve_optional(namespace), namespace_prefix)
+    else:
+        plan = plan_jsonl(text.splitlines(), file.name, cli.resolve(namespace))
+    with cli.memory() as mem, _progress(plan.total) as progress:
+        counts = write_plan(mem, plan, progress)
+    total = sum(counts.values())
+    if cli.json:
+        emit_json({"format": chosen.value, "imported": total, "namespaces": counts})
+    else:
+        where = ", ".join(f"{ns} ({n})" for ns, n in counts.items()) or "nothing"
+        typer.echo(f"imported {counted(total)}: {where}")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """A progress bar on stderr, only when stderr is a terminal (logs and pipes stay clean)."""
+    if not sys.stderr.isatty():
+        yield _Silent()
+        return
+    with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+        yield bar
+
+
+class _Silent:
+    def update(self, steps: int) -> None:
+        pass
+
+
+def export(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            dir_okay=False,
+            help="Write JSONL to this file. (default: stdout)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Export memories with their full history as JSONL (all namespaces by default)."""
+    cli = state(ctx)
+    ns = cli.resolve_optional(namespace)
+    with cli.memory() as mem:
+        if out is None:
+            _write_records(mem, ns, sys.stdout)
+            return
+        # Write beside the target and rename, so a failed export never leaves half a file.
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8") as stream:
+                count = _write_records(mem, ns, stream)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+    if cli.json:
+        emit_json({"exported": count, "namespace": ns, "out": str(out)})
+    else:
+        typer.echo(f"exported {counted(count)} to {out}")
+
+
+def _write_records(mem: Memory, namespace: str | None, stream: TextIO) -> int:
+    count = 0
+    for record in mem.export(namespace=namespace):
+        stream.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        count += 1
+    stream.flush()
+    return count
