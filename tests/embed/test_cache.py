@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engramdb.embed import CachedEmbedder, Embedder, MiniLMEmbedder
 from engramdb.embed.base import Vectors
@@ -148,6 +150,23 @@ def test_counters_are_exact_under_threads() -> None:
     assert cached.hits + cached.misses == 4 * 20 * 50
     assert len(cached) == 50
     np.testing.assert_array_equal(cached.embed(texts), inner.embed(texts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    calls=st.lists(st.lists(st.text(alphabet="abcde", max_size=4), max_size=8), max_size=6),
+    max_entries=st.integers(min_value=1, max_value=5),
+)
+def test_cache_is_transparent_and_counts_every_text(
+    calls: list[list[str]], max_entries: int
+) -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, max_entries=max_entries)
+    for texts in calls:
+        np.testing.assert_array_equal(cached.embed(texts), CountingEmbedder().embed(texts))
+        assert len(cached) <= max_entries
+    assert cached.hits + cached.misses == sum(len(texts) for texts in calls)
+    assert len(inner.texts_embedded()) <= cached.misses
 
 
 def test_real_model_second_call_is_all_hits(minilm: MiniLMEmbedder) -> None:

@@ -2,7 +2,8 @@
 
 An embedder names its model (``model_id``) and vector size (``dims``); both are
 stored with every vector so a store never mixes vectors of two models. This
-module owns the protocol and the cache wrapper, not any model.
+module owns the protocol only: models live in ``local``/``reference``/``http``,
+the cache in ``cache``.
 """
 
 from __future__ import annotations
