@@ -11,8 +11,13 @@ or ``KeyError`` keep working::
     ├── StoreError (RuntimeError)            the store failed to read or write
     │   ├── SchemaError                      the store's schema is newer or unknown
     │   └── IntegrityError                   the store's files are inconsistent
-    └── EmbeddingError (RuntimeError)        the embedding model could not be loaded or run
-        └── ModelIntegrityError              a model file does not match its pinned hash
+    ├── EmbeddingError (RuntimeError)        the embedding model could not be loaded or run
+    │   └── ModelIntegrityError              a model file does not match its pinned hash
+    ├── AccessDeniedError (PermissionError)  a server refused the API key (missing, wrong, out of scope)
+    └── RateLimitedError (RuntimeError)      a server refused a request over the key's rate limit
+
+The last two come only from ``engramdb.Client`` (a server said 401/403 or 429):
+an embedded ``Memory`` has no keys to refuse.
 
 The edges (CLI, HTTP, MCP) translate this tree into exit codes and status codes
 in one table each; nothing else catches broad exceptions.
@@ -21,6 +26,7 @@ in one table each; nothing else catches broad exceptions.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "EmbeddingError",
     "EngramError",
     "IntegrityError",
@@ -28,6 +34,7 @@ __all__ = [
     "LimitExceededError",
     "ModelIntegrityError",
     "NotFoundError",
+    "RateLimitedError",
     "SchemaError",
     "StoreError",
 ]
@@ -70,3 +77,15 @@ class EmbeddingError(EngramError, RuntimeError):
 
 class ModelIntegrityError(EmbeddingError):
     """A packaged model file does not match the sha256 pinned in engramdb."""
+
+
+class AccessDeniedError(EngramError, PermissionError):
+    """A server refused the request's API key: missing, unknown, revoked or out of scope."""
+
+
+class RateLimitedError(EngramError, RuntimeError):
+    """A server refused a request over its key's rate limit; retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

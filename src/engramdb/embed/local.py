@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MiniLMEmbedder", "default_threads"]
 
+_SHARED: dict[tuple[str, str, int], tuple[InferenceSession, Tokenizer]] = {}
+_SHARED_LOCK = threading.Lock()
+
 
 def default_threads() -> int:
     """Two intra-op threads at most: embedding shares the machine with its caller."""
@@ -106,7 +109,14 @@ class MiniLMEmbedder:
             return loaded
         with self._lock:
             if self._loaded is None:
-                self._loaded = self._load()
+                # One loaded model per process and configuration: a server or a test
+                # suite opens many Memory objects, and each load costs ~0.5-1.3 s.
+                key = (str(self._model_path), str(self._tokenizer_path), self.threads)
+                with _SHARED_LOCK:
+                    shared = _SHARED.get(key)
+                    if shared is None:
+                        shared = _SHARED[key] = self._load()
+                self._loaded = shared
             return self._loaded
 
     def _load(self) -> tuple[InferenceSession, Tokenizer]:
