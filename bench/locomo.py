@@ -25,12 +25,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import BM25, rank, rrf  # noqa: E402
-from metrics import percentile, score_run  # noqa: E402
-
-from engramdb import Memory, Settings  # noqa: E402
-from engramdb.embed import make_embedder  # noqa: E402
-from engramdb.formats import locomo  # noqa: E402
+from baselines import BM25, rank, rrf
+from engramdb import Memory, Settings
+from engramdb.embed import make_embedder
+from engramdb.formats import locomo
+from engramdb.recall.features import SIGNALS
+from metrics import percentile, score_run
+from ranker_fit import HAND_SET, collect, cross_validated
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/locomo_dev.json"
 DEPTH = 20
@@ -74,7 +75,9 @@ def run_engramdb(
             mem.add_many(list(conv.turns), namespace=conv.sample_id)
             add_seconds += time.perf_counter() - start
             turns += len(conv.turns)
-        mem.search("warm up", namespace=conversations[0].sample_id, now=conversations[0].last_session_at)
+        mem.search(
+            "warm up", namespace=conversations[0].sample_id, now=conversations[0].last_session_at
+        )
         for conv in conversations:
             for q in questions(conv):
                 start = time.perf_counter()
@@ -83,8 +86,14 @@ def run_engramdb(
                 )
                 latencies.append(time.perf_counter() - start)
                 rankings.append([str(h.engram.metadata.get("dia_id")) for h in hits])
+        # Cross-validated: weights refitted without each question's conversation.
+        names = [n for n in SIGNALS if n not in HAND_SET]
+        cv_rankings, _ = cross_validated(
+            collect(mem, conversations, names), names, len(conversations)
+        )
     return {
         "rankings": rankings,
+        "cv_rankings": cv_rankings,
         "add_turns_per_s": turns / add_seconds if add_seconds else 0.0,
         "search_ms": {
             "p50": 1000 * percentile(latencies, 50),
@@ -135,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=Path("bench/results/locomo.json"))
-    parser.add_argument("--weights", type=Path, help="ranker weights JSON to use instead of the shipped ones")
+    parser.add_argument(
+        "--weights", type=Path, help="ranker weights JSON to use instead of the shipped ones"
+    )
     parser.add_argument("--no-baselines", action="store_true")
     args = parser.parse_args(argv)
 
@@ -145,15 +156,19 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="engram-locomo-") as tmp:
         ours = run_engramdb(conversations, Path(tmp), args.weights)
-    results = {"engramdb": score_run(ours["rankings"], evidence, categories)}
+    results = {
+        "engramdb-cv": score_run(ours["cv_rankings"], evidence, categories),
+        "engramdb": score_run(ours["rankings"], evidence, categories),
+    }
     if not args.no_baselines:
         for name, rankings in run_baselines(conversations).items():
             results[name] = score_run(rankings, evidence, categories)
 
     print(table(results))
+    ms = ours["search_ms"]
     print(
-        f"\nsearch latency ms: p50 {ours['search_ms']['p50']:.1f}  p95 {ours['search_ms']['p95']:.1f}"
-        f"  p99 {ours['search_ms']['p99']:.1f}   add_many: {ours['add_turns_per_s']:.0f} turns/s"
+        f"\nsearch latency ms: p50 {ms['p50']:.1f}  p95 {ms['p95']:.1f}  p99 {ms['p99']:.1f}"
+        f"   add_many: {ours['add_turns_per_s']:.0f} turns/s"
     )
     report = {
         "command": " ".join(["python", "bench/locomo.py", *(argv or sys.argv[1:])]),

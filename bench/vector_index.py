@@ -21,13 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from locomo import DEFAULT_DATA, machine  # noqa: E402
-from metrics import percentile  # noqa: E402
-
-from engramdb import Settings  # noqa: E402
-from engramdb.embed import make_embedder  # noqa: E402
-from engramdb.formats import locomo  # noqa: E402
-from engramdb.store.vectors import VectorIndex  # noqa: E402
+from engramdb import Settings
+from engramdb.embed import make_embedder
+from engramdb.formats import locomo
+from engramdb.store.vectors import VectorIndex
+from locomo import DEFAULT_DATA, machine
+from metrics import percentile
 
 
 def embedding_like(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,13 +72,29 @@ def main(argv: list[str] | None = None) -> int:
         queries = embedding_like(base, args.queries, rng)
         exact = measure(vectors, queries, threshold=size + 1)
         ann = measure(vectors, queries, threshold=1)
-        recall = float(np.mean([
-            len(set(a) & set(e)) / 10 for a, e in zip(ann["found"], exact["found"], strict=True)
-        ]))
+        recall = float(
+            np.mean(
+                [
+                    len(set(a) & set(e)) / 10
+                    for a, e in zip(ann["found"], exact["found"], strict=True)
+                ]
+            )
+        )
         for name, m, r in (("exact", exact, 1.0), ("hnsw", ann, recall)):
-            print(f"{size:<8} {name:<6} {m['build_s']:7.2f} {m['p50_ms']:7.2f} {m['p95_ms']:7.2f}  {r:.3f}")
-            rows.append({"size": size, "path": name, "build_s": m["build_s"],
-                         "p50_ms": m["p50_ms"], "p95_ms": m["p95_ms"], "recall_at_10": r})
+            print(
+                f"{size:<8} {name:<6} {m['build_s']:7.2f} {m['p50_ms']:7.2f} "
+                f"{m['p95_ms']:7.2f}  {r:.3f}"
+            )
+            rows.append(
+                {
+                    "size": size,
+                    "path": name,
+                    "build_s": m["build_s"],
+                    "p50_ms": m["p50_ms"],
+                    "p95_ms": m["p95_ms"],
+                    "recall_at_10": r,
+                }
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
     return 0

@@ -337,7 +337,7 @@ def test_search_scores_are_attention_weights_with_explanations(
         shares = [c.share for c in hit.explain.contributions]
         assert math.isclose(sum(shares), 1.0, abs_tol=1e-6)
         assert all(0.0 <= s <= 1.0 for s in shares)
-        assert set(hit.explain.paths) <= {"dense", "lexical"}
+        assert set(hit.explain.paths) <= {"dense", "lexical", "context"}
         assert hit.explain.paths
     assert "counseling" in hits[0].engram.text
 

@@ -1,14 +1,16 @@
-"""The recall pipeline: candidates from each index, signals per candidate, ranking.
+"""The recall pipeline: signals for every memory of a namespace, ranking, hits.
 
-``Recaller.search`` gathers candidates from the dense and lexical indexes of
-one namespace, computes each candidate's signals, lets the attention ranker
-order them and returns explained hits. It sees only ``store.base`` and the
+``Recaller.search`` embeds the query, computes each memory's signals
+(``features``), lets the attention ranker order them and returns the top hits
+with explanations. Small namespaces are scored exhaustively (exact cosine over
+all vectors); above the store's ANN threshold the dense signal comes from the
+approximate index's top candidates. It sees only ``store.base`` and the
 ``Embedder`` protocol; validation happened in the facade.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,8 +19,8 @@ import numpy.typing as npt
 
 from engramdb.embed.base import Embedder
 from engramdb.model import Engram, Hit
+from engramdb.recall.features import NamespaceView, Query, signals
 from engramdb.recall.ranker import AttentionRanker
-from engramdb.recall.text import capitalised_names, query_terms, words
 from engramdb.store.base import Store
 
 __all__ = ["Recaller", "SearchRequest"]
@@ -46,80 +48,92 @@ class Recaller:
         embedder: Embedder,
         ranker: AttentionRanker | None = None,
         *,
-        pool: int = 100,
+        exact_limit: int = 20_000,
+        ann_pool: int = 500,
+        path_depth: int = 100,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.ranker = ranker or AttentionRanker()
-        self.pool = pool
+        self.exact_limit = exact_limit
+        self.ann_pool = ann_pool
+        self.path_depth = path_depth
+        self._views: dict[str, NamespaceView] = {}
+        self._lock = threading.Lock()
+
+    def view(self, namespace: str) -> NamespaceView:
+        """The namespace's query-independent data, rebuilt when the namespace changed."""
+        catalog = self.store.catalog(namespace)
+        with self._lock:
+            view = self._views.get(namespace)
+            if view is None or view.catalog is not catalog:
+                view = NamespaceView(catalog)
+                self._views[namespace] = view
+            return view
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        query_vector = self.embedder.embed([request.query])[0]
-        pool = max(self.pool, request.limit)
-        dense = self.store.vector_search(request.namespace, query_vector, pool)
-        lexical = self.store.lexical_search(request.namespace, query_terms(request.query), pool)
-
-        paths: dict[str, list[str]] = {}
-        for name, found in (("dense", dense), ("lexical", lexical)):
-            for candidate in found:
-                paths.setdefault(candidate.id, []).append(name)
-        if not paths:
+        vector = self.embedder.embed([request.query])[0]
+        view = self.view(request.namespace)
+        if len(view.catalog) == 0:
             return []
-        ids = list(paths)
-        engrams = self.store.get_many(request.namespace, ids)
-        ids = [i for i in ids if i in engrams]  # a concurrent delete may have removed some
-        if not ids:
-            return []
-
-        features = self._signals(request, query_vector, ids, engrams, dense, lexical)
+        query = Query.parse(request.query, vector, request.now)
+        features = signals(query, view, self._dense(request.namespace, view, vector))
         ranking = self.ranker.rank(features)
+        top = [int(i) for i in ranking.order[: request.limit]]
+        paths = _paths(features, top, self.path_depth)
+        ids = [view.catalog.ids[i] for i in top]
+        engrams = self.store.get_many(request.namespace, ids)
         hits: list[Hit] = []
-        for rank, index in enumerate(ranking.order[: request.limit], start=1):
-            engram = engrams[ids[index]]
+        for index, engram_id in zip(top, ids, strict=True):
+            engram = engrams.get(engram_id)
+            if engram is None:  # deleted since the catalog was read
+                continue
             around: tuple[Engram, ...] = ()
             if request.neighbours > 0:
                 around = tuple(
                     self.store.neighbours(
-                        request.namespace, engram.id, request.neighbours, request.neighbours
+                        request.namespace, engram_id, request.neighbours, request.neighbours
                     )
                 )
             hits.append(
                 Hit(
                     engram=engram,
                     score=float(ranking.attention[index]),
-                    rank=rank,
-                    explain=ranking.explain(int(index), tuple(paths[engram.id])),
+                    rank=len(hits) + 1,
+                    explain=ranking.explain(index, paths[index]),
                     neighbours=around,
                 )
             )
         return hits
 
-    def _signals(
-        self,
-        request: SearchRequest,
-        query_vector: npt.NDArray[np.float32],
-        ids: Sequence[str],
-        engrams: dict[str, Engram],
-        dense: Sequence[object],
-        lexical: Sequence[object],
-    ) -> dict[str, F64]:
-        vectors = self.store.vectors(request.namespace, ids)
-        cosine = (vectors @ query_vector).astype(np.float64)
+    def _dense(self, namespace: str, view: NamespaceView, vector: npt.NDArray[np.float32]) -> F64:
+        catalog = view.catalog
+        if len(catalog) <= self.exact_limit:
+            return (catalog.vectors @ vector).astype(np.float64)
+        found = self.store.vector_search(namespace, vector, self.ann_pool)
+        floor = min((c.score for c in found), default=0.0)
+        dense = np.full(len(catalog), floor, dtype=np.float64)
+        for candidate in found:
+            row = view.row_of.get(candidate.id)
+            if row is not None:
+                dense[row] = candidate.score
+        return dense
 
-        bm25 = {c.id: c.score for c in lexical}  # type: ignore[attr-defined]
-        top = max(bm25.values(), default=0.0)
-        lexical_score = np.array(
-            [bm25.get(i, 0.0) / top if top > 0 else 0.0 for i in ids], dtype=np.float64
-        )
 
-        asked = capitalised_names(request.query) | set(words(request.query))
-        speaker = np.array(
-            [
-                1.0
-                if (s := engrams[i].speaker) is not None and s.split()[0].lower() in asked
-                else 0.0
-                for i in ids
-            ],
-            dtype=np.float64,
-        )
-        return {"dense": cosine, "lexical": lexical_score, "speaker": speaker}
+def _paths(features: dict[str, F64], rows: list[int], depth: int) -> dict[int, tuple[str, ...]]:
+    """Which retrieval paths would have found each row on their own.
+
+    A row is found by ``dense`` when it is among the ``depth`` nearest vectors,
+    and by ``lexical`` when it shares a query term. Explanations report it.
+    """
+    dense = features["dense"]
+    cut = np.partition(dense, -depth)[-depth] if len(dense) > depth else -np.inf
+    found: dict[int, tuple[str, ...]] = {}
+    for row in rows:
+        paths = []
+        if dense[row] >= cut:
+            paths.append("dense")
+        if features["lexical"][row] > 0 or features["lexical_window"][row] > 0:
+            paths.append("lexical")
+        found[row] = tuple(paths) or ("context",)
+    return found

@@ -19,9 +19,17 @@ MONTHS = {
     name: i
     for i, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ],
         start=1,
@@ -29,22 +37,55 @@ MONTHS = {
     for name in names
 }
 _MONTH_NAMES = [
-    "", "January", "February", "March", "April", "May", "June", "July", "August",
-    "September", "October", "November", "December",
+    "",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ]
 WEEKDAYS = {
     name: i
     for i, names in enumerate(
-        [("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"),
-         ("thursday", "thu", "thurs"), ("friday", "fri"), ("saturday", "sat"),
-         ("sunday", "sun")]
+        [
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed"),
+            ("thursday", "thu", "thurs"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        ]
     )
     for name in names
 }
 _NUMBERS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "a couple of": 2,
+    "couple of": 2,
+    "a few": 3,
+    "few": 3,
+    "several": 3,
 }
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14}
 
@@ -56,17 +97,33 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in [
         ("ago", rf"\b(?P<n>{_NUMBER_RE})\s+(?P<unit>day|week|fortnight|month|year)s?\s+ago\b"),
-        ("day_month_year", rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})\b"),
-        ("month_day_year", rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b"),
+        (
+            "day_month_year",
+            rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})\b",
+        ),
+        (
+            "month_day_year",
+            rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b",
+        ),
         ("month_year", rf"\b(?P<m>{_MONTH_RE})\.?,?\s+(?:of\s+)?(?P<y>\d{{4}})\b"),
         ("day_month", rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH_RE})\b"),
         ("month_day", rf"\b(?P<m>{_MONTH_RE})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b"),
-        ("rel_month", rf"\b(?P<rel>last|this|next|in|since|during|early|late|mid)\s+(?P<m>{_MONTH_RE})\b"),
+        (
+            "rel_month",
+            rf"\b(?P<rel>last|this|next|in|since|during|early|late|mid)\s+(?P<m>{_MONTH_RE})\b",
+        ),
         ("rel_weekday", rf"\b(?P<rel>last|this|next|on|past)\s+(?P<w>{_WEEKDAY_RE})\b"),
         ("weekday_before", rf"\bthe\s+(?P<w>{_WEEKDAY_RE})\s+before\b"),
-        ("rel_unit", r"\b(?P<rel>last|this|next|past|previous|coming)\s+(?P<unit>week|weekend|month|year|summer|winter|spring|fall|autumn|night)\b"),
+        (
+            "rel_unit",
+            r"\b(?P<rel>last|this|next|past|previous|coming)\s+(?P<unit>week|weekend|month|year|summer|winter|spring|fall|autumn|night)\b",
+        ),
         ("year", r"\b(?:in|since|during|of|back in)\s+(?P<y>(?:19|20)\d{2})\b"),
-        ("word", r"\b(?P<word>yesterday|today|tonight|tomorrow|this morning|this afternoon|this evening|last night|the other day|recently|lately|the day before yesterday)\b"),
+        (
+            "word",
+            r"\b(?P<word>yesterday|today|tonight|tomorrow|this morning|this afternoon|this evening"
+            r"|last night|the other day|recently|lately|the day before yesterday)\b",
+        ),
     ]
 ]
 

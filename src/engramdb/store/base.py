@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,10 +84,12 @@ class Catalog:
     Rows follow insertion order. ``session`` holds a small integer per distinct
     session (-1 for none) and ``seq`` the position in it, so the recaller can
     find a memory's neighbours with array arithmetic; ``occurred_at`` is in
-    seconds since the epoch; ``vectors`` are the stored unit vectors.
+    seconds since the epoch; ``vectors`` are the stored unit vectors;
+    ``documents`` the text and index keys the lexical ranker reads.
     """
 
     ids: tuple[str, ...]
+    documents: tuple[str, ...]
     session: npt.NDArray[np.int64]
     seq: npt.NDArray[np.int64]
     speakers: tuple[str | None, ...]
@@ -140,6 +143,10 @@ class Store(ABC):
     def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
         """Write a memory with its full history as exported (import); ids must be new."""
 
+    @abstractmethod
+    def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
+        """Write several exported memories with their histories in one transaction (all or none)."""
+
     # -- reads ---------------------------------------------------------------
 
     @abstractmethod
@@ -154,15 +161,11 @@ class Store(ABC):
         """Every version, oldest first; empty when the id is not in the namespace."""
 
     @abstractmethod
-    def neighbours(
-        self, namespace: str, engram_id: str, before: int, after: int
-    ) -> list[Engram]:
+    def neighbours(self, namespace: str, engram_id: str, before: int, after: int) -> list[Engram]:
         """The turns around a memory in its session, in order, without the memory itself."""
 
     @abstractmethod
-    def lexical_search(
-        self, namespace: str, terms: Sequence[str], limit: int
-    ) -> list[Candidate]:
+    def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
         """Memories matching any of ``terms`` (plain words), best BM25 first."""
 
     @abstractmethod
@@ -204,6 +207,22 @@ class Store(ABC):
     @abstractmethod
     def check(self) -> list[str]:
         """Integrity problems found (empty list when the store is sound)."""
+
+    @abstractmethod
+    def backup(self, target_path: str | Path) -> Path:
+        """Write a consistent copy of the whole store to a file while it is in use.
+
+        Only backends with ``Capability.BACKUP`` support it; others raise
+        ``StoreError``. Returns the path written.
+        """
+
+    @abstractmethod
+    def restore_backup(self, source_path: str | Path) -> int:
+        """Replace the whole store with a verified backup; returns memories restored.
+
+        The backup is checked before anything changes; a damaged one raises
+        ``IntegrityError``. Only backends with ``Capability.BACKUP`` support it.
+        """
 
     @abstractmethod
     def close(self) -> None:

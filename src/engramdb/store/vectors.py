@@ -9,6 +9,7 @@ the int8 quantisation used to store vectors compactly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +32,7 @@ def dequantize(data: bytes, scale: float) -> F32:
     """The unit vector closest to what ``quantize`` stored."""
     vector = np.frombuffer(data, dtype=np.int8).astype(np.float32) * np.float32(scale)
     norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+    return np.asarray(vector / norm if norm > 0 else vector, dtype=np.float32)
 
 
 class VectorIndex:
@@ -139,10 +140,8 @@ class VectorIndex:
             index.resize_index(2 * needed)  # type: ignore[attr-defined]
         index.add_items(np.asarray(vectors, dtype=np.float32), np.asarray(keys))  # type: ignore[attr-defined]
         for key in keys:
-            try:
+            with contextlib.suppress(RuntimeError):  # raised when it was not marked deleted
                 index.unmark_deleted(int(key))  # type: ignore[attr-defined]
-            except RuntimeError:  # was not marked deleted
-                pass
 
     def _hnsw_search(self, query: F32, limit: int) -> list[tuple[int, float]]:
         index = self._hnsw
@@ -150,4 +149,5 @@ class VectorIndex:
         k = min(limit, self._size)
         index.set_ef(max(128, 2 * k))  # type: ignore[attr-defined]
         labels, distances = index.knn_query(query.astype(np.float32), k=k)  # type: ignore[attr-defined]
-        return [(int(label), 1.0 - float(dist)) for label, dist in zip(labels[0], distances[0])]
+        pairs = zip(labels[0], distances[0], strict=True)
+        return [(int(label), 1.0 - float(dist)) for label, dist in pairs]
