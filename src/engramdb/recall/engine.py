@@ -77,7 +77,8 @@ class Recaller:
         if len(view.catalog) == 0:
             return []
         query = Query.parse(request.query, vector, request.now)
-        features = signals(query, view, self._dense(request.namespace, view, vector))
+        dense, rows = self._dense(request.namespace, view, vector)
+        features = signals(query, view, dense, rows)
         ranking = self.ranker.rank(features)
         top = [int(i) for i in ranking.order[: request.limit]]
         paths = _paths(features, top, self.path_depth)
@@ -106,18 +107,23 @@ class Recaller:
             )
         return hits
 
-    def _dense(self, namespace: str, view: NamespaceView, vector: npt.NDArray[np.float32]) -> F64:
+    def _dense(
+        self, namespace: str, view: NamespaceView, vector: npt.NDArray[np.float32]
+    ) -> tuple[F64, npt.NDArray[np.int64] | None]:
+        """Cosine of every memory (exact), or of the ANN candidates and a floor elsewhere."""
         catalog = view.catalog
         if len(catalog) <= self.exact_limit:
-            return (catalog.vectors @ vector).astype(np.float64)
+            return (catalog.vectors @ vector).astype(np.float64), None
         found = self.store.vector_search(namespace, vector, self.ann_pool)
         floor = min((c.score for c in found), default=0.0)
         dense = np.full(len(catalog), floor, dtype=np.float64)
+        rows = []
         for candidate in found:
             row = view.row_of.get(candidate.id)
             if row is not None:
                 dense[row] = candidate.score
-        return dense
+                rows.append(row)
+        return dense, np.array(rows, dtype=np.int64)
 
 
 def _paths(features: dict[str, F64], rows: list[int], depth: int) -> dict[int, tuple[str, ...]]:

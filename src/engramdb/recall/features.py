@@ -29,16 +29,25 @@ I64 = npt.NDArray[np.int64]
 #: Every signal, in the order explanations list them when shares tie.
 SIGNALS = (
     "dense",
+    "dense_window",
+    "dense_before",
+    "dense_after",
     "lexical",
     "lexical_window",
+    "lexical_before",
+    "lexical_after",
+    "lexical_wide",
     "speaker",
     "speaker_other",
     "neighbour_dense",
     "neighbour_lexical",
     "session_dense",
+    "session_dense_mean",
     "session_lexical",
+    "session_bm25",
     "time_window",
     "time_mention",
+    "time_expression",
     "is_question",
     "length",
 )
@@ -98,6 +107,18 @@ class NamespaceView:
         self.session_codes, self.session_index = np.unique(sessions, return_inverse=True)
         self.no_session = sessions < 0
         self.length = np.log1p(self.lexical.lengths)
+        # Window vectors: the normalised sum of a memory's vector and its neighbours'.
+        # Costs no extra embedding and stands in for embedding the window's text.
+        vectors = catalog.vectors.astype(np.float32)
+        zero = np.zeros((1, vectors.shape[1]), dtype=np.float32)
+        padded = np.vstack([vectors, zero])  # row n is "no neighbour"
+        before = padded[np.where(self.prev >= 0, self.prev, n)]
+        after = padded[np.where(self.next >= 0, self.next, n)]
+        self.window_vectors = {
+            "dense_window": _unit(before + vectors + after),
+            "dense_before": _unit(before + vectors),
+            "dense_after": _unit(vectors + after),
+        }
         self.is_question = np.array(["?" in d for d in catalog.documents], dtype=np.float64)
         self.time_mention = np.array(
             [1.0 if _TIME_WORDS.search(d) else 0.0 for d in catalog.documents], dtype=np.float64
@@ -105,7 +126,13 @@ class NamespaceView:
         first_names = [(s or "").split()[0].lower() if s else "" for s in catalog.speakers]
         self.speaker_names = np.array(first_names, dtype=object)
         self.known_speakers = {name for name in first_names if name}
+        self.speaker_terms = set(analyze(" ".join(self.known_speakers)))
         self.row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
+
+
+def _unit(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
 def _neighbour_max(values: F64, view: NamespaceView, fill: float) -> F64:
@@ -121,17 +148,32 @@ def _session_max(values: F64, view: NamespaceView) -> F64:
     return np.where(view.no_session, values, out)
 
 
+def _session_mean(values: F64, view: NamespaceView) -> F64:
+    sums = np.bincount(view.session_index, weights=values, minlength=len(view.session_codes))
+    counts = np.bincount(view.session_index, minlength=len(view.session_codes))
+    out = (sums / np.maximum(counts, 1))[view.session_index]
+    return np.where(view.no_session, values, out)
+
+
 def _normalised(values: F64) -> F64:
     top = float(values.max()) if values.size else 0.0
     return values / top if top > 0 else values
 
 
-def signals(query: Query, view: NamespaceView, dense: F64) -> dict[str, F64]:
-    """Every signal for every memory of the namespace (arrays in catalog order)."""
+def signals(
+    query: Query, view: NamespaceView, dense: F64, rows: npt.NDArray[np.int64] | None = None
+) -> dict[str, F64]:
+    """Every signal for every memory of the namespace (arrays in catalog order).
+
+    ``rows``, when given, are the memories whose ``dense`` value was computed
+    (the approximate index's candidates); the others hold a floor value.
+    """
     n = len(view.catalog)
-    single, window = view.lexical.scores(query.terms)
-    lexical = _normalised(single)
-    lexical_window = _normalised(window)
+    # Names are left to the speaker signals: in BM25 a name matches everything its
+    # owner said and drowns the words that say what the question is about.
+    terms = [t for t in query.terms if t not in view.speaker_terms] or query.terms
+    bm25 = {name: _normalised(values) for name, values in view.lexical.scores(terms).items()}
+    lexical = bm25["single"]
 
     named = [
         name for name in view.known_speakers if name in query.words or name + "s" in query.words
@@ -151,18 +193,35 @@ def signals(query: Query, view: NamespaceView, dense: F64) -> dict[str, F64]:
             inside = (at >= span.start.timestamp()) & (at < span.end.timestamp())
             time_window = np.maximum(time_window, inside.astype(np.float64))
 
-    return {
+    if rows is None:
+        windows = {
+            name: (matrix @ query.vector).astype(np.float64)
+            for name, matrix in view.window_vectors.items()
+        }
+    else:  # large namespace: only the dense candidates get window similarities
+        windows = {}
+        for name, matrix in view.window_vectors.items():
+            values = np.full(n, float(dense.min()) if n else 0.0)
+            values[rows] = matrix[rows] @ query.vector
+            windows[name] = values
+    return windows | {
         "dense": dense,
         "lexical": lexical,
-        "lexical_window": lexical_window,
+        "lexical_window": bm25["window"],
+        "lexical_before": bm25["before"],
+        "lexical_after": bm25["after"],
+        "lexical_wide": bm25["wide"],
         "speaker": speaker,
         "speaker_other": speaker_other,
         "neighbour_dense": _neighbour_max(dense, view, floor),
         "neighbour_lexical": _neighbour_max(lexical, view, 0.0),
         "session_dense": _session_max(dense, view),
+        "session_dense_mean": _session_mean(dense, view),
         "session_lexical": _session_max(lexical, view),
+        "session_bm25": bm25["session"],
         "time_window": time_window,
         "time_mention": view.time_mention * (1.0 if query.asks_when else 0.0),
+        "time_expression": view.time_mention,
         "is_question": view.is_question,
         "length": view.length,
     }

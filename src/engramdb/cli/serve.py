@@ -1,0 +1,118 @@
+"""``engram serve`` (the REST API and MCP over HTTP) and ``engram mcp`` (MCP over stdio).
+
+``serve`` binds 127.0.0.1 unless ``--host`` says otherwise and requires API
+keys: with no live key for the store it refuses to start and says how to make
+one. ``--no-auth`` (every request acts as admin) is allowed on a loopback host
+only, with a warning. FastAPI, uvicorn and the MCP SDK are imported only here,
+when the command runs (``pip install 'engramdb[server]'``).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+import typer
+
+from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
+from engramdb.cli.state import NamespaceOption, state
+from engramdb.server.keys import KeyRing, keys_path
+from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
+
+__all__ = ["mcp", "serve"]
+
+_DEFAULTS = ServerOptions()
+
+
+def _need_server_extra() -> typer.Exit:
+    return fail("the server needs its extra packages: pip install 'engramdb[server]'", EXIT_FAILURE)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8765,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Serve without API keys (loopback hosts only)."),
+    ] = False,
+    no_mcp: Annotated[bool, typer.Option("--no-mcp", help="Do not serve MCP at /mcp.")] = False,
+    rate_limit: Annotated[
+        float,
+        typer.Option("--rate-limit", help="Requests per second per key (0: no limit)."),
+    ] = _DEFAULTS.rate_per_s,
+    burst: Annotated[
+        int, typer.Option("--burst", help="Requests a key may make at once.")
+    ] = _DEFAULTS.burst,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", help="Largest request body accepted.")
+    ] = _DEFAULTS.max_body_bytes,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "warning",
+) -> None:
+    """Serve the store over HTTP: the REST API under /v1, MCP at /mcp."""
+    cli = state(ctx)
+    settings = cli.settings
+    if no_auth and host not in LOOPBACK_HOSTS:
+        raise fail(
+            f"--no-auth is refused on {host}: serve without keys on 127.0.0.1 only", EXIT_USAGE
+        )
+    if no_auth:
+        typer.echo(
+            "engram: warning: --no-auth: every local process can read and erase every namespace",
+            err=True,
+        )
+    else:
+        path = keys_path(settings.path)
+        with KeyRing(path) as ring:
+            if not ring.has_live_keys():
+                raise fail(
+                    f"no API keys for this store (in {path}); create one with "
+                    "'engram keys create --name me --access admin', "
+                    "or serve keyless on 127.0.0.1 with --no-auth",
+                    EXIT_USAGE,
+                )
+    try:
+        import uvicorn
+
+        from engramdb.server.http import create_app
+    except ImportError:
+        raise _need_server_extra() from None
+    options = ServerOptions(
+        auth=not no_auth,
+        rate_per_s=rate_limit,
+        burst=burst,
+        max_body_bytes=max_body_bytes,
+        mcp=not no_mcp,
+        host=host,
+    )
+    app = create_app(settings, options=options)
+    app.state.engram.memory.embedder.embed(["warm up"])  # load the model before the first request
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"engram: serving http://{shown}:{bound} (store {settings.path})", err=True)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc}", EXIT_FAILURE) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def mcp(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
+    """Serve MCP over stdio for one client (the tools' default namespace is -n)."""
+    cli = state(ctx)
+    try:
+        from engramdb.server.mcp import build_mcp
+    except ImportError:
+        raise _need_server_extra() from None
+    with cli.memory() as memory:
+        build_mcp(memory, namespace=cli.resolve(namespace)).run("stdio")

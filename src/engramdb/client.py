@@ -1,0 +1,305 @@
+"""``Client``: an engramdb server used exactly like an embedded ``Memory``.
+
+The same method names, parameters and return types as ``Memory`` (``add``,
+``add_many``, ``search``, ``get``, ``update``, ``delete``, ``history``,
+``forget_namespace``, ``namespaces``, ``stats``, ``close``, context manager),
+and the same exceptions: the server's error codes are read back through the
+shared table (``engramdb.server.errors``), so ``except NotFoundError`` works
+on both. Switching is one line::
+
+    mem = Memory("./engram-data")
+    mem = Client("http://127.0.0.1:8765", api_key="eng_...")
+
+Two errors only a client sees: ``AccessDeniedError`` (401/403) and
+``RateLimitedError`` (429). A server that cannot be reached is a
+``StoreError``, as a store that cannot be read is. It needs ``httpx``
+(``pip install 'engramdb[client]'``), imported when a Client is made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from engramdb.clock import from_iso
+from engramdb.config import Limits
+from engramdb.errors import (
+    EngramError,
+    InvalidInputError,
+    RateLimitedError,
+    StoreError,
+)
+from engramdb.model import Contribution, Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb.server.errors import error_class
+from engramdb.validation import check_id, check_namespace
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["Client"]
+
+DEFAULT_NAMESPACE = "default"
+_LIMITS = Limits()  # the server checks again with its own
+
+
+class Client:
+    """A connection to ``engram serve`` at ``url``, authenticated by ``api_key``."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        try:
+            import httpx
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("engramdb.Client needs httpx: pip install engramdb[client]") from exc
+        headers = {"Accept": "application/json"}
+        if api_key is not None:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout_s, transport=transport
+        )
+        self._transport_error: type[Exception] = httpx.TransportError
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writes -----------------------------------------------------------------
+
+    def add(
+        self,
+        text: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        session: str | None = None,
+        speaker: str | None = None,
+        occurred_at: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Engram:
+        """Remember one experience; returns it as stored."""
+        body = _item(
+            {
+                "text": text,
+                "session": session,
+                "speaker": speaker,
+                "occurred_at": occurred_at,
+                "metadata": metadata,
+            }
+        )
+        return _engram(self._call("POST", _ns(namespace, "engrams"), body))
+
+    def add_many(
+        self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
+    ) -> list[Engram]:
+        """Remember several experiences in one transaction (all or none)."""
+        if isinstance(items, (str, bytes, Mapping)):
+            raise InvalidInputError("items must be an iterable of mappings (one per memory)")
+        batch = [_item(item) for item in items]
+        if not batch:
+            return []
+        found = self._call("POST", _ns(namespace, "engrams/batch"), {"items": batch})
+        return [_engram(e) for e in found["engrams"]]
+
+    def update(
+        self,
+        id: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        text: str | None = None,
+        speaker: str | None = None,
+        occurred_at: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> Engram:
+        """Write a new version; the old one stays in ``history`` with its validity closed."""
+        fields = {
+            "text": text,
+            "speaker": speaker,
+            "occurred_at": occurred_at,
+            "metadata": metadata,
+            "now": now,
+        }
+        body = {k: _wire(v) for k, v in fields.items() if v is not None}
+        return _engram(self._call("PATCH", _ns(namespace, "engrams", _segment(id, "id")), body))
+
+    def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
+        """Remove a memory with its whole history and index entries."""
+        self._call("DELETE", _ns(namespace, "engrams", _segment(id, "id")))
+
+    def forget_namespace(self, namespace: str) -> int:
+        """Erase a namespace entirely; returns how many memories it held."""
+        return int(self._call("DELETE", _ns(namespace))["forgotten"])
+
+    # -- reads ------------------------------------------------------------------
+
+    def get(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> Engram:
+        return _engram(self._call("GET", _ns(namespace, "engrams", _segment(id, "id"))))
+
+    def history(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[Version]:
+        """Every version of a memory, oldest first, with validity intervals."""
+        found = self._call("GET", _ns(namespace, "engrams", _segment(id, "id"), "history"))
+        return [_version(found["id"], v) for v in found["versions"]]
+
+    def search(
+        self,
+        query: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        limit: int = 10,
+        now: datetime | None = None,
+        neighbours: int = 0,
+    ) -> list[Hit]:
+        """The memories most relevant to ``query``, best first, each explained."""
+        # Every option goes as sent (a new one is one more entry); the server checks them.
+        options = {"limit": limit, "now": now, "neighbours": neighbours}
+        body = {"query": query, **{k: _wire(v) for k, v in options.items()}}
+        found = self._call("POST", _ns(namespace, "search"), body)
+        return [_hit(h) for h in found["hits"]]
+
+    def namespaces(self) -> list[str]:
+        return list(self._call("GET", "/v1/namespaces")["namespaces"])
+
+    def stats(self, *, namespace: str = DEFAULT_NAMESPACE) -> NamespaceStats:
+        return _stats(self._call("GET", _ns(namespace, "stats")))
+
+    # -- the wire ---------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            content = None if body is None else json.dumps(body).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"the request does not serialise to JSON: {exc}") from exc
+        headers = {} if content is None else {"Content-Type": "application/json"}
+        try:
+            response = self._http.request(method, path, content=content, headers=headers)
+        except self._transport_error as exc:
+            raise StoreError(f"cannot reach the engramdb server at {self.url}: {exc}") from exc
+        if response.status_code < 400:
+            return response.json()
+        raise _error(response)
+
+
+def _error(response: httpx.Response) -> EngramError:
+    try:
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = "", f"HTTP {response.status_code}: {response.text[:200]}"
+    kind = error_class(code)
+    if kind is RateLimitedError:
+        retry = response.headers.get("Retry-After")
+        return RateLimitedError(message, float(retry) if retry and retry.isdigit() else None)
+    if not code and response.status_code >= 500:
+        kind = StoreError
+    return kind(message)
+
+
+def _ns(namespace: str, *parts: str) -> str:
+    return "/v1/namespaces/" + "/".join([_segment(namespace, "namespace"), *parts])
+
+
+def _segment(value: object, name: str) -> str:
+    """A namespace or id checked as ``Memory`` checks it, before it becomes a path segment
+    (a "/" or ".." in it would otherwise name another route); then percent-encoded."""
+    checked = check_namespace(value, _LIMITS) if name == "namespace" else check_id(value)
+    return quote(checked, safe="")
+
+
+def _wire(value: Any) -> Any:
+    """A value as JSON: datetimes as ISO 8601 (a naive one stays naive, and is refused)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _wire(v) for k, v in value.items()}
+    return value
+
+
+def _item(item: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"an item must be a mapping, got {type(item).__name__}")
+    return {k: _wire(v) for k, v in item.items() if v is not None or k == "text"}
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else from_iso(value)
+
+
+def _engram(data: Mapping[str, Any]) -> Engram:
+    return Engram(
+        id=data["id"],
+        namespace=data["namespace"],
+        text=data["text"],
+        occurred_at=from_iso(data["occurred_at"]),
+        recorded_at=from_iso(data["recorded_at"]),
+        valid_from=from_iso(data["valid_from"]),
+        session=data["session"],
+        speaker=data["speaker"],
+        metadata=data["metadata"],
+        kind=data["kind"],
+        version=data["version"],
+    )
+
+
+def _version(engram_id: str, data: Mapping[str, Any]) -> Version:
+    return Version(
+        engram_id=engram_id,
+        version=data["version"],
+        text=data["text"],
+        speaker=data["speaker"],
+        metadata=data["metadata"],
+        occurred_at=from_iso(data["occurred_at"]),
+        valid_from=from_iso(data["valid_from"]),
+        valid_to=_time(data["valid_to"]),
+    )
+
+
+def _hit(data: Mapping[str, Any]) -> Hit:
+    explain = data["explain"]
+    return Hit(
+        engram=_engram(data["engram"]),
+        score=data["score"],
+        rank=data["rank"],
+        explain=Explanation(
+            contributions=tuple(
+                Contribution(
+                    signal=c["signal"], value=c["value"], weight=c["weight"], share=c["share"]
+                )
+                for c in explain["contributions"]
+            ),
+            paths=tuple(explain["paths"]),
+        ),
+        neighbours=tuple(_engram(n) for n in data["neighbours"]),
+    )
+
+
+def _stats(data: Mapping[str, Any]) -> NamespaceStats:
+    return NamespaceStats(
+        namespace=data["namespace"],
+        engrams=data["engrams"],
+        versions=data["versions"],
+        sessions=data["sessions"],
+        first_occurred_at=_time(data["first_occurred_at"]),
+        last_occurred_at=_time(data["last_occurred_at"]),
+    )

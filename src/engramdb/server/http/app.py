@@ -1,0 +1,116 @@
+"""``create_app``: the FastAPI application of ``engram serve``.
+
+It assembles: the routers (``routers.ROUTERS``), the error table
+(``errors``), the key check (``auth``), the body limit and metrics
+(``middleware``), and the MCP endpoint at ``/mcp`` (``engramdb.server.mcp``,
+imported only when enabled). It owns the lifetimes of what it opened itself:
+a ``Memory`` or ``KeyRing`` handed in stays the caller's to close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import Route
+
+from engramdb import Memory, Settings, __version__
+from engramdb.server.http.auth import Authenticator, McpGate, ServerState
+from engramdb.server.http.errors import install_error_handlers
+from engramdb.server.http.metrics import Metrics
+from engramdb.server.http.middleware import BodyLimit, RequestMetrics
+from engramdb.server.http.routers import ROUTERS
+from engramdb.server.keys import KeyRing, keys_path
+from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
+from engramdb.server.ratelimit import RateLimiter
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+A local memory engine for AI agents. Remember experiences, recall what is
+relevant now (ranked and explained), update with history kept, erase a
+namespace. Every route but `/healthz` needs an API key
+(`Authorization: Bearer eng_...`, made with `engram keys create`).
+Errors are `{"error": {"code": ..., "message": ...}}` (docs/server.md).
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    memory: Memory | None = None,
+    keys: KeyRing | None = None,
+    options: ServerOptions | None = None,
+) -> FastAPI:
+    """The REST API (and MCP at ``/mcp``) over the store ``settings`` name.
+
+    ``memory`` and ``keys`` default to the store's and its ``keys.db``; pass
+    them to share one (tests, an embedding application).
+    """
+    options = options or ServerOptions()
+    owned = contextlib.ExitStack()
+    if memory is None:
+        memory = owned.enter_context(Memory(settings=settings))
+    if keys is None and options.auth:
+        keys = owned.enter_context(KeyRing(keys_path(settings.path)))
+    authenticator = Authenticator(
+        keys, RateLimiter(options.rate_per_s, options.burst), enabled=options.auth
+    )
+    metrics = Metrics(memory)
+    mcp_manager: Any = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with owned:
+            if mcp_manager is None:
+                yield
+            else:
+                async with mcp_manager.run():
+                    yield
+
+    app = FastAPI(
+        title="engramdb",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    if options.mcp:
+        mcp_manager = _mount_mcp(app, memory, authenticator, options)
+    # Outermost last: the body limit runs before anything reads the body, and the
+    # metrics see the limit's 413s too.
+    app.add_middleware(BodyLimit, max_body_bytes=options.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
+
+
+def _mount_mcp(
+    app: FastAPI, memory: Memory, authenticator: Authenticator, options: ServerOptions
+) -> Any:
+    """Add the MCP streamable-HTTP endpoint at ``/mcp``; returns its session manager."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+    from engramdb.server.mcp import KEY_STATE, build_mcp
+
+    server = build_mcp(memory)
+    # Stateless: each POST stands alone, so every one is authenticated by McpGate and no
+    # session outlives its key. DNS-rebinding protection is on for loopback hosts.
+    server.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        max_request_body_size=options.max_body_bytes,
+        host=options.host if options.host in LOOPBACK_HOSTS else "0.0.0.0",  # noqa: S104
+    )
+    manager = server.session_manager
+    gate = McpGate(StreamableHTTPASGIApp(manager), authenticator, KEY_STATE)
+    app.router.routes.append(
+        Route("/mcp", endpoint=gate, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
+    return manager

@@ -1,0 +1,75 @@
+"""Memories: add (one or a batch), get, update, delete, history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
+from engramdb.server.http.routers.responses import ERRORS
+from engramdb.server.schemas import (
+    BatchIn,
+    BatchOut,
+    DeletedOut,
+    EngramIn,
+    EngramOut,
+    EngramPatch,
+    HistoryOut,
+    VersionOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/namespaces/{namespace}/engrams", tags=["engrams"], responses=ERRORS)
+
+EngramId = Annotated[
+    str, Path(pattern=r"^[0-9a-f]{32}$", description="A memory id: 32 lowercase hex digits.")
+]
+
+
+@router.post("", status_code=201)
+def add(namespace: WriteNamespace, body: EngramIn, memory: MemoryDep) -> EngramOut:
+    """Remember one experience; returns it as stored, with its id."""
+    engram = memory.add(body.text, namespace=namespace, **body.model_dump(exclude={"text"}))
+    return EngramOut.from_engram(engram)
+
+
+@router.post("/batch", status_code=201)
+def add_many(namespace: WriteNamespace, body: BatchIn, memory: MemoryDep) -> BatchOut:
+    """Remember several experiences in one transaction: all of them or none."""
+    items = [item.model_dump() for item in body.items]
+    return BatchOut(
+        engrams=[EngramOut.from_engram(e) for e in memory.add_many(items, namespace=namespace)]
+    )
+
+
+@router.get("/{id}")
+def get(namespace: ReadNamespace, id: EngramId, memory: MemoryDep) -> EngramOut:
+    """One memory as it is now."""
+    return EngramOut.from_engram(memory.get(id, namespace=namespace))
+
+
+@router.patch("/{id}")
+def update(
+    namespace: WriteNamespace, id: EngramId, body: EngramPatch, memory: MemoryDep
+) -> EngramOut:
+    """Write a new version; the old one stays in the history with its validity closed."""
+    engram = memory.update(id, namespace=namespace, **body.model_dump(exclude_unset=True))
+    return EngramOut.from_engram(engram)
+
+
+@router.delete("/{id}")
+def delete(namespace: WriteNamespace, id: EngramId, memory: MemoryDep) -> DeletedOut:
+    """Remove a memory with its whole history and index entries."""
+    memory.delete(id, namespace=namespace)
+    return DeletedOut(deleted=id, namespace=namespace)
+
+
+@router.get("/{id}/history")
+def history(namespace: ReadNamespace, id: EngramId, memory: MemoryDep) -> HistoryOut:
+    """Every version, oldest first, with its validity interval."""
+    versions = memory.history(id, namespace=namespace)
+    return HistoryOut(
+        id=id, namespace=namespace, versions=[VersionOut.from_version(v) for v in versions]
+    )

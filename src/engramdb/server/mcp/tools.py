@@ -1,0 +1,166 @@
+"""The MCP tools: remember, recall, forget, history, over one Memory.
+
+Argument names are the library's (``text``, ``namespace``, ``session``,
+``speaker``, ``occurred_at``, ``metadata``, ``query``, ``limit``, ``now``,
+``neighbours``, ``id``). ``namespace`` may be left out: it is then the
+namespace this server was configured with (``engram mcp --namespace``) or,
+over HTTP, the one namespace the API key is scoped to. Over HTTP every tool
+also checks the request's key (``ApiKey.allows``); over stdio the client is the
+local user who started the process, as with the CLI.
+
+``forget`` deletes one memory by id; erasing a whole namespace is not offered
+to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``).
+``consolidate`` and ``feedback`` arrive with their library methods (later
+issues): each is one more ``@server.tool`` here.
+
+No ``from __future__ import annotations``: the SDK reads the annotations at
+runtime to build each tool's schema and to inject ``Context``.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from engramdb import EngramError, Memory, __version__
+from engramdb.server.errors import error_code
+from engramdb.server.keys import ApiKey
+from engramdb.server.schemas import (
+    EngramOut,
+    HistoryOut,
+    HitOut,
+    IsoTime,
+    SearchOut,
+    VersionOut,
+)
+
+__all__ = ["KEY_STATE", "build_mcp"]
+
+#: Where the HTTP edge leaves the request's ApiKey (``request.state``).
+KEY_STATE = "engramdb_key"
+
+_INSTRUCTIONS = (
+    "engramdb is a long-term memory. Call `remember` with each thing worth keeping "
+    "(who said it, when it happened); call `recall` with a question to get the most "
+    "relevant memories, best first, each with why it was recalled. `history` shows "
+    "every version of a memory; `forget` deletes one."
+)
+
+Namespace = Annotated[
+    str | None, Field(description="Namespace to use (default: this server's namespace).")
+]
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Library errors as tool errors: ``<code>: <message>`` (codes of server/errors.py)."""
+    try:
+        yield
+    except EngramError as exc:
+        raise ToolError(f"{error_code(exc).code}: {exc}") from exc
+
+
+def _key(ctx: Context) -> ApiKey | None:
+    request = ctx.request_context.request
+    if request is None:  # stdio: the local user
+        return None
+    state = getattr(request, "state", None)
+    key = getattr(state, KEY_STATE, None)
+    if not isinstance(key, ApiKey):
+        # The HTTP edge authenticates before the MCP app runs; no key here is a wiring bug.
+        raise ToolError("unauthorized: no API key on this request")
+    return key
+
+
+def build_mcp(memory: Memory, *, namespace: str = "default") -> MCPServer:
+    """An MCP server whose tools act on ``memory``; ``namespace`` is the default."""
+    server: MCPServer = MCPServer(
+        "engramdb", instructions=_INSTRUCTIONS, version=__version__, log_level="WARNING"
+    )
+
+    def scoped(ctx: Context, chosen: str | None, need: Literal["read", "write"]) -> str:
+        key = _key(ctx)
+        if chosen is None:
+            chosen = (key.home if key is not None else None) or namespace
+        if key is not None and not key.allows(chosen, need):
+            raise ToolError(f"forbidden: this API key may not {need} namespace {chosen!r}")
+        return chosen
+
+    @server.tool()
+    def remember(
+        text: Annotated[str, Field(description="What happened or was said.")],
+        ctx: Context,
+        namespace: Namespace = None,
+        session: str | None = None,
+        speaker: Annotated[str | None, Field(description="Who said or did it.")] = None,
+        occurred_at: Annotated[
+            IsoTime | None,
+            Field(description="When it happened, ISO 8601 with a timezone (default: now)."),
+        ] = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> EngramOut:
+        """Remember one experience; returns it as stored, with its id."""
+        ns = scoped(ctx, namespace, "write")
+        with _translated():
+            engram = memory.add(
+                text,
+                namespace=ns,
+                session=session,
+                speaker=speaker,
+                occurred_at=occurred_at,
+                metadata=metadata,
+            )
+        return EngramOut.from_engram(engram)
+
+    @server.tool()
+    def recall(
+        query: Annotated[str, Field(description="What to recall, in plain words.")],
+        ctx: Context,
+        namespace: Namespace = None,
+        limit: Annotated[int, Field(description="How many memories at most.")] = 10,
+        now: Annotated[
+            IsoTime | None,
+            Field(description="Reference time for recency and 'last week' (default: now)."),
+        ] = None,
+        neighbours: Annotated[
+            int, Field(description="Also return the N turns around each hit (0 to 20).")
+        ] = 0,
+    ) -> SearchOut:
+        """The memories most relevant to the query, best first, each explained."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            hits = memory.search(query, namespace=ns, limit=limit, now=now, neighbours=neighbours)
+        return SearchOut(
+            query=query, namespace=ns, now=now, hits=[HitOut.from_hit(h) for h in hits]
+        )
+
+    @server.tool()
+    def forget(
+        id: Annotated[str, Field(description="The memory's id (32 hex digits).")],
+        ctx: Context,
+        namespace: Namespace = None,
+    ) -> dict[str, str]:
+        """Delete one memory with its whole history."""
+        ns = scoped(ctx, namespace, "write")
+        with _translated():
+            memory.delete(id, namespace=ns)
+        return {"deleted": id, "namespace": ns}
+
+    @server.tool()
+    def history(
+        id: Annotated[str, Field(description="The memory's id (32 hex digits).")],
+        ctx: Context,
+        namespace: Namespace = None,
+    ) -> HistoryOut:
+        """Every version of a memory, oldest first, with when each was valid."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            versions = memory.history(id, namespace=ns)
+        return HistoryOut(
+            id=id, namespace=ns, versions=[VersionOut.from_version(v) for v in versions]
+        )
+
+    return server

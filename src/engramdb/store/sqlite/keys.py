@@ -1,0 +1,152 @@
+"""SqliteKeyStore: the server's API-key table, in its own SQLite file.
+
+It owns the SQL of the ``api_keys`` table and nothing else: minting secrets,
+hashing and checking them, and what a scope means live in
+``engramdb.server.keys``. Rows hold a salted hash, never a secret.
+
+Why a file of its own (``keys.db`` beside the store) and not a table in the
+store: keys are server credentials, not memories, so export, import,
+``forget_namespace``, ``check`` and the store's numbered migrations never see
+them; the file is created readable by its owner only (0600); and a store on
+another backend (PostgreSQL) keeps its keys in the same place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engramdb.clock import from_iso, to_iso
+from engramdb.errors import StoreError
+
+__all__ = ["KeyRecord", "SqliteKeyStore"]
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    salt       BLOB NOT NULL,
+    digest     BLOB NOT NULL,
+    namespaces TEXT NOT NULL,
+    access     TEXT NOT NULL CHECK (access IN ('read', 'write', 'admin')),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)
+"""
+_SELECT = "SELECT id, name, salt, digest, namespaces, access, created_at, revoked_at FROM api_keys"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """One stored key: its id, label, salted digest and scope."""
+
+    id: str
+    name: str
+    salt: bytes
+    digest: bytes
+    namespaces: tuple[str, ...]
+    access: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class SqliteKeyStore:
+    """The ``api_keys`` table in one SQLite file (or ``":memory:"``); thread-safe."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                # Create it owner-only before SQLite does (0644 under the usual umask);
+                # SQLite gives its -wal and -shm files the same mode.
+                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            self._conn.execute("PRAGMA busy_timeout = 5000")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > _SCHEMA_VERSION:
+                self._conn.close()
+                raise StoreError(
+                    f"key file {self.path} has schema {version}, newer than this engramdb "
+                    f"supports ({_SCHEMA_VERSION}); upgrade engramdb"
+                )
+            self._conn.execute(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the key file {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"key file {self.path}: {exc}") from exc
+
+    def insert(self, record: KeyRecord) -> None:
+        with self._locked() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (id, name, salt, digest, namespaces, access, "
+                "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.name,
+                    record.salt,
+                    record.digest,
+                    json.dumps(list(record.namespaces)),
+                    record.access,
+                    to_iso(record.created_at),
+                    None if record.revoked_at is None else to_iso(record.revoked_at),
+                ),
+            )
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        with self._locked() as conn:
+            row = conn.execute(_SELECT + " WHERE id = ?", (key_id,)).fetchone()
+        return None if row is None else _record(row)
+
+    def all(self) -> list[KeyRecord]:
+        with self._locked() as conn:
+            rows = conn.execute(_SELECT + " ORDER BY created_at, id").fetchall()
+        return [_record(row) for row in rows]
+
+    def revoke(self, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked (the first time stays); False when there is no such key."""
+        with self._locked() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+                (to_iso(at), key_id),
+            )
+        return cursor.rowcount > 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _record(row: Any) -> KeyRecord:
+    key_id, name, salt, digest, namespaces, access, created_at, revoked_at = row
+    return KeyRecord(
+        id=str(key_id),
+        name=str(name),
+        salt=bytes(salt),
+        digest=bytes(digest),
+        namespaces=tuple(json.loads(str(namespaces))),
+        access=str(access),
+        created_at=from_iso(str(created_at)),
+        revoked_at=None if revoked_at is None else from_iso(str(revoked_at)),
+    )

@@ -1,0 +1,265 @@
+"""Bad input gets a 4xx with a message, never a 500, and writes nothing (in-process app)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engramdb import Memory
+
+from .conftest import AppKeys, bearer
+
+NS = "/v1/namespaces/alice"
+MISSING = "0" * 32
+SQL = "x'; DROP TABLE engrams; --"
+FTS = ['"unterminated', "NEAR(a b)", "a AND OR NOT", "*", "text:foo", "{text keys} : x", "^x"]
+
+# (method, path, json body, expected status, expected code)
+CASES: list[tuple[str, str, Any, int, str]] = [
+    ("POST", f"{NS}/engrams", {}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": 42}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": ["a"]}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": "a", "colour": "red"}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": "   "}, 422, "invalid_input"),
+    ("POST", f"{NS}/engrams", {"text": ""}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": "a\x00b"}, 422, "invalid_input"),
+    ("POST", f"{NS}/engrams", {"text": "a", "metadata": [1]}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": "a", "speaker": "two\nlines"}, 422, "invalid_input"),
+    (
+        "POST",
+        f"{NS}/engrams",
+        {"text": "a", "occurred_at": "2024-05-01T10:00:00"},
+        422,
+        "invalid_request",
+    ),
+    ("POST", f"{NS}/engrams", {"text": "a", "occurred_at": "2024-05-01"}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": "a", "occurred_at": "yesterday"}, 422, "invalid_request"),
+    (
+        "POST",
+        f"{NS}/engrams",
+        {"text": "a", "occurred_at": "2024-13-45T00:00:00Z"},
+        422,
+        "invalid_request",
+    ),
+    (
+        "POST",
+        f"{NS}/engrams",
+        {"text": "a", "occurred_at": "0001-01-01T00:00:00+02:00"},
+        422,
+        "invalid_input",
+    ),
+    ("POST", f"{NS}/engrams", {"text": "a", "occurred_at": 1714557600}, 422, "invalid_request"),
+    ("POST", f"{NS}/engrams", {"text": "x" * 32_001}, 413, "limit_exceeded"),
+    (
+        "POST",
+        f"{NS}/engrams",
+        {"text": "a", "metadata": {"k": "v" * 70_000}},
+        413,
+        "limit_exceeded",
+    ),
+    ("POST", f"{NS}/engrams", {"text": "a", "metadata": {}}, 201, ""),  # the control case
+    ("POST", f"{NS}/engrams/batch", {"items": {"text": "a"}}, 422, "invalid_request"),
+    (
+        "POST",
+        f"{NS}/engrams/batch",
+        {"items": [{"text": "a"}, {"text": ""}]},
+        422,
+        "invalid_request",
+    ),
+    ("POST", f"{NS}/engrams/batch", {"items": [{"text": "a"}] * 10_001}, 413, "limit_exceeded"),
+    ("POST", f"{NS}/engrams/batch", [{"text": "a"}], 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": ""}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "  "}, 422, "invalid_input"),
+    ("POST", f"{NS}/search", {"query": "a", "limit": "5"}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "a", "limit": 2.5}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "a", "limit": True}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "a", "limit": 0}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "a", "limit": 10**6}, 413, "limit_exceeded"),
+    ("POST", f"{NS}/search", {"query": "a", "limit": 10**30}, 413, "limit_exceeded"),
+    ("POST", f"{NS}/search", {"query": "a", "neighbours": 21}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "a", "now": "2024-01-01T00:00:00"}, 422, "invalid_request"),
+    ("POST", f"{NS}/search", {"query": "q" * 4001}, 413, "limit_exceeded"),
+    ("GET", f"{NS}/engrams/{MISSING}", None, 404, "not_found"),
+    ("GET", f"{NS}/engrams/{MISSING}/history", None, 404, "not_found"),
+    ("PATCH", f"{NS}/engrams/{MISSING}", {"text": "b"}, 404, "not_found"),
+    ("DELETE", f"{NS}/engrams/{MISSING}", None, 404, "not_found"),
+    ("GET", f"{NS}/engrams/not-an-id", None, 422, "invalid_request"),
+    ("GET", f"{NS}/engrams/{'A' * 32}", None, 422, "invalid_request"),
+    ("PUT", f"{NS}/engrams/{MISSING}", {"text": "b"}, 405, "method_not_allowed"),
+    ("GET", "/v1/nothing", None, 404, "route_not_found"),
+    ("GET", "/v1/namespaces/alice/engrams", None, 405, "method_not_allowed"),
+]
+
+
+@pytest.fixture
+def app(make_app: Callable[..., tuple[TestClient, Memory, AppKeys]]) -> tuple[TestClient, AppKeys]:
+    client, _memory, keys = make_app()
+    return client, keys
+
+
+def _stats(client: TestClient, keys: AppKeys) -> Any:
+    return client.get("/v1/stats", headers=bearer(keys.admin)).json()
+
+
+def _case_id(case: tuple[str, str, Any, int, str]) -> str:
+    method, path, body, _, _ = case
+    return f"{method} {path.removeprefix(NS)} {json.dumps(body)[:40]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_bad_input_is_a_4xx_with_a_message_and_writes_nothing(
+    app: tuple[TestClient, AppKeys], case: tuple[str, str, Any, int, str]
+) -> None:
+    client, keys = app
+    method, path, body, status, code = case
+    before = _stats(client, keys)
+    response = client.request(method, path, json=body, headers=bearer(keys.alice))
+    assert response.status_code == status, response.text
+    if status >= 400:
+        error = response.json()["error"]
+        assert error["code"] == code
+        assert error["message"]
+        assert _stats(client, keys) == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"",
+        b"null",
+        b'"text"',
+        b'{"text": NaN}',
+        b'{"text": "a", "metadata": {"x": NaN}}',
+    ],
+)
+def test_bodies_that_are_not_an_object_are_refused(
+    app: tuple[TestClient, AppKeys], content: bytes
+) -> None:
+    client, keys = app
+    response = client.post(
+        f"{NS}/engrams",
+        content=content,
+        headers={**bearer(keys.alice), "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["error"]["message"]
+    assert _stats(client, keys) == {"namespaces": []}
+
+
+def test_deeply_nested_metadata_is_refused(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    nested: Any = "leaf"
+    for _ in range(40):
+        nested = {"k": nested}
+    response = client.post(
+        f"{NS}/engrams", json={"text": "a", "metadata": nested}, headers=bearer(keys.alice)
+    )
+    assert response.status_code == 422
+    assert "nested too deeply" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("query", [SQL, *FTS, "\x00", "' OR 1=1 --", "ns : x"])
+def test_sql_and_fts_syntax_in_queries_is_plain_text(
+    app: tuple[TestClient, AppKeys], query: str
+) -> None:
+    client, keys = app
+    client.post(
+        f"{NS}/engrams", json={"text": "the cat sat on the mat"}, headers=bearer(keys.alice)
+    )
+    response = client.post(f"{NS}/search", json={"query": query}, headers=bearer(keys.alice))
+    assert response.status_code == 200, response.text
+    assert _stats(client, keys)["namespaces"][0]["engrams"] == 1
+
+
+@pytest.mark.parametrize(
+    "namespace", ["x'; DROP TABLE engrams; --", "a b", "-x", "%00", "x" * 200, "é"]
+)
+def test_malformed_namespaces_are_refused(app: tuple[TestClient, AppKeys], namespace: str) -> None:
+    client, keys = app
+    response = client.post(
+        f"/v1/namespaces/{namespace}/engrams", json={"text": "a"}, headers=bearer(keys.admin)
+    )
+    assert response.status_code in (404, 413, 422), response.text
+    assert response.json()["error"]["message"]
+    assert _stats(client, keys) == {"namespaces": []}
+
+
+def test_an_id_from_another_namespace_is_not_found_there(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    theirs = client.post(
+        "/v1/namespaces/bob/engrams", json={"text": "bob's secret"}, headers=bearer(keys.bob)
+    ).json()["id"]
+    # an admin asking in the wrong namespace: 404, as the library says
+    for method in ("GET", "PATCH", "DELETE"):
+        response = client.request(
+            method, f"{NS}/engrams/{theirs}", json={"text": "x"}, headers=bearer(keys.admin)
+        )
+        assert response.status_code == 404, (method, response.text)
+    assert (
+        client.get(f"/v1/namespaces/bob/engrams/{theirs}", headers=bearer(keys.bob)).json()["text"]
+        == "bob's secret"
+    )
+
+
+def test_a_lying_content_length_is_refused(
+    make_app: Callable[..., tuple[TestClient, Memory, AppKeys]],
+) -> None:
+    client, _memory, keys = make_app(max_body_bytes=1000)
+    headers = {**bearer(keys.alice), "Content-Type": "application/json"}
+    big = json.dumps({"text": "x" * 2000}).encode()
+    assert client.post(f"{NS}/engrams", content=big, headers=headers).status_code == 413
+    response = client.post(
+        f"{NS}/engrams", content=b"{}", headers={**headers, "Content-Length": "abc"}
+    )
+    assert response.status_code == 400
+
+
+def test_the_rate_limit_answers_429_with_retry_after(
+    make_app: Callable[..., tuple[TestClient, Memory, AppKeys]],
+) -> None:
+    client, _memory, keys = make_app(rate_per_s=0.5, burst=2)
+    statuses = [
+        client.get("/v1/namespaces/alice/stats", headers=bearer(keys.alice)).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    refused = client.get("/v1/namespaces/alice/stats", headers=bearer(keys.alice))
+    assert refused.headers["retry-after"] == "2"
+    assert refused.json()["error"]["code"] == "rate_limited"
+    # another key has its own bucket
+    assert client.get("/v1/namespaces/bob/stats", headers=bearer(keys.bob)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic abc", "Bearer", "Bearer ", "bearer eng_x_y", "Token eng_0_0"]
+)
+def test_malformed_authorization_headers_get_401(
+    app: tuple[TestClient, AppKeys], header: str
+) -> None:
+    client, _keys = app
+    response = client.get("/v1/namespaces", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_a_read_key_cannot_write(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    response = client.post(f"{NS}/engrams", json={"text": "a"}, headers=bearer(keys.reader))
+    assert response.status_code == 403
+    assert "may not write" in response.json()["error"]["message"]
+    assert client.get("/v1/namespaces/alice/stats", headers=bearer(keys.reader)).status_code == 200
+
+
+def test_a_prefix_key_covers_its_prefix_only(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    ok = client.post(
+        "/v1/namespaces/team-red/engrams", json={"text": "a"}, headers=bearer(keys.team)
+    )
+    assert ok.status_code == 201
+    no = client.post("/v1/namespaces/teams/engrams", json={"text": "a"}, headers=bearer(keys.team))
+    assert no.status_code == 403

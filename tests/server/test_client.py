@@ -1,0 +1,145 @@
+"""``engramdb.Client`` is ``Memory`` over HTTP: same methods, same results, same errors."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from engramdb import (
+    AccessDeniedError,
+    Client,
+    Engram,
+    InvalidInputError,
+    LimitExceededError,
+    Memory,
+    NotFoundError,
+    StoreError,
+)
+from engramdb.embed import Embedder
+
+from .conftest import LiveServer
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+SHARED = [
+    "add",
+    "add_many",
+    "search",
+    "get",
+    "update",
+    "delete",
+    "history",
+    "forget_namespace",
+    "namespaces",
+    "stats",
+    "close",
+    "__enter__",
+    "__exit__",
+]
+
+
+@pytest.mark.parametrize("method", SHARED)
+def test_client_methods_take_what_memory_methods_take(method: str) -> None:
+    ours = inspect.signature(getattr(Client, method)).parameters
+    theirs = inspect.signature(getattr(Memory, method)).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
+        (p.name, p.kind, p.default) for p in theirs.values()
+    ]
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[Client]:
+    with Client(live_server.url, api_key=live_server.admin) as found:
+        yield found
+
+
+def _scenario(mem: Any, ns: str) -> dict[str, Any]:
+    """The same calls on a Memory or a Client; what they return, without ids and ingest times."""
+    turns = [
+        {"text": "I moved to Lisbon in February", "speaker": "Maya", "session": "s1"},
+        {"text": "My new job at the bakery starts Monday", "speaker": "Maya", "session": "s1"},
+        {"text": "Jonah bought a cello", "speaker": "Jonah", "session": "s2"},
+        {"text": "We adopted a terrier called Pastel", "speaker": "Maya", "session": "s2"},
+    ]
+    items = [{**t, "occurred_at": T0 + timedelta(days=i)} for i, t in enumerate(turns)]
+    added = mem.add_many(items, namespace=ns)
+    one = mem.add(
+        "Pastel learned to sit",
+        namespace=ns,
+        speaker="Maya",
+        occurred_at=T0 + timedelta(days=9),
+        metadata={"dia_id": "D3:1", "tags": ["dog"]},
+    )
+    got = mem.get(one.id, namespace=ns)
+    updated = mem.update(added[2].id, namespace=ns, text="Jonah bought a second-hand cello")
+    hits = mem.search("what is the dog called?", namespace=ns, limit=3, now=T0 + timedelta(60))
+    near = mem.search("the cello", namespace=ns, limit=1, neighbours=1, now=T0 + timedelta(60))
+    history = mem.history(added[2].id, namespace=ns)
+    mem.delete(added[0].id, namespace=ns)
+    with pytest.raises(NotFoundError):
+        mem.get(added[0].id, namespace=ns)
+    stats = mem.stats(namespace=ns)
+    forgotten = mem.forget_namespace(ns)
+    return {
+        "added": [_engram(e) for e in [*added, one]],
+        "got": _engram(got),
+        "updated": _engram(updated),
+        "hits": [(_engram(h.engram), round(h.score, 9), h.rank, h.explain) for h in hits],
+        "near": [[_engram(n) for n in h.neighbours] for h in near],
+        "history": [(v.version, v.text, v.valid_to is None, v.occurred_at) for v in history],
+        "stats": (stats.engrams, stats.versions, stats.sessions, stats.first_occurred_at),
+        "forgotten": forgotten,
+        "types": [type(x).__name__ for x in (added[0], hits[0], history[0], stats)],
+    }
+
+
+def _engram(e: Engram) -> tuple[Any, ...]:
+    return (e.namespace, e.text, e.session, e.speaker, dict(e.metadata), e.occurred_at, e.version)
+
+
+def test_the_same_scenario_gives_the_same_results_embedded_and_served(
+    client: Client, embedder: Embedder
+) -> None:
+    with Memory(":memory:", embedder=embedder) as mem:
+        embedded = _scenario(mem, "scenario")
+    served = _scenario(client, "scenario")
+    assert served == embedded
+
+
+def test_errors_come_back_as_the_library_raises_them(client: Client) -> None:
+    ns = "client-errors"
+    with pytest.raises(NotFoundError):
+        client.get("0" * 32, namespace=ns)
+    with pytest.raises(InvalidInputError):
+        client.get("not-an-id", namespace=ns)
+    with pytest.raises(InvalidInputError):
+        client.add("   ", namespace=ns)
+    with pytest.raises(InvalidInputError, match="timezone"):
+        client.add("naive", namespace=ns, occurred_at=datetime(2024, 1, 1))  # noqa: DTZ001
+    with pytest.raises(LimitExceededError):
+        client.search("x", namespace=ns, limit=100_000)
+    with pytest.raises(InvalidInputError):
+        client.add("x", namespace="..")
+    with pytest.raises(InvalidInputError):
+        client.add("x", namespace="a/b")
+    with pytest.raises(InvalidInputError):
+        client.add("x", namespace=ns, metadata={"bad": {1, 2}})
+    assert client.add_many([], namespace=ns) == []
+
+
+def test_a_key_out_of_scope_raises_access_denied(live_server: LiveServer) -> None:
+    with (
+        Client(live_server.url, api_key=live_server.alice) as alice,
+        pytest.raises(AccessDeniedError, match="may not read"),
+    ):
+        alice.search("anything", namespace="bob")
+    with Client(live_server.url) as anonymous, pytest.raises(AccessDeniedError):
+        anonymous.namespaces()
+
+
+def test_an_unreachable_server_is_a_store_error() -> None:
+    with Client("http://127.0.0.1:9", timeout_s=2) as nowhere, pytest.raises(StoreError):
+        nowhere.namespaces()

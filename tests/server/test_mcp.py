@@ -1,0 +1,112 @@
+"""MCP with the official SDK client: over stdio (``engram mcp``) and over streamable HTTP
+(``/mcp`` of the live server, with the same API keys as the REST API)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp
+from mcp.client.streamable_http import streamable_http_client
+
+from .conftest import LiveServer
+
+TOOLS = ["forget", "history", "recall", "remember"]
+
+
+@asynccontextmanager
+async def http_session(server: LiveServer, token: str | None) -> AsyncIterator[mcp.Client]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        mcp.Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client,
+    ):
+        yield client
+
+
+async def _call(client: mcp.Client, tool: str, **arguments: Any) -> Any:
+    result = await client.call_tool(tool, arguments)
+    if result.is_error:
+        return str(result.content[0].text)  # type: ignore[union-attr]
+    return result.structured_content
+
+
+def test_the_stdio_server_remembers_recalls_and_forgets(tmp_path: Path) -> None:
+    params = mcp.StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "engramdb", "--store", str(tmp_path / "store"), "mcp", "-n", "chat"],
+    )
+
+    async def scenario() -> None:
+        async with mcp.Client(params) as client:
+            tools = await client.list_tools()
+            assert sorted(t.name for t in tools.tools) == TOOLS
+            remember = next(t for t in tools.tools if t.name == "remember")
+            assert list(remember.input_schema["properties"]) == [
+                "text",
+                "namespace",
+                "session",
+                "speaker",
+                "occurred_at",
+                "metadata",
+            ]
+            stored = await _call(
+                client,
+                "remember",
+                text="Maya adopted a terrier called Pastel",
+                speaker="Maya",
+                occurred_at="2024-03-23T10:15:00Z",
+                metadata={"dia_id": "D1:3"},
+            )
+            assert stored["namespace"] == "chat"  # the configured namespace
+            found = await _call(
+                client, "recall", query="what is the dog called?", now="2024-04-01T00:00:00Z"
+            )
+            assert found["hits"][0]["engram"]["id"] == stored["id"]
+            versions = await _call(client, "history", id=stored["id"])
+            assert [v["version"] for v in versions["versions"]] == [1]
+            naive = await _call(client, "remember", text="x", occurred_at="2024-03-23T10:15:00")
+            assert "timezone" in naive
+            assert (await _call(client, "forget", id=stored["id"]))["deleted"] == stored["id"]
+            missing = await _call(client, "history", id=stored["id"])
+            assert "not_found" in missing
+
+    anyio.run(scenario)
+
+
+def test_mcp_over_http_uses_the_api_keys(live_server: LiveServer) -> None:
+    async def scenario() -> None:
+        async with http_session(live_server, live_server.alice) as alice:
+            assert sorted(t.name for t in (await alice.list_tools()).tools) == TOOLS
+            # no namespace given: the key's own namespace
+            stored = await _call(alice, "remember", text="alice keeps her diary under the bed")
+            assert stored["namespace"] == "alice"
+            found = await _call(alice, "recall", query="where is the diary?")
+            assert found["hits"][0]["engram"]["id"] == stored["id"]
+            refused = await _call(alice, "recall", query="diary", namespace="bob")
+            assert refused.endswith("forbidden: this API key may not read namespace 'bob'")
+        async with http_session(live_server, live_server.bob) as bob:
+            for tool in ("history", "forget"):
+                result = await _call(bob, tool, id=stored["id"], namespace="alice")
+                assert "forbidden" in result
+                assert "not_found" in await _call(bob, tool, id=stored["id"])
+        async with http_session(live_server, live_server.alice) as alice:
+            kept = await _call(alice, "history", id=stored["id"])
+            assert kept["versions"][0]["text"] == "alice keeps her diary under the bed"
+
+    anyio.run(scenario)
+
+
+def test_mcp_over_http_without_a_key_is_401(live_server: LiveServer) -> None:
+    response = httpx2.post(
+        f"{live_server.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
