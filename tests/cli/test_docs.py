@@ -17,12 +17,35 @@ COMMANDS = sorted(getattr(ROOT, "commands", {}).items())
 def test_the_app_registers_the_expected_commands() -> None:
     assert [name for name, _ in COMMANDS] == sorted(
         ["add", "search", "get", "update", "delete", "history", "import", "export",
-         "namespaces", "stats", "reindex", "check", "forget-namespace", "demo"]
+         "namespaces", "stats", "reindex", "check", "backup", "restore", "forget-namespace",
+         "demo", "serve", "mcp", "keys"]
     )  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[name for name, _ in COMMANDS])
 def test_every_command_and_option_is_documented(
+    name: str, command: typer.core.TyperCommand
+) -> None:
+    assert f"### `engram {name}" in DOC
+    for param in command.params:
+        for opt in param.opts:
+            if opt.startswith("-"):
+                assert f"`{opt}" in DOC, f"{name} {opt} is not in docs/cli.md"
+
+
+SUBCOMMANDS = sorted(
+    (f"{name} {sub}", command)
+    for name, group in COMMANDS
+    for sub, command in getattr(group, "commands", {}).items()
+)
+
+
+def test_the_keys_group_registers_create_list_revoke() -> None:
+    assert [name for name, _ in SUBCOMMANDS] == ["keys create", "keys list", "keys revoke"]
+
+
+@pytest.mark.parametrize(("name", "command"), SUBCOMMANDS, ids=[name for name, _ in SUBCOMMANDS])
+def test_every_subcommand_and_option_is_documented(
     name: str, command: typer.core.TyperCommand
 ) -> None:
     assert f"### `engram {name}" in DOC

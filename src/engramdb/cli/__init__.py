@@ -2,15 +2,15 @@
 
 This module only assembles: the global options live in ``state``, the exit
 codes in ``errors``, the output shapes in ``output``, and each command family
-in its own module (``memories``, ``transfer``, ``admin``, ``demo``). Every
-command is documented in ``docs/cli.md`` (a test checks it).
+in its own module (``memories``, ``transfer``, ``admin``, ``demo``, ``keys``,
+``serve``). Every command is documented in ``docs/cli.md`` (a test checks it).
 """
 
 from __future__ import annotations
 
 import typer
 
-from engramdb.cli import admin, demo, memories, transfer
+from engramdb.cli import admin, demo, keys, memories, serve, transfer
 from engramdb.cli.errors import EngramGroup
 from engramdb.cli.state import root_options
 
@@ -38,8 +38,13 @@ app.command("namespaces")(admin.namespaces)
 app.command("stats")(admin.stats)
 app.command("reindex")(admin.reindex)
 app.command("check")(admin.check)
+app.command("backup")(admin.backup)
+app.command("restore")(admin.restore)
 app.command("forget-namespace")(admin.forget_namespace)
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.command("mcp")(serve.mcp)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

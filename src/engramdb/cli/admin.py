@@ -1,13 +1,14 @@
-"""Store administration: namespaces, stats, reindex, check, forget-namespace.
+"""Store administration: namespaces, stats, reindex, check, backup, restore, forget-namespace.
 
 These commands look after a store as a whole. They own the confirmation of the
-one destructive command (``forget-namespace``); the work itself is the
-facade's.
+destructive commands (``forget-namespace``, ``restore --force``); the work
+itself is the facade's.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,7 +17,16 @@ from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.output import counted, emit_json, stats_json, stats_line
 from engramdb.cli.state import NamespaceOption, state
 
-__all__ = ["check", "forget_namespace", "interactive", "namespaces", "reindex", "stats"]
+__all__ = [
+    "backup",
+    "check",
+    "forget_namespace",
+    "interactive",
+    "namespaces",
+    "reindex",
+    "restore",
+    "stats",
+]
 
 
 def namespaces(ctx: typer.Context) -> None:
@@ -73,6 +83,59 @@ def check(ctx: typer.Context) -> None:
         typer.echo("ok")
     if problems:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def backup(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH", dir_okay=False, help="The backup file to write.", show_default=False
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite PATH if it already exists.")
+    ] = False,
+) -> None:
+    """Write a consistent copy of the store to PATH while it stays in use."""
+    cli = state(ctx)
+    if path.exists() and not force:
+        raise fail(f"{path} already exists; pass --force to overwrite it", EXIT_USAGE)
+    with cli.memory() as mem:
+        written = mem.backup(path)
+    size = written.stat().st_size
+    if cli.json:
+        emit_json({"backup": str(written), "bytes": size})
+    else:
+        typer.echo(f"backed up the store to {written} ({size:,} bytes)")
+
+
+def restore(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The backup file to restore.",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace a store that already holds memories."),
+    ] = False,
+) -> None:
+    """Replace the store's content with a backup, after verifying the backup."""
+    cli = state(ctx)
+    with cli.memory() as mem:
+        count = mem.restore_backup(path, force=force)
+    if cli.json:
+        emit_json({"restored": count, "backup": str(path)})
+    else:
+        typer.echo(f"restored {counted(count)} from {path}")
 
 
 def interactive() -> bool:

@@ -28,7 +28,8 @@ from engramdb.formats import locomo
 
 __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
 
-#: Items per ``add_many`` call (one transaction each).
+#: Items per ``add_many`` call and export records per ``import_records`` batch
+#: (one transaction each).
 BATCH = 256
 _PLAIN_KEYS = frozenset({"text", "session", "speaker", "occurred_at", "metadata", "namespace"})
 
@@ -119,10 +120,14 @@ def _detect(path: Path, head: str) -> ImportFormat:
 def write_plan(mem: Memory, plan: Plan, progress: Any) -> dict[str, int]:
     """Write a plan; returns how many memories went into each namespace."""
     counts: dict[str, int] = {}
-    for record in plan.records:
-        engram = mem.import_record(record)
-        counts[engram.namespace] = counts.get(engram.namespace, 0) + 1
-        progress.update(1)
+    # Export records: embedded and written BATCH at a time (one transaction per
+    # batch), not one embedding call per record (issue 7).
+    for start in range(0, len(plan.records), BATCH):
+        batch = plan.records[start : start + BATCH]
+        mem.import_records(batch, batch_size=BATCH)
+        for record in batch:
+            counts[record["namespace"]] = counts.get(record["namespace"], 0) + 1
+        progress.update(len(batch))
     for target, items in plan.items.items():
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]

@@ -46,6 +46,7 @@ __all__ = [
     "check_namespace_isolation",
     "check_neighbours_order",
     "check_reindex_keeps_results",
+    "check_restore_many_is_one_transaction",
     "check_restore_round_trip",
     "check_round_trip_every_field",
     "check_sound_store_checks_clean",
@@ -280,6 +281,39 @@ def check_restore_round_trip(factory: StoreFactory) -> None:
         else:
             raise AssertionError("restoring an existing id did not raise StoreError")
         assert store.stats("ns").versions == 3, "a refused restore left versions behind"
+        _assert_sound(store)
+
+
+def check_restore_many_is_one_transaction(factory: StoreFactory) -> None:
+    """A batch of imported memories is written whole, or not at all when one is refused."""
+    t1 = T0 + timedelta(days=1)
+
+    def item(
+        namespace: str, text: str, engram_id: str | None = None
+    ) -> tuple[EngramRecord, list[VersionRecord]]:
+        record = make_record(namespace, text, engram_id=engram_id)
+        return record, [
+            VersionRecord(1, f"old {text}", None, {}, T0, T0, t1),
+            VersionRecord(2, text, None, {}, T0, t1, None),
+        ]
+
+    with _opened(factory) as store:
+        batch = [item("a", "apple pie"), item("b", "blue sky"), item("a", "acorn hat")]
+        store.restore_many(batch)
+        assert [store.stats(ns).engrams for ns in ("a", "b")] == [2, 1]
+        assert [store.stats(ns).versions for ns in ("a", "b")] == [4, 2]
+        assert _lexical(store, "a", "acorn") == [batch[2][0].id]
+        assert _dense(store, "b", batch[1][0].vector, 1) == [batch[1][0].id]
+        refused = [item("a", "walrus tusk"), item("b", "again", engram_id=batch[1][0].id)]
+        try:
+            store.restore_many(refused)
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("restore_many of an existing id did not raise StoreError")
+        assert _lexical(store, "a", "walrus") == [], "a refused batch left part of itself"
+        assert [store.stats(ns).engrams for ns in ("a", "b")] == [2, 1]
+        store.restore_many([])
         _assert_sound(store)
 
 
@@ -767,6 +801,7 @@ def check_ann_search(factory: StoreFactory) -> None:
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_restore_round_trip,
+    check_restore_many_is_one_transaction,
     check_namespace_isolation,
     check_update_keeps_history,
     check_delete_removes_everything,
