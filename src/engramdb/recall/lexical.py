@@ -1,13 +1,17 @@
-"""In-memory BM25 over one namespace: single memories and their session windows.
+"""In-memory BM25 over one namespace: single memories, session windows, sessions.
 
 Built from a store ``Catalog`` (derived, rebuilt when the namespace changes)
 with Snowball-stemmed tokens and a stopword list. Besides each memory's own
-BM25 it scores the *window* of a memory: its text together with the turns just
-before and after it in the same session. A question's words are often spread
-over a turn and its reply ("Did you go?" / "Yes, the support group was
-great"); scoring the window finds them (+0.09 Recall@10 on LoCoMo dev,
-BENCHMARKS.md ablation). The durable full-text index is the store's FTS5 table;
-this one exists for ranking.
+BM25 it scores *windows*: a memory's text together with the turns just before
+and after it in the same session. A question's words are often spread over a
+turn and its reply ("Did you go?" / "Yes, the support group was great");
+scoring the window finds them (+0.023 Recall@10 on LoCoMo dev, BENCHMARKS.md
+ablation). The durable full-text index is the store's FTS5 table; this one
+exists for ranking.
+
+Rebuilding after a write must be cheap (an agent adds a turn, then searches):
+each distinct document is analysed once and kept in a ``DocumentCache``; the
+postings are then assembled with array operations only.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from engramdb.recall.text import STOPWORDS
 
-__all__ = ["LexicalIndex", "analyze"]
+__all__ = ["WINDOWS", "DocumentCache", "LexicalIndex", "analyze"]
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 _TOKEN = re.compile(r"[^\W_]{2,}", re.UNICODE)
 # Conversational filler carries no topic either (measured: +0.02 Recall@10 over
 # function words alone on LoCoMo dev).
@@ -32,6 +38,16 @@ _STOP = STOPWORDS | frozenset(
     "wow oh hey hi".split()
 )
 _stemmer: object | None = None
+
+#: Session windows scored besides the memory itself: (first offset, last offset,
+#: weight of the memory's own words). Each adds a little on LoCoMo dev: the reply
+#: after a question, the question before an answer, a wider span for stories.
+WINDOWS: dict[str, tuple[int, int, int]] = {
+    "window": (-1, 1, 2),
+    "before": (-1, 0, 1),
+    "after": (0, 1, 1),
+    "wide": (-2, 2, 1),
+}
 
 
 def _stem(words: list[str]) -> list[str]:
@@ -49,100 +65,133 @@ def analyze(text: str) -> list[str]:
     return _stem(words)
 
 
-class _Postings:
-    """BM25 statistics of one set of documents."""
-
-    def __init__(self, counts: Sequence[Counter[str]], k1: float, b: float) -> None:
-        self.n = len(counts)
-        lengths = np.array([sum(c.values()) for c in counts], dtype=np.float64)
-        average = float(lengths.mean()) if self.n else 1.0
-        self.norm = k1 * (1 - b + b * lengths / (average or 1.0))
-        self.k1 = k1
-        docs: dict[str, list[int]] = {}
-        freqs: dict[str, list[int]] = {}
-        for i, counter in enumerate(counts):
-            for term, tf in counter.items():
-                docs.setdefault(term, []).append(i)
-                freqs.setdefault(term, []).append(tf)
-        self.postings = {
-            term: (np.array(docs[term], dtype=np.int64), np.array(freqs[term], dtype=np.float64))
-            for term in docs
-        }
-
-    def scores(self, terms: Sequence[str]) -> F64:
-        out = np.zeros(self.n, dtype=np.float64)
-        for term in set(terms):
-            found = self.postings.get(term)
-            if found is None:
-                continue
-            docs, tf = found
-            idf = np.log(1.0 + (self.n - len(docs) + 0.5) / (len(docs) + 0.5))
-            out[docs] += idf * tf * (self.k1 + 1) / (tf + self.norm[docs])
-        return out
+@dataclass(frozen=True, slots=True)
+class _Analysed:
+    terms: I64
+    counts: F64
 
 
-#: Session windows scored besides the memory itself: (first offset, last offset,
-#: weight of the memory's own words). Each adds a little on LoCoMo dev: the reply
-#: after a question, the question before an answer, a wider span for stories.
-WINDOWS: dict[str, tuple[int, int, int]] = {
-    "window": (-1, 1, 2),
-    "before": (-1, 0, 1),
-    "after": (0, 1, 1),
-    "wide": (-2, 2, 1),
-}
+class DocumentCache:
+    """Analysed documents and the term vocabulary of one namespace, kept across rebuilds."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._documents: dict[str, _Analysed] = {}
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def get(self, document: str) -> _Analysed:
+        found = self._documents.get(document)
+        if found is None:
+            counts = Counter(analyze(document))
+            vocabulary = self.vocabulary
+            found = _Analysed(
+                np.array([vocabulary.setdefault(t, len(vocabulary)) for t in counts], np.int64),
+                np.array(list(counts.values()), dtype=np.float64),
+            )
+            self._documents[document] = found
+        return found
+
+    def term_ids(self, terms: Sequence[str]) -> list[int]:
+        return [self.vocabulary[t] for t in dict.fromkeys(terms) if t in self.vocabulary]
+
+    def retain(self, documents: Sequence[str]) -> None:
+        """Forget analyses of documents no longer in the namespace (bounded memory)."""
+        keep = set(documents)
+        if len(self._documents) > 2 * len(keep) + 1024:
+            self._documents = {d: a for d, a in self._documents.items() if d in keep}
+
+
+def _bm25(tf: F64, norm: F64, k1: float) -> F64:
+    """BM25 of one term over documents whose term frequencies are ``tf`` (dense)."""
+    hit = np.flatnonzero(tf)
+    out = np.zeros(len(tf), dtype=np.float64)
+    if len(hit):
+        idf = np.log(1.0 + (len(tf) - len(hit) + 0.5) / (len(hit) + 0.5))
+        f = tf[hit]
+        out[hit] = idf * f * (k1 + 1) / (f + norm[hit])
+    return out
 
 
 class LexicalIndex:
-    """BM25 of every memory of a namespace, and of every memory's session windows."""
+    """BM25 of every memory of a namespace, of its session windows and of its session.
+
+    Only single-memory postings are stored. A window's term frequencies are
+    shifted sums of its members' at query time (a few array operations per
+    query term), so building the index after a write costs one sort.
+    """
 
     def __init__(
         self,
         documents: Sequence[str],
         session: npt.NDArray[np.int64],
         *,
+        cache: DocumentCache | None = None,
         k1: float = 1.5,
         b: float = 0.75,
     ) -> None:
-        counts = [Counter(analyze(doc)) for doc in documents]
-        self.single = _Postings(counts, k1, b)
-        self.windows = {
-            name: _Postings(_windows(counts, session, *spec), k1, b)
-            for name, spec in WINDOWS.items()
-        }
-        self.lengths = np.array([sum(c.values()) for c in counts], dtype=np.float64)
-        # A whole session as one document: where a conversation was about the topic.
-        codes, self.session_row = np.unique(session, return_inverse=True)
-        merged: list[Counter[str]] = [Counter() for _ in codes]
-        for i, own in enumerate(counts):
-            merged[int(self.session_row[i])].update(own)
-        self.sessions = _Postings(merged, k1, b)
-        self.has_session = session >= 0
+        self.cache = cache or DocumentCache()
+        self.k1 = k1
+        n = self.n = len(documents)
+        analysed = [self.cache.get(doc) for doc in documents]
+        sizes = np.array([len(a.terms) for a in analysed], dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        terms = np.concatenate([a.terms for a in analysed]) if n else np.zeros(0, np.int64)
+        counts = np.concatenate([a.counts for a in analysed]) if n else np.zeros(0)
+        order = np.argsort(terms, kind="stable")
+        self.rows, self.counts = rows[order], counts[order]
+        vocabulary = int(terms.max()) + 1 if len(terms) else 0
+        self.pointer = np.searchsorted(terms[order], np.arange(vocabulary + 1))
+        self.lengths: F64 = np.bincount(rows, weights=counts, minlength=n).astype(np.float64)
 
-    def scores(self, terms: Sequence[str]) -> dict[str, F64]:
-        """BM25 for ``terms`` of each memory (``"single"``) and of each window kind."""
-        out = {"single": self.single.scores(terms)}
-        for name, postings in self.windows.items():
-            out[name] = postings.scores(terms)
-        per_session = self.sessions.scores(terms)
-        out["session"] = np.where(self.has_session, per_session[self.session_row], 0.0)
+        # Row i + offset when it is in the same session as row i, else -1.
+        index = np.arange(n, dtype=np.int64)
+        self.offsets: dict[int, npt.NDArray[np.int64]] = {}
+        for offset in {o for first, last, _ in WINDOWS.values() for o in range(first, last + 1)}:
+            other = index + offset
+            valid = (other >= 0) & (other < n)
+            same = np.zeros(n, dtype=bool)
+            same[valid] = (session[other[valid]] == session[valid]) & (session[valid] >= 0)
+            self.offsets[offset] = np.where(same | (offset == 0), other, -1)
+        self.norms = {"single": self._norm(self.lengths, b)}
+        for name in WINDOWS:
+            self.norms[name] = self._norm(self._window(self.lengths, name), b)
+        codes, self.session_row = np.unique(session, return_inverse=True)
+        self.session_count = len(codes)
+        per_session = np.bincount(self.session_row, weights=self.lengths, minlength=len(codes))
+        self.session_norm = self._norm(per_session.astype(np.float64), b)
+        self.has_session = session >= 0
+        self.cache.retain(documents)
+
+    def _norm(self, lengths: F64, b: float) -> F64:
+        average = float(lengths.mean()) if len(lengths) else 1.0
+        return self.k1 * (1 - b + b * lengths / (average or 1.0))
+
+    def _window(self, values: F64, name: str) -> F64:
+        first, last, own = WINDOWS[name]
+        out = values * own
+        padded = np.append(values, 0.0)  # index -1 reads the appended zero
+        for offset in range(first, last + 1):
+            if offset != 0:
+                out = out + padded[self.offsets[offset]]
         return out
 
-
-def _windows(
-    counts: Sequence[Counter[str]],
-    session: npt.NDArray[np.int64],
-    first: int,
-    last: int,
-    own_weight: int,
-) -> list[Counter[str]]:
-    out: list[Counter[str]] = []
-    for i, own in enumerate(counts):
-        window: Counter[str] = Counter()
-        for _ in range(own_weight):
-            window.update(own)
-        if session[i] >= 0:
-            for j in range(i + first, i + last + 1):
-                if j != i and 0 <= j < len(counts) and session[j] == session[i]:
-                    window.update(counts[j])
-        out.append(window)
-    return out
+    def scores(self, terms: Sequence[str]) -> dict[str, F64]:
+        """BM25 for ``terms`` of each memory (``"single"``), window kind and session."""
+        out = {name: np.zeros(self.n) for name in ("single", *WINDOWS, "session")}
+        for term in self.cache.term_ids(terms):
+            if term + 1 >= len(self.pointer) or self.pointer[term] == self.pointer[term + 1]:
+                continue
+            start, end = int(self.pointer[term]), int(self.pointer[term + 1])
+            tf = np.zeros(self.n)
+            tf[self.rows[start:end]] = self.counts[start:end]
+            out["single"] += _bm25(tf, self.norms["single"], self.k1)
+            for name in WINDOWS:
+                out[name] += _bm25(self._window(tf, name), self.norms[name], self.k1)
+            tf_session = np.bincount(self.session_row, weights=tf, minlength=self.session_count)
+            out["session"] += _bm25(tf_session.astype(np.float64), self.session_norm, self.k1)[
+                self.session_row
+            ]
+        out["session"] = np.where(self.has_session, out["session"], 0.0)
+        return out
