@@ -3,9 +3,11 @@
 Only re-exports live here; see ``Memory`` for the entry point.
 """
 
+from engramdb.client import Client
 from engramdb.clock import Clock, FixedClock, SystemClock
 from engramdb.config import Limits, Settings
 from engramdb.errors import (
+    AccessDeniedError,
     EmbeddingError,
     EngramError,
     IntegrityError,
@@ -13,21 +15,40 @@ from engramdb.errors import (
     LimitExceededError,
     ModelIntegrityError,
     NotFoundError,
+    RateLimitedError,
     SchemaError,
     StoreError,
 )
 from engramdb.memory import Memory
-from engramdb.model import Contribution, Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb.model import (
+    ConsolidationReport,
+    ContextBundle,
+    ContextItem,
+    Contribution,
+    Engram,
+    Explanation,
+    Fact,
+    Hit,
+    Mood,
+    NamespaceStats,
+    Version,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDeniedError",
+    "Client",
     "Clock",
+    "ConsolidationReport",
+    "ContextBundle",
+    "ContextItem",
     "Contribution",
     "EmbeddingError",
     "Engram",
     "EngramError",
     "Explanation",
+    "Fact",
     "FixedClock",
     "Hit",
     "IntegrityError",
@@ -36,8 +57,10 @@ __all__ = [
     "Limits",
     "Memory",
     "ModelIntegrityError",
+    "Mood",
     "NamespaceStats",
     "NotFoundError",
+    "RateLimitedError",
     "SchemaError",
     "Settings",
     "StoreError",

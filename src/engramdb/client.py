@@ -2,7 +2,8 @@
 
 The same method names, parameters and return types as ``Memory`` (``add``,
 ``add_many``, ``search``, ``get``, ``update``, ``delete``, ``history``,
-``forget_namespace``, ``namespaces``, ``stats``, ``close``, context manager),
+``forget_namespace``, ``namespaces``, ``stats``, ``context``, ``working``, ``mood``,
+``close``, context manager),
 and the same exceptions: the server's error codes are read back through the
 shared table (``engramdb.server.errors``), so ``except NotFoundError`` works
 on both. Switching is one line::
@@ -19,11 +20,11 @@ Two errors only a client sees: ``AccessDeniedError`` (401/403) and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from engramdb.clock import from_iso
 from engramdb.config import Limits
@@ -33,7 +34,20 @@ from engramdb.errors import (
     RateLimitedError,
     StoreError,
 )
-from engramdb.model import Contribution, Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb.model import (
+    DEFAULT_IMPORTANCE,
+    DEFAULT_STABILITY_DAYS,
+    ConsolidationReport,
+    ContextBundle,
+    ContextItem,
+    Contribution,
+    Engram,
+    Explanation,
+    Hit,
+    Mood,
+    NamespaceStats,
+    Version,
+)
 from engramdb.server.errors import error_class
 from engramdb.validation import check_id, check_namespace
 
@@ -97,6 +111,8 @@ class Client:
         speaker: str | None = None,
         occurred_at: datetime | None = None,
         metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+        emotion: str | None = None,
     ) -> Engram:
         """Remember one experience; returns it as stored."""
         body = _item(
@@ -106,6 +122,8 @@ class Client:
                 "speaker": speaker,
                 "occurred_at": occurred_at,
                 "metadata": metadata,
+                "importance": importance,
+                "emotion": emotion,
             }
         )
         return _engram(self._call("POST", _ns(namespace, "engrams"), body))
@@ -170,13 +188,109 @@ class Client:
         limit: int = 10,
         now: datetime | None = None,
         neighbours: int = 0,
+        include_dormant: bool = False,
+        reinforce: bool = True,
+        emotion: str | Iterable[str] | None = None,
+        mood_congruent: bool = False,
+        context: Sequence[str] | str | None = None,
+        as_of: datetime | None = None,
+        kinds: str | Iterable[str] | None = None,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained."""
         # Every option goes as sent (a new one is one more entry); the server checks them.
-        options = {"limit": limit, "now": now, "neighbours": neighbours}
+        options = {
+            "limit": limit,
+            "now": now,
+            "neighbours": neighbours,
+            "include_dormant": include_dormant,
+            "reinforce": reinforce,
+            "emotion": emotion if emotion is None or isinstance(emotion, str) else list(emotion),
+            "mood_congruent": mood_congruent,
+            "context": context if context is None or isinstance(context, str) else list(context),
+            "as_of": as_of,
+            "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
+        }
         body = {"query": query, **{k: _wire(v) for k, v in options.items()}}
         found = self._call("POST", _ns(namespace, "search"), body)
         return [_hit(h) for h in found["hits"]]
+
+    def consolidate(
+        self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None
+    ) -> ConsolidationReport:
+        """Turn the namespace's new episodes into facts and summaries; idempotent."""
+        body = {} if now is None else {"now": _wire(now)}
+        return ConsolidationReport(**self._call("POST", _ns(namespace, "consolidate"), body))
+
+    # -- working memory and context (issue 9) -----------------------------------
+
+    def context(
+        self,
+        query: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        session: str | None = None,
+        budget_tokens: int = 1000,
+        now: datetime | None = None,
+    ) -> ContextBundle:
+        """What to put in a prompt now, within ``budget_tokens`` (``Memory.context``)."""
+        body = {
+            "query": query,
+            "session": session,
+            "budget_tokens": budget_tokens,
+            "now": _wire(now),
+        }
+        found = self._call("POST", _ns(namespace, "context"), body)
+        return ContextBundle(
+            query=found["query"],
+            namespace=found["namespace"],
+            session=found["session"],
+            budget_tokens=found["budget_tokens"],
+            tokens=found["tokens"],
+            items=tuple(
+                ContextItem(
+                    kind=i["kind"],
+                    text=i["text"],
+                    tokens=i["tokens"],
+                    score=i["score"],
+                    source_id=i["source_id"],
+                    occurred_at=_time(i["occurred_at"]),
+                    speaker=i["speaker"],
+                    session=i["session"],
+                )
+                for i in found["items"]
+            ),
+            mood=None if found["mood"] is None else _mood(found["mood"]),
+        )
+
+    def working(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        session: str,
+        max_turns: int = 20,
+        max_tokens: int | None = None,
+    ) -> list[Engram]:
+        """The session's latest turns, oldest first (``Memory.working``)."""
+        params = {"max_turns": str(max_turns)}
+        if max_tokens is not None:
+            params["max_tokens"] = str(max_tokens)
+        path = _ns(namespace, f"sessions/{quote(session, safe='')}/working")
+        found = self._call("GET", f"{path}?{urlencode(params)}")
+        return [_engram(t) for t in found["turns"]]
+
+    def mood(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        window: timedelta = timedelta(days=7),
+        now: datetime | None = None,
+    ) -> Mood:
+        """Valence and arousal over the last ``window`` (``Memory.mood``)."""
+        params = {"window_days": str(window.total_seconds() / 86_400)}
+        if now is not None:
+            params["now"] = now.isoformat()
+        found = self._call("GET", f"{_ns(namespace, 'mood')}?{urlencode(params)}")
+        return _mood(found)
 
     def namespaces(self) -> list[str]:
         return list(self._call("GET", "/v1/namespaces")["namespaces"])
@@ -259,6 +373,14 @@ def _engram(data: Mapping[str, Any]) -> Engram:
         metadata=data["metadata"],
         kind=data["kind"],
         version=data["version"],
+        importance=data.get("importance", DEFAULT_IMPORTANCE),
+        stability_days=data.get("stability_days", DEFAULT_STABILITY_DAYS),
+        valence=data.get("valence", 0.0),
+        arousal=data.get("arousal", 0.0),
+        emotion=data.get("emotion", "neutral"),
+        recalls=data.get("recalls", 0),
+        last_recalled_at=_time(data.get("last_recalled_at")),
+        dormant=data.get("dormant", False),
     )
 
 
@@ -289,8 +411,25 @@ def _hit(data: Mapping[str, Any]) -> Hit:
                 for c in explain["contributions"]
             ),
             paths=tuple(explain["paths"]),
+            retention=explain.get("retention"),
+            stability_days=explain.get("stability_days"),
+            importance=explain.get("importance"),
+            emotion=explain.get("emotion"),
         ),
         neighbours=tuple(_engram(n) for n in data["neighbours"]),
+    )
+
+
+def _mood(data: Mapping[str, Any]) -> Mood:
+    return Mood(
+        namespace=data["namespace"],
+        start=from_iso(data["start"]),
+        end=from_iso(data["end"]),
+        valence=data["valence"],
+        arousal=data["arousal"],
+        emotion=data["emotion"],
+        memories=data["memories"],
+        drivers=tuple(_engram(e) for e in data["drivers"]),
     )
 
 

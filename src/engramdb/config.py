@@ -54,6 +54,22 @@ class Settings:
     embed_batch_size: int = 64
     ann_threshold: int = 20_000
     limits: Limits = field(default_factory=Limits)
+    # memory dynamics (issue 4, docs/dynamics.md): a memory whose retention R(now)
+    # is below ``dormant_below`` is dormant; recalls are written every
+    # ``recall_flush_every`` hits (and at close)
+    dormant_below: float = 0.05
+    recall_flush_every: int = 64
+    # consolidation (issue 5, docs/consolidation.md): ``extractor`` is "rules" (the
+    # local default) or "llm" (an OpenAI-compatible chat endpoint at
+    # ``extractor_url`` with ``extractor_model``; the key is read from the
+    # environment variable named by ``extractor_api_key_env``, never called
+    # unless configured); each batch of ``consolidation_batch`` episodes is one
+    # transaction
+    extractor: str = "rules"
+    extractor_url: str | None = None
+    extractor_model: str | None = None
+    extractor_api_key_env: str = "ENGRAMDB_EXTRACTOR_API_KEY"
+    consolidation_batch: int = 256
 
     def with_path(self, path: str) -> Settings:
         return replace(self, path=path)
@@ -71,4 +87,7 @@ class Settings:
             embedder_api_key_env=base.embedder_api_key_env,
             embed_batch_size=int(env.get("ENGRAMDB_EMBED_BATCH_SIZE", base.embed_batch_size)),
             ann_threshold=int(env.get("ENGRAMDB_ANN_THRESHOLD", base.ann_threshold)),
+            extractor=env.get("ENGRAMDB_EXTRACTOR", base.extractor),
+            extractor_url=env.get("ENGRAMDB_EXTRACTOR_URL", base.extractor_url),
+            extractor_model=env.get("ENGRAMDB_EXTRACTOR_MODEL", base.extractor_model),
         )

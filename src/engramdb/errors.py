@@ -13,7 +13,7 @@ or ``KeyError`` keep working::
     │   └── IntegrityError                   the store's files are inconsistent
     ├── EmbeddingError (RuntimeError)        the embedding model could not be loaded or run
     │   └── ModelIntegrityError              a model file does not match its pinned hash
-    ├── AccessDeniedError (PermissionError)  a server refused the API key (missing, wrong, out of scope)
+    ├── AccessDeniedError (PermissionError)  a server refused the API key (none, bad, out of scope)
     └── RateLimitedError (RuntimeError)      a server refused a request over the key's rate limit
 
 The last two come only from ``engramdb.Client`` (a server said 401/403 or 429):

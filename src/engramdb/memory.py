@@ -8,23 +8,48 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from engramdb.clock import Clock, SystemClock, from_iso, to_iso
-from engramdb.config import Settings
+from engramdb.config import Limits, Settings
+from engramdb.consolidate import Consolidator, Progress
+from engramdb.consolidate.setup import make_extractor
+from engramdb.dynamics.dormancy import Budget
+from engramdb.dynamics.keeper import DynamicsKeeper
+from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
-from engramdb.model import Engram, Hit, NamespaceStats, Version
+from engramdb.model import (
+    ConsolidationReport,
+    ContextBundle,
+    Engram,
+    Fact,
+    Hit,
+    Mood,
+    NamespaceStats,
+    Version,
+)
+from engramdb.recall import context as contexts
 from engramdb.recall.engine import Recaller, SearchRequest
 from engramdb.recall.enrich import embedding_text, index_keys
-from engramdb.store import EngramRecord, Store, VersionRecord, open_store
+from engramdb.recall.followup import Turn, parse_turn
+from engramdb.recall.packing import pack
+from engramdb.recall.tokens import default_counter
+from engramdb.store import Capability, EngramRecord, Store, VersionRecord, open_store
+from engramdb.store.base import DynamicsUpdate
 from engramdb.validation import (
+    check_emotion,
+    check_emotions,
     check_id,
+    check_importance,
     check_label,
     check_limit,
     check_metadata,
@@ -36,8 +61,18 @@ from engramdb.validation import (
 
 __all__ = ["DEFAULT_NAMESPACE", "Memory"]
 
+#: Working memory (issue 9): default and largest number of turns a session holds.
+WORKING_TURNS = 20
+WORKING_MAX_TURNS = 200
+#: How many recalled memories ``context`` considers before packing.
+CONTEXT_POOL = 60
+#: The window ``context`` reads the mood over.
+MOOD_WINDOW = timedelta(days=7)
+
 DEFAULT_NAMESPACE = "default"
-_ITEM_KEYS = frozenset({"text", "session", "speaker", "occurred_at", "metadata"})
+_ITEM_KEYS = frozenset(
+    {"text", "session", "speaker", "occurred_at", "metadata", "importance", "emotion"}
+)
 
 
 class Memory:
@@ -45,6 +80,8 @@ class Memory:
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
     another directory or ``.db`` file; ``Memory(":memory:")`` a throwaway one.
+    ``read_only=True`` opens an existing store for reads: every write raises
+    ``StoreError`` and nothing on disk changes.
     """
 
     def __init__(
@@ -55,6 +92,7 @@ class Memory:
         embedder: Embedder | None = None,
         clock: Clock | None = None,
         store: Store | None = None,
+        read_only: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         if location is not None:
@@ -63,13 +101,20 @@ class Memory:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._store = store or open_store(
-            self.settings.path, ann_threshold=self.settings.ann_threshold
+            self.settings.path, ann_threshold=self.settings.ann_threshold, read_only=read_only
         )
         self._recaller: Recaller | None = None
+        self._consolidator: Consolidator | None = None
+        self._consolidation_lock = threading.Lock()
+        self._read_only = read_only
+        self._keeper: DynamicsKeeper | None = None
+        self._keeper_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------
 
     def close(self) -> None:
+        if self._keeper is not None and not self._read_only:
+            self._keeper.flush()  # queued recalls are written, not lost
         self._store.close()
 
     def __enter__(self) -> Memory:
@@ -103,6 +148,17 @@ class Memory:
                 )
             return self._embedder
 
+    def _dynamics(self) -> DynamicsKeeper:
+        with self._keeper_lock:
+            if self._keeper is None:
+                self._keeper = DynamicsKeeper(
+                    self._store,
+                    self.embedder,
+                    flush_every=self.settings.recall_flush_every,
+                    dormant_below=self.settings.dormant_below,
+                )
+            return self._keeper
+
     def _recall(self) -> Recaller:
         if self._recaller is None:
             self._recaller = Recaller(self._store, self.embedder)
@@ -119,14 +175,22 @@ class Memory:
         speaker: str | None = None,
         occurred_at: datetime | None = None,
         metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+        emotion: str | None = None,
     ) -> Engram:
-        """Remember one experience; returns it as stored."""
+        """Remember one experience; returns it as stored.
+
+        ``importance`` (0 to 1) and ``emotion`` (a label of ``EMOTIONS``)
+        replace what engramdb would estimate from the text (docs/dynamics.md).
+        """
         item = {
             "text": text,
             "session": session,
             "speaker": speaker,
             "occurred_at": occurred_at,
             "metadata": metadata,
+            "importance": importance,
+            "emotion": emotion,
         }
         return self._add([item], namespace, single=True)[0]
 
@@ -157,6 +221,8 @@ class Memory:
         ]
         vectors = self.embedder.embed([embedding_text(p["text"], p["speaker"]) for p in prepared])
         model_id = self.embedder.model_id
+        keeper = self._dynamics()
+        initial = keeper.initial(namespace, [p["text"] for p in prepared], vectors, prepared)
         records = [
             EngramRecord(
                 id=uuid.uuid4().hex,
@@ -171,10 +237,17 @@ class Memory:
                 vector=vectors[i],
                 model_id=model_id,
                 keys=index_keys(p["text"], p["speaker"], p["occurred_at"], p["metadata"]),
+                importance=initial[i].importance,
+                stability_days=initial[i].stability_days,
+                valence=initial[i].valence,
+                arousal=initial[i].arousal,
+                emotion=initial[i].emotion,
             )
             for i, p in enumerate(prepared)
         ]
         self._store.insert(records)
+        if keeper.over_budget(namespace):
+            keeper.fade(namespace, max(p["occurred_at"] for p in prepared))
         return [
             Engram(
                 id=r.id,
@@ -188,6 +261,11 @@ class Memory:
                 metadata=r.metadata,
                 kind=r.kind,
                 version=1,
+                importance=r.importance,
+                stability_days=r.stability_days,
+                valence=r.valence,
+                arousal=r.arousal,
+                emotion=r.emotion,
             )
             for r in records
         ]
@@ -214,6 +292,8 @@ class Memory:
                 "speaker": check_label(item.get("speaker"), "speaker", limits),
                 "occurred_at": now if occurred is None else check_time(occurred, "occurred_at"),
                 "metadata": check_metadata(item.get("metadata"), limits),
+                "importance": check_importance(item.get("importance")),
+                "emotion": check_emotion(item.get("emotion")),
             }
         except InvalidInputError as exc:
             if index is None:
@@ -295,19 +375,300 @@ class Memory:
         limit: int = 10,
         now: datetime | None = None,
         neighbours: int = 0,
+        include_dormant: bool = False,
+        reinforce: bool = True,
+        emotion: str | Iterable[str] | None = None,
+        mood_congruent: bool = False,
+        context: Sequence[str] | str | None = None,
+        as_of: datetime | None = None,
+        kinds: str | Iterable[str] | None = None,
     ) -> list[Hit]:
-        """The memories most relevant to ``query``, best first, each explained."""
+        """The memories most relevant to ``query``, best first, each explained.
+
+        ``as_of`` answers with what was true at that event time: memories of
+        later events are left out and consolidated facts count by whether they
+        held then (docs/consolidation.md). ``kinds`` picks what to return:
+        ``"episode"`` (the default: what was added, with consolidated facts and
+        summaries as extra keys), ``"fact"``, ``"summary"``, or several.
+
+        Dormant memories are left out unless ``include_dormant``. The hits count
+        as recalled at ``now`` (their stability grows, written in batches)
+        unless ``reinforce=False``. ``emotion`` keeps only memories with that
+        label (or labels); ``mood_congruent`` nudges recall toward memories of
+        the query's own tone (docs/dynamics.md).
+        """
         limits = self.settings.limits
         if isinstance(neighbours, bool) or not isinstance(neighbours, int) or not 0 <= neighbours <= 20:
             raise InvalidInputError("neighbours must be an integer from 0 to 20")
+        for name, flag in (
+            ("include_dormant", include_dormant),
+            ("reinforce", reinforce),
+            ("mood_congruent", mood_congruent),
+        ):
+            if not isinstance(flag, bool):
+                raise InvalidInputError(f"{name} must be True or False")
+        text = check_query(query, limits)
+        keeper = self._dynamics()
+        mood = keeper.mood_of(text) if mood_congruent else None
         request = SearchRequest(
-            query=check_query(query, limits),
+            query=text,
             namespace=check_namespace(namespace, limits),
             limit=check_limit(limit, limits),
             now=self._clock.now() if now is None else check_time(now, "now"),
             neighbours=neighbours,
+            include_dormant=include_dormant,
+            dormant_below=self.settings.dormant_below,
+            emotions=check_emotions(emotion),
+            mood=mood,
+            context=self._context_turns(context, namespace),
+            as_of=None if as_of is None else check_time(as_of, "as_of"),
+            kinds=_check_kinds(kinds),
         )
-        return self._recall().search(request)
+        hits = self._recall().search(request)
+        if reinforce and hits and not self._read_only:
+            keeper.recalled(request.namespace, [h.engram.id for h in hits], request.now)
+        return hits
+
+    # -- consolidation (issue 5; docs/consolidation.md) ---------------------------
+
+    def consolidate(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> ConsolidationReport:
+        """Turn the namespace's new episodes into facts and summaries; idempotent.
+
+        Only episodes not consolidated before are read, in batches of one
+        transaction each, so a crash loses at most the batch in flight and a
+        second run with nothing new changes nothing. ``now`` is the record
+        time of what it writes; ``progress(done, total)`` is called after each
+        batch. Needs no network unless an LLM extractor is configured.
+        """
+        namespace = check_namespace(namespace, self.settings.limits)
+        at = self._clock.now() if now is None else check_time(now, "now")
+        with self._consolidation_lock:
+            if self._consolidator is None:
+                self._consolidator = Consolidator(
+                    self._store,
+                    self.embedder,
+                    extractor=make_extractor(self.settings),
+                    keys=index_keys,
+                    batch_size=self.settings.consolidation_batch,
+                )
+            return self._consolidator.run(namespace, at, progress)
+
+    def facts(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        subject: str | None = None,
+        attribute: str | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Fact]:
+        """Consolidated facts, every past value included, oldest first per subject
+        and attribute; with ``as_of``, only those that held at that event time."""
+        limits = self.settings.limits
+        namespace = check_namespace(namespace, limits)
+        subject = check_label(subject, "subject", limits)
+        attribute = check_label(attribute, "attribute", limits)
+        found = self._store.facts(namespace, subject=subject, attribute=attribute)
+        if as_of is not None:
+            when = check_time(as_of, "as_of")
+            found = [f for f in found if f.holds_at(when)]
+        return found
+
+    # -- working memory and context (issue 9; docs/context.md) -----------------------
+
+    def working(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        session: str,
+        max_turns: int = WORKING_TURNS,
+        max_tokens: int | None = None,
+    ) -> list[Engram]:
+        """The session's latest turns, oldest first: at most ``max_turns`` turns and
+        ``max_tokens`` tokens of text. A view over the episodic store, not a copy."""
+        limits = self.settings.limits
+        namespace = check_namespace(namespace, limits)
+        label = check_label(session, "session", limits)
+        if label is None:
+            raise InvalidInputError("session is required")
+        max_turns = _bounded_int(max_turns, "max_turns", 0, WORKING_MAX_TURNS)
+        if max_tokens is not None:
+            max_tokens = _bounded_int(max_tokens, "max_tokens", 0, 1_000_000)
+        turns = self._store.session_tail(namespace, label, max_turns)
+        return contexts.bounded(turns, max_turns, max_tokens, default_counter().count)
+
+    def _context_turns(
+        self, context: Sequence[str] | str | None, namespace: str
+    ) -> tuple[Turn, ...]:
+        """``search(context=...)``: a session id (its working memory) or recent turns."""
+        if context is None:
+            return ()
+        limits = self.settings.limits
+        if isinstance(context, str):
+            return tuple(
+                Turn(text=e.text, speaker=e.speaker)
+                for e in self.working(namespace=namespace, session=context, max_turns=10)
+            )
+        if isinstance(context, (bytes, Mapping)) or not isinstance(context, Sequence):
+            raise InvalidInputError("context must be a session id or a list of turn texts")
+        if len(context) > WORKING_MAX_TURNS:
+            raise InvalidInputError(f"context holds at most {WORKING_MAX_TURNS} turns")
+        return tuple(parse_turn(check_text(t, limits, "a context turn")) for t in context)
+
+    def context(
+        self,
+        query: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        session: str | None = None,
+        budget_tokens: int = 1_000,
+        now: datetime | None = None,
+    ) -> ContextBundle:
+        """What to put in a prompt for ``query`` now, within ``budget_tokens``.
+
+        The session's working memory (newest turns), recalled memories (the
+        query read in the light of that conversation), and the last week's mood,
+        deduplicated and fitted to the budget by value per token. Recalls made
+        here do not reinforce memories. See docs/context.md.
+        """
+        limits = self.settings.limits
+        namespace = check_namespace(namespace, limits)
+        text = check_query(query, limits)
+        budget = _bounded_int(budget_tokens, "budget_tokens", 1, 1_000_000)
+        at = self._clock.now() if now is None else check_time(now, "now")
+        count = default_counter().count
+        turns = [] if session is None else self.working(namespace=namespace, session=session)
+        hits = self.search(
+            text,
+            namespace=namespace,
+            limit=min(CONTEXT_POOL, limits.max_limit),
+            now=at,
+            reinforce=False,
+            context=[f"{t.speaker}: {t.text}" if t.speaker else t.text for t in turns] or None,
+            kinds=("episode", "fact", "summary"),  # current facts and summaries compete too
+        )
+        recalled = contexts.hit_items(hits, count)
+        sources: dict[str, frozenset[str]] = {}
+        if any(h.engram.kind != "episode" for h in hits):
+            for link in self._store.links(namespace):
+                sources[link.derived_id] = sources.get(link.derived_id, frozenset()) | {
+                    link.source_id
+                }
+        mood = self.mood(namespace=namespace, window=MOOD_WINDOW, now=at)
+        if mood.memories and mood.arousal > 0:
+            # worth a typical recalled memory: it competes by value per token
+            typical = statistics.median(h.score for h in hits) if hits else 1.0
+            recalled.append(contexts.mood_item(mood, typical, count))
+        items = pack(
+            contexts.working_items(turns, count), recalled, budget, count, sources=sources
+        )
+        return ContextBundle(
+            query=text,
+            namespace=namespace,
+            session=session,
+            budget_tokens=budget,
+            tokens=count("\n".join(i.line() for i in items)),
+            items=items,
+            mood=mood if any(i.kind == "mood" for i in items) else None,
+        )
+
+    def mood(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        window: timedelta = timedelta(days=7),
+        now: datetime | None = None,
+    ) -> Mood:
+        """Valence and arousal of the episodes of the last ``window`` before ``now``,
+        with the memories that drive them (from the emotion tags, docs/dynamics.md)."""
+        namespace = check_namespace(namespace, self.settings.limits)
+        if not isinstance(window, timedelta) or window <= timedelta(0):
+            raise InvalidInputError("window must be a positive timedelta")
+        end = self._clock.now() if now is None else check_time(now, "now")
+        start = end - window
+        reading = contexts.read_mood(self._store.catalog(namespace), start, end)
+        found = self._store.get_many(namespace, list(reading.drivers))
+        return Mood(
+            namespace=namespace,
+            start=start,
+            end=end,
+            valence=reading.valence,
+            arousal=reading.arousal,
+            emotion=reading.emotion,
+            memories=reading.memories,
+            drivers=tuple(found[i] for i in reading.drivers if i in found),
+        )
+
+    # -- memory dynamics (issue 4) ---------------------------------------------------
+
+    def flush(self) -> int:
+        """Write the queued recalls of every namespace now; returns memories updated.
+
+        Searches queue recalls and write them every ``Settings.recall_flush_every``
+        hits and at ``close``; call this to have them written sooner.
+        """
+        return self._dynamics().flush()
+
+    def set_budget(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        max_memories: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        """Bound a namespace's active memories (count and/or text bytes) for this Memory.
+
+        When an ``add`` takes it over, the least retained memories turn dormant
+        (never deleted). Both None removes the budget.
+        """
+        namespace = check_namespace(namespace, self.settings.limits)
+        for name, value in (("max_memories", max_memories), ("max_bytes", max_bytes)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise InvalidInputError(f"{name} must be a non-negative integer or None")
+        keeper = self._dynamics()
+        if max_memories is None and max_bytes is None:
+            keeper.budgets.pop(namespace, None)
+        else:
+            keeper.budgets[namespace] = Budget(max_memories, max_bytes)
+
+    def fade(self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None) -> int:
+        """Make dormant what has faded below ``Settings.dormant_below`` at ``now``, and
+        what exceeds the namespace's budget; returns how many memories turned dormant."""
+        namespace = check_namespace(namespace, self.settings.limits)
+        at = self._clock.now() if now is None else check_time(now, "now")
+        return self._dynamics().fade(namespace, at)
+
+    def retention(
+        self, id: str, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None
+    ) -> float:
+        """R(now) of a memory on its forgetting curve (1 right after use, falling)."""
+        engram = self.get(id, namespace=namespace)
+        at = self._clock.now() if now is None else check_time(now, "now")
+        return retrievability(elapsed_days(engram.last_used_at, at), engram.stability_days)
+
+    def curve(
+        self,
+        id: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        days: float = 365.0,
+        points: int = 200,
+    ) -> tuple[list[datetime], list[float]]:
+        """A memory's forgetting curve from its last use over ``days``: times and R values."""
+        engram = self.get(id, namespace=namespace)
+        if not isinstance(days, (int, float)) or isinstance(days, bool) or not 0 < days <= 36_500:
+            raise InvalidInputError("days must be a number from 0 (exclusive) to 36500")
+        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 10_000:
+            raise InvalidInputError("points must be an integer from 2 to 10000")
+        start = engram.last_used_at
+        return curve(engram.stability_days, start, start, start + timedelta(days=days), points)
 
     def neighbours(
         self, id: str, *, namespace: str = DEFAULT_NAMESPACE, before: int = 1, after: int = 1
@@ -367,66 +728,260 @@ class Memory:
                     }
                     for v in self._store.history(engram.namespace, engram.id)
                 ],
+                "dynamics": {
+                    "importance": engram.importance,
+                    "stability_days": engram.stability_days,
+                    "valence": engram.valence,
+                    "arousal": engram.arousal,
+                    "emotion": engram.emotion,
+                    "recalls": engram.recalls,
+                    "last_recalled_at": None
+                    if engram.last_recalled_at is None
+                    else to_iso(engram.last_recalled_at),
+                    "dormant": engram.dormant,
+                },
             }
 
     def import_record(self, record: Mapping[str, Any]) -> Engram:
         """Restore one exported memory with its ids, times and history."""
+        parsed = _parse_export(record, self.settings.limits)
+        self.import_records([record])
+        return self.get(parsed.id, namespace=parsed.namespace)
+
+    def import_records(self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 256) -> int:
+        """Restore exported memories (``export``'s dicts) in batches; returns how many.
+
+        Every record is checked before anything is written; then each batch of
+        ``batch_size`` is embedded in one call and written in one transaction
+        (all of the batch or none). An id that already exists, or appears twice,
+        raises ``InvalidInputError``; batches written before a failing one stay.
+        """
+        if isinstance(records, (str, bytes, Mapping)):
+            raise InvalidInputError("records must be an iterable of exported records")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError("batch_size must be a positive integer")
         limits = self.settings.limits
-        try:
-            namespace = check_namespace(record["namespace"], limits)
-            engram_id = check_id(record["id"])
-            raw_versions = record["versions"]
-            if not isinstance(raw_versions, list) or not raw_versions:
-                raise InvalidInputError("versions must be a non-empty list")
-            versions = [
-                VersionRecord(
-                    version=int(v["version"]),
-                    text=check_text(v["text"], limits),
-                    speaker=check_label(v.get("speaker"), "speaker", limits),
-                    metadata=check_metadata(v.get("metadata"), limits),
-                    occurred_at=_parse_time(v["occurred_at"], "occurred_at"),
-                    valid_from=_parse_time(v["valid_from"], "valid_from"),
-                    valid_to=None
-                    if v.get("valid_to") is None
-                    else _parse_time(v["valid_to"], "valid_to"),
+        parsed = []
+        for position, record in enumerate(records):
+            try:
+                parsed.append(_parse_export(record, limits))
+            except InvalidInputError as exc:
+                raise type(exc)(f"record {position}: {exc}") from exc
+        seen: set[tuple[str, str]] = set()
+        for item in parsed:
+            if (item.namespace, item.id) in seen:
+                raise InvalidInputError(f"memory {item.id!r} appears twice in {item.namespace!r}")
+            seen.add((item.namespace, item.id))
+        for start in range(0, len(parsed), batch_size):
+            self._import_batch(parsed[start : start + batch_size])
+        return len(parsed)
+
+    def _import_batch(self, batch: list[_Exported]) -> None:
+        by_namespace: dict[str, list[str]] = {}
+        for item in batch:
+            by_namespace.setdefault(item.namespace, []).append(item.id)
+        for namespace, ids in by_namespace.items():
+            existing = self._store.get_many(namespace, ids)
+            if existing:
+                raise InvalidInputError(
+                    f"memory {sorted(existing)[0]!r} already exists in {namespace!r}"
                 )
-                for v in raw_versions
-            ]
-            current = versions[-1]
-            if current.valid_to is not None:
-                raise InvalidInputError("the last version must be current (valid_to null)")
-            kind = record.get("kind", "episode")
-            if not isinstance(kind, str) or not kind:
-                raise InvalidInputError("kind must be a non-empty string")
-            session = check_label(record.get("session"), "session", limits)
-            recorded_at = _parse_time(record["recorded_at"], "recorded_at")
-        except KeyError as exc:
-            raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, InvalidInputError):
-                raise
-            raise InvalidInputError(f"exported record is malformed: {exc}") from exc
-        if self._store.get(namespace, engram_id) is not None:
-            raise InvalidInputError(f"memory {engram_id!r} already exists in {namespace!r}")
-        vector = self.embedder.embed([embedding_text(current.text, current.speaker)])[0]
-        self._store.restore(
-            EngramRecord(
-                id=engram_id,
-                namespace=namespace,
-                text=current.text,
-                occurred_at=current.occurred_at,
-                recorded_at=recorded_at,
-                session=session,
-                speaker=current.speaker,
-                metadata=current.metadata,
-                kind=kind,
-                vector=vector,
-                model_id=self.embedder.model_id,
-                keys=index_keys(current.text, current.speaker, current.occurred_at, current.metadata),
-            ),
-            versions,
+        vectors = self.embedder.embed(
+            [embedding_text(item.current.text, item.current.speaker) for item in batch]
         )
-        return self.get(engram_id, namespace=namespace)
+        model_id = self.embedder.model_id
+        self._store.restore_many(
+            [
+                (
+                    EngramRecord(
+                        id=item.id,
+                        namespace=item.namespace,
+                        text=item.current.text,
+                        occurred_at=item.current.occurred_at,
+                        recorded_at=item.recorded_at,
+                        session=item.session,
+                        speaker=item.current.speaker,
+                        metadata=item.current.metadata,
+                        kind=item.kind,
+                        vector=vectors[i],
+                        model_id=model_id,
+                        keys=index_keys(
+                            item.current.text,
+                            item.current.speaker,
+                            item.current.occurred_at,
+                            item.current.metadata,
+                        ),
+                        **item.strength,
+                    ),
+                    item.versions,
+                )
+                for i, item in enumerate(batch)
+            ]
+        )
+        for item in batch:  # recalls and dormancy are dynamics state, not record fields
+            if item.recalled is not None:
+                self._store.set_dynamics(item.namespace, [item.recalled])
+
+    def backup(self, path: str | Path) -> Path:
+        """Write a consistent copy of the whole store to the file ``path``, online.
+
+        Other threads and processes may keep writing; the copy holds exactly
+        what was committed when it began, and is checked before it replaces
+        ``path``. Restore it with ``restore_backup`` (``engram restore``).
+        """
+        if Capability.BACKUP not in self._store.capabilities:
+            raise StoreError(f"{type(self._store).__name__} does not support backup")
+        return self._store.backup(path)
+
+    def restore_backup(self, path: str | Path, *, force: bool = False) -> int:
+        """Replace this store's content with the backup file at ``path``; returns memories.
+
+        The backup is verified (integrity and index checks) before anything
+        changes. A store that already holds memories is refused unless
+        ``force=True``, which replaces everything in it.
+        """
+        if Capability.BACKUP not in self._store.capabilities:
+            raise StoreError(f"{type(self._store).__name__} does not support restore")
+        held = self._store.namespaces()
+        if held and not force:
+            raise InvalidInputError(
+                f"the store is not empty (namespaces: {', '.join(held[:5])}); "
+                "restoring would replace everything in it: pass force=True (--force)"
+            )
+        count = self._store.restore_backup(path)
+        self._recaller = None  # nothing cached from the old content survives
+        return count
+
+
+@dataclass(frozen=True, slots=True)
+class _Exported:
+    """One exported record, checked: what ``import_records`` writes."""
+
+    id: str
+    namespace: str
+    kind: str
+    session: str | None
+    recorded_at: datetime
+    versions: list[VersionRecord]
+    # exported dynamics (issue 4): the record's fields, and its recall state
+    strength: dict[str, Any] = field(default_factory=dict)
+    recalled: DynamicsUpdate | None = None
+
+    @property
+    def current(self) -> VersionRecord:
+        return self.versions[-1]
+
+
+def _parse_export(record: object, limits: Limits) -> _Exported:
+    """Check one exported record (as ``Memory.export`` writes it) field by field."""
+    if not isinstance(record, Mapping):
+        raise InvalidInputError(
+            f"an exported record must be a mapping, got {type(record).__name__}"
+        )
+    try:
+        namespace = check_namespace(record["namespace"], limits)
+        engram_id = check_id(record["id"])
+        raw_versions = record["versions"]
+        if not isinstance(raw_versions, list) or not raw_versions:
+            raise InvalidInputError("versions must be a non-empty list")
+        versions = [
+            VersionRecord(
+                version=int(v["version"]),
+                text=check_text(v["text"], limits),
+                speaker=check_label(v.get("speaker"), "speaker", limits),
+                metadata=check_metadata(v.get("metadata"), limits),
+                occurred_at=_parse_time(v["occurred_at"], "occurred_at"),
+                valid_from=_parse_time(v["valid_from"], "valid_from"),
+                valid_to=None
+                if v.get("valid_to") is None
+                else _parse_time(v["valid_to"], "valid_to"),
+            )
+            for v in raw_versions
+        ]
+        if versions[-1].valid_to is not None:
+            raise InvalidInputError("the last version must be current (valid_to null)")
+        kind = record.get("kind", "episode")
+        if not isinstance(kind, str) or not kind:
+            raise InvalidInputError("kind must be a non-empty string")
+        session = check_label(record.get("session"), "session", limits)
+        recorded_at = _parse_time(record["recorded_at"], "recorded_at")
+    except KeyError as exc:
+        raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(f"exported record is malformed: {exc}") from exc
+    strength, recalled = _parse_dynamics(engram_id, record.get("dynamics"))
+    return _Exported(
+        id=engram_id,
+        namespace=namespace,
+        kind=kind,
+        session=session,
+        recorded_at=recorded_at,
+        versions=versions,
+        strength=strength,
+        recalled=recalled,
+    )
+
+
+def _parse_dynamics(
+    engram_id: str, raw: object
+) -> tuple[dict[str, Any], DynamicsUpdate | None]:
+    """An exported record's ``dynamics`` (optional: older exports have none)."""
+    if raw is None:
+        return {}, None
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("dynamics must be an object")
+
+    def number(name: str, low: float, high: float) -> float:
+        value = raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInputError(f"dynamics.{name} must be a number")
+        if not low <= float(value) <= high:
+            raise InvalidInputError(f"dynamics.{name} must be from {low} to {high}")
+        return float(value)
+
+    strength = {
+        "importance": number("importance", 0.0, 1.0),
+        "stability_days": number("stability_days", 1e-6, 1e9),
+        "valence": number("valence", -1.0, 1.0),
+        "arousal": number("arousal", 0.0, 1.0),
+        "emotion": check_emotion(raw.get("emotion")) or "neutral",
+    }
+    recalls = raw.get("recalls", 0)
+    if isinstance(recalls, bool) or not isinstance(recalls, int) or recalls < 0:
+        raise InvalidInputError("dynamics.recalls must be a non-negative integer")
+    last = raw.get("last_recalled_at")
+    dormant = raw.get("dormant", False)
+    if not isinstance(dormant, bool):
+        raise InvalidInputError("dynamics.dormant must be true or false")
+    recalled = None
+    if recalls or last is not None or dormant:
+        recalled = DynamicsUpdate(
+            id=engram_id,
+            recalls=recalls,
+            last_recalled_at=None if last is None else _parse_time(last, "last_recalled_at"),
+            dormant=dormant,
+        )
+    return strength, recalled
+
+
+_KINDS = frozenset({"episode", "fact", "summary"})
+
+
+def _check_kinds(kinds: str | Iterable[str] | None) -> frozenset[str] | None:
+    """``search(kinds=...)``: one kind or several, each one of ``_KINDS``."""
+    if kinds is None:
+        return None
+    chosen = [kinds] if isinstance(kinds, str) else kinds
+    if isinstance(chosen, Mapping) or not isinstance(chosen, Iterable):
+        raise InvalidInputError("kinds must be a kind or a list of kinds")
+    out = frozenset(chosen)
+    if not out or not all(isinstance(k, str) for k in out) or out - _KINDS:
+        raise InvalidInputError(
+            f"kinds must be among {sorted(_KINDS)}, got {sorted(map(str, out))}"
+        )
+    return out
 
 
 def _parse_time(value: object, name: str) -> datetime:
@@ -436,3 +991,9 @@ def _parse_time(value: object, name: str) -> datetime:
         return from_iso(value)
     except ValueError as exc:
         raise InvalidInputError(f"{name} {value!r} is not an ISO 8601 datetime: {exc}") from exc
+
+
+def _bounded_int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(f"{name} must be an integer from {low} to {high}")
+    return value

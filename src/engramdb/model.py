@@ -13,14 +13,25 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "DEFAULT_IMPORTANCE",
+    "DEFAULT_STABILITY_DAYS",
+    "ConsolidationReport",
+    "ContextBundle",
+    "ContextItem",
     "Contribution",
     "Engram",
     "Explanation",
+    "Fact",
     "Hit",
+    "Mood",
     "NamespaceStats",
     "Version",
 ]
 
+#: Dynamics of a memory written without them (older stores, other writers):
+#: about what ``engramdb.dynamics.retention.initial_stability`` gives importance 0.5.
+DEFAULT_IMPORTANCE = 0.5
+DEFAULT_STABILITY_DAYS = 12.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,12 @@ class Engram:
     when engramdb first stored it (ingest time), ``valid_from`` when the
     current version was written. ``kind`` is ``"episode"`` for what was added;
     consolidation adds other kinds.
+
+    Dynamics (issue 4, docs/dynamics.md): ``importance`` in [0, 1];
+    ``stability_days`` the forgetting curve's stability S; ``valence`` in
+    [-1, 1], ``arousal`` in [0, 1] and ``emotion`` a label; ``recalls`` how
+    often search returned it, ``last_recalled_at`` when last; ``dormant`` when
+    it was put aside (budget, faded): left out of default search, never deleted.
     """
 
     id: str
@@ -44,6 +61,21 @@ class Engram:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "episode"
     version: int = 1
+    importance: float = DEFAULT_IMPORTANCE
+    stability_days: float = DEFAULT_STABILITY_DAYS
+    valence: float = 0.0
+    arousal: float = 0.0
+    emotion: str = "neutral"
+    recalls: int = 0
+    last_recalled_at: datetime | None = None
+    dormant: bool = False
+
+    @property
+    def last_used_at(self) -> datetime:
+        """Where its forgetting curve starts: the event, or the latest recall if later."""
+        if self.last_recalled_at is not None and self.last_recalled_at > self.occurred_at:
+            return self.last_recalled_at
+        return self.occurred_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +113,37 @@ class Contribution:
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """Why a memory was recalled: each signal's contribution, largest first."""
+    """Why a memory was recalled: each signal's contribution, largest first.
+
+    The memory's dynamics at search time ride along (issue 4): ``retention`` is
+    R(now) on its forgetting curve, ``stability_days`` its S, ``importance``
+    and ``emotion`` as stored; None where the search did not compute them.
+    """
 
     contributions: tuple[Contribution, ...]
     paths: tuple[str, ...] = ()
+    retention: float | None = None
+    stability_days: float | None = None
+    importance: float | None = None
+    emotion: str | None = None
 
     @property
     def shares(self) -> dict[str, float]:
         return {c.signal: c.share for c in self.contributions}
 
     def __str__(self) -> str:
-        parts = ", ".join(f"{c.signal} {c.share:.0%}" for c in self.contributions if c.share > 0)
+        top = [c for c in self.contributions if c.share >= 0.005][:5]
+        parts = ", ".join(f"{c.signal} {c.share:.0%}" for c in top)
         found = f" (found by {', '.join(self.paths)})" if self.paths else ""
-        return parts + found
+        dynamics = ""
+        if self.retention is not None and self.stability_days is not None:
+            dynamics = f" [R {self.retention:.2f}, S {self.stability_days:.1f} d"
+            if self.importance is not None:
+                dynamics += f", importance {self.importance:.2f}"
+            if self.emotion is not None:
+                dynamics += f", {self.emotion}"
+            dynamics += "]"
+        return parts + found + dynamics
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +173,153 @@ class NamespaceStats:
     sessions: int
     first_occurred_at: datetime | None
     last_occurred_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One consolidated fact: who (``subject``) has what (``attribute``) = ``value``.
+
+    Facts are bi-temporal. ``valid_from`` / ``valid_to`` are event time: when
+    the value became true in the world and when a newer value replaced it
+    (None while it still holds). ``recorded_at`` is when consolidation wrote
+    the fact, ``invalidated_at`` when it closed its validity (record time).
+    ``status`` is ``"current"``, ``"superseded"`` (a newer value replaced it)
+    or ``"stale"`` (a fact it was derived from was superseded). ``engram_id``
+    is the fact's memory (kind ``"fact"``); ``sources`` the ids it came from
+    (episodes, or facts for a derived fact). Nothing here is ever deleted by
+    consolidation.
+    """
+
+    engram_id: str
+    namespace: str
+    subject: str
+    attribute: str
+    value: str
+    text: str
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    invalidated_at: datetime | None
+    status: str
+    superseded_by: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def holds_at(self, when: datetime) -> bool:
+        """Whether the fact was true at event time ``when`` (stale facts never hold)."""
+        if self.status == "stale" and self.valid_to is None:
+            return False
+        return self.valid_from <= when and (self.valid_to is None or when < self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidationReport:
+    """What one ``Memory.consolidate`` run did in one namespace.
+
+    ``episodes`` is how many episodes it read (0 when nothing was new: runs are
+    idempotent); ``facts`` how many new facts it wrote, ``merged`` how many
+    extracted facts were merged into an existing one (a new provenance link),
+    ``superseded`` how many facts a newer value closed, ``stale`` how many
+    derived facts that made stale, ``duplicates`` how many episodes it linked
+    to a near-duplicate earlier episode, ``summaries`` how many session
+    summaries it wrote or refreshed, ``batches`` how many transactions it
+    committed; ``seconds`` its wall time.
+    """
+
+    namespace: str
+    episodes: int
+    facts: int
+    merged: int
+    superseded: int
+    stale: int
+    duplicates: int
+    summaries: int
+    batches: int
+    pending: int
+    seconds: float
+
+    @property
+    def episodes_per_s(self) -> float:
+        return self.episodes / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Mood:
+    """How a namespace's recent memories feel: ``mem.mood`` (issue 9).
+
+    ``valence`` in [-1, 1] is the arousal-weighted mean valence of the
+    episodes that occurred in ``[start, end]``, ``arousal`` in [0, 1] their
+    mean arousal, ``emotion`` the label that carries the most arousal
+    ("neutral" when none); ``memories`` how many episodes were read and
+    ``drivers`` the ones that move the mood most (|valence| x arousal), strongest first.
+    """
+
+    namespace: str
+    start: datetime
+    end: datetime
+    valence: float
+    arousal: float
+    emotion: str
+    memories: int
+    drivers: tuple[Engram, ...] = ()
+
+    def describe(self) -> str:
+        tone = "neutral"
+        if abs(self.valence) > 0.1:
+            tone = "positive" if self.valence > 0 else "negative"
+        return (
+            f"recent mood: {tone} (valence {self.valence:+.2f}, arousal {self.arousal:.2f}, "
+            f"mostly {self.emotion}) over {self.memories} memories"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContextItem:
+    """One labelled piece of a packed context.
+
+    ``kind`` is ``"working"`` (a recent turn of the session), ``"episode"`` (a
+    recalled memory), ``"fact"`` or ``"summary"`` (consolidated memories) or
+    ``"mood"``; ``source_id`` the memory it shows (None for the mood);
+    ``score`` its value to the query (attention weight; what packing spends
+    tokens on); ``tokens`` the tokens of its ``line()``.
+    """
+
+    kind: str
+    text: str
+    tokens: int
+    score: float
+    source_id: str | None = None
+    occurred_at: datetime | None = None
+    speaker: str | None = None
+    session: str | None = None
+
+    def line(self) -> str:
+        """The item as one prompt line: ``[kind time] speaker: text``."""
+        when = "" if self.occurred_at is None else f" {self.occurred_at:%Y-%m-%d %H:%M}"
+        who = f" {self.speaker}:" if self.speaker else ""
+        return f"[{self.kind}{when}]{who} {self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBundle:
+    """What to put in a prompt now: ``mem.context``'s answer (issue 9).
+
+    ``items`` are ordered for reading: mood, facts, summaries, recalled
+    episodes (oldest first), then the session's working memory (oldest
+    first, so the latest turn is last). ``tokens`` is what ``render()``
+    counts, never more than ``budget_tokens``.
+    """
+
+    query: str
+    namespace: str
+    session: str | None
+    budget_tokens: int
+    tokens: int
+    items: tuple[ContextItem, ...]
+    mood: Mood | None = None
+
+    def render(self) -> str:
+        """The bundle as prompt text, one labelled line per item."""
+        return "\n".join(item.line() for item in self.items)
+
+    def of_kind(self, kind: str) -> tuple[ContextItem, ...]:
+        return tuple(item for item in self.items if item.kind == kind)

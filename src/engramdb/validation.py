@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from engramdb.clock import ensure_aware
 from engramdb.config import Limits
+from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
 
 __all__ = [
+    "check_emotion",
+    "check_emotions",
     "check_id",
+    "check_importance",
     "check_label",
     "check_limit",
     "check_metadata",
@@ -161,3 +165,38 @@ def _check_json_value(value: object, path: str, depth: int = 0) -> None:
     raise InvalidInputError(
         f"{path} holds a {type(value).__name__}, which does not serialise to JSON"
     )
+
+
+def check_importance(value: object) -> float | None:
+    """A caller's importance for a memory: a number from 0 to 1, or None (estimate it)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"importance must be a number from 0 to 1, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise InvalidInputError(f"importance must be a number from 0 to 1, got {value!r}")
+    return number
+
+
+def check_emotion(value: object) -> str | None:
+    """An emotion label (one of ``engramdb.dynamics.emotion.EMOTIONS``), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in EMOTIONS:
+        raise InvalidInputError(f"emotion must be one of {', '.join(EMOTIONS)}; got {value!r}")
+    return value
+
+
+def check_emotions(value: object) -> frozenset[str] | None:
+    """A search's emotion filter: one label or several, or None (no filter)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset({check_emotion(value) or ""})
+    if not isinstance(value, Iterable):
+        raise InvalidInputError("emotion must be a label or a list of labels")
+    labels = frozenset(check_emotion(v) or "" for v in value)
+    if not labels:
+        raise InvalidInputError("emotion must name at least one label")
+    return labels

@@ -16,8 +16,10 @@ COMMANDS = sorted(getattr(ROOT, "commands", {}).items())
 
 def test_the_app_registers_the_expected_commands() -> None:
     assert [name for name, _ in COMMANDS] == sorted(
-        ["add", "search", "get", "update", "delete", "history", "import", "export",
-         "namespaces", "stats", "reindex", "check", "backup", "restore", "forget-namespace",
+        ["add", "search", "get", "update", "delete", "history", "curve",
+         "context", "working", "mood", "import", "export",
+         "namespaces", "stats", "reindex", "check", "consolidate",
+         "backup", "restore", "forget-namespace",
          "demo", "serve", "mcp", "keys"]
     )  # fmt: skip
 

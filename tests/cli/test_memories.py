@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .support import Invoke, ok_json
@@ -51,6 +53,9 @@ def test_add_json_returns_the_engram_in_utc(shared: Invoke, dog_id: str) -> None
     assert set(engram) == {
         "id", "namespace", "text", "session", "speaker", "metadata", "kind", "version",
         "occurred_at", "recorded_at", "valid_from",
+        # memory dynamics (issue 4); "retention" is R(now), added by get
+        "importance", "stability_days", "valence", "arousal", "emotion", "recalls",
+        "last_recalled_at", "dormant", "retention",
     }  # fmt: skip
 
 
@@ -146,3 +151,21 @@ def test_delete_removes_the_memory(shared: Invoke) -> None:
     result = shared("delete", again, "-n", "del")
     assert result.exit_code == 0
     assert result.stdout.strip() == f"deleted {again}"
+
+
+def test_curve_writes_a_png_and_get_shows_dynamics(
+    shared: Invoke, dog_id: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "curve.png"
+    result = shared("curve", dog_id, "-n", "friends", "--out", str(out), "--days", "30")
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shown = shared("get", dog_id, "-n", "friends")
+    for field in ("importance", "stability", "retention", "emotion", "dormant"):
+        assert field in shown.stdout
+    hits = shared(
+        "search", "dog", "-n", "friends", "--now", NOW, "--no-reinforce", "--include-dormant"
+    )
+    assert hits.exit_code == 0
+    assert "[R " in hits.stdout
+    assert " d, importance " in hits.stdout

@@ -16,7 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from .conftest import LiveServer
 
-TOOLS = ["forget", "history", "recall", "remember"]
+TOOLS = ["consolidate", "context", "forget", "history", "recall", "remember"]
 
 
 @asynccontextmanager

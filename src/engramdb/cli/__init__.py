@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import typer
 
-from engramdb.cli import admin, demo, keys, memories, serve, transfer
+from engramdb.cli import (
+    admin,
+    consolidate,
+    context,
+    curve,
+    demo,
+    keys,
+    memories,
+    serve,
+    transfer,
+)
 from engramdb.cli.errors import EngramGroup
 from engramdb.cli.state import root_options
 
@@ -32,12 +42,17 @@ app.command("get")(memories.get)
 app.command("update")(memories.update)
 app.command("delete")(memories.delete)
 app.command("history")(memories.history)
+app.command("curve")(curve.curve)
+app.command("context")(context.context)
+app.command("working")(context.working)
+app.command("mood")(context.mood)
 app.command("import")(transfer.import_)
 app.command("export")(transfer.export)
 app.command("namespaces")(admin.namespaces)
 app.command("stats")(admin.stats)
 app.command("reindex")(admin.reindex)
 app.command("check")(admin.check)
+app.command("consolidate")(consolidate.consolidate)
 app.command("backup")(admin.backup)
 app.command("restore")(admin.restore)
 app.command("forget-namespace")(admin.forget_namespace)

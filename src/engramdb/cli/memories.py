@@ -52,6 +52,14 @@ def add(
     speaker: SpeakerOption = None,
     occurred_at: OccurredAtOption = None,
     metadata: MetadataOption = None,
+    importance: Annotated[
+        float | None,
+        typer.Option("--importance", help="0 to 1; replaces the estimate from the text."),
+    ] = None,
+    emotion: Annotated[
+        str | None,
+        typer.Option("--emotion", help="An emotion label; replaces the estimate from the text."),
+    ] = None,
 ) -> None:
     """Remember one experience and print it as stored."""
     cli = state(ctx)
@@ -65,6 +73,8 @@ def add(
             speaker=speaker,
             occurred_at=when,
             metadata=meta,
+            importance=importance,
+            emotion=emotion,
         )
     if cli.json:
         emit_json(engram_json(engram))
@@ -89,13 +99,55 @@ def search(
     neighbours: Annotated[
         int, typer.Option("--neighbours", help="Also show N turns before and after each hit.")
     ] = 0,
+    context: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context",
+            metavar="TURN",
+            help="A recent turn ('Name: text'); repeat for several, oldest first.",
+        ),
+    ] = None,
+    context_session: Annotated[
+        str | None,
+        typer.Option("--context-session", help="Use this session's working memory as context."),
+    ] = None,
+    include_dormant: Annotated[
+        bool, typer.Option("--include-dormant", help="Also search dormant (faded) memories.")
+    ] = False,
+    reinforce: Annotated[
+        bool,
+        typer.Option(
+            "--reinforce/--no-reinforce", help="Count the hits as recalled (strengthens them)."
+        ),
+    ] = True,
+    emotion: Annotated[
+        list[str] | None,
+        typer.Option("--emotion", help="Only memories with this emotion label; repeatable."),
+    ] = None,
+    mood_congruent: Annotated[
+        bool,
+        typer.Option("--mood-congruent", help="Lean toward memories of the query's own tone."),
+    ] = False,
 ) -> None:
     """Recall the memories most relevant to QUERY, best first, each explained."""
     cli = state(ctx)
     at = parse_time(now, "--now")
     ns = cli.resolve(namespace)
     with cli.memory() as mem:
-        hits = mem.search(query, namespace=ns, limit=limit, now=at, neighbours=neighbours)
+        if context and context_session:
+            raise InvalidInputError("give --context or --context-session, not both")
+        hits = mem.search(
+            query,
+            namespace=ns,
+            limit=limit,
+            now=at,
+            neighbours=neighbours,
+            context=context_session or context or None,
+            include_dormant=include_dormant,
+            reinforce=reinforce,
+            emotion=emotion or None,
+            mood_congruent=mood_congruent,
+        )
     if cli.json:
         emit_json(
             {
@@ -116,12 +168,14 @@ def search(
 def get(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = None) -> None:
     """Show one memory."""
     cli = state(ctx)
+    ns = cli.resolve(namespace)
     with cli.memory() as mem:
-        engram = mem.get(engram_id, namespace=cli.resolve(namespace))
+        engram = mem.get(engram_id, namespace=ns)
+        retention = mem.retention(engram_id, namespace=ns)
     if cli.json:
-        emit_json(engram_json(engram))
+        emit_json(engram_json(engram) | {"retention": retention})
     else:
-        for line in engram_text(engram):
+        for line in engram_text(engram, retention):
             typer.echo(line)
 
 

@@ -67,6 +67,14 @@ def engram_json(engram: Engram) -> dict[str, Any]:
         "occurred_at": iso(engram.occurred_at),
         "recorded_at": iso(engram.recorded_at),
         "valid_from": iso(engram.valid_from),
+        "importance": engram.importance,
+        "stability_days": engram.stability_days,
+        "valence": engram.valence,
+        "arousal": engram.arousal,
+        "emotion": engram.emotion,
+        "recalls": engram.recalls,
+        "last_recalled_at": iso(engram.last_recalled_at),
+        "dormant": engram.dormant,
     }
 
 
@@ -90,6 +98,10 @@ def explain_json(explain: Explanation) -> dict[str, Any]:
             for c in explain.contributions
         ],
         "paths": list(explain.paths),
+        "retention": explain.retention,
+        "stability_days": explain.stability_days,
+        "importance": explain.importance,
+        "emotion": explain.emotion,
     }
 
 
@@ -138,8 +150,17 @@ def _fields(pairs: Mapping[str, object]) -> Iterable[str]:
         yield f"{key:<{width}}  {value}"
 
 
-def engram_text(engram: Engram) -> Iterable[str]:
-    """Every field of an engram, one per line."""
+def engram_text(engram: Engram, retention: float | None = None) -> Iterable[str]:
+    """Every field of an engram, one per line; ``retention`` is its R(now) if known."""
+    dynamics = {
+        "importance": f"{engram.importance:.2f}",
+        "stability": f"{engram.stability_days:.1f} days",
+        "retention": "-" if retention is None else f"{retention:.2f} now",
+        "emotion": f"{engram.emotion} (valence {engram.valence:+.2f}, "
+        f"arousal {engram.arousal:.2f})",
+        "recalls": f"{engram.recalls} (last {iso(engram.last_recalled_at) or '-'})",
+        "dormant": "yes" if engram.dormant else "no",
+    }
     yield from _fields(
         {
             "id": engram.id,
@@ -154,6 +175,7 @@ def engram_text(engram: Engram) -> Iterable[str]:
             "metadata": json.dumps(dict(engram.metadata), ensure_ascii=False),
             "text": engram.text,
         }
+        | dynamics
     )
 
 

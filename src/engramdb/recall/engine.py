@@ -11,7 +11,7 @@ approximate index's top candidates. It sees only ``store.base`` and the
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -19,9 +19,11 @@ import numpy.typing as npt
 
 from engramdb.embed.base import Embedder
 from engramdb.model import Engram, Hit
-from engramdb.recall.features import NamespaceView, Query, signals
+from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
+from engramdb.recall.followup import Turn, resolve
+from engramdb.recall.lexical import DocumentCache
 from engramdb.recall.ranker import AttentionRanker
-from engramdb.store.base import Store
+from engramdb.store.base import Catalog, Store
 
 __all__ = ["Recaller", "SearchRequest"]
 
@@ -37,6 +39,21 @@ class SearchRequest:
     limit: int
     now: datetime
     neighbours: int = 0
+    # memory dynamics (issue 4): dormant memories (put aside, or with R(now) below
+    # ``dormant_below``) are left out unless ``include_dormant``; ``emotions``
+    # keeps only memories with those labels; ``mood`` makes recall mood-congruent.
+    include_dormant: bool = False
+    dormant_below: float = 0.0
+    emotions: frozenset[str] | None = None
+    mood: tuple[float, str] | None = None
+    # context-conditioned recall (issue 9): the conversation so far, oldest first
+    context: tuple[Turn, ...] = ()
+    # consolidation (issue 5): what was true at event time ``as_of`` (memories of
+    # later events are left out; facts count by whether they held then), and
+    # which kinds of memory to return (None: episodes, with facts and summaries
+    # as their keys)
+    as_of: datetime | None = None
+    kinds: frozenset[str] | None = None
 
 
 class Recaller:
@@ -59,6 +76,7 @@ class Recaller:
         self.ann_pool = ann_pool
         self.path_depth = path_depth
         self._views: dict[str, NamespaceView] = {}
+        self._documents: dict[str, DocumentCache] = {}
         self._lock = threading.Lock()
 
     def view(self, namespace: str) -> NamespaceView:
@@ -66,21 +84,38 @@ class Recaller:
         catalog = self.store.catalog(namespace)
         with self._lock:
             view = self._views.get(namespace)
-            if view is None or view.catalog is not catalog:
-                view = NamespaceView(catalog)
-                self._views[namespace] = view
+            if view is not None and view.catalog is not catalog:
+                if view.catalog.ids is catalog.ids and view.catalog.vectors is catalog.vectors:
+                    view = view.with_catalog(catalog)  # only dynamics changed: keep the indexes
+                else:
+                    view = None
+            if view is None:
+                # Documents analysed for an earlier view are not analysed again: an
+                # agent that adds a turn and then searches pays only for the new turn.
+                cache = self._documents.setdefault(namespace, DocumentCache())
+                view = NamespaceView(catalog, self._knowledge(namespace, catalog), cache=cache)
+            self._views[namespace] = view
             return view
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        vector = self.embedder.embed([request.query])[0]
         view = self.view(request.namespace)
         if len(view.catalog) == 0:
             return []
-        query = Query.parse(request.query, vector, request.now)
+        text, vector, context_vector = self._understand(request, view)
+        query = Query.parse(
+            text,
+            vector,
+            request.now,
+            mood=request.mood,
+            context_vector=context_vector,
+            as_of=request.as_of,
+        )
         dense, rows = self._dense(request.namespace, view, vector)
         features = signals(query, view, dense, rows)
         ranking = self.ranker.rank(features)
-        top = [int(i) for i in ranking.order[: request.limit]]
+        eligible = self._eligible(request, view, features["retention"])
+        order = ranking.order if eligible is None else ranking.order[eligible[ranking.order]]
+        top = [int(i) for i in order[: request.limit]]
         paths = _paths(features, top, self.path_depth)
         ids = [view.catalog.ids[i] for i in top]
         engrams = self.store.get_many(request.namespace, ids)
@@ -101,11 +136,62 @@ class Recaller:
                     engram=engram,
                     score=float(ranking.attention[index]),
                     rank=len(hits) + 1,
-                    explain=ranking.explain(index, paths[index]),
+                    explain=replace(
+                        ranking.explain(index, paths[index]),
+                        retention=float(features["retention"][index]),
+                        stability_days=float(view.dynamics.stability_days[index]),
+                        importance=float(view.dynamics.importance[index]),
+                        emotion=view.dynamics.emotions[index],
+                    ),
                     neighbours=around,
                 )
             )
         return hits
+
+    def _understand(
+        self, request: SearchRequest, view: NamespaceView
+    ) -> tuple[str, npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """The query as recall reads it: pronouns resolved against the context, its
+        vector, and the context's vector (None without a context). One embed call."""
+        if not request.context:
+            return request.query, self.embedder.embed([request.query])[0], None
+        text = resolve(request.query, request.context, view.known_speakers).text
+        said = " ".join(
+            f"{t.speaker}: {t.text}" if t.speaker else t.text for t in request.context[-3:]
+        )
+        vectors = self.embedder.embed([text, said])
+        return text, vectors[0], vectors[1]
+
+    @staticmethod
+    def _eligible(
+        request: SearchRequest, view: NamespaceView, retention: F64
+    ) -> npt.NDArray[np.bool_] | None:
+        """Which memories this search may return (None: all of them)."""
+        mask: npt.NDArray[np.bool_] | None = None
+        if not request.include_dormant:
+            mask = ~view.dynamics.dormant & (retention >= request.dormant_below)
+        if request.emotions is not None:
+            wanted = np.array([e in request.emotions for e in view.dynamics.emotions], dtype=bool)
+            mask = wanted if mask is None else mask & wanted
+        kinds = request.kinds or frozenset({"episode"})
+        catalog = view.catalog
+        if catalog.kinds and set(catalog.kinds) - kinds:
+            wanted = np.array([k in kinds for k in catalog.kinds], dtype=bool)
+            mask = wanted if mask is None else mask & wanted
+        elif not catalog.kinds and "episode" not in kinds:
+            wanted = np.zeros(len(catalog), dtype=bool)
+            mask = wanted if mask is None else mask & wanted
+        if request.as_of is not None:  # nothing that happened after as_of was known then
+            wanted = catalog.occurred_at <= request.as_of.timestamp()
+            mask = wanted if mask is None else mask & wanted
+        return mask
+
+    def _knowledge(self, namespace: str, catalog: Catalog) -> Knowledge | None:
+        """Facts and provenance as recall keys, when the namespace has derived memories."""
+        if not catalog.kinds or all(k == "episode" for k in catalog.kinds):
+            return None
+        links = [(k.derived_id, k.source_id, k.relation) for k in self.store.links(namespace)]
+        return Knowledge.build(catalog, self.store.facts(namespace), links)
 
     def _dense(
         self, namespace: str, view: NamespaceView, vector: npt.NDArray[np.float32]
@@ -141,5 +227,7 @@ def _paths(features: dict[str, F64], rows: list[int], depth: int) -> dict[int, t
             paths.append("dense")
         if features["lexical"][row] > 0 or features["lexical_window"][row] > 0:
             paths.append("lexical")
+        if features.get("fact", dense)[row] > 0 and "fact" in features:
+            paths.append("fact")
         found[row] = tuple(paths) or ("context",)
     return found

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from engramdb.recall.when import find_times
+
 __all__ = ["embedding_text", "index_keys"]
 
 
@@ -22,6 +24,12 @@ def index_keys(
     keys: list[str] = []
     if speaker:
         keys.append(speaker)
+    # "yesterday" said on 8 May 2023 is indexed as "7 May 2023 Sunday", so a question
+    # naming the date (or the day) meets the memory.
+    for window in find_times(text, occurred_at):
+        label = window.label()
+        if label not in keys:
+            keys.append(label)
     return " ".join(keys)
 
 

@@ -9,6 +9,7 @@ measured, not how much it counts (that is the fitted weights').
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.recall.lexical import LexicalIndex, analyze
+from engramdb.dynamics.retention import retrievability_array
+from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS, Fact
+from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.when import TimeWindow, find_times
-from engramdb.store.base import Catalog
+from engramdb.store.base import Catalog, Dynamics
 
-__all__ = ["SIGNALS", "NamespaceView", "Query", "signals"]
+__all__ = ["SIGNALS", "Knowledge", "NamespaceView", "Query", "signals"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -50,6 +53,21 @@ SIGNALS = (
     "time_expression",
     "is_question",
     "length",
+    # memory dynamics (issue 4): weights hand-set (bench/ranker_fit.py HAND_SET)
+    "retention",
+    "importance",
+    "emotion_match",
+    # context-conditioned recall (issue 9): cosine with the conversation so far;
+    # weight hand-set (bench/ranker_fit.py HAND_SET), zero when no context is given
+    "context_dense",
+    # consolidation (issue 5): facts and summaries as keys for their episodes, and
+    # each fact's validity for the query (as_of, "used to"); weights hand-set
+    # (bench/ranker_fit.py HAND_SET): LoCoMo holds no updates to learn them from
+    "fact",
+    "fact_change",
+    "fact_outdated",
+    "summary",
+    "validity",
 )
 
 _TIME_WORDS = re.compile(
@@ -58,6 +76,15 @@ _TIME_WORDS = re.compile(
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
+# "What did Maya used to do?", "where did she live before?": prefer superseded facts
+_ASKS_PAST = re.compile(
+    r"\b(used to|previous(?:ly)?|before|former(?:ly)?|prior|originally|earlier|"
+    r"anymore|no longer|old|ex)\b",
+    re.IGNORECASE,
+)
+# A fact counts as a key only by how much its cosine with the query exceeds this
+# floor: unrelated short sentences still score ~0.1-0.25 with MiniLM.
+KEY_FLOOR = 0.3
 _ASKS_WHEN = re.compile(r"^\s*(when|what (year|month|day|date|time)|how long ago)\b", re.I)
 
 
@@ -72,9 +99,27 @@ class Query:
     words: frozenset[str] = frozenset()
     windows: tuple[TimeWindow, ...] = ()
     asks_when: bool = False
+    #: the tone recall leans toward (mood-congruent search): valence in [-1, 1]
+    #: and a label; None for an ordinary search
+    mood: tuple[float, str] | None = None
+    #: the embedding of the conversation so far (``search(context=...)``), or None
+    context_vector: npt.NDArray[np.float32] | None = None
+    #: the event time the query asks about (``search(as_of=...)``), or None for now
+    as_of: datetime | None = None
+    #: the query asks what used to be true ("used to", "before", "previously")
+    asks_past: bool = False
 
     @classmethod
-    def parse(cls, text: str, vector: npt.NDArray[np.float32], now: datetime) -> Query:
+    def parse(
+        cls,
+        text: str,
+        vector: npt.NDArray[np.float32],
+        now: datetime,
+        *,
+        mood: tuple[float, str] | None = None,
+        context_vector: npt.NDArray[np.float32] | None = None,
+        as_of: datetime | None = None,
+    ) -> Query:
         return cls(
             text=text,
             vector=vector,
@@ -83,16 +128,27 @@ class Query:
             words=frozenset(w.lower() for w in re.findall(r"[^\W_]+", text)),
             windows=tuple(find_times(text, now)),
             asks_when=bool(_ASKS_WHEN.match(text)),
+            mood=mood,
+            context_vector=context_vector,
+            as_of=as_of,
+            asks_past=bool(_ASKS_PAST.search(text)),
         )
 
 
 class NamespaceView:
     """Query-independent data about every memory of one namespace."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        knowledge: Knowledge | None = None,
+        *,
+        cache: DocumentCache | None = None,
+    ) -> None:
         self.catalog = catalog
+        self.knowledge = knowledge or Knowledge.empty()
         n = len(catalog)
-        self.lexical = LexicalIndex(catalog.documents, catalog.session)
+        self.lexical = LexicalIndex(catalog.documents, catalog.session, cache=cache)
         same_prev = np.zeros(n, dtype=bool)
         same_next = np.zeros(n, dtype=bool)
         if n > 1:
@@ -128,6 +184,176 @@ class NamespaceView:
         self.known_speakers = {name for name in first_names if name}
         self.speaker_terms = set(analyze(" ".join(self.known_speakers)))
         self.row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
+        self.dynamics = catalog.dynamics or _default_dynamics(catalog)
+
+    def with_catalog(self, catalog: Catalog) -> NamespaceView:
+        """This view for a catalog whose content is the same and only dynamics changed."""
+        view = copy.copy(self)
+        view.catalog = catalog
+        view.dynamics = catalog.dynamics or _default_dynamics(catalog)
+        return view
+
+    def retention(self, now: datetime) -> F64:
+        """R(now) of every memory on its forgetting curve (docs/dynamics.md)."""
+        elapsed = (now.timestamp() - self.dynamics.last_used_at) / 86_400.0
+        return retrievability_array(elapsed, self.dynamics.stability_days)
+
+
+_STATUS = {"current": 0, "superseded": 1, "stale": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Consolidated memories as recall keys (issue 5), in catalog rows.
+
+    ``fact_rows`` are the rows of facts, with their event-time validity
+    (``valid_to`` is +inf while open), status (0 current, 1 superseded, 2
+    stale), whether the fact is the value just before the current one
+    (``latest_past``) and whether its subject / attribute ever changed value.
+    ``pairs`` maps "fact" and "summary" to (derived rows, episode rows): which
+    episodes each derived memory stands for (through derived facts too).
+    """
+
+    fact_rows: I64
+    valid_from: F64
+    valid_to: F64
+    status: I64
+    latest_past: npt.NDArray[np.bool_]
+    has_history: npt.NDArray[np.bool_]
+    pairs: dict[str, tuple[I64, I64]]
+
+    @classmethod
+    def empty(cls) -> Knowledge:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, np.zeros(0), np.zeros(0), none, none.astype(bool), none.astype(bool), {})
+
+    @classmethod
+    def build(
+        cls, catalog: Catalog, facts: Sequence[Fact], links: Sequence[tuple[str, str, str]]
+    ) -> Knowledge:
+        """From the store's facts and provenance links ``(derived, source, relation)``."""
+        row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
+        kinds = catalog.kinds or ("episode",) * len(catalog)
+        sources: dict[str, list[str]] = {}
+        for derived, source, relation in links:
+            if relation != "duplicate":
+                sources.setdefault(derived, []).append(source)
+
+        def episodes_of(engram_id: str, seen: frozenset[str] = frozenset()) -> set[int]:
+            out: set[int] = set()
+            for source in sources.get(engram_id, ()):
+                row = row_of.get(source)
+                if row is None or source in seen:
+                    continue
+                if kinds[row] == "episode":
+                    out.add(row)
+                else:  # a fact derived from facts stands for their episodes
+                    out |= episodes_of(source, seen | {engram_id})
+            return out
+
+        pairs: dict[str, tuple[list[int], list[int]]] = {"fact": ([], []), "summary": ([], [])}
+        for derived in sources:
+            row = row_of.get(derived)
+            if row is None or kinds[row] not in pairs:
+                continue
+            for episode in sorted(episodes_of(derived)):
+                pairs[kinds[row]][0].append(row)
+                pairs[kinds[row]][1].append(episode)
+        present = [f for f in facts if f.engram_id in row_of]
+        by_key: dict[tuple[str, str], list[Fact]] = {}
+        for fact in present:
+            by_key.setdefault((fact.subject.casefold(), fact.attribute), []).append(fact)
+        current_ids = {f.engram_id for f in present if f.valid_to is None and f.status == "current"}
+        # A history means the value changed (a closed fact), not merely several facts:
+        # events and plans accumulate under one attribute without replacing each other.
+        changed = {key: any(f.valid_to is not None for f in group) for key, group in by_key.items()}
+        return cls(
+            fact_rows=np.array([row_of[f.engram_id] for f in present], dtype=np.int64),
+            valid_from=np.array([f.valid_from.timestamp() for f in present], dtype=np.float64),
+            valid_to=np.array(
+                [np.inf if f.valid_to is None else f.valid_to.timestamp() for f in present],
+                dtype=np.float64,
+            ),
+            status=np.array([_STATUS.get(f.status, 2) for f in present], dtype=np.int64),
+            latest_past=np.array([f.superseded_by in current_ids for f in present], dtype=bool),
+            has_history=np.array(
+                [changed.get((f.subject.casefold(), f.attribute), False) for f in present],
+                dtype=bool,
+            ),
+            pairs={
+                k: (np.array(d, dtype=np.int64), np.array(e, dtype=np.int64))
+                for k, (d, e) in pairs.items()
+            },
+        )
+
+
+def _validity(query: Query, view: NamespaceView) -> F64:
+    """How much each memory's content holds for this query: 1 for episodes and
+    summaries; for a fact, whether it held at ``as_of``, or (by default) holds
+    now, or (a "used to" question) is the value that came before."""
+    out = np.ones(len(view.catalog))
+    k = view.knowledge
+    if k.fact_rows.size == 0:
+        return out
+    if query.as_of is not None:
+        at = query.as_of.timestamp()
+        held = (k.valid_from <= at) & (at < k.valid_to)
+        values = held.astype(np.float64)
+    elif query.asks_past:
+        past = np.where(k.latest_past, 1.0, 0.6) * (k.status == 1)
+        stale = 0.3 * (k.status == 2)
+        values = np.where(k.has_history, past + stale, 1.0)
+    else:
+        values = ((k.status == 0) & np.isinf(k.valid_to)).astype(np.float64)
+    out[k.fact_rows] = values
+    return out
+
+
+def _keys(dense: F64, validity: F64, view: NamespaceView) -> dict[str, F64]:
+    """Each episode's best derived key: how far a fact (or summary) standing for it
+    matches the query above ``KEY_FLOOR``, times that fact's validity.
+
+    ``fact_change`` and ``fact_outdated`` count only facts whose subject and
+    attribute changed over time: the first for the value that holds for this
+    query (now, at ``as_of``, or before, for "used to"), the second for values
+    that do not. Ordinary conversation has few such facts (LoCoMo), so they can
+    weigh a lot where values did change (bench/updates.py).
+    """
+    n = len(view.catalog)
+    k = view.knowledge
+    relevance = np.clip(dense - KEY_FLOOR, 0.0, None)
+    changed = np.zeros(n, dtype=bool)
+    changed[k.fact_rows] = k.has_history
+    parts = {
+        "fact": ("fact", relevance * validity),
+        "fact_change": ("fact", relevance * validity * changed),
+        "fact_outdated": ("fact", relevance * (1.0 - validity) * changed),
+        "summary": ("summary", relevance),
+    }
+    out = {}
+    for name, (kind, values) in parts.items():
+        keyed = np.zeros(n)
+        derived, episodes = k.pairs.get(kind, (None, None))
+        if derived is not None and episodes is not None and derived.size:
+            np.maximum.at(keyed, episodes, values[derived])
+        out[name] = keyed
+    return out
+
+
+def _default_dynamics(catalog: Catalog) -> Dynamics:
+    """What a backend that keeps no dynamics implies: every memory at the defaults."""
+    n = len(catalog)
+    return Dynamics(
+        stability_days=np.full(n, DEFAULT_STABILITY_DAYS),
+        importance=np.full(n, DEFAULT_IMPORTANCE),
+        valence=np.zeros(n),
+        arousal=np.zeros(n),
+        emotions=("neutral",) * n,
+        last_used_at=catalog.occurred_at.astype(np.float64),
+        recalls=np.zeros(n, dtype=np.int64),
+        dormant=np.zeros(n, dtype=np.bool_),
+        sizes=np.array([len(d.encode("utf-8")) for d in catalog.documents], dtype=np.int64),
+    )
 
 
 def _unit(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -204,6 +430,7 @@ def signals(
             values = np.full(n, float(dense.min()) if n else 0.0)
             values[rows] = matrix[rows] @ query.vector
             windows[name] = values
+    validity = _validity(query, view)
     return windows | {
         "dense": dense,
         "lexical": lexical,
@@ -224,7 +451,38 @@ def signals(
         "time_expression": view.time_mention,
         "is_question": view.is_question,
         "length": view.length,
+        "retention": view.retention(query.now),
+        "importance": view.dynamics.importance,
+        "emotion_match": _emotion_match(query, view),
+        "context_dense": _context_dense(query, view),
+        "validity": validity,
+        **_keys(dense, validity, view),
     }
+
+
+def _context_dense(query: Query, view: NamespaceView) -> F64:
+    """Topic continuity: each memory's cosine with the context's embedding (issue 9)."""
+    if query.context_vector is None:
+        return np.zeros(len(view.catalog))
+    return (view.catalog.vectors @ query.context_vector).astype(np.float64)
+
+
+def _emotion_match(query: Query, view: NamespaceView) -> F64:
+    """How well each memory's tone fits the query's mood; zeros unless one is set.
+
+    Half for the same label, half for valence of the same sign (scaled by the
+    memory's strength of feeling): mood-congruent recall (Bower 1981).
+    """
+    n = len(view.catalog)
+    if query.mood is None:
+        return np.zeros(n)
+    valence, label = query.mood
+    same_label = np.array([e == label for e in view.dynamics.emotions], dtype=np.float64)
+    if label == "neutral":
+        same_label[:] = 0.0
+    sign = float(np.sign(valence))
+    same_sign = np.clip(view.dynamics.valence * sign, 0.0, 1.0)
+    return 0.5 * same_label + 0.5 * same_sign
 
 
 def feature_matrix(features: dict[str, F64], names: Sequence[str]) -> F64:

@@ -63,12 +63,15 @@ class Ranking:
     weights: F64  # (signals,)
     values: F64  # (signals, candidates): the raw feature values
     contributions: F64  # (signals, candidates): weight * value
+    centre: F64  # (signals,): each signal's mean contribution over the candidates
     linear: F64  # (candidates,)
     attention: F64  # (candidates,): softmax of linear / temperature, sums to 1
     order: npt.NDArray[np.intp]  # candidate indices, best first
 
     def explain(self, index: int, paths: tuple[str, ...] = ()) -> Explanation:
-        column = np.abs(self.contributions[:, index])
+        # Shares are of what sets this memory apart: each contribution minus its mean
+        # over the candidates, so a signal every memory has (length, say) explains little.
+        column = np.abs(self.contributions[:, index] - self.centre)
         total = float(column.sum())
         parts = [
             Contribution(
@@ -97,9 +100,10 @@ class AttentionRanker:
         w = np.array([self.weights.weights[s] for s in signals], dtype=np.float64)
         contributions = values * w[:, None]
         linear = contributions.sum(axis=0)
+        centre = contributions.mean(axis=1) if contributions.shape[1] else np.zeros(len(signals))
         logits = linear / self.weights.temperature
         logits -= logits.max() if logits.size else 0.0
         exp = np.exp(logits)
         attention = exp / exp.sum() if exp.size else exp
         order = np.argsort(-linear, kind="stable")
-        return Ranking(signals, w, values, contributions, linear, attention, order)
+        return Ranking(signals, w, values, contributions, centre, linear, attention, order)

@@ -11,7 +11,7 @@ CLI's ``--json`` prints. Pydantic lives only under ``server/``.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -20,14 +20,21 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StrictInt,
 )
 
-from engramdb import Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb import ConsolidationReport, Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb.model import ContextBundle, ContextItem, Mood
 
 __all__ = [
     "BatchIn",
     "BatchOut",
+    "ConsolidateIn",
+    "ConsolidationOut",
+    "ContextIn",
+    "ContextItemOut",
+    "ContextOut",
     "DeletedOut",
     "EngramIn",
     "EngramOut",
@@ -39,12 +46,14 @@ __all__ = [
     "HistoryOut",
     "HitOut",
     "IsoTime",
+    "MoodOut",
     "NamespacesOut",
     "SearchIn",
     "SearchOut",
     "StatsListOut",
     "StatsOut",
     "VersionOut",
+    "WorkingOut",
 ]
 
 
@@ -79,6 +88,15 @@ class EngramIn(_In):
         default=None, description="When it happened, with a timezone (default: now)."
     )
     metadata: Metadata | None = Field(default=None, description="A JSON object kept as is.")
+    importance: float | None = Field(
+        default=None,
+        description="0 to 1: how much it matters; replaces the estimate (docs/dynamics.md).",
+    )
+    emotion: str | None = Field(
+        default=None,
+        description="An emotion label (anger, disgust, fear, joy, neutral, sadness, surprise); "
+        "replaces the estimate.",
+    )
 
 
 class BatchIn(_In):
@@ -114,10 +132,76 @@ class SearchIn(_In):
         le=20,
         description="Also return the N turns before and after each hit (0 to 20).",
     )
+    include_dormant: StrictBool = Field(
+        default=False, description="Also search dormant (faded) memories (docs/dynamics.md)."
+    )
+    reinforce: StrictBool = Field(
+        default=True, description="Count the hits as recalled: their stability grows."
+    )
+    emotion: list[str] | str | None = Field(
+        default=None, description="Only memories with this emotion label (or labels)."
+    )
+    mood_congruent: StrictBool = Field(
+        default=False, description="Lean toward memories of the query's own tone."
+    )
+    context: list[str] | str | None = Field(
+        default=None,
+        description=(
+            "The conversation so far: a list of recent turns ('Name: text' names the "
+            "speaker), or a session id meaning that session's working memory. Resolves "
+            "'she', 'his' etc. and steers recall toward the topic (docs/context.md)."
+        ),
+    )
+    as_of: IsoTime | None = Field(
+        default=None,
+        description="Answer with what was true at this event time (docs/consolidation.md).",
+    )
+    kinds: list[Literal["episode", "fact", "summary"]] | None = Field(
+        default=None,
+        description="Kinds of memory to return (default: episodes, with facts as keys).",
+    )
 
     def options(self) -> dict[str, Any]:
         """Every option but the query, as ``Memory.search`` keyword arguments."""
         return {name: getattr(self, name) for name in type(self).model_fields if name != "query"}
+
+
+class ConsolidateIn(_In):
+    """``Memory.consolidate``'s options."""
+
+    now: IsoTime | None = Field(
+        default=None, description="Record time of what consolidation writes (default: now)."
+    )
+
+
+class ConsolidationOut(BaseModel):
+    namespace: str
+    episodes: int
+    facts: int
+    merged: int
+    superseded: int
+    stale: int
+    duplicates: int
+    summaries: int
+    batches: int
+    pending: int
+    seconds: float
+
+    @classmethod
+    def from_report(cls, report: ConsolidationReport) -> ConsolidationOut:
+        return cls(
+            namespace=report.namespace,
+            episodes=report.episodes,
+            facts=report.facts,
+            merged=report.merged,
+            superseded=report.superseded,
+            stale=report.stale,
+            duplicates=report.duplicates,
+            summaries=report.summaries,
+            batches=report.batches,
+            pending=report.pending,
+            seconds=report.seconds,
+        )
 
 
 class EngramOut(BaseModel):
@@ -132,6 +216,14 @@ class EngramOut(BaseModel):
     occurred_at: UtcTime
     recorded_at: UtcTime
     valid_from: UtcTime
+    importance: float = 0.5
+    stability_days: float = 12.0
+    valence: float = 0.0
+    arousal: float = 0.0
+    emotion: str = "neutral"
+    recalls: int = 0
+    last_recalled_at: UtcTime | None = None
+    dormant: bool = False
 
     @classmethod
     def from_engram(cls, engram: Engram) -> EngramOut:
@@ -147,6 +239,14 @@ class EngramOut(BaseModel):
             occurred_at=engram.occurred_at,
             recorded_at=engram.recorded_at,
             valid_from=engram.valid_from,
+            importance=engram.importance,
+            stability_days=engram.stability_days,
+            valence=engram.valence,
+            arousal=engram.arousal,
+            emotion=engram.emotion,
+            recalls=engram.recalls,
+            last_recalled_at=engram.last_recalled_at,
+            dormant=engram.dormant,
         )
 
 
@@ -183,6 +283,10 @@ class ExplanationOut(BaseModel):
     summary: str
     contributions: list[ContributionOut]
     paths: list[str]
+    retention: float | None = None
+    stability_days: float | None = None
+    importance: float | None = None
+    emotion: str | None = None
 
     @classmethod
     def from_explanation(cls, explain: Explanation) -> ExplanationOut:
@@ -193,6 +297,10 @@ class ExplanationOut(BaseModel):
                 for c in explain.contributions
             ],
             paths=list(explain.paths),
+            retention=explain.retention,
+            stability_days=explain.stability_days,
+            importance=explain.importance,
+            emotion=explain.emotion,
         )
 
 
@@ -276,3 +384,97 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# -- working memory and context (issue 9) ----------------------------------------
+
+
+class ContextIn(_In):
+    """``Memory.context``'s arguments."""
+
+    query: str = Field(min_length=1)
+    session: str | None = Field(
+        default=None, description="The session whose working memory leads the context."
+    )
+    budget_tokens: StrictInt = Field(
+        default=1000, ge=1, description="Tokens the rendered context may take at most."
+    )
+    now: IsoTime | None = Field(default=None, description="Reference time (default: now).")
+
+
+class MoodOut(BaseModel):
+    namespace: str
+    start: UtcTime
+    end: UtcTime
+    valence: float
+    arousal: float
+    emotion: str
+    memories: int
+    drivers: list[EngramOut]
+
+    @classmethod
+    def from_mood(cls, mood: Mood) -> MoodOut:
+        return cls(
+            namespace=mood.namespace,
+            start=mood.start,
+            end=mood.end,
+            valence=mood.valence,
+            arousal=mood.arousal,
+            emotion=mood.emotion,
+            memories=mood.memories,
+            drivers=[EngramOut.from_engram(e) for e in mood.drivers],
+        )
+
+
+class ContextItemOut(BaseModel):
+    kind: str
+    text: str
+    tokens: int
+    score: float
+    source_id: str | None
+    occurred_at: UtcTime | None
+    speaker: str | None
+    session: str | None
+
+    @classmethod
+    def from_item(cls, item: ContextItem) -> ContextItemOut:
+        return cls(
+            kind=item.kind,
+            text=item.text,
+            tokens=item.tokens,
+            score=item.score,
+            source_id=item.source_id,
+            occurred_at=item.occurred_at,
+            speaker=item.speaker,
+            session=item.session,
+        )
+
+
+class ContextOut(BaseModel):
+    query: str
+    namespace: str
+    session: str | None
+    budget_tokens: int
+    tokens: int
+    items: list[ContextItemOut]
+    mood: MoodOut | None
+    text: str = Field(description="The context rendered for a prompt (``render()``).")
+
+    @classmethod
+    def from_bundle(cls, bundle: ContextBundle) -> ContextOut:
+        return cls(
+            query=bundle.query,
+            namespace=bundle.namespace,
+            session=bundle.session,
+            budget_tokens=bundle.budget_tokens,
+            tokens=bundle.tokens,
+            items=[ContextItemOut.from_item(i) for i in bundle.items],
+            mood=None if bundle.mood is None else MoodOut.from_mood(bundle.mood),
+            text=bundle.render(),
+        )
+
+
+class WorkingOut(BaseModel):
+    namespace: str
+    session: str
+    turns: list[EngramOut]

@@ -16,17 +16,26 @@ __all__ = [
     "Candidate",
     "Capability",
     "Catalog",
-    "EngramRecord", "Store", "VersionRecord", "open_store"]
+    "EngramRecord",
+    "Store",
+    "VersionRecord",
+    "open_store",
+]
 
 
-def open_store(location: str, *, ann_threshold: int = 20_000, dims: int = 384) -> Store:
-    """The store a location names: a path or ``:memory:`` (SQLite), or a database URL."""
+def open_store(
+    location: str, *, ann_threshold: int = 20_000, dims: int = 384, read_only: bool = False
+) -> Store:
+    """The store a location names: a path or ``:memory:`` (SQLite), or a database URL.
+
+    ``read_only`` opens an existing store for reads only (writes raise ``StoreError``).
+    """
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme in {"", "file", "sqlite"}:
         from engramdb.store.sqlite import SqliteStore
 
         path = location.split("://", 1)[1] if scheme else location
-        return SqliteStore(path, ann_threshold=ann_threshold, dims=dims)
+        return SqliteStore(path, ann_threshold=ann_threshold, dims=dims, read_only=read_only)
     raise InvalidInputError(
         f"unsupported store location {location!r}: use a directory, a .db file or ':memory:'"
     )

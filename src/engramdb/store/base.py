@@ -21,9 +21,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.model import Engram, NamespaceStats, Version
+from engramdb.model import (
+    DEFAULT_IMPORTANCE,
+    DEFAULT_STABILITY_DAYS,
+    Engram,
+    Fact,
+    NamespaceStats,
+    Version,
+)
 
-__all__ = ["Candidate", "Capability", "Catalog", "EngramRecord", "Store", "VersionRecord"]
+__all__ = [
+    "Candidate",
+    "Capability",
+    "Catalog",
+    "ConsolidationBatch",
+    "DerivedUpdate",
+    "Dynamics",
+    "DynamicsUpdate",
+    "EngramRecord",
+    "FactChange",
+    "FactRow",
+    "Link",
+    "Store",
+    "VersionRecord",
+]
 
 
 class Capability(enum.Enum):
@@ -54,6 +75,13 @@ class EngramRecord:
     vector: npt.NDArray[np.float32]
     model_id: str
     keys: str = ""
+    # Memory dynamics at write time (issue 4): computed by the facade
+    # (``engramdb.dynamics``); the defaults are what a memory without them gets.
+    importance: float = DEFAULT_IMPORTANCE
+    stability_days: float = DEFAULT_STABILITY_DAYS
+    valence: float = 0.0
+    arousal: float = 0.0
+    emotion: str = "neutral"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +123,118 @@ class Catalog:
     speakers: tuple[str | None, ...]
     occurred_at: npt.NDArray[np.float64]
     vectors: npt.NDArray[np.float32]
+    #: each memory's kind ("episode", "fact", "summary"); empty means all episodes
+    kinds: tuple[str, ...] = ()
+    #: each memory's dynamic state (issue 4); None when the backend keeps none
+    dynamics: Dynamics | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Dynamics:
+    """The dynamic state of every memory of a catalog, in the catalog's row order.
+
+    ``last_used_at`` (seconds since the epoch) is the later of the event time
+    and the last recall: the forgetting curve runs from there. ``sizes`` are
+    the texts' UTF-8 bytes (for byte budgets).
+    """
+
+    stability_days: npt.NDArray[np.float64]
+    importance: npt.NDArray[np.float64]
+    valence: npt.NDArray[np.float64]
+    arousal: npt.NDArray[np.float64]
+    emotions: tuple[str, ...]
+    last_used_at: npt.NDArray[np.float64]
+    recalls: npt.NDArray[np.int64]
+    dormant: npt.NDArray[np.bool_]
+    sizes: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicsUpdate:
+    """New dynamic state for one memory; fields left None keep their stored value."""
+
+    id: str
+    stability_days: float | None = None
+    importance: float | None = None
+    last_recalled_at: datetime | None = None
+    recalls: int | None = None
+    dormant: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FactRow:
+    """The structured part of a fact whose memory is written in the same batch."""
+
+    engram_id: str
+    subject: str
+    attribute: str
+    value: str
+    valid_from: datetime
+    valid_to: datetime | None
+    status: str  # "current", "superseded" or "stale"
+    superseded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FactChange:
+    """Closes an existing fact's validity (supersession, staleness); content never changes."""
+
+    engram_id: str
+    valid_to: datetime | None
+    status: str
+    superseded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Provenance: ``derived_id`` came from ``source_id``.
+
+    ``relation`` is ``"extracted"`` (a fact from an episode), ``"derived"`` (a
+    fact from a fact), ``"summarizes"`` (a summary of an episode) or
+    ``"duplicate"`` (an episode that repeats an earlier one; nothing is deleted).
+    """
+
+    derived_id: str
+    source_id: str
+    relation: str
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedUpdate:
+    """A new version of an existing derived memory (a session summary refreshed)."""
+
+    engram_id: str
+    text: str
+    metadata: Mapping[str, Any]
+    occurred_at: datetime
+    vector: npt.NDArray[np.float32]
+    model_id: str
+    keys: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidationBatch:
+    """Everything one consolidation step writes, in one transaction (issue 5).
+
+    ``episodes`` are the (id, version) pairs the step consumed: the store marks
+    them consolidated, and refuses the whole batch if any already was (another
+    consolidator got there first). ``inserts`` are new derived memories (facts,
+    summaries), ``facts`` the fact rows of those that are facts, ``changes``
+    closes of existing facts, ``links`` provenance, ``updates`` new versions of
+    derived memories. ``now`` is the record time of the step.
+    """
+
+    namespace: str
+    episodes: tuple[tuple[str, int], ...]
+    now: datetime
+    inserts: tuple[EngramRecord, ...] = ()
+    facts: tuple[FactRow, ...] = ()
+    changes: tuple[FactChange, ...] = ()
+    links: tuple[Link, ...] = ()
+    updates: tuple[DerivedUpdate, ...] = ()
 
 
 class Store(ABC):
@@ -133,7 +270,11 @@ class Store(ABC):
 
     @abstractmethod
     def delete(self, namespace: str, engram_id: str) -> None:
-        """Remove a memory, its versions and its index entries; ``NotFoundError`` if absent."""
+        """Remove a memory, its versions and its index entries; ``NotFoundError`` if absent.
+
+        Derived memories (facts, summaries) left with no source at all go with
+        it, transitively: nothing derived only from a deleted memory survives it.
+        """
 
     @abstractmethod
     def forget_namespace(self, namespace: str) -> int:
@@ -163,6 +304,20 @@ class Store(ABC):
     @abstractmethod
     def neighbours(self, namespace: str, engram_id: str, before: int, after: int) -> list[Engram]:
         """The turns around a memory in its session, in order, without the memory itself."""
+
+    def session_tail(self, namespace: str, session: str, limit: int) -> list[Engram]:
+        """The last ``limit`` episodes of ``session``, oldest first (working memory, issue 9).
+
+        A query over the episodic store ordered by the session's ``seq``; this
+        default reads the namespace in order, backends override it with an
+        indexed query.
+        """
+        if limit <= 0:
+            return []
+        turns = [
+            e for e in self.iter_engrams(namespace) if e.session == session and e.kind == "episode"
+        ]
+        return turns[-limit:]
 
     @abstractmethod
     def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
@@ -197,6 +352,46 @@ class Store(ABC):
     @abstractmethod
     def model_ids(self) -> set[str]:
         """The embedding model ids of the stored vectors."""
+
+    # -- memory dynamics (issue 4) ---------------------------------------------
+
+    @abstractmethod
+    def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
+        """Write new dynamic state (recalls, stability, dormancy) in one transaction.
+
+        Ids not in the namespace are skipped (a memory deleted since its recall
+        was queued); returns how many memories changed. Content, versions and
+        indexes are untouched; the next ``catalog`` shows the new state.
+        """
+
+    # -- consolidation (issue 5) ----------------------------------------------
+
+    @abstractmethod
+    def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
+        """Up to ``limit`` episodes not yet consolidated (or changed since), oldest first."""
+
+    @abstractmethod
+    def pending_count(self, namespace: str) -> int:
+        """How many episodes ``pending_episodes`` would return without a limit."""
+
+    @abstractmethod
+    def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
+        """Write one consolidation step in one transaction (all or none).
+
+        Returns False, writing nothing, when one of ``batch.episodes`` was
+        already consolidated at that version (a concurrent run did it).
+        """
+
+    @abstractmethod
+    def facts(
+        self, namespace: str, *, subject: str | None = None, attribute: str | None = None
+    ) -> list[Fact]:
+        """Every fact of the namespace (optionally one subject / attribute), with its
+        sources, ordered by subject, attribute and ``valid_from``."""
+
+    @abstractmethod
+    def links(self, namespace: str) -> list[Link]:
+        """Every provenance link of the namespace."""
 
     # -- maintenance ---------------------------------------------------------
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -30,7 +31,16 @@ import numpy.typing as npt
 
 from engramdb.errors import NotFoundError, StoreError
 from engramdb.model import Engram
-from engramdb.store.base import EngramRecord, Store, VersionRecord
+from engramdb.store.base import (
+    ConsolidationBatch,
+    DynamicsUpdate,
+    EngramRecord,
+    FactChange,
+    FactRow,
+    Link,
+    Store,
+    VersionRecord,
+)
 from engramdb.testing.fakes import HashEmbedder
 
 __all__ = [
@@ -39,7 +49,11 @@ __all__ = [
     "StoreFactory",
     "check_ann_search",
     "check_closed_store_raises",
+    "check_consolidation_batch_is_one_transaction",
+    "check_consolidation_round_trip",
     "check_delete_removes_everything",
+    "check_delete_takes_derived_only_memories",
+    "check_dynamics_round_trip",
     "check_failed_insert_leaves_nothing",
     "check_forget_namespace",
     "check_iter_engrams_order",
@@ -49,6 +63,7 @@ __all__ = [
     "check_restore_many_is_one_transaction",
     "check_restore_round_trip",
     "check_round_trip_every_field",
+    "check_set_dynamics_is_partial_and_isolated",
     "check_sound_store_checks_clean",
     "check_special_characters_inert",
     "check_update_keeps_history",
@@ -798,6 +813,206 @@ def check_ann_search(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+# -- consolidation (issue 5) ------------------------------------------------------
+
+_DAY = timedelta(days=1)
+
+
+def _fact_batch(
+    namespace: str, episode: Engram, *, fact_id: str, value: str, at: datetime
+) -> ConsolidationBatch:
+    record = make_record(
+        namespace, f"{episode.speaker} lives in {value}", speaker=episode.speaker,
+        occurred_at=at, kind="fact", engram_id=fact_id,
+    )  # fmt: skip
+    return ConsolidationBatch(
+        namespace=namespace,
+        episodes=((episode.id, episode.version),),
+        now=at,
+        inserts=(record,),
+        facts=(FactRow(fact_id, "Maya", "residence", value, at, None, "current"),),
+        links=(Link(fact_id, episode.id, "extracted"),),
+    )
+
+
+def check_consolidation_round_trip(factory: StoreFactory) -> None:
+    """A batch writes facts, links and marks at once; a batch already consumed is refused."""
+    with _opened(factory) as store:
+        first = make_record("ns", "I live in Boston", speaker="Maya")
+        second = make_record("ns", "I moved to Denver", speaker="Maya", occurred_at=T0 + _DAY)
+        store.insert([first, second])
+        assert store.pending_count("ns") == 2
+        assert [e.id for e in store.pending_episodes("ns", 10)] == [first.id, second.id]
+        episode = store.get("ns", first.id)
+        assert episode is not None
+        batch = _fact_batch("ns", episode, fact_id="f" * 32, value="Boston", at=T0)
+        assert store.apply_consolidation(batch) is True
+        assert store.apply_consolidation(batch) is False  # consumed: nothing written twice
+        assert [e.id for e in store.pending_episodes("ns", 10)] == [second.id]
+        assert store.pending_count("ns") == 1
+        later = store.get("ns", second.id)
+        assert later is not None
+        change = FactChange("f" * 32, T0 + _DAY, "superseded", "e" * 32)
+        step = _fact_batch("ns", later, fact_id="e" * 32, value="Denver", at=T0 + _DAY)
+        assert store.apply_consolidation(
+            ConsolidationBatch(**{**_fields(step), "changes": (change,)})
+        )
+        facts = store.facts("ns", subject="Maya", attribute="residence")
+        assert [(f.value, f.status, f.valid_to) for f in facts] == [
+            ("Boston", "superseded", T0 + _DAY),
+            ("Denver", "current", None),
+        ]
+        assert facts[0].sources == (first.id,)
+        assert facts[0].superseded_by == "e" * 32
+        assert facts[0].invalidated_at is not None
+        assert facts[1].invalidated_at is None
+        assert {(k.derived_id, k.source_id) for k in store.links("ns")} == {
+            ("f" * 32, first.id),
+            ("e" * 32, second.id),
+        }
+        assert store.get("ns", "f" * 32) is not None  # a fact is a memory
+        assert store.facts("other") == []
+        assert store.links("other") == []
+
+
+def check_consolidation_batch_is_one_transaction(factory: StoreFactory) -> None:
+    """A batch naming a memory that does not exist writes nothing, marks nothing."""
+    with _opened(factory) as store:
+        episode_record = make_record("ns", "I live in Boston", speaker="Maya")
+        store.insert([episode_record])
+        episode = store.get("ns", episode_record.id)
+        assert episode is not None
+        batch = _fact_batch("ns", episode, fact_id="f" * 32, value="Boston", at=T0)
+        broken = ConsolidationBatch(
+            **{**_fields(batch), "links": (*batch.links, Link("f" * 32, "9" * 32, "extracted"))}
+        )
+        try:
+            store.apply_consolidation(broken)
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("a batch linking to a missing memory must fail")
+        assert store.get("ns", "f" * 32) is None
+        assert store.facts("ns") == []
+        assert store.links("ns") == []
+        assert store.pending_count("ns") == 1
+
+
+def check_delete_takes_derived_only_memories(factory: StoreFactory) -> None:
+    """Deleting a source removes memories derived only from it, never other episodes."""
+    with _opened(factory) as store:
+        a = make_record("ns", "I live in Boston", speaker="Maya")
+        b = make_record("ns", "Boston is my home", speaker="Maya")
+        store.insert([a, b])
+        ea, eb = store.get("ns", a.id), store.get("ns", b.id)
+        assert ea is not None
+        assert eb is not None
+        only_a = _fact_batch("ns", ea, fact_id="f" * 32, value="Boston", at=T0)
+        shared = make_record("ns", "summary", kind="summary", engram_id="5" * 32)
+        store.apply_consolidation(
+            ConsolidationBatch(
+                **{
+                    **_fields(only_a),
+                    "episodes": ((ea.id, ea.version), (eb.id, eb.version)),
+                    "inserts": (*only_a.inserts, shared),
+                    "links": (
+                        *only_a.links,
+                        Link("5" * 32, a.id, "summarizes"),
+                        Link("5" * 32, b.id, "summarizes"),
+                        Link(b.id, a.id, "duplicate"),
+                    ),
+                }
+            )
+        )
+        store.delete("ns", a.id)
+        assert store.get("ns", "f" * 32) is None  # derived only from a
+        assert store.facts("ns") == []
+        assert store.get("ns", "5" * 32) is not None  # b still backs the summary
+        assert store.get("ns", b.id) is not None  # an episode is never taken along
+        assert store.links("ns") == [Link("5" * 32, b.id, "summarizes")]
+        assert store.check() == []
+
+
+def _fields(batch: ConsolidationBatch) -> dict[str, Any]:
+    return {name: getattr(batch, name) for name in ConsolidationBatch.__dataclass_fields__}
+
+
+def check_dynamics_round_trip(factory: StoreFactory) -> None:
+    """A memory's dynamics come back as written, on the memory and in the catalog."""
+    with _opened(factory) as store:
+        plain = make_record("ns", "plain")
+        strong = replace(
+            make_record("ns", "strong"),
+            importance=0.9,
+            stability_days=123.5,
+            valence=-0.5,
+            arousal=0.75,
+            emotion="sadness",
+        )
+        store.insert([plain, strong])
+        got = store.get_many("ns", [plain.id, strong.id])
+        p, s = got[plain.id], got[strong.id]
+        assert (p.importance, p.stability_days, p.emotion) == (
+            plain.importance,
+            plain.stability_days,
+            "neutral",
+        )
+        assert (s.importance, s.stability_days, s.valence, s.arousal, s.emotion) == (
+            0.9,
+            123.5,
+            -0.5,
+            0.75,
+            "sadness",
+        )
+        assert (s.recalls, s.last_recalled_at, s.dormant) == (0, None, False)
+        dynamics = store.catalog("ns").dynamics
+        assert dynamics is not None, "the catalog carries no dynamics"
+        row = store.catalog("ns").ids.index(strong.id)
+        assert dynamics.stability_days[row] == 123.5
+        assert dynamics.emotions[row] == "sadness"
+        assert dynamics.last_used_at[row] == strong.occurred_at.timestamp()
+        assert dynamics.sizes[row] == len(b"strong")
+        assert not dynamics.dormant.any()
+
+
+def check_set_dynamics_is_partial_and_isolated(factory: StoreFactory) -> None:
+    """set_dynamics changes only the given fields of the given namespace's memories."""
+    with _opened(factory) as store:
+        a, b = make_record("ns", "alpha"), make_record("ns", "beta")
+        other = make_record("other", "alpha")
+        store.insert([a, b, other])
+        store.catalog("ns")  # a cached catalog must see the change too
+        recalled = T0 + timedelta(days=3)
+        changed = store.set_dynamics(
+            "ns",
+            [
+                DynamicsUpdate(a.id, stability_days=40.0, recalls=2, last_recalled_at=recalled),
+                DynamicsUpdate(b.id, dormant=True),
+                DynamicsUpdate(other.id, dormant=True),  # another namespace: skipped
+                DynamicsUpdate("f" * 32, dormant=True),  # unknown: skipped
+            ],
+        )
+        assert changed == 2, f"set_dynamics reported {changed} changes, expected 2"
+        got = store.get_many("ns", [a.id, b.id])
+        assert (got[a.id].stability_days, got[a.id].recalls) == (40.0, 2)
+        assert got[a.id].last_recalled_at == recalled
+        assert not got[a.id].dormant
+        assert got[a.id].importance == a.importance, "an unset field changed"
+        assert got[b.id].dormant
+        assert got[b.id].stability_days == b.stability_days
+        assert not store.get_many("other", [other.id])[other.id].dormant, "namespace leaked"
+        catalog = store.catalog("ns")
+        assert catalog.dynamics is not None
+        row = catalog.ids.index(a.id)
+        assert catalog.dynamics.stability_days[row] == 40.0
+        assert catalog.dynamics.last_used_at[row] == recalled.timestamp()
+        assert catalog.dynamics.dormant[catalog.ids.index(b.id)]
+        assert [e.text for e in store.iter_engrams("ns")] == ["alpha", "beta"], "a memory went"
+        store.delete("ns", b.id)
+        assert store.set_dynamics("ns", [DynamicsUpdate(b.id, dormant=False)]) == 0
+        _assert_sound(store)
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_restore_round_trip,
@@ -815,4 +1030,9 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_iter_engrams_order,
     check_forget_namespace,
     check_ann_search,
+    check_consolidation_round_trip,
+    check_consolidation_batch_is_one_transaction,
+    check_delete_takes_derived_only_memories,
+    check_dynamics_round_trip,
+    check_set_dynamics_is_partial_and_isolated,
 )

@@ -10,8 +10,9 @@ local user who started the process, as with the CLI.
 
 ``forget`` deletes one memory by id; erasing a whole namespace is not offered
 to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``).
-``consolidate`` and ``feedback`` arrive with their library methods (later
-issues): each is one more ``@server.tool`` here.
+``consolidate`` turns new episodes into facts and summaries (write access);
+``feedback`` arrives with its library method (a later issue): one more
+``@server.tool`` here.
 
 No ``from __future__ import annotations``: the SDK reads the annotations at
 runtime to build each tool's schema and to inject ``Context``.
@@ -29,6 +30,8 @@ from engramdb import EngramError, Memory, __version__
 from engramdb.server.errors import error_code
 from engramdb.server.keys import ApiKey
 from engramdb.server.schemas import (
+    ConsolidationOut,
+    ContextOut,
     EngramOut,
     HistoryOut,
     HitOut,
@@ -45,7 +48,9 @@ KEY_STATE = "engramdb_key"
 _INSTRUCTIONS = (
     "engramdb is a long-term memory. Call `remember` with each thing worth keeping "
     "(who said it, when it happened); call `recall` with a question to get the most "
-    "relevant memories, best first, each with why it was recalled. `history` shows "
+    "relevant memories, best first, each with why it was recalled (pass `context`, the "
+    "recent turns, for follow-ups like 'what about her sister?'); `context` returns a "
+    "ready prompt context within a token budget. `history` shows "
     "every version of a memory; `forget` deletes one."
 )
 
@@ -128,14 +133,93 @@ def build_mcp(memory: Memory, *, namespace: str = "default") -> MCPServer:
         neighbours: Annotated[
             int, Field(description="Also return the N turns around each hit (0 to 20).")
         ] = 0,
+        include_dormant: Annotated[
+            bool, Field(description="Also search dormant (faded) memories.")
+        ] = False,
+        reinforce: Annotated[
+            bool, Field(description="Count the hits as recalled: their stability grows.")
+        ] = True,
+        emotion: Annotated[
+            list[str] | str | None,
+            Field(description="Only memories with this emotion label (or labels)."),
+        ] = None,
+        mood_congruent: Annotated[
+            bool, Field(description="Lean toward memories of the query's own tone.")
+        ] = False,
+        context: Annotated[
+            list[str] | str | None,
+            Field(
+                description="The conversation so far (recent turns, 'Name: text'), or a "
+                "session id; resolves 'she', 'his' and keeps to the topic."
+            ),
+        ] = None,
+        as_of: Annotated[
+            IsoTime | None,
+            Field(description="Answer with what was true at this event time (ISO 8601)."),
+        ] = None,
+        kinds: Annotated[
+            list[Literal["episode", "fact", "summary"]] | None,
+            Field(description="Kinds of memory to return (default: episodes)."),
+        ] = None,
     ) -> SearchOut:
         """The memories most relevant to the query, best first, each explained."""
         ns = scoped(ctx, namespace, "read")
         with _translated():
-            hits = memory.search(query, namespace=ns, limit=limit, now=now, neighbours=neighbours)
+            hits = memory.search(
+                query,
+                namespace=ns,
+                limit=limit,
+                now=now,
+                neighbours=neighbours,
+                include_dormant=include_dormant,
+                reinforce=reinforce,
+                emotion=emotion,
+                mood_congruent=mood_congruent,
+                context=context,
+                as_of=as_of,
+                kinds=kinds,
+            )
         return SearchOut(
             query=query, namespace=ns, now=now, hits=[HitOut.from_hit(h) for h in hits]
         )
+
+    @server.tool(name="context")
+    def context_tool(
+        query: Annotated[str, Field(description="What the next reply is about.")],
+        ctx: Context,
+        namespace: Namespace = None,
+        session: Annotated[
+            str | None, Field(description="The session whose recent turns lead the context.")
+        ] = None,
+        budget_tokens: Annotated[
+            int, Field(description="Tokens the rendered context may take at most.")
+        ] = 1000,
+        now: Annotated[
+            IsoTime | None, Field(description="Reference time, ISO 8601 (default: now).")
+        ] = None,
+    ) -> ContextOut:
+        """A ready prompt context: recent turns, relevant memories and mood, within a budget."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            bundle = memory.context(
+                query, namespace=ns, session=session, budget_tokens=budget_tokens, now=now
+            )
+        return ContextOut.from_bundle(bundle)
+
+    @server.tool()
+    def consolidate(
+        ctx: Context,
+        namespace: Namespace = None,
+        now: Annotated[
+            IsoTime | None,
+            Field(description="Record time of what it writes, ISO 8601 (default: now)."),
+        ] = None,
+    ) -> ConsolidationOut:
+        """Turn new episodes into facts and summaries (incremental; safe to repeat)."""
+        ns = scoped(ctx, namespace, "write")
+        with _translated():
+            report = memory.consolidate(namespace=ns, now=now)
+        return ConsolidationOut.from_report(report)
 
     @server.tool()
     def forget(

@@ -62,6 +62,71 @@ MIGRATIONS: tuple[str, ...] = (
         tokenize = 'porter unicode61 remove_diacritics 2'
     );
     """,
+    # 2: consolidation (issue 5). Facts and summaries are rows of ``engrams``
+    # (kind "fact" / "summary"), so search, history, export and erasure reach
+    # them; ``facts`` adds their structure and bi-temporal validity (event time
+    # valid_from/valid_to, record time recorded_at/invalidated_at);
+    # ``provenance`` links a derived memory to each memory it came from (both
+    # ends cascade: a delete in the store also removes derived memories left
+    # with no source); ``consolidated`` marks each episode version consumed, so
+    # runs are incremental, idempotent and resumable (a mark per episode, not a
+    # rowid high-water mark: SQLite may reuse the largest rowid after a delete).
+    """
+    CREATE TABLE facts (
+        engram_rowid   INTEGER PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
+        namespace      TEXT    NOT NULL,
+        subject        TEXT    NOT NULL,
+        attribute      TEXT    NOT NULL,
+        value          TEXT    NOT NULL,
+        valid_from     TEXT    NOT NULL,
+        valid_to       TEXT,
+        recorded_at    TEXT    NOT NULL,
+        invalidated_at TEXT,
+        status         TEXT    NOT NULL CHECK (status IN ('current', 'superseded', 'stale')),
+        superseded_by  TEXT
+    );
+    CREATE INDEX facts_key ON facts (namespace, subject, attribute, valid_from);
+
+    CREATE TABLE provenance (
+        derived_rowid INTEGER NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        source_rowid  INTEGER NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        relation      TEXT    NOT NULL,
+        PRIMARY KEY (derived_rowid, source_rowid)
+    ) WITHOUT ROWID;
+    CREATE INDEX provenance_source ON provenance (source_rowid);
+
+    CREATE TABLE consolidated (
+        engram_rowid INTEGER PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
+        version      INTEGER NOT NULL
+    );
+
+    CREATE TABLE consolidation_state (
+        namespace   TEXT    PRIMARY KEY,
+        runs        INTEGER NOT NULL,
+        episodes    INTEGER NOT NULL,
+        updated_at  TEXT    NOT NULL
+    );
+    """,
+    # next: memory dynamics (issue 4). One row per memory, written with it and
+    # gone with it (cascade): stability S (days), importance, emotion, recalls,
+    # dormancy. Not versioned: it describes the memory's strength, not its
+    # content. Memories of older stores get the defaults of model.py
+    # (importance 0.5, S 12 days) from the backfill.
+    """
+    CREATE TABLE dynamics (
+        engram_rowid     INTEGER PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
+        stability_days   REAL    NOT NULL,
+        importance       REAL    NOT NULL,
+        valence          REAL    NOT NULL DEFAULT 0,
+        arousal          REAL    NOT NULL DEFAULT 0,
+        emotion          TEXT    NOT NULL DEFAULT 'neutral',
+        recalls          INTEGER NOT NULL DEFAULT 0,
+        last_recalled_at TEXT,
+        dormant          INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO dynamics (engram_rowid, stability_days, importance)
+        SELECT rowid, 12.0, 0.5 FROM engrams;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,24 @@ import numpy.typing as npt
 
 from engramdb.clock import from_iso, to_iso
 from engramdb.errors import IntegrityError, NotFoundError, SchemaError, StoreError
-from engramdb.model import Engram, NamespaceStats, Version
+from engramdb.model import (
+    DEFAULT_IMPORTANCE,
+    DEFAULT_STABILITY_DAYS,
+    Engram,
+    Fact,
+    NamespaceStats,
+    Version,
+)
 from engramdb.store.base import (
     Candidate,
     Capability,
     Catalog,
+    ConsolidationBatch,
+    DerivedUpdate,
+    Dynamics,
+    DynamicsUpdate,
     EngramRecord,
+    Link,
     Store,
     VersionRecord,
 )
@@ -73,6 +86,24 @@ _ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, "
     "occurred_at, recorded_at, valid_from, version"
 )
+# A memory's dynamics (issue 4) as one JSON array, appended to the columns of a
+# query over ``engrams`` (unaliased); ``_engram`` reads it when present.
+# (One scalar subquery per column, not json_array: SQLite's JSON prints REALs with
+# 15 significant digits, and a stored float must come back exactly.)
+_DYNAMICS_FIELDS = (
+    "stability_days",
+    "importance",
+    "valence",
+    "arousal",
+    "emotion",
+    "recalls",
+    "last_recalled_at",
+    "dormant",
+)
+_DYNAMICS_COLUMN = "".join(
+    f", (SELECT d.{name} FROM dynamics d WHERE d.engram_rowid = engrams.rowid) AS d_{name}"
+    for name in _DYNAMICS_FIELDS
+)
 _BUSY_TIMEOUT_MS = 5000
 _BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (issue 7)
 
@@ -86,9 +117,7 @@ def _fts_query(namespace: str, terms: Sequence[str]) -> str:
     # Terms are quoted, so FTS5 operators and punctuation in them are inert.
     # NUL is dropped: FTS5's query parser stops at it and reports "unterminated
     # string" (conformance check_special_characters_inert).
-    quoted = " OR ".join(
-        '"' + term.replace("\x00", "").replace('"', '""') + '"' for term in terms
-    )
+    quoted = " OR ".join('"' + term.replace("\x00", "").replace('"', '""') + '"' for term in terms)
     return f'ns : "{namespace_token(namespace)}" AND {{text keys}} : ({quoted})'
 
 
@@ -398,6 +427,18 @@ class SqliteStore(Store):
             ),
         )
         rowid = int(cursor.lastrowid or 0)
+        conn.execute(
+            "INSERT INTO dynamics (engram_rowid, stability_days, importance, valence, arousal, "
+            "emotion) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                rowid,
+                record.stability_days,
+                record.importance,
+                record.valence,
+                record.arousal,
+                record.emotion,
+            ),
+        )
         self._write_vector(conn, rowid, record.vector, record.model_id)
         conn.execute(
             "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
@@ -446,13 +487,29 @@ class SqliteStore(Store):
                 conn.execute(
                     "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
                     "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (rowid, version, text, speaker, _dump(metadata), to_iso(occurred_at), to_iso(now)),
+                    (
+                        rowid,
+                        version,
+                        text,
+                        speaker,
+                        _dump(metadata),
+                        to_iso(occurred_at),
+                        to_iso(now),
+                    ),
                 )
                 conn.execute(
                     "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
                     "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
-                    (text, speaker, _dump(metadata), to_iso(occurred_at), keys, to_iso(now),
-                     version, rowid),
+                    (
+                        text,
+                        speaker,
+                        _dump(metadata),
+                        to_iso(occurred_at),
+                        keys,
+                        to_iso(now),
+                        version,
+                        rowid,
+                    ),
                 )
                 self._write_vector(conn, rowid, vector, model_id)
                 conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
@@ -461,9 +518,12 @@ class SqliteStore(Store):
                     (rowid, namespace_token(namespace), text, keys),
                 )
                 generation = self._bump(conn, namespace)
-                updated = _engram(conn.execute(
-                    f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE rowid = ?", (rowid,)
-                ).fetchone())
+                updated = _engram(
+                    conn.execute(
+                        f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams WHERE rowid = ?",
+                        (rowid,),
+                    ).fetchone()
+                )
         except sqlite3.Error as exc:
             raise _failure("update", exc) from exc
         self._index_added(namespace, [(rowid, vector)], generation)
@@ -478,9 +538,9 @@ class SqliteStore(Store):
                 ).fetchone()
                 if row is None:
                     raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
-                rowid = int(row["rowid"])
-                conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
-                conn.execute("DELETE FROM engrams WHERE rowid = ?", (rowid,))
+                doomed = _with_orphaned_derived(conn, int(row["rowid"]))
+                conn.executemany("DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in doomed])
+                conn.executemany("DELETE FROM engrams WHERE rowid = ?", [(r,) for r in doomed])
                 generation = self._bump(conn, namespace)
         except sqlite3.Error as exc:
             raise _failure("delete", exc) from exc
@@ -489,7 +549,7 @@ class SqliteStore(Store):
         with self._lock:
             loaded = self._vectors.get(namespace)
             if loaded is not None:
-                loaded.index.remove([rowid])
+                loaded.index.remove(doomed)
                 loaded.catalog = None
                 if loaded.generation == generation - 1:
                     loaded.generation = generation
@@ -503,11 +563,10 @@ class SqliteStore(Store):
                         "SELECT rowid FROM engrams WHERE namespace = ?", (namespace,)
                     )
                 ]
-                conn.executemany(
-                    "DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in rowids]
-                )
+                conn.executemany("DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in rowids])
                 conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
                 conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
+                conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
         except sqlite3.Error as exc:
             raise _failure("forget_namespace", exc) from exc
         self._vectors.pop(namespace, None)
@@ -546,9 +605,7 @@ class SqliteStore(Store):
             raise _failure("restore", exc) from exc
         self._index_added(record.namespace, [(rowid, record.vector)], generation)
 
-    def restore_many(
-        self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]
-    ) -> None:
+    def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
         if not items:
             return
         if any(not versions for _, versions in items):
@@ -597,7 +654,7 @@ class SqliteStore(Store):
             for chunk in _chunks(list(ids), 500):
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    f"SELECT {_ENGRAM_COLUMNS} FROM engrams "  # noqa: S608 - only placeholders
+                    f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams "
                     f"WHERE namespace = ? AND id IN ({marks})",
                     (namespace, *chunk),
                 ):
@@ -625,9 +682,7 @@ class SqliteStore(Store):
             for r in rows
         ]
 
-    def neighbours(
-        self, namespace: str, engram_id: str, before: int, after: int
-    ) -> list[Engram]:
+    def neighbours(self, namespace: str, engram_id: str, before: int, after: int) -> list[Engram]:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT session, seq FROM engrams WHERE namespace = ? AND id = ?",
@@ -636,15 +691,26 @@ class SqliteStore(Store):
             if row is None or row["session"] is None:
                 return []
             rows = conn.execute(
-                f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE namespace = ? AND session = ? "
+                f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams "
+                "WHERE namespace = ? AND session = ? "
                 "AND seq BETWEEN ? AND ? AND id != ? ORDER BY seq",
                 (namespace, row["session"], row["seq"] - before, row["seq"] + after, engram_id),
             ).fetchall()
         return [_engram(r) for r in rows]
 
-    def lexical_search(
-        self, namespace: str, terms: Sequence[str], limit: int
-    ) -> list[Candidate]:
+    def session_tail(self, namespace: str, session: str, limit: int) -> list[Engram]:
+        if limit <= 0:
+            return []
+        with self._read() as conn:  # the (namespace, session, seq) index serves it
+            rows = conn.execute(
+                f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams "
+                "WHERE namespace = ? AND session = ? AND kind = 'episode' "
+                "ORDER BY seq DESC LIMIT ?",
+                (namespace, session, limit),
+            ).fetchall()
+        return [_engram(r) for r in reversed(rows)]
+
+    def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
         if not terms or limit <= 0:
             return []
         with self._read() as conn:
@@ -690,16 +756,20 @@ class SqliteStore(Store):
                 return loaded.catalog
             with self._read() as conn:
                 rows = conn.execute(
-                    "SELECT rowid, id, session, seq, speaker, occurred_at FROM engrams "
+                    "SELECT rowid, id, kind, session, seq, speaker, occurred_at, text, keys"
+                    f"{_DYNAMICS_COLUMN} FROM engrams "
                     "WHERE namespace = ? ORDER BY rowid",
                     (namespace,),
                 ).fetchall()
             codes: dict[str, int] = {}
             catalog = Catalog(
                 ids=tuple(r["id"] for r in rows),
+                documents=tuple(f"{r['text']} {r['keys']}".strip() for r in rows),
                 session=np.array(
-                    [-1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
-                     for r in rows],
+                    [
+                        -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
+                        for r in rows
+                    ],
                     dtype=np.int64,
                 ),
                 seq=np.array([r["seq"] for r in rows], dtype=np.int64),
@@ -708,6 +778,8 @@ class SqliteStore(Store):
                     [from_iso(r["occurred_at"]).timestamp() for r in rows], dtype=np.float64
                 ),
                 vectors=index.matrix([int(r["rowid"]) for r in rows]),
+                kinds=tuple(r["kind"] for r in rows),
+                dynamics=_dynamics(rows),
             )
             loaded.catalog = catalog
             return catalog
@@ -718,13 +790,14 @@ class SqliteStore(Store):
             with self._read() as conn:
                 if namespace is None:
                     rows = conn.execute(
-                        f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE rowid > ? "
+                        f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams WHERE rowid > ? "
                         "ORDER BY rowid LIMIT 1000",
                         (last,),
                     ).fetchall()
                 else:
                     rows = conn.execute(
-                        f"SELECT {_ENGRAM_COLUMNS} FROM engrams WHERE namespace = ? AND rowid > ? "
+                        f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams "
+                        "WHERE namespace = ? AND rowid > ? "
                         "ORDER BY rowid LIMIT 1000",
                         (namespace, last),
                     ).fetchall()
@@ -736,9 +809,10 @@ class SqliteStore(Store):
 
     def namespaces(self) -> list[str]:
         with self._read() as conn:
-            return [r[0] for r in conn.execute(
-                "SELECT DISTINCT namespace FROM engrams ORDER BY namespace"
-            )]
+            return [
+                r[0]
+                for r in conn.execute("SELECT DISTINCT namespace FROM engrams ORDER BY namespace")
+            ]
 
     def stats(self, namespace: str) -> NamespaceStats:
         with self._read() as conn:
@@ -764,6 +838,306 @@ class SqliteStore(Store):
     def model_ids(self) -> set[str]:
         with self._read() as conn:
             return {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM vectors")}
+
+    # -- memory dynamics (issue 4) ------------------------------------------------
+
+    def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
+        if not updates:
+            return 0
+        try:
+            with self._tx() as conn:
+                rowids = self._rowids_of(namespace, [u.id for u in updates])
+                applied: list[DynamicsUpdate] = []
+                for u in updates:
+                    rowid = rowids.get(u.id)
+                    if rowid is None:  # deleted since the recall was queued
+                        continue
+                    conn.execute(
+                        "INSERT OR IGNORE INTO dynamics (engram_rowid, stability_days, "
+                        "importance) VALUES (?, ?, ?)",
+                        (rowid, DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE),
+                    )
+                    conn.execute(
+                        "UPDATE dynamics SET stability_days = COALESCE(?, stability_days), "
+                        "importance = COALESCE(?, importance), "
+                        "last_recalled_at = COALESCE(?, last_recalled_at), "
+                        "recalls = COALESCE(?, recalls), dormant = COALESCE(?, dormant) "
+                        "WHERE engram_rowid = ?",
+                        (
+                            u.stability_days,
+                            u.importance,
+                            None if u.last_recalled_at is None else to_iso(u.last_recalled_at),
+                            u.recalls,
+                            None if u.dormant is None else int(u.dormant),
+                            rowid,
+                        ),
+                    )
+                    applied.append(u)
+        except sqlite3.Error as exc:
+            raise _failure("set_dynamics", exc) from exc
+        # Patch our cached catalog instead of dropping it: its content is unchanged,
+        # so the recaller keeps its lexical index (a flush must not cost a rebuild).
+        # Another process sees the new state at its next catalog rebuild.
+        with self._lock:
+            loaded = self._vectors.get(namespace)
+            if loaded is not None and loaded.catalog is not None:
+                loaded.catalog = _patched(loaded.catalog, applied)
+        return len(applied)
+
+    # -- consolidation (issue 5) --------------------------------------------------
+
+    def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
+        columns = ", ".join(f"e.{c}" for c in _ENGRAM_COLUMNS.split(", "))
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM engrams e "
+                "LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
+                "WHERE e.namespace = ? AND e.kind = 'episode' "
+                "AND (c.engram_rowid IS NULL OR c.version < e.version) "
+                "ORDER BY e.rowid LIMIT ?",
+                (namespace, limit),
+            ).fetchall()
+        return [_engram(r) for r in rows]
+
+    def pending_count(self, namespace: str) -> int:
+        with self._read() as conn:
+            return int(
+                conn.execute(
+                    "SELECT COUNT(*) FROM engrams e "
+                    "LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
+                    "WHERE e.namespace = ? AND e.kind = 'episode' "
+                    "AND (c.engram_rowid IS NULL OR c.version < e.version)",
+                    (namespace,),
+                ).fetchone()[0]
+            )
+
+    def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
+        namespace = batch.namespace
+        added: list[tuple[int, npt.NDArray[np.float32]]] = []
+        try:
+            with self._tx() as conn:
+                if not self._episodes_unconsumed(conn, namespace, batch.episodes):
+                    return False
+                for record in batch.inserts:
+                    rowid = self._insert_row(conn, record, version=1, valid_from=record.recorded_at)
+                    conn.execute(
+                        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+                        "occurred_at, valid_from, valid_to) VALUES (?, 1, ?, ?, ?, ?, ?, NULL)",
+                        (
+                            rowid,
+                            record.text,
+                            record.speaker,
+                            _dump(record.metadata),
+                            to_iso(record.occurred_at),
+                            to_iso(record.recorded_at),
+                        ),
+                    )
+                    added.append((rowid, record.vector))
+                named = {eid for eid, _ in batch.episodes}
+                named.update(f.engram_id for f in batch.facts)
+                named.update(c.engram_id for c in batch.changes)
+                named.update(u.engram_id for u in batch.updates)
+                for link in batch.links:
+                    named.update((link.derived_id, link.source_id))
+                rowids = self._rowids_of(namespace, sorted(named))
+                missing = named - rowids.keys()
+                if missing:
+                    raise StoreError(
+                        f"consolidation names memories not in {namespace!r}: {sorted(missing)[:3]}"
+                    )
+                now = to_iso(batch.now)
+                conn.executemany(
+                    "INSERT INTO facts (engram_rowid, namespace, subject, attribute, value, "
+                    "valid_from, valid_to, recorded_at, invalidated_at, status, superseded_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            rowids[f.engram_id],
+                            namespace,
+                            f.subject,
+                            f.attribute,
+                            f.value,
+                            to_iso(f.valid_from),
+                            None if f.valid_to is None else to_iso(f.valid_to),
+                            now,
+                            None if f.valid_to is None else now,
+                            f.status,
+                            f.superseded_by,
+                        )
+                        for f in batch.facts
+                    ],
+                )
+                conn.executemany(
+                    "UPDATE facts SET valid_to = ?, status = ?, superseded_by = ?, "
+                    "invalidated_at = ? WHERE engram_rowid = ?",
+                    [
+                        (
+                            None if c.valid_to is None else to_iso(c.valid_to),
+                            c.status,
+                            c.superseded_by,
+                            now,
+                            rowids[c.engram_id],
+                        )
+                        for c in batch.changes
+                    ],
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
+                    "VALUES (?, ?, ?)",
+                    [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in batch.links],
+                )
+                for update in batch.updates:
+                    self._write_derived_version(conn, rowids[update.engram_id], update, batch.now)
+                    added.append((rowids[update.engram_id], update.vector))
+                conn.executemany(
+                    "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
+                    "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
+                    [(rowids[eid], version) for eid, version in batch.episodes],
+                )
+                conn.execute(
+                    "INSERT INTO consolidation_state (namespace, runs, episodes, updated_at) "
+                    "VALUES (?, 1, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
+                    "runs = runs + 1, episodes = episodes + excluded.episodes, "
+                    "updated_at = excluded.updated_at",
+                    (namespace, len(batch.episodes), now),
+                )
+                generation = self._bump(conn, namespace)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"consolidation refused by the store: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise _failure("consolidation", exc) from exc
+        if added:
+            self._index_added(namespace, added, generation)
+        else:
+            with self._lock:
+                loaded = self._vectors.get(namespace)
+                if loaded is not None and loaded.generation == generation - 1:
+                    loaded.generation = generation
+                    loaded.catalog = None  # fact validity changed: rankings must see it
+        return True
+
+    def _episodes_unconsumed(
+        self, conn: sqlite3.Connection, namespace: str, episodes: Sequence[tuple[str, int]]
+    ) -> bool:
+        """True when every episode still exists at its version and is not yet consumed."""
+        for engram_id, version in episodes:
+            row = conn.execute(
+                "SELECT e.version, c.version FROM engrams e "
+                "LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
+                "WHERE e.namespace = ? AND e.id = ?",
+                (namespace, engram_id),
+            ).fetchone()
+            if row is None or int(row[0]) != version:
+                return False  # deleted or updated since it was read: plan again
+            if row[1] is not None and int(row[1]) >= version:
+                return False
+        return True
+
+    def _write_derived_version(
+        self, conn: sqlite3.Connection, rowid: int, update: DerivedUpdate, now: datetime
+    ) -> None:
+        row = conn.execute(
+            "SELECT version, speaker, valid_from FROM engrams WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        version = int(row["version"]) + 1
+        at = to_iso(max(now, from_iso(row["valid_from"])))  # versions never overlap
+        conn.execute(
+            "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
+            (at, rowid),
+        )
+        conn.execute(
+            "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+            "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            (
+                rowid,
+                version,
+                update.text,
+                row["speaker"],
+                _dump(update.metadata),
+                to_iso(update.occurred_at),
+                at,
+            ),
+        )
+        conn.execute(
+            "UPDATE engrams SET text = ?, metadata = ?, occurred_at = ?, keys = ?, "
+            "valid_from = ?, version = ? WHERE rowid = ?",
+            (
+                update.text,
+                _dump(update.metadata),
+                to_iso(update.occurred_at),
+                update.keys,
+                at,
+                version,
+                rowid,
+            ),
+        )
+        self._write_vector(conn, rowid, update.vector, update.model_id)
+        namespace = conn.execute("SELECT namespace FROM engrams WHERE rowid = ?", (rowid,))
+        conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
+        conn.execute(
+            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
+            (rowid, namespace_token(namespace.fetchone()[0]), update.text, update.keys),
+        )
+
+    def facts(
+        self, namespace: str, *, subject: str | None = None, attribute: str | None = None
+    ) -> list[Fact]:
+        where = ["f.namespace = ?"]
+        args: list[Any] = [namespace]
+        if subject is not None:
+            where.append("f.subject = ?")
+            args.append(subject)
+        if attribute is not None:
+            where.append("f.attribute = ?")
+            args.append(attribute)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT f.*, e.id AS engram_id, e.text AS text FROM facts f "
+                "JOIN engrams e ON e.rowid = f.engram_rowid "
+                f"WHERE {' AND '.join(where)} "
+                "ORDER BY f.subject, f.attribute, f.valid_from, f.engram_rowid",
+                args,
+            ).fetchall()
+            sources: dict[int, list[str]] = {}
+            for link in conn.execute(
+                "SELECT p.derived_rowid, s.id FROM provenance p "
+                "JOIN engrams s ON s.rowid = p.source_rowid "
+                "JOIN facts f ON f.engram_rowid = p.derived_rowid "
+                "WHERE f.namespace = ? ORDER BY p.derived_rowid, p.source_rowid",
+                (namespace,),
+            ):
+                sources.setdefault(int(link[0]), []).append(link[1])
+        return [
+            Fact(
+                engram_id=r["engram_id"],
+                namespace=namespace,
+                subject=r["subject"],
+                attribute=r["attribute"],
+                value=r["value"],
+                text=r["text"],
+                valid_from=from_iso(r["valid_from"]),
+                valid_to=None if r["valid_to"] is None else from_iso(r["valid_to"]),
+                recorded_at=from_iso(r["recorded_at"]),
+                invalidated_at=None
+                if r["invalidated_at"] is None
+                else from_iso(r["invalidated_at"]),
+                status=r["status"],
+                superseded_by=r["superseded_by"],
+                sources=tuple(sources.get(int(r["engram_rowid"]), ())),
+            )
+            for r in rows
+        ]
+
+    def links(self, namespace: str) -> list[Link]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT d.id, s.id, p.relation FROM provenance p "
+                "JOIN engrams d ON d.rowid = p.derived_rowid "
+                "JOIN engrams s ON s.rowid = p.source_rowid "
+                "WHERE d.namespace = ? ORDER BY p.derived_rowid, p.source_rowid",
+                (namespace,),
+            ).fetchall()
+        return [Link(r[0], r[1], r[2]) for r in rows]
 
     # -- maintenance ------------------------------------------------------------
 
@@ -864,12 +1238,12 @@ class SqliteStore(Store):
             if namespace not in counted:
                 problems.append(f"namespace {namespace!r}: no change counter (generation)")
             loaded = self._vectors.get(namespace)
-            if loaded is not None and loaded.generation == counted.get(namespace):
-                if len(loaded.index) != count:
-                    problems.append(
-                        f"namespace {namespace!r}: the loaded vector index holds "
-                        f"{len(loaded.index)} vectors, the table {count} memories"
-                    )
+            current = loaded is not None and loaded.generation == counted.get(namespace)
+            if loaded is not None and current and len(loaded.index) != count:
+                problems.append(
+                    f"namespace {namespace!r}: the loaded vector index holds "
+                    f"{len(loaded.index)} vectors, the table {count} memories"
+                )
         stray = sum(lexical.values())
         if stray:
             problems.append(f"lexical index rows of no namespace with memories: {stray}")
@@ -928,10 +1302,7 @@ class SqliteStore(Store):
         source = Path(source_path)
         if not source.is_file():
             raise StoreError(f"no backup file at {source}")
-        if self.path == ":memory:":
-            scratch_dir = Path.cwd()
-        else:
-            scratch_dir = Path(self.path).parent
+        scratch_dir = Path.cwd() if self.path == ":memory:" else Path(self.path).parent
         scratch = scratch_dir / f".{Path(self.path).name}.restore-{os.getpid()}"
         try:
             _copy_database(source, scratch)
@@ -1028,7 +1399,7 @@ class SqliteStore(Store):
             for chunk in _chunks(list(rowids), 500):
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks})",  # noqa: S608
+                    f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks})",
                     chunk,
                 ):
                     out[int(row[0])] = row[1]
@@ -1040,14 +1411,117 @@ class SqliteStore(Store):
             for chunk in _chunks(list(ids), 500):
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    f"SELECT id, rowid FROM engrams WHERE namespace = ? AND id IN ({marks})",  # noqa: S608
+                    f"SELECT id, rowid FROM engrams WHERE namespace = ? AND id IN ({marks})",
                     (namespace, *chunk),
                 ):
                     out[row[0]] = int(row[1])
         return out
 
 
+def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
+    """``rowid`` and every derived memory (fact, summary) that would be left with no
+    source once it is gone, transitively (issue 5; erasure in issue 8 builds on it).
+
+    Episodes are never taken along: a "duplicate" link between two episodes
+    records a likeness, not a derivation.
+    """
+    doomed = [rowid]
+    gone = {rowid}
+    frontier = [rowid]
+    while frontier:
+        marks = ",".join("?" * len(frontier))
+        derived = [
+            int(r[0])
+            for r in conn.execute(
+                f"SELECT DISTINCT p.derived_rowid FROM provenance p "
+                f"JOIN engrams d ON d.rowid = p.derived_rowid "
+                f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
+                frontier,
+            )
+        ]
+        frontier = []
+        for candidate in derived:
+            if candidate in gone:
+                continue
+            sources = {
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT source_rowid FROM provenance WHERE derived_rowid = ?", (candidate,)
+                )
+            }
+            if sources <= gone:
+                gone.add(candidate)
+                doomed.append(candidate)
+                frontier.append(candidate)
+    return doomed
+
+
+def _dynamics_of(row: sqlite3.Row) -> list[Any]:
+    """The row's dynamics as a list (stability, importance, valence, arousal, emotion,
+    recalls, last recalled, dormant); the defaults where the memory has none."""
+    present = "d_stability_days" in row.keys()  # noqa: SIM118 (sqlite3.Row)
+    if not present or row["d_stability_days"] is None:
+        return [DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE, 0.0, 0.0, "neutral", 0, None, 0]
+    return [row[f"d_{name}"] for name in _DYNAMICS_FIELDS]
+
+
+def _dynamics(rows: Sequence[sqlite3.Row]) -> Dynamics:
+    values = [_dynamics_of(r) for r in rows]
+    occurred = [from_iso(r["occurred_at"]).timestamp() for r in rows]
+    last_used = [
+        max(at, from_iso(v[6]).timestamp()) if v[6] is not None else at
+        for v, at in zip(values, occurred, strict=True)
+    ]
+    return Dynamics(
+        stability_days=np.array([float(v[0]) for v in values], dtype=np.float64),
+        importance=np.array([float(v[1]) for v in values], dtype=np.float64),
+        valence=np.array([float(v[2]) for v in values], dtype=np.float64),
+        arousal=np.array([float(v[3]) for v in values], dtype=np.float64),
+        emotions=tuple(str(v[4]) for v in values),
+        last_used_at=np.array(last_used, dtype=np.float64),
+        recalls=np.array([int(v[5]) for v in values], dtype=np.int64),
+        dormant=np.array([bool(v[7]) for v in values], dtype=np.bool_),
+        sizes=np.array([len(r["text"].encode("utf-8")) for r in rows], dtype=np.int64),
+    )
+
+
+def _patched(catalog: Catalog, updates: Sequence[DynamicsUpdate]) -> Catalog:
+    """The catalog with ``updates`` applied to copies of its dynamics arrays."""
+    if catalog.dynamics is None or not updates:
+        return catalog
+    d = catalog.dynamics
+    row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
+    stability, importance = d.stability_days.copy(), d.importance.copy()
+    last_used, recalls, dormant = d.last_used_at.copy(), d.recalls.copy(), d.dormant.copy()
+    for u in updates:
+        row = row_of.get(u.id)
+        if row is None:
+            continue
+        if u.stability_days is not None:
+            stability[row] = u.stability_days
+        if u.importance is not None:
+            importance[row] = u.importance
+        if u.last_recalled_at is not None:
+            last_used[row] = max(catalog.occurred_at[row], u.last_recalled_at.timestamp())
+        if u.recalls is not None:
+            recalls[row] = u.recalls
+        if u.dormant is not None:
+            dormant[row] = u.dormant
+    return replace(
+        catalog,
+        dynamics=replace(
+            d,
+            stability_days=stability,
+            importance=importance,
+            last_used_at=last_used,
+            recalls=recalls,
+            dormant=dormant,
+        ),
+    )
+
+
 def _engram(row: sqlite3.Row) -> Engram:
+    dynamics = _dynamics_of(row)
     return Engram(
         id=row["id"],
         namespace=row["namespace"],
@@ -1060,6 +1534,14 @@ def _engram(row: sqlite3.Row) -> Engram:
         metadata=json.loads(row["metadata"]),
         kind=row["kind"],
         version=int(row["version"]),
+        stability_days=float(dynamics[0]),
+        importance=float(dynamics[1]),
+        valence=float(dynamics[2]),
+        arousal=float(dynamics[3]),
+        emotion=str(dynamics[4]),
+        recalls=int(dynamics[5]),
+        last_recalled_at=None if dynamics[6] is None else from_iso(dynamics[6]),
+        dormant=bool(dynamics[7]),
     )
 
 
@@ -1070,13 +1552,15 @@ def _dump(metadata: Mapping[str, Any]) -> str:
 def _is_busy(exc: sqlite3.Error) -> bool:
     name = getattr(exc, "sqlite_errorname", "") or ""
     message = str(exc).lower()
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in message or (
-        "busy" in message
+    return (
+        name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+        or "locked" in message
+        or "busy" in message
     )
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))  # noqa: S311
+    time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))  # noqa: S311 - jitter
 
 
 def _failure(action: str, exc: sqlite3.Error) -> StoreError:
@@ -1093,9 +1577,7 @@ def _failure(action: str, exc: sqlite3.Error) -> StoreError:
             "the store is unchanged and still readable"
         )
     if name.startswith("SQLITE_READONLY") or "readonly" in message or "read-only" in message:
-        return StoreError(
-            f"{action} failed: the store is read-only ({exc}); nothing was written"
-        )
+        return StoreError(f"{action} failed: the store is read-only ({exc}); nothing was written")
     if _is_busy(exc):
         return StoreError(
             f"{action} failed: the store stayed busy (another process held its lock "

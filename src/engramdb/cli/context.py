@@ -1,0 +1,142 @@
+"""Working memory and context (issue 9): ``engram context``, ``working`` and ``mood``.
+
+Each command makes one facade call and prints the result: the packed context
+as prompt text (or its items with ``--json``), a session's latest turns, the
+recent mood with the memories that drive it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from engramdb.cli.output import emit_json, engram_json, engram_line, iso
+from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.model import ContextBundle, Mood
+
+__all__ = ["context", "mood", "working"]
+
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="ISO",
+        help="Reference time (ISO 8601). (default: wall clock)",
+        show_default=False,
+    ),
+]
+
+
+def _mood_json(mood: Mood) -> dict[str, Any]:
+    return {
+        "namespace": mood.namespace,
+        "start": iso(mood.start),
+        "end": iso(mood.end),
+        "valence": mood.valence,
+        "arousal": mood.arousal,
+        "emotion": mood.emotion,
+        "memories": mood.memories,
+        "drivers": [engram_json(e) for e in mood.drivers],
+    }
+
+
+def _bundle_json(bundle: ContextBundle) -> dict[str, Any]:
+    return {
+        "query": bundle.query,
+        "namespace": bundle.namespace,
+        "session": bundle.session,
+        "budget_tokens": bundle.budget_tokens,
+        "tokens": bundle.tokens,
+        "items": [
+            {
+                "kind": i.kind,
+                "text": i.text,
+                "tokens": i.tokens,
+                "score": i.score,
+                "source_id": i.source_id,
+                "occurred_at": iso(i.occurred_at),
+                "speaker": i.speaker,
+                "session": i.session,
+            }
+            for i in bundle.items
+        ],
+        "mood": None if bundle.mood is None else _mood_json(bundle.mood),
+        "text": bundle.render(),
+    }
+
+
+def context(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What the next reply is about.", show_default=False)],
+    namespace: NamespaceOption = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Session whose recent turns lead the context.")
+    ] = None,
+    budget_tokens: Annotated[
+        int, typer.Option("--budget-tokens", help="Tokens the context may take at most.")
+    ] = 1000,
+    now: NowOption = None,
+) -> None:
+    """Print a prompt context for QUERY: recent turns, relevant memories, mood, in a budget."""
+    cli = state(ctx)
+    at = parse_time(now, "--now")
+    with cli.memory() as mem:
+        bundle = mem.context(
+            query,
+            namespace=cli.resolve(namespace),
+            session=session,
+            budget_tokens=budget_tokens,
+            now=at,
+        )
+    if cli.json:
+        emit_json(_bundle_json(bundle))
+    else:
+        typer.echo(bundle.render())
+
+
+def working(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="The session.", show_default=False)],
+    namespace: NamespaceOption = None,
+    max_turns: Annotated[int, typer.Option("--max-turns", help="Turns at most.")] = 20,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Tokens of text at most.")
+    ] = None,
+) -> None:
+    """Print SESSION's working memory: its latest turns, oldest first."""
+    cli = state(ctx)
+    ns = cli.resolve(namespace)
+    with cli.memory() as mem:
+        turns = mem.working(
+            namespace=ns, session=session, max_turns=max_turns, max_tokens=max_tokens
+        )
+    if cli.json:
+        emit_json({"namespace": ns, "session": session, "turns": [engram_json(t) for t in turns]})
+        return
+    for turn in turns:
+        typer.echo(engram_line(turn))
+
+
+def mood(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    window_days: Annotated[
+        float, typer.Option("--window-days", help="How far back to look, in days.")
+    ] = 7.0,
+    now: NowOption = None,
+) -> None:
+    """Print the recent mood (valence, arousal) and the memories that drive it."""
+    cli = state(ctx)
+    at = parse_time(now, "--now")
+    with cli.memory() as mem:
+        found = mem.mood(
+            namespace=cli.resolve(namespace), window=timedelta(days=window_days), now=at
+        )
+    if cli.json:
+        emit_json(_mood_json(found))
+        return
+    typer.echo(found.describe())
+    for engram in found.drivers:
+        typer.echo(f"  {engram_line(engram)}")

@@ -1,0 +1,268 @@
+"""Extractors: from an episode's text to subject / attribute / value statements.
+
+``Extractor`` is the one interface (a batch of episodes in, a list of
+``Extraction`` per episode out). ``RuleExtractor`` is the default: regular
+patterns over first-person statements, no model and no network. The speaker
+is the subject ("I moved to Denver" said by Maya: Maya / residence / Denver)
+and the episode's ``occurred_at`` is the event time. It covers attributes
+(where one lives, works, what as, age), preferences ("I love ...", "my
+favourite ... is ..."), relationships (partner, family, pets), counts ("I have
+2 kids"), plans ("I'm going to ...") and events ("I went to ..."). The optional
+LLM extractor is in ``llm``. This module decides what a statement says, not
+what it changes: supersession is ``supersede``'s.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from engramdb.model import Engram
+
+__all__ = ["EXCLUSIVE", "Extraction", "Extractor", "RuleExtractor", "fact_text"]
+
+#: Attributes that hold one value at a time: a new value supersedes the old one.
+EXCLUSIVE = frozenset({"residence", "employer", "occupation", "partner", "age", "situation"})
+# "number of kids", "favorite food", "feeling about sushi": exclusive by prefix
+_EXCLUSIVE_PREFIXES = ("number of ", "favorite ", "feeling about ")
+
+
+def is_exclusive(attribute: str) -> bool:
+    return attribute in EXCLUSIVE or attribute.startswith(_EXCLUSIVE_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """One statement found in an episode.
+
+    ``text`` is the statement as a sentence about the subject (what gets
+    embedded and indexed); ``occurred_at`` the event time when the statement
+    names one other than the episode's own (None: the episode's).
+    """
+
+    subject: str
+    attribute: str
+    value: str
+    text: str
+    occurred_at: datetime | None = None
+
+    @property
+    def exclusive(self) -> bool:
+        return is_exclusive(self.attribute)
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Finds statements in episodes; one list per episode, in order."""
+
+    @property
+    def name(self) -> str: ...
+
+    def extract(self, episodes: Sequence[Engram]) -> list[list[Extraction]]: ...
+
+
+def fact_text(subject: str, attribute: str, value: str) -> str:
+    """A fact as a plain sentence (what is embedded and shown)."""
+    if attribute == "residence":
+        return f"{subject} lives in {value}"
+    if attribute == "employer":
+        return f"{subject} works at {value}"
+    if attribute == "occupation":
+        return f"{subject} works as {_article(value)} {value}"
+    if attribute == "age":
+        return f"{subject} is {value} years old"
+    if attribute == "plan":
+        lead = value.split(" ", 1)[0]
+        if lead in {"going", "planning", "hoping", "about"}:
+            return f"{subject} is {value}"
+        return f"{subject} plans to {value}"
+    if attribute == "did":
+        return f"{subject} {value}"
+    if attribute == "situation":
+        return f"{subject} {value}"
+    if attribute.startswith("number of "):
+        return f"{subject} has {value} {attribute.removeprefix('number of ')}"
+    if attribute.startswith("feeling about "):
+        return f"{subject} {value} {attribute.removeprefix('feeling about ')}"
+    if attribute.startswith("pet "):
+        return f"{subject} has a {attribute.removeprefix('pet ')} named {value}"
+    return f"{subject}'s {attribute} is {value}"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+# A value runs to the first clause boundary: punctuation or a joining word.
+_STOP = (
+    r"and|but|because|since|so|with|when|while|after|before|last|this|next|yesterday|"
+    r"today|tonight|recently|now|for|which|who|where|as|if|though|although|until|"
+    r"lately|again|too|soon|anymore|right|is|was|are|were|has|had|will|would|feels|seems|"
+    r"looks|pays|starts|on|at|in|from|by|near|to|of"
+)
+_VALUE = rf"(?P<v>[^.,!?;:()\n\"]{{1,60}}?)(?=\s+(?:{_STOP})\b|\s*[.,!?;:()\n\"]|\s*$)"
+_NAME = r"(?P<v>[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
+_NUMBERS = {
+    "no": "0", "zero": "0", "one": "1", "a": "1", "an": "1", "two": "2", "three": "3",
+    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+}  # fmt: skip
+_NUMBER = r"(?P<n>\d+|no|zero|one|two|three|four|five|six|seven|eight|nine|ten)"
+_COUNTED = (
+    r"(?P<what>kids|children|sons|daughters|dogs|cats|pets|siblings|brothers|sisters|"
+    r"grandchildren|cars|horses|birds|fish|rabbits|hamsters|jobs|roommates)"
+)
+_PARTNER = r"(?:partner|wife|husband|girlfriend|boyfriend|fianc[eé]e?|spouse)"
+_FAMILY = (
+    r"(?P<rel>sister|brother|mom|mother|dad|father|son|daughter|best friend|friend|cousin|"
+    r"aunt|uncle|grandma|grandmother|grandpa|grandfather|niece|nephew|boss|roommate|mentor)"
+)
+_PET = r"(?P<animal>dog|cat|puppy|kitten|bird|parrot|horse|rabbit|bunny|hamster|turtle|fish)"
+_OCCUPATIONS = (
+    r"teacher|nurse|engineer|software engineer|developer|programmer|designer|doctor|lawyer|"
+    r"counselor|counsellor|therapist|artist|painter|writer|author|chef|cook|student|manager|"
+    r"accountant|architect|pilot|scientist|researcher|professor|journalist|photographer|"
+    r"musician|dancer|actor|firefighter|police officer|paramedic|pharmacist|dentist|"
+    r"veterinarian|vet|social worker|consultant|analyst|librarian|mechanic|electrician|"
+    r"plumber|carpenter|baker|barista|waiter|waitress|cashier|salesperson|entrepreneur|"
+    r"freelancer|data scientist|product manager|web developer|graphic designer|coach|"
+    r"volunteer|intern|mom|dad|stay-at-home parent"
+)
+_I = r"(?:^|(?<=[\s\"'(]))(?:i|I)"
+_ADV = r"(?:(?:just|recently|finally|now|currently|actually|also|still|already|officially) )*"
+
+# (pattern, attribute or a function of the match, value group) — tried in order;
+# every match of every pattern is kept.
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE if flags else 0), attribute)
+    for pattern, attribute, flags in (
+        # where one lives
+        (rf"\b(?:i|we)(?:'ve| have)? {_ADV}(?:moved|relocated) (?:back |over |out )?to {_VALUE}",
+         "residence", True),
+        (rf"\b(?:i|we) {_ADV}live in {_VALUE}", "residence", True),
+        (rf"\b(?:i'm|i am|we're|we are) {_ADV}(?:living|based) in {_VALUE}", "residence", True),
+        (rf"\bmy (?:new )?(?:home|house|apartment|place) is in {_VALUE}", "residence", True),
+        # where one works, and as what
+        (rf"\bmy (?:new )?job (?:at|with) {_VALUE}", "employer", True),
+        (rf"\bi {_ADV}work (?:at|for) {_VALUE}", "employer", True),
+        (rf"\bi(?:'m| am) {_ADV}working (?:at|for) {_VALUE}", "employer", True),
+        (rf"\bi {_ADV}(?:started|began) (?:a new job|working|my new job) (?:at|for|with) {_VALUE}",
+         "employer", True),
+        (rf"\bi(?:'ve| have)? {_ADV}(?:got|landed|accepted|took) (?:a|the) (?:new )?"
+         rf"(?:job|position|role)(?: as an? [\w -]+?)? (?:at|with) {_VALUE}", "employer", True),
+        (rf"\bi {_ADV}work as an? (?P<v>{_OCCUPATIONS})\b", "occupation", True),
+        (rf"\bi(?:'m| am) {_ADV}(?:working as )?an? (?P<v>{_OCCUPATIONS})\b", "occupation", True),
+        (rf"\bi {_ADV}became an? (?P<v>{_OCCUPATIONS})\b", "occupation", True),
+        # partner (names keep their capital: case-sensitive name after an insensitive lead)
+        (rf"\b[Mm]y (?:new )?{_PARTNER}(?:'s name)? is (?:called |named )?{_NAME}",
+         "partner", False),
+        (rf"\b[Mm]y (?:new )?{_PARTNER},? {_NAME}\b", "partner", False),
+        (rf"\b[Ii](?:'m| am) {_ADV}(?:dating|seeing|married to|engaged to|with) {_NAME}",
+         "partner", False),
+        (rf"\b[Ii] {_ADV}(?:married|started dating|got engaged to) {_NAME}", "partner", False),
+        # age
+        (r"\bi(?:'m| am| just turned| turned) (?P<v>\d{1,3})(?= years? old|\b(?! ?(?:"
+         r"minutes?|hours?|days?|weeks?|months?|percent|%|times?|miles?|km|pounds?|kg)))",
+         "age", True),
+        # counts
+        (rf"\b(?:i|we) {_ADV}(?:have|own|got) {_NUMBER} {_COUNTED}\b", "number", True),
+        # preferences
+        (rf"\bmy (?:new |all-time |absolute )?favou?rite (?P<what>[a-z][a-z ]{{0,30}}?) "
+         rf"(?:is|are) (?:now |still |definitely )?{_VALUE}", "favorite", True),
+        (rf"\bi {_ADV}(?:really |absolutely |totally )?(?P<verb>love|like|enjoy|adore|hate|dislike|"
+         rf"can't stand|don't like|do not like|no longer like) {_VALUE}", "feeling", True),
+        # relationships and pets
+        (rf"\b[Mm]y {_FAMILY}(?:'s name)?(?: is| named| called)? {_NAME}", "family", False),
+        (rf"\b[Mm]y {_PET}(?:'s name is| is (?:called|named)| named| called) {_NAME}",
+         "pet", False),
+        # plans
+        (rf"\bi(?:'m| am) {_ADV}(?P<verb>going|planning|hoping|about) to "
+         rf"(?P<v>(?!be\b)[^.,!?;:()\n]{{3,60}}?)(?=\s+(?:{_STOP})\b|\s*[.,!?;:()\n]|\s*$)",
+         "plan", True),
+        (rf"\bi {_ADV}(?:plan|intend|want) to {_VALUE}", "plan", True),
+        # events
+        (rf"\bi {_ADV}(?P<verb>went to|visited|adopted|bought|started|finished|joined|attended|"
+         rf"graduated from|signed up for|ran|painted|wrote|won|lost|quit|left|got) {_VALUE}",
+         "did", True),
+    )
+)  # fmt: skip
+
+_FEELING = {
+    "love": "loves", "like": "likes", "enjoy": "enjoys", "adore": "adores", "hate": "hates",
+    "dislike": "dislikes", "can't stand": "can't stand", "don't like": "dislikes",
+    "do not like": "dislikes", "no longer like": "no longer likes",
+}  # fmt: skip
+_DROP_LEAD = re.compile(r"^(?:the|a|an|my|our|some|this|that|to)\s+", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _clean(value: str) -> str:
+    value = re.sub(r"\s+", " ", value).strip(" '\"-")
+    return value
+
+
+class RuleExtractor:
+    """Regular patterns over first-person statements; deterministic, local, fast."""
+
+    name = "rules"
+
+    def __init__(self, *, max_value_words: int = 8) -> None:
+        self.max_value_words = max_value_words
+
+    def extract(self, episodes: Sequence[Engram]) -> list[list[Extraction]]:
+        return [self.extract_one(e.text, e.speaker) for e in episodes]
+
+    def extract_one(self, text: str, speaker: str | None) -> list[Extraction]:
+        subject = speaker or "user"
+        found: list[Extraction] = []
+        seen: set[tuple[str, str]] = set()
+        text = text.replace("\u2019", "'").replace("\u2018", "'")
+        for sentence in _SENTENCE.split(text):
+            if "?" in sentence and not sentence.rstrip().endswith((".", "!")):
+                continue  # a question asserts nothing
+            for pattern, kind in _RULES:
+                for match in pattern.finditer(sentence):
+                    item = self._extraction(match, kind, subject)
+                    if item is None or (item.attribute, item.value.casefold()) in seen:
+                        continue
+                    seen.add((item.attribute, item.value.casefold()))
+                    found.append(item)
+        return found
+
+    def _extraction(self, match: re.Match[str], kind: str, subject: str) -> Extraction | None:
+        groups = match.groupdict()
+        value = _clean(groups.get("v") or "")
+        attribute = kind
+        if kind == "number":
+            value = _NUMBERS.get(groups["n"].lower(), groups["n"])
+            attribute = f"number of {groups['what'].lower()}"
+        elif kind == "favorite":
+            attribute = f"favorite {_clean(groups['what']).lower()}"
+        elif kind == "feeling":
+            target = _DROP_LEAD.sub("", value) if value.lower().startswith("the ") else value
+            if not target or target.lower() in {"it", "that", "this", "them", "you", "to"}:
+                return None
+            attribute = f"feeling about {target.lower()}"
+            value = _FEELING[groups["verb"].lower()]
+        elif kind == "family":
+            attribute = groups["rel"].lower()
+        elif kind == "pet":
+            attribute = f"pet {groups['animal'].lower()}"
+        elif kind == "did":
+            value = f"{groups['verb'].lower()} {value}"
+        elif kind == "plan" and groups.get("verb"):
+            value = f"{groups['verb'].lower()} to {value}"
+        elif kind in {"residence", "employer", "plan"}:
+            value = _DROP_LEAD.sub("", value) if kind == "residence" else value
+        if kind == "residence" and value.lower() in {"here", "there", "it", "them", "us"}:
+            return None
+        if not value or len(value.split()) > self.max_value_words:
+            return None
+        return Extraction(
+            subject=subject,
+            attribute=attribute,
+            value=value,
+            text=fact_text(subject, attribute, value),
+        )

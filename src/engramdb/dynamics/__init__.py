@@ -1,0 +1,6 @@
+"""Memory dynamics: retention and stability, importance, emotion (issue 4).
+
+Pure functions of their inputs and ``now`` (``retention``, ``importance``) and
+the emotion appraisal of a text (``emotion``); ``recall`` turns a search's
+hits into batched stability updates. Nothing here opens a store.
+"""

@@ -1,0 +1,174 @@
+"""The facade's helper for memory dynamics: appraise on write, reinforce on recall, fade.
+
+``DynamicsKeeper`` holds what the pure modules need across calls: the emotion
+tagger (its prototypes are embedded once), the recall queue and the budgets
+set on this ``Memory``. It computes a new memory's importance, emotion and
+initial stability (``initial``), queues recalls and writes them in batches
+(``recalled``, ``flush``), and puts faded or over-budget memories aside
+(``fade``). It sees only ``store.base`` and the ``Embedder`` protocol;
+validation happened in the facade.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.dynamics import importance as importance_cues
+from engramdb.dynamics.dormancy import Budget, to_put_aside
+from engramdb.dynamics.emotion import EmotionTagger
+from engramdb.dynamics.reinforce import RecallQueue, reinforcement
+from engramdb.dynamics.retention import initial_stability, retrievability_array
+from engramdb.embed.base import Embedder
+from engramdb.store.base import Catalog, DynamicsUpdate, Store
+
+__all__ = ["DynamicsKeeper", "Initial"]
+
+
+@dataclass(frozen=True, slots=True)
+class Initial:
+    """A new memory's dynamics, as written with it."""
+
+    importance: float
+    stability_days: float
+    valence: float
+    arousal: float
+    emotion: str
+
+
+class DynamicsKeeper:
+    """Dynamics state of one ``Memory``: tagger, recall queue, budgets."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        flush_every: int = 64,
+        dormant_below: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.tagger = EmotionTagger(embedder)
+        self.queue = RecallQueue(flush_every)
+        self.dormant_below = dormant_below
+        self.budgets: dict[str, Budget] = {}
+        self._lock = threading.Lock()
+
+    # -- writes -------------------------------------------------------------------
+
+    def initial(
+        self,
+        namespace: str,
+        texts: Sequence[str],
+        vectors: npt.NDArray[np.float32],
+        overrides: Sequence[Mapping[str, object]],
+    ) -> list[Initial]:
+        """Each new memory's dynamics.
+
+        ``overrides`` hold the caller's ``importance`` / ``emotion`` per item.
+        Novelty is judged against the namespace's nearest memory (the vector
+        index, no catalog rebuild) and the batch's earlier items.
+        """
+        appraisals = self.tagger.appraise(texts, vectors)
+        nearest_sims: list[float] = []
+        for i, vector in enumerate(vectors):
+            found = self.store.vector_search(namespace, vector, 1)
+            best = found[0].score if found else 0.0
+            if i > 0:
+                best = max(best, float(np.max(vectors[:i] @ vector)))
+            nearest_sims.append(best)
+        out = []
+        for text, appraisal, similarity, override in zip(
+            texts, appraisals, nearest_sims, overrides, strict=True
+        ):
+            emotion = override.get("emotion")
+            label = appraisal.label if emotion is None else str(emotion)
+            given = override.get("importance")
+            if given is None:
+                found_cues = importance_cues.cues(
+                    text,
+                    nearest_similarity=similarity,
+                    valence=appraisal.valence,
+                    arousal=appraisal.arousal,
+                )
+                value = importance_cues.importance(found_cues)
+            else:
+                value = float(given)  # type: ignore[arg-type]  # validated by the facade
+            out.append(
+                Initial(
+                    importance=value,
+                    stability_days=initial_stability(value, appraisal.arousal),
+                    valence=appraisal.valence,
+                    arousal=appraisal.arousal,
+                    emotion=label,
+                )
+            )
+        return out
+
+    def mood_of(self, text: str) -> tuple[float, str]:
+        """The tone of a query (valence, label), for mood-congruent recall."""
+        vectors = self.tagger.embedder.embed([text])
+        appraisal = self.tagger.appraise([text], vectors)[0]
+        return appraisal.valence, appraisal.label
+
+    # -- recalls ------------------------------------------------------------------
+
+    def recalled(self, namespace: str, ids: Sequence[str], at: datetime) -> None:
+        """Queue a recall of ``ids`` at ``at``; writes the namespace's queue when due."""
+        if ids and self.queue.add(namespace, ids, at):
+            self.flush(namespace)
+
+    def flush(self, namespace: str | None = None) -> int:
+        """Write queued recalls (of one namespace, or all); returns memories updated."""
+        written = 0
+        with self._lock:
+            for ns, recalls in self.queue.take(namespace).items():
+                updates = reinforcement(self.store.catalog(ns), recalls)
+                written += self.store.set_dynamics(ns, updates)
+        return written
+
+    # -- dormancy -----------------------------------------------------------------
+
+    def fade(self, namespace: str, now: datetime) -> int:
+        """Put aside what faded below ``dormant_below`` or exceeds the budget; how many."""
+        self.flush(namespace)  # budgets judge retention with every recall counted
+        catalog = self.store.catalog(namespace)
+        if catalog.dynamics is None or len(catalog) == 0:
+            return 0
+        rows = to_put_aside(
+            retention_now(catalog, now),
+            catalog.dynamics.importance,
+            catalog.dynamics.dormant,
+            catalog.dynamics.sizes,
+            below=self.dormant_below,
+            budget=self.budgets.get(namespace),
+        )
+        updates = [DynamicsUpdate(id=catalog.ids[int(r)], dormant=True) for r in rows]
+        return self.store.set_dynamics(namespace, updates)
+
+    def over_budget(self, namespace: str) -> bool:
+        budget = self.budgets.get(namespace)
+        if budget is None:
+            return False
+        catalog = self.store.catalog(namespace)
+        if catalog.dynamics is None:
+            return False
+        active = ~catalog.dynamics.dormant
+        count = int(active.sum())
+        used = int(catalog.dynamics.sizes[active].sum())
+        return (budget.max_memories is not None and count > budget.max_memories) or (
+            budget.max_bytes is not None and used > budget.max_bytes
+        )
+
+
+def retention_now(catalog: Catalog, now: datetime) -> npt.NDArray[np.float64]:
+    """R(now) of every memory of a catalog (defaults where it keeps no dynamics)."""
+    if catalog.dynamics is None:
+        return np.ones(len(catalog))
+    elapsed = (now.timestamp() - catalog.dynamics.last_used_at) / 86_400.0
+    return retrievability_array(elapsed, catalog.dynamics.stability_days)

@@ -1,0 +1,114 @@
+"""What ``mem.context`` and ``mem.mood`` are made of: items, working memory, mood.
+
+The facade fetches (working turns, hits, provenance links); this module turns
+them into labelled ``ContextItem``s with token counts, bounds working memory,
+and reads the mood of a time window from the catalog's emotion tags (issue 4's
+valence and arousal). Packing itself is ``recall.packing``. No store writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from engramdb.model import ContextItem, Engram, Hit, Mood
+from engramdb.store.base import Catalog
+
+__all__ = ["MoodReading", "bounded", "hit_items", "mood_item", "read_mood", "working_items"]
+
+#: How many mood drivers are reported.
+DRIVERS = 5
+
+
+def bounded(
+    turns: Sequence[Engram], max_turns: int, max_tokens: int | None, count: Callable[[str], int]
+) -> list[Engram]:
+    """The latest turns (oldest first) within ``max_turns`` and ``max_tokens`` of text."""
+    kept: list[Engram] = []
+    used = 0
+    for turn in reversed(turns[-max_turns:] if max_turns > 0 else []):
+        if max_tokens is not None:
+            used += count(turn.text)
+            if used > max_tokens:
+                break
+        kept.append(turn)
+    return kept[::-1]
+
+
+def _item(kind: str, engram: Engram, score: float, count: Callable[[str], int]) -> ContextItem:
+    item = ContextItem(
+        kind=kind,
+        text=engram.text,
+        tokens=0,
+        score=score,
+        source_id=engram.id,
+        occurred_at=engram.occurred_at,
+        speaker=engram.speaker,
+        session=engram.session,
+    )
+    return replace(item, tokens=count(item.line()))
+
+
+def working_items(turns: Sequence[Engram], count: Callable[[str], int]) -> list[ContextItem]:
+    return [_item("working", t, 1.0, count) for t in turns]
+
+
+def hit_items(hits: Sequence[Hit], count: Callable[[str], int]) -> list[ContextItem]:
+    """Recalled memories as items; the kind is the memory's (episode, fact, summary)."""
+    return [_item(h.engram.kind, h.engram, h.score, count) for h in hits]
+
+
+def mood_item(mood: Mood, score: float, count: Callable[[str], int]) -> ContextItem:
+    item = ContextItem(kind="mood", text=mood.describe(), tokens=0, score=score)
+    return replace(item, tokens=count(item.line()))
+
+
+@dataclass(frozen=True, slots=True)
+class MoodReading:
+    """A mood computed from a catalog: the numbers and the driving memories' ids."""
+
+    valence: float
+    arousal: float
+    emotion: str
+    memories: int
+    drivers: tuple[str, ...]
+
+
+def read_mood(catalog: Catalog, start: datetime, end: datetime) -> MoodReading:
+    """Valence and arousal of the episodes that occurred in ``[start, end]``.
+
+    Valence is weighted by arousal (a calm remark moves the mood less than an
+    outburst; Bradley & Lang's affective space), so a window of neutral
+    memories reads 0. Drivers are ranked by |valence| x arousal.
+    """
+    dynamics = catalog.dynamics
+    n = len(catalog)
+    episode = np.array(
+        [k == "episode" for k in catalog.kinds] if catalog.kinds else [True] * n, dtype=bool
+    )
+    inside = (
+        episode
+        & (catalog.occurred_at >= start.timestamp())
+        & (catalog.occurred_at <= end.timestamp())
+    )
+    count = int(inside.sum())
+    if dynamics is None or count == 0:
+        return MoodReading(0.0, 0.0, "neutral", count, ())
+    valence = dynamics.valence[inside]
+    arousal = dynamics.arousal[inside]
+    weight = float(arousal.sum())
+    mean_valence = float((valence * arousal).sum() / weight) if weight > 0 else 0.0
+    rows = np.flatnonzero(inside)
+    strength = np.abs(valence) * arousal
+    strongest = np.argsort(-strength, kind="stable")[:DRIVERS]
+    drivers = tuple(catalog.ids[int(rows[j])] for j in strongest if strength[j] > 0)
+    carried: dict[str, float] = {}
+    for i in rows:
+        label = dynamics.emotions[int(i)]
+        if label != "neutral":
+            carried[label] = carried.get(label, 0.0) + float(dynamics.arousal[int(i)])
+    emotion = max(carried, key=lambda k: carried[k]) if carried else "neutral"
+    return MoodReading(mean_valence, float(arousal.mean()), emotion, count, drivers)

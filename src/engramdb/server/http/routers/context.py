@@ -1,0 +1,58 @@
+"""Working memory and context (issue 9): ``Memory.context``, ``working`` and ``mood``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from engramdb.server.http.auth import MemoryDep, ReadNamespace
+from engramdb.server.http.routers.responses import ERRORS
+from engramdb.server.schemas import ContextIn, ContextOut, EngramOut, IsoTime, MoodOut, WorkingOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["context"], responses=ERRORS)
+
+
+@router.post("/context")
+def context(namespace: ReadNamespace, body: ContextIn, memory: MemoryDep) -> ContextOut:
+    """What to put in a prompt now: working memory, recalled memories and mood, in a budget."""
+    bundle = memory.context(
+        body.query,
+        namespace=namespace,
+        session=body.session,
+        budget_tokens=body.budget_tokens,
+        now=body.now,
+    )
+    return ContextOut.from_bundle(bundle)
+
+
+@router.get("/sessions/{session}/working")
+def working(
+    namespace: ReadNamespace,
+    session: str,
+    memory: MemoryDep,
+    max_turns: Annotated[int, Query(ge=0, le=200)] = 20,
+    max_tokens: Annotated[int | None, Query(ge=0)] = None,
+) -> WorkingOut:
+    """The session's latest turns, oldest first, bounded by count and tokens."""
+    turns = memory.working(
+        namespace=namespace, session=session, max_turns=max_turns, max_tokens=max_tokens
+    )
+    return WorkingOut(
+        namespace=namespace, session=session, turns=[EngramOut.from_engram(t) for t in turns]
+    )
+
+
+@router.get("/mood")
+def mood(
+    namespace: ReadNamespace,
+    memory: MemoryDep,
+    window_days: Annotated[float, Query(gt=0, le=36_500)] = 7.0,
+    now: Annotated[IsoTime | None, Query()] = None,
+) -> MoodOut:
+    """Valence and arousal of the last ``window_days`` of memories, with what drives them."""
+    found = memory.mood(namespace=namespace, window=timedelta(days=window_days), now=now)
+    return MoodOut.from_mood(found)
