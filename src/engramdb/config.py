@@ -51,7 +51,9 @@ class Settings:
     embedder_url: str | None = None
     embedder_model: str | None = None
     embedder_api_key_env: str = "ENGRAMDB_EMBEDDER_API_KEY"
-    embed_batch_size: int = 64
+    # 16 texts per batch embedded fastest on this project's AVX2 machines (BENCHMARKS.md,
+    # "Embedding speed"): padding grows with batch size.
+    embed_batch_size: int = 16
     ann_threshold: int = 20_000
     limits: Limits = field(default_factory=Limits)
     # memory dynamics (issue 4, docs/dynamics.md): a memory whose retention R(now)

@@ -319,8 +319,12 @@ class Memory:
         if current is None:
             raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
         new_text = current.text if text is None else check_text(text, limits)
-        new_speaker = current.speaker if speaker is None else check_label(speaker, "speaker", limits)
-        new_time = current.occurred_at if occurred_at is None else check_time(occurred_at, "occurred_at")
+        new_speaker = (
+            current.speaker if speaker is None else check_label(speaker, "speaker", limits)
+        )
+        new_time = (
+            current.occurred_at if occurred_at is None else check_time(occurred_at, "occurred_at")
+        )
         new_meta = dict(current.metadata) if metadata is None else check_metadata(metadata, limits)
         at = self._clock.now() if now is None else check_time(now, "now")
         if at < current.valid_from:
@@ -398,7 +402,11 @@ class Memory:
         the query's own tone (docs/dynamics.md).
         """
         limits = self.settings.limits
-        if isinstance(neighbours, bool) or not isinstance(neighbours, int) or not 0 <= neighbours <= 20:
+        if (
+            isinstance(neighbours, bool)
+            or not isinstance(neighbours, int)
+            or not 0 <= neighbours <= 20
+        ):
             raise InvalidInputError("neighbours must be an integer from 0 to 20")
         for name, flag in (
             ("include_dormant", include_dormant),
@@ -564,9 +572,7 @@ class Memory:
             # worth a typical recalled memory: it competes by value per token
             typical = statistics.median(h.score for h in hits) if hits else 1.0
             recalled.append(contexts.mood_item(mood, typical, count))
-        items = pack(
-            contexts.working_items(turns, count), recalled, budget, count, sources=sources
-        )
+        items = pack(contexts.working_items(turns, count), recalled, budget, count, sources=sources)
         return ContextBundle(
             query=text,
             namespace=namespace,
@@ -924,9 +930,7 @@ def _parse_export(record: object, limits: Limits) -> _Exported:
     )
 
 
-def _parse_dynamics(
-    engram_id: str, raw: object
-) -> tuple[dict[str, Any], DynamicsUpdate | None]:
+def _parse_dynamics(engram_id: str, raw: object) -> tuple[dict[str, Any], DynamicsUpdate | None]:
     """An exported record's ``dynamics`` (optional: older exports have none)."""
     if raw is None:
         return {}, None
@@ -997,3 +1001,7 @@ def _bounded_int(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInputError(f"{name} must be an integer from {low} to {high}")
     return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .conftest import NOW, day, hash_memory, history
 
 from engramdb import InvalidInputError, Memory, StoreError
 from engramdb.store.base import ConsolidationBatch
+
+from .conftest import NOW, day, hash_memory, history
 
 
 def snapshot(mem: Memory, namespace: str = "u") -> dict[str, Any]:

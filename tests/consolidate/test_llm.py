@@ -15,11 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from .conftest import NOW, day
 
 from engramdb import EmbeddingError, Memory, Settings
 from engramdb.consolidate.llm import LLMExtractor
 from engramdb.testing.fakes import HashEmbedder
+
+from .conftest import NOW, day
 
 
 class FakeChat(BaseHTTPRequestHandler):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from .conftest import NOW, day, history
 
 from engramdb import Memory
 from engramdb.embed import Embedder
+
+from .conftest import NOW, day, history
 
 
 @pytest.fixture(scope="module")
