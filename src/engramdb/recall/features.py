@@ -40,6 +40,7 @@ SIGNALS = (
     "lexical_before",
     "lexical_after",
     "lexical_wide",
+    "coverage",
     "speaker",
     "speaker_other",
     "neighbour_dense",
@@ -398,7 +399,9 @@ def signals(
     # Names are left to the speaker signals: in BM25 a name matches everything its
     # owner said and drowns the words that say what the question is about.
     terms = [t for t in query.terms if t not in view.speaker_terms] or query.terms
-    bm25 = {name: _normalised(values) for name, values in view.lexical.scores(terms).items()}
+    lexical_scores = view.lexical.scores(terms)
+    coverage = lexical_scores.pop("coverage")
+    bm25 = {name: _normalised(values) for name, values in lexical_scores.items()}
     lexical = bm25["single"]
 
     named = [
@@ -438,6 +441,7 @@ def signals(
         "lexical_before": bm25["before"],
         "lexical_after": bm25["after"],
         "lexical_wide": bm25["wide"],
+        "coverage": coverage,
         "speaker": speaker,
         "speaker_other": speaker_other,
         "neighbour_dense": _neighbour_max(dense, view, floor),

@@ -178,15 +178,18 @@ class LexicalIndex:
         return out
 
     def scores(self, terms: Sequence[str]) -> dict[str, F64]:
-        """BM25 for ``terms`` of each memory (``"single"``), window kind and session."""
-        out = {name: np.zeros(self.n) for name in ("single", *WINDOWS, "session")}
-        for term in self.cache.term_ids(terms):
+        """BM25 for ``terms`` of each memory (``"single"``), window kind and session,
+        and ``"coverage"``: the share of the terms each memory contains."""
+        out = {name: np.zeros(self.n) for name in ("single", *WINDOWS, "session", "coverage")}
+        ids = self.cache.term_ids(terms)
+        for term in ids:
             if term + 1 >= len(self.pointer) or self.pointer[term] == self.pointer[term + 1]:
                 continue
             start, end = int(self.pointer[term]), int(self.pointer[term + 1])
             tf = np.zeros(self.n)
             tf[self.rows[start:end]] = self.counts[start:end]
             out["single"] += _bm25(tf, self.norms["single"], self.k1)
+            out["coverage"] += tf > 0
             for name in WINDOWS:
                 out[name] += _bm25(self._window(tf, name), self.norms[name], self.k1)
             tf_session = np.bincount(self.session_row, weights=tf, minlength=self.session_count)
@@ -194,4 +197,7 @@ class LexicalIndex:
                 self.session_row
             ]
         out["session"] = np.where(self.has_session, out["session"], 0.0)
+        # Share of the query's distinct known terms found in the memory itself: a window
+        # may score as high as its best turn, but the turn that says it all should win.
+        out["coverage"] /= max(len(ids), 1)
         return out
