@@ -573,37 +573,7 @@ class SqliteStore(Store):
         return len(rowids)
 
     def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
-        if not versions:
-            raise StoreError("restore needs at least one version")
-        current = versions[-1]
-        try:
-            with self._tx() as conn:
-                rowid = self._insert_row(
-                    conn, record, version=current.version, valid_from=current.valid_from
-                )
-                conn.executemany(
-                    "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-                    "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            rowid,
-                            v.version,
-                            v.text,
-                            v.speaker,
-                            _dump(v.metadata),
-                            to_iso(v.occurred_at),
-                            to_iso(v.valid_from),
-                            None if v.valid_to is None else to_iso(v.valid_to),
-                        )
-                        for v in versions
-                    ],
-                )
-                generation = self._bump(conn, record.namespace)
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"restore refused by the store: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise _failure("restore", exc) from exc
-        self._index_added(record.namespace, [(rowid, record.vector)], generation)
+        self.restore_many([(record, versions)])
 
     def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
         if not items:
