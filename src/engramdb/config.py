@@ -72,6 +72,10 @@ class Settings:
     extractor_model: str | None = None
     extractor_api_key_env: str = "ENGRAMDB_EXTRACTOR_API_KEY"
     consolidation_batch: int = 256
+    # PII redaction on write (issue 8, docs/security.md): text added to or updated
+    # in these namespaces has e-mails, phones, cards, IBANs, IPs and SSNs replaced
+    # by typed placeholders before it is embedded or stored
+    redact_namespaces: frozenset[str] = frozenset()
 
     def with_path(self, path: str) -> Settings:
         return replace(self, path=path)
@@ -92,4 +96,9 @@ class Settings:
             extractor=env.get("ENGRAMDB_EXTRACTOR", base.extractor),
             extractor_url=env.get("ENGRAMDB_EXTRACTOR_URL", base.extractor_url),
             extractor_model=env.get("ENGRAMDB_EXTRACTOR_MODEL", base.extractor_model),
+            redact_namespaces=frozenset(
+                name.strip()
+                for name in env.get("ENGRAMDB_REDACT_NAMESPACES", "").split(",")
+                if name.strip()
+            ),
         )

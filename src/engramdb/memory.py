@@ -43,6 +43,7 @@ from engramdb.recall.enrich import embedding_text, index_keys
 from engramdb.recall.followup import Turn, parse_turn
 from engramdb.recall.packing import pack
 from engramdb.recall.tokens import default_counter
+from engramdb.security.redact import redact
 from engramdb.store import Capability, EngramRecord, Store, VersionRecord, open_store
 from engramdb.store.base import DynamicsUpdate
 from engramdb.validation import (
@@ -219,6 +220,9 @@ class Memory:
             self._prepare(item, None if single else i, namespace, now)
             for i, item in enumerate(batch)
         ]
+        if namespace in self.settings.redact_namespaces:
+            for p in prepared:
+                p["text"], p["metadata"] = _redacted(p["text"], p["metadata"])
         vectors = self.embedder.embed([embedding_text(p["text"], p["speaker"]) for p in prepared])
         model_id = self.embedder.model_id
         keeper = self._dynamics()
@@ -326,6 +330,8 @@ class Memory:
             current.occurred_at if occurred_at is None else check_time(occurred_at, "occurred_at")
         )
         new_meta = dict(current.metadata) if metadata is None else check_metadata(metadata, limits)
+        if text is not None and namespace in self.settings.redact_namespaces:
+            new_text, new_meta = _redacted(new_text, new_meta)
         at = self._clock.now() if now is None else check_time(now, "now")
         if at < current.valid_from:
             raise InvalidInputError(
@@ -1005,3 +1011,14 @@ def _bounded_int(value: object, name: str, low: int, high: int) -> int:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _redacted(text: str, metadata: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Text with its PII replaced, and metadata with ``redacted`` counts when any was."""
+    clean, counts = redact(text)
+    meta = dict(metadata)
+    if counts:
+        meta["redacted"] = counts
+    else:
+        meta.pop("redacted", None)
+    return clean, meta

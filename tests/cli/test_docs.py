@@ -19,7 +19,7 @@ def test_the_app_registers_the_expected_commands() -> None:
         ["add", "search", "get", "update", "delete", "history", "curve",
          "context", "working", "mood", "import", "export",
          "namespaces", "stats", "reindex", "check", "consolidate",
-         "backup", "restore", "forget-namespace",
+         "backup", "restore", "forget-namespace", "verify-erasure", "audit",
          "demo", "serve", "mcp", "keys"]
     )  # fmt: skip
 

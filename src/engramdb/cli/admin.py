@@ -1,4 +1,5 @@
-"""Store administration: namespaces, stats, reindex, check, backup, restore, forget-namespace.
+"""Store administration: namespaces, stats, reindex, check, backup, restore,
+forget-namespace, verify-erasure, audit.
 
 These commands look after a store as a whole. They own the confirmation of the
 destructive commands (``forget-namespace``, ``restore --force``); the work
@@ -14,10 +15,13 @@ from typing import Annotated
 import typer
 
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
-from engramdb.cli.output import counted, emit_json, stats_json, stats_line
-from engramdb.cli.state import NamespaceOption, state
+from engramdb.cli.output import counted, emit_json, iso, stats_json, stats_line
+from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.security import store_files, where_found
+from engramdb.server import audit
 
 __all__ = [
+    "audit_log",
     "backup",
     "check",
     "forget_namespace",
@@ -26,6 +30,7 @@ __all__ = [
     "reindex",
     "restore",
     "stats",
+    "verify_erasure",
 ]
 
 
@@ -161,7 +166,88 @@ def forget_namespace(
             raise fail("not confirmed; nothing was erased", EXIT_FAILURE)
     with cli.memory() as mem:
         count = mem.forget_namespace(namespace)
+    audit.record(cli.settings.path, "forget_namespace", namespace)
     if cli.json:
         emit_json({"namespace": namespace, "forgotten": count})
     else:
         typer.echo(f"forgot {counted(count)} in {namespace!r}")
+
+
+def verify_erasure(
+    ctx: typer.Context,
+    needle: Annotated[
+        str,
+        typer.Argument(
+            metavar="TEXT_OR_ID",
+            help="The text or memory id that must be gone.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Scan every file of the store for TEXT_OR_ID; exit 1 and list the files holding it.
+
+    The bytes on disk are read as they are (database, -wal, -shm, keys.db,
+    audit.db); the store is not opened, so close writers first for a final answer.
+    """
+    cli = state(ctx)
+    if not needle:
+        raise fail("TEXT_OR_ID must not be empty", EXIT_USAGE)
+    files = store_files(cli.settings.path)
+    found = where_found(files, [needle])
+    if cli.json:
+        emit_json({"found": bool(found), "files": [str(f) for f in found], "scanned": len(files)})
+    elif found:
+        for file in found:
+            typer.echo(f"found in {file}")
+    else:
+        typer.echo(f"not found in any of {len(files)} files")
+    if found:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def audit_log(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only entries at or after this ISO 8601 time.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Show the audit log: who did what to which namespace and when (never content)."""
+    cli = state(ctx)
+    where = audit.audit_path(cli.settings.path)
+    if where is None:
+        raise fail(f"the store {cli.settings.path!r} has no audit log beside it", EXIT_USAGE)
+    after = parse_time(since, "--since")
+    ns = cli.resolve_optional(namespace)
+    if not Path(where).is_file():
+        entries: list[audit.AuditRecord] = []
+    else:
+        log = audit.SqliteAuditLog(where)
+        try:
+            entries = log.entries(namespace=ns, since=after)
+        finally:
+            log.close()
+    if cli.json:
+        emit_json(
+            {
+                "entries": [
+                    {
+                        "at": iso(e.at),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "namespace": e.namespace,
+                        "target": e.target,
+                        "status": e.status,
+                    }
+                    for e in entries
+                ]
+            }
+        )
+        return
+    for e in entries:
+        target = "" if e.target is None else f" {e.target}"
+        status = "" if e.status == 0 else f" -> {e.status}"
+        typer.echo(f"{iso(e.at)} {e.actor} {e.action} {e.namespace}{target}{status}")

@@ -23,6 +23,7 @@ from engramdb.cli.output import (
     version_lines,
 )
 from engramdb.cli.state import NamespaceOption, parse_metadata, parse_time, state
+from engramdb.server import audit
 
 __all__ = ["add", "delete", "get", "history", "search", "update"]
 
@@ -220,6 +221,7 @@ def delete(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption
     ns = cli.resolve(namespace)
     with cli.memory() as mem:
         mem.delete(engram_id, namespace=ns)
+    audit.record(cli.settings.path, "delete", ns, target=engram_id)
     if cli.json:
         emit_json({"deleted": engram_id, "namespace": ns})
     else:

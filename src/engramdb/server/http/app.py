@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from engramdb import Memory, Settings, __version__
+from engramdb.server.audit import SqliteAuditLog, audit_path
+from engramdb.server.http.audit import AuditTrail
 from engramdb.server.http.auth import Authenticator, McpGate, ServerState
 from engramdb.server.http.errors import install_error_handlers
 from engramdb.server.http.metrics import Metrics
@@ -58,6 +60,10 @@ def create_app(
     authenticator = Authenticator(
         keys, RateLimiter(options.rate_per_s, options.burst), enabled=options.auth
     )
+    audit_file = audit_path(settings.path)
+    audit = None if audit_file is None else SqliteAuditLog(audit_file)
+    if audit is not None:
+        owned.callback(audit.close)
     metrics = Metrics(memory)
     mcp_manager: Any = None
 
@@ -87,6 +93,8 @@ def create_app(
     # metrics see the limit's 413s too.
     app.add_middleware(BodyLimit, max_body_bytes=options.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    if audit is not None:
+        app.add_middleware(AuditTrail, log=audit)
     return app
 
 

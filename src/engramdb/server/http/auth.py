@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engramdb import Memory
+from engramdb.server.http.audit import KEY_ID_STATE
 from engramdb.server.http.errors import HttpError, error_response
 from engramdb.server.keys import LOCAL_ADMIN, ApiKey, KeyRing
 from engramdb.server.options import ServerOptions
@@ -121,7 +122,10 @@ def _current_key(
 ) -> ApiKey:
     # The header is read here (not from _credentials) so every malformed form gets
     # the same 401 and message; _bearer only puts the scheme in the OpenAPI document.
-    return _state(request).authenticator.authenticate(request.headers.get("authorization"))
+    key = _state(request).authenticator.authenticate(request.headers.get("authorization"))
+    # for the audit trail (server.http.audit): who made this request
+    setattr(request.state, KEY_ID_STATE, key.id)
+    return key
 
 
 def _memory(request: Request) -> Memory:

@@ -210,6 +210,9 @@ class SqliteStore(Store):
         conn = self._conn
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        # Erasure that reaches the file (issue 8): freed pages are overwritten
+        # with zeros, so deleted text does not linger in free pages.
+        conn.execute("PRAGMA secure_delete = ON")
         if self.read_only:
             conn.execute("PRAGMA query_only = ON")
             return
@@ -544,6 +547,7 @@ class SqliteStore(Store):
                 generation = self._bump(conn, namespace)
         except sqlite3.Error as exc:
             raise _failure("delete", exc) from exc
+        self._scrub(optimize_fts=False)
         # Under the lock: remove() moves rows, which a search in another thread
         # (check_same_thread=False) must not see half-done.
         with self._lock:
@@ -570,7 +574,34 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise _failure("forget_namespace", exc) from exc
         self._vectors.pop(namespace, None)
+        self._scrub(optimize_fts=True)
         return len(rowids)
+
+    def _scrub(self, *, optimize_fts: bool) -> None:
+        """Push erased bytes out of the FTS segments and the WAL file (issue 8).
+
+        The delete is already committed, so this never fails it: a concurrent
+        reader can keep the WAL from being truncated (SQLITE_BUSY, or a
+        checkpoint that reports itself blocked); ``close`` tries again.
+        FTS5 keeps deleted tokens in its segments until they are merged:
+        ``optimize`` rewrites them into one segment without the erased rows.
+        """
+        if self.path == ":memory:":
+            return
+        try:
+            with self._lock:
+                if optimize_fts:
+                    self._conn.execute("INSERT INTO engram_fts(engram_fts) VALUES ('optimize')")
+                # No busy wait: TRUNCATE would otherwise wait out busy_timeout for
+                # every open reader, and the delete is already done.
+                self._conn.execute("PRAGMA busy_timeout = 0")
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            if not _is_busy(exc):
+                raise _failure("checkpoint after erasure", exc) from exc
 
     def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
         self.restore_many([(record, versions)])
@@ -1313,6 +1344,10 @@ class SqliteStore(Store):
                 return
             self._closed = True
             self._vectors.clear()
+            if not self.read_only and self.path != ":memory:":
+                # the retry of an erasure's checkpoint a reader blocked (issue 8)
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             self._conn.close()
 
     # -- the in-memory vector index -------------------------------------------
@@ -1393,24 +1428,28 @@ def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
     source once it is gone, transitively (issue 5; erasure in issue 8 builds on it).
 
     Episodes are never taken along: a "duplicate" link between two episodes
-    records a likeness, not a derivation.
+    records a likeness, not a derivation. A summary is taken along as soon as
+    any one of its sources goes, even if others remain: it is extractive, so it
+    may quote the erased turn verbatim (and its history may too). It is not
+    rebuilt here; the next consolidation that touches the session writes a
+    fresh one from the turns that remain (issue 8).
     """
     doomed = [rowid]
     gone = {rowid}
     frontier = [rowid]
     while frontier:
         marks = ",".join("?" * len(frontier))
-        derived = [
-            int(r[0])
+        derived = {
+            int(r[0]): str(r[1])
             for r in conn.execute(
-                f"SELECT DISTINCT p.derived_rowid FROM provenance p "
+                f"SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
                 f"JOIN engrams d ON d.rowid = p.derived_rowid "
                 f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
                 frontier,
             )
-        ]
+        }
         frontier = []
-        for candidate in derived:
+        for candidate, kind in derived.items():
             if candidate in gone:
                 continue
             sources = {
@@ -1419,7 +1458,7 @@ def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
                     "SELECT source_rowid FROM provenance WHERE derived_rowid = ?", (candidate,)
                 )
             }
-            if sources <= gone:
+            if sources <= gone or kind == "summary":
                 gone.add(candidate)
                 doomed.append(candidate)
                 frontier.append(candidate)

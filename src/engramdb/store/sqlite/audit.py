@@ -1,0 +1,137 @@
+"""SqliteAuditLog: the append-only audit log, in its own SQLite file (issue 8).
+
+It owns the SQL of the ``audit`` table: who (an API key id, or ``"local"``)
+did what (an action verb) to which namespace and when, with the target id and
+the outcome. It never stores memory content: the row has no column that could
+hold text, metadata or a query. Like ``keys.db`` it is a file of its own
+(``audit.db`` beside the store, created 0600), so ``forget_namespace``,
+export and backup never touch it. The table is append-only: this class has no
+update or delete, and triggers refuse them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from engramdb.clock import from_iso, to_iso
+from engramdb.errors import StoreError
+
+__all__ = ["AuditRecord", "SqliteAuditLog"]
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    namespace TEXT,
+    target    TEXT,
+    status    INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One audited action; ``status`` is the HTTP status (0 for a local command)."""
+
+    at: datetime
+    actor: str
+    action: str
+    namespace: str | None
+    target: str | None = None
+    status: int = 0
+
+
+class SqliteAuditLog:
+    """The ``audit`` table in one SQLite file (or ``":memory:"``); thread-safe."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            self._conn.execute("PRAGMA busy_timeout = 5000")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > _SCHEMA_VERSION:
+                self._conn.close()
+                raise StoreError(
+                    f"audit file {self.path} has schema {version}, newer than this engramdb "
+                    f"supports ({_SCHEMA_VERSION}); upgrade engramdb"
+                )
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the audit file {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"audit file {self.path}: {exc}") from exc
+
+    def append(self, record: AuditRecord) -> None:
+        with self._locked() as conn:
+            conn.execute(
+                "INSERT INTO audit (at, actor, action, namespace, target, status) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    to_iso(record.at),
+                    record.actor,
+                    record.action,
+                    record.namespace,
+                    record.target,
+                    record.status,
+                ),
+            )
+
+    def entries(
+        self, *, namespace: str | None = None, since: datetime | None = None
+    ) -> list[AuditRecord]:
+        """Entries oldest first, optionally of one namespace and at or after ``since``."""
+        sql = "SELECT at, actor, action, namespace, target, status FROM audit WHERE 1 = 1"
+        params: list[str] = []
+        if namespace is not None:
+            sql += " AND namespace = ?"
+            params.append(namespace)
+        if since is not None:
+            sql += " AND at >= ?"
+            params.append(to_iso(since))
+        with self._locked() as conn:
+            rows = conn.execute(sql + " ORDER BY seq", params).fetchall()
+        return [
+            AuditRecord(
+                at=from_iso(str(at)),
+                actor=str(actor),
+                action=str(action),
+                namespace=None if ns is None else str(ns),
+                target=None if target is None else str(target),
+                status=int(status),
+            )
+            for at, actor, action, ns, target, status in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,93 @@
+"""Erasure reaches the files: after forget_namespace or delete, no canary byte is left (issue 8)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from engramdb import Memory, Settings
+from engramdb.cli import app
+from engramdb.security import store_files, where_found
+from engramdb.testing.fakes import HashEmbedder
+
+T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
+CANARIES = ("Zorbaxqy", "Quillfenwick", "Plumtrazzle")
+
+
+def _turns(session: str, canary: str) -> list[dict[str, Any]]:
+    said = [
+        ("Maya", f"I live in {canary} and I love sushi."),
+        ("Tom", "Nice! What do you do these days?"),
+        ("Maya", f"I work at {canary}Corp. My partner is Alex."),
+        ("Tom", "Sounds like a good life."),
+        ("Maya", "We have 2 dogs, which keeps us busy."),
+        ("Tom", "I visited Lisbon last spring."),
+        ("Maya", "The weather has been lovely lately."),
+    ]
+    return [
+        {"text": t, "speaker": s, "session": session, "occurred_at": T0 + timedelta(minutes=i)}
+        for i, (s, t) in enumerate(said)
+    ]
+
+
+def _memory(path: Path) -> Memory:
+    return Memory(str(path), embedder=HashEmbedder(), settings=Settings(consolidation_batch=4))
+
+
+def _filled(path: Path) -> None:
+    with _memory(path) as mem:
+        for i, canary in enumerate(CANARIES):
+            mem.add_many(_turns(f"s{i}", canary), namespace="private")
+        mem.add("Tom likes chess.", namespace="other")
+        mem.consolidate(namespace="private")
+        kinds = {e["kind"] for e in mem.export(namespace="private")}
+        assert {"fact", "summary"} <= kinds
+
+
+def test_forget_namespace_leaves_no_canary_byte_in_any_file(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _filled(store)
+    assert where_found(store_files(store), CANARIES)  # the scan does see them first
+    with _memory(store) as mem:
+        assert mem.forget_namespace("private") > 0
+        assert mem.namespaces() == ["other"]
+    files = store_files(store)
+    assert files
+    assert where_found(files, CANARIES) == []
+
+
+def test_deleting_an_episode_takes_its_facts_and_summary_and_their_bytes(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _filled(store)
+    with _memory(store) as mem:
+        episode = next(
+            e
+            for e in mem.export(namespace="private")
+            if e["kind"] == "episode" and "Zorbaxqy " in e["text"]
+        )
+        derived = [e for e in mem.export(namespace="private") if e["kind"] != "episode"]
+        assert any("Zorbaxqy" in e["text"] for e in derived)
+        mem.delete(episode["id"], namespace="private")
+        left = list(mem.export(namespace="private"))
+        assert all("live in Zorbaxqy" not in e["text"] for e in left)
+        assert all(e["kind"] != "summary" or e["session"] != "s0" for e in left)
+    # The phrase (and the episode id) is gone from every byte; single tokens of a
+    # deleted row may stay in FTS5 segments until the next merge (docs/security.md).
+    assert where_found(store_files(store), ["live in Zorbaxqy and", episode["id"]]) == []
+
+
+def test_verify_erasure_command_exits_1_then_0(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _filled(store)
+    runner = CliRunner()
+    found = runner.invoke(app, ["--store", str(store), "verify-erasure", "Plumtrazzle"])
+    assert found.exit_code == 1, found.output
+    assert "engram.db" in found.output
+    with _memory(store) as mem:
+        mem.forget_namespace("private")
+    gone = runner.invoke(app, ["--store", str(store), "--json", "verify-erasure", "Plumtrazzle"])
+    assert gone.exit_code == 0, gone.output
+    assert '"found": false' in gone.output
