@@ -11,17 +11,12 @@ update or delete, and triggers refuse them.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from engramdb.clock import from_iso, to_iso
-from engramdb.errors import StoreError
+from engramdb.store.sqlite.sidefile import SideFile
 
 __all__ = ["AuditRecord", "SqliteAuditLog"]
 
@@ -55,41 +50,11 @@ class AuditRecord:
     status: int = 0
 
 
-class SqliteAuditLog:
+class SqliteAuditLog(SideFile):
     """The ``audit`` table in one SQLite file (or ``":memory:"``); thread-safe."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._lock = threading.Lock()
-        try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-            )
-            self._conn.execute("PRAGMA busy_timeout = 5000")
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            if version > _SCHEMA_VERSION:
-                self._conn.close()
-                raise StoreError(
-                    f"audit file {self.path} has schema {version}, newer than this engramdb "
-                    f"supports ({_SCHEMA_VERSION}); upgrade engramdb"
-                )
-            self._conn.executescript(_SCHEMA)
-            self._conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the audit file {self.path}: {exc}") from exc
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise StoreError(f"audit file {self.path}: {exc}") from exc
+        super().__init__(path, label="audit file", schema=_SCHEMA, version=_SCHEMA_VERSION)
 
     def append(self, record: AuditRecord) -> None:
         with self._locked() as conn:
@@ -131,7 +96,3 @@ class SqliteAuditLog:
             )
             for at, actor, action, ns, target, status in rows
         ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
