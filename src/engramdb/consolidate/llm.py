@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from engramdb.consolidate.extract import Extraction, fact_text
+from engramdb.embed.http import openai_endpoint
 from engramdb.errors import EmbeddingError, InvalidInputError
 from engramdb.model import Engram
 
@@ -38,17 +38,7 @@ _PROMPT = (
 
 def chat_url(url: str) -> str:
     """The chat endpoint for ``url``: a base (``.../v1`` or host) or the endpoint itself."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError(f"extractor URL must be an http(s) URL, got {url!r}")
-    if parts.username or parts.password:
-        raise InvalidInputError("extractor URL must not contain credentials; pass api_key")
-    base = url.rstrip("/")
-    if base.endswith("/chat/completions"):
-        return base
-    if base.endswith("/v1"):
-        return base + "/chat/completions"
-    return base + "/v1/chat/completions"
+    return openai_endpoint(url, "chat/completions", "extractor")
 
 
 class LLMExtractor:

@@ -36,20 +36,29 @@ _MAX_RETRY_AFTER_S = 10.0
 _BODY_EXCERPT_CHARS = 300
 
 
-def endpoint_url(url: str) -> str:
-    """The embeddings endpoint for ``url``: a base (``.../v1`` or host) or the endpoint."""
+def openai_endpoint(url: str, route: str, what: str) -> str:
+    """The ``route`` endpoint of an OpenAI-compatible API at ``url``.
+
+    ``url`` is a host, a ``.../v1`` base or the endpoint itself; ``what`` names
+    the caller's setting in error messages.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError(f"embedder URL must be an http(s) URL, got {url!r}")
+        raise InvalidInputError(f"{what} URL must be an http(s) URL, got {url!r}")
     if parts.username or parts.password:
         # The URL appears in error messages; credentials belong in the API key.
-        raise InvalidInputError("embedder URL must not contain credentials; pass api_key")
+        raise InvalidInputError(f"{what} URL must not contain credentials; pass api_key")
     base = url.rstrip("/")
-    if base.endswith("/embeddings"):
+    if base.endswith("/" + route):
         return base
     if base.endswith("/v1"):
-        return base + "/embeddings"
-    return base + "/v1/embeddings"
+        return f"{base}/{route}"
+    return f"{base}/v1/{route}"
+
+
+def endpoint_url(url: str) -> str:
+    """The embeddings endpoint for ``url``: a base (``.../v1`` or host) or the endpoint."""
+    return openai_endpoint(url, "embeddings", "embedder")
 
 
 class OpenAIEmbedder:
