@@ -5,9 +5,10 @@ Only re-exports live here; see ``Memory`` for the entry point.
 
 from engramdb.client import Client
 from engramdb.clock import Clock, FixedClock, SystemClock
-from engramdb.config import Limits, Settings
+from engramdb.config import EncryptionKey, Limits, Settings
 from engramdb.errors import (
     AccessDeniedError,
+    DecryptionError,
     EmbeddingError,
     EngramError,
     IntegrityError,
@@ -44,7 +45,9 @@ __all__ = [
     "ContextBundle",
     "ContextItem",
     "Contribution",
+    "DecryptionError",
     "EmbeddingError",
+    "EncryptionKey",
     "Engram",
     "EngramError",
     "Explanation",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
 
-__all__ = ["DEFAULT_PATH", "Limits", "Settings"]
+__all__ = ["DEFAULT_PATH", "EncryptionKey", "Limits", "Settings"]
 
 DEFAULT_PATH = "./engram-data"
 
@@ -30,6 +32,64 @@ class Limits:
     max_query_chars: int = 4_000
     max_label_chars: int = 128
     max_limit: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionKey:
+    """Where a store's master key comes from: a key, a key file or a passphrase.
+
+    ``secret`` is the key text (32 random bytes as base64 or hex), the key
+    file's path, or the passphrase; ``repr`` never shows it. A store created
+    with a passphrase opens only with that passphrase; one created with a key
+    opens with the same key, from the environment or from a file. The key is
+    checked when the store opens (``engramdb.security.crypto``).
+    """
+
+    kind: Literal["key", "file", "passphrase"]
+    secret: str = field(repr=False)
+
+    @classmethod
+    def from_text(cls, text: str) -> EncryptionKey:
+        return cls("key", text.strip())
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> EncryptionKey:
+        return cls("file", str(Path(path).expanduser()))
+
+    @classmethod
+    def from_passphrase(cls, passphrase: str) -> EncryptionKey:
+        return cls("passphrase", passphrase)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], prefix: str = "ENGRAMDB_"
+    ) -> EncryptionKey | None:
+        """The key named by ``{prefix}MASTER_KEY``, ``…MASTER_KEY_FILE`` or ``…PASSPHRASE``.
+
+        None when none is set; setting more than one is refused (which one
+        would protect the store would be a guess).
+        """
+        sources: tuple[tuple[str, Literal["key", "file", "passphrase"]], ...] = (
+            ("MASTER_KEY", "key"),
+            ("MASTER_KEY_FILE", "file"),
+            ("PASSPHRASE", "passphrase"),
+        )
+        found = [
+            cls(
+                kind,
+                environ[f"{prefix}{name}"].strip()
+                if kind != "passphrase"
+                else environ[f"{prefix}{name}"],
+            )
+            for name, kind in sources
+            if environ.get(f"{prefix}{name}")
+        ]
+        if len(found) > 1:
+            raise ValueError(
+                f"set only one of {prefix}MASTER_KEY, {prefix}MASTER_KEY_FILE "
+                f"and {prefix}PASSPHRASE"
+            )
+        return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +136,12 @@ class Settings:
     # in these namespaces has e-mails, phones, cards, IBANs, IPs and SSNs replaced
     # by typed placeholders before it is embedded or stored
     redact_namespaces: frozenset[str] = frozenset()
+    # encryption at rest (issue 8, docs/security.md): with a key, a new store is
+    # created encrypted (content, metadata, history, facts, a blind lexical index,
+    # and the vectors unless ``encrypt_vectors`` is off) and an encrypted store
+    # opens only with its key; without one, a store is plaintext
+    encryption: EncryptionKey | None = None
+    encrypt_vectors: bool = True
 
     def with_path(self, path: str) -> Settings:
         return replace(self, path=path)
@@ -101,4 +167,7 @@ class Settings:
                 for name in env.get("ENGRAMDB_REDACT_NAMESPACES", "").split(",")
                 if name.strip()
             ),
+            encryption=EncryptionKey.from_env(env),
+            encrypt_vectors=env.get("ENGRAMDB_ENCRYPT_VECTORS", "1").strip().lower()
+            not in {"0", "false", "no", "off"},
         )

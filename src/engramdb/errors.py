@@ -10,7 +10,8 @@ or ``KeyError`` keep working::
     ├── NotFoundError (KeyError)             no such id in this namespace
     ├── StoreError (RuntimeError)            the store failed to read or write
     │   ├── SchemaError                      the store's schema is newer or unknown
-    │   └── IntegrityError                   the store's files are inconsistent
+    │   ├── IntegrityError                   the store's files are inconsistent
+    │   └── DecryptionError                  wrong or missing master key, altered ciphertext
     ├── EmbeddingError (RuntimeError)        the embedding model could not be loaded or run
     │   └── ModelIntegrityError              a model file does not match its pinned hash
     ├── AccessDeniedError (PermissionError)  a server refused the API key (none, bad, out of scope)
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "DecryptionError",
     "EmbeddingError",
     "EngramError",
     "IntegrityError",
@@ -69,6 +71,14 @@ class SchemaError(StoreError):
 
 class IntegrityError(StoreError):
     """The store's files are inconsistent (failed integrity or index checks)."""
+
+
+class DecryptionError(StoreError):
+    """Encrypted data did not open: no key, a wrong key, or ciphertext altered on disk.
+
+    Raised before anything is returned or written; nothing is ever read as
+    plaintext instead (docs/security.md).
+    """
 
 
 class EmbeddingError(EngramError, RuntimeError):

@@ -12,14 +12,14 @@ import statistics
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from engramdb.clock import Clock, SystemClock, from_iso, to_iso
-from engramdb.config import Limits, Settings
+from engramdb.config import EncryptionKey, Limits, Settings
 from engramdb.consolidate import Consolidator, Progress
 from engramdb.consolidate.setup import make_extractor
 from engramdb.dynamics.dormancy import Budget
@@ -102,7 +102,11 @@ class Memory:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._store = store or open_store(
-            self.settings.path, ann_threshold=self.settings.ann_threshold, read_only=read_only
+            self.settings.path,
+            ann_threshold=self.settings.ann_threshold,
+            read_only=read_only,
+            encryption=self.settings.encryption,
+            encrypt_vectors=self.settings.encrypt_vectors,
         )
         self._recaller: Recaller | None = None
         self._consolidator: Consolidator | None = None
@@ -844,6 +848,24 @@ class Memory:
         if Capability.BACKUP not in self._store.capabilities:
             raise StoreError(f"{type(self._store).__name__} does not support backup")
         return self._store.backup(path)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store is encrypted at rest (docs/security.md)."""
+        return self._store.encrypted
+
+    def rotate_master_key(self, new: EncryptionKey) -> int:
+        """Re-wrap every namespace's data key under the master key ``new``.
+
+        Content is not re-encrypted, so it is fast at any size; from now on the
+        store opens only with ``new``. Backups taken before keep the old key.
+        Returns the number of data keys re-wrapped (one per namespace).
+        """
+        if self._read_only:
+            raise StoreError("cannot rotate the master key: the store is read-only")
+        count = self._store.rotate_master_key(new)
+        self.settings = replace(self.settings, encryption=new)
+        return count
 
     def restore_backup(self, path: str | Path, *, force: bool = False) -> int:
         """Replace this store's content with the backup file at ``path``; returns memories.

@@ -42,8 +42,14 @@ SUBCOMMANDS = sorted(
 )
 
 
-def test_the_keys_group_registers_create_list_revoke() -> None:
-    assert [name for name, _ in SUBCOMMANDS] == ["keys create", "keys list", "keys revoke"]
+def test_the_keys_group_registers_api_and_master_key_commands() -> None:
+    assert [name for name, _ in SUBCOMMANDS] == [
+        "keys create",
+        "keys list",
+        "keys new-master",
+        "keys revoke",
+        "keys rotate-master",
+    ]
 
 
 @pytest.mark.parametrize(("name", "command"), SUBCOMMANDS, ids=[name for name, _ in SUBCOMMANDS])

@@ -8,18 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from engramdb.config import EncryptionKey
+from engramdb.security.crypto import generate_key
 from engramdb.store.base import Store
 from engramdb.store.sqlite import SqliteStore
 from engramdb.testing.conformance import ALL_CHECKS, StoreFactory
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "encrypted-memory", "encrypted-file"])
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Each way SqliteStore opens; the encrypted ones seal everything, vectors included
+    (issue 8): the same behaviour must come out of ciphertext and a blind index."""
     counter = itertools.count()
+    key = EncryptionKey.from_text(generate_key()) if "encrypted" in request.param else None
 
     def make(*, ann_threshold: int = 20_000) -> Store:
-        where = ":memory:" if request.param == "memory" else tmp_path / f"s{next(counter)}.db"
-        return SqliteStore(where, ann_threshold=ann_threshold)
+        file = tmp_path / f"s{next(counter)}.db"
+        where = ":memory:" if request.param.endswith("memory") else file
+        return SqliteStore(where, ann_threshold=ann_threshold, encryption=key)
 
     return make
 

@@ -16,6 +16,8 @@ exception is a bug and keeps its traceback.
       3   ``NotFoundError``
       4   ``StoreError``, ``SchemaError``, ``IntegrityError``
       5   ``EmbeddingError``, ``ModelIntegrityError``
+      6   ``DecryptionError``: no master key for an encrypted store, a wrong
+          one, or ciphertext altered on disk
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from engramdb import EmbeddingError, EngramError, InvalidInputError, NotFoundError, StoreError
+from engramdb import (
+    DecryptionError,
+    EmbeddingError,
+    EngramError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+)
 
 __all__ = [
     "EXIT_CODES",
@@ -43,6 +52,7 @@ EXIT_USAGE = 2
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (InvalidInputError, EXIT_USAGE),  # LimitExceededError is a subclass
     (NotFoundError, 3),
+    (DecryptionError, 6),
     (StoreError, 4),  # SchemaError, IntegrityError
     (EmbeddingError, 5),  # ModelIntegrityError
     (EngramError, EXIT_FAILURE),

@@ -1,18 +1,25 @@
-"""``engram keys create|list|revoke``: the API keys of ``engram serve``.
+"""``engram keys create|list|revoke``: the API keys of ``engram serve``;
+``engram keys new-master|rotate-master``: the master key of an encrypted store.
 
-Keys live in ``keys.db`` beside the store (``engramdb.server.keys``); this
-module only parses options and prints. A new key's token is printed once and
-cannot be shown again.
+API keys live in ``keys.db`` beside the store (``engramdb.server.keys``); a new
+key's token is printed once and cannot be shown again. The master key lives
+nowhere in the store: it comes from ``ENGRAMDB_MASTER_KEY``,
+``ENGRAMDB_MASTER_KEY_FILE`` or ``ENGRAMDB_PASSPHRASE`` (docs/security.md).
+This module only parses options and prints.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from engramdb import EncryptionKey, InvalidInputError
 from engramdb.cli.output import emit_json, iso
 from engramdb.cli.state import state
+from engramdb.security.crypto import generate_key
 from engramdb.server.keys import ACCESS_LEVELS, Access, ApiKey, KeyRing, keys_path
 
 __all__ = ["app"]
@@ -20,7 +27,8 @@ __all__ = ["app"]
 app = typer.Typer(
     name="keys",
     no_args_is_help=True,
-    help="Create, list and revoke the API keys of 'engram serve'.",
+    help="API keys of 'engram serve' (create, list, revoke); the master key of an "
+    "encrypted store (new-master, rotate-master).",
 )
 
 
@@ -63,8 +71,6 @@ def create(
     """Mint a key and print its token (shown once; only a hash is kept)."""
     cli = state(ctx)
     if access not in ACCESS_LEVELS:
-        from engramdb import InvalidInputError
-
         raise InvalidInputError(f"--access must be one of {', '.join(ACCESS_LEVELS)}")
     level: Access = "admin" if access == "admin" else ("write" if access == "write" else "read")
     with _ring(ctx) as ring:
@@ -109,3 +115,93 @@ def revoke(
         emit_json(_key_json(key))
     else:
         typer.echo(f"revoked {key.id} ({key.name})")
+
+
+def _write_key_file(path: Path) -> None:
+    """A fresh master key in a new file only its owner can read (never overwritten)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInputError(f"{path} exists: a key file is never overwritten") from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(generate_key() + "\n")
+
+
+@app.command("new-master")
+def new_master(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Write the key to this new file (mode 600) instead of printing it.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Make a random master key (32 bytes, base64) for an encrypted store."""
+    cli = state(ctx)
+    if out is None:
+        key = generate_key()
+        if cli.json:
+            emit_json({"key": key})
+        else:
+            typer.echo(key)
+        return
+    _write_key_file(out)
+    if cli.json:
+        emit_json({"key_file": str(out)})
+    else:
+        typer.echo(f"wrote a new master key to {out} (mode 600); keep a copy somewhere safe")
+
+
+@app.command("rotate-master")
+def rotate_master(
+    ctx: typer.Context,
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-key-file",
+            metavar="FILE",
+            help="The new master key's file (else $ENGRAMDB_NEW_MASTER_KEY, "
+            "$ENGRAMDB_NEW_MASTER_KEY_FILE or $ENGRAMDB_NEW_PASSPHRASE).",
+            show_default=False,
+        ),
+    ] = None,
+    generate: Annotated[
+        bool,
+        typer.Option("--generate", help="Write a fresh key to --new-key-file first."),
+    ] = False,
+) -> None:
+    """Re-wrap the store's data keys under a new master key (content is not rewritten).
+
+    The store is opened with the current key ($ENGRAMDB_MASTER_KEY, ..._FILE
+    or $ENGRAMDB_PASSPHRASE); afterwards it opens only with the new one.
+    """
+    cli = state(ctx)
+    if generate:
+        if new_key_file is None:
+            raise InvalidInputError("--generate needs --new-key-file FILE to write the key to")
+        _write_key_file(new_key_file)
+    if new_key_file is not None:
+        new: EncryptionKey | None = EncryptionKey.from_file(new_key_file)
+    else:
+        try:
+            new = EncryptionKey.from_env(os.environ, prefix="ENGRAMDB_NEW_")
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
+    if new is None:
+        raise InvalidInputError(
+            "no new master key: pass --new-key-file FILE or set ENGRAMDB_NEW_MASTER_KEY, "
+            "ENGRAMDB_NEW_MASTER_KEY_FILE or ENGRAMDB_NEW_PASSPHRASE"
+        )
+    with cli.memory() as mem:
+        count = mem.rotate_master_key(new)
+    if cli.json:
+        emit_json({"rotated": count, "new_key": new.kind})
+    else:
+        typer.echo(
+            f"re-wrapped {count} data key(s) under the new master key ({new.kind}); "
+            "the store now opens only with it"
+        )

@@ -20,6 +20,9 @@ written against ``Memory`` catches the same errors from a server.
       422   invalid_request      the body or parameters do not fit the schema
                                  (wrong types, unknown fields, naive datetimes)
       429   rate_limited         the key's token bucket is empty (``Retry-After`` says when)
+      503   decryption_error     ``DecryptionError``: a value of the store failed to
+                                 decrypt (altered on disk); the server never starts
+                                 without the right master key
       503   store_error          ``StoreError``, ``SchemaError``, ``IntegrityError``
       503   embedding_error      ``EmbeddingError``, ``ModelIntegrityError``
       500   engram_error         any other ``EngramError``
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 
 from engramdb.errors import (
     AccessDeniedError,
+    DecryptionError,
     EmbeddingError,
     EngramError,
     InvalidInputError,
@@ -60,6 +64,7 @@ ERROR_TABLE: tuple[tuple[type[EngramError], ErrorCode], ...] = (
     (LimitExceededError, ErrorCode(413, "limit_exceeded")),
     (InvalidInputError, ErrorCode(422, "invalid_input")),
     (NotFoundError, ErrorCode(404, "not_found")),
+    (DecryptionError, ErrorCode(503, "decryption_error")),
     (StoreError, ErrorCode(503, "store_error")),
     (EmbeddingError, ErrorCode(503, "embedding_error")),
     (AccessDeniedError, ErrorCode(403, "forbidden")),
@@ -78,6 +83,7 @@ _CLIENT_CLASSES: dict[str, type[EngramError]] = {
     "unauthorized": AccessDeniedError,
     "forbidden": AccessDeniedError,
     "rate_limited": RateLimitedError,
+    "decryption_error": DecryptionError,
     "store_error": StoreError,
     "embedding_error": EmbeddingError,
 }

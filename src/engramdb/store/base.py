@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.config import EncryptionKey
+from engramdb.errors import StoreError
 from engramdb.model import (
     DEFAULT_IMPORTANCE,
     DEFAULT_STABILITY_DAYS,
@@ -53,6 +55,7 @@ class Capability(enum.Enum):
     ANN = "ann"  # approximate nearest-neighbour index for large namespaces
     CONCURRENT_PROCESSES = "concurrent_processes"  # several processes may open one store
     BACKUP = "backup"  # online consistent backup
+    ENCRYPTION = "encryption"  # envelope encryption at rest, master key rotation (issue 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +421,17 @@ class Store(ABC):
         The backup is checked before anything changes; a damaged one raises
         ``IntegrityError``. Only backends with ``Capability.BACKUP`` support it.
         """
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether what the store writes is sealed with its master key (issue 8)."""
+        return False
+
+    def rotate_master_key(self, new: EncryptionKey) -> int:
+        """Re-wrap every data key under ``new``; returns how many. Content is not
+        re-encrypted. Only encrypted stores of backends with
+        ``Capability.ENCRYPTION`` support it; others raise ``StoreError``."""
+        raise StoreError(f"{type(self).__name__} does not encrypt at rest")
 
     @abstractmethod
     def close(self) -> None:

@@ -127,6 +127,30 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO dynamics (engram_rowid, stability_days, importance)
         SELECT rowid, 12.0, 0.5 FROM engrams;
     """,
+    # 4: encryption at rest (issue 8, docs/security.md). ``crypto`` has one row
+    # in an encrypted store and none in a plaintext one: the key-derivation
+    # parameters (a passphrase's scrypt salt), a verifier that only the right
+    # master key opens, and whether vectors are sealed too. ``namespace_keys``
+    # holds each namespace's data key wrapped by the master key; rotation
+    # rewrites ``wrapped`` only, and forgetting a namespace deletes its row.
+    """
+    CREATE TABLE crypto (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        scheme         TEXT    NOT NULL,
+        params         TEXT    NOT NULL,
+        verifier       BLOB    NOT NULL,
+        vectors_sealed INTEGER NOT NULL,
+        created_at     TEXT    NOT NULL,
+        rotated_at     TEXT
+    );
+
+    CREATE TABLE namespace_keys (
+        namespace  TEXT PRIMARY KEY,
+        key_id     BLOB NOT NULL,
+        wrapped    BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,7 +34,14 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.clock import from_iso, to_iso
-from engramdb.errors import IntegrityError, NotFoundError, SchemaError, StoreError
+from engramdb.config import EncryptionKey
+from engramdb.errors import (
+    DecryptionError,
+    IntegrityError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+)
 from engramdb.model import (
     DEFAULT_IMPORTANCE,
     DEFAULT_STABILITY_DAYS,
@@ -43,6 +50,7 @@ from engramdb.model import (
     NamespaceStats,
     Version,
 )
+from engramdb.security.crypto import OVERHEAD, Cipher, check_source
 from engramdb.store.base import (
     Candidate,
     Capability,
@@ -57,6 +65,7 @@ from engramdb.store.base import (
     VersionRecord,
 )
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from engramdb.store.sqlite.sealing import DataKeys
 from engramdb.store.vectors import VectorIndex, dequantize, quantize
 
 __all__ = ["SqliteStore"]
@@ -79,9 +88,9 @@ _ORPHAN_CHECKS = {
     "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
     "vectors without a memory": "SELECT COUNT(*) FROM vectors "
     "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
-    "vectors whose size does not match their dims": "SELECT COUNT(*) FROM vectors "
-    "WHERE length(data) != dims",
 }
+# sealed vectors carry the cipher's overhead (issue 8)
+_VECTOR_SIZE_CHECK = "SELECT COUNT(*) FROM vectors WHERE length(data) != dims + ?"
 _ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, "
     "occurred_at, recorded_at, valid_from, version"
@@ -133,7 +142,14 @@ class _NamespaceVectors:
 class SqliteStore(Store):
     """A store in one SQLite database file (or ``":memory:"``)."""
 
-    capabilities = frozenset({Capability.ANN, Capability.CONCURRENT_PROCESSES, Capability.BACKUP})
+    capabilities = frozenset(
+        {
+            Capability.ANN,
+            Capability.CONCURRENT_PROCESSES,
+            Capability.BACKUP,
+            Capability.ENCRYPTION,
+        }
+    )
 
     def __init__(
         self,
@@ -142,19 +158,29 @@ class SqliteStore(Store):
         ann_threshold: int = 20_000,
         dims: int = 384,
         read_only: bool = False,
+        encryption: EncryptionKey | None = None,
+        encrypt_vectors: bool = True,
     ) -> None:
         """Open (creating unless ``read_only``) the store at ``path``.
 
         ``read_only=True`` opens an existing file with ``mode=ro`` and
         ``query_only``: every write raises ``StoreError`` ("the store is
         read-only") and nothing on disk is created, migrated or changed.
+
+        ``encryption`` (issue 8): a new, empty store opened with a key is
+        created encrypted (its vectors too unless ``encrypt_vectors`` is
+        False); an encrypted store opens only with its key
+        (``DecryptionError`` otherwise), and a plaintext store refuses a key.
         """
+        if encryption is not None:
+            check_source(encryption)  # a malformed key creates nothing
         self.read_only = read_only
         self.path = self._resolve_existing(path) if read_only else self._resolve(path)
         self.ann_threshold = ann_threshold
         self.dims = dims
         self._lock = threading.RLock()
         self._vectors: dict[str, _NamespaceVectors] = {}
+        self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
         self._closed = False
         try:
             if read_only:
@@ -175,12 +201,13 @@ class SqliteStore(Store):
                 self._check_schema()
             else:
                 self._migrate()
+            self._open_encryption()
         except sqlite3.Error as exc:
             # e.g. "file is not a database": a typed error, not a raw sqlite3 one,
             # and no connection left open behind it
             self._conn.close()
             raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
-        except StoreError:
+        except BaseException:  # a wrong key, a newer schema: no connection left behind
             self._conn.close()
             raise
 
@@ -264,6 +291,41 @@ class SqliteStore(Store):
                 for statement in _split_sql(MIGRATIONS[number - 1]):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+
+    def _open_encryption(self) -> None:
+        """Check the master key of an encrypted store, or make a new store encrypted."""
+        with self._read() as conn:
+            recorded = DataKeys.recorded(conn)
+        if recorded is None and self._keys.source is not None and not self.read_only:
+            with self._tx() as conn:
+                recorded = DataKeys.recorded(conn)  # another process may have just done it
+                empty = conn.execute("SELECT 1 FROM engrams LIMIT 1").fetchone() is None
+                if recorded is None and empty:
+                    self._keys.initialise(conn, datetime.now().astimezone())
+                    return
+        self._keys.attach(recorded, self.path)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether this store seals what it writes (issue 8)."""
+        return self._keys.encrypted
+
+    def rotate_master_key(self, new: EncryptionKey) -> int:
+        """Re-wrap every namespace's data key under the master key ``new``.
+
+        One transaction; content is not re-encrypted. Other processes that have
+        the store open keep reading and writing the namespaces they know, but
+        refuse to make a new namespace's key until they reopen with ``new``.
+        Returns the number of data keys re-wrapped.
+        """
+        try:
+            with self._tx() as conn:
+                return self._keys.rotate(conn, new, datetime.now().astimezone())
+        except sqlite3.Error as exc:
+            raise _failure("master key rotation", exc) from exc
+
+    def _cipher(self, conn: sqlite3.Connection, namespace: str, *, create: bool = False) -> Cipher:
+        return self._keys.cipher(conn, namespace, create=create)
 
     # -- transactions ---------------------------------------------------------
 
@@ -381,18 +443,7 @@ class SqliteStore(Store):
                 added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
                 for record in records:
                     rowid = self._insert_row(conn, record, version=1, valid_from=record.recorded_at)
-                    conn.execute(
-                        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-                        "occurred_at, valid_from, valid_to) VALUES (?, 1, ?, ?, ?, ?, ?, NULL)",
-                        (
-                            rowid,
-                            record.text,
-                            record.speaker,
-                            _dump(record.metadata),
-                            to_iso(record.occurred_at),
-                            to_iso(record.recorded_at),
-                        ),
-                    )
+                    self._insert_first_version(conn, rowid, record)
                     added.setdefault(record.namespace, []).append((rowid, record.vector))
                 generations = {ns: self._bump(conn, ns) for ns in added}
         except sqlite3.IntegrityError as exc:
@@ -402,9 +453,51 @@ class SqliteStore(Store):
         for namespace, rows in added.items():
             self._index_added(namespace, rows, generations[namespace])
 
+    def _insert_first_version(
+        self, conn: sqlite3.Connection, rowid: int, record: EngramRecord
+    ) -> None:
+        cipher = self._cipher(conn, record.namespace, create=True)
+        self._insert_version(
+            conn,
+            cipher,
+            rowid,
+            record.id,
+            VersionRecord(
+                version=1,
+                text=record.text,
+                speaker=record.speaker,
+                metadata=record.metadata,
+                occurred_at=record.occurred_at,
+                valid_from=record.recorded_at,
+                valid_to=None,
+            ),
+        )
+
+    @staticmethod
+    def _insert_version(
+        conn: sqlite3.Connection, cipher: Cipher, rowid: int, engram_id: str, v: VersionRecord
+    ) -> None:
+        aad = f"{engram_id}:{v.version}"
+        conn.execute(
+            "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+            "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rowid,
+                v.version,
+                cipher.seal(v.text, f"versions.text:{aad}"),
+                _seal_optional(cipher, v.speaker, f"versions.speaker:{aad}"),
+                cipher.seal(_dump(v.metadata), f"versions.metadata:{aad}"),
+                to_iso(v.occurred_at),
+                to_iso(v.valid_from),
+                None if v.valid_to is None else to_iso(v.valid_to),
+            ),
+        )
+
     def _insert_row(
         self, conn: sqlite3.Connection, record: EngramRecord, *, version: int, valid_from: datetime
     ) -> int:
+        cipher = self._cipher(conn, record.namespace, create=True)
+        eid = record.id
         seq = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams WHERE namespace = ? AND session IS ?",
             (record.namespace, record.session),
@@ -419,10 +512,10 @@ class SqliteStore(Store):
                 record.kind,
                 record.session,
                 seq,
-                record.speaker,
-                record.text,
-                record.keys,
-                _dump(record.metadata),
+                _seal_optional(cipher, record.speaker, f"engrams.speaker:{eid}"),
+                cipher.seal(record.text, f"engrams.text:{eid}"),
+                cipher.seal(record.keys, f"engrams.keys:{eid}"),
+                cipher.seal(_dump(record.metadata), f"engrams.metadata:{eid}"),
                 to_iso(record.occurred_at),
                 to_iso(record.recorded_at),
                 to_iso(valid_from),
@@ -437,27 +530,48 @@ class SqliteStore(Store):
                 rowid,
                 record.stability_days,
                 record.importance,
-                record.valence,
-                record.arousal,
-                record.emotion,
+                *_seal_emotion(cipher, eid, record.valence, record.arousal, record.emotion),
             ),
         )
-        self._write_vector(conn, rowid, record.vector, record.model_id)
-        conn.execute(
-            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
-            (rowid, namespace_token(record.namespace), record.text, record.keys),
-        )
+        self._write_vector(conn, cipher, rowid, eid, record.vector, record.model_id)
+        self._index_text(conn, cipher, rowid, record.namespace, record.text, record.keys)
         return rowid
 
-    @staticmethod
     def _write_vector(
-        conn: sqlite3.Connection, rowid: int, vector: npt.NDArray[np.float32], model_id: str
+        self,
+        conn: sqlite3.Connection,
+        cipher: Cipher,
+        rowid: int,
+        engram_id: str,
+        vector: npt.NDArray[np.float32],
+        model_id: str,
     ) -> None:
         data, scale = quantize(np.asarray(vector, dtype=np.float32))
+        if self._keys.vectors_sealed:
+            data = cipher.seal_bytes(data, f"vectors:{engram_id}")
         conn.execute(
             "INSERT OR REPLACE INTO vectors (engram_rowid, model_id, dims, scale, data) "
             "VALUES (?, ?, ?, ?, ?)",
             (rowid, model_id, len(vector), scale, data),
+        )
+
+    @staticmethod
+    def _index_text(
+        conn: sqlite3.Connection,
+        cipher: Cipher,
+        rowid: int,
+        namespace: str,
+        text: str,
+        keys: str,
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Write the memory's lexical index row: its words, or their blind tokens."""
+        if replace:
+            conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
+        conn.execute(
+            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
+            (rowid, namespace_token(namespace), cipher.blind(text), cipher.blind(keys)),
         )
 
     def update(
@@ -483,49 +597,42 @@ class SqliteStore(Store):
                 if row is None:
                     raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
                 rowid, version = int(row["rowid"]), int(row["version"]) + 1
+                cipher = self._cipher(conn, namespace, create=True)
                 conn.execute(
                     "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
                     (to_iso(now), rowid),
                 )
-                conn.execute(
-                    "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-                    "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (
-                        rowid,
-                        version,
-                        text,
-                        speaker,
-                        _dump(metadata),
-                        to_iso(occurred_at),
-                        to_iso(now),
-                    ),
+                self._insert_version(
+                    conn,
+                    cipher,
+                    rowid,
+                    engram_id,
+                    VersionRecord(version, text, speaker, metadata, occurred_at, now, None),
                 )
+                eid = engram_id
                 conn.execute(
                     "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
                     "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
                     (
-                        text,
-                        speaker,
-                        _dump(metadata),
+                        cipher.seal(text, f"engrams.text:{eid}"),
+                        _seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
+                        cipher.seal(_dump(metadata), f"engrams.metadata:{eid}"),
                         to_iso(occurred_at),
-                        keys,
+                        cipher.seal(keys, f"engrams.keys:{eid}"),
                         to_iso(now),
                         version,
                         rowid,
                     ),
                 )
-                self._write_vector(conn, rowid, vector, model_id)
-                conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
-                conn.execute(
-                    "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
-                    (rowid, namespace_token(namespace), text, keys),
-                )
+                self._write_vector(conn, cipher, rowid, eid, vector, model_id)
+                self._index_text(conn, cipher, rowid, namespace, text, keys, replace=True)
                 generation = self._bump(conn, namespace)
                 updated = _engram(
                     conn.execute(
                         f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams WHERE rowid = ?",
                         (rowid,),
-                    ).fetchone()
+                    ).fetchone(),
+                    cipher,
                 )
         except sqlite3.Error as exc:
             raise _failure("update", exc) from exc
@@ -571,6 +678,7 @@ class SqliteStore(Store):
                 conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
                 conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
                 conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
+                self._keys.forget(conn, namespace)  # its data key goes with it
         except sqlite3.Error as exc:
             raise _failure("forget_namespace", exc) from exc
         self._vectors.pop(namespace, None)
@@ -619,23 +727,9 @@ class SqliteStore(Store):
                     rowid = self._insert_row(
                         conn, record, version=current.version, valid_from=current.valid_from
                     )
-                    conn.executemany(
-                        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-                        "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            (
-                                rowid,
-                                v.version,
-                                v.text,
-                                v.speaker,
-                                _dump(v.metadata),
-                                to_iso(v.occurred_at),
-                                to_iso(v.valid_from),
-                                None if v.valid_to is None else to_iso(v.valid_to),
-                            )
-                            for v in versions
-                        ],
-                    )
+                    cipher = self._cipher(conn, record.namespace)
+                    for v in versions:
+                        self._insert_version(conn, cipher, rowid, record.id, v)
                     added.setdefault(record.namespace, []).append((rowid, record.vector))
                 generations = {ns: self._bump(conn, ns) for ns in added}
         except sqlite3.IntegrityError as exc:
@@ -652,6 +746,7 @@ class SqliteStore(Store):
             return {}
         found: dict[str, Engram] = {}
         with self._read() as conn:
+            cipher = self._cipher(conn, namespace)
             for chunk in _chunks(list(ids), 500):
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
@@ -659,7 +754,7 @@ class SqliteStore(Store):
                     f"WHERE namespace = ? AND id IN ({marks})",
                     (namespace, *chunk),
                 ):
-                    found[row["id"]] = _engram(row)
+                    found[row["id"]] = _engram(row, cipher)
         return found
 
     def history(self, namespace: str, engram_id: str) -> list[Version]:
@@ -669,13 +764,18 @@ class SqliteStore(Store):
                 "WHERE e.namespace = ? AND e.id = ? ORDER BY v.version",
                 (namespace, engram_id),
             ).fetchall()
+            cipher = self._cipher(conn, namespace)
         return [
             Version(
                 engram_id=engram_id,
                 version=int(r["version"]),
-                text=r["text"],
-                speaker=r["speaker"],
-                metadata=json.loads(r["metadata"]),
+                text=cipher.open(r["text"], f"versions.text:{engram_id}:{r['version']}"),
+                speaker=_open_optional(
+                    cipher, r["speaker"], f"versions.speaker:{engram_id}:{r['version']}"
+                ),
+                metadata=json.loads(
+                    cipher.open(r["metadata"], f"versions.metadata:{engram_id}:{r['version']}")
+                ),
                 occurred_at=from_iso(r["occurred_at"]),
                 valid_from=from_iso(r["valid_from"]),
                 valid_to=None if r["valid_to"] is None else from_iso(r["valid_to"]),
@@ -697,7 +797,8 @@ class SqliteStore(Store):
                 "AND seq BETWEEN ? AND ? AND id != ? ORDER BY seq",
                 (namespace, row["session"], row["seq"] - before, row["seq"] + after, engram_id),
             ).fetchall()
-        return [_engram(r) for r in rows]
+            cipher = self._cipher(conn, namespace)
+        return [_engram(r, cipher) for r in rows]
 
     def session_tail(self, namespace: str, session: str, limit: int) -> list[Engram]:
         if limit <= 0:
@@ -709,12 +810,16 @@ class SqliteStore(Store):
                 "ORDER BY seq DESC LIMIT ?",
                 (namespace, session, limit),
             ).fetchall()
-        return [_engram(r) for r in reversed(rows)]
+            cipher = self._cipher(conn, namespace)
+        return [_engram(r, cipher) for r in reversed(rows)]
 
     def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
         if not terms or limit <= 0:
             return []
         with self._read() as conn:
+            terms = self._cipher(conn, namespace).blind_terms(list(terms))
+            if not terms:
+                return []
             rows = conn.execute(
                 "SELECT e.id, bm25(engram_fts, 0.0, 1.0, 0.6) AS rank FROM engram_fts "
                 "JOIN engrams e ON e.rowid = engram_fts.rowid "
@@ -762,10 +867,13 @@ class SqliteStore(Store):
                     "WHERE namespace = ? ORDER BY rowid",
                     (namespace,),
                 ).fetchall()
+                cipher = self._cipher(conn, namespace)
             codes: dict[str, int] = {}
+            texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in rows]
+            keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in rows]
             catalog = Catalog(
                 ids=tuple(r["id"] for r in rows),
-                documents=tuple(f"{r['text']} {r['keys']}".strip() for r in rows),
+                documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
                 session=np.array(
                     [
                         -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
@@ -774,13 +882,15 @@ class SqliteStore(Store):
                     dtype=np.int64,
                 ),
                 seq=np.array([r["seq"] for r in rows], dtype=np.int64),
-                speakers=tuple(r["speaker"] for r in rows),
+                speakers=tuple(
+                    _open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in rows
+                ),
                 occurred_at=np.array(
                     [from_iso(r["occurred_at"]).timestamp() for r in rows], dtype=np.float64
                 ),
                 vectors=index.matrix([int(r["rowid"]) for r in rows]),
                 kinds=tuple(r["kind"] for r in rows),
-                dynamics=_dynamics(rows),
+                dynamics=_dynamics(rows, texts, cipher),
             )
             loaded.catalog = catalog
             return catalog
@@ -802,10 +912,11 @@ class SqliteStore(Store):
                         "ORDER BY rowid LIMIT 1000",
                         (namespace, last),
                     ).fetchall()
+                ciphers = {ns: self._cipher(conn, ns) for ns in {str(r["namespace"]) for r in rows}}
             if not rows:
                 return
             for row in rows:
-                yield _engram(row)
+                yield _engram(row, ciphers[row["namespace"]])
             last = int(rows[-1]["rowid"])
 
     def namespaces(self) -> list[str]:
@@ -898,7 +1009,8 @@ class SqliteStore(Store):
                 "ORDER BY e.rowid LIMIT ?",
                 (namespace, limit),
             ).fetchall()
-        return [_engram(r) for r in rows]
+            cipher = self._cipher(conn, namespace)
+        return [_engram(r, cipher) for r in rows]
 
     def pending_count(self, namespace: str) -> int:
         with self._read() as conn:
@@ -919,20 +1031,10 @@ class SqliteStore(Store):
             with self._tx() as conn:
                 if not self._episodes_unconsumed(conn, namespace, batch.episodes):
                     return False
+                cipher = self._cipher(conn, namespace, create=True)
                 for record in batch.inserts:
                     rowid = self._insert_row(conn, record, version=1, valid_from=record.recorded_at)
-                    conn.execute(
-                        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-                        "occurred_at, valid_from, valid_to) VALUES (?, 1, ?, ?, ?, ?, ?, NULL)",
-                        (
-                            rowid,
-                            record.text,
-                            record.speaker,
-                            _dump(record.metadata),
-                            to_iso(record.occurred_at),
-                            to_iso(record.recorded_at),
-                        ),
-                    )
+                    self._insert_first_version(conn, rowid, record)
                     added.append((rowid, record.vector))
                 named = {eid for eid, _ in batch.episodes}
                 named.update(f.engram_id for f in batch.facts)
@@ -955,9 +1057,9 @@ class SqliteStore(Store):
                         (
                             rowids[f.engram_id],
                             namespace,
-                            f.subject,
-                            f.attribute,
-                            f.value,
+                            cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
+                            cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
+                            cipher.seal(f.value, f"facts.value:{f.engram_id}"),
                             to_iso(f.valid_from),
                             None if f.valid_to is None else to_iso(f.valid_to),
                             now,
@@ -988,7 +1090,9 @@ class SqliteStore(Store):
                     [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in batch.links],
                 )
                 for update in batch.updates:
-                    self._write_derived_version(conn, rowids[update.engram_id], update, batch.now)
+                    self._write_derived_version(
+                        conn, cipher, rowids[update.engram_id], update, batch.now
+                    )
                     added.append((rowids[update.engram_id], update.vector))
                 conn.executemany(
                     "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
@@ -1035,70 +1139,63 @@ class SqliteStore(Store):
         return True
 
     def _write_derived_version(
-        self, conn: sqlite3.Connection, rowid: int, update: DerivedUpdate, now: datetime
+        self,
+        conn: sqlite3.Connection,
+        cipher: Cipher,
+        rowid: int,
+        update: DerivedUpdate,
+        now: datetime,
     ) -> None:
         row = conn.execute(
-            "SELECT version, speaker, valid_from FROM engrams WHERE rowid = ?", (rowid,)
+            "SELECT id, namespace, version, speaker, valid_from FROM engrams WHERE rowid = ?",
+            (rowid,),
         ).fetchone()
-        version = int(row["version"]) + 1
-        at = to_iso(max(now, from_iso(row["valid_from"])))  # versions never overlap
+        eid, version = row["id"], int(row["version"]) + 1
+        speaker = _open_optional(cipher, row["speaker"], f"engrams.speaker:{eid}")
+        at = max(now, from_iso(row["valid_from"]))  # versions never overlap
         conn.execute(
             "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
-            (at, rowid),
+            (to_iso(at), rowid),
         )
-        conn.execute(
-            "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-            "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-            (
-                rowid,
-                version,
-                update.text,
-                row["speaker"],
-                _dump(update.metadata),
-                to_iso(update.occurred_at),
-                at,
+        self._insert_version(
+            conn,
+            cipher,
+            rowid,
+            eid,
+            VersionRecord(
+                version, update.text, speaker, update.metadata, update.occurred_at, at, None
             ),
         )
         conn.execute(
             "UPDATE engrams SET text = ?, metadata = ?, occurred_at = ?, keys = ?, "
             "valid_from = ?, version = ? WHERE rowid = ?",
             (
-                update.text,
-                _dump(update.metadata),
+                cipher.seal(update.text, f"engrams.text:{eid}"),
+                cipher.seal(_dump(update.metadata), f"engrams.metadata:{eid}"),
                 to_iso(update.occurred_at),
-                update.keys,
-                at,
+                cipher.seal(update.keys, f"engrams.keys:{eid}"),
+                to_iso(at),
                 version,
                 rowid,
             ),
         )
-        self._write_vector(conn, rowid, update.vector, update.model_id)
-        namespace = conn.execute("SELECT namespace FROM engrams WHERE rowid = ?", (rowid,))
-        conn.execute("DELETE FROM engram_fts WHERE rowid = ?", (rowid,))
-        conn.execute(
-            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
-            (rowid, namespace_token(namespace.fetchone()[0]), update.text, update.keys),
+        self._write_vector(conn, cipher, rowid, eid, update.vector, update.model_id)
+        self._index_text(
+            conn, cipher, rowid, row["namespace"], update.text, update.keys, replace=True
         )
 
     def facts(
         self, namespace: str, *, subject: str | None = None, attribute: str | None = None
     ) -> list[Fact]:
-        where = ["f.namespace = ?"]
-        args: list[Any] = [namespace]
-        if subject is not None:
-            where.append("f.subject = ?")
-            args.append(subject)
-        if attribute is not None:
-            where.append("f.attribute = ?")
-            args.append(attribute)
+        # Subject and attribute may be sealed (issue 8): filtered and ordered here,
+        # after opening, not in SQL. A namespace holds facts by the thousand at most.
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT f.*, e.id AS engram_id, e.text AS text FROM facts f "
-                "JOIN engrams e ON e.rowid = f.engram_rowid "
-                f"WHERE {' AND '.join(where)} "
-                "ORDER BY f.subject, f.attribute, f.valid_from, f.engram_rowid",
-                args,
+                "JOIN engrams e ON e.rowid = f.engram_rowid WHERE f.namespace = ?",
+                (namespace,),
             ).fetchall()
+            cipher = self._cipher(conn, namespace)
             sources: dict[int, list[str]] = {}
             for link in conn.execute(
                 "SELECT p.derived_rowid, s.id FROM provenance p "
@@ -1108,14 +1205,26 @@ class SqliteStore(Store):
                 (namespace,),
             ):
                 sources.setdefault(int(link[0]), []).append(link[1])
+        opened = []
+        for r in rows:
+            eid = r["engram_id"]
+            fact_subject = cipher.open(r["subject"], f"facts.subject:{eid}")
+            fact_attribute = cipher.open(r["attribute"], f"facts.attribute:{eid}")
+            if (subject is not None and fact_subject != subject) or (
+                attribute is not None and fact_attribute != attribute
+            ):
+                continue
+            order = (fact_subject, fact_attribute, r["valid_from"], int(r["engram_rowid"]))
+            opened.append((order, r))
+        opened.sort(key=lambda item: item[0])
         return [
             Fact(
                 engram_id=r["engram_id"],
                 namespace=namespace,
-                subject=r["subject"],
-                attribute=r["attribute"],
-                value=r["value"],
-                text=r["text"],
+                subject=subject_,
+                attribute=attribute_,
+                value=cipher.open(r["value"], f"facts.value:{r['engram_id']}"),
+                text=cipher.open(r["text"], f"engrams.text:{r['engram_id']}"),
                 valid_from=from_iso(r["valid_from"]),
                 valid_to=None if r["valid_to"] is None else from_iso(r["valid_to"]),
                 recorded_at=from_iso(r["recorded_at"]),
@@ -1126,7 +1235,7 @@ class SqliteStore(Store):
                 superseded_by=r["superseded_by"],
                 sources=tuple(sources.get(int(r["engram_rowid"]), ())),
             )
-            for r in rows
+            for (subject_, attribute_, _, _), r in opened
         ]
 
     def links(self, namespace: str) -> list[Link]:
@@ -1147,7 +1256,7 @@ class SqliteStore(Store):
             with self._tx() as conn:
                 if namespace is None:
                     conn.execute("DELETE FROM engram_fts")
-                    rows = conn.execute("SELECT rowid, namespace, text, keys FROM engrams")
+                    rows = conn.execute("SELECT rowid, id, namespace, text, keys FROM engrams")
                 else:
                     conn.execute(
                         "DELETE FROM engram_fts WHERE rowid IN "
@@ -1155,7 +1264,7 @@ class SqliteStore(Store):
                         (namespace,),
                     )
                     rows = conn.execute(
-                        "SELECT rowid, namespace, text, keys FROM engrams WHERE namespace = ?",
+                        "SELECT rowid, id, namespace, text, keys FROM engrams WHERE namespace = ?",
                         (namespace,),
                     )
                 # DELETE removes index entries by re-tokenising FTS5's stored copy of
@@ -1164,10 +1273,16 @@ class SqliteStore(Store):
                 # 'rebuild' resets the index from the rows that remain.
                 conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
                 count = 0
-                for row in rows.fetchall():
-                    conn.execute(
-                        "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
-                        (row[0], namespace_token(row[1]), row[2], row[3]),
+                ciphers: dict[str, Cipher] = {}
+                for rowid, eid, ns, text, keys in rows.fetchall():
+                    cipher = ciphers.get(ns) or ciphers.setdefault(ns, self._cipher(conn, ns))
+                    self._index_text(
+                        conn,
+                        cipher,
+                        rowid,
+                        ns,
+                        cipher.open(text, f"engrams.text:{eid}"),
+                        cipher.open(keys, f"engrams.keys:{eid}"),
                     )
                     count += 1
                 conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
@@ -1198,7 +1313,13 @@ class SqliteStore(Store):
                 count = int(conn.execute(sql).fetchone()[0])
                 if count:
                     problems.append(f"{label}: {count}")
+            overhead = OVERHEAD if self._keys.vectors_sealed else 0
+            count = int(conn.execute(_VECTOR_SIZE_CHECK, (overhead,)).fetchone()[0])
+            if count:
+                problems.append(f"vectors whose size does not match their dims: {count}")
             problems.extend(self._index_problems(conn))
+            if self._keys.encrypted:
+                problems.extend(self._sealing_problems(conn))
         if not self.read_only:
             try:
                 with self._tx() as conn:
@@ -1210,6 +1331,56 @@ class SqliteStore(Store):
             except StoreError as exc:
                 problems.append(f"lexical index: {exc.__cause__ or exc}")
         return problems
+
+    def _sealing_problems(self, conn: sqlite3.Connection) -> list[str]:
+        """Every sealed value of an encrypted store opens (a flipped bit anywhere shows)."""
+        failed: dict[str, int] = {}
+        ciphers: dict[str, Cipher] = {}
+        columns = ("text", "keys", "metadata", "speaker")
+        for table, sql in (
+            ("engrams", "SELECT namespace, id, '', text, keys, metadata, speaker FROM engrams"),
+            (
+                "versions",
+                "SELECT e.namespace, e.id, ':' || v.version, v.text, NULL, v.metadata, v.speaker "
+                "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid",
+            ),
+        ):
+            for ns, eid, tail, *values in conn.execute(sql):
+                cipher = ciphers.get(ns) or ciphers.setdefault(ns, self._cipher(conn, ns))
+                for column, value in zip(columns, values, strict=True):
+                    if value is None and column in ("keys", "speaker"):
+                        continue
+                    try:
+                        cipher.open(value, f"{table}.{column}:{eid}{tail}")
+                    except DecryptionError:
+                        failed[table] = failed.get(table, 0) + 1
+        for row in conn.execute(
+            "SELECT e.namespace, e.id, f.subject, f.attribute, f.value FROM facts f "
+            "JOIN engrams e ON e.rowid = f.engram_rowid"
+        ):
+            cipher = ciphers.get(row[0]) or ciphers.setdefault(row[0], self._cipher(conn, row[0]))
+            for column, value in zip(("subject", "attribute", "value"), row[2:], strict=True):
+                try:
+                    cipher.open(value, f"facts.{column}:{row[1]}")
+                except DecryptionError:
+                    failed["facts"] = failed.get("facts", 0) + 1
+        for row in conn.execute(
+            "SELECT e.namespace, e.id, v.data, d.emotion FROM engrams e "
+            "LEFT JOIN vectors v ON v.engram_rowid = e.rowid "
+            "LEFT JOIN dynamics d ON d.engram_rowid = e.rowid"
+        ):
+            cipher = ciphers.get(row[0]) or ciphers.setdefault(row[0], self._cipher(conn, row[0]))
+            checks = [("dynamics", row[3], f"dynamics.emotion:{row[1]}")]
+            if self._keys.vectors_sealed:
+                checks.append(("vectors", row[2], f"vectors:{row[1]}"))
+            for table, value, aad in checks:
+                if value is None:
+                    continue
+                try:
+                    cipher.open_bytes(value, aad)
+                except DecryptionError:
+                    failed[table] = failed.get(table, 0) + 1
+        return [f"{table}: {n} values fail to decrypt" for table, n in sorted(failed.items())]
 
     def _index_problems(self, conn: sqlite3.Connection) -> list[str]:
         """Per namespace: memories vs lexical rows, stored vectors, the loaded index."""
@@ -1307,7 +1478,13 @@ class SqliteStore(Store):
         scratch = scratch_dir / f".{Path(self.path).name}.restore-{os.getpid()}"
         try:
             _copy_database(source, scratch)
-            verified = SqliteStore(scratch, ann_threshold=self.ann_threshold, dims=self.dims)
+            # the backup must open with this store's key (and be encrypted iff it is)
+            verified = SqliteStore(
+                scratch,
+                ann_threshold=self.ann_threshold,
+                dims=self.dims,
+                encryption=self._keys.source,
+            )
             try:
                 problems = verified.check()
                 if problems:
@@ -1326,6 +1503,8 @@ class SqliteStore(Store):
                             "UPDATE namespace_state SET generation = "
                             "(random() & 4611686018427387903) + 1"
                         )
+                        # the backup's own encryption record and data keys now apply
+                        self._keys.attach(DataKeys.recorded(conn), self.path)
                     self._vectors.clear()
             finally:
                 verified.close()
@@ -1368,14 +1547,23 @@ class SqliteStore(Store):
             index = VectorIndex(self.dims, self.ann_threshold)
             with self._read() as conn:
                 rows = conn.execute(
-                    "SELECT v.engram_rowid, v.scale, v.data FROM vectors v "
+                    "SELECT v.engram_rowid, v.scale, v.data, e.id FROM vectors v "
                     "JOIN engrams e ON e.rowid = v.engram_rowid WHERE e.namespace = ? "
                     "ORDER BY v.engram_rowid",
                     (namespace,),
                 ).fetchall()
+                sealed = self._keys.vectors_sealed
+                cipher = self._cipher(conn, namespace) if sealed and rows else None
             if rows:
                 keys = [int(r[0]) for r in rows]
-                matrix = np.stack([dequantize(r[2], float(r[1])) for r in rows])
+                data = (
+                    [r[2] for r in rows]
+                    if cipher is None
+                    else [cipher.open_bytes(r[2], f"vectors:{r[3]}") for r in rows]
+                )
+                matrix = np.stack(
+                    [dequantize(d, float(r[1])) for d, r in zip(data, rows, strict=True)]
+                )
                 index.add(keys, matrix)
             self._vectors[namespace] = _NamespaceVectors(index, generation)
             return index
@@ -1465,17 +1653,40 @@ def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
     return doomed
 
 
-def _dynamics_of(row: sqlite3.Row) -> list[Any]:
+def _seal_optional(cipher: Cipher, value: str | None, aad: str) -> str | bytes | None:
+    return None if value is None else cipher.seal(value, aad)
+
+
+def _open_optional(cipher: Cipher, value: object, aad: str) -> str | None:
+    return None if value is None else cipher.open(value, aad)
+
+
+def _seal_emotion(
+    cipher: Cipher, engram_id: str, valence: float, arousal: float, emotion: str
+) -> tuple[float, float, str | bytes]:
+    """(valence, arousal, emotion) as stored: in an encrypted store, all three
+    sealed in the emotion column (how someone felt is personal) and zeros beside."""
+    if not cipher.encrypted:
+        return valence, arousal, emotion
+    sealed = cipher.seal(json.dumps([valence, arousal, emotion]), f"dynamics.emotion:{engram_id}")
+    return 0.0, 0.0, sealed
+
+
+def _dynamics_of(row: sqlite3.Row, cipher: Cipher) -> list[Any]:
     """The row's dynamics as a list (stability, importance, valence, arousal, emotion,
     recalls, last recalled, dormant); the defaults where the memory has none."""
     present = "d_stability_days" in row.keys()  # noqa: SIM118 (sqlite3.Row)
     if not present or row["d_stability_days"] is None:
         return [DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE, 0.0, 0.0, "neutral", 0, None, 0]
-    return [row[f"d_{name}"] for name in _DYNAMICS_FIELDS]
+    values = [row[f"d_{name}"] for name in _DYNAMICS_FIELDS]
+    if cipher.encrypted:
+        aad = f"dynamics.emotion:{row['id']}"
+        values[2:5] = json.loads(cipher.open(values[4], aad))
+    return values
 
 
-def _dynamics(rows: Sequence[sqlite3.Row]) -> Dynamics:
-    values = [_dynamics_of(r) for r in rows]
+def _dynamics(rows: Sequence[sqlite3.Row], texts: Sequence[str], cipher: Cipher) -> Dynamics:
+    values = [_dynamics_of(r, cipher) for r in rows]
     occurred = [from_iso(r["occurred_at"]).timestamp() for r in rows]
     last_used = [
         max(at, from_iso(v[6]).timestamp()) if v[6] is not None else at
@@ -1490,7 +1701,7 @@ def _dynamics(rows: Sequence[sqlite3.Row]) -> Dynamics:
         last_used_at=np.array(last_used, dtype=np.float64),
         recalls=np.array([int(v[5]) for v in values], dtype=np.int64),
         dormant=np.array([bool(v[7]) for v in values], dtype=np.bool_),
-        sizes=np.array([len(r["text"].encode("utf-8")) for r in rows], dtype=np.int64),
+        sizes=np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64),
     )
 
 
@@ -1529,18 +1740,19 @@ def _patched(catalog: Catalog, updates: Sequence[DynamicsUpdate]) -> Catalog:
     )
 
 
-def _engram(row: sqlite3.Row) -> Engram:
-    dynamics = _dynamics_of(row)
+def _engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
+    dynamics = _dynamics_of(row, cipher)
+    eid = row["id"]
     return Engram(
-        id=row["id"],
+        id=eid,
         namespace=row["namespace"],
-        text=row["text"],
+        text=cipher.open(row["text"], f"engrams.text:{eid}"),
         occurred_at=from_iso(row["occurred_at"]),
         recorded_at=from_iso(row["recorded_at"]),
         valid_from=from_iso(row["valid_from"]),
         session=row["session"],
-        speaker=row["speaker"],
-        metadata=json.loads(row["metadata"]),
+        speaker=_open_optional(cipher, row["speaker"], f"engrams.speaker:{eid}"),
+        metadata=json.loads(cipher.open(row["metadata"], f"engrams.metadata:{eid}")),
         kind=row["kind"],
         version=int(row["version"]),
         stability_days=float(dynamics[0]),
