@@ -357,12 +357,27 @@ class Memory:
         )
 
     def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
-        """Remove a memory with its whole history and index entries."""
-        self._store.delete(check_namespace(namespace, self.settings.limits), check_id(id))
+        """Remove a memory with its whole history, index entries and derived memories."""
+        namespace = check_namespace(namespace, self.settings.limits)
+        self._store.delete(namespace, check_id(id))
+        self._forget_in_process(namespace)
 
     def forget_namespace(self, namespace: str) -> int:
         """Erase a namespace entirely; returns how many memories it held."""
-        return self._store.forget_namespace(check_namespace(namespace, self.settings.limits))
+        namespace = check_namespace(namespace, self.settings.limits)
+        count = self._store.forget_namespace(namespace)
+        self._forget_in_process(namespace)
+        return count
+
+    def _forget_in_process(self, namespace: str) -> None:
+        """Erasure reaches this process's caches too (issue 8): the namespace's analysed
+        documents, and every cached embedding (keyed by a hash of the text, but a
+        vector still says roughly what was erased). Both are rebuilt on demand."""
+        if self._recaller is not None:
+            self._recaller.forget(namespace)
+        clear = getattr(self._embedder, "clear", None)
+        if callable(clear):
+            clear()
 
     # -- reads ------------------------------------------------------------------
 

@@ -91,3 +91,24 @@ def test_verify_erasure_command_exits_1_then_0(tmp_path: Path) -> None:
     gone = runner.invoke(app, ["--store", str(store), "--json", "verify-erasure", "Plumtrazzle"])
     assert gone.exit_code == 0, gone.output
     assert '"found": false' in gone.output
+
+
+def test_erasure_reaches_the_process_caches(tmp_path: Path) -> None:
+    from engramdb.embed.cache import CachedEmbedder
+
+    cached = CachedEmbedder(HashEmbedder())
+    with Memory(str(tmp_path / "s"), embedder=cached) as mem:
+        gone = mem.add("Zorbaxqy lives on the hill", namespace="private")
+        mem.add("Tom likes chess", namespace="private")
+        mem.search("who lives on the hill", namespace="private")
+        recaller = mem._recall()
+        assert "private" in recaller._documents
+        assert len(cached) > 0
+        mem.delete(gone.id, namespace="private")
+        assert "private" not in recaller._documents
+        assert len(cached) == 0
+        assert [h.engram.text for h in mem.search("hill", namespace="private")] == [
+            "Tom likes chess"
+        ]
+        mem.forget_namespace("private")
+        assert "private" not in recaller._documents
