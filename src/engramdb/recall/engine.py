@@ -79,6 +79,13 @@ class Recaller:
         self._documents: dict[str, DocumentCache] = {}
         self._lock = threading.Lock()
 
+    def forget(self, namespace: str) -> None:
+        """Drop what this recaller keeps of a namespace in memory: its view and the
+        analysed documents (erasure reaches the process too; issue 8)."""
+        with self._lock:
+            self._views.pop(namespace, None)
+            self._documents.pop(namespace, None)
+
     def view(self, namespace: str) -> NamespaceView:
         """The namespace's query-independent data, rebuilt when the namespace changed."""
         catalog = self.store.catalog(namespace)
