@@ -13,6 +13,8 @@ import random
 import sqlite3
 from pathlib import Path
 
+from engramdb.config import EncryptionKey
+from engramdb.security.crypto import generate_key
 from engramdb.testing.crash import CrashReport, Model, _audit, _Totals, read_log, run_crash_cycles
 from engramdb.testing.fakes import HashEmbedder
 
@@ -92,3 +94,11 @@ def test_read_log_ignores_a_torn_last_line_and_finds_the_write_in_flight(tmp_pat
     done, in_flight = read_log(log)
     assert done == [(add, {"ids": ["e1"]})]
     assert in_flight == {"op": "delete", "ns": "a", "id": "e1"}
+
+
+def test_an_encrypted_store_survives_kills_too(tmp_path: Path) -> None:
+    # issue 8: a torn sealed write would surface as a DecryptionError in the audit
+    report = run_crash_cycles(tmp_path, 15, seed=11, key=EncryptionKey.from_text(generate_key()))
+    assert report.problems == ()
+    assert report.lost == 0
+    assert report.acknowledged > 20

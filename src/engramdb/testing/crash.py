@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from engramdb.config import EncryptionKey
 from engramdb.recall.enrich import embedding_text
 from engramdb.store.sqlite import SqliteStore
 from engramdb.testing.fakes import HashEmbedder
@@ -238,8 +239,13 @@ def run_crash_cycles(
     max_run_s: float = 0.15,
     early_kill_fraction: float = 0.1,
     sample: int = 8,
+    key: EncryptionKey | None = None,
 ) -> CrashReport:
-    """Run ``cycles`` kill-and-audit cycles on a store in ``workdir``; stops at a problem."""
+    """Run ``cycles`` kill-and-audit cycles on a store in ``workdir``; stops at a problem.
+
+    With ``key`` the store is encrypted (issue 8): every write seals, every
+    audit opens with the key, and a torn write would show as a DecryptionError.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     store_path = workdir / "store"
     rng = random.Random(seed)  # noqa: S311 - test schedule, not security
@@ -254,12 +260,20 @@ def run_crash_cycles(
             for cycle in range(cycles):
                 log_path = workdir / f"acks-{cycle}.log"
                 problem = _one_cycle(
-                    server, store_path, log_path, cycle, rng, max_run_s, early_kill_fraction, totals
+                    server,
+                    store_path,
+                    log_path,
+                    cycle,
+                    rng,
+                    max_run_s,
+                    early_kill_fraction,
+                    totals,
+                    key,
                 )
                 if problem is None:
                     done, in_flight = read_log(log_path)
                     problem = _audit(
-                        store_path, model, done, in_flight, totals, rng, sample, embedder
+                        store_path, model, done, in_flight, totals, rng, sample, embedder, key
                     )
                 done_cycles = cycle + 1
                 if problem is not None:
@@ -294,6 +308,7 @@ def _one_cycle(
     max_run_s: float,
     early_kill_fraction: float,
     totals: _Totals,
+    key: EncryptionKey | None = None,
 ) -> str | None:
     """Fork a writer, kill it at a random moment; a problem, or None."""
     server.request(
@@ -302,6 +317,7 @@ def _one_cycle(
         log=str(log_path),
         seed=rng.getrandbits(32),
         tag=str(cycle),
+        key=None if key is None else {"kind": key.kind, "secret": key.secret},
     )
     spawned = server.expect("spawned", None, 30)
     if spawned is None:
@@ -337,12 +353,13 @@ def _audit(
     rng: random.Random,
     sample: int,
     embedder: HashEmbedder,
+    key: EncryptionKey | None = None,
 ) -> str | None:
     """Open the store after a kill and compare it with the acknowledged writes."""
     for intent, ack in done:
         EFFECTS[intent["op"]][0](model, intent, ack)
     totals.acknowledged += len(done)
-    store = SqliteStore(store_path)
+    store = SqliteStore(store_path, encryption=key)
     try:
         problems = store.check()
         if problems:

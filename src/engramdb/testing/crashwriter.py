@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engramdb.config import EncryptionKey, Settings
 from engramdb.memory import Memory
 from engramdb.testing.fakes import HashEmbedder
 
@@ -179,9 +180,12 @@ OPERATIONS: dict[str, tuple[float, Callable[[Writer], None]]] = {
 }
 
 
-def write_forever(store: Path, log_path: Path, seed: int, tag: str) -> None:
-    """Open the store, say ``ready <pid>`` on stdout, then write until killed."""
-    mem = Memory(str(store), embedder=HashEmbedder())
+def write_forever(
+    store: Path, log_path: Path, seed: int, tag: str, key: EncryptionKey | None = None
+) -> None:
+    """Open the store (encrypted with ``key`` if given), say ``ready <pid>`` on
+    stdout, then write until killed."""
+    mem = Memory(str(store), embedder=HashEmbedder(), settings=Settings(encryption=key))
     live = {e.id: (e.namespace, e.text, e.version) for e in mem.store.iter_engrams()}
     writer = Writer(mem, AckLog(log_path), random.Random(seed), tag, live)  # noqa: S311
     os.write(1, f"ready {os.getpid()}\n".encode())
@@ -192,7 +196,7 @@ def write_forever(store: Path, log_path: Path, seed: int, tag: str) -> None:
 def serve() -> None:
     """The fork server: one JSON request per stdin line, one reply line per event.
 
-    ``{"cmd": "spawn", "store", "log", "seed", "tag"}`` forks a writer and
+    ``{"cmd": "spawn", "store", "log", "seed", "tag", "key"}`` forks a writer and
     replies ``spawned <pid>`` (the writer itself later says ``ready <pid>``);
     ``{"cmd": "reap", "pid"}`` waits for a writer and replies
     ``reaped <pid> <wait status>``. End of input ends the server.
@@ -209,6 +213,7 @@ def serve() -> None:
                         Path(request["log"]),
                         request["seed"],
                         request["tag"],
+                        None if request.get("key") is None else EncryptionKey(**request["key"]),
                     )
                 except BaseException:  # the process edge: report and exit
                     traceback.print_exc()
