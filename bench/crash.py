@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from engramdb.config import EncryptionKey
+from engramdb.security.crypto import generate_key
 from engramdb.testing.crash import run_crash_cycles
 from locomo import machine
 
@@ -37,10 +39,14 @@ def main(argv: list[str] | None = None) -> int:
         help="a writer is killed after a random 0..max-run-s of writing",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/crash.json"))
+    parser.add_argument(
+        "--encryption", action="store_true", help="an encrypted store (a fresh random key)"
+    )
     args = parser.parse_args(argv)
+    key = EncryptionKey.from_text(generate_key()) if args.encryption else None
     with tempfile.TemporaryDirectory(prefix="engram-crash-") as workdir:
         report = run_crash_cycles(
-            Path(workdir), args.cycles, seed=args.seed, max_run_s=args.max_run_s
+            Path(workdir), args.cycles, seed=args.seed, max_run_s=args.max_run_s, key=key
         )
     result = {
         "benchmark": "crash",
