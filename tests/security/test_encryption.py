@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import multiprocessing
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -389,3 +391,28 @@ def test_a_plaintext_store_is_encrypted_by_export_and_import(
         assert mem.import_records(records) == len(records)
         assert list(mem.export()) == records
     assert where_found(store_files(tmp_path / "sealed"), CANARIES) == []
+
+
+def _write_from_another_process(store: str, key_text: str, worker: int) -> int:
+    from engramdb.testing.fakes import HashEmbedder
+
+    key = EncryptionKey.from_text(key_text)
+    with Memory(store, embedder=HashEmbedder(), settings=Settings(encryption=key)) as mem:
+        for i in range(15):  # every worker races to make the same namespaces' keys
+            mem.add(f"worker {worker} note {i}", namespace=f"ns-{i % 3}")
+    return 15
+
+
+def test_processes_racing_to_make_namespace_keys_agree(tmp_path: Path) -> None:
+    key_text = generate_key()
+    store = str(tmp_path / "store")
+    with Memory(store, settings=Settings(encryption=EncryptionKey.from_text(key_text))) as mem:
+        assert mem.encrypted  # created encrypted before the workers start
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=4, mp_context=context) as pool:
+        written = sum(pool.map(_write_from_another_process, [store] * 4, [key_text] * 4, range(4)))
+    key = EncryptionKey.from_text(key_text)
+    with Memory(store, settings=Settings(encryption=key)) as mem:
+        assert sum(mem.stats(namespace=f"ns-{n}").engrams for n in range(3)) == written == 60
+        assert mem.check() == []
+        assert len(list(mem.export())) == 60
