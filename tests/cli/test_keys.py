@@ -79,6 +79,8 @@ def test_an_encrypted_store_from_the_command_line(
         invoke("--json", "keys", "rotate-master", "--generate", "--new-key-file", str(new))
     )
     assert rotated == {"rotated": 1, "new_key": "file"}
+    entries = ok_json(invoke("--json", "audit"))["entries"]
+    assert [(e["action"], e["count"]) for e in entries][-1] == ("rotate_master_key", 1)
     assert "wrong master key" in assert_one_line_error(invoke("search", "plant", "-n", "u"), 6)
     monkeypatch.setenv("ENGRAMDB_MASTER_KEY_FILE", str(new))
     assert "Quokkaberry" in invoke("search", "plant", "-n", "u").stdout

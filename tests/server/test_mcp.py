@@ -14,6 +14,8 @@ import httpx2
 import mcp
 from mcp.client.streamable_http import streamable_http_client
 
+from engramdb.server.audit import SqliteAuditLog, audit_path
+
 from .conftest import LiveServer
 
 TOOLS = ["consolidate", "context", "forget", "history", "recall", "remember"]
@@ -110,3 +112,44 @@ def test_mcp_over_http_without_a_key_is_401(live_server: LiveServer) -> None:
     )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_mcp_over_http_audits_each_write_as_its_key_without_content(
+    live_server: LiveServer,
+) -> None:
+    canary = "Quillowmarsh keeps the spare key under the heron statue"
+    alice_id, bob_id = (token.split("_")[1] for token in (live_server.alice, live_server.bob))
+
+    async def scenario() -> tuple[str, int]:
+        async with http_session(live_server, live_server.alice) as alice:
+            stored = await _call(alice, "remember", text=canary, metadata={"m": canary})
+            await _call(alice, "recall", query=canary)  # a read: not audited
+            report = await _call(alice, "consolidate")
+        async with http_session(live_server, live_server.bob) as bob:
+            assert "forbidden" in await _call(bob, "forget", id=stored["id"], namespace="alice")
+        async with http_session(live_server, live_server.alice) as alice:
+            await _call(alice, "forget", id=stored["id"])
+            assert "not_found" in await _call(alice, "forget", id=stored["id"])
+            assert "invalid" in await _call(alice, "forget", id=canary)
+        return stored["id"], report["facts"] + report["summaries"]
+
+    engram_id, written = anyio.run(scenario)
+    where = audit_path(str(live_server.store))
+    assert where is not None
+    log = SqliteAuditLog(where)
+    entries = log.entries()
+    log.close()
+    start = next(i for i, e in enumerate(entries) if e.target == engram_id)
+    entries = entries[: start + 6]
+    assert [
+        (e.actor, e.action, e.namespace, e.target, e.status, e.count) for e in entries[start:]
+    ] == [
+        (alice_id, "add", "alice", engram_id, 201, None),
+        (alice_id, "consolidate", "alice", None, 200, written),
+        (bob_id, "delete", "alice", engram_id, 403, None),
+        (alice_id, "delete", "alice", engram_id, 200, None),
+        (alice_id, "delete", "alice", engram_id, 404, None),
+        (alice_id, "delete", "alice", None, 422, None),  # text where an id belongs: left out
+    ]
+    for file in Path(where).parent.glob(Path(where).name + "*"):
+        assert b"quillowmarsh" not in file.read_bytes().lower()

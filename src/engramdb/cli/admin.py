@@ -137,6 +137,8 @@ def restore(
     cli = state(ctx)
     with cli.memory() as mem:
         count = mem.restore_backup(path, force=force)
+    # Every namespace was replaced: no namespace on the entry, the count of memories.
+    audit.record(cli.settings.path, "restore", None, count=count)
     if cli.json:
         emit_json({"restored": count, "backup": str(path)})
     else:
@@ -241,6 +243,7 @@ def audit_log(
                         "namespace": e.namespace,
                         "target": e.target,
                         "status": e.status,
+                        "count": e.count,
                     }
                     for e in entries
                 ]
@@ -249,5 +252,7 @@ def audit_log(
         return
     for e in entries:
         target = "" if e.target is None else f" {e.target}"
+        where = "-" if e.namespace is None else e.namespace  # restore, a refused /mcp call
+        count = "" if e.count is None else f" ({counted(e.count)})"
         status = "" if e.status == 0 else f" -> {e.status}"
-        typer.echo(f"{iso(e.at)} {e.actor} {e.action} {e.namespace}{target}{status}")
+        typer.echo(f"{iso(e.at)} {e.actor} {e.action} {where}{target}{count}{status}")

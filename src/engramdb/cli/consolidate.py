@@ -1,7 +1,9 @@
 """``engram consolidate``: episodes into facts and summaries, with a progress bar (issue 5).
 
-One facade call (``Memory.consolidate``) per namespace; the bar goes to stderr
-(and only to a terminal), so ``--json`` output on stdout stays one document.
+One facade call (``Memory.consolidate``) per namespace, each recorded in the
+audit log (actor ``local``, with how many facts and summaries it wrote); the
+bar goes to stderr (and only to a terminal), so ``--json`` output on stdout
+stays one document.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import typer
 
 from engramdb.cli.output import emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.server import audit
 
 __all__ = ["consolidate"]
 
@@ -56,10 +59,15 @@ def consolidate(
                 bar.update(done - bar.pos)
 
             try:
-                reports.append(mem.consolidate(namespace=ns, now=at, progress=step))
+                report = mem.consolidate(namespace=ns, now=at, progress=step)
             finally:
                 if bar is not None:
                     bar.__exit__(None, None, None)
+            reports.append(report)
+            # One entry per namespace, as each is done: a later failure keeps the earlier ones.
+            audit.record(
+                cli.settings.path, "consolidate", ns, count=report.facts + report.summaries
+            )
     if cli.json:
         emit_json({"reports": [asdict(r) for r in reports]})
         return

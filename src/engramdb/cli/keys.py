@@ -20,6 +20,7 @@ from engramdb import EncryptionKey, InvalidInputError
 from engramdb.cli.output import emit_json, iso
 from engramdb.cli.state import state
 from engramdb.security.crypto import generate_key
+from engramdb.server import audit
 from engramdb.server.keys import ACCESS_LEVELS, Access, ApiKey, KeyRing, keys_path
 
 __all__ = ["app"]
@@ -198,6 +199,7 @@ def rotate_master(
         )
     with cli.memory() as mem:
         count = mem.rotate_master_key(new)
+    audit.record(cli.settings.path, "rotate_master_key", None, count=count)
     if cli.json:
         emit_json({"rotated": count, "new_key": new.kind})
     else:

@@ -66,10 +66,11 @@ def add(
     cli = state(ctx)
     when = parse_time(occurred_at, "--occurred-at")
     meta = parse_metadata(metadata)
+    ns = cli.resolve(namespace)
     with cli.memory() as mem:
         engram = mem.add(
             text,
-            namespace=cli.resolve(namespace),
+            namespace=ns,
             session=session,
             speaker=speaker,
             occurred_at=when,
@@ -77,6 +78,7 @@ def add(
             importance=importance,
             emotion=emotion,
         )
+    audit.record(cli.settings.path, "add", ns, target=engram.id)
     if cli.json:
         emit_json(engram_json(engram))
     else:
@@ -200,15 +202,17 @@ def update(
         raise InvalidInputError(
             "nothing to update: give --text, --speaker, --occurred-at or --metadata"
         )
+    ns = cli.resolve(namespace)
     with cli.memory() as mem:
         engram = mem.update(
             engram_id,
-            namespace=cli.resolve(namespace),
+            namespace=ns,
             text=text,
             speaker=speaker,
             occurred_at=when,
             metadata=meta,
         )
+    audit.record(cli.settings.path, "update", ns, target=engram.id)
     if cli.json:
         emit_json(engram_json(engram))
     else:

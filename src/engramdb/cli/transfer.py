@@ -5,7 +5,8 @@ history, or plain items), format detection, batching and the progress bar.
 LoCoMo parsing is ``engramdb.formats.locomo``'s; validation of each memory is
 the facade's. An import reads and parses the whole file before it writes
 anything, so a malformed line leaves the store untouched; after that, each
-batch is one transaction.
+batch is one transaction. An import is recorded in the audit log, one entry per
+namespace it wrote to, with the count (actor ``local``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engramdb import InvalidInputError, Memory
 from engramdb.cli.output import counted, emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.formats import locomo
+from engramdb.server import audit
 
 __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
 
@@ -117,9 +119,15 @@ def _detect(path: Path, head: str) -> ImportFormat:
     return ImportFormat.jsonl
 
 
-def write_plan(mem: Memory, plan: Plan, progress: Any) -> dict[str, int]:
-    """Write a plan; returns how many memories went into each namespace."""
-    counts: dict[str, int] = {}
+def write_plan(
+    mem: Memory, plan: Plan, progress: Any, counts: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Write a plan; returns how many memories went into each namespace.
+
+    ``counts`` (returned) grows as each batch commits, so after a failed batch
+    it still says what the earlier ones wrote.
+    """
+    counts = {} if counts is None else counts
     # Export records: embedded and written BATCH at a time (one transaction per
     # batch), not one embedding call per record (issue 7).
     for start in range(0, len(plan.records), BATCH):
@@ -181,8 +189,15 @@ def import_(
         plan = plan_locomo(file, cli.resolve_optional(namespace), namespace_prefix)
     else:
         plan = plan_jsonl(text.splitlines(), file.name, cli.resolve(namespace))
-    with cli.memory() as mem, _progress(plan.total) as progress:
-        counts = write_plan(mem, plan, progress)
+    counts: dict[str, int] = {}
+    try:
+        with cli.memory() as mem, _progress(plan.total) as progress:
+            write_plan(mem, plan, progress, counts)
+    finally:
+        # One audit entry per namespace written, also when a later batch failed:
+        # each batch is its own transaction, so what committed stays.
+        for target, count in counts.items():
+            audit.record(cli.settings.path, "import", target, count=count)
     total = sum(counts.values())
     if cli.json:
         emit_json({"format": chosen.value, "imported": total, "namespaces": counts})

@@ -1,22 +1,61 @@
 """The audit log's place and vocabulary; its rows live in ``store.sqlite.audit``.
 
-``audit.db`` sits beside the store like ``keys.db``. The HTTP server appends
-one entry per mutating request (``server.http.audit``), the CLI one per local
-mutating command it runs (actor ``"local"``); ``engram audit`` reads them.
-An entry never holds memory content (issue 8, docs/security.md).
+``audit.db`` sits beside the store like ``keys.db``. Who writes it (issue 8,
+docs/security.md): the HTTP server, one entry per mutating request and one per
+request refused for want of a valid key (``server.http.audit``); the MCP tools,
+one per memory-changing tool call (``server.mcp.tools``); the CLI, one per
+local write command it runs, one per namespace for a batch (actor ``"local"``).
+``engram audit`` reads them. An entry never holds memory content.
+
+Library calls (``Memory.add`` from Python) are not audited: the log belongs to
+the edges, which know who is asking.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from engramdb.store.sqlite.audit import AuditRecord, SqliteAuditLog
 
-__all__ = ["AUDIT_FILENAME", "LOCAL_ACTOR", "AuditRecord", "SqliteAuditLog", "audit_path", "record"]
+__all__ = [
+    "AUDIT_FILENAME",
+    "LOCAL_ACTOR",
+    "MCP_STDIO_ACTOR",
+    "UNKNOWN_ACTOR",
+    "AuditRecord",
+    "SqliteAuditLog",
+    "append_beside",
+    "audit_path",
+    "id_or_none",
+    "namespace_or_none",
+    "record",
+]
 
 AUDIT_FILENAME = "audit.db"
+#: The person at the keyboard: CLI commands.
 LOCAL_ACTOR = "local"
+#: The client of ``engram mcp``, a process the local user started.
+MCP_STDIO_ACTOR = "mcp-stdio"
+#: A request refused with 401 whose header named no well-formed key.
+UNKNOWN_ACTOR = "unknown"
+
+# The library's shapes of a memory id and a namespace (engramdb.validation). An edge
+# that records what a caller sent, before the library checked it, keeps only values
+# of these shapes: text sent where an id or a namespace belongs never reaches the log.
+_ID = re.compile(r"[0-9a-f]{32}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+
+
+def id_or_none(value: str | None) -> str | None:
+    """``value`` when it has the shape of a memory id, else None."""
+    return value if value is not None and _ID.fullmatch(value) else None
+
+
+def namespace_or_none(value: str | None) -> str | None:
+    """``value`` when it has the shape of a namespace, else None."""
+    return value if value is not None and _NAMESPACE.fullmatch(value) else None
 
 
 def audit_path(store_path: str) -> str | None:
@@ -29,6 +68,18 @@ def audit_path(store_path: str) -> str | None:
     return str(path / AUDIT_FILENAME)
 
 
+def append_beside(store_path: str, entry: AuditRecord) -> None:
+    """Append one entry to the store's audit log, opened for it (nothing for ``:memory:``)."""
+    where = audit_path(store_path)
+    if where is None:
+        return
+    log = SqliteAuditLog(where)
+    try:
+        log.append(entry)
+    finally:
+        log.close()
+
+
 def record(
     store_path: str,
     action: str,
@@ -36,21 +87,17 @@ def record(
     *,
     actor: str = LOCAL_ACTOR,
     target: str | None = None,
+    count: int | None = None,
 ) -> None:
-    """Append one local entry to the store's audit log (nothing for an in-memory store)."""
-    where = audit_path(store_path)
-    if where is None:
-        return
-    log = SqliteAuditLog(where)
-    try:
-        log.append(
-            AuditRecord(
-                at=datetime.now(timezone.utc),
-                actor=actor,
-                action=action,
-                namespace=namespace,
-                target=target,
-            )
-        )
-    finally:
-        log.close()
+    """Append one local entry, stamped now, to the store's audit log."""
+    append_beside(
+        store_path,
+        AuditRecord(
+            at=datetime.now(timezone.utc),
+            actor=actor,
+            action=action,
+            namespace=namespace,
+            target=target,
+            count=count,
+        ),
+    )

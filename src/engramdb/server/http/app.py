@@ -88,7 +88,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     if options.mcp:
-        mcp_manager = _mount_mcp(app, memory, authenticator, options)
+        mcp_manager = _mount_mcp(app, memory, authenticator, options, audit)
     # Outermost last: the body limit runs before anything reads the body, and the
     # metrics see the limit's 413s too.
     app.add_middleware(BodyLimit, max_body_bytes=options.max_body_bytes)
@@ -99,14 +99,19 @@ def create_app(
 
 
 def _mount_mcp(
-    app: FastAPI, memory: Memory, authenticator: Authenticator, options: ServerOptions
+    app: FastAPI,
+    memory: Memory,
+    authenticator: Authenticator,
+    options: ServerOptions,
+    audit: SqliteAuditLog | None,
 ) -> Any:
     """Add the MCP streamable-HTTP endpoint at ``/mcp``; returns its session manager."""
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 
     from engramdb.server.mcp import KEY_STATE, build_mcp
 
-    server = build_mcp(memory)
+    # The tools audit their own calls, as the request's key, into the app's log.
+    server = build_mcp(memory, audit=None if audit is None else audit.append)
     # Stateless: each POST stands alone, so every one is authenticated by McpGate and no
     # session outlives its key. DNS-rebinding protection is on for loopback hosts.
     server.streamable_http_app(

@@ -14,12 +14,20 @@ to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``)
 ``feedback`` arrives with its library method (a later issue): one more
 ``@server.tool`` here.
 
+The tools that change memory (``remember``, ``consolidate``, ``forget``) append
+an audit entry (issue 8) with the REST verbs (``add``, ``consolidate``,
+``delete``): over HTTP one per call, refused ones included, as the key id with
+the status the REST API would answer; over stdio one per call that succeeded,
+as ``"mcp-stdio"`` with status 0, like a CLI command. Never the arguments, and
+an id or namespace argument only when it has the shape of one.
+
 No ``from __future__ import annotations``: the SDK reads the annotations at
 runtime to build each tool's schema and to inject ``Context``.
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -27,6 +35,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from engramdb import EngramError, Memory, __version__
+from engramdb.clock import SystemClock
+from engramdb.server.audit import (
+    MCP_STDIO_ACTOR,
+    AuditRecord,
+    append_beside,
+    id_or_none,
+    namespace_or_none,
+)
 from engramdb.server.errors import error_code
 from engramdb.server.keys import ApiKey
 from engramdb.server.schemas import (
@@ -80,19 +96,84 @@ def _key(ctx: Context) -> ApiKey | None:
     return key
 
 
-def build_mcp(memory: Memory, *, namespace: str = "default") -> MCPServer:
-    """An MCP server whose tools act on ``memory``; ``namespace`` is the default."""
+@dataclass
+class _Write:
+    """What a memory-changing tool call is about to write, for its audit entry."""
+
+    namespace: str
+    target: str | None = None
+    count: int | None = None
+
+
+def build_mcp(
+    memory: Memory,
+    *,
+    namespace: str = "default",
+    audit: Callable[[AuditRecord], None] | None = None,
+) -> MCPServer:
+    """An MCP server whose tools act on ``memory``; ``namespace`` is the default.
+
+    ``audit`` receives the audit entries; by default they go to the audit log
+    beside ``memory``'s store, opened for each entry (none for ``:memory:``).
+    """
     server: MCPServer = MCPServer(
         "engramdb", instructions=_INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
+    clock = SystemClock()
+
+    def append(entry: AuditRecord) -> None:
+        if audit is None:
+            append_beside(memory.settings.path, entry)
+        else:
+            audit(entry)
+
+    def resolve(key: ApiKey | None, chosen: str | None) -> str:
+        if chosen is None:
+            chosen = (key.home if key is not None else None) or namespace
+        return chosen
 
     def scoped(ctx: Context, chosen: str | None, need: Literal["read", "write"]) -> str:
         key = _key(ctx)
-        if chosen is None:
-            chosen = (key.home if key is not None else None) or namespace
+        chosen = resolve(key, chosen)
         if key is not None and not key.allows(chosen, need):
             raise ToolError(f"forbidden: this API key may not {need} namespace {chosen!r}")
         return chosen
+
+    @contextlib.contextmanager
+    def writing(
+        ctx: Context, chosen: str | None, action: str, target: str | None = None
+    ) -> Iterator[_Write]:
+        """The write-scope check, the write (errors translated), and its audit entry."""
+        key = _key(ctx)
+        write = _Write(resolve(key, chosen), target)
+        status = 500
+        try:
+            if key is not None and not key.allows(write.namespace, "write"):
+                status = 403
+                raise ToolError(
+                    f"forbidden: this API key may not write namespace {write.namespace!r}"
+                )
+            with _translated():
+                yield write
+            status = 201 if action == "add" else 200  # as the REST route answers
+        except ToolError as exc:
+            if isinstance(exc.__cause__, EngramError):
+                status = error_code(exc.__cause__).status
+            raise
+        finally:
+            # stdio is the local user, as with the CLI: only what was done is recorded.
+            if key is not None or status < 400:
+                entry = AuditRecord(
+                    at=clock.now(),
+                    actor=MCP_STDIO_ACTOR if key is None else key.id,
+                    action=action,
+                    namespace=namespace_or_none(write.namespace),
+                    target=id_or_none(write.target),
+                    status=0 if key is None else status,
+                    count=write.count,
+                )
+                with _translated():
+                    append(entry)
 
     @server.tool()
     def remember(
@@ -108,16 +189,16 @@ def build_mcp(memory: Memory, *, namespace: str = "default") -> MCPServer:
         metadata: dict[str, Any] | None = None,
     ) -> EngramOut:
         """Remember one experience; returns it as stored, with its id."""
-        ns = scoped(ctx, namespace, "write")
-        with _translated():
+        with writing(ctx, namespace, "add") as write:
             engram = memory.add(
                 text,
-                namespace=ns,
+                namespace=write.namespace,
                 session=session,
                 speaker=speaker,
                 occurred_at=occurred_at,
                 metadata=metadata,
             )
+            write.target = engram.id
         return EngramOut.from_engram(engram)
 
     @server.tool()
@@ -216,9 +297,9 @@ def build_mcp(memory: Memory, *, namespace: str = "default") -> MCPServer:
         ] = None,
     ) -> ConsolidationOut:
         """Turn new episodes into facts and summaries (incremental; safe to repeat)."""
-        ns = scoped(ctx, namespace, "write")
-        with _translated():
-            report = memory.consolidate(namespace=ns, now=now)
+        with writing(ctx, namespace, "consolidate") as write:
+            report = memory.consolidate(namespace=write.namespace, now=now)
+            write.count = report.facts + report.summaries
         return ConsolidationOut.from_report(report)
 
     @server.tool()
@@ -228,10 +309,9 @@ def build_mcp(memory: Memory, *, namespace: str = "default") -> MCPServer:
         namespace: Namespace = None,
     ) -> dict[str, str]:
         """Delete one memory with its whole history."""
-        ns = scoped(ctx, namespace, "write")
-        with _translated():
-            memory.delete(id, namespace=ns)
-        return {"deleted": id, "namespace": ns}
+        with writing(ctx, namespace, "delete", target=id) as write:
+            memory.delete(id, namespace=write.namespace)
+        return {"deleted": id, "namespace": write.namespace}
 
     @server.tool()
     def history(

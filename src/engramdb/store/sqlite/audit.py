@@ -1,12 +1,13 @@
 """SqliteAuditLog: the append-only audit log, in its own SQLite file (issue 8).
 
 It owns the SQL of the ``audit`` table: who (an API key id, or ``"local"``)
-did what (an action verb) to which namespace and when, with the target id and
-the outcome. It never stores memory content: the row has no column that could
-hold text, metadata or a query. Like ``keys.db`` it is a file of its own
-(``audit.db`` beside the store, created 0600), so ``forget_namespace``,
-export and backup never touch it. The table is append-only: this class has no
-update or delete, and triggers refuse them.
+did what (an action verb) to which namespace and when, with the target id, the
+outcome and, for a batch, how many memories it wrote. It never stores memory
+content: the row has no column that could hold text, metadata or a query.
+Like ``keys.db`` it is a file of its own (``audit.db`` beside the store,
+created 0600), so ``forget_namespace``, export and backup never touch it. The
+table is append-only: this class has no update or delete, and triggers refuse
+them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from engramdb.store.sqlite.sidefile import SideFile
 
 __all__ = ["AuditRecord", "SqliteAuditLog"]
 
-_SCHEMA_VERSION = 1
+# Schema 1 is released: never edit it. Later steps are applied by ``_upgrade``.
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,11 +38,22 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+# Step 2: how many memories a batch action wrote (``engram import``, ``consolidate``).
+_ADD_COUNT = "ALTER TABLE audit ADD COLUMN count INTEGER"
+_INSERT = (
+    "INSERT INTO audit (at, actor, action, namespace, target, status, count) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT = "SELECT at, actor, action, namespace, target, status, count FROM audit WHERE 1 = 1"
 
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One audited action; ``status`` is the HTTP status (0 for a local command)."""
+    """One audited action.
+
+    ``status`` is the HTTP status (0 for a local command); ``count`` is how many
+    memories a batch action wrote (None for a single-memory action).
+    """
 
     at: datetime
     actor: str
@@ -48,6 +61,7 @@ class AuditRecord:
     namespace: str | None
     target: str | None = None
     status: int = 0
+    count: int | None = None
 
 
 class SqliteAuditLog(SideFile):
@@ -55,12 +69,34 @@ class SqliteAuditLog(SideFile):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, label="audit file", schema=_SCHEMA, version=_SCHEMA_VERSION)
+        try:
+            self._upgrade()
+        except BaseException:
+            self.close()
+            raise
+
+    def _upgrade(self) -> None:
+        """Apply step 2 to a file schema 1 made (or a fresh one); a no-op once done.
+
+        ``SideFile`` runs an idempotent script, which cannot add a column, so the
+        step checks the table's shape inside one write transaction: two processes
+        opening the same old file at once add the column once.
+        """
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(audit)")}
+                if "count" not in columns:
+                    conn.execute(_ADD_COUNT)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def append(self, record: AuditRecord) -> None:
         with self._locked() as conn:
             conn.execute(
-                "INSERT INTO audit (at, actor, action, namespace, target, status) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                _INSERT,
                 (
                     to_iso(record.at),
                     record.actor,
@@ -68,6 +104,7 @@ class SqliteAuditLog(SideFile):
                     record.namespace,
                     record.target,
                     record.status,
+                    record.count,
                 ),
             )
 
@@ -75,7 +112,7 @@ class SqliteAuditLog(SideFile):
         self, *, namespace: str | None = None, since: datetime | None = None
     ) -> list[AuditRecord]:
         """Entries oldest first, optionally of one namespace and at or after ``since``."""
-        sql = "SELECT at, actor, action, namespace, target, status FROM audit WHERE 1 = 1"
+        sql = _SELECT
         params: list[str] = []
         if namespace is not None:
             sql += " AND namespace = ?"
@@ -93,6 +130,7 @@ class SqliteAuditLog(SideFile):
                 namespace=None if ns is None else str(ns),
                 target=None if target is None else str(target),
                 status=int(status),
+                count=None if count is None else int(count),
             )
-            for at, actor, action, ns, target, status in rows
+            for at, actor, action, ns, target, status, count in rows
         ]
