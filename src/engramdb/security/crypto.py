@@ -70,6 +70,8 @@ OVERHEAD = len(_FORMAT) + _NONCE_BYTES + _TAG_BYTES
 # machines; it runs once per open of a passphrase-protected store.
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _VERIFIER = b"engramdb master key check v1"
+# Opened values remembered per namespace (about 4 per memory): bounded, then started afresh.
+_OPENED_MAX = 400_000
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _stemmer: Any = None
 
@@ -244,7 +246,14 @@ PLAIN: Cipher = _Plain()
 
 
 class NamespaceCipher:
-    """AES-256-GCM content encryption and the blind index of one namespace."""
+    """AES-256-GCM content encryption and the blind index of one namespace.
+
+    Opened text is remembered by (associated data, ciphertext), so rebuilding
+    a namespace's catalog after a write does not decrypt every memory again
+    (the catalog holds the same plaintext in memory anyway). A ciphertext moved
+    to another row has other associated data and is decrypted, and refused,
+    afresh. ``forget_opened`` drops what was remembered (erasure).
+    """
 
     encrypted = True
 
@@ -252,12 +261,24 @@ class NamespaceCipher:
         content_key, index_key = _derive(data_key, b"content"), _derive(data_key, b"blind-index")
         self._aead = AESGCM(content_key)
         self._index_key = index_key
+        self._opened: dict[tuple[str, bytes], str] = {}
 
     def seal(self, value: str, aad: str) -> bytes:
         return _seal(self._aead, value.encode("utf-8"), aad.encode("utf-8"))
 
     def open(self, value: object, aad: str) -> str:
-        return self.open_bytes(value, aad).decode("utf-8")
+        if isinstance(value, bytes):
+            found = self._opened.get((aad, value))
+            if found is not None:
+                return found
+        text = self.open_bytes(value, aad).decode("utf-8")
+        if len(self._opened) >= _OPENED_MAX:
+            self._opened.clear()
+        self._opened[(aad, value)] = text  # type: ignore[index]  # bytes: open_bytes checked
+        return text
+
+    def forget_opened(self) -> None:
+        self._opened.clear()
 
     def seal_bytes(self, value: bytes, aad: str) -> bytes:
         return _seal(self._aead, value, aad.encode("utf-8"))

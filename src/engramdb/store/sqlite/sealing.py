@@ -150,6 +150,12 @@ class DataKeys:
         self._ciphers[(namespace, key_id)] = cipher
         return cipher
 
+    def forget_opened(self, namespace: str) -> None:
+        """Drop the plaintext the namespace's ciphers remember (after an erasure)."""
+        for (name, _), cipher in self._ciphers.items():
+            if name == namespace:
+                cipher.forget_opened()
+
     def forget(self, conn: sqlite3.Connection, namespace: str) -> None:
         """Destroy the namespace's data key with its rows (inside the caller's transaction)."""
         conn.execute("DELETE FROM namespace_keys WHERE namespace = ?", (namespace,))

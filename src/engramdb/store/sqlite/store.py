@@ -654,6 +654,7 @@ class SqliteStore(Store):
                 generation = self._bump(conn, namespace)
         except sqlite3.Error as exc:
             raise _failure("delete", exc) from exc
+        self._keys.forget_opened(namespace)
         self._scrub(optimize_fts=False)
         # Under the lock: remove() moves rows, which a search in another thread
         # (check_same_thread=False) must not see half-done.
@@ -1668,7 +1669,8 @@ def _seal_emotion(
     sealed in the emotion column (how someone felt is personal) and zeros beside."""
     if not cipher.encrypted:
         return valence, arousal, emotion
-    sealed = cipher.seal(json.dumps([valence, arousal, emotion]), f"dynamics.emotion:{engram_id}")
+    # "valence|arousal|label": floats by repr (exact), the label last (it may hold "|")
+    sealed = cipher.seal(f"{valence!r}|{arousal!r}|{emotion}", f"dynamics.emotion:{engram_id}")
     return 0.0, 0.0, sealed
 
 
@@ -1680,8 +1682,10 @@ def _dynamics_of(row: sqlite3.Row, cipher: Cipher) -> list[Any]:
         return [DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE, 0.0, 0.0, "neutral", 0, None, 0]
     values = [row[f"d_{name}"] for name in _DYNAMICS_FIELDS]
     if cipher.encrypted:
-        aad = f"dynamics.emotion:{row['id']}"
-        values[2:5] = json.loads(cipher.open(values[4], aad))
+        valence, arousal, emotion = cipher.open(values[4], f"dynamics.emotion:{row['id']}").split(
+            "|", 2
+        )
+        values[2:5] = float(valence), float(arousal), emotion
     return values
 
 
