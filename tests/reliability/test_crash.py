@@ -30,11 +30,13 @@ def test_no_acknowledged_write_is_lost_across_50_kills(tmp_path: Path) -> None:
 
 
 def _one_cycle_store(tmp_path: Path) -> tuple[Path, Model, CrashReport]:
-    report = run_crash_cycles(tmp_path, 1, seed=3, max_run_s=0.3, early_kill_fraction=0.0)
+    # a second of writing: enough for some memories even on a loaded machine
+    report = run_crash_cycles(tmp_path, 1, seed=3, max_run_s=1.0, early_kill_fraction=0.0)
     assert report.ok, report.problems
     store = tmp_path / "store" / "engram.db"
     with sqlite3.connect(store) as conn:
         rows = conn.execute("SELECT id, namespace, text, version FROM engrams").fetchall()
+    assert rows, "the writer wrote nothing before the kill"
     return store, {r[0]: (r[1], r[2], r[3]) for r in rows}, report
 
 

@@ -249,6 +249,9 @@ def run_crash_cycles(
     workdir.mkdir(parents=True, exist_ok=True)
     store_path = workdir / "store"
     rng = random.Random(seed)  # noqa: S311 - test schedule, not security
+    # The audit's samples draw from their own generator: how many memories a cycle
+    # wrote depends on timing, and must not shift the kill schedule of ``seed``.
+    sampler = random.Random(seed + 1)  # noqa: S311
     embedder = HashEmbedder()
     model: Model = {}
     totals = _Totals()
@@ -273,7 +276,7 @@ def run_crash_cycles(
                 if problem is None:
                     done, in_flight = read_log(log_path)
                     problem = _audit(
-                        store_path, model, done, in_flight, totals, rng, sample, embedder, key
+                        store_path, model, done, in_flight, totals, sampler, sample, embedder, key
                     )
                 done_cycles = cycle + 1
                 if problem is not None:
