@@ -1,13 +1,13 @@
-"""Context-conditioned recall: pronouns resolved against the conversation, topic kept."""
+"""Context-conditioned recall: pronouns and anaphors resolved against the conversation."""
 
 from __future__ import annotations
 
 import pytest
 
 from engramdb import InvalidInputError, Memory
-from engramdb.recall.followup import Turn, parse_turn, referent, resolve
+from engramdb.recall.followup import Turn, parse_turn, referent, resolve, topics
 
-from .conftest import T0
+from .conftest import T0, TURNS
 
 KNOWN = ["caroline", "melanie"]
 
@@ -24,6 +24,9 @@ KNOWN = ["caroline", "melanie"]
          "Where did Caroline go camping?"),
         ("What did Caroline research?", ["Tell me about Melanie."], "What did Caroline research?"),
         ("What did I say?", ["Tell me about Melanie."], "What did I say?"),
+        ("When did she meet Anna?", ["Tell me about Caroline."], "When did Caroline meet Anna?"),
+        ("What did Anna say about her?", ["Tell me about Caroline."],
+         "What did Anna say about her?"),
     ],
 )  # fmt: skip
 def test_third_person_pronouns_take_the_latest_person(
@@ -68,3 +71,107 @@ def test_search_context_may_be_a_session_id(mem: Memory) -> None:
 def test_search_refuses_a_malformed_context(mem: Memory, bad: object) -> None:
     with pytest.raises(InvalidInputError):
         mem.search("she?", namespace="n", context=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("query", "context", "expected"),
+    [
+        # the benchmark's kind of turn (bench/context.py)
+        ("When did she go to that?", ["Tell me about Caroline and the LGBTQ support group."],
+         "When did Caroline go to LGBTQ support group?"),
+        ("What is it?", ["Tell me about Caroline's relationship status."],
+         "What is Caroline's relationship status?"),
+        ("When did she paint that one?", ["Tell me about Melanie and a lake sunrise."],
+         "When did Melanie paint lake sunrise?"),
+        # natural turns: the salient phrase, not the time or the chatter around it
+        ("What did she do there?",
+         ["Caroline: I went to the LGBTQ support group yesterday and it was powerful."],
+         "What did Caroline do LGBTQ support group?"),
+        ("How long was that trip?", ["Melanie: My kids loved the camping trip to the mountains."],
+         "How long was camping trip?"),
+        ("When did she start that?", ["Tell me about Melanie and the pottery class.", "Okay!"],
+         "When did Melanie start pottery class?"),
+        ("Did she describe that for you?", ["Caroline painted a mural."],
+         "Did Caroline describe mural for you?"),
+        ("What about the other one?", ["I have a red bike and a blue car"],
+         "What about red bike?"),
+        # not anaphors: a relative "that", a clause, an existential "there"
+        ("What was the book that inspired her?", ["Tell me about Caroline and the library."],
+         "What was the book that inspired Caroline?"),
+        ("Did she say that she moved?", ["Tell me about Caroline and the library."],
+         "Did Caroline say that Caroline moved?"),
+        ("Is there a park nearby?", ["We talked about the museum."], "Is there a park nearby?"),
+        # a context without a phrase changes nothing
+        ("What was that?", ["Tell me about it!"], "What was that?"),
+    ],
+)  # fmt: skip
+def test_anaphors_of_things_take_the_contexts_topic(
+    query: str, context: list[str], expected: str
+) -> None:
+    assert resolve(query, [parse_turn(c) for c in context], KNOWN).text == expected
+
+
+def test_the_topic_is_a_noun_phrase_then_the_rarest_then_the_latest() -> None:
+    turn = [Turn("My kids loved the camping trip to the mountains.")]
+    assert topics(turn)[0] == "mountains"
+    rare = {"camping": 5.0}
+    assert topics(turn, rarity=lambda w: rare.get(w.lower(), 1.0))[0] == "camping trip"
+    # what the query already says is not what it points at
+    assert topics(turn, besides="Did she like the mountains?")[0] == "camping trip"
+    assert topics([Turn("Tell me about Caroline.")], ["caroline"]) == []
+
+
+def test_search_with_context_finds_what_that_means(mem: Memory) -> None:
+    question = "When did she go to that?"
+    alone = mem.search(question, namespace="n", limit=1, now=T0, reinforce=False)
+    hits = mem.search(
+        question,
+        namespace="n",
+        limit=1,
+        now=T0,
+        reinforce=False,
+        context=["Tell me about Caroline and the LGBTQ support group."],
+    )
+    assert hits[0].engram.text == TURNS[0][1]
+    assert "lexical" in hits[0].explain.paths  # the topic reached the query's words
+    assert alone[0].engram.text != TURNS[0][1]
+
+
+@pytest.mark.parametrize(
+    ("question", "turn", "expected"),
+    [
+        ("What is she doing about that?", "Caroline: I keep thinking about adoption agencies.",
+         TURNS[4][1]),
+        ("Where did they go on that trip?", "Melanie: the kids still talk about the camping.",
+         TURNS[3][1]),
+        ("What did she paint there?", "Melanie: we watched the sunrise over the lake", TURNS[1][1]),
+    ],
+)  # fmt: skip
+def test_search_follows_a_natural_turn(
+    mem: Memory, question: str, turn: str, expected: str
+) -> None:
+    hits = mem.search(question, namespace="n", limit=1, now=T0, reinforce=False, context=[turn])
+    assert hits[0].engram.text == expected
+
+
+def test_a_session_context_never_reads_another_session_or_namespace(mem: Memory) -> None:
+    # a session of another namespace whose topic would change the answer if it leaked
+    mem.add(
+        "I adopted a puppy at the animal shelter.",
+        namespace="other",
+        session="s3",
+        speaker="Caroline",
+        occurred_at=T0,
+    )
+    question = "What did she do at that?"
+
+    def ids(context: list[str] | str | None) -> list[str]:
+        hits = mem.search(
+            question, namespace="n", limit=6, now=T0, reinforce=False, context=context
+        )
+        assert all(h.engram.namespace == "n" for h in hits)
+        return [h.engram.id for h in hits]
+
+    assert ids("s3") == ids(None)  # no session s3 in namespace n: no context at all
+    assert ids("s2") == ids(["Melanie: A turn of another session"])  # s2's turns, only them
+    assert ids("s2") != ids(["Caroline: I adopted a puppy at the animal shelter."])

@@ -10,7 +10,9 @@ approximate index's top candidates. It sees only ``store.base`` and the
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -21,7 +23,7 @@ from engramdb.embed.base import Embedder
 from engramdb.model import Engram, Hit
 from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
 from engramdb.recall.followup import Turn, resolve
-from engramdb.recall.lexical import DocumentCache
+from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.ranker import AttentionRanker
 from engramdb.store.base import Catalog, Store
 
@@ -162,7 +164,9 @@ class Recaller:
         vector, and the context's vector (None without a context). One embed call."""
         if not request.context:
             return request.query, self.embedder.embed([request.query])[0], None
-        text = resolve(request.query, request.context, view.known_speakers).text
+        text = resolve(
+            request.query, request.context, view.known_speakers, _rarity(view.lexical)
+        ).text
         said = " ".join(
             f"{t.speaker}: {t.text}" if t.speaker else t.text for t in request.context[-3:]
         )
@@ -217,6 +221,22 @@ class Recaller:
                 dense[row] = candidate.score
                 rows.append(row)
         return dense, np.array(rows, dtype=np.int64)
+
+
+def _rarity(lexical: LexicalIndex) -> Callable[[str], float]:
+    """A word's IDF in the namespace (0 for a word no memory has): which phrase of a
+    context turn an anaphor most likely means (recall.followup)."""
+    vocabulary = lexical.cache.vocabulary
+
+    def rarity(word: str) -> float:
+        terms = analyze(word)
+        term = vocabulary.get(terms[0], -1) if terms else -1
+        if not 0 <= term < len(lexical.pointer) - 1:
+            return 0.0
+        found = int(lexical.pointer[term + 1] - lexical.pointer[term])
+        return math.log(1.0 + lexical.n / found) if found else 0.0
+
+    return rarity
 
 
 def _paths(features: dict[str, F64], rows: list[int], depth: int) -> dict[int, tuple[str, ...]]:
