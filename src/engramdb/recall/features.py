@@ -136,6 +136,10 @@ class Query:
         )
 
 
+def _mentions_time(document: str) -> float:
+    return 1.0 if _TIME_WORDS.search(document) else 0.0
+
+
 class NamespaceView:
     """Query-independent data about every memory of one namespace."""
 
@@ -177,8 +181,10 @@ class NamespaceView:
             "dense_after": _unit(vectors + after),
         }
         self.is_question = np.array(["?" in d for d in catalog.documents], dtype=np.float64)
+        documents = self.lexical.cache
         self.time_mention = np.array(
-            [1.0 if _TIME_WORDS.search(d) else 0.0 for d in catalog.documents], dtype=np.float64
+            [documents.flag("time", d, _mentions_time) for d in catalog.documents],
+            dtype=np.float64,
         )
         first_names = [(s or "").split()[0].lower() if s else "" for s in catalog.speakers]
         self.speaker_names = np.array(first_names, dtype=object)

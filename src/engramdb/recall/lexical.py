@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +77,7 @@ class DocumentCache:
     def __init__(self) -> None:
         self.vocabulary: dict[str, int] = {}
         self._documents: dict[str, _Analysed] = {}
+        self._flags: dict[tuple[str, str], float] = {}
 
     def __len__(self) -> int:
         return len(self._documents)
@@ -93,6 +94,14 @@ class DocumentCache:
             self._documents[document] = found
         return found
 
+    def flag(self, kind: str, document: str, compute: Callable[[str], float]) -> float:
+        """A per-document feature (``kind`` names it), computed once per document."""
+        key = (kind, document)
+        found = self._flags.get(key)
+        if found is None:
+            found = self._flags[key] = compute(document)
+        return found
+
     def term_ids(self, terms: Sequence[str]) -> list[int]:
         return [self.vocabulary[t] for t in dict.fromkeys(terms) if t in self.vocabulary]
 
@@ -101,6 +110,7 @@ class DocumentCache:
         keep = set(documents)
         if len(self._documents) > 2 * len(keep) + 1024:
             self._documents = {d: a for d, a in self._documents.items() if d in keep}
+            self._flags = {k: v for k, v in self._flags.items() if k[1] in keep}
 
 
 def _bm25(tf: F64, norm: F64, k1: float) -> F64:
@@ -131,7 +141,7 @@ class LexicalIndex:
         k1: float = 1.5,
         b: float = 0.75,
     ) -> None:
-        self.cache = cache or DocumentCache()
+        self.cache = cache if cache is not None else DocumentCache()  # an empty one is falsy
         self.k1 = k1
         n = self.n = len(documents)
         analysed = [self.cache.get(doc) for doc in documents]
