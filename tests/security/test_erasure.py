@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
-from engramdb import Memory, Settings
+from engramdb import EncryptionKey, Memory, Settings
 from engramdb.cli import app
 from engramdb.security import store_files, where_found
+from engramdb.security.crypto import generate_key
+from engramdb.store.sqlite.store import namespace_token
 from engramdb.testing.fakes import HashEmbedder
 
 T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
@@ -57,6 +61,49 @@ def test_forget_namespace_leaves_no_canary_byte_in_any_file(tmp_path: Path) -> N
     files = store_files(store)
     assert files
     assert where_found(files, CANARIES) == []
+
+
+def _rows_of(store: Path, namespace: str) -> dict[str, int]:
+    """Rows that still name or belong to ``namespace``, per table, read behind the
+    store's back (every table with a namespace column, the lexical index's
+    namespace token, and rows of per-memory tables whose memory is gone)."""
+    conn = sqlite3.connect(store / "engram.db")
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        found: dict[str, int] = {}
+        for table in tables:
+            columns = {r[1] for r in conn.execute(f"PRAGMA table_info('{table}')")}
+            if "namespace" in columns:
+                sql = f"SELECT COUNT(*) FROM '{table}' WHERE namespace = ?"
+                found[table] = conn.execute(sql, (namespace,)).fetchone()[0]
+            elif "engram_rowid" in columns:
+                sql = (
+                    f"SELECT COUNT(*) FROM '{table}' "
+                    "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)"
+                )
+                found[table] = conn.execute(sql).fetchone()[0]
+        token = namespace_token(namespace)
+        fts = "SELECT COUNT(*) FROM engram_fts WHERE ns = ?"
+        found["engram_fts"] = conn.execute(fts, (token,)).fetchone()[0]
+        return {table: n for table, n in found.items() if n}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "encrypted"])
+def test_forget_namespace_leaves_no_row_anywhere(tmp_path: Path, encrypted: bool) -> None:
+    store = tmp_path / "store"
+    key = EncryptionKey.from_text(generate_key()) if encrypted else None
+    settings = Settings(consolidation_batch=4, encryption=key)
+    with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
+        for i, canary in enumerate(CANARIES):
+            mem.add_many(_turns(f"s{i}", canary), namespace="private")
+        mem.add("Tom likes chess.", namespace="other")
+        mem.consolidate(namespace="private")
+        assert set(_rows_of(store, "private")) >= {"engrams", "facts", "engram_fts"}
+        mem.forget_namespace("private")
+    assert _rows_of(store, "private") == {}
+    assert _rows_of(store, "other")  # the other namespace is untouched
 
 
 def test_deleting_an_episode_takes_its_facts_and_summary_and_their_bytes(tmp_path: Path) -> None:
