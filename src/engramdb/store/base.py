@@ -134,6 +134,28 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def extended(self, more: Catalog) -> Catalog:
+        """This catalog followed by ``more``'s rows (newer memories, same session coding)."""
+        if not self.ids or not more.ids:
+            kinds = self.kinds or more.kinds
+        else:  # () means "all episodes": it stays so only if both sides say it
+            kinds = self.kinds + more.kinds if self.kinds and more.kinds else ()
+        return Catalog(
+            ids=self.ids + more.ids,
+            documents=self.documents + more.documents,
+            session=np.concatenate([self.session, more.session]),
+            seq=np.concatenate([self.seq, more.seq]),
+            speakers=self.speakers + more.speakers,
+            occurred_at=np.concatenate([self.occurred_at, more.occurred_at]),
+            vectors=np.concatenate([self.vectors, more.vectors]),
+            kinds=kinds,
+            dynamics=(
+                self.dynamics.extended(more.dynamics)
+                if self.dynamics is not None and more.dynamics is not None
+                else None
+            ),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Dynamics:
@@ -153,6 +175,20 @@ class Dynamics:
     recalls: npt.NDArray[np.int64]
     dormant: npt.NDArray[np.bool_]
     sizes: npt.NDArray[np.int64]
+
+    def extended(self, more: Dynamics) -> Dynamics:
+        """This state followed by ``more``'s rows."""
+        return Dynamics(
+            stability_days=np.concatenate([self.stability_days, more.stability_days]),
+            importance=np.concatenate([self.importance, more.importance]),
+            valence=np.concatenate([self.valence, more.valence]),
+            arousal=np.concatenate([self.arousal, more.arousal]),
+            emotions=self.emotions + more.emotions,
+            last_used_at=np.concatenate([self.last_used_at, more.last_used_at]),
+            recalls=np.concatenate([self.recalls, more.recalls]),
+            dormant=np.concatenate([self.dormant, more.dormant]),
+            sizes=np.concatenate([self.sizes, more.sizes]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

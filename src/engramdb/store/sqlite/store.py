@@ -136,7 +136,13 @@ class _NamespaceVectors:
     def __init__(self, index: VectorIndex, generation: int) -> None:
         self.index = index
         self.generation = generation
-        self.catalog: Catalog | None = None  # built on demand, dropped by any write
+        self.catalog: Catalog | None = None  # built on demand, dropped by any write...
+        # ...but new memories this store inserted extend it instead: their rowids
+        # wait in ``appended``; ``rowids`` and ``codes`` (session -> code) are the
+        # catalog's own, to extend it in the same order and coding.
+        self.appended: list[int] = []
+        self.rowids: list[int] = []
+        self.codes: dict[str, int] = {}
 
 
 class SqliteStore(Store):
@@ -451,7 +457,7 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise _failure("insert", exc) from exc
         for namespace, rows in added.items():
-            self._index_added(namespace, rows, generations[namespace])
+            self._index_added(namespace, rows, generations[namespace], appended=True)
 
     def _insert_first_version(
         self, conn: sqlite3.Connection, rowid: int, record: EngramRecord
@@ -856,45 +862,70 @@ class SqliteStore(Store):
         return out
 
     def catalog(self, namespace: str) -> Catalog:
+        """The namespace's catalog: cached, extended after this store's own inserts
+        (an agent adds a turn, then searches: only the new rows are read), rebuilt
+        from the table after anything else changed it."""
         with self._read():  # the index and the rows from one snapshot
             index = self._namespace_index(namespace)
             loaded = self._vectors[namespace]
-            if loaded.catalog is not None:
+            if loaded.catalog is not None and not loaded.appended:
                 return loaded.catalog
-            with self._read() as conn:
-                rows = conn.execute(
-                    "SELECT rowid, id, kind, session, seq, speaker, occurred_at, text, keys"
-                    f"{_DYNAMICS_COLUMN} FROM engrams "
-                    "WHERE namespace = ? ORDER BY rowid",
-                    (namespace,),
-                ).fetchall()
-                cipher = self._cipher(conn, namespace)
-            codes: dict[str, int] = {}
-            texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in rows]
-            keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in rows]
-            catalog = Catalog(
-                ids=tuple(r["id"] for r in rows),
-                documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
-                session=np.array(
-                    [
-                        -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
-                        for r in rows
-                    ],
-                    dtype=np.int64,
-                ),
-                seq=np.array([r["seq"] for r in rows], dtype=np.int64),
-                speakers=tuple(
-                    _open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in rows
-                ),
-                occurred_at=np.array(
-                    [from_iso(r["occurred_at"]).timestamp() for r in rows], dtype=np.float64
-                ),
-                vectors=index.matrix([int(r["rowid"]) for r in rows]),
-                kinds=tuple(r["kind"] for r in rows),
-                dynamics=_dynamics(rows, texts, cipher),
+            columns = (
+                "SELECT rowid, id, kind, session, seq, speaker, occurred_at, text, keys"
+                f"{_DYNAMICS_COLUMN} FROM engrams WHERE namespace = ?"
             )
-            loaded.catalog = catalog
-            return catalog
+            with self._read() as conn:
+                cipher = self._cipher(conn, namespace)
+                last = loaded.rowids[-1] if loaded.rowids else 0  # rowids are in order
+                if loaded.catalog is not None and min(loaded.appended) > last:
+                    wanted = sorted(loaded.appended)
+                    rows = []
+                    for chunk in _chunks(wanted, 500):
+                        marks = ",".join("?" * len(chunk))
+                        rows += conn.execute(
+                            f"{columns} AND rowid IN ({marks}) ORDER BY rowid", (namespace, *chunk)
+                        ).fetchall()
+                    if len(rows) == len(wanted):
+                        part = self._catalog_of(rows, index, cipher, loaded.codes)
+                        loaded.catalog = loaded.catalog.extended(part)
+                        loaded.rowids += wanted
+                        loaded.appended = []
+                        return loaded.catalog
+                rows = conn.execute(f"{columns} ORDER BY rowid", (namespace,)).fetchall()
+            loaded.codes = {}
+            loaded.catalog = self._catalog_of(rows, index, cipher, loaded.codes)
+            loaded.rowids = [int(r["rowid"]) for r in rows]
+            loaded.appended = []
+            return loaded.catalog
+
+    @staticmethod
+    def _catalog_of(
+        rows: Sequence[sqlite3.Row], index: VectorIndex, cipher: Cipher, codes: dict[str, int]
+    ) -> Catalog:
+        """A catalog of ``rows`` (in rowid order); new sessions get the next codes."""
+        texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in rows]
+        keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in rows]
+        return Catalog(
+            ids=tuple(r["id"] for r in rows),
+            documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
+            session=np.array(
+                [
+                    -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
+                    for r in rows
+                ],
+                dtype=np.int64,
+            ),
+            seq=np.array([r["seq"] for r in rows], dtype=np.int64),
+            speakers=tuple(
+                _open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in rows
+            ),
+            occurred_at=np.array(
+                [from_iso(r["occurred_at"]).timestamp() for r in rows], dtype=np.float64
+            ),
+            vectors=index.matrix([int(r["rowid"]) for r in rows]),
+            kinds=tuple(r["kind"] for r in rows),
+            dynamics=_dynamics(rows, texts, cipher),
+        )
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         last = 0
@@ -1570,9 +1601,18 @@ class SqliteStore(Store):
             return index
 
     def _index_added(
-        self, namespace: str, rows: list[tuple[int, npt.NDArray[np.float32]]], generation: int
+        self,
+        namespace: str,
+        rows: list[tuple[int, npt.NDArray[np.float32]]],
+        generation: int,
+        *,
+        appended: bool = False,
     ) -> None:
-        """Apply our own committed write to a loaded index, if it was current before it."""
+        """Apply our own committed write to a loaded index, if it was current before it.
+
+        ``appended``: the rows are new memories (not changed ones), so a built
+        catalog is extended with them at its next read instead of rebuilt.
+        """
         with self._lock:
             loaded = self._vectors.get(namespace)
             if loaded is None:
@@ -1585,7 +1625,10 @@ class SqliteStore(Store):
             matrix = np.stack([dequantize(*quantize(np.asarray(v, np.float32))) for _, v in rows])
             loaded.index.add(keys, matrix)
             loaded.generation = generation
-            loaded.catalog = None
+            if appended and loaded.catalog is not None:
+                loaded.appended += keys
+            else:
+                loaded.catalog = None
 
     def _ids_of(self, rowids: Sequence[int]) -> dict[int, str]:
         out: dict[int, str] = {}
