@@ -159,3 +159,17 @@ def test_erasure_reaches_the_process_caches(tmp_path: Path) -> None:
         ]
         mem.forget_namespace("private")
         assert "private" not in recaller._documents
+
+
+def test_forgetting_most_of_a_store_gives_the_space_back(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with Memory(str(store), embedder=HashEmbedder()) as mem:
+        filler = " ".join(f"word{i}" for i in range(150))
+        mem.add_many([{"text": f"{i} {filler}"} for i in range(400)], namespace="big")
+        mem.add("Tom likes chess.", namespace="small")
+    before = (store / "engram.db").stat().st_size
+    with Memory(str(store), embedder=HashEmbedder()) as mem:
+        mem.forget_namespace("big")
+        assert mem.search("chess", namespace="small")[0].engram.text == "Tom likes chess."
+    after = (store / "engram.db").stat().st_size
+    assert after < before / 4

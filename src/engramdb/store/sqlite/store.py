@@ -114,6 +114,7 @@ _DYNAMICS_COLUMN = "".join(
     for name in _DYNAMICS_FIELDS
 )
 _BUSY_TIMEOUT_MS = 5000
+_VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of free pages
 _BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (issue 7)
 
 
@@ -689,10 +690,10 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise _failure("forget_namespace", exc) from exc
         self._vectors.pop(namespace, None)
-        self._scrub(optimize_fts=True)
+        self._scrub(optimize_fts=True, vacuum=True)
         return len(rowids)
 
-    def _scrub(self, *, optimize_fts: bool) -> None:
+    def _scrub(self, *, optimize_fts: bool, vacuum: bool = False) -> None:
         """Push erased bytes out of the FTS segments and the WAL file (issue 8).
 
         The delete is already committed, so this never fails it: a concurrent
@@ -700,6 +701,8 @@ class SqliteStore(Store):
         checkpoint that reports itself blocked); ``close`` tries again.
         FTS5 keeps deleted tokens in its segments until they are merged:
         ``optimize`` rewrites them into one segment without the erased rows.
+        ``vacuum``: when more than a quarter of the file is free pages (zeroed
+        by secure_delete), VACUUM gives the space back to the file system.
         """
         if self.path == ":memory:":
             return
@@ -707,6 +710,11 @@ class SqliteStore(Store):
             with self._lock:
                 if optimize_fts:
                     self._conn.execute("INSERT INTO engram_fts(engram_fts) VALUES ('optimize')")
+                if vacuum:
+                    free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+                    pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+                    if pages and free / pages > _VACUUM_FREE_SHARE:
+                        self._conn.execute("VACUUM")
                 # No busy wait: TRUNCATE would otherwise wait out busy_timeout for
                 # every open reader, and the delete is already done.
                 self._conn.execute("PRAGMA busy_timeout = 0")
