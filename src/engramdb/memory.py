@@ -869,6 +869,24 @@ class Memory:
         """Whether the store is encrypted at rest (docs/security.md)."""
         return self._store.encrypted
 
+    def encrypt(self, key: EncryptionKey) -> int:
+        """Encrypt this plaintext store in place under the master key ``key``.
+
+        Every memory, version, fact, emotion and (unless
+        ``settings.encrypt_vectors`` is False) vector is sealed in one
+        transaction, the lexical index becomes a blind one, and the file is
+        compacted so no plaintext stays in free pages. From then on the store
+        opens only with ``key``. Returns the number of memories sealed.
+        """
+        if self._read_only:
+            raise StoreError("cannot encrypt: the store is read-only")
+        count = self._store.encrypt(key, encrypt_vectors=self.settings.encrypt_vectors)
+        self.settings = replace(self.settings, encryption=key)
+        if self._recaller is not None:
+            for namespace in self._store.namespaces():
+                self._recaller.forget(namespace)
+        return count
+
     def rotate_master_key(self, new: EncryptionKey) -> int:
         """Re-wrap every namespace's data key under the master key ``new``.
 

@@ -45,6 +45,7 @@ SUBCOMMANDS = sorted(
 def test_the_keys_group_registers_api_and_master_key_commands() -> None:
     assert [name for name, _ in SUBCOMMANDS] == [
         "keys create",
+        "keys encrypt-store",
         "keys list",
         "keys new-master",
         "keys revoke",

@@ -101,3 +101,24 @@ def test_rotate_master_needs_a_new_key_and_an_encrypted_store(
     assert_one_line_error(invoke("keys", "rotate-master", "--generate"), 2)
     monkeypatch.setenv("ENGRAMDB_MASTER_KEY", "not-a-key")
     assert "not a master key" in assert_one_line_error(invoke("stats", "-n", "u"), 2)
+
+
+def test_encrypt_store_in_place_from_the_command_line(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert invoke("add", "Maya keeps a Quokkaberry plant", "-n", "u").exit_code == 0
+    key = tmp_path / "master.key"
+    done = ok_json(
+        invoke("--json", "keys", "encrypt-store", "--generate", "--new-key-file", str(key))
+    )
+    assert done == {"encrypted": 1, "key": "file"}
+    assert where_found(store_files(tmp_path / "store"), ["Quokkaberry"]) == []
+    assert "is encrypted" in assert_one_line_error(invoke("search", "plant", "-n", "u"), 6)
+    monkeypatch.setenv("ENGRAMDB_MASTER_KEY_FILE", str(key))
+    assert "Quokkaberry" in invoke("search", "plant", "-n", "u").stdout
+    entries = ok_json(invoke("--json", "audit"))["entries"]
+    assert ("encrypt_store", 1) in [(e["action"], e["count"]) for e in entries]
+    monkeypatch.delenv("ENGRAMDB_MASTER_KEY_FILE")
+    monkeypatch.setenv("ENGRAMDB_NEW_MASTER_KEY", generate_key())
+    # still encrypted: opening it without its key is refused before anything else
+    assert_one_line_error(invoke("keys", "encrypt-store"), 6)

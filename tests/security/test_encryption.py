@@ -416,3 +416,36 @@ def test_processes_racing_to_make_namespace_keys_agree(tmp_path: Path) -> None:
         assert sum(mem.stats(namespace=f"ns-{n}").engrams for n in range(3)) == written == 60
         assert mem.check() == []
         assert len(list(mem.export())) == 60
+
+
+def test_a_plaintext_store_is_encrypted_in_place(
+    tmp_path: Path, embedder: Embedder, key: EncryptionKey
+) -> None:
+    store = tmp_path / "store"
+    with _memory(store, embedder, None) as mem:
+        _fill(mem)
+        mem.flush()  # the recalls of _fill's search, written now rather than at close
+        before = list(mem.export())
+        facts = mem.facts(namespace="private")
+        assert facts
+        stale = _memory(store, embedder, None)  # another user of the store, still plaintext
+        assert mem.encrypt(key) == len(before)
+        assert mem.encrypted
+        assert list(mem.export()) == before
+        assert mem.facts(namespace="private") == facts
+        hits = mem.search("Where does Maya work?", namespace="private", reinforce=False)
+        assert hits[0].engram.text == ("I work at Plumtrazzle Labs as a nurse.")
+        assert mem.check() == []
+        with pytest.raises(StoreError, match="already encrypted"):
+            mem.encrypt(_key())
+    with pytest.raises(StoreError, match="encrypted since it was opened"):
+        stale.add("a plaintext write after the encryption", namespace="private")
+    with pytest.raises(DecryptionError):
+        stale.get(before[0]["id"], namespace=before[0]["namespace"])
+    stale.close()
+    assert where_found(store_files(store), CANARIES) == []
+    with pytest.raises(DecryptionError, match="encrypted"):
+        _memory(store, embedder, None)
+    with _memory(store, embedder, key) as mem:
+        assert list(mem.export()) == before
+        assert mem.store.lexical_search("private", ["Plumtrazzle"], 5)

@@ -157,23 +157,47 @@ def new_master(
         typer.echo(f"wrote a new master key to {out} (mode 600); keep a copy somewhere safe")
 
 
+def _new_key(new_key_file: Path | None, generate: bool) -> EncryptionKey:
+    """The new master key of rotate-master and encrypt-store: a file, or the environment."""
+    if generate:
+        if new_key_file is None:
+            raise InvalidInputError("--generate needs --new-key-file FILE to write the key to")
+        _write_key_file(new_key_file)
+    if new_key_file is not None:
+        return EncryptionKey.from_file(new_key_file)
+    try:
+        new = EncryptionKey.from_env(os.environ, prefix="ENGRAMDB_NEW_")
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if new is None:
+        raise InvalidInputError(
+            "no new master key: pass --new-key-file FILE or set ENGRAMDB_NEW_MASTER_KEY, "
+            "ENGRAMDB_NEW_MASTER_KEY_FILE or ENGRAMDB_NEW_PASSPHRASE"
+        )
+    return new
+
+
+NewKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--new-key-file",
+        metavar="FILE",
+        help="The new master key's file (else $ENGRAMDB_NEW_MASTER_KEY, "
+        "$ENGRAMDB_NEW_MASTER_KEY_FILE or $ENGRAMDB_NEW_PASSPHRASE).",
+        show_default=False,
+    ),
+]
+GenerateOption = Annotated[
+    bool,
+    typer.Option("--generate", help="Write a fresh key to --new-key-file first."),
+]
+
+
 @app.command("rotate-master")
 def rotate_master(
     ctx: typer.Context,
-    new_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--new-key-file",
-            metavar="FILE",
-            help="The new master key's file (else $ENGRAMDB_NEW_MASTER_KEY, "
-            "$ENGRAMDB_NEW_MASTER_KEY_FILE or $ENGRAMDB_NEW_PASSPHRASE).",
-            show_default=False,
-        ),
-    ] = None,
-    generate: Annotated[
-        bool,
-        typer.Option("--generate", help="Write a fresh key to --new-key-file first."),
-    ] = False,
+    new_key_file: NewKeyFileOption = None,
+    generate: GenerateOption = False,
 ) -> None:
     """Re-wrap the store's data keys under a new master key (content is not rewritten).
 
@@ -181,22 +205,7 @@ def rotate_master(
     or $ENGRAMDB_PASSPHRASE); afterwards it opens only with the new one.
     """
     cli = state(ctx)
-    if generate:
-        if new_key_file is None:
-            raise InvalidInputError("--generate needs --new-key-file FILE to write the key to")
-        _write_key_file(new_key_file)
-    if new_key_file is not None:
-        new: EncryptionKey | None = EncryptionKey.from_file(new_key_file)
-    else:
-        try:
-            new = EncryptionKey.from_env(os.environ, prefix="ENGRAMDB_NEW_")
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from None
-    if new is None:
-        raise InvalidInputError(
-            "no new master key: pass --new-key-file FILE or set ENGRAMDB_NEW_MASTER_KEY, "
-            "ENGRAMDB_NEW_MASTER_KEY_FILE or ENGRAMDB_NEW_PASSPHRASE"
-        )
+    new = _new_key(new_key_file, generate)
     with cli.memory() as mem:
         count = mem.rotate_master_key(new)
     audit.record(cli.settings.path, "rotate_master_key", None, count=count)
@@ -206,4 +215,30 @@ def rotate_master(
         typer.echo(
             f"re-wrapped {count} data key(s) under the new master key ({new.kind}); "
             "the store now opens only with it"
+        )
+
+
+@app.command("encrypt-store")
+def encrypt_store(
+    ctx: typer.Context,
+    new_key_file: NewKeyFileOption = None,
+    generate: GenerateOption = False,
+) -> None:
+    """Encrypt a plaintext store in place under a new master key.
+
+    Every memory, version, fact, emotion and vector is sealed in one
+    transaction and the file is compacted. Stop other users of the store
+    first; afterwards it opens only with the key.
+    """
+    cli = state(ctx)
+    new = _new_key(new_key_file, generate)
+    with cli.memory() as mem:
+        count = mem.encrypt(new)
+    audit.record(cli.settings.path, "encrypt_store", None, count=count)
+    if cli.json:
+        emit_json({"encrypted": count, "key": new.kind})
+    else:
+        typer.echo(
+            f"encrypted {count} memories in place ({new.kind} key); the store now opens "
+            "only with it"
         )

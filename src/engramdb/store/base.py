@@ -463,6 +463,11 @@ class Store(ABC):
         """Whether what the store writes is sealed with its master key (issue 8)."""
         return False
 
+    def encrypt(self, key: EncryptionKey, *, encrypt_vectors: bool = True) -> int:
+        """Encrypt a plaintext store in place under ``key``; returns memories sealed.
+        Only backends with ``Capability.ENCRYPTION``; others raise ``StoreError``."""
+        raise StoreError(f"{type(self).__name__} does not encrypt at rest")
+
     def rotate_master_key(self, new: EncryptionKey) -> int:
         """Re-wrap every data key under ``new``; returns how many. Content is not
         re-encrypted. Only encrypted stores of backends with

@@ -125,6 +125,11 @@ class DataKeys:
         process may have forgotten the namespace and made a new key since.
         """
         if not self.encrypted:
+            if create and self.recorded(conn) is not None:
+                # encrypted in place by another process since this one opened it
+                raise StoreError(
+                    "the store was encrypted since it was opened: reopen it with its master key"
+                )
             return PLAIN
         assert self._master is not None
         row = conn.execute(

@@ -331,6 +331,43 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise _failure("master key rotation", exc) from exc
 
+    def encrypt(self, key: EncryptionKey, *, encrypt_vectors: bool = True) -> int:
+        """Encrypt this plaintext store in place under the master key ``key``.
+
+        One transaction seals every value (memories, history, facts, emotions,
+        and vectors unless ``encrypt_vectors`` is False) and rebuilds the
+        lexical index as a blind one; then the file is VACUUMed and the WAL
+        truncated, so no plaintext is left in free pages. Returns the number of
+        memories sealed. Other processes that have the store open must reopen
+        it with the key: until then they refuse to write and fail to read.
+        """
+        check_source(key)
+        if self._keys.encrypted:
+            raise StoreError("the store is already encrypted (rotate its master key instead)")
+        keys = DataKeys(key, encrypt_vectors=encrypt_vectors)
+        try:
+            with self._tx() as conn:
+                if DataKeys.recorded(conn) is not None:
+                    raise StoreError("the store was encrypted by another process; reopen it")
+                keys.initialise(conn, datetime.now().astimezone())
+                count = _seal_in_place(conn, keys)
+        except sqlite3.Error as exc:
+            raise _failure("encryption in place", exc) from exc
+        self._keys = keys
+        self._vectors.clear()
+        if self.path != ":memory:":
+            with self._lock:
+                try:
+                    self._conn.execute("VACUUM")
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.Error as exc:
+                    raise StoreError(
+                        f"the store is encrypted, but compacting it failed ({exc}): plaintext "
+                        "may remain in free pages until 'VACUUM' succeeds (retry with no "
+                        "other process using the store)"
+                    ) from exc
+        return count
+
     def _cipher(self, conn: sqlite3.Connection, namespace: str, *, create: bool = False) -> Cipher:
         return self._keys.cipher(conn, namespace, create=create)
 
@@ -1594,13 +1631,26 @@ class SqliteStore(Store):
                 ).fetchall()
                 sealed = self._keys.vectors_sealed
                 cipher = self._cipher(conn, namespace) if sealed and rows else None
-            if rows:
-                keys = [int(r[0]) for r in rows]
                 data = (
                     [r[2] for r in rows]
                     if cipher is None
                     else [cipher.open_bytes(r[2], f"vectors:{r[3]}") for r in rows]
                 )
+                wrong = next(
+                    (r[3] for d, r in zip(data, rows, strict=True) if len(d) != self.dims), None
+                )
+                if wrong is not None:
+                    if not self._keys.encrypted and DataKeys.recorded(conn) is not None:
+                        raise DecryptionError(
+                            "the store was encrypted since it was opened: reopen it with its "
+                            "master key"
+                        )
+                    raise IntegrityError(
+                        f"the stored vector of memory {wrong} does not have {self.dims} "
+                        "dimensions ('engram check' lists the damage)"
+                    )
+            if rows:
+                keys = [int(r[0]) for r in rows]
                 matrix = np.stack(
                     [dequantize(d, float(r[1])) for d, r in zip(data, rows, strict=True)]
                 )
@@ -1703,6 +1753,89 @@ def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
                 doomed.append(candidate)
                 frontier.append(candidate)
     return doomed
+
+
+def _seal_in_place(conn: sqlite3.Connection, keys: DataKeys) -> int:
+    """Seal every value of a plaintext store with ``keys`` (inside the caller's
+    transaction) and rebuild the lexical index blind; the number of memories."""
+    ciphers: dict[str, Cipher] = {}
+
+    def cipher(namespace: str) -> Cipher:
+        if namespace not in ciphers:
+            ciphers[namespace] = keys.cipher(conn, namespace, create=True)
+        return ciphers[namespace]
+
+    rows = conn.execute(
+        "SELECT rowid, id, namespace, text, keys, metadata, speaker FROM engrams"
+    ).fetchall()
+    for rowid, eid, ns, text, index_keys, metadata, speaker in rows:
+        c = cipher(ns)
+        conn.execute(
+            "UPDATE engrams SET text = ?, keys = ?, metadata = ?, speaker = ? WHERE rowid = ?",
+            (
+                c.seal(text, f"engrams.text:{eid}"),
+                c.seal(index_keys, f"engrams.keys:{eid}"),
+                c.seal(metadata, f"engrams.metadata:{eid}"),
+                _seal_optional(c, speaker, f"engrams.speaker:{eid}"),
+                rowid,
+            ),
+        )
+    for rowid, version, eid, ns, text, speaker, metadata in conn.execute(
+        "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
+        "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"
+    ).fetchall():
+        c, aad = cipher(ns), f"{eid}:{version}"
+        conn.execute(
+            "UPDATE versions SET text = ?, speaker = ?, metadata = ? "
+            "WHERE engram_rowid = ? AND version = ?",
+            (
+                c.seal(text, f"versions.text:{aad}"),
+                _seal_optional(c, speaker, f"versions.speaker:{aad}"),
+                c.seal(metadata, f"versions.metadata:{aad}"),
+                rowid,
+                version,
+            ),
+        )
+    for rowid, eid, ns, subject, attribute, value in conn.execute(
+        "SELECT f.engram_rowid, e.id, e.namespace, f.subject, f.attribute, f.value "
+        "FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid"
+    ).fetchall():
+        c = cipher(ns)
+        conn.execute(
+            "UPDATE facts SET subject = ?, attribute = ?, value = ? WHERE engram_rowid = ?",
+            (
+                c.seal(subject, f"facts.subject:{eid}"),
+                c.seal(attribute, f"facts.attribute:{eid}"),
+                c.seal(value, f"facts.value:{eid}"),
+                rowid,
+            ),
+        )
+    for rowid, eid, ns, valence, arousal, emotion in conn.execute(
+        "SELECT d.engram_rowid, e.id, e.namespace, d.valence, d.arousal, d.emotion "
+        "FROM dynamics d JOIN engrams e ON e.rowid = d.engram_rowid"
+    ).fetchall():
+        conn.execute(
+            "UPDATE dynamics SET valence = ?, arousal = ?, emotion = ? WHERE engram_rowid = ?",
+            (*_seal_emotion(cipher(ns), eid, float(valence), float(arousal), emotion), rowid),
+        )
+    if keys.vectors_sealed:
+        for rowid, eid, ns, data in conn.execute(
+            "SELECT v.engram_rowid, e.id, e.namespace, v.data "
+            "FROM vectors v JOIN engrams e ON e.rowid = v.engram_rowid"
+        ).fetchall():
+            conn.execute(
+                "UPDATE vectors SET data = ? WHERE engram_rowid = ?",
+                (cipher(ns).seal_bytes(bytes(data), f"vectors:{eid}"), rowid),
+            )
+    conn.execute("DELETE FROM engram_fts")
+    conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
+    for rowid, _, ns, text, index_keys, _, _ in rows:
+        conn.execute(
+            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
+            (rowid, namespace_token(ns), cipher(ns).blind(text), cipher(ns).blind(index_keys)),
+        )
+    conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
+    return len(rows)
 
 
 def _seal_optional(cipher: Cipher, value: str | None, aad: str) -> str | bytes | None:
