@@ -45,7 +45,7 @@ from engramdb.recall.packing import pack
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redact
 from engramdb.store import Capability, EngramRecord, Store, VersionRecord, open_store
-from engramdb.store.base import DynamicsUpdate
+from engramdb.store.base import DynamicsUpdate, Link
 from engramdb.validation import (
     check_emotion,
     check_emotions,
@@ -733,10 +733,21 @@ class Memory:
         return self._store.check()
 
     def export(self, *, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every memory with its full history, as JSON-ready dicts (lossless)."""
+        """Every memory with its full history, as JSON-ready dicts (lossless).
+
+        Besides text, history and dynamics, a record carries what consolidation
+        knows of it: a fact's structure and validity (``fact``), the memories a
+        fact or summary came from (``sources``), and the version of an episode
+        consolidation consumed (``consolidated``), so an imported store goes on
+        consolidating where this one stopped.
+        """
         if namespace is not None:
             namespace = check_namespace(namespace, self.settings.limits)
+        derived: dict[str, _Consolidation] = {}
         for engram in self._store.iter_engrams(namespace):
+            known = derived.get(engram.namespace)
+            if known is None:
+                known = derived[engram.namespace] = _Consolidation.of(self._store, engram.namespace)
             yield {
                 "id": engram.id,
                 "namespace": engram.namespace,
@@ -771,6 +782,7 @@ class Memory:
                     else to_iso(engram.last_recalled_at),
                     "dormant": engram.dormant,
                 },
+                **known.fields(engram.id),
             }
 
     def import_record(self, record: Mapping[str, Any]) -> Engram:
@@ -803,9 +815,37 @@ class Memory:
             if (item.namespace, item.id) in seen:
                 raise InvalidInputError(f"memory {item.id!r} appears twice in {item.namespace!r}")
             seen.add((item.namespace, item.id))
+        self._check_references(parsed)
         for start in range(0, len(parsed), batch_size):
             self._import_batch(parsed[start : start + batch_size])
+        by_namespace: dict[str, list[_Exported]] = {}
+        for item in parsed:
+            by_namespace.setdefault(item.namespace, []).append(item)
+        for namespace, items in by_namespace.items():
+            self._store.restore_consolidation(
+                namespace,
+                [item.fact for item in items if item.fact is not None],
+                [link for item in items for link in item.sources],
+                {item.id: item.consolidated for item in items if item.consolidated is not None},
+            )
         return len(parsed)
+
+    def _check_references(self, parsed: list[_Exported]) -> None:
+        """Every memory a record's ``sources`` names is imported too, or already stored:
+        checked before anything is written."""
+        imported = {(item.namespace, item.id) for item in parsed}
+        wanted: dict[str, set[str]] = {}
+        for item in parsed:
+            for link in item.sources:
+                if (item.namespace, link.source_id) not in imported:
+                    wanted.setdefault(item.namespace, set()).add(link.source_id)
+        for namespace, ids in wanted.items():
+            absent = ids - self._store.get_many(namespace, sorted(ids)).keys()
+            if absent:
+                raise InvalidInputError(
+                    f"a record's sources name {sorted(absent)[0]!r}, which is neither imported "
+                    f"nor stored in {namespace!r}"
+                )
 
     def _import_batch(self, batch: list[_Exported]) -> None:
         by_namespace: dict[str, list[str]] = {}
@@ -920,6 +960,53 @@ class Memory:
         return count
 
 
+_RELATIONS = ("extracted", "derived", "summarizes", "duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class _Consolidation:
+    """What one namespace's consolidation knows, as export fields per memory."""
+
+    facts: dict[str, Fact]
+    sources: dict[str, list[Link]]
+    consumed: dict[str, int]
+
+    @classmethod
+    def of(cls, store: Store, namespace: str) -> _Consolidation:
+        sources: dict[str, list[Link]] = {}
+        for link in store.links(namespace):
+            sources.setdefault(link.derived_id, []).append(link)
+        return cls(
+            facts={f.engram_id: f for f in store.facts(namespace)},
+            sources=sources,
+            consumed=store.consumed(namespace),
+        )
+
+    def fields(self, engram_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        fact = self.facts.get(engram_id)
+        if fact is not None:
+            out["fact"] = {
+                "subject": fact.subject,
+                "attribute": fact.attribute,
+                "value": fact.value,
+                "valid_from": to_iso(fact.valid_from),
+                "valid_to": None if fact.valid_to is None else to_iso(fact.valid_to),
+                "recorded_at": to_iso(fact.recorded_at),
+                "invalidated_at": None
+                if fact.invalidated_at is None
+                else to_iso(fact.invalidated_at),
+                "status": fact.status,
+                "superseded_by": fact.superseded_by,
+            }
+        links = self.sources.get(engram_id)
+        if links:
+            out["sources"] = [{"id": k.source_id, "relation": k.relation} for k in links]
+        if engram_id in self.consumed:
+            out["consolidated"] = self.consumed[engram_id]
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Exported:
     """One exported record, checked: what ``import_records`` writes."""
@@ -933,6 +1020,10 @@ class _Exported:
     # exported dynamics (issue 4): the record's fields, and its recall state
     strength: dict[str, Any] = field(default_factory=dict)
     recalled: DynamicsUpdate | None = None
+    # exported consolidation (issue 5): fact structure, provenance, consumed mark
+    fact: Fact | None = None
+    sources: list[Link] = field(default_factory=list)
+    consolidated: int | None = None
 
     @property
     def current(self) -> VersionRecord:
@@ -979,6 +1070,7 @@ def _parse_export(record: object, limits: Limits) -> _Exported:
             raise
         raise InvalidInputError(f"exported record is malformed: {exc}") from exc
     strength, recalled = _parse_dynamics(engram_id, record.get("dynamics"))
+    fact, sources, consolidated = _parse_consolidation(engram_id, namespace, record)
     return _Exported(
         id=engram_id,
         namespace=namespace,
@@ -988,7 +1080,72 @@ def _parse_export(record: object, limits: Limits) -> _Exported:
         versions=versions,
         strength=strength,
         recalled=recalled,
+        fact=fact,
+        sources=sources,
+        consolidated=consolidated,
     )
+
+
+def _parse_consolidation(
+    engram_id: str, namespace: str, record: Mapping[str, Any]
+) -> tuple[Fact | None, list[Link], int | None]:
+    """An exported record's ``fact``, ``sources`` and ``consolidated`` (all optional)."""
+    try:
+        fact = None
+        raw = record.get("fact")
+        if raw is not None:
+            if not isinstance(raw, Mapping):
+                raise InvalidInputError("fact must be an object")
+            status = raw["status"]
+            if status not in ("current", "superseded", "stale"):
+                raise InvalidInputError(f"fact status {status!r} is not current/superseded/stale")
+            superseded_by = raw.get("superseded_by")
+            if superseded_by is not None:
+                superseded_by = check_id(superseded_by)
+
+            def when(name: str) -> datetime | None:
+                value = raw.get(name)
+                return None if value is None else _parse_time(value, f"fact.{name}")
+
+            fact = Fact(
+                engram_id=engram_id,
+                namespace=namespace,
+                subject=_fact_text(raw["subject"], "subject"),
+                attribute=_fact_text(raw["attribute"], "attribute"),
+                value=_fact_text(raw["value"], "value"),
+                text="",
+                valid_from=_parse_time(raw["valid_from"], "fact.valid_from"),
+                valid_to=when("valid_to"),
+                recorded_at=_parse_time(raw["recorded_at"], "fact.recorded_at"),
+                invalidated_at=when("invalidated_at"),
+                status=status,
+                superseded_by=superseded_by,
+            )
+        raw_sources = record.get("sources") or []
+        if not isinstance(raw_sources, list):
+            raise InvalidInputError("sources must be a list")
+        sources = []
+        for source in raw_sources:
+            relation = source["relation"]
+            if relation not in _RELATIONS:
+                raise InvalidInputError(f"source relation {relation!r} is not one of {_RELATIONS}")
+            sources.append(Link(engram_id, check_id(source["id"]), relation))
+        consolidated = record.get("consolidated")
+        if consolidated is not None and (
+            isinstance(consolidated, bool) or not isinstance(consolidated, int) or consolidated < 1
+        ):
+            raise InvalidInputError("consolidated must be a version number (1 or more)")
+    except KeyError as exc:
+        raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
+    except TypeError as exc:
+        raise InvalidInputError(f"exported record is malformed: {exc}") from exc
+    return fact, sources, consolidated
+
+
+def _fact_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"fact.{name} must be a non-empty string")
+    return value
 
 
 def _parse_dynamics(engram_id: str, raw: object) -> tuple[dict[str, Any], DynamicsUpdate | None]:

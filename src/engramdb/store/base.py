@@ -432,6 +432,23 @@ class Store(ABC):
     def links(self, namespace: str) -> list[Link]:
         """Every provenance link of the namespace."""
 
+    @abstractmethod
+    def consumed(self, namespace: str) -> dict[str, int]:
+        """Episode id -> the version consolidation consumed (its marks)."""
+
+    @abstractmethod
+    def restore_consolidation(
+        self,
+        namespace: str,
+        facts: Sequence[Fact],
+        links: Sequence[Link],
+        consumed: Mapping[str, int],
+    ) -> None:
+        """Write back what an export carried of consolidation, in one transaction:
+        facts' structure and bi-temporal validity (for memories already restored),
+        provenance links and the episodes' consumed marks. Every id must exist
+        in the namespace (``StoreError`` otherwise, nothing written)."""
+
     # -- maintenance ---------------------------------------------------------
 
     @abstractmethod

@@ -898,6 +898,56 @@ def check_consolidation_batch_is_one_transaction(factory: StoreFactory) -> None:
         assert store.pending_count("ns") == 1
 
 
+def check_consolidation_restores_into_another_store(factory: StoreFactory) -> None:
+    """Facts, links and consumed marks read from one store and restored into another
+    (after their memories) come back equal; a restore naming a missing memory
+    writes nothing."""
+    with _opened(factory) as source, _opened(factory) as target:
+        first = make_record("ns", "I live in Boston", speaker="Maya")
+        source.insert([first])
+        episode = source.get("ns", first.id)
+        assert episode is not None
+        assert source.apply_consolidation(
+            _fact_batch("ns", episode, fact_id="f" * 32, value="Boston", at=T0)
+        )
+        facts, links, consumed = source.facts("ns"), source.links("ns"), source.consumed("ns")
+        assert consumed == {first.id: 1}
+        copies = []
+        for e in source.iter_engrams("ns"):
+            record = make_record(
+                "ns", e.text, speaker=e.speaker, metadata=e.metadata,
+                occurred_at=e.occurred_at, kind=e.kind, engram_id=e.id,
+            )  # fmt: skip
+            versions = [
+                VersionRecord(
+                    version=v.version,
+                    text=v.text,
+                    speaker=v.speaker,
+                    metadata=v.metadata,
+                    occurred_at=v.occurred_at,
+                    valid_from=v.valid_from,
+                    valid_to=v.valid_to,
+                )
+                for v in source.history("ns", e.id)
+            ]
+            copies.append((record, versions))
+        target.restore_many(copies)
+        assert target.pending_count("ns") == 1  # not consumed until the marks come back
+        try:
+            target.restore_consolidation("ns", facts, [Link("f" * 32, "9" * 32, "extracted")], {})
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("a restore naming a missing memory must fail")
+        assert target.facts("ns") == []
+        target.restore_consolidation("ns", facts, links, consumed)
+        assert target.facts("ns") == facts
+        assert target.links("ns") == links
+        assert target.consumed("ns") == consumed
+        assert target.pending_count("ns") == 0
+        _assert_sound(target)
+
+
 def check_delete_takes_derived_only_memories(factory: StoreFactory) -> None:
     """Deleting a source removes memories derived only from it and every summary of it,
     never other episodes."""
@@ -1035,6 +1085,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_ann_search,
     check_consolidation_round_trip,
     check_consolidation_batch_is_one_transaction,
+    check_consolidation_restores_into_another_store,
     check_delete_takes_derived_only_memories,
     check_dynamics_round_trip,
     check_set_dynamics_is_partial_and_isolated,

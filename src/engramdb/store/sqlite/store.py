@@ -1326,6 +1326,81 @@ class SqliteStore(Store):
             ).fetchall()
         return [Link(r[0], r[1], r[2]) for r in rows]
 
+    def consumed(self, namespace: str) -> dict[str, int]:
+        with self._read() as conn:
+            return {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    "SELECT e.id, c.version FROM consolidated c "
+                    "JOIN engrams e ON e.rowid = c.engram_rowid WHERE e.namespace = ?",
+                    (namespace,),
+                )
+            }
+
+    def restore_consolidation(
+        self,
+        namespace: str,
+        facts: Sequence[Fact],
+        links: Sequence[Link],
+        consumed: Mapping[str, int],
+    ) -> None:
+        named = {f.engram_id for f in facts} | set(consumed)
+        for link in links:
+            named.update((link.derived_id, link.source_id))
+        if not named:
+            return
+        try:
+            with self._tx() as conn:
+                rowids = self._rowids_of(namespace, sorted(named))
+                missing = named - rowids.keys()
+                if missing:
+                    raise StoreError(
+                        f"cannot restore consolidation: memories not in {namespace!r}: "
+                        f"{sorted(missing)[:3]}"
+                    )
+                cipher = self._cipher(conn, namespace, create=True)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO facts (engram_rowid, namespace, subject, attribute, "
+                    "value, valid_from, valid_to, recorded_at, invalidated_at, status, "
+                    "superseded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            rowids[f.engram_id],
+                            namespace,
+                            cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
+                            cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
+                            cipher.seal(f.value, f"facts.value:{f.engram_id}"),
+                            to_iso(f.valid_from),
+                            None if f.valid_to is None else to_iso(f.valid_to),
+                            to_iso(f.recorded_at),
+                            None if f.invalidated_at is None else to_iso(f.invalidated_at),
+                            f.status,
+                            f.superseded_by,
+                        )
+                        for f in facts
+                    ],
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
+                    "VALUES (?, ?, ?)",
+                    [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in links],
+                )
+                conn.executemany(
+                    "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
+                    "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
+                    [(rowids[eid], version) for eid, version in consumed.items()],
+                )
+                generation = self._bump(conn, namespace)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"restoring consolidation refused by the store: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise _failure("restoring consolidation", exc) from exc
+        with self._lock:  # fact validity changed: rankings must see it
+            loaded = self._vectors.get(namespace)
+            if loaded is not None and loaded.generation == generation - 1:
+                loaded.generation = generation
+                loaded.catalog = None
+
     # -- maintenance ------------------------------------------------------------
 
     def reindex(self, namespace: str | None = None) -> int:
