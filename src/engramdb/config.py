@@ -132,6 +132,10 @@ class Settings:
     extractor_model: str | None = None
     extractor_api_key_env: str = "ENGRAMDB_EXTRACTOR_API_KEY"
     consolidation_batch: int = 256
+    # background consolidation (docs/server.md): the server consolidates every
+    # namespace with new episodes every ``consolidate_every_s`` seconds; 0 is off,
+    # the library's default (``engram serve`` turns it on, see docs/cli.md)
+    consolidate_every_s: float = 0.0
     # PII redaction on write (issue 8, docs/security.md): text added to or updated
     # in these namespaces has e-mails, phones, cards, IBANs, IPs and SSNs replaced
     # by typed placeholders before it is embedded or stored
@@ -162,6 +166,9 @@ class Settings:
             extractor=env.get("ENGRAMDB_EXTRACTOR", base.extractor),
             extractor_url=env.get("ENGRAMDB_EXTRACTOR_URL", base.extractor_url),
             extractor_model=env.get("ENGRAMDB_EXTRACTOR_MODEL", base.extractor_model),
+            consolidate_every_s=float(
+                env.get("ENGRAMDB_CONSOLIDATE_EVERY_S", base.consolidate_every_s)
+            ),
             redact_namespaces=frozenset(
                 name.strip()
                 for name in env.get("ENGRAMDB_REDACT_NAMESPACES", "").split(",")

@@ -65,6 +65,9 @@ def mint(store: Path, name: str, access: str, *namespaces: str) -> str:
     return token
 
 
+SERVE_OPTIONS = ("--port", "0", "--rate-limit", "0", "--consolidate-every", "0")
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     store = tmp_path_factory.mktemp("served") / "store"
@@ -72,7 +75,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     alice = mint(store, "alice-app", "write", "alice")
     bob = mint(store, "bob-app", "write", "bob")
     process = subprocess.Popen(
-        [*ENGRAM, "--store", str(store), "serve", "--port", "0", "--rate-limit", "0"],
+        # no background consolidation: tests see only what they ask for
+        [*ENGRAM, "--store", str(store), "serve", *SERVE_OPTIONS],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -3,13 +3,19 @@
 ``serve`` binds 127.0.0.1 unless ``--host`` says otherwise and requires API
 keys: with no live key for the store it refuses to start and says how to make
 one. ``--no-auth`` (every request acts as admin) is allowed on a loopback host
-only, with a warning. FastAPI, uvicorn and the MCP SDK are imported only here,
-when the command runs (``pip install 'engramdb[server]'``).
+only, with a warning. It consolidates in the background every
+``--consolidate-every`` seconds (default 300, or ``ENGRAMDB_CONSOLIDATE_EVERY_S``;
+0 turns it off): a long-running server is where facts should appear without
+anyone asking, while the library's ``Settings`` keep it off. FastAPI, uvicorn
+and the MCP SDK are imported only here, when the command runs
+(``pip install 'engramdb[server]'``).
 """
 
 from __future__ import annotations
 
+import math
 import socket
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -22,6 +28,8 @@ from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
 __all__ = ["mcp", "serve"]
 
 _DEFAULTS = ServerOptions()
+#: ``engram serve``'s background consolidation interval; the library's default is off.
+CONSOLIDATE_EVERY_S = 300.0
 
 
 def _need_server_extra() -> typer.Exit:
@@ -48,10 +56,25 @@ def serve(
         int, typer.Option("--max-body-bytes", help="Largest request body accepted.")
     ] = _DEFAULTS.max_body_bytes,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "warning",
+    consolidate_every: Annotated[
+        float,
+        typer.Option(
+            "--consolidate-every",
+            metavar="SECONDS",
+            envvar="ENGRAMDB_CONSOLIDATE_EVERY_S",
+            help="Consolidate namespaces with new episodes this often (0: off).",
+        ),
+    ] = CONSOLIDATE_EVERY_S,
 ) -> None:
     """Serve the store over HTTP: the REST API under /v1, MCP at /mcp."""
     cli = state(ctx)
-    settings = cli.settings
+    if not math.isfinite(consolidate_every) or consolidate_every < 0:
+        raise fail(
+            "--consolidate-every (or ENGRAMDB_CONSOLIDATE_EVERY_S) must be 0 (off) or a "
+            f"positive number of seconds, not {consolidate_every:g}",
+            EXIT_USAGE,
+        )
+    settings = replace(cli.settings, consolidate_every_s=consolidate_every)
     if no_auth and host not in LOOPBACK_HOSTS:
         raise fail(
             f"--no-auth is refused on {host}: serve without keys on 127.0.0.1 only", EXIT_USAGE

@@ -4,8 +4,10 @@
 docs/security.md): the HTTP server, one entry per mutating request and one per
 request refused for want of a valid key (``server.http.audit``); the MCP tools,
 one per memory-changing tool call (``server.mcp.tools``); the CLI, one per
-local write command it runs, one per namespace for a batch (actor ``"local"``).
-``engram audit`` reads them. An entry never holds memory content.
+local write command it runs, one per namespace for a batch (actor ``"local"``);
+the server's background consolidation, one per run that consumed episodes
+(actor ``"scheduler"``, ``server.schedule``). ``engram audit`` reads them. An
+entry never holds memory content.
 
 Library calls (``Memory.add`` from Python) are not audited: the log belongs to
 the edges, which know who is asking.

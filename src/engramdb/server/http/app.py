@@ -2,9 +2,12 @@
 
 It assembles: the routers (``routers.ROUTERS``), the error table
 (``errors``), the key check (``auth``), the body limit and metrics
-(``middleware``), and the MCP endpoint at ``/mcp`` (``engramdb.server.mcp``,
-imported only when enabled). It owns the lifetimes of what it opened itself:
-a ``Memory`` or ``KeyRing`` handed in stays the caller's to close.
+(``middleware``), the MCP endpoint at ``/mcp`` (``engramdb.server.mcp``,
+imported only when enabled), and the background consolidation
+(``server.schedule``, when ``Settings.consolidate_every_s`` is above 0), which
+runs from the lifespan's start to its end. It owns the lifetimes of what it
+opened itself: a ``Memory`` or ``KeyRing`` handed in stays the caller's to
+close.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from engramdb import Memory, Settings, __version__
@@ -27,6 +31,7 @@ from engramdb.server.http.routers import ROUTERS
 from engramdb.server.keys import KeyRing, keys_path
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
 from engramdb.server.ratelimit import RateLimiter
+from engramdb.server.schedule import ConsolidationSchedule, check_interval
 
 __all__ = ["create_app"]
 
@@ -49,9 +54,11 @@ def create_app(
     """The REST API (and MCP at ``/mcp``) over the store ``settings`` name.
 
     ``memory`` and ``keys`` default to the store's and its ``keys.db``; pass
-    them to share one (tests, an embedding application).
+    them to share one (tests, an embedding application). A bad
+    ``settings.consolidate_every_s`` (negative, not finite) raises ValueError.
     """
     options = options or ServerOptions()
+    every_s = check_interval(settings.consolidate_every_s)
     owned = contextlib.ExitStack()
     if memory is None:
         memory = owned.enter_context(Memory(settings=settings))
@@ -64,17 +71,30 @@ def create_app(
     audit = None if audit_file is None else SqliteAuditLog(audit_file)
     if audit is not None:
         owned.callback(audit.close)
-    metrics = Metrics(memory)
+    schedule = None
+    if every_s > 0:
+        schedule = ConsolidationSchedule(
+            memory, every_s, audit=None if audit is None else audit.append
+        )
+    metrics = Metrics(memory, schedule)
     mcp_manager: Any = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with owned:
-            if mcp_manager is None:
-                yield
-            else:
-                async with mcp_manager.run():
+            if schedule is not None:
+                schedule.start()
+            try:
+                if mcp_manager is None:
                     yield
+                else:
+                    async with mcp_manager.run():
+                        yield
+            finally:
+                # Before ``owned`` closes the store; in a thread, as the wait for a batch
+                # in progress must not block the event loop.
+                if schedule is not None:
+                    await run_in_threadpool(schedule.stop)
 
     app = FastAPI(
         title="engramdb",
@@ -84,6 +104,7 @@ def create_app(
     )
     app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
     app.state.metrics = metrics
+    app.state.schedule = schedule
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -4,7 +4,8 @@ Each app has its own registry (no process-global state, so tests can build
 many apps). Request metrics are labelled by route template
 (``/v1/namespaces/{namespace}/search``), never by the raw path, so the
 number of series stays bounded. Memory counts are read from the store when
-``/metrics`` is scraped.
+``/metrics`` is scraped, and so is the background consolidation's state
+(``server.schedule``), when the app runs one.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from engramdb import Memory
+from engramdb.server.schedule import ConsolidationSchedule
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -42,10 +44,42 @@ class _MemoryCounts(Collector):
         yield versions
 
 
-class Metrics:
-    """The registry of one app and the instruments the middleware feeds."""
+class _ScheduleCounts(Collector):
+    def __init__(self, schedule: ConsolidationSchedule) -> None:
+        self.schedule = schedule
 
-    def __init__(self, memory: Memory) -> None:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        state = self.schedule.state()
+        yield GaugeMetricFamily(
+            "engramdb_consolidation_interval_seconds",
+            "Seconds between background consolidation passes",
+            value=state.every_s,
+        )
+        counters = (
+            ("passes", "Background consolidation passes over the namespaces", state.passes),
+            ("runs", "Background consolidation runs (one namespace each) completed", state.runs),
+            ("failures", "Background consolidation runs that failed", state.failures),
+            ("episodes", "Episodes consolidated in the background", state.episodes),
+            ("facts", "New facts written by background consolidation", state.facts),
+            ("summaries", "Summaries written by background consolidation", state.summaries),
+        )
+        for name, text, value in counters:
+            yield CounterMetricFamily(f"engramdb_consolidation_{name}", text, value=value)
+        last = state.last_run_at
+        yield GaugeMetricFamily(
+            "engramdb_consolidation_last_run_timestamp_seconds",
+            "Unix time the latest successful background run ended (0: none yet)",
+            value=0.0 if last is None else last.timestamp(),
+        )
+
+
+class Metrics:
+    """The registry of one app and the instruments the middleware feeds.
+
+    With a ``schedule``, its counters are exported too (``engramdb_consolidation_*``).
+    """
+
+    def __init__(self, memory: Memory, schedule: ConsolidationSchedule | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "engramdb_http_requests",
@@ -61,6 +95,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_MemoryCounts(memory))
+        if schedule is not None:
+            self.registry.register(_ScheduleCounts(schedule))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
