@@ -65,7 +65,8 @@ def load_store(store: Path, data: Path) -> tuple[list[dict[str, Any]], int]:
 def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
     command = [sys.executable, "-m", "engramdb", "--store", str(store), "serve"]
     process = subprocess.Popen(
-        [*command, "--port", "0", "--rate-limit", "0"],
+        # no background consolidation: the benchmark measures search alone
+        [*command, "--port", "0", "--rate-limit", "0", "--consolidate-every", "0"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
