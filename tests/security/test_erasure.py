@@ -121,8 +121,8 @@ def test_deleting_an_episode_takes_its_facts_and_summary_and_their_bytes(tmp_pat
         left = list(mem.export(namespace="private"))
         assert all("live in Zorbaxqy" not in e["text"] for e in left)
         assert all(e["kind"] != "summary" or e["session"] != "s0" for e in left)
-    # The phrase (and the episode id) is gone from every byte; single tokens of a
-    # deleted row may stay in FTS5 segments until the next merge (docs/security.md).
+    # The phrase and the episode id are gone from every byte (other memories of
+    # this store still say "Zorbaxqy": the next test has a canary of one episode).
     assert where_found(store_files(store), ["live in Zorbaxqy and", episode["id"]]) == []
 
 
@@ -173,3 +173,29 @@ def test_forgetting_most_of_a_store_gives_the_space_back(tmp_path: Path) -> None
         assert mem.search("chess", namespace="small")[0].engram.text == "Tom likes chess."
     after = (store / "engram.db").stat().st_size
     assert after < before / 4
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "encrypted"])
+def test_deleting_the_one_episode_with_a_canary_leaves_no_byte_of_it(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    # The canary is in one episode and what consolidation derives from it; after
+    # the delete not even its lower-cased single token is left in the FTS5
+    # segments (they are rewritten after every delete).
+    store = tmp_path / "store"
+    key = EncryptionKey.from_text(generate_key()) if encrypted else None
+    settings = Settings(consolidation_batch=4, encryption=key)
+    turns = _turns("s0", "Lisbon")
+    turns[4] = {**turns[4], "text": "We adopted a dog named Vexmortain last week."}
+    with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
+        added = mem.add_many(turns, namespace="private")
+        mem.consolidate(namespace="private")
+        derived = [e for e in mem.export(namespace="private") if e["kind"] != "episode"]
+        assert any("Vexmortain" in e["text"] for e in derived)
+        mem.reindex()  # one merged FTS5 segment holds every token, the canary's too
+        if not encrypted:
+            assert where_found(store_files(store), ["vexmortain"])
+        mem.delete(added[4].id, namespace="private")
+        assert all("Vexmortain" not in e["text"] for e in mem.export(namespace="private"))
+    assert where_found(store_files(store), ["vexmortain", added[4].id]) == []
+    assert _rows_of(store, "private")  # the rest of the namespace is still there
