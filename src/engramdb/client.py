@@ -3,7 +3,7 @@
 The same method names, parameters and return types as ``Memory`` (``add``,
 ``add_many``, ``search``, ``get``, ``update``, ``delete``, ``history``,
 ``forget_namespace``, ``namespaces``, ``stats``, ``context``, ``working``, ``mood``,
-``close``, context manager),
+``set_budget``, ``budget``, ``fade``, ``close``, context manager),
 and the same exceptions: the server's error codes are read back through the
 shared table (``engramdb.server.errors``), so ``except NotFoundError`` works
 on both. Switching is one line::
@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 
 from engramdb.clock import from_iso
 from engramdb.config import Limits
+from engramdb.dynamics.dormancy import Budget
 from engramdb.errors import (
     EngramError,
     InvalidInputError,
@@ -220,6 +221,31 @@ class Client:
         """Turn the namespace's new episodes into facts and summaries; idempotent."""
         body = {} if now is None else {"now": _wire(now)}
         return ConsolidationReport(**self._call("POST", _ns(namespace, "consolidate"), body))
+
+    # -- memory dynamics (issue 4) ------------------------------------------------
+
+    def set_budget(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        max_memories: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        """Store the namespace's budget on the server; both None removes it."""
+        body = {"max_memories": max_memories, "max_bytes": max_bytes}
+        self._call("PUT", _ns(namespace, "budget"), body)
+
+    def budget(self, *, namespace: str = DEFAULT_NAMESPACE) -> Budget | None:
+        """The namespace's stored budget, or None when it has none."""
+        found = self._call("GET", _ns(namespace, "budget"))
+        if found["max_memories"] is None and found["max_bytes"] is None:
+            return None
+        return Budget(found["max_memories"], found["max_bytes"])
+
+    def fade(self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None) -> int:
+        """Make dormant what has faded at ``now`` or exceeds the budget; how many did."""
+        body = {} if now is None else {"now": _wire(now)}
+        return int(self._call("POST", _ns(namespace, "fade"), body)["dormant"])
 
     # -- working memory and context (issue 9) -----------------------------------
 

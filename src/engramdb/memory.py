@@ -71,6 +71,8 @@ CONTEXT_POOL = 60
 MOOD_WINDOW = timedelta(days=7)
 
 DEFAULT_NAMESPACE = "default"
+#: The largest budget bound: exact in JSON numbers and in a SQLite INTEGER.
+MAX_BUDGET = 2**53
 _ITEM_KEYS = frozenset(
     {"text", "session", "speaker", "occurred_at", "metadata", "importance", "emotion"}
 )
@@ -652,22 +654,25 @@ class Memory:
         max_memories: int | None = None,
         max_bytes: int | None = None,
     ) -> None:
-        """Bound a namespace's active memories (count and/or text bytes) for this Memory.
+        """Bound a namespace's active memories (count and/or text bytes).
 
-        When an ``add`` takes it over, the least retained memories turn dormant
-        (never deleted). Both None removes the budget.
+        The budget is stored: it outlives this ``Memory`` and every process
+        opening the store honours it. When an ``add`` takes the namespace over
+        it, the least retained memories turn dormant (never deleted). Both None
+        removes the budget.
         """
         namespace = check_namespace(namespace, self.settings.limits)
-        for name, value in (("max_memories", max_memories), ("max_bytes", max_bytes)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise InvalidInputError(f"{name} must be a non-negative integer or None")
-        keeper = self._dynamics()
-        if max_memories is None and max_bytes is None:
-            keeper.budgets.pop(namespace, None)
+        budget = _budget(max_memories, max_bytes)
+        if budget is None:
+            self._store.set_budget(namespace, None, None)
         else:
-            keeper.budgets[namespace] = Budget(max_memories, max_bytes)
+            self._store.set_budget(namespace, budget.max_memories, budget.max_bytes)
+
+    def budget(self, *, namespace: str = DEFAULT_NAMESPACE) -> Budget | None:
+        """The namespace's stored budget, or None when it has none."""
+        namespace = check_namespace(namespace, self.settings.limits)
+        stored = self._store.budget(namespace)
+        return None if stored is None else Budget(*stored)
 
     def fade(self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None) -> int:
         """Make dormant what has faded below ``Settings.dormant_below`` at ``now``, and
@@ -1219,6 +1224,16 @@ def _bounded_int(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInputError(f"{name} must be an integer from {low} to {high}")
     return value
+
+
+def _budget(max_memories: int | None, max_bytes: int | None) -> Budget | None:
+    """A validated budget; None when both bounds are None (no budget)."""
+    for name, value in (("max_memories", max_memories), ("max_bytes", max_bytes)):
+        if value is not None and not (_is_int(value) and 0 <= value <= MAX_BUDGET):
+            raise InvalidInputError(f"{name} must be an integer from 0 to {MAX_BUDGET} or None")
+    if max_memories is None and max_bytes is None:
+        return None
+    return Budget(max_memories, max_bytes)
 
 
 def _is_int(value: object) -> bool:

@@ -38,6 +38,9 @@ SHARED = [
     "context",
     "working",
     "mood",
+    "set_budget",
+    "budget",
+    "fade",
     "close",
     "__enter__",
     "__exit__",
@@ -85,7 +88,12 @@ def _scenario(mem: Any, ns: str) -> dict[str, Any]:
     with pytest.raises(NotFoundError):
         mem.get(added[0].id, namespace=ns)
     stats = mem.stats(namespace=ns)
+    no_budget = mem.budget(namespace=ns)
+    mem.set_budget(namespace=ns, max_memories=2)
+    budget = mem.budget(namespace=ns)
+    faded = mem.fade(namespace=ns, now=T0 + timedelta(60))
     forgotten = mem.forget_namespace(ns)
+    after_forget = mem.budget(namespace=ns)
     return {
         "added": [_engram(e) for e in [*added, one]],
         "got": _engram(got),
@@ -95,6 +103,7 @@ def _scenario(mem: Any, ns: str) -> dict[str, Any]:
         "history": [(v.version, v.text, v.valid_to is None, v.occurred_at) for v in history],
         "stats": (stats.engrams, stats.versions, stats.sessions, stats.first_occurred_at),
         "forgotten": forgotten,
+        "budget": (no_budget, budget, faded, after_forget),
         "types": [type(x).__name__ for x in (added[0], hits[0], history[0], stats)],
     }
 

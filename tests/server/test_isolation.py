@@ -1,5 +1,6 @@
-"""Two keys on two namespaces: neither can read, search, update, delete or erase the other's
-memories through any route (a bounded hypothesis property over the in-process app)."""
+"""Two keys on two namespaces: neither can read, search, update, delete, erase, fade or
+budget the other's memories through any route (a bounded hypothesis property over the
+in-process app)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,22 @@ from engramdb import Memory
 
 from .conftest import AppKeys, bearer
 
-ROUTES = ["get", "history", "update", "delete", "search", "stats", "forget", "add", "batch"]
+ROUTES = [
+    "get",
+    "history",
+    "update",
+    "delete",
+    "search",
+    "stats",
+    "forget",
+    "add",
+    "batch",
+    "budget",
+    "set_budget",
+    "fade",
+]
+# Routes that act on a whole namespace: on the attacker's own one they succeed.
+NAMESPACE_ROUTES = ("search", "stats", "add", "batch", "forget", "budget", "set_budget", "fade")
 # The victim's namespace, spelled as an attacker might try it.
 DISGUISES = ["{ns}", "{ns}.", "{ns} ", "{ns}%20", "{ns}*", "%2E%2E/{ns}", "{NS}", "{ns}/x"]
 
@@ -38,6 +54,12 @@ def _request(client: TestClient, token: str, route: str, ns: str, engram_id: str
         return client.delete(base, headers=headers)
     if route == "add":
         return client.post(f"{base}/engrams", json={"text": "planted"}, headers=headers)
+    if route == "budget":
+        return client.get(f"{base}/budget", headers=headers)
+    if route == "set_budget":
+        return client.put(f"{base}/budget", json={"max_memories": 0}, headers=headers)
+    if route == "fade":
+        return client.post(f"{base}/fade", json={"now": "2999-01-01T00:00:00Z"}, headers=headers)
     return client.post(f"{base}/engrams/batch", json={"items": [{"text": "p"}]}, headers=headers)
 
 
@@ -45,7 +67,10 @@ def _snapshot(client: TestClient, admin: str, ns: str, ids: list[str]) -> Any:
     return [
         client.get(f"/v1/namespaces/{ns}/engrams/{i}/history", headers=bearer(admin)).json()
         for i in ids
-    ] + [client.get(f"/v1/namespaces/{ns}/stats", headers=bearer(admin)).json()]
+    ] + [
+        client.get(f"/v1/namespaces/{ns}/stats", headers=bearer(admin)).json(),
+        client.get(f"/v1/namespaces/{ns}/budget", headers=bearer(admin)).json(),
+    ]
 
 
 def test_neither_key_can_touch_the_other_namespace(
@@ -88,9 +113,10 @@ def test_neither_key_can_touch_the_other_namespace(
             if where != "own":
                 assert response.status_code in (403, 404, 405, 422), (ns, route, response.text)
             else:
-                assert route in ("search", "stats", "add", "batch", "forget") or (
-                    response.status_code == 404
-                ), (route, response.text)
+                assert route in NAMESPACE_ROUTES or (response.status_code == 404), (
+                    route,
+                    response.text,
+                )
                 assert f"{victim}'s secret" not in response.text
                 if route == "forget":  # the attacker erased its own namespace: refill it
                     items = [{"text": f"{attacker}'s secret plans number {i}"} for i in range(3)]

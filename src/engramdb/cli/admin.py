@@ -1,5 +1,5 @@
-"""Store administration: namespaces, stats, reindex, check, backup, restore,
-forget-namespace, verify-erasure, audit.
+"""Store administration: namespaces, stats, budget, fade, reindex, check, backup,
+restore, forget-namespace, verify-erasure, audit.
 
 These commands look after a store as a whole. They own the confirmation of the
 destructive commands (``forget-namespace``, ``restore --force``); the work
@@ -23,7 +23,9 @@ from engramdb.server import audit
 __all__ = [
     "audit_log",
     "backup",
+    "budget",
     "check",
+    "fade",
     "forget_namespace",
     "interactive",
     "namespaces",
@@ -60,6 +62,72 @@ def stats(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
         typer.echo("the store is empty")
     for item in found:
         typer.echo(stats_line(item))
+
+
+def budget(
+    ctx: typer.Context,
+    namespace: Annotated[
+        str, typer.Argument(metavar="NS", help="The namespace.", show_default=False)
+    ],
+    max_memories: Annotated[
+        int | None,
+        typer.Option("--max-memories", metavar="N", help="The most active memories it keeps."),
+    ] = None,
+    max_bytes: Annotated[
+        int | None,
+        typer.Option("--max-bytes", metavar="B", help="The most text bytes they hold."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the budget.")] = False,
+) -> None:
+    """Show a namespace's budget, or store a new one (the bounds given; the rest unbounded)."""
+    cli = state(ctx)
+    setting = max_memories is not None or max_bytes is not None
+    if clear and setting:
+        raise fail("--clear takes no --max-memories or --max-bytes", EXIT_USAGE)
+    with cli.memory() as mem:
+        if setting or clear:
+            mem.set_budget(namespace=namespace, max_memories=max_memories, max_bytes=max_bytes)
+            audit.record(cli.settings.path, "set_budget", namespace)
+        found = mem.budget(namespace=namespace)
+    bounds = (None, None) if found is None else (found.max_memories, found.max_bytes)
+    if cli.json:
+        emit_json({"namespace": namespace, "max_memories": bounds[0], "max_bytes": bounds[1]})
+    elif found is None:
+        typer.echo(f"{namespace}: no budget")
+    else:
+        parts = [
+            f"at most {counted(bounds[0])}" if bounds[0] is not None else None,
+            f"at most {bounds[1]:,} bytes" if bounds[1] is not None else None,
+        ]
+        typer.echo(f"{namespace}: " + ", ".join(p for p in parts if p))
+
+
+def fade(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", metavar="ISO", help="The time retention is judged at (default: the clock)."
+        ),
+    ] = None,
+) -> None:
+    """Put aside faded and over-budget memories (every namespace unless one is given)."""
+    cli = state(ctx)
+    at = parse_time(now, "--now")
+    ns = cli.resolve_optional(namespace)
+    faded: list[tuple[str, int]] = []
+    with cli.memory() as mem:
+        for name in [ns] if ns is not None else mem.namespaces():
+            count = mem.fade(namespace=name, now=at)
+            # one entry per namespace, as each is done: a later failure keeps the earlier ones
+            audit.record(cli.settings.path, "fade", name, count=count)
+            faded.append((name, count))
+    if cli.json:
+        emit_json({"namespaces": [{"namespace": n, "dormant": c} for n, c in faded]})
+        return
+    for name, count in faded:
+        typer.echo(f"{name}: {counted(count)} turned dormant")
 
 
 def reindex(ctx: typer.Context, namespace: NamespaceOption = None) -> None:

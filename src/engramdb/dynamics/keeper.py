@@ -1,12 +1,14 @@
 """The facade's helper for memory dynamics: appraise on write, reinforce on recall, fade.
 
 ``DynamicsKeeper`` holds what the pure modules need across calls: the emotion
-tagger (its prototypes are embedded once), the recall queue and the budgets
-set on this ``Memory``. It computes a new memory's importance, emotion and
-initial stability (``initial``), queues recalls and writes them in batches
-(``recalled``, ``flush``), and puts faded or over-budget memories aside
-(``fade``). It sees only ``store.base`` and the ``Embedder`` protocol;
-validation happened in the facade.
+tagger (its prototypes are embedded once) and the recall queue. Budgets live in
+the store and are read fresh whenever they are needed, so one set by another
+process (or before a restart) is honoured by the next ``add`` or ``fade``. It
+computes a new memory's importance, emotion and initial stability
+(``initial``), queues recalls and writes them in batches (``recalled``,
+``flush``), and puts faded or over-budget memories aside (``fade``). It sees
+only ``store.base`` and the ``Embedder`` protocol; validation happened in the
+facade.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Initial:
 
 
 class DynamicsKeeper:
-    """Dynamics state of one ``Memory``: tagger, recall queue, budgets."""
+    """Dynamics state of one ``Memory``: tagger and recall queue."""
 
     def __init__(
         self,
@@ -56,7 +58,6 @@ class DynamicsKeeper:
         self.tagger = EmotionTagger(embedder)
         self.queue = RecallQueue(flush_every)
         self.dormant_below = dormant_below
-        self.budgets: dict[str, Budget] = {}
         self._lock = threading.Lock()
 
     # -- writes -------------------------------------------------------------------
@@ -146,13 +147,18 @@ class DynamicsKeeper:
             catalog.dynamics.dormant,
             catalog.dynamics.sizes,
             below=self.dormant_below,
-            budget=self.budgets.get(namespace),
+            budget=self.budget(namespace),
         )
         updates = [DynamicsUpdate(id=catalog.ids[int(r)], dormant=True) for r in rows]
         return self.store.set_dynamics(namespace, updates)
 
+    def budget(self, namespace: str) -> Budget | None:
+        """The namespace's budget as stored now (one indexed read: no cache to go stale)."""
+        stored = self.store.budget(namespace)
+        return None if stored is None else Budget(*stored)
+
     def over_budget(self, namespace: str) -> bool:
-        budget = self.budgets.get(namespace)
+        budget = self.budget(namespace)
         if budget is None:
             return False
         catalog = self.store.catalog(namespace)

@@ -30,6 +30,8 @@ from engramdb.model import ContextBundle, ContextItem, Mood
 __all__ = [
     "BatchIn",
     "BatchOut",
+    "BudgetIn",
+    "BudgetOut",
     "ConsolidateIn",
     "ConsolidationOut",
     "ContextIn",
@@ -42,6 +44,8 @@ __all__ = [
     "ErrorBody",
     "ErrorOut",
     "ExplanationOut",
+    "FadeIn",
+    "FadeOut",
     "ForgetOut",
     "HistoryOut",
     "HitOut",
@@ -202,6 +206,41 @@ class ConsolidationOut(BaseModel):
             pending=report.pending,
             seconds=report.seconds,
         )
+
+
+# -- memory dynamics (issue 4, docs/dynamics.md) ----------------------------------
+
+
+class BudgetIn(_In):
+    """``Memory.set_budget``'s bounds; both null (or absent) removes the budget."""
+
+    max_memories: StrictInt | None = Field(
+        default=None, description="The most active memories the namespace keeps (null: no bound)."
+    )
+    max_bytes: StrictInt | None = Field(
+        default=None, description="The most text bytes its active memories hold (null: no bound)."
+    )
+
+
+class BudgetOut(BaseModel):
+    """A namespace's stored budget; both bounds null when it has none."""
+
+    namespace: str
+    max_memories: int | None
+    max_bytes: int | None
+
+
+class FadeIn(_In):
+    """``Memory.fade``'s options."""
+
+    now: IsoTime | None = Field(
+        default=None, description="The time retention is judged at (default: now)."
+    )
+
+
+class FadeOut(BaseModel):
+    namespace: str
+    dormant: int = Field(description="How many memories turned dormant.")
 
 
 class EngramOut(BaseModel):

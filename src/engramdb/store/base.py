@@ -403,6 +403,16 @@ class Store(ABC):
         indexes are untouched; the next ``catalog`` shows the new state.
         """
 
+    @abstractmethod
+    def budget(self, namespace: str) -> tuple[int | None, int | None] | None:
+        """The namespace's stored budget as ``(max_memories, max_bytes)``, None for
+        a bound not set; None when the namespace has no budget."""
+
+    @abstractmethod
+    def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
+        """Store (or replace) the namespace's budget in one transaction; both None
+        removes it. ``forget_namespace`` removes it too."""
+
     # -- consolidation (issue 5) ----------------------------------------------
 
     @abstractmethod

@@ -48,6 +48,7 @@ __all__ = [
     "DIMS",
     "StoreFactory",
     "check_ann_search",
+    "check_budget_round_trip",
     "check_closed_store_raises",
     "check_consolidation_batch_is_one_transaction",
     "check_consolidation_round_trip",
@@ -1066,6 +1067,29 @@ def check_set_dynamics_is_partial_and_isolated(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_budget_round_trip(factory: StoreFactory) -> None:
+    """A budget reads back as set, per namespace; both None or forget_namespace remove it."""
+    with _opened(factory) as store:
+        assert store.budget("a") is None, "a new namespace has a budget"
+        store.set_budget("a", 3, None)
+        store.set_budget("b", None, 1_000)
+        assert store.budget("a") == (3, None)
+        assert store.budget("b") == (None, 1_000)
+        store.set_budget("a", 5, 2_048)  # replaces, never adds a second budget
+        assert store.budget("a") == (5, 2_048)
+        assert store.budget("b") == (None, 1_000), "a budget leaked into another namespace"
+        store.set_budget("a", None, None)
+        assert store.budget("a") is None, "both None did not remove the budget"
+        store.set_budget("a", None, None)  # removing what is not there is no error
+        store.set_budget("a", 0, 0)
+        assert store.budget("a") == (0, 0)
+        store.insert([make_record("b", "alpha")])
+        store.forget_namespace("b")
+        assert store.budget("b") is None, "forget_namespace left the budget behind"
+        assert store.budget("a") == (0, 0)
+        _assert_sound(store)
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_restore_round_trip,
@@ -1089,4 +1113,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_delete_takes_derived_only_memories,
     check_dynamics_round_trip,
     check_set_dynamics_is_partial_and_isolated,
+    check_budget_round_trip,
 )

@@ -42,6 +42,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("DELETE", re.compile(_NS + r"/engrams/(?P<id>[^/]+)$"), "delete"),
     ("DELETE", re.compile(_NS + r"/?$"), "forget_namespace"),
     ("POST", re.compile(_NS + r"/consolidate$"), "consolidate"),
+    ("PUT", re.compile(_NS + r"/budget$"), "set_budget"),
+    ("POST", re.compile(_NS + r"/fade$"), "fade"),
 )
 _MCP_PATH = re.compile(r"/mcp/?$")
 # The shape of a token (``engram keys create``, ``server.keys``): its id is public

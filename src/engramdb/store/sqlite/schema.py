@@ -151,6 +151,16 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 5: per-namespace memory budgets (docs/dynamics.md), stored so that they
+    # survive a restart and every process opening the store honours them. A
+    # NULL bound is no bound; a namespace without a row has no budget.
+    """
+    CREATE TABLE budgets (
+        namespace    TEXT    PRIMARY KEY,
+        max_memories INTEGER,
+        max_bytes    INTEGER
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

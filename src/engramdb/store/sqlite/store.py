@@ -724,6 +724,7 @@ class SqliteStore(Store):
                 conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
                 conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
                 conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
+                conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
                 self._keys.forget(conn, namespace)  # its data key goes with it
         except sqlite3.Error as exc:
             raise _failure("forget_namespace", exc) from exc
@@ -1078,6 +1079,28 @@ class SqliteStore(Store):
             if loaded is not None and loaded.catalog is not None:
                 loaded.catalog = _patched(loaded.catalog, applied)
         return len(applied)
+
+    def budget(self, namespace: str) -> tuple[int | None, int | None] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT max_memories, max_bytes FROM budgets WHERE namespace = ?", (namespace,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
+        try:
+            with self._tx() as conn:
+                if max_memories is None and max_bytes is None:
+                    conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+                else:
+                    conn.execute(
+                        "INSERT INTO budgets (namespace, max_memories, max_bytes) "
+                        "VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
+                        "max_memories = excluded.max_memories, max_bytes = excluded.max_bytes",
+                        (namespace, max_memories, max_bytes),
+                    )
+        except sqlite3.Error as exc:
+            raise _failure("set_budget", exc) from exc
 
     # -- consolidation (issue 5) --------------------------------------------------
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from engramdb.server.http.routers import (
     consolidate,
     context,
+    dynamics,
     engrams,
     namespaces,
     search,
@@ -26,4 +27,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     context.router,
     consolidate.router,
+    dynamics.router,
 )

@@ -1,0 +1,87 @@
+"""Budgets are stored: they survive a reopen and bind every Memory on the store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from engramdb import InvalidInputError, Memory
+from engramdb.dynamics.dormancy import Budget
+from engramdb.embed import Embedder
+
+T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def _notes(n: int) -> list[dict[str, object]]:
+    return [
+        {"text": f"note {i} about the garden shed", "occurred_at": T0 + timedelta(days=i)}
+        for i in range(n)
+    ]
+
+
+def _active(mem: Memory, namespace: str) -> int:
+    return sum(not e.dormant for e in mem.store.iter_engrams(namespace))
+
+
+def test_a_budget_survives_closing_and_reopening_the_store(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    with Memory(str(tmp_path / "store"), embedder=embedder) as mem:
+        assert mem.budget(namespace="garden") is None
+        mem.set_budget(namespace="garden", max_memories=2, max_bytes=10_000)
+    with Memory(str(tmp_path / "store"), embedder=embedder) as mem:
+        assert mem.budget(namespace="garden") == Budget(2, 10_000)
+        mem.add_many(_notes(4), namespace="garden")
+        assert _active(mem, "garden") == 2  # the reopened Memory honours it on add
+        assert mem.store.stats("garden").engrams == 4  # put aside, never deleted
+
+
+def test_a_budget_set_by_one_memory_binds_another_on_the_same_store(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    where = str(tmp_path / "store.db")
+    with Memory(where, embedder=embedder) as writer, Memory(where, embedder=embedder) as other:
+        writer.add_many(_notes(5), namespace="shed")
+        assert writer.budget(namespace="shed") is None  # read before the other sets it
+        other.set_budget(namespace="shed", max_memories=3)
+        assert writer.fade(namespace="shed", now=T0 + timedelta(days=6)) == 2
+        assert _active(writer, "shed") == 3
+        other.set_budget(namespace="shed", max_memories=1)
+        writer.add("one more note about the shed", namespace="shed", occurred_at=T0)
+        assert _active(writer, "shed") == 1  # the newer budget, not a cached one
+        other.set_budget(namespace="shed")  # removed: nothing more is put aside
+        assert writer.budget(namespace="shed") is None
+        writer.add("and another", namespace="shed", occurred_at=T0 + timedelta(days=7))
+        assert _active(writer, "shed") == 2
+
+
+def test_a_budget_is_per_namespace_and_goes_with_forget_namespace(embedder: Embedder) -> None:
+    with Memory(":memory:", embedder=embedder) as mem:
+        mem.set_budget(namespace="a", max_bytes=100)
+        assert mem.budget(namespace="b") is None
+        assert mem.budget(namespace="a") == Budget(None, 100)
+        mem.add("something in a", namespace="a")
+        mem.forget_namespace("a")
+        assert mem.budget(namespace="a") is None
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"max_memories": -1},
+        {"max_bytes": -5},
+        {"max_memories": True},
+        {"max_bytes": 1.5},
+        {"max_memories": "10"},
+        {"max_bytes": 2**64},  # beyond a SQLite INTEGER: refused, not an OverflowError
+    ],
+)
+def test_a_bad_bound_is_refused_and_nothing_is_stored(
+    embedder: Embedder, bounds: dict[str, object]
+) -> None:
+    with Memory(":memory:", embedder=embedder) as mem:
+        with pytest.raises(InvalidInputError):
+            mem.set_budget(namespace="a", **bounds)  # type: ignore[arg-type]
+        assert mem.budget(namespace="a") is None
