@@ -60,6 +60,7 @@ from engramdb.store.base import (
     Dynamics,
     DynamicsUpdate,
     EngramRecord,
+    FactRow,
     Link,
     Store,
     VersionRecord,
@@ -1156,23 +1157,9 @@ class SqliteStore(Store):
                     )
                 now = to_iso(batch.now)
                 conn.executemany(
-                    "INSERT INTO facts (engram_rowid, namespace, subject, attribute, value, "
-                    "valid_from, valid_to, recorded_at, invalidated_at, status, superseded_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _INSERT_FACT,
                     [
-                        (
-                            rowids[f.engram_id],
-                            namespace,
-                            cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
-                            cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
-                            cipher.seal(f.value, f"facts.value:{f.engram_id}"),
-                            to_iso(f.valid_from),
-                            None if f.valid_to is None else to_iso(f.valid_to),
-                            now,
-                            None if f.valid_to is None else now,
-                            f.status,
-                            f.superseded_by,
-                        )
+                        _fact_row(cipher, rowids[f.engram_id], _as_fact(f, namespace, batch.now))
                         for f in batch.facts
                     ],
                 )
@@ -1389,25 +1376,7 @@ class SqliteStore(Store):
                     )
                 cipher = self._cipher(conn, namespace, create=True)
                 conn.executemany(
-                    "INSERT OR REPLACE INTO facts (engram_rowid, namespace, subject, attribute, "
-                    "value, valid_from, valid_to, recorded_at, invalidated_at, status, "
-                    "superseded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            rowids[f.engram_id],
-                            namespace,
-                            cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
-                            cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
-                            cipher.seal(f.value, f"facts.value:{f.engram_id}"),
-                            to_iso(f.valid_from),
-                            None if f.valid_to is None else to_iso(f.valid_to),
-                            to_iso(f.recorded_at),
-                            None if f.invalidated_at is None else to_iso(f.invalidated_at),
-                            f.status,
-                            f.superseded_by,
-                        )
-                        for f in facts
-                    ],
+                    _INSERT_FACT, [_fact_row(cipher, rowids[f.engram_id], f) for f in facts]
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
@@ -1860,6 +1829,49 @@ def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
                 doomed.append(candidate)
                 frontier.append(candidate)
     return doomed
+
+
+_INSERT_FACT = (
+    "INSERT INTO facts (engram_rowid, namespace, subject, attribute, value, valid_from, "
+    "valid_to, recorded_at, invalidated_at, status, superseded_by) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _as_fact(row: FactRow, namespace: str, at: datetime) -> Fact:
+    """A consolidation batch's fact row as a ``Fact`` recorded ``at`` (and closed
+    then, when it arrives with its validity already ended)."""
+    return Fact(
+        engram_id=row.engram_id,
+        namespace=namespace,
+        subject=row.subject,
+        attribute=row.attribute,
+        value=row.value,
+        text="",
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        recorded_at=at,
+        invalidated_at=None if row.valid_to is None else at,
+        status=row.status,
+        superseded_by=row.superseded_by,
+    )
+
+
+def _fact_row(cipher: Cipher, rowid: int, f: Fact) -> tuple[Any, ...]:
+    """The parameters of ``_INSERT_FACT`` for ``f``: subject, attribute and value sealed."""
+    return (
+        rowid,
+        f.namespace,
+        cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
+        cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
+        cipher.seal(f.value, f"facts.value:{f.engram_id}"),
+        to_iso(f.valid_from),
+        None if f.valid_to is None else to_iso(f.valid_to),
+        to_iso(f.recorded_at),
+        None if f.invalidated_at is None else to_iso(f.invalidated_at),
+        f.status,
+        f.superseded_by,
+    )
 
 
 def _seal_in_place(conn: sqlite3.Connection, keys: DataKeys) -> int:
