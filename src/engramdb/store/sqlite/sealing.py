@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 
 from engramdb.clock import to_iso
@@ -154,6 +155,17 @@ class DataKeys:
         cipher = NamespaceCipher(data_key)
         self._ciphers[(namespace, key_id)] = cipher
         return cipher
+
+    def ciphers(self, conn: sqlite3.Connection, *, create: bool = False) -> Callable[[str], Cipher]:
+        """``cipher`` for many namespaces within one transaction: each looked up once."""
+        found: dict[str, Cipher] = {}
+
+        def cipher_of(namespace: str) -> Cipher:
+            if namespace not in found:
+                found[namespace] = self.cipher(conn, namespace, create=create)
+            return found[namespace]
+
+        return cipher_of
 
     def forget_opened(self, namespace: str) -> None:
         """Drop the plaintext the namespace's ciphers remember (after an erasure)."""

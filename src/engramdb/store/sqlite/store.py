@@ -23,7 +23,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -487,9 +487,13 @@ class SqliteStore(Store):
         try:
             with self._tx() as conn:
                 added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+                cipher_of = self._keys.ciphers(conn, create=True)
                 for record in records:
-                    rowid = self._insert_row(conn, record, version=1, valid_from=record.recorded_at)
-                    self._insert_first_version(conn, rowid, record)
+                    cipher = cipher_of(record.namespace)
+                    rowid = self._insert_row(
+                        conn, cipher, record, version=1, valid_from=record.recorded_at
+                    )
+                    self._insert_first_version(conn, cipher, rowid, record)
                     added.setdefault(record.namespace, []).append((rowid, record.vector))
                 generations = {ns: self._bump(conn, ns) for ns in added}
         except sqlite3.IntegrityError as exc:
@@ -500,9 +504,8 @@ class SqliteStore(Store):
             self._index_added(namespace, rows, generations[namespace], appended=True)
 
     def _insert_first_version(
-        self, conn: sqlite3.Connection, rowid: int, record: EngramRecord
+        self, conn: sqlite3.Connection, cipher: Cipher, rowid: int, record: EngramRecord
     ) -> None:
-        cipher = self._cipher(conn, record.namespace, create=True)
         self._insert_version(
             conn,
             cipher,
@@ -540,9 +543,14 @@ class SqliteStore(Store):
         )
 
     def _insert_row(
-        self, conn: sqlite3.Connection, record: EngramRecord, *, version: int, valid_from: datetime
+        self,
+        conn: sqlite3.Connection,
+        cipher: Cipher,
+        record: EngramRecord,
+        *,
+        version: int,
+        valid_from: datetime,
     ) -> int:
-        cipher = self._cipher(conn, record.namespace, create=True)
         eid = record.id
         seq = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams WHERE namespace = ? AND session IS ?",
@@ -782,12 +790,13 @@ class SqliteStore(Store):
         try:
             with self._tx() as conn:
                 added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+                cipher_of = self._keys.ciphers(conn, create=True)
                 for record, versions in items:
                     current = versions[-1]
+                    cipher = cipher_of(record.namespace)
                     rowid = self._insert_row(
-                        conn, record, version=current.version, valid_from=current.valid_from
+                        conn, cipher, record, version=current.version, valid_from=current.valid_from
                     )
-                    cipher = self._cipher(conn, record.namespace)
                     for v in versions:
                         self._insert_version(conn, cipher, rowid, record.id, v)
                     added.setdefault(record.namespace, []).append((rowid, record.vector))
@@ -997,11 +1006,11 @@ class SqliteStore(Store):
                         "ORDER BY rowid LIMIT 1000",
                         (namespace, last),
                     ).fetchall()
-                ciphers = {ns: self._cipher(conn, ns) for ns in {str(r["namespace"]) for r in rows}}
+                cipher_of = self._keys.ciphers(conn)
+                engrams = [_engram(row, cipher_of(row["namespace"])) for row in rows]
             if not rows:
                 return
-            for row in rows:
-                yield _engram(row, ciphers[row["namespace"]])
+            yield from engrams
             last = int(rows[-1]["rowid"])
 
     def namespaces(self) -> list[str]:
@@ -1140,8 +1149,10 @@ class SqliteStore(Store):
                     return False
                 cipher = self._cipher(conn, namespace, create=True)
                 for record in batch.inserts:
-                    rowid = self._insert_row(conn, record, version=1, valid_from=record.recorded_at)
-                    self._insert_first_version(conn, rowid, record)
+                    rowid = self._insert_row(
+                        conn, cipher, record, version=1, valid_from=record.recorded_at
+                    )
+                    self._insert_first_version(conn, cipher, rowid, record)
                     added.append((rowid, record.vector))
                 named = {eid for eid, _ in batch.episodes}
                 named.update(f.engram_id for f in batch.facts)
@@ -1417,25 +1428,20 @@ class SqliteStore(Store):
                         "SELECT rowid, id, namespace, text, keys FROM engrams WHERE namespace = ?",
                         (namespace,),
                     )
-                # DELETE removes index entries by re-tokenising FTS5's stored copy of
-                # each row, so an index that no longer matches that copy (the damage
-                # check() reports as "lexical index: ...") keeps stray entries;
-                # 'rebuild' resets the index from the rows that remain.
-                conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
-                count = 0
-                ciphers: dict[str, Cipher] = {}
-                for rowid, eid, ns, text, keys in rows.fetchall():
-                    cipher = ciphers.get(ns) or ciphers.setdefault(ns, self._cipher(conn, ns))
-                    self._index_text(
-                        conn,
-                        cipher,
-                        rowid,
-                        ns,
-                        cipher.open(text, f"engrams.text:{eid}"),
-                        cipher.open(keys, f"engrams.keys:{eid}"),
-                    )
-                    count += 1
-                conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
+                cipher_of = self._keys.ciphers(conn)
+                count = _refill_lexical(
+                    conn,
+                    (
+                        (
+                            rowid,
+                            ns,
+                            cipher_of(ns).open(text, f"engrams.text:{eid}"),
+                            cipher_of(ns).open(keys, f"engrams.keys:{eid}"),
+                        )
+                        for rowid, eid, ns, text, keys in rows.fetchall()
+                    ),
+                    cipher_of,
+                )
         except sqlite3.Error as exc:
             raise _failure("reindex", exc) from exc
         if namespace is None:
@@ -1485,7 +1491,7 @@ class SqliteStore(Store):
     def _sealing_problems(self, conn: sqlite3.Connection) -> list[str]:
         """Every sealed value of an encrypted store opens (a flipped bit anywhere shows)."""
         failed: dict[str, int] = {}
-        ciphers: dict[str, Cipher] = {}
+        cipher_of = self._keys.ciphers(conn)
         columns = ("text", "keys", "metadata", "speaker")
         for table, sql in (
             ("engrams", "SELECT namespace, id, '', text, keys, metadata, speaker FROM engrams"),
@@ -1496,7 +1502,7 @@ class SqliteStore(Store):
             ),
         ):
             for ns, eid, tail, *values in conn.execute(sql):
-                cipher = ciphers.get(ns) or ciphers.setdefault(ns, self._cipher(conn, ns))
+                cipher = cipher_of(ns)
                 for column, value in zip(columns, values, strict=True):
                     if value is None and column in ("keys", "speaker"):
                         continue
@@ -1508,7 +1514,7 @@ class SqliteStore(Store):
             "SELECT e.namespace, e.id, f.subject, f.attribute, f.value FROM facts f "
             "JOIN engrams e ON e.rowid = f.engram_rowid"
         ):
-            cipher = ciphers.get(row[0]) or ciphers.setdefault(row[0], self._cipher(conn, row[0]))
+            cipher = cipher_of(row[0])
             for column, value in zip(("subject", "attribute", "value"), row[2:], strict=True):
                 try:
                     cipher.open(value, f"facts.{column}:{row[1]}")
@@ -1519,7 +1525,7 @@ class SqliteStore(Store):
             "LEFT JOIN vectors v ON v.engram_rowid = e.rowid "
             "LEFT JOIN dynamics d ON d.engram_rowid = e.rowid"
         ):
-            cipher = ciphers.get(row[0]) or ciphers.setdefault(row[0], self._cipher(conn, row[0]))
+            cipher = cipher_of(row[0])
             checks = [("dynamics", row[3], f"dynamics.emotion:{row[1]}")]
             if self._keys.vectors_sealed:
                 checks.append(("vectors", row[2], f"vectors:{row[1]}"))
@@ -1877,13 +1883,7 @@ def _fact_row(cipher: Cipher, rowid: int, f: Fact) -> tuple[Any, ...]:
 def _seal_in_place(conn: sqlite3.Connection, keys: DataKeys) -> int:
     """Seal every value of a plaintext store with ``keys`` (inside the caller's
     transaction) and rebuild the lexical index blind; the number of memories."""
-    ciphers: dict[str, Cipher] = {}
-
-    def cipher(namespace: str) -> Cipher:
-        if namespace not in ciphers:
-            ciphers[namespace] = keys.cipher(conn, namespace, create=True)
-        return ciphers[namespace]
-
+    cipher = keys.ciphers(conn, create=True)
     rows = conn.execute(
         "SELECT rowid, id, namespace, text, keys, metadata, speaker FROM engrams"
     ).fetchall()
@@ -1947,14 +1947,30 @@ def _seal_in_place(conn: sqlite3.Connection, keys: DataKeys) -> int:
                 (cipher(ns).seal_bytes(bytes(data), f"vectors:{eid}"), rowid),
             )
     conn.execute("DELETE FROM engram_fts")
-    conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
-    for rowid, _, ns, text, index_keys, _, _ in rows:
-        conn.execute(
-            "INSERT INTO engram_fts (rowid, ns, text, keys) VALUES (?, ?, ?, ?)",
-            (rowid, namespace_token(ns), cipher(ns).blind(text), cipher(ns).blind(index_keys)),
-        )
-    conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
+    _refill_lexical(conn, ((r[0], r[2], r[3], r[4]) for r in rows), cipher)
     return len(rows)
+
+
+def _refill_lexical(
+    conn: sqlite3.Connection,
+    rows: Iterable[tuple[int, str, str, str]],
+    cipher_of: Callable[[str], Cipher],
+) -> int:
+    """Index ``rows`` (rowid, namespace, text, keys; plaintext) after their FTS rows
+    were deleted, then merge the segments; the number of rows indexed.
+
+    DELETE removes index entries by re-tokenising FTS5's stored copy of each
+    row, so an index that no longer matches that copy (the damage ``check()``
+    reports as "lexical index: ...") keeps stray entries; 'rebuild' first
+    resets the index from the rows that remain.
+    """
+    conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
+    count = 0
+    for rowid, namespace, text, keys in rows:
+        SqliteStore._index_text(conn, cipher_of(namespace), rowid, namespace, text, keys)
+        count += 1
+    conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
+    return count
 
 
 def _seal_optional(cipher: Cipher, value: str | None, aad: str) -> str | bytes | None:
