@@ -110,11 +110,8 @@ def check_source(source: EncryptionKey) -> None:
     if source.kind == "passphrase":
         if len(source.secret) < 8:
             raise InvalidInputError("a passphrase needs at least 8 characters")
-    elif source.kind == "file":
-        path = Path(source.secret)
-        _decode_key(_read_key_file(path), f"the key file {path}")
     else:
-        _decode_key(source.secret, "the master key")
+        _raw_key(source)
 
 
 def master_key(source: EncryptionKey, params: dict[str, Any]) -> MasterKey:
@@ -124,20 +121,25 @@ def master_key(source: EncryptionKey, params: dict[str, Any]) -> MasterKey:
     if recorded != kdf:
         wanted = "a passphrase" if recorded == "scrypt" else "a key (or key file)"
         raise DecryptionError(f"this store's master key is {wanted}, not a {source.kind}")
+    if source.kind != "passphrase":
+        return MasterKey(_raw_key(source))
     check_source(source)
-    if source.kind == "passphrase":
-        scrypt = Scrypt(
-            salt=bytes.fromhex(params["salt"]),
-            length=KEY_BYTES,
-            n=int(params["n"]),
-            r=int(params["r"]),
-            p=int(params["p"]),
-        )
-        return MasterKey(scrypt.derive(source.secret.encode("utf-8")))
+    scrypt = Scrypt(
+        salt=bytes.fromhex(params["salt"]),
+        length=KEY_BYTES,
+        n=int(params["n"]),
+        r=int(params["r"]),
+        p=int(params["p"]),
+    )
+    return MasterKey(scrypt.derive(source.secret.encode("utf-8")))
+
+
+def _raw_key(source: EncryptionKey) -> bytes:
+    """The 32 bytes of a key given as text or in a key file."""
     if source.kind == "file":
         path = Path(source.secret)
-        return MasterKey(_decode_key(_read_key_file(path), f"the key file {path}"))
-    return MasterKey(_decode_key(source.secret, "the master key"))
+        return _decode_key(_read_key_file(path), f"the key file {path}")
+    return _decode_key(source.secret, "the master key")
 
 
 def _read_key_file(path: Path) -> str:
