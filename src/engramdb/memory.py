@@ -662,11 +662,8 @@ class Memory:
         removes the budget.
         """
         namespace = check_namespace(namespace, self.settings.limits)
-        budget = _budget(max_memories, max_bytes)
-        if budget is None:
-            self._store.set_budget(namespace, None, None)
-        else:
-            self._store.set_budget(namespace, budget.max_memories, budget.max_bytes)
+        _check_budget(max_memories, max_bytes)  # both None deletes the stored budget
+        self._store.set_budget(namespace, max_memories, max_bytes)
 
     def budget(self, *, namespace: str = DEFAULT_NAMESPACE) -> Budget | None:
         """The namespace's stored budget, or None when it has none."""
@@ -1136,9 +1133,7 @@ def _parse_consolidation(
                 raise InvalidInputError(f"source relation {relation!r} is not one of {_RELATIONS}")
             sources.append(Link(engram_id, check_id(source["id"]), relation))
         consolidated = record.get("consolidated")
-        if consolidated is not None and (
-            isinstance(consolidated, bool) or not isinstance(consolidated, int) or consolidated < 1
-        ):
+        if consolidated is not None and not (_is_int(consolidated) and consolidated >= 1):
             raise InvalidInputError("consolidated must be a version number (1 or more)")
     except KeyError as exc:
         raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
@@ -1226,14 +1221,11 @@ def _bounded_int(value: object, name: str, low: int, high: int) -> int:
     return value
 
 
-def _budget(max_memories: int | None, max_bytes: int | None) -> Budget | None:
-    """A validated budget; None when both bounds are None (no budget)."""
+def _check_budget(max_memories: int | None, max_bytes: int | None) -> None:
+    """Each bound is None (no bound) or an integer from 0 to ``MAX_BUDGET``."""
     for name, value in (("max_memories", max_memories), ("max_bytes", max_bytes)):
         if value is not None and not (_is_int(value) and 0 <= value <= MAX_BUDGET):
             raise InvalidInputError(f"{name} must be an integer from 0 to {MAX_BUDGET} or None")
-    if max_memories is None and max_bytes is None:
-        return None
-    return Budget(max_memories, max_bytes)
 
 
 def _is_int(value: object) -> bool:
