@@ -171,11 +171,15 @@ def test_no_key_or_a_wrong_key_is_refused_and_changes_nothing(
         assert mem.stats(namespace="private").engrams >= 5
 
 
-def test_a_plaintext_store_refuses_a_key(tmp_path: Path, embedder: Embedder) -> None:
+def test_a_plaintext_store_refuses_a_key_and_points_to_encrypt_in_place(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     with _memory(tmp_path / "plain", embedder, None) as mem:
         mem.add("plain text", namespace="a")
-    with pytest.raises(StoreError, match="not encrypted"):
+    with pytest.raises(StoreError, match="not encrypted") as refused:
         _memory(tmp_path / "plain", embedder, _key())
+    assert "encrypt-store" in str(refused.value)
+    assert "export" not in str(refused.value)  # the old advice: export, then import
 
 
 def _tamper(store: Path, sql: str, *args: Any) -> None:

@@ -89,8 +89,9 @@ class DataKeys:
             if self.source is not None:
                 raise StoreError(
                     f"the store at {path} is not encrypted, but a master key is configured: "
-                    "encryption is chosen when a store is created (export it, then import "
-                    "into a new store opened with the key; docs/security.md)"
+                    "to encrypt it in place, open it without the key and run `engram keys "
+                    "encrypt-store --new-key-file FILE` (Memory.encrypt in Python; "
+                    "docs/security.md)"
                 )
             return
         if self.source is None:
