@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATA = Path("/work/shared/data/locomo/locomo_dev.json")
+# The LoCoMo data is not in the repository: it sits beside it (README.md, "Benchmarks").
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/locomo_dev.json"
 DEFAULT_OUT = Path("bench/results/embed_speed.json")
 BACKENDS = ("int8-onnx", "fp32-numpy")
 THREADS = (1, 2)
