@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engramdb import Memory
-from engramdb.recall.lexical import DocumentCache, LexicalIndex
+from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.testing.fakes import HashEmbedder
 
 
@@ -27,3 +28,33 @@ def test_a_write_then_a_search_analyses_only_the_new_memory() -> None:
         assert mem._recall()._documents["default"] is cache
         assert len(cache) == 51
         assert all(cache._documents[d] is a for d, a in analysed.items())  # not redone
+
+
+# -- accents and compatibility forms fold away (engramdb.recall.text.fold) ----------
+
+
+@pytest.mark.parametrize(
+    ("plain", "marked"),
+    [
+        ("pasteis obidos", "Pastéis ÓBIDOS"),
+        ("creme brulee", "crème brûlée"),
+        ("fish file", "ﬁsh ﬁle"),  # ligatures
+        ("full width", "\uff26\uff35\uff2c\uff2c \uff57\uff49\uff44\uff54\uff48"),
+        ("strasse", "Straße"),
+        ("kobenhavn lodz aeroskobing", "København Łódź Ærøskøbing"),
+    ],
+)
+def test_accents_and_compatibility_forms_analyse_to_the_plain_terms(
+    plain: str, marked: str
+) -> None:
+    assert analyze(marked) == analyze(plain)
+    assert analyze(plain)
+
+
+def test_an_unaccented_query_scores_the_accented_memory() -> None:
+    index = LexicalIndex(
+        ["Comemos pastéis de nata em Óbidos", "a guitar lesson"], np.array([-1, -1])
+    )
+    single = index.scores(analyze("pasteis obidos"))["single"]
+    assert single[0] > 0
+    assert single[1] == 0

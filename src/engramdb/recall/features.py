@@ -21,6 +21,7 @@ import numpy.typing as npt
 from engramdb.dynamics.retention import retrievability_array
 from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS, Fact
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
+from engramdb.recall.text import fold
 from engramdb.recall.when import TimeWindow, find_times
 from engramdb.store.base import Catalog, Dynamics
 
@@ -126,7 +127,7 @@ class Query:
             vector=vector,
             now=now,
             terms=analyze(text),
-            words=frozenset(w.lower() for w in re.findall(r"[^\W_]+", text)),
+            words=frozenset(re.findall(r"[^\W_]+", fold(text))),
             windows=tuple(find_times(text, now)),
             asks_when=bool(_ASKS_WHEN.match(text)),
             mood=mood,
@@ -186,7 +187,8 @@ class NamespaceView:
             [documents.flag("time", d, _mentions_time) for d in catalog.documents],
             dtype=np.float64,
         )
-        first_names = [(s or "").split()[0].lower() if s else "" for s in catalog.speakers]
+        # Folded as the query's words are: "What did Jose say?" names "José".
+        first_names = [fold(s.split()[0]) if s else "" for s in catalog.speakers]
         self.speaker_names = np.array(first_names, dtype=object)
         self.known_speakers = {name for name in first_names if name}
         self.speaker_terms = set(analyze(" ".join(self.known_speakers)))

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from engramdb.recall.lexical import analyze
-from engramdb.recall.text import STOPWORDS
+from engramdb.recall.text import STOPWORDS, fold
 from engramdb.recall.when import month_words
 
 __all__ = ["Resolution", "Turn", "parse_turn", "referent", "resolve", "topics"]
@@ -149,18 +149,18 @@ def parse_turn(raw: str) -> Turn:
 def _mentions(text: str, known: Iterable[str]) -> list[tuple[int, str]]:
     """(position, name) of every person named in ``text``: known names in any case,
     then other capitalised words when not the first word of a sentence."""
-    lowered = {k.lower() for k in known if k}
+    lowered = {fold(k) for k in known if k}  # "jose" names "José", as in recall.features
     found: list[tuple[int, str]] = []
     for match in _WORD.finditer(text):
         word = match.group(0)
         if word.endswith(("'s", "\u2019s")):
             word = word[:-2]
-        low = word.lower()
+        low = fold(word)
         if low in lowered:
             found.append((match.start(), word[:1].upper() + word[1:]))
     others: list[tuple[int, str]] = []
     for match in _NAME.finditer(text):
-        word, low = match.group(0), match.group(0).lower()
+        word, low = match.group(0), fold(match.group(0))
         if low in lowered or low in _NOT_PEOPLE:
             continue
         before = text[: match.start()].rstrip()
@@ -210,7 +210,7 @@ def resolve(
     text, replaced = (query, 0) if person is None else _people(query, person, before)
     if not replaced:
         person = None
-    people = {n.lower() for n in names} | ({person.lower()} if person else set())
+    people = {fold(n) for n in names} | ({fold(person)} if person else set())
     text, things, topic = _things(text, turns, people, rarity)
     return Resolution(text, person, replaced + things, topic)
 
@@ -252,7 +252,7 @@ class _Phrase:
 
 
 def _base(token: str) -> str:
-    return re.split(r"['\u2019]", token.lower())[0]
+    return re.split(r"['\u2019]", fold(token))[0]
 
 
 def _phrases(text: str, people: set[str], rarity: Callable[[str], float] | None) -> list[_Phrase]:
@@ -314,7 +314,7 @@ def topics(
     """The context's phrases an anaphor may mean, most salient first: the newest
     turn's (noun phrases first, then the rarest, then the latest), then older
     turns'. Phrases all of whose words ``besides`` already has are left out."""
-    lowered = {p.lower() for p in people}
+    lowered = {fold(p) for p in people}
     said = set(analyze(besides))
     ranked: list[str] = []
     for turn in reversed(turns):

@@ -1,13 +1,14 @@
 """In-memory BM25 over one namespace: single memories, session windows, sessions.
 
 Built from a store ``Catalog`` (derived, rebuilt when the namespace changes)
-with Snowball-stemmed tokens and a stopword list. Besides each memory's own
-BM25 it scores *windows*: a memory's text together with the turns just before
-and after it in the same session. A question's words are often spread over a
-turn and its reply ("Did you go?" / "Yes, the support group was great");
-scoring the window finds them (+0.023 Recall@10 on LoCoMo dev, BENCHMARKS.md
-ablation). The durable full-text index is the store's FTS5 table; this one
-exists for ranking.
+with Snowball-stemmed tokens of folded text (``recall.text.fold``: no case, no
+accents, no compatibility forms, so "pasteis" meets "pastéis") and a stopword
+list. Besides each memory's own BM25 it scores *windows*: a memory's text
+together with the turns just before and after it in the same session. A
+question's words are often spread over a turn and its reply ("Did you go?" /
+"Yes, the support group was great"); scoring the window finds them (+0.023
+Recall@10 on LoCoMo dev, BENCHMARKS.md ablation). The durable full-text index
+is the store's FTS5 table; this one exists for ranking.
 
 Rebuilding after a write must be cheap (an agent adds a turn, then searches):
 each distinct document is analysed once and kept in a ``DocumentCache``; the
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.recall.text import STOPWORDS
+from engramdb.recall.text import STOPWORDS, fold
 
 __all__ = ["WINDOWS", "DocumentCache", "LexicalIndex", "analyze"]
 
@@ -60,8 +61,9 @@ def _stem(words: list[str]) -> list[str]:
 
 
 def analyze(text: str) -> list[str]:
-    """Lower-cased, stopword-free, stemmed tokens of at least two characters."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOP]
+    """Folded, stopword-free, stemmed tokens of at least two characters; memories and
+    queries alike (so every lexical comparison of recall folds the same way)."""
+    words = [w for w in _TOKEN.findall(fold(text)) if w not in _STOP]
     return _stem(words)
 
 
