@@ -41,6 +41,7 @@ EXPORTED = [
     "LimitExceededError",
     "Limits",
     "Memory",
+    "MissingExtraError",
     "ModelIntegrityError",
     "Mood",
     "NamespaceStats",
@@ -160,6 +161,7 @@ ERROR_BASES: dict[str, tuple[type[BaseException], ...]] = {
     "ModelIntegrityError": (engramdb.EmbeddingError, RuntimeError),
     "AccessDeniedError": (PermissionError,),
     "RateLimitedError": (RuntimeError,),
+    "MissingExtraError": (ImportError,),
 }
 
 

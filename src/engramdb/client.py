@@ -14,7 +14,8 @@ on both. Switching is one line::
 Two errors only a client sees: ``AccessDeniedError`` (401/403) and
 ``RateLimitedError`` (429). A server that cannot be reached is a
 ``StoreError``, as a store that cannot be read is. It needs ``httpx``
-(``pip install 'engramdb[client]'``), imported when a Client is made.
+(``pip install 'engramdb[client]'``), imported when a Client is made; without
+it the Client raises ``MissingExtraError`` (an ``ImportError``) naming the extra.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from engramdb.errors import (
     RateLimitedError,
     StoreError,
 )
+from engramdb.extras import needs_extra
 from engramdb.model import (
     DEFAULT_IMPORTANCE,
     DEFAULT_STABILITY_DAYS,
@@ -72,10 +74,8 @@ class Client:
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        try:
+        with needs_extra("client", "engramdb.Client"):
             import httpx
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImportError("engramdb.Client needs httpx: pip install engramdb[client]") from exc
         headers = {"Accept": "application/json"}
         if api_key is not None:
             headers["Authorization"] = f"Bearer {api_key}"

@@ -15,10 +15,12 @@ or ``KeyError`` keep working::
     ├── EmbeddingError (RuntimeError)        the embedding model could not be loaded or run
     │   └── ModelIntegrityError              a model file does not match its pinned hash
     ├── AccessDeniedError (PermissionError)  a server refused the API key (none, bad, out of scope)
-    └── RateLimitedError (RuntimeError)      a server refused a request over the key's rate limit
+    ├── RateLimitedError (RuntimeError)      a server refused a request over the key's rate limit
+    └── MissingExtraError (ImportError)      a feature's optional extra is not installed
 
-The last two come only from ``engramdb.Client`` (a server said 401/403 or 429):
-an embedded ``Memory`` has no keys to refuse.
+``AccessDeniedError`` and ``RateLimitedError`` come only from ``engramdb.Client``
+(a server said 401/403 or 429): an embedded ``Memory`` has no keys to refuse.
+``MissingExtraError`` names the extra to install (``engramdb.extras``).
 
 The edges (CLI, HTTP, MCP) translate this tree into exit codes and status codes
 in one table each; nothing else catches broad exceptions.
@@ -34,6 +36,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInputError",
     "LimitExceededError",
+    "MissingExtraError",
     "ModelIntegrityError",
     "NotFoundError",
     "RateLimitedError",
@@ -99,3 +102,7 @@ class RateLimitedError(EngramError, RuntimeError):
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class MissingExtraError(EngramError, ImportError):
+    """A feature's optional extra is not installed; the message says what to pip install."""

@@ -2,7 +2,8 @@
 
 It asks the facade for the curve (``Memory.curve``) and draws it with
 matplotlib, which is an optional extra (``pip install 'engramdb[plot]'``) and
-imported only here, only when the command runs.
+imported only here, when the command runs: first, so that without it the
+command exits 1 with one line naming the extra before it opens the store.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from engramdb import InvalidInputError
 from engramdb.cli.output import emit_json, iso
 from engramdb.cli.state import NamespaceOption, state
+from engramdb.extras import needs_extra
 
 __all__ = ["curve"]
 
@@ -31,20 +32,16 @@ def curve(
     ] = 365.0,
 ) -> None:
     """Plot a memory's retention R over time (from its last use) to a PNG file."""
+    with needs_extra("plot", "engram curve"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
     cli = state(ctx)
     ns = cli.resolve(namespace)
     with cli.memory() as mem:
         engram = mem.get(engram_id, namespace=ns)
         times, values = mem.curve(engram_id, namespace=ns, days=days)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise InvalidInputError(
-            "engram curve needs matplotlib: pip install 'engramdb[plot]'"
-        ) from exc
     start = times[0]
     x = [(t - start).total_seconds() / 86_400 for t in times]
     fig, ax = plt.subplots(figsize=(7, 3.6))

@@ -9,7 +9,9 @@ exception is a bug and keeps its traceback.
     ----  ---------------------------------------------------------------
       0   success
       1   ``check`` found problems; a declined confirmation; a file could
-          not be read or written (``OSError``); any other ``EngramError``
+          not be read or written (``OSError``); a command's optional extra
+          is not installed (``MissingExtraError``: ``serve``, ``mcp``,
+          ``curve``); any other ``EngramError``
       2   usage errors (typer/click), ``InvalidInputError`` and
           ``LimitExceededError``; ``forget-namespace`` without ``--yes``
           and without a terminal to ask on
@@ -32,6 +34,7 @@ from engramdb import (
     EmbeddingError,
     EngramError,
     InvalidInputError,
+    MissingExtraError,
     NotFoundError,
     StoreError,
 )
@@ -55,6 +58,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (DecryptionError, 6),
     (StoreError, 4),  # SchemaError, IntegrityError
     (EmbeddingError, 5),  # ModelIntegrityError
+    (MissingExtraError, EXIT_FAILURE),
     (EngramError, EXIT_FAILURE),
     (OSError, EXIT_FAILURE),
 )

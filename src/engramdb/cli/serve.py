@@ -7,8 +7,9 @@ only, with a warning. It consolidates in the background every
 ``--consolidate-every`` seconds (default 300, or ``ENGRAMDB_CONSOLIDATE_EVERY_S``;
 0 turns it off): a long-running server is where facts should appear without
 anyone asking, while the library's ``Settings`` keep it off. FastAPI, uvicorn
-and the MCP SDK are imported only here, when the command runs
-(``pip install 'engramdb[server]'``).
+and the MCP SDK are imported only here, when the command runs; without them
+both commands exit 1 with one line naming ``pip install 'engramdb[server]'``
+(``engramdb.extras``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import typer
 
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.state import NamespaceOption, state
+from engramdb.extras import needs_extra
 from engramdb.server.keys import KeyRing, keys_path
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
 
@@ -30,10 +32,6 @@ __all__ = ["mcp", "serve"]
 _DEFAULTS = ServerOptions()
 #: ``engram serve``'s background consolidation interval; the library's default is off.
 CONSOLIDATE_EVERY_S = 300.0
-
-
-def _need_server_extra() -> typer.Exit:
-    return fail("the server needs its extra packages: pip install 'engramdb[server]'", EXIT_FAILURE)
 
 
 def serve(
@@ -67,6 +65,10 @@ def serve(
     ] = CONSOLIDATE_EVERY_S,
 ) -> None:
     """Serve the store over HTTP: the REST API under /v1, MCP at /mcp."""
+    with needs_extra("server", "engram serve"):
+        import uvicorn
+
+        from engramdb.server.http import create_app
     cli = state(ctx)
     if not math.isfinite(consolidate_every) or consolidate_every < 0:
         raise fail(
@@ -94,12 +96,6 @@ def serve(
                     "or serve keyless on 127.0.0.1 with --no-auth",
                     EXIT_USAGE,
                 )
-    try:
-        import uvicorn
-
-        from engramdb.server.http import create_app
-    except ImportError:
-        raise _need_server_extra() from None
     options = ServerOptions(
         auth=not no_auth,
         rate_per_s=rate_limit,
@@ -133,9 +129,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def mcp(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
     """Serve MCP over stdio for one client (the tools' default namespace is -n)."""
     cli = state(ctx)
-    try:
+    with needs_extra("server", "engram mcp"):
         from engramdb.server.mcp import build_mcp
-    except ImportError:
-        raise _need_server_extra() from None
     with cli.memory() as memory:
         build_mcp(memory, namespace=cli.resolve(namespace)).run("stdio")

@@ -33,6 +33,7 @@ from engramdb.embed.minilm import (
     mean_pool,
 )
 from engramdb.errors import EmbeddingError, InvalidInputError
+from engramdb.extras import needs_extra
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -123,12 +124,8 @@ def _forward(
 
 
 def _load_weights(path: Path) -> _Weights:
-    try:
+    with needs_extra("fp32", "the fp32 embedder (embedder 'local-fp32')"):
         from safetensors.numpy import load_file
-    except ImportError as exc:
-        raise EmbeddingError(
-            "the 'safetensors' package is missing; install it with: pip install safetensors"
-        ) from exc
     try:
         raw = load_file(str(path))
     except Exception as exc:  # safetensors raises its own untyped errors

@@ -1,0 +1,135 @@
+"""A feature whose extra is not installed says which extra, in one line, never a traceback.
+
+Each case runs in a fresh interpreter whose import system refuses one package,
+as if it had never been installed (a meta-path finder that raises
+``ModuleNotFoundError`` for it), so the real CLI and the real ``Client`` are
+exercised; nothing of engramdb is replaced. See ``engramdb.extras``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engramdb import MissingExtraError
+from engramdb.cli.errors import EXIT_FAILURE
+from engramdb.extras import EXTRAS, needs_extra
+
+UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
+
+BLOCK = """\
+import sys
+
+class _Uninstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {packages!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, _Uninstalled())
+"""
+
+
+def run_without(
+    packages: str | list[str], code: str, *args: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter in which ``packages`` cannot be imported."""
+    refused = sorted([packages] if isinstance(packages, str) else packages)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGRAMDB_")}
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK.format(packages=refused) + code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def engram_without(package: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    code = "from engramdb.cli import main\nmain()\n"
+    return run_without(package, code, "--store", str(cwd / "store"), *args, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    ("package", "args", "extra"),
+    [
+        ("fastapi", ["serve", "--no-auth"], "server"),
+        ("uvicorn", ["serve", "--no-auth"], "server"),
+        ("mcp", ["serve", "--no-auth"], "server"),
+        ("mcp", ["mcp"], "server"),
+        ("matplotlib", ["curve", UNKNOWN_ID, "--out", "curve.png"], "plot"),
+    ],
+)
+def test_a_command_without_its_extra_exits_1_with_one_line(
+    tmp_path: Path, package: str, args: list[str], extra: str
+) -> None:
+    result = engram_without(package, *args, cwd=tmp_path)
+    assert result.returncode == EXIT_FAILURE, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    command = args[0]
+    assert line == (
+        f"engram: error: engram {command} needs the {extra!r} extra "
+        f"(No module named '{package}'): pip install 'engramdb[{extra}]'"
+    )
+    assert not (tmp_path / "store").exists()  # it stopped before opening the store
+
+
+def test_client_without_httpx_raises_missing_extra_error(tmp_path: Path) -> None:
+    code = (
+        "import engramdb\n"
+        "try:\n"
+        "    engramdb.Client('http://127.0.0.1:1')\n"
+        "except engramdb.MissingExtraError as exc:\n"
+        "    assert isinstance(exc, ImportError)\n"
+        "    print(exc)\n"
+    )
+    result = run_without("httpx", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "engramdb.Client needs the 'client' extra (No module named 'httpx'): "
+        "pip install 'engramdb[client]'"
+    )
+
+
+def test_fp32_embedder_without_safetensors_raises_missing_extra_error(tmp_path: Path) -> None:
+    code = (
+        "import engramdb\n"
+        "from engramdb.embed import NumpyMiniLMEmbedder\n"
+        "try:\n"
+        "    NumpyMiniLMEmbedder().embed(['hello'])\n"
+        "except engramdb.MissingExtraError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = run_without("safetensors", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(
+        "(No module named 'safetensors'): pip install 'engramdb[fp32]'"
+    )
+
+
+def test_import_engramdb_needs_no_extra(tmp_path: Path) -> None:
+    # The core, CLI included, loads with every extra's packages refused at once.
+    refused = [p for packages in EXTRAS.values() for p in packages]
+    code = "import engramdb, engramdb.cli, engramdb.client, engramdb.embed\nprint('ok')\n"
+    result = run_without(refused, code, cwd=tmp_path)
+    assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr
+
+
+def test_an_import_error_of_our_own_is_not_called_a_missing_extra() -> None:
+    # A bug (an import of something no extra installs) keeps its own error.
+    with pytest.raises(ModuleNotFoundError) as caught, needs_extra("client", "a feature"):
+        import engramdb_no_such_module  # noqa: F401
+    assert not isinstance(caught.value, MissingExtraError)
+
+
+def test_missing_extra_error_is_an_import_error() -> None:
+    # Code that caught the ImportError a Client raised before keeps working.
+    assert issubclass(MissingExtraError, ImportError)
