@@ -100,11 +100,12 @@ def test_client_without_httpx_raises_missing_extra_error(tmp_path: Path) -> None
 
 
 def test_fp32_embedder_without_safetensors_raises_missing_extra_error(tmp_path: Path) -> None:
+    # The extra is named first: without it, the weights file alone would not help.
     code = (
         "import engramdb\n"
         "from engramdb.embed import NumpyMiniLMEmbedder\n"
         "try:\n"
-        "    NumpyMiniLMEmbedder().embed(['hello'])\n"
+        "    NumpyMiniLMEmbedder(weights_path='absent.safetensors').embed(['hello'])\n"
         "except engramdb.MissingExtraError as exc:\n"
         "    print(exc)\n"
     )

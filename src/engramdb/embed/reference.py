@@ -123,9 +123,11 @@ def _forward(
     return x.reshape(b, t, -1)
 
 
-def _load_weights(path: Path) -> _Weights:
+def _load_weights(given: Path | str | None) -> _Weights:
+    # The extra first: without safetensors, the weights package alone would not help.
     with needs_extra("fp32", "the fp32 embedder (embedder 'local-fp32')"):
         from safetensors.numpy import load_file
+    path = SAFETENSORS_FP32.resolve(given)
     try:
         raw = load_file(str(path))
     except Exception as exc:  # safetensors raises its own untyped errors
@@ -231,7 +233,7 @@ class NumpyMiniLMEmbedder:
             return loaded
         with self._lock:
             if self._loaded is None:
-                weights = _load_weights(SAFETENSORS_FP32.resolve(self._weights_path))
+                weights = _load_weights(self._weights_path)
                 tokenizer = load_tokenizer(TOKENIZER.resolve(self._tokenizer_path))
                 self._loaded = (weights, tokenizer)
             return self._loaded
