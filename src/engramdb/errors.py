@@ -7,7 +7,7 @@ or ``KeyError`` keep working::
     EngramError
     ├── InvalidInputError (ValueError)       bad text, label, datetime, metadata, option
     │   └── LimitExceededError               input above a documented size limit
-    ├── NotFoundError (KeyError)             no such id in this namespace
+    ├── NotFoundError (KeyError)             no such id in this namespace; no store at a path
     ├── StoreError (RuntimeError)            the store failed to read or write
     │   ├── SchemaError                      the store's schema is newer or unknown
     │   ├── IntegrityError                   the store's files are inconsistent
@@ -58,7 +58,11 @@ class LimitExceededError(InvalidInputError):
 
 
 class NotFoundError(EngramError, KeyError):
-    """No memory with that id exists in the namespace asked for."""
+    """No memory with that id exists in the namespace asked for.
+
+    Also: no store at the path of a read-only open (``Memory(path, read_only=True)``)
+    or of a CLI command that only reads; the message names the path.
+    """
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return str(self.args[0]) if self.args else "not found"

@@ -84,7 +84,8 @@ class Memory:
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
     another directory or ``.db`` file; ``Memory(":memory:")`` a throwaway one.
     ``read_only=True`` opens an existing store for reads: every write raises
-    ``StoreError`` and nothing on disk changes.
+    ``StoreError`` and nothing on disk changes (``NotFoundError`` names the path
+    when there is no store). A store created here is readable by its owner only.
     """
 
     def __init__(

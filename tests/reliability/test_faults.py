@@ -11,12 +11,13 @@ full disk gives), and ``mode=ro`` / ``PRAGMA query_only`` refuse writes
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from engramdb import Memory, StoreError
+from engramdb import Memory, NotFoundError, StoreError
 from engramdb.cli import app
 from engramdb.testing.fakes import HashEmbedder
 
@@ -99,10 +100,16 @@ def test_a_store_that_turns_read_only_under_a_running_process(tmp_path: Path) ->
         assert mem.check() == []
 
 
-def test_read_only_needs_an_existing_store(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no such file"):
-        Memory(str(tmp_path / "absent"), embedder=HashEmbedder(), read_only=True)
-    assert not (tmp_path / "absent").exists()
+@pytest.mark.parametrize("name", ["absent", "absent.db"])
+def test_read_only_needs_an_existing_store(tmp_path: Path, name: str) -> None:
+    absent = tmp_path / name
+    with pytest.raises(NotFoundError, match=re.escape(f"no store at {absent}: no such file")):
+        Memory(str(absent), embedder=HashEmbedder(), read_only=True)
+    assert not absent.exists()
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(NotFoundError, match=r"folder: no engram\.db in it"):
+        Memory(str(tmp_path / "folder"), embedder=HashEmbedder(), read_only=True)
+    assert list((tmp_path / "folder").iterdir()) == []
 
 
 def test_cli_reports_a_full_disk_as_a_store_error(tmp_path: Path) -> None:

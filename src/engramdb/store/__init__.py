@@ -21,6 +21,7 @@ __all__ = [
     "Store",
     "VersionRecord",
     "open_store",
+    "require_store",
 ]
 
 
@@ -35,23 +36,45 @@ def open_store(
 ) -> Store:
     """The store a location names: a path or ``:memory:`` (SQLite), or a database URL.
 
-    ``read_only`` opens an existing store for reads only (writes raise ``StoreError``).
+    ``read_only`` opens an existing store for reads only (writes raise
+    ``StoreError``); where there is none it raises ``NotFoundError`` and creates
+    nothing. Otherwise a missing store is created, its files owner-only
+    (``store.files``).
     ``encryption`` is the master key of an encrypted store, or the key a new
     store is created encrypted with (docs/security.md).
     """
+    path = _sqlite_path(location)
+    from engramdb.store.sqlite import SqliteStore
+
+    return SqliteStore(
+        path,
+        ann_threshold=ann_threshold,
+        dims=dims,
+        read_only=read_only,
+        encryption=encryption,
+        encrypt_vectors=encrypt_vectors,
+    )
+
+
+def require_store(location: str) -> None:
+    """Raise ``NotFoundError`` naming ``location`` when no store is there.
+
+    It only looks, so a command that only reads can refuse a mistyped path
+    before anything opens (and so creates) a store there. ``:memory:`` is not a
+    path: it is always there.
+    """
+    path = _sqlite_path(location)
+    if path != ":memory:":
+        from engramdb.store.sqlite.store import existing_database
+
+        existing_database(path)
+
+
+def _sqlite_path(location: str) -> str:
+    """The path of a SQLite store location (a path, ``file://`` or ``sqlite://``)."""
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme in {"", "file", "sqlite"}:
-        from engramdb.store.sqlite import SqliteStore
-
-        path = location.split("://", 1)[1] if scheme else location
-        return SqliteStore(
-            path,
-            ann_threshold=ann_threshold,
-            dims=dims,
-            read_only=read_only,
-            encryption=encryption,
-            encrypt_vectors=encrypt_vectors,
-        )
+        return location.split("://", 1)[1] if scheme else location
     raise InvalidInputError(
         f"unsupported store location {location!r}: use a directory, a .db file or ':memory:'"
     )

@@ -1,21 +1,22 @@
 """SideFile: a small SQLite file of its own beside the store (keys.db, audit.db).
 
-It owns opening such a file: created owner-only (0600) before SQLite creates
-it, WAL, busy timeout, a ``user_version`` schema check, one lock around the one
-connection, and ``sqlite3.Error`` translated to ``StoreError`` naming the file.
-Subclasses own their table's SQL.
+It owns opening such a file: created owner-only (0600, in a 0700 folder when
+it makes one; ``store.files``) before SQLite creates it, WAL, busy timeout, a
+``user_version`` schema check, one lock around the one connection, and
+``sqlite3.Error`` translated to ``StoreError`` naming the file. Subclasses own
+their table's SQL.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from engramdb.errors import StoreError
+from engramdb.store.files import private_file
 
 __all__ = ["SideFile"]
 
@@ -29,10 +30,9 @@ class SideFile:
         self._lock = threading.Lock()
         try:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                # Create it owner-only before SQLite does (0644 under the usual umask);
+                # Owner-only before SQLite creates it (0644 under the usual umask);
                 # SQLite gives its -wal and -shm files the same mode.
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+                private_file(self.path)
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=5.0
             )

@@ -65,13 +65,15 @@ from engramdb.store.base import (
     Store,
     VersionRecord,
 )
+from engramdb.store.files import private_file
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from engramdb.store.sqlite.sealing import DataKeys
 from engramdb.store.vectors import VectorIndex, dequantize, quantize
 
-__all__ = ["SqliteStore"]
+__all__ = ["DB_FILENAME", "SqliteStore", "database_path", "existing_database"]
 
 DB_FILENAME = "engram.db"
+_DB_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
 # Orphans and partial writes that a crash must never leave (tests/reliability).
 _ORPHAN_CHECKS = {
     "memories without a vector": "SELECT COUNT(*) FROM engrams e "
@@ -117,6 +119,27 @@ _DYNAMICS_COLUMN = "".join(
 _BUSY_TIMEOUT_MS = 5000
 _VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of free pages
 _BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (issue 7)
+
+
+def database_path(path: str | Path) -> Path:
+    """The database file of the store at ``path``: the ``.db`` file it names, or
+    ``engram.db`` in the folder it names. Looks only; creates nothing."""
+    p = Path(path)
+    if p.suffix in _DB_SUFFIXES or p.is_file():
+        return p
+    return p / DB_FILENAME
+
+
+def existing_database(path: str | Path) -> Path:
+    """``database_path(path)`` when that file exists, else ``NotFoundError`` naming ``path``.
+
+    It only looks: a typo'd ``--store`` must not leave a store behind.
+    """
+    found = database_path(path)
+    if not found.is_file():
+        where = f"no {DB_FILENAME} in it" if Path(path).is_dir() else "no such file or directory"
+        raise NotFoundError(f"no store at {path}: {where}")
+    return found
 
 
 def namespace_token(namespace: str) -> str:
@@ -173,7 +196,9 @@ class SqliteStore(Store):
 
         ``read_only=True`` opens an existing file with ``mode=ro`` and
         ``query_only``: every write raises ``StoreError`` ("the store is
-        read-only") and nothing on disk is created, migrated or changed.
+        read-only") and nothing on disk is created, migrated or changed; a
+        missing store is a ``NotFoundError`` naming ``path``. A store created
+        here is owner-only: a 0600 database in 0700 folders (docs/security.md).
 
         ``encryption`` (issue 8): a new, empty store opened with a key is
         created encrypted (its vectors too unless ``encrypt_vectors`` is
@@ -224,23 +249,15 @@ class SqliteStore(Store):
     def _resolve(path: str | Path) -> str:
         if str(path) == ":memory:":
             return ":memory:"
-        p = Path(path)
-        if p.suffix in {".db", ".sqlite", ".sqlite3"} or p.is_file():
-            p.parent.mkdir(parents=True, exist_ok=True)
-            return str(p)
-        p.mkdir(parents=True, exist_ok=True)
-        return str(p / DB_FILENAME)
+        # Owner-only (docs/security.md): the file exists 0600 before SQLite opens
+        # it, and SQLite gives the -wal, -shm and -journal files the same mode.
+        return str(private_file(database_path(path)))
 
     @staticmethod
     def _resolve_existing(path: str | Path) -> str:
-        p = Path(path)
         if str(path) == ":memory:":
             raise StoreError("a read-only store needs a file; ':memory:' is always empty")
-        if p.is_dir():
-            p = p / DB_FILENAME
-        if not p.is_file():
-            raise StoreError(f"cannot open store at {p} read-only: no such file")
-        return str(p)
+        return str(existing_database(path))
 
     def _configure(self) -> None:
         conn = self._conn
@@ -1590,10 +1607,11 @@ class SqliteStore(Store):
         target = Path(target_path)
         if target.is_dir():
             raise StoreError(f"backup target {target} is a directory; name a file")
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
         try:
+            partial.unlink(missing_ok=True)
+            # a backup holds every memory: owner-only, like the store (docs/security.md)
+            private_file(partial)
             copy = sqlite3.connect(partial, isolation_level=None)
             try:
                 with self._lock:
@@ -2146,6 +2164,7 @@ def _fsync(path: Path) -> None:
 def _copy_database(source: Path, target: Path) -> None:
     """Copy a database file with the backup API (consistent even if it is in use)."""
     target.unlink(missing_ok=True)
+    private_file(target)  # a copy of every memory: owner-only (docs/security.md)
     uri = source.resolve().as_uri() + "?mode=ro"
     src = sqlite3.connect(uri, uri=True)
     try:
