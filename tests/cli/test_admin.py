@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from engramdb import Memory
 from engramdb.cli import admin
 
 from .support import Invoke, assert_one_line_error, ok_json
@@ -40,7 +43,8 @@ def test_stats_of_every_namespace_and_of_one(filled: Invoke) -> None:
     assert text == "alpha: 2 memories, 2 versions, 2 sessions, 2024-01-01 .. 2024-02-01"
 
 
-def test_stats_of_an_empty_store(invoke: Invoke) -> None:
+def test_stats_of_an_empty_store(invoke: Invoke, tmp_path: Path) -> None:
+    Memory(str(tmp_path / "store")).close()  # a missing one is exit 3: test_missing_store.py
     assert invoke("stats").stdout.strip() == "the store is empty"
     assert ok_json(invoke("--json", "stats")) == {"namespaces": []}
 

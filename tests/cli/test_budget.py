@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engramdb import Memory
 from engramdb.server.audit import SqliteAuditLog, audit_path
 
 from .support import Invoke, assert_one_line_error, ok_json
 
 
-def test_budget_shows_stores_and_clears(invoke: Invoke) -> None:
+def test_budget_shows_stores_and_clears(invoke: Invoke, tmp_path: Path) -> None:
+    Memory(str(tmp_path / "store")).close()  # a missing one is exit 3: test_missing_store.py
     assert invoke("budget", "garden").stdout.strip() == "garden: no budget"
     stored = ok_json(invoke("--json", "budget", "garden", "--max-memories", "500"))
     assert stored == {"namespace": "garden", "max_memories": 500, "max_bytes": None}

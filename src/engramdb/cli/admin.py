@@ -39,7 +39,7 @@ __all__ = [
 def namespaces(ctx: typer.Context) -> None:
     """List the namespaces that hold memories."""
     cli = state(ctx)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         names = mem.namespaces()
     if cli.json:
         emit_json({"namespaces": names})
@@ -52,7 +52,7 @@ def stats(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
     """Count memories, versions and sessions (every namespace unless one is given)."""
     cli = state(ctx)
     ns = cli.resolve_optional(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         names = [ns] if ns is not None else mem.namespaces()
         found = [mem.stats(namespace=name) for name in names]
     if cli.json:
@@ -84,7 +84,8 @@ def budget(
     setting = max_memories is not None or max_bytes is not None
     if clear and setting:
         raise fail("--clear takes no --max-memories or --max-bytes", EXIT_USAGE)
-    with cli.memory() as mem:
+    # the read form creates no store; storing a budget does, like any write
+    with cli.memory() if setting or clear else cli.existing_memory() as mem:
         if setting or clear:
             mem.set_budget(namespace=namespace, max_memories=max_memories, max_bytes=max_bytes)
             audit.record(cli.settings.path, "set_budget", namespace)
@@ -145,7 +146,7 @@ def reindex(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
 def check(ctx: typer.Context) -> None:
     """Check the store's files and indexes; exit 1 when problems are found."""
     cli = state(ctx)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         problems = mem.check()
     if cli.json:
         emit_json({"ok": not problems, "problems": problems})
@@ -174,7 +175,7 @@ def backup(
     cli = state(ctx)
     if path.exists() and not force:
         raise fail(f"{path} already exists; pass --force to overwrite it", EXIT_USAGE)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         written = mem.backup(path)
     size = written.stat().st_size
     if cli.json:
@@ -262,6 +263,8 @@ def verify_erasure(
     cli = state(ctx)
     if not needle:
         raise fail("TEXT_OR_ID must not be empty", EXIT_USAGE)
+    # no store is not "erased": a mistyped path would scan nothing and pass
+    cli.require_store()
     files = store_files(cli.settings.path)
     found = where_found(files, [needle])
     if cli.json:
@@ -290,6 +293,7 @@ def audit_log(
     where = audit.audit_path(cli.settings.path)
     if where is None:
         raise fail(f"the store {cli.settings.path!r} has no audit log beside it", EXIT_USAGE)
+    cli.require_store()
     after = parse_time(since, "--since")
     ns = cli.resolve_optional(namespace)
     if not Path(where).is_file():

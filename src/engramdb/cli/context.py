@@ -82,7 +82,7 @@ def context(
     """Print a prompt context for QUERY: recent turns, relevant memories, mood, in a budget."""
     cli = state(ctx)
     at = parse_time(now, "--now")
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         bundle = mem.context(
             query,
             namespace=cli.resolve(namespace),
@@ -108,7 +108,7 @@ def working(
     """Print SESSION's working memory: its latest turns, oldest first."""
     cli = state(ctx)
     ns = cli.resolve(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         turns = mem.working(
             namespace=ns, session=session, max_turns=max_turns, max_tokens=max_tokens
         )
@@ -130,7 +130,7 @@ def mood(
     """Print the recent mood (valence, arousal) and the memories that drive it."""
     cli = state(ctx)
     at = parse_time(now, "--now")
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         found = mem.mood(
             namespace=cli.resolve(namespace), window=timedelta(days=window_days), now=at
         )

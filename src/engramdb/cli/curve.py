@@ -16,6 +16,7 @@ import typer
 from engramdb.cli.output import emit_json, iso
 from engramdb.cli.state import NamespaceOption, state
 from engramdb.extras import needs_extra
+from engramdb.store.files import private_file
 
 __all__ = ["curve"]
 
@@ -39,7 +40,7 @@ def curve(
         import matplotlib.pyplot as plt
     cli = state(ctx)
     ns = cli.resolve(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         engram = mem.get(engram_id, namespace=ns)
         times, values = mem.curve(engram_id, namespace=ns, days=days)
     start = times[0]
@@ -58,7 +59,7 @@ def curve(
         fontsize=9,
     )
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_file(out)  # the title quotes the memory: owner-only (docs/security.md)
     fig.savefig(out, dpi=100)
     plt.close(fig)
     if cli.json:

@@ -22,6 +22,7 @@ from engramdb.cli.state import state
 from engramdb.security.crypto import generate_key
 from engramdb.server import audit
 from engramdb.server.keys import ACCESS_LEVELS, Access, ApiKey, KeyRing, keys_path
+from engramdb.store.files import private_file
 
 __all__ = ["app"]
 
@@ -91,8 +92,13 @@ def create(
 def list_(ctx: typer.Context) -> None:
     """List the keys (never their tokens), revoked ones included."""
     cli = state(ctx)
-    with _ring(ctx) as ring:
-        keys = ring.list()
+    where = keys_path(cli.settings.path)
+    if where != ":memory:" and not Path(where).is_file():
+        cli.require_store()  # no store, no keys: exit 3, and nothing is created
+        keys: list[ApiKey] = []
+    else:
+        with _ring(ctx) as ring:
+            keys = ring.list()
     if cli.json:
         emit_json({"keys": [_key_json(k) for k in keys]})
         return
@@ -121,11 +127,10 @@ def revoke(
 def _write_key_file(path: Path) -> None:
     """A fresh master key in a new file only its owner can read (never overwritten)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_file(path, exclusive=True)
     except FileExistsError:
         raise InvalidInputError(f"{path} exists: a key file is never overwritten") from None
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(generate_key() + "\n")
+    path.write_text(generate_key() + "\n", encoding="ascii")
 
 
 @app.command("new-master")

@@ -136,7 +136,7 @@ def search(
     cli = state(ctx)
     at = parse_time(now, "--now")
     ns = cli.resolve(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         if context and context_session:
             raise InvalidInputError("give --context or --context-session, not both")
         hits = mem.search(
@@ -172,7 +172,7 @@ def get(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = 
     """Show one memory."""
     cli = state(ctx)
     ns = cli.resolve(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         engram = mem.get(engram_id, namespace=ns)
         retention = mem.retention(engram_id, namespace=ns)
     if cli.json:
@@ -236,7 +236,7 @@ def history(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOptio
     """Show every version of a memory, oldest first, with validity intervals."""
     cli = state(ctx)
     ns = cli.resolve(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         versions = mem.history(engram_id, namespace=ns)
     if cli.json:
         emit_json(

@@ -1,8 +1,10 @@
 """What every command shares: the global options, the open Memory, value parsing.
 
 It owns the root callback (``--store``, ``--json``, ``--namespace``), the one
-place the CLI reads the environment (``Settings.from_env()``), and the parsing
-of command-line datetimes and metadata into what the facade takes. It does not
+place the CLI reads the environment (``Settings.from_env()``), how a command
+opens the store (``memory`` creates a missing one; ``existing_memory``, for
+commands that only read, refuses it), and the parsing of command-line
+datetimes and metadata into what the facade takes. It does not
 render output (``output``) or decide exit codes (``errors``).
 """
 
@@ -17,6 +19,7 @@ import typer
 
 from engramdb import InvalidInputError, Memory, Settings
 from engramdb.memory import DEFAULT_NAMESPACE
+from engramdb.store import require_store
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -48,8 +51,23 @@ class State:
     namespace: str | None
 
     def memory(self) -> Memory:
-        """A Memory on the configured store; use it as a context manager."""
+        """A Memory on the configured store, created if missing; use it as a context manager."""
         return Memory(settings=self.settings)
+
+    def existing_memory(self) -> Memory:
+        """Like ``memory``, for commands that only read: a missing store is not created.
+
+        ``NotFoundError`` (exit 3) names the path when there is no store. The store
+        still opens read-write, so an existing one behaves as with ``memory``:
+        ``search`` reinforces what it recalls, an older schema is migrated and
+        ``check`` runs the lexical index's own check.
+        """
+        self.require_store()
+        return self.memory()
+
+    def require_store(self) -> None:
+        """``NotFoundError`` naming the path when no store is there; creates nothing."""
+        require_store(self.settings.path)
 
     def resolve(self, namespace: str | None) -> str:
         """The namespace a command acts on: its own option, the global one, or the default."""

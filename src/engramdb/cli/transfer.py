@@ -27,6 +27,7 @@ from engramdb.cli.output import counted, emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.formats import locomo
 from engramdb.server import audit
+from engramdb.store.files import private_file
 
 __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
 
@@ -238,13 +239,16 @@ def export(
     """Export memories with their full history as JSONL (all namespaces by default)."""
     cli = state(ctx)
     ns = cli.resolve_optional(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:
         if out is None:
             _write_records(mem, ns, sys.stdout)
             return
-        # Write beside the target and rename, so a failed export never leaves half a file.
+        # Write beside the target and rename, so a failed export never leaves half a file;
+        # owner-only, like the store it copies (docs/security.md).
         partial = out.with_name(f".{out.name}.partial")
         try:
+            partial.unlink(missing_ok=True)
+            private_file(partial)
             with partial.open("w", encoding="utf-8") as stream:
                 count = _write_records(mem, ns, stream)
             partial.replace(out)
