@@ -1,12 +1,13 @@
 """``Client``: an engramdb server used exactly like an embedded ``Memory``.
 
-The same method names, parameters and return types as ``Memory`` (``add``,
-``add_many``, ``search``, ``get``, ``update``, ``delete``, ``history``,
-``forget_namespace``, ``namespaces``, ``stats``, ``context``, ``working``, ``mood``,
-``set_budget``, ``budget``, ``fade``, ``close``, context manager),
-and the same exceptions: the server's error codes are read back through the
-shared table (``engramdb.server.errors``), so ``except NotFoundError`` works
-on both. Switching is one line::
+Every method of ``Memory`` but those that act on the store's files, its keys
+or this process's objects (``engramdb.options.LOCAL_ONLY`` lists them, each
+with its reason: ``backup``, ``export``, ``encrypt``, ``reindex``, ...), with
+the same names, parameters and return types (save ``consolidate``'s
+``progress`` callback), as ``tests/test_options.py`` checks; and the same
+exceptions: the server's error codes are read back through the shared table
+(``engramdb.server.errors``), so ``except NotFoundError`` works on both.
+Switching is one line::
 
     mem = Memory("./engram-data")
     mem = Client("http://127.0.0.1:8765", api_key="eng_...")
@@ -46,6 +47,7 @@ from engramdb.model import (
     Contribution,
     Engram,
     Explanation,
+    Fact,
     Hit,
     Mood,
     NamespaceStats,
@@ -222,7 +224,52 @@ class Client:
         body = {} if now is None else {"now": _wire(now)}
         return ConsolidationReport(**self._call("POST", _ns(namespace, "consolidate"), body))
 
+    def facts(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        subject: str | None = None,
+        attribute: str | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Fact]:
+        """Consolidated facts, every past value included (``Memory.facts``)."""
+        params = {"subject": subject, "attribute": attribute, "as_of": _wire(as_of)}
+        found = self._call("GET", _query(_ns(namespace, "facts"), params))
+        return [_fact(f) for f in found["facts"]]
+
     # -- memory dynamics (issue 4) ------------------------------------------------
+
+    def flush(self) -> int:
+        """Have the server write its queued recalls now (an admin key); memories updated."""
+        return int(self._call("POST", "/v1/flush")["flushed"])
+
+    def retention(
+        self, id: str, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None
+    ) -> float:
+        """R(now) of a memory on its forgetting curve (``Memory.retention``)."""
+        path = _ns(namespace, "engrams", _segment(id, "id"), "retention")
+        return float(self._call("GET", _query(path, {"now": _wire(now)}))["retention"])
+
+    def curve(
+        self,
+        id: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        days: float = 365.0,
+        points: int = 200,
+    ) -> tuple[list[datetime], list[float]]:
+        """A memory's forgetting curve from its last use: times and R values."""
+        path = _ns(namespace, "engrams", _segment(id, "id"), "curve")
+        found = self._call("GET", _query(path, {"days": days, "points": points}))
+        return [from_iso(t) for t in found["times"]], list(found["retention"])
+
+    def neighbours(
+        self, id: str, *, namespace: str = DEFAULT_NAMESPACE, before: int = 1, after: int = 1
+    ) -> list[Engram]:
+        """The turns around a memory in its session (not including it), in order."""
+        path = _ns(namespace, "engrams", _segment(id, "id"), "neighbours")
+        found = self._call("GET", _query(path, {"before": before, "after": after}))
+        return [_engram(e) for e in found["neighbours"]]
 
     def set_budget(
         self,
@@ -367,6 +414,12 @@ def _segment(value: object, name: str) -> str:
     return quote(checked, safe="")
 
 
+def _query(path: str, params: Mapping[str, Any]) -> str:
+    """``path`` with the parameters that are not None as its query string."""
+    given = {k: str(v) for k, v in params.items() if v is not None}
+    return f"{path}?{urlencode(given)}" if given else path
+
+
 def _wire(value: Any) -> Any:
     """A value as JSON: datetimes as ISO 8601 (a naive one stays naive, and is refused)."""
     if isinstance(value, datetime):
@@ -443,6 +496,24 @@ def _hit(data: Mapping[str, Any]) -> Hit:
             emotion=explain.get("emotion"),
         ),
         neighbours=tuple(_engram(n) for n in data["neighbours"]),
+    )
+
+
+def _fact(data: Mapping[str, Any]) -> Fact:
+    return Fact(
+        engram_id=data["engram_id"],
+        namespace=data["namespace"],
+        subject=data["subject"],
+        attribute=data["attribute"],
+        value=data["value"],
+        text=data["text"],
+        valid_from=from_iso(data["valid_from"]),
+        valid_to=_time(data["valid_to"]),
+        recorded_at=from_iso(data["recorded_at"]),
+        invalidated_at=_time(data["invalidated_at"]),
+        status=data["status"],
+        superseded_by=data["superseded_by"],
+        sources=tuple(data["sources"]),
     )
 
 

@@ -1,4 +1,5 @@
-"""``engram consolidate``: one line per namespace, or one JSON document; repeatable."""
+"""``engram consolidate``: one line per namespace, or one JSON document; repeatable.
+``engram facts`` and ``engram search --as-of/--kinds``: what consolidation wrote."""
 
 from __future__ import annotations
 
@@ -16,3 +17,68 @@ def test_consolidate_reports_and_a_second_run_finds_nothing(invoke: Invoke) -> N
     again = invoke("consolidate", "--no-progress")
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith("u: 0 episodes -> 0 facts")
+
+
+def _consolidated(invoke: Invoke) -> None:
+    for text, when in (("I live in Boston.", "2023-01-02T09:00:00Z"),
+                       ("I just moved to Denver!", "2023-06-02T09:00:00Z")):  # fmt: skip
+        added = invoke("add", text, "-n", "u", "--speaker", "Maya", "--occurred-at", when)
+        assert added.exit_code == 0, added.output
+    done = invoke("consolidate", "-n", "u", "--now", "2024-01-01T00:00:00Z")
+    assert done.exit_code == 0, done.output
+
+
+def test_facts_lists_current_and_past_values(invoke: Invoke) -> None:
+    _consolidated(invoke)
+    listed = invoke("facts", "-n", "u")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines() == [
+        "2023-01-02 .. 2023-06-02  superseded  Maya lives in Boston  (Maya / residence = Boston)",
+        "2023-06-02 .. now         current     Maya lives in Denver  (Maya / residence = Denver)",
+    ]
+    march = ("--as-of", "2023-03-01T00:00:00Z")
+    then = ok_json(invoke("--json", "facts", "-n", "u", "--subject", "Maya", "--attribute",
+                          "residence", *march))  # fmt: skip
+    assert (then["namespace"], then["as_of"]) == ("u", "2023-03-01T00:00:00Z")
+    (fact,) = then["facts"]
+    assert (fact["value"], fact["status"], fact["valid_to"]) == (
+        "Boston",
+        "superseded",
+        "2023-06-02T09:00:00Z",
+    )
+    assert ok_json(invoke("--json", "facts", "-n", "u", "--subject", "Tom"))["facts"] == []
+
+
+def test_facts_before_any_consolidation_say_how_to_get_some(invoke: Invoke) -> None:
+    invoke("add", "I live in Boston.", "-n", "u", "--speaker", "Maya")
+    listed = invoke("facts", "-n", "u")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout == "no facts in 'u' (engram consolidate turns episodes into facts)\n"
+
+
+def test_facts_refuses_a_naive_as_of(invoke: Invoke) -> None:
+    refused = invoke("facts", "--as-of", "2023-03-01")
+    assert refused.exit_code == 2
+    assert "--as-of '2023-03-01' has no timezone" in refused.stderr
+
+
+def test_search_answers_as_of_a_time_with_the_kinds_asked_for(invoke: Invoke) -> None:
+    _consolidated(invoke)
+    query = ("search", "Where does Maya live?", "-n", "u", "--limit", "1", "--no-reinforce")
+    then = ok_json(invoke("--json", *query, "--kinds", "fact", "--as-of", "2023-03-01T00:00:00Z"))
+    (hit,) = then["hits"]
+    assert (hit["engram"]["kind"], hit["engram"]["text"]) == ("fact", "Maya lives in Boston")
+    now = ok_json(invoke("--json", *query, "--kinds", "fact"))
+    assert now["hits"][0]["engram"]["text"] == "Maya lives in Denver"
+    shown = invoke(*query, "--kinds", "fact", "--kinds", "summary")
+    assert shown.exit_code == 0, shown.output
+    assert "[fact] 2023-06-02  Maya: Maya lives in Denver" in shown.stdout
+    episodes = ok_json(invoke("--json", *query[:4], "--as-of", "2023-03-01T00:00:00Z"))
+    assert [h["engram"]["text"] for h in episodes["hits"]] == ["I live in Boston."]
+
+
+def test_search_refuses_an_unknown_kind_in_one_line(invoke: Invoke) -> None:
+    invoke("add", "I live in Boston.")
+    refused = invoke("search", "anything", "--kinds", "memo")
+    assert refused.exit_code == 2
+    assert "kinds must be among ['episode', 'fact', 'summary']" in refused.stderr

@@ -18,7 +18,7 @@ def test_the_app_registers_the_expected_commands() -> None:
     assert [name for name, _ in COMMANDS] == sorted(
         ["add", "search", "get", "update", "delete", "history", "curve",
          "context", "working", "mood", "import", "export",
-         "namespaces", "stats", "budget", "fade", "reindex", "check", "consolidate",
+         "namespaces", "stats", "budget", "fade", "reindex", "check", "consolidate", "facts",
          "backup", "restore", "forget-namespace", "verify-erasure", "audit",
          "demo", "serve", "mcp", "keys"]
     )  # fmt: skip

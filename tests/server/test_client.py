@@ -1,8 +1,11 @@
-"""``engramdb.Client`` is ``Memory`` over HTTP: same methods, same results, same errors."""
+"""``engramdb.Client`` is ``Memory`` over HTTP: same methods, same results, same errors.
+
+That it has every method of ``Memory`` but ``LOCAL_ONLY``'s, with the same parameters,
+is checked in ``tests/test_options.py``; here the same calls give the same results.
+"""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -24,36 +27,6 @@ from engramdb.embed import Embedder
 from .conftest import LiveServer
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
-SHARED = [
-    "add",
-    "add_many",
-    "search",
-    "get",
-    "update",
-    "delete",
-    "history",
-    "forget_namespace",
-    "namespaces",
-    "stats",
-    "context",
-    "working",
-    "mood",
-    "set_budget",
-    "budget",
-    "fade",
-    "close",
-    "__enter__",
-    "__exit__",
-]
-
-
-@pytest.mark.parametrize("method", SHARED)
-def test_client_methods_take_what_memory_methods_take(method: str) -> None:
-    ours = inspect.signature(getattr(Client, method)).parameters
-    theirs = inspect.signature(getattr(Memory, method)).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
-        (p.name, p.kind, p.default) for p in theirs.values()
-    ]
 
 
 @pytest.fixture
@@ -84,6 +57,17 @@ def _scenario(mem: Any, ns: str) -> dict[str, Any]:
     hits = mem.search("what is the dog called?", namespace=ns, limit=3, now=T0 + timedelta(60))
     near = mem.search("the cello", namespace=ns, limit=1, neighbours=1, now=T0 + timedelta(60))
     history = mem.history(added[2].id, namespace=ns)
+    mem.flush()  # the recalls of the searches above are written, on either side
+    dynamics = (
+        mem.retention(one.id, namespace=ns, now=T0 + timedelta(90)),
+        mem.curve(one.id, namespace=ns, days=30.0, points=3),
+        [_engram(e) for e in mem.neighbours(added[1].id, namespace=ns, before=1, after=0)],
+    )
+    mem.consolidate(namespace=ns, now=T0 + timedelta(61))
+    facts = [
+        (f.subject, f.attribute, f.value, f.text, f.valid_from, f.valid_to, f.status)
+        for f in mem.facts(namespace=ns, as_of=T0 + timedelta(30))
+    ]
     mem.delete(added[0].id, namespace=ns)
     with pytest.raises(NotFoundError):
         mem.get(added[0].id, namespace=ns)
@@ -104,6 +88,8 @@ def _scenario(mem: Any, ns: str) -> dict[str, Any]:
         "stats": (stats.engrams, stats.versions, stats.sessions, stats.first_occurred_at),
         "forgotten": forgotten,
         "budget": (no_budget, budget, faded, after_forget),
+        "dynamics": dynamics,
+        "facts": facts,
         "types": [type(x).__name__ for x in (added[0], hits[0], history[0], stats)],
     }
 

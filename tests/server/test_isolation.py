@@ -1,6 +1,6 @@
-"""Two keys on two namespaces: neither can read, search, update, delete, erase, fade or
-budget the other's memories through any route (a bounded hypothesis property over the
-in-process app)."""
+"""Two keys on two namespaces: neither can read, search, update, delete, erase, fade,
+budget or list the facts of the other's memories through any route (a bounded
+hypothesis property over the in-process app)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,15 @@ ROUTES = [
     "budget",
     "set_budget",
     "fade",
+    "facts",
+    "neighbours",
+    "retention",
+    "curve",
 ]
 # Routes that act on a whole namespace: on the attacker's own one they succeed.
-NAMESPACE_ROUTES = ("search", "stats", "add", "batch", "forget", "budget", "set_budget", "fade")
+NAMESPACE_ROUTES = (
+    "search", "stats", "add", "batch", "forget", "budget", "set_budget", "fade", "facts",
+)  # fmt: skip
 # The victim's namespace, spelled as an attacker might try it.
 DISGUISES = ["{ns}", "{ns}.", "{ns} ", "{ns}%20", "{ns}*", "%2E%2E/{ns}", "{NS}", "{ns}/x"]
 
@@ -60,6 +66,10 @@ def _request(client: TestClient, token: str, route: str, ns: str, engram_id: str
         return client.put(f"{base}/budget", json={"max_memories": 0}, headers=headers)
     if route == "fade":
         return client.post(f"{base}/fade", json={"now": "2999-01-01T00:00:00Z"}, headers=headers)
+    if route == "facts":
+        return client.get(f"{base}/facts", headers=headers)
+    if route in ("neighbours", "retention", "curve"):
+        return client.get(f"{base}/engrams/{engram_id}/{route}", headers=headers)
     return client.post(f"{base}/engrams/batch", json={"items": [{"text": "p"}]}, headers=headers)
 
 

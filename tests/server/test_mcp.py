@@ -14,11 +14,13 @@ import httpx2
 import mcp
 from mcp.client.streamable_http import streamable_http_client
 
+from engramdb import Memory
 from engramdb.server.audit import SqliteAuditLog, audit_path
+from engramdb.server.mcp import build_mcp
 
 from .conftest import LiveServer
 
-TOOLS = ["consolidate", "context", "forget", "history", "recall", "remember"]
+TOOLS = ["consolidate", "context", "facts", "forget", "history", "recall", "remember"]
 
 
 @asynccontextmanager
@@ -56,6 +58,8 @@ def test_the_stdio_server_remembers_recalls_and_forgets(tmp_path: Path) -> None:
                 "speaker",
                 "occurred_at",
                 "metadata",
+                "importance",
+                "emotion",
             ]
             stored = await _call(
                 client,
@@ -153,3 +157,21 @@ def test_mcp_over_http_audits_each_write_as_its_key_without_content(
     ]
     for file in Path(where).parent.glob(Path(where).name + "*"):
         assert b"quillowmarsh" not in file.read_bytes().lower()
+
+
+def test_remember_takes_importance_and_emotion_as_the_library_does(embedder: Any) -> None:
+    with Memory(":memory:", embedder=embedder) as memory:
+
+        async def scenario() -> tuple[Any, Any]:
+            async with mcp.Client(build_mcp(memory)) as client:
+                chosen = await _call(
+                    client, "remember", text="We moved house today", importance=0.9, emotion="joy"
+                )
+                refused = await _call(client, "remember", text="x", emotion="glee")
+                return chosen, refused
+
+        chosen, refused = anyio.run(scenario)
+        stored = memory.get(chosen["id"])
+    assert (chosen["importance"], chosen["emotion"]) == (0.9, "joy")
+    assert (stored.importance, stored.emotion) == (0.9, "joy")
+    assert "invalid_input: emotion must be one of" in refused

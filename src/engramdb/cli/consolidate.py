@@ -1,9 +1,11 @@
-"""``engram consolidate``: episodes into facts and summaries, with a progress bar (issue 5).
+"""``engram consolidate``: episodes into facts and summaries, with a progress bar (issue 5);
+``engram facts``: the facts it wrote, current and past.
 
 One facade call (``Memory.consolidate``) per namespace, each recorded in the
 audit log (actor ``local``, with how many facts and summaries it wrote); the
 bar goes to stderr (and only to a terminal), so ``--json`` output on stdout
-stays one document.
+stays one document. Both take every option of their ``Memory`` method, as
+``engramdb.options`` defines them (docs/consolidation.md).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
-from engramdb.cli.output import emit_json
+from engramdb.cli.output import emit_json, fact_json, fact_line, iso
 from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.options import CONSOLIDATE, FACTS
 from engramdb.server import audit
 
-__all__ = ["consolidate"]
+__all__ = ["consolidate", "facts"]
 
 
 def consolidate(
@@ -26,14 +29,10 @@ def consolidate(
     namespace: NamespaceOption = None,
     now: Annotated[
         str | None,
-        typer.Option(
-            "--now",
-            metavar="ISO",
-            help="Record time of what consolidation writes (default: the clock).",
-        ),
+        typer.Option("--now", metavar="ISO", help=CONSOLIDATE.help("now"), show_default=False),
     ] = None,
     progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
+        bool, typer.Option("--progress/--no-progress", help=CONSOLIDATE.help("progress"))
     ] = True,
 ) -> None:
     """Turn new episodes into facts and summaries (incremental; safe to repeat)."""
@@ -78,3 +77,32 @@ def consolidate(
             f"{r.summaries} summaries, {r.duplicates} duplicates linked "
             f"in {r.seconds:.1f} s"
         )
+
+
+def facts(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", metavar="S", help=FACTS.help("subject"))
+    ] = None,
+    attribute: Annotated[
+        str | None, typer.Option("--attribute", metavar="A", help=FACTS.help("attribute"))
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="ISO", help=FACTS.help("as_of"), show_default=False),
+    ] = None,
+) -> None:
+    """List consolidated facts, current and past, oldest first per subject and attribute."""
+    cli = state(ctx)
+    when = parse_time(as_of, "--as-of")
+    ns = cli.resolve(namespace)
+    with cli.memory() as mem:
+        found = mem.facts(namespace=ns, subject=subject, attribute=attribute, as_of=when)
+    if cli.json:
+        emit_json({"namespace": ns, "as_of": iso(when), "facts": [fact_json(f) for f in found]})
+        return
+    if not found:
+        typer.echo(f"no facts in {ns!r} (engram consolidate turns episodes into facts)")
+    for fact in found:
+        typer.echo(fact_line(fact))

@@ -15,6 +15,7 @@ import typer
 from engramdb.cli.output import emit_json, engram_json, engram_line, iso
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.model import ContextBundle, Mood
+from engramdb.options import CONTEXT
 
 __all__ = ["context", "mood", "working"]
 
@@ -71,13 +72,14 @@ def context(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What the next reply is about.", show_default=False)],
     namespace: NamespaceOption = None,
-    session: Annotated[
-        str | None, typer.Option("--session", help="Session whose recent turns lead the context.")
-    ] = None,
+    session: Annotated[str | None, typer.Option("--session", help=CONTEXT.help("session"))] = None,
     budget_tokens: Annotated[
-        int, typer.Option("--budget-tokens", help="Tokens the context may take at most.")
+        int, typer.Option("--budget-tokens", help=CONTEXT.help("budget_tokens"))
     ] = 1000,
-    now: NowOption = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", metavar="ISO", help=CONTEXT.help("now"), show_default=False),
+    ] = None,
 ) -> None:
     """Print a prompt context for QUERY: recent turns, relevant memories, mood, in a budget."""
     cli = state(ctx)

@@ -2,7 +2,9 @@
 
 Each command parses its options, makes one facade call and prints the result
 (text, or one JSON document with ``--json``). Validation beyond parsing is the
-facade's; errors become exit codes in ``errors``.
+facade's; errors become exit codes in ``errors``. ``add`` and ``search`` take
+every option of their ``Memory`` method, with its help text, as
+``engramdb.options`` defines them (``tests/test_options.py`` checks it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from engramdb.cli.output import (
     version_lines,
 )
 from engramdb.cli.state import NamespaceOption, parse_metadata, parse_time, state
+from engramdb.options import ADD, SEARCH
 from engramdb.server import audit
 
 __all__ = ["add", "delete", "get", "history", "search", "update"]
@@ -40,8 +43,7 @@ OccurredAtOption = Annotated[
     ),
 ]
 MetadataOption = Annotated[
-    str | None,
-    typer.Option("--metadata", metavar="JSON", help='A JSON object, e.g. \'{"dia_id": "D1:3"}\'.'),
+    str | None, typer.Option("--metadata", metavar="JSON", help=ADD.help("metadata"))
 ]
 
 
@@ -49,18 +51,22 @@ def add(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="What to remember.", show_default=False)],
     namespace: NamespaceOption = None,
-    session: Annotated[str | None, typer.Option("--session", help="Session label.")] = None,
-    speaker: SpeakerOption = None,
-    occurred_at: OccurredAtOption = None,
+    session: Annotated[str | None, typer.Option("--session", help=ADD.help("session"))] = None,
+    speaker: Annotated[str | None, typer.Option("--speaker", help=ADD.help("speaker"))] = None,
+    occurred_at: Annotated[
+        str | None,
+        typer.Option(
+            "--occurred-at",
+            metavar="ISO",
+            help=f"{ADD.help('occurred_at')} E.g. 2023-05-08T13:56:00Z.",
+            show_default=False,
+        ),
+    ] = None,
     metadata: MetadataOption = None,
     importance: Annotated[
-        float | None,
-        typer.Option("--importance", help="0 to 1; replaces the estimate from the text."),
+        float | None, typer.Option("--importance", help=ADD.help("importance"))
     ] = None,
-    emotion: Annotated[
-        str | None,
-        typer.Option("--emotion", help="An emotion label; replaces the estimate from the text."),
-    ] = None,
+    emotion: Annotated[str | None, typer.Option("--emotion", help=ADD.help("emotion"))] = None,
 ) -> None:
     """Remember one experience and print it as stored."""
     cli = state(ctx)
@@ -89,25 +95,19 @@ def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What to recall.", show_default=False)],
     namespace: NamespaceOption = None,
-    limit: Annotated[int, typer.Option("--limit", help="How many hits at most.")] = 10,
+    limit: Annotated[int, typer.Option("--limit", help=SEARCH.help("limit"))] = 10,
     now: Annotated[
         str | None,
-        typer.Option(
-            "--now",
-            metavar="ISO",
-            help="Reference time for recency and 'last week' (ISO 8601). (default: wall clock)",
-            show_default=False,
-        ),
+        typer.Option("--now", metavar="ISO", help=SEARCH.help("now"), show_default=False),
     ] = None,
-    neighbours: Annotated[
-        int, typer.Option("--neighbours", help="Also show N turns before and after each hit.")
-    ] = 0,
+    neighbours: Annotated[int, typer.Option("--neighbours", help=SEARCH.help("neighbours"))] = 0,
     context: Annotated[
         list[str] | None,
         typer.Option(
             "--context",
             metavar="TURN",
-            help="A recent turn ('Name: text'); repeat for several, oldest first.",
+            help="A recent turn ('Name: text'); repeat for several, oldest first. "
+            "Resolves 'she', 'his' etc. and keeps recall on topic.",
         ),
     ] = None,
     context_session: Annotated[
@@ -115,26 +115,31 @@ def search(
         typer.Option("--context-session", help="Use this session's working memory as context."),
     ] = None,
     include_dormant: Annotated[
-        bool, typer.Option("--include-dormant", help="Also search dormant (faded) memories.")
+        bool, typer.Option("--include-dormant", help=SEARCH.help("include_dormant"))
     ] = False,
     reinforce: Annotated[
-        bool,
-        typer.Option(
-            "--reinforce/--no-reinforce", help="Count the hits as recalled (strengthens them)."
-        ),
+        bool, typer.Option("--reinforce/--no-reinforce", help=SEARCH.help("reinforce"))
     ] = True,
     emotion: Annotated[
         list[str] | None,
-        typer.Option("--emotion", help="Only memories with this emotion label; repeatable."),
+        typer.Option("--emotion", metavar="LABEL", help=f"{SEARCH.help('emotion')} Repeatable."),
     ] = None,
     mood_congruent: Annotated[
-        bool,
-        typer.Option("--mood-congruent", help="Lean toward memories of the query's own tone."),
+        bool, typer.Option("--mood-congruent", help=SEARCH.help("mood_congruent"))
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="ISO", help=SEARCH.help("as_of"), show_default=False),
+    ] = None,
+    kinds: Annotated[
+        list[str] | None,
+        typer.Option("--kinds", metavar="KIND", help=f"{SEARCH.help('kinds')} Repeatable."),
+    ] = None,
 ) -> None:
     """Recall the memories most relevant to QUERY, best first, each explained."""
     cli = state(ctx)
     at = parse_time(now, "--now")
+    when = parse_time(as_of, "--as-of")
     ns = cli.resolve(namespace)
     with cli.existing_memory() as mem:
         if context and context_session:
@@ -150,6 +155,8 @@ def search(
             reinforce=reinforce,
             emotion=emotion or None,
             mood_congruent=mood_congruent,
+            as_of=when,
+            kinds=kinds or None,
         )
     if cli.json:
         emit_json(

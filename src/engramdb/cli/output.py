@@ -1,6 +1,6 @@
 """How the CLI shows results: JSON documents and human-readable text.
 
-It owns the ``--json`` shapes of engrams, versions, hits and stats (documented
+It owns the ``--json`` shapes of engrams, versions, hits, facts and stats (documented
 in ``docs/cli.md``) and their text form. Commands decide what to show; this
 module only decides how. It reads no store and parses no input.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from engramdb import Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb import Engram, Explanation, Fact, Hit, NamespaceStats, Version
 
 __all__ = [
     "counted",
@@ -23,6 +23,8 @@ __all__ = [
     "engram_line",
     "engram_text",
     "explain_json",
+    "fact_json",
+    "fact_line",
     "hit_json",
     "hit_lines",
     "iso",
@@ -115,6 +117,25 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     }
 
 
+def fact_json(fact: Fact) -> dict[str, Any]:
+    """The shape of ``GET /v1/namespaces/{ns}/facts``'s facts (``server.schemas.FactOut``)."""
+    return {
+        "engram_id": fact.engram_id,
+        "namespace": fact.namespace,
+        "subject": fact.subject,
+        "attribute": fact.attribute,
+        "value": fact.value,
+        "text": fact.text,
+        "valid_from": iso(fact.valid_from),
+        "valid_to": iso(fact.valid_to),
+        "recorded_at": iso(fact.recorded_at),
+        "invalidated_at": iso(fact.invalidated_at),
+        "status": fact.status,
+        "superseded_by": fact.superseded_by,
+        "sources": list(fact.sources),
+    }
+
+
 def stats_json(stats: NamespaceStats) -> dict[str, Any]:
     return {
         "namespace": stats.namespace,
@@ -137,8 +158,10 @@ def engram_line(engram: Engram) -> str:
 
 
 def hit_lines(hit: Hit) -> Iterable[str]:
-    """A hit as text: rank, score, date, speaker, text; its explanation; its neighbours."""
-    yield f"{hit.rank:>3}. {hit.score:.3f}  {engram_line(hit.engram)}"
+    """A hit as text: rank, score, kind unless an episode, date, speaker, text; its
+    explanation; its neighbours."""
+    kind = "" if hit.engram.kind == "episode" else f"[{hit.engram.kind}] "
+    yield f"{hit.rank:>3}. {hit.score:.3f}  {kind}{engram_line(hit.engram)}"
     yield f"       why: {hit.explain}"
     for neighbour in hit.neighbours:
         yield f"       ~ {engram_line(neighbour)}"
@@ -176,6 +199,16 @@ def engram_text(engram: Engram, retention: float | None = None) -> Iterable[str]
             "text": engram.text,
         }
         | dynamics
+    )
+
+
+def fact_line(fact: Fact) -> str:
+    """``<from> .. <to or now>  <status>  <text>  (<subject> / <attribute> = <value>)``."""
+    until = _day(fact.valid_to) if fact.valid_to else "now"
+    span = f"{_day(fact.valid_from)} .. {until}"
+    return (
+        f"{span:<24}  {fact.status:<10}  {fact.text}  "
+        f"({fact.subject} / {fact.attribute} = {fact.value})"
     )
 
 

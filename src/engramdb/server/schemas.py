@@ -24,8 +24,9 @@ from pydantic import (
     StrictInt,
 )
 
-from engramdb import ConsolidationReport, Engram, Explanation, Hit, NamespaceStats, Version
+from engramdb import ConsolidationReport, Engram, Explanation, Fact, Hit, NamespaceStats, Version
 from engramdb.model import ContextBundle, ContextItem, Mood
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, SEARCH
 
 __all__ = [
     "BatchIn",
@@ -37,6 +38,7 @@ __all__ = [
     "ContextIn",
     "ContextItemOut",
     "ContextOut",
+    "CurveOut",
     "DeletedOut",
     "EngramIn",
     "EngramOut",
@@ -44,14 +46,20 @@ __all__ = [
     "ErrorBody",
     "ErrorOut",
     "ExplanationOut",
+    "FactOut",
+    "FactsOut",
     "FadeIn",
     "FadeOut",
+    "FlushOut",
     "ForgetOut",
     "HistoryOut",
     "HitOut",
     "IsoTime",
+    "Kind",
     "MoodOut",
     "NamespacesOut",
+    "NeighboursOut",
+    "RetentionOut",
     "SearchIn",
     "SearchOut",
     "StatsListOut",
@@ -76,6 +84,7 @@ UtcTime = Annotated[datetime, PlainSerializer(_utc, return_type=str)]
 #: An ISO 8601 datetime with a timezone; a naive one is refused, never guessed.
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 Metadata = dict[str, Any]
+Kind = Literal["episode", "fact", "summary"]
 
 
 class _In(BaseModel):
@@ -83,24 +92,15 @@ class _In(BaseModel):
 
 
 class EngramIn(_In):
-    """One experience to remember (``Memory.add``'s arguments)."""
+    """One experience to remember (``Memory.add``'s arguments; help from ``options.ADD``)."""
 
     text: str = Field(min_length=1, description="What happened or was said.")
-    session: str | None = Field(default=None, description="Session label (one line).")
-    speaker: str | None = Field(default=None, description="Who said or did it.")
-    occurred_at: IsoTime | None = Field(
-        default=None, description="When it happened, with a timezone (default: now)."
-    )
-    metadata: Metadata | None = Field(default=None, description="A JSON object kept as is.")
-    importance: float | None = Field(
-        default=None,
-        description="0 to 1: how much it matters; replaces the estimate (docs/dynamics.md).",
-    )
-    emotion: str | None = Field(
-        default=None,
-        description="An emotion label (anger, disgust, fear, joy, neutral, sadness, surprise); "
-        "replaces the estimate.",
-    )
+    session: str | None = Field(default=None, description=ADD.help("session"))
+    speaker: str | None = Field(default=None, description=ADD.help("speaker"))
+    occurred_at: IsoTime | None = Field(default=None, description=ADD.help("occurred_at"))
+    metadata: Metadata | None = Field(default=None, description=ADD.help("metadata"))
+    importance: float | None = Field(default=None, description=ADD.help("importance"))
+    emotion: str | None = Field(default=None, description=ADD.help("emotion"))
 
 
 class BatchIn(_In):
@@ -122,48 +122,19 @@ class EngramPatch(_In):
 
 
 class SearchIn(_In):
-    """``Memory.search``'s options. A new library option is one field here."""
+    """``Memory.search``'s options (``options.SEARCH``). A new library option is one field here."""
 
     query: str = Field(min_length=1)
-    limit: StrictInt = Field(default=10, ge=1, description="How many hits at most.")
-    now: IsoTime | None = Field(
-        default=None,
-        description="Reference time for recency and for 'last week' in the query (default: now).",
-    )
-    neighbours: StrictInt = Field(
-        default=0,
-        ge=0,
-        le=20,
-        description="Also return the N turns before and after each hit (0 to 20).",
-    )
-    include_dormant: StrictBool = Field(
-        default=False, description="Also search dormant (faded) memories (docs/dynamics.md)."
-    )
-    reinforce: StrictBool = Field(
-        default=True, description="Count the hits as recalled: their stability grows."
-    )
-    emotion: list[str] | str | None = Field(
-        default=None, description="Only memories with this emotion label (or labels)."
-    )
-    mood_congruent: StrictBool = Field(
-        default=False, description="Lean toward memories of the query's own tone."
-    )
-    context: list[str] | str | None = Field(
-        default=None,
-        description=(
-            "The conversation so far: a list of recent turns ('Name: text' names the "
-            "speaker), or a session id meaning that session's working memory. Resolves "
-            "'she', 'his' etc. and steers recall toward the topic (docs/context.md)."
-        ),
-    )
-    as_of: IsoTime | None = Field(
-        default=None,
-        description="Answer with what was true at this event time (docs/consolidation.md).",
-    )
-    kinds: list[Literal["episode", "fact", "summary"]] | None = Field(
-        default=None,
-        description="Kinds of memory to return (default: episodes, with facts as keys).",
-    )
+    limit: StrictInt = Field(default=10, ge=1, description=SEARCH.help("limit"))
+    now: IsoTime | None = Field(default=None, description=SEARCH.help("now"))
+    neighbours: StrictInt = Field(default=0, ge=0, le=20, description=SEARCH.help("neighbours"))
+    include_dormant: StrictBool = Field(default=False, description=SEARCH.help("include_dormant"))
+    reinforce: StrictBool = Field(default=True, description=SEARCH.help("reinforce"))
+    emotion: list[str] | str | None = Field(default=None, description=SEARCH.help("emotion"))
+    mood_congruent: StrictBool = Field(default=False, description=SEARCH.help("mood_congruent"))
+    context: list[str] | str | None = Field(default=None, description=SEARCH.help("context"))
+    as_of: IsoTime | None = Field(default=None, description=SEARCH.help("as_of"))
+    kinds: list[Kind] | None = Field(default=None, description=SEARCH.help("kinds"))
 
     def options(self) -> dict[str, Any]:
         """Every option but the query, as ``Memory.search`` keyword arguments."""
@@ -171,11 +142,9 @@ class SearchIn(_In):
 
 
 class ConsolidateIn(_In):
-    """``Memory.consolidate``'s options."""
+    """``Memory.consolidate``'s options (``options.CONSOLIDATE``; ``progress`` is local)."""
 
-    now: IsoTime | None = Field(
-        default=None, description="Record time of what consolidation writes (default: now)."
-    )
+    now: IsoTime | None = Field(default=None, description=CONSOLIDATE.help("now"))
 
 
 class ConsolidationOut(BaseModel):
@@ -206,6 +175,48 @@ class ConsolidationOut(BaseModel):
             pending=report.pending,
             seconds=report.seconds,
         )
+
+
+class FactOut(BaseModel):
+    """One consolidated fact, every past value kept (``engramdb.Fact``, docs/consolidation.md)."""
+
+    engram_id: str
+    namespace: str
+    subject: str
+    attribute: str
+    value: str
+    text: str
+    valid_from: UtcTime
+    valid_to: UtcTime | None
+    recorded_at: UtcTime
+    invalidated_at: UtcTime | None
+    status: str = Field(description="current, superseded or stale.")
+    superseded_by: str | None
+    sources: list[str]
+
+    @classmethod
+    def from_fact(cls, fact: Fact) -> FactOut:
+        return cls(
+            engram_id=fact.engram_id,
+            namespace=fact.namespace,
+            subject=fact.subject,
+            attribute=fact.attribute,
+            value=fact.value,
+            text=fact.text,
+            valid_from=fact.valid_from,
+            valid_to=fact.valid_to,
+            recorded_at=fact.recorded_at,
+            invalidated_at=fact.invalidated_at,
+            status=fact.status,
+            superseded_by=fact.superseded_by,
+            sources=list(fact.sources),
+        )
+
+
+class FactsOut(BaseModel):
+    namespace: str
+    as_of: UtcTime | None
+    facts: list[FactOut]
 
 
 # -- memory dynamics (issue 4, docs/dynamics.md) ----------------------------------
@@ -241,6 +252,24 @@ class FadeIn(_In):
 class FadeOut(BaseModel):
     namespace: str
     dormant: int = Field(description="How many memories turned dormant.")
+
+
+class RetentionOut(BaseModel):
+    id: str
+    namespace: str
+    now: UtcTime | None
+    retention: float = Field(description="R(now) on the memory's forgetting curve, 0 to 1.")
+
+
+class CurveOut(BaseModel):
+    id: str
+    namespace: str
+    times: list[UtcTime]
+    retention: list[float] = Field(description="R at each of ``times``.")
+
+
+class FlushOut(BaseModel):
+    flushed: int = Field(description="How many memories the queued recalls updated.")
 
 
 class EngramOut(BaseModel):
@@ -368,6 +397,12 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
 
 
+class NeighboursOut(BaseModel):
+    id: str
+    namespace: str
+    neighbours: list[EngramOut]
+
+
 class BatchOut(BaseModel):
     engrams: list[EngramOut]
 
@@ -429,16 +464,12 @@ class ErrorOut(BaseModel):
 
 
 class ContextIn(_In):
-    """``Memory.context``'s arguments."""
+    """``Memory.context``'s arguments (``options.CONTEXT``)."""
 
     query: str = Field(min_length=1)
-    session: str | None = Field(
-        default=None, description="The session whose working memory leads the context."
-    )
-    budget_tokens: StrictInt = Field(
-        default=1000, ge=1, description="Tokens the rendered context may take at most."
-    )
-    now: IsoTime | None = Field(default=None, description="Reference time (default: now).")
+    session: str | None = Field(default=None, description=CONTEXT.help("session"))
+    budget_tokens: StrictInt = Field(default=1000, ge=1, description=CONTEXT.help("budget_tokens"))
+    now: IsoTime | None = Field(default=None, description=CONTEXT.help("now"))
 
 
 class MoodOut(BaseModel):

@@ -44,6 +44,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(_NS + r"/consolidate$"), "consolidate"),
     ("PUT", re.compile(_NS + r"/budget$"), "set_budget"),
     ("POST", re.compile(_NS + r"/fade$"), "fade"),
+    ("POST", re.compile(r"/v1/flush$"), "flush"),  # every namespace's queued recalls
 )
 _MCP_PATH = re.compile(r"/mcp/?$")
 # The shape of a token (``engram keys create``, ``server.keys``): its id is public
@@ -118,6 +119,6 @@ def _action(method: str, path: str) -> tuple[str, str | None, str | None] | None
             match = pattern.match(path)
             if match is not None:
                 # Before validation: a path segment that is no namespace or id is left out.
-                namespace = namespace_or_none(match.group("ns"))
+                namespace = namespace_or_none(match.groupdict().get("ns"))
                 return verb, namespace, id_or_none(match.groupdict().get("id"))
     return None

@@ -1,8 +1,9 @@
-"""The MCP tools: remember, recall, forget, history, over one Memory.
+"""The MCP tools: remember, recall, context, consolidate, facts, forget, history, over one
+Memory.
 
-Argument names are the library's (``text``, ``namespace``, ``session``,
-``speaker``, ``occurred_at``, ``metadata``, ``query``, ``limit``, ``now``,
-``neighbours``, ``id``). ``namespace`` may be left out: it is then the
+Argument names, defaults and help texts are the library's: each tool takes the
+options of its ``Memory`` method as ``engramdb.options`` defines them
+(``tests/test_options.py`` checks it). ``namespace`` may be left out: it is then the
 namespace this server was configured with (``engram mcp --namespace``) or,
 over HTTP, the one namespace the API key is scoped to. Over HTTP every tool
 also checks the request's key (``ApiKey.allows``); over stdio the client is the
@@ -10,9 +11,9 @@ local user who started the process, as with the CLI.
 
 ``forget`` deletes one memory by id; erasing a whole namespace is not offered
 to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``).
-``consolidate`` turns new episodes into facts and summaries (write access);
-``feedback`` arrives with its library method (a later issue): one more
-``@server.tool`` here.
+``consolidate`` turns new episodes into facts and summaries (write access),
+``facts`` lists them with when each held (read access); ``feedback`` arrives
+with its library method (a later issue): one more ``@server.tool`` here.
 
 The tools that change memory (``remember``, ``consolidate``, ``forget``) append
 an audit entry (issue 8) with the REST verbs (``add``, ``consolidate``,
@@ -36,6 +37,7 @@ from pydantic import Field
 
 from engramdb import EngramError, Memory, __version__
 from engramdb.clock import SystemClock
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, FACTS, SEARCH
 from engramdb.server.audit import (
     MCP_STDIO_ACTOR,
     AuditRecord,
@@ -49,9 +51,12 @@ from engramdb.server.schemas import (
     ConsolidationOut,
     ContextOut,
     EngramOut,
+    FactOut,
+    FactsOut,
     HistoryOut,
     HitOut,
     IsoTime,
+    Kind,
     SearchOut,
     VersionOut,
 )
@@ -66,7 +71,8 @@ _INSTRUCTIONS = (
     "(who said it, when it happened); call `recall` with a question to get the most "
     "relevant memories, best first, each with why it was recalled (pass `context`, the "
     "recent turns, for follow-ups like 'what about her sister?'); `context` returns a "
-    "ready prompt context within a token budget. `history` shows "
+    "ready prompt context within a token budget. `consolidate` turns new memories into "
+    "facts, and `facts` lists them with when each held. `history` shows "
     "every version of a memory; `forget` deletes one."
 )
 
@@ -180,13 +186,12 @@ def build_mcp(
         text: Annotated[str, Field(description="What happened or was said.")],
         ctx: Context,
         namespace: Namespace = None,
-        session: str | None = None,
-        speaker: Annotated[str | None, Field(description="Who said or did it.")] = None,
-        occurred_at: Annotated[
-            IsoTime | None,
-            Field(description="When it happened, ISO 8601 with a timezone (default: now)."),
-        ] = None,
-        metadata: dict[str, Any] | None = None,
+        session: Annotated[str | None, Field(description=ADD.help("session"))] = None,
+        speaker: Annotated[str | None, Field(description=ADD.help("speaker"))] = None,
+        occurred_at: Annotated[IsoTime | None, Field(description=ADD.help("occurred_at"))] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description=ADD.help("metadata"))] = None,
+        importance: Annotated[float | None, Field(description=ADD.help("importance"))] = None,
+        emotion: Annotated[str | None, Field(description=ADD.help("emotion"))] = None,
     ) -> EngramOut:
         """Remember one experience; returns it as stored, with its id."""
         with writing(ctx, namespace, "add") as write:
@@ -197,6 +202,8 @@ def build_mcp(
                 speaker=speaker,
                 occurred_at=occurred_at,
                 metadata=metadata,
+                importance=importance,
+                emotion=emotion,
             )
             write.target = engram.id
         return EngramOut.from_engram(engram)
@@ -206,42 +213,20 @@ def build_mcp(
         query: Annotated[str, Field(description="What to recall, in plain words.")],
         ctx: Context,
         namespace: Namespace = None,
-        limit: Annotated[int, Field(description="How many memories at most.")] = 10,
-        now: Annotated[
-            IsoTime | None,
-            Field(description="Reference time for recency and 'last week' (default: now)."),
-        ] = None,
-        neighbours: Annotated[
-            int, Field(description="Also return the N turns around each hit (0 to 20).")
-        ] = 0,
-        include_dormant: Annotated[
-            bool, Field(description="Also search dormant (faded) memories.")
-        ] = False,
-        reinforce: Annotated[
-            bool, Field(description="Count the hits as recalled: their stability grows.")
-        ] = True,
+        limit: Annotated[int, Field(description=SEARCH.help("limit"))] = 10,
+        now: Annotated[IsoTime | None, Field(description=SEARCH.help("now"))] = None,
+        neighbours: Annotated[int, Field(description=SEARCH.help("neighbours"))] = 0,
+        include_dormant: Annotated[bool, Field(description=SEARCH.help("include_dormant"))] = False,
+        reinforce: Annotated[bool, Field(description=SEARCH.help("reinforce"))] = True,
         emotion: Annotated[
-            list[str] | str | None,
-            Field(description="Only memories with this emotion label (or labels)."),
+            list[str] | str | None, Field(description=SEARCH.help("emotion"))
         ] = None,
-        mood_congruent: Annotated[
-            bool, Field(description="Lean toward memories of the query's own tone.")
-        ] = False,
+        mood_congruent: Annotated[bool, Field(description=SEARCH.help("mood_congruent"))] = False,
         context: Annotated[
-            list[str] | str | None,
-            Field(
-                description="The conversation so far (recent turns, 'Name: text'), or a "
-                "session id; resolves 'she', 'his' and keeps to the topic."
-            ),
+            list[str] | str | None, Field(description=SEARCH.help("context"))
         ] = None,
-        as_of: Annotated[
-            IsoTime | None,
-            Field(description="Answer with what was true at this event time (ISO 8601)."),
-        ] = None,
-        kinds: Annotated[
-            list[Literal["episode", "fact", "summary"]] | None,
-            Field(description="Kinds of memory to return (default: episodes)."),
-        ] = None,
+        as_of: Annotated[IsoTime | None, Field(description=SEARCH.help("as_of"))] = None,
+        kinds: Annotated[list[Kind] | None, Field(description=SEARCH.help("kinds"))] = None,
     ) -> SearchOut:
         """The memories most relevant to the query, best first, each explained."""
         ns = scoped(ctx, namespace, "read")
@@ -269,15 +254,9 @@ def build_mcp(
         query: Annotated[str, Field(description="What the next reply is about.")],
         ctx: Context,
         namespace: Namespace = None,
-        session: Annotated[
-            str | None, Field(description="The session whose recent turns lead the context.")
-        ] = None,
-        budget_tokens: Annotated[
-            int, Field(description="Tokens the rendered context may take at most.")
-        ] = 1000,
-        now: Annotated[
-            IsoTime | None, Field(description="Reference time, ISO 8601 (default: now).")
-        ] = None,
+        session: Annotated[str | None, Field(description=CONTEXT.help("session"))] = None,
+        budget_tokens: Annotated[int, Field(description=CONTEXT.help("budget_tokens"))] = 1000,
+        now: Annotated[IsoTime | None, Field(description=CONTEXT.help("now"))] = None,
     ) -> ContextOut:
         """A ready prompt context: recent turns, relevant memories and mood, within a budget."""
         ns = scoped(ctx, namespace, "read")
@@ -291,16 +270,28 @@ def build_mcp(
     def consolidate(
         ctx: Context,
         namespace: Namespace = None,
-        now: Annotated[
-            IsoTime | None,
-            Field(description="Record time of what it writes, ISO 8601 (default: now)."),
-        ] = None,
+        now: Annotated[IsoTime | None, Field(description=CONSOLIDATE.help("now"))] = None,
     ) -> ConsolidationOut:
         """Turn new episodes into facts and summaries (incremental; safe to repeat)."""
         with writing(ctx, namespace, "consolidate") as write:
             report = memory.consolidate(namespace=write.namespace, now=now)
             write.count = report.facts + report.summaries
         return ConsolidationOut.from_report(report)
+
+    @server.tool()
+    def facts(
+        ctx: Context,
+        namespace: Namespace = None,
+        subject: Annotated[str | None, Field(description=FACTS.help("subject"))] = None,
+        attribute: Annotated[str | None, Field(description=FACTS.help("attribute"))] = None,
+        as_of: Annotated[IsoTime | None, Field(description=FACTS.help("as_of"))] = None,
+    ) -> FactsOut:
+        """What consolidation knows: subject, attribute and value, with when each held
+        (current and past values; ``as_of`` keeps those true then)."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            found = memory.facts(namespace=ns, subject=subject, attribute=attribute, as_of=as_of)
+        return FactsOut(namespace=ns, as_of=as_of, facts=[FactOut.from_fact(f) for f in found])
 
     @server.tool()
     def forget(

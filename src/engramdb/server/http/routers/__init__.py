@@ -13,6 +13,7 @@ from engramdb.server.http.routers import (
     context,
     dynamics,
     engrams,
+    facts,
     namespaces,
     search,
     system,
@@ -27,5 +28,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     context.router,
     consolidate.router,
+    facts.router,
     dynamics.router,
 )

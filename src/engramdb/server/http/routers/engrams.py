@@ -1,21 +1,26 @@
-"""Memories: add (one or a batch), get, update, delete, history."""
+"""Memories: add (one or a batch), get, update, delete, history; one memory's session
+neighbours, its retention now and its forgetting curve (docs/dynamics.md)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
 from engramdb.server.http.routers.responses import ERRORS
 from engramdb.server.schemas import (
     BatchIn,
     BatchOut,
+    CurveOut,
     DeletedOut,
     EngramIn,
     EngramOut,
     EngramPatch,
     HistoryOut,
+    IsoTime,
+    NeighboursOut,
+    RetentionOut,
     VersionOut,
 )
 
@@ -73,3 +78,43 @@ def history(namespace: ReadNamespace, id: EngramId, memory: MemoryDep) -> Histor
     return HistoryOut(
         id=id, namespace=namespace, versions=[VersionOut.from_version(v) for v in versions]
     )
+
+
+@router.get("/{id}/neighbours")
+def neighbours(
+    namespace: ReadNamespace,
+    id: EngramId,
+    memory: MemoryDep,
+    before: Annotated[int, Query(description="Turns before it in its session (0 to 100).")] = 1,
+    after: Annotated[int, Query(description="Turns after it in its session (0 to 100).")] = 1,
+) -> NeighboursOut:
+    """The turns around a memory in its session (not including it), in order."""
+    found = memory.neighbours(id, namespace=namespace, before=before, after=after)
+    return NeighboursOut(
+        id=id, namespace=namespace, neighbours=[EngramOut.from_engram(e) for e in found]
+    )
+
+
+@router.get("/{id}/retention")
+def retention(
+    namespace: ReadNamespace,
+    id: EngramId,
+    memory: MemoryDep,
+    now: Annotated[IsoTime | None, Query(description="When to read it (default: now).")] = None,
+) -> RetentionOut:
+    """R(now) of a memory on its forgetting curve: 1 right after use, then falling."""
+    found = memory.retention(id, namespace=namespace, now=now)
+    return RetentionOut(id=id, namespace=namespace, now=now, retention=found)
+
+
+@router.get("/{id}/curve")
+def curve(
+    namespace: ReadNamespace,
+    id: EngramId,
+    memory: MemoryDep,
+    days: Annotated[float, Query(description="Days after its last use (up to 36500).")] = 365.0,
+    points: Annotated[int, Query(description="How many points (2 to 10000).")] = 200,
+) -> CurveOut:
+    """A memory's forgetting curve from its last use over ``days``: times and R values."""
+    times, values = memory.curve(id, namespace=namespace, days=days, points=points)
+    return CurveOut(id=id, namespace=namespace, times=times, retention=values)

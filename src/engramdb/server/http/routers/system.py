@@ -1,12 +1,14 @@
-"""Health and metrics: ``/healthz`` (open) and ``/metrics`` (admin key)."""
+"""Health, metrics and flushing: ``/healthz`` (open), ``/metrics`` and ``/v1/flush`` (admin key)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
 from engramdb import __version__
-from engramdb.server.http.auth import AdminKey
+from engramdb.server.http.auth import AdminKey, MemoryDep
 from engramdb.server.http.metrics import CONTENT_TYPE, Metrics
+from engramdb.server.http.routers.responses import ERRORS
+from engramdb.server.schemas import FlushOut
 
 __all__ = ["router"]
 
@@ -24,3 +26,10 @@ def metrics(request: Request, _key: AdminKey) -> Response:
     """Prometheus text: request counts and latencies by route, memories per namespace."""
     registry: Metrics = request.app.state.metrics
     return Response(registry.render(), media_type=CONTENT_TYPE)
+
+
+@router.post("/v1/flush", responses=ERRORS)
+def flush(memory: MemoryDep, _key: AdminKey) -> FlushOut:
+    """Write the queued recalls of every namespace now (``Memory.flush``); the server
+    also writes them every ``recall_flush_every`` hits and when it stops."""
+    return FlushOut(flushed=memory.flush())

@@ -1,0 +1,232 @@
+"""One definition of each operation's options, for every surface that offers it.
+
+``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``
+and ``FACTS`` name every keyword option of the ``Memory`` method of that name
+(the positional text or query aside), with its default and one help text; each
+also names where a surface offers the operation: the ``engram`` command, the
+HTTP route, the MCP tool. The CLI, the HTTP schemas and the MCP tools take
+their help texts from here, and ``tests/test_options.py`` checks that the CLI,
+HTTP, MCP and ``Client`` each offer every option, unless the option says why
+that surface leaves it out (the default is every option everywhere).
+``LOCAL_ONLY`` names the ``Memory`` members ``Client`` does not have, each with
+its reason; everything else of ``Memory`` is on ``Client`` too.
+
+Pure data: it imports nothing of ours and nothing heavy, so every layer may
+import it. It neither validates values (``validation``) nor shapes them on the
+wire (``server/schemas.py``). ``server/options.py`` is another thing: how a
+server runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "ADD",
+    "CONSOLIDATE",
+    "CONTEXT",
+    "FACTS",
+    "LOCAL_ONLY",
+    "OPERATIONS",
+    "SEARCH",
+    "SURFACES",
+    "Operation",
+    "Option",
+    "Surface",
+]
+
+Surface = Literal["cli", "http", "mcp", "client"]
+SURFACES: tuple[Surface, ...] = ("cli", "http", "mcp", "client")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One keyword option of a ``Memory`` method, as every surface offers it.
+
+    ``flags`` are the CLI options that carry it (default: ``--`` and the name
+    with dashes); ``left_out`` maps a surface that leaves it out on purpose to
+    the reason.
+    """
+
+    name: str
+    help: str
+    default: object = None
+    flags: tuple[str, ...] = ()
+    left_out: Mapping[Surface, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def cli_flags(self) -> tuple[str, ...]:
+        return self.flags or ("--" + self.name.replace("_", "-"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A ``Memory`` method (``name``) and its options; ``command`` is the ``engram``
+    command, ``route`` the HTTP method and path, ``tool`` the MCP tool."""
+
+    name: str
+    options: tuple[Option, ...]
+    command: str
+    route: tuple[str, str]
+    tool: str
+
+    def option(self, name: str) -> Option:
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(f"{self.name} has no option {name!r}")
+
+    def help(self, name: str) -> str:
+        """The option's help text: the one every surface shows."""
+        return self.option(name).help
+
+    def on(self, surface: Surface) -> tuple[Option, ...]:
+        """The options ``surface`` offers."""
+        return tuple(o for o in self.options if surface not in o.left_out)
+
+    def left_out(self, surface: Surface) -> dict[str, str]:
+        """The options ``surface`` leaves out on purpose, each with its reason."""
+        return {o.name: o.left_out[surface] for o in self.options if surface in o.left_out}
+
+
+_NS = "/v1/namespaces/{namespace}"
+_EMOTIONS = "anger, disgust, fear, joy, neutral, sadness, surprise"
+_ISO = "ISO 8601 with a timezone"
+
+_NAMESPACE = Option("namespace", "The namespace to act on.", "default")
+
+ADD = Operation(
+    name="add",
+    options=(
+        _NAMESPACE,
+        Option("session", "Session label (one line)."),
+        Option("speaker", "Who said or did it."),
+        Option("occurred_at", f"When it happened, {_ISO} (default: now)."),
+        Option("metadata", 'A JSON object, kept as is, e.g. {"dia_id": "D1:3"}.'),
+        Option(
+            "importance",
+            "0 to 1: how much it matters; replaces the estimate from the text (docs/dynamics.md).",
+        ),
+        Option(
+            "emotion",
+            f"An emotion label ({_EMOTIONS}); replaces the estimate from the text.",
+        ),
+    ),
+    command="add",
+    route=("POST", f"{_NS}/engrams"),
+    tool="remember",
+)
+
+SEARCH = Operation(
+    name="search",
+    options=(
+        _NAMESPACE,
+        Option("limit", "How many hits at most.", 10),
+        Option(
+            "now",
+            f"Reference time for recency and for 'last week' in the query, {_ISO} (default: now).",
+        ),
+        Option("neighbours", "Also return the N turns before and after each hit (0 to 20).", 0),
+        Option(
+            "include_dormant",
+            "Also search dormant (faded) memories (docs/dynamics.md).",
+            False,
+        ),
+        Option("reinforce", "Count the hits as recalled: their stability grows.", True),
+        Option("emotion", "Only memories with this emotion label (or labels)."),
+        Option("mood_congruent", "Lean toward memories of the query's own tone.", False),
+        Option(
+            "context",
+            "The conversation so far: recent turns ('Name: text' names the speaker), "
+            "oldest first, or a session id meaning that session's working memory. "
+            "Resolves 'she', 'his' etc. and keeps recall on topic (docs/context.md).",
+            # A list of turns or a session id: two CLI options, one option everywhere else.
+            flags=("--context", "--context-session"),
+        ),
+        Option(
+            "as_of",
+            f"Answer with what was true at this event time, {_ISO} (docs/consolidation.md).",
+        ),
+        Option(
+            "kinds",
+            "Kinds of memory to return: episode, fact, summary, or several "
+            "(default: episodes, with facts and summaries as extra keys).",
+        ),
+    ),
+    command="search",
+    route=("POST", f"{_NS}/search"),
+    tool="recall",
+)
+
+CONTEXT = Operation(
+    name="context",
+    options=(
+        _NAMESPACE,
+        Option("session", "The session whose working memory (latest turns) leads the context."),
+        Option("budget_tokens", "Tokens the rendered context may take at most.", 1_000),
+        Option("now", f"Reference time, {_ISO} (default: now)."),
+    ),
+    command="context",
+    route=("POST", f"{_NS}/context"),
+    tool="context",
+)
+
+_CALLBACK = (
+    "a Python callable run in the caller's process; a remote run answers with its "
+    "report when it ends"
+)
+
+CONSOLIDATE = Operation(
+    name="consolidate",
+    options=(
+        _NAMESPACE,
+        Option("now", f"Record time of what consolidation writes, {_ISO} (default: now)."),
+        Option(
+            "progress",
+            "Report progress after each batch (the CLI shows a bar on stderr when it is a "
+            "terminal).",
+            flags=("--progress",),
+            left_out={"http": _CALLBACK, "mcp": _CALLBACK, "client": _CALLBACK},
+        ),
+    ),
+    command="consolidate",
+    route=("POST", f"{_NS}/consolidate"),
+    tool="consolidate",
+)
+
+FACTS = Operation(
+    name="facts",
+    options=(
+        _NAMESPACE,
+        Option("subject", "Only facts about this subject, e.g. Maya."),
+        Option("attribute", "Only facts of this attribute, e.g. residence."),
+        Option("as_of", f"Only the facts that held at this event time, {_ISO}."),
+    ),
+    command="facts",
+    route=("GET", f"{_NS}/facts"),
+    tool="facts",
+)
+
+OPERATIONS: tuple[Operation, ...] = (ADD, SEARCH, CONTEXT, CONSOLIDATE, FACTS)
+
+_HOST = "the server's host"
+#: The public members of ``Memory`` that ``Client`` leaves out, and why: they act on
+#: the store's files, its keys or this process's objects, which belong to the machine
+#: that holds the store. Every other member of ``Memory`` is on ``Client`` too.
+LOCAL_ONLY: Mapping[str, str] = {
+    "store": "the Store object of this process; a server's store is its own",
+    "embedder": "the embedding model of this process; a server embeds with its own",
+    "reindex": f"rebuilds the store's derived indexes: maintenance on {_HOST} (engram reindex)",
+    "check": f"reads the store's files: run it on {_HOST} (engram check)",
+    "export": f"a dump of the whole store, ids and history included: {_HOST}'s (engram export)",
+    "import_record": f"restores exported records with their ids: on {_HOST} (engram import)",
+    "import_records": f"restores exported records with their ids: on {_HOST} (engram import)",
+    "backup": f"writes a file beside the store: on {_HOST} (engram backup)",
+    "restore_backup": f"replaces the store's file: on {_HOST} (engram restore)",
+    "encrypted": f"encryption at rest is a property of {_HOST}'s files",
+    "encrypt": f"encrypts the store's files in place with a master key: on {_HOST} "
+    "(engram keys encrypt-store)",
+    "rotate_master_key": f"the master key never leaves {_HOST} (engram keys rotate-master)",
+}
