@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,21 @@ def test_add_prints_the_id_and_stores_every_field(shared: Invoke) -> None:
     assert engram["speaker"] == "Jonah"
     assert engram["namespace"] == "solo"
     assert engram["version"] == 1
+
+
+def test_add_prints_what_its_help_promises(shared: Invoke) -> None:
+    # The id alone, so ``ID=$(engram add ...)`` works; the memory as stored is --json's.
+    shown = " ".join(shared("add", "--help").stdout.split())
+    assert "Remember one experience and print its id (with --json: the memory as stored)." in shown
+    result = shared("add", "Pastel chewed a sock.", "-n", "solo")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"[0-9a-f]{32}\n", result.stdout), result.stdout
+    stored = ok_json(shared("--json", "add", "Pastel chewed a shoe.", "-n", "solo"))
+    assert (stored["text"], stored["version"], stored["kind"]) == (
+        "Pastel chewed a shoe.",
+        1,
+        "episode",
+    )
 
 
 def test_add_json_returns_the_engram_in_utc(shared: Invoke, dog_id: str) -> None:

@@ -68,7 +68,7 @@ def add(
     ] = None,
     emotion: Annotated[str | None, typer.Option("--emotion", help=ADD.help("emotion"))] = None,
 ) -> None:
-    """Remember one experience and print it as stored."""
+    """Remember one experience and print its id (with --json: the memory as stored)."""
     cli = state(ctx)
     when = parse_time(occurred_at, "--occurred-at")
     meta = parse_metadata(metadata)
