@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from engramdb.cli import app
+
 from .support import Invoke, ok_json
 
 
@@ -82,3 +88,11 @@ def test_search_refuses_an_unknown_kind_in_one_line(invoke: Invoke) -> None:
     refused = invoke("search", "anything", "--kinds", "memo")
     assert refused.exit_code == 2
     assert "kinds must be among ['episode', 'fact', 'summary']" in refused.stderr
+
+
+def test_facts_on_a_missing_store_is_not_found_and_creates_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "typo"
+    result = CliRunner().invoke(app, ["--store", str(store), "facts"])
+    assert result.exit_code == 3, result.output
+    assert "no store at" in result.stderr
+    assert not store.exists()

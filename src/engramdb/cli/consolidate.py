@@ -97,7 +97,7 @@ def facts(
     cli = state(ctx)
     when = parse_time(as_of, "--as-of")
     ns = cli.resolve(namespace)
-    with cli.memory() as mem:
+    with cli.existing_memory() as mem:  # a read: a missing store is exit 3, not created
         found = mem.facts(namespace=ns, subject=subject, attribute=attribute, as_of=when)
     if cli.json:
         emit_json({"namespace": ns, "as_of": iso(when), "facts": [fact_json(f) for f in found]})
