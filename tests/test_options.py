@@ -20,7 +20,7 @@ import typer
 
 from engramdb import Client, Memory, Settings
 from engramdb.cli import app as cli_app
-from engramdb.options import LOCAL_ONLY, OPERATIONS, SURFACES, Operation
+from engramdb.options import LOCAL_ONLY, OPERATIONS, SURFACES, Operation, Surface
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.keys import KeyRing
 from engramdb.server.mcp import build_mcp
@@ -37,9 +37,9 @@ def _keywords(function: Any) -> dict[str, Any]:
     return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
-def _check_left_out(op: Operation, surface: str, offered: set[str]) -> None:
+def _check_left_out(op: Operation, surface: Surface, offered: set[str]) -> None:
     """What the definition leaves out of a surface has a reason, and is indeed left out."""
-    for name, reason in op.left_out(surface).items():  # type: ignore[arg-type]
+    for name, reason in op.left_out(surface).items():
         assert reason.strip(), f"{op.name}({name}) is left out of {surface} without a reason"
         assert name not in offered, f"{surface} offers {op.name}({name}), left out: {reason}"
 
