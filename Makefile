@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test lint typecheck pytest bench clean
 
 setup: $(VENV)/.installed
 
@@ -20,15 +20,18 @@ demo: setup
 	$(BIN)/engram demo
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench .ci
+	$(BIN)/ruff format --check src tests bench .ci
 
 typecheck: setup
 	$(BIN)/mypy
 
 # One BLAS thread: the fp32 reference embedder's matmuls crawl when threads contend.
-test: setup lint typecheck
+pytest: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q
+
+# .ci/run runs these four targets one by one, to time each.
+test: setup lint typecheck pytest
 
 bench: setup
 	$(BIN)/python bench/locomo.py --out bench/results/locomo.json
