@@ -2,12 +2,12 @@
 
 It assembles: the routers (``routers.ROUTERS``), the error table
 (``errors``), the key check (``auth``), the body limit and metrics
-(``middleware``), the MCP endpoint at ``/mcp`` (``engramdb.server.mcp``,
-imported only when enabled), and the background consolidation
-(``server.schedule``, when ``Settings.consolidate_every_s`` is above 0), which
-runs from the lifespan's start to its end. It owns the lifetimes of what it
-opened itself: a ``Memory`` or ``KeyRing`` handed in stays the caller's to
-close.
+(``middleware``), the offline docs page (``docs``), the MCP endpoint at
+``/mcp`` (``engramdb.server.mcp``, imported only when enabled), and the
+background consolidation (``server.schedule``, when
+``Settings.consolidate_every_s`` is above 0), which runs from the lifespan's
+start to its end. It owns the lifetimes of what it opened itself: a
+``Memory`` or ``KeyRing`` handed in stays the caller's to close.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from starlette.routing import Route
 from engramdb import Memory, Settings, __version__
 from engramdb.server.audit import SqliteAuditLog, audit_path
 from engramdb.server.http.audit import AuditTrail
-from engramdb.server.http.auth import Authenticator, McpGate, ServerState
+from engramdb.server.http.auth import Authenticator, KeyCheck, McpGate, ServerState
+from engramdb.server.http.docs import OPEN_PATHS, OPEN_PREFIXES, OPENAPI_URL, install_docs
 from engramdb.server.http.errors import install_error_handlers
 from engramdb.server.http.metrics import Metrics
 from engramdb.server.http.middleware import BodyLimit, RequestMetrics
@@ -101,6 +102,10 @@ def create_app(
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
+        # install_docs serves /docs from the package instead of a CDN (docs/server.md)
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
     app.state.metrics = metrics
@@ -108,11 +113,20 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
     if options.mcp:
         mcp_manager = _mount_mcp(app, memory, authenticator, options, audit)
-    # Outermost last: the body limit runs before anything reads the body, and the
-    # metrics see the limit's 413s too.
+    # Outermost last. The key is checked first, so a caller without one gets 401
+    # whatever its body; then the body limit, before anything reads the body; then
+    # the route parses it (docs/server.md, "Order of the checks"). The metrics and
+    # the audit trail see the 401s and 413s too.
     app.add_middleware(BodyLimit, max_body_bytes=options.max_body_bytes)
+    app.add_middleware(
+        KeyCheck,
+        authenticator=authenticator,
+        open_paths=OPEN_PATHS,
+        open_prefixes=OPEN_PREFIXES,
+    )
     app.add_middleware(RequestMetrics, metrics=metrics)
     if audit is not None:
         app.add_middleware(AuditTrail, log=audit)

@@ -3,16 +3,23 @@
 ``Authenticator.authenticate`` turns an ``Authorization: Bearer eng_...``
 header into an ``ApiKey`` (401 when missing, malformed, unknown or revoked;
 429 when its token bucket is empty). ``require`` checks a key's scope against a
-namespace (403). The FastAPI dependencies below apply both to every route
-that touches a namespace, and ``McpGate`` applies them to the MCP endpoint, so
-the REST API and MCP share one auth path.
+namespace (403).
+
+``KeyCheck``, an ASGI layer outside the body limit, authenticates every
+request but those to a few open paths before anything reads its body, so a
+caller without a valid key gets 401 whatever it sent (docs/server.md, "Order
+of the checks"), and leaves the key on the request. The FastAPI dependencies
+below take it from there for the routes (scopes, and the key id for the
+audit trail), and ``McpGate`` hands it to the MCP tools, so the REST API and
+MCP share one auth path.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,6 +36,7 @@ __all__ = [
     "AdminKey",
     "Authenticator",
     "CurrentKey",
+    "KeyCheck",
     "McpGate",
     "MemoryDep",
     "ReadNamespace",
@@ -38,6 +46,8 @@ __all__ = [
 ]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# Where KeyCheck leaves the request's ApiKey, in the ASGI scope's "state".
+_KEY_STATE = "engram_api_key"
 
 
 class Authenticator:
@@ -120,9 +130,8 @@ def _current_key(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> ApiKey:
-    # The header is read here (not from _credentials) so every malformed form gets
-    # the same 401 and message; _bearer only puts the scheme in the OpenAPI document.
-    key = _state(request).authenticator.authenticate(request.headers.get("authorization"))
+    # _bearer only puts the scheme in the OpenAPI document; KeyCheck has read the header.
+    key = _authenticated(request.scope, _state(request).authenticator)
     # for the audit trail (server.http.audit): who made this request
     setattr(request.state, KEY_ID_STATE, key.id)
     return key
@@ -167,8 +176,59 @@ WriteNamespace = Annotated[str, Depends(_writable)]
 AdminKey = Annotated[ApiKey, Depends(_admin)]
 
 
+def _authenticated(scope: Scope, authenticator: Authenticator) -> ApiKey:
+    """The key ``KeyCheck`` found for this request; checked here if it has not run."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    key = state.get(_KEY_STATE)
+    if not isinstance(key, ApiKey):
+        # A route under an open path that asks for a key still gets one checked.
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                header = bytes(value).decode("latin-1")
+                break
+        key = authenticator.authenticate(header)
+        state[_KEY_STATE] = key
+    return key
+
+
+class KeyCheck:
+    """ASGI layer: 401 (or 429) unless the request has a valid key, before its body is read.
+
+    ``open_paths`` (exact) and ``open_prefixes`` need no key. Every other path
+    does, a path that names no route too: a caller without a key learns
+    nothing from the answer, neither which routes exist nor what the server
+    made of its body.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        open_paths: Collection[str],
+        open_prefixes: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.open_paths = frozenset(open_paths)
+        self.open_prefixes = open_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._is_open(scope["path"]):
+            try:
+                _authenticated(scope, self.authenticator)
+            except HttpError as exc:
+                response = error_response(exc.status, exc.code, exc.message, exc.headers)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _is_open(self, path: str) -> bool:
+        return path in self.open_paths or path.startswith(self.open_prefixes)
+
+
 class McpGate:
-    """ASGI wrapper of the MCP endpoint: the same key check, the key left on ``request.state``."""
+    """ASGI wrapper of the MCP endpoint: puts the request's key where the MCP tools look."""
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator, state_name: str) -> None:
         self.app = app
@@ -179,16 +239,11 @@ class McpGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = None
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
         try:
-            key = self.authenticator.authenticate(header)
+            key = _authenticated(scope, self.authenticator)
         except HttpError as exc:
             response = error_response(exc.status, exc.code, exc.message, exc.headers)
             await response(scope, receive, send)
             return
-        scope.setdefault("state", {})[self.state_name] = key
+        scope["state"][self.state_name] = key
         await self.app(scope, receive, send)

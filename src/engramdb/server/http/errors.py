@@ -25,7 +25,8 @@ __all__ = ["HttpError", "error_response", "install_error_handlers", "validation_
 
 log = logging.getLogger("engramdb.server")
 
-_STARLETTE_CODES = {404: "route_not_found", 405: "method_not_allowed"}
+# 400: FastAPI's own refusal of a body it cannot decode (not UTF-8, say): not JSON either.
+_STARLETTE_CODES = {400: "bad_request", 404: "route_not_found", 405: "method_not_allowed"}
 
 
 class HttpError(Exception):

@@ -3,15 +3,19 @@
 ``BodyLimit`` refuses a body over ``max_body_bytes`` with 413, whether its
 ``Content-Length`` says so up front or the stream turns out longer (chunked
 uploads, or a length that lies); it reads the body before the route does, so
-a refused request reaches no route and writes nothing. ``RequestMetrics``
-counts requests by route template and status and times them.
+a refused request reaches no route and writes nothing. It runs after the key
+check (``auth.KeyCheck``): a caller without a valid key never gets this far.
+``RequestMetrics`` counts requests by route template and status and times
+them, those refused before routing (401, 429, 413) by the route they were for.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
 
+from fastapi import FastAPI
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engramdb.server.http.errors import error_response
@@ -82,6 +86,7 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._templates: list[tuple[re.Pattern[str], str, frozenset[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,8 +104,27 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(
-                scope.get("method", "GET"), template, status, time.perf_counter() - started
+                scope.get("method", "GET"),
+                self._template(scope),
+                status,
+                time.perf_counter() - started,
             )
+
+    def _template(self, scope: Scope) -> str:
+        """The template of the route that served, or would have served, the request."""
+        template = getattr(scope.get("route"), "path", None)
+        if template:
+            return str(template)
+        # Refused before routing (401, 429, 413), or no route: the OpenAPI paths are
+        # the route templates.
+        app = scope.get("app")
+        if self._templates is None and isinstance(app, FastAPI):
+            self._templates = [
+                (compile_path(path)[0], path, frozenset(m.upper() for m in operations))
+                for path, operations in app.openapi()["paths"].items()
+            ]
+        for pattern, path, methods in self._templates or ():
+            if scope.get("method") in methods and pattern.match(scope["path"]):
+                return path
+        return "unmatched"
