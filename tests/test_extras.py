@@ -8,6 +8,7 @@ exercised; nothing of engramdb is replaced. See ``engramdb.extras``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -134,3 +135,26 @@ def test_an_import_error_of_our_own_is_not_called_a_missing_extra() -> None:
 def test_missing_extra_error_is_an_import_error() -> None:
     # Code that caught the ImportError a Client raised before keeps working.
     assert issubclass(MissingExtraError, ImportError)
+
+
+def test_a_server_missing_an_extra_answers_501_and_the_client_raises_it(tmp_path: Path) -> None:
+    # A server configured with the fp32 embedder but installed without its extra.
+    code = (
+        "import json\n"
+        "from fastapi.testclient import TestClient\n"
+        "from engramdb import Settings\n"
+        "from engramdb.server.errors import error_class\n"
+        "from engramdb.server.http import ServerOptions, create_app\n"
+        "settings = Settings(path=':memory:', embedder='local-fp32')\n"
+        "app = create_app(settings, options=ServerOptions(auth=False))\n"
+        "with TestClient(app) as http:\n"
+        "    answer = http.post('/v1/namespaces/n/engrams', json={'text': 'hello'})\n"
+        "error = answer.json()['error']\n"
+        "print(json.dumps([answer.status_code, error['code'], error['message'],\n"
+        "                  error_class(error['code']).__name__]))\n"
+    )
+    result = run_without("safetensors", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    status, code_, message, raised = json.loads(result.stdout)
+    assert (status, code_, raised) == (501, "missing_extra", "MissingExtraError")
+    assert "pip install 'engramdb[fp32]'" in message

@@ -25,6 +25,8 @@ written against ``Memory`` catches the same errors from a server.
                                  without the right master key
       503   store_error          ``StoreError``, ``SchemaError``, ``IntegrityError``
       503   embedding_error      ``EmbeddingError``, ``ModelIntegrityError``
+      501   missing_extra        ``MissingExtraError``: the server was installed without
+                                 the optional extra a feature needs
       500   engram_error         any other ``EngramError``
       500   internal_error       a bug; the message says nothing more
 
@@ -45,6 +47,7 @@ from engramdb.errors import (
     EngramError,
     InvalidInputError,
     LimitExceededError,
+    MissingExtraError,
     NotFoundError,
     RateLimitedError,
     StoreError,
@@ -67,6 +70,7 @@ ERROR_TABLE: tuple[tuple[type[EngramError], ErrorCode], ...] = (
     (DecryptionError, ErrorCode(503, "decryption_error")),
     (StoreError, ErrorCode(503, "store_error")),
     (EmbeddingError, ErrorCode(503, "embedding_error")),
+    (MissingExtraError, ErrorCode(501, "missing_extra")),
     (AccessDeniedError, ErrorCode(403, "forbidden")),
     (RateLimitedError, ErrorCode(429, "rate_limited")),
     (EngramError, ErrorCode(500, "engram_error")),
@@ -86,6 +90,7 @@ _CLIENT_CLASSES: dict[str, type[EngramError]] = {
     "decryption_error": DecryptionError,
     "store_error": StoreError,
     "embedding_error": EmbeddingError,
+    "missing_extra": MissingExtraError,
 }
 
 
