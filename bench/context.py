@@ -1,4 +1,4 @@
-"""Context benchmark (issue 9): follow-up questions and context packing on LoCoMo dev.
+"""Context benchmark (docs/context.md): follow-up questions and context packing on LoCoMo dev.
 
 1. Follow-up questions. Each question of categories 1-4 that names exactly one
    of its conversation's two speakers is rewritten so that it means something

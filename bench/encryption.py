@@ -1,4 +1,4 @@
-"""What encryption at rest costs the store (issue 8), plaintext and encrypted in one run.
+"""What encryption at rest costs the store (docs/security.md), plaintext and encrypted in one run.
 
 The embedder is ``HashEmbedder`` (fast, deterministic), so the figures are the
 store's and recall's own: sealing on write, opening on read. For each of a

@@ -1,4 +1,4 @@
-"""Lifelog benchmark: a generated year of one person's life under memory budgets (issue 4).
+"""Lifelog benchmark: a generated year of one person's life under memory budgets (docs/dynamics.md).
 
 The year (seeded, no data files) holds routine events (trivia: purchases,
 errands, meals), important events (passport, lease, allergies, birthdays,

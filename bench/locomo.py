@@ -1,6 +1,6 @@
 """LoCoMo retrieval benchmark: engramdb against BM25, dense and RRF, in one run.
 
-Protocol (DESIGN.md, "Benchmarks"): every turn of a conversation is added to
+Protocol: every turn of a conversation is added to
 its own namespace with the session date as ``occurred_at`` and ``dia_id`` in
 metadata; each question of categories 1-4 searches that namespace with
 ``now`` = the last session's date; Recall@1/5/10/20 and NDCG@10 of the
@@ -8,8 +8,8 @@ evidence dia_ids, overall and per category. Baselines see the same texts.
 
     python bench/locomo.py --out bench/results/locomo.json
 
-``--encryption`` runs engramdb a second time on an encrypted store (issue 8:
-a fresh random master key, vectors sealed too) in the same run and reports
+``--encryption`` runs engramdb a second time on an encrypted store
+(docs/security.md: a fresh random master key, vectors sealed too) in the same run and reports
 both: Recall@10 with the shipped weights, add_many throughput, search latency,
 and the first search after each conversation's writes (the catalog is opened
 from ciphertext then).

@@ -38,18 +38,18 @@ GROUPS = {
 }
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/locomo_dev.json"
 # Signals LoCoMo cannot teach (its questions name no time windows): weights set by hand.
-# Memory dynamics (issue 4): LoCoMo asks about old trivia as often as about what
+# Memory dynamics (docs/dynamics.md): LoCoMo asks about old trivia as often as about what
 # mattered, so it cannot teach retention or importance; their weights are set by
 # hand, small enough that cross-validated Recall@10 stays within 0.01 of the run
 # without them (``--without-dynamics``), and large enough to break ties between
 # similar memories toward the stronger one (bench/lifelog.py). emotion_match is
 # zero unless a search asks for mood-congruent recall.
 DYNAMICS = {"retention": 0.3, "importance": 0.3, "emotion_match": 1.0}
-# context-conditioned recall (issue 9): LoCoMo questions come without a conversation
+# context-conditioned recall (docs/context.md): LoCoMo questions come without a conversation
 # around them, so the weight of the context's cosine is set by hand from
 # bench/context.py's follow-up questions (docs/context.md).
 CONTEXT = {"context_dense": 1.0}
-# consolidation (issue 5): LoCoMo's questions ask for no changed values, so the
+# consolidation (docs/consolidation.md): LoCoMo's questions ask for no changed values, so the
 # weights of the fact and summary keys and of a fact's validity are set by hand
 # from bench/updates.py, checked on LoCoMo with and without consolidation there.
 CONSOLIDATION = {
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--without-dynamics",
         action="store_true",
-        help="leave the memory-dynamics signals out (the before/after check of issue 4)",
+        help="leave the memory-dynamics signals out (the before/after check of docs/dynamics.md)",
     )
     args = parser.parse_args(argv)
     hand = {n: 0.0 if n in DYNAMICS else w for n, w in HAND_SET.items()}

@@ -1,4 +1,4 @@
-"""Updates benchmark: histories in which facts change, asked three ways (issue 5).
+"""Updates benchmark: histories in which facts change, asked three ways (docs/consolidation.md).
 
 Generated (seeded) conversations: people who move, change jobs, partners,
 favourite foods and how many pets they have, each change said in its own

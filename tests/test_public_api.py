@@ -1,7 +1,8 @@
 """The public surface cannot drift: exported names, the Memory contract, the error tree.
 
-Changing anything pinned here changes the contract in docs/DESIGN.md and needs
-an issue (benchmark harnesses and integrations depend on these names).
+Changing anything pinned here changes the public Python contract (README.md and
+the docstrings of ``Memory``), which benchmark harnesses and integrations depend
+on: change it on purpose, with a CHANGELOG line.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ EXPORTED = [
     "__version__",
 ]
 
-# (name, kind, default) per parameter after ``self``: the DESIGN contract.
+# (name, kind, default) per parameter after ``self``: the public contract.
 CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
     "__init__": [
         ("location", POS, None),
@@ -125,7 +126,7 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("window", KW, timedelta(days=7)),
         ("now", KW, None),
     ],
-    # memory dynamics (issue 4)
+    # memory dynamics (docs/dynamics.md)
     "flush": [],
     "set_budget": [
         ("namespace", KW, "default"),
@@ -186,8 +187,8 @@ def test_memory_method_signature_matches_the_contract(method: str) -> None:
 
 
 @pytest.mark.parametrize("later", ["feedback"])
-def test_methods_of_later_issues_are_absent(later: str) -> None:
-    # DESIGN names them; they arrive with their issues, not as stubs before.
+def test_planned_methods_are_absent_until_built(later: str) -> None:
+    # Planned methods arrive with their feature, never as stubs before it.
     assert not hasattr(Memory, later)
 
 

@@ -237,7 +237,7 @@ class Client:
         found = self._call("GET", _query(_ns(namespace, "facts"), params))
         return [_fact(f) for f in found["facts"]]
 
-    # -- memory dynamics (issue 4) ------------------------------------------------
+    # -- memory dynamics (docs/dynamics.md) ------------------------------------------------
 
     def flush(self) -> int:
         """Have the server write its queued recalls now (an admin key); memories updated."""
@@ -294,7 +294,7 @@ class Client:
         body = {} if now is None else {"now": _wire(now)}
         return int(self._call("POST", _ns(namespace, "fade"), body)["dormant"])
 
-    # -- working memory and context (issue 9) -----------------------------------
+    # -- working memory and context (docs/context.md) -----------------------------------
 
     def context(
         self,

@@ -116,12 +116,12 @@ class Settings:
     embed_batch_size: int = 16
     ann_threshold: int = 20_000
     limits: Limits = field(default_factory=Limits)
-    # memory dynamics (issue 4, docs/dynamics.md): a memory whose retention R(now)
+    # memory dynamics (docs/dynamics.md): a memory whose retention R(now)
     # is below ``dormant_below`` is dormant; recalls are written every
     # ``recall_flush_every`` hits (and at close)
     dormant_below: float = 0.05
     recall_flush_every: int = 64
-    # consolidation (issue 5, docs/consolidation.md): ``extractor`` is "rules" (the
+    # consolidation (docs/consolidation.md): ``extractor`` is "rules" (the
     # local default) or "llm" (an OpenAI-compatible chat endpoint at
     # ``extractor_url`` with ``extractor_model``; the key is read from the
     # environment variable named by ``extractor_api_key_env``, never called
@@ -136,11 +136,11 @@ class Settings:
     # namespace with new episodes every ``consolidate_every_s`` seconds; 0 is off,
     # the library's default (``engram serve`` turns it on, see docs/cli.md)
     consolidate_every_s: float = 0.0
-    # PII redaction on write (issue 8, docs/security.md): text added to or updated
+    # PII redaction on write (docs/security.md): text added to or updated
     # in these namespaces has e-mails, phones, cards, IBANs, IPs and SSNs replaced
     # by typed placeholders before it is embedded or stored
     redact_namespaces: frozenset[str] = frozenset()
-    # encryption at rest (issue 8, docs/security.md): with a key, a new store is
+    # encryption at rest (docs/security.md): with a key, a new store is
     # created encrypted (content, metadata, history, facts, a blind lexical index,
     # and the vectors unless ``encrypt_vectors`` is off) and an encrypted store
     # opens only with its key; without one, a store is plaintext

@@ -62,7 +62,7 @@ from engramdb.validation import (
 
 __all__ = ["DEFAULT_NAMESPACE", "Memory"]
 
-#: Working memory (issue 9): default and largest number of turns a session holds.
+#: Working memory (docs/context.md): default and largest number of turns a session holds.
 WORKING_TURNS = 20
 WORKING_MAX_TURNS = 200
 #: How many recalled memories ``context`` considers before packing.
@@ -373,7 +373,7 @@ class Memory:
         return count
 
     def _forget_in_process(self, namespace: str) -> None:
-        """Erasure reaches this process's caches too (issue 8): the namespace's analysed
+        """Erasure reaches this process's caches too (docs/security.md): the namespace's analysed
         documents, and every cached embedding (keyed by a hash of the text, but a
         vector still says roughly what was erased). Both are rebuilt on demand."""
         if self._recaller is not None:
@@ -465,7 +465,7 @@ class Memory:
             keeper.recalled(request.namespace, [h.engram.id for h in hits], request.now)
         return hits
 
-    # -- consolidation (issue 5; docs/consolidation.md) ---------------------------
+    # -- consolidation (docs/consolidation.md) ---------------------------
 
     def consolidate(
         self,
@@ -515,7 +515,7 @@ class Memory:
             found = [f for f in found if f.holds_at(when)]
         return found
 
-    # -- working memory and context (issue 9; docs/context.md) -----------------------
+    # -- working memory and context (docs/context.md) -----------------------
 
     def working(
         self,
@@ -638,7 +638,7 @@ class Memory:
             drivers=tuple(found[i] for i in reading.drivers if i in found),
         )
 
-    # -- memory dynamics (issue 4) ---------------------------------------------------
+    # -- memory dynamics (docs/dynamics.md) ---------------------------------------------------
 
     def flush(self) -> int:
         """Write the queued recalls of every namespace now; returns memories updated.
@@ -1020,10 +1020,10 @@ class _Exported:
     session: str | None
     recorded_at: datetime
     versions: list[VersionRecord]
-    # exported dynamics (issue 4): the record's fields, and its recall state
+    # exported dynamics (docs/dynamics.md): the record's fields, and its recall state
     strength: dict[str, Any] = field(default_factory=dict)
     recalled: DynamicsUpdate | None = None
-    # exported consolidation (issue 5): fact structure, provenance, consumed mark
+    # exported consolidation (docs/consolidation.md): fact structure, provenance, consumed mark
     fact: Fact | None = None
     sources: list[Link] = field(default_factory=list)
     consolidated: int | None = None

@@ -43,7 +43,7 @@ class Engram:
     current version was written. ``kind`` is ``"episode"`` for what was added;
     consolidation adds other kinds.
 
-    Dynamics (issue 4, docs/dynamics.md): ``importance`` in [0, 1];
+    Dynamics (docs/dynamics.md): ``importance`` in [0, 1];
     ``stability_days`` the forgetting curve's stability S; ``valence`` in
     [-1, 1], ``arousal`` in [0, 1] and ``emotion`` a label; ``recalls`` how
     often search returned it, ``last_recalled_at`` when last; ``dormant`` when
@@ -115,7 +115,7 @@ class Contribution:
 class Explanation:
     """Why a memory was recalled: each signal's contribution, largest first.
 
-    The memory's dynamics at search time ride along (issue 4): ``retention`` is
+    The memory's dynamics at search time ride along (docs/dynamics.md): ``retention`` is
     R(now) on its forgetting curve, ``stability_days`` its S, ``importance``
     and ``emotion`` as stored; None where the search did not compute them.
     """
@@ -244,7 +244,7 @@ class ConsolidationReport:
 
 @dataclass(frozen=True, slots=True)
 class Mood:
-    """How a namespace's recent memories feel: ``mem.mood`` (issue 9).
+    """How a namespace's recent memories feel: ``mem.mood`` (docs/context.md).
 
     ``valence`` in [-1, 1] is the arousal-weighted mean valence of the
     episodes that occurred in ``[start, end]``, ``arousal`` in [0, 1] their
@@ -301,7 +301,7 @@ class ContextItem:
 
 @dataclass(frozen=True, slots=True)
 class ContextBundle:
-    """What to put in a prompt now: ``mem.context``'s answer (issue 9).
+    """What to put in a prompt now: ``mem.context``'s answer (docs/context.md).
 
     ``items`` are ordered for reading: mood, facts, summaries, recalled
     episodes (oldest first), then the session's working memory (oldest

@@ -47,7 +47,7 @@ def test_bad_scopes_are_usage_errors(invoke: Invoke) -> None:
     assert json.loads(invoke("--json", "keys", "list").stdout) == {"keys": []}
 
 
-# -- the master key of an encrypted store (issue 8) ------------------------------
+# -- the master key of an encrypted store (docs/security.md) ------------------------------
 
 
 def test_new_master_prints_a_key_or_writes_an_owner_only_file(

@@ -69,7 +69,7 @@ def test_add_json_returns_the_engram_in_utc(shared: Invoke, dog_id: str) -> None
     assert set(engram) == {
         "id", "namespace", "text", "session", "speaker", "metadata", "kind", "version",
         "occurred_at", "recorded_at", "valid_from",
-        # memory dynamics (issue 4); "retention" is R(now), added by get
+        # memory dynamics (docs/dynamics.md); "retention" is R(now), added by get
         "importance", "stability_days", "valence", "arousal", "emotion", "recalls",
         "last_recalled_at", "dormant", "retention",
     }  # fmt: skip

@@ -1,4 +1,4 @@
-"""The same verbs on every surface: CLI, HTTP, MCP and Client (issue 9)."""
+"""The same verbs on every surface: CLI, HTTP, MCP and Client (docs/context.md)."""
 
 from __future__ import annotations
 

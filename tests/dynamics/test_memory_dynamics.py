@@ -1,4 +1,4 @@
-"""Memory dynamics through the facade with the real store and model (issue 4)."""
+"""Memory dynamics through the facade with the real store and model (docs/dynamics.md)."""
 
 from __future__ import annotations
 

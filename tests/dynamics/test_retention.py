@@ -1,4 +1,4 @@
-"""The forgetting curve's maths: properties that must hold for every input (issue 4)."""
+"""The forgetting curve's maths: properties that must hold for every input (docs/dynamics.md)."""
 
 from __future__ import annotations
 

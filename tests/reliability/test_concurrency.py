@@ -1,4 +1,4 @@
-"""Concurrency (issue 7): processes and threads writing and searching one SQLite store.
+"""Concurrency (docs/reliability.md): processes and threads writing and searching one SQLite store.
 
 Workers embed with ``HashEmbedder`` (``engramdb.testing.fakes``), a fast
 deterministic stand-in: the load is on the store's locking and transactions,

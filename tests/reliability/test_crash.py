@@ -1,4 +1,4 @@
-"""Crash safety (issue 7): SIGKILL a writer at random moments; nothing acknowledged is lost.
+"""Crash safety: SIGKILL a writer at random moments; nothing acknowledged is lost.
 
 The writer processes embed with ``HashEmbedder`` (``engramdb.testing.fakes``),
 a fast deterministic stand-in for the model: the test exercises the store's
@@ -99,7 +99,7 @@ def test_read_log_ignores_a_torn_last_line_and_finds_the_write_in_flight(tmp_pat
 
 
 def test_an_encrypted_store_survives_kills_too(tmp_path: Path) -> None:
-    # issue 8: a torn sealed write would surface as a DecryptionError in the audit
+    # A torn sealed write would surface as a DecryptionError in the audit
     report = run_crash_cycles(tmp_path, 15, seed=11, key=EncryptionKey.from_text(generate_key()))
     assert report.problems == ()
     assert report.lost == 0

@@ -1,4 +1,4 @@
-"""Disk full and read-only stores (issue 7): a write fails with a clear StoreError,
+"""Disk full and read-only stores (docs/reliability.md): a write fails with a clear StoreError,
 the store stays consistent and readable, and works again once the cause is gone.
 
 Tests run as root, where file permissions do not stop writes, so the faults are

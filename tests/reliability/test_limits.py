@@ -1,4 +1,4 @@
-"""Resource bounds (issue 7): every limit is enforced through ``Memory`` and documented.
+"""Resource bounds (docs/reliability.md): every limit is enforced through ``Memory`` and documented.
 
 Each field of ``Limits`` needs an entry in ``ENFORCED`` (an input just at the
 limit is accepted, one just over it raises ``LimitExceededError`` and writes

@@ -1,4 +1,4 @@
-"""Recovery (issue 7): online backup and restore, check, reindex, lossless export/import.
+"""Recovery: online backup and restore, check, reindex, lossless export/import.
 
 Stores are filled with ``HashEmbedder`` (a deterministic stand-in for the
 model) except where search results are compared (reindex), which uses the
@@ -206,7 +206,7 @@ def test_reindex_gives_the_same_search_results_as_before(
             return [
                 [
                     (h.engram.id, round(h.score, 6))
-                    # reinforce=False: a recall strengthens its hits (issue 4), which
+                    # reinforce=False: a recall strengthens its hits (docs/dynamics.md), which
                     # would change the scores this test compares
                     for h in mem.search(q, namespace="demo", limit=10, now=now, reinforce=False)
                 ]

@@ -1,4 +1,4 @@
-"""The audit log: every mutating request leaves who/what/where/when, never content (issue 8).
+"""The audit log: every mutating request leaves who/what/where/when, never content.
 
 Each surface is driven for real (the CLI, the FastAPI app, ``engram mcp`` over
 stdio with the MCP SDK client; MCP over HTTP is in tests/server/test_mcp.py),

@@ -1,4 +1,4 @@
-"""Encryption at rest (issue 8): no plaintext in any file, wrong keys and tampering refused."""
+"""Encryption at rest: no plaintext in any file, wrong keys and tampering refused."""
 
 from __future__ import annotations
 

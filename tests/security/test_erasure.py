@@ -1,4 +1,4 @@
-"""Erasure reaches the files: after forget_namespace or delete, no canary byte is left (issue 8)."""
+"""Erasure reaches the files: after forget_namespace or delete, no canary byte is left."""
 
 from __future__ import annotations
 

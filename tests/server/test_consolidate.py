@@ -1,4 +1,4 @@
-"""Consolidation and its facts on every surface: REST routes, MCP tools, Client (issue 5)."""
+"""Consolidation and its facts on every surface: REST routes, MCP tools, Client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A server over an encrypted store (issue 8): plaintext over the API, none in the files."""
+"""A server over an encrypted store: plaintext over the API, none in the files."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from engramdb.testing.conformance import ALL_CHECKS, StoreFactory
 @pytest.fixture(params=["memory", "file", "encrypted-memory", "encrypted-file"])
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Each way SqliteStore opens; the encrypted ones seal everything, vectors included
-    (issue 8): the same behaviour must come out of ciphertext and a blind index."""
+    (docs/security.md): the same behaviour must come out of ciphertext and a blind index."""
     counter = itertools.count()
     key = EncryptionKey.from_text(generate_key()) if "encrypted" in request.param else None
 

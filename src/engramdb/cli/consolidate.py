@@ -1,4 +1,4 @@
-"""``engram consolidate``: episodes into facts and summaries, with a progress bar (issue 5);
+"""``engram consolidate``: episodes into facts and summaries, with a progress bar;
 ``engram facts``: the facts it wrote, current and past.
 
 One facade call (``Memory.consolidate``) per namespace, each recorded in the

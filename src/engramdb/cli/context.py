@@ -1,4 +1,4 @@
-"""Working memory and context (issue 9): ``engram context``, ``working`` and ``mood``.
+"""Working memory and context (docs/context.md): ``engram context``, ``working`` and ``mood``.
 
 Each command makes one facade call and prints the result: the packed context
 as prompt text (or its items with ``--json``), a session's latest turns, the

@@ -130,7 +130,7 @@ def write_plan(
     """
     counts = {} if counts is None else counts
     # Export records: embedded and written BATCH at a time (one transaction per
-    # batch), not one embedding call per record (issue 7).
+    # batch), not one embedding call per record (docs/reliability.md).
     for start in range(0, len(plan.records), BATCH):
         batch = plan.records[start : start + BATCH]
         mem.import_records(batch, batch_size=BATCH)

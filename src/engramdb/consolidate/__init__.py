@@ -1,9 +1,10 @@
-"""Consolidation: episodes become facts and summaries; nothing true is ever lost (issue 5).
+"""Consolidation: episodes become facts and summaries; nothing true is ever lost.
 
 ``extract`` finds statements (rule-based by default, ``llm`` optionally),
 ``supersede`` keeps each subject / attribute's timeline of values,
 ``summarize`` writes extractive session summaries and finds near-duplicate
 episodes, and ``engine`` runs it all incrementally, one transaction per batch.
+See docs/consolidation.md.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ vector), in the order they were said: no model beyond the embedder, nothing
 invented. Two episodes are near-duplicates when their vectors are close
 (cosine at or above a threshold) and their words mostly agree (Jaccard), so
 "I moved to Denver" and "I moved to Denver!" match while "I love X" and
-"I hate X" (close vectors, DEPENDENCIES.md) do not.
+"I hate X" (close vectors: a bi-encoder does not tell them apart) do not.
 """
 
 from __future__ import annotations

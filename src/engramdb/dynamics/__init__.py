@@ -1,4 +1,4 @@
-"""Memory dynamics: retention and stability, importance, emotion (issue 4).
+"""Memory dynamics: retention and stability, importance, emotion (docs/dynamics.md).
 
 Pure functions of their inputs and ``now`` (``retention``, ``importance``) and
 the emotion appraisal of a text (``emotion``); ``recall`` turns a search's

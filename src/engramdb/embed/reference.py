@@ -83,7 +83,7 @@ def _layer_norm(x: F32, gamma: F32, beta: F32) -> F32:
 
 
 def _gelu(h: F32) -> F32:
-    # h*h*h, not h**3: the power ufunc is ~15x slower on float32 (DEPENDENCIES.md).
+    # h*h*h, not h**3: the power ufunc is ~15x slower on float32 (measured).
     out: F32 = np.float32(0.5) * h * (1.0 + np.tanh(_GELU_C * (h + 0.044715 * h * h * h)))
     return out
 

@@ -2,8 +2,8 @@
 
 The facade fetches (working turns, hits, provenance links); this module turns
 them into labelled ``ContextItem``s with token counts, bounds working memory,
-and reads the mood of a time window from the catalog's emotion tags (issue 4's
-valence and arousal). Packing itself is ``recall.packing``. No store writes.
+and reads the mood of a time window from the catalog's emotion tags (valence
+and arousal, docs/dynamics.md). Packing itself is ``recall.packing``. No store writes.
 """
 
 from __future__ import annotations

@@ -41,16 +41,16 @@ class SearchRequest:
     limit: int
     now: datetime
     neighbours: int = 0
-    # memory dynamics (issue 4): dormant memories (put aside, or with R(now) below
+    # memory dynamics (docs/dynamics.md): dormant memories (put aside, or with R(now) below
     # ``dormant_below``) are left out unless ``include_dormant``; ``emotions``
     # keeps only memories with those labels; ``mood`` makes recall mood-congruent.
     include_dormant: bool = False
     dormant_below: float = 0.0
     emotions: frozenset[str] | None = None
     mood: tuple[float, str] | None = None
-    # context-conditioned recall (issue 9): the conversation so far, oldest first
+    # context-conditioned recall (docs/context.md): the conversation so far, oldest first
     context: tuple[Turn, ...] = ()
-    # consolidation (issue 5): what was true at event time ``as_of`` (memories of
+    # consolidation (docs/consolidation.md): what was true at event time ``as_of`` (memories of
     # later events are left out; facts count by whether they held then), and
     # which kinds of memory to return (None: episodes, with facts and summaries
     # as their keys)
@@ -83,7 +83,7 @@ class Recaller:
 
     def forget(self, namespace: str) -> None:
         """Drop what this recaller keeps of a namespace in memory: its view and the
-        analysed documents (erasure reaches the process too; issue 8)."""
+        analysed documents (erasure reaches the process too; docs/security.md)."""
         with self._lock:
             self._views.pop(namespace, None)
             self._documents.pop(namespace, None)

@@ -1,7 +1,7 @@
 """Index-time enrichment: extra lexical keys stored with a memory.
 
 A question phrased differently from the memory should still meet it, so each
-memory is indexed with keys beyond its text: the speaker's name, and (issue 3)
+memory is indexed with keys beyond its text: the speaker's name, and
 resolved dates and other derived terms. Keys are searchable, never shown as
 the memory's text, and recomputed on update and reindex.
 """

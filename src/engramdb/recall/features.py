@@ -55,14 +55,14 @@ SIGNALS = (
     "time_expression",
     "is_question",
     "length",
-    # memory dynamics (issue 4): weights hand-set (bench/ranker_fit.py HAND_SET)
+    # memory dynamics (docs/dynamics.md): weights hand-set (bench/ranker_fit.py HAND_SET)
     "retention",
     "importance",
     "emotion_match",
-    # context-conditioned recall (issue 9): cosine with the conversation so far;
+    # context-conditioned recall (docs/context.md): cosine with the conversation so far;
     # weight hand-set (bench/ranker_fit.py HAND_SET), zero when no context is given
     "context_dense",
-    # consolidation (issue 5): facts and summaries as keys for their episodes, and
+    # consolidation (docs/consolidation.md): facts and summaries as keys for their episodes, and
     # each fact's validity for the query (as_of, "used to"); weights hand-set
     # (bench/ranker_fit.py HAND_SET): LoCoMo holds no updates to learn them from
     "fact",
@@ -213,7 +213,7 @@ _STATUS = {"current": 0, "superseded": 1, "stale": 2}
 
 @dataclass(frozen=True, slots=True)
 class Knowledge:
-    """Consolidated memories as recall keys (issue 5), in catalog rows.
+    """Consolidated memories as recall keys (docs/consolidation.md), in catalog rows.
 
     ``fact_rows`` are the rows of facts, with their event-time validity
     (``valid_to`` is +inf while open), status (0 current, 1 superseded, 2
@@ -473,7 +473,7 @@ def signals(
 
 
 def _context_dense(query: Query, view: NamespaceView) -> F64:
-    """Topic continuity: each memory's cosine with the context's embedding (issue 9)."""
+    """Topic continuity: each memory's cosine with the context's embedding (docs/context.md)."""
     if query.context_vector is None:
         return np.zeros(len(view.catalog))
     return (view.catalog.vectors @ query.context_vector).astype(np.float64)

@@ -2,7 +2,7 @@
 
 "When did she go to that?" means something only after "Tell me about Caroline
 and the LGBTQ support group." ``resolve`` rewrites the query for the lexical,
-dense and speaker signals in two steps (issue 9):
+dense and speaker signals in two steps (docs/context.md):
 
 1. **People.** The most recently named person takes the place of a
    third-person pronoun ("she" -> "Caroline", "her sister" -> "Caroline's

@@ -1,6 +1,6 @@
 """Context packing: fit labelled items into a token budget by value per token.
 
-``pack`` is the pure part of ``mem.context`` (issue 9). The session's latest
+``pack`` is the pure part of ``mem.context`` (docs/context.md). The session's latest
 working-memory turns come first (up to ``working_share`` of the budget, the
 newest kept when they do not all fit): a prompt without the last thing said
 is wrong whatever else it holds. The rest of the budget is a 0/1 knapsack:

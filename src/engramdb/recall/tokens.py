@@ -1,6 +1,6 @@
 """Token counting for context budgets: the embedding model's own WordPiece tokenizer.
 
-``mem.context`` fits a prompt into ``budget_tokens`` (issue 9). Counting needs
+``mem.context`` fits a prompt into ``budget_tokens`` (docs/context.md). Counting needs
 a real tokenizer that ships offline; the packaged embedding model's
 ``tokenizer.json`` (pinned by sha256 in ``embed.minilm.TOKENIZER``) is one.
 It is not the tokenizer of whatever LLM reads the prompt: WordPiece counts run

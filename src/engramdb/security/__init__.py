@@ -1,8 +1,8 @@
-"""Privacy and security (issue 8): erasure checks, PII redaction.
+"""Privacy and security (docs/security.md): erasure checks, PII redaction.
 
 Persistence of the audit log lives in ``engramdb.store.sqlite.audit`` (only
-``store/sqlite`` imports sqlite3); encryption at rest is not built yet
-(docs/security.md).
+``store/sqlite`` imports sqlite3); encryption at rest in ``security.crypto``,
+imported where a store seals (not here, so that this package stays cheap).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Envelope encryption at rest (issue 8): master key, namespace data keys, ciphers.
+"""Envelope encryption at rest (docs/security.md): master key, namespace data keys, ciphers.
 
 The scheme (docs/security.md, "Encryption at rest"):
 

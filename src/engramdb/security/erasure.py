@@ -1,4 +1,4 @@
-"""Proof of erasure: which files of a store still hold given bytes (issue 8).
+"""Proof of erasure: which files of a store still hold given bytes (docs/security.md).
 
 It owns finding a store's files on disk and scanning their raw bytes; it does
 not open the database (a scan must see what is on disk, WAL included, and must

@@ -1,4 +1,4 @@
-"""PII redaction on write: typed placeholders and a count per kind (issue 8).
+"""PII redaction on write: typed placeholders and a count per kind (docs/security.md).
 
 It owns the patterns and their checks: e-mail addresses, phone numbers, card
 numbers (kept only when the Luhn check passes), IBANs (mod-97), IPv4/IPv6

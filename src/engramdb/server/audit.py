@@ -1,7 +1,7 @@
 """The audit log's place and vocabulary; its rows live in ``store.sqlite.audit``.
 
-``audit.db`` sits beside the store like ``keys.db``. Who writes it (issue 8,
-docs/security.md): the HTTP server, one entry per mutating request and one per
+``audit.db`` sits beside the store like ``keys.db``. Who writes it
+(docs/security.md): the HTTP server, one entry per mutating request and one per
 request refused for want of a valid key (``server.http.audit``); the MCP tools,
 one per memory-changing tool call (``server.mcp.tools``); the CLI, one per
 local write command it runs, one per namespace for a batch (actor ``"local"``);

@@ -219,7 +219,7 @@ class FactsOut(BaseModel):
     facts: list[FactOut]
 
 
-# -- memory dynamics (issue 4, docs/dynamics.md) ----------------------------------
+# -- memory dynamics (docs/dynamics.md) ----------------------------------
 
 
 class BudgetIn(_In):
@@ -460,7 +460,7 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-# -- working memory and context (issue 9) ----------------------------------------
+# -- working memory and context (docs/context.md) ----------------------------------------
 
 
 class ContextIn(_In):

@@ -55,7 +55,7 @@ class Capability(enum.Enum):
     ANN = "ann"  # approximate nearest-neighbour index for large namespaces
     CONCURRENT_PROCESSES = "concurrent_processes"  # several processes may open one store
     BACKUP = "backup"  # online consistent backup
-    ENCRYPTION = "encryption"  # envelope encryption at rest, master key rotation (issue 8)
+    ENCRYPTION = "encryption"  # envelope encryption at rest, master key rotation (docs/security.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ class EngramRecord:
     vector: npt.NDArray[np.float32]
     model_id: str
     keys: str = ""
-    # Memory dynamics at write time (issue 4): computed by the facade
+    # Memory dynamics at write time (docs/dynamics.md): computed by the facade
     # (``engramdb.dynamics``); the defaults are what a memory without them gets.
     importance: float = DEFAULT_IMPORTANCE
     stability_days: float = DEFAULT_STABILITY_DAYS
@@ -128,7 +128,7 @@ class Catalog:
     vectors: npt.NDArray[np.float32]
     #: each memory's kind ("episode", "fact", "summary"); empty means all episodes
     kinds: tuple[str, ...] = ()
-    #: each memory's dynamic state (issue 4); None when the backend keeps none
+    #: each memory's dynamic state (docs/dynamics.md); None when the backend keeps none
     dynamics: Dynamics | None = None
 
     def __len__(self) -> int:
@@ -256,7 +256,7 @@ class DerivedUpdate:
 
 @dataclass(frozen=True, slots=True)
 class ConsolidationBatch:
-    """Everything one consolidation step writes, in one transaction (issue 5).
+    """Everything one consolidation step writes, in one transaction (docs/consolidation.md).
 
     ``episodes`` are the (id, version) pairs the step consumed: the store marks
     them consolidated, and refuses the whole batch if any already was (another
@@ -345,7 +345,7 @@ class Store(ABC):
         """The turns around a memory in its session, in order, without the memory itself."""
 
     def session_tail(self, namespace: str, session: str, limit: int) -> list[Engram]:
-        """The last ``limit`` episodes of ``session``, oldest first (working memory, issue 9).
+        """The last ``limit`` episodes of ``session``, oldest first (working memory).
 
         A query over the episodic store ordered by the session's ``seq``; this
         default reads the namespace in order, backends override it with an
@@ -392,7 +392,7 @@ class Store(ABC):
     def model_ids(self) -> set[str]:
         """The embedding model ids of the stored vectors."""
 
-    # -- memory dynamics (issue 4) ---------------------------------------------
+    # -- memory dynamics (docs/dynamics.md) ---------------------------------------------
 
     @abstractmethod
     def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
@@ -413,7 +413,7 @@ class Store(ABC):
         """Store (or replace) the namespace's budget in one transaction; both None
         removes it. ``forget_namespace`` removes it too."""
 
-    # -- consolidation (issue 5) ----------------------------------------------
+    # -- consolidation (docs/consolidation.md) ----------------------------------------------
 
     @abstractmethod
     def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
@@ -487,7 +487,7 @@ class Store(ABC):
 
     @property
     def encrypted(self) -> bool:
-        """Whether what the store writes is sealed with its master key (issue 8)."""
+        """Whether what the store writes is sealed with its master key (docs/security.md)."""
         return False
 
     def encrypt(self, key: EncryptionKey, *, encrypt_vectors: bool = True) -> int:

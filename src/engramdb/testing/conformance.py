@@ -814,7 +814,7 @@ def check_ann_search(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
-# -- consolidation (issue 5) ------------------------------------------------------
+# -- consolidation (docs/consolidation.md) ------------------------------------------------------
 
 _DAY = timedelta(days=1)
 
@@ -980,7 +980,7 @@ def check_delete_takes_derived_only_memories(factory: StoreFactory) -> None:
         assert store.get("ns", "f" * 32) is None  # derived only from a
         assert store.facts("ns") == []
         # a summary goes with any one of its sources: it may quote the erased turn
-        # (issue 8, docs/security.md), even though b still backs it
+        # (docs/security.md), even though b still backs it
         assert store.get("ns", "5" * 32) is None
         assert store.get("ns", b.id) is not None  # an episode is never taken along
         assert store.links("ns") == []

@@ -243,7 +243,7 @@ def run_crash_cycles(
 ) -> CrashReport:
     """Run ``cycles`` kill-and-audit cycles on a store in ``workdir``; stops at a problem.
 
-    With ``key`` the store is encrypted (issue 8): every write seals, every
+    With ``key`` the store is encrypted (docs/security.md): every write seals, every
     audit opens with the key, and a torn write would show as a DecryptionError.
     """
     workdir.mkdir(parents=True, exist_ok=True)

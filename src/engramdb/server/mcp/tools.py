@@ -16,7 +16,7 @@ to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``)
 with its library method (a later issue): one more ``@server.tool`` here.
 
 The tools that change memory (``remember``, ``consolidate``, ``forget``) append
-an audit entry (issue 8) with the REST verbs (``add``, ``consolidate``,
+an audit entry (docs/security.md) with the REST verbs (``add``, ``consolidate``,
 ``delete``): over HTTP one per call, refused ones included, as the key id with
 the status the REST API would answer; over stdio one per call that succeeded,
 as ``"mcp-stdio"`` with status 0, like a CLI command. Never the arguments, and

@@ -1,4 +1,4 @@
-"""SqliteAuditLog: the append-only audit log, in its own SQLite file (issue 8).
+"""SqliteAuditLog: the append-only audit log, in its own SQLite file (docs/security.md).
 
 It owns the SQL of the ``audit`` table: who (an API key id, or ``"local"``)
 did what (an action verb) to which namespace and when, with the target id, the

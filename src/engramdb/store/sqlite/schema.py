@@ -62,7 +62,7 @@ MIGRATIONS: tuple[str, ...] = (
         tokenize = 'porter unicode61 remove_diacritics 2'
     );
     """,
-    # 2: consolidation (issue 5). Facts and summaries are rows of ``engrams``
+    # 2: consolidation (docs/consolidation.md). Facts and summaries are rows of ``engrams``
     # (kind "fact" / "summary"), so search, history, export and erasure reach
     # them; ``facts`` adds their structure and bi-temporal validity (event time
     # valid_from/valid_to, record time recorded_at/invalidated_at);
@@ -107,7 +107,7 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at  TEXT    NOT NULL
     );
     """,
-    # next: memory dynamics (issue 4). One row per memory, written with it and
+    # next: memory dynamics (docs/dynamics.md). One row per memory, written with it and
     # gone with it (cascade): stability S (days), importance, emotion, recalls,
     # dormancy. Not versioned: it describes the memory's strength, not its
     # content. Memories of older stores get the defaults of model.py
@@ -127,7 +127,7 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO dynamics (engram_rowid, stability_days, importance)
         SELECT rowid, 12.0, 0.5 FROM engrams;
     """,
-    # 4: encryption at rest (issue 8, docs/security.md). ``crypto`` has one row
+    # 4: encryption at rest (docs/security.md). ``crypto`` has one row
     # in an encrypted store and none in a plaintext one: the key-derivation
     # parameters (a passphrase's scrypt salt), a verifier that only the right
     # master key opens, and whether vectors are sealed too. ``namespace_keys``

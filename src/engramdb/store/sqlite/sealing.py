@@ -1,4 +1,4 @@
-"""The keys of an encrypted SQLite store, and which cipher a namespace gets (issue 8).
+"""The keys of an encrypted SQLite store, and which cipher a namespace gets (docs/security.md).
 
 Owns the ``crypto`` row and the ``namespace_keys`` table (migration 4): turning
 encryption on for a new store, checking the master key when a store opens, a

@@ -6,7 +6,7 @@ index per namespace (derived from the ``vectors`` table and reloaded when
 another process changed the namespace). It does not validate user input (the
 facade did) or rank anything.
 
-Reliability (issue 7, docs/reliability.md): a write is one ``BEGIN IMMEDIATE``
+Reliability (docs/reliability.md): a write is one ``BEGIN IMMEDIATE``
 transaction, retried with jittered backoff while another process holds the
 write lock; a read runs on one snapshot, so a batch written by another process
 is seen entirely or not at all; SQLite's "disk is full" and "read-only" errors
@@ -92,13 +92,13 @@ _ORPHAN_CHECKS = {
     "vectors without a memory": "SELECT COUNT(*) FROM vectors "
     "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
 }
-# sealed vectors carry the cipher's overhead (issue 8)
+# sealed vectors carry the cipher's overhead
 _VECTOR_SIZE_CHECK = "SELECT COUNT(*) FROM vectors WHERE length(data) != dims + ?"
 _ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, "
     "occurred_at, recorded_at, valid_from, version"
 )
-# A memory's dynamics (issue 4) as one JSON array, appended to the columns of a
+# A memory's dynamics (docs/dynamics.md) as one JSON array, appended to the columns of a
 # query over ``engrams`` (unaliased); ``_engram`` reads it when present.
 # (One scalar subquery per column, not json_array: SQLite's JSON prints REALs with
 # 15 significant digits, and a stored float must come back exactly.)
@@ -118,7 +118,7 @@ _DYNAMICS_COLUMN = "".join(
 )
 _BUSY_TIMEOUT_MS = 5000
 _VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of free pages
-_BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (issue 7)
+_BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (docs/reliability.md)
 
 
 def database_path(path: str | Path) -> Path:
@@ -200,7 +200,7 @@ class SqliteStore(Store):
         missing store is a ``NotFoundError`` naming ``path``. A store created
         here is owner-only: a 0600 database in 0700 folders (docs/security.md).
 
-        ``encryption`` (issue 8): a new, empty store opened with a key is
+        ``encryption`` (docs/security.md): a new, empty store opened with a key is
         created encrypted (its vectors too unless ``encrypt_vectors`` is
         False); an encrypted store opens only with its key
         (``DecryptionError`` otherwise), and a plaintext store refuses a key.
@@ -263,7 +263,7 @@ class SqliteStore(Store):
         conn = self._conn
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        # Erasure that reaches the file (issue 8): freed pages are overwritten
+        # Erasure that reaches the file (docs/security.md): freed pages are overwritten
         # with zeros, so deleted text does not linger in free pages.
         conn.execute("PRAGMA secure_delete = ON")
         if self.read_only:
@@ -333,7 +333,7 @@ class SqliteStore(Store):
 
     @property
     def encrypted(self) -> bool:
-        """Whether this store seals what it writes (issue 8)."""
+        """Whether this store seals what it writes (docs/security.md)."""
         return self._keys.encrypted
 
     def rotate_master_key(self, new: EncryptionKey) -> int:
@@ -759,7 +759,7 @@ class SqliteStore(Store):
         return len(rowids)
 
     def _scrub(self, *, optimize_fts: bool, vacuum: bool = False) -> None:
-        """Push erased bytes out of the FTS segments and the WAL file (issue 8).
+        """Push erased bytes out of the FTS segments and the WAL file (docs/security.md).
 
         The delete is already committed, so this never fails it: a concurrent
         reader can keep the WAL from being truncated (SQLITE_BUSY, or a
@@ -1062,7 +1062,7 @@ class SqliteStore(Store):
         with self._read() as conn:
             return {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM vectors")}
 
-    # -- memory dynamics (issue 4) ------------------------------------------------
+    # -- memory dynamics (docs/dynamics.md) ------------------------------------------------
 
     def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
         if not updates:
@@ -1129,7 +1129,7 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise _failure("set_budget", exc) from exc
 
-    # -- consolidation (issue 5) --------------------------------------------------
+    # -- consolidation (docs/consolidation.md) --------------------------------------------------
 
     def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
         columns = ", ".join(f"e.{c}" for c in _ENGRAM_COLUMNS.split(", "))
@@ -1308,7 +1308,7 @@ class SqliteStore(Store):
     def facts(
         self, namespace: str, *, subject: str | None = None, attribute: str | None = None
     ) -> list[Fact]:
-        # Subject and attribute may be sealed (issue 8): filtered and ordered here,
+        # Subject and attribute may be sealed (docs/security.md): filtered and ordered here,
         # after opening, not in SQL. A namespace holds facts by the thousand at most.
         with self._read() as conn:
             rows = conn.execute(
@@ -1699,7 +1699,7 @@ class SqliteStore(Store):
             self._vectors.clear()
             if not self.read_only and self.path != ":memory:":
                 # the retry of an erasure's FTS optimize and checkpoint that another
-                # process blocked (issue 8)
+                # process blocked (docs/security.md)
                 with contextlib.suppress(sqlite3.Error):
                     if self._fts_dirty:
                         self._conn.execute("INSERT INTO engram_fts(engram_fts) VALUES ('optimize')")
@@ -1815,14 +1815,14 @@ class SqliteStore(Store):
 
 def _with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
     """``rowid`` and every derived memory (fact, summary) that would be left with no
-    source once it is gone, transitively (issue 5; erasure in issue 8 builds on it).
+    source once it is gone, transitively (docs/consolidation.md; erasure builds on it).
 
     Episodes are never taken along: a "duplicate" link between two episodes
     records a likeness, not a derivation. A summary is taken along as soon as
     any one of its sources goes, even if others remain: it is extractive, so it
     may quote the erased turn verbatim (and its history may too). It is not
     rebuilt here; the next consolidation that touches the session writes a
-    fresh one from the turns that remain (issue 8).
+    fresh one from the turns that remain (docs/security.md).
     """
     doomed = [rowid]
     gone = {rowid}
@@ -2126,7 +2126,7 @@ def _backoff(attempt: int) -> None:
 
 
 def _failure(action: str, exc: sqlite3.Error) -> StoreError:
-    """A StoreError that says in plain words why ``action`` failed (issue 7).
+    """A StoreError that says in plain words why ``action`` failed (docs/reliability.md).
 
     The transaction has rolled back by then, so the message can promise that
     nothing was written.

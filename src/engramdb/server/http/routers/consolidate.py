@@ -1,4 +1,4 @@
-"""Consolidation: ``Memory.consolidate`` on one namespace (issue 5, docs/consolidation.md)."""
+"""Consolidation: ``Memory.consolidate`` on one namespace (docs/consolidation.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Working memory and context (issue 9): ``Memory.context``, ``working`` and ``mood``."""
+"""Working memory and context (docs/context.md): ``Memory.context``, ``working`` and ``mood``."""
 
 from __future__ import annotations
 
