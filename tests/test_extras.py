@@ -143,7 +143,7 @@ def test_a_server_missing_an_extra_answers_501_and_the_client_raises_it(tmp_path
         "import json\n"
         "from fastapi.testclient import TestClient\n"
         "from engramdb import Settings\n"
-        "from engramdb.server.errors import error_class\n"
+        "from engramdb.wire import error_class\n"
         "from engramdb.server.http import ServerOptions, create_app\n"
         "settings = Settings(path=':memory:', embedder='local-fp32')\n"
         "app = create_app(settings, options=ServerOptions(auth=False))\n"

@@ -6,7 +6,7 @@ with its reason: ``backup``, ``export``, ``encrypt``, ``reindex``, ...), with
 the same names, parameters and return types (save ``consolidate``'s
 ``progress`` callback), as ``tests/test_options.py`` checks; and the same
 exceptions: the server's error codes are read back through the shared table
-(``engramdb.server.errors``), so ``except NotFoundError`` works on both.
+(``engramdb.wire``), so ``except NotFoundError`` works on both.
 Switching is one line::
 
     mem = Memory("./engram-data")
@@ -53,8 +53,8 @@ from engramdb.model import (
     NamespaceStats,
     Version,
 )
-from engramdb.server.errors import error_class
 from engramdb.validation import check_id, check_namespace
+from engramdb.wire import error_class
 
 if TYPE_CHECKING:
     import httpx

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from engramdb import Memory, Settings
-from engramdb.server import errors
+from engramdb import wire as errors
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
 

@@ -1,4 +1,4 @@
-"""The REST API's error responses: ``engramdb.server.errors``'s table, applied.
+"""The REST API's error responses: ``engramdb.wire``'s table of error codes, applied.
 
 Every error leaves as ``{"error": {"code": ..., "message": ...}}``. Library
 errors take their status and code from the shared table; the edge's own
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engramdb import EngramError
-from engramdb.server.errors import error_code
+from engramdb.wire import error_code
 
 __all__ = ["HttpError", "error_response", "install_error_handlers", "validation_message"]
 

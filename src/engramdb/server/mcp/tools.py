@@ -45,7 +45,6 @@ from engramdb.server.audit import (
     id_or_none,
     namespace_or_none,
 )
-from engramdb.server.errors import error_code
 from engramdb.server.keys import ApiKey
 from engramdb.server.schemas import (
     ConsolidationOut,
@@ -60,6 +59,7 @@ from engramdb.server.schemas import (
     SearchOut,
     VersionOut,
 )
+from engramdb.wire import error_code
 
 __all__ = ["KEY_STATE", "build_mcp"]
 
@@ -83,7 +83,7 @@ Namespace = Annotated[
 
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
-    """Library errors as tool errors: ``<code>: <message>`` (codes of server/errors.py)."""
+    """Library errors as tool errors: ``<code>: <message>`` (codes of ``engramdb.wire``)."""
     try:
         yield
     except EngramError as exc:

@@ -1,4 +1,12 @@
-"""The one table from engramdb errors to HTTP status codes and stable error codes.
+"""The JSON form of engramdb's public values, and the table of error codes.
+
+Every surface that speaks JSON (the REST API, the MCP tools, ``engramdb.Client``,
+the CLI's ``--json``, export and import) goes through this module, so a value
+has one shape everywhere. It imports nothing heavy, so ``engramdb.Client``
+can share it without the server.
+
+Error codes
+-----------
 
 The REST API answers every error as ``{"error": {"code": ..., "message": ...}}``
 with the status below; the MCP tools report ``<code>: <message>``;
@@ -33,7 +41,6 @@ written against ``Memory`` catches the same errors from a server.
 422 rather than 400 for refused values: FastAPI already answers schema
 violations with 422, and a client should not have to tell which layer refused.
 A ``StoreError`` is 503: the server is sound but its store cannot serve now.
-This module imports nothing heavy, so ``engramdb.Client`` can share it.
 """
 
 from __future__ import annotations
