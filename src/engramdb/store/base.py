@@ -86,6 +86,28 @@ class EngramRecord:
     arousal: float = 0.0
     emotion: str = "neutral"
 
+    def written(self) -> Engram:
+        """The memory this record becomes when ``Store.insert`` writes it: version 1,
+        valid from ``recorded_at``, never recalled, not dormant."""
+        return Engram(
+            id=self.id,
+            namespace=self.namespace,
+            text=self.text,
+            occurred_at=self.occurred_at,
+            recorded_at=self.recorded_at,
+            valid_from=self.recorded_at,
+            session=self.session,
+            speaker=self.speaker,
+            metadata=self.metadata,
+            kind=self.kind,
+            version=1,
+            importance=self.importance,
+            stability_days=self.stability_days,
+            valence=self.valence,
+            arousal=self.arousal,
+            emotion=self.emotion,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class VersionRecord:
@@ -284,8 +306,13 @@ class Store(ABC):
     # -- writes: each is one transaction ------------------------------------
 
     @abstractmethod
-    def insert(self, records: Sequence[EngramRecord]) -> None:
-        """Write new memories (all or none). Ids must be new."""
+    def insert(self, records: Sequence[EngramRecord]) -> list[Engram]:
+        """Write new memories (all or none) and return them as written, in input order.
+
+        Ids must be new. Each memory is at version 1, valid from its
+        ``recorded_at``, with the record's dynamics and no recall yet
+        (``EngramRecord.written``).
+        """
 
     @abstractmethod
     def update(

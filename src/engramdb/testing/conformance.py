@@ -57,6 +57,7 @@ __all__ = [
     "check_dynamics_round_trip",
     "check_failed_insert_leaves_nothing",
     "check_forget_namespace",
+    "check_insert_returns_what_it_wrote",
     "check_iter_engrams_order",
     "check_namespace_isolation",
     "check_neighbours_order",
@@ -261,6 +262,43 @@ def check_round_trip_every_field(factory: StoreFactory) -> None:
         assert (stats.engrams, stats.versions, stats.sessions) == (3, 3, 1)
         assert stats.first_occurred_at == records[0].occurred_at
         assert stats.last_occurred_at == T0
+        _assert_sound(store)
+
+
+def check_insert_returns_what_it_wrote(factory: StoreFactory) -> None:
+    """``insert`` returns each memory as written, in input order across namespaces:
+    version 1, valid from ``recorded_at``, the record's dynamics, never recalled;
+    the same memory ``get`` then reads back."""
+    plus_two = timezone(timedelta(hours=2))
+    records = [
+        make_record("b", "second namespace first", session="s1", speaker="Zoë"),
+        replace(
+            make_record(
+                "a",
+                "Grüße 🎉",
+                metadata={"nested": {"list": [1, 2.5, None]}},
+                occurred_at=datetime(2023, 5, 7, 9, 30, 1, 999, tzinfo=plus_two),
+                recorded_at=T0 + timedelta(hours=1),
+            ),
+            importance=0.875,
+            stability_days=42.25,
+            valence=-0.5,
+            arousal=0.75,
+            emotion="sadness",
+        ),
+        make_record("b", "a fact", kind="fact", keys="hidden enrichment"),
+    ]
+    with _opened(factory) as store:
+        empty = store.insert([])
+        assert empty == [], f"insert([]) returned {empty!r}, not []"
+        written = store.insert(records)
+        assert isinstance(written, list), f"insert returned {type(written).__name__}, not a list"
+        assert [e.id for e in written] == [r.id for r in records], "not in input order"
+        for engram, record in zip(written, records, strict=True):
+            assert engram == record.written(), f"insert returned {engram}, not {record}"
+            assert (engram.version, engram.valid_from) == (1, record.recorded_at)
+            assert (engram.recalls, engram.last_recalled_at, engram.dormant) == (0, None, False)
+            assert engram == store.get(record.namespace, record.id), "get reads another memory"
         _assert_sound(store)
 
 
@@ -1092,6 +1130,7 @@ def check_budget_round_trip(factory: StoreFactory) -> None:
 
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
+    check_insert_returns_what_it_wrote,
     check_restore_round_trip,
     check_restore_many_is_one_transaction,
     check_namespace_isolation,

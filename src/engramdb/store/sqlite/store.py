@@ -498,9 +498,9 @@ class SqliteStore(Store):
 
     # -- writes ---------------------------------------------------------------
 
-    def insert(self, records: Sequence[EngramRecord]) -> None:
+    def insert(self, records: Sequence[EngramRecord]) -> list[Engram]:
         if not records:
-            return
+            return []
         try:
             with self._tx() as conn:
                 added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
@@ -519,6 +519,7 @@ class SqliteStore(Store):
             raise _failure("insert", exc) from exc
         for namespace, rows in added.items():
             self._index_added(namespace, rows, generations[namespace], appended=True)
+        return [record.written() for record in records]
 
     def _insert_first_version(
         self, conn: sqlite3.Connection, cipher: Cipher, rowid: int, record: EngramRecord
