@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -10,11 +11,17 @@ import pytest
 from engramdb.config import Limits
 from engramdb.errors import InvalidInputError, LimitExceededError
 from engramdb.validation import (
+    MAX_BUDGET,
+    check_budget,
+    check_flag,
     check_id,
+    check_int,
+    check_kinds,
     check_label,
     check_limit,
     check_metadata,
     check_namespace,
+    check_number,
     check_query,
     check_text,
     check_time,
@@ -196,3 +203,48 @@ def test_check_time_refuses_a_datetime_without_a_utc_form() -> None:
     too_early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=2)))
     with pytest.raises(InvalidInputError, match="occurred_at"):
         check_time(too_early, "occurred_at")
+
+
+def test_check_int_takes_integers_within_both_bounds() -> None:
+    assert check_int(0, "before", 0, 100) == 0
+    assert check_int(100, "before", 0, 100) == 100
+    for bad in (-1, 101, True, False, 1.0, "3", None, 10**400):
+        with pytest.raises(InvalidInputError, match=r"^before must be an integer from 0 to 100$"):
+            check_int(bad, "before", 0, 100)
+
+
+def test_check_number_takes_finite_numbers_and_can_leave_the_low_bound_out() -> None:
+    assert check_number(0, "x", 0, 1) == 0.0
+    assert check_number(1, "x", 0, 1) == 1.0
+    assert check_number(36_500, "days", 0, 36_500, low_included=False) == 36_500.0
+    assert isinstance(check_number(7, "days", 0, 36_500, low_included=False), float)
+    for bad in (0, -1, 36_501, math.nan, math.inf, True, "7", None, 10**400):
+        with pytest.raises(
+            InvalidInputError, match=r"^days must be a number from 0 \(exclusive\) to 36500$"
+        ):
+            check_number(bad, "days", 0, 36_500, low_included=False)
+
+
+def test_check_flag_takes_only_booleans() -> None:
+    assert check_flag(True, "reinforce") is True
+    assert check_flag(False, "reinforce") is False
+    for bad in (0, 1, "yes", None):
+        with pytest.raises(InvalidInputError, match="reinforce must be True or False"):
+            check_flag(bad, "reinforce")
+
+
+def test_check_kinds_takes_one_kind_or_several() -> None:
+    assert check_kinds(None) is None
+    assert check_kinds("fact") == {"fact"}
+    assert check_kinds(["episode", "summary"]) == {"episode", "summary"}
+    for bad in ([], ["note"], "note", {"fact": 1}, 3, [1]):
+        with pytest.raises(InvalidInputError, match="kinds must be"):
+            check_kinds(bad)
+
+
+def test_check_budget_bounds_are_none_or_integers_up_to_the_largest() -> None:
+    assert check_budget(None, None) == (None, None)
+    assert check_budget(0, MAX_BUDGET) == (0, MAX_BUDGET)
+    for bad in (-1, MAX_BUDGET + 1, 1.5, True, "10"):
+        with pytest.raises(InvalidInputError, match=r"max_bytes must be an integer .* or None"):
+            check_budget(None, bad)

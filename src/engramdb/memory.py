@@ -47,14 +47,19 @@ from engramdb.security.redact import redact
 from engramdb.store import Capability, EngramRecord, Store, VersionRecord, open_store
 from engramdb.store.base import DynamicsUpdate, Link
 from engramdb.validation import (
+    check_budget,
     check_emotion,
     check_emotions,
+    check_flag,
     check_id,
     check_importance,
+    check_int,
+    check_kinds,
     check_label,
     check_limit,
     check_metadata,
     check_namespace,
+    check_number,
     check_query,
     check_text,
     check_time,
@@ -71,8 +76,6 @@ CONTEXT_POOL = 60
 MOOD_WINDOW = timedelta(days=7)
 
 DEFAULT_NAMESPACE = "default"
-#: The largest budget bound: exact in JSON numbers and in a SQLite INTEGER.
-MAX_BUDGET = 2**53
 _ITEM_KEYS = frozenset(
     {"text", "session", "speaker", "occurred_at", "metadata", "importance", "emotion"}
 )
@@ -430,19 +433,10 @@ class Memory:
         the query's own tone (docs/dynamics.md).
         """
         limits = self.settings.limits
-        if (
-            isinstance(neighbours, bool)
-            or not isinstance(neighbours, int)
-            or not 0 <= neighbours <= 20
-        ):
-            raise InvalidInputError("neighbours must be an integer from 0 to 20")
-        for name, flag in (
-            ("include_dormant", include_dormant),
-            ("reinforce", reinforce),
-            ("mood_congruent", mood_congruent),
-        ):
-            if not isinstance(flag, bool):
-                raise InvalidInputError(f"{name} must be True or False")
+        neighbours = check_int(neighbours, "neighbours", 0, 20)
+        include_dormant = check_flag(include_dormant, "include_dormant")
+        reinforce = check_flag(reinforce, "reinforce")
+        mood_congruent = check_flag(mood_congruent, "mood_congruent")
         text = check_query(query, limits)
         keeper = self._dynamics()
         mood = keeper.mood_of(text) if mood_congruent else None
@@ -458,7 +452,7 @@ class Memory:
             mood=mood,
             context=self._context_turns(context, namespace),
             as_of=None if as_of is None else check_time(as_of, "as_of"),
-            kinds=_check_kinds(kinds),
+            kinds=check_kinds(kinds),
         )
         hits = self._recall().search(request)
         if reinforce and hits and not self._read_only:
@@ -532,9 +526,9 @@ class Memory:
         label = check_label(session, "session", limits)
         if label is None:
             raise InvalidInputError("session is required")
-        max_turns = _bounded_int(max_turns, "max_turns", 0, WORKING_MAX_TURNS)
+        max_turns = check_int(max_turns, "max_turns", 0, WORKING_MAX_TURNS)
         if max_tokens is not None:
-            max_tokens = _bounded_int(max_tokens, "max_tokens", 0, 1_000_000)
+            max_tokens = check_int(max_tokens, "max_tokens", 0, 1_000_000)
         turns = self._store.session_tail(namespace, label, max_turns)
         return contexts.bounded(turns, max_turns, max_tokens, default_counter().count)
 
@@ -575,7 +569,7 @@ class Memory:
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
         text = check_query(query, limits)
-        budget = _bounded_int(budget_tokens, "budget_tokens", 1, 1_000_000)
+        budget = check_int(budget_tokens, "budget_tokens", 1, 1_000_000)
         at = self._clock.now() if now is None else check_time(now, "now")
         count = default_counter().count
         turns = [] if session is None else self.working(namespace=namespace, session=session)
@@ -663,8 +657,8 @@ class Memory:
         removes the budget.
         """
         namespace = check_namespace(namespace, self.settings.limits)
-        _check_budget(max_memories, max_bytes)  # both None deletes the stored budget
-        self._store.set_budget(namespace, max_memories, max_bytes)
+        bounds = check_budget(max_memories, max_bytes)  # both None deletes the stored budget
+        self._store.set_budget(namespace, *bounds)
 
     def budget(self, *, namespace: str = DEFAULT_NAMESPACE) -> Budget | None:
         """The namespace's stored budget, or None when it has none."""
@@ -697,10 +691,8 @@ class Memory:
     ) -> tuple[list[datetime], list[float]]:
         """A memory's forgetting curve from its last use over ``days``: times and R values."""
         engram = self.get(id, namespace=namespace)
-        if not isinstance(days, (int, float)) or isinstance(days, bool) or not 0 < days <= 36_500:
-            raise InvalidInputError("days must be a number from 0 (exclusive) to 36500")
-        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 10_000:
-            raise InvalidInputError("points must be an integer from 2 to 10000")
+        days = check_number(days, "days", 0, 36_500, low_included=False)
+        points = check_int(points, "points", 2, 10_000)
         start = engram.last_used_at
         return curve(engram.stability_days, start, start, start + timedelta(days=days), points)
 
@@ -712,9 +704,8 @@ class Memory:
         engram_id = check_id(id)
         if self._store.get(namespace, engram_id) is None:
             raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
-        for name, value in (("before", before), ("after", after)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-                raise InvalidInputError(f"{name} must be an integer from 0 to 100")
+        before = check_int(before, "before", 0, 100)
+        after = check_int(after, "after", 0, 100)
         return self._store.neighbours(namespace, engram_id, before, after)
 
     def namespaces(self) -> list[str]:
@@ -1189,24 +1180,6 @@ def _parse_dynamics(engram_id: str, raw: object) -> tuple[dict[str, Any], Dynami
     return strength, recalled
 
 
-_KINDS = frozenset({"episode", "fact", "summary"})
-
-
-def _check_kinds(kinds: str | Iterable[str] | None) -> frozenset[str] | None:
-    """``search(kinds=...)``: one kind or several, each one of ``_KINDS``."""
-    if kinds is None:
-        return None
-    chosen = [kinds] if isinstance(kinds, str) else kinds
-    if isinstance(chosen, Mapping) or not isinstance(chosen, Iterable):
-        raise InvalidInputError("kinds must be a kind or a list of kinds")
-    out = frozenset(chosen)
-    if not out or not all(isinstance(k, str) for k in out) or out - _KINDS:
-        raise InvalidInputError(
-            f"kinds must be among {sorted(_KINDS)}, got {sorted(map(str, out))}"
-        )
-    return out
-
-
 def _parse_time(value: object, name: str) -> datetime:
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be an ISO 8601 string")
@@ -1214,19 +1187,6 @@ def _parse_time(value: object, name: str) -> datetime:
         return from_iso(value)
     except ValueError as exc:
         raise InvalidInputError(f"{name} {value!r} is not an ISO 8601 datetime: {exc}") from exc
-
-
-def _bounded_int(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInputError(f"{name} must be an integer from {low} to {high}")
-    return value
-
-
-def _check_budget(max_memories: int | None, max_bytes: int | None) -> None:
-    """Each bound is None (no bound) or an integer from 0 to ``MAX_BUDGET``."""
-    for name, value in (("max_memories", max_memories), ("max_bytes", max_bytes)):
-        if value is not None and not (_is_int(value) and 0 <= value <= MAX_BUDGET):
-            raise InvalidInputError(f"{name} must be an integer from 0 to {MAX_BUDGET} or None")
 
 
 def _is_int(value: object) -> bool:

@@ -19,18 +19,30 @@ from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
 
 __all__ = [
+    "KINDS",
+    "MAX_BUDGET",
+    "check_budget",
     "check_emotion",
     "check_emotions",
+    "check_flag",
     "check_id",
     "check_importance",
+    "check_int",
+    "check_kinds",
     "check_label",
     "check_limit",
     "check_metadata",
     "check_namespace",
+    "check_number",
     "check_query",
     "check_text",
     "check_time",
 ]
+
+#: The kinds of memory: what ``add`` writes, and what consolidation derives from it.
+KINDS = frozenset({"episode", "fact", "summary"})
+#: The largest budget bound: exact in JSON numbers and in a SQLite INTEGER.
+MAX_BUDGET = 2**53
 
 # Namespace labels appear in URLs, file names and API-key scopes: keep them plain.
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
@@ -113,6 +125,33 @@ def check_limit(value: object, limits: Limits) -> int:
         raise InvalidInputError(f"limit must be at least 1, got {value}")
     if value > limits.max_limit:
         raise LimitExceededError(f"limit is {value}; the most is {limits.max_limit}")
+    return value
+
+
+def check_int(value: object, name: str, low: int, high: int) -> int:
+    """An integer from ``low`` to ``high``, both included (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def check_number(
+    value: object, name: str, low: float, high: float, *, low_included: bool = True
+) -> float:
+    """A finite number from ``low`` to ``high`` (``low`` itself only if ``low_included``)."""
+    bound = f"{low}" if low_included else f"{low} (exclusive)"
+    refusal = InvalidInputError(f"{name} must be a number from {bound} to {high}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise refusal
+    # compared before float(): a huge int would overflow; NaN fails every comparison
+    if not ((low <= value if low_included else low < value) and value <= high):
+        raise refusal
+    return float(value)
+
+
+def check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False")
     return value
 
 
@@ -200,3 +239,33 @@ def check_emotions(value: object) -> frozenset[str] | None:
     if not labels:
         raise InvalidInputError("emotion must name at least one label")
     return labels
+
+
+def check_kinds(value: object) -> frozenset[str] | None:
+    """``search(kinds=...)``: one kind or several, each one of ``KINDS``, or None."""
+    if value is None:
+        return None
+    chosen = [value] if isinstance(value, str) else value
+    if isinstance(chosen, Mapping) or not isinstance(chosen, Iterable):
+        raise InvalidInputError("kinds must be a kind or a list of kinds")
+    out = frozenset(chosen)
+    if not out or not all(isinstance(k, str) for k in out) or out - KINDS:
+        raise InvalidInputError(f"kinds must be among {sorted(KINDS)}, got {sorted(map(str, out))}")
+    return out
+
+
+def check_budget(max_memories: object, max_bytes: object) -> tuple[int | None, int | None]:
+    """A namespace budget's bounds: each None (no bound) or an integer from 0 to
+    ``MAX_BUDGET``; both None removes the budget."""
+    return _budget_bound(max_memories, "max_memories"), _budget_bound(max_bytes, "max_bytes")
+
+
+def _budget_bound(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return check_int(value, name, 0, MAX_BUDGET)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"{name} must be an integer from 0 to {MAX_BUDGET} or None"
+        ) from None
