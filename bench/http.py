@@ -37,7 +37,7 @@ sys.path.append(str(_HERE))
 
 from engramdb import Memory, Settings  # noqa: E402
 from engramdb.formats import locomo  # noqa: E402
-from engramdb.server.keys import KeyRing, keys_path  # noqa: E402
+from engramdb.security.keys import KeyRing, keys_path  # noqa: E402
 from locomo import DEFAULT_DATA, machine  # noqa: E402
 from metrics import percentile  # noqa: E402
 

@@ -21,8 +21,8 @@ import typer
 from engramdb import Client, Memory, Settings
 from engramdb.cli import app as cli_app
 from engramdb.options import LOCAL_ONLY, OPERATIONS, SURFACES, Operation, Surface
+from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
-from engramdb.server.keys import KeyRing
 from engramdb.server.mcp import build_mcp
 
 IDS = [op.name for op in OPERATIONS]

@@ -253,4 +253,4 @@ def test_the_walk_sees_deferred_and_guarded_imports() -> None:
     assert ("engramdb.client", "httpx") in found  # not the TYPE_CHECKING one: that is skipped
     assert found[("engramdb.client", "httpx")].extra == "client"
     assert optional_extra("engramdb.server.http.routers.search") == "server"
-    assert optional_extra("engramdb.server.keys") is None
+    assert optional_extra("engramdb.security.keys") is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engramdb import Memory
-from engramdb.server.audit import SqliteAuditLog, audit_path
+from engramdb.security.audit import SqliteAuditLog, audit_path
 
 from .support import Invoke, assert_one_line_error, ok_json
 

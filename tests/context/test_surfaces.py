@@ -19,8 +19,8 @@ from engramdb import Client, Memory, Settings
 from engramdb.cli import app as cli_app
 from engramdb.cli.state import State
 from engramdb.embed import Embedder
+from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
-from engramdb.server.keys import KeyRing
 from engramdb.server.mcp import build_mcp
 
 from .conftest import T0, TURNS

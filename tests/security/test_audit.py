@@ -26,9 +26,9 @@ from engramdb.cli import app as cli_app
 from engramdb.cli.state import State
 from engramdb.embed import Embedder
 from engramdb.errors import StoreError
-from engramdb.server.audit import AuditRecord, SqliteAuditLog, audit_path
+from engramdb.security.audit import AuditRecord, SqliteAuditLog, audit_path
+from engramdb.security.keys import KeyRing
 from engramdb.server.http.app import create_app
-from engramdb.server.keys import KeyRing
 from engramdb.server.options import ServerOptions
 from engramdb.testing.fakes import HashEmbedder
 

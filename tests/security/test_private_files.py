@@ -19,9 +19,9 @@ from typer.testing import CliRunner, Result
 from engramdb import EncryptionKey, Memory, Settings
 from engramdb.cli import app
 from engramdb.embed import Embedder
+from engramdb.security.audit import SqliteAuditLog, audit_path
 from engramdb.security.crypto import generate_key
-from engramdb.server.audit import SqliteAuditLog, audit_path
-from engramdb.server.keys import KeyRing, keys_path
+from engramdb.security.keys import KeyRing, keys_path
 
 OWNER_ONLY = 0o600
 OWNER_ONLY_FOLDER = 0o700

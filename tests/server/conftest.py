@@ -26,8 +26,8 @@ from fastapi.testclient import TestClient
 
 from engramdb import Memory, Settings
 from engramdb.embed import Embedder
+from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
-from engramdb.server.keys import KeyRing
 
 ENGRAM = [sys.executable, "-m", "engramdb"]
 _SERVING = re.compile(r"serving (http://\S+)")

@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from engramdb import Memory, Settings
-from engramdb.server.audit import SqliteAuditLog, audit_path
+from engramdb.security.audit import SqliteAuditLog, audit_path
+from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
-from engramdb.server.keys import KeyRing
 from engramdb.testing.fakes import HashEmbedder
 
 from .conftest import AppKeys, bearer

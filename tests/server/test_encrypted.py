@@ -10,8 +10,8 @@ from engramdb import EncryptionKey, Memory, Settings
 from engramdb.embed import Embedder
 from engramdb.security import store_files, where_found
 from engramdb.security.crypto import generate_key
+from engramdb.security.keys import KeyRing, keys_path
 from engramdb.server.http import ServerOptions, create_app
-from engramdb.server.keys import KeyRing, keys_path
 
 from .conftest import bearer
 

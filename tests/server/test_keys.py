@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engramdb import InvalidInputError, NotFoundError
-from engramdb.server.keys import KeyRing, keys_path
+from engramdb.security.keys import KeyRing, keys_path
 from engramdb.server.ratelimit import RateLimiter
 
 

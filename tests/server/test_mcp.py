@@ -15,7 +15,7 @@ import mcp
 from mcp.client.streamable_http import streamable_http_client
 
 from engramdb import Memory
-from engramdb.server.audit import SqliteAuditLog, audit_path
+from engramdb.security.audit import SqliteAuditLog, audit_path
 from engramdb.server.mcp import build_mcp
 
 from .conftest import LiveServer

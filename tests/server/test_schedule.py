@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from engramdb import ConsolidationReport, Memory, Settings
 from engramdb.cli import app as cli_app
-from engramdb.server.audit import SqliteAuditLog, audit_path
+from engramdb.security.audit import SqliteAuditLog, audit_path
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.schedule import SCHEDULER_ACTOR, ConsolidationSchedule
 from engramdb.testing.fakes import HashEmbedder

@@ -17,8 +17,7 @@ import typer
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.output import counted, emit_json, iso, stats_json, stats_line
 from engramdb.cli.state import NamespaceOption, parse_time, state
-from engramdb.security import store_files, where_found
-from engramdb.server import audit
+from engramdb.security import audit, store_files, where_found
 
 __all__ = [
     "audit_log",

@@ -19,7 +19,7 @@ import typer
 from engramdb.cli.output import emit_json, fact_json, fact_line, iso
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.options import CONSOLIDATE, FACTS
-from engramdb.server import audit
+from engramdb.security import audit
 
 __all__ = ["consolidate", "facts"]
 

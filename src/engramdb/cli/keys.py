@@ -1,7 +1,7 @@
 """``engram keys create|list|revoke``: the API keys of ``engram serve``;
 ``engram keys new-master|rotate-master``: the master key of an encrypted store.
 
-API keys live in ``keys.db`` beside the store (``engramdb.server.keys``); a new
+API keys live in ``keys.db`` beside the store (``engramdb.security.keys``); a new
 key's token is printed once and cannot be shown again. The master key lives
 nowhere in the store: it comes from ``ENGRAMDB_MASTER_KEY``,
 ``ENGRAMDB_MASTER_KEY_FILE`` or ``ENGRAMDB_PASSPHRASE`` (docs/security.md).
@@ -19,9 +19,9 @@ import typer
 from engramdb import EncryptionKey, InvalidInputError
 from engramdb.cli.output import emit_json, iso
 from engramdb.cli.state import state
+from engramdb.security import audit
 from engramdb.security.crypto import generate_key
-from engramdb.server import audit
-from engramdb.server.keys import ACCESS_LEVELS, Access, ApiKey, KeyRing, keys_path
+from engramdb.security.keys import ACCESS_LEVELS, Access, ApiKey, KeyRing, keys_path
 from engramdb.store.files import private_file
 
 __all__ = ["app"]

@@ -26,7 +26,7 @@ from engramdb.cli.output import (
 )
 from engramdb.cli.state import NamespaceOption, parse_metadata, parse_time, state
 from engramdb.options import ADD, SEARCH
-from engramdb.server import audit
+from engramdb.security import audit
 
 __all__ = ["add", "delete", "get", "history", "search", "update"]
 

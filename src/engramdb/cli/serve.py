@@ -24,7 +24,7 @@ import typer
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.state import NamespaceOption, state
 from engramdb.extras import needs_extra
-from engramdb.server.keys import KeyRing, keys_path
+from engramdb.security.keys import KeyRing, keys_path
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
 
 __all__ = ["mcp", "serve"]

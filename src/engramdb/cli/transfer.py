@@ -26,7 +26,7 @@ from engramdb import InvalidInputError, Memory
 from engramdb.cli.output import counted, emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.formats import locomo
-from engramdb.server import audit
+from engramdb.security import audit
 from engramdb.store.files import private_file
 
 __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]

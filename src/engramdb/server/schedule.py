@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engramdb import Clock, ConsolidationReport, Memory, SystemClock
-from engramdb.server.audit import AuditRecord
+from engramdb.security.audit import AuditRecord
 
 __all__ = ["SCHEDULER_ACTOR", "ConsolidationSchedule", "ScheduleState", "check_interval"]
 

@@ -20,7 +20,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engramdb.clock import SystemClock
-from engramdb.server.audit import (
+from engramdb.security.audit import (
     UNKNOWN_ACTOR,
     AuditRecord,
     SqliteAuditLog,
@@ -47,7 +47,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/v1/flush$"), "flush"),  # every namespace's queued recalls
 )
 _MCP_PATH = re.compile(r"/mcp/?$")
-# The shape of a token (``engram keys create``, ``server.keys``): its id is public
+# The shape of a token (``engram keys create``, ``security.keys``): its id is public
 # (``engram keys list`` shows it), its secret is never kept anywhere.
 _CLAIMED = re.compile(r"(?i:bearer)\s+eng_([0-9a-f]{12})_[0-9a-f]{48}\s*")
 

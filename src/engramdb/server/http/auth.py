@@ -26,9 +26,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engramdb import Memory
+from engramdb.security.keys import LOCAL_ADMIN, ApiKey, KeyRing
 from engramdb.server.http.audit import KEY_ID_STATE
 from engramdb.server.http.errors import HttpError, error_response
-from engramdb.server.keys import LOCAL_ADMIN, ApiKey, KeyRing
 from engramdb.server.options import ServerOptions
 from engramdb.server.ratelimit import RateLimiter
 

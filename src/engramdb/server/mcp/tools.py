@@ -38,14 +38,14 @@ from pydantic import Field
 from engramdb import EngramError, Memory, __version__
 from engramdb.clock import SystemClock
 from engramdb.options import ADD, CONSOLIDATE, CONTEXT, FACTS, SEARCH
-from engramdb.server.audit import (
+from engramdb.security.audit import (
     MCP_STDIO_ACTOR,
     AuditRecord,
     append_beside,
     id_or_none,
     namespace_or_none,
 )
-from engramdb.server.keys import ApiKey
+from engramdb.security.keys import ApiKey
 from engramdb.server.schemas import (
     ConsolidationOut,
     ContextOut,

@@ -2,7 +2,7 @@
 
 It owns the SQL of the ``api_keys`` table and nothing else: minting secrets,
 hashing and checking them, and what a scope means live in
-``engramdb.server.keys``. Rows hold a salted hash, never a secret.
+``engramdb.security.keys``. Rows hold a salted hash, never a secret.
 
 Why a file of its own (``keys.db`` beside the store) and not a table in the
 store: keys are server credentials, not memories, so export, import,
