@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from engramdb import Memory
 from engramdb.config import Limits
 from engramdb.errors import InvalidInputError, LimitExceededError
 from engramdb.validation import (
+    ITEM_KEYS,
     MAX_BUDGET,
+    NewMemory,
     check_budget,
     check_flag,
     check_id,
     check_int,
+    check_item,
     check_kinds,
     check_label,
     check_limit,
     check_metadata,
     check_namespace,
+    check_new_memory,
     check_number,
     check_query,
     check_text,
@@ -248,3 +254,34 @@ def test_check_budget_bounds_are_none_or_integers_up_to_the_largest() -> None:
     for bad in (-1, MAX_BUDGET + 1, 1.5, True, "10"):
         with pytest.raises(InvalidInputError, match=r"max_bytes must be an integer .* or None"):
             check_budget(None, bad)
+
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_check_new_memory_fills_occurred_at_and_leaves_estimates_open() -> None:
+    new = check_new_memory(LIMITS, NOW, text="hi", speaker=" Maya ")
+    assert new == NewMemory(
+        text="hi",
+        session=None,
+        speaker="Maya",
+        occurred_at=NOW,
+        metadata={},
+        importance=None,
+        emotion=None,
+    )
+    with pytest.raises(AttributeError):
+        new.text = "changed"  # type: ignore[misc]
+
+
+def test_check_item_names_the_position_and_the_keys_it_takes() -> None:
+    assert check_item({"text": "hi", "importance": 1}, 0, LIMITS, NOW).importance == 1.0
+    assert set(inspect.signature(Memory.add).parameters) - {"self", "namespace"} == ITEM_KEYS
+    with pytest.raises(InvalidInputError, match=r"^item 3 must be a mapping, got str$"):
+        check_item("hi", 3, LIMITS, NOW)
+    with pytest.raises(InvalidInputError, match=r"^item 1 has unknown keys \['7', 'when'\]"):
+        check_item({"text": "hi", "when": "today", 7: 1}, 1, LIMITS, NOW)
+    with pytest.raises(InvalidInputError, match=r"^item 2: text must be a string, got NoneType$"):
+        check_item({"speaker": "Maya"}, 2, LIMITS, NOW)
+    with pytest.raises(LimitExceededError, match=r"^item 0: text is 11 characters"):
+        check_item({"text": "x" * 11}, 0, SMALL, NOW)

@@ -47,18 +47,20 @@ from engramdb.security.redact import redact
 from engramdb.store import Capability, EngramRecord, Store, VersionRecord, open_store
 from engramdb.store.base import DynamicsUpdate, Link
 from engramdb.validation import (
+    NewMemory,
     check_budget,
     check_emotion,
     check_emotions,
     check_flag,
     check_id,
-    check_importance,
     check_int,
+    check_item,
     check_kinds,
     check_label,
     check_limit,
     check_metadata,
     check_namespace,
+    check_new_memory,
     check_number,
     check_query,
     check_text,
@@ -76,9 +78,6 @@ CONTEXT_POOL = 60
 MOOD_WINDOW = timedelta(days=7)
 
 DEFAULT_NAMESPACE = "default"
-_ITEM_KEYS = frozenset(
-    {"text", "session", "speaker", "occurred_at", "metadata", "importance", "emotion"}
-)
 
 
 class Memory:
@@ -194,26 +193,26 @@ class Memory:
         ``importance`` (0 to 1) and ``emotion`` (a label of ``EMOTIONS``)
         replace what engramdb would estimate from the text (docs/dynamics.md).
         """
-        item = {
-            "text": text,
-            "session": session,
-            "speaker": speaker,
-            "occurred_at": occurred_at,
-            "metadata": metadata,
-            "importance": importance,
-            "emotion": emotion,
-        }
-        return self._add([item], namespace, single=True)[0]
+        limits = self.settings.limits
+        namespace = check_namespace(namespace, limits)
+        now = self._clock.now()
+        new = check_new_memory(
+            limits,
+            now,
+            text=text,
+            session=session,
+            speaker=speaker,
+            occurred_at=occurred_at,
+            metadata=metadata,
+            importance=importance,
+            emotion=emotion,
+        )
+        return self._write(namespace, [new], now)[0]
 
     def add_many(
         self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
     ) -> list[Engram]:
         """Remember several experiences in one transaction (all or none)."""
-        return self._add(items, namespace, single=False)
-
-    def _add(
-        self, items: Iterable[Mapping[str, Any]], namespace: str, *, single: bool
-    ) -> list[Engram]:
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
         if isinstance(items, (str, bytes, Mapping)):
@@ -226,93 +225,44 @@ class Memory:
                 f"batch holds {len(batch)} items; the limit is {limits.max_batch}"
             )
         now = self._clock.now()
-        prepared = [
-            self._prepare(item, None if single else i, namespace, now)
-            for i, item in enumerate(batch)
-        ]
+        checked = [check_item(item, i, limits, now) for i, item in enumerate(batch)]
+        return self._write(namespace, checked, now)
+
+    def _write(self, namespace: str, items: list[NewMemory], now: datetime) -> list[Engram]:
+        """Write checked memories recorded at ``now`` in one transaction; returns them."""
         if namespace in self.settings.redact_namespaces:
-            for p in prepared:
-                p["text"], p["metadata"] = _redacted(p["text"], p["metadata"])
-        vectors = self.embedder.embed([embedding_text(p["text"], p["speaker"]) for p in prepared])
+            items = [_redacted_memory(item) for item in items]
+        vectors = self.embedder.embed([embedding_text(m.text, m.speaker) for m in items])
         model_id = self.embedder.model_id
         keeper = self._dynamics()
-        initial = keeper.initial(namespace, [p["text"] for p in prepared], vectors, prepared)
-        records = [
-            EngramRecord(
-                id=uuid.uuid4().hex,
-                namespace=namespace,
-                text=p["text"],
-                occurred_at=p["occurred_at"],
-                recorded_at=now,
-                session=p["session"],
-                speaker=p["speaker"],
-                metadata=p["metadata"],
-                kind="episode",
-                vector=vectors[i],
-                model_id=model_id,
-                keys=index_keys(p["text"], p["speaker"], p["occurred_at"], p["metadata"]),
-                importance=initial[i].importance,
-                stability_days=initial[i].stability_days,
-                valence=initial[i].valence,
-                arousal=initial[i].arousal,
-                emotion=initial[i].emotion,
-            )
-            for i, p in enumerate(prepared)
-        ]
-        self._store.insert(records)
+        initial = keeper.initial(namespace, items, vectors)
+        written = self._store.insert(
+            [
+                EngramRecord(
+                    id=uuid.uuid4().hex,
+                    namespace=namespace,
+                    text=m.text,
+                    occurred_at=m.occurred_at,
+                    recorded_at=now,
+                    session=m.session,
+                    speaker=m.speaker,
+                    metadata=m.metadata,
+                    kind="episode",
+                    vector=vectors[i],
+                    model_id=model_id,
+                    keys=index_keys(m.text, m.speaker, m.occurred_at, m.metadata),
+                    importance=initial[i].importance,
+                    stability_days=initial[i].stability_days,
+                    valence=initial[i].valence,
+                    arousal=initial[i].arousal,
+                    emotion=initial[i].emotion,
+                )
+                for i, m in enumerate(items)
+            ]
+        )
         if keeper.over_budget(namespace):
-            keeper.fade(namespace, max(p["occurred_at"] for p in prepared))
-        return [
-            Engram(
-                id=r.id,
-                namespace=r.namespace,
-                text=r.text,
-                occurred_at=r.occurred_at,
-                recorded_at=r.recorded_at,
-                valid_from=r.recorded_at,
-                session=r.session,
-                speaker=r.speaker,
-                metadata=r.metadata,
-                kind=r.kind,
-                version=1,
-                importance=r.importance,
-                stability_days=r.stability_days,
-                valence=r.valence,
-                arousal=r.arousal,
-                emotion=r.emotion,
-            )
-            for r in records
-        ]
-
-    def _prepare(
-        self, item: object, index: int | None, namespace: str, now: datetime
-    ) -> dict[str, Any]:
-        """One item validated; errors name the item's position in a batch."""
-        limits = self.settings.limits
-        where = "the item" if index is None else f"item {index}"
-        if not isinstance(item, Mapping):
-            raise InvalidInputError(f"{where} must be a mapping, got {type(item).__name__}")
-        unknown = set(item) - _ITEM_KEYS
-        if unknown:
-            raise InvalidInputError(
-                f"{where} has unknown keys {sorted(map(str, unknown))}; "
-                f"allowed: {sorted(_ITEM_KEYS)}"
-            )
-        try:
-            occurred = item.get("occurred_at")
-            return {
-                "text": check_text(item.get("text"), limits),
-                "session": check_label(item.get("session"), "session", limits),
-                "speaker": check_label(item.get("speaker"), "speaker", limits),
-                "occurred_at": now if occurred is None else check_time(occurred, "occurred_at"),
-                "metadata": check_metadata(item.get("metadata"), limits),
-                "importance": check_importance(item.get("importance")),
-                "emotion": check_emotion(item.get("emotion")),
-            }
-        except InvalidInputError as exc:
-            if index is None:
-                raise
-            raise type(exc)(f"item {index}: {exc}") from exc
+            keeper.fade(namespace, max(m.occurred_at for m in items))
+        return written
 
     def update(
         self,
@@ -1202,3 +1152,9 @@ def _redacted(text: str, metadata: Mapping[str, Any]) -> tuple[str, dict[str, An
     else:
         meta.pop("redacted", None)
     return clean, meta
+
+
+def _redacted_memory(item: NewMemory) -> NewMemory:
+    """A memory to write, redacted in a namespace that opted in (docs/security.md)."""
+    text, metadata = _redacted(item.text, item.metadata)
+    return replace(item, text=text, metadata=metadata)

@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,10 @@ from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
 
 __all__ = [
+    "ITEM_KEYS",
     "KINDS",
     "MAX_BUDGET",
+    "NewMemory",
     "check_budget",
     "check_emotion",
     "check_emotions",
@@ -28,11 +31,13 @@ __all__ = [
     "check_id",
     "check_importance",
     "check_int",
+    "check_item",
     "check_kinds",
     "check_label",
     "check_limit",
     "check_metadata",
     "check_namespace",
+    "check_new_memory",
     "check_number",
     "check_query",
     "check_text",
@@ -269,3 +274,63 @@ def _budget_bound(value: object, name: str) -> int | None:
         raise InvalidInputError(
             f"{name} must be an integer from 0 to {MAX_BUDGET} or None"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """One memory to write, as ``add`` and ``add_many`` checked it: ``occurred_at``
+    is set (``now`` when the caller gave none); ``importance`` and ``emotion`` are
+    None when engramdb is to estimate them (docs/dynamics.md)."""
+
+    text: str
+    session: str | None
+    speaker: str | None
+    occurred_at: datetime
+    metadata: dict[str, Any]
+    importance: float | None
+    emotion: str | None
+
+
+#: The keys an ``add_many`` item may have: ``add``'s keyword arguments.
+ITEM_KEYS = frozenset(f.name for f in fields(NewMemory))
+
+
+def check_new_memory(
+    limits: Limits,
+    now: datetime,
+    *,
+    text: object = None,
+    session: object = None,
+    speaker: object = None,
+    occurred_at: object = None,
+    metadata: object = None,
+    importance: object = None,
+    emotion: object = None,
+) -> NewMemory:
+    """``add``'s arguments, checked; a missing ``occurred_at`` is ``now``."""
+    return NewMemory(
+        text=check_text(text, limits),
+        session=check_label(session, "session", limits),
+        speaker=check_label(speaker, "speaker", limits),
+        occurred_at=now if occurred_at is None else check_time(occurred_at, "occurred_at"),
+        metadata=check_metadata(metadata, limits),
+        importance=check_importance(importance),
+        emotion=check_emotion(emotion),
+    )
+
+
+def check_item(item: object, index: int, limits: Limits, now: datetime) -> NewMemory:
+    """One item of ``add_many``: a mapping of ``add``'s keyword arguments. Errors name
+    the item's position in the batch."""
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"item {index} must be a mapping, got {type(item).__name__}")
+    unknown = set(item) - ITEM_KEYS
+    if unknown:
+        raise InvalidInputError(
+            f"item {index} has unknown keys {sorted(map(str, unknown))}; "
+            f"allowed: {sorted(ITEM_KEYS)}"
+        )
+    try:
+        return check_new_memory(limits, now, **item)
+    except InvalidInputError as exc:
+        raise type(exc)(f"item {index}: {exc}") from exc

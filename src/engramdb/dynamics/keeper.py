@@ -14,9 +14,10 @@ facade.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,21 @@ from engramdb.dynamics.retention import initial_stability, retrievability_array
 from engramdb.embed.base import Embedder
 from engramdb.store.base import Catalog, DynamicsUpdate, Store
 
-__all__ = ["DynamicsKeeper", "Initial"]
+__all__ = ["Appraisable", "DynamicsKeeper", "Initial"]
+
+
+class Appraisable(Protocol):
+    """What ``initial`` reads of a memory about to be written: its text, and the
+    caller's importance and emotion (None: estimate them), checked by the facade."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def importance(self) -> float | None: ...
+
+    @property
+    def emotion(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +80,16 @@ class DynamicsKeeper:
     def initial(
         self,
         namespace: str,
-        texts: Sequence[str],
+        items: Sequence[Appraisable],
         vectors: npt.NDArray[np.float32],
-        overrides: Sequence[Mapping[str, object]],
     ) -> list[Initial]:
-        """Each new memory's dynamics.
+        """Each new memory's dynamics, from its text (``vectors`` holds their embeddings)
+        unless the item gives its ``importance`` / ``emotion``.
 
-        ``overrides`` hold the caller's ``importance`` / ``emotion`` per item.
         Novelty is judged against the namespace's nearest memory (the vector
         index, no catalog rebuild) and the batch's earlier items.
         """
-        appraisals = self.tagger.appraise(texts, vectors)
+        appraisals = self.tagger.appraise([item.text for item in items], vectors)
         nearest_sims: list[float] = []
         for i, vector in enumerate(vectors):
             found = self.store.vector_search(namespace, vector, 1)
@@ -84,22 +98,18 @@ class DynamicsKeeper:
                 best = max(best, float(np.max(vectors[:i] @ vector)))
             nearest_sims.append(best)
         out = []
-        for text, appraisal, similarity, override in zip(
-            texts, appraisals, nearest_sims, overrides, strict=True
-        ):
-            emotion = override.get("emotion")
-            label = appraisal.label if emotion is None else str(emotion)
-            given = override.get("importance")
-            if given is None:
+        for item, appraisal, similarity in zip(items, appraisals, nearest_sims, strict=True):
+            label = appraisal.label if item.emotion is None else item.emotion
+            if item.importance is None:
                 found_cues = importance_cues.cues(
-                    text,
+                    item.text,
                     nearest_similarity=similarity,
                     valence=appraisal.valence,
                     arousal=appraisal.arousal,
                 )
                 value = importance_cues.importance(found_cues)
             else:
-                value = float(given)  # type: ignore[arg-type]  # validated by the facade
+                value = item.importance
             out.append(
                 Initial(
                     importance=value,
