@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engramdb import Memory, StoreError
-from engramdb.store.sqlite import store as sqlite_store
+from engramdb.store.sqlite import database as sqlite_store
 from engramdb.testing.concurrency import run_load, watch_batches, write_batches
 from engramdb.testing.fakes import HashEmbedder
 

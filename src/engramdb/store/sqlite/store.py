@@ -19,12 +19,8 @@ import contextlib
 import hashlib
 import json
 import os
-import random
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +35,6 @@ from engramdb.errors import (
     DecryptionError,
     IntegrityError,
     NotFoundError,
-    SchemaError,
     StoreError,
 )
 from engramdb.model import (
@@ -66,14 +61,20 @@ from engramdb.store.base import (
     VersionRecord,
 )
 from engramdb.store.files import private_file
-from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from engramdb.store.sqlite.database import (
+    DB_FILENAME,
+    Database,
+    database_path,
+    existing_database,
+    failure,
+    failures,
+    is_busy,
+)
 from engramdb.store.sqlite.sealing import DataKeys
 from engramdb.store.vectors import VectorIndex, dequantize, quantize
 
 __all__ = ["DB_FILENAME", "SqliteStore", "database_path", "existing_database"]
 
-DB_FILENAME = "engram.db"
-_DB_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
 # Orphans and partial writes that a crash must never leave (tests/reliability).
 _ORPHAN_CHECKS = {
     "memories without a vector": "SELECT COUNT(*) FROM engrams e "
@@ -116,30 +117,7 @@ _DYNAMICS_COLUMN = "".join(
     f", (SELECT d.{name} FROM dynamics d WHERE d.engram_rowid = engrams.rowid) AS d_{name}"
     for name in _DYNAMICS_FIELDS
 )
-_BUSY_TIMEOUT_MS = 5000
 _VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of free pages
-_BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (docs/reliability.md)
-
-
-def database_path(path: str | Path) -> Path:
-    """The database file of the store at ``path``: the ``.db`` file it names, or
-    ``engram.db`` in the folder it names. Looks only; creates nothing."""
-    p = Path(path)
-    if p.suffix in _DB_SUFFIXES or p.is_file():
-        return p
-    return p / DB_FILENAME
-
-
-def existing_database(path: str | Path) -> Path:
-    """``database_path(path)`` when that file exists, else ``NotFoundError`` naming ``path``.
-
-    It only looks: a typo'd ``--store`` must not leave a store behind.
-    """
-    found = database_path(path)
-    if not found.is_file():
-        where = f"no {DB_FILENAME} in it" if Path(path).is_dir() else "no such file or directory"
-        raise NotFoundError(f"no store at {path}: {where}")
-    return found
 
 
 def namespace_token(namespace: str) -> str:
@@ -207,129 +185,34 @@ class SqliteStore(Store):
         """
         if encryption is not None:
             check_source(encryption)  # a malformed key creates nothing
-        self.read_only = read_only
-        self.path = self._resolve_existing(path) if read_only else self._resolve(path)
         self.ann_threshold = ann_threshold
         self.dims = dims
-        self._lock = threading.RLock()
         self._vectors: dict[str, _NamespaceVectors] = {}
         self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
-        self._closed = False
         self._fts_dirty = False  # an erasure's FTS optimize is still owed (see _scrub)
-        try:
-            if read_only:
-                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-                self._conn = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=False, timeout=5.0
-                )
-            else:
-                self._conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._configure()
-            if read_only:
-                self._check_schema()
-            else:
-                self._migrate()
-            self._open_encryption()
-        except sqlite3.Error as exc:
-            # e.g. "file is not a database": a typed error, not a raw sqlite3 one,
-            # and no connection left open behind it
-            self._conn.close()
-            raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
-        except BaseException:  # a wrong key, a newer schema: no connection left behind
-            self._conn.close()
-            raise
-
-    @staticmethod
-    def _resolve(path: str | Path) -> str:
-        if str(path) == ":memory:":
-            return ":memory:"
-        # Owner-only (docs/security.md): the file exists 0600 before SQLite opens
-        # it, and SQLite gives the -wal, -shm and -journal files the same mode.
-        return str(private_file(database_path(path)))
-
-    @staticmethod
-    def _resolve_existing(path: str | Path) -> str:
-        if str(path) == ":memory:":
-            raise StoreError("a read-only store needs a file; ':memory:' is always empty")
-        return str(existing_database(path))
-
-    def _configure(self) -> None:
-        conn = self._conn
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        # Erasure that reaches the file (docs/security.md): freed pages are overwritten
-        # with zeros, so deleted text does not linger in free pages.
-        conn.execute("PRAGMA secure_delete = ON")
-        if self.read_only:
-            conn.execute("PRAGMA query_only = ON")
-            return
-        if self.path != ":memory:":
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"could not switch {self.path} to WAL mode (got {mode})")
-        conn.execute("PRAGMA synchronous = NORMAL")
-
-    def _check_schema(self) -> None:
-        """A read-only store cannot migrate: its schema must be this version's."""
-        with self._read() as conn:
-            known = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-            ).fetchone()
-            current = (
-                conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-                if known
-                else 0
-            )
-        if current > SCHEMA_VERSION:
-            raise SchemaError(
-                f"store schema version {current} is newer than this engramdb supports "
-                f"({SCHEMA_VERSION}); upgrade engramdb"
-            )
-        if current < SCHEMA_VERSION:
-            raise SchemaError(
-                f"store schema version {current} is older than this engramdb's "
-                f"({SCHEMA_VERSION}), or it is not an engramdb store; open it writable "
-                "once to migrate it"
-            )
+        self._db = Database(path, read_only=read_only, prepare=self._open_encryption)
+        self.read_only = read_only
+        self.path = self._db.path
+        self._lock = self._db.lock
+        self._conn = self._db.conn
+        self._read = self._db.read
 
     def _migrate(self) -> None:
-        with self._tx() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        if current > SCHEMA_VERSION:
-            raise SchemaError(
-                f"store schema version {current} is newer than this engramdb supports "
-                f"({SCHEMA_VERSION}); upgrade engramdb"
-            )
-        for number in range(current + 1, SCHEMA_VERSION + 1):
-            with self._tx() as conn:
-                # re-check inside the write lock: another process may have migrated
-                done = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-                if done >= number:
-                    continue
-                for statement in _split_sql(MIGRATIONS[number - 1]):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        """Run the schema migrations this file has not had (none on an open store)."""
+        self._db.migrate()
 
-    def _open_encryption(self) -> None:
+    def _open_encryption(self, db: Database) -> None:
         """Check the master key of an encrypted store, or make a new store encrypted."""
-        with self._read() as conn:
+        with db.read() as conn:
             recorded = DataKeys.recorded(conn)
-        if recorded is None and self._keys.source is not None and not self.read_only:
-            with self._tx() as conn:
+        if recorded is None and self._keys.source is not None and not db.read_only:
+            with db.transaction() as conn:
                 recorded = DataKeys.recorded(conn)  # another process may have just done it
                 empty = conn.execute("SELECT 1 FROM engrams LIMIT 1").fetchone() is None
                 if recorded is None and empty:
                     self._keys.initialise(conn, datetime.now().astimezone())
                     return
-        self._keys.attach(recorded, self.path)
+        self._keys.attach(recorded, db.path)
 
     @property
     def encrypted(self) -> bool:
@@ -344,11 +227,8 @@ class SqliteStore(Store):
         refuse to make a new namespace's key until they reopen with ``new``.
         Returns the number of data keys re-wrapped.
         """
-        try:
-            with self._tx() as conn:
-                return self._keys.rotate(conn, new, datetime.now().astimezone())
-        except sqlite3.Error as exc:
-            raise _failure("master key rotation", exc) from exc
+        with self._db.write("master key rotation") as conn:
+            return self._keys.rotate(conn, new, datetime.now().astimezone())
 
     def encrypt(self, key: EncryptionKey, *, encrypt_vectors: bool = True) -> int:
         """Encrypt this plaintext store in place under the master key ``key``.
@@ -364,14 +244,11 @@ class SqliteStore(Store):
         if self._keys.encrypted:
             raise StoreError("the store is already encrypted (rotate its master key instead)")
         keys = DataKeys(key, encrypt_vectors=encrypt_vectors)
-        try:
-            with self._tx() as conn:
-                if DataKeys.recorded(conn) is not None:
-                    raise StoreError("the store was encrypted by another process; reopen it")
-                keys.initialise(conn, datetime.now().astimezone())
-                count = _seal_in_place(conn, keys)
-        except sqlite3.Error as exc:
-            raise _failure("encryption in place", exc) from exc
+        with self._db.write("encryption in place") as conn:
+            if DataKeys.recorded(conn) is not None:
+                raise StoreError("the store was encrypted by another process; reopen it")
+            keys.initialise(conn, datetime.now().astimezone())
+            count = _seal_in_place(conn, keys)
         self._keys = keys
         self._vectors.clear()
         if self.path != ":memory:":
@@ -389,95 +266,6 @@ class SqliteStore(Store):
 
     def _cipher(self, conn: sqlite3.Connection, namespace: str, *, create: bool = False) -> Cipher:
         return self._keys.cipher(conn, namespace, create=create)
-
-    # -- transactions ---------------------------------------------------------
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE), retried while the database is busy.
-
-        busy_timeout already waits up to 5 s for the write lock; on top of that
-        BEGIN is retried ``_BUSY_RETRIES`` times with jittered exponential
-        backoff, so a burst of writers from several processes queues instead of
-        failing (tests/reliability/test_concurrency.py). The wait is bounded:
-        after it the caller gets a ``StoreError``, never a raw sqlite3 error.
-        """
-        with self._lock:
-            self._check_open()
-            if self.read_only:
-                raise StoreError(
-                    f"cannot write: the store is read-only (opened read-only: {self.path})"
-                )
-            for attempt in range(_BUSY_RETRIES + 1):
-                try:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc) or attempt == _BUSY_RETRIES:
-                        raise _failure("starting a write transaction", exc) from exc
-                    _backoff(attempt)
-            try:
-                yield self._conn
-            except BaseException:
-                self._rollback()
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise _failure("commit", exc) from exc
-
-    def _rollback(self) -> None:
-        # SQLite rolls a transaction back by itself after SQLITE_FULL, SQLITE_IOERR
-        # and the like, and a second ROLLBACK would raise and hide the error that
-        # matters; a failing ROLLBACK likewise must not replace the original error.
-        if self._conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """Reads on one snapshot: every statement inside sees the same committed state.
-
-        Without it each statement would see the latest commit, so a search
-        could find a batch that another process wrote through one index and
-        miss it through the next. Taking the snapshot is retried while the
-        database is busy (a reader can meet SQLITE_BUSY while another
-        connection recovers the WAL after a crash). Nested reads share the
-        outer snapshot.
-        """
-        with self._lock:
-            self._check_open()
-            if self._conn.in_transaction:
-                try:
-                    yield self._conn
-                except sqlite3.Error as exc:
-                    raise _failure("read", exc) from exc
-                return
-            self._begin_read()
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise _failure("read", exc) from exc
-            finally:
-                self._rollback()  # a read-only transaction: nothing to commit
-
-    def _begin_read(self) -> None:
-        for attempt in range(_BUSY_RETRIES + 1):
-            try:
-                self._conn.execute("BEGIN")
-                # a deferred BEGIN takes its snapshot at the first read: take it now
-                self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-                return
-            except sqlite3.OperationalError as exc:
-                self._rollback()
-                if not _is_busy(exc) or attempt == _BUSY_RETRIES:
-                    raise _failure("read", exc) from exc
-                _backoff(attempt)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError("the store is closed")
 
     def _bump(self, conn: sqlite3.Connection, namespace: str) -> int:
         # A namespace's first generation is random, not 1: forget_namespace deletes
@@ -501,22 +289,17 @@ class SqliteStore(Store):
     def insert(self, records: Sequence[EngramRecord]) -> list[Engram]:
         if not records:
             return []
-        try:
-            with self._tx() as conn:
-                added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
-                cipher_of = self._keys.ciphers(conn, create=True)
-                for record in records:
-                    cipher = cipher_of(record.namespace)
-                    rowid = self._insert_row(
-                        conn, cipher, record, version=1, valid_from=record.recorded_at
-                    )
-                    self._insert_first_version(conn, cipher, rowid, record)
-                    added.setdefault(record.namespace, []).append((rowid, record.vector))
-                generations = {ns: self._bump(conn, ns) for ns in added}
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"insert refused by the store: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise _failure("insert", exc) from exc
+        with self._db.write("insert", refusable=True) as conn:
+            added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+            cipher_of = self._keys.ciphers(conn, create=True)
+            for record in records:
+                cipher = cipher_of(record.namespace)
+                rowid = self._insert_row(
+                    conn, cipher, record, version=1, valid_from=record.recorded_at
+                )
+                self._insert_first_version(conn, cipher, rowid, record)
+                added.setdefault(record.namespace, []).append((rowid, record.vector))
+            generations = {ns: self._bump(conn, ns) for ns in added}
         for namespace, rows in added.items():
             self._index_added(namespace, rows, generations[namespace], appended=True)
         return [record.written() for record in records]
@@ -660,72 +443,66 @@ class SqliteStore(Store):
         keys: str,
         now: datetime,
     ) -> Engram:
-        try:
-            with self._tx() as conn:
-                row = conn.execute(
-                    "SELECT rowid, version FROM engrams WHERE namespace = ? AND id = ?",
-                    (namespace, engram_id),
-                ).fetchone()
-                if row is None:
-                    raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
-                rowid, version = int(row["rowid"]), int(row["version"]) + 1
-                cipher = self._cipher(conn, namespace, create=True)
-                conn.execute(
-                    "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
-                    (to_iso(now), rowid),
-                )
-                self._insert_version(
-                    conn,
-                    cipher,
+        with self._db.write("update") as conn:
+            row = conn.execute(
+                "SELECT rowid, version FROM engrams WHERE namespace = ? AND id = ?",
+                (namespace, engram_id),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+            rowid, version = int(row["rowid"]), int(row["version"]) + 1
+            cipher = self._cipher(conn, namespace, create=True)
+            conn.execute(
+                "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
+                (to_iso(now), rowid),
+            )
+            self._insert_version(
+                conn,
+                cipher,
+                rowid,
+                engram_id,
+                VersionRecord(version, text, speaker, metadata, occurred_at, now, None),
+            )
+            eid = engram_id
+            conn.execute(
+                "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
+                "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
+                (
+                    cipher.seal(text, f"engrams.text:{eid}"),
+                    _seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
+                    cipher.seal(_dump(metadata), f"engrams.metadata:{eid}"),
+                    to_iso(occurred_at),
+                    cipher.seal(keys, f"engrams.keys:{eid}"),
+                    to_iso(now),
+                    version,
                     rowid,
-                    engram_id,
-                    VersionRecord(version, text, speaker, metadata, occurred_at, now, None),
-                )
-                eid = engram_id
+                ),
+            )
+            self._write_vector(conn, cipher, rowid, eid, vector, model_id)
+            self._index_text(conn, cipher, rowid, namespace, text, keys, replace=True)
+            generation = self._bump(conn, namespace)
+            updated = _engram(
                 conn.execute(
-                    "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
-                    "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
-                    (
-                        cipher.seal(text, f"engrams.text:{eid}"),
-                        _seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
-                        cipher.seal(_dump(metadata), f"engrams.metadata:{eid}"),
-                        to_iso(occurred_at),
-                        cipher.seal(keys, f"engrams.keys:{eid}"),
-                        to_iso(now),
-                        version,
-                        rowid,
-                    ),
-                )
-                self._write_vector(conn, cipher, rowid, eid, vector, model_id)
-                self._index_text(conn, cipher, rowid, namespace, text, keys, replace=True)
-                generation = self._bump(conn, namespace)
-                updated = _engram(
-                    conn.execute(
-                        f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams WHERE rowid = ?",
-                        (rowid,),
-                    ).fetchone(),
-                    cipher,
-                )
-        except sqlite3.Error as exc:
-            raise _failure("update", exc) from exc
+                    f"SELECT {_ENGRAM_COLUMNS}{_DYNAMICS_COLUMN} FROM engrams WHERE rowid = ?",
+                    (rowid,),
+                ).fetchone(),
+                cipher,
+            )
         self._index_added(namespace, [(rowid, vector)], generation)
         return updated
 
     def delete(self, namespace: str, engram_id: str) -> None:
-        try:
-            with self._tx() as conn:
-                row = conn.execute(
-                    "SELECT rowid FROM engrams WHERE namespace = ? AND id = ?",
-                    (namespace, engram_id),
-                ).fetchone()
-                if row is None:
-                    raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
-                doomed = _with_orphaned_derived(conn, int(row["rowid"]))
-                conn.executemany("DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in doomed])
-                conn.executemany("DELETE FROM engrams WHERE rowid = ?", [(r,) for r in doomed])
-                generation = self._bump(conn, namespace)
-        except sqlite3.Error as exc:
-            raise _failure("delete", exc) from exc
+        with self._db.write("delete") as conn:
+            row = conn.execute(
+                "SELECT rowid FROM engrams WHERE namespace = ? AND id = ?",
+                (namespace, engram_id),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+            doomed = _with_orphaned_derived(conn, int(row["rowid"]))
+            conn.executemany("DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in doomed])
+            conn.executemany("DELETE FROM engrams WHERE rowid = ?", [(r,) for r in doomed])
+            generation = self._bump(conn, namespace)
         self._keys.forget_opened(namespace)
         self._scrub(optimize_fts=True)
         # Under the lock: remove() moves rows, which a search in another thread
@@ -739,22 +516,17 @@ class SqliteStore(Store):
                     loaded.generation = generation
 
     def forget_namespace(self, namespace: str) -> int:
-        try:
-            with self._tx() as conn:
-                rowids = [
-                    int(r[0])
-                    for r in conn.execute(
-                        "SELECT rowid FROM engrams WHERE namespace = ?", (namespace,)
-                    )
-                ]
-                conn.executemany("DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in rowids])
-                conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
-                conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
-                conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
-                conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
-                self._keys.forget(conn, namespace)  # its data key goes with it
-        except sqlite3.Error as exc:
-            raise _failure("forget_namespace", exc) from exc
+        with self._db.write("forget_namespace") as conn:
+            rowids = [
+                int(r[0])
+                for r in conn.execute("SELECT rowid FROM engrams WHERE namespace = ?", (namespace,))
+            ]
+            conn.executemany("DELETE FROM engram_fts WHERE rowid = ?", [(r,) for r in rowids])
+            conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
+            conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
+            conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
+            conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+            self._keys.forget(conn, namespace)  # its data key goes with it
         self._vectors.pop(namespace, None)
         self._scrub(optimize_fts=True, vacuum=True)
         return len(rowids)
@@ -786,16 +558,10 @@ class SqliteStore(Store):
                     pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
                     if pages and free / pages > _VACUUM_FREE_SHARE:
                         self._conn.execute("VACUUM")
-                # No busy wait: TRUNCATE would otherwise wait out busy_timeout for
-                # every open reader, and the delete is already done.
-                self._conn.execute("PRAGMA busy_timeout = 0")
-                try:
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                finally:
-                    self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                self._db.checkpoint()  # no busy wait: the delete is already done
         except sqlite3.Error as exc:
-            if not _is_busy(exc):
-                raise _failure("checkpoint after erasure", exc) from exc
+            if not is_busy(exc):
+                raise failure("checkpoint after erasure", exc) from exc
 
     def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
         self.restore_many([(record, versions)])
@@ -805,24 +571,19 @@ class SqliteStore(Store):
             return
         if any(not versions for _, versions in items):
             raise StoreError("restore needs at least one version per memory")
-        try:
-            with self._tx() as conn:
-                added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
-                cipher_of = self._keys.ciphers(conn, create=True)
-                for record, versions in items:
-                    current = versions[-1]
-                    cipher = cipher_of(record.namespace)
-                    rowid = self._insert_row(
-                        conn, cipher, record, version=current.version, valid_from=current.valid_from
-                    )
-                    for v in versions:
-                        self._insert_version(conn, cipher, rowid, record.id, v)
-                    added.setdefault(record.namespace, []).append((rowid, record.vector))
-                generations = {ns: self._bump(conn, ns) for ns in added}
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"restore refused by the store: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise _failure("restore", exc) from exc
+        with self._db.write("restore", refusable=True) as conn:
+            added: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+            cipher_of = self._keys.ciphers(conn, create=True)
+            for record, versions in items:
+                current = versions[-1]
+                cipher = cipher_of(record.namespace)
+                rowid = self._insert_row(
+                    conn, cipher, record, version=current.version, valid_from=current.valid_from
+                )
+                for v in versions:
+                    self._insert_version(conn, cipher, rowid, record.id, v)
+                added.setdefault(record.namespace, []).append((rowid, record.vector))
+            generations = {ns: self._bump(conn, ns) for ns in added}
         for namespace, rows in added.items():
             self._index_added(namespace, rows, generations[namespace])
 
@@ -1068,37 +829,34 @@ class SqliteStore(Store):
     def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
         if not updates:
             return 0
-        try:
-            with self._tx() as conn:
-                rowids = self._rowids_of(namespace, [u.id for u in updates])
-                applied: list[DynamicsUpdate] = []
-                for u in updates:
-                    rowid = rowids.get(u.id)
-                    if rowid is None:  # deleted since the recall was queued
-                        continue
-                    conn.execute(
-                        "INSERT OR IGNORE INTO dynamics (engram_rowid, stability_days, "
-                        "importance) VALUES (?, ?, ?)",
-                        (rowid, DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE),
-                    )
-                    conn.execute(
-                        "UPDATE dynamics SET stability_days = COALESCE(?, stability_days), "
-                        "importance = COALESCE(?, importance), "
-                        "last_recalled_at = COALESCE(?, last_recalled_at), "
-                        "recalls = COALESCE(?, recalls), dormant = COALESCE(?, dormant) "
-                        "WHERE engram_rowid = ?",
-                        (
-                            u.stability_days,
-                            u.importance,
-                            None if u.last_recalled_at is None else to_iso(u.last_recalled_at),
-                            u.recalls,
-                            None if u.dormant is None else int(u.dormant),
-                            rowid,
-                        ),
-                    )
-                    applied.append(u)
-        except sqlite3.Error as exc:
-            raise _failure("set_dynamics", exc) from exc
+        with self._db.write("set_dynamics") as conn:
+            rowids = self._rowids_of(namespace, [u.id for u in updates])
+            applied: list[DynamicsUpdate] = []
+            for u in updates:
+                rowid = rowids.get(u.id)
+                if rowid is None:  # deleted since the recall was queued
+                    continue
+                conn.execute(
+                    "INSERT OR IGNORE INTO dynamics (engram_rowid, stability_days, "
+                    "importance) VALUES (?, ?, ?)",
+                    (rowid, DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE),
+                )
+                conn.execute(
+                    "UPDATE dynamics SET stability_days = COALESCE(?, stability_days), "
+                    "importance = COALESCE(?, importance), "
+                    "last_recalled_at = COALESCE(?, last_recalled_at), "
+                    "recalls = COALESCE(?, recalls), dormant = COALESCE(?, dormant) "
+                    "WHERE engram_rowid = ?",
+                    (
+                        u.stability_days,
+                        u.importance,
+                        None if u.last_recalled_at is None else to_iso(u.last_recalled_at),
+                        u.recalls,
+                        None if u.dormant is None else int(u.dormant),
+                        rowid,
+                    ),
+                )
+                applied.append(u)
         # Patch our cached catalog instead of dropping it: its content is unchanged,
         # so the recaller keeps its lexical index (a flush must not cost a rebuild).
         # Another process sees the new state at its next catalog rebuild.
@@ -1116,19 +874,16 @@ class SqliteStore(Store):
         return None if row is None else (row[0], row[1])
 
     def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
-        try:
-            with self._tx() as conn:
-                if max_memories is None and max_bytes is None:
-                    conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
-                else:
-                    conn.execute(
-                        "INSERT INTO budgets (namespace, max_memories, max_bytes) "
-                        "VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
-                        "max_memories = excluded.max_memories, max_bytes = excluded.max_bytes",
-                        (namespace, max_memories, max_bytes),
-                    )
-        except sqlite3.Error as exc:
-            raise _failure("set_budget", exc) from exc
+        with self._db.write("set_budget") as conn:
+            if max_memories is None and max_bytes is None:
+                conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+            else:
+                conn.execute(
+                    "INSERT INTO budgets (namespace, max_memories, max_bytes) "
+                    "VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
+                    "max_memories = excluded.max_memories, max_bytes = excluded.max_bytes",
+                    (namespace, max_memories, max_bytes),
+                )
 
     # -- consolidation (docs/consolidation.md) --------------------------------------------------
 
@@ -1161,78 +916,73 @@ class SqliteStore(Store):
     def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
         namespace = batch.namespace
         added: list[tuple[int, npt.NDArray[np.float32]]] = []
-        try:
-            with self._tx() as conn:
-                if not self._episodes_unconsumed(conn, namespace, batch.episodes):
-                    return False
-                cipher = self._cipher(conn, namespace, create=True)
-                for record in batch.inserts:
-                    rowid = self._insert_row(
-                        conn, cipher, record, version=1, valid_from=record.recorded_at
+        with self._db.write("consolidation", refusable=True) as conn:
+            if not self._episodes_unconsumed(conn, namespace, batch.episodes):
+                return False
+            cipher = self._cipher(conn, namespace, create=True)
+            for record in batch.inserts:
+                rowid = self._insert_row(
+                    conn, cipher, record, version=1, valid_from=record.recorded_at
+                )
+                self._insert_first_version(conn, cipher, rowid, record)
+                added.append((rowid, record.vector))
+            named = {eid for eid, _ in batch.episodes}
+            named.update(f.engram_id for f in batch.facts)
+            named.update(c.engram_id for c in batch.changes)
+            named.update(u.engram_id for u in batch.updates)
+            for link in batch.links:
+                named.update((link.derived_id, link.source_id))
+            rowids = self._rowids_of(namespace, sorted(named))
+            missing = named - rowids.keys()
+            if missing:
+                raise StoreError(
+                    f"consolidation names memories not in {namespace!r}: {sorted(missing)[:3]}"
+                )
+            now = to_iso(batch.now)
+            conn.executemany(
+                _INSERT_FACT,
+                [
+                    _fact_row(cipher, rowids[f.engram_id], _as_fact(f, namespace, batch.now))
+                    for f in batch.facts
+                ],
+            )
+            conn.executemany(
+                "UPDATE facts SET valid_to = ?, status = ?, superseded_by = ?, "
+                "invalidated_at = ? WHERE engram_rowid = ?",
+                [
+                    (
+                        None if c.valid_to is None else to_iso(c.valid_to),
+                        c.status,
+                        c.superseded_by,
+                        now,
+                        rowids[c.engram_id],
                     )
-                    self._insert_first_version(conn, cipher, rowid, record)
-                    added.append((rowid, record.vector))
-                named = {eid for eid, _ in batch.episodes}
-                named.update(f.engram_id for f in batch.facts)
-                named.update(c.engram_id for c in batch.changes)
-                named.update(u.engram_id for u in batch.updates)
-                for link in batch.links:
-                    named.update((link.derived_id, link.source_id))
-                rowids = self._rowids_of(namespace, sorted(named))
-                missing = named - rowids.keys()
-                if missing:
-                    raise StoreError(
-                        f"consolidation names memories not in {namespace!r}: {sorted(missing)[:3]}"
-                    )
-                now = to_iso(batch.now)
-                conn.executemany(
-                    _INSERT_FACT,
-                    [
-                        _fact_row(cipher, rowids[f.engram_id], _as_fact(f, namespace, batch.now))
-                        for f in batch.facts
-                    ],
+                    for c in batch.changes
+                ],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
+                "VALUES (?, ?, ?)",
+                [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in batch.links],
+            )
+            for update in batch.updates:
+                self._write_derived_version(
+                    conn, cipher, rowids[update.engram_id], update, batch.now
                 )
-                conn.executemany(
-                    "UPDATE facts SET valid_to = ?, status = ?, superseded_by = ?, "
-                    "invalidated_at = ? WHERE engram_rowid = ?",
-                    [
-                        (
-                            None if c.valid_to is None else to_iso(c.valid_to),
-                            c.status,
-                            c.superseded_by,
-                            now,
-                            rowids[c.engram_id],
-                        )
-                        for c in batch.changes
-                    ],
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
-                    "VALUES (?, ?, ?)",
-                    [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in batch.links],
-                )
-                for update in batch.updates:
-                    self._write_derived_version(
-                        conn, cipher, rowids[update.engram_id], update, batch.now
-                    )
-                    added.append((rowids[update.engram_id], update.vector))
-                conn.executemany(
-                    "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
-                    "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
-                    [(rowids[eid], version) for eid, version in batch.episodes],
-                )
-                conn.execute(
-                    "INSERT INTO consolidation_state (namespace, runs, episodes, updated_at) "
-                    "VALUES (?, 1, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
-                    "runs = runs + 1, episodes = episodes + excluded.episodes, "
-                    "updated_at = excluded.updated_at",
-                    (namespace, len(batch.episodes), now),
-                )
-                generation = self._bump(conn, namespace)
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"consolidation refused by the store: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise _failure("consolidation", exc) from exc
+                added.append((rowids[update.engram_id], update.vector))
+            conn.executemany(
+                "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
+                "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
+                [(rowids[eid], version) for eid, version in batch.episodes],
+            )
+            conn.execute(
+                "INSERT INTO consolidation_state (namespace, runs, episodes, updated_at) "
+                "VALUES (?, 1, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
+                "runs = runs + 1, episodes = episodes + excluded.episodes, "
+                "updated_at = excluded.updated_at",
+                (namespace, len(batch.episodes), now),
+            )
+            generation = self._bump(conn, namespace)
         if added:
             self._index_added(namespace, added, generation)
         else:
@@ -1394,34 +1144,29 @@ class SqliteStore(Store):
             named.update((link.derived_id, link.source_id))
         if not named:
             return
-        try:
-            with self._tx() as conn:
-                rowids = self._rowids_of(namespace, sorted(named))
-                missing = named - rowids.keys()
-                if missing:
-                    raise StoreError(
-                        f"cannot restore consolidation: memories not in {namespace!r}: "
-                        f"{sorted(missing)[:3]}"
-                    )
-                cipher = self._cipher(conn, namespace, create=True)
-                conn.executemany(
-                    _INSERT_FACT, [_fact_row(cipher, rowids[f.engram_id], f) for f in facts]
+        with self._db.write("restoring consolidation", refusable=True) as conn:
+            rowids = self._rowids_of(namespace, sorted(named))
+            missing = named - rowids.keys()
+            if missing:
+                raise StoreError(
+                    f"cannot restore consolidation: memories not in {namespace!r}: "
+                    f"{sorted(missing)[:3]}"
                 )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
-                    "VALUES (?, ?, ?)",
-                    [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in links],
-                )
-                conn.executemany(
-                    "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
-                    "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
-                    [(rowids[eid], version) for eid, version in consumed.items()],
-                )
-                generation = self._bump(conn, namespace)
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"restoring consolidation refused by the store: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise _failure("restoring consolidation", exc) from exc
+            cipher = self._cipher(conn, namespace, create=True)
+            conn.executemany(
+                _INSERT_FACT, [_fact_row(cipher, rowids[f.engram_id], f) for f in facts]
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO provenance (derived_rowid, source_rowid, relation) "
+                "VALUES (?, ?, ?)",
+                [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in links],
+            )
+            conn.executemany(
+                "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
+                "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
+                [(rowids[eid], version) for eid, version in consumed.items()],
+            )
+            generation = self._bump(conn, namespace)
         with self._lock:  # fact validity changed: rankings must see it
             loaded = self._vectors.get(namespace)
             if loaded is not None and loaded.generation == generation - 1:
@@ -1431,37 +1176,34 @@ class SqliteStore(Store):
     # -- maintenance ------------------------------------------------------------
 
     def reindex(self, namespace: str | None = None) -> int:
-        try:
-            with self._tx() as conn:
-                if namespace is None:
-                    conn.execute("DELETE FROM engram_fts")
-                    rows = conn.execute("SELECT rowid, id, namespace, text, keys FROM engrams")
-                else:
-                    conn.execute(
-                        "DELETE FROM engram_fts WHERE rowid IN "
-                        "(SELECT rowid FROM engrams WHERE namespace = ?)",
-                        (namespace,),
-                    )
-                    rows = conn.execute(
-                        "SELECT rowid, id, namespace, text, keys FROM engrams WHERE namespace = ?",
-                        (namespace,),
-                    )
-                cipher_of = self._keys.ciphers(conn)
-                count = _refill_lexical(
-                    conn,
-                    (
-                        (
-                            rowid,
-                            ns,
-                            cipher_of(ns).open(text, f"engrams.text:{eid}"),
-                            cipher_of(ns).open(keys, f"engrams.keys:{eid}"),
-                        )
-                        for rowid, eid, ns, text, keys in rows.fetchall()
-                    ),
-                    cipher_of,
+        with self._db.write("reindex") as conn:
+            if namespace is None:
+                conn.execute("DELETE FROM engram_fts")
+                rows = conn.execute("SELECT rowid, id, namespace, text, keys FROM engrams")
+            else:
+                conn.execute(
+                    "DELETE FROM engram_fts WHERE rowid IN "
+                    "(SELECT rowid FROM engrams WHERE namespace = ?)",
+                    (namespace,),
                 )
-        except sqlite3.Error as exc:
-            raise _failure("reindex", exc) from exc
+                rows = conn.execute(
+                    "SELECT rowid, id, namespace, text, keys FROM engrams WHERE namespace = ?",
+                    (namespace,),
+                )
+            cipher_of = self._keys.ciphers(conn)
+            count = _refill_lexical(
+                conn,
+                (
+                    (
+                        rowid,
+                        ns,
+                        cipher_of(ns).open(text, f"engrams.text:{eid}"),
+                        cipher_of(ns).open(keys, f"engrams.keys:{eid}"),
+                    )
+                    for rowid, eid, ns, text, keys in rows.fetchall()
+                ),
+                cipher_of,
+            )
         if namespace is None:
             self._vectors.clear()
         else:
@@ -1496,12 +1238,10 @@ class SqliteStore(Store):
                 problems.extend(self._sealing_problems(conn))
         if not self.read_only:
             try:
-                with self._tx() as conn:
+                with self._db.write("lexical index check") as conn:
                     conn.execute(
                         "INSERT INTO engram_fts (engram_fts, rank) VALUES ('integrity-check', 0)"
                     )
-            except sqlite3.DatabaseError as exc:
-                problems.append(f"lexical index: {exc}")
             except StoreError as exc:
                 problems.append(f"lexical index: {exc.__cause__ or exc}")
         return problems
@@ -1610,25 +1350,24 @@ class SqliteStore(Store):
             raise StoreError(f"backup target {target} is a directory; name a file")
         partial = target.with_name(f".{target.name}.partial")
         try:
-            partial.unlink(missing_ok=True)
-            # a backup holds every memory: owner-only, like the store (docs/security.md)
-            private_file(partial)
-            copy = sqlite3.connect(partial, isolation_level=None)
-            try:
-                with self._lock:
-                    self._check_open()
-                    self._conn.backup(copy)
-                copy.execute("PRAGMA journal_mode = DELETE")
-                result = [r[0] for r in copy.execute("PRAGMA integrity_check").fetchall()]
-            finally:
-                copy.close()
-            if result != ["ok"]:
-                raise IntegrityError(f"the backup failed its integrity check: {result[:5]}")
-            _fsync(partial)
-            partial.replace(target)
-            _fsync(target.parent)
-        except sqlite3.Error as exc:
-            raise _failure("backup", exc) from exc
+            with failures("backup"):
+                partial.unlink(missing_ok=True)
+                # a backup holds every memory: owner-only, like the store (docs/security.md)
+                private_file(partial)
+                copy = sqlite3.connect(partial, isolation_level=None)
+                try:
+                    with self._lock:
+                        self._db.check_open()
+                        self._conn.backup(copy)
+                    copy.execute("PRAGMA journal_mode = DELETE")
+                    result = [r[0] for r in copy.execute("PRAGMA integrity_check").fetchall()]
+                finally:
+                    copy.close()
+                if result != ["ok"]:
+                    raise IntegrityError(f"the backup failed its integrity check: {result[:5]}")
+                _fsync(partial)
+                partial.replace(target)
+                _fsync(target.parent)
         except OSError as exc:
             raise StoreError(f"backup to {target} failed: {exc}") from exc
         finally:
@@ -1652,39 +1391,38 @@ class SqliteStore(Store):
         scratch_dir = Path.cwd() if self.path == ":memory:" else Path(self.path).parent
         scratch = scratch_dir / f".{Path(self.path).name}.restore-{os.getpid()}"
         try:
-            _copy_database(source, scratch)
-            # the backup must open with this store's key (and be encrypted iff it is)
-            verified = SqliteStore(
-                scratch,
-                ann_threshold=self.ann_threshold,
-                dims=self.dims,
-                encryption=self._keys.source,
-            )
-            try:
-                problems = verified.check()
-                if problems:
-                    raise IntegrityError(
-                        f"the backup {source} failed its checks, nothing was restored: "
-                        + "; ".join(problems[:5])
-                    )
-                count = sum(verified.stats(ns).engrams for ns in verified.namespaces())
-                with self._lock:
-                    self._check_open()
-                    if self.read_only:
-                        raise StoreError("cannot restore: the store is read-only")
-                    verified._conn.backup(self._conn)
-                    with self._tx() as conn:
-                        conn.execute(
-                            "UPDATE namespace_state SET generation = "
-                            "(random() & 4611686018427387903) + 1"
+            with failures("restore from backup"):
+                _copy_database(source, scratch)
+                # the backup must open with this store's key (and be encrypted iff it is)
+                verified = SqliteStore(
+                    scratch,
+                    ann_threshold=self.ann_threshold,
+                    dims=self.dims,
+                    encryption=self._keys.source,
+                )
+                try:
+                    problems = verified.check()
+                    if problems:
+                        raise IntegrityError(
+                            f"the backup {source} failed its checks, nothing was restored: "
+                            + "; ".join(problems[:5])
                         )
-                        # the backup's own encryption record and data keys now apply
-                        self._keys.attach(DataKeys.recorded(conn), self.path)
-                    self._vectors.clear()
-            finally:
-                verified.close()
-        except sqlite3.Error as exc:
-            raise _failure("restore from backup", exc) from exc
+                    count = sum(verified.stats(ns).engrams for ns in verified.namespaces())
+                    with self._lock:
+                        self._db.check_open()
+                        if self.read_only:
+                            raise StoreError("cannot restore: the store is read-only")
+                        verified._conn.backup(self._conn)
+                        with self._db.transaction() as conn:
+                            conn.execute(
+                                "UPDATE namespace_state SET generation = "
+                                "(random() & 4611686018427387903) + 1"
+                            )
+                            # the backup's own encryption record and data keys now apply
+                            self._keys.attach(DataKeys.recorded(conn), self.path)
+                        self._vectors.clear()
+                finally:
+                    verified.close()
         except OSError as exc:
             raise StoreError(f"restore from {source} failed: {exc}") from exc
         finally:
@@ -1694,18 +1432,15 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         with self._lock:
-            if self._closed:
+            if self._db.closed:
                 return
-            self._closed = True
             self._vectors.clear()
-            if not self.read_only and self.path != ":memory:":
-                # the retry of an erasure's FTS optimize and checkpoint that another
-                # process blocked (docs/security.md)
+            if self._fts_dirty and not self.read_only and not self._db.in_memory:
+                # the retry of an erasure's FTS optimize (and, in Database.close, the
+                # checkpoint) that another process blocked (docs/security.md)
                 with contextlib.suppress(sqlite3.Error):
-                    if self._fts_dirty:
-                        self._conn.execute("INSERT INTO engram_fts(engram_fts) VALUES ('optimize')")
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            self._conn.close()
+                    self._conn.execute("INSERT INTO engram_fts(engram_fts) VALUES ('optimize')")
+            self._db.close()
 
     # -- the in-memory vector index -------------------------------------------
 
@@ -2112,43 +1847,6 @@ def _dump(metadata: Mapping[str, Any]) -> str:
     return json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    message = str(exc).lower()
-    return (
-        name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
-        or "locked" in message
-        or "busy" in message
-    )
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))  # noqa: S311 - jitter
-
-
-def _failure(action: str, exc: sqlite3.Error) -> StoreError:
-    """A StoreError that says in plain words why ``action`` failed (docs/reliability.md).
-
-    The transaction has rolled back by then, so the message can promise that
-    nothing was written.
-    """
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    message = str(exc).lower()
-    if name.startswith("SQLITE_FULL") or "disk is full" in message:
-        return StoreError(
-            f"{action} failed: the disk is full ({exc}); nothing was written, "
-            "the store is unchanged and still readable"
-        )
-    if name.startswith("SQLITE_READONLY") or "readonly" in message or "read-only" in message:
-        return StoreError(f"{action} failed: the store is read-only ({exc}); nothing was written")
-    if _is_busy(exc):
-        return StoreError(
-            f"{action} failed: the store stayed busy (another process held its lock "
-            f"for too long): {exc}"
-        )
-    return StoreError(f"{action} failed: {exc}")
-
-
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -2176,7 +1874,3 @@ def _copy_database(source: Path, target: Path) -> None:
             dst.close()
     finally:
         src.close()
-
-
-def _split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
