@@ -1,8 +1,8 @@
-"""The audit log's place and vocabulary; its rows live in ``store.sqlite.audit``.
+"""The audit log's place and vocabulary; its rows live in ``store.sqlite.auditfile``.
 
 ``audit.db`` sits beside the store like ``keys.db``. Who writes it
 (docs/security.md): the HTTP server, one entry per mutating request and one per
-request refused for want of a valid key (``server.http.audit``); the MCP tools,
+request refused for want of a valid key (``server.http.trail``); the MCP tools,
 one per memory-changing tool call (``server.mcp.tools``); the CLI, one per
 local write command it runs, one per namespace for a batch (actor ``"local"``);
 the server's background consolidation, one per run that consumed episodes
@@ -19,7 +19,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engramdb.store.sqlite.audit import AuditRecord, SqliteAuditLog
+from engramdb.store.sqlite.auditfile import AuditRecord, SqliteAuditLog
 
 __all__ = [
     "AUDIT_FILENAME",

@@ -1,4 +1,4 @@
-"""API keys: minting, checking and scoping; the rows live in ``store.sqlite.keys``.
+"""API keys: minting, checking and scoping; the rows live in ``store.sqlite.keyfile``.
 
 A key is shown once, as ``eng_<id>_<secret>``; only a salted SHA-256 of the
 secret is kept. A fast hash is enough because the secret is 192 random bits,
@@ -27,7 +27,7 @@ from typing import Literal
 
 from engramdb import InvalidInputError, NotFoundError
 from engramdb.clock import SystemClock
-from engramdb.store.sqlite.keys import KeyRecord, SqliteKeyStore
+from engramdb.store.sqlite.keyfile import KeyRecord, SqliteKeyStore
 
 __all__ = [
     "ACCESS_LEVELS",

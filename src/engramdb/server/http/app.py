@@ -23,13 +23,13 @@ from starlette.routing import Route
 from engramdb import Memory, Settings, __version__
 from engramdb.security.audit import SqliteAuditLog, audit_path
 from engramdb.security.keys import KeyRing, keys_path
-from engramdb.server.http.audit import AuditTrail
 from engramdb.server.http.auth import Authenticator, KeyCheck, McpGate, ServerState
 from engramdb.server.http.docs import OPEN_PATHS, OPEN_PREFIXES, OPENAPI_URL, install_docs
 from engramdb.server.http.errors import install_error_handlers
 from engramdb.server.http.metrics import Metrics
 from engramdb.server.http.middleware import BodyLimit, RequestMetrics
 from engramdb.server.http.routers import ROUTERS
+from engramdb.server.http.trail import AuditTrail
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
 from engramdb.server.ratelimit import RateLimiter
 from engramdb.server.schedule import ConsolidationSchedule, check_interval

@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engramdb import Memory
 from engramdb.security.keys import LOCAL_ADMIN, ApiKey, KeyRing
-from engramdb.server.http.audit import KEY_ID_STATE
 from engramdb.server.http.errors import HttpError, error_response
+from engramdb.server.http.trail import KEY_ID_STATE
 from engramdb.server.options import ServerOptions
 from engramdb.server.ratelimit import RateLimiter
 
@@ -132,7 +132,7 @@ def _current_key(
 ) -> ApiKey:
     # _bearer only puts the scheme in the OpenAPI document; KeyCheck has read the header.
     key = _authenticated(request.scope, _state(request).authenticator)
-    # for the audit trail (server.http.audit): who made this request
+    # for the audit trail (server.http.trail): who made this request
     setattr(request.state, KEY_ID_STATE, key.id)
     return key
 
