@@ -30,7 +30,7 @@ def _tracked_text_files() -> list[Path]:
 
 
 FILES = _tracked_text_files()
-#: A doc of the repository as code cites it: ``docs/name.md`` or a root file like ``README.md``.
+#: How code cites a doc of the repository: a path under docs/ or a root file such as the README.
 CITED = re.compile(r"(?<![\w./-])(docs/[\w-]+\.md|[A-Z]+\.md)\b")
 
 
