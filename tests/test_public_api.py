@@ -22,6 +22,7 @@ KW = inspect.Parameter.KEYWORD_ONLY
 
 EXPORTED = [
     "AccessDeniedError",
+    "Budget",
     "Client",
     "Clock",
     "ConsolidationReport",

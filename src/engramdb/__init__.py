@@ -23,6 +23,7 @@ from engramdb.errors import (
 )
 from engramdb.memory import Memory
 from engramdb.model import (
+    Budget,
     ConsolidationReport,
     ContextBundle,
     ContextItem,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
+    "Budget",
     "Client",
     "Clock",
     "ConsolidationReport",

@@ -30,7 +30,6 @@ from urllib.parse import quote, urlencode
 
 from engramdb.clock import from_iso
 from engramdb.config import Limits
-from engramdb.dynamics.dormancy import Budget
 from engramdb.errors import (
     EngramError,
     InvalidInputError,
@@ -41,6 +40,7 @@ from engramdb.extras import needs_extra
 from engramdb.model import (
     DEFAULT_IMPORTANCE,
     DEFAULT_STABILITY_DAYS,
+    Budget,
     ConsolidationReport,
     ContextBundle,
     ContextItem,

@@ -22,12 +22,12 @@ from engramdb.clock import Clock, SystemClock, from_iso, to_iso
 from engramdb.config import EncryptionKey, Limits, Settings
 from engramdb.consolidate import Consolidator, Progress
 from engramdb.consolidate.setup import make_extractor
-from engramdb.dynamics.dormancy import Budget
 from engramdb.dynamics.keeper import DynamicsKeeper
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
 from engramdb.model import (
+    Budget,
     ConsolidationReport,
     ContextBundle,
     Engram,

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_IMPORTANCE",
     "DEFAULT_STABILITY_DAYS",
+    "Budget",
     "ConsolidationReport",
     "ContextBundle",
     "ContextItem",
@@ -173,6 +174,24 @@ class NamespaceStats:
     sessions: int
     first_occurred_at: datetime | None
     last_occurred_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The most active memories (and/or text bytes) a namespace keeps; None: no bound.
+
+    ``Memory.set_budget`` stores one and ``Memory.budget`` reads it back
+    (docs/dynamics.md); over it, the least retained memories go dormant.
+    """
+
+    max_memories: int | None = None
+    max_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_memories", "max_bytes"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"{name} must be a non-negative integer or None")
 
 
 @dataclass(frozen=True, slots=True)

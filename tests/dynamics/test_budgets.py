@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engramdb import InvalidInputError, Memory
-from engramdb.dynamics.dormancy import Budget
+from engramdb import Budget, InvalidInputError, Memory
 from engramdb.embed import Embedder
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)

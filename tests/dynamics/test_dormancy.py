@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engramdb.dynamics.dormancy import Budget, to_put_aside
+from engramdb import Budget
+from engramdb.dynamics.dormancy import to_put_aside
 
 
 @given(

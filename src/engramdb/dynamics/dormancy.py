@@ -5,31 +5,18 @@ A dormant memory is left out of default search and never deleted
 namespace holds more active memories (or bytes) than its budget, the least
 retained active ones go dormant first, so growth is bounded while what is
 important, emotional or often recalled stays (its stability is higher). Pure
-functions over arrays; the facade writes the result.
+functions over arrays; the facade writes the result. ``Budget`` itself is a
+public value (``engramdb.model``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Budget", "to_put_aside"]
+from engramdb.model import Budget
 
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """The most active memories (and/or text bytes) a namespace keeps; None: no bound."""
-
-    max_memories: int | None = None
-    max_bytes: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("max_memories", "max_bytes"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or value < 0):
-                raise ValueError(f"{name} must be a non-negative integer or None")
+__all__ = ["to_put_aside"]
 
 
 def to_put_aside(

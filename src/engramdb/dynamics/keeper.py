@@ -23,11 +23,12 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.dynamics import importance as importance_cues
-from engramdb.dynamics.dormancy import Budget, to_put_aside
+from engramdb.dynamics.dormancy import to_put_aside
 from engramdb.dynamics.emotion import EmotionTagger
 from engramdb.dynamics.reinforce import RecallQueue, reinforcement
 from engramdb.dynamics.retention import initial_stability, retrievability_array
 from engramdb.embed.base import Embedder
+from engramdb.model import Budget
 from engramdb.store.base import Catalog, DynamicsUpdate, Store
 
 __all__ = ["Appraisable", "DynamicsKeeper", "Initial"]
