@@ -6,7 +6,9 @@ with its reason: ``backup``, ``export``, ``encrypt``, ``reindex``, ...), with
 the same names, parameters and return types (save ``consolidate``'s
 ``progress`` callback), as ``tests/test_options.py`` checks; and the same
 exceptions: the server's error codes are read back through the shared table
-(``engramdb.wire``), so ``except NotFoundError`` works on both.
+(``engramdb.wire``), so ``except NotFoundError`` works on both. Values are
+read back from their JSON form by ``engramdb.wire`` too, the module the server
+writes them with.
 Switching is one line::
 
     mem = Memory("./engram-data")
@@ -28,7 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from engramdb.clock import from_iso
+from engramdb import wire
 from engramdb.config import Limits
 from engramdb.errors import (
     EngramError,
@@ -38,15 +40,10 @@ from engramdb.errors import (
 )
 from engramdb.extras import needs_extra
 from engramdb.model import (
-    DEFAULT_IMPORTANCE,
-    DEFAULT_STABILITY_DAYS,
     Budget,
     ConsolidationReport,
     ContextBundle,
-    ContextItem,
-    Contribution,
     Engram,
-    Explanation,
     Fact,
     Hit,
     Mood,
@@ -129,7 +126,7 @@ class Client:
                 "emotion": emotion,
             }
         )
-        return _engram(self._call("POST", _ns(namespace, "engrams"), body))
+        return wire.from_json(Engram, self._call("POST", _ns(namespace, "engrams"), body))
 
     def add_many(
         self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
@@ -141,7 +138,7 @@ class Client:
         if not batch:
             return []
         found = self._call("POST", _ns(namespace, "engrams/batch"), {"items": batch})
-        return [_engram(e) for e in found["engrams"]]
+        return [wire.from_json(Engram, e) for e in found["engrams"]]
 
     def update(
         self,
@@ -162,8 +159,9 @@ class Client:
             "metadata": metadata,
             "now": now,
         }
-        body = {k: _wire(v) for k, v in fields.items() if v is not None}
-        return _engram(self._call("PATCH", _ns(namespace, "engrams", _segment(id, "id")), body))
+        body = {k: wire.encode(v, k) for k, v in fields.items() if v is not None}
+        found = self._call("PATCH", _ns(namespace, "engrams", _segment(id, "id")), body)
+        return wire.from_json(Engram, found)
 
     def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
         """Remove a memory with its whole history and index entries."""
@@ -176,12 +174,14 @@ class Client:
     # -- reads ------------------------------------------------------------------
 
     def get(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> Engram:
-        return _engram(self._call("GET", _ns(namespace, "engrams", _segment(id, "id"))))
+        return wire.from_json(
+            Engram, self._call("GET", _ns(namespace, "engrams", _segment(id, "id")))
+        )
 
     def history(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[Version]:
         """Every version of a memory, oldest first, with validity intervals."""
         found = self._call("GET", _ns(namespace, "engrams", _segment(id, "id"), "history"))
-        return [_version(found["id"], v) for v in found["versions"]]
+        return [wire.from_json(Version, v, engram_id=found["id"]) for v in found["versions"]]
 
     def search(
         self,
@@ -213,16 +213,17 @@ class Client:
             "as_of": as_of,
             "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
         }
-        body = {"query": query, **{k: _wire(v) for k, v in options.items()}}
+        body = {"query": query, **{k: wire.encode(v, k) for k, v in options.items()}}
         found = self._call("POST", _ns(namespace, "search"), body)
-        return [_hit(h) for h in found["hits"]]
+        return [wire.from_json(Hit, h) for h in found["hits"]]
 
     def consolidate(
         self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None
     ) -> ConsolidationReport:
         """Turn the namespace's new episodes into facts and summaries; idempotent."""
-        body = {} if now is None else {"now": _wire(now)}
-        return ConsolidationReport(**self._call("POST", _ns(namespace, "consolidate"), body))
+        body = {} if now is None else {"now": wire.encode(now, "now")}
+        found = self._call("POST", _ns(namespace, "consolidate"), body)
+        return wire.from_json(ConsolidationReport, found)
 
     def facts(
         self,
@@ -233,9 +234,9 @@ class Client:
         as_of: datetime | None = None,
     ) -> list[Fact]:
         """Consolidated facts, every past value included (``Memory.facts``)."""
-        params = {"subject": subject, "attribute": attribute, "as_of": _wire(as_of)}
+        params = {"subject": subject, "attribute": attribute, "as_of": wire.encode(as_of, "as_of")}
         found = self._call("GET", _query(_ns(namespace, "facts"), params))
-        return [_fact(f) for f in found["facts"]]
+        return [wire.from_json(Fact, f) for f in found["facts"]]
 
     # -- memory dynamics (docs/dynamics.md) ------------------------------------------------
 
@@ -248,7 +249,7 @@ class Client:
     ) -> float:
         """R(now) of a memory on its forgetting curve (``Memory.retention``)."""
         path = _ns(namespace, "engrams", _segment(id, "id"), "retention")
-        return float(self._call("GET", _query(path, {"now": _wire(now)}))["retention"])
+        return float(self._call("GET", _query(path, {"now": wire.encode(now, "now")}))["retention"])
 
     def curve(
         self,
@@ -261,7 +262,7 @@ class Client:
         """A memory's forgetting curve from its last use: times and R values."""
         path = _ns(namespace, "engrams", _segment(id, "id"), "curve")
         found = self._call("GET", _query(path, {"days": days, "points": points}))
-        return [from_iso(t) for t in found["times"]], list(found["retention"])
+        return [wire.time_from_json(t, "times") for t in found["times"]], list(found["retention"])
 
     def neighbours(
         self, id: str, *, namespace: str = DEFAULT_NAMESPACE, before: int = 1, after: int = 1
@@ -269,7 +270,7 @@ class Client:
         """The turns around a memory in its session (not including it), in order."""
         path = _ns(namespace, "engrams", _segment(id, "id"), "neighbours")
         found = self._call("GET", _query(path, {"before": before, "after": after}))
-        return [_engram(e) for e in found["neighbours"]]
+        return [wire.from_json(Engram, e) for e in found["neighbours"]]
 
     def set_budget(
         self,
@@ -285,13 +286,12 @@ class Client:
     def budget(self, *, namespace: str = DEFAULT_NAMESPACE) -> Budget | None:
         """The namespace's stored budget, or None when it has none."""
         found = self._call("GET", _ns(namespace, "budget"))
-        if found["max_memories"] is None and found["max_bytes"] is None:
-            return None
-        return Budget(found["max_memories"], found["max_bytes"])
+        budget = wire.from_json(Budget, found)
+        return None if budget == Budget() else budget
 
     def fade(self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None) -> int:
         """Make dormant what has faded at ``now`` or exceeds the budget; how many did."""
-        body = {} if now is None else {"now": _wire(now)}
+        body = {} if now is None else {"now": wire.encode(now, "now")}
         return int(self._call("POST", _ns(namespace, "fade"), body)["dormant"])
 
     # -- working memory and context (docs/context.md) -----------------------------------
@@ -310,30 +310,10 @@ class Client:
             "query": query,
             "session": session,
             "budget_tokens": budget_tokens,
-            "now": _wire(now),
+            "now": wire.encode(now, "now"),
         }
         found = self._call("POST", _ns(namespace, "context"), body)
-        return ContextBundle(
-            query=found["query"],
-            namespace=found["namespace"],
-            session=found["session"],
-            budget_tokens=found["budget_tokens"],
-            tokens=found["tokens"],
-            items=tuple(
-                ContextItem(
-                    kind=i["kind"],
-                    text=i["text"],
-                    tokens=i["tokens"],
-                    score=i["score"],
-                    source_id=i["source_id"],
-                    occurred_at=_time(i["occurred_at"]),
-                    speaker=i["speaker"],
-                    session=i["session"],
-                )
-                for i in found["items"]
-            ),
-            mood=None if found["mood"] is None else _mood(found["mood"]),
-        )
+        return wire.from_json(ContextBundle, found)
 
     def working(
         self,
@@ -349,7 +329,7 @@ class Client:
             params["max_tokens"] = str(max_tokens)
         path = _ns(namespace, f"sessions/{quote(session, safe='')}/working")
         found = self._call("GET", f"{path}?{urlencode(params)}")
-        return [_engram(t) for t in found["turns"]]
+        return [wire.from_json(Engram, t) for t in found["turns"]]
 
     def mood(
         self,
@@ -361,15 +341,15 @@ class Client:
         """Valence and arousal over the last ``window`` (``Memory.mood``)."""
         params = {"window_days": str(window.total_seconds() / 86_400)}
         if now is not None:
-            params["now"] = now.isoformat()
+            params["now"] = wire.time_to_json(now, "now")
         found = self._call("GET", f"{_ns(namespace, 'mood')}?{urlencode(params)}")
-        return _mood(found)
+        return wire.from_json(Mood, found)
 
     def namespaces(self) -> list[str]:
         return list(self._call("GET", "/v1/namespaces")["namespaces"])
 
     def stats(self, *, namespace: str = DEFAULT_NAMESPACE) -> NamespaceStats:
-        return _stats(self._call("GET", _ns(namespace, "stats")))
+        return wire.from_json(NamespaceStats, self._call("GET", _ns(namespace, "stats")))
 
     # -- the wire ---------------------------------------------------------------
 
@@ -420,122 +400,7 @@ def _query(path: str, params: Mapping[str, Any]) -> str:
     return f"{path}?{urlencode(given)}" if given else path
 
 
-def _wire(value: Any) -> Any:
-    """A value as JSON: datetimes as ISO 8601 (a naive one stays naive, and is refused)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {k: _wire(v) for k, v in value.items()}
-    return value
-
-
 def _item(item: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise InvalidInputError(f"an item must be a mapping, got {type(item).__name__}")
-    return {k: _wire(v) for k, v in item.items() if v is not None or k == "text"}
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else from_iso(value)
-
-
-def _engram(data: Mapping[str, Any]) -> Engram:
-    return Engram(
-        id=data["id"],
-        namespace=data["namespace"],
-        text=data["text"],
-        occurred_at=from_iso(data["occurred_at"]),
-        recorded_at=from_iso(data["recorded_at"]),
-        valid_from=from_iso(data["valid_from"]),
-        session=data["session"],
-        speaker=data["speaker"],
-        metadata=data["metadata"],
-        kind=data["kind"],
-        version=data["version"],
-        importance=data.get("importance", DEFAULT_IMPORTANCE),
-        stability_days=data.get("stability_days", DEFAULT_STABILITY_DAYS),
-        valence=data.get("valence", 0.0),
-        arousal=data.get("arousal", 0.0),
-        emotion=data.get("emotion", "neutral"),
-        recalls=data.get("recalls", 0),
-        last_recalled_at=_time(data.get("last_recalled_at")),
-        dormant=data.get("dormant", False),
-    )
-
-
-def _version(engram_id: str, data: Mapping[str, Any]) -> Version:
-    return Version(
-        engram_id=engram_id,
-        version=data["version"],
-        text=data["text"],
-        speaker=data["speaker"],
-        metadata=data["metadata"],
-        occurred_at=from_iso(data["occurred_at"]),
-        valid_from=from_iso(data["valid_from"]),
-        valid_to=_time(data["valid_to"]),
-    )
-
-
-def _hit(data: Mapping[str, Any]) -> Hit:
-    explain = data["explain"]
-    return Hit(
-        engram=_engram(data["engram"]),
-        score=data["score"],
-        rank=data["rank"],
-        explain=Explanation(
-            contributions=tuple(
-                Contribution(
-                    signal=c["signal"], value=c["value"], weight=c["weight"], share=c["share"]
-                )
-                for c in explain["contributions"]
-            ),
-            paths=tuple(explain["paths"]),
-            retention=explain.get("retention"),
-            stability_days=explain.get("stability_days"),
-            importance=explain.get("importance"),
-            emotion=explain.get("emotion"),
-        ),
-        neighbours=tuple(_engram(n) for n in data["neighbours"]),
-    )
-
-
-def _fact(data: Mapping[str, Any]) -> Fact:
-    return Fact(
-        engram_id=data["engram_id"],
-        namespace=data["namespace"],
-        subject=data["subject"],
-        attribute=data["attribute"],
-        value=data["value"],
-        text=data["text"],
-        valid_from=from_iso(data["valid_from"]),
-        valid_to=_time(data["valid_to"]),
-        recorded_at=from_iso(data["recorded_at"]),
-        invalidated_at=_time(data["invalidated_at"]),
-        status=data["status"],
-        superseded_by=data["superseded_by"],
-        sources=tuple(data["sources"]),
-    )
-
-
-def _mood(data: Mapping[str, Any]) -> Mood:
-    return Mood(
-        namespace=data["namespace"],
-        start=from_iso(data["start"]),
-        end=from_iso(data["end"]),
-        valence=data["valence"],
-        arousal=data["arousal"],
-        emotion=data["emotion"],
-        memories=data["memories"],
-        drivers=tuple(_engram(e) for e in data["drivers"]),
-    )
-
-
-def _stats(data: Mapping[str, Any]) -> NamespaceStats:
-    return NamespaceStats(
-        namespace=data["namespace"],
-        engrams=data["engrams"],
-        versions=data["versions"],
-        sessions=data["sessions"],
-        first_occurred_at=_time(data["first_occurred_at"]),
-        last_occurred_at=_time(data["last_occurred_at"]),
-    )
+    return {k: wire.encode(v, k) for k, v in item.items() if v is not None or k == "text"}

@@ -1,9 +1,24 @@
-"""The JSON form of engramdb's public values, and the table of error codes.
+"""The JSON form of engramdb's public values, both ways, and the table of error codes.
 
-Every surface that speaks JSON (the REST API, the MCP tools, ``engramdb.Client``,
-the CLI's ``--json``, export and import) goes through this module, so a value
-has one shape everywhere. It imports nothing heavy, so ``engramdb.Client``
-can share it without the server.
+Every surface that speaks JSON goes through this module: the REST API and the
+MCP tools (``server/schemas.py`` builds its response models from ``fields``),
+``engramdb.Client`` (``from_json``), the CLI's ``--json`` and export and
+import (``to_json``). A value's JSON form is an object with one key per field
+of its dataclass, in field order, less the keys its envelope holds (a
+version's ``engram_id``: a history names its memory once), plus a few keys
+derived for readers (an explanation's ``summary``, a context's ``text``),
+which reading ignores. Nested values nest, tuples are arrays, and a key a
+reader does not find takes the field's default, so an older writer's JSON
+still reads.
+
+Datetimes have one form everywhere: UTC ISO 8601 with a ``Z``
+(``2024-08-17T09:30:00Z``, with microseconds when there are any). Reading takes
+any ISO 8601 with a timezone, so older exports (``2024-08-17T09:30:00.000000Z``)
+still read; a naive datetime is refused both ways, never guessed.
+
+This module does not check values against the library's limits (``validation``
+does, where a value comes in) and imports nothing heavy, so ``engramdb.Client``
+can use it without the server.
 
 Error codes
 -----------
@@ -45,8 +60,15 @@ A ``StoreError`` is 503: the server is sound but its store cannot serve now.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass
+from datetime import datetime
+from typing import Any, TypeVar, Union, get_args, get_origin
 
+from engramdb.clock import ensure_aware, from_iso
 from engramdb.errors import (
     AccessDeniedError,
     DecryptionError,
@@ -59,8 +81,277 @@ from engramdb.errors import (
     RateLimitedError,
     StoreError,
 )
+from engramdb.model import (
+    Budget,
+    ConsolidationReport,
+    ContextBundle,
+    ContextItem,
+    Contribution,
+    Engram,
+    Explanation,
+    Fact,
+    Hit,
+    Mood,
+    NamespaceStats,
+    Version,
+)
 
-__all__ = ["ERROR_TABLE", "ErrorCode", "error_class", "error_code"]
+__all__ = [
+    "ERROR_TABLE",
+    "VALUES",
+    "ErrorCode",
+    "Field",
+    "Value",
+    "encode",
+    "error_class",
+    "error_code",
+    "fields",
+    "from_json",
+    "json_type",
+    "time_from_json",
+    "time_to_json",
+    "to_json",
+]
+
+#: A public value: what ``to_json`` writes and ``from_json`` reads.
+Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10's types.UnionType)
+    Budget,
+    ConsolidationReport,
+    ContextBundle,
+    ContextItem,
+    Contribution,
+    Engram,
+    Explanation,
+    Fact,
+    Hit,
+    Mood,
+    NamespaceStats,
+    Version,
+]
+V = TypeVar("V", bound=Value)
+
+
+# -- datetimes ---------------------------------------------------------------------------
+
+
+def time_to_json(value: datetime, name: str = "datetime") -> str:
+    """``value`` as UTC ISO 8601 with a ``Z``; a naive datetime is ``InvalidInputError``."""
+    return ensure_aware(value, name).isoformat().removesuffix("+00:00") + "Z"
+
+
+def time_from_json(value: object, name: str = "datetime") -> datetime:
+    """An ISO 8601 string with a timezone (``Z`` or an offset) as a UTC datetime."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be an ISO 8601 string")
+    try:
+        return from_iso(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} {value!r} is not an ISO 8601 datetime: {exc}") from exc
+
+
+# -- public values -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One key of a value's JSON form; ``fields(Engram)`` lists them in order.
+
+    ``type`` is the dataclass field's type (``datetime | None``,
+    ``tuple[Engram, ...]``; ``json_type`` says how it travels). A key that is
+    not ``required`` may be absent: a reader takes ``default``. A ``derived``
+    key is written from the value and ignored on reading.
+    """
+
+    name: str
+    type: Any
+    required: bool = True
+    default: Any = None
+    derived: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a value's JSON form adds to its dataclass fields, or leaves out."""
+
+    omitted: tuple[str, ...] = ()
+    derived: tuple[tuple[str, Callable[[Any], str], str | None], ...] = ()
+    notes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+_SHAPES: dict[type[Any], _Shape] = {
+    Engram: _Shape(),
+    # a history holds its memory's id once, beside its versions
+    Version: _Shape(omitted=("engram_id",)),
+    Contribution: _Shape(),
+    Explanation: _Shape(derived=(("summary", str, None),)),
+    Hit: _Shape(),
+    NamespaceStats: _Shape(),
+    Fact: _Shape(notes={"status": "current, superseded or stale."}),
+    ConsolidationReport: _Shape(),
+    Mood: _Shape(),
+    ContextItem: _Shape(),
+    ContextBundle: _Shape(
+        derived=(
+            (
+                "text",
+                ContextBundle.render,
+                "The context rendered for a prompt (``render()``).",
+            ),
+        )
+    ),
+    Budget: _Shape(),
+}
+
+
+def _fields_of(kind: type[Any], shape: _Shape) -> tuple[Field, ...]:
+    hints = typing.get_type_hints(kind)
+    out = []
+    for f in dataclasses.fields(kind):
+        if f.name in shape.omitted:
+            continue
+        required = f.default is MISSING and f.default_factory is MISSING
+        default = None if required else f.default
+        if f.default_factory is not MISSING:
+            default = f.default_factory()
+        note = shape.notes.get(f.name)
+        out.append(Field(f.name, hints[f.name], required, default, description=note))
+    out.extend(Field(name, str, derived=True, description=note) for name, _, note in shape.derived)
+    return tuple(out)
+
+
+_FIELDS = {kind: _fields_of(kind, shape) for kind, shape in _SHAPES.items()}
+
+#: Every public value's class, in the order above.
+VALUES: tuple[type[Any], ...] = tuple(_SHAPES)
+
+
+def fields(kind: type[Any]) -> tuple[Field, ...]:
+    """The keys of ``kind``'s JSON form, in order: its dataclass fields, then derived keys."""
+    try:
+        return _FIELDS[kind]
+    except KeyError:
+        raise TypeError(f"{kind.__name__} is not a public value of engramdb") from None
+
+
+def to_json(value: Value) -> dict[str, Any]:
+    """``value``'s JSON form: a dict of JSON types, ready for ``json.dumps``."""
+    kind = type(value)
+    out = {f.name: encode(getattr(value, f.name), f.name) for f in fields(kind) if not f.derived}
+    for name, derive, _ in _SHAPES[kind].derived:
+        out[name] = derive(value)
+    return out
+
+
+def encode(value: object, name: str = "value") -> Any:
+    """Any value as JSON types: public values, datetimes, mappings, lists and tuples.
+
+    What ``to_json`` writes each field with; ``engramdb.Client`` writes request
+    bodies with it. ``name`` says where a value that cannot be written was.
+    """
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, datetime):
+        return time_to_json(value, name)
+    if isinstance(value, Mapping):
+        return {k: encode(v, f"{name}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, name) for v in value]
+    if type(value) in _SHAPES:
+        return to_json(typing.cast(Value, value))
+    raise InvalidInputError(f"{name}: a {type(value).__name__} has no JSON form")
+
+
+def from_json(kind: type[V], data: object, **given: Any) -> V:
+    """A ``kind`` read back from its JSON form.
+
+    ``given`` supplies the keys the envelope holds (``engram_id=`` for a
+    ``Version``). Unknown keys are ignored; an absent key takes the field's
+    default; a missing required key or a value of the wrong type is
+    ``InvalidInputError``.
+    """
+    name = kind.__name__
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(f"{name} must be a JSON object, got {type(data).__name__}")
+    values = dict(given)
+    for f in fields(kind):
+        if f.derived or f.name in values:
+            continue
+        if f.name in data:
+            values[f.name] = _decode(f.type, data[f.name], f"{name}.{f.name}")
+        elif f.required:
+            raise InvalidInputError(f"{name} lacks the field {f.name!r}")
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} cannot be read back: {exc}") from exc
+
+
+def _decode(hint: Any, raw: object, name: str) -> Any:
+    """``raw`` (JSON types) as a field of type ``hint``."""
+    optional, hint = _unwrap(hint)
+    if raw is None:
+        if optional:
+            return None
+        raise InvalidInputError(f"{name} must not be null")
+    if hint is datetime:
+        return time_from_json(raw, name)
+    if hint in _SHAPES:
+        return from_json(hint, raw)
+    origin = get_origin(hint)
+    if origin is tuple:
+        if not isinstance(raw, list):
+            raise InvalidInputError(f"{name} must be a list")
+        return tuple(_decode(get_args(hint)[0], item, name) for item in raw)
+    if origin is Mapping:
+        if not isinstance(raw, Mapping):
+            raise InvalidInputError(f"{name} must be an object")
+        return dict(raw)
+    if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if not isinstance(raw, hint) or (hint is int and isinstance(raw, bool)):
+        raise InvalidInputError(f"{name} must be {_JSON_NAMES.get(hint, hint.__name__)}")
+    return raw
+
+
+_JSON_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _unwrap(hint: Any) -> tuple[bool, Any]:
+    """``(True, X)`` for ``X | None``, ``(False, hint)`` for anything else."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(get_args(hint)) == 2:
+            return True, args[0]
+    return False, hint
+
+
+def json_type(hint: Any, named: Mapping[type[Any], Any]) -> Any:
+    """The type a field of type ``hint`` has in JSON, as a Python type.
+
+    Mappings are ``dict[str, Any]``, tuples lists, ``X | None`` stays optional;
+    a class in ``named`` becomes what it maps to (``server/schemas.py`` maps
+    each public value to its response model, and ``datetime`` to its serialised
+    form); a datetime not in ``named`` is a string.
+    """
+    optional, hint = _unwrap(hint)
+    if optional:
+        return Union[json_type(hint, named), None]  # noqa: UP007 (built at run time)
+    if hint in named:
+        return named[hint]
+    if hint is datetime:
+        return str
+    if hint in _SHAPES:
+        raise TypeError(f"json_type needs the JSON type of {hint.__name__}")
+    origin = get_origin(hint)
+    if origin is tuple:
+        return list[json_type(get_args(hint)[0], named)]  # type: ignore[misc]
+    if origin is Mapping:
+        return dict[str, Any]
+    return hint
+
+
+# -- error codes -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

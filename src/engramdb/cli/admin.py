@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 
+from engramdb import wire
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
-from engramdb.cli.output import counted, emit_json, iso, stats_json, stats_line
+from engramdb.cli.output import counted, emit_json, iso, stats_line
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.security import audit, store_files, where_found
 
@@ -55,7 +56,7 @@ def stats(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
         names = [ns] if ns is not None else mem.namespaces()
         found = [mem.stats(namespace=name) for name in names]
     if cli.json:
-        emit_json({"namespaces": [stats_json(s) for s in found]})
+        emit_json({"namespaces": [wire.to_json(s) for s in found]})
         return
     if not found:
         typer.echo("the store is empty")

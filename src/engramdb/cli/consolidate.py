@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-from engramdb.cli.output import emit_json, fact_json, fact_line, iso
+from engramdb import wire
+from engramdb.cli.output import emit_json, fact_line, iso
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.options import CONSOLIDATE, FACTS
 from engramdb.security import audit
@@ -100,7 +101,7 @@ def facts(
     with cli.existing_memory() as mem:  # a read: a missing store is exit 3, not created
         found = mem.facts(namespace=ns, subject=subject, attribute=attribute, as_of=when)
     if cli.json:
-        emit_json({"namespace": ns, "as_of": iso(when), "facts": [fact_json(f) for f in found]})
+        emit_json({"namespace": ns, "as_of": iso(when), "facts": [wire.to_json(f) for f in found]})
         return
     if not found:
         typer.echo(f"no facts in {ns!r} (engram consolidate turns episodes into facts)")

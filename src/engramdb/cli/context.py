@@ -8,13 +8,13 @@ recent mood with the memories that drive it.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from engramdb.cli.output import emit_json, engram_json, engram_line, iso
+from engramdb import wire
+from engramdb.cli.output import emit_json, engram_line
 from engramdb.cli.state import NamespaceOption, parse_time, state
-from engramdb.model import ContextBundle, Mood
 from engramdb.options import CONTEXT
 
 __all__ = ["context", "mood", "working"]
@@ -28,44 +28,6 @@ NowOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _mood_json(mood: Mood) -> dict[str, Any]:
-    return {
-        "namespace": mood.namespace,
-        "start": iso(mood.start),
-        "end": iso(mood.end),
-        "valence": mood.valence,
-        "arousal": mood.arousal,
-        "emotion": mood.emotion,
-        "memories": mood.memories,
-        "drivers": [engram_json(e) for e in mood.drivers],
-    }
-
-
-def _bundle_json(bundle: ContextBundle) -> dict[str, Any]:
-    return {
-        "query": bundle.query,
-        "namespace": bundle.namespace,
-        "session": bundle.session,
-        "budget_tokens": bundle.budget_tokens,
-        "tokens": bundle.tokens,
-        "items": [
-            {
-                "kind": i.kind,
-                "text": i.text,
-                "tokens": i.tokens,
-                "score": i.score,
-                "source_id": i.source_id,
-                "occurred_at": iso(i.occurred_at),
-                "speaker": i.speaker,
-                "session": i.session,
-            }
-            for i in bundle.items
-        ],
-        "mood": None if bundle.mood is None else _mood_json(bundle.mood),
-        "text": bundle.render(),
-    }
 
 
 def context(
@@ -93,7 +55,7 @@ def context(
             now=at,
         )
     if cli.json:
-        emit_json(_bundle_json(bundle))
+        emit_json(wire.to_json(bundle))
     else:
         typer.echo(bundle.render())
 
@@ -115,7 +77,7 @@ def working(
             namespace=ns, session=session, max_turns=max_turns, max_tokens=max_tokens
         )
     if cli.json:
-        emit_json({"namespace": ns, "session": session, "turns": [engram_json(t) for t in turns]})
+        emit_json({"namespace": ns, "session": session, "turns": [wire.to_json(t) for t in turns]})
         return
     for turn in turns:
         typer.echo(engram_line(turn))
@@ -137,7 +99,7 @@ def mood(
             namespace=cli.resolve(namespace), window=timedelta(days=window_days), now=at
         )
     if cli.json:
-        emit_json(_mood_json(found))
+        emit_json(wire.to_json(found))
         return
     typer.echo(found.describe())
     for engram in found.drivers:

@@ -13,8 +13,8 @@ from importlib import resources
 
 import typer
 
-from engramdb import Memory
-from engramdb.cli.output import emit_json, hit_json, hit_lines, iso
+from engramdb import Memory, wire
+from engramdb.cli.output import emit_json, hit_lines, iso
 from engramdb.cli.state import state
 from engramdb.cli.transfer import plan_jsonl
 
@@ -60,7 +60,7 @@ def demo(ctx: typer.Context) -> None:
                 "turns": total,
                 "now": iso(now),
                 "questions": [
-                    {"question": q, "hits": [hit_json(h) for h in hits]} for q, hits in answers
+                    {"question": q, "hits": [wire.to_json(h) for h in hits]} for q, hits in answers
                 ],
             }
         )

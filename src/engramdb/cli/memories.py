@@ -13,15 +13,12 @@ from typing import Annotated
 
 import typer
 
-from engramdb import InvalidInputError
+from engramdb import InvalidInputError, wire
 from engramdb.cli.output import (
     emit_json,
-    engram_json,
     engram_text,
-    hit_json,
     hit_lines,
     iso,
-    version_json,
     version_lines,
 )
 from engramdb.cli.state import NamespaceOption, parse_metadata, parse_time, state
@@ -86,7 +83,7 @@ def add(
         )
     audit.record(cli.settings.path, "add", ns, target=engram.id)
     if cli.json:
-        emit_json(engram_json(engram))
+        emit_json(wire.to_json(engram))
     else:
         typer.echo(engram.id)
 
@@ -164,7 +161,7 @@ def search(
                 "query": query,
                 "namespace": ns,
                 "now": iso(at),
-                "hits": [hit_json(h) for h in hits],
+                "hits": [wire.to_json(h) for h in hits],
             }
         )
         return
@@ -183,7 +180,7 @@ def get(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = 
         engram = mem.get(engram_id, namespace=ns)
         retention = mem.retention(engram_id, namespace=ns)
     if cli.json:
-        emit_json(engram_json(engram) | {"retention": retention})
+        emit_json(wire.to_json(engram) | {"retention": retention})
     else:
         for line in engram_text(engram, retention):
             typer.echo(line)
@@ -221,7 +218,7 @@ def update(
         )
     audit.record(cli.settings.path, "update", ns, target=engram.id)
     if cli.json:
-        emit_json(engram_json(engram))
+        emit_json(wire.to_json(engram))
     else:
         typer.echo(f"{engram.id} is now version {engram.version}")
 
@@ -247,7 +244,7 @@ def history(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOptio
         versions = mem.history(engram_id, namespace=ns)
     if cli.json:
         emit_json(
-            {"id": engram_id, "namespace": ns, "versions": [version_json(v) for v in versions]}
+            {"id": engram_id, "namespace": ns, "versions": [wire.to_json(v) for v in versions]}
         )
         return
     for version in versions:

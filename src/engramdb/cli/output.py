@@ -1,8 +1,9 @@
 """How the CLI shows results: JSON documents and human-readable text.
 
-It owns the ``--json`` shapes of engrams, versions, hits, facts and stats (documented
-in ``docs/cli.md``) and their text form. Commands decide what to show; this
-module only decides how. It reads no store and parses no input.
+The ``--json`` documents are the values' JSON form from ``engramdb.wire`` (the
+HTTP API's shapes, documented in ``docs/cli.md``); this module owns their text
+form. Commands decide what to show; this module only decides how. It reads no
+store and parses no input.
 """
 
 from __future__ import annotations
@@ -14,32 +15,24 @@ from typing import Any
 
 import typer
 
-from engramdb import Engram, Explanation, Fact, Hit, NamespaceStats, Version
+from engramdb import Engram, Fact, Hit, NamespaceStats, Version, wire
 
 __all__ = [
     "counted",
     "emit_json",
-    "engram_json",
     "engram_line",
     "engram_text",
-    "explain_json",
-    "fact_json",
     "fact_line",
-    "hit_json",
     "hit_lines",
     "iso",
-    "stats_json",
     "stats_line",
-    "version_json",
     "version_lines",
 ]
 
 
 def iso(value: datetime | None) -> str | None:
-    """UTC ISO 8601 with a ``Z``; what ``--occurred-at``/``--now`` accept back."""
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    """UTC ISO 8601 with a ``Z`` (``wire``'s form); what ``--occurred-at``/``--now`` accept back."""
+    return None if value is None else wire.time_to_json(value)
 
 
 def counted(n: int, one: str = "memory", many: str = "memories") -> str:
@@ -54,97 +47,6 @@ def _day(value: datetime) -> str:
 def emit_json(document: Any) -> None:
     """One JSON document on stdout."""
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
-
-
-def engram_json(engram: Engram) -> dict[str, Any]:
-    return {
-        "id": engram.id,
-        "namespace": engram.namespace,
-        "text": engram.text,
-        "session": engram.session,
-        "speaker": engram.speaker,
-        "metadata": dict(engram.metadata),
-        "kind": engram.kind,
-        "version": engram.version,
-        "occurred_at": iso(engram.occurred_at),
-        "recorded_at": iso(engram.recorded_at),
-        "valid_from": iso(engram.valid_from),
-        "importance": engram.importance,
-        "stability_days": engram.stability_days,
-        "valence": engram.valence,
-        "arousal": engram.arousal,
-        "emotion": engram.emotion,
-        "recalls": engram.recalls,
-        "last_recalled_at": iso(engram.last_recalled_at),
-        "dormant": engram.dormant,
-    }
-
-
-def version_json(version: Version) -> dict[str, Any]:
-    return {
-        "version": version.version,
-        "text": version.text,
-        "speaker": version.speaker,
-        "metadata": dict(version.metadata),
-        "occurred_at": iso(version.occurred_at),
-        "valid_from": iso(version.valid_from),
-        "valid_to": iso(version.valid_to),
-    }
-
-
-def explain_json(explain: Explanation) -> dict[str, Any]:
-    return {
-        "summary": str(explain),
-        "contributions": [
-            {"signal": c.signal, "value": c.value, "weight": c.weight, "share": c.share}
-            for c in explain.contributions
-        ],
-        "paths": list(explain.paths),
-        "retention": explain.retention,
-        "stability_days": explain.stability_days,
-        "importance": explain.importance,
-        "emotion": explain.emotion,
-    }
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    return {
-        "rank": hit.rank,
-        "score": hit.score,
-        "engram": engram_json(hit.engram),
-        "explain": explain_json(hit.explain),
-        "neighbours": [engram_json(n) for n in hit.neighbours],
-    }
-
-
-def fact_json(fact: Fact) -> dict[str, Any]:
-    """The shape of ``GET /v1/namespaces/{ns}/facts``'s facts (``server.schemas.FactOut``)."""
-    return {
-        "engram_id": fact.engram_id,
-        "namespace": fact.namespace,
-        "subject": fact.subject,
-        "attribute": fact.attribute,
-        "value": fact.value,
-        "text": fact.text,
-        "valid_from": iso(fact.valid_from),
-        "valid_to": iso(fact.valid_to),
-        "recorded_at": iso(fact.recorded_at),
-        "invalidated_at": iso(fact.invalidated_at),
-        "status": fact.status,
-        "superseded_by": fact.superseded_by,
-        "sources": list(fact.sources),
-    }
-
-
-def stats_json(stats: NamespaceStats) -> dict[str, Any]:
-    return {
-        "namespace": stats.namespace,
-        "engrams": stats.engrams,
-        "versions": stats.versions,
-        "sessions": stats.sessions,
-        "first_occurred_at": iso(stats.first_occurred_at),
-        "last_occurred_at": iso(stats.last_occurred_at),
-    }
 
 
 def _who(speaker: str | None) -> str:
@@ -173,6 +75,20 @@ def _fields(pairs: Mapping[str, object]) -> Iterable[str]:
         yield f"{key:<{width}}  {value}"
 
 
+#: The fields ``engram get`` shows first, as ``--json`` writes them ("-" when empty).
+_HEAD = (
+    "id",
+    "namespace",
+    "version",
+    "kind",
+    "session",
+    "speaker",
+    "occurred_at",
+    "recorded_at",
+    "valid_from",
+)
+
+
 def engram_text(engram: Engram, retention: float | None = None) -> Iterable[str]:
     """Every field of an engram, one per line; ``retention`` is its R(now) if known."""
     dynamics = {
@@ -184,22 +100,10 @@ def engram_text(engram: Engram, retention: float | None = None) -> Iterable[str]
         "recalls": f"{engram.recalls} (last {iso(engram.last_recalled_at) or '-'})",
         "dormant": "yes" if engram.dormant else "no",
     }
-    yield from _fields(
-        {
-            "id": engram.id,
-            "namespace": engram.namespace,
-            "version": engram.version,
-            "kind": engram.kind,
-            "session": engram.session or "-",
-            "speaker": engram.speaker or "-",
-            "occurred_at": iso(engram.occurred_at),
-            "recorded_at": iso(engram.recorded_at),
-            "valid_from": iso(engram.valid_from),
-            "metadata": json.dumps(dict(engram.metadata), ensure_ascii=False),
-            "text": engram.text,
-        }
-        | dynamics
-    )
+    shown = wire.to_json(engram)
+    head = {name: shown[name] or "-" for name in _HEAD}
+    metadata = json.dumps(shown["metadata"], ensure_ascii=False)
+    yield from _fields(head | {"metadata": metadata, "text": engram.text} | dynamics)
 
 
 def fact_line(fact: Fact) -> str:
