@@ -43,6 +43,7 @@ EXPORTED = [
     "LimitExceededError",
     "Limits",
     "Memory",
+    "MemoryAPI",
     "MissingExtraError",
     "ModelIntegrityError",
     "Mood",

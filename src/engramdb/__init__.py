@@ -3,6 +3,7 @@
 Only re-exports live here; see ``Memory`` for the entry point.
 """
 
+from engramdb.api import MemoryAPI
 from engramdb.client import Client
 from engramdb.clock import Clock, FixedClock, SystemClock
 from engramdb.config import EncryptionKey, Limits, Settings
@@ -62,6 +63,7 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "Memory",
+    "MemoryAPI",
     "MissingExtraError",
     "ModelIntegrityError",
     "Mood",

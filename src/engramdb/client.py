@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from engramdb import wire
+from engramdb.api import MemoryAPI
 from engramdb.config import Limits
 from engramdb.errors import (
     EngramError,
@@ -62,7 +63,7 @@ DEFAULT_NAMESPACE = "default"
 _LIMITS = Limits()  # the server checks again with its own
 
 
-class Client:
+class Client(MemoryAPI):
     """A connection to ``engram serve`` at ``url``, authenticated by ``api_key``."""
 
     def __init__(

@@ -18,10 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from engramdb.api import MemoryAPI
 from engramdb.clock import Clock, SystemClock, from_iso, to_iso
 from engramdb.config import EncryptionKey, Limits, Settings
 from engramdb.consolidate import Consolidator, Progress
-from engramdb.consolidate.setup import make_extractor
+from engramdb.consolidate.extractors import make_extractor
 from engramdb.dynamics.keeper import DynamicsKeeper
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
@@ -37,10 +38,10 @@ from engramdb.model import (
     NamespaceStats,
     Version,
 )
-from engramdb.recall import context as contexts
+from engramdb.recall import prompt
 from engramdb.recall.engine import Recaller, SearchRequest
-from engramdb.recall.enrich import embedding_text, index_keys
 from engramdb.recall.followup import Turn, parse_turn
+from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.recall.packing import pack
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redact
@@ -80,7 +81,7 @@ MOOD_WINDOW = timedelta(days=7)
 DEFAULT_NAMESPACE = "default"
 
 
-class Memory:
+class Memory(MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -480,7 +481,7 @@ class Memory:
         if max_tokens is not None:
             max_tokens = check_int(max_tokens, "max_tokens", 0, 1_000_000)
         turns = self._store.session_tail(namespace, label, max_turns)
-        return contexts.bounded(turns, max_turns, max_tokens, default_counter().count)
+        return prompt.bounded(turns, max_turns, max_tokens, default_counter().count)
 
     def _context_turns(
         self, context: Sequence[str] | str | None, namespace: str
@@ -532,7 +533,7 @@ class Memory:
             context=[f"{t.speaker}: {t.text}" if t.speaker else t.text for t in turns] or None,
             kinds=("episode", "fact", "summary"),  # current facts and summaries compete too
         )
-        recalled = contexts.hit_items(hits, count)
+        recalled = prompt.hit_items(hits, count)
         sources: dict[str, frozenset[str]] = {}
         if any(h.engram.kind != "episode" for h in hits):
             for link in self._store.links(namespace):
@@ -543,8 +544,8 @@ class Memory:
         if mood.memories and mood.arousal > 0:
             # worth a typical recalled memory: it competes by value per token
             typical = statistics.median(h.score for h in hits) if hits else 1.0
-            recalled.append(contexts.mood_item(mood, typical, count))
-        items = pack(contexts.working_items(turns, count), recalled, budget, count, sources=sources)
+            recalled.append(prompt.mood_item(mood, typical, count))
+        items = pack(prompt.working_items(turns, count), recalled, budget, count, sources=sources)
         return ContextBundle(
             query=text,
             namespace=namespace,
@@ -569,7 +570,7 @@ class Memory:
             raise InvalidInputError("window must be a positive timedelta")
         end = self._clock.now() if now is None else check_time(now, "now")
         start = end - window
-        reading = contexts.read_mood(self._store.catalog(namespace), start, end)
+        reading = prompt.read_mood(self._store.catalog(namespace), start, end)
         found = self._store.get_many(namespace, list(reading.drivers))
         return Mood(
             namespace=namespace,
