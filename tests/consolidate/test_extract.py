@@ -6,8 +6,8 @@ import pytest
 
 from engramdb.config import Settings
 from engramdb.consolidate.extract import RuleExtractor
+from engramdb.consolidate.extractors import make_extractor
 from engramdb.consolidate.llm import LLMExtractor
-from engramdb.consolidate.setup import make_extractor
 from engramdb.errors import InvalidInputError
 
 CASES = [

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from engramdb.config import EncryptionKey
-from engramdb.recall.enrich import embedding_text
+from engramdb.recall.indexing import embedding_text
 from engramdb.store.sqlite import SqliteStore
 from engramdb.testing.fakes import HashEmbedder
 

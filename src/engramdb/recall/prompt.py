@@ -4,6 +4,9 @@ The facade fetches (working turns, hits, provenance links); this module turns
 them into labelled ``ContextItem``s with token counts, bounds working memory,
 and reads the mood of a time window from the catalog's emotion tags (valence
 and arousal, docs/dynamics.md). Packing itself is ``recall.packing``. No store writes.
+
+Named for the prompt it fills, not for ``search(context=...)``: those
+conversation turns are read by ``recall.followup``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Index-time enrichment: extra lexical keys stored with a memory.
+"""Write-side indexing: what a memory is indexed under, beyond its text.
 
 A question phrased differently from the memory should still meet it, so each
 memory is indexed with keys beyond its text: the speaker's name, and
 resolved dates and other derived terms. Keys are searchable, never shown as
-the memory's text, and recomputed on update and reindex.
+the memory's text, and recomputed on update and reindex. ``embedding_text`` is
+the text its vector is computed from.
 """
 
 from __future__ import annotations
