@@ -3,15 +3,22 @@
 Requests forbid unknown fields and take only timezone-aware datetimes, so a
 typo or a naive time is a 422 before the library sees it; everything else
 (empty text, metadata size, limits) is the library's to check, so the rules
-live in one place. Responses are built from the library's frozen dataclasses
-(``from_*``); datetimes go out as UTC ISO 8601 with a ``Z``, the form the
-CLI's ``--json`` prints. Pydantic lives only under ``server/``.
+live in one place.
+
+A response model of a public value (``EngramOut``, ``HitOut``, ...) is not
+written here: it is built from the value's JSON form in ``engramdb.wire``
+(``wire.fields``), the one definition the Client, the CLI and export also use,
+and filled with ``Model.of(value)``. So the OpenAPI document and the MCP tools'
+output schemas cannot drift from what is sent. Datetimes go out as strings in
+wire's one form (UTC ISO 8601 with a ``Z``). The envelopes around them (a
+search's query and hits, a history's id and versions) are written here.
+Pydantic lives only under ``server/``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -22,10 +29,24 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     StrictInt,
+    create_model,
 )
 
-from engramdb import ConsolidationReport, Engram, Explanation, Fact, Hit, NamespaceStats, Version
-from engramdb.model import ContextBundle, ContextItem, Mood
+from engramdb import wire
+from engramdb.model import (
+    Budget,
+    ConsolidationReport,
+    ContextBundle,
+    ContextItem,
+    Contribution,
+    Engram,
+    Explanation,
+    Fact,
+    Hit,
+    Mood,
+    NamespaceStats,
+    Version,
+)
 from engramdb.options import ADD, CONSOLIDATE, CONTEXT, SEARCH
 
 __all__ = [
@@ -38,6 +59,7 @@ __all__ = [
     "ContextIn",
     "ContextItemOut",
     "ContextOut",
+    "ContributionOut",
     "CurveOut",
     "DeletedOut",
     "EngramIn",
@@ -64,13 +86,10 @@ __all__ = [
     "SearchOut",
     "StatsListOut",
     "StatsOut",
+    "ValueOut",
     "VersionOut",
     "WorkingOut",
 ]
-
-
-def _utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _iso_only(value: object) -> object:
@@ -80,7 +99,7 @@ def _iso_only(value: object) -> object:
     return value
 
 
-UtcTime = Annotated[datetime, PlainSerializer(_utc, return_type=str)]
+UtcTime = Annotated[datetime, PlainSerializer(wire.time_to_json, return_type=str)]
 #: An ISO 8601 datetime with a timezone; a naive one is refused, never guessed.
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 Metadata = dict[str, Any]
@@ -89,6 +108,79 @@ Kind = Literal["episode", "fact", "summary"]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# -- public values, built from engramdb.wire -----------------------------------------------
+
+_V = TypeVar("_V", bound="ValueOut")
+
+
+class ValueOut(BaseModel):
+    """The response model of a public value; each subclass is built from ``wire.fields``.
+
+    Every key is always sent, so every field is required (what a reader takes
+    when an older server leaves a key out is ``wire.from_json``'s to decide).
+    """
+
+    @classmethod
+    def of(cls: type[_V], value: wire.Value, **envelope: Any) -> _V:
+        """``value`` as this model; ``envelope`` adds the keys around it (a budget's namespace)."""
+        return cls.model_validate({**envelope, **wire.to_json(value)})
+
+
+#: How a field's class travels in a response: public values as their models, datetimes
+#: as wire's datetime form (a string; its JSON schema says ``date-time`` where pydantic can).
+_NAMED: dict[type[Any], Any] = {datetime: UtcTime}
+
+
+def _value_model(
+    kind: type[Any], name: str, doc: str | None = None, **envelope: Any
+) -> type[ValueOut]:
+    """The response model ``name`` of ``kind``: ``envelope``'s fields, then one per key of
+    its JSON form."""
+    fields: dict[str, Any] = dict(envelope)
+    for f in wire.fields(kind):
+        fields[f.name] = (wire.json_type(f.type, _NAMED), Field(description=f.description))
+    model = create_model(name, __base__=ValueOut, __module__=__name__, __doc__=doc, **fields)
+    _NAMED[kind] = model
+    return model
+
+
+if TYPE_CHECKING:  # built at run time; mypy sees each as the ValueOut it is
+    ContributionOut: TypeAlias = ValueOut
+    ExplanationOut: TypeAlias = ValueOut
+    EngramOut: TypeAlias = ValueOut
+    VersionOut: TypeAlias = ValueOut
+    HitOut: TypeAlias = ValueOut
+    StatsOut: TypeAlias = ValueOut
+    FactOut: TypeAlias = ValueOut
+    ConsolidationOut: TypeAlias = ValueOut
+    MoodOut: TypeAlias = ValueOut
+    ContextItemOut: TypeAlias = ValueOut
+    ContextOut: TypeAlias = ValueOut
+    BudgetOut: TypeAlias = ValueOut
+else:  # nested values first: a hit's model holds an engram's
+    ContributionOut = _value_model(Contribution, "ContributionOut")
+    ExplanationOut = _value_model(Explanation, "ExplanationOut")
+    EngramOut = _value_model(Engram, "EngramOut")
+    VersionOut = _value_model(Version, "VersionOut")
+    HitOut = _value_model(Hit, "HitOut")
+    StatsOut = _value_model(NamespaceStats, "StatsOut")
+    FactOut = _value_model(
+        Fact,
+        "FactOut",
+        "One consolidated fact, every past value kept (``engramdb.Fact``, docs/consolidation.md).",
+    )
+    ConsolidationOut = _value_model(ConsolidationReport, "ConsolidationOut")
+    MoodOut = _value_model(Mood, "MoodOut")
+    ContextItemOut = _value_model(ContextItem, "ContextItemOut")
+    ContextOut = _value_model(ContextBundle, "ContextOut")
+    BudgetOut = _value_model(
+        Budget,
+        "BudgetOut",
+        "A namespace's stored budget; both bounds null when it has none.",
+        namespace=(str, ...),
+    )
 
 
 class EngramIn(_In):
@@ -147,72 +239,6 @@ class ConsolidateIn(_In):
     now: IsoTime | None = Field(default=None, description=CONSOLIDATE.help("now"))
 
 
-class ConsolidationOut(BaseModel):
-    namespace: str
-    episodes: int
-    facts: int
-    merged: int
-    superseded: int
-    stale: int
-    duplicates: int
-    summaries: int
-    batches: int
-    pending: int
-    seconds: float
-
-    @classmethod
-    def from_report(cls, report: ConsolidationReport) -> ConsolidationOut:
-        return cls(
-            namespace=report.namespace,
-            episodes=report.episodes,
-            facts=report.facts,
-            merged=report.merged,
-            superseded=report.superseded,
-            stale=report.stale,
-            duplicates=report.duplicates,
-            summaries=report.summaries,
-            batches=report.batches,
-            pending=report.pending,
-            seconds=report.seconds,
-        )
-
-
-class FactOut(BaseModel):
-    """One consolidated fact, every past value kept (``engramdb.Fact``, docs/consolidation.md)."""
-
-    engram_id: str
-    namespace: str
-    subject: str
-    attribute: str
-    value: str
-    text: str
-    valid_from: UtcTime
-    valid_to: UtcTime | None
-    recorded_at: UtcTime
-    invalidated_at: UtcTime | None
-    status: str = Field(description="current, superseded or stale.")
-    superseded_by: str | None
-    sources: list[str]
-
-    @classmethod
-    def from_fact(cls, fact: Fact) -> FactOut:
-        return cls(
-            engram_id=fact.engram_id,
-            namespace=fact.namespace,
-            subject=fact.subject,
-            attribute=fact.attribute,
-            value=fact.value,
-            text=fact.text,
-            valid_from=fact.valid_from,
-            valid_to=fact.valid_to,
-            recorded_at=fact.recorded_at,
-            invalidated_at=fact.invalidated_at,
-            status=fact.status,
-            superseded_by=fact.superseded_by,
-            sources=list(fact.sources),
-        )
-
-
 class FactsOut(BaseModel):
     namespace: str
     as_of: UtcTime | None
@@ -231,14 +257,6 @@ class BudgetIn(_In):
     max_bytes: StrictInt | None = Field(
         default=None, description="The most text bytes its active memories hold (null: no bound)."
     )
-
-
-class BudgetOut(BaseModel):
-    """A namespace's stored budget; both bounds null when it has none."""
-
-    namespace: str
-    max_memories: int | None
-    max_bytes: int | None
 
 
 class FadeIn(_In):
@@ -272,124 +290,6 @@ class FlushOut(BaseModel):
     flushed: int = Field(description="How many memories the queued recalls updated.")
 
 
-class EngramOut(BaseModel):
-    id: str
-    namespace: str
-    text: str
-    session: str | None
-    speaker: str | None
-    metadata: Metadata
-    kind: str
-    version: int
-    occurred_at: UtcTime
-    recorded_at: UtcTime
-    valid_from: UtcTime
-    importance: float = 0.5
-    stability_days: float = 12.0
-    valence: float = 0.0
-    arousal: float = 0.0
-    emotion: str = "neutral"
-    recalls: int = 0
-    last_recalled_at: UtcTime | None = None
-    dormant: bool = False
-
-    @classmethod
-    def from_engram(cls, engram: Engram) -> EngramOut:
-        return cls(
-            id=engram.id,
-            namespace=engram.namespace,
-            text=engram.text,
-            session=engram.session,
-            speaker=engram.speaker,
-            metadata=dict(engram.metadata),
-            kind=engram.kind,
-            version=engram.version,
-            occurred_at=engram.occurred_at,
-            recorded_at=engram.recorded_at,
-            valid_from=engram.valid_from,
-            importance=engram.importance,
-            stability_days=engram.stability_days,
-            valence=engram.valence,
-            arousal=engram.arousal,
-            emotion=engram.emotion,
-            recalls=engram.recalls,
-            last_recalled_at=engram.last_recalled_at,
-            dormant=engram.dormant,
-        )
-
-
-class VersionOut(BaseModel):
-    version: int
-    text: str
-    speaker: str | None
-    metadata: Metadata
-    occurred_at: UtcTime
-    valid_from: UtcTime
-    valid_to: UtcTime | None
-
-    @classmethod
-    def from_version(cls, version: Version) -> VersionOut:
-        return cls(
-            version=version.version,
-            text=version.text,
-            speaker=version.speaker,
-            metadata=dict(version.metadata),
-            occurred_at=version.occurred_at,
-            valid_from=version.valid_from,
-            valid_to=version.valid_to,
-        )
-
-
-class ContributionOut(BaseModel):
-    signal: str
-    value: float
-    weight: float
-    share: float
-
-
-class ExplanationOut(BaseModel):
-    summary: str
-    contributions: list[ContributionOut]
-    paths: list[str]
-    retention: float | None = None
-    stability_days: float | None = None
-    importance: float | None = None
-    emotion: str | None = None
-
-    @classmethod
-    def from_explanation(cls, explain: Explanation) -> ExplanationOut:
-        return cls(
-            summary=str(explain),
-            contributions=[
-                ContributionOut(signal=c.signal, value=c.value, weight=c.weight, share=c.share)
-                for c in explain.contributions
-            ],
-            paths=list(explain.paths),
-            retention=explain.retention,
-            stability_days=explain.stability_days,
-            importance=explain.importance,
-            emotion=explain.emotion,
-        )
-
-
-class HitOut(BaseModel):
-    rank: int
-    score: float
-    engram: EngramOut
-    explain: ExplanationOut
-    neighbours: list[EngramOut]
-
-    @classmethod
-    def from_hit(cls, hit: Hit) -> HitOut:
-        return cls(
-            rank=hit.rank,
-            score=hit.score,
-            engram=EngramOut.from_engram(hit.engram),
-            explain=ExplanationOut.from_explanation(hit.explain),
-            neighbours=[EngramOut.from_engram(n) for n in hit.neighbours],
-        )
-
-
 class SearchOut(BaseModel):
     query: str
     namespace: str
@@ -411,26 +311,6 @@ class HistoryOut(BaseModel):
     id: str
     namespace: str
     versions: list[VersionOut]
-
-
-class StatsOut(BaseModel):
-    namespace: str
-    engrams: int
-    versions: int
-    sessions: int
-    first_occurred_at: UtcTime | None
-    last_occurred_at: UtcTime | None
-
-    @classmethod
-    def from_stats(cls, stats: NamespaceStats) -> StatsOut:
-        return cls(
-            namespace=stats.namespace,
-            engrams=stats.engrams,
-            versions=stats.versions,
-            sessions=stats.sessions,
-            first_occurred_at=stats.first_occurred_at,
-            last_occurred_at=stats.last_occurred_at,
-        )
 
 
 class StatsListOut(BaseModel):
@@ -470,78 +350,6 @@ class ContextIn(_In):
     session: str | None = Field(default=None, description=CONTEXT.help("session"))
     budget_tokens: StrictInt = Field(default=1000, ge=1, description=CONTEXT.help("budget_tokens"))
     now: IsoTime | None = Field(default=None, description=CONTEXT.help("now"))
-
-
-class MoodOut(BaseModel):
-    namespace: str
-    start: UtcTime
-    end: UtcTime
-    valence: float
-    arousal: float
-    emotion: str
-    memories: int
-    drivers: list[EngramOut]
-
-    @classmethod
-    def from_mood(cls, mood: Mood) -> MoodOut:
-        return cls(
-            namespace=mood.namespace,
-            start=mood.start,
-            end=mood.end,
-            valence=mood.valence,
-            arousal=mood.arousal,
-            emotion=mood.emotion,
-            memories=mood.memories,
-            drivers=[EngramOut.from_engram(e) for e in mood.drivers],
-        )
-
-
-class ContextItemOut(BaseModel):
-    kind: str
-    text: str
-    tokens: int
-    score: float
-    source_id: str | None
-    occurred_at: UtcTime | None
-    speaker: str | None
-    session: str | None
-
-    @classmethod
-    def from_item(cls, item: ContextItem) -> ContextItemOut:
-        return cls(
-            kind=item.kind,
-            text=item.text,
-            tokens=item.tokens,
-            score=item.score,
-            source_id=item.source_id,
-            occurred_at=item.occurred_at,
-            speaker=item.speaker,
-            session=item.session,
-        )
-
-
-class ContextOut(BaseModel):
-    query: str
-    namespace: str
-    session: str | None
-    budget_tokens: int
-    tokens: int
-    items: list[ContextItemOut]
-    mood: MoodOut | None
-    text: str = Field(description="The context rendered for a prompt (``render()``).")
-
-    @classmethod
-    def from_bundle(cls, bundle: ContextBundle) -> ContextOut:
-        return cls(
-            query=bundle.query,
-            namespace=bundle.namespace,
-            session=bundle.session,
-            budget_tokens=bundle.budget_tokens,
-            tokens=bundle.tokens,
-            items=[ContextItemOut.from_item(i) for i in bundle.items],
-            mood=None if bundle.mood is None else MoodOut.from_mood(bundle.mood),
-            text=bundle.render(),
-        )
 
 
 class WorkingOut(BaseModel):

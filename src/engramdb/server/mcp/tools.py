@@ -206,7 +206,7 @@ def build_mcp(
                 emotion=emotion,
             )
             write.target = engram.id
-        return EngramOut.from_engram(engram)
+        return EngramOut.of(engram)
 
     @server.tool()
     def recall(
@@ -245,9 +245,7 @@ def build_mcp(
                 as_of=as_of,
                 kinds=kinds,
             )
-        return SearchOut(
-            query=query, namespace=ns, now=now, hits=[HitOut.from_hit(h) for h in hits]
-        )
+        return SearchOut(query=query, namespace=ns, now=now, hits=[HitOut.of(h) for h in hits])
 
     @server.tool(name="context")
     def context_tool(
@@ -264,7 +262,7 @@ def build_mcp(
             bundle = memory.context(
                 query, namespace=ns, session=session, budget_tokens=budget_tokens, now=now
             )
-        return ContextOut.from_bundle(bundle)
+        return ContextOut.of(bundle)
 
     @server.tool()
     def consolidate(
@@ -276,7 +274,7 @@ def build_mcp(
         with writing(ctx, namespace, "consolidate") as write:
             report = memory.consolidate(namespace=write.namespace, now=now)
             write.count = report.facts + report.summaries
-        return ConsolidationOut.from_report(report)
+        return ConsolidationOut.of(report)
 
     @server.tool()
     def facts(
@@ -291,7 +289,7 @@ def build_mcp(
         ns = scoped(ctx, namespace, "read")
         with _translated():
             found = memory.facts(namespace=ns, subject=subject, attribute=attribute, as_of=as_of)
-        return FactsOut(namespace=ns, as_of=as_of, facts=[FactOut.from_fact(f) for f in found])
+        return FactsOut(namespace=ns, as_of=as_of, facts=[FactOut.of(f) for f in found])
 
     @server.tool()
     def forget(
@@ -314,8 +312,6 @@ def build_mcp(
         ns = scoped(ctx, namespace, "read")
         with _translated():
             versions = memory.history(id, namespace=ns)
-        return HistoryOut(
-            id=id, namespace=ns, versions=[VersionOut.from_version(v) for v in versions]
-        )
+        return HistoryOut(id=id, namespace=ns, versions=[VersionOut.of(v) for v in versions])
 
     return server

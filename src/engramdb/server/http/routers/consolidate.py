@@ -19,4 +19,4 @@ def consolidate(
 ) -> ConsolidationOut:
     """Turn the namespace's new episodes into facts and summaries; a repeat changes nothing."""
     now = None if body is None else body.now
-    return ConsolidationOut.from_report(memory.consolidate(namespace=namespace, now=now))
+    return ConsolidationOut.of(memory.consolidate(namespace=namespace, now=now))

@@ -26,7 +26,7 @@ def context(namespace: ReadNamespace, body: ContextIn, memory: MemoryDep) -> Con
         budget_tokens=body.budget_tokens,
         now=body.now,
     )
-    return ContextOut.from_bundle(bundle)
+    return ContextOut.of(bundle)
 
 
 @router.get("/sessions/{session}/working")
@@ -41,9 +41,7 @@ def working(
     turns = memory.working(
         namespace=namespace, session=session, max_turns=max_turns, max_tokens=max_tokens
     )
-    return WorkingOut(
-        namespace=namespace, session=session, turns=[EngramOut.from_engram(t) for t in turns]
-    )
+    return WorkingOut(namespace=namespace, session=session, turns=[EngramOut.of(t) for t in turns])
 
 
 @router.get("/mood")
@@ -55,4 +53,4 @@ def mood(
 ) -> MoodOut:
     """Valence and arousal of the last ``window_days`` of memories, with what drives them."""
     found = memory.mood(namespace=namespace, window=timedelta(days=window_days), now=now)
-    return MoodOut.from_mood(found)
+    return MoodOut.of(found)

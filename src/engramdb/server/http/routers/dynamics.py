@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from engramdb import Memory
+from engramdb.model import Budget
 from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
 from engramdb.server.http.routers.responses import ERRORS
 from engramdb.server.schemas import BudgetIn, BudgetOut, FadeIn, FadeOut
@@ -35,9 +36,4 @@ def fade(namespace: WriteNamespace, memory: MemoryDep, body: FadeIn | None = Non
 
 
 def _budget_out(memory: Memory, namespace: str) -> BudgetOut:
-    found = memory.budget(namespace=namespace)
-    if found is None:
-        return BudgetOut(namespace=namespace, max_memories=None, max_bytes=None)
-    return BudgetOut(
-        namespace=namespace, max_memories=found.max_memories, max_bytes=found.max_bytes
-    )
+    return BudgetOut.of(memory.budget(namespace=namespace) or Budget(), namespace=namespace)

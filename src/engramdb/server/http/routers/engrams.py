@@ -37,22 +37,20 @@ EngramId = Annotated[
 def add(namespace: WriteNamespace, body: EngramIn, memory: MemoryDep) -> EngramOut:
     """Remember one experience; returns it as stored, with its id."""
     engram = memory.add(body.text, namespace=namespace, **body.model_dump(exclude={"text"}))
-    return EngramOut.from_engram(engram)
+    return EngramOut.of(engram)
 
 
 @router.post("/batch", status_code=201)
 def add_many(namespace: WriteNamespace, body: BatchIn, memory: MemoryDep) -> BatchOut:
     """Remember several experiences in one transaction: all of them or none."""
     items = [item.model_dump() for item in body.items]
-    return BatchOut(
-        engrams=[EngramOut.from_engram(e) for e in memory.add_many(items, namespace=namespace)]
-    )
+    return BatchOut(engrams=[EngramOut.of(e) for e in memory.add_many(items, namespace=namespace)])
 
 
 @router.get("/{id}")
 def get(namespace: ReadNamespace, id: EngramId, memory: MemoryDep) -> EngramOut:
     """One memory as it is now."""
-    return EngramOut.from_engram(memory.get(id, namespace=namespace))
+    return EngramOut.of(memory.get(id, namespace=namespace))
 
 
 @router.patch("/{id}")
@@ -61,7 +59,7 @@ def update(
 ) -> EngramOut:
     """Write a new version; the old one stays in the history with its validity closed."""
     engram = memory.update(id, namespace=namespace, **body.model_dump(exclude_unset=True))
-    return EngramOut.from_engram(engram)
+    return EngramOut.of(engram)
 
 
 @router.delete("/{id}")
@@ -75,9 +73,7 @@ def delete(namespace: WriteNamespace, id: EngramId, memory: MemoryDep) -> Delete
 def history(namespace: ReadNamespace, id: EngramId, memory: MemoryDep) -> HistoryOut:
     """Every version, oldest first, with its validity interval."""
     versions = memory.history(id, namespace=namespace)
-    return HistoryOut(
-        id=id, namespace=namespace, versions=[VersionOut.from_version(v) for v in versions]
-    )
+    return HistoryOut(id=id, namespace=namespace, versions=[VersionOut.of(v) for v in versions])
 
 
 @router.get("/{id}/neighbours")
@@ -90,9 +86,7 @@ def neighbours(
 ) -> NeighboursOut:
     """The turns around a memory in its session (not including it), in order."""
     found = memory.neighbours(id, namespace=namespace, before=before, after=after)
-    return NeighboursOut(
-        id=id, namespace=namespace, neighbours=[EngramOut.from_engram(e) for e in found]
-    )
+    return NeighboursOut(id=id, namespace=namespace, neighbours=[EngramOut.of(e) for e in found])
 
 
 @router.get("/{id}/retention")

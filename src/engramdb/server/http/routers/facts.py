@@ -26,4 +26,4 @@ def facts(
 ) -> FactsOut:
     """Consolidated facts, every past value included, oldest first per subject and attribute."""
     found = memory.facts(namespace=namespace, subject=subject, attribute=attribute, as_of=as_of)
-    return FactsOut(namespace=namespace, as_of=as_of, facts=[FactOut.from_fact(f) for f in found])
+    return FactsOut(namespace=namespace, as_of=as_of, facts=[FactOut.of(f) for f in found])

@@ -23,13 +23,13 @@ def list_namespaces(memory: MemoryDep, key: CurrentKey) -> NamespacesOut:
 def all_stats(memory: MemoryDep, key: CurrentKey) -> StatsListOut:
     """Counts for every namespace in the key's scope (every namespace for an admin key)."""
     names = [n for n in memory.namespaces() if key.covers(n)]
-    return StatsListOut(namespaces=[StatsOut.from_stats(memory.stats(namespace=n)) for n in names])
+    return StatsListOut(namespaces=[StatsOut.of(memory.stats(namespace=n)) for n in names])
 
 
 @router.get("/namespaces/{namespace}/stats")
 def namespace_stats(namespace: ReadNamespace, memory: MemoryDep) -> StatsOut:
     """Memories, versions, sessions and the span of event times in one namespace."""
-    return StatsOut.from_stats(memory.stats(namespace=namespace))
+    return StatsOut.of(memory.stats(namespace=namespace))
 
 
 @router.delete("/namespaces/{namespace}")

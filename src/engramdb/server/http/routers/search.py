@@ -18,5 +18,5 @@ def search(namespace: ReadNamespace, body: SearchIn, memory: MemoryDep) -> Searc
     """The memories most relevant to the query, best first, each with its explanation."""
     hits = memory.search(body.query, namespace=namespace, **body.options())
     return SearchOut(
-        query=body.query, namespace=namespace, now=body.now, hits=[HitOut.from_hit(h) for h in hits]
+        query=body.query, namespace=namespace, now=body.now, hits=[HitOut.of(h) for h in hits]
     )
