@@ -12,15 +12,16 @@ import statistics
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from engramdb import transfer
 from engramdb.api import MemoryAPI
-from engramdb.clock import Clock, SystemClock, from_iso, to_iso
-from engramdb.config import EncryptionKey, Limits, Settings
+from engramdb.clock import Clock, SystemClock
+from engramdb.config import EncryptionKey, Settings
 from engramdb.consolidate import Consolidator, Progress
 from engramdb.consolidate.extractors import make_extractor
 from engramdb.dynamics.keeper import DynamicsKeeper
@@ -45,12 +46,10 @@ from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.recall.packing import pack
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redact
-from engramdb.store import Capability, EngramRecord, Store, VersionRecord, open_store
-from engramdb.store.base import DynamicsUpdate, Link
+from engramdb.store import Capability, EngramRecord, Store, open_store
 from engramdb.validation import (
     NewMemory,
     check_budget,
-    check_emotion,
     check_emotions,
     check_flag,
     check_id,
@@ -688,51 +687,11 @@ class Memory(MemoryAPI):
         """
         if namespace is not None:
             namespace = check_namespace(namespace, self.settings.limits)
-        derived: dict[str, _Consolidation] = {}
-        for engram in self._store.iter_engrams(namespace):
-            known = derived.get(engram.namespace)
-            if known is None:
-                known = derived[engram.namespace] = _Consolidation.of(self._store, engram.namespace)
-            yield {
-                "id": engram.id,
-                "namespace": engram.namespace,
-                "kind": engram.kind,
-                "session": engram.session,
-                "speaker": engram.speaker,
-                "text": engram.text,
-                "metadata": dict(engram.metadata),
-                "occurred_at": to_iso(engram.occurred_at),
-                "recorded_at": to_iso(engram.recorded_at),
-                "versions": [
-                    {
-                        "version": v.version,
-                        "text": v.text,
-                        "speaker": v.speaker,
-                        "metadata": dict(v.metadata),
-                        "occurred_at": to_iso(v.occurred_at),
-                        "valid_from": to_iso(v.valid_from),
-                        "valid_to": None if v.valid_to is None else to_iso(v.valid_to),
-                    }
-                    for v in self._store.history(engram.namespace, engram.id)
-                ],
-                "dynamics": {
-                    "importance": engram.importance,
-                    "stability_days": engram.stability_days,
-                    "valence": engram.valence,
-                    "arousal": engram.arousal,
-                    "emotion": engram.emotion,
-                    "recalls": engram.recalls,
-                    "last_recalled_at": None
-                    if engram.last_recalled_at is None
-                    else to_iso(engram.last_recalled_at),
-                    "dormant": engram.dormant,
-                },
-                **known.fields(engram.id),
-            }
+        yield from transfer.export_records(self._store, namespace)
 
     def import_record(self, record: Mapping[str, Any]) -> Engram:
         """Restore one exported memory with its ids, times and history."""
-        parsed = _parse_export(record, self.settings.limits)
+        parsed = transfer.parse_record(record, self.settings.limits)
         self.import_records([record])
         return self.get(parsed.id, namespace=parsed.namespace)
 
@@ -744,99 +703,9 @@ class Memory(MemoryAPI):
         (all of the batch or none). An id that already exists, or appears twice,
         raises ``InvalidInputError``; batches written before a failing one stay.
         """
-        if isinstance(records, (str, bytes, Mapping)):
-            raise InvalidInputError("records must be an iterable of exported records")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError("batch_size must be a positive integer")
-        limits = self.settings.limits
-        parsed = []
-        for position, record in enumerate(records):
-            try:
-                parsed.append(_parse_export(record, limits))
-            except InvalidInputError as exc:
-                raise type(exc)(f"record {position}: {exc}") from exc
-        seen: set[tuple[str, str]] = set()
-        for item in parsed:
-            if (item.namespace, item.id) in seen:
-                raise InvalidInputError(f"memory {item.id!r} appears twice in {item.namespace!r}")
-            seen.add((item.namespace, item.id))
-        self._check_references(parsed)
-        for start in range(0, len(parsed), batch_size):
-            self._import_batch(parsed[start : start + batch_size])
-        by_namespace: dict[str, list[_Exported]] = {}
-        for item in parsed:
-            by_namespace.setdefault(item.namespace, []).append(item)
-        for namespace, items in by_namespace.items():
-            self._store.restore_consolidation(
-                namespace,
-                [item.fact for item in items if item.fact is not None],
-                [link for item in items for link in item.sources],
-                {item.id: item.consolidated for item in items if item.consolidated is not None},
-            )
-        return len(parsed)
-
-    def _check_references(self, parsed: list[_Exported]) -> None:
-        """Every memory a record's ``sources`` names is imported too, or already stored:
-        checked before anything is written."""
-        imported = {(item.namespace, item.id) for item in parsed}
-        wanted: dict[str, set[str]] = {}
-        for item in parsed:
-            for link in item.sources:
-                if (item.namespace, link.source_id) not in imported:
-                    wanted.setdefault(item.namespace, set()).add(link.source_id)
-        for namespace, ids in wanted.items():
-            absent = ids - self._store.get_many(namespace, sorted(ids)).keys()
-            if absent:
-                raise InvalidInputError(
-                    f"a record's sources name {sorted(absent)[0]!r}, which is neither imported "
-                    f"nor stored in {namespace!r}"
-                )
-
-    def _import_batch(self, batch: list[_Exported]) -> None:
-        by_namespace: dict[str, list[str]] = {}
-        for item in batch:
-            by_namespace.setdefault(item.namespace, []).append(item.id)
-        for namespace, ids in by_namespace.items():
-            existing = self._store.get_many(namespace, ids)
-            if existing:
-                raise InvalidInputError(
-                    f"memory {sorted(existing)[0]!r} already exists in {namespace!r}"
-                )
-        vectors = self.embedder.embed(
-            [embedding_text(item.current.text, item.current.speaker) for item in batch]
+        return transfer.import_records(
+            self._store, lambda: self.embedder, self.settings.limits, records, batch_size
         )
-        model_id = self.embedder.model_id
-        self._store.restore_many(
-            [
-                (
-                    EngramRecord(
-                        id=item.id,
-                        namespace=item.namespace,
-                        text=item.current.text,
-                        occurred_at=item.current.occurred_at,
-                        recorded_at=item.recorded_at,
-                        session=item.session,
-                        speaker=item.current.speaker,
-                        metadata=item.current.metadata,
-                        kind=item.kind,
-                        vector=vectors[i],
-                        model_id=model_id,
-                        keys=index_keys(
-                            item.current.text,
-                            item.current.speaker,
-                            item.current.occurred_at,
-                            item.current.metadata,
-                        ),
-                        **item.strength,
-                    ),
-                    item.versions,
-                )
-                for i, item in enumerate(batch)
-            ]
-        )
-        for item in batch:  # recalls and dormancy are dynamics state, not record fields
-            if item.recalled is not None:
-                self._store.set_dynamics(item.namespace, [item.recalled])
 
     def backup(self, path: str | Path) -> Path:
         """Write a consistent copy of the whole store to the file ``path``, online.
@@ -903,245 +772,6 @@ class Memory(MemoryAPI):
         count = self._store.restore_backup(path)
         self._recaller = None  # nothing cached from the old content survives
         return count
-
-
-_RELATIONS = ("extracted", "derived", "summarizes", "duplicate")
-
-
-@dataclass(frozen=True, slots=True)
-class _Consolidation:
-    """What one namespace's consolidation knows, as export fields per memory."""
-
-    facts: dict[str, Fact]
-    sources: dict[str, list[Link]]
-    consumed: dict[str, int]
-
-    @classmethod
-    def of(cls, store: Store, namespace: str) -> _Consolidation:
-        sources: dict[str, list[Link]] = {}
-        for link in store.links(namespace):
-            sources.setdefault(link.derived_id, []).append(link)
-        return cls(
-            facts={f.engram_id: f for f in store.facts(namespace)},
-            sources=sources,
-            consumed=store.consumed(namespace),
-        )
-
-    def fields(self, engram_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        fact = self.facts.get(engram_id)
-        if fact is not None:
-            out["fact"] = {
-                "subject": fact.subject,
-                "attribute": fact.attribute,
-                "value": fact.value,
-                "valid_from": to_iso(fact.valid_from),
-                "valid_to": None if fact.valid_to is None else to_iso(fact.valid_to),
-                "recorded_at": to_iso(fact.recorded_at),
-                "invalidated_at": None
-                if fact.invalidated_at is None
-                else to_iso(fact.invalidated_at),
-                "status": fact.status,
-                "superseded_by": fact.superseded_by,
-            }
-        links = self.sources.get(engram_id)
-        if links:
-            out["sources"] = [{"id": k.source_id, "relation": k.relation} for k in links]
-        if engram_id in self.consumed:
-            out["consolidated"] = self.consumed[engram_id]
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Exported:
-    """One exported record, checked: what ``import_records`` writes."""
-
-    id: str
-    namespace: str
-    kind: str
-    session: str | None
-    recorded_at: datetime
-    versions: list[VersionRecord]
-    # exported dynamics (docs/dynamics.md): the record's fields, and its recall state
-    strength: dict[str, Any] = field(default_factory=dict)
-    recalled: DynamicsUpdate | None = None
-    # exported consolidation (docs/consolidation.md): fact structure, provenance, consumed mark
-    fact: Fact | None = None
-    sources: list[Link] = field(default_factory=list)
-    consolidated: int | None = None
-
-    @property
-    def current(self) -> VersionRecord:
-        return self.versions[-1]
-
-
-def _parse_export(record: object, limits: Limits) -> _Exported:
-    """Check one exported record (as ``Memory.export`` writes it) field by field."""
-    if not isinstance(record, Mapping):
-        raise InvalidInputError(
-            f"an exported record must be a mapping, got {type(record).__name__}"
-        )
-    try:
-        namespace = check_namespace(record["namespace"], limits)
-        engram_id = check_id(record["id"])
-        raw_versions = record["versions"]
-        if not isinstance(raw_versions, list) or not raw_versions:
-            raise InvalidInputError("versions must be a non-empty list")
-        versions = [
-            VersionRecord(
-                version=int(v["version"]),
-                text=check_text(v["text"], limits),
-                speaker=check_label(v.get("speaker"), "speaker", limits),
-                metadata=check_metadata(v.get("metadata"), limits),
-                occurred_at=_parse_time(v["occurred_at"], "occurred_at"),
-                valid_from=_parse_time(v["valid_from"], "valid_from"),
-                valid_to=None
-                if v.get("valid_to") is None
-                else _parse_time(v["valid_to"], "valid_to"),
-            )
-            for v in raw_versions
-        ]
-        if versions[-1].valid_to is not None:
-            raise InvalidInputError("the last version must be current (valid_to null)")
-        kind = record.get("kind", "episode")
-        if not isinstance(kind, str) or not kind:
-            raise InvalidInputError("kind must be a non-empty string")
-        session = check_label(record.get("session"), "session", limits)
-        recorded_at = _parse_time(record["recorded_at"], "recorded_at")
-    except KeyError as exc:
-        raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise InvalidInputError(f"exported record is malformed: {exc}") from exc
-    strength, recalled = _parse_dynamics(engram_id, record.get("dynamics"))
-    fact, sources, consolidated = _parse_consolidation(engram_id, namespace, record)
-    return _Exported(
-        id=engram_id,
-        namespace=namespace,
-        kind=kind,
-        session=session,
-        recorded_at=recorded_at,
-        versions=versions,
-        strength=strength,
-        recalled=recalled,
-        fact=fact,
-        sources=sources,
-        consolidated=consolidated,
-    )
-
-
-def _parse_consolidation(
-    engram_id: str, namespace: str, record: Mapping[str, Any]
-) -> tuple[Fact | None, list[Link], int | None]:
-    """An exported record's ``fact``, ``sources`` and ``consolidated`` (all optional)."""
-    try:
-        fact = None
-        raw = record.get("fact")
-        if raw is not None:
-            if not isinstance(raw, Mapping):
-                raise InvalidInputError("fact must be an object")
-            status = raw["status"]
-            if status not in ("current", "superseded", "stale"):
-                raise InvalidInputError(f"fact status {status!r} is not current/superseded/stale")
-            superseded_by = raw.get("superseded_by")
-            if superseded_by is not None:
-                superseded_by = check_id(superseded_by)
-
-            def when(name: str) -> datetime | None:
-                value = raw.get(name)
-                return None if value is None else _parse_time(value, f"fact.{name}")
-
-            fact = Fact(
-                engram_id=engram_id,
-                namespace=namespace,
-                subject=_fact_text(raw["subject"], "subject"),
-                attribute=_fact_text(raw["attribute"], "attribute"),
-                value=_fact_text(raw["value"], "value"),
-                text="",
-                valid_from=_parse_time(raw["valid_from"], "fact.valid_from"),
-                valid_to=when("valid_to"),
-                recorded_at=_parse_time(raw["recorded_at"], "fact.recorded_at"),
-                invalidated_at=when("invalidated_at"),
-                status=status,
-                superseded_by=superseded_by,
-            )
-        raw_sources = record.get("sources") or []
-        if not isinstance(raw_sources, list):
-            raise InvalidInputError("sources must be a list")
-        sources = []
-        for source in raw_sources:
-            relation = source["relation"]
-            if relation not in _RELATIONS:
-                raise InvalidInputError(f"source relation {relation!r} is not one of {_RELATIONS}")
-            sources.append(Link(engram_id, check_id(source["id"]), relation))
-        consolidated = record.get("consolidated")
-        if consolidated is not None and not (_is_int(consolidated) and consolidated >= 1):
-            raise InvalidInputError("consolidated must be a version number (1 or more)")
-    except KeyError as exc:
-        raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
-    except TypeError as exc:
-        raise InvalidInputError(f"exported record is malformed: {exc}") from exc
-    return fact, sources, consolidated
-
-
-def _fact_text(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"fact.{name} must be a non-empty string")
-    return value
-
-
-def _parse_dynamics(engram_id: str, raw: object) -> tuple[dict[str, Any], DynamicsUpdate | None]:
-    """An exported record's ``dynamics`` (optional: older exports have none)."""
-    if raw is None:
-        return {}, None
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError("dynamics must be an object")
-
-    def number(name: str, low: float, high: float) -> float:
-        value = raw.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInputError(f"dynamics.{name} must be a number")
-        if not low <= float(value) <= high:
-            raise InvalidInputError(f"dynamics.{name} must be from {low} to {high}")
-        return float(value)
-
-    strength = {
-        "importance": number("importance", 0.0, 1.0),
-        "stability_days": number("stability_days", 1e-6, 1e9),
-        "valence": number("valence", -1.0, 1.0),
-        "arousal": number("arousal", 0.0, 1.0),
-        "emotion": check_emotion(raw.get("emotion")) or "neutral",
-    }
-    recalls = raw.get("recalls", 0)
-    if isinstance(recalls, bool) or not isinstance(recalls, int) or recalls < 0:
-        raise InvalidInputError("dynamics.recalls must be a non-negative integer")
-    last = raw.get("last_recalled_at")
-    dormant = raw.get("dormant", False)
-    if not isinstance(dormant, bool):
-        raise InvalidInputError("dynamics.dormant must be true or false")
-    recalled = None
-    if recalls or last is not None or dormant:
-        recalled = DynamicsUpdate(
-            id=engram_id,
-            recalls=recalls,
-            last_recalled_at=None if last is None else _parse_time(last, "last_recalled_at"),
-            dormant=dormant,
-        )
-    return strength, recalled
-
-
-def _parse_time(value: object, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be an ISO 8601 string")
-    try:
-        return from_iso(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} {value!r} is not an ISO 8601 datetime: {exc}") from exc
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _redacted(text: str, metadata: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
