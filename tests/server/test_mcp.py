@@ -12,15 +12,16 @@ from typing import Any
 import anyio
 import httpx2
 import mcp
+import pytest
 from mcp.client.streamable_http import streamable_http_client
 
-from engramdb import Memory
-from engramdb.security.audit import SqliteAuditLog, audit_path
+from engramdb import Memory, NotFoundError
+from engramdb.security.audit import AuditRecord, SqliteAuditLog, audit_path
 from engramdb.server.mcp import build_mcp
 
 from .conftest import LiveServer
 
-TOOLS = ["consolidate", "context", "facts", "forget", "history", "recall", "remember"]
+TOOLS = ["consolidate", "context", "delete", "facts", "forget", "history", "recall", "remember"]
 
 
 @asynccontextmanager
@@ -175,3 +176,46 @@ def test_remember_takes_importance_and_emotion_as_the_library_does(embedder: Any
     assert (chosen["importance"], chosen["emotion"]) == (0.9, "joy")
     assert (stored.importance, stored.emotion) == (0.9, "joy")
     assert "invalid_input: emotion must be one of" in refused
+
+
+def test_forget_is_a_deprecated_alias_of_delete(embedder: Any) -> None:
+    # docs/server.md: the MCP tool that deletes one memory is ``delete``; its old name
+    # ``forget`` answers, checks and is audited the same way for one release.
+    entries: list[AuditRecord] = []
+    with Memory(":memory:", embedder=embedder) as memory:
+
+        async def scenario() -> tuple[dict[str, Any], list[Any]]:
+            async with mcp.Client(build_mcp(memory, namespace="chat", audit=entries.append)) as c:
+                tools = {t.name: t for t in (await c.list_tools()).tools}
+                first = await _call(c, "remember", text="Maya's locker code is 4512")
+                second = await _call(c, "remember", text="Maya parks on level 3")
+                answers = [
+                    await _call(c, "delete", id=first["id"]),
+                    await _call(c, "forget", id=second["id"]),
+                    await _call(c, "delete", id=second["id"]),
+                    await _call(c, "forget", id=first["id"]),
+                    await _call(c, "forget", id="not an id"),
+                ]
+                return tools, [first["id"], second["id"], *answers]
+
+        tools, (first, second, *answers) = anyio.run(scenario)
+        for gone in (first, second):
+            with pytest.raises(NotFoundError):
+                memory.get(gone, namespace="chat")
+    delete, forget = tools["delete"], tools["forget"]
+    assert forget.input_schema["properties"] == delete.input_schema["properties"]
+    assert forget.output_schema == delete.output_schema
+    assert str(forget.description).startswith("Deprecated: the old name of `delete`")
+    assert answers[:2] == [
+        {"deleted": first, "namespace": "chat"},
+        {"deleted": second, "namespace": "chat"},
+    ]
+    assert answers[2].endswith(f": not_found: no memory {second!r} in namespace 'chat'")
+    assert answers[3].endswith(f": not_found: no memory {first!r} in namespace 'chat'")
+    assert "invalid_input: " in answers[4]
+    assert [(e.action, e.target) for e in entries] == [
+        ("add", first),
+        ("add", second),
+        ("delete", first),
+        ("delete", second),
+    ]

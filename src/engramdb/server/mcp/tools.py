@@ -1,4 +1,4 @@
-"""The MCP tools: remember, recall, context, consolidate, facts, forget, history, over one
+"""The MCP tools: remember, recall, context, consolidate, facts, delete, history, over one
 Memory.
 
 Argument names, defaults and help texts are the library's: each tool takes the
@@ -9,13 +9,15 @@ over HTTP, the one namespace the API key is scoped to. Over HTTP every tool
 also checks the request's key (``ApiKey.allows``); over stdio the client is the
 local user who started the process, as with the CLI.
 
-``forget`` deletes one memory by id; erasing a whole namespace is not offered
+``delete`` deletes one memory by id; erasing a whole namespace is not offered
 to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``).
+``forget`` is ``delete``'s old name, kept as an alias for one release
+(docs/server.md): the same function, so it checks, deletes and audits alike.
 ``consolidate`` turns new episodes into facts and summaries (write access),
 ``facts`` lists them with when each held (read access); ``feedback`` arrives
 with its library method (a later issue): one more ``@server.tool`` here.
 
-The tools that change memory (``remember``, ``consolidate``, ``forget``) append
+The tools that change memory (``remember``, ``consolidate``, ``delete``) append
 an audit entry (docs/security.md) with the REST verbs (``add``, ``consolidate``,
 ``delete``): over HTTP one per call, refused ones included, as the key id with
 the status the REST API would answer; over stdio one per call that succeeded,
@@ -73,7 +75,7 @@ _INSTRUCTIONS = (
     "recent turns, for follow-ups like 'what about her sister?'); `context` returns a "
     "ready prompt context within a token budget. `consolidate` turns new memories into "
     "facts, and `facts` lists them with when each held. `history` shows "
-    "every version of a memory; `forget` deletes one."
+    "every version of a memory; `delete` deletes one."
 )
 
 Namespace = Annotated[
@@ -292,7 +294,7 @@ def build_mcp(
         return FactsOut(namespace=ns, as_of=as_of, facts=[FactOut.of(f) for f in found])
 
     @server.tool()
-    def forget(
+    def delete(
         id: Annotated[str, Field(description="The memory's id (32 hex digits).")],
         ctx: Context,
         namespace: Namespace = None,
@@ -301,6 +303,15 @@ def build_mcp(
         with writing(ctx, namespace, "delete", target=id) as write:
             memory.delete(id, namespace=write.namespace)
         return {"deleted": id, "namespace": write.namespace}
+
+    # ``delete``'s name before the rename (docs/server.md), kept for one release: the
+    # same function, so it checks the key, deletes and is audited (as ``delete``) alike.
+    server.add_tool(
+        delete,
+        name="forget",
+        description="Deprecated: the old name of `delete`, removed in the next release. "
+        "Delete one memory with its whole history.",
+    )
 
     @server.tool()
     def history(
