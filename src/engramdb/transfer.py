@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engramdb.clock import from_iso, to_iso
+from engramdb import wire
 from engramdb.config import Limits
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError
@@ -40,6 +40,44 @@ from engramdb.validation import (
 __all__ = ["export_records", "import_records", "parse_record"]
 
 
+#: The keys of a record taken from its memory's JSON form (``engramdb.wire``), in order;
+#: ``versions`` (each a ``Version``'s JSON form) and ``dynamics`` follow.
+_RECORD = (
+    "id",
+    "namespace",
+    "kind",
+    "session",
+    "speaker",
+    "text",
+    "metadata",
+    "occurred_at",
+    "recorded_at",
+)
+#: A record's ``dynamics`` (docs/dynamics.md), from the same form.
+_DYNAMICS = (
+    "importance",
+    "stability_days",
+    "valence",
+    "arousal",
+    "emotion",
+    "recalls",
+    "last_recalled_at",
+    "dormant",
+)
+#: A fact's structure and validity (docs/consolidation.md), from its JSON form.
+_FACT = (
+    "subject",
+    "attribute",
+    "value",
+    "valid_from",
+    "valid_to",
+    "recorded_at",
+    "invalidated_at",
+    "status",
+    "superseded_by",
+)
+
+
 def export_records(store: Store, namespace: str | None) -> Iterator[dict[str, Any]]:
     """Every memory in ``namespace`` (every namespace when None) as an export record."""
     derived: dict[str, _Consolidation] = {}
@@ -47,40 +85,11 @@ def export_records(store: Store, namespace: str | None) -> Iterator[dict[str, An
         known = derived.get(engram.namespace)
         if known is None:
             known = derived[engram.namespace] = _Consolidation.of(store, engram.namespace)
+        memory = wire.to_json(engram)
         yield {
-            "id": engram.id,
-            "namespace": engram.namespace,
-            "kind": engram.kind,
-            "session": engram.session,
-            "speaker": engram.speaker,
-            "text": engram.text,
-            "metadata": dict(engram.metadata),
-            "occurred_at": to_iso(engram.occurred_at),
-            "recorded_at": to_iso(engram.recorded_at),
-            "versions": [
-                {
-                    "version": v.version,
-                    "text": v.text,
-                    "speaker": v.speaker,
-                    "metadata": dict(v.metadata),
-                    "occurred_at": to_iso(v.occurred_at),
-                    "valid_from": to_iso(v.valid_from),
-                    "valid_to": None if v.valid_to is None else to_iso(v.valid_to),
-                }
-                for v in store.history(engram.namespace, engram.id)
-            ],
-            "dynamics": {
-                "importance": engram.importance,
-                "stability_days": engram.stability_days,
-                "valence": engram.valence,
-                "arousal": engram.arousal,
-                "emotion": engram.emotion,
-                "recalls": engram.recalls,
-                "last_recalled_at": None
-                if engram.last_recalled_at is None
-                else to_iso(engram.last_recalled_at),
-                "dormant": engram.dormant,
-            },
+            **{key: memory[key] for key in _RECORD},
+            "versions": [wire.to_json(v) for v in store.history(engram.namespace, engram.id)],
+            "dynamics": {key: memory[key] for key in _DYNAMICS},
             **known.fields(engram.id),
         }
 
@@ -219,19 +228,8 @@ class _Consolidation:
         out: dict[str, Any] = {}
         fact = self.facts.get(engram_id)
         if fact is not None:
-            out["fact"] = {
-                "subject": fact.subject,
-                "attribute": fact.attribute,
-                "value": fact.value,
-                "valid_from": to_iso(fact.valid_from),
-                "valid_to": None if fact.valid_to is None else to_iso(fact.valid_to),
-                "recorded_at": to_iso(fact.recorded_at),
-                "invalidated_at": None
-                if fact.invalidated_at is None
-                else to_iso(fact.invalidated_at),
-                "status": fact.status,
-                "superseded_by": fact.superseded_by,
-            }
+            structure = wire.to_json(fact)
+            out["fact"] = {key: structure[key] for key in _FACT}
         links = self.sources.get(engram_id)
         if links:
             out["sources"] = [{"id": k.source_id, "relation": k.relation} for k in links]
@@ -281,11 +279,11 @@ def parse_record(record: object, limits: Limits) -> _Exported:
                 text=check_text(v["text"], limits),
                 speaker=check_label(v.get("speaker"), "speaker", limits),
                 metadata=check_metadata(v.get("metadata"), limits),
-                occurred_at=_parse_time(v["occurred_at"], "occurred_at"),
-                valid_from=_parse_time(v["valid_from"], "valid_from"),
+                occurred_at=wire.time_from_json(v["occurred_at"], "occurred_at"),
+                valid_from=wire.time_from_json(v["valid_from"], "valid_from"),
                 valid_to=None
                 if v.get("valid_to") is None
-                else _parse_time(v["valid_to"], "valid_to"),
+                else wire.time_from_json(v["valid_to"], "valid_to"),
             )
             for v in raw_versions
         ]
@@ -295,7 +293,7 @@ def parse_record(record: object, limits: Limits) -> _Exported:
         if not isinstance(kind, str) or not kind:
             raise InvalidInputError("kind must be a non-empty string")
         session = check_label(record.get("session"), "session", limits)
-        recorded_at = _parse_time(record["recorded_at"], "recorded_at")
+        recorded_at = wire.time_from_json(record["recorded_at"], "recorded_at")
     except KeyError as exc:
         raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
     except (TypeError, ValueError) as exc:
@@ -338,7 +336,7 @@ def _parse_consolidation(
 
             def when(name: str) -> datetime | None:
                 value = raw.get(name)
-                return None if value is None else _parse_time(value, f"fact.{name}")
+                return None if value is None else wire.time_from_json(value, f"fact.{name}")
 
             fact = Fact(
                 engram_id=engram_id,
@@ -347,9 +345,9 @@ def _parse_consolidation(
                 attribute=_fact_text(raw["attribute"], "attribute"),
                 value=_fact_text(raw["value"], "value"),
                 text="",
-                valid_from=_parse_time(raw["valid_from"], "fact.valid_from"),
+                valid_from=wire.time_from_json(raw["valid_from"], "fact.valid_from"),
                 valid_to=when("valid_to"),
-                recorded_at=_parse_time(raw["recorded_at"], "fact.recorded_at"),
+                recorded_at=wire.time_from_json(raw["recorded_at"], "fact.recorded_at"),
                 invalidated_at=when("invalidated_at"),
                 status=status,
                 superseded_by=superseded_by,
@@ -413,19 +411,12 @@ def _parse_dynamics(engram_id: str, raw: object) -> tuple[dict[str, Any], Dynami
         recalled = DynamicsUpdate(
             id=engram_id,
             recalls=recalls,
-            last_recalled_at=None if last is None else _parse_time(last, "last_recalled_at"),
+            last_recalled_at=None
+            if last is None
+            else wire.time_from_json(last, "last_recalled_at"),
             dormant=dormant,
         )
     return strength, recalled
-
-
-def _parse_time(value: object, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be an ISO 8601 string")
-    try:
-        return from_iso(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} {value!r} is not an ISO 8601 datetime: {exc}") from exc
 
 
 def _is_int(value: object) -> bool:

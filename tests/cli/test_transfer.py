@@ -114,8 +114,8 @@ def test_import_locomo_one_namespace_per_conversation_with_dia_ids(
     assert by_dia["D1:3"]["text"] == "Quiet at dawn. Look! [shares a photo: a red gate in the snow]"
     assert by_dia["D1:2"]["speaker"] == "Ben"
     assert by_dia["D1:1"]["session"] == "conv-7/session_1"
-    assert by_dia["D1:1"]["occurred_at"] == "2023-05-08T13:56:00.000000Z"
-    assert by_dia["D2:1"]["occurred_at"] == "2023-06-21T19:05:00.000000Z"
+    assert by_dia["D1:1"]["occurred_at"] == "2023-05-08T13:56:00Z"
+    assert by_dia["D2:1"]["occurred_at"] == "2023-06-21T19:05:00Z"
 
     hits = ok_json(invoke("--json", "search", "baby", "-n", "conv-7", "--limit", "1",
                           "--now", "2023-06-21T19:05:00Z"))["hits"]  # fmt: skip
