@@ -8,7 +8,6 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -43,7 +42,6 @@ from engramdb.recall import prompt
 from engramdb.recall.engine import Recaller, SearchRequest
 from engramdb.recall.followup import Turn, parse_turn
 from engramdb.recall.indexing import embedding_text, index_keys
-from engramdb.recall.packing import pack
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redact
 from engramdb.store import Capability, EngramRecord, Store, open_store
@@ -532,27 +530,17 @@ class Memory(MemoryAPI):
             context=[f"{t.speaker}: {t.text}" if t.speaker else t.text for t in turns] or None,
             kinds=("episode", "fact", "summary"),  # current facts and summaries compete too
         )
-        recalled = prompt.hit_items(hits, count)
-        sources: dict[str, frozenset[str]] = {}
-        if any(h.engram.kind != "episode" for h in hits):
-            for link in self._store.links(namespace):
-                sources[link.derived_id] = sources.get(link.derived_id, frozenset()) | {
-                    link.source_id
-                }
-        mood = self.mood(namespace=namespace, window=MOOD_WINDOW, now=at)
-        if mood.memories and mood.arousal > 0:
-            # worth a typical recalled memory: it competes by value per token
-            typical = statistics.median(h.score for h in hits) if hits else 1.0
-            recalled.append(prompt.mood_item(mood, typical, count))
-        items = pack(prompt.working_items(turns, count), recalled, budget, count, sources=sources)
-        return ContextBundle(
-            query=text,
-            namespace=namespace,
-            session=session,
-            budget_tokens=budget,
-            tokens=count("\n".join(i.line() for i in items)),
-            items=items,
-            mood=mood if any(i.kind == "mood" for i in items) else None,
+        derived = any(h.engram.kind != "episode" for h in hits)
+        return prompt.bundle(
+            text,
+            namespace,
+            session,
+            budget,
+            turns=turns,
+            hits=hits,
+            links=self._store.links(namespace) if derived else (),
+            mood=self.mood(namespace=namespace, window=MOOD_WINDOW, now=at),
+            count=count,
         )
 
     def mood(

@@ -1,9 +1,10 @@
 """What ``mem.context`` and ``mem.mood`` are made of: items, working memory, mood.
 
-The facade fetches (working turns, hits, provenance links); this module turns
-them into labelled ``ContextItem``s with token counts, bounds working memory,
-and reads the mood of a time window from the catalog's emotion tags (valence
-and arousal, docs/dynamics.md). Packing itself is ``recall.packing``. No store writes.
+The facade fetches (working turns, hits, provenance links, the mood); this
+module turns them into labelled ``ContextItem``s with token counts and packs
+them into the budget (``bundle``), bounds working memory, and reads the mood of
+a time window from the catalog's emotion tags (valence and arousal,
+docs/dynamics.md). The knapsack itself is ``recall.packing``. No store access.
 
 Named for the prompt it fills, not for ``search(context=...)``: those
 conversation turns are read by ``recall.followup``.
@@ -11,16 +12,26 @@ conversation turns are read by ``recall.followup``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import statistics
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 
-from engramdb.model import ContextItem, Engram, Hit, Mood
-from engramdb.store.base import Catalog
+from engramdb.model import ContextBundle, ContextItem, Engram, Hit, Mood
+from engramdb.recall.packing import pack
+from engramdb.store.base import Catalog, Link
 
-__all__ = ["MoodReading", "bounded", "hit_items", "mood_item", "read_mood", "working_items"]
+__all__ = [
+    "MoodReading",
+    "bounded",
+    "bundle",
+    "hit_items",
+    "mood_item",
+    "read_mood",
+    "working_items",
+]
 
 #: How many mood drivers are reported.
 DRIVERS = 5
@@ -67,6 +78,44 @@ def hit_items(hits: Sequence[Hit], count: Callable[[str], int]) -> list[ContextI
 def mood_item(mood: Mood, score: float, count: Callable[[str], int]) -> ContextItem:
     item = ContextItem(kind="mood", text=mood.describe(), tokens=0, score=score)
     return replace(item, tokens=count(item.line()))
+
+
+def bundle(
+    query: str,
+    namespace: str,
+    session: str | None,
+    budget_tokens: int,
+    *,
+    turns: Sequence[Engram],
+    hits: Sequence[Hit],
+    links: Iterable[Link],
+    mood: Mood,
+    count: Callable[[str], int],
+) -> ContextBundle:
+    """Working turns, recalled hits and the mood packed into ``budget_tokens``.
+
+    ``links`` (the namespace's provenance) let packing drop a fact or summary
+    beside a source episode it adds nothing to; the mood is an item only when
+    it has memories with some arousal behind it.
+    """
+    recalled = hit_items(hits, count)
+    sources: dict[str, frozenset[str]] = {}
+    for link in links:
+        sources[link.derived_id] = sources.get(link.derived_id, frozenset()) | {link.source_id}
+    if mood.memories and mood.arousal > 0:
+        # worth a typical recalled memory: it competes by value per token
+        typical = statistics.median(h.score for h in hits) if hits else 1.0
+        recalled.append(mood_item(mood, typical, count))
+    items = pack(working_items(turns, count), recalled, budget_tokens, count, sources=sources)
+    return ContextBundle(
+        query=query,
+        namespace=namespace,
+        session=session,
+        budget_tokens=budget_tokens,
+        tokens=count("\n".join(i.line() for i in items)),
+        items=items,
+        mood=mood if any(i.kind == "mood" for i in items) else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
