@@ -25,8 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from engramdb import InvalidInputError, NotFoundError
 from engramdb.clock import SystemClock
+from engramdb.errors import InvalidInputError, NotFoundError
 from engramdb.store.sqlite.keyfile import KeyRecord, SqliteKeyStore
 
 __all__ = [
