@@ -14,7 +14,7 @@ from engramdb import EncryptionKey, Memory, Settings
 from engramdb.cli import app
 from engramdb.security import store_files, where_found
 from engramdb.security.crypto import generate_key
-from engramdb.store.sqlite.store import namespace_token
+from engramdb.store.sqlite.lexical import namespace_token
 from engramdb.testing.fakes import HashEmbedder
 
 T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)

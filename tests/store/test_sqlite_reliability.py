@@ -16,7 +16,7 @@ import pytest
 from engramdb.errors import SchemaError, StoreError
 from engramdb.store.sqlite import SqliteStore
 from engramdb.store.sqlite.schema import SCHEMA_VERSION
-from engramdb.store.sqlite.store import namespace_token
+from engramdb.store.sqlite.lexical import namespace_token
 from engramdb.testing.conformance import make_record
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,41 @@ class Catalog:
             ),
         )
 
+    def with_dynamics(self, updates: Sequence[DynamicsUpdate]) -> Catalog:
+        """This catalog with ``updates`` applied to copies of its dynamics (ids it does
+        not hold are skipped): what ``set_dynamics`` changes, without a rebuild."""
+        if self.dynamics is None or not updates:
+            return self
+        d = self.dynamics
+        row_of = {engram_id: i for i, engram_id in enumerate(self.ids)}
+        stability, importance = d.stability_days.copy(), d.importance.copy()
+        last_used, recalls, dormant = d.last_used_at.copy(), d.recalls.copy(), d.dormant.copy()
+        for u in updates:
+            row = row_of.get(u.id)
+            if row is None:
+                continue
+            if u.stability_days is not None:
+                stability[row] = u.stability_days
+            if u.importance is not None:
+                importance[row] = u.importance
+            if u.last_recalled_at is not None:
+                last_used[row] = max(self.occurred_at[row], u.last_recalled_at.timestamp())
+            if u.recalls is not None:
+                recalls[row] = u.recalls
+            if u.dormant is not None:
+                dormant[row] = u.dormant
+        return replace(
+            self,
+            dynamics=replace(
+                d,
+                stability_days=stability,
+                importance=importance,
+                last_used_at=last_used,
+                recalls=recalls,
+                dormant=dormant,
+            ),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Dynamics:
@@ -238,6 +273,24 @@ class FactRow:
     status: str  # "current", "superseded" or "stale"
     superseded_by: str | None = None
 
+    def recorded(self, namespace: str, at: datetime) -> Fact:
+        """This fact as recorded ``at`` (bi-temporal: docs/consolidation.md), and
+        invalidated then too when it arrives with its validity already closed."""
+        return Fact(
+            engram_id=self.engram_id,
+            namespace=namespace,
+            subject=self.subject,
+            attribute=self.attribute,
+            value=self.value,
+            text="",
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            recorded_at=at,
+            invalidated_at=None if self.valid_to is None else at,
+            status=self.status,
+            superseded_by=self.superseded_by,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FactChange:
@@ -297,6 +350,18 @@ class ConsolidationBatch:
     links: tuple[Link, ...] = ()
     updates: tuple[DerivedUpdate, ...] = ()
 
+    def named(self) -> set[str]:
+        """Every memory the batch names (episodes, facts, changes, links, updates):
+        each must be in the namespace once the inserts are written, or the store
+        refuses the whole batch."""
+        named = {engram_id for engram_id, _ in self.episodes}
+        named.update(f.engram_id for f in self.facts)
+        named.update(c.engram_id for c in self.changes)
+        named.update(u.engram_id for u in self.updates)
+        for link in self.links:
+            named.update((link.derived_id, link.source_id))
+        return named
+
 
 class Store(ABC):
     """Persistent, namespace-isolated storage for memories and their indexes."""
@@ -346,9 +411,9 @@ class Store(ABC):
     def forget_namespace(self, namespace: str) -> int:
         """Remove everything of a namespace; returns how many memories went."""
 
-    @abstractmethod
     def restore(self, record: EngramRecord, versions: Sequence[VersionRecord]) -> None:
         """Write a memory with its full history as exported (import); ids must be new."""
+        self.restore_many([(record, versions)])
 
     @abstractmethod
     def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:

@@ -4,9 +4,12 @@ Owns the ``crypto`` row and the ``namespace_keys`` table (migration 4): turning
 encryption on for a new store, checking the master key when a store opens, a
 data key per namespace (made inside the transaction that writes the
 namespace's first memory, so a rollback leaves none behind), erasing it with
-the namespace, and re-wrapping every data key under a new master key. The
-store asks it for a cipher per namespace and seals or opens values with it;
-the cryptography itself is ``engramdb.security.crypto``.
+the namespace, and re-wrapping every data key under a new master key. Also
+the two passes over every sealed column: sealing a plaintext store in place,
+and finding values that no longer open. The store asks it for a cipher per
+namespace and seals or opens values with it; what a value's sealed form is
+lives in ``engramdb.store.codec``, the cryptography in
+``engramdb.security.crypto``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engramdb.clock import to_iso
 from engramdb.config import EncryptionKey
@@ -28,8 +32,13 @@ from engramdb.security.crypto import (
     master_key,
     new_params,
 )
+from engramdb.store.codec import seal_emotion, seal_optional
+from engramdb.store.sqlite import lexical
 
-__all__ = ["DataKeys"]
+if TYPE_CHECKING:
+    from engramdb.store.sqlite.database import Database
+
+__all__ = ["DataKeys", "seal_store", "unopenable"]
 
 SCHEME = "aes-256-gcm/hkdf-sha256/hmac-blind-v1"
 _KEY_ID_BYTES = 16
@@ -75,6 +84,20 @@ class DataKeys:
         self.vectors_sealed = False
         self._master: MasterKey | None = None
         self._ciphers: dict[tuple[str, bytes], NamespaceCipher] = {}
+
+    def open(self, db: Database) -> None:
+        """Check the master key of an encrypted store as it opens, or make a new,
+        empty store encrypted when a key was given."""
+        with db.read() as conn:
+            recorded = self.recorded(conn)
+        if recorded is None and self.source is not None and not db.read_only:
+            with db.transaction() as conn:
+                recorded = self.recorded(conn)  # another process may have just done it
+                empty = conn.execute("SELECT 1 FROM engrams LIMIT 1").fetchone() is None
+                if recorded is None and empty:
+                    self.initialise(conn, datetime.now().astimezone())
+                    return
+        self.attach(recorded, db.path)
 
     @staticmethod
     def recorded(conn: sqlite3.Connection) -> sqlite3.Row | None:
@@ -217,3 +240,126 @@ class DataKeys:
                 "the store's master key changed since it was opened (rotated by another "
                 "process?): reopen it with the current key"
             ) from None
+
+
+def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
+    """Seal every value of a plaintext store with ``keys`` (inside the caller's
+    transaction) and rebuild the lexical index blind; the number of memories."""
+    cipher = keys.ciphers(conn, create=True)
+    rows = conn.execute(
+        "SELECT rowid, id, namespace, text, keys, metadata, speaker FROM engrams"
+    ).fetchall()
+    for rowid, eid, ns, text, index_keys, metadata, speaker in rows:
+        c = cipher(ns)
+        conn.execute(
+            "UPDATE engrams SET text = ?, keys = ?, metadata = ?, speaker = ? WHERE rowid = ?",
+            (
+                c.seal(text, f"engrams.text:{eid}"),
+                c.seal(index_keys, f"engrams.keys:{eid}"),
+                c.seal(metadata, f"engrams.metadata:{eid}"),
+                seal_optional(c, speaker, f"engrams.speaker:{eid}"),
+                rowid,
+            ),
+        )
+    for rowid, version, eid, ns, text, speaker, metadata in conn.execute(
+        "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
+        "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"
+    ).fetchall():
+        c, aad = cipher(ns), f"{eid}:{version}"
+        conn.execute(
+            "UPDATE versions SET text = ?, speaker = ?, metadata = ? "
+            "WHERE engram_rowid = ? AND version = ?",
+            (
+                c.seal(text, f"versions.text:{aad}"),
+                seal_optional(c, speaker, f"versions.speaker:{aad}"),
+                c.seal(metadata, f"versions.metadata:{aad}"),
+                rowid,
+                version,
+            ),
+        )
+    for rowid, eid, ns, subject, attribute, value in conn.execute(
+        "SELECT f.engram_rowid, e.id, e.namespace, f.subject, f.attribute, f.value "
+        "FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid"
+    ).fetchall():
+        c = cipher(ns)
+        conn.execute(
+            "UPDATE facts SET subject = ?, attribute = ?, value = ? WHERE engram_rowid = ?",
+            (
+                c.seal(subject, f"facts.subject:{eid}"),
+                c.seal(attribute, f"facts.attribute:{eid}"),
+                c.seal(value, f"facts.value:{eid}"),
+                rowid,
+            ),
+        )
+    for rowid, eid, ns, valence, arousal, emotion in conn.execute(
+        "SELECT d.engram_rowid, e.id, e.namespace, d.valence, d.arousal, d.emotion "
+        "FROM dynamics d JOIN engrams e ON e.rowid = d.engram_rowid"
+    ).fetchall():
+        conn.execute(
+            "UPDATE dynamics SET valence = ?, arousal = ?, emotion = ? WHERE engram_rowid = ?",
+            (*seal_emotion(cipher(ns), eid, float(valence), float(arousal), emotion), rowid),
+        )
+    if keys.vectors_sealed:
+        for rowid, eid, ns, data in conn.execute(
+            "SELECT v.engram_rowid, e.id, e.namespace, v.data "
+            "FROM vectors v JOIN engrams e ON e.rowid = v.engram_rowid"
+        ).fetchall():
+            conn.execute(
+                "UPDATE vectors SET data = ? WHERE engram_rowid = ?",
+                (cipher(ns).seal_bytes(bytes(data), f"vectors:{eid}"), rowid),
+            )
+    conn.execute("DELETE FROM engram_fts")
+    lexical.refill(conn, ((r[0], r[2], r[3], r[4]) for r in rows), cipher)
+    return len(rows)
+
+
+def unopenable(conn: sqlite3.Connection, keys: DataKeys) -> list[str]:
+    """Per table, how many sealed values of an encrypted store fail to open (a
+    flipped bit anywhere shows); empty when all open."""
+    failed: dict[str, int] = {}
+    cipher_of = keys.ciphers(conn)
+    columns = ("text", "keys", "metadata", "speaker")
+    for table, sql in (
+        ("engrams", "SELECT namespace, id, '', text, keys, metadata, speaker FROM engrams"),
+        (
+            "versions",
+            "SELECT e.namespace, e.id, ':' || v.version, v.text, NULL, v.metadata, v.speaker "
+            "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid",
+        ),
+    ):
+        for ns, eid, tail, *values in conn.execute(sql):
+            cipher = cipher_of(ns)
+            for column, value in zip(columns, values, strict=True):
+                if value is None and column in ("keys", "speaker"):
+                    continue
+                try:
+                    cipher.open(value, f"{table}.{column}:{eid}{tail}")
+                except DecryptionError:
+                    failed[table] = failed.get(table, 0) + 1
+    for row in conn.execute(
+        "SELECT e.namespace, e.id, f.subject, f.attribute, f.value FROM facts f "
+        "JOIN engrams e ON e.rowid = f.engram_rowid"
+    ):
+        cipher = cipher_of(row[0])
+        for column, value in zip(("subject", "attribute", "value"), row[2:], strict=True):
+            try:
+                cipher.open(value, f"facts.{column}:{row[1]}")
+            except DecryptionError:
+                failed["facts"] = failed.get("facts", 0) + 1
+    for row in conn.execute(
+        "SELECT e.namespace, e.id, v.data, d.emotion FROM engrams e "
+        "LEFT JOIN vectors v ON v.engram_rowid = e.rowid "
+        "LEFT JOIN dynamics d ON d.engram_rowid = e.rowid"
+    ):
+        cipher = cipher_of(row[0])
+        checks = [("dynamics", row[3], f"dynamics.emotion:{row[1]}")]
+        if keys.vectors_sealed:
+            checks.append(("vectors", row[2], f"vectors:{row[1]}"))
+        for table, value, aad in checks:
+            if value is None:
+                continue
+            try:
+                cipher.open_bytes(value, aad)
+            except DecryptionError:
+                failed[table] = failed.get(table, 0) + 1
+    return [f"{table}: {n} values fail to decrypt" for table, n in sorted(failed.items())]

@@ -1,0 +1,57 @@
+"""The stored form of a memory's values, the same in every backend.
+
+Owns what a backend writes for a value that is not a plain column: metadata
+as canonical JSON, and in an encrypted store (docs/security.md) which values
+are sealed and how: an optional value stays None, and a memory's emotion
+(valence, arousal and label, since how someone felt is personal) is sealed as
+one value with zeros left beside it. The cryptography is
+``engramdb.security.crypto``; which table and column a value lives in, and so
+its associated data, is the backend's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from engramdb.security.crypto import Cipher
+
+__all__ = ["dump", "open_emotion", "open_optional", "seal_emotion", "seal_optional"]
+
+
+def dump(metadata: Mapping[str, Any]) -> str:
+    """Metadata as stored: compact JSON, keys sorted, non-ASCII kept as is."""
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def seal_optional(cipher: Cipher, value: str | None, aad: str) -> str | bytes | None:
+    return None if value is None else cipher.seal(value, aad)
+
+
+def open_optional(cipher: Cipher, value: object, aad: str) -> str | None:
+    return None if value is None else cipher.open(value, aad)
+
+
+def seal_emotion(
+    cipher: Cipher, engram_id: str, valence: float, arousal: float, emotion: str
+) -> tuple[float, float, str | bytes]:
+    """(valence, arousal, emotion) as stored: in an encrypted store, all three
+    sealed in the emotion column (how someone felt is personal) and zeros beside."""
+    if not cipher.encrypted:
+        return valence, arousal, emotion
+    # "valence|arousal|label": floats by repr (exact), the label last (it may hold "|")
+    sealed = cipher.seal(f"{valence!r}|{arousal!r}|{emotion}", f"dynamics.emotion:{engram_id}")
+    return 0.0, 0.0, sealed
+
+
+def open_emotion(
+    cipher: Cipher, engram_id: str, valence: float, arousal: float, emotion: object
+) -> tuple[float, float, str]:
+    """What ``seal_emotion`` stored, back as (valence, arousal, emotion)."""
+    if not cipher.encrypted:
+        return valence, arousal, str(emotion)
+    opened_valence, opened_arousal, label = cipher.open(
+        emotion, f"dynamics.emotion:{engram_id}"
+    ).split("|", 2)
+    return float(opened_valence), float(opened_arousal), label

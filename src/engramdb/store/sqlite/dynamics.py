@@ -1,0 +1,180 @@
+"""Memory dynamics in a SqliteStore: the ``dynamics`` table and namespace budgets.
+
+Owns the SQL of a memory's dynamic state (docs/dynamics.md): written with the
+memory, read beside it as extra columns of a query over ``engrams``, changed
+by ``set_dynamics``; and the ``budgets`` table. The values themselves
+(stability after a recall, what fades) are computed above the store, by
+``engramdb.dynamics``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from engramdb.clock import from_iso, to_iso
+from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS
+from engramdb.security.crypto import Cipher
+from engramdb.store.base import Dynamics, DynamicsUpdate, EngramRecord
+from engramdb.store.codec import open_emotion, seal_emotion
+
+__all__ = [
+    "DYNAMICS_COLUMNS",
+    "State",
+    "budget",
+    "catalog_dynamics",
+    "insert",
+    "set_budget",
+    "state",
+    "update",
+]
+
+_FIELDS = (
+    "stability_days",
+    "importance",
+    "valence",
+    "arousal",
+    "emotion",
+    "recalls",
+    "last_recalled_at",
+    "dormant",
+)
+# A memory's dynamics as extra columns ``d_<field>``, appended to the columns of a
+# query over ``engrams`` (unaliased); ``state`` reads them when present.
+# (One scalar subquery per column, not json_array: SQLite's JSON prints REALs with
+# 15 significant digits, and a stored float must come back exactly.)
+DYNAMICS_COLUMNS = "".join(
+    f", (SELECT d.{name} FROM dynamics d WHERE d.engram_rowid = engrams.rowid) AS d_{name}"
+    for name in _FIELDS
+)
+
+
+class State(NamedTuple):
+    """One memory's dynamics as read from its row, emotion opened."""
+
+    stability_days: float = DEFAULT_STABILITY_DAYS
+    importance: float = DEFAULT_IMPORTANCE
+    valence: float = 0.0
+    arousal: float = 0.0
+    emotion: str = "neutral"
+    recalls: int = 0
+    last_recalled_at: str | None = None
+    dormant: bool = False
+
+
+def state(row: sqlite3.Row, cipher: Cipher) -> State:
+    """The row's dynamics (``DYNAMICS_COLUMNS``); the defaults where the memory has none."""
+    present = "d_stability_days" in row.keys()  # noqa: SIM118 (sqlite3.Row)
+    if not present or row["d_stability_days"] is None:
+        return State()
+    valence, arousal, emotion = open_emotion(
+        cipher, row["id"], row["d_valence"], row["d_arousal"], row["d_emotion"]
+    )
+    return State(
+        stability_days=float(row["d_stability_days"]),
+        importance=float(row["d_importance"]),
+        valence=float(valence),
+        arousal=float(arousal),
+        emotion=str(emotion),
+        recalls=int(row["d_recalls"]),
+        last_recalled_at=row["d_last_recalled_at"],
+        dormant=bool(row["d_dormant"]),
+    )
+
+
+def catalog_dynamics(rows: Sequence[sqlite3.Row], texts: Sequence[str], cipher: Cipher) -> Dynamics:
+    """The dynamics of a catalog's ``rows`` (with ``DYNAMICS_COLUMNS``), in their order;
+    ``texts`` are their opened texts."""
+    states = [state(r, cipher) for r in rows]
+    occurred = [from_iso(r["occurred_at"]).timestamp() for r in rows]
+    return Dynamics(
+        stability_days=np.array([s.stability_days for s in states], dtype=np.float64),
+        importance=np.array([s.importance for s in states], dtype=np.float64),
+        valence=np.array([s.valence for s in states], dtype=np.float64),
+        arousal=np.array([s.arousal for s in states], dtype=np.float64),
+        emotions=tuple(s.emotion for s in states),
+        last_used_at=np.array(
+            [
+                at
+                if s.last_recalled_at is None
+                else max(at, from_iso(s.last_recalled_at).timestamp())
+                for s, at in zip(states, occurred, strict=True)
+            ],
+            dtype=np.float64,
+        ),
+        recalls=np.array([s.recalls for s in states], dtype=np.int64),
+        dormant=np.array([s.dormant for s in states], dtype=np.bool_),
+        sizes=np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64),
+    )
+
+
+def insert(conn: sqlite3.Connection, cipher: Cipher, rowid: int, record: EngramRecord) -> None:
+    """A new memory's dynamics row, as the facade computed them."""
+    conn.execute(
+        "INSERT INTO dynamics (engram_rowid, stability_days, importance, valence, arousal, "
+        "emotion) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            rowid,
+            record.stability_days,
+            record.importance,
+            *seal_emotion(cipher, record.id, record.valence, record.arousal, record.emotion),
+        ),
+    )
+
+
+def update(
+    conn: sqlite3.Connection, rowids: Mapping[str, int], updates: Sequence[DynamicsUpdate]
+) -> list[DynamicsUpdate]:
+    """Apply ``updates`` to the memories of ``rowids``; those applied (the others' ids
+    are not there: deleted since the recall was queued)."""
+    applied: list[DynamicsUpdate] = []
+    for u in updates:
+        rowid = rowids.get(u.id)
+        if rowid is None:
+            continue
+        conn.execute(
+            "INSERT OR IGNORE INTO dynamics (engram_rowid, stability_days, "
+            "importance) VALUES (?, ?, ?)",
+            (rowid, DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE),
+        )
+        conn.execute(
+            "UPDATE dynamics SET stability_days = COALESCE(?, stability_days), "
+            "importance = COALESCE(?, importance), "
+            "last_recalled_at = COALESCE(?, last_recalled_at), "
+            "recalls = COALESCE(?, recalls), dormant = COALESCE(?, dormant) "
+            "WHERE engram_rowid = ?",
+            (
+                u.stability_days,
+                u.importance,
+                None if u.last_recalled_at is None else to_iso(u.last_recalled_at),
+                u.recalls,
+                None if u.dormant is None else int(u.dormant),
+                rowid,
+            ),
+        )
+        applied.append(u)
+    return applied
+
+
+def budget(conn: sqlite3.Connection, namespace: str) -> tuple[int | None, int | None] | None:
+    row = conn.execute(
+        "SELECT max_memories, max_bytes FROM budgets WHERE namespace = ?", (namespace,)
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def set_budget(
+    conn: sqlite3.Connection, namespace: str, max_memories: int | None, max_bytes: int | None
+) -> None:
+    if max_memories is None and max_bytes is None:
+        conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+        return
+    conn.execute(
+        "INSERT INTO budgets (namespace, max_memories, max_bytes) "
+        "VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
+        "max_memories = excluded.max_memories, max_bytes = excluded.max_bytes",
+        (namespace, max_memories, max_bytes),
+    )

@@ -1,0 +1,468 @@
+"""The memories of a SqliteStore: rows of ``engrams``, ``versions`` and ``vectors``.
+
+Owns the SQL that writes and reads a memory: its current row and its
+versions (sealed column by column in an encrypted store, each value under
+associated data naming its table, column and memory), its quantised vector
+row, the rows a delete takes along, and the reads of memories, histories,
+sessions and counts. Every function runs inside the caller's transaction or
+snapshot and is given the namespace's cipher; transactions, the in-memory
+indexes and the data keys are the store's (``store.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.clock import from_iso, to_iso
+from engramdb.errors import NotFoundError
+from engramdb.model import Engram, NamespaceStats, Version
+from engramdb.security.crypto import Cipher
+from engramdb.store.base import DerivedUpdate, EngramRecord, VersionRecord
+from engramdb.store.codec import dump, open_optional, seal_optional
+from engramdb.store.sqlite import dynamics, lexical
+from engramdb.store.vectors import quantize
+
+__all__ = [
+    "ENGRAM_COLUMNS",
+    "by_rowid",
+    "chunks",
+    "delete",
+    "engram",
+    "first_version",
+    "forget_namespace",
+    "get_many",
+    "history",
+    "ids_of",
+    "insert",
+    "insert_version",
+    "locate",
+    "model_ids",
+    "namespaces",
+    "neighbours",
+    "new_version",
+    "page",
+    "rowids_of",
+    "session_tail",
+    "stats",
+    "with_orphaned_derived",
+]
+
+ENGRAM_COLUMNS = (
+    "rowid, id, namespace, kind, session, speaker, text, metadata, "
+    "occurred_at, recorded_at, valid_from, version"
+)
+# a memory with its dynamics, as ``engram`` reads it
+_SELECT = f"SELECT {ENGRAM_COLUMNS}{dynamics.DYNAMICS_COLUMNS} FROM engrams"
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
+
+
+def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
+    """The memory of a row of ``ENGRAM_COLUMNS`` (and its dynamics, when selected)."""
+    state = dynamics.state(row, cipher)
+    recalled = state.last_recalled_at
+    eid = row["id"]
+    return Engram(
+        id=eid,
+        namespace=row["namespace"],
+        text=cipher.open(row["text"], f"engrams.text:{eid}"),
+        occurred_at=from_iso(row["occurred_at"]),
+        recorded_at=from_iso(row["recorded_at"]),
+        valid_from=from_iso(row["valid_from"]),
+        session=row["session"],
+        speaker=open_optional(cipher, row["speaker"], f"engrams.speaker:{eid}"),
+        metadata=json.loads(cipher.open(row["metadata"], f"engrams.metadata:{eid}")),
+        kind=row["kind"],
+        version=int(row["version"]),
+        stability_days=state.stability_days,
+        importance=state.importance,
+        valence=state.valence,
+        arousal=state.arousal,
+        emotion=state.emotion,
+        recalls=state.recalls,
+        last_recalled_at=None if recalled is None else from_iso(recalled),
+        dormant=state.dormant,
+    )
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def locate(conn: sqlite3.Connection, namespace: str, engram_id: str) -> tuple[int, int]:
+    """The row and current version of a memory; ``NotFoundError`` when the namespace
+    has no such id."""
+    row = conn.execute(
+        "SELECT rowid, version FROM engrams WHERE namespace = ? AND id = ?",
+        (namespace, engram_id),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+    return int(row[0]), int(row[1])
+
+
+def rowids_of(conn: sqlite3.Connection, namespace: str, ids: Sequence[str]) -> dict[str, int]:
+    """Id -> row of the ``ids`` that exist in the namespace."""
+    out: dict[str, int] = {}
+    for chunk in chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT id, rowid FROM engrams WHERE namespace = ? AND id IN ({marks})",
+            (namespace, *chunk),
+        ):
+            out[row[0]] = int(row[1])
+    return out
+
+
+def ids_of(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str]:
+    """Row -> id of the ``rowids`` that exist."""
+    out: dict[int, str] = {}
+    for chunk in chunks(rowids):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks})", chunk):
+            out[int(row[0])] = row[1]
+    return out
+
+
+# -- writes -------------------------------------------------------------------
+
+
+def insert(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    record: EngramRecord,
+    *,
+    version: int,
+    valid_from: datetime,
+    seal_vectors: bool,
+) -> int:
+    """Write a new memory's row, dynamics, vector and lexical index row (not its
+    versions: ``insert_version``); its rowid. ``seq`` numbers it in its session."""
+    eid = record.id
+    seq = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams WHERE namespace = ? AND session IS ?",
+        (record.namespace, record.session),
+    ).fetchone()[0]
+    cursor = conn.execute(
+        "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, "
+        "metadata, occurred_at, recorded_at, valid_from, version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.id,
+            record.namespace,
+            record.kind,
+            record.session,
+            seq,
+            seal_optional(cipher, record.speaker, f"engrams.speaker:{eid}"),
+            cipher.seal(record.text, f"engrams.text:{eid}"),
+            cipher.seal(record.keys, f"engrams.keys:{eid}"),
+            cipher.seal(dump(record.metadata), f"engrams.metadata:{eid}"),
+            to_iso(record.occurred_at),
+            to_iso(record.recorded_at),
+            to_iso(valid_from),
+            version,
+        ),
+    )
+    rowid = int(cursor.lastrowid or 0)
+    dynamics.insert(conn, cipher, rowid, record)
+    _write_vector(conn, cipher, rowid, eid, record.vector, record.model_id, seal_vectors)
+    lexical.index_text(conn, cipher, rowid, record.namespace, record.text, record.keys)
+    return rowid
+
+
+def first_version(record: EngramRecord) -> VersionRecord:
+    """The version a new memory starts with: 1, valid from when it was recorded."""
+    return VersionRecord(
+        version=1,
+        text=record.text,
+        speaker=record.speaker,
+        metadata=record.metadata,
+        occurred_at=record.occurred_at,
+        valid_from=record.recorded_at,
+        valid_to=None,
+    )
+
+
+def insert_version(
+    conn: sqlite3.Connection, cipher: Cipher, rowid: int, engram_id: str, v: VersionRecord
+) -> None:
+    aad = f"{engram_id}:{v.version}"
+    conn.execute(
+        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
+        "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            rowid,
+            v.version,
+            cipher.seal(v.text, f"versions.text:{aad}"),
+            seal_optional(cipher, v.speaker, f"versions.speaker:{aad}"),
+            cipher.seal(dump(v.metadata), f"versions.metadata:{aad}"),
+            to_iso(v.occurred_at),
+            to_iso(v.valid_from),
+            None if v.valid_to is None else to_iso(v.valid_to),
+        ),
+    )
+
+
+def new_version(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    rowid: int,
+    namespace: str,
+    change: DerivedUpdate,
+    *,
+    speaker: str | None,
+    version: int,
+    at: datetime,
+    seal_vectors: bool,
+) -> None:
+    """Close the memory's current version at ``at`` and write ``change`` as its
+    current one, numbered ``version``: row, history, vector and index row."""
+    eid = change.engram_id
+    conn.execute(
+        "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
+        (to_iso(at), rowid),
+    )
+    insert_version(
+        conn,
+        cipher,
+        rowid,
+        eid,
+        VersionRecord(version, change.text, speaker, change.metadata, change.occurred_at, at, None),
+    )
+    conn.execute(
+        "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
+        "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
+        (
+            cipher.seal(change.text, f"engrams.text:{eid}"),
+            seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
+            cipher.seal(dump(change.metadata), f"engrams.metadata:{eid}"),
+            to_iso(change.occurred_at),
+            cipher.seal(change.keys, f"engrams.keys:{eid}"),
+            to_iso(at),
+            version,
+            rowid,
+        ),
+    )
+    _write_vector(conn, cipher, rowid, eid, change.vector, change.model_id, seal_vectors)
+    lexical.index_text(conn, cipher, rowid, namespace, change.text, change.keys, replace=True)
+
+
+def _write_vector(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    rowid: int,
+    engram_id: str,
+    vector: npt.NDArray[np.float32],
+    model_id: str,
+    sealed: bool,
+) -> None:
+    data, scale = quantize(np.asarray(vector, dtype=np.float32))
+    if sealed:
+        data = cipher.seal_bytes(data, f"vectors:{engram_id}")
+    conn.execute(
+        "INSERT OR REPLACE INTO vectors (engram_rowid, model_id, dims, scale, data) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (rowid, model_id, len(vector), scale, data),
+    )
+
+
+def delete(conn: sqlite3.Connection, rowids: Sequence[int]) -> None:
+    """Delete memories with their index rows; versions, vectors, dynamics, facts and
+    provenance go with them (foreign keys, ON DELETE CASCADE)."""
+    lexical.unindex(conn, rowids)
+    conn.executemany("DELETE FROM engrams WHERE rowid = ?", [(r,) for r in rowids])
+
+
+def with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
+    """``rowid`` and every derived memory (fact, summary) that would be left with no
+    source once it is gone, transitively (docs/consolidation.md; erasure builds on it).
+
+    Episodes are never taken along: a "duplicate" link between two episodes
+    records a likeness, not a derivation. A summary is taken along as soon as
+    any one of its sources goes, even if others remain: it is extractive, so it
+    may quote the erased turn verbatim (and its history may too). It is not
+    rebuilt here; the next consolidation that touches the session writes a
+    fresh one from the turns that remain (docs/security.md).
+    """
+    doomed = [rowid]
+    gone = {rowid}
+    frontier = [rowid]
+    while frontier:
+        marks = ",".join("?" * len(frontier))
+        derived = {
+            int(r[0]): str(r[1])
+            for r in conn.execute(
+                f"SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
+                f"JOIN engrams d ON d.rowid = p.derived_rowid "
+                f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
+                frontier,
+            )
+        }
+        frontier = []
+        for candidate, kind in derived.items():
+            if candidate in gone:
+                continue
+            sources = {
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT source_rowid FROM provenance WHERE derived_rowid = ?", (candidate,)
+                )
+            }
+            if sources <= gone or kind == "summary":
+                gone.add(candidate)
+                doomed.append(candidate)
+                frontier.append(candidate)
+    return doomed
+
+
+def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:
+    """Delete every memory of the namespace and its side records (change counter,
+    consolidation counters, budget); how many memories went. Its data key is the
+    caller's to destroy."""
+    rowids = [
+        int(r[0])
+        for r in conn.execute("SELECT rowid FROM engrams WHERE namespace = ?", (namespace,))
+    ]
+    lexical.unindex(conn, rowids)
+    conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
+    conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
+    conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
+    conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+    return len(rowids)
+
+
+# -- reads --------------------------------------------------------------------
+
+
+def get_many(
+    conn: sqlite3.Connection, cipher: Cipher, namespace: str, ids: Sequence[str]
+) -> dict[str, Engram]:
+    found: dict[str, Engram] = {}
+    for chunk in chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"{_SELECT} WHERE namespace = ? AND id IN ({marks})", (namespace, *chunk)
+        ):
+            found[row["id"]] = engram(row, cipher)
+    return found
+
+
+def by_rowid(conn: sqlite3.Connection, cipher: Cipher, rowid: int) -> Engram:
+    return engram(conn.execute(f"{_SELECT} WHERE rowid = ?", (rowid,)).fetchone(), cipher)
+
+
+def history(
+    conn: sqlite3.Connection, cipher: Cipher, namespace: str, engram_id: str
+) -> list[Version]:
+    rows = conn.execute(
+        "SELECT v.* FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+        "WHERE e.namespace = ? AND e.id = ? ORDER BY v.version",
+        (namespace, engram_id),
+    ).fetchall()
+    out = []
+    for r in rows:
+        aad = f"{engram_id}:{r['version']}"
+        out.append(
+            Version(
+                engram_id=engram_id,
+                version=int(r["version"]),
+                text=cipher.open(r["text"], f"versions.text:{aad}"),
+                speaker=open_optional(cipher, r["speaker"], f"versions.speaker:{aad}"),
+                metadata=json.loads(cipher.open(r["metadata"], f"versions.metadata:{aad}")),
+                occurred_at=from_iso(r["occurred_at"]),
+                valid_from=from_iso(r["valid_from"]),
+                valid_to=None if r["valid_to"] is None else from_iso(r["valid_to"]),
+            )
+        )
+    return out
+
+
+def neighbours(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    namespace: str,
+    engram_id: str,
+    before: int,
+    after: int,
+) -> list[Engram]:
+    row = conn.execute(
+        "SELECT session, seq FROM engrams WHERE namespace = ? AND id = ?",
+        (namespace, engram_id),
+    ).fetchone()
+    if row is None or row["session"] is None:
+        return []
+    rows = conn.execute(
+        f"{_SELECT} WHERE namespace = ? AND session = ? "
+        "AND seq BETWEEN ? AND ? AND id != ? ORDER BY seq",
+        (namespace, row["session"], row["seq"] - before, row["seq"] + after, engram_id),
+    ).fetchall()
+    return [engram(r, cipher) for r in rows]
+
+
+def session_tail(
+    conn: sqlite3.Connection, cipher: Cipher, namespace: str, session: str, limit: int
+) -> list[Engram]:
+    # the (namespace, session, seq) index serves it
+    rows = conn.execute(
+        f"{_SELECT} WHERE namespace = ? AND session = ? AND kind = 'episode' "
+        "ORDER BY seq DESC LIMIT ?",
+        (namespace, session, limit),
+    ).fetchall()
+    return [engram(r, cipher) for r in reversed(rows)]
+
+
+def page(
+    conn: sqlite3.Connection,
+    cipher_of: Callable[[str], Cipher],
+    namespace: str | None,
+    after: int,
+    size: int = 1000,
+) -> tuple[list[Engram], int]:
+    """Up to ``size`` memories (of one namespace or all) after rowid ``after``, in
+    insertion order, and the rowid to continue from (``after`` when none came)."""
+    if namespace is None:
+        rows = conn.execute(f"{_SELECT} WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, size))
+    else:
+        rows = conn.execute(
+            f"{_SELECT} WHERE namespace = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+            (namespace, after, size),
+        )
+    fetched = rows.fetchall()
+    engrams = [engram(row, cipher_of(row["namespace"])) for row in fetched]
+    return engrams, int(fetched[-1]["rowid"]) if fetched else after
+
+
+def namespaces(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT namespace FROM engrams ORDER BY namespace")]
+
+
+def stats(conn: sqlite3.Connection, namespace: str) -> NamespaceStats:
+    row = conn.execute(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT session) AS s, MIN(occurred_at) AS lo, "
+        "MAX(occurred_at) AS hi FROM engrams WHERE namespace = ?",
+        (namespace,),
+    ).fetchone()
+    versions = conn.execute(
+        "SELECT COUNT(*) FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+        "WHERE e.namespace = ?",
+        (namespace,),
+    ).fetchone()[0]
+    return NamespaceStats(
+        namespace=namespace,
+        engrams=int(row["n"]),
+        versions=int(versions),
+        sessions=int(row["s"]),
+        first_occurred_at=None if row["lo"] is None else from_iso(row["lo"]),
+        last_occurred_at=None if row["hi"] is None else from_iso(row["hi"]),
+    )
+
+
+def model_ids(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM vectors")}
