@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from engramdb import transfer
+from engramdb import transfer, wire
 from engramdb.api import MemoryAPI
 from engramdb.clock import Clock, SystemClock
 from engramdb.config import EncryptionKey, Settings
@@ -293,8 +293,8 @@ class Memory(MemoryAPI):
         at = self._clock.now() if now is None else check_time(now, "now")
         if at < current.valid_from:
             raise InvalidInputError(
-                f"now ({at.isoformat()}) is before the current version's valid_from "
-                f"({current.valid_from.isoformat()}); versions must not overlap"
+                f"now ({wire.time_to_json(at)}) is before the current version's valid_from "
+                f"({wire.time_to_json(current.valid_from)}); versions must not overlap"
             )
         vector = self.embedder.embed([embedding_text(new_text, new_speaker)])[0]
         return self._store.update(

@@ -61,7 +61,7 @@ class LLMExtractor:
         if not episodes:
             return out
         turns = "\n".join(
-            f"{i}. [{e.occurred_at.date().isoformat()}] {e.speaker or 'user'}: {e.text}"
+            f"{i}. [{e.occurred_at.date()}] {e.speaker or 'user'}: {e.text}"
             for i, e in enumerate(episodes)
         )
         answer = self._post(

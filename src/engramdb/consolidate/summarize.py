@@ -36,7 +36,7 @@ def central_rows(vectors: npt.NDArray[np.float32], k: int) -> list[int]:
 
 def summary_text(session: str, episodes: Sequence[Engram], rows: Sequence[int]) -> str:
     """``Session s1 (2023-05-08): Caroline: ... Melanie: ...`` with each turn clipped."""
-    when = min(e.occurred_at for e in episodes).date().isoformat()
+    when = str(min(e.occurred_at for e in episodes).date())  # 2023-05-08
     parts = []
     for row in rows:
         episode = episodes[row]

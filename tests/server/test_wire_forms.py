@@ -1,0 +1,85 @@
+"""The REST API's answers are engramdb.wire's JSON forms, and its OpenAPI schemas come from them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engramdb import (
+    Budget,
+    ConsolidationReport,
+    ContextBundle,
+    ContextItem,
+    Contribution,
+    Engram,
+    Explanation,
+    Fact,
+    Hit,
+    Memory,
+    Mood,
+    NamespaceStats,
+    Settings,
+    Version,
+    wire,
+)
+from engramdb.server.http import ServerOptions, create_app
+from engramdb.testing.fakes import HashEmbedder
+
+NOW = datetime(2024, 4, 1, tzinfo=timezone.utc)
+_NO_AUTH = ServerOptions(auth=False)
+MODELS = {
+    Engram: "EngramOut",
+    Version: "VersionOut",
+    Contribution: "ContributionOut",
+    Explanation: "ExplanationOut",
+    Hit: "HitOut",
+    NamespaceStats: "StatsOut",
+    Fact: "FactOut",
+    ConsolidationReport: "ConsolidationOut",
+    Mood: "MoodOut",
+    ContextItem: "ContextItemOut",
+    ContextBundle: "ContextOut",
+    Budget: "BudgetOut",
+}
+
+
+def test_every_public_value_has_its_response_model() -> None:
+    assert set(MODELS) == set(wire.VALUES)
+
+
+@pytest.mark.parametrize(("kind", "name"), MODELS.items(), ids=lambda v: getattr(v, "__name__", v))
+def test_a_response_schema_has_exactly_the_keys_of_the_json_form_all_required(
+    kind: type, name: str
+) -> None:
+    with Memory(":memory:", embedder=HashEmbedder()) as memory:
+        app = create_app(Settings(path=":memory:"), memory=memory, options=_NO_AUTH)
+        schema = app.openapi()["components"]["schemas"][name]
+    keys = [f.name for f in wire.fields(kind)]
+    if kind is Budget:
+        keys = ["namespace", *keys]  # the budget's envelope
+    assert list(schema["properties"]) == keys
+    assert schema["required"] == keys
+
+
+def test_answers_are_the_json_forms_wire_writes() -> None:
+    # tests/server/test_client.py reads them back with the Client, against a live server
+    with Memory(":memory:", embedder=HashEmbedder()) as memory:
+        app = create_app(Settings(path=":memory:"), memory=memory, options=_NO_AUTH)
+        with TestClient(app) as http:
+            body = {
+                "text": "Rex is our dog.",
+                "speaker": "Maya",
+                "occurred_at": "2024-03-23T11:15+01:00",
+            }
+            added = http.post("/v1/namespaces/n/engrams", json=body).json()
+            engram = memory.get(added["id"], namespace="n")
+            assert added == wire.to_json(engram)
+            answer = http.get(f"/v1/namespaces/n/engrams/{engram.id}").json()
+            assert answer == wire.to_json(engram)
+            assert answer["occurred_at"] == "2024-03-23T10:15:00Z"
+            query = {"query": "dog", "reinforce": False, "now": "2024-04-01T00:00:00Z"}
+            hits = http.post("/v1/namespaces/n/search", json=query).json()["hits"]
+            found = memory.search("dog", namespace="n", reinforce=False, now=NOW)
+            assert hits == [wire.to_json(h) for h in found]
