@@ -1,35 +1,113 @@
-"""The Store interface every backend implements, and the records it takes.
+"""The Store interface: what a backend must implement, and what it need not.
 
 A store keeps memories, their versions, their vectors and their lexical index,
 isolated by namespace. It validates nothing the facade already validated and
 computes no scores beyond what its indexes give (BM25, cosine); ranking lives
 in ``recall``. Every write method is one transaction: it happens entirely or
 not at all. Backends prove they meet this contract by passing
-``engramdb.testing.conformance``.
+``engramdb.testing.conformance`` (``tests/store/test_conformance.py`` runs it
+against every way ``SqliteStore`` opens).
+
+What a backend implements (the abstract methods of ``Store``):
+
+- **rows**: a memory's current row and its versions, written by ``insert``
+  (returning ``EngramRecord.written`` for each), ``update``, ``restore_many``
+  (an import), ``delete`` (taking along what ``taken_along`` says) and
+  ``forget_namespace``; read by ``get_many``, ``history``, ``neighbours``
+  (session order), ``iter_engrams``, ``namespaces``, ``stats``, ``model_ids``.
+- **vectors**: the stored vector of each memory and a search over them
+  (``vector_search``, ``vectors``), and ``catalog``: a namespace's memories
+  as parallel arrays for ranking (a backend may cache it between writes).
+- **a lexical index**: ``lexical_search`` (BM25 over text and index keys),
+  rebuilt from the rows by ``reindex``.
+- **transactions**: each write method above and below is atomic, and a read
+  never sees half of another process's write.
+- **side records** of a namespace: each memory's dynamic state
+  (``set_dynamics``, read back on memories and in the catalog), the budget
+  (``budget``, ``set_budget``), consolidation's facts, provenance links and
+  consumed marks (``pending_episodes``, ``apply_consolidation``, ``facts``,
+  ``links``, ``consumed``, ``restore_consolidation``); ``forget_namespace``
+  removes them all.
+- **upkeep**: ``check`` (what is damaged, empty when sound) and ``close``.
+
+Optional, each behind a ``Capability``: ``backup`` and ``restore_backup``
+(``BACKUP``), ``encrypt``, ``rotate_master_key`` and a store that seals what
+it writes (``ENCRYPTION``); the defaults here refuse with ``StoreError``.
+
+What the layers above do, so that no backend repeats it: validation and
+limits (``engramdb.validation``), ids and times (``engramdb.clock``),
+embeddings, index keys (``recall.indexing``), redaction; the dynamics
+themselves (initial importance and stability, what a recall or a fade
+changes: ``engramdb.dynamics``); what consolidation writes
+(``engramdb.consolidate``); ranking (``recall``); export and import
+(``engramdb.transfer``). Shared behaviour a backend calls instead of
+rewriting: ``Store``'s concrete methods (``get``, ``session_tail``,
+``restore``, ``pending_count``), ``taken_along`` (which derived memories a
+delete takes), the records' own methods (``engramdb.store.records``: a
+memory as written, a fact as recorded, whether a consolidation step's
+episodes are still pending, a catalog's dynamics built and patched), and the
+stored form of values (``engramdb.store.codec``: metadata JSON, what an
+encrypted store seals and how).
+
+For a new backend (PostgreSQL): implement the abstract methods, run
+``ALL_CHECKS`` against each way it opens, and reuse ``store.vectors``
+(the in-memory vector index) until an ANN extension replaces it. What is
+still inside ``SqliteStore`` that belongs above the store, and where it
+should go:
+
+- The composition of writes. ``insert``, ``restore_many``, ``update``,
+  ``delete``, ``apply_consolidation`` and ``restore_consolidation`` each
+  order the same primitive writes (a row, a version, a vector row, an index
+  row, fact/link/mark rows, a change counter) inside one transaction. With a
+  small transaction interface of those primitives here, they become concrete
+  ``Store`` methods and a backend implements only the primitives.
+- The guards of public methods (an empty batch, ``limit <= 0``, a restore
+  without versions) belong in ``Store`` as validate-then-call-a-hook methods
+  (LangGraph's ``BaseStore``), not in each backend.
+- The per-namespace cache (``store/sqlite/cache.py``: vector index and
+  catalog kept until a change counter moves, extended after this process's
+  inserts, patched after ``set_dynamics``) is backend-neutral but for two
+  queries; as ``store/cache.py`` over a small loader protocol PostgreSQL
+  would share it.
+- Data keys (``store/sqlite/sealing.py``: a key per namespace made in the
+  transaction of its first memory, wrapped by the master key, rotated,
+  destroyed with the namespace) are SQLite only in their SQL; the key
+  hierarchy belongs in ``security/`` over a key-table protocol. The
+  associated data of each sealed value (``"engrams.text:<id>"``, ...) is
+  spelled inline in the SQLite modules and belongs in ``store/codec.py``.
+- ``check``: the per-namespace comparison of memories, lexical rows, stored
+  vectors and the loaded index (``store/sqlite/maintenance.py``) is shared
+  logic over counts a backend would report.
 """
 
 from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from engramdb.config import EncryptionKey
 from engramdb.errors import StoreError
-from engramdb.model import (
-    DEFAULT_IMPORTANCE,
-    DEFAULT_STABILITY_DAYS,
-    Engram,
-    Fact,
-    NamespaceStats,
-    Version,
+from engramdb.model import Engram, Fact, NamespaceStats, Version
+from engramdb.store.records import (
+    Candidate,
+    Catalog,
+    ConsolidationBatch,
+    DerivedUpdate,
+    Dynamics,
+    DynamicState,
+    DynamicsUpdate,
+    EngramRecord,
+    FactChange,
+    FactRow,
+    Link,
+    VersionRecord,
 )
 
 __all__ = [
@@ -38,6 +116,7 @@ __all__ = [
     "Catalog",
     "ConsolidationBatch",
     "DerivedUpdate",
+    "DynamicState",
     "Dynamics",
     "DynamicsUpdate",
     "EngramRecord",
@@ -46,7 +125,10 @@ __all__ = [
     "Link",
     "Store",
     "VersionRecord",
+    "taken_along",
 ]
+
+K = TypeVar("K", bound=Hashable)
 
 
 class Capability(enum.Enum):
@@ -58,309 +140,39 @@ class Capability(enum.Enum):
     ENCRYPTION = "encryption"  # envelope encryption at rest, master key rotation (docs/security.md)
 
 
-@dataclass(frozen=True, slots=True)
-class EngramRecord:
-    """A validated memory ready to be written, with its derived index data.
+def taken_along(
+    gone: K,
+    derived_from: Callable[[Sequence[K]], Mapping[K, str]],
+    sources_of: Callable[[K], Set[K]],
+) -> list[K]:
+    """``gone`` and every derived memory (fact, summary) that a delete of it takes
+    along, transitively (docs/consolidation.md; erasure builds on it).
 
-    ``keys`` is extra lexical text indexed with the memory (speaker, resolved
-    dates, captions: recall enrichment) but never shown as its text.
+    A backend gives two lookups over its provenance links, in its own keys:
+    ``derived_from(keys)`` the memories derived from any of ``keys`` that are
+    not episodes, with their kind; ``sources_of(key)`` every source of one.
+    A derived memory goes when all its sources are gone. Episodes are never
+    taken along: a "duplicate" link between two episodes records a likeness,
+    not a derivation. A summary goes as soon as any one of its sources goes,
+    even if others remain: it is extractive, so it may quote the erased turn
+    verbatim (and its history may too). It is not rebuilt here; the next
+    consolidation that touches the session writes a fresh one from the turns
+    that remain (docs/security.md).
     """
-
-    id: str
-    namespace: str
-    text: str
-    occurred_at: datetime
-    recorded_at: datetime
-    session: str | None
-    speaker: str | None
-    metadata: Mapping[str, Any]
-    kind: str
-    vector: npt.NDArray[np.float32]
-    model_id: str
-    keys: str = ""
-    # Memory dynamics at write time (docs/dynamics.md): computed by the facade
-    # (``engramdb.dynamics``); the defaults are what a memory without them gets.
-    importance: float = DEFAULT_IMPORTANCE
-    stability_days: float = DEFAULT_STABILITY_DAYS
-    valence: float = 0.0
-    arousal: float = 0.0
-    emotion: str = "neutral"
-
-    def written(self) -> Engram:
-        """The memory this record becomes when ``Store.insert`` writes it: version 1,
-        valid from ``recorded_at``, never recalled, not dormant."""
-        return Engram(
-            id=self.id,
-            namespace=self.namespace,
-            text=self.text,
-            occurred_at=self.occurred_at,
-            recorded_at=self.recorded_at,
-            valid_from=self.recorded_at,
-            session=self.session,
-            speaker=self.speaker,
-            metadata=self.metadata,
-            kind=self.kind,
-            version=1,
-            importance=self.importance,
-            stability_days=self.stability_days,
-            valence=self.valence,
-            arousal=self.arousal,
-            emotion=self.emotion,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRecord:
-    """A past version, as written back by an import (lossless round trip)."""
-
-    version: int
-    text: str
-    speaker: str | None
-    metadata: Mapping[str, Any]
-    occurred_at: datetime
-    valid_from: datetime
-    valid_to: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A memory a store index found for a query, with that index's raw score."""
-
-    id: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """A read-only snapshot of one namespace for ranking: parallel arrays, a row a memory.
-
-    Rows follow insertion order. ``session`` holds a small integer per distinct
-    session (-1 for none) and ``seq`` the position in it, so the recaller can
-    find a memory's neighbours with array arithmetic; ``occurred_at`` is in
-    seconds since the epoch; ``vectors`` are the stored unit vectors;
-    ``documents`` the text and index keys the lexical ranker reads.
-    """
-
-    ids: tuple[str, ...]
-    documents: tuple[str, ...]
-    session: npt.NDArray[np.int64]
-    seq: npt.NDArray[np.int64]
-    speakers: tuple[str | None, ...]
-    occurred_at: npt.NDArray[np.float64]
-    vectors: npt.NDArray[np.float32]
-    #: each memory's kind ("episode", "fact", "summary"); empty means all episodes
-    kinds: tuple[str, ...] = ()
-    #: each memory's dynamic state (docs/dynamics.md); None when the backend keeps none
-    dynamics: Dynamics | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def extended(self, more: Catalog) -> Catalog:
-        """This catalog followed by ``more``'s rows (newer memories, same session coding)."""
-        if not self.ids or not more.ids:
-            kinds = self.kinds or more.kinds
-        else:  # () means "all episodes": it stays so only if both sides say it
-            kinds = self.kinds + more.kinds if self.kinds and more.kinds else ()
-        return Catalog(
-            ids=self.ids + more.ids,
-            documents=self.documents + more.documents,
-            session=np.concatenate([self.session, more.session]),
-            seq=np.concatenate([self.seq, more.seq]),
-            speakers=self.speakers + more.speakers,
-            occurred_at=np.concatenate([self.occurred_at, more.occurred_at]),
-            vectors=np.concatenate([self.vectors, more.vectors]),
-            kinds=kinds,
-            dynamics=(
-                self.dynamics.extended(more.dynamics)
-                if self.dynamics is not None and more.dynamics is not None
-                else None
-            ),
-        )
-
-    def with_dynamics(self, updates: Sequence[DynamicsUpdate]) -> Catalog:
-        """This catalog with ``updates`` applied to copies of its dynamics (ids it does
-        not hold are skipped): what ``set_dynamics`` changes, without a rebuild."""
-        if self.dynamics is None or not updates:
-            return self
-        d = self.dynamics
-        row_of = {engram_id: i for i, engram_id in enumerate(self.ids)}
-        stability, importance = d.stability_days.copy(), d.importance.copy()
-        last_used, recalls, dormant = d.last_used_at.copy(), d.recalls.copy(), d.dormant.copy()
-        for u in updates:
-            row = row_of.get(u.id)
-            if row is None:
+    doomed = [gone]
+    seen = {gone}
+    frontier = [gone]
+    while frontier:
+        derived = derived_from(frontier)
+        frontier = []
+        for candidate, kind in derived.items():
+            if candidate in seen:
                 continue
-            if u.stability_days is not None:
-                stability[row] = u.stability_days
-            if u.importance is not None:
-                importance[row] = u.importance
-            if u.last_recalled_at is not None:
-                last_used[row] = max(self.occurred_at[row], u.last_recalled_at.timestamp())
-            if u.recalls is not None:
-                recalls[row] = u.recalls
-            if u.dormant is not None:
-                dormant[row] = u.dormant
-        return replace(
-            self,
-            dynamics=replace(
-                d,
-                stability_days=stability,
-                importance=importance,
-                last_used_at=last_used,
-                recalls=recalls,
-                dormant=dormant,
-            ),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Dynamics:
-    """The dynamic state of every memory of a catalog, in the catalog's row order.
-
-    ``last_used_at`` (seconds since the epoch) is the later of the event time
-    and the last recall: the forgetting curve runs from there. ``sizes`` are
-    the texts' UTF-8 bytes (for byte budgets).
-    """
-
-    stability_days: npt.NDArray[np.float64]
-    importance: npt.NDArray[np.float64]
-    valence: npt.NDArray[np.float64]
-    arousal: npt.NDArray[np.float64]
-    emotions: tuple[str, ...]
-    last_used_at: npt.NDArray[np.float64]
-    recalls: npt.NDArray[np.int64]
-    dormant: npt.NDArray[np.bool_]
-    sizes: npt.NDArray[np.int64]
-
-    def extended(self, more: Dynamics) -> Dynamics:
-        """This state followed by ``more``'s rows."""
-        return Dynamics(
-            stability_days=np.concatenate([self.stability_days, more.stability_days]),
-            importance=np.concatenate([self.importance, more.importance]),
-            valence=np.concatenate([self.valence, more.valence]),
-            arousal=np.concatenate([self.arousal, more.arousal]),
-            emotions=self.emotions + more.emotions,
-            last_used_at=np.concatenate([self.last_used_at, more.last_used_at]),
-            recalls=np.concatenate([self.recalls, more.recalls]),
-            dormant=np.concatenate([self.dormant, more.dormant]),
-            sizes=np.concatenate([self.sizes, more.sizes]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class DynamicsUpdate:
-    """New dynamic state for one memory; fields left None keep their stored value."""
-
-    id: str
-    stability_days: float | None = None
-    importance: float | None = None
-    last_recalled_at: datetime | None = None
-    recalls: int | None = None
-    dormant: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FactRow:
-    """The structured part of a fact whose memory is written in the same batch."""
-
-    engram_id: str
-    subject: str
-    attribute: str
-    value: str
-    valid_from: datetime
-    valid_to: datetime | None
-    status: str  # "current", "superseded" or "stale"
-    superseded_by: str | None = None
-
-    def recorded(self, namespace: str, at: datetime) -> Fact:
-        """This fact as recorded ``at`` (bi-temporal: docs/consolidation.md), and
-        invalidated then too when it arrives with its validity already closed."""
-        return Fact(
-            engram_id=self.engram_id,
-            namespace=namespace,
-            subject=self.subject,
-            attribute=self.attribute,
-            value=self.value,
-            text="",
-            valid_from=self.valid_from,
-            valid_to=self.valid_to,
-            recorded_at=at,
-            invalidated_at=None if self.valid_to is None else at,
-            status=self.status,
-            superseded_by=self.superseded_by,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FactChange:
-    """Closes an existing fact's validity (supersession, staleness); content never changes."""
-
-    engram_id: str
-    valid_to: datetime | None
-    status: str
-    superseded_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """Provenance: ``derived_id`` came from ``source_id``.
-
-    ``relation`` is ``"extracted"`` (a fact from an episode), ``"derived"`` (a
-    fact from a fact), ``"summarizes"`` (a summary of an episode) or
-    ``"duplicate"`` (an episode that repeats an earlier one; nothing is deleted).
-    """
-
-    derived_id: str
-    source_id: str
-    relation: str
-
-
-@dataclass(frozen=True, slots=True)
-class DerivedUpdate:
-    """A new version of an existing derived memory (a session summary refreshed)."""
-
-    engram_id: str
-    text: str
-    metadata: Mapping[str, Any]
-    occurred_at: datetime
-    vector: npt.NDArray[np.float32]
-    model_id: str
-    keys: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ConsolidationBatch:
-    """Everything one consolidation step writes, in one transaction (docs/consolidation.md).
-
-    ``episodes`` are the (id, version) pairs the step consumed: the store marks
-    them consolidated, and refuses the whole batch if any already was (another
-    consolidator got there first). ``inserts`` are new derived memories (facts,
-    summaries), ``facts`` the fact rows of those that are facts, ``changes``
-    closes of existing facts, ``links`` provenance, ``updates`` new versions of
-    derived memories. ``now`` is the record time of the step.
-    """
-
-    namespace: str
-    episodes: tuple[tuple[str, int], ...]
-    now: datetime
-    inserts: tuple[EngramRecord, ...] = ()
-    facts: tuple[FactRow, ...] = ()
-    changes: tuple[FactChange, ...] = ()
-    links: tuple[Link, ...] = ()
-    updates: tuple[DerivedUpdate, ...] = ()
-
-    def named(self) -> set[str]:
-        """Every memory the batch names (episodes, facts, changes, links, updates):
-        each must be in the namespace once the inserts are written, or the store
-        refuses the whole batch."""
-        named = {engram_id for engram_id, _ in self.episodes}
-        named.update(f.engram_id for f in self.facts)
-        named.update(c.engram_id for c in self.changes)
-        named.update(u.engram_id for u in self.updates)
-        for link in self.links:
-            named.update((link.derived_id, link.source_id))
-        return named
+            if kind == "summary" or sources_of(candidate) <= seen:
+                seen.add(candidate)
+                doomed.append(candidate)
+                frontier.append(candidate)
+    return doomed
 
 
 class Store(ABC):
@@ -404,7 +216,8 @@ class Store(ABC):
         """Remove a memory, its versions and its index entries; ``NotFoundError`` if absent.
 
         Derived memories (facts, summaries) left with no source at all go with
-        it, transitively: nothing derived only from a deleted memory survives it.
+        it, transitively, and every summary of it (``taken_along``): nothing
+        derived only from a deleted memory survives it.
         """
 
     @abstractmethod
@@ -511,9 +324,12 @@ class Store(ABC):
     def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
         """Up to ``limit`` episodes not yet consolidated (or changed since), oldest first."""
 
-    @abstractmethod
     def pending_count(self, namespace: str) -> int:
-        """How many episodes ``pending_episodes`` would return without a limit."""
+        """How many episodes ``pending_episodes`` would return without a limit.
+
+        This default reads them all; backends override it with a count.
+        """
+        return len(self.pending_episodes(namespace, 2**62))
 
     @abstractmethod
     def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
@@ -561,21 +377,22 @@ class Store(ABC):
     def check(self) -> list[str]:
         """Integrity problems found (empty list when the store is sound)."""
 
-    @abstractmethod
     def backup(self, target_path: str | Path) -> Path:
         """Write a consistent copy of the whole store to a file while it is in use.
 
         Only backends with ``Capability.BACKUP`` support it; others raise
         ``StoreError``. Returns the path written.
         """
+        raise StoreError(f"{type(self).__name__} has no online backup")
 
-    @abstractmethod
     def restore_backup(self, source_path: str | Path) -> int:
         """Replace the whole store with a verified backup; returns memories restored.
 
         The backup is checked before anything changes; a damaged one raises
-        ``IntegrityError``. Only backends with ``Capability.BACKUP`` support it.
+        ``IntegrityError``. Only backends with ``Capability.BACKUP`` support it;
+        others raise ``StoreError``.
         """
+        raise StoreError(f"{type(self).__name__} has no online backup")
 
     @property
     def encrypted(self) -> bool:

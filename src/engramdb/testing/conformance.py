@@ -49,6 +49,7 @@ __all__ = [
     "StoreFactory",
     "check_ann_search",
     "check_budget_round_trip",
+    "check_catalog_dynamics_match_the_memories",
     "check_closed_store_raises",
     "check_consolidation_batch_is_one_transaction",
     "check_consolidation_round_trip",
@@ -1105,6 +1106,55 @@ def check_set_dynamics_is_partial_and_isolated(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_catalog_dynamics_match_the_memories(factory: StoreFactory) -> None:
+    """A cached catalog's dynamics, patched by ``set_dynamics`` or rebuilt, say what
+    each memory says of itself; a recall before the event leaves the curve at the event."""
+    with _opened(factory) as store:
+        early = replace(
+            make_record("ns", "early", occurred_at=T0 + timedelta(days=10)), emotion="joy"
+        )
+        records = [make_record("ns", "plain"), early, make_record("ns", "untouched")]
+        store.insert(records)
+        store.catalog("ns")  # cached before the change
+        store.set_dynamics(
+            "ns",
+            [
+                DynamicsUpdate(records[0].id, importance=0.25, last_recalled_at=T0 + timedelta(1)),
+                DynamicsUpdate(early.id, recalls=3, last_recalled_at=T0, dormant=True),
+            ],
+        )
+        store.insert([make_record("ns", "added after")])  # an insert after the patch
+        catalog = store.catalog("ns")
+        assert catalog.dynamics is not None, "the catalog carries no dynamics"
+        engrams = store.get_many("ns", list(catalog.ids))
+        for row, engram_id in enumerate(catalog.ids):
+            e, d = engrams[engram_id], catalog.dynamics
+            in_catalog = (
+                float(d.stability_days[row]),
+                float(d.importance[row]),
+                float(d.valence[row]),
+                float(d.arousal[row]),
+                d.emotions[row],
+                float(d.last_used_at[row]),
+                int(d.recalls[row]),
+                bool(d.dormant[row]),
+            )
+            on_memory = (
+                e.stability_days,
+                e.importance,
+                e.valence,
+                e.arousal,
+                e.emotion,
+                e.last_used_at.timestamp(),
+                e.recalls,
+                e.dormant,
+            )
+            assert in_catalog == on_memory, f"{e.text!r}: catalog {in_catalog} != {on_memory}"
+        assert catalog.dynamics.last_used_at[catalog.ids.index(early.id)] == (
+            early.occurred_at.timestamp()
+        ), "a recall before the event moved the curve's start back"
+
+
 def check_budget_round_trip(factory: StoreFactory) -> None:
     """A budget reads back as set, per namespace; both None or forget_namespace remove it."""
     with _opened(factory) as store:
@@ -1152,5 +1202,6 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_delete_takes_derived_only_memories,
     check_dynamics_round_trip,
     check_set_dynamics_is_partial_and_isolated,
+    check_catalog_dynamics_match_the_memories,
     check_budget_round_trip,
 )

@@ -113,23 +113,21 @@ def apply(
     return written
 
 
-def unconsumed(
-    conn: sqlite3.Connection, namespace: str, episodes: Sequence[tuple[str, int]]
-) -> bool:
-    """True when every episode still exists at its version and is not yet consumed
-    (else another consolidator got there first, or the episode changed: plan again)."""
-    for engram_id, version in episodes:
-        row = conn.execute(
-            "SELECT e.version, c.version FROM engrams e "
+def unconsumed(conn: sqlite3.Connection, batch: ConsolidationBatch) -> bool:
+    """Whether the batch's episodes are still pending as planned
+    (``ConsolidationBatch.pending_in``: else another consolidator got there first,
+    or an episode changed, and nothing is written)."""
+    found: dict[str, tuple[int, int | None]] = {}
+    for chunk in rows.chunks([engram_id for engram_id, _ in batch.episodes]):
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+            "SELECT e.id, e.version, c.version FROM engrams e "
             "LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
-            "WHERE e.namespace = ? AND e.id = ?",
-            (namespace, engram_id),
-        ).fetchone()
-        if row is None or int(row[0]) != version:
-            return False  # deleted or updated since it was read: plan again
-        if row[1] is not None and int(row[1]) >= version:
-            return False
-    return True
+            f"WHERE e.namespace = ? AND e.id IN ({marks})",
+            (batch.namespace, *chunk),
+        ):
+            found[r[0]] = (int(r[1]), None if r[2] is None else int(r[2]))
+    return batch.pending_in(found)
 
 
 def _rowids(

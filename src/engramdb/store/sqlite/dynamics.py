@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
-
-import numpy as np
 
 from engramdb.clock import from_iso, to_iso
 from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS
 from engramdb.security.crypto import Cipher
-from engramdb.store.base import Dynamics, DynamicsUpdate, EngramRecord
+from engramdb.store.base import Dynamics, DynamicState, DynamicsUpdate, EngramRecord
 from engramdb.store.codec import open_emotion, seal_emotion
 
 __all__ = [
     "DYNAMICS_COLUMNS",
-    "State",
     "budget",
     "catalog_dynamics",
     "insert",
@@ -52,35 +48,23 @@ DYNAMICS_COLUMNS = "".join(
 )
 
 
-class State(NamedTuple):
-    """One memory's dynamics as read from its row, emotion opened."""
-
-    stability_days: float = DEFAULT_STABILITY_DAYS
-    importance: float = DEFAULT_IMPORTANCE
-    valence: float = 0.0
-    arousal: float = 0.0
-    emotion: str = "neutral"
-    recalls: int = 0
-    last_recalled_at: str | None = None
-    dormant: bool = False
-
-
-def state(row: sqlite3.Row, cipher: Cipher) -> State:
+def state(row: sqlite3.Row, cipher: Cipher) -> DynamicState:
     """The row's dynamics (``DYNAMICS_COLUMNS``); the defaults where the memory has none."""
     present = "d_stability_days" in row.keys()  # noqa: SIM118 (sqlite3.Row)
     if not present or row["d_stability_days"] is None:
-        return State()
+        return DynamicState()
     valence, arousal, emotion = open_emotion(
         cipher, row["id"], row["d_valence"], row["d_arousal"], row["d_emotion"]
     )
-    return State(
+    recalled = row["d_last_recalled_at"]
+    return DynamicState(
         stability_days=float(row["d_stability_days"]),
         importance=float(row["d_importance"]),
         valence=float(valence),
         arousal=float(arousal),
         emotion=str(emotion),
         recalls=int(row["d_recalls"]),
-        last_recalled_at=row["d_last_recalled_at"],
+        last_recalled_at=None if recalled is None else from_iso(recalled),
         dormant=bool(row["d_dormant"]),
     )
 
@@ -88,26 +72,10 @@ def state(row: sqlite3.Row, cipher: Cipher) -> State:
 def catalog_dynamics(rows: Sequence[sqlite3.Row], texts: Sequence[str], cipher: Cipher) -> Dynamics:
     """The dynamics of a catalog's ``rows`` (with ``DYNAMICS_COLUMNS``), in their order;
     ``texts`` are their opened texts."""
-    states = [state(r, cipher) for r in rows]
-    occurred = [from_iso(r["occurred_at"]).timestamp() for r in rows]
-    return Dynamics(
-        stability_days=np.array([s.stability_days for s in states], dtype=np.float64),
-        importance=np.array([s.importance for s in states], dtype=np.float64),
-        valence=np.array([s.valence for s in states], dtype=np.float64),
-        arousal=np.array([s.arousal for s in states], dtype=np.float64),
-        emotions=tuple(s.emotion for s in states),
-        last_used_at=np.array(
-            [
-                at
-                if s.last_recalled_at is None
-                else max(at, from_iso(s.last_recalled_at).timestamp())
-                for s, at in zip(states, occurred, strict=True)
-            ],
-            dtype=np.float64,
-        ),
-        recalls=np.array([s.recalls for s in states], dtype=np.int64),
-        dormant=np.array([s.dormant for s in states], dtype=np.bool_),
-        sizes=np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64),
+    return Dynamics.of(
+        [state(r, cipher) for r in rows],
+        [from_iso(r["occurred_at"]).timestamp() for r in rows],
+        texts,
     )
 
 

@@ -24,7 +24,7 @@ from engramdb.clock import from_iso, to_iso
 from engramdb.errors import NotFoundError
 from engramdb.model import Engram, NamespaceStats, Version
 from engramdb.security.crypto import Cipher
-from engramdb.store.base import DerivedUpdate, EngramRecord, VersionRecord
+from engramdb.store.base import DerivedUpdate, EngramRecord, VersionRecord, taken_along
 from engramdb.store.codec import dump, open_optional, seal_optional
 from engramdb.store.sqlite import dynamics, lexical
 from engramdb.store.vectors import quantize
@@ -66,7 +66,6 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
 def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
     """The memory of a row of ``ENGRAM_COLUMNS`` (and its dynamics, when selected)."""
     state = dynamics.state(row, cipher)
-    recalled = state.last_recalled_at
     eid = row["id"]
     return Engram(
         id=eid,
@@ -86,7 +85,7 @@ def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
         arousal=state.arousal,
         emotion=state.emotion,
         recalls=state.recalls,
-        last_recalled_at=None if recalled is None else from_iso(recalled),
+        last_recalled_at=state.last_recalled_at,
         dormant=state.dormant,
     )
 
@@ -281,45 +280,30 @@ def delete(conn: sqlite3.Connection, rowids: Sequence[int]) -> None:
 
 
 def with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
-    """``rowid`` and every derived memory (fact, summary) that would be left with no
-    source once it is gone, transitively (docs/consolidation.md; erasure builds on it).
+    """``rowid`` and the derived memories a delete of it takes along (``taken_along``
+    over the ``provenance`` table; docs/consolidation.md)."""
 
-    Episodes are never taken along: a "duplicate" link between two episodes
-    records a likeness, not a derivation. A summary is taken along as soon as
-    any one of its sources goes, even if others remain: it is extractive, so it
-    may quote the erased turn verbatim (and its history may too). It is not
-    rebuilt here; the next consolidation that touches the session writes a
-    fresh one from the turns that remain (docs/security.md).
-    """
-    doomed = [rowid]
-    gone = {rowid}
-    frontier = [rowid]
-    while frontier:
-        marks = ",".join("?" * len(frontier))
-        derived = {
+    def derived_from(rowids: Sequence[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(rowids))
+        return {
             int(r[0]): str(r[1])
             for r in conn.execute(
                 f"SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
                 f"JOIN engrams d ON d.rowid = p.derived_rowid "
                 f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
-                frontier,
+                list(rowids),
             )
         }
-        frontier = []
-        for candidate, kind in derived.items():
-            if candidate in gone:
-                continue
-            sources = {
-                int(r[0])
-                for r in conn.execute(
-                    "SELECT source_rowid FROM provenance WHERE derived_rowid = ?", (candidate,)
-                )
-            }
-            if sources <= gone or kind == "summary":
-                gone.add(candidate)
-                doomed.append(candidate)
-                frontier.append(candidate)
-    return doomed
+
+    def sources_of(derived: int) -> set[int]:
+        return {
+            int(r[0])
+            for r in conn.execute(
+                "SELECT source_rowid FROM provenance WHERE derived_rowid = ?", (derived,)
+            )
+        }
+
+    return taken_along(rowid, derived_from, sources_of)
 
 
 def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:

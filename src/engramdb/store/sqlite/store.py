@@ -378,7 +378,7 @@ class SqliteStore(Store):
     def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
         namespace = batch.namespace
         with self._db.write("consolidation", refusable=True) as conn:
-            if not consolidation.unconsumed(conn, namespace, batch.episodes):
+            if not consolidation.unconsumed(conn, batch):
                 return False
             cipher = self._cipher(conn, namespace, create=True)
             written = consolidation.apply(
