@@ -1,4 +1,4 @@
-"""The package's layers, read from its imports (STYLE.md, "Layout: one picture, one direction").
+"""The package's layers, read from its imports (docs/architecture.md, "Layers, top to bottom").
 
 Every ``import`` and ``from ... import`` in ``src/engramdb`` is read with ``ast``
 wherever it sits: at the top of a module, inside a function (a deferred import
