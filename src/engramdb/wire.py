@@ -114,20 +114,20 @@ __all__ = [
 ]
 
 #: A public value: what ``to_json`` writes and ``from_json`` reads.
-Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10's types.UnionType)
-    Budget,
-    ConsolidationReport,
-    ContextBundle,
-    ContextItem,
-    Contribution,
-    Engram,
-    Explanation,
-    Fact,
-    Hit,
-    Mood,
-    NamespaceStats,
-    Version,
-]
+Value = (
+    Budget
+    | ConsolidationReport
+    | ContextBundle
+    | ContextItem
+    | Contribution
+    | Engram
+    | Explanation
+    | Fact
+    | Hit
+    | Mood
+    | NamespaceStats
+    | Version
+)
 V = TypeVar("V", bound=Value)
 
 
@@ -336,7 +336,8 @@ def json_type(hint: Any, named: Mapping[type[Any], Any]) -> Any:
     """
     optional, hint = _unwrap(hint)
     if optional:
-        return Union[json_type(hint, named), None]  # noqa: UP007 (built at run time)
+        # Union, not |: a mapped type may be a forward reference, which | does not take
+        return Union[json_type(hint, named), None]  # noqa: UP007
     if hint in named:
         return named[hint]
     if hint is datetime:
