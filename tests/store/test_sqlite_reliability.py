@@ -15,8 +15,8 @@ import pytest
 
 from engramdb.errors import SchemaError, StoreError
 from engramdb.store.sqlite import SqliteStore
-from engramdb.store.sqlite.schema import SCHEMA_VERSION
 from engramdb.store.sqlite.lexical import namespace_token
+from engramdb.store.sqlite.schema import SCHEMA_VERSION
 from engramdb.testing.conformance import make_record
 
 
