@@ -161,6 +161,11 @@ MIGRATIONS: tuple[str, ...] = (
         max_bytes    INTEGER
     );
     """,
+    # 6: two-stage recall (docs/recall.md) finds the memories of a "when" question's
+    # time window by event time, without reading the namespace
+    """
+    CREATE INDEX engrams_occurred ON engrams (namespace, occurred_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
