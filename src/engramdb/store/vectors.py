@@ -4,7 +4,10 @@ Stores own their vectors durably; this index is derived from them, rebuilt on
 open or reindex, and never the only copy. Exact search (one matrix product) is
 fast enough for tens of thousands of vectors; above ``ann_threshold`` an
 hnswlib graph answers instead (see BENCHMARKS.md, "Vector index"). It also owns
-the int8 quantisation used to store vectors compactly.
+the int8 quantisation used to store vectors compactly, and the index's state as
+plain arrays (``state``, ``restored``) so that a store can save a built graph
+and load it instead of building it again; where and how it is saved is the
+store's (``store/sqlite/annfile.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["VectorIndex", "dequantize", "quantize"]
+__all__ = ["IndexState", "VectorIndex", "dequantize", "quantize"]
 
 F32 = npt.NDArray[np.float32]
+
+# The live keys and hnswlib's own state (scalars and numpy arrays: its pickle form)
+IndexState = tuple[npt.NDArray[np.int64], dict[str, object]]
 
 
 def quantize(vector: F32) -> tuple[bytes, float]:
@@ -110,6 +116,44 @@ class VectorIndex:
             top = np.arange(self._size)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self._keys[i]), float(scores[i])) for i in top]
+
+    @property
+    def graph_built(self) -> bool:
+        """Whether an HNSW graph is built (the part worth saving)."""
+        return self._hnsw is not None
+
+    def state(self) -> IndexState | None:
+        """The live keys and the HNSW graph's state, or None when no graph is built."""
+        if self._hnsw is None:
+            return None
+        (params,) = self._hnsw.__getstate__()  # type: ignore[attr-defined]
+        return self._keys[: self._size].copy(), dict(params)
+
+    @classmethod
+    def restored(cls, dims: int, ann_threshold: int, state: IndexState) -> VectorIndex:
+        """The index whose ``state()`` was ``state``: the graph as it was, and the
+        vectors read back out of it (no rebuild). Raises ``ValueError`` when the
+        state does not describe such an index."""
+        import hnswlib
+
+        keys, params = state
+        if params.get("dim") != dims or params.get("space") != "ip":
+            raise ValueError("the saved graph has other dimensions or another metric")
+        graph = hnswlib.Index.__new__(hnswlib.Index)
+        try:
+            graph.__setstate__((params,))
+            vectors = graph.get_items(keys, return_type="numpy") if len(keys) else None
+        except (RuntimeError, TypeError, KeyError) as exc:
+            raise ValueError(f"the saved graph does not load: {exc}") from exc
+        index = cls(dims, ann_threshold)
+        index._grow(len(keys))
+        index._size = len(keys)
+        index._keys[: len(keys)] = keys
+        if vectors is not None:
+            index._matrix[: len(keys)] = np.asarray(vectors, dtype=np.float32)
+        index._position = {int(key): pos for pos, key in enumerate(keys)}
+        index._hnsw = graph
+        return index
 
     def _grow(self, needed: int) -> None:
         if needed <= len(self._matrix):

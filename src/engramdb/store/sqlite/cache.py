@@ -2,33 +2,79 @@
 
 Both are derived from the tables (the ``vectors`` rows, the memories) and
 kept for as long as the namespace's change counter (``namespace_state``, its
-"generation") says nothing changed: every write bumps it in its transaction,
-so another process's write is seen at the next read and the namespace is
-reloaded. After this store's own write the loaded index is brought up to date
-in place instead (``added``, ``removed``, ``changed``, ``patch``). Vector
-search and ``vectors()`` are served from the index; the catalog for ranking is
-built on demand and extended, not rebuilt, after this store's inserts.
+"generation") says nothing changed: every write bumps it in its transaction.
+After this store's own write the loaded index is brought up to date in place
+(``added``, ``removed``, ``changed``, ``patch``). Vector search and
+``vectors()`` are served from the index; the catalog for ranking is built on
+demand and extended, not rebuilt, after this store's inserts.
+
+The saved vector index. Rebuilding a namespace's index reads and dequantises
+every vector row (and builds an HNSW graph above ``ann_threshold``): 33 s at
+100k memories. So:
+
+- Catch-up: triggers (schema migration 7) append every vector written or
+  deleted, by any process, to the ``vector_changes`` log. An index records
+  the log position it covers; when another process wrote, the next read
+  applies only the rows changed since that position. A full rebuild is the
+  fallback when the log cannot say what changed: another epoch (a backup was
+  restored: ``renumber``) or a gap (entries gone).
+- Saved file (``annfile``: ``<database>.ann-<digest>``, 0600): a namespace
+  with an HNSW graph is saved with its generation, log position and epoch.
+  Opening the namespace in a new process loads the file (then catches up if
+  the namespace changed since) instead of rebuilding. A file that is
+  missing, damaged, foreign or sealed otherwise is ignored, the index rebuilt
+  and saved over it; ``engram check`` names it.
+- Who saves, and when: any process that can write, after it rebuilt a graph,
+  once a tenth of a graph (at least ``_SAVE_AFTER`` vectors) changed since it
+  was saved, and at ``close``. It saves only an index that is current,
+  checked inside a write transaction of its own held until the file is
+  renamed into place, so no write (a delete, a forget) commits in between;
+  two processes saving replace the file in turn, each whole (a scratch file
+  renamed over it).
+- Erasure (docs/security.md): in an encrypted store the file is sealed with
+  the namespace's data key. A delete removes the namespace's file, and an
+  index that had a vector removed is never saved again (the graph keeps
+  deleted vectors' data): the next process rebuilds and saves a clean one.
+  ``forget_namespace``, ``reindex``, ``encrypt`` and ``restore_backup``
+  delete the files (``discard``).
+
+The log is never pruned here: one small row per vector write.
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from engramdb.clock import from_iso
-from engramdb.errors import DecryptionError, IntegrityError
-from engramdb.security.crypto import Cipher
+from engramdb.errors import DecryptionError, IntegrityError, StoreError
+from engramdb.security.crypto import PLAIN, Cipher
 from engramdb.store.base import Candidate, Catalog, DynamicsUpdate
 from engramdb.store.codec import open_optional
-from engramdb.store.sqlite import dynamics, rows
+from engramdb.store.sqlite import annfile, dynamics, rows
 from engramdb.store.sqlite.database import Database
 from engramdb.store.sqlite.sealing import DataKeys
 from engramdb.store.vectors import VectorIndex, dequantize, quantize
 
-__all__ = ["Loaded", "NamespaceCache", "bump", "generations", "renumber"]
+__all__ = [
+    "Loaded",
+    "NamespaceCache",
+    "bump",
+    "forget_changes",
+    "generations",
+    "namespace_rowids",
+    "renumber",
+]
+
+# Save a graph again once this many of its vectors changed since (or a tenth of
+# it, if more): writing 100k vectors' graph costs about a second.
+_SAVE_AFTER = 1_000
 
 Written = list[tuple[int, npt.NDArray[np.float32]]]  # (rowid, vector) of memories written
 
@@ -44,11 +90,11 @@ def bump(conn: sqlite3.Connection, namespace: str) -> int:
     # the row, and a restart at 1 would match what another SqliteStore on this
     # file loaded before the erasure, so it would keep serving the erased
     # vectors (tests/store/test_sqlite.py, refilled-after-forget).
+    first = secrets.randbits(62) + 1
     conn.execute(
-        "INSERT INTO namespace_state (namespace, generation) "
-        "VALUES (?, (random() & 4611686018427387903) + 1) "
+        "INSERT INTO namespace_state (namespace, generation, born) VALUES (?, ?, ?) "
         "ON CONFLICT (namespace) DO UPDATE SET generation = generation + 1",
-        (namespace,),
+        (namespace, first, first),
     )
     return int(
         conn.execute(
@@ -58,20 +104,69 @@ def bump(conn: sqlite3.Connection, namespace: str) -> int:
 
 
 def renumber(conn: sqlite3.Connection) -> None:
-    """Give every namespace a new random generation: every process reloads all of them."""
+    """Give every namespace a new random generation and the change log a new epoch:
+    every process reloads all of them, and no saved index applies any more."""
     conn.execute("UPDATE namespace_state SET generation = (random() & 4611686018427387903) + 1")
+    conn.execute("UPDATE vector_log SET epoch = (random() & 4611686018427387903) + 1")
 
 
 def generations(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT namespace, generation FROM namespace_state").fetchall())
 
 
-class Loaded:
-    """The loaded vector index of one namespace and the generation it reflects."""
+def namespace_rowids(conn: sqlite3.Connection, namespace: str) -> list[int]:
+    sql = "SELECT rowid FROM engrams WHERE namespace = ?"
+    return [int(r[0]) for r in conn.execute(sql, (namespace,))]
 
-    def __init__(self, index: VectorIndex, generation: int) -> None:
+
+def forget_changes(conn: sqlite3.Connection, rowids: Sequence[int]) -> None:
+    """Erase the change log's entries of a forgotten namespace's rows (inside its
+    transaction, after the delete): no row names them any more. Indexes of the
+    namespace are not caught up but rebuilt (its next row has another ``born``)."""
+    for chunk in rows.chunks(list(rowids)):
+        marks = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM vector_changes WHERE engram_rowid IN ({marks})", chunk)
+
+
+def _generation(conn: sqlite3.Connection, namespace: str) -> tuple[int, int]:
+    """The namespace's generation and when its row was made (0, 0 when it has none)."""
+    row = conn.execute(
+        "SELECT generation, born FROM namespace_state WHERE namespace = ?", (namespace,)
+    ).fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def _log(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """The change log's epoch, the number of its last entry (0 when none yet), and
+    the number up to which entries may have been pruned."""
+    epoch, pruned_to = conn.execute("SELECT epoch, pruned_to FROM vector_log").fetchone()
+    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'").fetchone()
+    return int(epoch), (0 if last is None else int(last[0])), int(pruned_to)
+
+
+class Loaded:
+    """The loaded vector index of one namespace and what it reflects: the namespace
+    at ``generation`` (its row made at ``born``), every vector change logged up to
+    ``position`` (log ``epoch``;
+    this store's own later writes may be applied too: applying them again is
+    harmless)."""
+
+    def __init__(
+        self,
+        index: VectorIndex,
+        generation: int,
+        *,
+        born: int = 0,
+        position: int = 0,
+        epoch: int = 0,
+    ) -> None:
         self.index = index
         self.generation = generation
+        self.born = born
+        self.position = position
+        self.epoch = epoch
+        self.clean = True  # False once a removal left a vector in the graph: never saved
+        self.unsaved = 0  # vectors added or removed since it was saved or loaded
         self.catalog: Catalog | None = None  # built on demand, dropped by any write...
         # ...but new memories this store inserted extend it instead: their rowids
         # wait in ``appended``; ``rowids`` and ``codes`` (session -> code) are the
@@ -90,6 +185,10 @@ class NamespaceCache:
         self.dims = dims
         self.ann_threshold = ann_threshold
         self.loaded: dict[str, Loaded] = {}
+        # What happened to indexes: "rebuilt", "loaded" (from a saved file),
+        # "unusable" (a saved file that did not load), "caught_up" (and its
+        # "caught_up_rows"), "saved". The tests read it instead of timing.
+        self.events: Counter[str] = Counter()
 
     # -- reads ----------------------------------------------------------------
 
@@ -153,49 +252,227 @@ class NamespaceCache:
             return loaded.catalog
 
     def index(self, namespace: str) -> VectorIndex:
-        """The namespace's vector index, (re)loaded from the table when it changed."""
+        """The namespace's vector index: as loaded while current; else caught up from
+        the change log, or loaded from its saved file, or rebuilt from the table."""
         with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT generation FROM namespace_state WHERE namespace = ?", (namespace,)
-            ).fetchone()
-            generation = 0 if row is None else int(row[0])
+            generation, born = _generation(conn, namespace)
             loaded = self.loaded.get(namespace)
             if loaded is not None and loaded.generation == generation:
                 return loaded.index
-            index = VectorIndex(self.dims, self.ann_threshold)
-            stored = conn.execute(
+            log = _log(conn)
+            if loaded is None:
+                loaded = self._load_saved(conn, namespace)
+            # a namespace forgotten since has another ``born``: nothing to catch up from
+            if loaded is not None and (
+                loaded.generation == generation
+                or (
+                    loaded.born == born and self._catch_up(conn, namespace, loaded, generation, log)
+                )
+            ):
+                self.loaded[namespace] = loaded
+            else:
+                loaded = self._rebuild(conn, namespace, (generation, born), log)
+                self.loaded[namespace] = loaded
+                loaded.unsaved = _SAVE_AFTER + len(loaded.index)  # save what it cost
+            if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
+                self._save(conn, namespace, loaded)
+            return loaded.index
+
+    def _rebuild(
+        self,
+        conn: sqlite3.Connection,
+        namespace: str,
+        state: tuple[int, int],
+        log: tuple[int, int, int],
+    ) -> Loaded:
+        keys, matrix = self._stored(
+            conn,
+            namespace,
+            "SELECT v.engram_rowid, v.scale, v.data, e.id FROM vectors v "
+            "JOIN engrams e ON e.rowid = v.engram_rowid WHERE e.namespace = ? "
+            "ORDER BY v.engram_rowid",
+            (namespace,),
+        )
+        index = VectorIndex(self.dims, self.ann_threshold)
+        if keys:
+            index.add(keys, matrix)
+        self.events["rebuilt"] += 1
+        generation, born = state
+        return Loaded(index, generation, born=born, position=log[1], epoch=log[0])
+
+    def _stored(
+        self, conn: sqlite3.Connection, namespace: str, sql: str, params: Sequence[object]
+    ) -> tuple[list[int], npt.NDArray[np.float32]]:
+        """Rowids and dequantised vectors of the ``vectors`` rows ``sql`` selects."""
+        stored = conn.execute(sql, params).fetchall()
+        sealed = self._keys.vectors_sealed
+        cipher = self._keys.cipher(conn, namespace) if sealed and stored else None
+        data = (
+            [r[2] for r in stored]
+            if cipher is None
+            else [cipher.open_bytes(r[2], f"vectors:{r[3]}") for r in stored]
+        )
+        wrong = next((r[3] for d, r in zip(data, stored, strict=True) if len(d) != self.dims), None)
+        if wrong is not None:
+            if not self._keys.encrypted and DataKeys.recorded(conn) is not None:
+                raise DecryptionError(
+                    "the store was encrypted since it was opened: reopen it with its master key"
+                )
+            raise IntegrityError(
+                f"the stored vector of memory {wrong} does not have {self.dims} "
+                "dimensions ('engram check' lists the damage)"
+            )
+        if not stored:
+            return [], np.zeros((0, self.dims), dtype=np.float32)
+        matrix = np.stack([dequantize(d, float(r[1])) for d, r in zip(data, stored, strict=True)])
+        return [int(r[0]) for r in stored], matrix
+
+    def _catch_up(
+        self,
+        conn: sqlite3.Connection,
+        namespace: str,
+        loaded: Loaded,
+        generation: int,
+        log: tuple[int, int, int],
+    ) -> bool:
+        """Apply the vectors changed since ``loaded.position`` (any process's writes);
+        False when the log cannot say what changed (another epoch, entries pruned)."""
+        epoch, last, pruned_to = log
+        since = loaded.position
+        if loaded.epoch != epoch or since > last or since < pruned_to:
+            return False
+        changed = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT engram_rowid FROM vector_changes WHERE seq > ?", (since,)
+            )
+        ]
+        present: list[int] = []
+        vectors: list[npt.NDArray[np.float32]] = []
+        for chunk in rows.chunks(changed):
+            marks = ",".join("?" * len(chunk))
+            keys, matrix = self._stored(
+                conn,
+                namespace,
                 "SELECT v.engram_rowid, v.scale, v.data, e.id FROM vectors v "
                 "JOIN engrams e ON e.rowid = v.engram_rowid WHERE e.namespace = ? "
-                "ORDER BY v.engram_rowid",
-                (namespace,),
-            ).fetchall()
-            sealed = self._keys.vectors_sealed
-            cipher = self._keys.cipher(conn, namespace) if sealed and stored else None
-            data = (
-                [r[2] for r in stored]
-                if cipher is None
-                else [cipher.open_bytes(r[2], f"vectors:{r[3]}") for r in stored]
+                f"AND v.engram_rowid IN ({marks}) ORDER BY v.engram_rowid",
+                (namespace, *chunk),
             )
-            wrong = next(
-                (r[3] for d, r in zip(data, stored, strict=True) if len(d) != self.dims), None
+            present += keys
+            vectors.append(matrix)
+        found = set(present)
+        gone = [key for key in changed if key not in found and key in loaded.index]
+        if present:
+            loaded.index.add(present, np.concatenate(vectors))
+        if gone:
+            loaded.index.remove(gone)
+            loaded.clean = False  # the graph still holds the removed vectors
+        loaded.generation, loaded.position = generation, last
+        loaded.catalog, loaded.appended = None, []
+        loaded.unsaved += len(present) + len(gone)
+        self.events["caught_up"] += 1
+        self.events["caught_up_rows"] += len(present) + len(gone)
+        return True
+
+    # -- the saved index (module docstring) -----------------------------------
+
+    def _load_saved(self, conn: sqlite3.Connection, namespace: str) -> Loaded | None:
+        if self._db.in_memory:
+            return None
+        path = annfile.path_of(self._db.path, namespace)
+        if not path.is_file():
+            return None
+        try:
+            cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
+            covered, state = annfile.read(path, namespace, cipher)
+            index = VectorIndex.restored(self.dims, self.ann_threshold, state)
+        except (OSError, ValueError, StoreError):  # damaged or foreign: rebuilt instead
+            self.events["unusable"] += 1
+            return None
+        self.events["loaded"] += 1
+        return Loaded(
+            index,
+            covered.generation,
+            born=covered.born,
+            position=covered.position,
+            epoch=covered.epoch,
+        )
+
+    def _save(self, conn: sqlite3.Connection, namespace: str, loaded: Loaded) -> None:
+        """Save a current, clean graph, holding the write lock so that no write (a
+        forget, a delete) commits between checking it is current and the rename."""
+        state = loaded.index.state()
+        if state is None or not loaded.clean or self._db.in_memory or self._db.read_only:
+            return
+        cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
+        covered = annfile.Covered(loaded.generation, loaded.born, loaded.position, loaded.epoch)
+        path = annfile.path_of(self._db.path, namespace)
+        try:
+            # A connection of its own: ours may be inside a read snapshot here.
+            guard = sqlite3.connect(self._db.path, timeout=1.0, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            guard.execute("BEGIN IMMEDIATE")
+            current = (_generation(guard, namespace), _log(guard)[0])
+            if current != ((loaded.generation, loaded.born), loaded.epoch):
+                return  # someone wrote since: the next read catches up, then saves
+            annfile.write(path, namespace, covered, state, cipher)
+            loaded.unsaved = 0
+            self.events["saved"] += 1
+        except (sqlite3.Error, OSError, StoreError):
+            # The file is derived and optional: failing to save it (busy, disk full)
+            # costs the next process a rebuild, never this read its answer.
+            return
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                guard.execute("ROLLBACK")  # nothing was written to the database
+            guard.close()
+
+    def save(self) -> None:
+        """Save every loaded graph with changes not yet saved (at close)."""
+        with self._db.read() as conn:
+            for namespace, loaded in list(self.loaded.items()):
+                if loaded.unsaved and loaded.index.graph_built:
+                    self._save(conn, namespace, loaded)
+
+    def discard(self, namespace: str | None = None) -> None:
+        """Drop the loaded index and delete the saved file of one namespace (or all):
+        after an erasure, a reindex, an encryption or a restore."""
+        with self._db.lock:
+            self.drop(namespace)
+            if self._db.in_memory:
+                return
+            doomed = (
+                annfile.paths(self._db.path)
+                if namespace is None
+                else [annfile.path_of(self._db.path, namespace)]
             )
-            if wrong is not None:
-                if not self._keys.encrypted and DataKeys.recorded(conn) is not None:
-                    raise DecryptionError(
-                        "the store was encrypted since it was opened: reopen it with its master key"
-                    )
-                raise IntegrityError(
-                    f"the stored vector of memory {wrong} does not have {self.dims} "
-                    "dimensions ('engram check' lists the damage)"
+            for path in doomed:
+                path.unlink(missing_ok=True)
+
+    def damaged(self, conn: sqlite3.Connection, namespaces: Sequence[str]) -> list[str]:
+        """The saved index files that would not load (``engram check``)."""
+        if self._db.in_memory:
+            return []
+        owners = {annfile.path_of(self._db.path, ns).name: ns for ns in namespaces}
+        found = []
+        for path in annfile.paths(self._db.path):
+            namespace = owners.get(path.name)
+            if namespace is None:
+                found.append(f"{path.name}: a saved vector index of no namespace (delete it)")
+                continue
+            try:
+                cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
+                _, state = annfile.read(path, namespace, cipher)
+                VectorIndex.restored(self.dims, self.ann_threshold, state)
+            except (OSError, ValueError, StoreError) as exc:
+                found.append(
+                    f"namespace {namespace!r}: the saved vector index {path.name} does not "
+                    f"load ({exc}); it is rebuilt at the next search"
                 )
-            if stored:
-                keys = [int(r[0]) for r in stored]
-                matrix = np.stack(
-                    [dequantize(d, float(r[1])) for d, r in zip(data, stored, strict=True)]
-                )
-                index.add(keys, matrix)
-            self.loaded[namespace] = Loaded(index, generation)
-            return index
+        return found
 
     # -- after this store's own committed writes ------------------------------
 
@@ -221,6 +498,7 @@ class NamespaceCache:
             )
             loaded.index.add(keys, matrix)
             loaded.generation = generation
+            loaded.unsaved += len(keys)
             if appended and loaded.catalog is not None:
                 loaded.appended += keys
             else:
@@ -233,10 +511,16 @@ class NamespaceCache:
         with self._db.lock:
             loaded = self.loaded.get(namespace)
             if loaded is not None:
+                if any(rowid in loaded.index for rowid in rowids):
+                    loaded.clean = False  # the graph keeps the vector: never save it
                 loaded.index.remove(list(rowids))
                 loaded.catalog = None
+                loaded.unsaved += len(rowids)
                 if loaded.generation == generation - 1:
                     loaded.generation = generation
+            if not self._db.in_memory:
+                # the saved graph holds the deleted vectors (docs/security.md, erasure)
+                annfile.path_of(self._db.path, namespace).unlink(missing_ok=True)
 
     def changed(self, namespace: str, generation: int) -> None:
         """Vectors unchanged but something a ranking reads did (fact validity): the

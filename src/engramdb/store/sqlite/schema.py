@@ -166,6 +166,33 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX engrams_occurred ON engrams (namespace, occurred_at);
     """,
+    # 7: the vector change log (store/sqlite/cache.py, "The saved vector index").
+    # Triggers note every write of a vector (cascading deletes included) under a
+    # number that only grows, so a process holding a vector index that covers
+    # the log up to some number reads only the rows changed since, instead of
+    # rebuilding. ``vector_log.epoch`` is drawn anew when a backup replaces the
+    # content (an index made before then no longer applies); entries up to
+    # ``pruned_to`` may be gone. ``namespace_state.born`` is drawn when a
+    # namespace's row is made, so an index made before the namespace was
+    # forgotten (its entries erased with it) is never caught up, but rebuilt.
+    """
+    CREATE TABLE vector_changes (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        engram_rowid INTEGER NOT NULL
+    );
+    CREATE TABLE vector_log (epoch INTEGER NOT NULL, pruned_to INTEGER NOT NULL);
+    INSERT INTO vector_log (epoch, pruned_to) VALUES ((random() & 4611686018427387903) + 1, 0);
+    ALTER TABLE namespace_state ADD COLUMN born INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER vectors_inserted AFTER INSERT ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid) VALUES (NEW.engram_rowid);
+    END;
+    CREATE TRIGGER vectors_updated AFTER UPDATE ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid) VALUES (NEW.engram_rowid);
+    END;
+    CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid) VALUES (OLD.engram_rowid);
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -48,7 +48,14 @@ from engramdb.store.base import (
     VersionRecord,
 )
 from engramdb.store.sqlite import consolidation, dynamics, lexical, maintenance, rows
-from engramdb.store.sqlite.cache import Loaded, NamespaceCache, bump, renumber
+from engramdb.store.sqlite.cache import (
+    Loaded,
+    NamespaceCache,
+    bump,
+    forget_changes,
+    namespace_rowids,
+    renumber,
+)
 from engramdb.store.sqlite.database import (
     DB_FILENAME,
     Database,
@@ -164,6 +171,7 @@ class SqliteStore(Store):
                 raise StoreError("the store was encrypted by another process; reopen it")
             keys.initialise(conn, datetime.now().astimezone())
             count = seal_store(conn, keys)
+        self._cache.discard()  # saved indexes in the clear go; sealed ones replace them
         self._keys = keys
         self._cache = NamespaceCache(
             self._db, keys, dims=self.dims, ann_threshold=self.ann_threshold
@@ -252,9 +260,11 @@ class SqliteStore(Store):
 
     def forget_namespace(self, namespace: str) -> int:
         with self._db.write("forget_namespace") as conn:
+            doomed = namespace_rowids(conn, namespace)
             count = rows.forget_namespace(conn, namespace)
+            forget_changes(conn, doomed)  # the vector change log names them no more
             self._keys.forget(conn, namespace)  # its data key goes with it
-        self._cache.drop(namespace)
+        self._cache.discard(namespace)  # with its saved vector index
         self._scrubber.scrub(vacuum=True)
         return count
 
@@ -426,7 +436,7 @@ class SqliteStore(Store):
     def reindex(self, namespace: str | None = None) -> int:
         with self._db.write("reindex") as conn:
             count = lexical.reindex(conn, self._keys.ciphers(conn), namespace)
-        self._cache.drop(namespace)
+        self._cache.discard(namespace)  # the vector index is rebuilt from the table too
         return count
 
     def check(self) -> list[str]:
@@ -438,6 +448,7 @@ class SqliteStore(Store):
         """
         with self._db.read() as conn:
             problems = maintenance.problems(conn, self._keys, self._cache)
+            problems += self._cache.damaged(conn, rows.namespaces(conn))
         if not self.read_only:
             try:
                 with self._db.write("lexical index check") as conn:
@@ -505,13 +516,14 @@ class SqliteStore(Store):
                 renumber(conn)
                 # the backup's own encryption record and data keys now apply
                 self._keys.attach(DataKeys.recorded(conn), self.path)
-            self._cache.drop()
+            self._cache.discard()
         return count
 
     def close(self) -> None:
         with self._db.lock:
             if self._db.closed:
                 return
+            self._cache.save()  # graphs with unsaved changes, for the next process
             self._cache.drop()
             # the retry of an erasure's FTS merge (and, in Database.close, of the
             # checkpoint) that another process blocked (docs/security.md)

@@ -1,0 +1,268 @@
+"""The saved vector index (store/sqlite/cache.py, "The saved vector index").
+
+A second SqliteStore on the same file stands for another process: it loads
+the saved graph instead of rebuilding, catches up on what was written since,
+falls back to a rebuild when the file is damaged or the log has a gap, and
+never leaves a vector in the clear in an encrypted store's file. The
+``events`` counter of the store's cache says which path was taken (no
+timings).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engramdb import EncryptionKey
+from engramdb.security import store_files
+from engramdb.security.crypto import generate_key
+from engramdb.store.base import EngramRecord
+from engramdb.store.sqlite import SqliteStore
+from engramdb.store.sqlite.annfile import MAGIC, path_of, paths
+from engramdb.store.vectors import dequantize, quantize
+from engramdb.testing.conformance import make_record
+
+THRESHOLD = 40  # small, so that the HNSW graph (the part that is saved) is built
+
+
+def _records(count: int, namespace: str = "ns", start: int = 0) -> list[EngramRecord]:
+    return [
+        make_record(namespace, f"memory number {i} about topic {i % 7}")
+        for i in range(start, start + count)
+    ]
+
+
+def _store(path: Path, **options: object) -> SqliteStore:
+    return SqliteStore(path, ann_threshold=THRESHOLD, **options)  # type: ignore[arg-type]
+
+
+def _ids(store: SqliteStore, record: EngramRecord, limit: int = 5) -> list[str]:
+    return [c.id for c in store.vector_search(record.namespace, record.vector, limit)]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "engram.db"
+
+
+def _filled(db_path: Path, count: int = 60, **options: object) -> list[EngramRecord]:
+    records = _records(count)
+    store = _store(db_path, **options)
+    store.insert(records)
+    store.vector_search("ns", records[0].vector, 1)  # builds the graph, and saves it
+    assert store._cache.events["rebuilt"] == 1
+    assert store._cache.events["saved"] == 1
+    store.close()
+    return records
+
+
+def test_a_second_store_loads_the_saved_index_instead_of_rebuilding(db_path: Path) -> None:
+    records = _filled(db_path)
+    assert path_of(str(db_path), "ns").is_file()
+    reader = _store(db_path)
+    try:
+        for record in records[:10]:
+            assert _ids(reader, record, 1) == [record.id]
+        assert reader._cache.events["loaded"] == 1
+        assert reader._cache.events["rebuilt"] == 0
+    finally:
+        reader.close()
+
+
+def test_after_another_stores_add_only_the_new_rows_are_read(db_path: Path) -> None:
+    _filled(db_path)
+    writer, reader = _store(db_path), _store(db_path)
+    try:
+        reader.vector_search("ns", _records(1)[0].vector, 1)  # loaded from the file
+        new = _records(3, start=100)
+        writer.insert(new)
+        for record in new:
+            assert _ids(reader, record, 1) == [record.id]
+        events = reader._cache.events
+        assert (events["loaded"], events["rebuilt"]) == (1, 0)
+        assert events["caught_up"] == 1
+        assert events["caught_up_rows"] == 3
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_a_saved_index_older_than_the_namespace_is_caught_up_on_open(db_path: Path) -> None:
+    records = _filled(db_path)
+    writer = _store(db_path)
+    writer.insert(new := _records(2, start=200))
+    writer.delete("ns", records[5].id)
+    writer.close()
+    reader = _store(db_path)
+    try:
+        assert _ids(reader, new[1], 1) == [new[1].id]
+        assert records[5].id not in _ids(reader, records[5], 10)
+        assert reader._cache.events["rebuilt"] == 1  # the delete took the file away
+    finally:
+        reader.close()
+
+
+def test_catch_up_applies_another_stores_delete_and_update(db_path: Path) -> None:
+    records = _filled(db_path)
+    writer, reader = _store(db_path), _store(db_path)
+    try:
+        assert _ids(reader, records[3], 1) == [records[3].id]
+        writer.delete("ns", records[3].id)
+        moved = make_record("ns", "something else entirely")
+        writer.update(
+            "ns",
+            records[4].id,
+            text=moved.text,
+            speaker=None,
+            metadata={},
+            occurred_at=moved.occurred_at,
+            vector=moved.vector,
+            model_id=moved.model_id,
+            keys="",
+            now=moved.recorded_at,
+        )
+        assert records[3].id not in _ids(reader, records[3], 10)
+        assert _ids(reader, moved, 1) == [records[4].id]
+        assert reader._cache.events["rebuilt"] == 0
+        assert reader._cache.events["caught_up_rows"] == 2
+    finally:
+        writer.close()
+        reader.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "empty", "garbage"])
+def test_a_damaged_file_is_reported_and_rebuilt_with_correct_results(
+    db_path: Path, damage: str
+) -> None:
+    records = _filled(db_path)
+    file = path_of(str(db_path), "ns")
+    data = file.read_bytes()
+    if damage == "truncated":
+        file.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped":
+        at = len(data) - 1000
+        file.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
+    elif damage == "empty":
+        file.write_bytes(b"")
+    else:
+        file.write_bytes(MAGIC + b"\x00\x00\x00\x02{}" + b"x" * 50)
+    store = _store(db_path)
+    try:
+        assert any("saved vector index" in p for p in store.check())
+        for record in records[:10]:
+            assert _ids(store, record, 1) == [record.id]
+        assert store._cache.events["unusable"] == 1
+        assert store._cache.events["rebuilt"] == 1
+        assert store.check() == []  # the rebuilt index was saved over the damaged one
+    finally:
+        store.close()
+
+
+def test_an_index_older_than_the_pruned_log_is_rebuilt(db_path: Path) -> None:
+    _filled(db_path)
+    writer, reader = _store(db_path), _store(db_path)
+    try:
+        reader.vector_search("ns", _records(1)[0].vector, 1)
+        writer.insert(new := _records(2, start=300))
+        with sqlite3.connect(db_path) as conn:  # the log lost its entries up to the last
+            conn.execute("DELETE FROM vector_changes")
+            conn.execute("UPDATE vector_log SET pruned_to = (SELECT seq FROM sqlite_sequence)")
+        assert _ids(reader, new[1], 1) == [new[1].id]
+        assert reader._cache.events["rebuilt"] == 1
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_an_index_of_a_forgotten_namespace_is_rebuilt_not_caught_up(db_path: Path) -> None:
+    records = _filled(db_path)
+    writer, reader = _store(db_path), _store(db_path)
+    try:
+        assert _ids(reader, records[0], 1) == [records[0].id]
+        writer.forget_namespace("ns")  # its log entries are erased with it
+        writer.insert(new := _records(45, start=500))
+        found = reader.vector_search("ns", records[0].vector, 50)
+        assert {c.id for c in found} <= {r.id for r in new}
+        assert len(found) == 45
+        assert reader._cache.events["rebuilt"] == 1
+        assert reader._cache.events["caught_up"] == 0
+    finally:
+        writer.close()
+        reader.close()
+
+
+def _vector_bytes(records: list[EngramRecord]) -> list[bytes]:
+    found = []
+    for record in records:
+        stored = dequantize(*quantize(np.asarray(record.vector, dtype=np.float32)))
+        found += [stored.tobytes()[:64], np.asarray(record.vector, np.float32).tobytes()[:64]]
+    return found
+
+
+def test_an_encrypted_stores_saved_index_holds_no_plaintext_vector(tmp_path: Path) -> None:
+    plain, sealed = tmp_path / "plain.db", tmp_path / "sealed.db"
+    key = EncryptionKey.from_text(generate_key())
+    records = _filled(plain)
+    # the same vectors in an encrypted store
+    store = _store(sealed, encryption=key)
+    store.insert(records)
+    store.vector_search("ns", records[0].vector, 1)
+    store.close()
+    needles = _vector_bytes(records)
+    assert any(n in path_of(str(plain), "ns").read_bytes() for n in needles)  # the check sees them
+    data = path_of(str(sealed), "ns").read_bytes()
+    assert not any(n in data for n in needles)
+    assert b"ns" not in data.split(b"\n", 1)[1][:200]  # the header names only a digest
+    reopened = _store(sealed, encryption=key)
+    try:
+        assert _ids(reopened, records[7], 1) == [records[7].id]
+        assert reopened._cache.events["loaded"] == 1
+    finally:
+        reopened.close()
+
+
+def test_encrypting_a_store_in_place_deletes_its_plaintext_saved_index(db_path: Path) -> None:
+    records = _filled(db_path)
+    store = _store(db_path)
+    try:
+        store.encrypt(EncryptionKey.from_text(generate_key()))
+        assert paths(str(db_path)) == []
+        assert _ids(store, records[2], 1) == [records[2].id]
+        assert not any(
+            n in path_of(str(db_path), "ns").read_bytes() for n in _vector_bytes(records)
+        )
+    finally:
+        store.close()
+
+
+def test_forget_namespace_and_reindex_delete_the_saved_index(db_path: Path) -> None:
+    _filled(db_path)
+    file = path_of(str(db_path), "ns")
+    assert file in store_files(db_path)  # erasure checks scan it
+    store = _store(db_path)
+    try:
+        store.reindex("ns")
+        assert not file.exists()
+        store.vector_search("ns", _records(1)[0].vector, 1)  # rebuilt and saved again
+        assert file.is_file()
+        assert store.forget_namespace("ns") == 60
+        assert not file.exists()
+    finally:
+        store.close()
+    assert not file.exists()  # close saved nothing of the erased namespace
+
+
+def test_a_reader_does_not_save_back_an_index_of_a_forgotten_namespace(db_path: Path) -> None:
+    records = _filled(db_path)
+    reader, writer = _store(db_path), _store(db_path)
+    try:
+        reader.vector_search("ns", records[0].vector, 1)
+        reader.insert(_records(2, start=400))  # unsaved changes, saved at close...
+        writer.forget_namespace("ns")
+    finally:
+        reader.close()  # ...unless the namespace changed since: then not
+        writer.close()
+    assert not path_of(str(db_path), "ns").exists()
