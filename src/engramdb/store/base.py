@@ -20,6 +20,11 @@ What a backend implements (the abstract methods of ``Store``):
   as parallel arrays for ranking (a backend may cache it between writes).
 - **a lexical index**: ``lexical_search`` (BM25 over text and index keys),
   rebuilt from the rows by ``reindex``.
+- **the reads of a two-stage search** (docs/recall.md): ``count`` (bounded),
+  ``catalog_of`` (the catalog of given ids), ``around`` (session turns near
+  given memories), ``occurred_between`` (a time window) and ``links_of``.
+  Concrete here over ``catalog`` and ``links``; a backend overrides them
+  with indexed queries (SqliteStore: ``store/sqlite/candidates.py``).
 - **transactions**: each write method above and below is atomic, and a read
   never sees half of another process's write.
 - **side records** of a namespace: each memory's dynamic state
@@ -280,6 +285,57 @@ class Store(ABC):
     @abstractmethod
     def catalog(self, namespace: str) -> Catalog:
         """A snapshot of the namespace's memories for ranking (cached between writes)."""
+
+    # -- candidates of a two-stage search (docs/recall.md) ---------------------
+    # Each default reads the whole catalog; a backend overrides them with indexed
+    # queries so that a search over a large namespace reads only what it ranks.
+
+    def count(self, namespace: str, limit: int) -> int:
+        """How many memories the namespace holds, counting no further than ``limit``
+        (a bounded count: whether a namespace is larger than a pool costs no more
+        than the pool)."""
+        return min(self.stats(namespace).engrams, max(limit, 0))
+
+    def catalog_of(self, namespace: str, ids: Sequence[str]) -> Catalog:
+        """The catalog of the memories of ``ids`` that exist in the namespace, in
+        insertion order (the shape of ``catalog``, a row a memory)."""
+        catalog = self.catalog(namespace)
+        wanted = set(ids)
+        return catalog.take([i for i, engram_id in enumerate(catalog.ids) if engram_id in wanted])
+
+    def around(self, namespace: str, ids: Sequence[str], span: int) -> list[str]:
+        """``ids`` that exist and the memories up to ``span`` turns before or after
+        each in its session, in insertion order."""
+        catalog = self.catalog(namespace)
+        wanted = set(ids)
+        seeds = [i for i, engram_id in enumerate(catalog.ids) if engram_id in wanted]
+        near = {(int(catalog.session[i]), int(catalog.seq[i])) for i in seeds}
+        reach = {
+            (session, seq + offset)
+            for session, seq in near
+            if session >= 0
+            for offset in range(-span, span + 1)
+        }
+        return [
+            engram_id
+            for i, engram_id in enumerate(catalog.ids)
+            if engram_id in wanted or (int(catalog.session[i]), int(catalog.seq[i])) in reach
+        ]
+
+    def occurred_between(
+        self, namespace: str, start: datetime, end: datetime, limit: int
+    ) -> list[str]:
+        """Up to ``limit`` memories whose event time is in ``[start, end)``, earliest first."""
+        catalog = self.catalog(namespace)
+        at = catalog.occurred_at
+        inside = np.flatnonzero((at >= start.timestamp()) & (at < end.timestamp()))
+        ordered = inside[np.argsort(at[inside], kind="stable")]
+        return [catalog.ids[i] for i in ordered[: max(limit, 0)]]
+
+    def links_of(self, namespace: str, ids: Sequence[str]) -> list[Link]:
+        """The provenance links of the namespace with ``ids`` at either end."""
+        wanted = set(ids)
+        return [k for k in self.links(namespace) if k.derived_id in wanted or k.source_id in wanted]
 
     @abstractmethod
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:

@@ -166,6 +166,22 @@ class Catalog:
             ),
         )
 
+    def take(self, rows: Sequence[int]) -> Catalog:
+        """The catalog of ``rows`` only, in that order (same session coding): the
+        candidates a two-stage search ranks (docs/recall.md)."""
+        at = np.asarray(rows, dtype=np.int64)
+        return Catalog(
+            ids=tuple(self.ids[i] for i in at),
+            documents=tuple(self.documents[i] for i in at),
+            session=self.session[at],
+            seq=self.seq[at],
+            speakers=tuple(self.speakers[i] for i in at),
+            occurred_at=self.occurred_at[at],
+            vectors=self.vectors[at],
+            kinds=tuple(self.kinds[i] for i in at) if self.kinds else (),
+            dynamics=None if self.dynamics is None else self.dynamics.take(at),
+        )
+
     def with_dynamics(self, updates: Sequence[DynamicsUpdate]) -> Catalog:
         """This catalog with ``updates`` applied to copies of its dynamics (ids it does
         not hold are skipped): what ``set_dynamics`` changes, without a rebuild."""
@@ -256,6 +272,20 @@ class Dynamics:
             recalls=np.array([s.recalls for s in states], dtype=np.int64),
             dormant=np.array([s.dormant for s in states], dtype=np.bool_),
             sizes=np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64),
+        )
+
+    def take(self, rows: npt.NDArray[np.int64]) -> Dynamics:
+        """The state of ``rows`` only, in that order."""
+        return Dynamics(
+            stability_days=self.stability_days[rows],
+            importance=self.importance[rows],
+            valence=self.valence[rows],
+            arousal=self.arousal[rows],
+            emotions=tuple(self.emotions[i] for i in rows),
+            last_used_at=self.last_used_at[rows],
+            recalls=self.recalls[rows],
+            dormant=self.dormant[rows],
+            sizes=self.sizes[rows],
         )
 
     def extended(self, more: Dynamics) -> Dynamics:

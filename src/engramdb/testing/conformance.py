@@ -1178,6 +1178,109 @@ def check_budget_round_trip(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+# -- candidates of a two-stage search (docs/recall.md) ------------------------
+
+
+def check_catalog_of_matches_catalog(factory: StoreFactory) -> None:
+    """``catalog_of`` holds the rows ``catalog`` holds for those ids, in insertion
+    order; unknown ids and other namespaces' are left out; ``count`` stops at its limit."""
+    with _opened(factory) as store:
+        records = [
+            make_record(
+                "ns", f"turn {i} about topic{i}", session=("s1", "s2", None)[i % 3],
+                speaker="Ann" if i % 2 else None, occurred_at=T0 + timedelta(hours=i),
+                keys=f"key{i}",
+            )
+            for i in range(7)
+        ]  # fmt: skip
+        other = make_record("other", "elsewhere", session="s1")
+        store.insert([*records, other])
+        store.set_dynamics("ns", [DynamicsUpdate(records[4].id, importance=0.9, dormant=True)])
+        full = store.catalog("ns")
+        wanted = [records[5].id, records[4].id, records[1].id, other.id, "missing", records[0].id]
+        sub = store.catalog_of("ns", wanted)
+        expected = [records[i].id for i in (0, 1, 4, 5)]
+        assert list(sub.ids) == expected, f"catalog_of gave {sub.ids}"
+        rows = [full.ids.index(i) for i in expected]
+        assert sub.documents == tuple(full.documents[r] for r in rows)
+        assert sub.speakers == tuple(full.speakers[r] for r in rows)
+        assert list(sub.seq) == [int(full.seq[r]) for r in rows]
+        assert list(sub.occurred_at) == [float(full.occurred_at[r]) for r in rows]
+        kinds = full.kinds or ("episode",) * len(full)
+        assert (sub.kinds or ("episode",) * len(sub)) == tuple(kinds[r] for r in rows)
+        assert np.allclose(sub.vectors, full.vectors[rows], atol=1e-6), "vectors differ"
+        same = [[a == b for b in sub.session] for a in sub.session]
+        assert same == [[full.session[a] == full.session[b] for b in rows] for a in rows]
+        assert [s < 0 for s in sub.session] == [full.session[r] < 0 for r in rows]
+        assert sub.dynamics is not None
+        assert full.dynamics is not None
+        assert list(sub.dynamics.importance) == [full.dynamics.importance[r] for r in rows]
+        assert list(sub.dynamics.dormant) == [full.dynamics.dormant[r] for r in rows]
+        assert len(store.catalog_of("ns", [])) == 0
+        assert store.catalog_of("ns", [other.id]).ids == ()
+        assert [store.count("ns", n) for n in (0, 3, 7, 100)] == [0, 3, 7, 7]
+        assert store.count("nobody", 10) == 0
+
+
+def check_around_reads_session_turns(factory: StoreFactory) -> None:
+    """``around`` gives the memories themselves and the turns within ``span`` of
+    each in its session, in insertion order, and nothing of another session or
+    namespace."""
+    with _opened(factory) as store:
+        a = [make_record("ns", f"a{i}", session="s1") for i in range(5)]
+        b = [make_record("ns", f"b{i}", session="s2") for i in range(3)]
+        alone = make_record("ns", "no session")
+        elsewhere = [make_record("other", f"x{i}", session="s1") for i in range(3)]
+        store.insert([a[0], b[0], a[1], a[2], b[1], alone, a[3], b[2], a[4], *elsewhere])
+        order = [a[0], b[0], a[1], a[2], b[1], alone, a[3], b[2], a[4]]
+
+        def around(seeds: Sequence[EngramRecord], span: int) -> list[str]:
+            return store.around("ns", [r.id for r in seeds], span)
+
+        def ids(*chosen: EngramRecord) -> list[str]:
+            return [r.id for r in order if r in chosen]
+
+        assert around([a[2]], 1) == ids(a[1], a[2], a[3])
+        assert around([a[0], b[2]], 1) == ids(a[0], a[1], b[1], b[2])
+        assert around([a[2]], 0) == ids(a[2])
+        assert around([a[2]], 100) == ids(*a)
+        assert around([alone], 5) == ids(alone)
+        assert around([elsewhere[1]], 5) == []
+        assert store.around("other", [elsewhere[1].id], 1) == [r.id for r in elsewhere]
+
+
+def check_occurred_between_is_a_time_window(factory: StoreFactory) -> None:
+    """``occurred_between`` gives a namespace's memories with ``start <= occurred_at
+    < end``, earliest first, at most ``limit``."""
+    with _opened(factory) as store:
+        days = [make_record("ns", f"day {i}", occurred_at=T0 + i * _DAY) for i in (3, 0, 5, 1, 2)]
+        store.insert([*days, make_record("other", "day 2 elsewhere", occurred_at=T0 + 2 * _DAY)])
+        by_day = {int(r.text.split()[1]): r.id for r in days}
+        found = store.occurred_between("ns", T0 + _DAY, T0 + 3 * _DAY, 10)
+        assert found == [by_day[1], by_day[2]], "the window is [start, end), earliest first"
+        assert store.occurred_between("ns", T0, T0 + 10 * _DAY, 2) == [by_day[0], by_day[1]]
+        assert store.occurred_between("ns", T0 + 6 * _DAY, T0 + 9 * _DAY, 10) == []
+        assert store.occurred_between("nobody", T0, T0 + 10 * _DAY, 10) == []
+
+
+def check_links_of_reads_either_end(factory: StoreFactory) -> None:
+    """``links_of`` gives the links with one of the ids as source or derived memory."""
+    with _opened(factory) as store:
+        first = make_record("ns", "I live in Boston", speaker="Maya")
+        second = make_record("ns", "I moved to Denver", speaker="Maya", occurred_at=T0 + _DAY)
+        store.insert([first, second])
+        episode = store.get("ns", first.id)
+        assert episode is not None
+        store.apply_consolidation(
+            _fact_batch("ns", episode, fact_id="f" * 32, value="Boston", at=T0)
+        )
+        link = Link("f" * 32, first.id, "extracted")
+        assert store.links_of("ns", [first.id]) == [link]
+        assert store.links_of("ns", ["f" * 32, second.id]) == [link]
+        assert store.links_of("ns", [second.id]) == []
+        assert store.links_of("other", [first.id]) == []
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1204,4 +1307,8 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_set_dynamics_is_partial_and_isolated,
     check_catalog_dynamics_match_the_memories,
     check_budget_round_trip,
+    check_catalog_of_matches_catalog,
+    check_around_reads_session_turns,
+    check_occurred_between_is_a_time_window,
+    check_links_of_reads_either_end,
 )

@@ -47,7 +47,14 @@ from engramdb.store.base import (
     Store,
     VersionRecord,
 )
-from engramdb.store.sqlite import consolidation, dynamics, lexical, maintenance, rows
+from engramdb.store.sqlite import (
+    candidates,
+    consolidation,
+    dynamics,
+    lexical,
+    maintenance,
+    rows,
+)
 from engramdb.store.sqlite.cache import (
     Loaded,
     NamespaceCache,
@@ -334,6 +341,37 @@ class SqliteStore(Store):
 
     def catalog(self, namespace: str) -> Catalog:
         return self._cache.catalog(namespace)
+
+    # -- candidates of a two-stage search (docs/recall.md) ---------------------
+
+    def count(self, namespace: str, limit: int) -> int:
+        with self._db.read() as conn:
+            return candidates.count(conn, namespace, limit)
+
+    def catalog_of(self, namespace: str, ids: Sequence[str]) -> Catalog:
+        with self._db.read() as conn:
+            return candidates.catalog_of(
+                conn,
+                self._cipher(conn, namespace),
+                namespace,
+                ids,
+                dims=self.dims,
+                vectors_sealed=self._keys.vectors_sealed,
+            )
+
+    def around(self, namespace: str, ids: Sequence[str], span: int) -> list[str]:
+        with self._db.read() as conn:
+            return candidates.around(conn, namespace, ids, max(span, 0))
+
+    def occurred_between(
+        self, namespace: str, start: datetime, end: datetime, limit: int
+    ) -> list[str]:
+        with self._db.read() as conn:
+            return candidates.occurred_between(conn, namespace, start, end, limit)
+
+    def links_of(self, namespace: str, ids: Sequence[str]) -> list[Link]:
+        with self._db.read() as conn:
+            return candidates.links_of(conn, namespace, ids)
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         last = 0
