@@ -103,7 +103,10 @@ class Settings:
     ``embedder_url`` with ``embedder_model``; the key is read from the
     environment variable named by ``embedder_api_key_env``).
     ``ann_threshold`` is the namespace size above which vector search uses an
-    approximate (HNSW) index instead of an exact scan.
+    approximate (HNSW) index instead of an exact scan. ``recall_pool`` is the
+    most memories one search ranks: a namespace that holds more is searched
+    in two stages, the store's indexes naming that many candidates first
+    (docs/recall.md).
     """
 
     path: str = DEFAULT_PATH
@@ -115,6 +118,9 @@ class Settings:
     # "Embedding speed"): padding grows with batch size.
     embed_batch_size: int = 16
     ann_threshold: int = 20_000
+    # two-stage recall (docs/recall.md): 2,000 keeps every LoCoMo conversation (~600
+    # turns) exhaustive, and candidate recall stops rising well below it (BENCHMARKS.md)
+    recall_pool: int = 2_000
     limits: Limits = field(default_factory=Limits)
     # memory dynamics (docs/dynamics.md): a memory whose retention R(now)
     # is below ``dormant_below`` is dormant; recalls are written every
@@ -147,6 +153,10 @@ class Settings:
     encryption: EncryptionKey | None = None
     encrypt_vectors: bool = True
 
+    def __post_init__(self) -> None:
+        if self.recall_pool < 1:
+            raise ValueError(f"recall_pool must be at least 1, not {self.recall_pool}")
+
     def with_path(self, path: str) -> Settings:
         return replace(self, path=path)
 
@@ -163,6 +173,7 @@ class Settings:
             embedder_api_key_env=base.embedder_api_key_env,
             embed_batch_size=int(env.get("ENGRAMDB_EMBED_BATCH_SIZE", base.embed_batch_size)),
             ann_threshold=int(env.get("ENGRAMDB_ANN_THRESHOLD", base.ann_threshold)),
+            recall_pool=int(env.get("ENGRAMDB_RECALL_POOL", base.recall_pool)),
             extractor=env.get("ENGRAMDB_EXTRACTOR", base.extractor),
             extractor_url=env.get("ENGRAMDB_EXTRACTOR_URL", base.extractor_url),
             extractor_model=env.get("ENGRAMDB_EXTRACTOR_MODEL", base.extractor_model),

@@ -169,7 +169,7 @@ class Memory(MemoryAPI):
 
     def _recall(self) -> Recaller:
         if self._recaller is None:
-            self._recaller = Recaller(self._store, self.embedder)
+            self._recaller = Recaller(self._store, self.embedder, pool=self.settings.recall_pool)
         return self._recaller
 
     # -- writes -----------------------------------------------------------------

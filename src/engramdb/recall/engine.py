@@ -1,11 +1,14 @@
-"""The recall pipeline: signals for every memory of a namespace, ranking, hits.
+"""The recall pipeline: signals for the memories of a namespace, ranking, hits.
 
 ``Recaller.search`` embeds the query, computes each memory's signals
 (``features``), lets the attention ranker order them and returns the top hits
-with explanations. Small namespaces are scored exhaustively (exact cosine over
-all vectors); above the store's ANN threshold the dense signal comes from the
-approximate index's top candidates. It sees only ``store.base`` and the
-``Embedder`` protocol; validation happened in the facade.
+with explanations. A namespace no larger than the pool (``Settings.recall_pool``)
+is scored exhaustively, from a view of the whole namespace kept between
+searches. A larger one is searched in two stages (docs/recall.md): the store's
+indexes name at most a pool of candidates (``recall.candidates``), and the
+same signals rank that pool, read from the store for this search alone. It
+sees only ``store.base`` and the ``Embedder`` protocol; validation happened
+in the facade.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import numpy.typing as npt
 
 from engramdb.embed.base import Embedder
 from engramdb.model import Engram, Hit
+from engramdb.recall.candidates import gather
 from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
 from engramdb.recall.followup import Turn, resolve
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.ranker import AttentionRanker
-from engramdb.store.base import Catalog, Store
+from engramdb.store.base import Catalog, Link, Store
 
 __all__ = ["Recaller", "SearchRequest"]
 
@@ -70,8 +74,15 @@ class Recaller:
         exact_limit: int = 20_000,
         ann_pool: int = 500,
         path_depth: int = 100,
+        pool: int = 2_000,
+        exhaustive_up_to: int | None = None,
     ) -> None:
         self.store = store
+        #: the most memories one search ranks; a larger namespace is searched in two stages
+        self.pool = pool
+        #: the largest namespace scored exhaustively (None: ``pool``); 0 sends every
+        #: search through the candidates (benchmarks, tests: docs/recall.md)
+        self.exhaustive_up_to = exhaustive_up_to
         self.embedder = embedder
         self.ranker = ranker or AttentionRanker()
         self.exact_limit = exact_limit
@@ -106,21 +117,26 @@ class Recaller:
             self._views[namespace] = view
             return view
 
-    def search(self, request: SearchRequest) -> list[Hit]:
+    def score(self, request: SearchRequest) -> tuple[NamespaceView, dict[str, F64]]:
+        """What a search ranks (the whole namespace, or its candidates when it holds
+        more than ``pool`` memories) and every signal over it, in its rows."""
+        largest = self.pool if self.exhaustive_up_to is None else self.exhaustive_up_to
+        if self.store.count(request.namespace, largest + 1) > largest:
+            view, query = self._candidates(request)
+            dense = (view.catalog.vectors @ query.vector).astype(np.float64)
+            return view, signals(query, view, dense)
         view = self.view(request.namespace)
         if len(view.catalog) == 0:
-            return []
+            return view, {}
         text, vector, context_vector = self._understand(request, view)
-        query = Query.parse(
-            text,
-            vector,
-            request.now,
-            mood=request.mood,
-            context_vector=context_vector,
-            as_of=request.as_of,
-        )
+        query = self._query(request, text, vector, context_vector)
         dense, rows = self._dense(request.namespace, view, vector)
-        features = signals(query, view, dense, rows)
+        return view, signals(query, view, dense, rows)
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        view, features = self.score(request)
+        if len(view.catalog) == 0:
+            return []
         ranking = self.ranker.rank(features)
         eligible = self._eligible(request, view, features["retention"])
         order = ranking.order if eligible is None else ranking.order[eligible[ranking.order]]
@@ -157,6 +173,55 @@ class Recaller:
             )
         return hits
 
+    def _candidates(self, request: SearchRequest) -> tuple[NamespaceView, Query]:
+        """The view of this search's candidates and the query as recall reads it.
+
+        With a context, the pronouns of the query are resolved against the
+        candidates' speakers and words, and the candidates gathered again for
+        the resolved query when it changed.
+        """
+        namespace = request.namespace
+        if not request.context:
+            vector, context_vector = self.embedder.embed([request.query])[0], None
+        else:
+            vector, context_vector = self.embedder.embed([request.query, _said(request)])
+        query = self._query(request, request.query, vector, context_vector)
+        view = self._pool_view(namespace, gather(self.store, namespace, query, self.pool))
+        if request.context:
+            text = resolve(
+                request.query, request.context, view.known_speakers, _rarity(view.lexical)
+            ).text
+            if text != request.query:
+                vector = self.embedder.embed([text])[0]
+                query = self._query(request, text, vector, context_vector)
+                view = self._pool_view(namespace, gather(self.store, namespace, query, self.pool))
+        return view, query
+
+    def _pool_view(self, namespace: str, ids: list[str]) -> NamespaceView:
+        """A view of ``ids`` only, for one search. BM25's document frequencies and
+        the session aggregates are those of the pool (BENCHMARKS.md, two-stage recall)."""
+        catalog = self.store.catalog_of(namespace, ids)
+        knowledge = self._knowledge(namespace, catalog, self.store.links_of(namespace, ids))
+        with self._lock:  # the analysed documents are shared with other searches
+            cache = self._documents.setdefault(namespace, DocumentCache())
+            return NamespaceView(catalog, knowledge, cache=cache)
+
+    @staticmethod
+    def _query(
+        request: SearchRequest,
+        text: str,
+        vector: npt.NDArray[np.float32],
+        context_vector: npt.NDArray[np.float32] | None,
+    ) -> Query:
+        return Query.parse(
+            text,
+            vector,
+            request.now,
+            mood=request.mood,
+            context_vector=context_vector,
+            as_of=request.as_of,
+        )
+
     def _understand(
         self, request: SearchRequest, view: NamespaceView
     ) -> tuple[str, npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
@@ -167,10 +232,7 @@ class Recaller:
         text = resolve(
             request.query, request.context, view.known_speakers, _rarity(view.lexical)
         ).text
-        said = " ".join(
-            f"{t.speaker}: {t.text}" if t.speaker else t.text for t in request.context[-3:]
-        )
-        vectors = self.embedder.embed([text, said])
+        vectors = self.embedder.embed([text, _said(request)])
         return text, vectors[0], vectors[1]
 
     @staticmethod
@@ -197,12 +259,17 @@ class Recaller:
             mask = wanted if mask is None else mask & wanted
         return mask
 
-    def _knowledge(self, namespace: str, catalog: Catalog) -> Knowledge | None:
-        """Facts and provenance as recall keys, when the namespace has derived memories."""
+    def _knowledge(
+        self, namespace: str, catalog: Catalog, links: list[Link] | None = None
+    ) -> Knowledge | None:
+        """Facts and provenance as recall keys, when the catalog holds derived memories
+        (``links``: those that concern it, when not all of the namespace's)."""
         if not catalog.kinds or all(k == "episode" for k in catalog.kinds):
             return None
-        links = [(k.derived_id, k.source_id, k.relation) for k in self.store.links(namespace)]
-        return Knowledge.build(catalog, self.store.facts(namespace), links)
+        if links is None:
+            links = self.store.links(namespace)
+        pairs = [(k.derived_id, k.source_id, k.relation) for k in links]
+        return Knowledge.build(catalog, self.store.facts(namespace), pairs)
 
     def _dense(
         self, namespace: str, view: NamespaceView, vector: npt.NDArray[np.float32]
@@ -221,6 +288,11 @@ class Recaller:
                 dense[row] = candidate.score
                 rows.append(row)
         return dense, np.array(rows, dtype=np.int64)
+
+
+def _said(request: SearchRequest) -> str:
+    """The last turns of the conversation, as the context's vector embeds them."""
+    return " ".join(f"{t.speaker}: {t.text}" if t.speaker else t.text for t in request.context[-3:])
 
 
 def _rarity(lexical: LexicalIndex) -> Callable[[str], float]:

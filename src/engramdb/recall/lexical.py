@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from engramdb.recall.text import STOPWORDS, fold
 
-__all__ = ["WINDOWS", "DocumentCache", "LexicalIndex", "analyze"]
+__all__ = ["WINDOWS", "DocumentCache", "LexicalIndex", "analyze", "words"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -65,6 +65,12 @@ def analyze(text: str) -> list[str]:
     queries alike (so every lexical comparison of recall folds the same way)."""
     words = [w for w in _TOKEN.findall(fold(text)) if w not in _STOP]
     return _stem(words)
+
+
+def words(text: str) -> list[str]:
+    """The distinct folded, stopword-free words of ``text``, unstemmed: the terms a
+    store's full-text index takes (it stems them as it stemmed what it indexed)."""
+    return list(dict.fromkeys(w for w in _TOKEN.findall(fold(text)) if w not in _STOP))
 
 
 @dataclass(frozen=True, slots=True)
