@@ -199,3 +199,28 @@ def test_deleting_the_one_episode_with_a_canary_leaves_no_byte_of_it(
         assert all("Vexmortain" not in e["text"] for e in mem.export(namespace="private"))
     assert where_found(store_files(store), ["vexmortain", added[4].id]) == []
     assert _rows_of(store, "private")  # the rest of the namespace is still there
+
+
+def _bytes_in(files: list[Path], needle: bytes) -> list[Path]:
+    return [f for f in files if needle in f.read_bytes()]
+
+
+@pytest.mark.parametrize("erase", ["forget_namespace", "delete"])
+def test_erasure_reaches_the_saved_vector_index(tmp_path: Path, erase: str) -> None:
+    # The saved HNSW graph (store/sqlite/annfile.py) holds float32 vectors, which
+    # the database never does (it stores int8 codes): a memory's float32 vector
+    # is a canary of its own, found in the index file until the erasure.
+    store = tmp_path / "store"
+    settings = Settings(consolidation_batch=4, ann_threshold=10)
+    with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
+        added = mem.add_many(_turns("s0", "Lisbon") * 2, namespace="private")
+        mem.search("dogs", namespace="private")  # builds the graph and saves it
+        canary = mem._store.vectors("private", [added[0].id])[0].tobytes()[:64]
+        index_files = [f for f in store_files(store) if ".ann-" in f.name]
+        assert index_files, "the saved index is among the store's files"
+        assert _bytes_in(index_files, canary)
+        if erase == "forget_namespace":
+            mem.forget_namespace("private")
+        else:
+            mem.delete(added[0].id, namespace="private")
+    assert _bytes_in(store_files(store), canary) == []

@@ -16,7 +16,8 @@ _DB_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
 
 
 def store_files(path: str | Path) -> list[Path]:
-    """Every file a store at ``path`` wrote: database, -wal, -shm, keys.db, audit.db.
+    """Every file a store at ``path`` wrote: database, -wal, -shm, keys.db, audit.db,
+    and the saved vector indexes (``<database>.ann-<digest>``).
 
     A directory store owns every file in its directory (recursively); a store
     named by its database file owns the files beside it whose names start with
