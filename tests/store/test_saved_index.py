@@ -260,9 +260,38 @@ def test_a_reader_does_not_save_back_an_index_of_a_forgotten_namespace(db_path: 
     reader, writer = _store(db_path), _store(db_path)
     try:
         reader.vector_search("ns", records[0].vector, 1)
-        reader.insert(_records(2, start=400))  # unsaved changes, saved at close...
+        reader.insert(_records(1000, start=400))  # enough to be saved at close...
         writer.forget_namespace("ns")
     finally:
         reader.close()  # ...unless the namespace changed since: then not
         writer.close()
     assert not path_of(str(db_path), "ns").exists()
+
+
+def test_catch_up_does_not_read_this_stores_own_writes_again(db_path: Path) -> None:
+    _filled(db_path)
+    mine, other = _store(db_path), _store(db_path)
+    try:
+        mine.vector_search("ns", _records(1)[0].vector, 1)
+        mine.insert(_records(5, start=600))
+        other.insert(theirs := _records(1, start=700))
+        assert _ids(mine, theirs[0], 1) == [theirs[0].id]
+        assert mine._cache.events["caught_up_rows"] == 1
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_close_saves_a_graph_with_many_unsaved_changes(db_path: Path) -> None:
+    _filled(db_path)
+    writer = _store(db_path)
+    writer.vector_search("ns", _records(1)[0].vector, 1)
+    writer.insert(new := _records(1000, start=2000))
+    writer.close()
+    reader = _store(db_path)
+    try:
+        assert _ids(reader, new[-1], 1) == [new[-1].id]
+        assert reader._cache.events["loaded"] == 1
+        assert reader._cache.events["caught_up"] == 0  # the file was current
+    finally:
+        reader.close()

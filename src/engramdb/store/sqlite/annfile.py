@@ -77,7 +77,8 @@ def write(path: Path, namespace: str, covered: Covered, state: IndexState, ciphe
     layout = json.dumps(
         {"params": scalars, "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in arrays]}
     ).encode()
-    body = b"".join([_LENGTH.pack(len(layout)), layout, *(a.tobytes() for _, a in arrays)])
+    pieces: list[bytes | memoryview] = [_LENGTH.pack(len(layout)), layout]
+    pieces += [memoryview(a).cast("B") for _, a in arrays]
     aad = _aad(namespace, covered)
     header: dict[str, object] = {
         "namespace": _digest(namespace),
@@ -89,16 +90,20 @@ def write(path: Path, namespace: str, covered: Covered, state: IndexState, ciphe
         "sealed": cipher.encrypted,
     }
     if cipher.encrypted:
-        body = cipher.seal_bytes(body, aad)
-    else:
-        header["sha256"] = hashlib.sha256(aad.encode() + body).hexdigest()
+        pieces = [cipher.seal_bytes(b"".join(pieces), aad)]
+    else:  # written piece by piece: no second copy of a large graph in memory
+        digest = hashlib.sha256(aad.encode())
+        for piece in pieces:
+            digest.update(piece)
+        header["sha256"] = digest.hexdigest()
     head = json.dumps(header).encode()
     scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     private_file(scratch, exclusive=True)
     try:
         with scratch.open("r+b") as out:
             out.write(MAGIC + _LENGTH.pack(len(head)) + head)
-            out.write(body)
+            for piece in pieces:
+                out.write(piece)
             out.flush()
             os.fsync(out.fileno())
         os.replace(scratch, path)
@@ -117,7 +122,7 @@ def read(path: Path, namespace: str, cipher: Cipher) -> tuple[Covered, IndexStat
         at = len(MAGIC)
         (size,) = _LENGTH.unpack_from(data, at)
         header = json.loads(data[at + 4 : at + 4 + size])
-        body = data[at + 4 + size :]
+        body = memoryview(data)[at + 4 + size :]
         covered = Covered(
             int(header["generation"]),
             int(header["born"]),
@@ -130,24 +135,28 @@ def read(path: Path, namespace: str, cipher: Cipher) -> tuple[Covered, IndexStat
             raise IntegrityError(f"{path.name} is sealed otherwise than this store")
         aad = _aad(namespace, covered)
         if cipher.encrypted:
-            body = cipher.open_bytes(body, aad)
-        elif header.get("sha256") != hashlib.sha256(aad.encode() + body).hexdigest():
-            raise IntegrityError(f"{path.name} is damaged (its checksum does not match)")
+            body = memoryview(cipher.open_bytes(bytes(body), aad))
+        else:
+            digest = hashlib.sha256(aad.encode())
+            digest.update(body)
+            if header.get("sha256") != digest.hexdigest():
+                raise IntegrityError(f"{path.name} is damaged (its checksum does not match)")
         return covered, _state(body)
     except (ValueError, KeyError, TypeError, struct.error) as exc:
         raise IntegrityError(f"{path.name} is damaged ({exc})") from exc
 
 
-def _state(body: bytes) -> IndexState:
+def _state(body: memoryview) -> IndexState:
     (size,) = _LENGTH.unpack_from(body, 0)
-    layout = json.loads(body[4 : 4 + size])
+    layout = json.loads(bytes(body[4 : 4 + size]))
     params: dict[str, object] = dict(layout["params"])
     at = 4 + size
     keys: npt.NDArray[np.int64] | None = None
     for name, dtype, shape in layout["arrays"]:
         kind = np.dtype(dtype)
         count = int(np.prod(shape))
-        array = np.frombuffer(body, dtype=kind, count=count, offset=at).reshape(shape).copy()
+        # views of the file's bytes, not copies: hnswlib copies what it keeps
+        array = np.frombuffer(body, dtype=kind, count=count, offset=at).reshape(shape)
         at += count * kind.itemsize
         if name == "keys":
             keys = array
@@ -155,7 +164,7 @@ def _state(body: bytes) -> IndexState:
             params[name] = array
     if keys is None or at != len(body):
         raise ValueError("the body does not match its layout")
-    return keys.astype(np.int64), params
+    return keys.astype(np.int64), params  # astype: keys are copied, and writable
 
 
 def _aad(namespace: str, covered: Covered) -> str:

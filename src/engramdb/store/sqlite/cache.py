@@ -406,7 +406,6 @@ class NamespaceCache:
         if state is None or not loaded.clean or self._db.in_memory or self._db.read_only:
             return
         cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
-        covered = annfile.Covered(loaded.generation, loaded.born, loaded.position, loaded.epoch)
         path = annfile.path_of(self._db.path, namespace)
         try:
             # A connection of its own: ours may be inside a read snapshot here.
@@ -415,9 +414,15 @@ class NamespaceCache:
             return
         try:
             guard.execute("BEGIN IMMEDIATE")
-            current = (_generation(guard, namespace), _log(guard)[0])
-            if current != ((loaded.generation, loaded.born), loaded.epoch):
+            epoch, last, _ = _log(guard)
+            if (_generation(guard, namespace), epoch) != (
+                (loaded.generation, loaded.born),
+                loaded.epoch,
+            ):
                 return  # someone wrote since: the next read catches up, then saves
+            # current: no entry of the namespace is newer than the log's last one
+            loaded.position = max(loaded.position, last)
+            covered = annfile.Covered(loaded.generation, loaded.born, loaded.position, epoch)
             annfile.write(path, namespace, covered, state, cipher)
             loaded.unsaved = 0
             self.events["saved"] += 1
@@ -431,10 +436,11 @@ class NamespaceCache:
             guard.close()
 
     def save(self) -> None:
-        """Save every loaded graph with changes not yet saved (at close)."""
+        """Save every loaded graph with many changes not yet saved (at close)."""
         with self._db.read() as conn:
             for namespace, loaded in list(self.loaded.items()):
-                if loaded.unsaved and loaded.index.graph_built:
+                # small changes are left to the log: the next process catches up
+                if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
                     self._save(conn, namespace, loaded)
 
     def discard(self, namespace: str | None = None) -> None:
@@ -488,9 +494,8 @@ class NamespaceCache:
             loaded = self.loaded.get(namespace)
             if loaded is None:
                 return
-            if loaded.generation != generation - 1:  # someone else wrote in between
-                self.loaded.pop(namespace, None)
-                return
+            if loaded.generation != generation - 1:  # someone else wrote in between:
+                return  # the next read catches up, our write included
             keys = [rowid for rowid, _ in written]
             # the index holds what is stored: the dequantised vector
             matrix = np.stack(
@@ -499,6 +504,7 @@ class NamespaceCache:
             loaded.index.add(keys, matrix)
             loaded.generation = generation
             loaded.unsaved += len(keys)
+            self._advance(namespace, loaded)
             if appended and loaded.catalog is not None:
                 loaded.appended += keys
             else:
@@ -518,6 +524,7 @@ class NamespaceCache:
                 loaded.unsaved += len(rowids)
                 if loaded.generation == generation - 1:
                     loaded.generation = generation
+                    self._advance(namespace, loaded)
             if not self._db.in_memory:
                 # the saved graph holds the deleted vectors (docs/security.md, erasure)
                 annfile.path_of(self._db.path, namespace).unlink(missing_ok=True)
@@ -530,6 +537,17 @@ class NamespaceCache:
             if loaded is not None and loaded.generation == generation - 1:
                 loaded.generation = generation
                 loaded.catalog = None
+                self._advance(namespace, loaded)
+
+    def _advance(self, namespace: str, loaded: Loaded) -> None:
+        """Move the index's log position past our own write, so that a later catch-up
+        does not read it again: while the namespace is still at the index's
+        generation, no entry of it is newer than the log's last one."""
+        with self._db.read() as conn:
+            if _generation(conn, namespace) == (loaded.generation, loaded.born):
+                epoch, last, _ = _log(conn)
+                if epoch == loaded.epoch:
+                    loaded.position = max(loaded.position, last)
 
     def patch(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> None:
         """Patch a built catalog with new dynamics instead of dropping it: its content
