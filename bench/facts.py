@@ -5,7 +5,7 @@ LoCoMo dev turns (stored by conversation index and ``dia_id`` only; the text
 is read from the dataset at run time, which is CC BY-NC) and written
 statements (text included). The labelling and matching rules are in
 docs/consolidation.md ("Coverage of the rule extractor"). Each split (``dev``,
-``held_out``) and each source is reported apart; events (``did``) and plans
+``held_out``, ``fresh``) and each source is reported apart; events (``did``) and plans
 (``plan``) are not scored.
 
     python bench/facts.py [--show-misses dev] [--out bench/results/facts.json]
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--show-misses", choices=["dev", "held_out"], default=None)
+    parser.add_argument("--show-misses", choices=["dev", "held_out", "fresh"], default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/facts.json"))
     args = parser.parse_args(argv)
     statements = load(args.labels, args.data)
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "bench/facts.py", *(argv or sys.argv[1:])]),
         "statements": len(statements),
     }
-    for split in ("dev", "held_out", "all"):
+    for split in ("dev", "held_out", "fresh", "all"):
         for source in ("all", "own", "locomo"):
             chosen = [
                 s for s in statements if split in {"all", s.split} and source in {"all", s.source}

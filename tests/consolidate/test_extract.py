@@ -63,3 +63,106 @@ def test_the_default_extractor_is_local_and_the_llm_one_needs_its_settings() -> 
     )
     assert isinstance(built, LLMExtractor)
     assert built.url == "http://127.0.0.1:9/v1/chat/completions"
+
+
+# Third person, relatives and common phrasings (docs/consolidation.md, "Coverage
+# of the rule extractor"): (speaker, text, subject, attribute, value).
+THIRD_PERSON = [
+    ("Tom", "Bob lives in Paris now.", "Bob", "residence", "Paris"),
+    ("Maya", "Alice just moved to Berlin!", "Alice", "residence", "Berlin"),
+    ("Tom", "Bob works at Google.", "Bob", "employer", "Google"),
+    ("Ana", "Carlos is a software engineer.", "Carlos", "occupation", "software engineer"),
+    ("Tom", "Sarah works as a teacher in Leeds.", "Sarah", "occupation", "teacher"),
+    ("Lena", "Alice is a nurse at St. Mary's.", "Alice", "employer", "St. Mary's"),
+    ("Tom", "Bob likes sushi.", "Bob", "feeling about sushi", "likes"),
+    ("Jin", "Alice loves horror movies.", "Alice", "feeling about horror movies", "loves"),
+    ("Ana", "Bob is 52.", "Bob", "age", "52"),
+    ("Maya", "Bob has two cats.", "Bob", "number of cats", "2"),
+    ("Tom", "Bob's wife is Carol.", "Bob", "partner", "Carol"),
+    ("Tom", "Alice is dating Mark.", "Alice", "partner", "Mark"),
+    ("Jin", "Alice's brother is called Tom.", "Alice", "brother", "Tom"),
+]
+RELATIVES = [
+    ("Maya", "My sister moved to Lyon last spring.", "Maya's sister", "residence", "Lyon"),
+    ("Lena", "My parents live in Madrid.", "Lena's parents", "residence", "Madrid"),
+    ("Jin", "My husband is a doctor.", "Jin's husband", "occupation", "doctor"),
+    ("Maya", "My mom works as an accountant.", "Maya's mom", "occupation", "accountant"),
+    ("Sam", "My wife works at a hospital.", "Sam's wife", "employer", "a hospital"),
+    ("Jin", "My son is 7 years old.", "Jin's son", "age", "7"),
+    ("Tom", "My sister hates coffee.", "Tom's sister", "feeling about coffee", "hates"),
+    ("Omar", "My brother Karim lives in Cairo.", "Karim", "residence", "Cairo"),
+]
+FIRST_PERSON = [
+    ("Tom", "Our new place is in Brooklyn.", "residence", "Brooklyn"),
+    ("Ana", "I've been living in Denver for three years.", "residence", "Denver"),
+    ("Sam", "I got hired by Shopify last month.", "employer", "Shopify"),
+    ("Tom", "I just started at Microsoft.", "employer", "Microsoft"),
+    ("Omar", "I'm an engineer at Siemens.", "employer", "Siemens"),
+    ("Ana", "I teach math at a high school.", "occupation", "teacher"),
+    ("Ana", "I teach math at a high school.", "employer", "a high school"),
+    ("Jin", "Mia is my girlfriend.", "partner", "Mia"),
+    ("Ana", "Carlos and I got engaged!", "partner", "Carlos"),
+    ("Omar", "My best friend is called Yusuf.", "best friend", "Yusuf"),
+    ("Lena", "I'm a big fan of jazz.", "feeling about jazz", "likes"),
+    ("Omar", "I'm really into rock climbing.", "feeling about rock climbing", "likes"),
+    ("Ana", "I prefer tea over coffee.", "feeling about tea", "likes"),
+    ("Nate", "Sharing my love for vegan desserts is fun.", "feeling about vegan desserts", "loves"),
+    ("Maya", "Pizza is my favorite food.", "favorite food", "Pizza"),
+    ("Omar", "Our cat, Luna, is sleeping.", "pet cat", "Luna"),
+    ("Tom", "I adopted a puppy called Biscuit.", "pet dog", "Biscuit"),
+    ("Jin", "We have a dog named Max.", "pet dog", "Max"),
+]
+
+
+@pytest.mark.parametrize(("speaker", "text", "subject", "attribute", "value"), THIRD_PERSON)
+def test_third_person_statements_are_about_the_person_named(
+    speaker: str, text: str, subject: str, attribute: str, value: str
+) -> None:
+    found = RuleExtractor().extract_one(text, speaker)
+    assert (subject, attribute, value) in [(e.subject, e.attribute, e.value) for e in found]
+    assert speaker not in {e.subject for e in found}
+
+
+@pytest.mark.parametrize(("speaker", "text", "subject", "attribute", "value"), RELATIVES)
+def test_an_unnamed_relative_is_named_by_the_relation(
+    speaker: str, text: str, subject: str, attribute: str, value: str
+) -> None:
+    found = RuleExtractor().extract_one(text, speaker)
+    assert (subject, attribute, value) in [(e.subject, e.attribute, e.value) for e in found]
+
+
+@pytest.mark.parametrize(("speaker", "text", "attribute", "value"), FIRST_PERSON)
+def test_common_first_person_phrasings_are_facts_about_the_speaker(
+    speaker: str, text: str, attribute: str, value: str
+) -> None:
+    found = RuleExtractor().extract_one(text, speaker)
+    assert (speaker, attribute, value) in [(e.subject, e.attribute, e.value) for e in found]
+
+
+def test_a_named_relative_is_both_a_relation_and_a_subject() -> None:
+    found = RuleExtractor().extract_one("My brother Karim lives in Cairo.", "Omar")
+    facts = {(e.subject, e.attribute, e.value) for e in found}
+    assert {("Omar", "brother", "Karim"), ("Karim", "residence", "Cairo")} <= facts
+    assert next(e.text for e in found if e.subject == "Karim") == "Karim lives in Cairo"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She works at a bank.",
+        "He lives in Oslo.",
+        "Everyone loves a good story.",
+        "I quit my job at Amazon.",
+        "I love how you use it to tell your stories.",
+        "I don't live in Paris anymore.",
+        "I'm not a teacher.",
+        "I grew up in Chicago.",
+        "My friend thinks I should move to Berlin.",
+        "The meeting is at 3 pm.",
+    ],
+)
+def test_unnamed_subjects_negations_and_clauses_yield_no_fact(text: str) -> None:
+    found = RuleExtractor().extract_one(text, "Maya")
+    assert [
+        (e.subject, e.attribute, e.value) for e in found if e.attribute not in {"did", "plan"}
+    ] == []
