@@ -11,10 +11,14 @@ import pytest
 
 from engramdb import Memory
 from engramdb.config import Limits
+from engramdb.embed import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError
 from engramdb.validation import (
+    EARLIEST,
     ITEM_KEYS,
+    LATEST,
     MAX_BUDGET,
+    MAX_WINDOW,
     NewMemory,
     check_budget,
     check_flag,
@@ -285,3 +289,104 @@ def test_check_item_names_the_position_and_the_keys_it_takes() -> None:
         check_item({"speaker": "Maya"}, 2, LIMITS, NOW)
     with pytest.raises(LimitExceededError, match=r"^item 0: text is 11 characters"):
         check_item({"text": "x" * 11}, 0, SMALL, NOW)
+
+
+# -- every string a caller gives, every time (docs/limits.md) ------------------------------
+
+LONE_SURROGATES = ["\udfff", "ok\ud800", "\udc00tail"]
+
+
+@pytest.mark.parametrize("bad", LONE_SURROGATES)
+def test_a_lone_surrogate_is_invalid_input_wherever_a_string_goes(bad: str) -> None:
+    for check in (
+        lambda: check_text(bad, LIMITS),
+        lambda: check_query(bad, LIMITS),
+        lambda: check_label(bad, "speaker", LIMITS),
+        lambda: check_label(bad, "session", LIMITS),
+        lambda: check_metadata({bad: 1}, LIMITS),
+        lambda: check_metadata({"k": bad}, LIMITS),
+        lambda: check_metadata({"k": [{"deeper": bad}]}, LIMITS),
+    ):
+        with pytest.raises(InvalidInputError, match="lone surrogate"):
+            check()
+
+
+def test_memory_refuses_a_lone_surrogate_before_the_tokenizer_sees_it(embedder: Embedder) -> None:
+    with Memory(":memory:", embedder=embedder) as memory:
+        for kwargs in ({"speaker": "\udfff"}, {"session": "\udfff"}, {"metadata": {"\udfff": 1}}):
+            with pytest.raises(InvalidInputError):
+                memory.add("ok", namespace="fz", **kwargs)
+        with pytest.raises(InvalidInputError, match="lone surrogate"):
+            memory.add("ok \udfff", namespace="fz")
+        assert memory.namespaces() == []
+
+
+@pytest.mark.parametrize("char", ["\t", "\x85", "\u2028", "\u2029", "\x1f", "\x7f", "\x9b"])
+def test_a_label_with_a_control_or_line_separator_is_refused_by_name(char: str) -> None:
+    for value in (f"ali{char}ce", f"{char}alice", f"alice{char}"):
+        with pytest.raises(InvalidInputError, match=f"U\\+{ord(char):04X}") as refused:
+            check_label(value, "speaker", LIMITS)
+        assert "empty" not in str(refused.value)
+
+
+def test_a_label_keeps_its_inner_spaces_and_loses_the_outer_ones() -> None:
+    assert check_label("  Ada Lovelace ", "speaker", LIMITS) == "Ada Lovelace"
+    assert check_label("Ada\u00a0L", "speaker", LIMITS) == "Ada\u00a0L"
+
+
+def test_nul_is_refused_in_metadata_keys_and_values_as_in_text() -> None:
+    for metadata in ({"k\x00": 1}, {"k": "a\x00b"}, {"k": {"inner": ["\x00"]}}):
+        with pytest.raises(InvalidInputError, match="NUL"):
+            check_metadata(metadata, LIMITS)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(1, 1, 1, tzinfo=timezone.utc),
+        datetime(199, 12, 31, 23, 59, tzinfo=timezone.utc),
+        datetime(9900, 1, 1, tzinfo=timezone.utc),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+    ],
+)
+def test_a_time_outside_the_documented_range_is_refused(when: datetime) -> None:
+    with pytest.raises(InvalidInputError, match=r"0200-01-01 up to \(not including\) 9900-01-01"):
+        check_time(when, "now")
+
+
+def test_the_ends_of_the_time_range() -> None:
+    assert check_time(EARLIEST, "now") == EARLIEST
+    last = LATEST - timedelta(microseconds=1)
+    assert check_time(last, "now") == last
+
+
+def test_mood_and_retention_at_the_ends_of_time_are_refused(embedder: Embedder) -> None:
+    with Memory(":memory:", embedder=embedder) as memory:
+        added = memory.add("a quiet day", namespace="fz")
+        for now in (
+            datetime(1, 1, 1, tzinfo=timezone.utc),
+            datetime.max.replace(tzinfo=timezone.utc),
+        ):
+            with pytest.raises(InvalidInputError, match="now must be from"):
+                memory.mood(namespace="fz", now=now)
+            with pytest.raises(InvalidInputError, match="now must be from"):
+                memory.retention(added.id, namespace="fz", now=now)
+        # the longest window from the earliest time stays representable
+        mood = memory.mood(namespace="fz", window=MAX_WINDOW, now=EARLIEST)
+        assert mood.start == EARLIEST - MAX_WINDOW
+        with pytest.raises(InvalidInputError, match="window"):
+            memory.mood(namespace="fz", window=timedelta(days=999_999_999))
+        assert memory.check() == []
+
+
+def test_a_far_future_now_cannot_freeze_a_memory(embedder: Embedder) -> None:
+    with Memory(":memory:", embedder=embedder) as memory:
+        added = memory.add("a plan", namespace="fz")
+        with pytest.raises(InvalidInputError, match="now must be from"):
+            memory.update(
+                added.id,
+                namespace="fz",
+                text="a new plan",
+                now=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+            )
+        assert memory.update(added.id, namespace="fz", text="a newer plan").text == "a newer plan"

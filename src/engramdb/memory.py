@@ -63,6 +63,7 @@ from engramdb.validation import (
     check_query,
     check_text,
     check_time,
+    check_window,
 )
 
 __all__ = ["DEFAULT_NAMESPACE", "Memory"]
@@ -553,8 +554,7 @@ class Memory(MemoryAPI):
         """Valence and arousal of the episodes of the last ``window`` before ``now``,
         with the memories that drive them (from the emotion tags, docs/dynamics.md)."""
         namespace = check_namespace(namespace, self.settings.limits)
-        if not isinstance(window, timedelta) or window <= timedelta(0):
-            raise InvalidInputError("window must be a positive timedelta")
+        window = check_window(window)
         end = self._clock.now() if now is None else check_time(now, "now")
         start = end - window
         reading = prompt.read_mood(self._store.catalog(namespace), start, end)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from engramdb.clock import ensure_aware
@@ -20,9 +21,12 @@ from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
 
 __all__ = [
+    "EARLIEST",
     "ITEM_KEYS",
     "KINDS",
+    "LATEST",
     "MAX_BUDGET",
+    "MAX_WINDOW",
     "NewMemory",
     "check_budget",
     "check_emotion",
@@ -40,18 +44,31 @@ __all__ = [
     "check_new_memory",
     "check_number",
     "check_query",
+    "check_string",
     "check_text",
     "check_time",
+    "check_window",
 ]
 
 #: The kinds of memory: what ``add`` writes, and what consolidation derives from it.
 KINDS = frozenset({"episode", "fact", "summary"})
 #: The largest budget bound: exact in JSON numbers and in a SQLite INTEGER.
 MAX_BUDGET = 2**53
+#: The earliest time a caller may give (``occurred_at``, ``now``, ``as_of``), and the
+#: first it may no longer give (docs/limits.md): a century or more inside datetime's years
+#: 1 to 9999, so a window (a mood's, at most ``MAX_WINDOW``) or a curve (at most 36,500 days
+#: after the last use) computed from any accepted time stays representable.
+EARLIEST = datetime(200, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9900, 1, 1, tzinfo=timezone.utc)
+#: The longest window (a mood's) and curve a caller may ask for.
+MAX_WINDOW = timedelta(days=36_500)
 
 # Namespace labels appear in URLs, file names and API-key scopes: keep them plain.
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A label is one line: no control characters (tab and NEL included), no line or
+# paragraph separators (U+2028, U+2029); check_string refuses lone surrogates first.
+_NOT_IN_A_LABEL = frozenset({"Cc", "Zl", "Zp"})
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -71,12 +88,37 @@ def check_namespace(value: object, limits: Limits) -> str:
     return value
 
 
+def check_string(value: str, name: str, *, stored: bool = True) -> str:
+    """The rule every string a caller gives keeps: no lone surrogate (not Unicode text:
+    it has no UTF-8 form, so the store, the tokenizer and JSON all refuse it), and, in
+    what is ``stored``, no NUL (SQLite's C strings and many tools end at one). A query
+    is not stored: a NUL in it is plain text. Labels keep a stricter rule."""
+    if stored and "\x00" in value:
+        raise InvalidInputError(f"{name} must not contain NUL characters")
+    found = _SURROGATE.search(value)
+    if found:
+        raise InvalidInputError(
+            f"{name} holds a lone surrogate (U+{ord(found.group()):04X} at position "
+            f"{found.start()}), which is not valid Unicode text"
+        )
+    return value
+
+
 def check_label(value: object, name: str, limits: Limits) -> str | None:
     """A free-text label (session, speaker): optional, short, one line."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__}")
+    check_string(value, name)
+    # before strip(): it removes tabs, NEL and U+2028 at the ends, and the message must
+    # name the character, not call the label empty
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in _NOT_IN_A_LABEL:
+            raise InvalidInputError(
+                f"{name} must be one line without control characters or line separators; "
+                f"found U+{ord(char):04X} at position {position}"
+            )
     value = value.strip()
     if not value:
         raise InvalidInputError(f"{name} must not be empty (pass None to leave it out)")
@@ -84,8 +126,6 @@ def check_label(value: object, name: str, limits: Limits) -> str | None:
         raise LimitExceededError(
             f"{name} is {len(value)} characters; the limit is {limits.max_label_chars}"
         )
-    if _CONTROL.search(value) or "\n" in value or "\r" in value:
-        raise InvalidInputError(f"{name} must be one line without control characters")
     return value
 
 
@@ -98,9 +138,7 @@ def check_text(value: object, limits: Limits, name: str = "text") -> str:
         raise LimitExceededError(
             f"{name} is {len(value)} characters; the limit is {limits.max_text_chars}"
         )
-    if "\x00" in value:
-        raise InvalidInputError(f"{name} must not contain NUL characters")
-    return value
+    return check_string(value, name)
 
 
 def check_query(value: object, limits: Limits) -> str:
@@ -112,15 +150,35 @@ def check_query(value: object, limits: Limits) -> str:
         raise LimitExceededError(
             f"query is {len(value)} characters; the limit is {limits.max_query_chars}"
         )
-    return value
+    return check_string(value, "query", stored=False)
 
 
 def check_time(value: object, name: str) -> datetime:
+    """A timezone-aware datetime from ``EARLIEST`` up to (not including) ``LATEST``."""
     try:
-        return ensure_aware(value, name)
+        utc = ensure_aware(value, name)
     except OverflowError as exc:
         # e.g. 0001-01-01 at +02:00 has no UTC form; refuse it as input, don't crash
         raise InvalidInputError(f"{name} {value!r} is out of the representable range") from exc
+    if not EARLIEST <= utc < LATEST:
+        raise InvalidInputError(
+            f"{name} must be from {_day(EARLIEST)} up to (not including) {_day(LATEST)} UTC "
+            f"(docs/limits.md); got {_day(utc)}"
+        )
+    return utc
+
+
+def _day(value: datetime) -> str:
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def check_window(value: object) -> timedelta:
+    """A positive ``timedelta`` of at most ``MAX_WINDOW`` (100 years)."""
+    if not isinstance(value, timedelta) or not timedelta(0) < value <= MAX_WINDOW:
+        raise InvalidInputError(
+            f"window must be a positive timedelta of at most {MAX_WINDOW.days} days"
+        )
+    return value
 
 
 def check_limit(value: object, limits: Limits) -> int:
@@ -190,7 +248,10 @@ def check_metadata(value: object, limits: Limits) -> dict[str, Any]:
 def _check_json_value(value: object, path: str, depth: int = 0) -> None:
     if depth > 32:
         raise InvalidInputError(f"{path} is nested too deeply (more than 32 levels)")
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        check_string(value, path)
+        return
+    if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -200,6 +261,7 @@ def _check_json_value(value: object, path: str, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInputError(f"{path} has a non-string key {key!r}")
+            check_string(key, f"a key of {path}")
             _check_json_value(item, f"{path}.{key}", depth + 1)
         return
     if isinstance(value, (list, tuple)):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from engramdb import Memory
+from engramdb import Memory, wire
 
 from .conftest import AppKeys, bearer
 
@@ -263,3 +264,112 @@ def test_a_prefix_key_covers_its_prefix_only(app: tuple[TestClient, AppKeys]) ->
     assert ok.status_code == 201
     no = client.post("/v1/namespaces/teams/engrams", json={"text": "a"}, headers=bearer(keys.team))
     assert no.status_code == 403
+
+
+def _post_raw(client: TestClient, path: str, body: Any, token: str) -> Any:
+    # json.dumps escapes a lone surrogate as \udfff: valid JSON, not valid Unicode text
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    return client.post(path, content=json.dumps(body).encode("ascii"), headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/engrams", {"text": "ok", "speaker": "\udfff"}),
+        ("/engrams", {"text": "ok", "session": "\udfff"}),
+        ("/engrams", {"text": "ok \udfff"}),
+        ("/engrams", {"text": "ok", "metadata": {"\udfff": 1}}),
+        ("/engrams", {"text": "ok", "metadata": {"k": ["\ud800"]}}),
+        ("/engrams/batch", {"items": [{"text": "ok"}, {"text": "ok", "speaker": "\udfff"}]}),
+        ("/search", {"query": "ok \udfff"}),
+        ("/context", {"query": "ok", "session": "\udfff"}),
+    ],
+)
+def test_a_lone_surrogate_is_invalid_input_not_a_server_error(
+    app: tuple[TestClient, AppKeys], path: str, body: Any
+) -> None:
+    client, keys = app
+    before = _stats(client, keys)
+    response = _post_raw(client, f"{NS}{path}", body, keys.alice)
+    assert response.status_code == 422, response.text
+    # the schema refuses some (a constrained string field), the library the rest
+    assert response.json()["error"]["code"] in {"invalid_input", "invalid_request"}
+    assert _stats(client, keys) == before
+
+
+@pytest.mark.parametrize("label", ["speaker", "session"])
+@pytest.mark.parametrize("char", ["\t", "\x85", "\u2028"])
+def test_a_label_with_a_control_character_is_named_in_the_refusal(
+    app: tuple[TestClient, AppKeys], label: str, char: str
+) -> None:
+    client, keys = app
+    response = _post_raw(client, f"{NS}/engrams", {"text": "ok", label: f"a{char}b"}, keys.alice)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert f"U+{ord(char):04X}" in error["message"]
+    assert "empty" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/mood", "now=0001-01-01T00:00:00Z"),
+        ("/mood", "now=9999-12-31T23:59:59Z"),
+        ("/facts", "as_of=0001-01-01T00:00:00Z"),
+    ],
+)
+def test_a_time_outside_the_range_in_a_query_is_invalid_input(
+    app: tuple[TestClient, AppKeys], path: str, query: str
+) -> None:
+    client, keys = app
+    response = client.get(f"{NS}{path}?{query}", headers=bearer(keys.alice))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize("when", ["1700000000", "1700000000.5", "-1", "0"])
+def test_a_unix_number_is_refused_in_every_datetime_query_parameter(
+    app: tuple[TestClient, AppKeys], when: str
+) -> None:
+    client, keys = app
+    added = client.post(f"{NS}/engrams", json={"text": "ok"}, headers=bearer(keys.alice)).json()
+    for path, name in (
+        ("/mood", "now"),
+        ("/facts", "as_of"),
+        (f"/engrams/{added['id']}/retention", "now"),
+    ):
+        response = client.get(f"{NS}{path}", params={name: when}, headers=bearer(keys.alice))
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["code"] == "invalid_request"
+        good = client.get(
+            f"{NS}{path}", params={name: "2024-05-01T10:00:00Z"}, headers=bearer(keys.alice)
+        )
+        assert good.status_code == 200, (path, good.text)
+
+
+def test_the_now_of_a_write_may_not_run_far_ahead_of_the_server_clock(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, keys = app
+    headers = bearer(keys.alice)
+    added = client.post(f"{NS}/engrams", json={"text": "a plan"}, headers=headers).json()
+    soon = wire.time_to_json(datetime.now(timezone.utc) + timedelta(hours=1))
+    later = wire.time_to_json(datetime.now(timezone.utc) + timedelta(days=2))
+    for far in (later, "9999-12-31T23:59:59Z"):
+        for method, path, body in (
+            ("PATCH", f"/engrams/{added['id']}", {"text": "a new plan", "now": far}),
+            ("POST", "/consolidate", {"now": far}),
+            ("POST", "/fade", {"now": far}),
+            ("POST", "/search", {"query": "plan", "now": far}),
+        ):
+            response = client.request(method, f"{NS}{path}", json=body, headers=headers)
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["error"]["code"] in {"invalid_request", "invalid_input"}
+    # a search that writes nothing may look ahead; a write a little ahead is taken
+    looking = {"query": "plan", "now": later, "reinforce": False}
+    assert client.post(f"{NS}/search", json=looking, headers=headers).status_code == 200
+    patch = {"text": "a new plan", "now": soon}
+    assert (
+        client.patch(f"{NS}/engrams/{added['id']}", json=patch, headers=headers).status_code == 200
+    )

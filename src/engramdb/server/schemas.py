@@ -17,10 +17,12 @@ Pydantic lives only under ``server/``.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -30,6 +32,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     create_model,
+    model_validator,
 )
 
 from engramdb import wire
@@ -50,6 +53,7 @@ from engramdb.model import (
 from engramdb.options import ADD, CONSOLIDATE, CONTEXT, SEARCH
 
 __all__ = [
+    "WRITE_AHEAD",
     "BatchIn",
     "BatchOut",
     "BudgetIn",
@@ -89,19 +93,45 @@ __all__ = [
     "ValueOut",
     "VersionOut",
     "WorkingOut",
+    "WriteTime",
 ]
 
 
+#: How far ahead of the server's clock the ``now`` of a write may be (docs/server.md): a
+#: version, a recall or a fade dated later would refuse or outweigh every write until then.
+WRITE_AHEAD = timedelta(hours=24)
+# The date part of ISO 8601: what pydantic would otherwise also take as Unix time ("1700000000")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _iso_only(value: object) -> object:
-    # pydantic would also take a number as Unix time; the API takes ISO 8601 only.
-    if isinstance(value, (int, float)):
+    # pydantic would also take a number, or a string of digits, as Unix time; the API takes
+    # ISO 8601 only (docs/server.md).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("a datetime must be an ISO 8601 string with a timezone")
+    return value
+
+
+def _not_far_ahead(value: datetime) -> datetime:
+    try:
+        ahead = value > datetime.now(timezone.utc) + WRITE_AHEAD
+    except OverflowError:  # no UTC form (0001-01-01 at +02:00): the library refuses it
+        return value
+    if ahead:
+        raise ValueError(
+            f"the now of a write may be at most {WRITE_AHEAD.total_seconds() / 3600:.0f} hours "
+            "ahead of the server's clock"
+        )
     return value
 
 
 UtcTime = Annotated[datetime, PlainSerializer(wire.time_to_json, return_type=str)]
 #: An ISO 8601 datetime with a timezone; a naive one is refused, never guessed.
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+#: The ``now`` of a write: an ``IsoTime`` at most ``WRITE_AHEAD`` past the server's clock.
+WriteTime = Annotated[IsoTime, AfterValidator(_not_far_ahead)]
 Metadata = dict[str, Any]
 Kind = Literal["episode", "fact", "summary"]
 
@@ -208,8 +238,10 @@ class EngramPatch(_In):
     speaker: str | None = None
     occurred_at: IsoTime | None = None
     metadata: Metadata | None = None
-    now: IsoTime | None = Field(
-        default=None, description="When the new version becomes valid (default: now)."
+    now: WriteTime | None = Field(
+        default=None,
+        description="When the new version becomes valid (default: now; at most 24 hours "
+        "ahead of the server's clock).",
     )
 
 
@@ -228,6 +260,13 @@ class SearchIn(_In):
     as_of: IsoTime | None = Field(default=None, description=SEARCH.help("as_of"))
     kinds: list[Kind] | None = Field(default=None, description=SEARCH.help("kinds"))
 
+    @model_validator(mode="after")
+    def _reinforce_not_far_ahead(self) -> SearchIn:
+        # a reinforcing search writes its hits' last use at ``now``
+        if self.reinforce and self.now is not None:
+            _not_far_ahead(self.now)
+        return self
+
     def options(self) -> dict[str, Any]:
         """Every option but the query, as ``Memory.search`` keyword arguments."""
         return {name: getattr(self, name) for name in type(self).model_fields if name != "query"}
@@ -236,7 +275,7 @@ class SearchIn(_In):
 class ConsolidateIn(_In):
     """``Memory.consolidate``'s options (``options.CONSOLIDATE``; ``progress`` is local)."""
 
-    now: IsoTime | None = Field(default=None, description=CONSOLIDATE.help("now"))
+    now: WriteTime | None = Field(default=None, description=CONSOLIDATE.help("now"))
 
 
 class FactsOut(BaseModel):
@@ -262,8 +301,10 @@ class BudgetIn(_In):
 class FadeIn(_In):
     """``Memory.fade``'s options."""
 
-    now: IsoTime | None = Field(
-        default=None, description="The time retention is judged at (default: now)."
+    now: WriteTime | None = Field(
+        default=None,
+        description="The time retention is judged at (default: now; at most 24 hours ahead "
+        "of the server's clock).",
     )
 
 
