@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,20 @@ def test_check_a_sound_store(filled: Invoke) -> None:
     result = filled("check")
     assert (result.exit_code, result.stdout.strip()) == (0, "ok")
     assert ok_json(filled("--json", "check")) == {"ok": True, "problems": []}
+
+
+def test_check_names_a_damaged_saved_vector_index_and_search_still_answers(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    from engramdb.store.sqlite.annfile import path_of
+
+    invoke("add", "Tom likes chess", "-n", "games")
+    path_of(str(tmp_path / "store" / "engram.db"), "games").write_bytes(b"not an index")
+    result = invoke("--json", "check")
+    assert result.exit_code == 1
+    assert any("saved vector index" in p for p in json.loads(result.stdout)["problems"])
+    assert invoke("search", "chess", "-n", "games").exit_code == 0
+    assert ok_json(invoke("--json", "check")) == {"ok": True, "problems": []}  # it went
 
 
 def test_forget_namespace_without_yes_and_without_a_terminal_refuses(invoke: Invoke) -> None:

@@ -389,6 +389,8 @@ class NamespaceCache:
             index = VectorIndex.restored(self.dims, self.ann_threshold, state)
         except (OSError, ValueError, StoreError):  # damaged or foreign: rebuilt instead
             self.events["unusable"] += 1
+            if not self._db.read_only:  # derived: the rebuild saves a sound one, if any
+                path.unlink(missing_ok=True)
             return None
         self.events["loaded"] += 1
         return Loaded(
