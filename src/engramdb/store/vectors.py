@@ -1,7 +1,7 @@
 """An in-memory vector index over one namespace: exact below a size, HNSW above.
 
-Stores own their vectors durably; this index is derived from them, rebuilt on
-open or reindex, and never the only copy. Exact search (one matrix product) is
+Stores own their vectors durably; this index is derived from them (built from
+the table, or restored from a state a store saved) and never the only copy. Exact search (one matrix product) is
 fast enough for tens of thousands of vectors; above ``ann_threshold`` an
 hnswlib graph answers instead (see BENCHMARKS.md, "Vector index"). It also owns
 the int8 quantisation used to store vectors compactly, and the index's state as
