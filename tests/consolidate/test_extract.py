@@ -10,6 +10,8 @@ from engramdb.consolidate.extractors import make_extractor
 from engramdb.consolidate.llm import LLMExtractor
 from engramdb.errors import InvalidInputError
 
+from .conftest import NOW, day, hash_memory
+
 CASES = [
     ("I moved to New York last month!", "residence", "New York"),
     ("We finally relocated to Lisbon.", "residence", "Lisbon"),
@@ -166,3 +168,28 @@ def test_unnamed_subjects_negations_and_clauses_yield_no_fact(text: str) -> None
     assert [
         (e.subject, e.attribute, e.value) for e in found if e.attribute not in {"did", "plan"}
     ] == []
+
+
+def test_third_person_values_supersede_per_person_but_unnamed_cousins_accumulate() -> None:
+    said = [
+        (0, "Tom", "Bob lives in Paris now."),
+        (0, "Maya", "My cousin works at Adobe, she likes it."),
+        (90, "Tom", "Bob just moved to Rome!"),
+        (90, "Maya", "My cousin works at Nike."),  # perhaps another cousin: both hold
+        (120, "Maya", "My mom works at Lego."),
+        (150, "Maya", "My mom works at Ikea now."),  # one mother: the new value replaces
+    ]
+    with hash_memory() as mem:
+        mem.add_many(
+            [{"text": t, "speaker": s, "occurred_at": day(d)} for d, s, t in said], namespace="u"
+        )
+        mem.consolidate(namespace="u", now=NOW)
+        bob = mem.facts(namespace="u", subject="Bob", attribute="residence")
+        cousin = mem.facts(namespace="u", subject="Maya's cousin", attribute="employer")
+        mom = mem.facts(namespace="u", subject="Maya's mom", attribute="employer")
+    assert [(f.value, f.status) for f in bob] == [("Paris", "superseded"), ("Rome", "current")]
+    assert sorted((f.value, f.status) for f in cousin) == [
+        ("Adobe", "current"),
+        ("Nike", "current"),
+    ]
+    assert [(f.value, f.status) for f in mom] == [("Lego", "superseded"), ("Ikea", "current")]

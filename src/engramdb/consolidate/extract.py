@@ -33,6 +33,15 @@ EXCLUSIVE = frozenset({"residence", "employer", "occupation", "partner", "age", 
 _EXCLUSIVE_PREFIXES = ("number of ", "favorite ", "feeling about ")
 
 
+# "Maya's cousin": a relation one can have several of, so not one person
+_SEVERAL = re.compile(
+    r"'s (?:sister|brother|son|daughter|friend|cousin|aunt|uncle|grandma|grandmother|grandpa|"
+    r"grandfather|niece|nephew|roommate|mentor|kids|children|sons|daughters|grandparents|"
+    r"neighbou?r|colleague|coworker|teacher)$",
+    re.IGNORECASE,
+)
+
+
 def is_exclusive(attribute: str) -> bool:
     return attribute in EXCLUSIVE or attribute.startswith(_EXCLUSIVE_PREFIXES)
 
@@ -54,7 +63,10 @@ class Extraction:
 
     @property
     def exclusive(self) -> bool:
-        return is_exclusive(self.attribute)
+        """Whether a new value replaces the old one. Not for an unnamed relative
+        who may be several people ("my cousin works at Adobe", later "my cousin
+        works at Nike": two cousins, both true)."""
+        return is_exclusive(self.attribute) and _SEVERAL.search(self.subject) is None
 
 
 @runtime_checkable
