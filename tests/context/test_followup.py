@@ -175,3 +175,87 @@ def test_a_session_context_never_reads_another_session_or_namespace(mem: Memory)
     assert ids("s3") == ids(None)  # no session s3 in namespace n: no context at all
     assert ids("s2") == ids(["Melanie: A turn of another session"])  # s2's turns, only them
     assert ids("s2") != ids(["Caroline: I adopted a puppy at the animal shelter."])
+
+
+# People in follow-ups (docs/context.md, "Who a pronoun means"): the person the
+# context is about, not the context's speaker.
+@pytest.mark.parametrize(
+    ("query", "context", "expected"),
+    [
+        # the speaker asks about a third person, then refers to her by pronoun
+        ("What is she researching?",
+         ["Melanie: How is Caroline doing these days?", "Melanie: I heard she has big plans."],
+         "What is Caroline researching?"),
+        # two people named: the most recent wins
+        ("Where does he work?",
+         ["Caroline: I had lunch with Gina yesterday.", "Caroline: Then Jon called me."],
+         "Where does Jon work?"),
+        # possessives
+        ("What is her job?",
+         ["Melanie: Have you heard from Caroline?", "Melanie: I think she moved."],
+         "What is Caroline's job?"),
+        ("Is the car hers?", ["Melanie: Caroline bought a new car."], "Is the car Caroline's?"),
+        # a couple: "they" is both of them
+        ("Where did they open their studio?",
+         ["Caroline: I ran into Jon and Gina at the market."],
+         "Where did Jon and Gina open Jon and Gina's studio?"),
+        # the interlocutor: Caroline talked about herself, Melanie only answered
+        ("What is she researching?",
+         ["Caroline: I spent the whole week reading about adoption.",
+          "Melanie: Wow, that is wonderful news!"],
+         "What is Caroline researching?"),
+        ("What did she find?",
+         ["Caroline: I spent the week reading about adoption.",
+          "Melanie: Wow, I am so proud of you!"],
+         "What did Caroline find?"),
+        # someone unnamed: "she" in Melanie's own turn is not Melanie
+        ("What does she teach?",
+         ["Melanie: I met my new neighbour. She is a teacher."],
+         "What does she teach?"),
+        # the asker says "I": her "she" is somebody else, and nobody else is named
+        ("What did I tell her?", ["Melanie: I love painting sunsets."], "What did I tell her?"),
+        ("Did I tell her about my painting?",
+         ["Melanie: How is Caroline?", "Melanie: I love painting sunsets."],
+         "Did I tell Caroline about my painting?"),
+        # gender learned from the context: "he" is not the woman called "she"
+        ("What did he say?",
+         ["Caroline: Yesterday Jon came by with Gina.", "Caroline: She brought cake."],
+         "What did Jon say?"),
+        # reflexive: the person once is enough
+        ("Did she paint it herself?", ["Melanie: How is Caroline?"],
+         "Did Caroline paint it herself?"),
+        ("Who took care of himself?", ["Caroline: My friend Jon was sick."],
+         "Who took care of Jon?"),
+    ],
+)  # fmt: skip
+def test_pronouns_mean_the_person_the_context_is_about(
+    query: str, context: list[str], expected: str
+) -> None:
+    assert resolve(query, [parse_turn(c) for c in context], KNOWN).text == expected
+
+
+def test_referent_skips_the_speaker_who_talks_about_someone_else() -> None:
+    turns = [
+        Turn("How is Caroline doing these days?", speaker="Melanie"),
+        Turn("I heard she has big plans.", speaker="Melanie"),
+    ]
+    assert referent(turns, KNOWN) == "Caroline"
+    assert referent(turns, KNOWN, "he") == "Melanie"  # "she" is Caroline; Melanie may be "he"
+
+
+def test_search_resolves_she_to_the_person_the_speaker_asked_about(mem: Memory) -> None:
+    context = ["Melanie: How is Caroline doing these days?", "Melanie: I heard she has big plans."]
+    hits = mem.search(
+        "What is she researching?", namespace="n", limit=1, now=T0, reinforce=False,
+        context=context,
+    )  # fmt: skip
+    assert hits[0].engram.text == "I am researching adoption agencies."
+    assert hits[0].engram.speaker == "Caroline"
+
+
+def test_search_resolves_she_to_the_speakers_interlocutor(mem: Memory) -> None:
+    context = ["Caroline: I have been so busy at work.", "Melanie: Oh no, take care!"]
+    hits = mem.search(
+        "Who is visiting her?", namespace="n", limit=1, now=T0, reinforce=False, context=context
+    )
+    assert hits[0].engram.text == "My sister Anna is visiting me next month."

@@ -4,16 +4,12 @@
 and the LGBTQ support group." ``resolve`` rewrites the query for the lexical,
 dense and speaker signals in two steps (docs/context.md):
 
-1. **People.** The most recently named person takes the place of a
-   third-person pronoun ("she" -> "Caroline", "her sister" -> "Caroline's
-   sister"). Speaker awareness: a person named in the latest turn wins over
-   that turn's speaker, who wins over older turns ("Melanie: how is
-   Caroline?" makes "she" Caroline; "Caroline: I went hiking" makes it
-   Caroline too); in one turn a known speaker of the namespace wins over
-   other capitalised words, which may be places or titles ("the Harry Potter
-   trivia"). No gender or number agreement: any of she, he, they and their
-   object and possessive forms take the latest person; first person ("I",
-   "my") is left alone.
+1. **People** (``recall.people``). A third-person pronoun takes the place
+   of the person the context is about: the latest third person named, not
+   the context's speaker ("Melanie: How is Caroline doing?" / "Melanie: I
+   heard she has big plans." make "she" Caroline), a group for "they" ("Jon
+   and Gina"), gender learnt from the context's own pronouns ("she" ->
+   "Caroline", "her sister" -> "Caroline's sister").
 2. **Things.** An anaphor that points at a thing ("that", "this", "it",
    "its", "those", "these", locative "there", "that one", "the same one",
    "the other one") is replaced by the context's *topic*: the salient phrase
@@ -43,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from engramdb.recall.lexical import analyze
+from engramdb.recall.people import NOT_PEOPLE, Turn, parse_turn, referent, rewrite_people
 from engramdb.recall.text import STOPWORDS, fold
 from engramdb.recall.when import month_words
 
@@ -50,32 +47,6 @@ __all__ = ["Resolution", "Turn", "parse_turn", "referent", "resolve", "topics"]
 
 # A word list reads better as prose (text.py does the same).
 # ruff: noqa: SIM905
-
-_SUBJECT_OBJECT = frozenset({"she", "he", "they", "him", "them"})
-_POSSESSIVE = frozenset({"his", "their", "hers", "theirs"})
-# "her" is an object ("tell her") or a possessive ("her sister"): possessive when a
-# word that can follow a determiner comes next.
-_NOT_A_NOUN = frozenset(
-    """
-    a an the and or but to of in on at for from with about by as than that this if when so
-    do does did is was be been have has had not
-    """.split()
-)
-_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
-_LABEL = re.compile(r"^\s*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2})\s*:\s+(\S.*)$", re.S)
-# Capitalised words that are not people.
-_NOT_PEOPLE = frozenset(
-    """
-    i i'm i've i'd i'll tell what when where who why how which did does do is was are were
-    the a an and but so yes no ok okay hi hello hey thanks thank please my our your its
-    monday tuesday wednesday thursday friday saturday sunday january february march april
-    may june july august september october november december today yesterday tomorrow
-    she he they her him them his their it this that these those there here
-    """.split()
-)
-
-# -- things: anaphors and the phrases they point at ---------------------------------
 
 _TOKEN = re.compile(r"[^\W_][\w'\u2019+&-]*")
 # Words that end a topic phrase besides stopwords: times and talk about the talk.
@@ -120,14 +91,6 @@ _BE = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
-    """One turn of the conversation so far: who said it (when known) and what."""
-
-    text: str
-    speaker: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Resolution:
     """A query with its pronouns and anaphors replaced: ``person`` is who its
     pronouns were taken to mean, ``topic`` the context phrase its anaphors were."""
@@ -138,108 +101,26 @@ class Resolution:
     topic: str | None = None
 
 
-def parse_turn(raw: str) -> Turn:
-    """A context string as a turn: ``"Caroline: I went hiking"`` names its speaker."""
-    match = _LABEL.match(raw)
-    if match and match.group(1).lower() not in _NOT_PEOPLE:
-        return Turn(text=match.group(2).strip(), speaker=match.group(1))
-    return Turn(text=raw.strip())
-
-
-def _mentions(text: str, known: Iterable[str]) -> list[tuple[int, str]]:
-    """(position, name) of every person named in ``text``: known names in any case,
-    then other capitalised words when not the first word of a sentence."""
-    lowered = {fold(k) for k in known if k}  # "jose" names "José", as in recall.features
-    found: list[tuple[int, str]] = []
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        if word.endswith(("'s", "\u2019s")):
-            word = word[:-2]
-        low = fold(word)
-        if low in lowered:
-            found.append((match.start(), word[:1].upper() + word[1:]))
-    others: list[tuple[int, str]] = []
-    for match in _NAME.finditer(text):
-        word, low = match.group(0), fold(match.group(0))
-        if low in lowered or low in _NOT_PEOPLE:
-            continue
-        before = text[: match.start()].rstrip()
-        if not before or before[-1] in ".!?:\"'“":
-            continue  # sentence-initial: capitalised for grammar, not as a name
-        others.append((match.start(), word))
-    return sorted(others) + sorted(found)
-
-
-def referent(turns: Sequence[Turn], known: Iterable[str] = ()) -> str | None:
-    """The person a third-person pronoun most likely means: the latest one named.
-
-    Latest turn first; in a turn, the last known speaker mentioned, else the
-    last other name, else the turn's speaker (someone talking about
-    themselves is "she" to the next speaker).
-    """
-    names = list(known)
-    for turn in reversed(turns):
-        mentioned = _mentions(turn.text, names)
-        if mentioned:
-            return mentioned[-1][1]
-        if turn.speaker:
-            return turn.speaker.split()[0]
-    return None
-
-
 def resolve(
     query: str,
     turns: Sequence[Turn],
     known: Iterable[str] = (),
     rarity: Callable[[str], float] | None = None,
 ) -> Resolution:
-    """``query`` with third-person pronouns replaced by the context's latest person
-    and anaphors of things by the context's topic (module docstring).
+    """``query`` with third-person pronouns replaced by the person the context is
+    about and anaphors of things by the context's topic (module docstring).
 
-    Pronouns after a person the query names itself are left as they are
-    ("What did Anna say about her?"). ``rarity`` scores a word's
+    ``rarity`` scores a word's
     informativeness (higher: rarer) to choose between phrases of one turn;
     without it the latest phrase wins.
     """
     names = list(known)
     if not turns:
         return Resolution(query, None, 0)
-    named = _mentions(query, names)
-    person = referent(turns, names)
-    before = min(p for p, _ in named) if named else len(query)
-    text, replaced = (query, 0) if person is None else _people(query, person, before)
-    if not replaced:
-        person = None
-    people = {fold(n) for n in names} | ({fold(person)} if person else set())
+    text, replaced, first = rewrite_people(query, turns, names)
+    people = {fold(n) for n in names} | ({fold(first)} if first else set())
     text, things, topic = _things(text, turns, people, rarity)
-    return Resolution(text, person, replaced + things, topic)
-
-
-def _people(query: str, person: str, before: int) -> tuple[str, int]:
-    """``query`` with the pronouns that start before ``before`` taken to mean ``person``."""
-    words = [w for w in _WORD.finditer(query) if w.start() < before]
-    out: list[str] = []
-    last = 0
-    replaced = 0
-    for i, match in enumerate(words):
-        low = match.group(0).lower()
-        if low in _SUBJECT_OBJECT:
-            new = person
-        elif low in _POSSESSIVE:
-            new = f"{person}'s"
-        elif low == "her":
-            following = words[i + 1].group(0).lower() if i + 1 < len(words) else ""
-            gap = query[match.end() : words[i + 1].start()] if i + 1 < len(words) else ""
-            possessive = following and following not in _NOT_A_NOUN and gap.strip() == ""
-            new = f"{person}'s" if possessive else person
-        else:
-            continue
-        out.append(query[last : match.start()])
-        out.append(new)
-        last = match.end()
-        replaced += 1
-    out.append(query[last:])
-    return "".join(out), replaced
+    return Resolution(text, first, replaced + things, topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +166,7 @@ def _phrases(text: str, people: set[str], rarity: Callable[[str], float] | None)
         marker = tokens[i - 1].group(0).lower() if joined(i) else ""
         owner = (
             marker.endswith(("'s", "\u2019s"))
-            and _base(marker) not in STOPWORDS | _NOT_PEOPLE
+            and _base(marker) not in STOPWORDS | NOT_PEOPLE
             and (_base(marker) in people or tokens[i - 1].group(0)[0].isupper())
         )
         # "John's car" keeps its owner: "it" then means the car, and whose
