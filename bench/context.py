@@ -34,7 +34,17 @@
    Recall@10 of the evidence is reported for the original questions, the
    rewritten ones without ``context=`` and with ``context=[turn]``, on the same
    subset of kept questions.
-2. Packing. For every question, evidence coverage (the fraction of its
+2. Personal pronouns. Each question of categories 1-4 that names exactly one
+   speaker keeps its topic and loses only the name, by rule d ("What is
+   Caroline researching?" becomes "What is she researching?"); the name lives
+   in two previous turns of the *other* speaker, the second of which refers
+   to the person by pronoun: ``"{Other}: How is {Name} doing these days?"``,
+   ``"{Other}: I heard {she} has been busy."``. The context's speaker is
+   named in every turn and the person only in the first, so a resolver that
+   takes the latest speaker answers for the wrong person. Questions whose
+   rewrite changes nothing are left out. Recall@10 of the original question
+   without context, of the rewritten one without and with ``context=``.
+3. Packing. For every question, evidence coverage (the fraction of its
    evidence turns inside the context) of ``mem.context(question,
    budget_tokens=B)`` against naive top-k: hits in rank order, each as the
    same labelled line, until the next one would overflow B. B = 500, 1000, 2000.
@@ -70,7 +80,7 @@ from locomo import DEFAULT_DATA, machine, questions
 from metrics import recall_at
 
 BUDGETS = (500, 1000, 2000)
-PARTS = frozenset({"followup", "packing"})
+PARTS = frozenset({"followup", "pronouns", "packing"})
 POOL = 60
 # LoCoMo's speakers (all ten conversations); anyone else is "they".
 GENDER = {
@@ -193,12 +203,29 @@ def replace_person(question: str, name: str) -> str:
 
     def swap(match: re.Match[str]) -> str:
         if match.group(1):
-            return possessive
+            return possessive.capitalize() if match.start() == 0 else possessive
         before = question[: match.start()].split()
         word = obj if before and before[-1].lower() in OBJECT_AFTER else subject
         return word.capitalize() if match.start() == 0 else word
 
     return re.sub(rf"\b{re.escape(name)}('s|\u2019s)?(?!\w)", swap, question)
+
+
+def pronoun_followup(question: str, speakers: tuple[str, str]) -> tuple[list[str], str] | None:
+    """(context turns, rewritten question) by the module docstring's part 2, or None."""
+    name = named(question, speakers)
+    if name is None:
+        return None
+    text = replace_person(question, name)
+    if text == question:
+        return None
+    other = speakers[1] if name == speakers[0] else speakers[0]
+    subject = PRONOUNS[GENDER.get(name, "")][0]
+    context = [
+        f"{other}: How is {name} doing these days?",
+        f"{other}: I heard {subject} has been busy.",
+    ]
+    return context, text
 
 
 def naive(hits: list[Any], budget: int, count: Any) -> list[str]:
@@ -220,6 +247,8 @@ def run(data: Path, parts: frozenset[str] = PARTS) -> dict[str, Any]:
     count = default_counter().count
     follow: dict[str, list[float]] = {"original": [], "rewritten": [], "with_context": []}
     examples: list[dict[str, str]] = []
+    pronoun: dict[str, list[float]] = {"original": [], "rewritten": [], "with_context": []}
+    pronoun_examples: list[dict[str, Any]] = []
     packed: dict[int, list[float]] = {b: [] for b in BUDGETS}
     topk: dict[int, list[float]] = {b: [] for b in BUDGETS}
     conversation: list[str] = []  # of each packing question, to read any held-out split
@@ -255,6 +284,25 @@ def run(data: Path, parts: frozenset[str] = PARTS) -> dict[str, Any]:
                 follow["with_context"].append(recall_at(ranked(text, [turn]), q.evidence, 10))
                 if len(examples) < 12:
                     examples.append({"context": turn, "original": q.question, "question": text})
+            for q in questions(conv) if "pronouns" in parts else ():
+                rewritten = pronoun_followup(q.question, conv.speakers)
+                if rewritten is None:
+                    continue
+                turns, text = rewritten
+                for key, asked, context in (
+                    ("original", q.question, None),
+                    ("rewritten", text, None),
+                    ("with_context", text, turns),
+                ):
+                    hits = mem.search(
+                        asked, namespace=ns, limit=10, now=now, reinforce=False, context=context
+                    )
+                    got = [dia[h.engram.id] for h in hits]
+                    pronoun[key].append(recall_at(got, q.evidence, 10))
+                if len(pronoun_examples) < 6:
+                    pronoun_examples.append(
+                        {"context": turns, "original": q.question, "question": text}
+                    )
             for q in questions(conv) if "packing" in parts else ():
                 conversation.append(ns)
                 hits = mem.search(q.question, namespace=ns, limit=POOL, now=now, reinforce=False)
@@ -285,6 +333,16 @@ def run(data: Path, parts: frozenset[str] = PARTS) -> dict[str, Any]:
             else 0.0,
             "examples": examples,
         }
+    if "pronouns" in parts:
+        base = mean(pronoun["original"])
+        result["pronouns"] = {
+            "questions": len(pronoun["original"]),
+            "recall@10": {k: mean(v) for k, v in pronoun.items()},
+            "with_context_over_original": round(mean(pronoun["with_context"]) / base, 4)
+            if base
+            else 0.0,
+            "examples": pronoun_examples,
+        }
     if "packing" in parts:
 
         def coverage(keep: set[str]) -> dict[str, dict[str, float]]:
@@ -310,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--only", choices=sorted(PARTS), help="run one part of the two")
+    parser.add_argument("--only", choices=sorted(PARTS), help="run one part of the three")
     args = parser.parse_args(argv)
     result = run(args.data, frozenset({args.only}) if args.only else PARTS)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
