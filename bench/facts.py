@@ -76,7 +76,15 @@ def _turn(conversation: dict[str, Any], dia_id: str) -> str:
 
 def _words(text: str) -> set[str]:
     words = re.findall(r"[\w'-]+", text.casefold().replace("\u2019", "'"))
-    return {_SYNONYMS.get(w, w) for w in words if w not in _DROP}
+    return {_stem(_SYNONYMS.get(w, w)) for w in words if w not in _DROP}
+
+
+def _stem(word: str) -> str:
+    """A light stem, so "collect jerseys" matches "collecting jerseys"."""
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
 
 
 def _contained(a: str, b: str) -> bool:

@@ -193,3 +193,27 @@ def test_third_person_values_supersede_per_person_but_unnamed_cousins_accumulate
         ("Nike", "current"),
     ]
     assert [(f.value, f.status) for f in mom] == [("Lego", "superseded"), ("Ikea", "current")]
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value"),
+    [
+        ("I love pottery - the creativity is endless.", "feeling about pottery", "loves"),
+        ("My daughter Sara's school is great.", "daughter", "Sara"),
+        ("I love being a mom.", "feeling about being a mom", "loves"),
+    ],
+)
+def test_a_dash_ends_a_value_and_a_possessive_name_is_the_name(
+    text: str, attribute: str, value: str
+) -> None:
+    found = RuleExtractor().extract_one(text, "Maya")
+    assert [(e.attribute, e.value) for e in found] == [(attribute, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Gaming is what I'm passionate about - I'm loving it.", "I love those.", "I love to."],
+)
+def test_a_liking_needs_a_thing_not_a_pronoun_or_a_clause(text: str) -> None:
+    found = RuleExtractor().extract_one(text, "Maya")
+    assert [e.attribute for e in found if e.attribute.startswith("feeling")] == []

@@ -120,7 +120,7 @@ _STOP = (
 )
 _VALUE = (
     rf"(?P<v>(?:(?:St|Dr|Mt|Ft)\. |[^.,!?;:()\n\"]){{1,60}}?)"
-    rf"(?=\s+(?:{_STOP})\b|\s*[.,!?;:()\n\"]|\s*$)"
+    rf"(?=\s+(?:{_STOP})\b|\s+[-\u2013\u2014]\s|\s*[.,!?;:()\n\"\u2013\u2014]|\s*$)"
 )
 _NAME = r"(?P<v>[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
 _NAME_I = r"(?P<v>(?-i:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?))"  # the same inside an (?i) pattern
@@ -292,8 +292,8 @@ _FEELING = {
 _ANIMAL = {"puppy": "dog", "kitten": "cat", "bunny": "rabbit"}
 # what a liking is about, never a pronoun or a clause ("I love how you ...")
 _NOT_TARGETS = re.compile(
-    r"^(?:it|that|this|them|you|to|him|her|us|me|how|what|when|where|why|who|whether|"
-    r"being|having|doing|seeing|hearing)\b",
+    r"^(?:(?:it|that|this|them|those|these|you|him|her|us|me|to|to \w+)$|"
+    r"(?:how|what|when|where|why|who|whether|i|i'm|i've)\b|(?:that|this) (?:it|you|i|we|they)\b)",
     re.IGNORECASE,
 )
 _WHO_PARTS = re.compile(
@@ -373,8 +373,10 @@ class RuleExtractor:
             value = _DROP_LEAD.sub("", value) if kind == "residence" else value
         if kind == "residence" and value.lower() in {"here", "there", "it", "them", "us"}:
             return None
-        if kind in {"partner", "family", "pet"} and not _is_name(value):
-            return None
+        if kind in {"partner", "family", "pet"}:
+            value = value.removesuffix("'s")  # "my daughter Sara's school"
+            if not _is_name(value):
+                return None
         if not value or len(value.split()) > self.max_value_words:
             return None
         return Extraction(
