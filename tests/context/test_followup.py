@@ -259,3 +259,10 @@ def test_search_resolves_she_to_the_speakers_interlocutor(mem: Memory) -> None:
         "Who is visiting her?", namespace="n", limit=1, now=T0, reinforce=False, context=context
     )
     assert hits[0].engram.text == "My sister Anna is visiting me next month."
+
+
+def test_a_long_context_is_read_for_its_recent_people() -> None:
+    turns = [parse_turn("Caroline: I saw Anna at the market.")] * 199
+    turns.append(parse_turn("Caroline: Then Jon called me."))
+    assert resolve("What did he want?", turns, KNOWN).text == "What did Jon want?"
+    assert resolve("What did they buy?", turns[:-1], KNOWN).text == "What did Anna buy?"

@@ -150,6 +150,9 @@ _GREETING = frozenset("hi hey hello thanks thank dear bye congrats congratulatio
 _GROUP = re.compile(r"\s*(?:,|&|and|, and)\s*")
 # A third person mentioned in the last two turns wins over the speakers.
 _FRESH_TURNS = 2
+# Only the latest turns are read for people: a pronoun means someone of the recent
+# talk, and a 200-turn context then costs what a 20-turn one does.
+_READ_TURNS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +173,7 @@ class _Mention:
 
 @dataclass(frozen=True, slots=True)
 class _Discourse:
-    mentions: tuple[_Mention, ...]  # oldest first
+    mentions: list[_Mention]  # oldest first
     gender: dict[str, str]  # folded name -> "f" or "m", from the pronouns the context used
 
 
@@ -178,12 +181,14 @@ def _discourse(turns: Sequence[Turn], known: Iterable[str]) -> _Discourse:
     """Everyone the context mentions, in order. A turn's "I", "my", "we" mention
     its speaker, its "you" the previous other speaker; its third-person pronouns
     are resolved as they come (never to the turn's speaker or addressee), which
-    teaches the gender of whom they mean."""
+    teaches the gender of whom they mean. Only the last ``_READ_TURNS`` turns
+    are read; the turn numbers of the mentions stay those of ``turns``."""
     names = list(known)
-    mentions: list[_Mention] = []
-    gender: dict[str, str] = {}
+    skipped = max(0, len(turns) - _READ_TURNS)
+    discourse = _Discourse([], {})
+    mentions, gender = discourse.mentions, discourse.gender
     speakers: list[str] = []
-    for index, turn in enumerate(turns):
+    for index, turn in enumerate(turns[skipped:], start=skipped):
         speaker = turn.speaker.split()[0] if turn.speaker else None
         addressee = None
         if speaker:
@@ -205,7 +210,7 @@ def _discourse(turns: Sequence[Turn], known: Iterable[str]) -> _Discourse:
                 continue
             kind = _KIND[what]
             besides = frozenset(fold(p) for p in (speaker, addressee) if p)
-            found = _pick(_Discourse(tuple(mentions), gender), kind, index, besides)
+            found = _pick(discourse, kind, index, besides)
             if found is None:
                 if kind:  # someone unnamed: a later "she" may mean them, not a speaker
                     mentions.append(_Mention((), index, third=True, kind=kind))
@@ -215,7 +220,7 @@ def _discourse(turns: Sequence[Turn], known: Iterable[str]) -> _Discourse:
             mentions.append(_Mention(found.people, index, third=True))
         if speaker:
             speakers.append(speaker)
-    return _Discourse(tuple(mentions), gender)
+    return discourse
 
 
 def _named(text: str, known: list[str], speaker: str | None) -> list[tuple[int, tuple[str, ...]]]:
@@ -266,10 +271,20 @@ def _pick(
             return True
         return len(m.people) == 1 and discourse.gender.get(fold(m.people[0]), kind) == kind
 
-    latest = [m for m in reversed(discourse.mentions) if fits(m)]
-    fresh = [m for m in latest if m.third and m.turn > now - _FRESH_TURNS]
-    found = fresh or latest
-    return found[0] if found and found[0].people else None
+    latest: _Mention | None = None
+    for m in reversed(discourse.mentions):  # newest first, stopping as soon as it is decided
+        fresh = m.turn > now - _FRESH_TURNS
+        if not fresh and latest is not None:
+            break
+        if not fits(m):
+            continue
+        if fresh and m.third:
+            latest = m
+            break
+        latest = latest or m
+        if not fresh:
+            break
+    return latest if latest and latest.people else None
 
 
 def _people(
