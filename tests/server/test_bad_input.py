@@ -373,3 +373,69 @@ def test_the_now_of_a_write_may_not_run_far_ahead_of_the_server_clock(
     assert (
         client.patch(f"{NS}/engrams/{added['id']}", json=patch, headers=headers).status_code == 200
     )
+
+
+def test_a_trailing_slash_is_no_route_and_never_a_redirect_from_the_host_header(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, keys = app
+    headers = {**bearer(keys.admin), "Host": "evil.example"}
+    response = client.get("/v1/namespaces/", headers=headers, follow_redirects=False)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert response.json()["error"]["code"] == "route_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"text": "\xff\xfe"}', "bad_request"),  # not UTF-8
+        (b'{"text": "a", "importance": ' + b"9" * 5000 + b"}", "bad_request"),  # past 4300 digits
+    ],
+)
+def test_bodies_python_cannot_decode_get_a_documented_code(
+    app: tuple[TestClient, AppKeys], body: bytes, code: str
+) -> None:
+    client, keys = app
+    headers = {**bearer(keys.alice), "Content-Type": "application/json"}
+    response = client.post(f"{NS}/engrams", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
+def test_the_schema_refuses_what_the_library_refuses(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    kinds = next(s for s in schemas["SearchIn"]["properties"]["kinds"]["anyOf"] if "items" in s)
+    assert kinds["minItems"] == 1
+    bound = next(s for s in schemas["BudgetIn"]["properties"]["max_memories"]["anyOf"] if s)
+    assert bound["minimum"] == 0
+    headers = bearer(keys.alice)
+    search = client.post(f"{NS}/search", json={"query": "a", "kinds": []}, headers=headers)
+    assert search.status_code == 422
+    budget = client.put(f"{NS}/budget", json={"max_memories": -1}, headers=headers)
+    assert budget.status_code == 422
+    assert budget.json()["error"]["code"] == "invalid_request"
+
+
+def test_every_operation_documents_its_401(app: tuple[TestClient, AppKeys]) -> None:
+    client, _keys = app
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if path != "/healthz":
+                assert "401" in operation["responses"], (method, path)
+
+
+def test_a_405_lists_the_methods_the_route_has(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        concrete = path.replace("{namespace}", "alice").replace("{id}", MISSING)
+        concrete = concrete.replace("{session}", "s1")
+        documented = {m.upper() for m in operations}
+        unused = next(m for m in ("PUT", "PATCH", "DELETE", "POST", "GET") if m not in documented)
+        response = client.request(unused, concrete, headers=bearer(keys.admin))
+        assert response.status_code == 405, (unused, path)
+        allowed = {m.strip() for m in response.headers["allow"].split(",")}
+        assert allowed - {"HEAD"} == documented, (path, allowed)

@@ -70,8 +70,8 @@ def test_a_read_key_reads_the_budget_but_cannot_set_it_or_fade(make_app: App) ->
 def test_bad_bounds_are_422_with_the_error_table_codes(make_app: App) -> None:
     client, memory, keys = make_app()
     refused = [
-        ({"max_memories": -1}, "invalid_input"),
-        ({"max_bytes": 2**60}, "invalid_input"),
+        ({"max_memories": -1}, "invalid_request"),  # the schema says 0 to 2**53 too
+        ({"max_bytes": 2**60}, "invalid_request"),
         ({"max_memories": "ten"}, "invalid_request"),
         ({"max_memories": 1.5}, "invalid_request"),
         ({"max_memories": True}, "invalid_request"),

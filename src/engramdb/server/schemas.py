@@ -51,6 +51,7 @@ from engramdb.model import (
     Version,
 )
 from engramdb.options import ADD, CONSOLIDATE, CONTEXT, SEARCH
+from engramdb.validation import MAX_BUDGET
 
 __all__ = [
     "WRITE_AHEAD",
@@ -258,7 +259,7 @@ class SearchIn(_In):
     mood_congruent: StrictBool = Field(default=False, description=SEARCH.help("mood_congruent"))
     context: list[str] | str | None = Field(default=None, description=SEARCH.help("context"))
     as_of: IsoTime | None = Field(default=None, description=SEARCH.help("as_of"))
-    kinds: list[Kind] | None = Field(default=None, description=SEARCH.help("kinds"))
+    kinds: list[Kind] | None = Field(default=None, min_length=1, description=SEARCH.help("kinds"))
 
     @model_validator(mode="after")
     def _reinforce_not_far_ahead(self) -> SearchIn:
@@ -291,10 +292,16 @@ class BudgetIn(_In):
     """``Memory.set_budget``'s bounds; both null (or absent) removes the budget."""
 
     max_memories: StrictInt | None = Field(
-        default=None, description="The most active memories the namespace keeps (null: no bound)."
+        default=None,
+        ge=0,
+        le=MAX_BUDGET,
+        description="The most active memories the namespace keeps (null: no bound).",
     )
     max_bytes: StrictInt | None = Field(
-        default=None, description="The most text bytes its active memories hold (null: no bound)."
+        default=None,
+        ge=0,
+        le=MAX_BUDGET,
+        description="The most text bytes its active memories hold (null: no bound).",
     )
 
 

@@ -106,6 +106,9 @@ def create_app(
         # install_docs serves /docs from the package instead of a CDN (docs/server.md)
         docs_url=None,
         redoc_url=None,
+        # Starlette would answer /v1/namespaces/ with a 307 whose Location it builds
+        # from the request's Host header; a trailing slash is simply no route (404)
+        redirect_slashes=False,
     )
     app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
     app.state.metrics = metrics

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from engramdb import EngramError
 from engramdb.wire import error_code
@@ -84,11 +85,25 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 async def _on_starlette_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STARLETTE_CODES.get(exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message = f"no route {request.method} {request.url.path}"
     else:
         message = str(exc.detail)
-    return error_response(exc.status_code, code, message, exc.headers)
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request, headers.get("Allow", ""))
+    return error_response(exc.status_code, code, message, headers)
+
+
+def _allowed(request: Request, fallback: str) -> str:
+    """The methods the OpenAPI document gives the path: Starlette's 405 names only those
+    of the first route it tried, and each method of a path is a route of its own."""
+    app = request.app
+    if isinstance(app, FastAPI):
+        for path, operations in app.openapi()["paths"].items():
+            if compile_path(path)[0].match(request.url.path):
+                return ", ".join(sorted(m.upper() for m in operations))
+    return fallback
 
 
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:

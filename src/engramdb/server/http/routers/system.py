@@ -21,7 +21,14 @@ def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
+        **{status: ERRORS[status] for status in (401, 403, 429)},
+    },
+)
 def metrics(request: Request, _key: AdminKey) -> Response:
     """Prometheus text: request counts and latencies by route, memories per namespace."""
     registry: Metrics = request.app.state.metrics
