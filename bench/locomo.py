@@ -13,12 +13,18 @@ evidence dia_ids, overall and per category. Baselines see the same texts.
 both: Recall@10 with the shipped weights, add_many throughput, search latency,
 and the first search after each conversation's writes (the catalog is opened
 from ciphertext then).
+
+``--pool-fraction 0.05 0.1 0.2 0.5`` also runs the two-stage path
+(docs/recall.md) with the candidate pool capped at that share of each
+conversation: the candidate recall (share of evidence turns among the
+candidates), Recall@10 with the shipped weights and cross-validated.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -35,6 +41,7 @@ from baselines import BM25, rank, rrf
 from engramdb import EncryptionKey, Memory, Settings
 from engramdb.embed import make_embedder
 from engramdb.formats import locomo
+from engramdb.recall.engine import SearchRequest
 from engramdb.recall.features import SIGNALS
 from engramdb.security.crypto import generate_key
 from metrics import percentile, score_run
@@ -68,6 +75,7 @@ def run_engramdb(
     *,
     encryption: EncryptionKey | None = None,
     cross_validate: bool = True,
+    fractions: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     settings = Settings(path=str(store_dir), encryption=encryption)
     rankings: list[list[str]] = []
@@ -106,7 +114,9 @@ def run_engramdb(
             cv_rankings, _ = cross_validated(
                 collect(mem, conversations, names), names, len(conversations)
             )
+        pooled = {f: run_pooled(mem, conversations, f) for f in fractions}
     return {
+        "pooled": pooled,
         "rankings": rankings,
         "cv_rankings": cv_rankings,
         "first_search_ms": 1000 * float(np.mean(first_search)),
@@ -117,6 +127,52 @@ def run_engramdb(
             "p99": 1000 * percentile(latencies, 99),
             "mean": 1000 * float(np.mean(latencies)),
         },
+    }
+
+
+def run_pooled(
+    mem: Memory, conversations: list[locomo.Conversation], fraction: float
+) -> dict[str, Any]:
+    """The two-stage path with the pool capped at ``fraction`` of each conversation:
+    candidate recall per question, rankings with the shipped weights, CV rankings."""
+    recaller = mem._recall()
+    default = recaller.pool
+    recaller.exhaustive_up_to = 0  # the two-stage path even when the pool holds it all
+    covered: list[float] = []
+    rankings: list[list[str]] = []
+    cv_rankings: list[list[str]] = []
+    pools: list[int] = []
+    try:
+        for conv in conversations:
+            recaller.pool = max(1, math.ceil(fraction * len(conv.turns)))
+            pools.append(recaller.pool)
+            dia = {
+                e.id: str(e.metadata.get("dia_id")) for e in mem.store.iter_engrams(conv.sample_id)
+            }
+            for q in questions(conv):
+                request = SearchRequest(q.question, conv.sample_id, DEPTH, conv.last_session_at)
+                view, _ = recaller.score(request)
+                found = {dia[i] for i in view.catalog.ids}
+                covered.append(sum(e in found for e in q.evidence) / len(q.evidence))
+                hits = mem.search(
+                    q.question, namespace=conv.sample_id, limit=DEPTH, now=conv.last_session_at
+                )
+                rankings.append([str(h.engram.metadata.get("dia_id")) for h in hits])
+        names = [n for n in SIGNALS if n not in HAND_SET]
+        samples = []
+        for ci, conv in enumerate(conversations):
+            recaller.pool = max(1, math.ceil(fraction * len(conv.turns)))
+            for s in collect(mem, [conv], names, pooled=True):
+                s.conversation = ci
+                samples.append(s)
+        cv_rankings, _ = cross_validated(samples, names, len(conversations))
+    finally:
+        recaller.pool, recaller.exhaustive_up_to = default, None
+    return {
+        "candidate_recall": float(np.mean(covered)),
+        "pool_sizes": pools,
+        "rankings": rankings,
+        "cv_rankings": cv_rankings,
     }
 
 
@@ -167,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--encryption", action="store_true", help="also run on an encrypted store and compare"
     )
+    parser.add_argument(
+        "--pool-fraction",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also run two-stage recall with the pool capped at these shares of each conversation",
+    )
     args = parser.parse_args(argv)
 
     conversations = locomo.load(args.data)
@@ -174,11 +237,21 @@ def main(argv: list[str] | None = None) -> int:
     categories = [q.category for c in conversations for q in questions(c)]
 
     with tempfile.TemporaryDirectory(prefix="engram-locomo-") as tmp:
-        ours = run_engramdb(conversations, Path(tmp), args.weights)
+        ours = run_engramdb(
+            conversations, Path(tmp), args.weights, fractions=tuple(args.pool_fraction)
+        )
     results = {
         "engramdb-cv": score_run(ours["cv_rankings"], evidence, categories),
         "engramdb": score_run(ours["rankings"], evidence, categories),
     }
+    candidate_recall = {}
+    for fraction, run in ours["pooled"].items():
+        results[f"pool{fraction:g}-cv"] = score_run(run["cv_rankings"], evidence, categories)
+        results[f"pool{fraction:g}"] = score_run(run["rankings"], evidence, categories)
+        candidate_recall[f"{fraction:g}"] = {
+            "candidate_recall": run["candidate_recall"],
+            "pool_sizes": run["pool_sizes"],
+        }
     sealed: dict[str, Any] | None = None
     if args.encryption:
         with tempfile.TemporaryDirectory(prefix="engram-locomo-enc-") as tmp:
@@ -192,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = score_run(rankings, evidence, categories)
 
     print(table(results))
+    for fraction, found in candidate_recall.items():
+        print(
+            f"pool {fraction} of each conversation ({found['pool_sizes']} memories): "
+            f"candidate recall {found['candidate_recall']:.3f}"
+        )
     ms = ours["search_ms"]
     print(
         f"\nsearch latency ms: p50 {ms['p50']:.1f}  p95 {ms['p95']:.1f}  p99 {ms['p99']:.1f}"
@@ -214,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         "search_ms": ours["search_ms"],
         "add_turns_per_s": ours["add_turns_per_s"],
         "first_search_ms": ours["first_search_ms"],
+        "candidate_recall": candidate_recall,
     }
     if sealed is not None:
         report["encrypted"] = {

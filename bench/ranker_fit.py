@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engramdb import Memory
 from engramdb.formats import locomo
+from engramdb.recall.engine import SearchRequest
 from engramdb.recall.features import SIGNALS, Query, signals
 
 #: Signal groups for the ablation table (BENCHMARKS.md): each is removed in turn.
@@ -81,8 +82,14 @@ def collect(
     conversations: Sequence[locomo.Conversation],
     names: Sequence[str],
     hand: dict[str, float] | None = None,
+    *,
+    pooled: bool = False,
 ) -> list[Sample]:
-    """Signals for every (question, turn) pair; the memory must hold the conversations."""
+    """Signals for every (question, turn) pair; the memory must hold the conversations.
+
+    ``pooled``: for every (question, candidate) pair instead, the candidates
+    the recaller's two-stage path ranks (its ``pool`` must be set below the
+    conversation's size; docs/recall.md)."""
     recaller = mem._recall()  # the benchmark reads the engine's own signals
     samples: list[Sample] = []
     for ci, conv in enumerate(conversations):
@@ -92,8 +99,13 @@ def collect(
         qs = questions(conv)
         vectors = mem.embedder.embed([q.question for q in qs])
         for q, vector in zip(qs, vectors, strict=True):
-            query = Query.parse(q.question, vector, conv.last_session_at)
-            feats = signals(query, view, (view.catalog.vectors @ vector).astype(np.float64))
+            if pooled:
+                request = SearchRequest(q.question, conv.sample_id, 20, conv.last_session_at)
+                view, feats = recaller.score(request)
+                ids = [str(engrams[i].metadata["dia_id"]) for i in view.catalog.ids]
+            else:
+                query = Query.parse(q.question, vector, conv.last_session_at)
+                feats = signals(query, view, (view.catalog.vectors @ vector).astype(np.float64))
             matrix = np.stack([feats[name] for name in names], axis=1)
             offset = sum(
                 (w * feats[name] for name, w in (HAND_SET if hand is None else hand).items()),
@@ -107,6 +119,8 @@ def fit(
     samples: Sequence[Sample], names: Sequence[str], *, l2: float = 1e-3, iters: int = 500
 ) -> dict[str, float]:
     """Listwise softmax regression (Adam), on standardised features."""
+    # a candidate pool may miss every evidence turn: nothing to learn from it
+    samples = [s for s in samples if set(s.evidence) & set(s.ids)]
     stacked = np.concatenate([s.matrix for s in samples])
     scale = stacked.std(axis=0) + 1e-6
     xs = [s.matrix / scale for s in samples]

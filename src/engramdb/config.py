@@ -119,7 +119,8 @@ class Settings:
     embed_batch_size: int = 16
     ann_threshold: int = 20_000
     # two-stage recall (docs/recall.md): 2,000 keeps every LoCoMo conversation (~600
-    # turns) exhaustive, and candidate recall stops rising well below it (BENCHMARKS.md)
+    # turns) exhaustive; a pool of half a conversation (~300) already ranks within
+    # 0.003 Recall@10 of the whole (BENCHMARKS.md, "Two-stage recall")
     recall_pool: int = 2_000
     limits: Limits = field(default_factory=Limits)
     # memory dynamics (docs/dynamics.md): a memory whose retention R(now)
