@@ -390,3 +390,12 @@ def test_a_far_future_now_cannot_freeze_a_memory(embedder: Embedder) -> None:
                 now=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
             )
         assert memory.update(added.id, namespace="fz", text="a newer plan").text == "a newer plan"
+
+
+@pytest.mark.parametrize("batch", [None, 3, 1.5, object()])
+def test_a_batch_that_is_not_iterable_is_invalid_input(embedder: Embedder, batch: Any) -> None:
+    with Memory(":memory:", embedder=embedder) as memory:
+        with pytest.raises(InvalidInputError, match="items must be an iterable"):
+            memory.add_many(batch, namespace="fz")
+        with pytest.raises(InvalidInputError, match="records must be an iterable"):
+            memory.import_records(batch)

@@ -56,6 +56,7 @@ from engramdb.validation import (
     check_kinds,
     check_label,
     check_limit,
+    check_many,
     check_metadata,
     check_namespace,
     check_new_memory,
@@ -214,9 +215,7 @@ class Memory(MemoryAPI):
         """Remember several experiences in one transaction (all or none)."""
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
-        if isinstance(items, (str, bytes, Mapping)):
-            raise InvalidInputError("items must be an iterable of mappings (one per memory)")
-        batch = list(items)
+        batch = list(check_many(items, "items", "mappings (one per memory)"))
         if not batch:
             return []
         if len(batch) > limits.max_batch:

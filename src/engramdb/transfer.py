@@ -32,6 +32,7 @@ from engramdb.validation import (
     check_emotion,
     check_id,
     check_label,
+    check_many,
     check_metadata,
     check_namespace,
     check_text,
@@ -106,8 +107,7 @@ def import_records(
     ``embedder`` is called when the first batch is embedded, so an import with
     nothing to write never loads a model.
     """
-    if isinstance(records, (str, bytes, Mapping)):
-        raise InvalidInputError("records must be an iterable of exported records")
+    records = check_many(records, "records", "exported records")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError("batch_size must be a positive integer")
     parsed = []

@@ -39,6 +39,7 @@ __all__ = [
     "check_kinds",
     "check_label",
     "check_limit",
+    "check_many",
     "check_metadata",
     "check_namespace",
     "check_new_memory",
@@ -178,6 +179,14 @@ def check_window(value: object) -> timedelta:
         raise InvalidInputError(
             f"window must be a positive timedelta of at most {MAX_WINDOW.days} days"
         )
+    return value
+
+
+def check_many(value: object, name: str, what: str) -> Iterable[Any]:
+    """A batch (``add_many``'s items, ``import_records``' records): any iterable but a
+    string, bytes or a mapping, whose elements are checked one by one."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"{name} must be an iterable of {what}")
     return value
 
 
