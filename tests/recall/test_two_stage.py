@@ -7,10 +7,13 @@ import random
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engramdb import Memory
+from engramdb.clock import FixedClock
 from engramdb.config import EncryptionKey, Settings
 from engramdb.recall.candidates import gather
 from engramdb.recall.engine import Recaller, SearchRequest
@@ -170,3 +173,21 @@ def test_the_pool_is_a_setting() -> None:
     assert Settings.from_env({"ENGRAMDB_RECALL_POOL": "500"}).recall_pool == 500
     with pytest.raises(ValueError, match="recall_pool"):
         Settings(recall_pool=0)
+
+
+def test_two_stage_searches_and_their_recalls_never_load_the_whole_catalog(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(path=str(tmp_path / "store"), recall_pool=30)
+    with Memory(settings=settings, embedder=EMBEDDER, clock=FixedClock(NOW)) as mem:
+        mem.add_many(
+            [{"text": r.text, "session": r.session} for r in haystack("ns", 200)], namespace="ns"
+        )
+        for word in WORDS[:70]:  # recalls are written every 64 hits, and at flush
+            assert mem.search(word, namespace="ns", limit=1)
+        assert mem.flush() > 0
+        store = mem.store
+        assert isinstance(store, SqliteStore)
+        assert all(loaded.catalog is None for loaded in store._vectors.values()), (
+            "the namespace's whole catalog was loaded"
+        )

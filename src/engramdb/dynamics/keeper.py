@@ -140,7 +140,9 @@ class DynamicsKeeper:
         written = 0
         with self._lock:
             for ns, recalls in self.queue.take(namespace).items():
-                updates = reinforcement(self.store.catalog(ns), recalls)
+                # only the recalled memories' state: a flush reads what it changes
+                recalled = self.store.catalog_of(ns, [engram_id for engram_id, _ in recalls])
+                updates = reinforcement(recalled, recalls)
                 written += self.store.set_dynamics(ns, updates)
         return written
 
