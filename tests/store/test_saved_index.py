@@ -295,3 +295,20 @@ def test_close_saves_a_graph_with_many_unsaved_changes(db_path: Path) -> None:
         assert reader._cache.events["caught_up"] == 0  # the file was current
     finally:
         reader.close()
+
+
+def test_a_store_that_only_writes_a_new_namespace_saves_its_index_at_close(
+    db_path: Path,
+) -> None:
+    records = _records(1000)
+    writer = _store(db_path)
+    writer.vector_search("ns", records[0].vector, 1)  # loaded while the namespace is empty
+    writer.insert(records)  # the write that makes the namespace
+    writer.close()
+    assert path_of(str(db_path), "ns").is_file()
+    reader = _store(db_path)
+    try:
+        assert _ids(reader, records[-1], 1) == [records[-1].id]
+        assert reader._cache.events["loaded"] == 1
+    finally:
+        reader.close()

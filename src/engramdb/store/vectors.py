@@ -1,13 +1,14 @@
 """An in-memory vector index over one namespace: exact below a size, HNSW above.
 
 Stores own their vectors durably; this index is derived from them (built from
-the table, or restored from a state a store saved) and never the only copy. Exact search (one matrix product) is
-fast enough for tens of thousands of vectors; above ``ann_threshold`` an
-hnswlib graph answers instead (see BENCHMARKS.md, "Vector index"). It also owns
-the int8 quantisation used to store vectors compactly, and the index's state as
-plain arrays (``state``, ``restored``) so that a store can save a built graph
-and load it instead of building it again; where and how it is saved is the
-store's (``store/sqlite/annfile.py``).
+the table, or restored from a state a store saved) and never the only copy.
+Exact search (one matrix product) is fast enough for tens of thousands of
+vectors; above ``ann_threshold`` an hnswlib graph answers instead (see
+BENCHMARKS.md, "Vector index"). It also owns the int8 quantisation used to
+store vectors compactly, and the index's state as plain arrays (``state``,
+``restored``), so that a store can save a built graph and load it instead of
+building it again; where and how it is saved is the store's
+(``store/sqlite/annfile.py``).
 """
 
 from __future__ import annotations

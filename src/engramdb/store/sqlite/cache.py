@@ -496,6 +496,12 @@ class NamespaceCache:
             loaded = self.loaded.get(namespace)
             if loaded is None:
                 return
+            if loaded.generation == 0 and not len(loaded.index):
+                # loaded before the namespace had a row: if this write made it (its
+                # first generation is random), nobody wrote in between
+                with self._db.read() as conn:
+                    if _generation(conn, namespace)[1] == generation:
+                        loaded.generation, loaded.born = generation - 1, generation
             if loaded.generation != generation - 1:  # someone else wrote in between:
                 return  # the next read catches up, our write included
             keys = [rowid for rowid, _ in written]
