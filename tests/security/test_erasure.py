@@ -214,7 +214,8 @@ def test_erasure_reaches_the_saved_vector_index(tmp_path: Path, erase: str) -> N
     settings = Settings(consolidation_batch=4, ann_threshold=10)
     with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
         added = mem.add_many(_turns("s0", "Lisbon") * 2, namespace="private")
-        mem.search("dogs", namespace="private")  # builds the graph and saves it
+        mem.search("dogs", namespace="private")  # builds the graph, saved at close
+    with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
         canary = mem._store.vectors("private", [added[0].id])[0].tobytes()[:64]
         index_files = [f for f in store_files(store) if ".ann-" in f.name]
         assert index_files, "the saved index is among the store's files"

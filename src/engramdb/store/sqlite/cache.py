@@ -24,9 +24,10 @@ every vector row (and builds an HNSW graph above ``ann_threshold``): 33 s at
   the namespace changed since) instead of rebuilding. A file that is
   missing, damaged, foreign or sealed otherwise is ignored, the index rebuilt
   and saved over it; ``engram check`` names it.
-- Who saves, and when: any process that can write, after it rebuilt a graph,
-  once a tenth of a graph (at least ``_SAVE_AFTER`` vectors) changed since it
-  was saved, and at ``close``. It saves only an index that is current,
+- Who saves, and when: any process that can write, after it built a graph
+  that has no file yet, or once a tenth of a graph (at least ``_SAVE_AFTER``
+  vectors) changed since it was saved: at a read that rebuilt or caught up,
+  and at ``close``. It saves only an index that is current,
   checked inside a write transaction of its own held until the file is
   renamed into place, so no write (a delete, a forget) commits in between;
   two processes saving replace the file in turn, each whole (a scratch file
@@ -274,7 +275,7 @@ class NamespaceCache:
                 loaded = self._rebuild(conn, namespace, (generation, born), log)
                 self.loaded[namespace] = loaded
                 loaded.unsaved = _SAVE_AFTER + len(loaded.index)  # save what it cost
-            if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
+            if self._worth_saving(namespace, loaded):
                 self._save(conn, namespace, loaded)
             return loaded.index
 
@@ -437,12 +438,20 @@ class NamespaceCache:
                 guard.execute("ROLLBACK")  # nothing was written to the database
             guard.close()
 
+    def _worth_saving(self, namespace: str, loaded: Loaded) -> bool:
+        """A graph with no saved file yet, or with many changes since it was saved;
+        small changes are left to the log: the next process catches up."""
+        if not loaded.index.graph_built or not loaded.clean or self._db.in_memory:
+            return False
+        if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
+            return True
+        return loaded.unsaved > 0 and not annfile.path_of(self._db.path, namespace).exists()
+
     def save(self) -> None:
         """Save every loaded graph with many changes not yet saved (at close)."""
         with self._db.read() as conn:
             for namespace, loaded in list(self.loaded.items()):
-                # small changes are left to the log: the next process catches up
-                if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
+                if self._worth_saving(namespace, loaded):
                     self._save(conn, namespace, loaded)
 
     def discard(self, namespace: str | None = None) -> None:
