@@ -36,7 +36,8 @@ def _records(count: int, namespace: str = "ns", start: int = 0) -> list[EngramRe
 
 
 def _store(path: Path, **options: object) -> SqliteStore:
-    return SqliteStore(path, ann_threshold=THRESHOLD, **options)  # type: ignore[arg-type]
+    options.setdefault("ann_threshold", THRESHOLD)
+    return SqliteStore(path, **options)  # type: ignore[arg-type]
 
 
 def _ids(store: SqliteStore, record: EngramRecord, limit: int = 5) -> list[str]:
@@ -62,10 +63,13 @@ def _filled(db_path: Path, count: int = 60, **options: object) -> list[EngramRec
 def test_a_second_store_loads_the_saved_index_instead_of_rebuilding(db_path: Path) -> None:
     records = _filled(db_path)
     assert path_of(str(db_path), "ns").is_file()
+    stored = [dequantize(*quantize(np.asarray(r.vector, np.float32))) for r in records]
     reader = _store(db_path)
     try:
         for record in records[:10]:
             assert _ids(reader, record, 1) == [record.id]
+        # the vectors read back out of the saved graph are the stored ones
+        assert np.array_equal(reader.vectors("ns", [r.id for r in records]), np.stack(stored))
         assert reader._cache.events["loaded"] == 1
         assert reader._cache.events["rebuilt"] == 0
     finally:
