@@ -118,10 +118,11 @@ class Settings:
     # "Embedding speed"): padding grows with batch size.
     embed_batch_size: int = 16
     ann_threshold: int = 20_000
-    # two-stage recall (docs/recall.md): 2,000 keeps every LoCoMo conversation (~600
-    # turns) exhaustive; a pool of half a conversation (~300) already ranks within
-    # 0.003 Recall@10 of the whole (BENCHMARKS.md, "Two-stage recall")
-    recall_pool: int = 2_000
+    # two-stage recall (docs/recall.md): 1,000 keeps every LoCoMo conversation (at most
+    # 680 turns) exhaustive; a pool of half a conversation (~300) already ranks within
+    # 0.003 Recall@10 of the whole, and a search's cost grows with its pool
+    # (BENCHMARKS.md, "Two-stage recall")
+    recall_pool: int = 1_000
     limits: Limits = field(default_factory=Limits)
     # memory dynamics (docs/dynamics.md): a memory whose retention R(now)
     # is below ``dormant_below`` is dormant; recalls are written every

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -74,7 +74,7 @@ class Recaller:
         exact_limit: int = 20_000,
         ann_pool: int = 500,
         path_depth: int = 100,
-        pool: int = 2_000,
+        pool: int = 1_000,
         exhaustive_up_to: int | None = None,
     ) -> None:
         self.store = store
@@ -90,6 +90,7 @@ class Recaller:
         self.path_depth = path_depth
         self._views: dict[str, NamespaceView] = {}
         self._documents: dict[str, DocumentCache] = {}
+        self._pooled_documents: dict[str, _PooledDocuments] = {}
         self._lock = threading.Lock()
 
     def forget(self, namespace: str) -> None:
@@ -98,6 +99,7 @@ class Recaller:
         with self._lock:
             self._views.pop(namespace, None)
             self._documents.pop(namespace, None)
+            self._pooled_documents.pop(namespace, None)
 
     def view(self, namespace: str) -> NamespaceView:
         """The namespace's query-independent data, rebuilt when the namespace changed."""
@@ -201,9 +203,13 @@ class Recaller:
         """A view of ``ids`` only, for one search. BM25's document frequencies and
         the session aggregates are those of the pool (BENCHMARKS.md, two-stage recall)."""
         catalog = self.store.catalog_of(namespace, ids)
-        knowledge = self._knowledge(namespace, catalog, self.store.links_of(namespace, ids))
+        knowledge = None
+        if any(kind != "episode" for kind in catalog.kinds):
+            knowledge = self._knowledge(namespace, catalog, self.store.links_of(namespace, ids))
         with self._lock:  # the analysed documents are shared with other searches
-            cache = self._documents.setdefault(namespace, DocumentCache())
+            cache = self._pooled_documents.get(namespace)
+            if cache is None:
+                cache = self._pooled_documents[namespace] = _PooledDocuments(8 * self.pool)
             return NamespaceView(catalog, knowledge, cache=cache)
 
     @staticmethod
@@ -288,6 +294,20 @@ class Recaller:
                 dense[row] = candidate.score
                 rows.append(row)
         return dense, np.array(rows, dtype=np.int64)
+
+
+class _PooledDocuments(DocumentCache):
+    """Analysed documents kept across the searches of a large namespace: each search
+    ranks other candidates, so analyses are kept up to ``keep`` documents (the
+    latest searches' pools), not only the last pool's."""
+
+    def __init__(self, keep: int) -> None:
+        super().__init__()
+        self.keep = keep
+
+    def retain(self, documents: Sequence[str]) -> None:
+        if len(self) > self.keep:
+            super().retain(documents)
 
 
 def _said(request: SearchRequest) -> str:

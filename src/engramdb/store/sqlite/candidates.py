@@ -23,15 +23,14 @@ from engramdb.store.base import Catalog, Link
 from engramdb.store.codec import open_optional
 from engramdb.store.sqlite import dynamics
 from engramdb.store.sqlite.rows import chunks
-from engramdb.store.vectors import dequantize
 
 __all__ = ["around", "catalog_of", "count", "links_of", "occurred_between"]
 
 # ``+namespace`` keeps SQLite from choosing the namespace index (a scan of the
 # namespace) over the unique index on ``id`` when both could serve the query.
 _COLUMNS = (
-    "SELECT rowid, id, kind, session, seq, speaker, occurred_at, text, keys"
-    f"{dynamics.DYNAMICS_COLUMNS} FROM engrams"
+    "SELECT e.rowid, e.id, e.kind, e.session, e.seq, e.speaker, e.occurred_at, e.text, e.keys"
+    f"{dynamics.DYNAMICS_JOINED} FROM engrams e LEFT JOIN dynamics d ON d.engram_rowid = e.rowid"
 )
 
 
@@ -59,7 +58,7 @@ def catalog_of(
     for chunk in chunks(list(dict.fromkeys(ids))):
         marks = ",".join("?" * len(chunk))
         found += conn.execute(
-            f"{_COLUMNS} WHERE id IN ({marks}) AND +namespace = ?", (*chunk, namespace)
+            f"{_COLUMNS} WHERE e.id IN ({marks}) AND +e.namespace = ?", (*chunk, namespace)
         ).fetchall()
     found.sort(key=lambda r: int(r["rowid"]))
     texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in found]
@@ -96,19 +95,30 @@ def _vectors(
     *,
     sealed: bool,
 ) -> np.ndarray:
-    """The stored (dequantised) vectors of ``found``'s rows, zeros where one is missing."""
+    """The stored vectors of ``found``'s rows, dequantised as ``store.vectors.dequantize``
+    does (all at once), zeros where one is missing."""
     out = np.zeros((len(found), dims), dtype=np.float32)
     position = {int(r["rowid"]): i for i, r in enumerate(found)}
+    rows: list[int] = []
+    scales: list[float] = []
+    data: list[bytes] = []
     for chunk in chunks(list(position)):
         marks = ",".join("?" * len(chunk))
-        for rowid, scale, data in conn.execute(
+        for rowid, scale, stored in conn.execute(
             f"SELECT engram_rowid, scale, data FROM vectors WHERE engram_rowid IN ({marks})",
             chunk,
         ):
             i = position[int(rowid)]
-            raw = cipher.open_bytes(data, f"vectors:{found[i]['id']}") if sealed else data
+            raw = cipher.open_bytes(stored, f"vectors:{found[i]['id']}") if sealed else stored
             if len(raw) == dims:
-                out[i] = dequantize(raw, float(scale))
+                rows.append(i)
+                scales.append(float(scale))
+                data.append(raw)
+    if rows:
+        quantised = np.frombuffer(b"".join(data), dtype=np.int8).reshape(len(rows), dims)
+        matrix = quantised.astype(np.float32) * np.array(scales, dtype=np.float32)[:, None]
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        out[rows] = matrix / np.where(norms > 0, norms, np.float32(1.0))
     return out
 
 

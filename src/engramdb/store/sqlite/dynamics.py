@@ -20,6 +20,7 @@ from engramdb.store.codec import open_emotion, seal_emotion
 
 __all__ = [
     "DYNAMICS_COLUMNS",
+    "DYNAMICS_JOINED",
     "budget",
     "catalog_dynamics",
     "insert",
@@ -46,6 +47,8 @@ DYNAMICS_COLUMNS = "".join(
     f", (SELECT d.{name} FROM dynamics d WHERE d.engram_rowid = engrams.rowid) AS d_{name}"
     for name in _FIELDS
 )
+# The same columns for a query that joins ``dynamics d`` itself (many rows at once).
+DYNAMICS_JOINED = "".join(f", d.{name} AS d_{name}" for name in _FIELDS)
 
 
 def state(row: sqlite3.Row, cipher: Cipher) -> DynamicState:

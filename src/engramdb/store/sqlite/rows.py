@@ -331,8 +331,9 @@ def get_many(
     found: dict[str, Engram] = {}
     for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
+        # ``+namespace``: by the id index, not a scan of the namespace's index
         for row in conn.execute(
-            f"{_SELECT} WHERE namespace = ? AND id IN ({marks})", (namespace, *chunk)
+            f"{_SELECT} WHERE id IN ({marks}) AND +namespace = ?", (*chunk, namespace)
         ):
             found[row["id"]] = engram(row, cipher)
     return found
