@@ -18,6 +18,7 @@ from engramdb.config import EncryptionKey, Settings
 from engramdb.recall.candidates import gather
 from engramdb.recall.engine import Recaller, SearchRequest
 from engramdb.recall.features import Query
+from engramdb.recall.followup import Turn
 from engramdb.security.crypto import generate_key
 from engramdb.store.base import DynamicsUpdate, EngramRecord, Store
 from engramdb.store.sqlite import SqliteStore
@@ -191,3 +192,15 @@ def test_two_stage_searches_and_their_recalls_never_load_the_whole_catalog(
         assert all(loaded.catalog is None for loaded in store._vectors.values()), (
             "the namespace's whole catalog was loaded"
         )
+
+
+def test_a_context_brings_its_topic_into_the_pool(store: SqliteStore) -> None:
+    target = make_record("ns", "a zanzibarite quokka fell asleep", session="far")
+    store.insert([*haystack("ns", 600), target])
+    said = (Turn(text="tell me about the zanzibarite quokka", speaker="Ana"),)
+    recaller = two_stage(store, 40)
+    plain, _ = recaller.score(request("what happened then?"))
+    assert target.id not in plain.catalog.ids
+    pooled, features = recaller.score(request("what happened then?", context=said))
+    assert target.id in pooled.catalog.ids, "the conversation's topic is not a candidate"
+    assert features["context_dense"].max() > 0
