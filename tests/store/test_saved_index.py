@@ -316,3 +316,21 @@ def test_a_store_that_only_writes_a_new_namespace_saves_its_index_at_close(
         assert reader._cache.events["loaded"] == 1
     finally:
         reader.close()
+
+
+def test_after_a_restore_an_index_loaded_before_is_rebuilt(db_path: Path, tmp_path: Path) -> None:
+    records = _filled(db_path)
+    owner, reader = _store(db_path), _store(db_path)
+    try:
+        backup = owner.backup(tmp_path / "backup.db")
+        owner.insert(later := _records(3, start=800))
+        assert _ids(reader, later[0], 1) == [later[0].id]  # caught up
+        owner.restore_backup(backup)
+        assert paths(str(db_path)) == []  # the saved index of the replaced content went
+        found = _ids(reader, later[0], 70)
+        assert later[0].id not in found
+        assert set(found) <= {r.id for r in records}
+        assert reader._cache.events["rebuilt"] == 1  # another epoch: not caught up
+    finally:
+        owner.close()
+        reader.close()
