@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -439,3 +440,58 @@ def test_a_405_lists_the_methods_the_route_has(app: tuple[TestClient, AppKeys]) 
         assert response.status_code == 405, (unused, path)
         allowed = {m.strip() for m in response.headers["allow"].split(",")}
         assert allowed - {"HEAD"} == documented, (path, allowed)
+
+
+def test_an_unknown_query_parameter_is_refused_like_an_unknown_field(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, keys = app
+    response = client.get(
+        f"{NS}/mood", params={"nwo": "2024-05-01T10:00:00Z"}, headers=bearer(keys.alice)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "invalid_request",
+        "message": "unknown query parameter 'nwo'",
+    }
+    assert (
+        client.get(
+            f"{NS}/mood", params={"now": "2024-05-01T10:00:00Z"}, headers=bearer(keys.alice)
+        ).status_code
+        == 200
+    )
+
+
+def test_an_integer_with_a_zero_fraction_is_an_integer_as_json_schema_says(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, keys = app
+    headers = bearer(keys.alice)
+    assert (
+        client.post(f"{NS}/search", json={"query": "a", "limit": 5.0}, headers=headers).status_code
+        == 200
+    )
+    for bad in (5.5, True, "5"):
+        response = client.post(f"{NS}/search", json={"query": "a", "limit": bad}, headers=headers)
+        assert response.status_code == 422, bad
+
+
+def test_the_schema_states_the_library_rules_on_labels_texts_emotions_and_times(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, _keys = app
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    engram = schemas["EngramIn"]["properties"]
+    assert engram["speaker"]["maxLength"] == 128
+    assert re.fullmatch(engram["speaker"]["pattern"], "Ada Lovelace")
+    for bad in ("a\tb", "a\x85b", "a\u2028b", "   "):
+        assert not re.search(engram["speaker"]["pattern"], bad)
+    assert not re.search(engram["text"]["pattern"], "a\x00b")
+    assert engram["importance"]["minimum"] == 0
+    assert engram["importance"]["maximum"] == 1
+    assert "joy" in engram["emotion"]["enum"]
+    when = next(s for s in engram["occurred_at"]["anyOf"] if s.get("type") == "string")
+    assert re.match(when["pattern"], "2024-05-01T10:00:00Z")
+    assert not re.match(when["pattern"], "0001-01-01T00:00:00Z")
+    assert not re.match(when["pattern"], "9999-12-31T23:59:59Z")
+    assert schemas["SearchIn"]["properties"]["limit"]["maximum"] == 1000

@@ -28,14 +28,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StrictBool,
-    StrictInt,
     create_model,
     model_validator,
 )
 
 from engramdb import wire
+from engramdb.config import Limits
+from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.model import (
     Budget,
     ConsolidationReport,
@@ -54,9 +56,11 @@ from engramdb.options import ADD, CONSOLIDATE, CONTEXT, SEARCH
 from engramdb.validation import MAX_BUDGET
 
 __all__ = [
+    "LABEL_RULE",
     "WRITE_AHEAD",
     "BatchIn",
     "BatchOut",
+    "BudgetBound",
     "BudgetIn",
     "BudgetOut",
     "ConsolidateIn",
@@ -81,6 +85,7 @@ __all__ = [
     "ForgetOut",
     "HistoryOut",
     "HitOut",
+    "Integer",
     "IsoTime",
     "Kind",
     "MoodOut",
@@ -128,9 +133,91 @@ def _not_far_ahead(value: datetime) -> datetime:
     return value
 
 
+# -- what the library accepts, stated in the OpenAPI document (docs/limits.md) --------------
+# The library checks these rules (422 invalid_input, one place: engramdb.validation); the
+# schema states them with the default Limits, so a client or a fuzzer knows them up front.
+_LIMITS = Limits()
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+#: A speaker, session, subject or attribute: one line, not blank.
+LABEL_RULE: dict[str, Any] = {
+    "maxLength": _LIMITS.max_label_chars,
+    "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
+}
+_TEXT_RULE: dict[str, Any] = {
+    "maxLength": _LIMITS.max_text_chars,
+    "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$",
+}
+_QUERY_RULE: dict[str, Any] = {"maxLength": _LIMITS.max_query_chars, "pattern": r"\S"}
+_EMOTION_RULE: dict[str, Any] = {"enum": [*EMOTIONS, None]}
+
+
+def _context(schema: dict[str, Any]) -> None:
+    """A search's context: a session id (a label) or a list of turns (texts)."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch.update(LABEL_RULE)
+        elif branch.get("type") == "array":
+            branch["items"].update(_TEXT_RULE)
+            branch["maxItems"] = 200
+
+
+def _emotions(schema: dict[str, Any]) -> None:
+    """A search's emotion filter: a label or a non-empty list of labels."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["enum"] = list(EMOTIONS)
+        elif branch.get("type") == "array":
+            branch["items"]["enum"] = list(EMOTIONS)
+            branch["minItems"] = 1
+
+
+def _integer(value: object) -> object:
+    # JSON Schema's integer is a number with no fraction: 58.0 is one, as 58 is; a bool
+    # or a string of digits is not
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be an integer")
+    return value
+
+
+#: An integer as JSON Schema means it (``58`` or ``58.0``); never a bool or a string.
+Integer = Annotated[int, BeforeValidator(_integer)]
+
+
+class _Range:
+    """JSON Schema's ``minimum`` and ``maximum``: inside a union pydantic writes its own
+    ``ge`` and ``le``, which no JSON Schema reader knows."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: GetJsonSchemaHandler) -> Any:
+        schema = handler(core)
+        schema.pop("ge", None)
+        schema.pop("le", None)
+        return {**schema, "minimum": self.low, "maximum": self.high}
+
+
+#: A budget's bound (``validation.check_budget``).
+BudgetBound = Annotated[Integer, Field(ge=0, le=MAX_BUDGET), _Range(0, MAX_BUDGET)]
+
+
+class _TimeRange:
+    """States the library's range of times (docs/limits.md) in the JSON schema: years
+    0201 to 9898, a day inside the range at each end, so no offset takes a time the
+    schema allows out of it."""
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: GetJsonSchemaHandler) -> Any:
+        schema = handler(core)
+        schema["pattern"] = (
+            r"^(020[1-9]|02[1-9][0-9]|0[3-9][0-9]{2}|[1-8][0-9]{3}|9[0-7][0-9]{2}"
+            r"|98[0-8][0-9]|989[0-8])-"
+        )
+        return schema
+
+
 UtcTime = Annotated[datetime, PlainSerializer(wire.time_to_json, return_type=str)]
 #: An ISO 8601 datetime with a timezone; a naive one is refused, never guessed.
-IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), _TimeRange()]
 #: The ``now`` of a write: an ``IsoTime`` at most ``WRITE_AHEAD`` past the server's clock.
 WriteTime = Annotated[IsoTime, AfterValidator(_not_far_ahead)]
 Metadata = dict[str, Any]
@@ -217,13 +304,25 @@ else:  # nested values first: a hit's model holds an engram's
 class EngramIn(_In):
     """One experience to remember (``Memory.add``'s arguments; help from ``options.ADD``)."""
 
-    text: str = Field(min_length=1, description="What happened or was said.")
-    session: str | None = Field(default=None, description=ADD.help("session"))
-    speaker: str | None = Field(default=None, description=ADD.help("speaker"))
+    text: str = Field(
+        min_length=1, description="What happened or was said.", json_schema_extra=_TEXT_RULE
+    )
+    session: str | None = Field(
+        default=None, description=ADD.help("session"), json_schema_extra=LABEL_RULE
+    )
+    speaker: str | None = Field(
+        default=None, description=ADD.help("speaker"), json_schema_extra=LABEL_RULE
+    )
     occurred_at: IsoTime | None = Field(default=None, description=ADD.help("occurred_at"))
     metadata: Metadata | None = Field(default=None, description=ADD.help("metadata"))
-    importance: float | None = Field(default=None, description=ADD.help("importance"))
-    emotion: str | None = Field(default=None, description=ADD.help("emotion"))
+    importance: float | None = Field(
+        default=None,
+        description=ADD.help("importance"),
+        json_schema_extra={"minimum": 0, "maximum": 1},
+    )
+    emotion: str | None = Field(
+        default=None, description=ADD.help("emotion"), json_schema_extra=_EMOTION_RULE
+    )
 
 
 class BatchIn(_In):
@@ -235,8 +334,8 @@ class BatchIn(_In):
 class EngramPatch(_In):
     """A new version of a memory: only the fields given change."""
 
-    text: str | None = None
-    speaker: str | None = None
+    text: str | None = Field(default=None, json_schema_extra=_TEXT_RULE)
+    speaker: str | None = Field(default=None, json_schema_extra=LABEL_RULE)
     occurred_at: IsoTime | None = None
     metadata: Metadata | None = None
     now: WriteTime | None = Field(
@@ -249,15 +348,24 @@ class EngramPatch(_In):
 class SearchIn(_In):
     """``Memory.search``'s options (``options.SEARCH``). A new library option is one field here."""
 
-    query: str = Field(min_length=1)
-    limit: StrictInt = Field(default=10, ge=1, description=SEARCH.help("limit"))
+    query: str = Field(min_length=1, json_schema_extra=_QUERY_RULE)
+    limit: Integer = Field(
+        default=10,
+        ge=1,
+        description=SEARCH.help("limit"),
+        json_schema_extra={"maximum": _LIMITS.max_limit},
+    )
     now: IsoTime | None = Field(default=None, description=SEARCH.help("now"))
-    neighbours: StrictInt = Field(default=0, ge=0, le=20, description=SEARCH.help("neighbours"))
+    neighbours: Integer = Field(default=0, ge=0, le=20, description=SEARCH.help("neighbours"))
     include_dormant: StrictBool = Field(default=False, description=SEARCH.help("include_dormant"))
     reinforce: StrictBool = Field(default=True, description=SEARCH.help("reinforce"))
-    emotion: list[str] | str | None = Field(default=None, description=SEARCH.help("emotion"))
+    emotion: list[str] | str | None = Field(
+        default=None, description=SEARCH.help("emotion"), json_schema_extra=_emotions
+    )
     mood_congruent: StrictBool = Field(default=False, description=SEARCH.help("mood_congruent"))
-    context: list[str] | str | None = Field(default=None, description=SEARCH.help("context"))
+    context: list[str] | str | None = Field(
+        default=None, description=SEARCH.help("context"), json_schema_extra=_context
+    )
     as_of: IsoTime | None = Field(default=None, description=SEARCH.help("as_of"))
     kinds: list[Kind] | None = Field(default=None, min_length=1, description=SEARCH.help("kinds"))
 
@@ -291,16 +399,12 @@ class FactsOut(BaseModel):
 class BudgetIn(_In):
     """``Memory.set_budget``'s bounds; both null (or absent) removes the budget."""
 
-    max_memories: StrictInt | None = Field(
+    max_memories: BudgetBound | None = Field(
         default=None,
-        ge=0,
-        le=MAX_BUDGET,
         description="The most active memories the namespace keeps (null: no bound).",
     )
-    max_bytes: StrictInt | None = Field(
+    max_bytes: BudgetBound | None = Field(
         default=None,
-        ge=0,
-        le=MAX_BUDGET,
         description="The most text bytes its active memories hold (null: no bound).",
     )
 
@@ -394,9 +498,13 @@ class ErrorOut(BaseModel):
 class ContextIn(_In):
     """``Memory.context``'s arguments (``options.CONTEXT``)."""
 
-    query: str = Field(min_length=1)
-    session: str | None = Field(default=None, description=CONTEXT.help("session"))
-    budget_tokens: StrictInt = Field(default=1000, ge=1, description=CONTEXT.help("budget_tokens"))
+    query: str = Field(min_length=1, json_schema_extra=_QUERY_RULE)
+    session: str | None = Field(
+        default=None, description=CONTEXT.help("session"), json_schema_extra=LABEL_RULE
+    )
+    budget_tokens: Integer = Field(
+        default=1000, ge=1, le=1_000_000, description=CONTEXT.help("budget_tokens")
+    )
     now: IsoTime | None = Field(default=None, description=CONTEXT.help("now"))
 
 

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
@@ -25,7 +25,7 @@ from engramdb.security.audit import SqliteAuditLog, audit_path
 from engramdb.security.keys import KeyRing, keys_path
 from engramdb.server.http.auth import Authenticator, KeyCheck, McpGate, ServerState
 from engramdb.server.http.docs import OPEN_PATHS, OPEN_PREFIXES, OPENAPI_URL, install_docs
-from engramdb.server.http.errors import install_error_handlers
+from engramdb.server.http.errors import HttpError, install_error_handlers
 from engramdb.server.http.metrics import Metrics
 from engramdb.server.http.middleware import BodyLimit, RequestMetrics
 from engramdb.server.http.routers import ROUTERS
@@ -109,6 +109,7 @@ def create_app(
         # Starlette would answer /v1/namespaces/ with a 307 whose Location it builds
         # from the request's Host header; a trailing slash is simply no route (404)
         redirect_slashes=False,
+        dependencies=[Depends(_known_query_only)],
     )
     app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
     app.state.metrics = metrics
@@ -134,6 +135,26 @@ def create_app(
     if audit is not None:
         app.add_middleware(AuditTrail, log=audit)
     return app
+
+
+def _known_query_only(request: Request) -> None:
+    """Unknown query parameters are refused as unknown body fields are (docs/server.md):
+    a misspelt ``?nwo=`` is a 422, not a request answered as if it were not there."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        raise HttpError(
+            422, "invalid_request", f"unknown query parameter {', '.join(map(repr, unknown))}"
+        )
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for inner in dependant.dependencies:
+        names |= _query_names(inner)
+    return names
 
 
 def _mount_mcp(

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from engramdb.server.http.auth import MemoryDep, ReadNamespace
 from engramdb.server.http.routers.responses import ERRORS
-from engramdb.server.schemas import ContextIn, ContextOut, EngramOut, IsoTime, MoodOut, WorkingOut
+from engramdb.server.schemas import (
+    LABEL_RULE,
+    ContextIn,
+    ContextOut,
+    EngramOut,
+    IsoTime,
+    MoodOut,
+    WorkingOut,
+)
 
 __all__ = ["router"]
 
@@ -32,10 +40,10 @@ def context(namespace: ReadNamespace, body: ContextIn, memory: MemoryDep) -> Con
 @router.get("/sessions/{session}/working")
 def working(
     namespace: ReadNamespace,
-    session: str,
+    session: Annotated[str, Path(json_schema_extra=LABEL_RULE)],
     memory: MemoryDep,
     max_turns: Annotated[int, Query(ge=0, le=200)] = 20,
-    max_tokens: Annotated[int | None, Query(ge=0)] = None,
+    max_tokens: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
 ) -> WorkingOut:
     """The session's latest turns, oldest first, bounded by count and tokens."""
     turns = memory.working(
@@ -48,7 +56,8 @@ def working(
 def mood(
     namespace: ReadNamespace,
     memory: MemoryDep,
-    window_days: Annotated[float, Query(gt=0, le=36_500)] = 7.0,
+    # at least a second: a shorter window rounds to no time at all
+    window_days: Annotated[float, Query(ge=1 / 86_400, le=36_500)] = 7.0,
     now: Annotated[IsoTime | None, Query()] = None,
 ) -> MoodOut:
     """Valence and arousal of the last ``window_days`` of memories, with what drives them."""

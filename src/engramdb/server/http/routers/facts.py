@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from engramdb.options import FACTS
 from engramdb.server.http.auth import MemoryDep, ReadNamespace
 from engramdb.server.http.routers.responses import ERRORS
-from engramdb.server.schemas import FactOut, FactsOut, IsoTime
+from engramdb.server.schemas import LABEL_RULE, FactOut, FactsOut, IsoTime
 
 __all__ = ["router"]
 
@@ -20,8 +20,12 @@ router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["facts"], response
 def facts(
     namespace: ReadNamespace,
     memory: MemoryDep,
-    subject: Annotated[str | None, Query(description=FACTS.help("subject"))] = None,
-    attribute: Annotated[str | None, Query(description=FACTS.help("attribute"))] = None,
+    subject: Annotated[
+        str | None, Query(description=FACTS.help("subject"), json_schema_extra=LABEL_RULE)
+    ] = None,
+    attribute: Annotated[
+        str | None, Query(description=FACTS.help("attribute"), json_schema_extra=LABEL_RULE)
+    ] = None,
     as_of: Annotated[IsoTime | None, Query(description=FACTS.help("as_of"))] = None,
 ) -> FactsOut:
     """Consolidated facts, every past value included, oldest first per subject and attribute."""
