@@ -26,6 +26,7 @@ SERVER = "engramdb.server"
 #: shares with the server (API keys, the audit log, error codes) lives outside it.
 LAUNCHER = "engramdb.cli.serve"
 LAUNCHER_IMPORTS = {
+    "engramdb.server.http.JsonErrorsH11",
     "engramdb.server.http.create_app",
     "engramdb.server.mcp.build_mcp",
     "engramdb.server.options.LOOPBACK_HOSTS",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
 from engramdb import Memory, wire
 
-from .conftest import AppKeys, bearer
+from .conftest import AppKeys, LiveServer, bearer
 
 NS = "/v1/namespaces/alice"
 MISSING = "0" * 32
@@ -495,3 +497,24 @@ def test_the_schema_states_the_library_rules_on_labels_texts_emotions_and_times(
     assert not re.match(when["pattern"], "0001-01-01T00:00:00Z")
     assert not re.match(when["pattern"], "9999-12-31T23:59:59Z")
     assert schemas["SearchIn"]["properties"]["limit"]["maximum"] == 1000
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e3"])
+def test_a_content_length_uvicorn_cannot_parse_gets_the_json_error_body(
+    live_server: LiveServer, length: bytes
+) -> None:
+    url = urlsplit(live_server.url)
+    request = (
+        b"POST /v1/namespaces/alice/engrams HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer " + live_server.alice.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: " + length + b"\r\n\r\n{}"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["error"]["code"] == "bad_request"

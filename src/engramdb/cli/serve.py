@@ -68,7 +68,7 @@ def serve(
     with needs_extra("server", "engram serve"):
         import uvicorn
 
-        from engramdb.server.http import create_app
+        from engramdb.server.http import JsonErrorsH11, create_app
     cli = state(ctx)
     if not math.isfinite(consolidate_every) or consolidate_every < 0:
         raise fail(
@@ -110,7 +110,8 @@ def serve(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"engram: serving http://{shown}:{bound} (store {settings.path})", err=True)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+    # JsonErrorsH11: uvicorn's own 400s in the API's error shape (docs/server.md)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", http=JsonErrorsH11)
     uvicorn.Server(config).run(sockets=[sock])
 
 
