@@ -367,3 +367,8 @@ def test_the_scans_find_what_they_look_for() -> None:
         " 'recalls': f'{e.recalls}', 'emotion': e.emotion}"
     )
     assert _hand_written(labels) == []  # a text form's labels are not a JSON form
+
+
+def test_a_time_without_a_utc_form_is_invalid_input_not_an_overflow() -> None:
+    with pytest.raises(InvalidInputError, match="no UTC form"):
+        wire.time_from_json("0001-01-01T00:00:00+02:00", "occurred_at")

@@ -147,6 +147,8 @@ def time_from_json(value: object, name: str = "datetime") -> datetime:
         return from_iso(value)
     except ValueError as exc:
         raise InvalidInputError(f"{name} {value!r} is not an ISO 8601 datetime: {exc}") from exc
+    except OverflowError as exc:  # 0001-01-01T00:00:00+02:00 has no UTC form
+        raise InvalidInputError(f"{name} {value!r} has no UTC form: {exc}") from exc
 
 
 # -- public values -----------------------------------------------------------------------

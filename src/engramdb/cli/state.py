@@ -140,7 +140,12 @@ def parse_time(value: str | None, option: str) -> datetime | None:
         raise InvalidInputError(
             f"{option} {value!r} has no timezone; add one, e.g. {example}Z or {example}+02:00"
         )
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01 at +02:00 has no UTC form
+        raise InvalidInputError(
+            f"{option} {value!r} is out of the range of times (docs/limits.md)"
+        ) from None
 
 
 def parse_metadata(value: str | None, option: str = "--metadata") -> dict[str, Any] | None:
