@@ -399,3 +399,24 @@ def test_a_batch_that_is_not_iterable_is_invalid_input(embedder: Embedder, batch
             memory.add_many(batch, namespace="fz")
         with pytest.raises(InvalidInputError, match="records must be an iterable"):
             memory.import_records(batch)
+
+
+def test_an_imported_record_keeps_to_the_range_of_times(embedder: Embedder) -> None:
+    with Memory(":memory:", embedder=embedder) as memory:
+        record = next(iter(_exported_one(memory)))
+    bad = {**record, "recorded_at": "0001-01-01T00:00:00Z"}
+    with (
+        Memory(":memory:", embedder=embedder) as fresh,
+        pytest.raises(InvalidInputError, match="recorded_at must be from"),
+    ):
+        fresh.import_record(bad)
+    version = {**record["versions"][0], "occurred_at": "9999-12-31T00:00:00Z"}
+    with Memory(":memory:", embedder=embedder) as fresh:
+        with pytest.raises(InvalidInputError, match="occurred_at must be from"):
+            fresh.import_record({**record, "versions": [version]})
+        assert fresh.import_record(record).text == "an old chronicle"
+
+
+def _exported_one(memory: Memory) -> list[dict[str, Any]]:
+    memory.add("an old chronicle", namespace="fz")
+    return list(memory.export(namespace="fz"))

@@ -36,6 +36,7 @@ from engramdb.validation import (
     check_metadata,
     check_namespace,
     check_text,
+    check_time,
 )
 
 __all__ = ["export_records", "import_records", "parse_record"]
@@ -261,6 +262,12 @@ class _Exported:
         return self.versions[-1]
 
 
+def _time(value: object, name: str) -> datetime:
+    """A time of a record: wire's form, within the range every caller's time keeps
+    (docs/limits.md), so no import stores a time that later arithmetic overflows."""
+    return check_time(wire.time_from_json(value, name), name)
+
+
 def parse_record(record: object, limits: Limits) -> _Exported:
     """Check one exported record (as ``Memory.export`` writes it) field by field."""
     if not isinstance(record, Mapping):
@@ -279,11 +286,9 @@ def parse_record(record: object, limits: Limits) -> _Exported:
                 text=check_text(v["text"], limits),
                 speaker=check_label(v.get("speaker"), "speaker", limits),
                 metadata=check_metadata(v.get("metadata"), limits),
-                occurred_at=wire.time_from_json(v["occurred_at"], "occurred_at"),
-                valid_from=wire.time_from_json(v["valid_from"], "valid_from"),
-                valid_to=None
-                if v.get("valid_to") is None
-                else wire.time_from_json(v["valid_to"], "valid_to"),
+                occurred_at=_time(v["occurred_at"], "occurred_at"),
+                valid_from=_time(v["valid_from"], "valid_from"),
+                valid_to=None if v.get("valid_to") is None else _time(v["valid_to"], "valid_to"),
             )
             for v in raw_versions
         ]
@@ -293,7 +298,7 @@ def parse_record(record: object, limits: Limits) -> _Exported:
         if not isinstance(kind, str) or not kind:
             raise InvalidInputError("kind must be a non-empty string")
         session = check_label(record.get("session"), "session", limits)
-        recorded_at = wire.time_from_json(record["recorded_at"], "recorded_at")
+        recorded_at = _time(record["recorded_at"], "recorded_at")
     except KeyError as exc:
         raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
     except (TypeError, ValueError) as exc:
@@ -336,7 +341,7 @@ def _parse_consolidation(
 
             def when(name: str) -> datetime | None:
                 value = raw.get(name)
-                return None if value is None else wire.time_from_json(value, f"fact.{name}")
+                return None if value is None else _time(value, f"fact.{name}")
 
             fact = Fact(
                 engram_id=engram_id,
@@ -345,9 +350,9 @@ def _parse_consolidation(
                 attribute=_fact_text(raw["attribute"], "attribute"),
                 value=_fact_text(raw["value"], "value"),
                 text="",
-                valid_from=wire.time_from_json(raw["valid_from"], "fact.valid_from"),
+                valid_from=_time(raw["valid_from"], "fact.valid_from"),
                 valid_to=when("valid_to"),
-                recorded_at=wire.time_from_json(raw["recorded_at"], "fact.recorded_at"),
+                recorded_at=_time(raw["recorded_at"], "fact.recorded_at"),
                 invalidated_at=when("invalidated_at"),
                 status=status,
                 superseded_by=superseded_by,
@@ -411,9 +416,7 @@ def _parse_dynamics(engram_id: str, raw: object) -> tuple[dict[str, Any], Dynami
         recalled = DynamicsUpdate(
             id=engram_id,
             recalls=recalls,
-            last_recalled_at=None
-            if last is None
-            else wire.time_from_json(last, "last_recalled_at"),
+            last_recalled_at=None if last is None else _time(last, "last_recalled_at"),
             dormant=dormant,
         )
     return strength, recalled
