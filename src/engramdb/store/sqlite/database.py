@@ -17,6 +17,7 @@ become a ``StoreError`` that says so, after the transaction rolled back.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engramdb.errors import NotFoundError, SchemaError, StoreError
+from engramdb.errors import IntegrityError, NotFoundError, SchemaError, StoreError
 from engramdb.store.files import private_file
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -85,6 +86,7 @@ class Database:
         """
         self.read_only = read_only
         self.path = self._resolve_existing(path) if read_only else self._resolve(path)
+        _refuse_empty(self.path)
         self.lock = threading.RLock()
         self.closed = False
         try:
@@ -120,9 +122,10 @@ class Database:
     def _resolve(path: str | Path) -> str:
         if str(path) == ":memory:":
             return ":memory:"
-        # Owner-only (docs/security.md): the file exists 0600 before SQLite opens
-        # it, and SQLite gives the -wal, -shm and -journal files the same mode.
-        return str(private_file(database_path(path)))
+        target = database_path(path)
+        if not target.exists():
+            _create(target)
+        return str(target)
 
     @staticmethod
     def _resolve_existing(path: str | Path) -> str:
@@ -311,6 +314,55 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             self.conn.close()
+
+
+def _create(target: Path) -> None:
+    """Create the database file at ``target`` whole: never a zero-length file.
+
+    Owner-only (docs/security.md): the file exists 0600 before SQLite opens it,
+    and SQLite gives the -wal, -shm and -journal files the same mode. It is
+    made under a scratch name, given its SQLite header and its version table
+    there, and linked into place, so a store file that exists always has a
+    header: a zero-length one is damage (docs/reliability.md, "Damage"), even
+    when a process was killed while creating the store. Another process that
+    creates the same store at the same moment wins the link; ours then goes.
+    """
+    scratch = target.with_name(f".{target.name}.new-{os.getpid()}-{threading.get_ident()}")
+    try:
+        private_file(scratch, exclusive=True)
+        conn = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(scratch, target)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot create store at {target}: {exc}") from exc
+    finally:
+        for suffix in ("", "-journal"):
+            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+
+
+def _refuse_empty(path: str) -> None:
+    """A zero-length store file is damage, not a new store (docs/reliability.md).
+
+    engramdb creates a store's file whole (``_create``), so a store that
+    existed has a header and a version: opening an empty file as a new store
+    would hide that its content was lost.
+    """
+    if path == ":memory:":
+        return
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise StoreError(f"cannot open store at {path}: {exc}") from exc
+    if size == 0:
+        raise IntegrityError(
+            f"the store file {path} is empty (0 bytes): a store has a header and a "
+            "version, so this one is damaged; restore it from a backup (engram restore), "
+            "or delete the file if it never held memories"
+        )
 
 
 @contextmanager

@@ -12,8 +12,10 @@ copy as a store to check it, is ``SqliteStore.restore_backup``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from engramdb.errors import IntegrityError, StoreError
@@ -24,7 +26,7 @@ from engramdb.store.sqlite.cache import NamespaceCache, generations
 from engramdb.store.sqlite.database import Database, failure, failures, is_busy
 from engramdb.store.sqlite.sealing import DataKeys, unopenable
 
-__all__ = ["Scrubber", "copy_database", "problems", "write_backup"]
+__all__ = ["Scrubber", "copy_database", "guarded", "problems", "write_backup"]
 
 # Orphans and partial writes that a crash must never leave (tests/reliability).
 _ORPHAN_CHECKS = {
@@ -50,7 +52,41 @@ _VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of
 
 
 def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) -> list[str]:
-    """What is wrong with the store as the snapshot ``conn`` sees it (empty when sound)."""
+    """What is wrong with the store as the snapshot ``conn`` sees it (empty when sound).
+
+    Each probe runs on its own (``guarded``): damage that makes one probe fail,
+    such as text that is not UTF-8, becomes a reported problem and the other
+    probes still run (docs/reliability.md, "Damage").
+    """
+    found = guarded("integrity check", lambda: _integrity(conn))
+    found += guarded("text check", lambda: _undecodable(conn))
+    for label, sql in _ORPHAN_CHECKS.items():
+        found += guarded(label, functools.partial(_count, conn, label, sql))
+    overhead = OVERHEAD if keys.vectors_sealed else 0
+    found += guarded(
+        "vector size check",
+        lambda: _count(
+            conn,
+            "vectors whose size does not match their dims",
+            _VECTOR_SIZE_CHECK,
+            (overhead,),
+        ),
+    )
+    found += guarded("index comparison", lambda: _index_problems(conn, cache))
+    if keys.encrypted:
+        found += guarded("sealed values check", lambda: unopenable(conn, keys))
+    return found
+
+
+def guarded(label: str, probe: Callable[[], list[str]]) -> list[str]:
+    """The problems ``probe`` finds, or the one saying why it could not run."""
+    try:
+        return probe()
+    except (sqlite3.Error, StoreError, UnicodeError) as exc:
+        return [f"{label} could not run: {exc}"]
+
+
+def _integrity(conn: sqlite3.Connection) -> list[str]:
     found: list[str] = []
     result = conn.execute("PRAGMA integrity_check").fetchall()
     if [r[0] for r in result] != ["ok"]:
@@ -58,18 +94,57 @@ def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) ->
     violations = conn.execute("PRAGMA foreign_key_check").fetchall()
     if violations:
         found.append(f"foreign key violations: {len(violations)}")
-    for label, sql in _ORPHAN_CHECKS.items():
-        count = int(conn.execute(sql).fetchone()[0])
-        if count:
-            found.append(f"{label}: {count}")
-    overhead = OVERHEAD if keys.vectors_sealed else 0
-    count = int(conn.execute(_VECTOR_SIZE_CHECK, (overhead,)).fetchone()[0])
-    if count:
-        found.append(f"vectors whose size does not match their dims: {count}")
-    found.extend(_index_problems(conn, cache))
-    if keys.encrypted:
-        found.extend(unopenable(conn, keys))
     return found
+
+
+def _count(
+    conn: sqlite3.Connection, label: str, sql: str, parameters: tuple[object, ...] = ()
+) -> list[str]:
+    count = int(conn.execute(sql, parameters).fetchone()[0])
+    return [f"{label}: {count}"] if count else []
+
+
+def _undecodable(conn: sqlite3.Connection) -> list[str]:
+    """Text values that are not UTF-8 (a flipped bit), by table, column and rowid.
+
+    Reading such a value raises in sqlite3, so every other probe that meets it
+    fails; this one reads the raw bytes and names where they are.
+    """
+    tables = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' "
+            "AND sql NOT LIKE '%WITHOUT ROWID%'"
+        )
+    ]
+    columns = {
+        table: [str(r[1]) for r in conn.execute(f"PRAGMA table_info({_quoted(table)})")]
+        for table in tables
+    }
+    found: list[str] = []
+    previous = conn.text_factory
+    conn.text_factory = bytes
+    try:
+        for table, names in columns.items():
+            for column in names:
+                # the names come from sqlite_master, quoted
+                rows = conn.execute(
+                    f"SELECT rowid, {_quoted(column)} FROM {_quoted(table)} "
+                    f"WHERE typeof({_quoted(column)}) = 'text'"
+                )
+                for rowid, value in rows:
+                    try:
+                        value.decode("utf-8")
+                    except UnicodeDecodeError:
+                        found.append(f"{table} row {rowid}: column {column!r} is not valid UTF-8")
+    finally:
+        conn.text_factory = previous
+    return found
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _index_problems(conn: sqlite3.Connection, cache: NamespaceCache) -> list[str]:

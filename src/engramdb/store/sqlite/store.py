@@ -486,7 +486,9 @@ class SqliteStore(Store):
         """
         with self._db.read() as conn:
             problems = maintenance.problems(conn, self._keys, self._cache)
-            problems += self._cache.damaged(conn, rows.namespaces(conn))
+            problems += maintenance.guarded(
+                "loaded index check", lambda: self._cache.damaged(conn, rows.namespaces(conn))
+            )
         if not self.read_only:
             try:
                 with self._db.write("lexical index check") as conn:
