@@ -24,6 +24,7 @@ from engramdb.config import EncryptionKey, Settings
 from engramdb.consolidate import Consolidator, Progress
 from engramdb.consolidate.extractors import make_extractor
 from engramdb.dynamics.keeper import DynamicsKeeper
+from engramdb.dynamics.reinforce import applied
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
@@ -45,6 +46,7 @@ from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redact
 from engramdb.store import Capability, EngramRecord, Store, open_store
+from engramdb.store.base import DynamicsUpdate
 from engramdb.validation import (
     NewMemory,
     check_budget,
@@ -124,7 +126,16 @@ class Memory(MemoryAPI):
 
     def close(self) -> None:
         if self._keeper is not None and not self._read_only:
-            self._keeper.flush()  # queued recalls are written, not lost
+            try:
+                self._keeper.flush()  # queued recalls are written, not lost
+            except StoreError as exc:
+                # A store whose file or file system refuses writes cannot take
+                # them: the reinforcement of this session's recalls is dropped
+                # (docs/reliability.md, "Read-only stores"); any other failure
+                # is the caller's to see.
+                if "the store is read-only" not in str(exc):
+                    self._store.close()
+                    raise
         self._store.close()
 
     def __enter__(self) -> Memory:
@@ -171,8 +182,19 @@ class Memory(MemoryAPI):
 
     def _recall(self) -> Recaller:
         if self._recaller is None:
-            self._recaller = Recaller(self._store, self.embedder, pool=self.settings.recall_pool)
+            self._recaller = Recaller(
+                self._store, self.embedder, pool=self.settings.recall_pool, overlay=self._overlay
+            )
         return self._recaller
+
+    def _overlay(self, namespace: str) -> list[DynamicsUpdate]:
+        """Reinforcement of the namespace not yet written (docs/dynamics.md)."""
+        return [] if self._keeper is None else self._keeper.overlay(namespace)
+
+    def _seen(self, namespace: str, engrams: Iterable[Engram]) -> dict[str, Engram]:
+        """Memories read from the store as this process sees them (with its recalls), by id."""
+        pending = {u.id: u for u in self._overlay(namespace)}
+        return {e.id: applied(e, pending.get(e.id)) for e in engrams}
 
     # -- writes -----------------------------------------------------------------
 
@@ -320,6 +342,8 @@ class Memory(MemoryAPI):
         """Erase a namespace entirely; returns how many memories it held."""
         namespace = check_namespace(namespace, self.settings.limits)
         count = self._store.forget_namespace(namespace)
+        if self._keeper is not None:
+            self._keeper.discard(namespace)
         self._forget_in_process(namespace)
         return count
 
@@ -340,7 +364,7 @@ class Memory(MemoryAPI):
         engram = self._store.get(namespace, check_id(id))
         if engram is None:
             raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
-        return engram
+        return self._seen(namespace, [engram])[engram.id]
 
     def history(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[Version]:
         """Every version of a memory, oldest first, with validity intervals."""
@@ -556,8 +580,8 @@ class Memory(MemoryAPI):
         window = check_window(window)
         end = self._clock.now() if now is None else check_time(now, "now")
         start = end - window
-        reading = prompt.read_mood(self._store.catalog(namespace), start, end)
-        found = self._store.get_many(namespace, list(reading.drivers))
+        reading = prompt.read_mood(self._store.catalog(namespace), start, end)  # tone only
+        found = self._seen(namespace, self._store.get_many(namespace, reading.drivers).values())
         return Mood(
             namespace=namespace,
             start=start,
@@ -643,7 +667,8 @@ class Memory(MemoryAPI):
             raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
         before = check_int(before, "before", 0, 100)
         after = check_int(after, "after", 0, 100)
-        return self._store.neighbours(namespace, engram_id, before, after)
+        found = self._store.neighbours(namespace, engram_id, before, after)
+        return list(self._seen(namespace, found).values())
 
     def namespaces(self) -> list[str]:
         return self._store.namespaces()
@@ -758,6 +783,8 @@ class Memory(MemoryAPI):
             )
         count = self._store.restore_backup(path)
         self._recaller = None  # nothing cached from the old content survives
+        if self._keeper is not None:
+            self._keeper.discard()
         return count
 
 

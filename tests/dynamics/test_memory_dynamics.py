@@ -49,8 +49,10 @@ def test_search_reinforces_in_batches_and_can_be_told_not_to(mem: Memory) -> Non
     mem.flush()
     assert mem.get(e.id).recalls == 0
     mem.search("teal notebook", now=later)
-    assert mem.get(e.id).recalls == 0  # queued, not yet written
+    assert mem.store.get("default", e.id).recalls == 0  # seen at once, not yet written
+    assert mem.get(e.id).recalls == 1
     assert mem.flush() == 1
+    assert mem.store.get("default", e.id).recalls == 1
     recalled = mem.get(e.id)
     assert recalled.recalls == 1
     assert recalled.last_recalled_at == later

@@ -5,10 +5,16 @@ tagger (its prototypes are embedded once) and the recall queue. Budgets live in
 the store and are read fresh whenever they are needed, so one set by another
 process (or before a restart) is honoured by the next ``add`` or ``fade``. It
 computes a new memory's importance, emotion and initial stability
-(``initial``), queues recalls and writes them in batches (``recalled``,
-``flush``), and puts faded or over-budget memories aside (``fade``). It sees
-only ``store.base`` and the ``Embedder`` protocol; validation happened in the
-facade.
+(``initial``), reinforces recalled memories at once in this process and
+writes them in batches (``recalled``, ``overlay``, ``flush``), and puts faded
+or over-budget memories aside (``fade``). It sees only ``store.base`` and the
+``Embedder`` protocol; validation happened in the facade.
+
+A recall's new state is computed when the recall happens and held here until
+the flush writes it (docs/dynamics.md, "Reinforcement: visible at once,
+written in batches"): the facade and the recaller lay ``overlay`` over what
+they read from the store, so ``get``, the next search and its explanations
+see the recall at once, while another process sees it after the flush.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy.typing as npt
 from engramdb.dynamics import importance as importance_cues
 from engramdb.dynamics.dormancy import to_put_aside
 from engramdb.dynamics.emotion import EmotionTagger
-from engramdb.dynamics.reinforce import RecallQueue, reinforcement
+from engramdb.dynamics.reinforce import merged, reinforcement
 from engramdb.dynamics.retention import initial_stability, retrievability_array
 from engramdb.embed.base import Embedder
 from engramdb.model import Budget
@@ -71,9 +77,15 @@ class DynamicsKeeper:
         dormant_below: float = 0.05,
     ) -> None:
         self.store = store
+        if flush_every < 1:
+            raise ValueError("flush_every must be at least 1")
         self.tagger = EmotionTagger(embedder)
-        self.queue = RecallQueue(flush_every)
+        self.flush_every = flush_every
         self.dormant_below = dormant_below
+        #: per namespace, the new state of each recalled memory not yet written
+        self._pending: dict[str, dict[str, DynamicsUpdate]] = {}
+        #: per namespace, recalls since its last flush
+        self._recalls: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- writes -------------------------------------------------------------------
@@ -131,20 +143,52 @@ class DynamicsKeeper:
     # -- recalls ------------------------------------------------------------------
 
     def recalled(self, namespace: str, ids: Sequence[str], at: datetime) -> None:
-        """Queue a recall of ``ids`` at ``at``; writes the namespace's queue when due."""
-        if ids and self.queue.add(namespace, ids, at):
+        """Reinforce ``ids`` as recalled at ``at``, visible at once through ``overlay``;
+        writes the namespace's pending state when ``flush_every`` recalls are due."""
+        if not ids:
+            return
+        with self._lock:
+            pending = self._pending.setdefault(namespace, {})
+            # the recalled memories as this process sees them: stored, then pending
+            state = self.store.catalog_of(namespace, ids).with_dynamics(list(pending.values()))
+            for update in reinforcement(state, [(engram_id, at) for engram_id in ids]):
+                pending[update.id] = merged(pending.get(update.id), update)
+            due = self._recalls.get(namespace, 0) + len(ids)
+            self._recalls[namespace] = due
+        if due >= self.flush_every:
             self.flush(namespace)
 
-    def flush(self, namespace: str | None = None) -> int:
-        """Write queued recalls (of one namespace, or all); returns memories updated."""
-        written = 0
+    def overlay(self, namespace: str) -> list[DynamicsUpdate]:
+        """The namespace's reinforcement not yet written, to lay over what the store holds."""
         with self._lock:
-            for ns, recalls in self.queue.take(namespace).items():
-                # only the recalled memories' state: a flush reads what it changes
-                recalled = self.store.catalog_of(ns, [engram_id for engram_id, _ in recalls])
-                updates = reinforcement(recalled, recalls)
-                written += self.store.set_dynamics(ns, updates)
+            return list(self._pending.get(namespace, {}).values())
+
+    def pending(self) -> int:
+        """How many memories hold reinforcement not yet written."""
+        with self._lock:
+            return sum(len(updates) for updates in self._pending.values())
+
+    def flush(self, namespace: str | None = None) -> int:
+        """Write pending reinforcement (of one namespace, or all); returns memories updated."""
+        written = 0
+        with self._lock:  # held while writing: a reader sees the state pending or stored
+            names = list(self._pending) if namespace is None else [namespace]
+            for ns in names:
+                updates = self._pending.get(ns, {})
+                written += self.store.set_dynamics(ns, list(updates.values()))
+                self._pending.pop(ns, None)  # only once written: a failed write keeps it
+                self._recalls.pop(ns, None)
         return written
+
+    def discard(self, namespace: str | None = None) -> None:
+        """Drop pending reinforcement of memories that are gone (one namespace, or all)."""
+        with self._lock:
+            if namespace is None:
+                self._pending.clear()
+                self._recalls.clear()
+            else:
+                self._pending.pop(namespace, None)
+                self._recalls.pop(namespace, None)
 
     # -- dormancy -----------------------------------------------------------------
 

@@ -1,55 +1,61 @@
-"""Recalls turned into stability updates, queued so that search stays fast.
+"""Recalls turned into stability updates, seen at once and written in batches.
 
-A search that returns memories marks them recalled (``RecallQueue.add``); the
-facade writes the queue in one transaction every ``flush_every`` recalls, on
-``Memory.flush()`` and on ``close()``. ``reinforcement`` computes the new
-state from a namespace's ``Catalog``: recalls of a memory are applied in time
-order with ``retention.recalled_stability`` (the spacing effect), so ten
-recalls within a minute add about as much as one. A recall of a dormant memory
-wakes it. It owns no store and no clock.
+A search that returns memories marks them recalled: ``reinforcement`` computes
+their new state from a ``Catalog`` holding their current one; recalls of a
+memory are applied in time order with ``retention.recalled_stability`` (the
+spacing effect), so ten recalls within a minute add about as much as one. A
+recall of a dormant memory wakes it. The keeper holds the updates (``merged``
+into one per memory) until it writes them every ``flush_every`` recalls, on
+``Memory.flush()`` and on ``close()``; until then ``applied`` lays one over a
+memory read from the store (docs/dynamics.md). It owns no store and no clock.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from engramdb.dynamics.retention import elapsed_days, recalled_stability, retrievability
+from engramdb.model import Engram
 from engramdb.store.base import Catalog, DynamicsUpdate
 
-__all__ = ["RecallQueue", "reinforcement"]
+__all__ = ["applied", "merged", "reinforcement"]
+
+_T = TypeVar("_T")
 
 
-class RecallQueue:
-    """Recalls not yet written, per namespace; safe to share between threads."""
+def merged(earlier: DynamicsUpdate | None, later: DynamicsUpdate) -> DynamicsUpdate:
+    """One update holding both: ``later``'s fields where it sets them, else ``earlier``'s."""
+    if earlier is None:
+        return later
+    return DynamicsUpdate(
+        id=later.id,
+        stability_days=_first(later.stability_days, earlier.stability_days),
+        importance=_first(later.importance, earlier.importance),
+        last_recalled_at=_first(later.last_recalled_at, earlier.last_recalled_at),
+        recalls=_first(later.recalls, earlier.recalls),
+        dormant=_first(later.dormant, earlier.dormant),
+    )
 
-    def __init__(self, flush_every: int = 64) -> None:
-        if flush_every < 1:
-            raise ValueError("flush_every must be at least 1")
-        self.flush_every = flush_every
-        self._pending: dict[str, list[tuple[str, datetime]]] = {}
-        self._lock = threading.Lock()
 
-    def add(self, namespace: str, ids: Sequence[str], at: datetime) -> bool:
-        """Queue a recall of each id at ``at``; True when the namespace is due a flush."""
-        with self._lock:
-            queue = self._pending.setdefault(namespace, [])
-            queue.extend((engram_id, at) for engram_id in ids)
-            return len(queue) >= self.flush_every
+def applied(engram: Engram, update: DynamicsUpdate | None) -> Engram:
+    """The memory with ``update`` laid over its stored dynamics (None: as stored)."""
+    if update is None:
+        return engram
+    return replace(
+        engram,
+        stability_days=_first(update.stability_days, engram.stability_days),
+        importance=_first(update.importance, engram.importance),
+        last_recalled_at=_first(update.last_recalled_at, engram.last_recalled_at),
+        recalls=_first(update.recalls, engram.recalls),
+        dormant=_first(update.dormant, engram.dormant),
+    )
 
-    def take(self, namespace: str | None = None) -> dict[str, list[tuple[str, datetime]]]:
-        """Remove and return the queued recalls (of one namespace, or all)."""
-        with self._lock:
-            if namespace is None:
-                taken, self._pending = self._pending, {}
-                return taken
-            queue = self._pending.pop(namespace, None)
-            return {} if queue is None else {namespace: queue}
 
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(q) for q in self._pending.values())
+def _first(value: _T | None, otherwise: _T) -> _T:
+    return otherwise if value is None else value
 
 
 def reinforcement(

@@ -22,6 +22,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.dynamics.reinforce import applied
 from engramdb.embed.base import Embedder
 from engramdb.model import Engram, Hit
 from engramdb.recall.candidates import gather
@@ -29,7 +30,7 @@ from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
 from engramdb.recall.followup import Turn, resolve
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.ranker import AttentionRanker
-from engramdb.store.base import Catalog, Link, Store
+from engramdb.store.base import Catalog, DynamicsUpdate, Link, Store
 
 __all__ = ["Recaller", "SearchRequest"]
 
@@ -76,8 +77,12 @@ class Recaller:
         path_depth: int = 100,
         pool: int = 1_000,
         exhaustive_up_to: int | None = None,
+        overlay: Callable[[str], Sequence[DynamicsUpdate]] | None = None,
     ) -> None:
         self.store = store
+        #: a namespace's reinforcement not yet written, laid over what the store holds
+        #: (docs/dynamics.md); None: none
+        self.overlay = overlay
         #: the most memories one search ranks; a larger namespace is searched in two stages
         self.pool = pool
         #: the largest namespace scored exhaustively (None: ``pool``); 0 sends every
@@ -103,7 +108,7 @@ class Recaller:
 
     def view(self, namespace: str) -> NamespaceView:
         """The namespace's query-independent data, rebuilt when the namespace changed."""
-        catalog = self.store.catalog(namespace)
+        catalog = self._overlaid(namespace, self.store.catalog(namespace))
         with self._lock:
             view = self._views.get(namespace)
             if view is not None and view.catalog is not catalog:
@@ -145,7 +150,11 @@ class Recaller:
         top = [int(i) for i in order[: request.limit]]
         paths = _paths(features, top, self.path_depth)
         ids = [view.catalog.ids[i] for i in top]
-        engrams = self.store.get_many(request.namespace, ids)
+        pending = {u.id: u for u in self.overlay(request.namespace)} if self.overlay else {}
+        engrams = {
+            i: applied(e, pending.get(i))
+            for i, e in self.store.get_many(request.namespace, ids).items()
+        }
         hits: list[Hit] = []
         for index, engram_id in zip(top, ids, strict=True):
             engram = engrams.get(engram_id)
@@ -154,7 +163,8 @@ class Recaller:
             around: tuple[Engram, ...] = ()
             if request.neighbours > 0:
                 around = tuple(
-                    self.store.neighbours(
+                    applied(n, pending.get(n.id))
+                    for n in self.store.neighbours(
                         request.namespace, engram_id, request.neighbours, request.neighbours
                     )
                 )
@@ -199,10 +209,15 @@ class Recaller:
                 view = self._pool_view(namespace, gather(self.store, namespace, query, self.pool))
         return view, query
 
+    def _overlaid(self, namespace: str, catalog: Catalog) -> Catalog:
+        if self.overlay is None:
+            return catalog
+        return catalog.with_dynamics(self.overlay(namespace))
+
     def _pool_view(self, namespace: str, ids: list[str]) -> NamespaceView:
         """A view of ``ids`` only, for one search. BM25's document frequencies and
         the session aggregates are those of the pool (BENCHMARKS.md, two-stage recall)."""
-        catalog = self.store.catalog_of(namespace, ids)
+        catalog = self._overlaid(namespace, self.store.catalog_of(namespace, ids))
         knowledge = None
         if any(kind != "episode" for kind in catalog.kinds):
             knowledge = self._knowledge(namespace, catalog, self.store.links_of(namespace, ids))
