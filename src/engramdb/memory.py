@@ -128,13 +128,8 @@ class Memory(MemoryAPI):
         if self._keeper is not None and not self._read_only:
             try:
                 self._keeper.flush()  # queued recalls are written, not lost
-            except StoreError as exc:
-                # A store whose file or file system refuses writes cannot take
-                # them: the reinforcement of this session's recalls is dropped
-                # (docs/reliability.md, "Read-only stores"); any other failure
-                # is the caller's to see.
+            except StoreError as exc:  # refused: dropped (docs/reliability.md, "Read-only stores")
                 if "the store is read-only" not in str(exc):
-                    self._store.close()
                     raise
         self._store.close()
 

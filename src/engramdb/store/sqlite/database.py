@@ -38,6 +38,7 @@ __all__ = [
     "failure",
     "failures",
     "is_busy",
+    "is_read_only",
 ]
 
 DB_FILENAME = "engram.db"
@@ -91,7 +92,7 @@ class Database:
         self.closed = False
         try:
             if read_only:
-                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                uri = _read_only_uri(Path(self.path))
                 self.conn = sqlite3.connect(
                     uri, uri=True, isolation_level=None, check_same_thread=False, timeout=5.0
                 )
@@ -344,6 +345,28 @@ def _create(target: Path) -> None:
             Path(f"{scratch}{suffix}").unlink(missing_ok=True)
 
 
+def _read_only_uri(path: Path) -> str:
+    """The URI of a read-only open (docs/reliability.md, "Read-only stores").
+
+    ``mode=ro`` on a WAL database makes SQLite create the ``-shm`` and ``-wal``
+    files beside it, to read while other processes write. When no process can
+    write the file (it has no write bit, or its file system is mounted
+    read-only) and no WAL holds commits, ``immutable=1`` reads the file alone
+    and creates nothing, which is also what lets a store on a read-only mount
+    open at all.
+    """
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        unwritable = path.stat().st_mode & 0o222 == 0 or bool(
+            os.statvfs(path).f_flag & os.ST_RDONLY
+        )
+        wal = Path(f"{path}-wal")
+        committed = wal.exists() and wal.stat().st_size > 0
+    except OSError:
+        return uri
+    return uri + "&immutable=1" if unwritable and not committed else uri
+
+
 def _refuse_empty(path: str) -> None:
     """A zero-length store file is damage, not a new store (docs/reliability.md).
 
@@ -395,7 +418,7 @@ def failure(action: str, exc: sqlite3.Error) -> StoreError:
             f"{action} failed: the disk is full ({exc}); nothing was written, "
             "the store is unchanged and still readable"
         )
-    if name.startswith("SQLITE_READONLY") or "readonly" in message or "read-only" in message:
+    if is_read_only(exc):
         return StoreError(f"{action} failed: the store is read-only ({exc}); nothing was written")
     if is_busy(exc):
         return StoreError(
@@ -403,6 +426,14 @@ def failure(action: str, exc: sqlite3.Error) -> StoreError:
             f"for too long): {exc}"
         )
     return StoreError(f"{action} failed: {exc}")
+
+
+def is_read_only(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` means the connection may not write (a read-only file,
+    file system or open)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    message = str(exc).lower()
+    return name.startswith("SQLITE_READONLY") or "readonly" in message or "read-only" in message
 
 
 def is_busy(exc: sqlite3.Error) -> bool:

@@ -69,6 +69,7 @@ from engramdb.store.sqlite.database import (
     database_path,
     existing_database,
     failures,
+    is_read_only,
 )
 from engramdb.store.sqlite.sealing import DataKeys, seal_store
 
@@ -482,7 +483,8 @@ class SqliteStore(Store):
 
         Reads run on one snapshot, so writers in other processes cause no false
         alarms. FTS5's own index check is a write statement to SQLite: it runs in
-        a short write transaction of its own, and is skipped on a read-only store.
+        a short write transaction of its own, and is skipped on a read-only store
+        or one whose file or file system refuses writes.
         """
         with self._db.read() as conn:
             problems = maintenance.problems(conn, self._keys, self._cache)
@@ -494,7 +496,10 @@ class SqliteStore(Store):
                 with self._db.write("lexical index check") as conn:
                     lexical.check_integrity(conn)
             except StoreError as exc:
-                problems.append(f"lexical index: {exc.__cause__ or exc}")
+                cause = exc.__cause__
+                # a file or file system that refuses writes cannot run it: not damage
+                if not (isinstance(cause, sqlite3.Error) and is_read_only(cause)):
+                    problems.append(f"lexical index: {cause or exc}")
         return problems
 
     def backup(self, target_path: str | Path) -> Path:
