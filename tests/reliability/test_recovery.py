@@ -237,9 +237,11 @@ _text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60
 ).filter(lambda t: t.strip() != "")
 _label = st.none() | st.from_regex(r"[A-Za-z][A-Za-z0-9 _-]{0,15}", fullmatch=True)
+# What the library stores: no NUL and no lone surrogate anywhere (docs/limits.md).
+_stored = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 _metadata = st.dictionaries(
-    st.text(min_size=1, max_size=8),
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=12),
+    st.text(alphabet=_stored, min_size=1, max_size=8),
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(alphabet=_stored, max_size=12),
     max_size=3,
 )
 _operation = st.one_of(
