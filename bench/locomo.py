@@ -96,14 +96,23 @@ def run_engramdb(
             mem.add_many(list(conv.turns), namespace=conv.sample_id)
             add_seconds += time.perf_counter() - start
             turns += len(conv.turns)
+        # reinforce=False: a recall strengthens its hits at once (docs/dynamics.md), so with
+        # it each question would be ranked on a store the earlier questions had changed
         mem.search(
-            "warm up", namespace=conversations[0].sample_id, now=conversations[0].last_session_at
+            "warm up",
+            namespace=conversations[0].sample_id,
+            now=conversations[0].last_session_at,
+            reinforce=False,
         )
         for conv in conversations:
             for i, q in enumerate(questions(conv)):
                 start = time.perf_counter()
                 hits = mem.search(
-                    q.question, namespace=conv.sample_id, limit=DEPTH, now=conv.last_session_at
+                    q.question,
+                    namespace=conv.sample_id,
+                    limit=DEPTH,
+                    now=conv.last_session_at,
+                    reinforce=False,
                 )
                 # the first search of a namespace builds its catalog from the store
                 (first_search if i == 0 else latencies).append(time.perf_counter() - start)
@@ -155,7 +164,11 @@ def run_pooled(
                 found = {dia[i] for i in view.catalog.ids}
                 covered.append(sum(e in found for e in q.evidence) / len(q.evidence))
                 hits = mem.search(
-                    q.question, namespace=conv.sample_id, limit=DEPTH, now=conv.last_session_at
+                    q.question,
+                    namespace=conv.sample_id,
+                    limit=DEPTH,
+                    now=conv.last_session_at,
+                    reinforce=False,
                 )
                 rankings.append([str(h.engram.metadata.get("dia_id")) for h in hits])
         names = [n for n in SIGNALS if n not in HAND_SET]
