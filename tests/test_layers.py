@@ -19,7 +19,13 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "engramdb"
 
 #: The floor: what every other layer may import, and which imports nothing above it.
-FLOOR = ("engramdb.model", "engramdb.errors", "engramdb.clock", "engramdb.config")
+FLOOR = (
+    "engramdb.model",
+    "engramdb.errors",
+    "engramdb.clock",
+    "engramdb.config",
+    "engramdb.bounded",
+)
 SERVER = "engramdb.server"
 #: The one CLI module that starts the server (``engram serve``, ``engram mcp``): it
 #: imports the server's entry points and nothing else of ``server/``. What the CLI

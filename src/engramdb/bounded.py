@@ -1,0 +1,60 @@
+"""A mapping that keeps at most a fixed number of entries, least recently used first out.
+
+Every cache a long-running process keeps per namespace is one of these, so a
+server that sees many namespaces holds a bounded number of them
+(docs/limits.md, "Caches"). It owns only the eviction order; it does not lock:
+each owner already holds its own lock around it. It imports nothing of ours,
+so every layer may use it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import TypeVar
+
+__all__ = ["Bounded"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Bounded(MutableMapping[K, V]):
+    """At most ``max_entries`` entries; reading or writing one makes it the newest,
+    and writing past the bound drops the oldest."""
+
+    def __init__(self, max_entries: int) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def __getitem__(self, key: K) -> V:
+        value = self._entries[key]
+        self._entries.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __delitem__(self, key: K) -> None:
+        del self._entries[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(list(self._entries))  # a copy: a caller may delete while iterating
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The entry for ``key``, made (and stored, evicting the oldest) if absent."""
+        found = self._entries.get(key)
+        if found is None:
+            found = make()
+            self[key] = found
+        else:
+            self._entries.move_to_end(key)
+        return found
