@@ -22,6 +22,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.bounded import Bounded
 from engramdb.dynamics.reinforce import applied
 from engramdb.embed.base import Embedder
 from engramdb.model import Engram, Hit
@@ -32,9 +33,12 @@ from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.ranker import AttentionRanker
 from engramdb.store.base import Catalog, DynamicsUpdate, Link, Store
 
-__all__ = ["Recaller", "SearchRequest"]
+__all__ = ["CACHED_NAMESPACES", "Recaller", "SearchRequest"]
 
 F64 = npt.NDArray[np.float64]
+#: The namespaces whose views and analysed documents one recaller keeps, most recently
+#: searched first (docs/limits.md, "Caches"): an evicted one is rebuilt at its next search.
+CACHED_NAMESPACES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class Recaller:
         pool: int = 1_000,
         exhaustive_up_to: int | None = None,
         overlay: Callable[[str], Sequence[DynamicsUpdate]] | None = None,
+        cached_namespaces: int = CACHED_NAMESPACES,
     ) -> None:
         self.store = store
         #: a namespace's reinforcement not yet written, laid over what the store holds
@@ -93,9 +98,9 @@ class Recaller:
         self.exact_limit = exact_limit
         self.ann_pool = ann_pool
         self.path_depth = path_depth
-        self._views: dict[str, NamespaceView] = {}
-        self._documents: dict[str, DocumentCache] = {}
-        self._pooled_documents: dict[str, _PooledDocuments] = {}
+        self._views: Bounded[str, NamespaceView] = Bounded(cached_namespaces)
+        self._documents: Bounded[str, DocumentCache] = Bounded(cached_namespaces)
+        self._pooled_documents: Bounded[str, _PooledDocuments] = Bounded(cached_namespaces)
         self._lock = threading.Lock()
 
     def forget(self, namespace: str) -> None:
@@ -119,7 +124,7 @@ class Recaller:
             if view is None:
                 # Documents analysed for an earlier view are not analysed again: an
                 # agent that adds a turn and then searches pays only for the new turn.
-                cache = self._documents.setdefault(namespace, DocumentCache())
+                cache = self._documents.get_or_make(namespace, DocumentCache)
                 view = NamespaceView(catalog, self._knowledge(namespace, catalog), cache=cache)
             self._views[namespace] = view
             return view
@@ -222,9 +227,9 @@ class Recaller:
         if any(kind != "episode" for kind in catalog.kinds):
             knowledge = self._knowledge(namespace, catalog, self.store.links_of(namespace, ids))
         with self._lock:  # the analysed documents are shared with other searches
-            cache = self._pooled_documents.get(namespace)
-            if cache is None:
-                cache = self._pooled_documents[namespace] = _PooledDocuments(8 * self.pool)
+            cache = self._pooled_documents.get_or_make(
+                namespace, lambda: _PooledDocuments(8 * self.pool)
+            )
             return NamespaceView(catalog, knowledge, cache=cache)
 
     @staticmethod

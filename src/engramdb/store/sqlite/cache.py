@@ -53,6 +53,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.bounded import Bounded
 from engramdb.clock import from_iso
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
 from engramdb.security.crypto import PLAIN, Cipher
@@ -64,6 +65,7 @@ from engramdb.store.sqlite.sealing import DataKeys
 from engramdb.store.vectors import VectorIndex, dequantize, quantize
 
 __all__ = [
+    "LOADED_NAMESPACES",
     "Loaded",
     "NamespaceCache",
     "bump",
@@ -76,6 +78,10 @@ __all__ = [
 # Save a graph again once this many of its vectors changed since (or a tenth of
 # it, if more): writing 100k vectors' graph costs about a second.
 _SAVE_AFTER = 1_000
+#: The namespaces whose vector index and catalog one open store keeps in memory, most
+#: recently used first (docs/limits.md, "Caches"). An evicted namespace is loaded again
+#: from its saved index file and the change log, or rebuilt from its rows.
+LOADED_NAMESPACES = 64
 
 Written = list[tuple[int, npt.NDArray[np.float32]]]  # (rowid, vector) of memories written
 
@@ -185,7 +191,7 @@ class NamespaceCache:
         self._keys = keys
         self.dims = dims
         self.ann_threshold = ann_threshold
-        self.loaded: dict[str, Loaded] = {}
+        self.loaded: Bounded[str, Loaded] = Bounded(LOADED_NAMESPACES)
         # What happened to indexes: "rebuilt", "loaded" (from a saved file),
         # "unusable" (a saved file that did not load), "caught_up" (and its
         # "caught_up_rows"), "saved". The tests read it instead of timing.

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from engramdb.bounded import Bounded
 from engramdb.clock import to_iso
 from engramdb.config import EncryptionKey
 from engramdb.errors import DecryptionError, StoreError
@@ -38,7 +39,11 @@ from engramdb.store.sqlite import lexical
 if TYPE_CHECKING:
     from engramdb.store.sqlite.database import Database
 
-__all__ = ["DataKeys", "seal_store", "unopenable"]
+__all__ = ["CACHED_CIPHERS", "DataKeys", "seal_store", "unopenable"]
+
+#: The namespaces whose unwrapped data keys (and opened values) one open store keeps,
+#: most recently used first (docs/limits.md, "Caches").
+CACHED_CIPHERS = 64
 
 SCHEME = "aes-256-gcm/hkdf-sha256/hmac-blind-v1"
 _KEY_ID_BYTES = 16
@@ -83,7 +88,9 @@ class DataKeys:
         self.encrypted = False
         self.vectors_sealed = False
         self._master: MasterKey | None = None
-        self._ciphers: dict[tuple[str, bytes], NamespaceCipher] = {}
+        # Each cipher remembers what it opened (security/crypto.py): a bounded number of
+        # namespaces' (docs/limits.md, "Caches"); an evicted one is unwrapped again.
+        self._ciphers: Bounded[tuple[str, bytes], NamespaceCipher] = Bounded(CACHED_CIPHERS)
 
     def open(self, db: Database) -> None:
         """Check the master key of an encrypted store as it opens, or make a new,

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.bounded import Bounded
 from engramdb.config import EncryptionKey
 from engramdb.errors import IntegrityError, StoreError
 from engramdb.model import Engram, Fact, NamespaceStats, Version
@@ -133,7 +134,7 @@ class SqliteStore(Store):
         return self._db.read()
 
     @property
-    def _vectors(self) -> dict[str, Loaded]:
+    def _vectors(self) -> Bounded[str, Loaded]:
         return self._cache.loaded
 
     def _migrate(self) -> None:
