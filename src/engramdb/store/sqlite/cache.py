@@ -54,11 +54,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.bounded import Bounded
-from engramdb.clock import from_iso
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
 from engramdb.security.crypto import PLAIN, Cipher
 from engramdb.store.base import Candidate, Catalog, DynamicsUpdate
-from engramdb.store.codec import open_optional
 from engramdb.store.sqlite import annfile, dynamics, rows
 from engramdb.store.sqlite.database import Database
 from engramdb.store.sqlite.sealing import DataKeys
@@ -604,27 +602,5 @@ class NamespaceCache:
 def _catalog_of(
     found: Sequence[sqlite3.Row], index: VectorIndex, cipher: Cipher, codes: dict[str, int]
 ) -> Catalog:
-    """A catalog of rows (in rowid order); new sessions get the next codes."""
-    texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in found]
-    keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in found]
-    return Catalog(
-        ids=tuple(r["id"] for r in found),
-        documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
-        session=np.array(
-            [
-                -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
-                for r in found
-            ],
-            dtype=np.int64,
-        ),
-        seq=np.array([r["seq"] for r in found], dtype=np.int64),
-        speakers=tuple(
-            open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in found
-        ),
-        occurred_at=np.array(
-            [from_iso(r["occurred_at"]).timestamp() for r in found], dtype=np.float64
-        ),
-        vectors=index.matrix([int(r["rowid"]) for r in found]),
-        kinds=tuple(r["kind"] for r in found),
-        dynamics=dynamics.catalog_dynamics(found, texts, cipher),
-    )
+    """A catalog of rows (in rowid order), their vectors from the loaded index."""
+    return rows.catalog(found, cipher, codes, index.matrix([int(r["rowid"]) for r in found]))

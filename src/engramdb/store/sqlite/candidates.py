@@ -17,11 +17,10 @@ from datetime import datetime
 
 import numpy as np
 
-from engramdb.clock import from_iso, to_iso
+from engramdb.clock import to_iso
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Catalog, Link
-from engramdb.store.codec import open_optional
-from engramdb.store.sqlite import dynamics
+from engramdb.store.sqlite import dynamics, rows
 from engramdb.store.sqlite.rows import chunks
 
 __all__ = ["around", "catalog_of", "count", "links_of", "occurred_between"]
@@ -61,30 +60,8 @@ def catalog_of(
             f"{_COLUMNS} WHERE e.id IN ({marks}) AND +e.namespace = ?", (*chunk, namespace)
         ).fetchall()
     found.sort(key=lambda r: int(r["rowid"]))
-    texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in found]
-    keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in found]
-    codes: dict[str, int] = {}
-    return Catalog(
-        ids=tuple(r["id"] for r in found),
-        documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
-        session=np.array(
-            [
-                -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
-                for r in found
-            ],
-            dtype=np.int64,
-        ),
-        seq=np.array([r["seq"] for r in found], dtype=np.int64),
-        speakers=tuple(
-            open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in found
-        ),
-        occurred_at=np.array(
-            [from_iso(r["occurred_at"]).timestamp() for r in found], dtype=np.float64
-        ),
-        vectors=_vectors(conn, cipher, found, dims, sealed=vectors_sealed),
-        kinds=tuple(r["kind"] for r in found),
-        dynamics=dynamics.catalog_dynamics(found, texts, cipher),
-    )
+    vectors = _vectors(conn, cipher, found, dims, sealed=vectors_sealed)
+    return rows.catalog(found, cipher, {}, vectors)
 
 
 def _vectors(

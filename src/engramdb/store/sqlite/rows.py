@@ -24,7 +24,13 @@ from engramdb.clock import from_iso, to_iso
 from engramdb.errors import NotFoundError
 from engramdb.model import Engram, NamespaceStats, Version
 from engramdb.security.crypto import Cipher
-from engramdb.store.base import DerivedUpdate, EngramRecord, VersionRecord, taken_along
+from engramdb.store.base import (
+    Catalog,
+    DerivedUpdate,
+    EngramRecord,
+    VersionRecord,
+    taken_along,
+)
 from engramdb.store.codec import dump, open_optional, seal_optional
 from engramdb.store.sqlite import dynamics, lexical
 from engramdb.store.vectors import quantize
@@ -32,6 +38,7 @@ from engramdb.store.vectors import quantize
 __all__ = [
     "ENGRAM_COLUMNS",
     "by_rowid",
+    "catalog",
     "chunks",
     "delete",
     "engram",
@@ -87,6 +94,40 @@ def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
         recalls=state.recalls,
         last_recalled_at=state.last_recalled_at,
         dormant=state.dormant,
+    )
+
+
+def catalog(
+    found: Sequence[sqlite3.Row],
+    cipher: Cipher,
+    codes: dict[str, int],
+    vectors: npt.NDArray[np.float32],
+) -> Catalog:
+    """A catalog of ``found`` (rowid, id, kind, session, seq, speaker, occurred_at, text,
+    keys and the dynamics columns), in their order; ``vectors`` are theirs, row for row.
+    A session without a code in ``codes`` gets the next one."""
+    texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in found]
+    keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in found]
+    return Catalog(
+        ids=tuple(r["id"] for r in found),
+        documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
+        session=np.array(
+            [
+                -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
+                for r in found
+            ],
+            dtype=np.int64,
+        ),
+        seq=np.array([r["seq"] for r in found], dtype=np.int64),
+        speakers=tuple(
+            open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in found
+        ),
+        occurred_at=np.array(
+            [from_iso(r["occurred_at"]).timestamp() for r in found], dtype=np.float64
+        ),
+        vectors=vectors,
+        kinds=tuple(r["kind"] for r in found),
+        dynamics=dynamics.catalog_dynamics(found, texts, cipher),
     )
 
 
