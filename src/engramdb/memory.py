@@ -24,6 +24,8 @@ from engramdb.config import EncryptionKey, Settings
 from engramdb.consolidate import Consolidator, Progress
 from engramdb.consolidate.extractors import make_extractor
 from engramdb.dynamics.keeper import DynamicsKeeper
+from engramdb.dynamics.mood import WINDOW as MOOD_WINDOW
+from engramdb.dynamics.mood import window_mood
 from engramdb.dynamics.reinforce import applied
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
@@ -76,8 +78,6 @@ WORKING_TURNS = 20
 WORKING_MAX_TURNS = 200
 #: How many recalled memories ``context`` considers before packing.
 CONTEXT_POOL = 60
-#: The window ``context`` reads the mood over.
-MOOD_WINDOW = timedelta(days=7)
 
 DEFAULT_NAMESPACE = "default"
 
@@ -575,18 +575,7 @@ class Memory(MemoryAPI):
         window = check_window(window)
         end = self._clock.now() if now is None else check_time(now, "now")
         start = end - window
-        reading = prompt.read_mood(self._store.catalog(namespace), start, end)  # tone only
-        found = self._seen(namespace, self._store.get_many(namespace, reading.drivers).values())
-        return Mood(
-            namespace=namespace,
-            start=start,
-            end=end,
-            valence=reading.valence,
-            arousal=reading.arousal,
-            emotion=reading.emotion,
-            memories=reading.memories,
-            drivers=tuple(found[i] for i in reading.drivers if i in found),
-        )
+        return window_mood(self._store, namespace, start, end, lambda e: self._seen(namespace, e))
 
     # -- memory dynamics (docs/dynamics.md) ---------------------------------------------------
 

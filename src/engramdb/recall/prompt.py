@@ -2,9 +2,8 @@
 
 The facade fetches (working turns, hits, provenance links, the mood); this
 module turns them into labelled ``ContextItem``s with token counts and packs
-them into the budget (``bundle``), bounds working memory, and reads the mood of
-a time window from the catalog's emotion tags (valence and arousal,
-docs/dynamics.md). The knapsack itself is ``recall.packing``. No store access.
+them into the budget (``bundle``) and bounds working memory. The mood itself is
+read by ``dynamics.mood``; the knapsack is ``recall.packing``. No store access.
 
 Named for the prompt it fills, not for ``search(context=...)``: those
 conversation turns are read by ``recall.followup``.
@@ -14,27 +13,19 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-
-import numpy as np
+from dataclasses import replace
 
 from engramdb.model import ContextBundle, ContextItem, Engram, Hit, Mood
 from engramdb.recall.packing import pack
-from engramdb.store.base import Catalog, Link
+from engramdb.store.base import Link
 
 __all__ = [
-    "MoodReading",
     "bounded",
     "bundle",
     "hit_items",
     "mood_item",
-    "read_mood",
     "working_items",
 ]
-
-#: How many mood drivers are reported.
-DRIVERS = 5
 
 
 def bounded(
@@ -116,51 +107,3 @@ def bundle(
         items=items,
         mood=mood if any(i.kind == "mood" for i in items) else None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class MoodReading:
-    """A mood computed from a catalog: the numbers and the driving memories' ids."""
-
-    valence: float
-    arousal: float
-    emotion: str
-    memories: int
-    drivers: tuple[str, ...]
-
-
-def read_mood(catalog: Catalog, start: datetime, end: datetime) -> MoodReading:
-    """Valence and arousal of the episodes that occurred in ``[start, end]``.
-
-    Valence is weighted by arousal (a calm remark moves the mood less than an
-    outburst; Bradley & Lang's affective space), so a window of neutral
-    memories reads 0. Drivers are ranked by |valence| x arousal.
-    """
-    dynamics = catalog.dynamics
-    n = len(catalog)
-    episode = np.array(
-        [k == "episode" for k in catalog.kinds] if catalog.kinds else [True] * n, dtype=bool
-    )
-    inside = (
-        episode
-        & (catalog.occurred_at >= start.timestamp())
-        & (catalog.occurred_at <= end.timestamp())
-    )
-    count = int(inside.sum())
-    if dynamics is None or count == 0:
-        return MoodReading(0.0, 0.0, "neutral", count, ())
-    valence = dynamics.valence[inside]
-    arousal = dynamics.arousal[inside]
-    weight = float(arousal.sum())
-    mean_valence = float((valence * arousal).sum() / weight) if weight > 0 else 0.0
-    rows = np.flatnonzero(inside)
-    strength = np.abs(valence) * arousal
-    strongest = np.argsort(-strength, kind="stable")[:DRIVERS]
-    drivers = tuple(catalog.ids[int(rows[j])] for j in strongest if strength[j] > 0)
-    carried: dict[str, float] = {}
-    for i in rows:
-        label = dynamics.emotions[int(i)]
-        if label != "neutral":
-            carried[label] = carried.get(label, 0.0) + float(dynamics.arousal[int(i)])
-    emotion = max(carried, key=lambda k: carried[k]) if carried else "neutral"
-    return MoodReading(mean_valence, float(arousal.mean()), emotion, count, drivers)

@@ -1,0 +1,95 @@
+"""The mood of a namespace over a time window: ``mem.mood`` (docs/dynamics.md).
+
+Owns reading valence and arousal from the emotion tags of the episodes that
+occurred in a window, and the memories that drive it. It does not tag
+emotions (``dynamics.emotion``) nor put the mood in a prompt (``recall.prompt``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from engramdb.model import Engram, Mood
+from engramdb.store.base import Catalog, Store
+
+__all__ = ["DRIVERS", "WINDOW", "MoodReading", "read_mood", "window_mood"]
+
+#: How many mood drivers are reported.
+DRIVERS = 5
+#: The window ``context`` reads the mood over.
+WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class MoodReading:
+    """A mood computed from a catalog: the numbers and the driving memories' ids."""
+
+    valence: float
+    arousal: float
+    emotion: str
+    memories: int
+    drivers: tuple[str, ...]
+
+
+def read_mood(catalog: Catalog, start: datetime, end: datetime) -> MoodReading:
+    """Valence and arousal of the episodes that occurred in ``[start, end]``.
+
+    Valence is weighted by arousal (a calm remark moves the mood less than an
+    outburst; Bradley & Lang's affective space), so a window of neutral
+    memories reads 0. Drivers are ranked by |valence| x arousal.
+    """
+    dynamics = catalog.dynamics
+    n = len(catalog)
+    episode = np.array(
+        [k == "episode" for k in catalog.kinds] if catalog.kinds else [True] * n, dtype=bool
+    )
+    inside = (
+        episode
+        & (catalog.occurred_at >= start.timestamp())
+        & (catalog.occurred_at <= end.timestamp())
+    )
+    count = int(inside.sum())
+    if dynamics is None or count == 0:
+        return MoodReading(0.0, 0.0, "neutral", count, ())
+    valence = dynamics.valence[inside]
+    arousal = dynamics.arousal[inside]
+    weight = float(arousal.sum())
+    mean_valence = float((valence * arousal).sum() / weight) if weight > 0 else 0.0
+    rows = np.flatnonzero(inside)
+    strength = np.abs(valence) * arousal
+    strongest = np.argsort(-strength, kind="stable")[:DRIVERS]
+    drivers = tuple(catalog.ids[int(rows[j])] for j in strongest if strength[j] > 0)
+    carried: dict[str, float] = {}
+    for i in rows:
+        label = dynamics.emotions[int(i)]
+        if label != "neutral":
+            carried[label] = carried.get(label, 0.0) + float(dynamics.arousal[int(i)])
+    emotion = max(carried, key=lambda k: carried[k]) if carried else "neutral"
+    return MoodReading(mean_valence, float(arousal.mean()), emotion, count, drivers)
+
+
+def window_mood(
+    store: Store,
+    namespace: str,
+    start: datetime,
+    end: datetime,
+    seen: Callable[[Iterable[Engram]], dict[str, Engram]],
+) -> Mood:
+    """The namespace's mood over ``[start, end]``; ``seen`` lays this process's
+    pending recalls over the drivers read from the store."""
+    reading = read_mood(store.catalog(namespace), start, end)  # tone only
+    found = seen(store.get_many(namespace, reading.drivers).values())
+    return Mood(
+        namespace=namespace,
+        start=start,
+        end=end,
+        valence=reading.valence,
+        arousal=reading.arousal,
+        emotion=reading.emotion,
+        memories=reading.memories,
+        drivers=tuple(found[i] for i in reading.drivers if i in found),
+    )
