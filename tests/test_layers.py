@@ -25,6 +25,7 @@ FLOOR = (
     "engramdb.clock",
     "engramdb.config",
     "engramdb.bounded",
+    "engramdb.filters",
 )
 SERVER = "engramdb.server"
 #: The one CLI module that starts the server (``engram serve``, ``engram mcp``): it

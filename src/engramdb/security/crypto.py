@@ -215,6 +215,8 @@ class Cipher(Protocol):
 
     def blind_terms(self, terms: list[str]) -> list[str]: ...
 
+    def tag(self, value: str) -> str: ...
+
 
 class _Plain:
     """The identity cipher of an unencrypted store (values pass through unchanged)."""
@@ -242,6 +244,9 @@ class _Plain:
 
     def blind_terms(self, terms: list[str]) -> list[str]:
         return terms
+
+    def tag(self, value: str) -> str:
+        return value
 
 
 PLAIN: Cipher = _Plain()
@@ -298,6 +303,13 @@ class NamespaceCipher:
     def blind_terms(self, terms: list[str]) -> list[str]:
         """Each query term as its blind token phrase; terms with no word in them drop out."""
         return [phrase for phrase in (self.blind(term) for term in terms) if phrase]
+
+    def tag(self, value: str) -> str:
+        """A keyed token of an exact string (a filter's field or value): equal strings
+        give equal tokens, and nothing of the string can be read from it. Tagged
+        strings hold a NUL, so a tag never equals a word's token."""
+        digest = hmac.digest(self._index_key, b"tag\x00" + value.encode("utf-8"), hashlib.sha256)
+        return digest[:16].hex()
 
     def _token(self, word: str) -> str:
         digest = hmac.digest(self._index_key, word.encode("utf-8"), hashlib.sha256)

@@ -99,6 +99,7 @@ import numpy.typing as npt
 
 from engramdb.config import EncryptionKey
 from engramdb.errors import StoreError
+from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.store.records import (
     Candidate,
@@ -336,6 +337,33 @@ class Store(ABC):
         """The provenance links of the namespace with ``ids`` at either end."""
         wanted = set(ids)
         return [k for k in self.links(namespace) if k.derived_id in wanted or k.source_id in wanted]
+
+    def matching(
+        self,
+        namespace: str,
+        where: Filter,
+        *,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """The memories of the namespace that pass ``where`` (docs/filters.md), among
+        ``ids`` when given, in insertion order, at most ``limit``. Raises
+        ``InvalidInputError`` for an ordering operator on an encrypted namespace."""
+        wanted = None if ids is None else set(ids)
+        out: list[str] = []
+        for engram in self.iter_engrams(namespace):
+            if limit is not None and len(out) >= limit:
+                break
+            if wanted is not None and engram.id not in wanted:
+                continue
+            if where.matches(
+                speaker=engram.speaker,
+                session=engram.session,
+                metadata=engram.metadata,
+                occurred_at=engram.occurred_at,
+            ):
+                out.append(engram.id)
+        return out
 
     @abstractmethod
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:

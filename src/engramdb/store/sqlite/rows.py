@@ -32,7 +32,7 @@ from engramdb.store.base import (
     taken_along,
 )
 from engramdb.store.codec import dump, open_optional, seal_optional
-from engramdb.store.sqlite import dynamics, lexical
+from engramdb.store.sqlite import dynamics, fields, lexical
 from engramdb.store.vectors import quantize
 
 __all__ = [
@@ -214,6 +214,9 @@ def insert(
     dynamics.insert(conn, cipher, rowid, record)
     _write_vector(conn, cipher, rowid, eid, record.vector, record.model_id, seal_vectors)
     lexical.index_text(conn, cipher, rowid, record.namespace, record.text, record.keys)
+    fields.write(
+        conn, cipher, rowid, record.namespace, record.speaker, record.session, record.metadata
+    )
     return rowid
 
 
@@ -292,6 +295,8 @@ def new_version(
     )
     _write_vector(conn, cipher, rowid, eid, change.vector, change.model_id, seal_vectors)
     lexical.index_text(conn, cipher, rowid, namespace, change.text, change.keys, replace=True)
+    session = conn.execute("SELECT session FROM engrams WHERE rowid = ?", (rowid,)).fetchone()[0]
+    fields.write(conn, cipher, rowid, namespace, speaker, session, change.metadata, replace=True)
 
 
 def _write_vector(
@@ -360,6 +365,7 @@ def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:
     conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
     conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
     conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+    fields.forget(conn, namespace)
     return len(rowids)
 
 

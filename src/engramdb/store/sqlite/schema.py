@@ -193,6 +193,26 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO vector_changes (engram_rowid) VALUES (OLD.engram_rowid);
     END;
     """,
+    # 8: search filters (docs/filters.md, store/sqlite/fields.py). One row per memory and
+    # filterable value (speaker, session, each metadata value or list element): the
+    # field, the value's equality key and, in a plaintext store, the number or string
+    # for ordering; keyed tokens of field and key in an encrypted one. The table is
+    # its own index (namespace, field, key); ``fields_pending`` lists the namespaces
+    # written before it, indexed from their rows the first time a filter reads them.
+    """
+    CREATE TABLE fields (
+        namespace    TEXT    NOT NULL,
+        field        TEXT    NOT NULL,
+        key          TEXT    NOT NULL,
+        number       REAL,
+        text         TEXT,
+        engram_rowid INTEGER NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        PRIMARY KEY (namespace, field, key, engram_rowid)
+    ) WITHOUT ROWID;
+    CREATE INDEX fields_engram ON fields (engram_rowid);
+    CREATE TABLE fields_pending (namespace TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO fields_pending SELECT DISTINCT namespace FROM engrams;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -78,6 +78,9 @@ class _NoKey:
     def blind_terms(self, terms: list[str]) -> list[str]:
         return []
 
+    def tag(self, value: str) -> str:
+        return ""  # no memory was ever tagged without a key: matches nothing
+
 
 class DataKeys:
     """The encryption state of one open store: plaintext, or a verified master key."""
@@ -268,6 +271,9 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
                 rowid,
             ),
         )
+    # the filter index held plain values: it is rebuilt as keyed tokens when next read
+    conn.execute("DELETE FROM fields")
+    conn.execute("INSERT OR IGNORE INTO fields_pending SELECT DISTINCT namespace FROM engrams")
     for rowid, version, eid, ns, text, speaker, metadata in conn.execute(
         "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
         "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"

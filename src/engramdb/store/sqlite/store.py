@@ -34,6 +34,7 @@ import numpy.typing as npt
 from engramdb.bounded import Bounded
 from engramdb.config import EncryptionKey
 from engramdb.errors import IntegrityError, StoreError
+from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.security.crypto import Cipher, check_source
 from engramdb.store.base import (
@@ -52,6 +53,7 @@ from engramdb.store.sqlite import (
     candidates,
     consolidation,
     dynamics,
+    fields,
     lexical,
     maintenance,
     rows,
@@ -374,6 +376,27 @@ class SqliteStore(Store):
     def links_of(self, namespace: str, ids: Sequence[str]) -> list[Link]:
         with self._db.read() as conn:
             return candidates.links_of(conn, namespace, ids)
+
+    def matching(
+        self,
+        namespace: str,
+        where: Filter,
+        *,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        with self._db.read() as conn:
+            cipher = self._cipher(conn, namespace)
+            fields.clause(cipher, namespace, where)  # refuses what the namespace cannot do
+            ready = not fields.pending(conn, namespace)
+        if not ready:
+            with self._db.write("index filter fields") as conn:
+                if fields.pending(conn, namespace):
+                    fields.fill(conn, self._cipher(conn, namespace), namespace)
+        with self._db.read() as conn:
+            return fields.rows_matching(
+                conn, self._cipher(conn, namespace), namespace, where, ids, limit
+            )
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         last = 0
