@@ -4,9 +4,9 @@
 ``speaker``, ``session`` or ``metadata.<key>`` (a top-level metadata key); a
 bare value means equality, and a mapping of operators applies each of them:
 ``$eq``, ``$ne``, ``$in``, ``$nin``, ``$gt``, ``$gte``, ``$lt``, ``$lte``.
-Values are strings, numbers and booleans; ``$in`` and ``$nin`` take a list of
-them. Event time is a keyword of its own (``occurred_after``,
-``occurred_before``), not a ``where`` field.
+Values are strings, numbers (within float's range, about 1.8e308 either way)
+and booleans; ``$in`` and ``$nin`` take a list of them. Event time is a keyword
+of its own (``occurred_after``, ``occurred_before``), not a ``where`` field.
 
 The semantics are those of document stores: a metadata list matches when any
 of its elements does (``{"metadata.tags": "work"}`` finds ``{"tags": ["work",
@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from engramdb.errors import InvalidInputError
 
@@ -190,7 +191,7 @@ def entries(speaker: str | None, session: str | None, metadata: Mapping[str, Any
             if key in seen:
                 continue
             seen.add(key)
-            number = float(value) if _is_number(value) else None
+            number = _float(value) if _is_number(value) else None
             out.append(Entry(field, key, number, value if isinstance(value, str) else None))
     return out
 
@@ -253,7 +254,11 @@ def _scalar(value: object, where: str, field: str) -> Scalar:
         return _check_text(value, where)
     if field in _FIELDS:
         raise InvalidInputError(f"{where}: {field} values are strings, not {type(value).__name__}")
-    if isinstance(value, bool | int):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > sys.float_info.max:  # no float can order by it
+            raise InvalidInputError(f"{where} is beyond the range of numbers (about 1.8e308)")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -301,14 +306,23 @@ def _is_scalar(value: object) -> bool:
     )
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _float(value: int | float) -> float:
+    """A number as a float; an integer past float's range (metadata may hold one) as
+    the infinity of its sign, which orders it past every finite bound."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _compare(value: Scalar, bound: Scalar, op: str) -> bool:
     if _is_number(value) and _is_number(bound):
-        a: Any = float(value)
-        b: Any = float(bound)
+        a: Any = _float(value)
+        b: Any = _float(bound)
     elif isinstance(value, str) and isinstance(bound, str):
         a, b = value, bound
     else:

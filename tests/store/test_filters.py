@@ -65,6 +65,7 @@ def _reference(mem: Memory, namespace: str, where: Filter) -> list[str]:
         ({"speaker": "Ma\udfffya"}, "lone surrogate"),
         ({"metadata.a\x00": 1}, "NUL"),
         ({f"metadata.k{i}": i for i in range(40)}, "the limit is 32"),
+        ({"metadata.a": {"$gt": 10**400}}, "beyond the range of numbers"),
     ],
 )
 def test_a_malformed_filter_is_refused_with_what_is_wrong(where: Any, message: str) -> None:
@@ -98,10 +99,28 @@ def test_the_reference_semantics_of_lists_missing_fields_and_ordering() -> None:
     assert not ordered.matches(speaker=None, session=None, metadata={"n": 5.0}, occurred_at=T0)
 
 
+def test_a_metadata_integer_past_the_range_of_floats_is_stored_and_ordered(
+    tmp_path: Path,
+) -> None:
+    # metadata takes any JSON integer; the index orders one past float's range as an
+    # infinity, beyond every finite bound, where float() would raise OverflowError
+    huge = parse({"metadata.n": {"$gt": 1e300}})
+    assert huge.matches(speaker=None, session=None, metadata={"n": 10**400}, occurred_at=T0)
+    assert not huge.matches(speaker=None, session=None, metadata={"n": -(10**400)},
+                            occurred_at=T0)  # fmt: skip
+    with Memory(str(tmp_path / "s"), embedder=HashEmbedder()) as mem:
+        big = mem.add("big", namespace="ns", metadata={"n": 10**400})
+        mem.add("small", namespace="ns", metadata={"n": -(10**400)})
+        store = _store(mem)
+        assert store.matching("ns", huge) == [big.id]
+
+
 # -- the store agrees with the reference ---------------------------------------------
 
 _SPEAKERS = ["Maya", "Tom", "Ana", None]
 _TOPICS = ["work", "home", "travel"]
+_FIELDS = ["speaker", "session", "metadata.topic", "metadata.tags", "metadata.score",
+           "metadata.nested", "metadata.absent"]  # fmt: skip
 
 
 def _items(rng: random.Random, n: int) -> list[dict[str, Any]]:
@@ -134,8 +153,7 @@ def _filters(rng: random.Random, *, ordering: bool) -> list[Filter]:
     for _ in range(60):
         where: dict[str, Any] = {}
         for _ in range(rng.randint(1, 3)):
-            field = rng.choice(["speaker", "session", "metadata.topic", "metadata.tags",
-                                "metadata.score", "metadata.nested", "metadata.absent"])  # fmt: skip
+            field = rng.choice(_FIELDS)
             ops = ["$eq", "$ne", "$in", "$nin"] + (["$gt", "$gte", "$lt", "$lte"] * ordering)
             op = rng.choice(ops)
             pool = (
