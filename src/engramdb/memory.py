@@ -46,7 +46,7 @@ from engramdb.recall.engine import Recaller, SearchRequest
 from engramdb.recall.followup import Turn, parse_turn
 from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.recall.tokens import default_counter
-from engramdb.security.redact import redact
+from engramdb.security.redact import redacted
 from engramdb.store import Capability, EngramRecord, Store, open_store
 from engramdb.store.base import DynamicsUpdate
 from engramdb.validation import (
@@ -306,7 +306,7 @@ class Memory(MemoryAPI):
         )
         new_meta = dict(current.metadata) if metadata is None else check_metadata(metadata, limits)
         if text is not None and namespace in self.settings.redact_namespaces:
-            new_text, new_meta = _redacted(new_text, new_meta)
+            new_text, new_meta = redacted(new_text, new_meta)
         at = self._clock.now() if now is None else check_time(now, "now")
         if at < current.valid_from:
             raise InvalidInputError(
@@ -772,18 +772,7 @@ class Memory(MemoryAPI):
         return count
 
 
-def _redacted(text: str, metadata: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Text with its PII replaced, and metadata with ``redacted`` counts when any was."""
-    clean, counts = redact(text)
-    meta = dict(metadata)
-    if counts:
-        meta["redacted"] = counts
-    else:
-        meta.pop("redacted", None)
-    return clean, meta
-
-
 def _redacted_memory(item: NewMemory) -> NewMemory:
     """A memory to write, redacted in a namespace that opted in (docs/security.md)."""
-    text, metadata = _redacted(item.text, item.metadata)
+    text, metadata = redacted(item.text, item.metadata)
     return replace(item, text=text, metadata=metadata)

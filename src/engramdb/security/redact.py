@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["redact"]
+__all__ = ["redact", "redacted"]
 
 
 def luhn_ok(digits: str) -> bool:
@@ -96,3 +97,15 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
 
         text = pattern.sub(replace, text)
     return text, counts
+
+
+def redacted(text: str, metadata: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A memory's text with its PII replaced, and a copy of its metadata with the
+    ``redacted`` counts when any was (without them when none was)."""
+    clean, counts = redact(text)
+    meta = dict(metadata)
+    if counts:
+        meta["redacted"] = counts
+    else:
+        meta.pop("redacted", None)
+    return clean, meta
