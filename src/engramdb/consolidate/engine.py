@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engramdb.consolidate.extract import Extractor, RuleExtractor
+from engramdb.consolidate.extract import Extraction, Extractor, RuleExtractor
 from engramdb.consolidate.summarize import central_rows, near_duplicate, summary_text
-from engramdb.consolidate.supersede import Ledger, derived_id
+from engramdb.consolidate.supersede import Ledger, derived_id, touched
 from engramdb.embed.base import Embedder
 from engramdb.errors import StoreError
-from engramdb.model import ConsolidationReport, Engram
+from engramdb.model import ConsolidationReport, Engram, Fact
 from engramdb.store.base import ConsolidationBatch, DerivedUpdate, EngramRecord, Link, Store
 
 __all__ = ["Consolidator", "Progress"]
@@ -125,8 +125,9 @@ class Consolidator:
         self, namespace: str, episodes: Sequence[Engram], now: datetime
     ) -> tuple[ConsolidationBatch, _Counts]:
         """Everything one batch writes, computed without writing anything."""
-        ledger = Ledger(namespace, self.store.facts(namespace))
-        for episode, found in zip(episodes, self.extractor.extract(episodes), strict=True):
+        extracted = list(zip(episodes, self.extractor.extract(episodes), strict=True))
+        ledger = Ledger(namespace, self._timelines(namespace, extracted))
+        for episode, found in extracted:
             for extraction in found:
                 ledger.record(extraction, episode.id, extraction.occurred_at or episode.occurred_at)
         new_facts = ledger.new_facts
@@ -177,6 +178,25 @@ class Consolidator:
             summaries=len(summaries) + len(updates),
         )
         return batch, step
+
+    def _timelines(
+        self, namespace: str, extracted: Sequence[tuple[Engram, Sequence[Extraction]]]
+    ) -> list[Fact]:
+        """The facts a step may read or change, by index: the whole timeline of each
+        subject / attribute its statements touch (``supersede.touched``), and the
+        facts derived from those, transitively (they go stale with them)."""
+        keys = touched(x for _, found in extracted for x in found)
+        if not keys:
+            return []
+        known = {f.engram_id: f for f in self.store.facts_of(namespace, keys=sorted(keys))}
+        frontier = set(known)
+        while frontier:
+            links = self.store.links_of(namespace, sorted(frontier))
+            derived = sorted({k.derived_id for k in links if k.source_id in frontier} - set(known))
+            found = self.store.facts_of(namespace, derived) if derived else []
+            frontier = {f.engram_id for f in found} - set(known)
+            known.update((f.engram_id, f) for f in found if f.engram_id in frontier)
+        return list(known.values())
 
     def _duplicates(self, namespace: str, episodes: Sequence[Engram]) -> list[Link]:
         """Links from each episode to an earlier near-duplicate episode (nothing deleted)."""

@@ -26,7 +26,7 @@ from engramdb.consolidate.extract import Extraction, fact_text
 from engramdb.model import Fact
 from engramdb.store.base import FactChange, FactRow, Link
 
-__all__ = ["Ledger", "WorkingFact", "derived_id", "same_value"]
+__all__ = ["Ledger", "WorkingFact", "derived_id", "same_value", "touched"]
 
 _ARTICLE = re.compile(r"^(?:the|a|an|my|our)\s+")
 _WORD = re.compile(r"[^\W_]+")
@@ -100,6 +100,23 @@ class WorkingFact:
 
 def _key(subject: str, attribute: str) -> tuple[str, str]:
     return subject.casefold().strip(), attribute.casefold().strip()
+
+
+def touched(found: Iterable[Extraction]) -> set[tuple[str, str]]:
+    """Every subject / attribute whose timeline recording ``found`` may read or change:
+    each statement's own, and those of what ``Ledger._derive`` records or reads for
+    it (a partner's inverse; residence and employer read each other and write the
+    situation). A ``Ledger`` holding these timelines whole, and the facts derived
+    from their facts, plans exactly what one holding every fact would."""
+    keys: set[tuple[str, str]] = set()
+    for statement in found:
+        keys.add(_key(statement.subject, statement.attribute))
+        attribute = statement.attribute.casefold().strip()
+        if attribute == "partner":
+            keys.add(_key(statement.value, "partner"))
+        elif attribute in {"residence", "employer"}:
+            keys.update(_key(statement.subject, a) for a in ("residence", "employer", "situation"))
+    return keys
 
 
 class Ledger:

@@ -31,8 +31,9 @@ What a backend implements (the abstract methods of ``Store``):
   (``set_dynamics``, read back on memories and in the catalog), the budget
   (``budget``, ``set_budget``), consolidation's facts, provenance links and
   consumed marks (``pending_episodes``, ``apply_consolidation``, ``facts``,
-  ``links``, ``consumed``, ``restore_consolidation``); ``forget_namespace``
-  removes them all.
+  ``links``, ``consumed``, ``restore_consolidation``; ``facts_of`` and
+  ``pending_count`` are concrete, a backend overrides them with indexed
+  reads); ``forget_namespace`` removes them all.
 - **upkeep**: ``check`` (what is damaged, empty when sound) and ``close``.
 
 Optional, each behind a ``Capability``: ``backup`` and ``restore_backup``
@@ -429,6 +430,27 @@ class Store(ABC):
     ) -> list[Fact]:
         """Every fact of the namespace (optionally one subject / attribute), with its
         sources, ordered by subject, attribute and ``valid_from``."""
+
+    def facts_of(
+        self, namespace: str, ids: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
+    ) -> list[Fact]:
+        """The facts of the memories ``ids`` (those that are facts) and every fact of
+        the namespace that shares a subject and attribute (both compared casefolded
+        and stripped) with one of them or with a ``(subject, attribute)`` of
+        ``keys``: a timeline whole. Ordered like ``facts``. What a search over
+        some memories and a consolidation step read instead of every fact.
+
+        This default reads every fact; backends override it with an indexed read.
+        """
+
+        def key(subject: str, attribute: str) -> tuple[str, str]:
+            return subject.casefold().strip(), attribute.casefold().strip()
+
+        every = self.facts(namespace)
+        wanted = set(ids)
+        shared = {key(f.subject, f.attribute) for f in every if f.engram_id in wanted}
+        shared.update(key(subject, attribute) for subject, attribute in keys)
+        return [f for f in every if f.engram_id in wanted or key(f.subject, f.attribute) in shared]
 
     @abstractmethod
     def links(self, namespace: str) -> list[Link]:

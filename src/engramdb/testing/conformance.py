@@ -56,12 +56,14 @@ __all__ = [
     "check_delete_removes_everything",
     "check_delete_takes_derived_only_memories",
     "check_dynamics_round_trip",
+    "check_facts_of_reads_whole_timelines",
     "check_failed_insert_leaves_nothing",
     "check_forget_namespace",
     "check_insert_returns_what_it_wrote",
     "check_iter_engrams_order",
     "check_namespace_isolation",
     "check_neighbours_order",
+    "check_pending_episodes_follow_changes",
     "check_reindex_keeps_results",
     "check_restore_many_is_one_transaction",
     "check_restore_round_trip",
@@ -1281,6 +1283,101 @@ def check_links_of_reads_either_end(factory: StoreFactory) -> None:
         assert store.links_of("other", [first.id]) == []
 
 
+def _facts_written(store: Store, namespace: str, said: Sequence[tuple[str, str, str]]) -> list[str]:
+    """One episode and one fact per (subject, attribute, value), a day apart; the
+    facts' ids."""
+    ids = []
+    for i, (subject, attribute, value) in enumerate(said):
+        at = T0 + i * _DAY
+        episode = make_record(namespace, f"{subject}: {attribute} {value}", occurred_at=at)
+        fact_id = f"{namespace}{i}".encode().hex().ljust(32, "0")
+        fact = make_record(
+            namespace, f"{subject} {attribute} {value}", kind="fact", engram_id=fact_id,
+            occurred_at=at,
+        )  # fmt: skip
+        store.insert([episode])
+        assert store.apply_consolidation(
+            ConsolidationBatch(
+                namespace=namespace,
+                episodes=((episode.id, 1),),
+                now=at,
+                inserts=(fact,),
+                facts=(FactRow(fact_id, subject, attribute, value, at, None, "current"),),
+                links=(Link(fact_id, episode.id, "extracted"),),
+            )
+        )
+        ids.append(fact_id)
+    return ids
+
+
+def check_facts_of_reads_whole_timelines(factory: StoreFactory) -> None:
+    """``facts_of`` gives the facts of the ids given and every fact that shares a subject
+    and attribute (casefolded, stripped) with one of them or with a key given, ordered
+    as ``facts`` orders them: ``facts`` filtered the same way, sources included."""
+    with _opened(factory) as store:
+        said = [
+            ("Maya", "residence", "Boston"),
+            ("maya ", "Residence", "Denver"),
+            ("Maya", "employer", "Google"),
+            ("Tom", "residence", "Lisbon"),
+        ]
+        ids = _facts_written(store, "ns", said)
+        _facts_written(store, "other", [("Maya", "residence", "Rome")])
+        every = store.facts("ns")
+
+        def expected(*keys: tuple[str, str]) -> list[Any]:
+            return [
+                f for f in every if (f.subject.casefold().strip(), f.attribute.casefold()) in keys
+            ]
+
+        home = ("maya", "residence")
+        assert store.facts_of("ns", [ids[0]]) == expected(home)
+        assert store.facts_of("ns", [ids[1]]) == expected(home)
+        assert store.facts_of("ns", keys=[(" MAYA", "RESIDENCE")]) == expected(home)
+        both = store.facts_of("ns", [ids[2]], keys=[("Tom", "residence")])
+        assert both == expected(("maya", "employer"), ("tom", "residence"))
+        assert store.facts_of("ns", ids) == every
+        assert all(f.sources for f in every)
+        episode = next(e for e in store.iter_engrams("ns") if e.kind == "episode")
+        assert store.facts_of("ns", [episode.id, "9" * 32]) == []  # not facts, unknown
+        assert store.facts_of("ns") == []
+        assert store.facts_of("ns", keys=[("Ann", "residence")]) == []
+        assert store.facts_of("other", ids) == []  # another namespace's facts
+        assert [f.value for f in store.facts_of("other", keys=[("Maya", "residence")])] == ["Rome"]
+
+
+def check_pending_episodes_follow_changes(factory: StoreFactory) -> None:
+    """An episode consumed and then changed (a new version) is pending again; one
+    written after the newest row was deleted (a place a store may reuse) is pending;
+    the others stay consumed."""
+    with _opened(factory) as store:
+        records = [make_record("ns", f"turn {i}", occurred_at=T0 + i * _DAY) for i in range(4)]
+        store.insert(records)
+
+        def consume(*ids: str) -> None:
+            found = store.get_many("ns", ids)
+            episodes = tuple((found[i].id, found[i].version) for i in ids)
+            assert store.apply_consolidation(ConsolidationBatch("ns", episodes, T0))
+
+        consume(*[r.id for r in records])
+        assert (store.pending_count("ns"), store.pending_episodes("ns", 10)) == (0, [])
+        text = "turn 1, corrected"
+        store.update(
+            "ns", records[1].id, text=text, speaker=None, metadata={}, occurred_at=T0 + _DAY,
+            vector=EMBEDDER.embed([text])[0], model_id=EMBEDDER.model_id, keys="",
+            now=T0 + 9 * _DAY,
+        )  # fmt: skip
+        assert [e.id for e in store.pending_episodes("ns", 10)] == [records[1].id]
+        assert store.pending_count("ns") == 1
+        consume(records[1].id)
+        assert store.pending_count("ns") == 0
+        store.delete("ns", records[3].id)
+        late = make_record("ns", "a late turn")
+        store.insert([late])
+        assert [e.id for e in store.pending_episodes("ns", 10)] == [late.id]
+        assert store.pending_count("ns") == 1
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1311,4 +1408,6 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_around_reads_session_turns,
     check_occurred_between_is_a_time_window,
     check_links_of_reads_either_end,
+    check_facts_of_reads_whole_timelines,
+    check_pending_episodes_follow_changes,
 )

@@ -6,6 +6,13 @@ consolidation step (``apply``), reading facts and links back, and writing back
 what an export carried. What a step writes (which facts, which summaries) is
 planned above the store, by ``engramdb.consolidate``; every function here runs
 inside the caller's transaction or snapshot.
+
+Nothing here reads a namespace row by row (docs/consolidation.md, "At scale"):
+pending episodes are looked for above the namespace's ``consumed_to`` mark
+(every episode at or below it is consumed at its current version; the triggers
+of migration 9 lower it when that stops being true), and the facts of a
+subject / attribute are found by their ``lookup`` token (``cipher.tag`` of the
+casefolded pair, so it works on sealed facts too).
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from engramdb.store.sqlite import rows
 __all__ = [
     "apply",
     "consumed",
+    "fact_key",
     "facts",
+    "facts_of",
     "links",
     "pending",
     "pending_count",
@@ -36,16 +45,33 @@ __all__ = [
     "unconsumed",
 ]
 
+# Above the namespace's ``consumed_to``, on the (namespace, rowid) index.
 _PENDING = (
     "FROM engrams e LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
-    "WHERE e.namespace = ? AND e.kind = 'episode' "
+    "WHERE e.namespace = ? AND e.rowid > ? AND e.kind = 'episode' "
     "AND (c.engram_rowid IS NULL OR c.version < e.version)"
 )
 _INSERT_FACT = (
     "INSERT INTO facts (engram_rowid, namespace, subject, attribute, value, valid_from, "
-    "valid_to, recorded_at, invalidated_at, status, superseded_by) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "valid_to, recorded_at, invalidated_at, status, superseded_by, lookup) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_FACT_COLUMNS = (
+    "SELECT f.*, e.id AS engram_id, e.text AS text FROM facts f "
+    "JOIN engrams e ON e.rowid = f.engram_rowid"
+)
+
+
+def fact_key(subject: str, attribute: str) -> str:
+    """What facts of one subject / attribute share: both casefolded and stripped."""
+    return f"{subject.casefold().strip()}\x00{attribute.casefold().strip()}"
+
+
+def _consumed_to(conn: sqlite3.Connection, namespace: str) -> int:
+    row = conn.execute(
+        "SELECT consumed_to FROM consolidation_state WHERE namespace = ?", (namespace,)
+    ).fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def pending(conn: sqlite3.Connection, cipher: Cipher, namespace: str, limit: int) -> list[Engram]:
@@ -53,13 +79,35 @@ def pending(conn: sqlite3.Connection, cipher: Cipher, namespace: str, limit: int
     dynamics are not read: consolidation does not use them)."""
     columns = ", ".join(f"e.{c}" for c in rows.ENGRAM_COLUMNS.split(", "))
     found = conn.execute(
-        f"SELECT {columns} {_PENDING} ORDER BY e.rowid LIMIT ?", (namespace, limit)
+        f"SELECT {columns} {_PENDING} ORDER BY e.rowid LIMIT ?",
+        (namespace, _consumed_to(conn, namespace), limit),
     ).fetchall()
     return [rows.engram(r, cipher) for r in found]
 
 
 def pending_count(conn: sqlite3.Connection, namespace: str) -> int:
-    return int(conn.execute(f"SELECT COUNT(*) {_PENDING}", (namespace,)).fetchone()[0])
+    start = _consumed_to(conn, namespace)
+    return int(conn.execute(f"SELECT COUNT(*) {_PENDING}", (namespace, start)).fetchone()[0])
+
+
+def _advance(conn: sqlite3.Connection, namespace: str) -> None:
+    """Move ``consumed_to`` up to just below the first episode still pending (or to
+    the namespace's last row when none is): a scan of what the step consumed."""
+    start = _consumed_to(conn, namespace)
+    first = conn.execute(
+        f"SELECT e.rowid {_PENDING} ORDER BY e.rowid LIMIT 1", (namespace, start)
+    ).fetchone()
+    if first is not None:
+        to = int(first[0]) - 1
+    else:
+        last = conn.execute(
+            "SELECT MAX(rowid) FROM engrams WHERE namespace = ?", (namespace,)
+        ).fetchone()[0]
+        to = start if last is None else int(last)
+    if to > start:
+        conn.execute(
+            "UPDATE consolidation_state SET consumed_to = ? WHERE namespace = ?", (to, namespace)
+        )
 
 
 def apply(
@@ -110,6 +158,8 @@ def apply(
         "updated_at = excluded.updated_at",
         (namespace, len(batch.episodes), now),
     )
+    _advance(conn, namespace)
+    _fill_lookups(conn, cipher, namespace)
     return written
 
 
@@ -186,8 +236,35 @@ def _insert_facts(
                 None if f.invalidated_at is None else to_iso(f.invalidated_at),
                 f.status,
                 f.superseded_by,
+                cipher.tag(fact_key(f.subject, f.attribute)),
             )
             for f in found
+        ],
+    )
+
+
+def _fill_lookups(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> None:
+    """The ``lookup`` of facts written before it existed (or before the store was
+    encrypted): once per namespace, by the first consolidation step after."""
+    found = conn.execute(
+        "SELECT f.engram_rowid, e.id, f.subject, f.attribute FROM facts f "
+        "JOIN engrams e ON e.rowid = f.engram_rowid "
+        "WHERE f.namespace = ? AND f.lookup IS NULL",
+        (namespace,),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE facts SET lookup = ? WHERE engram_rowid = ?",
+        [
+            (
+                cipher.tag(
+                    fact_key(
+                        cipher.open(subject, f"facts.subject:{eid}"),
+                        cipher.open(attribute, f"facts.attribute:{eid}"),
+                    )
+                ),
+                rowid,
+            )
+            for rowid, eid, subject, attribute in found
         ],
     )
 
@@ -242,26 +319,85 @@ def facts(
     """The namespace's facts with their sources, ordered by subject, attribute and
     ``valid_from``."""
     # Subject and attribute may be sealed (docs/security.md): filtered and ordered here,
-    # after opening, not in SQL. A namespace holds facts by the thousand at most.
-    found = conn.execute(
-        "SELECT f.*, e.id AS engram_id, e.text AS text FROM facts f "
-        "JOIN engrams e ON e.rowid = f.engram_rowid WHERE f.namespace = ?",
-        (namespace,),
+    # after opening, not in SQL.
+    found = conn.execute(f"{_FACT_COLUMNS} WHERE f.namespace = ?", (namespace,)).fetchall()
+    return _built(conn, cipher, namespace, found, subject=subject, attribute=attribute)
+
+
+def facts_of(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    namespace: str,
+    ids: Sequence[str],
+    keys: Iterable[tuple[str, str]],
+) -> list[Fact]:
+    """The facts of the memories ``ids`` and every fact that shares a subject and
+    attribute with one of them or with ``keys``, ordered as ``facts`` orders them:
+    by the id index, then by ``lookup`` (a superset where two pairs share a
+    token, narrowed after opening). Facts without a ``lookup`` yet (written
+    before it existed) are read and opened too."""
+    found: dict[int, sqlite3.Row] = {}
+    for chunk in rows.chunks(list(dict.fromkeys(ids))):
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+            f"{_FACT_COLUMNS} WHERE e.id IN ({marks}) AND +e.namespace = ?", (*chunk, namespace)
+        ):
+            found[int(r["engram_rowid"])] = r
+    wanted = {fact_key(*_opened_key(cipher, r)) for r in found.values()}
+    wanted.update(fact_key(subject, attribute) for subject, attribute in keys)
+    shared: list[sqlite3.Row] = []
+    for chunk in rows.chunks(sorted({cipher.tag(k) for k in wanted})):
+        marks = ",".join("?" * len(chunk))
+        shared += conn.execute(
+            f"{_FACT_COLUMNS} WHERE f.namespace = ? AND f.lookup IN ({marks})", (namespace, *chunk)
+        ).fetchall()
+    shared += conn.execute(
+        f"{_FACT_COLUMNS} WHERE f.namespace = ? AND f.lookup IS NULL", (namespace,)
     ).fetchall()
+    for r in shared:
+        rowid = int(r["engram_rowid"])
+        if rowid not in found and fact_key(*_opened_key(cipher, r)) in wanted:
+            found[rowid] = r
+    return _built(conn, cipher, namespace, list(found.values()))
+
+
+def _opened_key(cipher: Cipher, r: sqlite3.Row) -> tuple[str, str]:
+    eid = r["engram_id"]
+    return (
+        cipher.open(r["subject"], f"facts.subject:{eid}"),
+        cipher.open(r["attribute"], f"facts.attribute:{eid}"),
+    )
+
+
+def _sources(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, list[str]]:
+    """The ids each derived memory of ``rowids`` came from, in source row order."""
     sources: dict[int, list[str]] = {}
-    for link in conn.execute(
-        "SELECT p.derived_rowid, s.id FROM provenance p "
-        "JOIN engrams s ON s.rowid = p.source_rowid "
-        "JOIN facts f ON f.engram_rowid = p.derived_rowid "
-        "WHERE f.namespace = ? ORDER BY p.derived_rowid, p.source_rowid",
-        (namespace,),
-    ):
-        sources.setdefault(int(link[0]), []).append(link[1])
+    for chunk in rows.chunks(sorted(rowids)):
+        marks = ",".join("?" * len(chunk))
+        for derived, source in conn.execute(
+            "SELECT p.derived_rowid, s.id FROM provenance p "
+            "JOIN engrams s ON s.rowid = p.source_rowid "
+            f"WHERE p.derived_rowid IN ({marks}) ORDER BY p.derived_rowid, p.source_rowid",
+            chunk,
+        ):
+            sources.setdefault(int(derived), []).append(source)
+    return sources
+
+
+def _built(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    namespace: str,
+    found: Sequence[sqlite3.Row],
+    *,
+    subject: str | None = None,
+    attribute: str | None = None,
+) -> list[Fact]:
+    """Facts of fact rows (optionally of one subject / attribute), with their sources,
+    ordered by subject, attribute, ``valid_from`` and row."""
     opened: list[tuple[tuple[str, str, str, int], Any]] = []
     for r in found:
-        eid = r["engram_id"]
-        fact_subject = cipher.open(r["subject"], f"facts.subject:{eid}")
-        fact_attribute = cipher.open(r["attribute"], f"facts.attribute:{eid}")
+        fact_subject, fact_attribute = _opened_key(cipher, r)
         if (subject is not None and fact_subject != subject) or (
             attribute is not None and fact_attribute != attribute
         ):
@@ -269,6 +405,7 @@ def facts(
         order = (fact_subject, fact_attribute, r["valid_from"], int(r["engram_rowid"]))
         opened.append((order, r))
     opened.sort(key=lambda item: item[0])
+    sources = _sources(conn, [order[3] for order, _ in opened])
     return [
         Fact(
             engram_id=r["engram_id"],
@@ -283,9 +420,9 @@ def facts(
             invalidated_at=None if r["invalidated_at"] is None else from_iso(r["invalidated_at"]),
             status=r["status"],
             superseded_by=r["superseded_by"],
-            sources=tuple(sources.get(int(r["engram_rowid"]), ())),
+            sources=tuple(sources.get(rowid, ())),
         )
-        for (subject_, attribute_, _, _), r in opened
+        for (subject_, attribute_, _, rowid), r in opened
     ]
 
 

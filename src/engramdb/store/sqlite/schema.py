@@ -213,6 +213,30 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE fields_pending (namespace TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT INTO fields_pending SELECT DISTINCT namespace FROM engrams;
     """,
+    # 9: consolidation at scale (docs/consolidation.md, "At scale"). A step reads what it
+    # needs by index, never the namespace. ``consolidation_state.consumed_to``: every
+    # episode of the namespace at or below this row is consumed at its current
+    # version, so pending ones are looked for above it; the triggers lower it when
+    # that stops being true (a new version of an episode at or below it, or an
+    # episode written there: SQLite reuses the largest rowid after a delete).
+    # ``facts.lookup``: a keyed token of the casefolded subject and attribute, so the
+    # facts of one subject / attribute are found without opening every fact; NULL
+    # for facts written before, filled in by their namespace's next consolidation.
+    """
+    ALTER TABLE consolidation_state ADD COLUMN consumed_to INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE facts ADD COLUMN lookup TEXT;
+    CREATE INDEX facts_lookup ON facts (namespace, lookup);
+    CREATE TRIGGER episode_versioned AFTER UPDATE OF version ON engrams
+    WHEN NEW.kind = 'episode' BEGIN
+        UPDATE consolidation_state SET consumed_to = NEW.rowid - 1
+        WHERE namespace = NEW.namespace AND consumed_to >= NEW.rowid;
+    END;
+    CREATE TRIGGER episode_inserted AFTER INSERT ON engrams
+    WHEN NEW.kind = 'episode' BEGIN
+        UPDATE consolidation_state SET consumed_to = NEW.rowid - 1
+        WHERE namespace = NEW.namespace AND consumed_to >= NEW.rowid;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -35,6 +35,7 @@ from engramdb.security.crypto import (
 )
 from engramdb.store.codec import seal_emotion, seal_optional
 from engramdb.store.sqlite import lexical
+from engramdb.store.sqlite.consolidation import fact_key
 
 if TYPE_CHECKING:
     from engramdb.store.sqlite.database import Database
@@ -296,11 +297,13 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
     ).fetchall():
         c = cipher(ns)
         conn.execute(
-            "UPDATE facts SET subject = ?, attribute = ?, value = ? WHERE engram_rowid = ?",
+            "UPDATE facts SET subject = ?, attribute = ?, value = ?, lookup = ? "
+            "WHERE engram_rowid = ?",
             (
                 c.seal(subject, f"facts.subject:{eid}"),
                 c.seal(attribute, f"facts.attribute:{eid}"),
                 c.seal(value, f"facts.value:{eid}"),
+                c.tag(fact_key(subject, attribute)),  # the keyed token, no longer plain
                 rowid,
             ),
         )

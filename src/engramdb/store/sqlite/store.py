@@ -471,6 +471,15 @@ class SqliteStore(Store):
             cipher = self._cipher(conn, namespace)
             return consolidation.facts(conn, cipher, namespace, subject, attribute)
 
+    def facts_of(
+        self, namespace: str, ids: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
+    ) -> list[Fact]:
+        if not ids and not keys:
+            return []
+        with self._db.read() as conn:
+            cipher = self._cipher(conn, namespace)
+            return consolidation.facts_of(conn, cipher, namespace, ids, keys)
+
     def links(self, namespace: str) -> list[Link]:
         with self._db.read() as conn:
             return consolidation.links(conn, namespace)
