@@ -19,7 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["IndexState", "VectorIndex", "dequantize", "quantize"]
+__all__ = [
+    "IndexState",
+    "VectorIndex",
+    "dequantize",
+    "dequantize_many",
+    "quantize",
+    "quantize_many",
+]
 
 F32 = npt.NDArray[np.float32]
 
@@ -35,11 +42,32 @@ def quantize(vector: F32) -> tuple[bytes, float]:
     return codes.tobytes(), scale
 
 
+def quantize_many(vectors: F32) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """``quantize`` of each row at once (a batch written in one transaction), to the
+    bit: int8 codes row for row, and each row's scale."""
+    rows = np.asarray(vectors, dtype=np.float32)
+    peaks = np.abs(rows).max(axis=1, initial=0.0).astype(np.float64)
+    scales = np.where(peaks > 0, peaks / 127.0, 1.0)
+    # divided in float32, as ``vector / scale`` divides a float32 vector
+    codes = np.clip(np.rint(rows / scales.astype(np.float32)[:, None]), -127, 127)
+    return codes.astype(np.int8), scales
+
+
 def dequantize(data: bytes, scale: float) -> F32:
     """The unit vector closest to what ``quantize`` stored."""
     vector = np.frombuffer(data, dtype=np.int8).astype(np.float32) * np.float32(scale)
     norm = float(np.linalg.norm(vector))
     return np.asarray(vector / norm if norm > 0 else vector, dtype=np.float32)
+
+
+def dequantize_many(codes: npt.NDArray[np.int8], scales: npt.NDArray[np.float64]) -> F32:
+    """``dequantize`` of each row of codes at once, with each row's scale, to the bit
+    (an index kept up to date must hold what one built from the table holds)."""
+    rows = codes.astype(np.float32) * scales.astype(np.float32)[:, None]
+    # each row's norm as ``np.linalg.norm`` takes it (a dot product): summed in
+    # another order, by a vectorised reduction, it can differ in the last bit
+    norms = np.sqrt(np.array([row.dot(row) for row in rows], dtype=np.float32))
+    return np.asarray(rows / np.where(norms > 0, norms, 1)[:, None], dtype=np.float32)
 
 
 class VectorIndex:

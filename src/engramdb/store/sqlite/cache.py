@@ -60,7 +60,7 @@ from engramdb.store.base import Candidate, Catalog, DynamicsUpdate
 from engramdb.store.sqlite import annfile, dynamics, rows
 from engramdb.store.sqlite.database import Database
 from engramdb.store.sqlite.sealing import DataKeys
-from engramdb.store.vectors import VectorIndex, dequantize, quantize
+from engramdb.store.vectors import VectorIndex, dequantize, dequantize_many, quantize_many
 
 __all__ = [
     "LOADED_NAMESPACES",
@@ -519,9 +519,7 @@ class NamespaceCache:
                 return  # the next read catches up, our write included
             keys = [rowid for rowid, _ in written]
             # the index holds what is stored: the dequantised vector
-            matrix = np.stack(
-                [dequantize(*quantize(np.asarray(v, np.float32))) for _, v in written]
-            )
+            matrix = dequantize_many(*quantize_many(np.stack([v for _, v in written])))
             loaded.index.add(keys, matrix)
             loaded.generation = generation
             loaded.unsaved += len(keys)
