@@ -37,7 +37,11 @@ from engramdb.embed.base import Embedder
 from engramdb.model import Budget
 from engramdb.store.base import Catalog, DynamicsUpdate, Store
 
-__all__ = ["Appraisable", "DynamicsKeeper", "Initial"]
+__all__ = ["Appraisable", "DynamicsKeeper", "Initial", "nearest_similarities"]
+
+# Rows of a batch compared with the batch's earlier rows at once (a 10,000-item
+# batch holds 512 x 10,000 similarities: 20 MB)
+_BLOCK_ROWS = 512
 
 
 class Appraisable(Protocol):
@@ -99,17 +103,13 @@ class DynamicsKeeper:
         """Each new memory's dynamics, from its text (``vectors`` holds their embeddings)
         unless the item gives its ``importance`` / ``emotion``.
 
-        Novelty is judged against the namespace's nearest memory (the vector
-        index, no catalog rebuild) and the batch's earlier items.
+        Novelty is judged against the namespace's nearest memory and the batch's
+        earlier items (``nearest_similarities``).
         """
         appraisals = self.tagger.appraise([item.text for item in items], vectors)
-        nearest_sims: list[float] = []
-        for i, vector in enumerate(vectors):
-            found = self.store.vector_search(namespace, vector, 1)
-            best = found[0].score if found else 0.0
-            if i > 0:
-                best = max(best, float(np.max(vectors[:i] @ vector)))
-            nearest_sims.append(best)
+        nearest_sims = nearest_similarities(
+            self.store, namespace, vectors, [item.importance is None for item in items]
+        )
         out = []
         for item, appraisal, similarity in zip(items, appraisals, nearest_sims, strict=True):
             label = appraisal.label if item.emotion is None else item.emotion
@@ -227,6 +227,42 @@ class DynamicsKeeper:
         return (budget.max_memories is not None and count > budget.max_memories) or (
             budget.max_bytes is not None and used > budget.max_bytes
         )
+
+
+def nearest_similarities(
+    store: Store,
+    namespace: str,
+    vectors: npt.NDArray[np.float32],
+    wanted: Sequence[bool],
+) -> list[float]:
+    """For each new memory whose importance is ``wanted`` (0.0 for the others), its
+    similarity to the nearest of the namespace's memories (0 when it has none) and of
+    the batch's earlier items, whichever is nearer: one batched query of the store's
+    index and one masked product of the batch with itself, however large the
+    namespace (docs/dynamics.md, "Importance")."""
+    out = [0.0] * len(vectors)
+    rows = [i for i, want in enumerate(wanted) if want]
+    if not rows:
+        return out
+    stored = store.nearest_scores(namespace, vectors[rows])
+    earlier = _earlier_best(vectors, rows)
+    for row, base, best in zip(rows, stored, earlier, strict=True):
+        out[row] = float(base) if row == 0 else max(float(base), float(best))
+    return out
+
+
+def _earlier_best(vectors: npt.NDArray[np.float32], rows: Sequence[int]) -> list[float]:
+    """For each of ``rows``, the largest similarity of its vector to a vector before it
+    in the batch (unused for row 0), a block of rows at a time."""
+    out: list[float] = []
+    for start in range(0, len(rows), _BLOCK_ROWS):
+        block = list(rows[start : start + _BLOCK_ROWS])
+        end = block[-1]  # rows are in order: the block's rows see no vector past it
+        sims = vectors[block] @ vectors[:end].T
+        # a row compares with the rows before it only
+        sims[np.arange(end)[None, :] >= np.asarray(block)[:, None]] = -np.inf
+        out += [float(v) for v in (sims.max(axis=1) if end else np.full(len(block), -np.inf))]
+    return out
 
 
 def retention_now(catalog: Catalog, now: datetime) -> npt.NDArray[np.float64]:

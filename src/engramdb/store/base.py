@@ -16,7 +16,8 @@ What a backend implements (the abstract methods of ``Store``):
   ``forget_namespace``; read by ``get_many``, ``history``, ``neighbours``
   (session order), ``iter_engrams``, ``namespaces``, ``stats``, ``model_ids``.
 - **vectors**: the stored vector of each memory and a search over them
-  (``vector_search``, ``vectors``), and ``catalog``: a namespace's memories
+  (``vector_search``; ``nearest_scores``, concrete here, for a batch;
+  ``vectors``), and ``catalog``: a namespace's memories
   as parallel arrays for ranking (a backend may cache it between writes).
 - **a lexical index**: ``lexical_search`` (BM25 over text and index keys),
   rebuilt from the rows by ``reindex``.
@@ -279,6 +280,18 @@ class Store(ABC):
         self, namespace: str, vector: npt.NDArray[np.float32], limit: int
     ) -> list[Candidate]:
         """Memories nearest ``vector`` by cosine similarity, best first."""
+
+    def nearest_scores(
+        self, namespace: str, vectors: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float64]:
+        """Each of ``vectors``' similarity to its nearest memory of the namespace: the
+        score of ``vector_search(namespace, vector, 1)``, 0 when it finds none. What
+        the novelty of a batch of new memories is judged by; a backend answers the
+        whole batch in one query (SqliteStore: one matrix product or k-NN batch)."""
+        return np.array(
+            [next((c.score for c in self.vector_search(namespace, v, 1)), 0.0) for v in vectors],
+            dtype=np.float64,
+        )
 
     @abstractmethod
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -30,6 +30,9 @@ __all__ = [
 
 F32 = npt.NDArray[np.float32]
 
+# Scores one exact ``nearest`` pass holds at once (16 MB of float32)
+_SCORES_PER_BLOCK = 4_000_000
+
 # The live keys and hnswlib's own state (scalars and numpy arrays: its pickle form)
 IndexState = tuple[npt.NDArray[np.int64], dict[str, object]]
 
@@ -146,6 +149,24 @@ class VectorIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self._keys[i]), float(scores[i])) for i in top]
 
+    def nearest(self, queries: F32) -> npt.NDArray[np.float64]:
+        """Each query's similarity to its nearest vector, as ``search(query, 1)`` scores
+        it, for a batch of queries in one pass; 0 when the index is empty."""
+        scores = np.zeros(len(queries), dtype=np.float64)
+        if self._size == 0 or not len(queries):
+            return scores
+        batch = np.ascontiguousarray(queries, dtype=np.float32)
+        if self._hnsw is not None and self._size >= self.ann_threshold:
+            _, distances = self._hnsw_knn(batch, 1)
+            return 1.0 - distances[:, 0].astype(np.float64)
+        # exact: one matrix product per block of queries, its scores bounded in size
+        matrix = self._matrix[: self._size]
+        step = max(1, _SCORES_PER_BLOCK // self._size)
+        for start in range(0, len(batch), step):
+            block = batch[start : start + step] @ matrix.T
+            scores[start : start + step] = block.max(axis=1)
+        return scores
+
     @property
     def graph_built(self) -> bool:
         """Whether an HNSW graph is built (the part worth saving)."""
@@ -216,13 +237,19 @@ class VectorIndex:
                 index.unmark_deleted(int(key))  # type: ignore[attr-defined]
 
     def _hnsw_search(self, query: F32, limit: int) -> list[tuple[int, float]]:
-        index = self._hnsw
-        assert index is not None
         k = min(limit, self._size)
-        index.set_ef(max(128, 2 * k))  # type: ignore[attr-defined]
-        labels, distances = index.knn_query(query.astype(np.float32), k=k)  # type: ignore[attr-defined]
+        labels, distances = self._hnsw_knn(query.astype(np.float32), k)
         pairs = zip(labels[0], distances[0], strict=True)
         return [(int(label), 1.0 - float(dist)) for label, dist in pairs]
+
+    def _hnsw_knn(
+        self, queries: F32, k: int
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+        """hnswlib's ``k`` nearest labels and distances of each query (one row each)."""
+        index = self._hnsw
+        assert index is not None
+        index.set_ef(max(128, 2 * k))  # type: ignore[attr-defined]
+        return index.knn_query(queries, k=k)  # type: ignore[attr-defined,no-any-return]
 
 
 def _stored_vectors(keys: npt.NDArray[np.int64], params: dict[str, object], dims: int) -> F32:

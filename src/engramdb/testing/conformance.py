@@ -62,6 +62,7 @@ __all__ = [
     "check_insert_returns_what_it_wrote",
     "check_iter_engrams_order",
     "check_namespace_isolation",
+    "check_nearest_scores_match_vector_search",
     "check_neighbours_order",
     "check_pending_episodes_follow_changes",
     "check_reindex_keeps_results",
@@ -855,6 +856,30 @@ def check_ann_search(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_nearest_scores_match_vector_search(factory: StoreFactory) -> None:
+    """``nearest_scores`` gives each vector ``vector_search(..., 1)``'s score (0 in an
+    empty namespace), below and above the ANN threshold, within its namespace only."""
+    rng = np.random.default_rng(13)
+    raw = rng.standard_normal((80, DIMS)).astype(np.float32)
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    queries = np.concatenate([unit[:5], unit[5:10] + 0.3 * unit[10:15], -unit[20:22]])
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    with _opened(factory, ann_threshold=50) as store:
+        assert not store.nearest_scores("ns", queries).any(), "an empty namespace scored"
+        assert store.nearest_scores("ns", queries[:0]).shape == (0,)
+        store.insert([make_record("other", "elsewhere", vector=queries[10])])
+        for end in (30, 80):  # exact, then past the threshold
+            start = store.stats("ns").engrams
+            more = [make_record("ns", f"point {i}", vector=unit[i]) for i in range(start, end)]
+            store.insert(more)
+            expected = [store.vector_search("ns", q, 1)[0].score for q in queries]
+            got = store.nearest_scores("ns", queries)
+            assert got.shape == (len(queries),)
+            assert np.allclose(got, expected, atol=1e-5), f"{got} != {expected}"
+            assert float(got[0]) > 0.99, "a stored vector did not find itself"
+            assert float(got[10]) < 0.9, "another namespace's memory was nearest"
+
+
 # -- consolidation (docs/consolidation.md) ------------------------------------------------------
 
 _DAY = timedelta(days=1)
@@ -1396,6 +1421,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_iter_engrams_order,
     check_forget_namespace,
     check_ann_search,
+    check_nearest_scores_match_vector_search,
     check_consolidation_round_trip,
     check_consolidation_batch_is_one_transaction,
     check_consolidation_restores_into_another_store,

@@ -209,6 +209,10 @@ class NamespaceCache:
             ids = rows.ids_of(conn, [key for key, _ in found])
         return [Candidate(ids[key], score) for key, score in found if key in ids]
 
+    def nearest(self, namespace: str, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        with self._db.read():  # the lock: a write in another thread may mutate the index
+            return self.index(namespace).nearest(vectors)
+
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(ids), self.dims), dtype=np.float32)
         # index.vector() is a view of a row that a delete may move: under the lock

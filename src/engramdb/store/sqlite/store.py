@@ -340,6 +340,11 @@ class SqliteStore(Store):
     ) -> list[Candidate]:
         return self._cache.search(namespace, vector, limit)
 
+    def nearest_scores(
+        self, namespace: str, vectors: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float64]:
+        return self._cache.nearest(namespace, vectors)
+
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
         return self._cache.vectors(namespace, ids)
 
