@@ -108,6 +108,7 @@ class Memory(MemoryAPI):
         self._clock = clock or SystemClock()
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        self._model_checked = False  # the stored vectors are known to be the embedder's
         self._store = store or open_store(
             self.settings.path,
             ann_threshold=self.settings.ann_threshold,
@@ -150,18 +151,22 @@ class Memory(MemoryAPI):
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder, built on first use (loading a model takes a moment)."""
+        """The embedder, built on first use (loading a model takes a moment), checked
+        against the stored vectors' models until the store holds some: a scan of every
+        vector, not repeated at each write (every writer is checked the same way)."""
         with self._embedder_lock:
             if self._embedder is None:
                 from engramdb.embed import make_embedder
 
                 self._embedder = make_embedder(self.settings)
-            stored = self._store.model_ids()
-            if stored and stored != {self._embedder.model_id}:
-                raise StoreError(
-                    f"this store holds vectors of {sorted(stored)}, but the configured "
-                    f"embedder is {self._embedder.model_id!r}; configure the same model"
-                )
+            if not self._model_checked:
+                stored = self._store.model_ids()
+                if stored and stored != {self._embedder.model_id}:
+                    raise StoreError(
+                        f"this store holds vectors of {sorted(stored)}, but the configured "
+                        f"embedder is {self._embedder.model_id!r}; configure the same model"
+                    )
+                self._model_checked = bool(stored)
             return self._embedder
 
     def _dynamics(self) -> DynamicsKeeper:
@@ -767,6 +772,7 @@ class Memory(MemoryAPI):
             )
         count = self._store.restore_backup(path)
         self._recaller = None  # nothing cached from the old content survives
+        self._model_checked = False  # nor what its vectors were
         if self._keeper is not None:
             self._keeper.discard()
         return count
