@@ -237,6 +237,9 @@ class Question:
     text: str
     expected: str
     as_of: datetime | None
+    attribute: str = ""
+    #: the person's statements of this attribute, oldest first: (value, text said)
+    history: tuple[tuple[str, str], ...] = ()
 
 
 def generate(
@@ -262,6 +265,7 @@ def generate(
         events.sort()
         turns: list[dict[str, Any]] = []
         timeline: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+        statements: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for i, (when, person, attribute, value) in enumerate(events):
             session = f"s{i}"
             said = rng.choice(ATTRIBUTES[attribute]["say"]).format(v=value)
@@ -291,22 +295,49 @@ def generate(
                     }
                 )
             timeline.setdefault((person, attribute), []).append((when, value))
+            statements.setdefault((person, attribute), []).append((value, said))
             end = max(end, when)
         histories[namespace] = turns
         for (person, attribute), values in sorted(timeline.items()):
             ask = ATTRIBUTES[attribute]["ask"]
+            history = tuple(statements[person, attribute])
             asked.append(
-                Question(namespace, "current", person, ask[0].format(p=person), values[-1][1], None)
+                Question(
+                    namespace,
+                    "current",
+                    person,
+                    ask[0].format(p=person),
+                    values[-1][1],
+                    None,
+                    attribute,
+                    history,
+                )
             )
             asked.append(
                 Question(
-                    namespace, "previous", person, ask[2].format(p=person), values[-2][1], None
+                    namespace,
+                    "previous",
+                    person,
+                    ask[2].format(p=person),
+                    values[-2][1],
+                    None,
+                    attribute,
+                    history,
                 )
             )
             k = rng.randrange(len(values) - 1)  # an older value, asked in mid-interval
             middle = values[k][0] + (values[k + 1][0] - values[k][0]) / 2
             asked.append(
-                Question(namespace, "as_of", person, ask[1].format(p=person), values[k][1], middle)
+                Question(
+                    namespace,
+                    "as_of",
+                    person,
+                    ask[1].format(p=person),
+                    values[k][1],
+                    middle,
+                    attribute,
+                    history,
+                )
             )
     return histories, asked, end + timedelta(days=30)
 
@@ -332,6 +363,7 @@ def run_updates(seed: int, namespaces: int, people: int) -> dict[str, Any]:
             "episodes": accuracy(mem, asked, now, None),
             "facts": accuracy(mem, asked, now, "fact"),
         }
+        results["context"] = contradictions(mem, asked, now)
         results["consolidation"] = {
             "episodes": episodes,
             "seconds": seconds,
@@ -363,6 +395,38 @@ def accuracy(
         if hits and answered(hits[0].engram.text, hits[0].engram.speaker, q):
             right[q.kind] += 1
     return {kind: right[kind] / max(1, sum(q.kind == kind for q in asked)) for kind in KINDS}
+
+
+def contradictions(mem: Memory, asked: Sequence[Question], now: datetime) -> dict[str, float]:
+    """``mem.context`` for every question: how often the bundle states two values of
+    the person's attribute unmarked (as if both held), and how often it holds the
+    current value unmarked. An item states a value when it is the person's own
+    statement of it or the fact about them; what no longer holds must end with
+    "(until DATE)" (docs/context.md)."""
+    both = current = 0
+    for q in asked:
+        said = {text: value for value, text in q.history}
+        unmarked: set[str] = set()
+        for item in mem.context(q.text, namespace=q.namespace, now=now).items:
+            if _UNTIL.search(item.text):
+                continue
+            if item.kind == "fact" and item.source_id is not None:
+                meta = mem.get(item.source_id, namespace=q.namespace).metadata
+                if meta.get("subject") == q.person and meta.get("attribute") == q.attribute:
+                    # the value as said ("pierogi these days" is "pierogi")
+                    unmarked |= {v for v in said.values() if _names(str(meta["value"]), v)}
+            elif item.speaker == q.person and item.text in said:
+                unmarked.add(said[item.text])
+        both += len(unmarked) > 1
+        current += q.history[-1][0] in unmarked
+    return {"contradicting": both / len(asked), "current_unmarked": current / len(asked)}
+
+
+_UNTIL = re.compile(r"\((?:.* )?until \d{4}-\d{2}-\d{2}\)$")
+
+
+def _names(text: str, value: str) -> bool:
+    return re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE) is not None
 
 
 def run_locomo(path: Path) -> dict[str, Any]:
@@ -424,6 +488,11 @@ def main(argv: list[str] | None = None) -> int:
         ("with: facts (kinds=fact)", updates["with"]["facts"]),
     ):
         print(f"{label:<28} {row['current']:>8.3f} {row['as_of']:>8.3f} {row['previous']:>8.3f}")
+    ctx = updates["context"]
+    print(
+        f"context(): two values unmarked in {ctx['contradicting']:.3f} of bundles, "
+        f"the current value unmarked in {ctx['current_unmarked']:.3f}"
+    )
     c = updates["consolidation"]
     print(
         f"consolidation: {c['episodes']} episodes in {c['seconds']:.2f} s "

@@ -46,3 +46,42 @@ def test_facts_are_keys_for_their_episodes(consolidated: Memory) -> None:
     top = hits[0]
     assert top.engram.text == "I relocated to Seattle for a fresh start."
     assert "fact" in top.explain.paths
+
+
+def top_episode(mem: Memory, query: str, **options: object) -> str:
+    hits = mem.search(query, namespace="u", now=NOW, limit=1, reinforce=False, **options)  # type: ignore[arg-type]
+    return hits[0].engram.text
+
+
+def test_the_default_search_answers_with_the_statement_that_holds_now(
+    consolidated: Memory,
+) -> None:
+    # "My new job at Stripe" fed a derived fact (works at Stripe and lives in Denver)
+    # that went stale when Maya moved on: her job statement still holds.
+    assert top_episode(consolidated, "Where does Maya work now?") == (
+        "My new job at Stripe is great."
+    )
+    assert top_episode(consolidated, "Where does Maya live?") == (
+        "I relocated to Seattle for a fresh start."
+    )
+    assert top_episode(consolidated, "Who is Maya's partner?") == (
+        "I'm dating Sam now, Alex and I split up."
+    )
+
+
+def test_a_question_about_the_past_turns_the_order(consolidated: Memory) -> None:
+    assert top_episode(consolidated, "Where did Maya live before?") == "I just moved to Denver!"
+    assert top_episode(consolidated, "Where does Maya live?", as_of=day(50)) == (
+        "I live in Boston and I love sushi."
+    )
+
+
+def test_a_time_the_question_names_is_when_the_value_held(consolidated: Memory) -> None:
+    # no as_of: "in February 2023" asks for what held then (docs/consolidation.md)
+    assert top_episode(consolidated, "Where did Maya live in February 2023?") == (
+        "I live in Boston and I love sushi."
+    )
+    assert top_episode(consolidated, "Where did Maya work in February 2023?") == (
+        "I work at Google. My partner is Alex."
+    )
+

@@ -87,6 +87,12 @@ _ASKS_PAST = re.compile(
 # A fact counts as a key only by how much its cosine with the query exceeds this
 # floor: unrelated short sentences still score ~0.1-0.25 with MiniLM.
 KEY_FLOOR = 0.3
+# A statement's fact is said in a canonical form ("Maya works at Etsy"), so sharing
+# the query's words tells which attribute a question is about where cosine, led
+# by the shared name, barely does ("Where does Maya work?" is as near to "Maya
+# lives in Denver"): each share of the query's words the fact holds adds this much
+# to its match (bench/updates.py, BENCHMARKS.md).
+KEY_COVERAGE = 0.5
 _ASKS_WHEN = re.compile(r"^\s*(when|what (year|month|day|date|time)|how long ago)\b", re.I)
 
 
@@ -220,7 +226,10 @@ class Knowledge:
     stale), whether the fact is the value just before the current one
     (``latest_past``) and whether its subject / attribute ever changed value.
     ``pairs`` maps "fact" and "summary" to (derived rows, episode rows): which
-    episodes each derived memory stands for (through derived facts too).
+    episodes each derived memory stands for (through derived facts too), and
+    "statement" to the facts extracted from each episode itself: what the
+    episode said, whose validity is the episode's own (a derived fact that went
+    stale says nothing about the statements it was derived from).
     """
 
     fact_rows: I64
@@ -244,9 +253,14 @@ class Knowledge:
         row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
         kinds = catalog.kinds or ("episode",) * len(catalog)
         sources: dict[str, list[str]] = {}
+        statements: tuple[list[int], list[int]] = ([], [])
         for derived, source, relation in links:
             if relation != "duplicate":
                 sources.setdefault(derived, []).append(source)
+            fact_row, source_row = row_of.get(derived), row_of.get(source)
+            if relation == "extracted" and fact_row is not None and source_row is not None:
+                statements[0].append(fact_row)  # extracted facts come from episodes
+                statements[1].append(source_row)
 
         def episodes_of(engram_id: str, seen: frozenset[str] = frozenset()) -> set[int]:
             out: set[int] = set()
@@ -260,10 +274,14 @@ class Knowledge:
                     out |= episodes_of(source, seen | {engram_id})
             return out
 
-        pairs: dict[str, tuple[list[int], list[int]]] = {"fact": ([], []), "summary": ([], [])}
+        pairs: dict[str, tuple[list[int], list[int]]] = {
+            "fact": ([], []),
+            "summary": ([], []),
+            "statement": statements,
+        }
         for derived in sources:
             row = row_of.get(derived)
-            if row is None or kinds[row] not in pairs:
+            if row is None or kinds[row] not in ("fact", "summary"):
                 continue
             for episode in sorted(episodes_of(derived)):
                 pairs[kinds[row]][0].append(row)
@@ -298,8 +316,9 @@ class Knowledge:
 
 def _validity(query: Query, view: NamespaceView) -> F64:
     """How much each memory's content holds for this query: 1 for episodes and
-    summaries; for a fact, whether it held at ``as_of``, or (by default) holds
-    now, or (a "used to" question) is the value that came before."""
+    summaries; for a fact, whether it held at ``as_of``, or during the time the
+    question names ("in 2022", "last year"), or (a "used to" question) is the
+    value that came before, or (by default) holds now."""
     out = np.ones(len(view.catalog))
     k = view.knowledge
     if k.fact_rows.size == 0:
@@ -308,6 +327,11 @@ def _validity(query: Query, view: NamespaceView) -> F64:
         at = query.as_of.timestamp()
         held = (k.valid_from <= at) & (at < k.valid_to)
         values = held.astype(np.float64)
+    elif query.windows:  # a value that changed counts if it held at some time of the window
+        held = np.zeros(k.fact_rows.size, dtype=bool)
+        for span in query.windows:
+            held |= (k.valid_from < span.end.timestamp()) & (span.start.timestamp() < k.valid_to)
+        values = np.where(k.has_history, held.astype(np.float64), 1.0)
     elif query.asks_past:
         past = np.where(k.latest_past, 1.0, 0.6) * (k.status == 1)
         stale = 0.3 * (k.status == 2)
@@ -318,34 +342,51 @@ def _validity(query: Query, view: NamespaceView) -> F64:
     return out
 
 
-def _keys(dense: F64, validity: F64, view: NamespaceView) -> dict[str, F64]:
+def _keys(dense: F64, coverage: F64, validity: F64, view: NamespaceView) -> dict[str, F64]:
     """Each episode's best derived key: how far a fact (or summary) standing for it
     matches the query above ``KEY_FLOOR``, times that fact's validity.
 
-    ``fact_change`` and ``fact_outdated`` count only facts whose subject and
-    attribute changed over time: the first for the value that holds for this
-    query (now, at ``as_of``, or before, for "used to"), the second for values
-    that do not. Ordinary conversation has few such facts (LoCoMo), so they can
+    ``fact_change`` and ``fact_outdated`` read what the episode itself said
+    (the facts extracted from it, docs/consolidation.md): its statement that
+    best matches the query, when that statement's subject and attribute
+    changed value over time. The first counts it when the value holds for this
+    query (now, at ``as_of``, or before, for "used to"), the second when it does
+    not: an episode whose statement was superseded ranks below the one that
+    holds. Ordinary conversation has few such facts (LoCoMo), so they can
     weigh a lot where values did change (bench/updates.py).
     """
     n = len(view.catalog)
     k = view.knowledge
     relevance = np.clip(dense - KEY_FLOOR, 0.0, None)
-    changed = np.zeros(n, dtype=bool)
-    changed[k.fact_rows] = k.has_history
-    parts = {
-        "fact": ("fact", relevance * validity),
-        "fact_change": ("fact", relevance * validity * changed),
-        "fact_outdated": ("fact", relevance * (1.0 - validity) * changed),
-        "summary": ("summary", relevance),
-    }
     out = {}
-    for name, (kind, values) in parts.items():
+    for name, kind, values in (
+        ("fact", "fact", relevance * validity),
+        ("summary", "summary", relevance),
+    ):
         keyed = np.zeros(n)
         derived, episodes = k.pairs.get(kind, (None, None))
         if derived is not None and episodes is not None and derived.size:
             np.maximum.at(keyed, episodes, values[derived])
         out[name] = keyed
+    change, outdated = np.zeros(n), np.zeros(n)
+    facts, episodes = k.pairs.get("statement", (None, None))
+    if facts is not None and episodes is not None and facts.size:
+        changed = np.zeros(n, dtype=bool)
+        changed[k.fact_rows] = k.has_history
+        keep = changed[facts]
+        facts, episodes = facts[keep], episodes[keep]
+        match = relevance + KEY_COVERAGE * coverage
+        # each episode's statement that best matches the query: the first pair per
+        # episode once the pairs are sorted by relevance, best first
+        order = np.lexsort((-match[facts], episodes))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = episodes[order][1:] != episodes[order][:-1]
+        best_fact, episode = facts[order][first], episodes[order][first]
+        weight = match[best_fact]
+        change[episode] = weight * validity[best_fact]
+        outdated[episode] = weight * (1.0 - validity[best_fact])
+    out["fact_change"] = change
+    out["fact_outdated"] = outdated
     return out
 
 
@@ -468,7 +509,7 @@ def signals(
         "emotion_match": _emotion_match(query, view),
         "context_dense": _context_dense(query, view),
         "validity": validity,
-        **_keys(dense, validity, view),
+        **_keys(dense, coverage, validity, view),
     }
 
 
