@@ -173,7 +173,7 @@ def unconsumed(conn: sqlite3.Connection, batch: ConsolidationBatch) -> bool:
         for r in conn.execute(
             "SELECT e.id, e.version, c.version FROM engrams e "
             "LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
-            f"WHERE e.namespace = ? AND e.id IN ({marks})",
+            f"WHERE +e.namespace = ? AND e.id IN ({marks})",  # by id, not a namespace scan
             (batch.namespace, *chunk),
         ):
             found[r[0]] = (int(r[1]), None if r[2] is None else int(r[2]))

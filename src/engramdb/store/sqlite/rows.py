@@ -153,8 +153,10 @@ def rowids_of(conn: sqlite3.Connection, namespace: str, ids: Sequence[str]) -> d
     out: dict[str, int] = {}
     for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
+        # ``+namespace``: with a long list SQLite would otherwise scan the namespace's
+        # index instead of looking each id up (the unique index on ``id``)
         for row in conn.execute(
-            f"SELECT id, rowid FROM engrams WHERE namespace = ? AND id IN ({marks})",
+            f"SELECT id, rowid FROM engrams WHERE +namespace = ? AND id IN ({marks})",
             (namespace, *chunk),
         ):
             out[row[0]] = int(row[1])
