@@ -116,6 +116,13 @@ kinds = st.one_of(
     anything,
 )
 emotions = st.one_of(st.sampled_from(["joy", "anger", "neutral"]), anything)
+# A search's where (docs/filters.md): known fields and operators, and anything else.
+where_fields = st.one_of(
+    st.sampled_from(["speaker", "session", "metadata.a", "metadata."]), strings
+)
+operators = st.one_of(st.sampled_from(["$eq", "$ne", "$in", "$nin", "$gt", "$lte"]), strings)
+conditions = st.one_of(leaves, st.lists(leaves, max_size=3), st.dictionaries(operators, anything))
+filters = st.one_of(st.dictionaries(where_fields, conditions, max_size=4), anything)
 
 
 def ids(seeded: list[str]) -> st.SearchStrategy[Any]:
@@ -209,6 +216,9 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
             "context": maybe(st.one_of(strings, st.lists(strings, max_size=3))),
             "as_of": maybe(times),
             "kinds": maybe(kinds),
+            "where": maybe(filters),
+            "occurred_after": maybe(times),
+            "occurred_before": maybe(times),
         },
     ),
     "consolidate": lambda s: st.fixed_dictionaries(
@@ -232,6 +242,9 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
             "session": maybe(strings),
             "budget_tokens": maybe(numbers),
             "now": maybe(times),
+            "where": maybe(filters),
+            "occurred_after": maybe(times),
+            "occurred_before": maybe(times),
         },
     ),
     "mood": lambda s: st.fixed_dictionaries(

@@ -92,6 +92,9 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("context", KW, None),
         ("as_of", KW, None),
         ("kinds", KW, None),
+        ("where", KW, None),
+        ("occurred_after", KW, None),
+        ("occurred_before", KW, None),
     ],
     "consolidate": [("namespace", KW, "default"), ("now", KW, None), ("progress", KW, None)],
     "facts": [
@@ -122,6 +125,9 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("session", KW, None),
         ("budget_tokens", KW, 1000),
         ("now", KW, None),
+        ("where", KW, None),
+        ("occurred_after", KW, None),
+        ("occurred_before", KW, None),
     ],
     "mood": [
         ("namespace", KW, "default"),

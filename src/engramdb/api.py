@@ -109,6 +109,9 @@ class MemoryAPI(Protocol):
         context: Sequence[str] | str | None = ...,
         as_of: datetime | None = ...,
         kinds: str | Iterable[str] | None = ...,
+        where: Mapping[str, Any] | None = ...,
+        occurred_after: datetime | None = ...,
+        occurred_before: datetime | None = ...,
     ) -> list[Hit]: ...
 
     def neighbours(
@@ -153,6 +156,9 @@ class MemoryAPI(Protocol):
         session: str | None = ...,
         budget_tokens: int = ...,
         now: datetime | None = ...,
+        where: Mapping[str, Any] | None = ...,
+        occurred_after: datetime | None = ...,
+        occurred_before: datetime | None = ...,
     ) -> ContextBundle: ...
 
     def mood(

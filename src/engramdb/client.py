@@ -40,6 +40,7 @@ from engramdb.errors import (
     StoreError,
 )
 from engramdb.extras import needs_extra
+from engramdb.filters import parse
 from engramdb.model import (
     Budget,
     ConsolidationReport,
@@ -199,6 +200,9 @@ class Client(MemoryAPI):
         context: Sequence[str] | str | None = None,
         as_of: datetime | None = None,
         kinds: str | Iterable[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained."""
         # Every option goes as sent (a new one is one more entry); the server checks them.
@@ -213,6 +217,7 @@ class Client(MemoryAPI):
             "context": context if context is None or isinstance(context, str) else list(context),
             "as_of": as_of,
             "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
+            **_filters(where, occurred_after, occurred_before),
         }
         body = {"query": query, **{k: wire.encode(v, k) for k, v in options.items()}}
         found = self._call("POST", _ns(namespace, "search"), body)
@@ -305,13 +310,17 @@ class Client(MemoryAPI):
         session: str | None = None,
         budget_tokens: int = 1000,
         now: datetime | None = None,
+        where: Mapping[str, Any] | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
     ) -> ContextBundle:
         """What to put in a prompt now, within ``budget_tokens`` (``Memory.context``)."""
+        options = {"now": now, **_filters(where, occurred_after, occurred_before)}
         body = {
             "query": query,
             "session": session,
             "budget_tokens": budget_tokens,
-            "now": wire.encode(now, "now"),
+            **{k: wire.encode(v, k) for k, v in options.items()},
         }
         found = self._call("POST", _ns(namespace, "context"), body)
         return wire.from_json(ContextBundle, found)
@@ -399,6 +408,16 @@ def _query(path: str, params: Mapping[str, Any]) -> str:
     """``path`` with the parameters that are not None as its query string."""
     given = {k: str(v) for k, v in params.items() if v is not None}
     return f"{path}?{urlencode(given)}" if given else path
+
+
+def _filters(
+    where: Mapping[str, Any] | None, after: datetime | None, before: datetime | None
+) -> dict[str, Any]:
+    """A search's filters as sent (docs/filters.md). ``where`` is read here as ``Memory``
+    reads it, so a value JSON would change (a datetime would turn into a string) is
+    refused as there, not sent as something else; the server checks it all again."""
+    parse(where)
+    return {"where": where, "occurred_after": after, "occurred_before": before}
 
 
 def _item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,9 @@ from engramdb.store.base import DynamicsUpdate
 from engramdb.validation import (
     NewMemory,
     check_budget,
+    check_context,
     check_emotions,
+    check_filter,
     check_flag,
     check_id,
     check_int,
@@ -389,6 +391,9 @@ class Memory(MemoryAPI):
         context: Sequence[str] | str | None = None,
         as_of: datetime | None = None,
         kinds: str | Iterable[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained.
 
@@ -396,7 +401,8 @@ class Memory(MemoryAPI):
         later events are left out and consolidated facts count by whether they
         held then (docs/consolidation.md). ``kinds`` picks what to return:
         ``"episode"`` (the default: what was added, with consolidated facts and
-        summaries as extra keys), ``"fact"``, ``"summary"``, or several.
+        summaries as extra keys), ``"fact"``, ``"summary"``, or several. ``where``,
+        ``occurred_after`` and ``occurred_before`` filter before ranking (docs/filters.md).
 
         Dormant memories are left out unless ``include_dormant``. The hits count
         as recalled at ``now`` (their stability grows, written in batches)
@@ -425,6 +431,7 @@ class Memory(MemoryAPI):
             context=self._context_turns(context, namespace),
             as_of=None if as_of is None else check_time(as_of, "as_of"),
             kinds=check_kinds(kinds),
+            where=check_filter(where, occurred_after, occurred_before),
         )
         hits = self._recall().search(request)
         if reinforce and hits and not self._read_only:
@@ -504,23 +511,13 @@ class Memory(MemoryAPI):
         turns = self._store.session_tail(namespace, label, max_turns)
         return prompt.bounded(turns, max_turns, max_tokens, default_counter().count)
 
-    def _context_turns(
-        self, context: Sequence[str] | str | None, namespace: str
-    ) -> tuple[Turn, ...]:
+    def _context_turns(self, context: object, namespace: str) -> tuple[Turn, ...]:
         """``search(context=...)``: a session id (its working memory) or recent turns."""
-        if context is None:
-            return ()
-        limits = self.settings.limits
-        if isinstance(context, str):
-            return tuple(
-                Turn(text=e.text, speaker=e.speaker)
-                for e in self.working(namespace=namespace, session=context, max_turns=10)
-            )
-        if isinstance(context, (bytes, Mapping)) or not isinstance(context, Sequence):
-            raise InvalidInputError("context must be a session id or a list of turn texts")
-        if len(context) > WORKING_MAX_TURNS:
-            raise InvalidInputError(f"context holds at most {WORKING_MAX_TURNS} turns")
-        return tuple(parse_turn(check_text(t, limits, "a context turn")) for t in context)
+        checked = check_context(context, self.settings.limits, WORKING_MAX_TURNS)
+        if isinstance(checked, str):
+            working = self.working(namespace=namespace, session=checked, max_turns=10)
+            return tuple(Turn(text=e.text, speaker=e.speaker) for e in working)
+        return tuple(parse_turn(t) for t in checked or ())
 
     def context(
         self,
@@ -530,13 +527,16 @@ class Memory(MemoryAPI):
         session: str | None = None,
         budget_tokens: int = 1_000,
         now: datetime | None = None,
+        where: Mapping[str, Any] | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
     ) -> ContextBundle:
         """What to put in a prompt for ``query`` now, within ``budget_tokens``.
 
         The session's working memory (newest turns), recalled memories (the
         query read in the light of that conversation), and the last week's mood,
         deduplicated and fitted to the budget by value per token. Recalls made
-        here do not reinforce memories. See docs/context.md.
+        here do not reinforce memories; filters as ``search``'s. See docs/context.md.
         """
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
@@ -553,6 +553,9 @@ class Memory(MemoryAPI):
             reinforce=False,
             context=[f"{t.speaker}: {t.text}" if t.speaker else t.text for t in turns] or None,
             kinds=("episode", "fact", "summary"),  # current facts and summaries compete too
+            where=where,
+            occurred_after=occurred_after,
+            occurred_before=occurred_before,
         )
         derived = any(h.engram.kind != "episode" for h in hits)
         return prompt.bundle(

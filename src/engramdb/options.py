@@ -96,6 +96,17 @@ _EMOTIONS = "anger, disgust, fear, joy, neutral, sadness, surprise"
 _ISO = "ISO 8601 with a timezone"
 
 _NAMESPACE = Option("namespace", "The namespace to act on.", "default")
+# A search's filters (docs/filters.md): search and context take them alike.
+_FILTERS = (
+    Option(
+        "where",
+        "Only memories whose speaker, session or metadata pass these conditions, a JSON "
+        'object: {"speaker": "Maya", "metadata.topic": {"$in": ["work", "home"]}} '
+        "(docs/filters.md).",
+    ),
+    Option("occurred_after", f"Only memories of events at or after this time, {_ISO}."),
+    Option("occurred_before", f"Only memories of events before this time, {_ISO}."),
+)
 
 ADD = Operation(
     name="add",
@@ -154,6 +165,7 @@ SEARCH = Operation(
             "Kinds of memory to return: episode, fact, summary, or several "
             "(default: episodes, with facts and summaries as extra keys).",
         ),
+        *_FILTERS,
     ),
     command="search",
     route=("POST", f"{_NS}/search"),
@@ -167,6 +179,7 @@ CONTEXT = Operation(
         Option("session", "The session whose working memory (latest turns) leads the context."),
         Option("budget_tokens", "Tokens the rendered context may take at most.", 1_000),
         Option("now", f"Reference time, {_ISO} (default: now)."),
+        *_FILTERS,
     ),
     command="context",
     route=("POST", f"{_NS}/context"),

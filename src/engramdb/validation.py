@@ -10,7 +10,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +19,7 @@ from engramdb.clock import ensure_aware
 from engramdb.config import Limits
 from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
+from engramdb.filters import Filter, parse
 
 __all__ = [
     "EARLIEST",
@@ -29,8 +30,10 @@ __all__ = [
     "MAX_WINDOW",
     "NewMemory",
     "check_budget",
+    "check_context",
     "check_emotion",
     "check_emotions",
+    "check_filter",
     "check_flag",
     "check_id",
     "check_importance",
@@ -152,6 +155,17 @@ def check_query(value: object, limits: Limits) -> str:
             f"query is {len(value)} characters; the limit is {limits.max_query_chars}"
         )
     return check_string(value, "query", stored=False)
+
+
+def check_context(value: object, limits: Limits, max_turns: int) -> str | list[str] | None:
+    """``search(context=...)``: a session id, or recent turns (texts, oldest first)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Sequence):
+        raise InvalidInputError("context must be a session id or a list of turn texts")
+    if len(value) > max_turns:
+        raise InvalidInputError(f"context holds at most {max_turns} turns")
+    return [check_text(t, limits, "a context turn") for t in value]
 
 
 def check_time(value: object, name: str) -> datetime:
@@ -328,6 +342,14 @@ def check_kinds(value: object) -> frozenset[str] | None:
     if not out or not all(isinstance(k, str) for k in out) or out - KINDS:
         raise InvalidInputError(f"kinds must be among {sorted(KINDS)}, got {sorted(map(str, out))}")
     return out
+
+
+def check_filter(where: object, occurred_after: object, occurred_before: object) -> Filter | None:
+    """A search's filter (docs/filters.md): ``where`` read by ``filters.parse``, each time
+    bound checked as every time is; None when nothing filters."""
+    after = None if occurred_after is None else check_time(occurred_after, "occurred_after")
+    before = None if occurred_before is None else check_time(occurred_before, "occurred_before")
+    return parse(where, occurred_after=after, occurred_before=before) or None
 
 
 def check_budget(max_memories: object, max_bytes: object) -> tuple[int | None, int | None]:

@@ -5,10 +5,13 @@ exactly what the library accepts), a 405 names the allowed methods, and a route 
 a missing key. Bounded and seeded: a fixed number of derandomized examples per operation
 and mode.
 
-Two rules of the library cannot be written in JSON Schema, and cases that break them are
+Four rules of the library cannot be written in JSON Schema, and cases that break them are
 left out of the positive cases (``_schema_cannot_say``): the ``now`` of a write is at most
 24 hours ahead of the server's clock (``schemas.WRITE_AHEAD``), and no string anywhere in
-metadata holds a NUL (docs/limits.md). Both are tested by name in test_bad_input.py.
+metadata holds a NUL (docs/limits.md), both tested by name in test_bad_input.py; a search's
+``where`` holds at most 32 conditions in all, operators counted one by one, and its
+``occurred_after`` is earlier than its ``occurred_before`` (docs/filters.md), both tested
+by name in test_filters.py.
 
 The number of cases is printed (``pytest -s``) and kept in ``CASES_RUN`` and ``STATUS``.
 """
@@ -30,6 +33,7 @@ from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSE
 from schemathesis.core.failures import FailureGroup
 
 from engramdb import Memory
+from engramdb.filters import MAX_CONDITIONS
 from engramdb.server.schemas import WRITE_AHEAD
 
 from .conftest import AppKeys, bearer
@@ -119,8 +123,28 @@ def _schema_cannot_say(case: schemathesis.Case) -> bool:
             ahead = False
         if ahead:
             return True
+    if _filter_cannot_say(body):
+        return True
     items = body.get("items") if isinstance(body.get("items"), list) else [body]
     return any(isinstance(i, dict) and _holds_nul(i.get("metadata")) for i in items)
+
+
+def _filter_cannot_say(body: dict[str, Any]) -> bool:
+    where, after, before = (
+        body.get("where"),
+        body.get("occurred_after"),
+        body.get("occurred_before"),
+    )
+    if isinstance(where, dict):
+        conditions = sum(len(c) if isinstance(c, dict) else 1 for c in where.values())
+        if conditions > MAX_CONDITIONS:
+            return True
+    if isinstance(after, str) and isinstance(before, str):
+        try:
+            return datetime.fromisoformat(after) >= datetime.fromisoformat(before)
+        except (ValueError, OverflowError, TypeError):
+            return False
+    return False
 
 
 def _holds_nul(value: object) -> bool:

@@ -14,7 +14,15 @@ import typer
 
 from engramdb import wire
 from engramdb.cli.output import emit_json, engram_line
-from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.cli.state import (
+    AfterOption,
+    BeforeOption,
+    NamespaceOption,
+    WhereOption,
+    parse_filters,
+    parse_time,
+    state,
+)
 from engramdb.options import CONTEXT
 
 __all__ = ["context", "mood", "working"]
@@ -42,10 +50,14 @@ def context(
         str | None,
         typer.Option("--now", metavar="ISO", help=CONTEXT.help("now"), show_default=False),
     ] = None,
+    where: WhereOption = None,
+    occurred_after: AfterOption = None,
+    occurred_before: BeforeOption = None,
 ) -> None:
     """Print a prompt context for QUERY: recent turns, relevant memories, mood, in a budget."""
     cli = state(ctx)
     at = parse_time(now, "--now")
+    filters = parse_filters(where, occurred_after, occurred_before)
     with cli.existing_memory() as mem:
         bundle = mem.context(
             query,
@@ -53,6 +65,7 @@ def context(
             session=session,
             budget_tokens=budget_tokens,
             now=at,
+            **filters,
         )
     if cli.json:
         emit_json(wire.to_json(bundle))

@@ -21,7 +21,16 @@ from engramdb.cli.output import (
     iso,
     version_lines,
 )
-from engramdb.cli.state import NamespaceOption, parse_metadata, parse_time, state
+from engramdb.cli.state import (
+    AfterOption,
+    BeforeOption,
+    NamespaceOption,
+    WhereOption,
+    parse_filters,
+    parse_metadata,
+    parse_time,
+    state,
+)
 from engramdb.options import ADD, SEARCH
 from engramdb.security import audit
 
@@ -132,11 +141,15 @@ def search(
         list[str] | None,
         typer.Option("--kinds", metavar="KIND", help=f"{SEARCH.help('kinds')} Repeatable."),
     ] = None,
+    where: WhereOption = None,
+    occurred_after: AfterOption = None,
+    occurred_before: BeforeOption = None,
 ) -> None:
     """Recall the memories most relevant to QUERY, best first, each explained."""
     cli = state(ctx)
     at = parse_time(now, "--now")
     when = parse_time(as_of, "--as-of")
+    filters = parse_filters(where, occurred_after, occurred_before)
     ns = cli.resolve(namespace)
     with cli.existing_memory() as mem:
         if context and context_session:
@@ -154,6 +167,7 @@ def search(
             mood_congruent=mood_congruent,
             as_of=when,
             kinds=kinds or None,
+            **filters,
         )
     if cli.json:
         emit_json(

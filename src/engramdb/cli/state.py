@@ -19,12 +19,17 @@ import typer
 
 from engramdb import InvalidInputError, Memory, Settings
 from engramdb.memory import DEFAULT_NAMESPACE
+from engramdb.options import SEARCH
 from engramdb.store import require_store
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "AfterOption",
+    "BeforeOption",
     "NamespaceOption",
     "State",
+    "WhereOption",
+    "parse_filters",
     "parse_metadata",
     "parse_time",
     "root_options",
@@ -39,6 +44,19 @@ NamespaceOption = Annotated[
         help="Namespace to use (overrides the global --namespace).",
         show_default=False,
     ),
+]
+
+# A search's filters (docs/filters.md), on ``search`` and ``context`` alike.
+WhereOption = Annotated[
+    str | None, typer.Option("--where", metavar="JSON", help=SEARCH.help("where"))
+]
+AfterOption = Annotated[
+    str | None,
+    typer.Option("--occurred-after", metavar="ISO", help=SEARCH.help("occurred_after")),
+]
+BeforeOption = Annotated[
+    str | None,
+    typer.Option("--occurred-before", metavar="ISO", help=SEARCH.help("occurred_before")),
 ]
 
 
@@ -159,3 +177,13 @@ def parse_metadata(value: str | None, option: str = "--metadata") -> dict[str, A
     if not isinstance(parsed, dict):
         raise InvalidInputError(f"{option} must be a JSON object, got {type(parsed).__name__}")
     return parsed
+
+
+def parse_filters(where: str | None, after: str | None, before: str | None) -> dict[str, Any]:
+    """``--where``, ``--occurred-after`` and ``--occurred-before`` as the facade's keyword
+    arguments; the facade checks the filter itself."""
+    return {
+        "where": parse_metadata(where, "--where"),
+        "occurred_after": parse_time(after, "--occurred-after"),
+        "occurred_before": parse_time(before, "--occurred-before"),
+    }

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from engramdb.bounded import Bounded
 from engramdb.dynamics.reinforce import applied
 from engramdb.embed.base import Embedder
+from engramdb.filters import Filter
 from engramdb.model import Engram, Hit
 from engramdb.recall.candidates import gather
 from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
@@ -65,6 +66,8 @@ class SearchRequest:
     # as their keys)
     as_of: datetime | None = None
     kinds: frozenset[str] | None = None
+    # filters (docs/filters.md): only memories that pass ``where`` are ranked and returned
+    where: Filter | None = None
 
 
 class Recaller:
@@ -261,9 +264,8 @@ class Recaller:
         vectors = self.embedder.embed([text, _said(request)])
         return text, vectors[0], vectors[1]
 
-    @staticmethod
     def _eligible(
-        request: SearchRequest, view: NamespaceView, retention: F64
+        self, request: SearchRequest, view: NamespaceView, retention: F64
     ) -> npt.NDArray[np.bool_] | None:
         """Which memories this search may return (None: all of them)."""
         mask: npt.NDArray[np.bool_] | None = None
@@ -283,7 +285,20 @@ class Recaller:
         if request.as_of is not None:  # nothing that happened after as_of was known then
             wanted = catalog.occurred_at <= request.as_of.timestamp()
             mask = wanted if mask is None else mask & wanted
+        if request.where is not None:
+            wanted = self._passing(request.namespace, request.where, view)
+            mask = wanted if mask is None else mask & wanted
         return mask
+
+    def _passing(self, namespace: str, where: Filter, view: NamespaceView) -> npt.NDArray[np.bool_]:
+        """Which rows of ``view`` pass ``where``, as the store's filter index answers
+        (docs/filters.md). The kept view of a whole namespace asks about all of it in one
+        indexed query; a two-stage pool asks about its own candidates only."""
+        with self._lock:
+            whole = self._views.get(namespace) is view
+        ids = view.catalog.ids
+        passing = set(self.store.matching(namespace, where, ids=None if whole else ids))
+        return np.fromiter((i in passing for i in ids), dtype=bool, count=len(ids))
 
     def _knowledge(
         self, namespace: str, catalog: Catalog, links: list[Link] | None = None

@@ -17,7 +17,9 @@ Pydantic lives only under ``server/``.
 
 from __future__ import annotations
 
+import copy
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar
 
@@ -38,6 +40,7 @@ from pydantic import (
 from engramdb import wire
 from engramdb.config import Limits
 from engramdb.dynamics.emotion import EMOTIONS
+from engramdb.filters import MAX_CONDITIONS, MAX_VALUES
 from engramdb.model import (
     Budget,
     ConsolidationReport,
@@ -57,6 +60,7 @@ from engramdb.validation import MAX_BUDGET
 
 __all__ = [
     "LABEL_RULE",
+    "WHERE_RULE",
     "WRITE_AHEAD",
     "BatchIn",
     "BatchOut",
@@ -100,6 +104,7 @@ __all__ = [
     "VersionOut",
     "WorkingOut",
     "WriteTime",
+    "optional_where",
 ]
 
 
@@ -169,6 +174,51 @@ def _emotions(schema: dict[str, Any]) -> None:
         elif branch.get("type") == "array":
             branch["items"]["enum"] = list(EMOTIONS)
             branch["minItems"] = 1
+
+
+def _filter_rule() -> dict[str, Any]:
+    """A search's ``where`` (engramdb.filters, docs/filters.md): speaker and session take
+    strings, ``metadata.<key>`` strings, numbers and booleans (ordering: no booleans);
+    a bare value or an object of operators. What no JSON Schema can say: at most
+    ``MAX_CONDITIONS`` conditions in all, operators counted one by one."""
+    text: dict[str, Any] = {"type": "string", "pattern": r"^[^\x00]*$"}
+    number = {"type": "number", "minimum": -sys.float_info.max, "maximum": sys.float_info.max}
+    scalar = {"anyOf": [text, number, {"type": "boolean"}]}
+
+    def condition(value: dict[str, Any], ordered: dict[str, Any]) -> dict[str, Any]:
+        listed = {"type": "array", "items": value, "minItems": 1, "maxItems": MAX_VALUES}
+        operators = {"$eq": value, "$ne": value, "$in": listed, "$nin": listed}
+        operators |= {"$gt": ordered, "$gte": ordered, "$lt": ordered, "$lte": ordered}
+        chosen = {
+            "type": "object",
+            "properties": operators,
+            "additionalProperties": False,
+            "minProperties": 1,
+        }
+        return {"anyOf": [*value.get("anyOf", [value]), chosen]}
+
+    label = condition(text, text)
+    return {
+        "type": "object",
+        "properties": {"speaker": label, "session": label},
+        "patternProperties": {
+            r"^metadata\.[^\x00]+$": condition(scalar, {"anyOf": [text, number]})
+        },
+        "additionalProperties": False,
+        "maxProperties": MAX_CONDITIONS,
+    }
+
+
+#: A search's ``where`` as JSON Schema: the grammar of engramdb.filters (docs/filters.md).
+WHERE_RULE: dict[str, Any] = _filter_rule()
+
+
+def optional_where(schema: dict[str, Any]) -> None:
+    """An optional ``where``: ``WHERE_RULE`` or null."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "object":
+            branch.clear()
+            branch.update(copy.deepcopy(WHERE_RULE))
 
 
 def _integer(value: object) -> object:
@@ -368,6 +418,13 @@ class SearchIn(_In):
     )
     as_of: IsoTime | None = Field(default=None, description=SEARCH.help("as_of"))
     kinds: list[Kind] | None = Field(default=None, min_length=1, description=SEARCH.help("kinds"))
+    where: Metadata | None = Field(
+        default=None, description=SEARCH.help("where"), json_schema_extra=optional_where
+    )
+    occurred_after: IsoTime | None = Field(default=None, description=SEARCH.help("occurred_after"))
+    occurred_before: IsoTime | None = Field(
+        default=None, description=SEARCH.help("occurred_before")
+    )
 
     @model_validator(mode="after")
     def _reinforce_not_far_ahead(self) -> SearchIn:
@@ -506,6 +563,17 @@ class ContextIn(_In):
         default=1000, ge=1, le=1_000_000, description=CONTEXT.help("budget_tokens")
     )
     now: IsoTime | None = Field(default=None, description=CONTEXT.help("now"))
+    where: Metadata | None = Field(
+        default=None, description=CONTEXT.help("where"), json_schema_extra=optional_where
+    )
+    occurred_after: IsoTime | None = Field(default=None, description=CONTEXT.help("occurred_after"))
+    occurred_before: IsoTime | None = Field(
+        default=None, description=CONTEXT.help("occurred_before")
+    )
+
+    def options(self) -> dict[str, Any]:
+        """Every argument but the query, as ``Memory.context`` keyword arguments."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "query"}
 
 
 class WorkingOut(BaseModel):

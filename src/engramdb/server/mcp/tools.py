@@ -39,7 +39,7 @@ from pydantic import Field
 
 from engramdb import EngramError, Memory, __version__
 from engramdb.clock import SystemClock
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, FACTS, SEARCH
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, FACTS, SEARCH, Operation
 from engramdb.security.audit import (
     MCP_STDIO_ACTOR,
     AuditRecord,
@@ -60,6 +60,7 @@ from engramdb.server.schemas import (
     Kind,
     SearchOut,
     VersionOut,
+    optional_where,
 )
 from engramdb.wire import error_code
 
@@ -81,6 +82,19 @@ _INSTRUCTIONS = (
 Namespace = Annotated[
     str | None, Field(description="Namespace to use (default: this server's namespace).")
 ]
+
+
+def _where(op: Operation) -> Any:
+    """A search's ``where``, its schema the grammar of engramdb.filters (docs/filters.md)."""
+    return Field(description=op.help("where"), json_schema_extra=optional_where)
+
+
+def _after(op: Operation) -> Any:
+    return Field(description=op.help("occurred_after"))
+
+
+def _before(op: Operation) -> Any:
+    return Field(description=op.help("occurred_before"))
 
 
 @contextlib.contextmanager
@@ -229,6 +243,9 @@ def build_mcp(
         ] = None,
         as_of: Annotated[IsoTime | None, Field(description=SEARCH.help("as_of"))] = None,
         kinds: Annotated[list[Kind] | None, Field(description=SEARCH.help("kinds"))] = None,
+        where: Annotated[dict[str, Any] | None, _where(SEARCH)] = None,
+        occurred_after: Annotated[IsoTime | None, _after(SEARCH)] = None,
+        occurred_before: Annotated[IsoTime | None, _before(SEARCH)] = None,
     ) -> SearchOut:
         """The memories most relevant to the query, best first, each explained."""
         ns = scoped(ctx, namespace, "read")
@@ -246,6 +263,9 @@ def build_mcp(
                 context=context,
                 as_of=as_of,
                 kinds=kinds,
+                where=where,
+                occurred_after=occurred_after,
+                occurred_before=occurred_before,
             )
         return SearchOut(query=query, namespace=ns, now=now, hits=[HitOut.of(h) for h in hits])
 
@@ -257,12 +277,22 @@ def build_mcp(
         session: Annotated[str | None, Field(description=CONTEXT.help("session"))] = None,
         budget_tokens: Annotated[int, Field(description=CONTEXT.help("budget_tokens"))] = 1000,
         now: Annotated[IsoTime | None, Field(description=CONTEXT.help("now"))] = None,
+        where: Annotated[dict[str, Any] | None, _where(CONTEXT)] = None,
+        occurred_after: Annotated[IsoTime | None, _after(CONTEXT)] = None,
+        occurred_before: Annotated[IsoTime | None, _before(CONTEXT)] = None,
     ) -> ContextOut:
         """A ready prompt context: recent turns, relevant memories and mood, within a budget."""
         ns = scoped(ctx, namespace, "read")
         with _translated():
             bundle = memory.context(
-                query, namespace=ns, session=session, budget_tokens=budget_tokens, now=now
+                query,
+                namespace=ns,
+                session=session,
+                budget_tokens=budget_tokens,
+                now=now,
+                where=where,
+                occurred_after=occurred_after,
+                occurred_before=occurred_before,
             )
         return ContextOut.of(bundle)
 

@@ -27,14 +27,7 @@ router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["context"], respon
 @router.post("/context")
 def context(namespace: ReadNamespace, body: ContextIn, memory: MemoryDep) -> ContextOut:
     """What to put in a prompt now: working memory, recalled memories and mood, in a budget."""
-    bundle = memory.context(
-        body.query,
-        namespace=namespace,
-        session=body.session,
-        budget_tokens=body.budget_tokens,
-        now=body.now,
-    )
-    return ContextOut.of(bundle)
+    return ContextOut.of(memory.context(body.query, namespace=namespace, **body.options()))
 
 
 @router.get("/sessions/{session}/working")
