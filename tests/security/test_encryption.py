@@ -64,6 +64,9 @@ def _fill(mem: Memory) -> str:
     mem.update(added[1].id, namespace="private", text="What do you do in Quillfenwick?")
     mem.consolidate(namespace="private")
     mem.search("Where does Maya work?", namespace="private")  # reinforcement writes
+    # a filtered search reads the filter index (docs/filters.md): keyed tokens only
+    assert mem.search("Where?", namespace="private", where={"speaker": "Maya Zorbaxqy",
+                      "metadata.note": {"$in": ["Snorkelbrand"]}})  # fmt: skip
     mem.add("Tom likes chess.", namespace="other")
     return added[2].id
 
