@@ -247,7 +247,7 @@ def test_check_kinds_takes_one_kind_or_several() -> None:
     assert check_kinds(None) is None
     assert check_kinds("fact") == {"fact"}
     assert check_kinds(["episode", "summary"]) == {"episode", "summary"}
-    for bad in ([], ["note"], "note", {"fact": 1}, 3, [1]):
+    for bad in ([], ["note"], "note", {"fact": 1}, 3, [1], [{}], [["fact"]]):
         with pytest.raises(InvalidInputError, match="kinds must be"):
             check_kinds(bad)
 

@@ -338,10 +338,11 @@ def check_kinds(value: object) -> frozenset[str] | None:
     chosen = [value] if isinstance(value, str) else value
     if isinstance(chosen, Mapping) or not isinstance(chosen, Iterable):
         raise InvalidInputError("kinds must be a kind or a list of kinds")
-    out = frozenset(chosen)
-    if not out or not all(isinstance(k, str) for k in out) or out - KINDS:
-        raise InvalidInputError(f"kinds must be among {sorted(KINDS)}, got {sorted(map(str, out))}")
-    return out
+    listed = list(chosen)
+    if not listed or not all(isinstance(k, str) for k in listed) or set(listed) - KINDS:
+        got = sorted({str(k) for k in listed})
+        raise InvalidInputError(f"kinds must be among {sorted(KINDS)}, got {got}")
+    return frozenset(listed)
 
 
 def check_filter(where: object, occurred_after: object, occurred_before: object) -> Filter | None:
