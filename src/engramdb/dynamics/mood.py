@@ -1,8 +1,11 @@
-"""The mood of a namespace over a time window: ``mem.mood`` (docs/dynamics.md).
+"""The mood of a namespace over a time window: ``mem.mood`` (docs/context.md, "Mood").
 
 Owns reading valence and arousal from the emotion tags of the episodes that
-occurred in a window, and the memories that drive it. It does not tag
-emotions (``dynamics.emotion``) nor put the mood in a prompt (``recall.prompt``).
+occurred in a window, and the memories that drive it. It reads the window's
+latest ``WINDOW_EPISODES`` episodes by the store's time index, never the
+namespace, so a mood costs the same in a namespace of a thousand memories or
+a million. It does not tag emotions (``dynamics.emotion``) nor put the mood
+in a prompt (``recall.prompt``).
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import numpy as np
 from engramdb.model import Engram, Mood
 from engramdb.store.base import Catalog, Store
 
-__all__ = ["DRIVERS", "WINDOW", "MoodReading", "read_mood", "window_mood"]
+__all__ = ["DRIVERS", "WINDOW", "WINDOW_EPISODES", "MoodReading", "read_mood", "window_mood"]
 
 #: How many mood drivers are reported.
 DRIVERS = 5
 #: The window ``context`` reads the mood over.
 WINDOW = timedelta(days=7)
+#: The most episodes a mood reads: a window's latest (a recall pool's worth).
+WINDOW_EPISODES = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +84,11 @@ def window_mood(
     end: datetime,
     seen: Callable[[Iterable[Engram]], dict[str, Engram]],
 ) -> Mood:
-    """The namespace's mood over ``[start, end]``; ``seen`` lays this process's
-    pending recalls over the drivers read from the store."""
-    reading = read_mood(store.catalog(namespace), start, end)  # tone only
+    """The namespace's mood over ``[start, end]`` (its latest ``WINDOW_EPISODES``
+    episodes); ``seen`` lays this process's pending recalls over the drivers read
+    from the store."""
+    latest = store.latest_episodes(namespace, start, end, WINDOW_EPISODES)
+    reading = read_mood(store.catalog_of(namespace, latest), start, end)  # tone only
     found = seen(store.get_many(namespace, reading.drivers).values())
     return Mood(
         namespace=namespace,

@@ -23,7 +23,8 @@ What a backend implements (the abstract methods of ``Store``):
   rebuilt from the rows by ``reindex``.
 - **the reads of a two-stage search** (docs/recall.md): ``count`` (bounded),
   ``catalog_of`` (the catalog of given ids), ``around`` (session turns near
-  given memories), ``occurred_between`` (a time window) and ``links_of``.
+  given memories), ``occurred_between`` (a time window) and ``links_of``;
+  and of a mood, ``latest_episodes`` (a window read from its end).
   Concrete here over ``catalog`` and ``links``; a backend overrides them
   with indexed queries (SqliteStore: ``store/sqlite/candidates.py``).
 - **transactions**: each write method above and below is atomic, and a read
@@ -351,6 +352,19 @@ class Store(ABC):
         """The provenance links of the namespace with ``ids`` at either end."""
         wanted = set(ids)
         return [k for k in self.links(namespace) if k.derived_id in wanted or k.source_id in wanted]
+
+    def latest_episodes(
+        self, namespace: str, start: datetime, end: datetime, limit: int
+    ) -> list[str]:
+        """Up to ``limit`` episodes whose event time is in ``[start, end]``, latest first
+        (ties: the later written first): what a mood reads (docs/context.md, "Mood")."""
+        catalog = self.catalog(namespace)
+        at = catalog.occurred_at
+        kinds = catalog.kinds or ("episode",) * len(catalog)
+        episode = np.array([k == "episode" for k in kinds], dtype=bool)
+        inside = np.flatnonzero(episode & (at >= start.timestamp()) & (at <= end.timestamp()))
+        latest = inside[np.lexsort((-inside, -at[inside]))]
+        return [catalog.ids[i] for i in latest[: max(limit, 0)]]
 
     def matching(
         self,

@@ -61,6 +61,7 @@ __all__ = [
     "check_forget_namespace",
     "check_insert_returns_what_it_wrote",
     "check_iter_engrams_order",
+    "check_latest_episodes_reads_a_window_from_its_end",
     "check_namespace_isolation",
     "check_nearest_scores_match_vector_search",
     "check_neighbours_order",
@@ -1403,6 +1404,24 @@ def check_pending_episodes_follow_changes(factory: StoreFactory) -> None:
         assert store.pending_count("ns") == 1
 
 
+def check_latest_episodes_reads_a_window_from_its_end(factory: StoreFactory) -> None:
+    """``latest_episodes`` gives a namespace's episodes with ``start <= occurred_at <=
+    end``, latest first (the later written first among equal times), at most ``limit``."""
+    with _opened(factory) as store:
+        days = [make_record("ns", f"day {i}", occurred_at=T0 + i * _DAY) for i in (3, 0, 5, 1, 2)]
+        twin = make_record("ns", "day 2 again", occurred_at=T0 + 2 * _DAY)
+        fact = make_record("ns", "a fact of day 2", occurred_at=T0 + 2 * _DAY, kind="fact")
+        store.insert([*days, twin, fact])
+        store.insert([make_record("other", "day 2 elsewhere", occurred_at=T0 + 2 * _DAY)])
+        by_day = {int(r.text.split()[1]): r.id for r in days}
+        found = store.latest_episodes("ns", T0 + _DAY, T0 + 3 * _DAY, 10)
+        assert found == [by_day[3], twin.id, by_day[2], by_day[1]], "[start, end], latest first"
+        assert store.latest_episodes("ns", T0, T0 + 10 * _DAY, 2) == [by_day[5], by_day[3]]
+        assert store.latest_episodes("ns", T0 + 6 * _DAY, T0 + 9 * _DAY, 10) == []
+        assert store.latest_episodes("ns", T0, T0 + 10 * _DAY, 0) == []
+        assert store.latest_episodes("nobody", T0, T0 + 10 * _DAY, 10) == []
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1436,4 +1455,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_links_of_reads_either_end,
     check_facts_of_reads_whole_timelines,
     check_pending_episodes_follow_changes,
+    check_latest_episodes_reads_a_window_from_its_end,
 )

@@ -23,7 +23,7 @@ from engramdb.store.base import Catalog, Link
 from engramdb.store.sqlite import dynamics, rows
 from engramdb.store.sqlite.rows import chunks
 
-__all__ = ["around", "catalog_of", "count", "links_of", "occurred_between"]
+__all__ = ["around", "catalog_of", "count", "latest_episodes", "links_of", "occurred_between"]
 
 # ``+namespace`` keeps SQLite from choosing the namespace index (a scan of the
 # namespace) over the unique index on ``id`` when both could serve the query.
@@ -147,3 +147,16 @@ def links_of(conn: sqlite3.Connection, namespace: str, ids: Sequence[str]) -> li
             ):
                 found[(derived, source)] = Link(derived, source, relation)
     return list(found.values())
+
+
+def latest_episodes(
+    conn: sqlite3.Connection, namespace: str, start: datetime, end: datetime, limit: int
+) -> list[str]:
+    """Up to ``limit`` episodes with ``start <= occurred_at <= end``, latest first: the
+    (namespace, occurred_at) index read backwards from ``end``."""
+    rows = conn.execute(
+        "SELECT id FROM engrams WHERE namespace = ? AND occurred_at >= ? AND occurred_at <= ? "
+        "AND kind = 'episode' ORDER BY occurred_at DESC, rowid DESC LIMIT ?",
+        (namespace, to_iso(start), to_iso(end), max(limit, 0)),
+    )
+    return [r[0] for r in rows]

@@ -382,6 +382,12 @@ class SqliteStore(Store):
         with self._db.read() as conn:
             return candidates.links_of(conn, namespace, ids)
 
+    def latest_episodes(
+        self, namespace: str, start: datetime, end: datetime, limit: int
+    ) -> list[str]:
+        with self._db.read() as conn:
+            return candidates.latest_episodes(conn, namespace, start, end, limit)
+
     def matching(
         self,
         namespace: str,
