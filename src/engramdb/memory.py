@@ -568,6 +568,8 @@ class Memory(MemoryAPI):
             links=self._store.links(namespace) if derived else (),
             mood=self.mood(namespace=namespace, window=MOOD_WINDOW, now=at),
             count=count,
+            # what no longer holds is marked "(until DATE)" (docs/context.md)
+            facts=self._store.facts(namespace),
         )
 
     def mood(

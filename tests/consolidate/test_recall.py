@@ -85,3 +85,19 @@ def test_a_time_the_question_names_is_when_the_value_held(consolidated: Memory) 
         "I work at Google. My partner is Alex."
     )
 
+
+def test_the_context_marks_what_no_longer_holds(consolidated: Memory) -> None:
+    bundle = consolidated.context("Where does Maya live?", namespace="u", now=NOW)
+    lines = [item.text for item in bundle.items]
+    said = {
+        "Boston": ["I live in Boston and I love sushi.", "Maya lives in Boston"],
+        "Denver": ["I just moved to Denver!", "Maya lives in Denver"],
+        "Seattle": ["I relocated to Seattle for a fresh start.", "Maya lives in Seattle"],
+    }
+    unmarked = {city for city, texts in said.items() for text in texts if text in lines}
+    assert unmarked == {"Seattle"}
+    # the old values are there only with the day they stopped holding
+    assert "Maya lives in Denver (until 2023-09-09)" in lines
+    assert "I just moved to Denver! (until 2023-09-09)" in lines
+    # Boston ended, but "I love sushi" still holds: the turn names what ended
+    assert "I live in Boston and I love sushi. (Maya lives in Boston until 2023-04-12)" in lines

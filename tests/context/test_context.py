@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from engramdb import InvalidInputError, Memory
 from engramdb.embed import Embedder
-from engramdb.model import ContextItem
+from engramdb.model import ContextItem, Fact
 from engramdb.recall.packing import pack
+from engramdb.recall.prompt import until_notes
 from engramdb.recall.tokens import default_counter
 
 from .conftest import T0
@@ -116,3 +117,44 @@ def test_mood_reads_valence_and_arousal_with_its_drivers(embedder: Embedder) -> 
         assert (empty.memories, empty.valence, empty.drivers) == (0, 0.0, ())
         with pytest.raises(InvalidInputError):
             memory.mood(namespace="m", window=timedelta(0))
+
+
+def _fact(
+    fid: str, attribute: str, value: str, source: str, valid_to: datetime | None = None
+) -> Fact:
+    return Fact(
+        engram_id=fid,
+        namespace="n",
+        subject="Maya",
+        attribute=attribute,
+        value=value,
+        text=f"Maya {attribute} {value}",
+        valid_from=T0,
+        valid_to=valid_to,
+        recorded_at=T0,
+        invalidated_at=valid_to,
+        status="current" if valid_to is None else "superseded",
+        sources=(source,),
+    )
+
+
+def test_until_notes_mark_what_no_longer_holds_and_leave_events_alone() -> None:
+    ended = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    notes = until_notes(
+        [
+            # "Guess what, I got a job at Pfizer!": an event and a state that ended
+            _fact("f1", "did", "got a job", "e1"),
+            _fact("f2", "employer", "Pfizer", "e1", ended),
+            # "I live in Boston and I love sushi": one state ended, one holds
+            _fact("f3", "residence", "Boston", "e2", ended),
+            _fact("f4", "feeling about sushi", "loves", "e2"),
+            # "I live in Denver": holds
+            _fact("f5", "residence", "Denver", "e3"),
+        ]
+    )
+    assert notes == {
+        "f2": "(until 2024-03-01)",
+        "e1": "(until 2024-03-01)",
+        "f3": "(until 2024-03-01)",
+        "e2": "(Maya residence Boston until 2024-03-01)",
+    }

@@ -12,10 +12,12 @@ conversation turns are read by ``recall.followup``.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
-from engramdb.model import ContextBundle, ContextItem, Engram, Hit, Mood
+from engramdb.consolidate.extract import is_exclusive
+from engramdb.model import ContextBundle, ContextItem, Engram, Fact, Hit, Mood
 from engramdb.recall.packing import pack
 from engramdb.store.base import Link
 
@@ -24,6 +26,7 @@ __all__ = [
     "bundle",
     "hit_items",
     "mood_item",
+    "until_notes",
     "working_items",
 ]
 
@@ -43,10 +46,54 @@ def bounded(
     return kept[::-1]
 
 
-def _item(kind: str, engram: Engram, score: float, count: Callable[[str], int]) -> ContextItem:
+def until_notes(facts: Iterable[Fact]) -> dict[str, str]:
+    """What to add to each memory whose content, or part of it, no longer holds.
+
+    A fact holds until its ``valid_to`` (superseded, or stale with what it was
+    derived from): "(until DATE)". An episode is read through the states it
+    stated (facts of an attribute with one value at a time: where one lives,
+    one's partner); events it told ("got a job") neither hold nor end. Once
+    every state it stated has ended, it holds "(until DATE)" of the last; while
+    some still hold, the ended ones are named: "(Maya lives in Boston until
+    DATE)" (docs/context.md).
+    """
+    facts = list(facts)
+    fact_ids = {f.engram_id for f in facts}
+    notes: dict[str, str] = {}
+    states: dict[str, list[Fact]] = {}
+    for fact in facts:
+        if fact.valid_to is not None:
+            notes[fact.engram_id] = f"(until {fact.valid_to:%Y-%m-%d})"
+        if is_exclusive(fact.attribute):
+            for source in fact.sources:
+                if source not in fact_ids:  # an episode it was extracted from
+                    states.setdefault(source, []).append(fact)
+    for episode, stated in states.items():
+        ended = sorted((f for f in stated if f.valid_to is not None), key=_ended)
+        if len(ended) == len(stated):
+            notes[episode] = f"(until {_ended(ended[-1]):%Y-%m-%d})"
+        elif ended:
+            notes[episode] = (
+                "(" + "; ".join(f"{f.text} until {_ended(f):%Y-%m-%d}" for f in ended) + ")"
+            )
+    return notes
+
+
+def _ended(fact: Fact) -> datetime:
+    return fact.valid_to or fact.valid_from
+
+
+def _item(
+    kind: str,
+    engram: Engram,
+    score: float,
+    count: Callable[[str], int],
+    notes: Mapping[str, str] | None = None,
+) -> ContextItem:
+    note = (notes or {}).get(engram.id)
     item = ContextItem(
         kind=kind,
-        text=engram.text,
+        text=engram.text if note is None else f"{engram.text} {note}",
         tokens=0,
         score=score,
         source_id=engram.id,
@@ -57,13 +104,25 @@ def _item(kind: str, engram: Engram, score: float, count: Callable[[str], int]) 
     return replace(item, tokens=count(item.line()))
 
 
-def working_items(turns: Sequence[Engram], count: Callable[[str], int]) -> list[ContextItem]:
-    return [_item("working", t, 1.0, count) for t in turns]
+def working_items(
+    turns: Sequence[Engram],
+    count: Callable[[str], int],
+    notes: Mapping[str, str] | None = None,
+) -> list[ContextItem]:
+    return [_item("working", t, 1.0, count, notes) for t in turns]
 
 
-def hit_items(hits: Sequence[Hit], count: Callable[[str], int]) -> list[ContextItem]:
-    """Recalled memories as items; the kind is the memory's (episode, fact, summary)."""
-    return [_item(h.engram.kind, h.engram, h.score, count) for h in hits]
+def hit_items(
+    hits: Sequence[Hit],
+    count: Callable[[str], int],
+    notes: Mapping[str, str] | None = None,
+) -> list[ContextItem]:
+    """Recalled memories as items; the kind is the memory's (episode, fact, summary).
+
+    ``notes`` (``until_notes``) mark what no longer holds: its text ends with
+    "(until DATE)", so a prompt never states an old value and the current one
+    side by side as if both were true."""
+    return [_item(h.engram.kind, h.engram, h.score, count, notes) for h in hits]
 
 
 def mood_item(mood: Mood, score: float, count: Callable[[str], int]) -> ContextItem:
@@ -82,14 +141,17 @@ def bundle(
     links: Iterable[Link],
     mood: Mood,
     count: Callable[[str], int],
+    facts: Iterable[Fact] = (),
 ) -> ContextBundle:
     """Working turns, recalled hits and the mood packed into ``budget_tokens``.
 
     ``links`` (the namespace's provenance) let packing drop a fact or summary
-    beside a source episode it adds nothing to; the mood is an item only when
+    beside a source episode it adds nothing to; ``facts`` (the namespace's)
+    mark what no longer holds "(until DATE)"; the mood is an item only when
     it has memories with some arousal behind it.
     """
-    recalled = hit_items(hits, count)
+    notes = until_notes(facts)
+    recalled = hit_items(hits, count, notes)
     sources: dict[str, frozenset[str]] = {}
     for link in links:
         sources[link.derived_id] = sources.get(link.derived_id, frozenset()) | {link.source_id}
@@ -97,7 +159,8 @@ def bundle(
         # worth a typical recalled memory: it competes by value per token
         typical = statistics.median(h.score for h in hits) if hits else 1.0
         recalled.append(mood_item(mood, typical, count))
-    items = pack(working_items(turns, count), recalled, budget_tokens, count, sources=sources)
+    working = working_items(turns, count, notes)
+    items = pack(working, recalled, budget_tokens, count, sources=sources)
     return ContextBundle(
         query=query,
         namespace=namespace,
