@@ -3,11 +3,24 @@
 
 from __future__ import annotations
 
+import _thread
+import json
+import re
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from engramdb import Memory, Settings
 from engramdb.cli import app
+from engramdb.cli.state import State
+from engramdb.store.sqlite.database import database_path
+from engramdb.testing.fakes import HashEmbedder
 
 from .support import Invoke, ok_json
 
@@ -96,3 +109,51 @@ def test_facts_on_a_missing_store_is_not_found_and_creates_nothing(tmp_path: Pat
     assert result.exit_code == 3, result.output
     assert "no store at" in result.stderr
     assert not store.exists()
+
+
+def test_ctrl_c_stops_a_run_that_the_next_run_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (a KeyboardInterrupt in the main thread, sent once the first batch is
+    committed) ends the command with 130 and a line saying what was kept; the next
+    ``engram consolidate`` goes on from there (docs/consolidation.md)."""
+    store = tmp_path / "store"
+
+    def memory(self: State) -> Memory:  # small batches: many commits to stop between
+        settings = replace(self.settings, consolidation_batch=2)
+        return Memory(settings=settings, embedder=HashEmbedder())
+
+    monkeypatch.setattr(State, "memory", memory)
+    with memory(State(Settings(path=str(store)), json=False, namespace=None)) as mem:
+        mem.add_many(
+            [{"text": f"I live in city {i}.", "speaker": f"P{i}"} for i in range(60)],
+            namespace="u",
+        )
+
+    def consolidated() -> int:
+        with closing(sqlite3.connect(f"file:{database_path(store)}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT episodes FROM consolidation_state").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def press_ctrl_c() -> None:
+        deadline = time.monotonic() + 60
+        while consolidated() == 0 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        _thread.interrupt_main()
+
+    watcher = threading.Thread(target=press_ctrl_c)
+    watcher.start()
+    stopped = CliRunner().invoke(app, ["--store", str(store), "consolidate", "-n", "u"])
+    watcher.join()
+    assert stopped.exit_code == 130, stopped.output
+    assert re.fullmatch(
+        r"engram: consolidation of 'u' stopped after \d+ episodes; what was done is kept, "
+        r"and `engram consolidate` goes on from there\n",
+        stopped.stderr,
+    ), stopped.stderr
+    done = consolidated()
+    assert 0 < done < 60
+    resumed = CliRunner().invoke(app, ["--store", str(store), "--json", "consolidate", "-n", "u"])
+    assert resumed.exit_code == 0, resumed.output
+    (report,) = json.loads(resumed.stdout)["reports"]
+    assert (report["episodes"], report["pending"]) == (60 - done, 0)

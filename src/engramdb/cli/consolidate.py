@@ -4,15 +4,17 @@
 One facade call (``Memory.consolidate``) per namespace, each recorded in the
 audit log (actor ``local``, with how many facts and summaries it wrote); the
 bar goes to stderr (and only to a terminal), so ``--json`` output on stdout
-stays one document. Both take every option of their ``Memory`` method, as
-``engramdb.options`` defines them (docs/consolidation.md).
+stays one document. Ctrl-C stops a run; what its committed batches did is kept
+and the next run goes on from there (exit 130). Both take every option of
+their ``Memory`` method, as ``engramdb.options`` defines them
+(docs/consolidation.md).
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -22,7 +24,10 @@ from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.options import CONSOLIDATE, FACTS
 from engramdb.security import audit
 
-__all__ = ["consolidate", "facts"]
+__all__ = ["EXIT_INTERRUPTED", "consolidate", "facts"]
+
+#: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def consolidate(
@@ -46,9 +51,11 @@ def consolidate(
         reports = []
         for ns in namespaces:
             bar: Any = None
+            done = 0
 
-            def step(done: int, total: int, ns: str = ns) -> None:
-                nonlocal bar
+            def step(count: int, total: int, ns: str = ns) -> None:
+                nonlocal bar, done
+                done = count
                 if not progress or not sys.stderr.isatty() or total == 0:
                     return
                 if bar is None:
@@ -58,11 +65,16 @@ def consolidate(
                     bar.__enter__()
                 bar.update(done - bar.pos)
 
+            stopped = False
             try:
                 report = mem.consolidate(namespace=ns, now=at, progress=step)
+            except KeyboardInterrupt:
+                stopped = True
             finally:
                 if bar is not None:
                     bar.__exit__(None, None, None)
+            if stopped:
+                _stopped(cli.settings.path, ns, done)
             reports.append(report)
             # One entry per namespace, as each is done: a later failure keeps the earlier ones.
             audit.record(
@@ -78,6 +90,18 @@ def consolidate(
             f"{r.summaries} summaries, {r.duplicates} duplicates linked "
             f"in {r.seconds:.1f} s"
         )
+
+
+def _stopped(store_path: str, namespace: str, done: int) -> NoReturn:
+    """Ctrl-C: each batch before it was committed, so the next run goes on from there
+    (docs/consolidation.md, "Stopping and resuming"). Audited without a count."""
+    audit.record(store_path, "consolidate", namespace)
+    typer.echo(
+        f"engram: consolidation of {namespace!r} stopped after {done} episodes; "
+        "what was done is kept, and `engram consolidate` goes on from there",
+        err=True,
+    )
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def facts(

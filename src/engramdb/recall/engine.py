@@ -304,13 +304,15 @@ class Recaller:
         self, namespace: str, catalog: Catalog, links: list[Link] | None = None
     ) -> Knowledge | None:
         """Facts and provenance as recall keys, when the catalog holds derived memories
-        (``links``: those that concern it, when not all of the namespace's)."""
+        (``links``: those that concern it, when not all of the namespace's). The
+        facts read are the catalog's own, with their timelines (``Store.facts_of``)."""
         if not catalog.kinds or all(k == "episode" for k in catalog.kinds):
             return None
         if links is None:
             links = self.store.links(namespace)
         pairs = [(k.derived_id, k.source_id, k.relation) for k in links]
-        return Knowledge.build(catalog, self.store.facts(namespace), pairs)
+        facts = [i for i, kind in zip(catalog.ids, catalog.kinds, strict=True) if kind == "fact"]
+        return Knowledge.build(catalog, self.store.facts_of(namespace, facts), pairs)
 
     def _dense(
         self, namespace: str, view: NamespaceView, vector: npt.NDArray[np.float32]
