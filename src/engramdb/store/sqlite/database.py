@@ -26,7 +26,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engramdb.errors import IntegrityError, NotFoundError, SchemaError, StoreError
+from engramdb.errors import (
+    EngramError,
+    IntegrityError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+)
 from engramdb.store.files import private_file
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -38,6 +44,8 @@ __all__ = [
     "failure",
     "failures",
     "is_busy",
+    "is_damage",
+    "is_full",
     "is_read_only",
 ]
 
@@ -114,7 +122,8 @@ class Database:
             # e.g. "file is not a database": a typed error, not a raw sqlite3 one,
             # and no connection left open behind it
             self.conn.close()
-            raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
+            kind = IntegrityError if is_damage(exc) else StoreError
+            raise kind(f"cannot open store at {self.path}: {exc}") from exc
         except BaseException:  # a wrong key, a newer schema: no connection left behind
             self.conn.close()
             raise
@@ -394,9 +403,19 @@ def failures(action: str, *, refusable: bool = False) -> Iterator[None]:
 
     ``refusable``: a constraint violation (a duplicate id, a missing memory)
     means the store refused what it was given, and says so.
+    A value that does not decode (not UTF-8, not JSON, not a stored time: a flipped
+    bit) is an ``IntegrityError`` naming ``action``: values engramdb wrote always
+    decode, so only damage makes them fail (docs/reliability.md, "Damage").
     """
     try:
         yield
+    except EngramError:
+        raise
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError among them
+        raise IntegrityError(
+            f"{action} failed: a stored value does not decode ({exc}); the store is "
+            "damaged: 'engram check' lists where"
+        ) from exc
     except sqlite3.IntegrityError as exc:
         if refusable:
             raise StoreError(f"{action} refused by the store: {exc}") from exc
@@ -411,9 +430,12 @@ def failure(action: str, exc: sqlite3.Error) -> StoreError:
     The transaction has rolled back by then, so the message can promise that
     nothing was written.
     """
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    message = str(exc).lower()
-    if name.startswith("SQLITE_FULL") or "disk is full" in message:
+    if is_damage(exc):
+        return IntegrityError(
+            f"{action} failed: the store's file is damaged ({exc}); 'engram check' lists "
+            "the damage, 'engram check --repair' says what it can fix"
+        )
+    if is_full(exc):
         return StoreError(
             f"{action} failed: the disk is full ({exc}); nothing was written, "
             "the store is unchanged and still readable"
@@ -426,6 +448,18 @@ def failure(action: str, exc: sqlite3.Error) -> StoreError:
             f"for too long): {exc}"
         )
     return StoreError(f"{action} failed: {exc}")
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` means the file is damaged (malformed, or not a database)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
+def is_full(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` means the disk (or the file's size limit) is full."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith("SQLITE_FULL") or "disk is full" in str(exc).lower()
 
 
 def is_read_only(exc: sqlite3.Error) -> bool:

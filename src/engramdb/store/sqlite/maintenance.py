@@ -21,7 +21,7 @@ from pathlib import Path
 from engramdb.errors import IntegrityError, StoreError
 from engramdb.security.crypto import OVERHEAD
 from engramdb.store.files import private_file
-from engramdb.store.sqlite import lexical
+from engramdb.store.sqlite import lexical, soundness
 from engramdb.store.sqlite.cache import NamespaceCache, generations
 from engramdb.store.sqlite.database import Database, failure, failures, is_busy
 from engramdb.store.sqlite.sealing import DataKeys, unopenable
@@ -58,8 +58,12 @@ def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) ->
     such as text that is not UTF-8, becomes a reported problem and the other
     probes still run (docs/reliability.md, "Damage").
     """
+    encrypted = keys.encrypted
     found = guarded("integrity check", lambda: _integrity(conn))
-    found += guarded("text check", lambda: _undecodable(conn))
+    found += guarded("schema check", lambda: soundness.drifted(conn))
+    found += guarded("text check", lambda: soundness.undecodable(conn))
+    found += guarded("value check", lambda: soundness.malformed(conn, encrypted=encrypted))
+    found += guarded("copy check", lambda: soundness.disagreeing(conn, encrypted=encrypted))
     for label, sql in _ORPHAN_CHECKS.items():
         found += guarded(label, functools.partial(_count, conn, label, sql))
     overhead = OVERHEAD if keys.vectors_sealed else 0
@@ -102,49 +106,6 @@ def _count(
 ) -> list[str]:
     count = int(conn.execute(sql, parameters).fetchone()[0])
     return [f"{label}: {count}"] if count else []
-
-
-def _undecodable(conn: sqlite3.Connection) -> list[str]:
-    """Text values that are not UTF-8 (a flipped bit), by table, column and rowid.
-
-    Reading such a value raises in sqlite3, so every other probe that meets it
-    fails; this one reads the raw bytes and names where they are.
-    """
-    tables = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' "
-            "AND sql NOT LIKE '%WITHOUT ROWID%'"
-        )
-    ]
-    columns = {
-        table: [str(r[1]) for r in conn.execute(f"PRAGMA table_info({_quoted(table)})")]
-        for table in tables
-    }
-    found: list[str] = []
-    previous = conn.text_factory
-    conn.text_factory = bytes
-    try:
-        for table, names in columns.items():
-            for column in names:
-                # the names come from sqlite_master, quoted
-                rows = conn.execute(
-                    f"SELECT rowid, {_quoted(column)} FROM {_quoted(table)} "
-                    f"WHERE typeof({_quoted(column)}) = 'text'"
-                )
-                for rowid, value in rows:
-                    try:
-                        value.decode("utf-8")
-                    except UnicodeDecodeError:
-                        found.append(f"{table} row {rowid}: column {column!r} is not valid UTF-8")
-    finally:
-        conn.text_factory = previous
-    return found
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _index_problems(conn: sqlite3.Connection, cache: NamespaceCache) -> list[str]:
