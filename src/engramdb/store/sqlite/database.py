@@ -34,6 +34,7 @@ from engramdb.errors import (
     StoreError,
 )
 from engramdb.store.files import private_file
+from engramdb.store.sqlite import walfile
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
@@ -96,6 +97,7 @@ class Database:
         self.read_only = read_only
         self.path = self._resolve_existing(path) if read_only else self._resolve(path)
         _refuse_empty(self.path)
+        walfile.check_beside(self.path)  # before SQLite opens it and rebuilds the -shm
         self.lock = threading.RLock()
         self.closed = False
         try:
