@@ -315,7 +315,7 @@ def test_an_audit_log_of_schema_1_gains_the_count_and_keeps_its_entries(tmp_path
         ("local", "import", None, 0, 7),
     ]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audit SET count = 0")
     conn.close()
@@ -324,7 +324,7 @@ def test_an_audit_log_of_schema_1_gains_the_count_and_keeps_its_entries(tmp_path
 def test_an_audit_log_newer_than_this_engramdb_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute("PRAGMA user_version = 4")
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         SqliteAuditLog(path)

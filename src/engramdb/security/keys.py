@@ -183,6 +183,10 @@ class KeyRing:
         self._store.insert(record)
         return NewKey(key=_key(record), token=f"eng_{key_id}_{secret}")
 
+    def problems(self) -> list[str]:
+        """What is wrong with the key file, each naming it (``engram check``)."""
+        return self._store.problems()
+
     def verify(self, token: str) -> ApiKey | None:
         """The live key a token belongs to, or None (malformed, unknown, revoked, wrong)."""
         match = _TOKEN.fullmatch(token.strip())

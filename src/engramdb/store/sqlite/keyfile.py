@@ -80,12 +80,18 @@ class SqliteKeyStore(SideFile):
     def get(self, key_id: str) -> KeyRecord | None:
         with self._locked() as conn:
             row = conn.execute(_SELECT + " WHERE id = ?", (key_id,)).fetchone()
-        return None if row is None else _record(row)
+        with self._decoding():
+            return None if row is None else _record(row)
 
     def all(self) -> list[KeyRecord]:
         with self._locked() as conn:
             rows = conn.execute(_SELECT + " ORDER BY created_at, id").fetchall()
-        return [_record(row) for row in rows]
+        with self._decoding():
+            return [_record(row) for row in rows]
+
+    def _row_problems(self) -> list[str]:
+        self.all()
+        return []
 
     def revoke(self, key_id: str, at: datetime) -> bool:
         """Mark a key revoked (the first time stays); False when there is no such key."""
@@ -97,14 +103,22 @@ class SqliteKeyStore(SideFile):
         return cursor.rowcount > 0
 
 
+_ACCESS = ("read", "write", "admin")
+
+
 def _record(row: Any) -> KeyRecord:
     key_id, name, salt, digest, namespaces, access, created_at, revoked_at = row
+    if access not in _ACCESS:  # a flipped bit: never read as some other level
+        raise ValueError(f"key {key_id!r}: access {access!r} is not one of {', '.join(_ACCESS)}")
+    patterns = json.loads(str(namespaces))
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError(f"key {key_id!r}: its namespaces are not a list of patterns")
     return KeyRecord(
         id=str(key_id),
         name=str(name),
         salt=bytes(salt),
         digest=bytes(digest),
-        namespaces=tuple(json.loads(str(namespaces))),
+        namespaces=tuple(patterns),
         access=str(access),
         created_at=from_iso(str(created_at)),
         revoked_at=None if revoked_at is None else from_iso(str(revoked_at)),
