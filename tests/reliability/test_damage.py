@@ -52,7 +52,11 @@ def test_a_new_store_is_created_whole_and_leaves_no_scratch_file(tmp_path: Path)
     store = SqliteStore(tmp_path / "new" / "engram.db")
     store.close()
     assert (tmp_path / "new" / "engram.db").stat().st_size > 0
-    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["engram.db"]
+    # beside it only the room kept for erasure (docs/reliability.md, "A full disk")
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
+        "engram.db",
+        "engram.db-reserve",
+    ]
     SqliteStore(tmp_path / "new" / "engram.db").close()  # and it opens again
 
 

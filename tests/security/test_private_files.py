@@ -75,10 +75,11 @@ def test_a_new_store_its_wal_and_shm_and_its_folders_are_owner_only(
         # while it is open: SQLite made the -wal and -shm with the database's mode
         assert _modes(store) == {
             "engram.db": OWNER_ONLY,
+            "engram.db-reserve": OWNER_ONLY,  # room for erasure (docs/reliability.md)
             "engram.db-shm": OWNER_ONLY,
             "engram.db-wal": OWNER_ONLY,
         }
-    assert _modes(store) == {"engram.db": OWNER_ONLY}
+    assert _modes(store) == {"engram.db": OWNER_ONLY, "engram.db-reserve": OWNER_ONLY}
     for folder in (tmp_path / "a", tmp_path / "a" / "b", store):
         assert _mode(folder) == OWNER_ONLY_FOLDER, folder
     assert _mode(tmp_path) == before  # not made by engramdb: left alone
@@ -92,6 +93,7 @@ def test_a_store_named_by_its_db_file_is_owner_only(
         mem.add("Maya adopted a greyhound", namespace="u")
         assert _modes(db.parent) == {
             "memories.db": OWNER_ONLY,
+            "memories.db-reserve": OWNER_ONLY,
             "memories.db-shm": OWNER_ONLY,
             "memories.db-wal": OWNER_ONLY,
         }
@@ -104,7 +106,7 @@ def test_an_existing_folder_keeps_its_mode(tmp_path: Path, embedder: Embedder) -
     folder.chmod(0o755)
     _memory(folder, embedder, None).close()
     assert _mode(folder) == 0o755
-    assert _modes(folder) == {"engram.db": OWNER_ONLY}
+    assert _modes(folder) == {"engram.db": OWNER_ONLY, "engram.db-reserve": OWNER_ONLY}
 
 
 def test_the_key_and_audit_files_and_their_wal_are_owner_only(
@@ -115,7 +117,12 @@ def test_the_key_and_audit_files_and_their_wal_are_owner_only(
     assert _mode(tmp_path / "fresh") == OWNER_ONLY_FOLDER
     assert _mode(store) == OWNER_ONLY_FOLDER
     _cli(store, "budget", "default", "--max-memories", "5")  # the store, and an audit entry
-    assert _modes(store) == {"audit.db": OWNER_ONLY, "engram.db": OWNER_ONLY, "keys.db": OWNER_ONLY}
+    assert _modes(store) == {
+        "audit.db": OWNER_ONLY,
+        "engram.db": OWNER_ONLY,
+        "engram.db-reserve": OWNER_ONLY,
+        "keys.db": OWNER_ONLY,
+    }
 
     keys = KeyRing(keys_path(str(store)))
     log = SqliteAuditLog(str(audit_path(str(store))))
@@ -137,6 +144,7 @@ def test_side_files_of_a_db_file_store_are_owner_only(tmp_path: Path) -> None:
     assert _modes(db.parent) == {
         "memories.audit.db": OWNER_ONLY,
         "memories.db": OWNER_ONLY,
+        "memories.db-reserve": OWNER_ONLY,
         "memories.keys.db": OWNER_ONLY,
     }
     assert _mode(db.parent) == OWNER_ONLY_FOLDER
@@ -163,7 +171,7 @@ def test_a_backup_is_owner_only(
     with _memory(target, embedder, key) as mem:
         assert mem.restore_backup(written) == 1
         assert mem.search("greyhound", namespace="u")
-    assert _modes(target) == {"engram.db": OWNER_ONLY}
+    assert _modes(target) == {"engram.db": OWNER_ONLY, "engram.db-reserve": OWNER_ONLY}
 
 
 def test_an_export_to_a_file_is_owner_only(

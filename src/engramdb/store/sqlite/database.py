@@ -34,7 +34,7 @@ from engramdb.errors import (
     StoreError,
 )
 from engramdb.store.files import private_file
-from engramdb.store.sqlite import walfile
+from engramdb.store.sqlite import reserve, walfile
 from engramdb.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
@@ -98,6 +98,8 @@ class Database:
         self.path = self._resolve_existing(path) if read_only else self._resolve(path)
         _refuse_empty(self.path)
         walfile.check_beside(self.path)  # before SQLite opens it and rebuilds the -shm
+        if not self.in_memory:
+            reserve.room_to_open(self.path)  # the -shm SQLite makes needs room on the disk
         self.lock = threading.RLock()
         self.closed = False
         try:
@@ -129,6 +131,8 @@ class Database:
         except BaseException:  # a wrong key, a newer schema: no connection left behind
             self.conn.close()
             raise
+        if not read_only and not self.in_memory:
+            reserve.keep(self.path)  # room for an erasure on a full disk
 
     @staticmethod
     def _resolve(path: str | Path) -> str:
@@ -212,11 +216,29 @@ class Database:
     # -- transactions ---------------------------------------------------------
 
     @contextmanager
-    def write(self, action: str, *, refusable: bool = False) -> Iterator[sqlite3.Connection]:
+    def write(
+        self, action: str, *, refusable: bool = False, erasure: bool = False
+    ) -> Iterator[sqlite3.Connection]:
         """One write transaction for ``action`` whose ``sqlite3`` errors become a
-        ``StoreError`` saying why ``action`` failed (``failures``)."""
-        with failures(action, refusable=refusable), self.transaction() as conn:
-            yield conn
+        ``StoreError`` saying why ``action`` failed (``failures``).
+
+        ``erasure``: the write deletes memories, and may use the room the store
+        keeps for that on a nearly full disk (``reserve``).
+        """
+        if erasure and not self.in_memory and not self.read_only:
+            reserve.release_if_short(self.path)
+        try:
+            with failures(action, refusable=refusable), self.transaction() as conn:
+                yield conn
+        except StoreError as exc:
+            cause = exc.__cause__
+            if erasure and isinstance(cause, sqlite3.Error) and is_full(cause):
+                raise StoreError(
+                    f"{exc}. An erasure needs room for the pages it changes and the store's "
+                    "reserve was not enough: free some space on the disk and try again "
+                    '(docs/reliability.md, "A full disk")'
+                ) from cause
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -21,12 +21,20 @@ from pathlib import Path
 from engramdb.errors import IntegrityError, StoreError
 from engramdb.security.crypto import OVERHEAD
 from engramdb.store.files import private_file
-from engramdb.store.sqlite import lexical, soundness
-from engramdb.store.sqlite.cache import NamespaceCache, generations
-from engramdb.store.sqlite.database import Database, failure, failures, is_busy
+from engramdb.store.sqlite import lexical, reserve, rows, soundness
+from engramdb.store.sqlite.cache import NamespaceCache, bump, generations
+from engramdb.store.sqlite.database import Database, failure, failures, is_busy, is_full
 from engramdb.store.sqlite.sealing import DataKeys, unopenable
 
-__all__ = ["Scrubber", "copy_database", "guarded", "problems", "write_backup"]
+__all__ = [
+    "Scrubber",
+    "copy_database",
+    "disk_full",
+    "erase_in_steps",
+    "guarded",
+    "problems",
+    "write_backup",
+]
 
 # Orphans and partial writes that a crash must never leave (tests/reliability).
 _ORPHAN_CHECKS = {
@@ -49,6 +57,7 @@ _ORPHAN_CHECKS = {
 # sealed vectors carry the cipher's overhead
 _VECTOR_SIZE_CHECK = "SELECT COUNT(*) FROM vectors WHERE length(data) != dims + ?"
 _VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of free pages
+_ERASE_STEP = 64  # memories per step of an erasure on a full disk (erase_in_steps)
 
 
 def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) -> list[str]:
@@ -140,6 +149,51 @@ def _index_problems(conn: sqlite3.Connection, cache: NamespaceCache) -> list[str
     return found
 
 
+def disk_full(exc: StoreError) -> bool:
+    """Whether a store's write failed because the disk is full."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.Error) and is_full(cause)
+
+
+def erase_in_steps(db: Database, namespace: str) -> list[int]:
+    """Delete a namespace's memories a few at a time, for a disk too full to erase
+    them in one transaction (docs/reliability.md, "A full disk"); their rowids.
+
+    Each step is a transaction of its own (a memory goes whole, with its
+    versions, vectors, links and index rows, and the namespace's change counter
+    moves), then a checkpoint gives the ``-wal``'s room back for the next step.
+    A step that still finds no room is halved, down to one memory. What is
+    left (the namespace's side records and its data key) is the caller's last
+    step. A crash between steps leaves part of the namespace: forgetting it
+    again finishes the work.
+    """
+    erased: list[int] = []
+    step = _ERASE_STEP
+    while True:
+        try:
+            with db.write("forget_namespace", erasure=True) as conn:
+                doomed = [
+                    int(r[0])
+                    for r in conn.execute(
+                        "SELECT rowid FROM engrams WHERE namespace = ? ORDER BY rowid LIMIT ?",
+                        (namespace, step),
+                    )
+                ]
+                if doomed:
+                    rows.delete(conn, doomed)
+                    bump(conn, namespace)
+        except StoreError as exc:
+            if step == 1 or not disk_full(exc):
+                raise
+            step //= 2
+            continue
+        if not doomed:
+            return erased
+        erased += doomed
+        with db.lock:
+            _tolerated(db.checkpoint)
+
+
 def write_backup(db: Database, target: Path) -> Path:
     """Write a consistent copy of the whole database to ``target`` while it is in use.
 
@@ -195,6 +249,18 @@ def copy_database(source: Path, target: Path) -> None:
         src.close()
 
 
+def _tolerated(step: Callable[[], object]) -> bool:
+    """Run a scrubbing step after a committed erasure; False when another process's
+    lock or a full disk stopped it (it is owed), a ``StoreError`` for anything else."""
+    try:
+        step()
+    except sqlite3.Error as exc:
+        if is_busy(exc) or is_full(exc):
+            return False
+        raise failure("scrubbing after erasure", exc) from exc
+    return True
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -220,27 +286,30 @@ class Scrubber:
         ``optimize`` rewrites them into one segment without the erased rows
         (after a single delete too: a few ms at 2k memories, ~70 ms at 30k;
         SQLite 3.40 has no FTS5 secure-delete). If a writer in another process
-        blocks it, ``close`` tries again.
+        blocks it, or the disk is too full for the merged segment, ``close``
+        tries again (docs/reliability.md, "A full disk").
         ``vacuum``: when more than a quarter of the file is free pages (zeroed
-        by secure_delete), VACUUM gives the space back to the file system.
+        by secure_delete), VACUUM gives the space back to the file system; on
+        a full disk it cannot (it needs room for a copy) and is left.
         """
         db = self._db
         if db.in_memory:
             return
-        try:
-            with db.lock:
-                self.owed = True
-                lexical.optimize(db.conn)
+        with db.lock:
+            self.owed = True
+            if _tolerated(lambda: lexical.optimize(db.conn)):
                 self.owed = False
-                if vacuum:
-                    free = db.conn.execute("PRAGMA freelist_count").fetchone()[0]
-                    pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
-                    if pages and free / pages > _VACUUM_FREE_SHARE:
-                        db.conn.execute("VACUUM")
-                db.checkpoint()  # no busy wait: the delete is already done
-        except sqlite3.Error as exc:
-            if not is_busy(exc):
-                raise failure("checkpoint after erasure", exc) from exc
+            if vacuum:
+                _tolerated(lambda: self._vacuum(db.conn))
+            _tolerated(db.checkpoint)  # no busy wait: the delete is already done
+        reserve.keep(db.path)  # an erasure may have used it: made again if there is room
+
+    @staticmethod
+    def _vacuum(conn: sqlite3.Connection) -> None:
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        if pages and free / pages > _VACUUM_FREE_SHARE:
+            conn.execute("VACUUM")
 
     def settle(self) -> None:
         """At close: the FTS merge an erasure still owes, if it can be done now."""

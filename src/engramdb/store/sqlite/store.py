@@ -260,7 +260,7 @@ class SqliteStore(Store):
         return updated
 
     def delete(self, namespace: str, engram_id: str) -> None:
-        with self._db.write("delete") as conn:
+        with self._db.write("delete", erasure=True) as conn:
             rowid, _ = rows.locate(conn, namespace, engram_id)
             doomed = rows.with_orphaned_derived(conn, rowid)
             rows.delete(conn, doomed)
@@ -270,10 +270,21 @@ class SqliteStore(Store):
         self._cache.removed(namespace, doomed, generation)
 
     def forget_namespace(self, namespace: str) -> int:
-        with self._db.write("forget_namespace") as conn:
+        try:
+            return self._forget(namespace, [])
+        except StoreError as exc:
+            if not maintenance.disk_full(exc):
+                raise
+        # too little room for one transaction: the memories go a few at a time first
+        erased = maintenance.erase_in_steps(self._db, namespace)
+        return len(erased) + self._forget(namespace, erased)
+
+    def _forget(self, namespace: str, erased: Sequence[int]) -> int:
+        with self._db.write("forget_namespace", erasure=True) as conn:
             doomed = namespace_rowids(conn, namespace)
             count = rows.forget_namespace(conn, namespace)
-            forget_changes(conn, doomed)  # the vector change log names them no more
+            # the vector change log names them no more
+            forget_changes(conn, [*erased, *doomed])
             self._keys.forget(conn, namespace)  # its data key goes with it
         self._cache.discard(namespace)  # with its saved vector index
         self._scrubber.scrub(vacuum=True)
@@ -584,7 +595,7 @@ class SqliteStore(Store):
         except OSError as exc:
             raise StoreError(f"restore from {source} failed: {exc}") from exc
         finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", "-wal", "-shm", "-journal", "-reserve"):
                 Path(f"{scratch}{suffix}").unlink(missing_ok=True)
         return count
 
