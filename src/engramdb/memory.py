@@ -557,7 +557,10 @@ class Memory(MemoryAPI):
             occurred_after=occurred_after,
             occurred_before=occurred_before,
         )
-        derived = any(h.engram.kind != "episode" for h in hits)
+        # the provenance of what is shown, and its facts and those stated by it, to mark
+        # what no longer holds "(until DATE)" (docs/context.md): not the namespace's
+        shown = [h.engram.id for h in hits] + [t.id for t in turns]
+        links = self._store.links_of(namespace, shown)
         return prompt.bundle(
             text,
             namespace,
@@ -565,11 +568,10 @@ class Memory(MemoryAPI):
             budget,
             turns=turns,
             hits=hits,
-            links=self._store.links(namespace) if derived else (),
+            links=links,
             mood=self.mood(namespace=namespace, window=MOOD_WINDOW, now=at),
             count=count,
-            # what no longer holds is marked "(until DATE)" (docs/context.md)
-            facts=self._store.facts(namespace),
+            facts=self._store.facts_of(namespace, [*shown, *(k.derived_id for k in links)]),
         )
 
     def mood(
