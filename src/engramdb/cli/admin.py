@@ -8,17 +8,21 @@ itself is the facade's.
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from engramdb import wire
+from engramdb import IntegrityError, Memory, StoreError, wire
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.output import counted, emit_json, iso, stats_line
-from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.cli.state import NamespaceOption, State, parse_time, state
 from engramdb.security import audit, store_files, where_found
+from engramdb.security.keys import KeyRing, keys_path
+from engramdb.store import salvage, set_aside
 
 __all__ = [
     "audit_log",
@@ -143,20 +147,183 @@ def reindex(ctx: typer.Context, namespace: NamespaceOption = None) -> None:
         typer.echo(f"reindexed {counted(count)}")
 
 
-def check(ctx: typer.Context) -> None:
-    """Check the store's files and indexes; exit 1 when problems are found."""
+def check(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="When problems are found: rebuild the derived indexes; if problems "
+            "are left or the store does not open, salvage its rows into a new file; "
+            "if the memories' own rows are damaged, restore the backup named by --from.",
+        ),
+    ] = False,
+    backup: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="BACKUP",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="With --repair: the backup to restore (verified first) when the "
+            "memories' own rows are damaged.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the store's files and indexes; exit 1 when problems are found (or left)."""
     cli = state(ctx)
-    with cli.existing_memory() as mem:
-        problems = mem.check()
-    if cli.json:
-        emit_json({"ok": not problems, "problems": problems})
-    elif problems:
-        for problem in problems:
-            typer.echo(f"problem: {problem}")
+    if backup is not None and not repair:
+        raise fail("--from needs --repair", EXIT_USAGE)
+    cli.require_store()
+    if repair:
+        found, repaired, left = _repair(cli, backup)
     else:
-        typer.echo("ok")
-    if problems:
+        with cli.existing_memory() as mem:
+            found = mem.check() + _side_problems(cli.settings.path)
+        repaired, left = [], found
+    if cli.json:
+        out: dict[str, object] = {"ok": not left, "problems": found}
+        if repair:
+            out |= {"repaired": repaired, "left": left}
+        emit_json(out)
+    else:
+        for problem in found:
+            typer.echo(f"problem: {problem}")
+        for action in repaired:
+            typer.echo(f"repaired: {action}")
+        if repair and found:
+            for problem in left:
+                typer.echo(f"left: {problem}")
+        if not left:
+            typer.echo("ok")
+        elif repair and backup is None and left:
+            typer.echo("the repair cannot fix what is left: restore a backup with --from BACKUP")
+    if left:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _repair(cli: State, backup: Path | None) -> tuple[list[str], list[str], list[str]]:
+    """``engram check --repair``: what was found, what was done, what is left
+    (docs/reliability.md, "Repair").
+
+    First the derived indexes are rebuilt in place. When problems are left, or
+    the store does not open, the rows that are not derived are salvaged into a
+    new file (SQLite's indexes, the lexical index and the change log built
+    anew) and that replaces the content; when the memories' own rows are
+    damaged, the backup named by ``--from`` does.
+    """
+    side = _side_problems(cli.settings.path)
+    repaired: list[str] = []
+    try:
+        mem = cli.memory()
+    except IntegrityError as exc:  # damage that stops the store opening
+        found = [f"the store does not open: {exc}"]
+    else:
+        with mem:
+            found = mem.check()
+            if not found:
+                return side, repaired, side
+            try:
+                count = mem.reindex()
+                repaired.append(
+                    f"rebuilt the derived indexes of {counted(count)} (lexical index, "
+                    "SQLite indexes, vector change log, saved vector indexes)"
+                )
+                if not mem.check():
+                    return found + side, repaired, side
+            except StoreError as exc:
+                repaired.append(f"rebuilding the derived indexes in place failed: {exc}")
+    return found + side, repaired, _replace(cli, backup, repaired) + side
+
+
+def _replace(cli: State, backup: Path | None, repaired: list[str]) -> list[str]:
+    """Replace the content with its salvaged rows, else with ``backup``; what is left."""
+    scratch = _scratch(cli.settings.path)
+    try:
+        try:
+            count = salvage(cli.settings.path, scratch)
+            with Memory(settings=cli.settings.with_path(str(scratch))) as copy:
+                copy.reindex()
+                problems = copy.check()
+            if problems:
+                raise IntegrityError("; ".join(problems[:3]))
+        except IntegrityError as exc:
+            repaired.append(f"salvaging the rows is not enough: {exc}")
+            if backup is None:
+                return ["the memories' own rows are damaged: only a backup can repair them"]
+            _verified(cli, backup)
+            source, what = backup, f"from {backup}"
+        else:
+            source, what = scratch, f"salvaged from the damaged store ({counted(count)} read whole)"
+        count = _restore(cli, source, repaired)
+        repaired.append(f"restored {counted(count)} {what}")
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal", "-reserve"):
+            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+    with cli.existing_memory() as mem:
+        return mem.check()
+
+
+def _scratch(store: str) -> Path:
+    path = Path(store)
+    folder = path if path.is_dir() else path.parent
+    return folder / f".salvage-{os.getpid()}.db"
+
+
+def _verified(cli: State, backup: Path) -> None:
+    """``IntegrityError`` unless ``backup`` opens with the store's key and checks clean."""
+    with Memory(settings=cli.settings.with_path(str(backup)), read_only=True) as copy:
+        problems = copy.check()
+    if problems:
+        raise IntegrityError(
+            f"the backup {backup} failed its checks, nothing was restored: "
+            + "; ".join(problems[:5])
+        )
+
+
+def _restore(cli: State, source: Path, repaired: list[str]) -> int:
+    """Restore ``source`` in place (one transaction, safe for other processes); when the
+    damaged store does not open or take it, set its files aside and restore into a
+    new one in their place."""
+    try:
+        with cli.memory() as mem:
+            count = mem.restore_backup(source, force=True)
+    except StoreError as exc:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        folder = set_aside(cli.settings.path, f"damaged-{stamp}")
+        repaired.append(
+            f"moved the damaged files to {folder} ({exc.__class__.__name__} when restoring "
+            "in place; they hold memories: delete them once they are of no use)"
+        )
+        with cli.memory() as mem:
+            count = mem.restore_backup(source, force=True)
+    audit.record(cli.settings.path, "restore", None, count=count)
+    return count
+
+
+def _side_problems(store: str) -> list[str]:
+    """The audit log's and the key file's problems (files of their own beside the store)."""
+    found: list[str] = []
+    where = audit.audit_path(store)
+    if where is not None and Path(where).is_file():
+        try:
+            log = audit.SqliteAuditLog(where)
+        except StoreError as exc:
+            found.append(str(exc))
+        else:
+            try:
+                found += log.problems()
+            finally:
+                log.close()
+    if store != ":memory:" and "://" not in store and Path(keys_path(store)).is_file():
+        try:
+            with KeyRing(keys_path(store)) as ring:
+                found += ring.problems()
+        except StoreError as exc:
+            found.append(str(exc))
+    return found
 
 
 def backup(

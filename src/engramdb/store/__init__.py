@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engramdb.config import EncryptionKey
 from engramdb.errors import InvalidInputError
 from engramdb.store.base import (
@@ -22,6 +24,8 @@ __all__ = [
     "VersionRecord",
     "open_store",
     "require_store",
+    "salvage",
+    "set_aside",
 ]
 
 
@@ -68,6 +72,33 @@ def require_store(location: str) -> None:
         from engramdb.store.sqlite.store import existing_database
 
         existing_database(path)
+
+
+def set_aside(location: str, label: str) -> Path:
+    """Move the files of the store at ``location`` (one that does not open) into a
+    folder beside it named after them and ``label``, to restore a backup in their
+    place (docs/reliability.md, "Repair"); that folder. Nothing is deleted."""
+    path = _sqlite_path(location)
+    if path == ":memory:":
+        raise InvalidInputError("':memory:' has no files to set aside")
+    from engramdb.store.sqlite.maintenance import set_aside as move_aside
+    from engramdb.store.sqlite.store import existing_database
+
+    return move_aside(existing_database(path), label)
+
+
+def salvage(location: str, target: str | Path) -> int:
+    """Copy what is not derived of the store at ``location`` into a new store file at
+    ``target``, for ``reindex`` to rebuild the rest (docs/reliability.md, "Repair");
+    the number of memories copied. ``IntegrityError`` when the memories' own rows
+    are damaged: then only a backup helps."""
+    path = _sqlite_path(location)
+    if path == ":memory:":
+        raise InvalidInputError("':memory:' has no file to salvage")
+    from engramdb.store.sqlite.maintenance import salvage as copy_rows
+    from engramdb.store.sqlite.store import existing_database
+
+    return copy_rows(existing_database(path), Path(target))
 
 
 def _sqlite_path(location: str) -> str:

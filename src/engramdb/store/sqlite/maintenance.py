@@ -20,10 +20,11 @@ from pathlib import Path
 
 from engramdb.errors import IntegrityError, StoreError
 from engramdb.security.crypto import OVERHEAD
-from engramdb.store.files import private_file
-from engramdb.store.sqlite import lexical, reserve, rows, soundness
-from engramdb.store.sqlite.cache import NamespaceCache, bump, generations
+from engramdb.store.files import private_dir, private_file
+from engramdb.store.sqlite import annfile, lexical, reserve, rows, soundness, walfile
+from engramdb.store.sqlite.cache import NamespaceCache, bump, generations, renumber
 from engramdb.store.sqlite.database import Database, failure, failures, is_busy, is_full
+from engramdb.store.sqlite.schema import SCHEMA_VERSION
 from engramdb.store.sqlite.sealing import DataKeys, unopenable
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "erase_in_steps",
     "guarded",
     "problems",
+    "rebuild",
+    "salvage",
+    "set_aside",
     "write_backup",
 ]
 
@@ -149,6 +153,30 @@ def _index_problems(conn: sqlite3.Connection, cache: NamespaceCache) -> list[str
     return found
 
 
+def rebuild(conn: sqlite3.Connection, keys: DataKeys, namespace: str | None) -> int:
+    """Rebuild the derived indexes of one namespace (or all) from the tables, inside
+    the caller's write transaction; the number of memories indexed.
+
+    Derived (docs/reliability.md, "Repair"): the lexical index (FTS5) of the
+    namespace. For the whole store also every SQLite index (``REINDEX``) and the
+    vector change log: emptied, under a new epoch and new generations, so that
+    no process catches up from it and every vector index, loaded or saved, is
+    rebuilt from the ``vectors`` table. Deleting the saved index files is the
+    cache's (``NamespaceCache.discard``), once this has committed.
+    """
+    if namespace is None:
+        conn.execute("REINDEX")
+    count = lexical.reindex(conn, keys.ciphers(conn), namespace)
+    if namespace is None:
+        conn.execute("DELETE FROM vector_changes")
+        conn.execute(
+            "UPDATE vector_log SET pruned_to = COALESCE((SELECT seq FROM sqlite_sequence "
+            "WHERE name = 'vector_changes'), 0)"
+        )
+        renumber(conn)
+    return count
+
+
 def disk_full(exc: StoreError) -> bool:
     """Whether a store's write failed because the disk is full."""
     cause = exc.__cause__
@@ -231,6 +259,112 @@ def write_backup(db: Database, target: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def salvage(source: Path, target: Path) -> int:
+    """Copy the rows of the store at ``source`` that are not derived into a new store
+    file at ``target``, built by the migrations; the number of memories copied
+    (``engram check --repair``, docs/reliability.md "Repair").
+
+    What is derived is left behind to be built anew: SQLite's indexes (every row
+    is read from its table, ``NOT INDEXED``, and indexed as it goes in), the
+    lexical index (the caller reindexes the copy, with the store's key) and the
+    vector change log. So damage confined to those is repaired, even where it
+    keeps the store from opening. Triggers are off during the copy (what they
+    record is copied with the rest). When a table's rows do not all read, or
+    fewer memories read than the id index lists, it raises ``IntegrityError``
+    and nothing is kept: the damage is in the memories themselves.
+    """
+    walfile.check_beside(str(source))  # commits lost with a -wal are not salvaged
+    target.unlink(missing_ok=True)
+    Database(target, read_only=False, prepare=lambda _: None).close()
+    conn = sqlite3.connect(target, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("ATTACH DATABASE ? AS damaged", (str(source),))
+        version = conn.execute("SELECT MAX(version) FROM damaged.schema_version").fetchone()[0]
+        if version != SCHEMA_VERSION:  # its rows would need the migrations in between
+            raise IntegrityError(
+                f"the damaged store has schema version {version}, this engramdb "
+                f"{SCHEMA_VERSION}: its rows cannot be salvaged by this version"
+            )
+        triggers = conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'engram_fts%' "
+                "AND name != 'vector_changes'"
+            )
+        ]
+        conn.execute("BEGIN IMMEDIATE")
+        for name, _ in triggers:
+            conn.execute(f"DROP TRIGGER main.{_quoted(name)}")
+        for table in tables:
+            info = conn.execute(f"PRAGMA main.table_info({_quoted(table)})").fetchall()
+            columns = ", ".join(_quoted(str(r[1])) for r in info)
+            conn.execute(f"DELETE FROM main.{_quoted(table)}")
+            conn.execute(
+                f"INSERT INTO main.{_quoted(table)} ({columns}) "
+                f"SELECT {columns} FROM damaged.{_quoted(table)} NOT INDEXED"
+            )
+        for _, sql in triggers:
+            conn.execute(sql)
+        conn.execute("COMMIT")
+        copied = int(conn.execute("SELECT COUNT(*) FROM main.engrams").fetchone()[0])
+        listed = _listed(conn)  # after the commit: damage met here ends no transaction
+        if listed is not None and listed != copied:
+            raise IntegrityError(
+                f"{copied} memories read from their table but the id index lists {listed}: "
+                "the memories' own rows are damaged"
+            )
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        raise IntegrityError(f"the memories' own rows do not all read ({exc})") from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.close()
+        for suffix in ("-wal", "-shm", "-journal", "-reserve"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+    return copied
+
+
+def _listed(conn: sqlite3.Connection) -> int | None:
+    """How many memories the damaged store's id index lists, or None when it is damaged."""
+    try:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM damaged.engrams INDEXED BY sqlite_autoindex_engrams_1 "
+            "WHERE id IS NOT NULL"
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    return int(row[0])
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def set_aside(database: Path, label: str) -> Path:
+    """Move the files of a store that does not open into the folder
+    ``<database>.<label>`` beside it (renamed, never deleted); that folder.
+
+    What moves: the database, its ``-wal``, ``-shm`` and ``-journal``, and the
+    saved vector indexes (``engram check --repair --from``, docs/reliability.md).
+    ``keys.db`` and ``audit.db`` stay: they belong to the place, not to the
+    content. The folder holds memories: it is owner-only, and ``verify-erasure``
+    scans it like the store's other files.
+    """
+    folder = private_dir(database.with_name(f"{database.name}.{label}"))
+    beside = [Path(f"{database}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    for path in [*beside, *annfile.paths(str(database))]:
+        if path.exists():
+            path.rename(folder / path.name)
+    return folder
 
 
 def copy_database(source: Path, target: Path) -> None:

@@ -529,7 +529,7 @@ class SqliteStore(Store):
 
     def reindex(self, namespace: str | None = None) -> int:
         with self._db.write("reindex") as conn:
-            count = lexical.reindex(conn, self._keys.ciphers(conn), namespace)
+            count = maintenance.rebuild(conn, self._keys, namespace)
         self._cache.discard(namespace)  # the vector index is rebuilt from the table too
         return count
 
