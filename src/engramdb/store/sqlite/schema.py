@@ -237,6 +237,21 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE namespace = NEW.namespace AND consumed_to >= NEW.rowid;
     END;
     """,
+    # 10: recall's analysis of each memory (docs/recall.md, "What a search reads"): the
+    # terms and flags of its text and index keys, written with them (sealed like the
+    # text in an encrypted namespace), so a search reads them instead of analysing
+    # each candidate again. NULL where none was written (memories written before,
+    # or by a store opened without an analyser): recall analyses those itself, and
+    # ``reindex`` fills them in. A new text or keys written without a new analysis
+    # voids the old one (the trigger), so a stale analysis is never read.
+    """
+    ALTER TABLE engrams ADD COLUMN analysis TEXT;
+    CREATE TRIGGER engrams_analysis_stale AFTER UPDATE OF text, keys ON engrams
+    WHEN NEW.analysis IS OLD.analysis AND NEW.analysis IS NOT NULL
+        AND (NEW.text IS NOT OLD.text OR NEW.keys IS NOT OLD.keys) BEGIN
+        UPDATE engrams SET analysis = NULL WHERE rowid = NEW.rowid;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
