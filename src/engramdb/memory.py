@@ -283,7 +283,7 @@ class Memory(MemoryAPI):
             ]
         )
         if keeper.over_budget(namespace):
-            keeper.fade(namespace, max(m.occurred_at for m in items))
+            keeper.fade(namespace, max(m.occurred_at for m in items), room=True)
         return written
 
     def update(

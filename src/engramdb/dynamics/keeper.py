@@ -35,9 +35,14 @@ from engramdb.dynamics.reinforce import merged, reinforcement
 from engramdb.dynamics.retention import initial_stability, retrievability_array
 from engramdb.embed.base import Embedder
 from engramdb.model import Budget
-from engramdb.store.base import Catalog, DynamicsUpdate, Store
+from engramdb.store.base import DynamicsUpdate, Store
 
-__all__ = ["Appraisable", "DynamicsKeeper", "Initial", "nearest_similarities"]
+__all__ = ["ROOM", "Appraisable", "DynamicsKeeper", "Initial", "nearest_similarities", "with_room"]
+
+#: How far below its budget an add that went over it puts a namespace (a share of
+#: each bound): the pass that chooses what to put aside then runs once per 1% of
+#: the budget's growth, not at every add of a namespace kept at its budget.
+ROOM = 0.01
 
 # Rows of a batch compared with the batch's earlier rows at once (a 10,000-item
 # batch holds 512 x 10,000 similarities: 20 MB)
@@ -192,21 +197,30 @@ class DynamicsKeeper:
 
     # -- dormancy -----------------------------------------------------------------
 
-    def fade(self, namespace: str, now: datetime) -> int:
-        """Put aside what faded below ``dormant_below`` or exceeds the budget; how many."""
+    def fade(self, namespace: str, now: datetime, *, room: bool = False) -> int:
+        """Put aside what faded below ``dormant_below`` or exceeds the budget; how many.
+
+        One pass over the active memories' dynamics (``Store.active``: no texts, no
+        vectors). With ``room`` (an add took the namespace over its budget), it
+        puts aside down to ``ROOM`` below the budget, so that the pass runs once
+        per that much growth instead of at every add (docs/dynamics.md).
+        """
         self.flush(namespace)  # budgets judge retention with every recall counted
-        catalog = self.store.catalog(namespace)
-        if catalog.dynamics is None or len(catalog) == 0:
+        active = self.store.active(namespace)
+        if not len(active):
             return 0
+        budget = self.budget(namespace)
         rows = to_put_aside(
-            retention_now(catalog, now),
-            catalog.dynamics.importance,
-            catalog.dynamics.dormant,
-            catalog.dynamics.sizes,
+            retrievability_array(
+                (now.timestamp() - active.last_used_at) / 86_400.0, active.stability_days
+            ),
+            active.importance,
+            np.zeros(len(active), dtype=np.bool_),
+            active.sizes,
             below=self.dormant_below,
-            budget=self.budget(namespace),
+            budget=with_room(budget) if room and budget is not None else budget,
         )
-        updates = [DynamicsUpdate(id=catalog.ids[int(r)], dormant=True) for r in rows]
+        updates = [DynamicsUpdate(id=active.ids[int(r)], dormant=True) for r in rows]
         return self.store.set_dynamics(namespace, updates)
 
     def budget(self, namespace: str) -> Budget | None:
@@ -265,9 +279,11 @@ def _earlier_best(vectors: npt.NDArray[np.float32], rows: Sequence[int]) -> list
     return out
 
 
-def retention_now(catalog: Catalog, now: datetime) -> npt.NDArray[np.float64]:
-    """R(now) of every memory of a catalog (defaults where it keeps no dynamics)."""
-    if catalog.dynamics is None:
-        return np.ones(len(catalog))
-    elapsed = (now.timestamp() - catalog.dynamics.last_used_at) / 86_400.0
-    return retrievability_array(elapsed, catalog.dynamics.stability_days)
+def with_room(budget: Budget) -> Budget:
+    """``budget`` less ``ROOM`` of each bound, rounded down (a bound under 100 stays
+    as it is): what an add that went over it puts aside down to."""
+
+    def lower(bound: int | None) -> int | None:
+        return None if bound is None else bound - int(bound * ROOM)
+
+    return Budget(lower(budget.max_memories), lower(budget.max_bytes))

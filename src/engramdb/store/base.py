@@ -30,7 +30,8 @@ What a backend implements (the abstract methods of ``Store``):
 - **transactions**: each write method above and below is atomic, and a read
   never sees half of another process's write.
 - **side records** of a namespace: each memory's dynamic state
-  (``set_dynamics``, read back on memories and in the catalog), the budget
+  (``set_dynamics``, read back on memories and in the catalog, and for a fade
+  by ``active``, concrete here), the budget
   (``budget``, ``set_budget``), consolidation's facts, provenance links and
   consumed marks (``pending_episodes``, ``apply_consolidation``, ``facts``,
   ``links``, ``consumed``, ``restore_consolidation``; ``facts_of`` and
@@ -105,6 +106,7 @@ from engramdb.errors import StoreError
 from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.store.records import (
+    Active,
     Candidate,
     Catalog,
     ConsolidationBatch,
@@ -120,6 +122,7 @@ from engramdb.store.records import (
 )
 
 __all__ = [
+    "Active",
     "Candidate",
     "Capability",
     "Catalog",
@@ -419,6 +422,13 @@ class Store(ABC):
         was queued); returns how many memories changed. Content, versions and
         indexes are untouched; the next ``catalog`` shows the new state.
         """
+
+    def active(self, namespace: str) -> Active:
+        """The namespace's active (not dormant) memories as a fade weighs them: ids, last
+        use, stability, importance and text bytes (docs/dynamics.md, "Dormancy and
+        budgets"). This default reads the catalog; a backend reads the dynamics
+        alone, without texts or vectors."""
+        return Active.of(self.catalog(namespace))
 
     @abstractmethod
     def budget(self, namespace: str) -> tuple[int | None, int | None] | None:

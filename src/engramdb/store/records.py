@@ -31,6 +31,7 @@ from engramdb.model import (
 )
 
 __all__ = [
+    "Active",
     "Candidate",
     "Catalog",
     "ConsolidationBatch",
@@ -432,3 +433,36 @@ class ConsolidationBatch:
             if state[1] is not None and state[1] >= version:
                 return False
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class Active:
+    """A namespace's active (not dormant) memories as a fade weighs them, in insertion
+    order: each one's id, last use (seconds since the epoch: the later of the event
+    and its latest recall), stability (days), importance and text bytes. No texts,
+    no vectors (docs/dynamics.md, "Dormancy and budgets")."""
+
+    ids: tuple[str, ...]
+    last_used_at: npt.NDArray[np.float64]
+    stability_days: npt.NDArray[np.float64]
+    importance: npt.NDArray[np.float64]
+    sizes: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Active:
+        """The active memories of a catalog (none when it keeps no dynamics)."""
+        dynamics = catalog.dynamics
+        if dynamics is None:
+            empty = np.zeros(0)
+            return cls((), empty, empty, empty, np.zeros(0, dtype=np.int64))
+        rows = np.flatnonzero(~dynamics.dormant)
+        return cls(
+            ids=tuple(catalog.ids[i] for i in rows),
+            last_used_at=dynamics.last_used_at[rows],
+            stability_days=dynamics.stability_days[rows],
+            importance=dynamics.importance[rows],
+            sizes=dynamics.sizes[rows],
+        )

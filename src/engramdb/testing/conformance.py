@@ -32,6 +32,7 @@ import numpy.typing as npt
 from engramdb.errors import NotFoundError, StoreError
 from engramdb.model import Engram
 from engramdb.store.base import (
+    Active,
     ConsolidationBatch,
     DynamicsUpdate,
     EngramRecord,
@@ -47,6 +48,7 @@ __all__ = [
     "ALL_CHECKS",
     "DIMS",
     "StoreFactory",
+    "check_active_is_what_a_fade_weighs",
     "check_ann_search",
     "check_budget_round_trip",
     "check_catalog_dynamics_match_the_memories",
@@ -1096,6 +1098,41 @@ def check_dynamics_round_trip(factory: StoreFactory) -> None:
         assert not dynamics.dormant.any()
 
 
+def check_active_is_what_a_fade_weighs(factory: StoreFactory) -> None:
+    """``active`` gives the namespace's memories that are not dormant, in insertion
+    order, each with its last use (the later of event and recall), stability,
+    importance and text bytes: what the catalog says of them."""
+    with _opened(factory) as store:
+        records = [
+            replace(make_record("ns", text, occurred_at=T0 + i * _DAY), importance=0.1 * i)
+            for i, text in enumerate(("first", "twø", "third one", "fourth"))
+        ]
+        store.insert([*records, make_record("other", "elsewhere")])
+        recalled = T0 + 10 * _DAY
+        store.set_dynamics(
+            "ns",
+            [
+                DynamicsUpdate(records[1].id, dormant=True),
+                DynamicsUpdate(records[2].id, stability_days=40.0, last_recalled_at=recalled),
+            ],
+        )
+        active = store.active("ns")
+        assert active.ids == (records[0].id, records[2].id, records[3].id)
+        assert list(active.last_used_at) == [
+            T0.timestamp(),
+            recalled.timestamp(),
+            (T0 + 3 * _DAY).timestamp(),
+        ]
+        assert list(active.stability_days)[1] == 40.0
+        assert np.allclose(active.importance, [0.0, 0.2, 0.3])
+        assert list(active.sizes) == [len(b"first"), len(b"third one"), len(b"fourth")]
+        expected = Active.of(store.catalog("ns"))
+        assert active.ids == expected.ids
+        for name in ("last_used_at", "stability_days", "importance", "sizes"):
+            assert np.array_equal(getattr(active, name), getattr(expected, name)), name
+        assert len(store.active("nobody")) == 0
+
+
 def check_set_dynamics_is_partial_and_isolated(factory: StoreFactory) -> None:
     """set_dynamics changes only the given fields of the given namespace's memories."""
     with _opened(factory) as store:
@@ -1456,4 +1493,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_facts_of_reads_whole_timelines,
     check_pending_episodes_follow_changes,
     check_latest_episodes_reads_a_window_from_its_end,
+    check_active_is_what_a_fade_weighs,
 )

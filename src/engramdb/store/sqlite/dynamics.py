@@ -12,15 +12,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from engramdb.clock import from_iso, to_iso
 from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS
 from engramdb.security.crypto import Cipher
-from engramdb.store.base import Dynamics, DynamicState, DynamicsUpdate, EngramRecord
+from engramdb.store.base import Active, Dynamics, DynamicState, DynamicsUpdate, EngramRecord
 from engramdb.store.codec import open_emotion, seal_emotion
 
 __all__ = [
     "DYNAMICS_COLUMNS",
     "DYNAMICS_JOINED",
+    "active",
     "budget",
     "catalog_dynamics",
     "insert",
@@ -148,4 +151,39 @@ def set_budget(
         "VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
         "max_memories = excluded.max_memories, max_bytes = excluded.max_bytes",
         (namespace, max_memories, max_bytes),
+    )
+
+
+def active(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> Active:
+    """The namespace's active memories as a fade weighs them (``Store.active``): one
+    pass over its rows and their dynamics, no vector; a plain text is measured by
+    SQLite, a sealed one opened; the defaults where a memory has no dynamics row."""
+    found = conn.execute(
+        "SELECT e.id, e.occurred_at, d.last_recalled_at, d.stability_days, d.importance, "
+        "CASE WHEN typeof(e.text) = 'text' THEN length(CAST(e.text AS BLOB)) END, "
+        "CASE WHEN typeof(e.text) = 'text' THEN NULL ELSE e.text END "
+        "FROM engrams e LEFT JOIN dynamics d ON d.engram_rowid = e.rowid "
+        "WHERE e.namespace = ? AND d.dormant IS NOT 1 ORDER BY e.rowid",
+        (namespace,),
+    ).fetchall()
+    last_used = [
+        max(from_iso(r[1]).timestamp(), -np.inf if r[2] is None else from_iso(r[2]).timestamp())
+        for r in found
+    ]
+    return Active(
+        ids=tuple(r[0] for r in found),
+        last_used_at=np.array(last_used, dtype=np.float64),
+        stability_days=np.array(
+            [DEFAULT_STABILITY_DAYS if r[3] is None else float(r[3]) for r in found]
+        ),
+        importance=np.array([DEFAULT_IMPORTANCE if r[4] is None else float(r[4]) for r in found]),
+        sizes=np.array(
+            [
+                r[5]
+                if r[5] is not None
+                else len(cipher.open(r[6], f"engrams.text:{r[0]}").encode())
+                for r in found
+            ],
+            dtype=np.int64,
+        ),
     )

@@ -38,6 +38,7 @@ from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.security.crypto import Cipher, check_source
 from engramdb.store.base import (
+    Active,
     Candidate,
     Capability,
     Catalog,
@@ -451,6 +452,10 @@ class SqliteStore(Store):
             applied = dynamics.update(conn, rowids, updates)
         self._cache.patch(namespace, applied)
         return len(applied)
+
+    def active(self, namespace: str) -> Active:
+        with self._db.read() as conn:
+            return dynamics.active(conn, self._cipher(conn, namespace), namespace)
 
     def budget(self, namespace: str) -> tuple[int | None, int | None] | None:
         with self._db.read() as conn:
