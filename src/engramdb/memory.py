@@ -253,7 +253,7 @@ class Memory(MemoryAPI):
     def _write(self, namespace: str, items: list[NewMemory], now: datetime) -> list[Engram]:
         """Write checked memories recorded at ``now`` in one transaction; returns them."""
         if namespace in self.settings.redact_namespaces:
-            items = [_redacted_memory(item) for item in items]
+            items = [item.redacted() for item in items]
         vectors = self.embedder.embed([embedding_text(m.text, m.speaker) for m in items])
         model_id = self.embedder.model_id
         keeper = self._dynamics()
@@ -783,9 +783,3 @@ class Memory(MemoryAPI):
         if self._keeper is not None:
             self._keeper.discard()
         return count
-
-
-def _redacted_memory(item: NewMemory) -> NewMemory:
-    """A memory to write, redacted in a namespace that opted in (docs/security.md)."""
-    text, metadata = redacted(item.text, item.metadata)
-    return replace(item, text=text, metadata=metadata)

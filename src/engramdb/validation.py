@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -20,6 +20,7 @@ from engramdb.config import Limits
 from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
 from engramdb.filters import Filter, parse
+from engramdb.security.redact import redacted
 
 __all__ = [
     "EARLIEST",
@@ -383,6 +384,11 @@ class NewMemory:
     metadata: dict[str, Any]
     importance: float | None
     emotion: str | None
+
+    def redacted(self) -> NewMemory:
+        """This memory with PII in its text and metadata redacted (docs/security.md)."""
+        text, metadata = redacted(self.text, self.metadata)
+        return replace(self, text=text, metadata=metadata)
 
 
 #: The keys an ``add_many`` item may have: ``add``'s keyword arguments.
