@@ -9,6 +9,7 @@ import pytest
 
 from engramdb import Budget, InvalidInputError, Memory
 from engramdb.embed import Embedder
+from engramdb.testing.fakes import HashEmbedder
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -84,3 +85,23 @@ def test_a_bad_bound_is_refused_and_nothing_is_stored(
         with pytest.raises(InvalidInputError):
             mem.set_budget(namespace="a", **bounds)  # type: ignore[arg-type]
         assert mem.budget(namespace="a") is None
+
+
+def test_checking_a_budget_at_each_write_does_not_load_the_namespace(tmp_path: Path) -> None:
+    """The budget is checked against totals the store keeps (``Store.usage``), not the
+    namespace's catalog: at a million memories that was every text and vector in
+    memory. Going over it still puts the least retained aside."""
+    with Memory(tmp_path / "s.db", embedder=HashEmbedder()) as mem:
+        mem.set_budget(namespace="shed", max_memories=8, max_bytes=10_000)
+        for start in (0, 3):
+            mem.add_many(_notes(3), namespace="shed")
+            mem.add(f"a note {start} about the shed door", namespace="shed", occurred_at=T0)
+        loaded = mem.store._vectors.get("shed")  # type: ignore[attr-defined]
+        assert loaded is None or loaded.catalog is None, "a write built the namespace's catalog"
+        assert mem.store.usage("shed") == (
+            8,
+            sum(len(e.text) for e in mem.store.iter_engrams("shed")),
+        )
+        mem.add_many(_notes(2), namespace="shed")  # over: the least retained go
+        assert _active(mem, "shed") == 8
+        assert mem.store.usage("shed")[0] == 8

@@ -229,15 +229,12 @@ class DynamicsKeeper:
         return None if stored is None else Budget(*stored)
 
     def over_budget(self, namespace: str) -> bool:
+        """Whether the namespace's active memories exceed its budget, by the totals the
+        store keeps (``Store.usage``): no pass over the namespace at each write."""
         budget = self.budget(namespace)
         if budget is None:
             return False
-        catalog = self.store.catalog(namespace)
-        if catalog.dynamics is None:
-            return False
-        active = ~catalog.dynamics.dormant
-        count = int(active.sum())
-        used = int(catalog.dynamics.sizes[active].sum())
+        count, used = self.store.usage(namespace)
         return (budget.max_memories is not None and count > budget.max_memories) or (
             budget.max_bytes is not None and used > budget.max_bytes
         )

@@ -32,7 +32,7 @@ What a backend implements (the abstract methods of ``Store``):
 - **side records** of a namespace: each memory's dynamic state
   (``set_dynamics``, read back on memories and in the catalog, and for a fade
   by ``active``, concrete here), the budget
-  (``budget``, ``set_budget``), consolidation's facts, provenance links and
+  (``budget``, ``set_budget``, ``usage``), consolidation's facts, provenance links and
   consumed marks (``pending_episodes``, ``apply_consolidation``, ``facts``,
   ``links``, ``consumed``, ``restore_consolidation``; ``facts_of`` and
   ``pending_count`` are concrete, a backend overrides them with indexed
@@ -439,6 +439,17 @@ class Store(ABC):
     def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
         """Store (or replace) the namespace's budget in one transaction; both None
         removes it. ``forget_namespace`` removes it too."""
+
+    def usage(self, namespace: str) -> tuple[int, int]:
+        """What a budget bounds: the namespace's active (not dormant) memories and the
+        UTF-8 bytes of their texts. Counted here from the catalog; a backend keeps the
+        totals instead (SqliteStore: a row kept by triggers), so that checking a
+        budget at each write does not read the namespace."""
+        catalog = self.catalog(namespace)
+        if catalog.dynamics is None:
+            return len(catalog), 0
+        active = ~catalog.dynamics.dormant
+        return int(active.sum()), int(catalog.dynamics.sizes[active].sum())
 
     # -- consolidation (docs/consolidation.md) ----------------------------------------------
 

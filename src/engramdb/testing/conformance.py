@@ -76,6 +76,7 @@ __all__ = [
     "check_sound_store_checks_clean",
     "check_special_characters_inert",
     "check_update_keeps_history",
+    "check_usage_counts_active_memories",
     "check_vectors_round_trip",
     "make_record",
 ]
@@ -1243,6 +1244,52 @@ def check_budget_round_trip(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_usage_counts_active_memories(factory: StoreFactory) -> None:
+    """``usage`` is a namespace's active memories and their texts' UTF-8 bytes through
+    every write (insert, update, putting aside and waking, delete, restore, forget),
+    what its catalog says, in each namespace apart."""
+    texts = ["alpha", "bêta ünïcode 🙂", "gamma " * 20, "delta"]
+    a = [make_record("a", text) for text in texts]
+    size = [len(text.encode("utf-8")) for text in texts]
+    with _opened(factory) as store:
+        assert store.usage("a") == (0, 0)
+        store.insert([*a, make_record("b", "elsewhere")])
+        assert store.usage("a") == (4, sum(size))
+        assert store.usage("b") == (1, 9)
+        store.update(
+            "a",
+            a[0].id,
+            text="alpha, now longer",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=a[0].vector,
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(hours=1),
+        )
+        size[0] = len(b"alpha, now longer")
+        assert store.usage("a") == (4, sum(size))
+        store.set_dynamics("a", [DynamicsUpdate(a[1].id, dormant=True)])
+        store.set_dynamics("a", [DynamicsUpdate(a[1].id, dormant=True, recalls=2)])  # again
+        store.set_dynamics("a", [DynamicsUpdate(a[2].id, recalls=1, importance=0.9)])
+        assert store.usage("a") == (3, size[0] + size[2] + size[3])
+        store.delete("a", a[3].id)
+        store.delete("a", a[1].id)  # dormant: it was not counted
+        assert store.usage("a") == (2, size[0] + size[2])
+        store.restore_many(
+            [(make_record("a", "restored"), [VersionRecord(1, "restored", None, {}, T0, T0, None)])]
+        )
+        assert store.usage("a") == (3, size[0] + size[2] + 8)
+        assert store.usage("a") == Store.usage(store, "a"), "the kept totals left the catalog's"
+        assert store.usage("b") == (1, 9), "another namespace's writes moved this one"
+        store.forget_namespace("a")
+        assert store.usage("a") == (0, 0)
+        store.insert([make_record("a", "again")])
+        assert store.usage("a") == (1, 5)
+        _assert_sound(store)
+
+
 # -- candidates of a two-stage search (docs/recall.md) ------------------------
 
 
@@ -1486,6 +1533,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_set_dynamics_is_partial_and_isolated,
     check_catalog_dynamics_match_the_memories,
     check_budget_round_trip,
+    check_usage_counts_active_memories,
     check_catalog_of_matches_catalog,
     check_around_reads_session_turns,
     check_occurred_between_is_a_time_window,

@@ -26,10 +26,14 @@ __all__ = [
     "active",
     "budget",
     "catalog_dynamics",
+    "fill_sizes",
     "insert",
     "set_budget",
     "state",
+    "text_size",
+    "unknown_sizes",
     "update",
+    "usage",
 ]
 
 _FIELDS = (
@@ -86,17 +90,24 @@ def catalog_dynamics(rows: Sequence[sqlite3.Row], texts: Sequence[str], cipher: 
 
 
 def insert(conn: sqlite3.Connection, cipher: Cipher, rowid: int, record: EngramRecord) -> None:
-    """A new memory's dynamics row, as the facade computed them."""
+    """A new memory's dynamics row, as the facade computed them, with its text's size
+    (the triggers count it in the namespace's ``usage``)."""
     conn.execute(
         "INSERT INTO dynamics (engram_rowid, stability_days, importance, valence, arousal, "
-        "emotion) VALUES (?, ?, ?, ?, ?, ?)",
+        "emotion, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             rowid,
             record.stability_days,
             record.importance,
             *seal_emotion(cipher, record.id, record.valence, record.arousal, record.emotion),
+            text_size(record.text),
         ),
     )
+
+
+def text_size(text: str) -> int:
+    """A text's size as budgets count it: its UTF-8 bytes."""
+    return len(text.encode("utf-8"))
 
 
 def update(
@@ -138,6 +149,43 @@ def budget(conn: sqlite3.Connection, namespace: str) -> tuple[int | None, int | 
         "SELECT max_memories, max_bytes FROM budgets WHERE namespace = ?", (namespace,)
     ).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+def usage(conn: sqlite3.Connection, namespace: str) -> tuple[int, int | None]:
+    """The namespace's active memories and their text bytes, as the triggers keep them
+    (schema migration 11); bytes None while some active memory's size is unknown."""
+    row = conn.execute(
+        "SELECT active, active_bytes FROM usage WHERE namespace = ?", (namespace,)
+    ).fetchone()
+    return (0, 0) if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
+
+
+def unknown_sizes(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> dict[int, int]:
+    """Row -> text size of the namespace's memories whose size is not stored (sealed
+    texts written before sizes were kept, or a dynamics row made by ``update``)."""
+    found = conn.execute(
+        "SELECT e.rowid, e.id, e.text FROM engrams e JOIN dynamics d ON d.engram_rowid = e.rowid "
+        "WHERE e.namespace = ? AND d.size IS NULL",
+        (namespace,),
+    ).fetchall()
+    return {int(r[0]): text_size(cipher.open(r[2], f"engrams.text:{r[1]}")) for r in found}
+
+
+def fill_sizes(conn: sqlite3.Connection, sizes: Mapping[int, int], namespace: str) -> None:
+    """Store ``unknown_sizes`` and count the namespace's ``usage`` row again from them."""
+    conn.executemany(
+        "UPDATE dynamics SET size = ? WHERE engram_rowid = ?",
+        [(size, rowid) for rowid, size in sizes.items()],
+    )
+    conn.execute(
+        "INSERT INTO usage (namespace, active, active_bytes) "
+        "SELECT ?, COALESCE(SUM(d.dormant = 0), 0), "
+        "COALESCE(SUM(CASE WHEN d.dormant = 0 THEN d.size ELSE 0 END), 0) "
+        "FROM engrams e JOIN dynamics d ON d.engram_rowid = e.rowid WHERE e.namespace = ? "
+        "ON CONFLICT (namespace) DO UPDATE SET active = excluded.active, "
+        "active_bytes = excluded.active_bytes",
+        (namespace, namespace),
+    )
 
 
 def set_budget(

@@ -296,6 +296,10 @@ def new_version(
         ),
     )
     _write_vector(conn, cipher, rowid, eid, change.vector, change.model_id, seal_vectors)
+    conn.execute(  # the namespace's usage follows (a trigger)
+        "UPDATE dynamics SET size = ? WHERE engram_rowid = ?",
+        (dynamics.text_size(change.text), rowid),
+    )
     lexical.index_text(conn, cipher, rowid, namespace, change.text, change.keys, replace=True)
     session = conn.execute("SELECT session FROM engrams WHERE rowid = ?", (rowid,)).fetchone()[0]
     fields.write(conn, cipher, rowid, namespace, speaker, session, change.metadata, replace=True)
@@ -356,13 +360,14 @@ def with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
 
 def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:
     """Delete every memory of the namespace and its side records (change counter,
-    consolidation counters, budget); how many memories went. Its data key is the
+    consolidation counters, budget, usage); how many memories went. Its data key is the
     caller's to destroy."""
     rowids = [
         int(r[0])
         for r in conn.execute("SELECT rowid FROM engrams WHERE namespace = ?", (namespace,))
     ]
     lexical.unindex(conn, rowids)
+    conn.execute("DELETE FROM usage WHERE namespace = ?", (namespace,))  # first: no recounting
     conn.execute("DELETE FROM engrams WHERE namespace = ?", (namespace,))
     conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
     conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
@@ -499,4 +504,11 @@ def stats(conn: sqlite3.Connection, namespace: str) -> NamespaceStats:
 
 
 def model_ids(conn: sqlite3.Connection) -> set[str]:
+    # the least and the greatest by the model index: two seeks, and the whole
+    # (a pass over every vector) only when they differ
+    low, high = conn.execute(
+        "SELECT (SELECT MIN(model_id) FROM vectors), (SELECT MAX(model_id) FROM vectors)"
+    ).fetchone()
+    if low == high:
+        return set() if low is None else {low}
     return {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM vectors")}

@@ -252,6 +252,59 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE engrams SET analysis = NULL WHERE rowid = NEW.rowid;
     END;
     """,
+    # 11: writes that read nothing of the namespace (docs/dynamics.md, "Storage").
+    # ``dynamics.size``: the UTF-8 bytes of the memory's text, written with it (NULL
+    # where a sealed text was written before: unknown). ``usage``: each namespace's
+    # active (not dormant) memories and their bytes (NULL while an active memory's
+    # size is unknown), kept by the triggers in the transaction of every write that
+    # adds, changes, puts aside, wakes or deletes a memory, so a budget is checked
+    # by one row. ``vectors_model``: the stored vectors' models by two index seeks.
+    """
+    ALTER TABLE dynamics ADD COLUMN size INTEGER;
+    UPDATE dynamics SET size = (
+        SELECT length(CAST(e.text AS BLOB)) FROM engrams e WHERE e.rowid = dynamics.engram_rowid
+    ) WHERE NOT EXISTS (SELECT 1 FROM crypto);
+    CREATE TABLE usage (
+        namespace    TEXT    PRIMARY KEY,
+        active       INTEGER NOT NULL,
+        active_bytes INTEGER
+    );
+    INSERT INTO usage (namespace, active, active_bytes)
+        SELECT e.namespace, SUM(d.dormant = 0),
+            CASE WHEN SUM(d.dormant = 0 AND d.size IS NULL) > 0 THEN NULL
+                 ELSE SUM(CASE WHEN d.dormant = 0 THEN d.size ELSE 0 END) END
+        FROM engrams e JOIN dynamics d ON d.engram_rowid = e.rowid
+        GROUP BY e.namespace;
+    CREATE TRIGGER usage_added AFTER INSERT ON dynamics BEGIN
+        INSERT INTO usage (namespace, active, active_bytes)
+            SELECT namespace, NEW.dormant = 0,
+                CASE WHEN NEW.dormant = 0 THEN NEW.size ELSE 0 END
+            FROM engrams WHERE rowid = NEW.engram_rowid
+            ON CONFLICT (namespace) DO UPDATE SET active = active + excluded.active,
+                active_bytes = active_bytes + excluded.active_bytes;
+    END;
+    CREATE TRIGGER usage_changed AFTER UPDATE OF dormant, size ON dynamics
+    WHEN NEW.dormant IS NOT OLD.dormant OR NEW.size IS NOT OLD.size BEGIN
+        UPDATE usage SET
+            active = active + (NEW.dormant = 0) - (OLD.dormant = 0),
+            active_bytes = active_bytes
+                + CASE WHEN NEW.dormant = 0 THEN NEW.size ELSE 0 END
+                - CASE WHEN OLD.dormant = 0 THEN OLD.size ELSE 0 END
+        WHERE namespace = (SELECT namespace FROM engrams WHERE rowid = NEW.engram_rowid);
+    END;
+    CREATE TRIGGER usage_deleted BEFORE DELETE ON engrams BEGIN
+        UPDATE usage SET
+            active = active - (
+                SELECT COUNT(*) FROM dynamics WHERE engram_rowid = OLD.rowid AND dormant = 0
+            ),
+            active_bytes = active_bytes - COALESCE((
+                SELECT CASE WHEN dormant = 0 THEN size ELSE 0 END FROM dynamics
+                WHERE engram_rowid = OLD.rowid
+            ), 0)
+        WHERE namespace = OLD.namespace;
+    END;
+    CREATE INDEX vectors_model ON vectors (model_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

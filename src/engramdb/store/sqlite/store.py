@@ -461,6 +461,19 @@ class SqliteStore(Store):
         with self._db.read() as conn:
             return dynamics.budget(conn, namespace)
 
+    def usage(self, namespace: str) -> tuple[int, int]:
+        with self._db.read() as conn:
+            active, used = dynamics.usage(conn, namespace)
+        if used is not None:
+            return active, used
+        if self.read_only:  # sizes not kept yet, and none can be written: counted
+            return super().usage(namespace)
+        with self._db.write("usage") as conn:  # once: sizes kept from now on
+            sizes = dynamics.unknown_sizes(conn, self._cipher(conn, namespace), namespace)
+            dynamics.fill_sizes(conn, sizes, namespace)
+            active, used = dynamics.usage(conn, namespace)
+        return active, used or 0
+
     def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
         with self._db.write("set_budget") as conn:
             dynamics.set_budget(conn, namespace, max_memories, max_bytes)
