@@ -184,7 +184,7 @@ VALUES: list[tuple[Any, dict[str, Any]]] = [
     (Contribution("lexical", 0.0, 1.0, 0.0), {}),
     (EXPLANATION, {}),
     (Explanation(contributions=()), {}),
-    (Hit(ENGRAM, 0.5, 1, EXPLANATION, neighbours=(ENGRAM, ENGRAM)), {}),
+    (Hit(ENGRAM, 0.5, 1, EXPLANATION, neighbours=(ENGRAM, ENGRAM), relevance=0.25), {}),
     (NamespaceStats("n", 0, 0, 0, None, None), {}),
     (NamespaceStats("n", 3, 4, 1, T0, NOW), {}),
     (FACT, {}),
@@ -229,6 +229,19 @@ def test_an_older_writer_without_the_dynamics_keys_reads_with_their_defaults() -
     document = wire.to_json(Engram(ID, "n", "plain", T0, T0, T0))
     older = {k: v for k, v in document.items() if k not in ("importance", "recalls", "dormant")}
     assert wire.from_json(Engram, older) == Engram(ID, "n", "plain", T0, T0, T0)
+
+
+def test_a_hit_carries_its_relevance_and_an_older_writer_s_counts_as_relevant() -> None:
+    # docs/recall.md, "Relevance": a hit without one (an older server's) reads as 1.0
+    hit = Hit(ENGRAM, 0.5, 1, EXPLANATION, relevance=0.25)
+    document = wire.to_json(hit)
+    assert document["relevance"] == 0.25
+    assert [f.name for f in wire.fields(Hit)][-1] == "relevance"
+    older = {k: v for k, v in document.items() if k != "relevance"}
+    assert wire.from_json(Hit, older) == Hit(ENGRAM, 0.5, 1, EXPLANATION)
+    assert wire.from_json(Hit, older).relevance == 1.0
+    with pytest.raises(InvalidInputError, match="relevance must be a number"):
+        wire.from_json(Hit, document | {"relevance": "high"})
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,11 @@ class Hit:
     search (a softmax; scores of all candidates sum to 1), ``rank`` its
     1-based position. ``neighbours`` holds the turns just before and after it
     in the same session when ``search(..., neighbours=n)`` asked for them.
+    ``relevance`` is the calibrated probability that the memory is relevant to
+    the query: unlike ``score`` it does not say which memory is best but
+    whether this one is any good, so ``search(..., min_relevance=...)`` can
+    answer with nothing (docs/recall.md, "Relevance"). A hit built without
+    one (an older server's) counts as relevant: 1.0.
     """
 
     engram: Engram
@@ -162,6 +167,7 @@ class Hit:
     rank: int
     explain: Explanation
     neighbours: tuple[Engram, ...] = ()
+    relevance: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

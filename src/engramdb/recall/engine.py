@@ -32,6 +32,7 @@ from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
 from engramdb.recall.followup import Turn, resolve
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.ranker import AttentionRanker
+from engramdb.recall.relevance import Calibration
 from engramdb.store.base import Catalog, DynamicsUpdate, Link, Store
 
 __all__ = ["CACHED_NAMESPACES", "Recaller", "SearchRequest"]
@@ -68,6 +69,8 @@ class SearchRequest:
     kinds: frozenset[str] | None = None
     # filters (docs/filters.md): only memories that pass ``where`` are ranked and returned
     where: Filter | None = None
+    # relevance (docs/recall.md, "Relevance"): only hits at least this likely to be relevant
+    min_relevance: float = 0.0
 
 
 class Recaller:
@@ -86,8 +89,11 @@ class Recaller:
         exhaustive_up_to: int | None = None,
         overlay: Callable[[str], Sequence[DynamicsUpdate]] | None = None,
         cached_namespaces: int = CACHED_NAMESPACES,
+        calibration: Calibration | None = None,
     ) -> None:
         self.store = store
+        #: maps what the ranker computes for a hit to its relevance (recall.relevance)
+        self.calibration = calibration or Calibration.default()
         #: a namespace's reinforcement not yet written, laid over what the store holds
         #: (docs/dynamics.md); None: none
         self.overlay = overlay
@@ -155,7 +161,11 @@ class Recaller:
         ranking = self.ranker.rank(features)
         eligible = self._eligible(request, view, features["retention"])
         order = ranking.order if eligible is None else ranking.order[eligible[ranking.order]]
-        top = [int(i) for i in order[: request.limit]]
+        # relevance drops hits below the floor, never reorders them (docs/recall.md)
+        relevance = self.calibration.relevance(ranking, order)
+        kept = relevance >= request.min_relevance
+        top = [int(i) for i in order[kept][: request.limit]]
+        chance = dict(zip(top, relevance[kept][: request.limit].tolist(), strict=True))
         paths = _paths(features, top, self.path_depth)
         ids = [view.catalog.ids[i] for i in top]
         pending = {u.id: u for u in self.overlay(request.namespace)} if self.overlay else {}
@@ -181,6 +191,7 @@ class Recaller:
                     engram=engram,
                     score=float(ranking.attention[index]),
                     rank=len(hits) + 1,
+                    relevance=chance[index],
                     explain=replace(
                         ranking.explain(index, paths[index]),
                         retention=float(features["retention"][index]),
