@@ -95,6 +95,7 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("where", KW, None),
         ("occurred_after", KW, None),
         ("occurred_before", KW, None),
+        ("min_relevance", KW, 0.0),
     ],
     "consolidate": [("namespace", KW, "default"), ("now", KW, None), ("progress", KW, None)],
     "facts": [
@@ -128,6 +129,7 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("where", KW, None),
         ("occurred_after", KW, None),
         ("occurred_before", KW, None),
+        ("min_relevance", KW, 0.0),
     ],
     "mood": [
         ("namespace", KW, "default"),

@@ -112,6 +112,7 @@ class MemoryAPI(Protocol):
         where: Mapping[str, Any] | None = ...,
         occurred_after: datetime | None = ...,
         occurred_before: datetime | None = ...,
+        min_relevance: float = ...,
     ) -> list[Hit]: ...
 
     def neighbours(
@@ -159,6 +160,7 @@ class MemoryAPI(Protocol):
         where: Mapping[str, Any] | None = ...,
         occurred_after: datetime | None = ...,
         occurred_before: datetime | None = ...,
+        min_relevance: float = ...,
     ) -> ContextBundle: ...
 
     def mood(

@@ -203,6 +203,7 @@ class Client(MemoryAPI):
         where: Mapping[str, Any] | None = None,
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
+        min_relevance: float = 0.0,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained."""
         # Every option goes as sent (a new one is one more entry); the server checks them.
@@ -218,6 +219,7 @@ class Client(MemoryAPI):
             "as_of": as_of,
             "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
             **_filters(where, occurred_after, occurred_before),
+            "min_relevance": min_relevance,
         }
         body = {"query": query, **{k: wire.encode(v, k) for k, v in options.items()}}
         found = self._call("POST", _ns(namespace, "search"), body)
@@ -313,9 +315,14 @@ class Client(MemoryAPI):
         where: Mapping[str, Any] | None = None,
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
+        min_relevance: float = 0.0,
     ) -> ContextBundle:
         """What to put in a prompt now, within ``budget_tokens`` (``Memory.context``)."""
-        options = {"now": now, **_filters(where, occurred_after, occurred_before)}
+        options = {
+            "now": now,
+            **_filters(where, occurred_after, occurred_before),
+            "min_relevance": min_relevance,
+        }
         body = {
             "query": query,
             "session": session,

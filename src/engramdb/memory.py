@@ -394,6 +394,7 @@ class Memory(MemoryAPI):
         where: Mapping[str, Any] | None = None,
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
+        min_relevance: float = 0.0,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained.
 
@@ -402,7 +403,8 @@ class Memory(MemoryAPI):
         held then (docs/consolidation.md). ``kinds`` picks what to return:
         ``"episode"`` (the default: what was added, with consolidated facts and
         summaries as extra keys), ``"fact"``, ``"summary"``, or several. ``where``,
-        ``occurred_after`` and ``occurred_before`` filter before ranking (docs/filters.md).
+        ``occurred_after`` and ``occurred_before`` filter before ranking (docs/filters.md);
+        ``min_relevance`` keeps the hits at least that likely to be relevant (docs/recall.md).
 
         Dormant memories are left out unless ``include_dormant``. The hits count
         as recalled at ``now`` (their stability grows, written in batches)
@@ -432,6 +434,7 @@ class Memory(MemoryAPI):
             as_of=None if as_of is None else check_time(as_of, "as_of"),
             kinds=check_kinds(kinds),
             where=check_filter(where, occurred_after, occurred_before),
+            min_relevance=check_number(min_relevance, "min_relevance", 0.0, 1.0),
         )
         hits = self._recall().search(request)
         if reinforce and hits and not self._read_only:
@@ -530,13 +533,15 @@ class Memory(MemoryAPI):
         where: Mapping[str, Any] | None = None,
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
+        min_relevance: float = 0.0,
     ) -> ContextBundle:
         """What to put in a prompt for ``query`` now, within ``budget_tokens``.
 
         The session's working memory (newest turns), recalled memories (the
         query read in the light of that conversation), and the last week's mood,
         deduplicated and fitted to the budget by value per token. Recalls made
-        here do not reinforce memories; filters as ``search``'s. See docs/context.md.
+        here do not reinforce memories; filters and ``min_relevance`` as ``search``'s
+        (docs/context.md).
         """
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
@@ -556,6 +561,7 @@ class Memory(MemoryAPI):
             where=where,
             occurred_after=occurred_after,
             occurred_before=occurred_before,
+            min_relevance=min_relevance,
         )
         # the provenance of what is shown, and its facts and those stated by it, to mark
         # what no longer holds "(until DATE)" (docs/context.md): not the namespace's

@@ -107,6 +107,13 @@ _FILTERS = (
     Option("occurred_after", f"Only memories of events at or after this time, {_ISO}."),
     Option("occurred_before", f"Only memories of events before this time, {_ISO}."),
 )
+# The relevance floor (docs/recall.md, "Relevance"): search and context take it alike.
+_MIN_RELEVANCE = Option(
+    "min_relevance",
+    "Only hits at least this likely to be relevant, 0 to 1 (each hit's calibrated "
+    "relevance); nothing when nothing is (docs/recall.md).",
+    0.0,
+)
 
 ADD = Operation(
     name="add",
@@ -166,6 +173,7 @@ SEARCH = Operation(
             "(default: episodes, with facts and summaries as extra keys).",
         ),
         *_FILTERS,
+        _MIN_RELEVANCE,
     ),
     command="search",
     route=("POST", f"{_NS}/search"),
@@ -180,6 +188,7 @@ CONTEXT = Operation(
         Option("budget_tokens", "Tokens the rendered context may take at most.", 1_000),
         Option("now", f"Reference time, {_ISO} (default: now)."),
         *_FILTERS,
+        _MIN_RELEVANCE,
     ),
     command="context",
     route=("POST", f"{_NS}/context"),

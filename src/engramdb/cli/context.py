@@ -17,6 +17,7 @@ from engramdb.cli.output import emit_json, engram_line
 from engramdb.cli.state import (
     AfterOption,
     BeforeOption,
+    MinRelevanceOption,
     NamespaceOption,
     WhereOption,
     parse_filters,
@@ -53,6 +54,7 @@ def context(
     where: WhereOption = None,
     occurred_after: AfterOption = None,
     occurred_before: BeforeOption = None,
+    min_relevance: MinRelevanceOption = 0.0,
 ) -> None:
     """Print a prompt context for QUERY: recent turns, relevant memories, mood, in a budget."""
     cli = state(ctx)
@@ -66,6 +68,7 @@ def context(
             budget_tokens=budget_tokens,
             now=at,
             **filters,
+            min_relevance=min_relevance,
         )
     if cli.json:
         emit_json(wire.to_json(bundle))

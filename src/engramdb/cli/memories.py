@@ -24,6 +24,7 @@ from engramdb.cli.output import (
 from engramdb.cli.state import (
     AfterOption,
     BeforeOption,
+    MinRelevanceOption,
     NamespaceOption,
     WhereOption,
     parse_filters,
@@ -144,6 +145,7 @@ def search(
     where: WhereOption = None,
     occurred_after: AfterOption = None,
     occurred_before: BeforeOption = None,
+    min_relevance: MinRelevanceOption = 0.0,
 ) -> None:
     """Recall the memories most relevant to QUERY, best first, each explained."""
     cli = state(ctx)
@@ -168,6 +170,7 @@ def search(
             as_of=when,
             kinds=kinds or None,
             **filters,
+            min_relevance=min_relevance,
         )
     if cli.json:
         emit_json(

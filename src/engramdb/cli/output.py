@@ -60,10 +60,11 @@ def engram_line(engram: Engram) -> str:
 
 
 def hit_lines(hit: Hit) -> Iterable[str]:
-    """A hit as text: rank, score, kind unless an episode, date, speaker, text; its
-    explanation; its neighbours."""
+    """A hit as text: rank, score, relevance, kind unless an episode, date, speaker,
+    text; its explanation; its neighbours."""
     kind = "" if hit.engram.kind == "episode" else f"[{hit.engram.kind}] "
-    yield f"{hit.rank:>3}. {hit.score:.3f}  {kind}{engram_line(hit.engram)}"
+    head = f"{hit.rank:>3}. {hit.score:.3f}  relevance {hit.relevance:.2f}  {kind}"
+    yield head + engram_line(hit.engram)
     yield f"       why: {hit.explain}"
     for neighbour in hit.neighbours:
         yield f"       ~ {engram_line(neighbour)}"

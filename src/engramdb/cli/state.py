@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "AfterOption",
     "BeforeOption",
+    "MinRelevanceOption",
     "NamespaceOption",
     "State",
     "WhereOption",
@@ -57,6 +58,11 @@ AfterOption = Annotated[
 BeforeOption = Annotated[
     str | None,
     typer.Option("--occurred-before", metavar="ISO", help=SEARCH.help("occurred_before")),
+]
+# The relevance floor (docs/recall.md, "Relevance"), on ``search`` and ``context`` alike.
+MinRelevanceOption = Annotated[
+    float,
+    typer.Option("--min-relevance", metavar="P", help=SEARCH.help("min_relevance")),
 ]
 
 

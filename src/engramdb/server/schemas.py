@@ -95,6 +95,7 @@ __all__ = [
     "MoodOut",
     "NamespacesOut",
     "NeighboursOut",
+    "Number",
     "RetentionOut",
     "SearchIn",
     "SearchOut",
@@ -231,6 +232,17 @@ def _integer(value: object) -> object:
 
 #: An integer as JSON Schema means it (``58`` or ``58.0``); never a bool or a string.
 Integer = Annotated[int, BeforeValidator(_integer)]
+
+
+def _number(value: object) -> object:
+    # JSON Schema's number: neither a bool nor a string of digits
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a number")
+    return value
+
+
+#: A number as JSON Schema means it (``1``, ``0.5``); never a bool or a string.
+Number = Annotated[float, BeforeValidator(_number)]
 
 
 class _Range:
@@ -425,6 +437,7 @@ class SearchIn(_In):
     occurred_before: IsoTime | None = Field(
         default=None, description=SEARCH.help("occurred_before")
     )
+    min_relevance: Number = Field(default=0.0, ge=0, le=1, description=SEARCH.help("min_relevance"))
 
     @model_validator(mode="after")
     def _reinforce_not_far_ahead(self) -> SearchIn:
@@ -569,6 +582,9 @@ class ContextIn(_In):
     occurred_after: IsoTime | None = Field(default=None, description=CONTEXT.help("occurred_after"))
     occurred_before: IsoTime | None = Field(
         default=None, description=CONTEXT.help("occurred_before")
+    )
+    min_relevance: Number = Field(
+        default=0.0, ge=0, le=1, description=CONTEXT.help("min_relevance")
     )
 
     def options(self) -> dict[str, Any]:

@@ -97,6 +97,11 @@ def _before(op: Operation) -> Any:
     return Field(description=op.help("occurred_before"))
 
 
+def _min_relevance(op: Operation) -> Any:
+    """The relevance floor (docs/recall.md, "Relevance"): a probability."""
+    return Field(description=op.help("min_relevance"), ge=0, le=1)
+
+
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
     """Library errors as tool errors: ``<code>: <message>`` (codes of ``engramdb.wire``)."""
@@ -246,6 +251,7 @@ def build_mcp(
         where: Annotated[dict[str, Any] | None, _where(SEARCH)] = None,
         occurred_after: Annotated[IsoTime | None, _after(SEARCH)] = None,
         occurred_before: Annotated[IsoTime | None, _before(SEARCH)] = None,
+        min_relevance: Annotated[float, _min_relevance(SEARCH)] = 0.0,
     ) -> SearchOut:
         """The memories most relevant to the query, best first, each explained."""
         ns = scoped(ctx, namespace, "read")
@@ -266,6 +272,7 @@ def build_mcp(
                 where=where,
                 occurred_after=occurred_after,
                 occurred_before=occurred_before,
+                min_relevance=min_relevance,
             )
         return SearchOut(query=query, namespace=ns, now=now, hits=[HitOut.of(h) for h in hits])
 
@@ -280,6 +287,7 @@ def build_mcp(
         where: Annotated[dict[str, Any] | None, _where(CONTEXT)] = None,
         occurred_after: Annotated[IsoTime | None, _after(CONTEXT)] = None,
         occurred_before: Annotated[IsoTime | None, _before(CONTEXT)] = None,
+        min_relevance: Annotated[float, _min_relevance(CONTEXT)] = 0.0,
     ) -> ContextOut:
         """A ready prompt context: recent turns, relevant memories and mood, within a budget."""
         ns = scoped(ctx, namespace, "read")
@@ -293,6 +301,7 @@ def build_mcp(
                 where=where,
                 occurred_after=occurred_after,
                 occurred_before=occurred_before,
+                min_relevance=min_relevance,
             )
         return ContextOut.of(bundle)
 
