@@ -45,6 +45,7 @@ from engramdb.recall import prompt
 from engramdb.recall.engine import Recaller, SearchRequest
 from engramdb.recall.followup import Turn, parse_turn
 from engramdb.recall.indexing import embedding_text, index_keys
+from engramdb.recall.lexical import stored_analysis
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redacted
 from engramdb.store import Capability, EngramRecord, Store, open_store
@@ -117,6 +118,7 @@ class Memory(MemoryAPI):
             read_only=read_only,
             encryption=self.settings.encryption,
             encrypt_vectors=self.settings.encrypt_vectors,
+            analyser=stored_analysis,  # what a search reads, kept with each memory
         )
         self._recaller: Recaller | None = None
         self._consolidator: Consolidator | None = None
@@ -681,7 +683,8 @@ class Memory(MemoryAPI):
     # -- maintenance, export and import ------------------------------------------
 
     def reindex(self, *, namespace: str | None = None) -> int:
-        """Rebuild the derived indexes (lexical and vector) from the stored memories."""
+        """Rebuild the derived indexes (lexical and vector) from the stored memories, and
+        keep recall's analysis of each (docs/recall.md, "What a search reads")."""
         if namespace is not None:
             namespace = check_namespace(namespace, self.settings.limits)
         return self._store.reindex(namespace)

@@ -7,6 +7,7 @@ import pytest
 
 from engramdb import Memory
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
+from engramdb.store.sqlite import SqliteStore
 from engramdb.testing.fakes import HashEmbedder
 
 
@@ -17,7 +18,9 @@ def test_an_empty_cache_handed_in_is_the_one_filled() -> None:
 
 
 def test_a_write_then_a_search_analyses_only_the_new_memory() -> None:
-    with Memory(":memory:", embedder=HashEmbedder()) as mem:
+    # a store that keeps no analyses (written before they were kept): recall analyses
+    # each memory itself, once (docs/recall.md, "What a search reads")
+    with Memory(store=SqliteStore(":memory:"), embedder=HashEmbedder()) as mem:
         mem.add_many([{"text": f"note {i} about the river museum"} for i in range(50)])
         mem.search("museum", reinforce=False)
         cache = mem._recall()._documents["default"]
@@ -28,6 +31,13 @@ def test_a_write_then_a_search_analyses_only_the_new_memory() -> None:
         assert mem._recall()._documents["default"] is cache
         assert len(cache) == 51
         assert all(cache._documents[d] is a for d, a in analysed.items())  # not redone
+
+
+def test_a_search_analyses_no_memory_the_store_kept_an_analysis_of() -> None:
+    with Memory(":memory:", embedder=HashEmbedder()) as mem:
+        mem.add_many([{"text": f"note {i} about the river museum?"} for i in range(50)])
+        assert mem.search("museum", reinforce=False)
+        assert len(mem._recall()._documents["default"]) == 0, "a stored analysis was redone"
 
 
 # -- accents and compatibility forms fold away (engramdb.recall.text.fold) ----------

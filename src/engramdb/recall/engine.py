@@ -238,7 +238,7 @@ class Recaller:
         the session aggregates are those of the pool (BENCHMARKS.md, two-stage recall)."""
         catalog = self._overlaid(namespace, self.store.catalog_of(namespace, ids))
         knowledge = None
-        if any(kind != "episode" for kind in catalog.kinds):
+        if set(catalog.kinds) - {"episode"}:
             knowledge = self._knowledge(namespace, catalog, self.store.links_of(namespace, ids))
         with self._lock:  # the analysed documents are shared with other searches
             cache = self._pooled_documents.get_or_make(
@@ -366,14 +366,10 @@ def _said(request: SearchRequest) -> str:
 def _rarity(lexical: LexicalIndex) -> Callable[[str], float]:
     """A word's IDF in the namespace (0 for a word no memory has): which phrase of a
     context turn an anaphor most likely means (recall.followup)."""
-    vocabulary = lexical.cache.vocabulary
 
     def rarity(word: str) -> float:
         terms = analyze(word)
-        term = vocabulary.get(terms[0], -1) if terms else -1
-        if not 0 <= term < len(lexical.pointer) - 1:
-            return 0.0
-        found = int(lexical.pointer[term + 1] - lexical.pointer[term])
+        found = lexical.frequency(terms[0]) if terms else 0
         return math.log(1.0 + lexical.n / found) if found else 0.0
 
     return rarity

@@ -72,12 +72,6 @@ SIGNALS = (
     "validity",
 )
 
-_TIME_WORDS = re.compile(
-    r"\b(yesterday|today|tonight|tomorrow|ago|recently|last|next|weekend|week|month|year|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|(?:19|20)\d\d)\b",
-    re.IGNORECASE,
-)
 # "What did Maya used to do?", "where did she live before?": prefer superseded facts
 _ASKS_PAST = re.compile(
     r"\b(used to|previous(?:ly)?|before|former(?:ly)?|prior|originally|earlier|"
@@ -143,10 +137,6 @@ class Query:
         )
 
 
-def _mentions_time(document: str) -> float:
-    return 1.0 if _TIME_WORDS.search(document) else 0.0
-
-
 class NamespaceView:
     """Query-independent data about every memory of one namespace."""
 
@@ -160,7 +150,9 @@ class NamespaceView:
         self.catalog = catalog
         self.knowledge = knowledge or Knowledge.empty()
         n = len(catalog)
-        self.lexical = LexicalIndex(catalog.documents, catalog.session, cache=cache)
+        self.lexical = LexicalIndex(
+            catalog.documents, catalog.session, cache=cache, stored=catalog.analyses
+        )
         same_prev = np.zeros(n, dtype=bool)
         same_next = np.zeros(n, dtype=bool)
         if n > 1:
@@ -176,27 +168,30 @@ class NamespaceView:
         self.no_session = sessions < 0
         self.length = np.log1p(self.lexical.lengths)
         # Window vectors: the normalised sum of a memory's vector and its neighbours'.
-        # Costs no extra embedding and stands in for embedding the window's text.
-        vectors = catalog.vectors.astype(np.float32)
-        zero = np.zeros((1, vectors.shape[1]), dtype=np.float32)
-        padded = np.vstack([vectors, zero])  # row n is "no neighbour"
-        before = padded[np.where(self.prev >= 0, self.prev, n)]
-        after = padded[np.where(self.next >= 0, self.next, n)]
+        # Costs no extra embedding and stands in for embedding the window's text. Summed
+        # in place, row by row where a neighbour is (a view is built at every two-stage
+        # search, and each temporary matrix of a pool is megabytes to fault in).
+        vectors = np.asarray(catalog.vectors, dtype=np.float32)
+        before = vectors[self.prev[same_prev]]
+        after = vectors[self.next[same_next]]
+        with_before = vectors.copy()
+        with_before[same_prev] += before
+        window = with_before.copy()
+        window[same_next] += after
+        with_after = vectors.copy()
+        with_after[same_next] += after
         self.window_vectors = {
-            "dense_window": _unit(before + vectors + after),
-            "dense_before": _unit(before + vectors),
-            "dense_after": _unit(vectors + after),
+            "dense_window": _unit(window),
+            "dense_before": _unit(with_before),
+            "dense_after": _unit(with_after),
         }
-        self.is_question = np.array(["?" in d for d in catalog.documents], dtype=np.float64)
-        documents = self.lexical.cache
-        self.time_mention = np.array(
-            [documents.flag("time", d, _mentions_time) for d in catalog.documents],
-            dtype=np.float64,
-        )
-        # Folded as the query's words are: "What did Jose say?" names "José".
-        first_names = [fold(s.split()[0]) if s else "" for s in catalog.speakers]
-        self.speaker_names = np.array(first_names, dtype=object)
-        self.known_speakers = {name for name in first_names if name}
+        self.is_question = self.lexical.is_question
+        self.time_mention = self.lexical.time_mention
+        # Folded as the query's words are: "What did Jose say?" names "José". A
+        # namespace has few speakers: each is folded once.
+        first = {s: fold(s.split()[0]) if s else "" for s in set(catalog.speakers)}
+        self.speaker_names = np.array([first[s] for s in catalog.speakers], dtype=object)
+        self.known_speakers = {name for name in first.values() if name}
         self.speaker_terms = set(analyze(" ".join(self.known_speakers)))
         self.row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
         self.dynamics = catalog.dynamics or _default_dynamics(catalog)
@@ -408,10 +403,12 @@ def _default_dynamics(catalog: Catalog) -> Dynamics:
 
 def _unit(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.asarray(matrix / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+    matrix /= np.where(norms > 0, norms, 1.0)
+    return matrix
 
 
 def _neighbour_max(values: F64, view: NamespaceView, fill: float) -> F64:
+    """``matrix`` with each row scaled to length 1 (rows of zeros stay), in place."""
     prev = np.where(view.prev >= 0, values[np.maximum(view.prev, 0)], fill)
     nxt = np.where(view.next >= 0, values[np.minimum(view.next, len(values) - 1)], fill)
     return np.maximum(prev, nxt)

@@ -13,21 +13,36 @@ is the store's FTS5 table; this one exists for ranking.
 Rebuilding after a write must be cheap (an agent adds a turn, then searches):
 each distinct document is analysed once and kept in a ``DocumentCache``; the
 postings are then assembled with array operations only.
+
+Analysing is the one costly step of a view (tens of microseconds a document),
+and a two-stage search over a large namespace reads a new pool of candidates
+each time. So a document's analysis is also kept *beside the memory*:
+``stored_analysis`` is what a store writes with it (its terms and flags,
+``ANALYSIS_VERSION`` first), and the cache reads that instead of analysing
+again. An analysis of another version is not trusted: the document is
+analysed afresh (docs/recall.md, "What a search reads").
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from engramdb.recall.text import STOPWORDS, fold
 
-__all__ = ["WINDOWS", "DocumentCache", "LexicalIndex", "analyze", "words"]
+__all__ = [
+    "ANALYSIS_VERSION",
+    "TIME_WORDS",
+    "WINDOWS",
+    "DocumentCache",
+    "LexicalIndex",
+    "analyze",
+    "stored_analysis",
+    "words",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -39,6 +54,24 @@ _STOP = STOPWORDS | frozenset(
     "wow oh hey hi".split()
 )
 _stemmer: object | None = None
+
+#: The version of what ``stored_analysis`` writes. Raise it whenever ``analyze`` (its
+#: folding, tokens, stopwords or stemmer) or a flag changes: analyses stored under
+#: another version are then analysed afresh, not trusted.
+ANALYSIS_VERSION = 1
+_HEADER = f"a{ANALYSIS_VERSION}:"
+# The four heads of a stored analysis ("a1:" and its two flags), each with the id the
+# vocabulary gives it: -1 - (2 * is_question + time_mention), below every term's id.
+_HEADS = {f"{_HEADER}{q}{t}": -1 - (2 * q + t) for q in (0, 1) for t in (0, 1)}
+_HEAD = len(_HEADER) + 2
+_OPENINGS = frozenset(head + " " for head in _HEADS)
+#: Words that place a memory in time: its ``time_mention`` flag (recall.features).
+TIME_WORDS = re.compile(
+    r"\b(yesterday|today|tonight|tomorrow|ago|recently|last|next|weekend|week|month|year|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
 
 #: Session windows scored besides the memory itself: (first offset, last offset,
 #: weight of the memory's own words). Each adds a little on LoCoMo dev: the reply
@@ -73,41 +106,51 @@ def words(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in _TOKEN.findall(fold(text)) if w not in _STOP))
 
 
-@dataclass(frozen=True, slots=True)
-class _Analysed:
-    terms: I64
-    counts: F64
+def stored_analysis(document: str) -> str:
+    """What a store keeps of ``document`` for recall (sealed like its text): the
+    version, whether it asks (a "?") and mentions a time (``TIME_WORDS``), then the
+    terms of ``analyze`` in order, as ``"a1:10 term term ..."``. Terms hold no spaces."""
+    question = "1" if "?" in document else "0"
+    time = "1" if TIME_WORDS.search(document) else "0"
+    return " ".join((f"{_HEADER}{question}{time}", *analyze(document)))
+
+
+def _valid(stored: str | None) -> bool:
+    """Whether ``stored`` is a ``stored_analysis`` of this version."""
+    return stored is not None and (stored[: _HEAD + 1] in _OPENINGS or stored in _HEADS)
+
+
+class _Vocabulary(dict[str, int]):
+    """Term -> id; a term not seen before gets the next id as it is looked up. The
+    heads of stored analyses are in it from the start, under ids below 0 (``_HEADS``)."""
+
+    def __init__(self) -> None:
+        super().__init__(_HEADS)
+
+    def __missing__(self, term: str) -> int:
+        self[term] = found = len(self)
+        return found
 
 
 class DocumentCache:
-    """Analysed documents and the term vocabulary of one namespace, kept across rebuilds."""
+    """The term vocabulary of one namespace, and the documents recall analysed itself
+    (those without a stored analysis of this version), kept across rebuilds."""
 
     def __init__(self) -> None:
-        self.vocabulary: dict[str, int] = {}
-        self._documents: dict[str, _Analysed] = {}
-        self._flags: dict[tuple[str, str], float] = {}
+        self.vocabulary: dict[str, int] = _Vocabulary()
+        self._documents: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._documents)
 
-    def get(self, document: str) -> _Analysed:
+    def get(self, document: str, stored: str | None = None) -> str:
+        """The analysis of ``document`` in the form ``stored_analysis`` gives: ``stored``
+        when the store kept one of this version, else analysed here once and kept."""
+        if _valid(stored):
+            return stored  # type: ignore[return-value]  # _valid: not None
         found = self._documents.get(document)
         if found is None:
-            counts = Counter(analyze(document))
-            vocabulary = self.vocabulary
-            found = _Analysed(
-                np.array([vocabulary.setdefault(t, len(vocabulary)) for t in counts], np.int64),
-                np.array(list(counts.values()), dtype=np.float64),
-            )
-            self._documents[document] = found
-        return found
-
-    def flag(self, kind: str, document: str, compute: Callable[[str], float]) -> float:
-        """A per-document feature (``kind`` names it), computed once per document."""
-        key = (kind, document)
-        found = self._flags.get(key)
-        if found is None:
-            found = self._flags[key] = compute(document)
+            found = self._documents[document] = stored_analysis(document)
         return found
 
     def term_ids(self, terms: Sequence[str]) -> list[int]:
@@ -118,7 +161,6 @@ class DocumentCache:
         keep = set(documents)
         if len(self._documents) > 2 * len(keep) + 1024:
             self._documents = {d: a for d, a in self._documents.items() if d in keep}
-            self._flags = {k: v for k, v in self._flags.items() if k[1] in keep}
 
 
 def _bm25(tf: F64, norm: F64, k1: float) -> F64:
@@ -146,22 +188,44 @@ class LexicalIndex:
         session: npt.NDArray[np.int64],
         *,
         cache: DocumentCache | None = None,
+        stored: Sequence[str | None] = (),
         k1: float = 1.5,
         b: float = 0.75,
     ) -> None:
+        """``stored``: each document's ``stored_analysis`` (None where the store kept
+        none), read instead of analysing it; empty: none kept."""
         self.cache = cache if cache is not None else DocumentCache()  # an empty one is falsy
         self.k1 = k1
         n = self.n = len(documents)
-        analysed = [self.cache.get(doc) for doc in documents]
-        sizes = np.array([len(a.terms) for a in analysed], dtype=np.int64)
-        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
-        terms = np.concatenate([a.terms for a in analysed]) if n else np.zeros(0, np.int64)
-        counts = np.concatenate([a.counts for a in analysed]) if n else np.zeros(0)
-        order = np.argsort(terms, kind="stable")
-        self.rows, self.counts = rows[order], counts[order]
-        vocabulary = int(terms.max()) + 1 if len(terms) else 0
-        self.pointer = np.searchsorted(terms[order], np.arange(vocabulary + 1))
-        self.lengths: F64 = np.bincount(rows, weights=counts, minlength=n).astype(np.float64)
+        get = self.cache.get
+        if stored:
+            analyses = [get(d, s) for d, s in zip(documents, stored, strict=True)]
+        else:
+            analyses = [get(d) for d in documents]
+        # Every analysis at once: one string split into heads and terms, each mapped to
+        # its id (a head's is below 0 and starts the next document), then postings of
+        # every (term, document) pair as the key term << 32 | row, counted and sorted by
+        # np.unique (by term, then row).
+        occurrences = " ".join(analyses).split(" ") if analyses else []
+        ids = np.fromiter(
+            map(self.cache.vocabulary.__getitem__, occurrences), np.int64, len(occurrences)
+        )
+        head = ids < 0
+        flags = -1 - ids[head]
+        #: whether each document asks something ("?") and mentions a time (``TIME_WORDS``)
+        self.is_question = (flags >> 1).astype(np.float64)
+        self.time_mention = (flags & 1).astype(np.float64)
+        rows = (np.cumsum(head) - 1)[~head]
+        keys, counts = np.unique((ids[~head] << 32) | rows, return_counts=True)
+        ordered = keys >> 32
+        self.rows, self.counts = keys & 0xFFFFFFFF, counts.astype(np.float64)
+        # The postings of the k-th term present are rows[pointer[k]:pointer[k + 1]];
+        # ``present`` holds the cache's ids of those terms, ascending. Only the terms
+        # of these documents count, not the cache's whole vocabulary.
+        starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+        self.present = ordered[starts]
+        self.pointer = np.append(starts, len(ordered)).astype(np.int64)
+        self.lengths: F64 = np.bincount(rows, minlength=n).astype(np.float64)
 
         # Row i + offset when it is in the same session as row i, else -1.
         index = np.arange(n, dtype=np.int64)
@@ -182,6 +246,18 @@ class LexicalIndex:
         self.has_session = session >= 0
         self.cache.retain(documents)
 
+    def _postings(self, term: int) -> tuple[int, int]:
+        """Where the postings of the cache's term ``term`` lie (empty when absent)."""
+        k = int(np.searchsorted(self.present, term))
+        if k == len(self.present) or self.present[k] != term:
+            return 0, 0
+        return int(self.pointer[k]), int(self.pointer[k + 1])
+
+    def frequency(self, term: str) -> int:
+        """How many documents hold ``term`` (an analysed term)."""
+        start, end = self._postings(self.cache.vocabulary.get(term, -1))
+        return end - start
+
     def _norm(self, lengths: F64, b: float) -> F64:
         average = float(lengths.mean()) if len(lengths) else 1.0
         return self.k1 * (1 - b + b * lengths / (average or 1.0))
@@ -201,9 +277,9 @@ class LexicalIndex:
         out = {name: np.zeros(self.n) for name in ("single", *WINDOWS, "session", "coverage")}
         ids = self.cache.term_ids(terms)
         for term in ids:
-            if term + 1 >= len(self.pointer) or self.pointer[term] == self.pointer[term + 1]:
+            start, end = self._postings(term)
+            if start == end:
                 continue
-            start, end = int(self.pointer[term]), int(self.pointer[term + 1])
             tf = np.zeros(self.n)
             tf[self.rows[start:end]] = self.counts[start:end]
             out["single"] += _bm25(tf, self.norms["single"], self.k1)

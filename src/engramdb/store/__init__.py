@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from engramdb.config import EncryptionKey
@@ -37,6 +38,7 @@ def open_store(
     read_only: bool = False,
     encryption: EncryptionKey | None = None,
     encrypt_vectors: bool = True,
+    analyser: Callable[[str], str] | None = None,
 ) -> Store:
     """The store a location names: a path or ``:memory:`` (SQLite), or a database URL.
 
@@ -45,7 +47,8 @@ def open_store(
     nothing. Otherwise a missing store is created, its files owner-only
     (``store.files``).
     ``encryption`` is the master key of an encrypted store, or the key a new
-    store is created encrypted with (docs/security.md).
+    store is created encrypted with (docs/security.md). ``analyser`` makes what
+    recall reads of each memory, kept beside it (docs/recall.md, "What a search reads").
     """
     path = _sqlite_path(location)
     from engramdb.store.sqlite import SqliteStore
@@ -57,6 +60,7 @@ def open_store(
         read_only=read_only,
         encryption=encryption,
         encrypt_vectors=encrypt_vectors,
+        analyser=analyser,
     )
 
 

@@ -127,7 +127,9 @@ class Catalog:
     session (-1 for none) and ``seq`` the position in it, so the recaller can
     find a memory's neighbours with array arithmetic; ``occurred_at`` is in
     seconds since the epoch; ``vectors`` are the stored unit vectors;
-    ``documents`` the text and index keys the lexical ranker reads.
+    ``documents`` the text and index keys the lexical ranker reads, and
+    ``analyses`` what the backend kept of each document's analysis for recall
+    (docs/recall.md, "What a search reads"), None where it kept none.
     """
 
     ids: tuple[str, ...]
@@ -141,6 +143,9 @@ class Catalog:
     kinds: tuple[str, ...] = ()
     #: each memory's dynamic state (docs/dynamics.md); None when the backend keeps none
     dynamics: Dynamics | None = None
+    #: each document's stored analysis (``recall.lexical.stored_analysis``) or None;
+    #: empty when the backend keeps none
+    analyses: tuple[str | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -165,6 +170,11 @@ class Catalog:
                 if self.dynamics is not None and more.dynamics is not None
                 else None
             ),
+            analyses=(
+                (self.analyses or (None,) * len(self)) + (more.analyses or (None,) * len(more))
+                if self.analyses or more.analyses
+                else ()
+            ),
         )
 
     def take(self, rows: Sequence[int]) -> Catalog:
@@ -181,6 +191,7 @@ class Catalog:
             vectors=self.vectors[at],
             kinds=tuple(self.kinds[i] for i in at) if self.kinds else (),
             dynamics=None if self.dynamics is None else self.dynamics.take(at),
+            analyses=tuple(self.analyses[i] for i in at) if self.analyses else (),
         )
 
     def with_dynamics(self, updates: Sequence[DynamicsUpdate]) -> Catalog:

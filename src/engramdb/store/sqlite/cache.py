@@ -84,8 +84,7 @@ LOADED_NAMESPACES = 64
 Written = list[tuple[int, npt.NDArray[np.float32]]]  # (rowid, vector) of memories written
 
 _CATALOG_COLUMNS = (
-    "SELECT rowid, id, kind, session, seq, speaker, occurred_at, text, keys"
-    f"{dynamics.DYNAMICS_COLUMNS} FROM engrams WHERE namespace = ?"
+    f"SELECT {rows.CATALOG_FIELDS}{dynamics.DYNAMICS_COLUMNS} FROM engrams WHERE namespace = ?"
 )
 
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from engramdb.clock import to_iso
 from engramdb.security.crypto import Cipher
@@ -27,10 +30,14 @@ __all__ = ["around", "catalog_of", "count", "latest_episodes", "links_of", "occu
 
 # ``+namespace`` keeps SQLite from choosing the namespace index (a scan of the
 # namespace) over the unique index on ``id`` when both could serve the query.
-_COLUMNS = (
-    "SELECT e.rowid, e.id, e.kind, e.session, e.seq, e.speaker, e.occurred_at, e.text, e.keys"
-    f"{dynamics.DYNAMICS_JOINED} FROM engrams e LEFT JOIN dynamics d ON d.engram_rowid = e.rowid"
+# One query reads a candidate's row, dynamics and vector (each by its primary key).
+_CATALOG = (
+    "SELECT {fields}{dynamics}, v.scale, v.data FROM engrams e "
+    "LEFT JOIN dynamics d ON d.engram_rowid = e.rowid "
+    "LEFT JOIN vectors v ON v.engram_rowid = e.rowid "
+    "WHERE e.id IN ({marks}) AND +e.namespace = ?"
 )
+_FIELDS = ", ".join(f"e.{name.strip()}" for name in rows.CATALOG_FIELDS.split(","))
 
 
 def count(conn: sqlite3.Connection, namespace: str, limit: int) -> int:
@@ -53,49 +60,43 @@ def catalog_of(
     vectors_sealed: bool,
 ) -> Catalog:
     """The catalog of the memories of ``ids`` in the namespace, in rowid order."""
-    found: list[sqlite3.Row] = []
+    found: list[tuple[Any, ...]] = []
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: ``rows.catalog`` reads columns by position
     for chunk in chunks(list(dict.fromkeys(ids))):
         marks = ",".join("?" * len(chunk))
-        found += conn.execute(
-            f"{_COLUMNS} WHERE e.id IN ({marks}) AND +e.namespace = ?", (*chunk, namespace)
-        ).fetchall()
-    found.sort(key=lambda r: int(r["rowid"]))
-    vectors = _vectors(conn, cipher, found, dims, sealed=vectors_sealed)
-    return rows.catalog(found, cipher, {}, vectors)
+        sql = _CATALOG.format(fields=_FIELDS, dynamics=dynamics.DYNAMICS_JOINED, marks=marks)
+        found += cursor.execute(sql, (*chunk, namespace)).fetchall()
+    found.sort(key=itemgetter(0))
+    vectors = _vectors(cipher, found, dims, sealed=vectors_sealed)
+    return rows.catalog([r[:-2] for r in found], cipher, {}, vectors)
 
 
 def _vectors(
-    conn: sqlite3.Connection,
-    cipher: Cipher,
-    found: Sequence[sqlite3.Row],
-    dims: int,
-    *,
-    sealed: bool,
-) -> np.ndarray:
-    """The stored vectors of ``found``'s rows, dequantised as ``store.vectors.dequantize``
-    does (all at once), zeros where one is missing."""
+    cipher: Cipher, found: Sequence[tuple[Any, ...]], dims: int, *, sealed: bool
+) -> npt.NDArray[np.float32]:
+    """The stored vectors of ``found``'s rows (their last two columns: scale and data),
+    dequantised as ``store.vectors.dequantize`` does (all at once), zeros where one is
+    missing."""
+    blobs = [row[-1] for row in found]
+    if sealed:
+        blobs = [
+            None if b is None else cipher.open_bytes(b, f"vectors:{row[1]}")
+            for b, row in zip(blobs, found, strict=True)
+        ]
+    at = [i for i, b in enumerate(blobs) if b is not None and len(b) == dims]
+    if not at:
+        return np.zeros((len(found), dims), dtype=np.float32)
+    data = b"".join(blobs[i] for i in at)
+    # in place: each temporary matrix of a pool is megabytes to fault in
+    matrix = np.frombuffer(data, dtype=np.int8).reshape(len(at), dims).astype(np.float32)
+    matrix *= np.array([found[i][-2] for i in at], dtype=np.float32)[:, None]
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix /= np.where(norms > 0, norms, np.float32(1.0))
+    if len(at) == len(found):
+        return matrix
     out = np.zeros((len(found), dims), dtype=np.float32)
-    position = {int(r["rowid"]): i for i, r in enumerate(found)}
-    rows: list[int] = []
-    scales: list[float] = []
-    data: list[bytes] = []
-    for chunk in chunks(list(position)):
-        marks = ",".join("?" * len(chunk))
-        for rowid, scale, stored in conn.execute(
-            f"SELECT engram_rowid, scale, data FROM vectors WHERE engram_rowid IN ({marks})",
-            chunk,
-        ):
-            i = position[int(rowid)]
-            raw = cipher.open_bytes(stored, f"vectors:{found[i]['id']}") if sealed else stored
-            if len(raw) == dims:
-                rows.append(i)
-                scales.append(float(scale))
-                data.append(raw)
-    if rows:
-        quantised = np.frombuffer(b"".join(data), dtype=np.int8).reshape(len(rows), dims)
-        matrix = quantised.astype(np.float32) * np.array(scales, dtype=np.float32)[:, None]
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        out[rows] = matrix / np.where(norms > 0, norms, np.float32(1.0))
+    out[at] = matrix
     return out
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from engramdb.clock import from_iso, to_iso
 from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Active, Dynamics, DynamicState, DynamicsUpdate, EngramRecord
-from engramdb.store.codec import open_emotion, seal_emotion
+from engramdb.store.codec import open_emotion, seal_emotion, seconds
 
 __all__ = [
     "DYNAMICS_COLUMNS",
     "DYNAMICS_JOINED",
+    "FIELDS",
     "active",
     "budget",
     "catalog_dynamics",
@@ -36,7 +39,8 @@ __all__ = [
     "usage",
 ]
 
-_FIELDS = (
+#: A memory's dynamics, in the order of its columns in a catalog's rows.
+FIELDS = (
     "stability_days",
     "importance",
     "valence",
@@ -52,10 +56,10 @@ _FIELDS = (
 # 15 significant digits, and a stored float must come back exactly.)
 DYNAMICS_COLUMNS = "".join(
     f", (SELECT d.{name} FROM dynamics d WHERE d.engram_rowid = engrams.rowid) AS d_{name}"
-    for name in _FIELDS
+    for name in FIELDS
 )
 # The same columns for a query that joins ``dynamics d`` itself (many rows at once).
-DYNAMICS_JOINED = "".join(f", d.{name} AS d_{name}" for name in _FIELDS)
+DYNAMICS_JOINED = "".join(f", d.{name} AS d_{name}" for name in FIELDS)
 
 
 def state(row: sqlite3.Row, cipher: Cipher) -> DynamicState:
@@ -79,14 +83,51 @@ def state(row: sqlite3.Row, cipher: Cipher) -> DynamicState:
     )
 
 
-def catalog_dynamics(rows: Sequence[sqlite3.Row], texts: Sequence[str], cipher: Cipher) -> Dynamics:
-    """The dynamics of a catalog's ``rows`` (with ``DYNAMICS_COLUMNS``), in their order;
-    ``texts`` are their opened texts."""
-    return Dynamics.of(
-        [state(r, cipher) for r in rows],
-        [from_iso(r["occurred_at"]).timestamp() for r in rows],
-        texts,
+def catalog_dynamics(
+    columns: Sequence[Sequence[Any]],
+    occurred_at: npt.NDArray[np.float64],
+    texts: Sequence[str],
+    ids: Sequence[str],
+    cipher: Cipher,
+) -> Dynamics:
+    """The dynamics of a catalog's rows from their ``FIELDS`` columns (one sequence per
+    field, None where a memory has no dynamics row: the defaults), what ``Dynamics.of``
+    makes of each row's ``state``; ``occurred_at`` (seconds) and ``texts`` are theirs."""
+    stability, importance, valence, arousal, emotion, recalls, recalled, dormant = columns
+    kept = [s is not None for s in stability]
+    if cipher.encrypted:
+        feelings = [
+            open_emotion(cipher, i, v, a, e) if k else (0.0, 0.0, "neutral")
+            for k, i, v, a, e in zip(kept, ids, valence, arousal, emotion, strict=True)
+        ]
+        valence, arousal, emotion = zip(*feelings, strict=True) if feelings else ((), (), ())
+    last_used = occurred_at.copy()
+    at = [i for i, r in enumerate(recalled) if r is not None]
+    if at:
+        last_used[at] = np.maximum(occurred_at[at], seconds([recalled[i] for i in at]))
+    if not all(kept):  # memories without a dynamics row have the defaults
+        valence, arousal, emotion = (
+            [v if k else d for v, k in zip(column, kept, strict=True)]
+            for column, d in ((valence, 0.0), (arousal, 0.0), (emotion, "neutral"))
+        )
+    return Dynamics(
+        stability_days=_column(stability, DEFAULT_STABILITY_DAYS, np.float64),
+        importance=_column(importance, DEFAULT_IMPORTANCE, np.float64),
+        valence=_column(valence, 0.0, np.float64),
+        arousal=_column(arousal, 0.0, np.float64),
+        emotions=tuple(map(str, emotion)),
+        last_used_at=last_used,
+        recalls=_column(recalls, 0, np.int64),
+        dormant=_column(dormant, False, np.bool_),
+        sizes=np.fromiter(map(len, map(str.encode, texts)), np.int64, len(texts)),
     )
+
+
+def _column(values: Sequence[Any], default: object, dtype: type[Any]) -> npt.NDArray[Any]:
+    """``values`` as an array of ``dtype``, ``default`` where None."""
+    if None in values:
+        values = [default if v is None else v for v in values]
+    return np.array(values, dtype=dtype)
 
 
 def insert(conn: sqlite3.Connection, cipher: Cipher, rowid: int, record: EngramRecord) -> None:

@@ -31,12 +31,15 @@ from engramdb.store.base import (
     VersionRecord,
     taken_along,
 )
-from engramdb.store.codec import dump, open_optional, seal_optional
+from engramdb.store.codec import dump, open_optional, seal_optional, seconds
 from engramdb.store.sqlite import dynamics, fields, lexical
 from engramdb.store.vectors import quantize
 
 __all__ = [
+    "CATALOG_FIELDS",
     "ENGRAM_COLUMNS",
+    "Analyser",
+    "analysis",
     "by_rowid",
     "catalog",
     "chunks",
@@ -55,6 +58,7 @@ __all__ = [
     "neighbours",
     "new_version",
     "page",
+    "reanalyse",
     "rowids_of",
     "session_tail",
     "stats",
@@ -65,6 +69,9 @@ ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, "
     "occurred_at, recorded_at, valid_from, version"
 )
+#: What a store keeps of a memory's document for recall, made when the memory is
+#: written (``recall.lexical.stored_analysis``): the document in, its analysis out.
+Analyser = Callable[[str], str]
 # a memory with its dynamics, as ``engram`` reads it
 _SELECT = f"SELECT {ENGRAM_COLUMNS}{dynamics.DYNAMICS_COLUMNS} FROM engrams"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
@@ -97,37 +104,59 @@ def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
     )
 
 
+#: What ``catalog`` reads of each memory, in this order; the dynamics columns follow
+#: (``dynamics.DYNAMICS_COLUMNS``, or ``DYNAMICS_JOINED`` over ``engrams e``).
+CATALOG_FIELDS = "rowid, id, kind, session, seq, speaker, occurred_at, text, keys, analysis"
+_WIDTH = len(CATALOG_FIELDS.split(",")) + len(dynamics.FIELDS)
+
+
 def catalog(
-    found: Sequence[sqlite3.Row],
+    found: Sequence[Sequence[Any]],
     cipher: Cipher,
     codes: dict[str, int],
     vectors: npt.NDArray[np.float32],
 ) -> Catalog:
-    """A catalog of ``found`` (rowid, id, kind, session, seq, speaker, occurred_at, text,
-    keys and the dynamics columns), in their order; ``vectors`` are theirs, row for row.
-    A session without a code in ``codes`` gets the next one."""
-    texts = [cipher.open(r["text"], f"engrams.text:{r['id']}") for r in found]
-    keys = [cipher.open(r["keys"], f"engrams.keys:{r['id']}") for r in found]
+    """A catalog of ``found``, rows of ``CATALOG_FIELDS`` and the dynamics columns (tuples
+    or ``sqlite3.Row``), in their order; ``vectors`` are theirs, row for row. A session
+    without a code in ``codes`` gets the next one.
+
+    Built column by column, not a memory at a time: a two-stage search reads a pool
+    of candidates this way at every search (docs/recall.md, "What a search reads")."""
+    columns = list(zip(*found, strict=True)) or [()] * _WIDTH
+    (_, ids, kinds, sessions, seqs, speakers, occurred, texts, keys, analyses, *state) = columns
+    texts = _opened(cipher, texts, ids, "engrams.text")
+    keys = _opened(cipher, keys, ids, "engrams.keys")
+    occurred_at = seconds(occurred)
     return Catalog(
-        ids=tuple(r["id"] for r in found),
-        documents=tuple(f"{t} {k}".strip() for t, k in zip(texts, keys, strict=True)),
+        ids=ids,
+        documents=tuple(map(str.strip, map("{} {}".format, texts, keys))),
         session=np.array(
-            [
-                -1 if r["session"] is None else codes.setdefault(r["session"], len(codes))
-                for r in found
-            ],
+            [-1 if s is None else codes.setdefault(s, len(codes)) for s in sessions],
             dtype=np.int64,
         ),
-        seq=np.array([r["seq"] for r in found], dtype=np.int64),
-        speakers=tuple(
-            open_optional(cipher, r["speaker"], f"engrams.speaker:{r['id']}") for r in found
-        ),
-        occurred_at=np.array(
-            [from_iso(r["occurred_at"]).timestamp() for r in found], dtype=np.float64
-        ),
+        seq=np.array(seqs, dtype=np.int64),
+        speakers=_opened(cipher, speakers, ids, "engrams.speaker"),
+        occurred_at=occurred_at,
         vectors=vectors,
-        kinds=tuple(r["kind"] for r in found),
-        dynamics=dynamics.catalog_dynamics(found, texts, cipher),
+        kinds=kinds,
+        dynamics=dynamics.catalog_dynamics(state, occurred_at, texts, ids, cipher),
+        analyses=_opened(cipher, analyses, ids, "engrams.analysis"),
+    )
+
+
+_TEXT = {str, type(None)}
+
+
+def _opened(
+    cipher: Cipher, values: Sequence[Any], ids: Sequence[str], column: str
+) -> tuple[Any, ...]:
+    """``values`` of ``column`` opened (None stays None): as stored in a plaintext store
+    (after checking each is text), one by one in an encrypted one."""
+    if not cipher.encrypted and set(map(type, values)) <= _TEXT:
+        return tuple(values)
+    return tuple(
+        None if v is None else cipher.open(v, f"{column}:{i}")
+        for v, i in zip(values, ids, strict=True)
     )
 
 
@@ -184,9 +213,11 @@ def insert(
     version: int,
     valid_from: datetime,
     seal_vectors: bool,
+    analyser: Analyser | None = None,
 ) -> int:
     """Write a new memory's row, dynamics, vector and lexical index row (not its
-    versions: ``insert_version``); its rowid. ``seq`` numbers it in its session."""
+    versions: ``insert_version``); its rowid. ``seq`` numbers it in its session.
+    ``analyser`` makes the analysis kept with it (none without one: ``analysis``)."""
     eid = record.id
     seq = conn.execute(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams WHERE namespace = ? AND session IS ?",
@@ -194,8 +225,8 @@ def insert(
     ).fetchone()[0]
     cursor = conn.execute(
         "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, "
-        "metadata, occurred_at, recorded_at, valid_from, version) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "metadata, occurred_at, recorded_at, valid_from, version, analysis) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record.id,
             record.namespace,
@@ -210,6 +241,7 @@ def insert(
             to_iso(record.recorded_at),
             to_iso(valid_from),
             version,
+            analysis(cipher, eid, record.text, record.keys, analyser),
         ),
     )
     rowid = int(cursor.lastrowid or 0)
@@ -220,6 +252,44 @@ def insert(
         conn, cipher, rowid, record.namespace, record.speaker, record.session, record.metadata
     )
     return rowid
+
+
+def analysis(
+    cipher: Cipher, engram_id: str, text: str, keys: str, analyser: Analyser | None
+) -> str | bytes | None:
+    """The stored analysis of a memory's document (its text and index keys, as the
+    catalog joins them), sealed like its text; None without an analyser."""
+    if analyser is None:
+        return None
+    return cipher.seal(analyser(f"{text} {keys}".strip()), f"engrams.analysis:{engram_id}")
+
+
+def reanalyse(
+    conn: sqlite3.Connection,
+    cipher_of: Callable[[str], Cipher],
+    namespace: str | None,
+    analyser: Analyser,
+) -> int:
+    """Write every memory's analysis (of one namespace or all) afresh; how many."""
+    done = 0
+    after = 0
+    while True:  # in pages, so a large store is not read into memory at once
+        found = conn.execute(
+            "SELECT rowid, id, namespace, text, keys FROM engrams WHERE rowid > ? "
+            "AND (? IS NULL OR namespace = ?) ORDER BY rowid LIMIT 1000",
+            (after, namespace, namespace),
+        ).fetchall()
+        if not found:
+            return done
+        updates = []
+        for rowid, eid, ns, text, keys in found:
+            cipher = cipher_of(ns)
+            opened_text = cipher.open(text, f"engrams.text:{eid}")
+            opened_keys = cipher.open(keys, f"engrams.keys:{eid}")
+            updates.append((analysis(cipher, eid, opened_text, opened_keys, analyser), rowid))
+        conn.executemany("UPDATE engrams SET analysis = ? WHERE rowid = ?", updates)
+        done += len(found)
+        after = int(found[-1][0])
 
 
 def first_version(record: EngramRecord) -> VersionRecord:
@@ -266,9 +336,10 @@ def new_version(
     version: int,
     at: datetime,
     seal_vectors: bool,
+    analyser: Analyser | None = None,
 ) -> None:
     """Close the memory's current version at ``at`` and write ``change`` as its
-    current one, numbered ``version``: row, history, vector and index row."""
+    current one, numbered ``version``: row, history, vector, index row and analysis."""
     eid = change.engram_id
     conn.execute(
         "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
@@ -283,7 +354,7 @@ def new_version(
     )
     conn.execute(
         "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
-        "keys = ?, valid_from = ?, version = ? WHERE rowid = ?",
+        "keys = ?, valid_from = ?, version = ?, analysis = ? WHERE rowid = ?",
         (
             cipher.seal(change.text, f"engrams.text:{eid}"),
             seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
@@ -292,6 +363,7 @@ def new_version(
             cipher.seal(change.keys, f"engrams.keys:{eid}"),
             to_iso(at),
             version,
+            analysis(cipher, eid, change.text, change.keys, analyser),
             rowid,
         ),
     )

@@ -258,17 +258,19 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
     transaction) and rebuild the lexical index blind; the number of memories."""
     cipher = keys.ciphers(conn, create=True)
     rows = conn.execute(
-        "SELECT rowid, id, namespace, text, keys, metadata, speaker FROM engrams"
+        "SELECT rowid, id, namespace, text, keys, metadata, speaker, analysis FROM engrams"
     ).fetchall()
-    for rowid, eid, ns, text, index_keys, metadata, speaker in rows:
+    for rowid, eid, ns, text, index_keys, metadata, speaker, analysis in rows:
         c = cipher(ns)
         conn.execute(
-            "UPDATE engrams SET text = ?, keys = ?, metadata = ?, speaker = ? WHERE rowid = ?",
+            "UPDATE engrams SET text = ?, keys = ?, metadata = ?, speaker = ?, analysis = ? "
+            "WHERE rowid = ?",
             (
                 c.seal(text, f"engrams.text:{eid}"),
                 c.seal(index_keys, f"engrams.keys:{eid}"),
                 c.seal(metadata, f"engrams.metadata:{eid}"),
                 seal_optional(c, speaker, f"engrams.speaker:{eid}"),
+                seal_optional(c, analysis, f"engrams.analysis:{eid}"),
                 rowid,
             ),
         )
@@ -334,19 +336,22 @@ def unopenable(conn: sqlite3.Connection, keys: DataKeys) -> list[str]:
     flipped bit anywhere shows); empty when all open."""
     failed: dict[str, int] = {}
     cipher_of = keys.ciphers(conn)
-    columns = ("text", "keys", "metadata", "speaker")
+    columns = ("text", "keys", "metadata", "speaker", "analysis")
     for table, sql in (
-        ("engrams", "SELECT namespace, id, '', text, keys, metadata, speaker FROM engrams"),
+        (
+            "engrams",
+            "SELECT namespace, id, '', text, keys, metadata, speaker, analysis FROM engrams",
+        ),
         (
             "versions",
-            "SELECT e.namespace, e.id, ':' || v.version, v.text, NULL, v.metadata, v.speaker "
-            "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid",
+            "SELECT e.namespace, e.id, ':' || v.version, v.text, NULL, v.metadata, v.speaker, "
+            "NULL FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid",
         ),
     ):
         for ns, eid, tail, *values in conn.execute(sql):
             cipher = cipher_of(ns)
             for column, value in zip(columns, values, strict=True):
-                if value is None and column in ("keys", "speaker"):
+                if value is None and column in ("keys", "speaker", "analysis"):
                     continue
                 try:
                     cipher.open(value, f"{table}.{column}:{eid}{tail}")

@@ -101,6 +101,7 @@ class SqliteStore(Store):
         read_only: bool = False,
         encryption: EncryptionKey | None = None,
         encrypt_vectors: bool = True,
+        analyser: rows.Analyser | None = None,
     ) -> None:
         """Open (creating unless ``read_only``) the store at ``path``.
 
@@ -114,11 +115,17 @@ class SqliteStore(Store):
         created encrypted (its vectors too unless ``encrypt_vectors`` is
         False); an encrypted store opens only with its key
         (``DecryptionError`` otherwise), and a plaintext store refuses a key.
+
+        ``analyser`` (docs/recall.md, "What a search reads"): what recall reads of a
+        memory's text and index keys, kept beside it when it is written and by
+        ``reindex``; without one none is kept, and recall analyses each memory
+        it reads itself.
         """
         if encryption is not None:
             check_source(encryption)  # a malformed key creates nothing
         self.ann_threshold = ann_threshold
         self.dims = dims
+        self.analyser = analyser
         self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
         self._db = Database(path, read_only=read_only, prepare=self._keys.open)
         self.read_only = read_only
@@ -218,6 +225,7 @@ class SqliteStore(Store):
                     version=1,
                     valid_from=record.recorded_at,
                     seal_vectors=self._keys.vectors_sealed,
+                    analyser=self.analyser,
                 )
                 rows.insert_version(conn, cipher, rowid, record.id, rows.first_version(record))
                 written.setdefault(record.namespace, []).append((rowid, record.vector))
@@ -254,6 +262,7 @@ class SqliteStore(Store):
                 version=version + 1,
                 at=now,
                 seal_vectors=self._keys.vectors_sealed,
+                analyser=self.analyser,
             )
             generation = bump(conn, namespace)
             updated = rows.by_rowid(conn, cipher, rowid)
@@ -309,6 +318,7 @@ class SqliteStore(Store):
                     version=current.version,
                     valid_from=current.valid_from,
                     seal_vectors=self._keys.vectors_sealed,
+                    analyser=self.analyser,
                 )
                 for v in versions:
                     rows.insert_version(conn, cipher, rowid, record.id, v)
@@ -548,6 +558,8 @@ class SqliteStore(Store):
     def reindex(self, namespace: str | None = None) -> int:
         with self._db.write("reindex") as conn:
             count = maintenance.rebuild(conn, self._keys, namespace)
+            if self.analyser is not None:  # fills in what stores written before lack
+                rows.reanalyse(conn, self._keys.ciphers(conn), namespace, self.analyser)
         self._cache.discard(namespace)  # the vector index is rebuilt from the table too
         return count
 
