@@ -317,3 +317,22 @@ def test_sealing_a_plaintext_store_seals_the_kept_analyses(tmp_path: Path) -> No
         catalog = store.catalog_of("default", [added.id])
         assert catalog.analyses == (stored_analysis(catalog.documents[0]),)
     assert where_found(store_files(tmp_path / "s"), ["zorbaxqi", "plumtrazzl"]) == []
+
+
+def test_what_consolidation_writes_is_kept_analysed() -> None:
+    turns = [
+        ("Maya", "I moved to Lisbon last month and I love it."),
+        ("Tom", "What do you do there?"),
+        ("Maya", "I work at Plumtrazzle Labs as a nurse."),
+        ("Maya", "We adopted a dog named Nala."),
+    ]
+    with Memory(":memory:", embedder=HashEmbedder()) as mem:
+        mem.add_many(
+            [{"text": text, "speaker": who, "session": "s1"} for who, text in turns],
+        )
+        mem.consolidate()
+        store = mem.store
+        ids = [r[0] for r in store._conn.execute("SELECT id FROM engrams WHERE kind != 'episode'")]
+        assert ids, "consolidation derived nothing"
+        catalog = store.catalog_of("default", ids)
+        assert catalog.analyses == tuple(stored_analysis(d) for d in catalog.documents)

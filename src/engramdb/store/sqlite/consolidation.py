@@ -111,10 +111,15 @@ def _advance(conn: sqlite3.Connection, namespace: str) -> None:
 
 
 def apply(
-    conn: sqlite3.Connection, cipher: Cipher, batch: ConsolidationBatch, *, seal_vectors: bool
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    batch: ConsolidationBatch,
+    *,
+    seal_vectors: bool,
+    analyser: rows.Analyser | None = None,
 ) -> list[tuple[int, npt.NDArray[np.float32]]]:
     """Write one consolidation step whose episodes are ``unconsumed``; the (rowid,
-    vector) of the memories it wrote or changed."""
+    vector) of the memories it wrote or changed. ``analyser``: as ``rows.insert``'s."""
     namespace = batch.namespace
     written: list[tuple[int, npt.NDArray[np.float32]]] = []
     for record in batch.inserts:
@@ -125,6 +130,7 @@ def apply(
             version=1,
             valid_from=record.recorded_at,
             seal_vectors=seal_vectors,
+            analyser=analyser,
         )
         rows.insert_version(conn, cipher, rowid, record.id, rows.first_version(record))
         written.append((rowid, record.vector))
@@ -148,7 +154,7 @@ def apply(
     _insert_links(conn, rowids, batch.links)
     for update in batch.updates:
         rowid = rowids[update.engram_id]
-        _derived_version(conn, cipher, rowid, namespace, update, batch, seal_vectors)
+        _derived_version(conn, cipher, rowid, namespace, update, batch, seal_vectors, analyser)
         written.append((rowid, update.vector))
     _mark_consumed(conn, rowids, dict(batch.episodes))
     conn.execute(
@@ -199,6 +205,7 @@ def _derived_version(
     update: DerivedUpdate,
     batch: ConsolidationBatch,
     seal_vectors: bool,
+    analyser: rows.Analyser | None,
 ) -> None:
     """A new version of a derived memory (a summary refreshed); it keeps its speaker."""
     row = conn.execute(
@@ -214,6 +221,7 @@ def _derived_version(
         version=int(row["version"]) + 1,
         at=max(batch.now, from_iso(row["valid_from"])),  # versions never overlap
         seal_vectors=seal_vectors,
+        analyser=analyser,
     )
 
 

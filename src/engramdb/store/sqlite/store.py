@@ -505,7 +505,7 @@ class SqliteStore(Store):
                 return False
             cipher = self._cipher(conn, namespace, create=True)
             written = consolidation.apply(
-                conn, cipher, batch, seal_vectors=self._keys.vectors_sealed
+                conn, cipher, batch, seal_vectors=self._keys.vectors_sealed, analyser=self.analyser
             )
             generation = bump(conn, namespace)
         if written:
