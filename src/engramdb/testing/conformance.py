@@ -1315,6 +1315,8 @@ def check_catalog_of_matches_catalog(factory: StoreFactory) -> None:
         assert list(sub.ids) == expected, f"catalog_of gave {sub.ids}"
         rows = [full.ids.index(i) for i in expected]
         assert sub.documents == tuple(full.documents[r] for r in rows)
+        kept = full.analyses or (None,) * len(full)  # what the backend keeps for recall
+        assert (sub.analyses or (None,) * len(sub)) == tuple(kept[r] for r in rows)
         assert sub.speakers == tuple(full.speakers[r] for r in rows)
         assert list(sub.seq) == [int(full.seq[r]) for r in rows]
         assert list(sub.occurred_at) == [float(full.occurred_at[r]) for r in rows]
