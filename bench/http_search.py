@@ -9,7 +9,7 @@ the conversation's last session) to ``POST /v1/namespaces/{ns}/search``
 per-key rate limit off (``--rate-limit 0``): this measures the server, not the
 limiter. Client and server share the machine's cores.
 
-    python bench/http.py --out bench/results/http.json
+    python bench/http_search.py --out bench/results/http.json
 """
 
 from __future__ import annotations
@@ -26,20 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-# This file shares its name with the standard library's ``http``, which httpx imports:
-# take bench/ off the front of the path before importing it, and put it back at the end.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import httpx
 
-import httpx  # noqa: E402
-
-sys.path.append(str(_HERE))
-
-from engramdb import Memory, Settings  # noqa: E402
-from engramdb.formats import locomo  # noqa: E402
-from engramdb.security.keys import KeyRing, keys_path  # noqa: E402
-from locomo import DEFAULT_DATA, machine  # noqa: E402
-from metrics import percentile  # noqa: E402
+from engramdb import Memory, Settings
+from engramdb.formats import locomo
+from engramdb.security.keys import KeyRing, keys_path
+from locomo import DEFAULT_DATA, machine
+from metrics import percentile
 
 LEVELS = (1, 8, 32)
 
@@ -160,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "benchmark": "http search",
-        "command": "python bench/http.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python bench/http_search.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {**machine(), "load_average_at_start": load_average},
         "data": {"file": args.data.name, "turns": turns, "questions": len(requests)},
         "load_s": round(load_s, 1),
