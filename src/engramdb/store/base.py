@@ -277,7 +277,11 @@ class Store(ABC):
 
     @abstractmethod
     def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
-        """Memories matching any of ``terms`` (plain words), best BM25 first."""
+        """Memories matching ``terms`` (plain words), best first by BM25 weight.
+
+        A backend may leave out the weight of terms that a large share of the
+        store holds, so that a search costs the same in any size of namespace
+        (docs/recall.md, "Lexical seeds")."""
 
     @abstractmethod
     def vector_search(

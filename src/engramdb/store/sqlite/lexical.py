@@ -1,23 +1,37 @@
 """The lexical index of a SqliteStore: one FTS5 table, ``engram_fts``, shared by namespaces.
 
 Owns the FTS5 SQL: a memory's index row (its words, or in an encrypted store
-their blind tokens), the BM25 query confined to one namespace by a token of
-its own inside the index, rebuilding the index from the ``engrams`` table, and
+their blind tokens), the search of one namespace confined by a token of its
+own inside the index, rebuilding the index from the ``engrams`` table, and
 FTS5's own housekeeping (merging segments, its integrity check). Every
 function runs inside the caller's transaction or snapshot; which words a
 memory is indexed under (its text and index keys) is decided above the store.
+
+A search reads a bounded number of postings whatever the namespace's size
+(docs/recall.md, "Lexical seeds"): FTS5's BM25 scores every row that holds
+any query term and counts each term's rows again for its weight, so an OR of
+common words costs a scan of most of a large namespace. Here each term's
+postings in the namespace are read up to ``COMMON`` rows: a term held by
+fewer is *rare* and weighs by how rare it is; one held by more is *common*
+and counts only where a memory holds every term of the query, which FTS5
+finds by stepping through the rarest postings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Candidate
 
 __all__ = [
+    "COMMON",
+    "CONJUNCTION",
+    "MAX_TERMS",
     "check_integrity",
     "index_text",
     "namespace_token",
@@ -35,30 +49,137 @@ def namespace_token(namespace: str) -> str:
     return "ns" + hashlib.sha256(namespace.encode()).hexdigest()[:24]
 
 
-def _fts_query(namespace: str, terms: Sequence[str]) -> str:
-    # Terms are quoted, so FTS5 operators and punctuation in them are inert.
-    # NUL is dropped: FTS5's query parser stops at it and reports "unterminated
-    # string" (conformance check_special_characters_inert).
-    quoted = " OR ".join('"' + term.replace("\x00", "").replace('"', '""') + '"' for term in terms)
-    return f'ns : "{namespace_token(namespace)}" AND {{text keys}} : ({quoted})'
+#: A term held by more rows of the index than this is *common*: a search reads no
+#: more of its postings than this, so it costs the same in any size of store
+#: (docs/recall.md, "Lexical seeds"; BENCHMARKS.md, "Scale").
+COMMON = 1_000
+#: How many of the rarest terms a memory must hold together to count a common one.
+CONJUNCTION = 3
+#: The most query terms a search reads (a pasted paragraph keeps its first words).
+MAX_TERMS = 16
+# The chunk of candidate rows looked up at once for their ids and namespace.
+_CHUNK = 500
+
+_POSTINGS = "SELECT rowid FROM engram_fts WHERE engram_fts MATCH ?"
+_REACH = (
+    "SELECT count(*), max(rowid) FROM "
+    "(SELECT rowid FROM engram_fts WHERE engram_fts MATCH ? LIMIT ?)"
+)
+_NEWEST = "SELECT rowid FROM engram_fts WHERE engram_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """A query term as the index holds it, and the first of its postings."""
+
+    phrase: str
+    rowids: list[int]  # the rows holding it; none read for a common term
+    rows: float  # how many: exact for a rare term, estimated for a common one
+
+    @property
+    def common(self) -> bool:
+        return self.rows > COMMON
 
 
 def search(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, terms: Sequence[str], limit: int
 ) -> list[Candidate]:
-    """Memories of ``namespace`` matching any of ``terms``, best BM25 first."""
+    """Memories of ``namespace`` holding ``terms``, best first (docs/recall.md).
+
+    A memory scores the BM25 weight (inverse document frequency over the
+    whole index) of each rare term it holds; a common one counts only in the
+    memories that hold it together with the rarest terms of the query, which
+    FTS5 finds by stepping through the rarest postings. FTS5's own ``bm25()``
+    is not used: it scores every row holding any term and counts each term's
+    rows, the namespace's token among them, so it reads most of a large
+    namespace for a query of common words.
+    """
     if not terms or limit <= 0:
         return []
-    blinded = cipher.blind_terms(list(terms))
-    if not blinded:
+    phrases = list(dict.fromkeys(cipher.blind_terms(list(terms))))[:MAX_TERMS]
+    if not phrases:
         return []
-    rows = conn.execute(
-        "SELECT e.id, bm25(engram_fts, 0.0, 1.0, 0.6) AS rank FROM engram_fts "
-        "JOIN engrams e ON e.rowid = engram_fts.rowid "
-        "WHERE engram_fts MATCH ? ORDER BY rank LIMIT ?",
-        (_fts_query(namespace, blinded), limit),
-    ).fetchall()
-    return [Candidate(r["id"], -float(r["rank"])) for r in rows]
+    size = float(conn.execute("SELECT max(rowid) FROM engrams").fetchone()[0] or 0)
+    found = sorted(
+        (term for term in (_read(conn, phrase, size) for phrase in phrases) if term.rows),
+        key=lambda term: term.rows,
+    )
+    if not found:
+        return []
+    score: dict[int, float] = {}
+    for term in found:
+        if term.common:
+            break
+        weight = _weight(term.rows, size)
+        for rowid in term.rowids:
+            score[rowid] = score.get(rowid, 0.0) + weight
+    rarest = found[:CONJUNCTION]
+    if rarest[-1].common:
+        weight = sum(_weight(term.rows, size) for term in rarest if term.common)
+        if rarest[0].common:  # common terms only: the namespace's newest rows holding them
+            every, most = _every(rarest, namespace), limit
+        else:  # FTS5 steps through the rare term's rows, no more than COMMON
+            every, most = _every(rarest), COMMON
+        for (rowid,) in conn.execute(_NEWEST, (every, most)):
+            score[rowid] = score.get(rowid, 0.0) + weight
+    return _of_namespace(conn, namespace, score, limit)
+
+
+def _read(conn: sqlite3.Connection, phrase: str, size: float) -> _Term:
+    """How many rows hold ``phrase`` and, when it is rare, which (counted in SQLite up
+    to ``COMMON + 1``, a third of the cost of reading them here)."""
+    match = _every([phrase])
+    held, reach = conn.execute(_REACH, (match, COMMON + 1)).fetchone()
+    if held <= COMMON:
+        return _Term(phrase, [r[0] for r in conn.execute(_POSTINGS, (match,))], float(held))
+    # Its first rows (index order) were met by rowid ``reach``: about as many again in
+    # each such stretch of the index.
+    return _Term(phrase, [], max(held * size / max(reach, 1), float(held)))
+
+
+def _weight(rows: float, size: float) -> float:
+    """BM25's inverse document frequency of a term held by ``rows`` of ``size`` rows."""
+    return math.log(1.0 + (max(size, rows) - rows + 0.5) / (rows + 0.5))
+
+
+def _quoted(phrase: str) -> str:
+    # Terms are quoted, so FTS5 operators and punctuation in them are inert.
+    # NUL is dropped: FTS5's query parser stops at it and reports "unterminated
+    # string" (conformance check_special_characters_inert).
+    return '"' + phrase.replace("\x00", "").replace('"', '""') + '"'
+
+
+def _every(terms: Sequence[_Term] | Sequence[str], namespace: str | None = None) -> str:
+    """The FTS5 query for the rows holding every one of ``terms`` in their text or keys
+    (and, given a namespace, its token: FTS5 then steps through its rows too)."""
+    phrases = [t if isinstance(t, str) else t.phrase for t in terms]
+    every = "{text keys} : (" + " AND ".join(_quoted(phrase) for phrase in phrases) + ")"
+    return every if namespace is None else f'ns : "{namespace_token(namespace)}" AND {every}'
+
+
+def _of_namespace(
+    conn: sqlite3.Connection, namespace: str, score: dict[int, float], limit: int
+) -> list[Candidate]:
+    """The best ``limit`` of the scored rows that belong to ``namespace``, with their ids.
+
+    The postings read are the whole index's, so the namespace is checked here,
+    best first, a chunk at a time: a store of one namespace looks up no more
+    than ``limit`` rows."""
+    ranked = sorted(score.items(), key=lambda item: (-item[1], -item[0]))
+    out: list[Candidate] = []
+    for start in range(0, len(ranked), _CHUNK):
+        chunk = ranked[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        ids = dict(
+            conn.execute(
+                f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks}) AND +namespace = ?",
+                (*(rowid for rowid, _ in chunk), namespace),
+            ).fetchall()
+        )
+        out += [Candidate(ids[rowid], value) for rowid, value in chunk if rowid in ids]
+        if len(out) >= limit:
+            break
+    return out[:limit]
 
 
 def index_text(
