@@ -34,6 +34,7 @@ __all__ = [
     "MAX_TERMS",
     "check_integrity",
     "index_text",
+    "levels",
     "namespace_token",
     "optimize",
     "refill",
@@ -259,10 +260,39 @@ def refill(
     return count
 
 
+#: Levels of FTS5's index past which ``optimize`` rebuilds it (FTS5 refuses past 2,000).
+MAX_LEVELS = 1_000
+
+
 def optimize(conn: sqlite3.Connection) -> None:
     """Merge the index's segments into one: deleted rows' tokens are gone from the file
-    only then (SQLite 3.40 has no FTS5 secure-delete; docs/security.md)."""
+    only then (SQLite 3.40 has no FTS5 secure-delete; docs/security.md).
+
+    SQLite 3.40's FTS5 puts what 'optimize' merges on a new level above the
+    highest once the index outgrows a few pages, so the levels grow with each
+    erasure (two at a few hundred memories), and past 2,000 it no longer opens
+    the index ("vtable constructor failed", a malformed database): a store that
+    had erased some 1,000 times could write no more (found by bench/soak.py).
+    Past ``MAX_LEVELS`` the index is rebuilt from its rows, which leaves one
+    level and no erased token (docs/reliability.md, "Damage").
+    """
     conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('optimize')")
+    if levels(conn) > MAX_LEVELS:
+        conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
+
+
+def levels(conn: sqlite3.Connection) -> int:
+    """How many levels the index's structure record lists: after its 4-byte cookie,
+    a varint (FTS5's fts5_index.c, "Fts5Structure"); 0 for an empty index."""
+    row = conn.execute("SELECT block FROM engram_fts_data WHERE id = 10").fetchone()
+    if row is None or len(row[0]) < 5:
+        return 0
+    value = 0
+    for byte in bytes(row[0][4:13]):
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            break
+    return value
 
 
 def check_integrity(conn: sqlite3.Connection) -> None:

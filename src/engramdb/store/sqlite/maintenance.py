@@ -89,6 +89,7 @@ def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) ->
             (overhead,),
         ),
     )
+    found += guarded("lexical index levels", lambda: _levels(conn))
     found += guarded("index comparison", lambda: _index_problems(conn, cache))
     if keys.encrypted:
         found += guarded("sealed values check", lambda: unopenable(conn, keys))
@@ -119,6 +120,18 @@ def _count(
 ) -> list[str]:
     count = int(conn.execute(sql, parameters).fetchone()[0])
     return [f"{label}: {count}"] if count else []
+
+
+def _levels(conn: sqlite3.Connection) -> list[str]:
+    """An FTS5 index near the levels past which SQLite 3.40 no longer opens it
+    (``lexical.optimize``), as erasures by an older engramdb leave it."""
+    count = lexical.levels(conn)
+    if count <= lexical.MAX_LEVELS:
+        return []
+    return [
+        f"lexical index: {count:,} levels (FTS5 stops opening it past 2,000): "
+        "'engram check --repair' rebuilds it"
+    ]
 
 
 def _index_problems(conn: sqlite3.Connection, cache: NamespaceCache) -> list[str]:
