@@ -247,7 +247,7 @@ def test_the_walk_sees_deferred_and_guarded_imports() -> None:
     found = {(i.module, i.name): i for i in imports()}
     crypto = found[("engramdb.security.crypto", "cryptography.hazmat.primitives.ciphers.aead")]
     assert crypto.load_time
-    assert not found[("engramdb.store.vectors", "hnswlib")].load_time
+    assert not found[("engramdb.store.graph", "usearch.index")].load_time
     plot = found[("engramdb.cli.curve", "matplotlib.pyplot")]
     assert (plot.load_time, plot.extra) == (False, "plot")
     assert ("engramdb.client", "httpx") in found  # not the TYPE_CHECKING one: that is skipped

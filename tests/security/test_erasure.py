@@ -15,6 +15,7 @@ from engramdb.cli import app
 from engramdb.security import store_files, where_found
 from engramdb.security.crypto import generate_key
 from engramdb.store.sqlite.lexical import namespace_token
+from engramdb.store.vectors import quantize
 from engramdb.testing.fakes import HashEmbedder
 
 T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
@@ -207,21 +208,23 @@ def _bytes_in(files: list[Path], needle: bytes) -> list[Path]:
 
 @pytest.mark.parametrize("erase", ["forget_namespace", "delete"])
 def test_erasure_reaches_the_saved_vector_index(tmp_path: Path, erase: str) -> None:
-    # The saved HNSW graph (store/sqlite/annfile.py) holds float32 vectors, which
-    # the database never does (it stores int8 codes): a memory's float32 vector
-    # is a canary of its own, found in the index file until the erasure.
+    # The saved graph (store/sqlite/annfile.py, store/graph.py) keeps each vector's
+    # int8 codes, as the database does: a memory's codes are a canary of their own,
+    # found in the index file until the erasure, and then in no file.
     store = tmp_path / "store"
     settings = Settings(consolidation_batch=4, ann_threshold=10)
     with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
-        added = mem.add_many(_turns("s0", "Lisbon") * 2, namespace="private")
+        mem.add_many(_turns("s0", "Lisbon") * 2, namespace="private")
+        doomed = mem.add("Quillfenwick tunes a violin in the attic", namespace="private")
         mem.search("dogs", namespace="private")  # builds the graph, saved at close
     with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
-        canary = mem._store.vectors("private", [added[0].id])[0].tobytes()[:64]
+        canary = quantize(mem._store.vectors("private", [doomed.id])[0])[0]
         index_files = [f for f in store_files(store) if ".ann-" in f.name]
         assert index_files, "the saved index is among the store's files"
         assert _bytes_in(index_files, canary)
         if erase == "forget_namespace":
             mem.forget_namespace("private")
         else:
-            mem.delete(added[0].id, namespace="private")
+            mem.delete(doomed.id, namespace="private")
+            assert [f for f in store_files(store) if ".ann-" in f.name] == index_files
     assert _bytes_in(store_files(store), canary) == []

@@ -11,6 +11,7 @@ timings).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from engramdb.security import store_files
 from engramdb.security.crypto import generate_key
 from engramdb.store.base import EngramRecord
 from engramdb.store.sqlite import SqliteStore
-from engramdb.store.sqlite.annfile import MAGIC, path_of, paths
+from engramdb.store.sqlite.annfile import MAGIC, OLDER_MAGIC, path_of, paths
 from engramdb.store.vectors import dequantize, quantize
 from engramdb.testing.conformance import make_record
 
@@ -95,16 +96,38 @@ def test_after_another_stores_add_only_the_new_rows_are_read(db_path: Path) -> N
 
 
 def test_a_saved_index_older_than_the_namespace_is_caught_up_on_open(db_path: Path) -> None:
-    records = _filled(db_path)
+    _filled(db_path)
     writer = _store(db_path)
-    writer.insert(new := _records(2, start=200))
-    writer.delete("ns", records[5].id)
+    writer.insert(new := _records(2, start=200))  # too few to be saved at close
     writer.close()
     reader = _store(db_path)
     try:
         assert _ids(reader, new[1], 1) == [new[1].id]
+        events = reader._cache.events
+        assert (events["loaded"], events["caught_up_rows"], events["rebuilt"]) == (1, 2, 0)
+    finally:
+        reader.close()
+
+
+def test_a_delete_writes_the_saved_index_again_without_the_deleted_vector(
+    db_path: Path,
+) -> None:
+    records = _filled(db_path)
+    file = path_of(str(db_path), "ns")
+    assert _codes(records[5]) in file.read_bytes()
+    writer = _store(db_path)  # its index not loaded: the file is opened for the delete
+    writer.delete("ns", records[5].id)
+    assert (writer._cache.events["loaded"], writer._cache.events["rebuilt"]) == (1, 0)
+    data = file.read_bytes()  # written again, at once
+    assert _codes(records[5]) not in data
+    assert _codes(records[6]) in data
+    writer.close()
+    reader = _store(db_path)
+    try:
         assert records[5].id not in _ids(reader, records[5], 10)
-        assert reader._cache.events["rebuilt"] == 1  # the delete took the file away
+        assert _ids(reader, records[6], 1) == [records[6].id]
+        events = reader._cache.events
+        assert (events["loaded"], events["caught_up"], events["rebuilt"]) == (1, 0, 0)
     finally:
         reader.close()
 
@@ -152,7 +175,7 @@ def test_a_damaged_file_is_reported_and_rebuilt_with_correct_results(
     elif damage == "empty":
         file.write_bytes(b"")
     else:
-        file.write_bytes(MAGIC + b"\x00\x00\x00\x02{}" + b"x" * 50)
+        file.write_bytes(b"x" * 50 + b"{}" + b"\x00\x00\x00\x02" + MAGIC)
     store = _store(db_path)
     try:
         assert any("saved vector index" in p for p in store.check())
@@ -198,11 +221,17 @@ def test_an_index_of_a_forgotten_namespace_is_rebuilt_not_caught_up(db_path: Pat
         reader.close()
 
 
+def _codes(record: EngramRecord) -> bytes:
+    """The int8 codes of the record's vector: what the store and its graph keep."""
+    return quantize(np.asarray(record.vector, dtype=np.float32))[0]
+
+
 def _vector_bytes(records: list[EngramRecord]) -> list[bytes]:
     found = []
     for record in records:
         stored = dequantize(*quantize(np.asarray(record.vector, dtype=np.float32)))
-        found += [stored.tobytes()[:64], np.asarray(record.vector, np.float32).tobytes()[:64]]
+        found += [_codes(record), stored.tobytes()[:64]]
+        found.append(np.asarray(record.vector, np.float32).tobytes()[:64])
     return found
 
 
@@ -219,7 +248,11 @@ def test_an_encrypted_stores_saved_index_holds_no_plaintext_vector(tmp_path: Pat
     assert any(n in path_of(str(plain), "ns").read_bytes() for n in needles)  # the check sees them
     data = path_of(str(sealed), "ns").read_bytes()
     assert not any(n in data for n in needles)
-    assert b"ns" not in data.split(b"\n", 1)[1][:200]  # the header names only a digest
+    assert data.endswith(MAGIC)
+    length = int.from_bytes(data[-len(MAGIC) - 4 : -len(MAGIC)], "big")
+    header = data[-len(MAGIC) - 4 - length : -len(MAGIC) - 4]
+    assert header.startswith(b"{")
+    assert b"ns" not in header
     reopened = _store(sealed, encryption=key)
     try:
         assert _ids(reopened, records[7], 1) == [records[7].id]
@@ -334,3 +367,117 @@ def test_after_a_restore_an_index_loaded_before_is_rebuilt(db_path: Path, tmp_pa
     finally:
         owner.close()
         reader.close()
+
+
+def test_an_hnswlib_index_saved_by_an_earlier_version_is_rebuilt_once(db_path: Path) -> None:
+    records = _filled(db_path)
+    file = path_of(str(db_path), "ns")
+    file.write_bytes(OLDER_MAGIC + b"\x00\x00\x00\x02{}" + b"\x00" * 64)  # its header first
+    store = _store(db_path)
+    try:
+        assert store.check() == []  # an earlier form is not damage
+        assert _ids(store, records[3], 1) == [records[3].id]
+        events = store._cache.events
+        assert (events["older"], events["rebuilt"], events["saved"]) == (1, 1, 1)
+        assert file.read_bytes().endswith(MAGIC)  # saved in the new form
+    finally:
+        store.close()
+    reader = _store(db_path)
+    try:
+        assert _ids(reader, records[4], 1) == [records[4].id]
+        assert (reader._cache.events["loaded"], reader._cache.events["rebuilt"]) == (1, 0)
+    finally:
+        reader.close()
+
+
+def _log_entries(db_path: Path, namespace: str) -> int:
+    with sqlite3.connect(db_path) as conn:
+        sql = "SELECT COUNT(*) FROM vector_changes WHERE namespace = ?"
+        return int(conn.execute(sql, (namespace,)).fetchone()[0])
+
+
+def test_a_save_prunes_the_log_up_to_the_save_before_it(db_path: Path) -> None:
+    _filled(db_path)  # saved once: its 60 entries stay, the next save drops them
+    assert _log_entries(db_path, "ns") == 60
+    reader = _store(db_path)
+    reader.vector_search("ns", _records(1)[0].vector, 1)  # at the first save's position
+    writer = _store(db_path)
+    writer.vector_search("ns", _records(1)[0].vector, 1)
+    writer.insert(_records(1000, start=3000))
+    writer.close()  # saved again (many changes): the first save's entries go
+    assert _log_entries(db_path, "ns") == 1000
+    writer = _store(db_path)
+    writer.vector_search("ns", _records(1)[0].vector, 1)
+    writer.insert(later := _records(1000, start=5000))
+    writer.close()  # and once more: the reader is behind the pruned log now
+    assert _log_entries(db_path, "ns") == 1000
+    try:
+        assert _ids(reader, later[-1], 1) == [later[-1].id]
+        events = reader._cache.events
+        # it loads the newer file instead of rebuilding, and catches up from there
+        assert (events["loaded"], events["rebuilt"], events["caught_up"]) == (2, 0, 0)
+        assert len(reader._cache.index("ns")) == 2060
+    finally:
+        reader.close()
+
+
+def test_closing_prunes_the_log_of_namespaces_without_a_graph_it_wrote(db_path: Path) -> None:
+    for start in (0, 90):
+        store = _store(db_path, ann_threshold=1_000)
+        store.vector_search("ns", _records(1)[0].vector, 1)  # "ns" loaded, "other" not
+        store.insert(_records(30 if start == 0 else 2, start=start))
+        store.insert(_records(5, namespace="other", start=start))
+        store.close()  # a close counts as a save: the next one drops what this one covered
+    assert (_log_entries(db_path, "ns"), _log_entries(db_path, "other")) == (2, 10)
+    reader = _store(db_path, ann_threshold=1_000)
+    assert len(reader.vector_search("ns", _records(1)[0].vector, 100)) == 32
+    reader.close()  # it only read: it writes nothing
+    assert _log_entries(db_path, "ns") == 2
+
+
+def _plans(store: SqliteStore, read: Callable[[], object], table: str) -> list[str]:
+    """The query plans of the SELECTs on ``table`` that ``read`` runs."""
+    statements: list[str] = []
+    conn: sqlite3.Connection = store._conn
+    conn.set_trace_callback(statements.append)
+    try:
+        read()
+    finally:
+        conn.set_trace_callback(None)
+    found = []
+    for sql in statements:
+        if sql.lstrip().upper().startswith("SELECT") and f" {table} " in f"{sql} ":
+            found += [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    return found
+
+
+def test_catching_up_reads_only_the_namespaces_own_changes(db_path: Path) -> None:
+    records = _filled(db_path)
+    writer, reader = _store(db_path), _store(db_path)
+    try:
+        reader.vector_search("ns", records[0].vector, 1)
+        writer.insert(_records(3, namespace="other") + _records(2, start=900))
+        search = lambda: reader.vector_search("ns", records[0].vector, 1)  # noqa: E731
+        log = [p for p in _plans(reader, search, "vector_changes") if "vector_changes" in p]
+        assert log
+        assert all("USING INDEX vector_changes_namespace" in p for p in log), log
+        assert reader._cache.events["caught_up_rows"] == 2
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_loading_the_exact_index_reads_no_memory_row(db_path: Path) -> None:
+    store = _store(db_path, ann_threshold=1_000)
+    try:
+        store.insert(_records(30))
+        store._cache.drop()
+        search = lambda: store.vector_search("ns", _records(1)[0].vector, 1)  # noqa: E731
+        found = _plans(store, search, "vectors")
+        engrams = [p for p in found if "vectors" not in p and "(rowid=?)" not in p]
+        # the (namespace, rowid) index names the rows: their texts are never read
+        assert engrams, found
+        assert all("COVERING INDEX engrams_namespace" in p for p in engrams), found
+        assert store._cache.events["rebuilt"] == 1
+    finally:
+        store.close()

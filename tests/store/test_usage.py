@@ -17,13 +17,33 @@ from engramdb.store.sqlite.schema import MIGRATIONS
 from engramdb.testing.conformance import make_record
 
 USAGE = next(n for n, sql in enumerate(MIGRATIONS, 1) if "CREATE TABLE usage" in sql)
+# The migration after it: the vector change log by namespace, undone first
+LOG_BY_NAMESPACE = """
+    DROP TRIGGER engrams_vector_deleted; DROP TRIGGER vectors_inserted;
+    DROP TRIGGER vectors_updated; DROP TRIGGER vectors_deleted;
+    DROP INDEX vector_changes_namespace;
+    ALTER TABLE vector_changes DROP COLUMN namespace;
+    ALTER TABLE namespace_state DROP COLUMN saved_to;
+    ALTER TABLE namespace_state DROP COLUMN pruned_to;
+    CREATE TRIGGER vectors_inserted AFTER INSERT ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid) VALUES (NEW.engram_rowid);
+    END;
+    CREATE TRIGGER vectors_updated AFTER UPDATE ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid) VALUES (NEW.engram_rowid);
+    END;
+    CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid) VALUES (OLD.engram_rowid);
+    END;
+"""
 
 
 def _written_before_usage(path: Path) -> None:
-    """Take the store back to the schema before usage was kept, rows and all."""
+    """Take the store back to the schema before usage was kept, rows and all (the
+    migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
         conn.executescript(
-            """
+            LOG_BY_NAMESPACE
+            + """
             DROP TRIGGER usage_added; DROP TRIGGER usage_changed; DROP TRIGGER usage_deleted;
             DROP TABLE usage; DROP INDEX vectors_model;
             ALTER TABLE dynamics DROP COLUMN size;

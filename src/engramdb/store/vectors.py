@@ -1,26 +1,34 @@
-"""An in-memory vector index over one namespace: exact below a size, HNSW above.
+"""A vector index over one namespace: exact below a size, an HNSW graph above.
 
 Stores own their vectors durably; this index is derived from them (built from
-the table, or restored from a state a store saved) and never the only copy.
+the table, or opened from a form a store saved) and never the only copy.
 Exact search (one matrix product) is fast enough for tens of thousands of
-vectors; above ``ann_threshold`` an hnswlib graph answers instead (see
-BENCHMARKS.md, "Vector index"). It also owns the int8 quantisation used to
-store vectors compactly, and the index's state as plain arrays (``state``,
-``restored``), so that a store can save a built graph and load it instead of
-building it again; where and how it is saved is the store's
-(``store/sqlite/annfile.py``).
+vectors; above ``ann_threshold`` a graph over the vectors' int8 codes answers
+instead (``store/graph.py``; BENCHMARKS.md, "Vector index at a million"). It also
+owns the int8 quantisation used to store vectors compactly.
+
+Above the threshold the index is two parts: the graph, and an exact part holding
+the keys added since the graph last took them in. Adds land in the exact part
+and move into the graph a batch at a time (``_MERGE_AT``); a search asks both
+and merges by score. A graph opened as a read-only view of a saved form
+(memory-mapped: nothing is read until a search touches it) takes no adds or
+removes: its removed and replaced keys are hidden from its answers instead, and
+only a process that changes it a lot copies it into memory (``_thaw``). Where
+and how a graph's form is saved is the store's (``store/sqlite/annfile.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.store.graph import Graph
+
 __all__ = [
-    "IndexState",
     "VectorIndex",
     "dequantize",
     "dequantize_many",
@@ -32,9 +40,19 @@ F32 = npt.NDArray[np.float32]
 
 # Scores one exact ``nearest`` pass holds at once (16 MB of float32)
 _SCORES_PER_BLOCK = 4_000_000
-
-# The live keys and hnswlib's own state (scalars and numpy arrays: its pickle form)
-IndexState = tuple[npt.NDArray[np.int64], dict[str, object]]
+# The exact part of a graph that can change goes into it at this size: one batch
+# insert on every core instead of one per write (an ingest writes 1,000 at once).
+_MERGE_AT = 1_000
+# A read-only (viewed) graph is copied into memory to take changes only past these:
+# until then adds wait in the exact part and removed keys are filtered out of its
+# answers, so a process that mostly searches never holds the graph in memory.
+_VIEW_EXACT_MAX = 20_000
+_VIEW_HIDDEN_MAX = 1_000
+# The graph compares int8 codes of the query too; this many more candidates than
+# asked (up to as many again) are scored again with the float32 query, which finds
+# the exact top 10 where the codes' ties and rounding alone miss 1% of it
+# (BENCHMARKS.md, "Vector index at a million").
+_RESCORED_EXTRA = 32
 
 
 def quantize(vector: F32) -> tuple[bytes, float]:
@@ -79,20 +97,47 @@ class VectorIndex:
     def __init__(self, dims: int, ann_threshold: int = 20_000) -> None:
         self.dims = dims
         self.ann_threshold = ann_threshold
+        # the exact part: every key below the threshold, the newest above it
         self._matrix: F32 = np.zeros((0, dims), dtype=np.float32)
         self._keys: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._position: dict[int, int] = {}
         self._size = 0
-        self._hnsw: object | None = None
+        self._graph: Graph | None = None
+        self._hidden: set[int] = set()  # keys of a viewed graph removed or replaced since
+
+    @classmethod
+    def opened(cls, dims: int, ann_threshold: int, form: Any, *, view: bool) -> VectorIndex:
+        """The index whose ``serialized()`` form is ``form`` (a buffer): searched in place
+        when ``view`` (the buffer must outlive the index), else copied into memory.
+        Raises ValueError when ``form`` is not a graph of ``dims`` dimensions."""
+        index = cls(dims, ann_threshold)
+        index._graph = Graph.opened(form, dims, view=view)
+        return index
 
     def __len__(self) -> int:
-        return self._size
+        graph = self._graph
+        return self._size + (0 if graph is None else len(graph) - len(self._hidden))
 
     def __contains__(self, key: int) -> bool:
-        return key in self._position
+        return key in self._position or self._in_graph(key)
+
+    @property
+    def graph_built(self) -> bool:
+        """Whether a graph is built (the part worth saving)."""
+        return self._graph is not None
+
+    @property
+    def exact(self) -> bool:
+        """Whether every vector is held as the float32 the index was given (below the
+        threshold); above it, ``vector`` and ``matrix`` give a graph's vectors back
+        from their int8 codes (normalised: equal to the stored vector within float32
+        rounding, not to the bit)."""
+        return self._graph is None
 
     def add(self, keys: Sequence[int], vectors: F32) -> None:
         """Add or replace vectors."""
+        if self._graph is not None:  # a replaced vector leaves the graph first
+            self._leave_graph([int(k) for k in keys if int(k) not in self._position])
         for key, vector in zip(keys, vectors, strict=True):
             pos = self._position.get(int(key))
             if pos is None:
@@ -102,15 +147,14 @@ class VectorIndex:
                 self._position[int(key)] = pos
                 self._keys[pos] = key
             self._matrix[pos] = vector
-        if self._hnsw is not None:
-            self._hnsw_add(keys, vectors)
-        elif self._size >= self.ann_threshold:
-            self._build_hnsw()
+        self._settle()
 
     def remove(self, keys: Sequence[int]) -> None:
+        in_graph = []
         for key in keys:
             pos = self._position.pop(int(key), None)
             if pos is None:
+                in_graph.append(int(key))
                 continue
             last = self._size - 1
             if pos != last:  # move the last row into the hole
@@ -119,12 +163,17 @@ class VectorIndex:
                 self._keys[pos] = moved
                 self._position[moved] = pos
             self._size = last
-            if self._hnsw is not None:
-                self._hnsw.mark_deleted(int(key))  # type: ignore[attr-defined]
+        if self._graph is not None and in_graph:
+            self._leave_graph(in_graph)
+            self._settle()
 
     def vector(self, key: int) -> F32 | None:
         pos = self._position.get(key)
-        return None if pos is None else self._matrix[pos]
+        if pos is not None:
+            return np.asarray(self._matrix[pos], dtype=np.float32)
+        if not self._in_graph(key):
+            return None
+        return np.asarray(self._from_graph(np.array([key], dtype=np.int64))[0], dtype=np.float32)
 
     def matrix(self, keys: Sequence[int]) -> F32:
         """The vectors of ``keys`` as rows (zeros for unknown keys)."""
@@ -133,76 +182,67 @@ class VectorIndex:
         found = [i for i, p in enumerate(positions) if p >= 0]
         if found:
             out[found] = self._matrix[[positions[i] for i in found]]
+        if self._graph is not None:
+            rest = [i for i, p in enumerate(positions) if p < 0 and self._in_graph(int(keys[i]))]
+            if rest:
+                out[rest] = self._from_graph(np.array([keys[i] for i in rest], dtype=np.int64))
         return out
 
     def search(self, query: F32, limit: int) -> list[tuple[int, float]]:
         """The ``limit`` nearest keys with their cosine similarity, best first."""
-        if self._size == 0 or limit <= 0:
+        if limit <= 0 or not len(self):
             return []
-        if self._hnsw is not None and self._size >= self.ann_threshold:
-            return self._hnsw_search(query, limit)
-        scores = self._matrix[: self._size] @ query.astype(np.float32)
-        if limit < self._size:
-            top = np.argpartition(-scores, limit - 1)[:limit]
-        else:
-            top = np.arange(self._size)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self._keys[i]), float(scores[i])) for i in top]
+        query = np.asarray(query, dtype=np.float32)
+        found = self._exact_search(query, limit)
+        if self._graph is not None:
+            (graph_keys,), (count,) = self._graph_candidates(query[None], limit)
+            keys = graph_keys[:count]
+            scores = self._from_graph(keys) @ query
+            found += zip(keys.tolist(), scores.tolist(), strict=True)
+            found.sort(key=lambda pair: -pair[1])  # stable: on ties, the exact part first
+        return [(int(key), float(score)) for key, score in found[:limit]]
 
     def nearest(self, queries: F32) -> npt.NDArray[np.float64]:
         """Each query's similarity to its nearest vector, as ``search(query, 1)`` scores
         it, for a batch of queries in one pass; 0 when the index is empty."""
         scores = np.zeros(len(queries), dtype=np.float64)
-        if self._size == 0 or not len(queries):
+        if not len(self) or not len(queries):
             return scores
         batch = np.ascontiguousarray(queries, dtype=np.float32)
-        if self._hnsw is not None and self._size >= self.ann_threshold:
-            _, distances = self._hnsw_knn(batch, 1)
-            return 1.0 - distances[:, 0].astype(np.float64)
-        # exact: one matrix product per block of queries, its scores bounded in size
-        matrix = self._matrix[: self._size]
-        step = max(1, _SCORES_PER_BLOCK // self._size)
-        for start in range(0, len(batch), step):
-            block = batch[start : start + step] @ matrix.T
-            scores[start : start + step] = block.max(axis=1)
-        return scores
+        best = np.full(len(batch), -np.inf, dtype=np.float64)
+        if self._size:  # exact: one matrix product per block of queries, bounded in size
+            matrix = self._matrix[: self._size]
+            step = max(1, _SCORES_PER_BLOCK // self._size)
+            for start in range(0, len(batch), step):
+                block = batch[start : start + step] @ matrix.T
+                best[start : start + step] = block.max(axis=1)
+        if self._graph is not None and len(self._graph) > len(self._hidden):
+            keys, counts = self._graph_candidates(batch, 1)
+            for row, (row_keys, count) in enumerate(zip(keys, counts, strict=True)):
+                if count:
+                    near = self._from_graph(row_keys[:count]) @ batch[row]
+                    best[row] = max(best[row], float(near.max()))
+        return np.where(np.isfinite(best), best, 0.0)
 
-    @property
-    def graph_built(self) -> bool:
-        """Whether an HNSW graph is built (the part worth saving)."""
-        return self._hnsw is not None
+    def serialized(self) -> bytearray:
+        """The graph's form with every vector of the index in it (the exact part goes
+        in first), for a store to save (``opened`` reads it back); only once a graph
+        is built."""
+        return self._settled_graph().serialized()
 
-    def state(self) -> IndexState | None:
-        """The live keys and the HNSW graph's state, or None when no graph is built."""
-        if self._hnsw is None:
-            return None
-        (params,) = self._hnsw.__getstate__()  # type: ignore[attr-defined]
-        return self._keys[: self._size].copy(), dict(params)
+    def save(self, path: Path) -> None:
+        """Write ``serialized()``'s form to the file at ``path``, without a copy of it
+        in memory."""
+        self._settled_graph().save(path)
 
-    @classmethod
-    def restored(cls, dims: int, ann_threshold: int, state: IndexState) -> VectorIndex:
-        """The index whose ``state()`` was ``state``: the graph as it was, and the
-        vectors read back out of it (no rebuild). Raises ``ValueError`` when the
-        state does not describe such an index."""
-        import hnswlib
+    def _settled_graph(self) -> Graph:
+        if self._graph is None:
+            raise ValueError("no graph is built below the threshold: nothing to save")
+        self._merge()
+        assert self._graph is not None
+        return self._graph
 
-        keys, params = state
-        if params.get("dim") != dims or params.get("space") != "ip":
-            raise ValueError("the saved graph has other dimensions or another metric")
-        vectors = _stored_vectors(keys, params, dims)
-        graph = hnswlib.Index.__new__(hnswlib.Index)
-        try:
-            graph.__setstate__((params,))
-        except (RuntimeError, TypeError, KeyError) as exc:
-            raise ValueError(f"the saved graph does not load: {exc}") from exc
-        index = cls(dims, ann_threshold)
-        index._grow(len(keys))
-        index._size = len(keys)
-        index._keys[: len(keys)] = keys
-        index._matrix[: len(keys)] = vectors
-        index._position = {int(key): pos for pos, key in enumerate(keys)}
-        index._hnsw = graph
-        return index
+    # -- the parts ------------------------------------------------------------
 
     def _grow(self, needed: int) -> None:
         if needed <= len(self._matrix):
@@ -214,66 +254,90 @@ class VectorIndex:
         keys[: self._size] = self._keys[: self._size]
         self._matrix, self._keys = matrix, keys
 
-    # -- HNSW (hnswlib), used only above the threshold -----------------------
+    def _exact_search(self, query: F32, limit: int) -> list[tuple[int, float]]:
+        if not self._size:
+            return []
+        scores = self._matrix[: self._size] @ query
+        if limit < self._size:
+            top = np.argpartition(-scores, limit - 1)[:limit]
+        else:
+            top = np.arange(self._size)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self._keys[i]), float(scores[i])) for i in top]
 
-    def _build_hnsw(self) -> None:
-        import hnswlib  # imported lazily: small stores never need it
+    def _in_graph(self, key: int) -> bool:
+        return self._graph is not None and key not in self._hidden and key in self._graph
 
-        index = hnswlib.Index(space="ip", dim=self.dims)
-        index.init_index(max_elements=max(2 * self._size, 1024), ef_construction=100, M=16)
-        index.set_ef(128)
-        index.add_items(self._matrix[: self._size], self._keys[: self._size])
-        self._hnsw = index
+    def _leave_graph(self, keys: list[int]) -> None:
+        graph = self._graph
+        assert graph is not None
+        held = [key for key in keys if key not in self._hidden and key in graph]
+        if not held:
+            return
+        if graph.frozen:
+            self._hidden.update(held)
+        else:
+            graph.remove(np.array(held, dtype=np.int64))
 
-    def _hnsw_add(self, keys: Sequence[int], vectors: F32) -> None:
-        index = self._hnsw
-        assert index is not None
-        needed = index.get_current_count() + len(keys)  # type: ignore[attr-defined]
-        if needed > index.get_max_elements():  # type: ignore[attr-defined]
-            index.resize_index(2 * needed)  # type: ignore[attr-defined]
-        index.add_items(np.asarray(vectors, dtype=np.float32), np.asarray(keys))  # type: ignore[attr-defined]
-        for key in keys:
-            with contextlib.suppress(RuntimeError):  # raised when it was not marked deleted
-                index.unmark_deleted(int(key))  # type: ignore[attr-defined]
+    def _settle(self) -> None:
+        """Build the graph once the index reaches the threshold, and move the exact
+        part into it once that is large enough (module docstring)."""
+        graph = self._graph
+        if graph is None:
+            if self._size >= self.ann_threshold:
+                self._graph = Graph.empty(self.dims)
+                self._merge()
+        elif graph.frozen:
+            if self._size >= _VIEW_EXACT_MAX or len(self._hidden) >= _VIEW_HIDDEN_MAX:
+                self._merge()
+        elif self._size >= _MERGE_AT:
+            self._merge()
 
-    def _hnsw_search(self, query: F32, limit: int) -> list[tuple[int, float]]:
-        k = min(limit, self._size)
-        labels, distances = self._hnsw_knn(query.astype(np.float32), k)
-        pairs = zip(labels[0], distances[0], strict=True)
-        return [(int(label), 1.0 - float(dist)) for label, dist in pairs]
+    def _merge(self) -> None:
+        """Move the exact part into the graph (copying a viewed graph into memory)."""
+        self._thaw()
+        graph = self._graph
+        assert graph is not None
+        if self._size:
+            codes, _ = quantize_many(self._matrix[: self._size])
+            graph.add(self._keys[: self._size], codes)
+        self._matrix = np.zeros((0, self.dims), dtype=np.float32)
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._position, self._size = {}, 0
 
-    def _hnsw_knn(
-        self, queries: F32, k: int
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
-        """hnswlib's ``k`` nearest labels and distances of each query (one row each)."""
-        index = self._hnsw
-        assert index is not None
-        index.set_ef(max(128, 2 * k))  # type: ignore[attr-defined]
-        return index.knn_query(queries, k=k)  # type: ignore[attr-defined,no-any-return]
+    def _thaw(self) -> None:
+        graph = self._graph
+        if graph is None or not graph.frozen:
+            return
+        graph = graph.thawed()
+        if self._hidden:
+            graph.remove(np.array(sorted(self._hidden), dtype=np.int64))
+        self._graph, self._hidden = graph, set()
 
+    def _graph_candidates(
+        self, queries: F32, limit: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each query's candidates in the graph for its ``limit`` nearest (a few more,
+        to be scored again: ``_RESCORED_EXTRA``), hidden keys left out, and how many
+        each row holds (the keys first)."""
+        graph = self._graph
+        assert graph is not None
+        hidden = self._hidden
+        wanted = limit + min(limit, _RESCORED_EXTRA)
+        codes, _ = quantize_many(queries)  # cosine: the codes are the query
+        keys, counts = graph.search(codes, min(wanted + len(hidden), len(graph)))
+        if hidden:
+            kept = np.zeros((len(keys), wanted), dtype=np.int64)
+            for row, (row_keys, filled) in enumerate(zip(keys, counts, strict=True)):
+                live = [k for k in row_keys[:filled].tolist() if k not in hidden][:wanted]
+                kept[row, : len(live)] = live
+                counts[row] = len(live)
+            keys = kept
+        return keys[:, :wanted], np.minimum(counts, wanted)
 
-def _stored_vectors(keys: npt.NDArray[np.int64], params: dict[str, object], dims: int) -> F32:
-    """The vectors of ``keys`` read out of hnswlib's level-0 array, where each element
-    keeps its vector and its label (``get_items`` does the same one key at a time
-    through Python lists: seconds for 30k keys)."""
-    try:
-        size = int(params["size_data_per_element"])  # type: ignore[call-overload]
-        at_data = int(params["offset_data"])  # type: ignore[call-overload]
-        at_label = int(params["label_offset"])  # type: ignore[call-overload]
-        count = int(params["cur_element_count"])  # type: ignore[call-overload]
-        level0 = np.asarray(params["data_level0"], dtype=np.int8)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"the saved graph lacks its level-0 layout: {exc}") from exc
-    if size <= 0 or count < len(keys) or len(level0) < count * size:
-        raise ValueError("the saved graph's level-0 array is too short")
-    if at_data + 4 * dims > size or at_label + 8 > size:
-        raise ValueError("the saved graph's element layout does not fit its size")
-    elements = level0[: count * size].reshape(count, size)
-    stored = np.ascontiguousarray(elements[:, at_data : at_data + 4 * dims]).view(np.float32)
-    labels = np.ascontiguousarray(elements[:, at_label : at_label + 8]).view(np.uint64).ravel()
-    order = np.argsort(labels, kind="stable")
-    wanted = np.asarray(keys, dtype=np.uint64)
-    found = np.searchsorted(labels[order], wanted)
-    if len(wanted) and (found.max() >= count or not np.array_equal(labels[order[found]], wanted)):
-        raise ValueError("the saved graph does not hold every key it lists")
-    return np.asarray(stored[order[found]], dtype=np.float32)
+    def _from_graph(self, keys: npt.NDArray[np.int64]) -> F32:
+        """The unit vectors of graph ``keys``, from their codes."""
+        assert self._graph is not None
+        rows = self._graph.codes(keys).astype(np.float32)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return np.asarray(rows / np.where(norms > 0, norms, 1), dtype=np.float32)

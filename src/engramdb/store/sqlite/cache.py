@@ -4,26 +4,33 @@ Both are derived from the tables (the ``vectors`` rows, the memories) and
 kept for as long as the namespace's change counter (``namespace_state``, its
 "generation") says nothing changed: every write bumps it in its transaction.
 After this store's own write the loaded index is brought up to date in place
-(``added``, ``removed``, ``changed``, ``patch``). Vector search and
-``vectors()`` are served from the index; the catalog for ranking is built on
-demand and extended, not rebuilt, after this store's inserts.
+(``added``, ``removed``, ``changed``, ``patch``). Vector search is served from
+the index, and so are ``vectors()`` and the catalog's vectors below
+``ann_threshold``; above it they are read from the ``vectors`` rows (the graph
+keeps int8 codes, not the float32 vectors the table's codes dequantise to). The
+catalog for ranking is built on demand and extended, not rebuilt, after this
+store's inserts.
 
-The saved vector index. Rebuilding a namespace's index reads and dequantises
-every vector row (and builds an HNSW graph above ``ann_threshold``): 33 s at
-100k memories. So:
+The saved vector index. Rebuilding a namespace's index reads every vector row
+and, above ``ann_threshold``, builds a graph (``store/graph.py``): minutes at a
+million memories. So:
 
-- Catch-up: triggers (schema migration 7) append every vector written or
-  deleted, by any process, to the ``vector_changes`` log. An index records
-  the log position it covers; when another process wrote, the next read
-  applies only the rows changed since that position. A full rebuild is the
-  fallback when the log cannot say what changed: another epoch (a backup was
-  restored: ``renumber``) or a gap (entries gone).
+- Catch-up: triggers append every vector written or deleted, by any process,
+  to the ``vector_changes`` log under the memory's namespace (schema
+  migrations 7 and 12). An index records the log position it covers; when
+  another process wrote, the next read applies only the rows of its
+  namespace changed since that position. When the log cannot say what
+  changed (another epoch: a backup was restored, ``renumber``; or entries
+  pruned since), the saved file is loaded instead if there is one, and only
+  then is the index rebuilt.
 - Saved file (``annfile``: ``<database>.ann-<digest>``, 0600): a namespace
-  with an HNSW graph is saved with its generation, log position and epoch.
-  Opening the namespace in a new process loads the file (then catches up if
-  the namespace changed since) instead of rebuilding. A file that is
-  missing, damaged, foreign or sealed otherwise is ignored, the index rebuilt
-  and saved over it; ``engram check`` names it.
+  with a graph is saved with its generation, log position and epoch.
+  Opening the namespace in a new process opens the file (a plaintext
+  store's is searched where it lies, memory-mapped; an encrypted one's is
+  opened into memory) and catches up if the namespace changed since,
+  instead of rebuilding. A file that is missing, damaged, foreign, sealed
+  otherwise or of an earlier version (an hnswlib graph) is ignored, the
+  index rebuilt and saved over it; ``engram check`` names a damaged one.
 - Who saves, and when: any process that can write, after it built a graph
   that has no file yet, or once a tenth of a graph (at least ``_SAVE_AFTER``
   vectors) changed since it was saved: at a read that rebuilt or caught up,
@@ -32,14 +39,19 @@ every vector row (and builds an HNSW graph above ``ann_threshold``): 33 s at
   renamed into place, so no write (a delete, a forget) commits in between;
   two processes saving replace the file in turn, each whole (a scratch file
   renamed over it).
+- Pruning: a save drops the namespace's log entries up to the position the
+  save before it covered (``namespace_state.saved_to``, then ``pruned_to``):
+  a process that caught up since that save goes on catching up, one further
+  behind loads the new file and catches up from there. A store closing
+  counts as a save for the loaded namespaces below the threshold (no file;
+  rebuilding one reads fewer than ``ann_threshold`` rows).
 - Erasure (docs/security.md): in an encrypted store the file is sealed with
-  the namespace's data key. A delete removes the namespace's file, and an
-  index that had a vector removed is never saved again (the graph keeps
-  deleted vectors' data): the next process rebuilds and saves a clean one.
-  ``forget_namespace``, ``reindex``, ``encrypt`` and ``restore_backup``
-  delete the files (``discard``).
-
-The log is never pruned here: one small row per vector write.
+  the namespace's data key. A saved graph never holds a removed vector (the
+  graph zeroes free slots in what it saves), and a delete in a namespace with
+  a saved file writes the file again without the deleted vectors before it
+  returns (the index is loaded and caught up for it, if it was not; the file
+  is deleted if that fails). ``forget_namespace``, ``reindex``, ``encrypt``
+  and ``restore_backup`` delete the files (``discard``).
 """
 
 from __future__ import annotations
@@ -48,19 +60,19 @@ import contextlib
 import secrets
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from engramdb.bounded import Bounded
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
-from engramdb.security.crypto import PLAIN, Cipher
+from engramdb.security.crypto import PLAIN
 from engramdb.store.base import Candidate, Catalog, DynamicsUpdate
 from engramdb.store.sqlite import annfile, dynamics, rows
 from engramdb.store.sqlite.database import Database
 from engramdb.store.sqlite.sealing import DataKeys
-from engramdb.store.vectors import VectorIndex, dequantize, dequantize_many, quantize_many
+from engramdb.store.vectors import VectorIndex, dequantize_many, quantize_many
 
 __all__ = [
     "LOADED_NAMESPACES",
@@ -69,13 +81,14 @@ __all__ = [
     "bump",
     "forget_changes",
     "generations",
-    "namespace_rowids",
     "renumber",
 ]
 
 # Save a graph again once this many of its vectors changed since (or a tenth of
 # it, if more): writing 100k vectors' graph costs about a second.
 _SAVE_AFTER = 1_000
+# Vector rows read and added to an index at a time by a rebuild (77 MB of float32)
+_REBUILD_ROWS = 50_000
 #: The namespaces whose vector index and catalog one open store keeps in memory, most
 #: recently used first (docs/limits.md, "Caches"). An evicted namespace is loaded again
 #: from its saved index file and the change log, or rebuilt from its rows.
@@ -118,18 +131,11 @@ def generations(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT namespace, generation FROM namespace_state").fetchall())
 
 
-def namespace_rowids(conn: sqlite3.Connection, namespace: str) -> list[int]:
-    sql = "SELECT rowid FROM engrams WHERE namespace = ?"
-    return [int(r[0]) for r in conn.execute(sql, (namespace,))]
-
-
-def forget_changes(conn: sqlite3.Connection, rowids: Sequence[int]) -> None:
-    """Erase the change log's entries of a forgotten namespace's rows (inside its
-    transaction, after the delete): no row names them any more. Indexes of the
-    namespace are not caught up but rebuilt (its next row has another ``born``)."""
-    for chunk in rows.chunks(list(rowids)):
-        marks = ",".join("?" * len(chunk))
-        conn.execute(f"DELETE FROM vector_changes WHERE engram_rowid IN ({marks})", chunk)
+def forget_changes(conn: sqlite3.Connection, namespace: str) -> None:
+    """Erase the change log's entries of a forgotten namespace (inside its transaction,
+    after the delete): no row names them any more. Indexes of the namespace are not
+    caught up but rebuilt (its next row has another ``born``)."""
+    conn.execute("DELETE FROM vector_changes WHERE namespace = ?", (namespace,))
 
 
 def _generation(conn: sqlite3.Connection, namespace: str) -> tuple[int, int]:
@@ -140,12 +146,32 @@ def _generation(conn: sqlite3.Connection, namespace: str) -> tuple[int, int]:
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
-def _log(conn: sqlite3.Connection) -> tuple[int, int, int]:
+def _log(conn: sqlite3.Connection, namespace: str) -> tuple[int, int, int]:
     """The change log's epoch, the number of its last entry (0 when none yet), and
-    the number up to which entries may have been pruned."""
+    the number up to which the namespace's entries may have been pruned."""
     epoch, pruned_to = conn.execute("SELECT epoch, pruned_to FROM vector_log").fetchone()
     last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'").fetchone()
-    return int(epoch), (0 if last is None else int(last[0])), int(pruned_to)
+    own = conn.execute(
+        "SELECT pruned_to FROM namespace_state WHERE namespace = ?", (namespace,)
+    ).fetchone()
+    pruned = max(int(pruned_to), 0 if own is None else int(own[0]))
+    return int(epoch), (0 if last is None else int(last[0])), pruned
+
+
+def _prune(conn: sqlite3.Connection, namespace: str, position: int) -> None:
+    """Note a save of the namespace covering the log up to ``position`` (inside a write
+    transaction), and drop its entries up to what the save before covered: an index
+    older than that loads the saved file or is rebuilt (module docstring)."""
+    conn.execute(
+        "DELETE FROM vector_changes WHERE namespace = ? AND seq <= "
+        "(SELECT saved_to FROM namespace_state WHERE namespace = ?)",
+        (namespace, namespace),
+    )
+    conn.execute(
+        "UPDATE namespace_state SET pruned_to = MAX(pruned_to, saved_to), "
+        "saved_to = MAX(saved_to, ?) WHERE namespace = ?",
+        (position, namespace),
+    )
 
 
 class Loaded:
@@ -169,7 +195,7 @@ class Loaded:
         self.born = born
         self.position = position
         self.epoch = epoch
-        self.clean = True  # False once a removal left a vector in the graph: never saved
+        self.wrote = False  # this store wrote the namespace: its close prunes the log
         self.unsaved = 0  # vectors added or removed since it was saved or loaded
         self.catalog: Catalog | None = None  # built on demand, dropped by any write...
         # ...but new memories this store inserted extend it instead: their rowids
@@ -190,8 +216,9 @@ class NamespaceCache:
         self.ann_threshold = ann_threshold
         self.loaded: Bounded[str, Loaded] = Bounded(LOADED_NAMESPACES)
         # What happened to indexes: "rebuilt", "loaded" (from a saved file),
-        # "unusable" (a saved file that did not load), "caught_up" (and its
-        # "caught_up_rows"), "saved". The tests read it instead of timing.
+        # "unusable" (a saved file that did not load), "older" (one of an earlier
+        # version, not read), "caught_up" (and its "caught_up_rows"), "saved".
+        # The tests read it instead of timing.
         self.events: Counter[str] = Counter()
 
     # -- reads ----------------------------------------------------------------
@@ -214,16 +241,29 @@ class NamespaceCache:
 
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(ids), self.dims), dtype=np.float32)
-        # index.vector() is a view of a row that a delete may move: under the lock
-        # (which read() holds), on the snapshot the rowids came from
+        # index.matrix() copies rows that a delete may move: under the lock (which
+        # read() holds), on the snapshot the rowids came from
         with self._db.read() as conn:
             rowids = rows.rowids_of(conn, namespace, ids)
             index = self.index(namespace)
-            for i, engram_id in enumerate(ids):
-                key = rowids.get(engram_id)
-                vector = None if key is None else index.vector(key)
-                if vector is not None:
-                    out[i] = vector
+            found = [i for i, engram_id in enumerate(ids) if engram_id in rowids]
+            if found:
+                keys = [rowids[ids[i]] for i in found]
+                out[found] = self._vectors_of(conn, namespace, index, keys)
+        return out
+
+    def _vectors_of(
+        self, conn: sqlite3.Connection, namespace: str, index: VectorIndex, keys: Sequence[int]
+    ) -> npt.NDArray[np.float32]:
+        """The stored vectors of ``keys`` (rows of zeros for unknown ones): the index's
+        own below the threshold, the ``vectors`` rows' above it (module docstring)."""
+        if index.exact:
+            return index.matrix(keys)
+        out = np.zeros((len(keys), self.dims), dtype=np.float32)
+        position = {key: i for i, key in enumerate(keys)}
+        for chunk in rows.chunks(list(position)):
+            for found, matrix in self._stored(conn, namespace, chunk):
+                out[[position[key] for key in found]] = matrix
         return out
 
     def catalog(self, namespace: str) -> Catalog:
@@ -247,44 +287,69 @@ class NamespaceCache:
                         (namespace, *chunk),
                     ).fetchall()
                 if len(found) == len(wanted):
-                    part = _catalog_of(found, index, cipher, loaded.codes)
+                    vectors = self._vectors_of(conn, namespace, index, wanted)
+                    part = rows.catalog(found, cipher, loaded.codes, vectors)
                     loaded.catalog = loaded.catalog.extended(part)
                     loaded.rowids += wanted
                     loaded.appended = []
                     return loaded.catalog
             found = conn.execute(f"{_CATALOG_COLUMNS} ORDER BY rowid", (namespace,)).fetchall()
             loaded.codes = {}
-            loaded.catalog = _catalog_of(found, index, cipher, loaded.codes)
             loaded.rowids = [int(r["rowid"]) for r in found]
+            vectors = self._vectors_of(conn, namespace, index, loaded.rowids)
+            loaded.catalog = rows.catalog(found, cipher, loaded.codes, vectors)
             loaded.appended = []
             return loaded.catalog
 
     def index(self, namespace: str) -> VectorIndex:
         """The namespace's vector index: as loaded while current; else caught up from
-        the change log, or loaded from its saved file, or rebuilt from the table."""
+        the change log, or loaded from its saved file (and caught up), or rebuilt
+        from the table."""
         with self._db.read() as conn:
-            generation, born = _generation(conn, namespace)
             loaded = self.loaded.get(namespace)
-            if loaded is not None and loaded.generation == generation:
+            if loaded is not None and loaded.generation == _generation(conn, namespace)[0]:
                 return loaded.index
-            log = _log(conn)
+            loaded = self._current(conn, namespace)
             if loaded is None:
-                loaded = self._load_saved(conn, namespace)
-            # a namespace forgotten since has another ``born``: nothing to catch up from
-            if loaded is not None and (
-                loaded.generation == generation
-                or (
-                    loaded.born == born and self._catch_up(conn, namespace, loaded, generation, log)
-                )
-            ):
-                self.loaded[namespace] = loaded
-            else:
-                loaded = self._rebuild(conn, namespace, (generation, born), log)
-                self.loaded[namespace] = loaded
+                state, log = _generation(conn, namespace), _log(conn, namespace)
+                loaded = self._rebuild(conn, namespace, state, log)
                 loaded.unsaved = _SAVE_AFTER + len(loaded.index)  # save what it cost
+                self.loaded[namespace] = loaded
             if self._worth_saving(namespace, loaded):
                 self._save(conn, namespace, loaded)
             return loaded.index
+
+    def _current(self, conn: sqlite3.Connection, namespace: str) -> Loaded | None:
+        """The namespace's index brought up to date without a rebuild: as loaded, or
+        caught up, or its saved file's (caught up); None when only a rebuild can."""
+        state = _generation(conn, namespace)
+        loaded = self.loaded.get(namespace)
+        if loaded is not None and loaded.generation == state[0]:
+            return loaded
+        log = _log(conn, namespace)
+        if loaded is None or not self._brought_up(conn, namespace, loaded, state, log):
+            # the saved file may be ahead of a loaded index the log cannot bring up
+            # to date (its entries were pruned when the file was saved)
+            loaded = self._load_saved(conn, namespace)
+            if loaded is None or not self._brought_up(conn, namespace, loaded, state, log):
+                return None
+        self.loaded[namespace] = loaded
+        return loaded
+
+    def _brought_up(
+        self,
+        conn: sqlite3.Connection,
+        namespace: str,
+        loaded: Loaded,
+        state: tuple[int, int],
+        log: tuple[int, int, int],
+    ) -> bool:
+        """Whether ``loaded`` is at the namespace's ``state``, caught up if need be; a
+        namespace forgotten since has another ``born``: nothing to catch up from."""
+        generation, born = state
+        if loaded.generation == generation:
+            return True
+        return loaded.born == born and self._catch_up(conn, namespace, loaded, generation, log)
 
     def _rebuild(
         self,
@@ -293,47 +358,60 @@ class NamespaceCache:
         state: tuple[int, int],
         log: tuple[int, int, int],
     ) -> Loaded:
-        keys, matrix = self._stored(
-            conn,
-            namespace,
-            "SELECT v.engram_rowid, v.scale, v.data, e.id FROM vectors v "
-            "JOIN engrams e ON e.rowid = v.engram_rowid WHERE e.namespace = ? "
-            "ORDER BY v.engram_rowid",
-            (namespace,),
-        )
         index = VectorIndex(self.dims, self.ann_threshold)
-        if keys:
+        for keys, matrix in self._stored(conn, namespace, None):
             index.add(keys, matrix)
         self.events["rebuilt"] += 1
         generation, born = state
         return Loaded(index, generation, born=born, position=log[1], epoch=log[0])
 
     def _stored(
-        self, conn: sqlite3.Connection, namespace: str, sql: str, params: Sequence[object]
-    ) -> tuple[list[int], npt.NDArray[np.float32]]:
-        """Rowids and dequantised vectors of the ``vectors`` rows ``sql`` selects."""
-        stored = conn.execute(sql, params).fetchall()
+        self, conn: sqlite3.Connection, namespace: str, rowids: Sequence[int] | None
+    ) -> Iterator[tuple[list[int], npt.NDArray[np.float32]]]:
+        """Rowids and dequantised vectors of the namespace's ``vectors`` rows (of
+        ``rowids`` only, unless None), in rowid order, ``_REBUILD_ROWS`` at a time.
+
+        A plaintext store reads the namespace's ``(namespace, rowid)`` index and the
+        ``vectors`` rows, never the memories' own rows (their texts); a store whose
+        vectors are sealed also reads each memory's id, the associated data."""
         sealed = self._keys.vectors_sealed
-        cipher = self._keys.cipher(conn, namespace) if sealed and stored else None
-        data = (
-            [r[2] for r in stored]
-            if cipher is None
-            else [cipher.open_bytes(r[2], f"vectors:{r[3]}") for r in stored]
+        columns = "e.rowid, v.scale, v.data" + (", e.id" if sealed else "")
+        where = "e.namespace = ?"
+        params: list[object] = [namespace]
+        if rowids is not None:
+            where += f" AND e.rowid IN ({','.join('?' * len(rowids))})"
+            params += list(rowids)
+        cursor = conn.execute(
+            f"SELECT {columns} FROM engrams e JOIN vectors v ON v.engram_rowid = e.rowid "
+            f"WHERE {where} ORDER BY e.rowid",
+            params,
         )
-        wrong = next((r[3] for d, r in zip(data, stored, strict=True) if len(d) != self.dims), None)
-        if wrong is not None:
-            if not self._keys.encrypted and DataKeys.recorded(conn) is not None:
-                raise DecryptionError(
-                    "the store was encrypted since it was opened: reopen it with its master key"
-                )
-            raise IntegrityError(
-                f"the stored vector of memory {wrong} does not have {self.dims} "
-                "dimensions ('engram check' lists the damage)"
+        while stored := cursor.fetchmany(_REBUILD_ROWS):
+            if sealed:
+                cipher = self._keys.cipher(conn, namespace)
+                data = [cipher.open_bytes(r[2], f"vectors:{r[3]}") for r in stored]
+            else:
+                data = [r[2] for r in stored]
+            wrong = next(
+                (r for d, r in zip(data, stored, strict=True) if len(d) != self.dims), None
             )
-        if not stored:
-            return [], np.zeros((0, self.dims), dtype=np.float32)
-        matrix = np.stack([dequantize(d, float(r[1])) for d, r in zip(data, stored, strict=True)])
-        return [int(r[0]) for r in stored], matrix
+            if wrong is not None:
+                if not self._keys.encrypted and DataKeys.recorded(conn) is not None:
+                    raise DecryptionError(
+                        "the store was encrypted since it was opened: reopen it with its master key"
+                    )
+                engram_id = (
+                    wrong[3]
+                    if sealed
+                    else rows.ids_of(conn, [int(wrong[0])]).get(int(wrong[0]), wrong[0])
+                )
+                raise IntegrityError(
+                    f"the stored vector of memory {engram_id} does not have {self.dims} "
+                    "dimensions ('engram check' lists the damage)"
+                )
+            codes = np.frombuffer(b"".join(data), dtype=np.int8).reshape(len(data), self.dims)
+            scales = np.array([float(r[1]) for r in stored], dtype=np.float64)
+            yield [int(r[0]) for r in stored], dequantize_many(codes, scales)
 
     def _catch_up(
         self,
@@ -343,8 +421,9 @@ class NamespaceCache:
         generation: int,
         log: tuple[int, int, int],
     ) -> bool:
-        """Apply the vectors changed since ``loaded.position`` (any process's writes);
-        False when the log cannot say what changed (another epoch, entries pruned)."""
+        """Apply the namespace's vectors changed since ``loaded.position`` (any
+        process's writes); False when the log cannot say what changed (another
+        epoch, entries pruned)."""
         epoch, last, pruned_to = log
         since = loaded.position
         if loaded.epoch != epoch or since > last or since < pruned_to:
@@ -352,30 +431,19 @@ class NamespaceCache:
         changed = [
             int(r[0])
             for r in conn.execute(
-                "SELECT DISTINCT engram_rowid FROM vector_changes WHERE seq > ?", (since,)
+                "SELECT DISTINCT engram_rowid FROM vector_changes WHERE namespace = ? AND seq > ?",
+                (namespace, since),
             )
         ]
         present: list[int] = []
-        vectors: list[npt.NDArray[np.float32]] = []
         for chunk in rows.chunks(changed):
-            marks = ",".join("?" * len(chunk))
-            keys, matrix = self._stored(
-                conn,
-                namespace,
-                "SELECT v.engram_rowid, v.scale, v.data, e.id FROM vectors v "
-                "JOIN engrams e ON e.rowid = v.engram_rowid WHERE e.namespace = ? "
-                f"AND v.engram_rowid IN ({marks}) ORDER BY v.engram_rowid",
-                (namespace, *chunk),
-            )
-            present += keys
-            vectors.append(matrix)
+            for keys, matrix in self._stored(conn, namespace, chunk):
+                loaded.index.add(keys, matrix)
+                present += keys
         found = set(present)
         gone = [key for key in changed if key not in found and key in loaded.index]
-        if present:
-            loaded.index.add(present, np.concatenate(vectors))
         if gone:
             loaded.index.remove(gone)
-            loaded.clean = False  # the graph still holds the removed vectors
         loaded.generation, loaded.position = generation, last
         loaded.catalog, loaded.appended = None, []
         loaded.unsaved += len(present) + len(gone)
@@ -393,14 +461,20 @@ class NamespaceCache:
             return None
         try:
             cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
-            covered, state = annfile.read(path, namespace, cipher)
-            index = VectorIndex.restored(self.dims, self.ann_threshold, state)
+            saved = annfile.read(path, namespace, cipher)
+            if saved is None:  # an earlier version's form (hnswlib): rebuilt once
+                self.events["older"] += 1
+                if not self._db.read_only:
+                    path.unlink(missing_ok=True)
+                return None
+            index = VectorIndex.opened(self.dims, self.ann_threshold, saved.form, view=saved.mapped)
         except (OSError, ValueError, StoreError):  # damaged or foreign: rebuilt instead
             self.events["unusable"] += 1
             if not self._db.read_only:  # derived: the rebuild saves a sound one, if any
                 path.unlink(missing_ok=True)
             return None
         self.events["loaded"] += 1
+        covered = saved.covered
         return Loaded(
             index,
             covered.generation,
@@ -409,57 +483,88 @@ class NamespaceCache:
             epoch=covered.epoch,
         )
 
-    def _save(self, conn: sqlite3.Connection, namespace: str, loaded: Loaded) -> None:
-        """Save a current, clean graph, holding the write lock so that no write (a
-        forget, a delete) commits between checking it is current and the rename."""
-        state = loaded.index.state()
-        if state is None or not loaded.clean or self._db.in_memory or self._db.read_only:
-            return
+    def _save(self, conn: sqlite3.Connection, namespace: str, loaded: Loaded) -> bool:
+        """Save a current graph, holding the write lock so that no write (a forget, a
+        delete) commits between checking it is current and the rename; then prune
+        the log up to what the file covers. Whether the file now holds the index."""
+        index = loaded.index
+        if not index.graph_built or self._db.in_memory or self._db.read_only:
+            return False
         cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
         path = annfile.path_of(self._db.path, namespace)
         try:
             # A connection of its own: ours may be inside a read snapshot here.
             guard = sqlite3.connect(self._db.path, timeout=1.0, isolation_level=None)
         except sqlite3.Error:
-            return
+            return False
         try:
             guard.execute("BEGIN IMMEDIATE")
-            epoch, last, _ = _log(guard)
+            epoch, last, _ = _log(guard, namespace)
             if (_generation(guard, namespace), epoch) != (
                 (loaded.generation, loaded.born),
                 loaded.epoch,
             ):
-                return  # someone wrote since: the next read catches up, then saves
+                return False  # someone wrote since: the next read catches up, then saves
             # current: no entry of the namespace is newer than the log's last one
             loaded.position = max(loaded.position, last)
             covered = annfile.Covered(loaded.generation, loaded.born, loaded.position, epoch)
-            annfile.write(path, namespace, covered, state, cipher)
+            annfile.write(
+                path, namespace, covered, self.dims, cipher, form=index.serialized, save=index.save
+            )
+            _prune(guard, namespace, loaded.position)
+            guard.execute("COMMIT")
             loaded.unsaved = 0
             self.events["saved"] += 1
-        except (sqlite3.Error, OSError, StoreError):
+            return True
+        except (sqlite3.Error, OSError, StoreError, ValueError):
             # The file is derived and optional: failing to save it (busy, disk full)
             # costs the next process a rebuild, never this read its answer.
-            return
+            return False
         finally:
             with contextlib.suppress(sqlite3.Error):
-                guard.execute("ROLLBACK")  # nothing was written to the database
+                guard.execute("ROLLBACK")  # when it did not commit
             guard.close()
 
     def _worth_saving(self, namespace: str, loaded: Loaded) -> bool:
         """A graph with no saved file yet, or with many changes since it was saved;
         small changes are left to the log: the next process catches up."""
-        if not loaded.index.graph_built or not loaded.clean or self._db.in_memory:
+        if not loaded.index.graph_built or self._db.in_memory:
             return False
         if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
             return True
         return loaded.unsaved > 0 and not annfile.path_of(self._db.path, namespace).exists()
 
     def save(self) -> None:
-        """Save every loaded graph with many changes not yet saved (at close)."""
+        """At close: save every loaded graph with many changes not yet saved, and prune
+        the log entries of the loaded namespaces below the threshold it wrote (a
+        store that only read writes nothing)."""
         with self._db.read() as conn:
             for namespace, loaded in list(self.loaded.items()):
                 if self._worth_saving(namespace, loaded):
                     self._save(conn, namespace, loaded)
+        exact = [
+            (ns, ld) for ns, ld in self.loaded.items() if ld.wrote and not ld.index.graph_built
+        ]
+        if not exact or self._db.in_memory or self._db.read_only:
+            return
+        try:
+            guard = sqlite3.connect(self._db.path, timeout=1.0, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            guard.execute("BEGIN IMMEDIATE")
+            for namespace, loaded in exact:
+                epoch, last, _ = _log(guard, namespace)
+                current = (loaded.generation, loaded.born) == _generation(guard, namespace)
+                if current and epoch == loaded.epoch:
+                    _prune(guard, namespace, last)
+            guard.execute("COMMIT")
+        except sqlite3.Error:
+            return  # pruning is housekeeping: the next close tries again
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                guard.execute("ROLLBACK")
+            guard.close()
 
     def discard(self, namespace: str | None = None) -> None:
         """Drop the loaded index and delete the saved file of one namespace (or all):
@@ -477,7 +582,8 @@ class NamespaceCache:
                 path.unlink(missing_ok=True)
 
     def damaged(self, conn: sqlite3.Connection, namespaces: Sequence[str]) -> list[str]:
-        """The saved index files that would not load (``engram check``)."""
+        """The saved index files that would not load (``engram check``); one of an
+        earlier version is not damaged (it is rebuilt at the next search)."""
         if self._db.in_memory:
             return []
         owners = {annfile.path_of(self._db.path, ns).name: ns for ns in namespaces}
@@ -489,8 +595,9 @@ class NamespaceCache:
                 continue
             try:
                 cipher = self._keys.cipher(conn, namespace) if self._keys.encrypted else PLAIN
-                _, state = annfile.read(path, namespace, cipher)
-                VectorIndex.restored(self.dims, self.ann_threshold, state)
+                saved = annfile.read(path, namespace, cipher)
+                if saved is not None:
+                    VectorIndex.opened(self.dims, self.ann_threshold, saved.form, view=True)
             except (OSError, ValueError, StoreError) as exc:
                 found.append(
                     f"namespace {namespace!r}: the saved vector index {path.name} does not "
@@ -526,6 +633,7 @@ class NamespaceCache:
             loaded.index.add(keys, matrix)
             loaded.generation = generation
             loaded.unsaved += len(keys)
+            loaded.wrote = True
             self._advance(namespace, loaded)
             if appended and loaded.catalog is not None:
                 loaded.appended += keys
@@ -533,23 +641,34 @@ class NamespaceCache:
                 loaded.catalog = None
 
     def removed(self, namespace: str, rowids: Sequence[int], generation: int) -> None:
-        """Take deleted memories out of a loaded index."""
+        """Take deleted memories out of a loaded index, and out of the saved file."""
         # Under the lock: remove() moves rows, which a search in another thread
         # (check_same_thread=False) must not see half-done.
         with self._db.lock:
             loaded = self.loaded.get(namespace)
             if loaded is not None:
-                if any(rowid in loaded.index for rowid in rowids):
-                    loaded.clean = False  # the graph keeps the vector: never save it
                 loaded.index.remove(list(rowids))
                 loaded.catalog = None
                 loaded.unsaved += len(rowids)
+                loaded.wrote = True
                 if loaded.generation == generation - 1:
                     loaded.generation = generation
                     self._advance(namespace, loaded)
-            if not self._db.in_memory:
-                # the saved graph holds the deleted vectors (docs/security.md, erasure)
-                annfile.path_of(self._db.path, namespace).unlink(missing_ok=True)
+            if self._db.in_memory:
+                return
+            path = annfile.path_of(self._db.path, namespace)
+            if not path.exists():
+                return
+            # The saved graph holds the deleted vectors (docs/security.md, erasure):
+            # write it again without them now, or else delete it.
+            written = False
+            try:
+                with self._db.read() as conn:  # loaded or opened, caught up: never rebuilt
+                    current = self._current(conn, namespace)
+                    written = current is not None and self._save(conn, namespace, current)
+            finally:
+                if not written:
+                    path.unlink(missing_ok=True)
 
     def changed(self, namespace: str, generation: int) -> None:
         """Vectors unchanged but something a ranking reads did (fact validity): the
@@ -567,7 +686,7 @@ class NamespaceCache:
         generation, no entry of it is newer than the log's last one."""
         with self._db.read() as conn:
             if _generation(conn, namespace) == (loaded.generation, loaded.born):
-                epoch, last, _ = _log(conn)
+                epoch, last, _ = _log(conn, namespace)
                 if epoch == loaded.epoch:
                     loaded.position = max(loaded.position, last)
 
@@ -598,10 +717,3 @@ class NamespaceCache:
                 f"{len(loaded.index)} vectors, the table {count} memories"
             ]
         return []
-
-
-def _catalog_of(
-    found: Sequence[sqlite3.Row], index: VectorIndex, cipher: Cipher, codes: dict[str, int]
-) -> Catalog:
-    """A catalog of rows (in rowid order), their vectors from the loaded index."""
-    return rows.catalog(found, cipher, codes, index.matrix([int(r["rowid"]) for r in found]))

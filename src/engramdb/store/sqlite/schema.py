@@ -305,6 +305,44 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     CREATE INDEX vectors_model ON vectors (model_id);
     """,
+    # 12: the vector change log by namespace (store/sqlite/cache.py, "The saved vector
+    # index"). Each entry names the memory's namespace, so catching up one namespace
+    # reads its own changes by the index, not every namespace's. A vector deleted with
+    # its memory is noted before the memory goes (a cascade runs once its row is gone,
+    # too late to read its namespace). ``namespace_state.saved_to``: the log position
+    # the namespace's latest saved index covers; ``pruned_to``: its entries up to it may
+    # be gone (the save before covered them). Entries written before carry no
+    # namespace: they are dropped, and every vector index is rebuilt once (the hnswlib
+    # graphs saved before are not read any more either).
+    """
+    ALTER TABLE vector_changes ADD COLUMN namespace TEXT;
+    CREATE INDEX vector_changes_namespace ON vector_changes (namespace, seq);
+    ALTER TABLE namespace_state ADD COLUMN saved_to INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE namespace_state ADD COLUMN pruned_to INTEGER NOT NULL DEFAULT 0;
+    DROP TRIGGER vectors_inserted;
+    DROP TRIGGER vectors_updated;
+    DROP TRIGGER vectors_deleted;
+    CREATE TRIGGER vectors_inserted AFTER INSERT ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid, namespace) VALUES
+            (NEW.engram_rowid, (SELECT namespace FROM engrams WHERE rowid = NEW.engram_rowid));
+    END;
+    CREATE TRIGGER vectors_updated AFTER UPDATE ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid, namespace) VALUES
+            (NEW.engram_rowid, (SELECT namespace FROM engrams WHERE rowid = NEW.engram_rowid));
+    END;
+    CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors
+    WHEN EXISTS (SELECT 1 FROM engrams WHERE rowid = OLD.engram_rowid) BEGIN
+        INSERT INTO vector_changes (engram_rowid, namespace) VALUES
+            (OLD.engram_rowid, (SELECT namespace FROM engrams WHERE rowid = OLD.engram_rowid));
+    END;
+    CREATE TRIGGER engrams_vector_deleted BEFORE DELETE ON engrams
+    WHEN EXISTS (SELECT 1 FROM vectors WHERE engram_rowid = OLD.rowid) BEGIN
+        INSERT INTO vector_changes (engram_rowid, namespace) VALUES (OLD.rowid, OLD.namespace);
+    END;
+    DELETE FROM vector_changes;
+    UPDATE vector_log SET pruned_to =
+        COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'), 0);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -64,7 +64,6 @@ from engramdb.store.sqlite.cache import (
     NamespaceCache,
     bump,
     forget_changes,
-    namespace_rowids,
     renumber,
 )
 from engramdb.store.sqlite.database import (
@@ -281,20 +280,19 @@ class SqliteStore(Store):
 
     def forget_namespace(self, namespace: str) -> int:
         try:
-            return self._forget(namespace, [])
+            return self._forget(namespace)
         except StoreError as exc:
             if not maintenance.disk_full(exc):
                 raise
         # too little room for one transaction: the memories go a few at a time first
         erased = maintenance.erase_in_steps(self._db, namespace)
-        return len(erased) + self._forget(namespace, erased)
+        return len(erased) + self._forget(namespace)
 
-    def _forget(self, namespace: str, erased: Sequence[int]) -> int:
+    def _forget(self, namespace: str) -> int:
         with self._db.write("forget_namespace", erasure=True) as conn:
-            doomed = namespace_rowids(conn, namespace)
             count = rows.forget_namespace(conn, namespace)
-            # the vector change log names them no more
-            forget_changes(conn, [*erased, *doomed])
+            # the vector change log names them no more (those erased in steps too)
+            forget_changes(conn, namespace)
             self._keys.forget(conn, namespace)  # its data key goes with it
         self._cache.discard(namespace)  # with its saved vector index
         self._scrubber.scrub(vacuum=True)
