@@ -102,6 +102,11 @@ def _key(subject: str, attribute: str) -> tuple[str, str]:
     return subject.casefold().strip(), attribute.casefold().strip()
 
 
+def _order(fact: WorkingFact) -> tuple[datetime, str]:
+    """A timeline's order: by the start of validity, then id (a total order)."""
+    return fact.valid_from, fact.engram_id
+
+
 def touched(found: Iterable[Extraction]) -> set[tuple[str, str]]:
     """Every subject / attribute whose timeline recording ``found`` may read or change:
     each statement's own, and those of what ``Ledger._derive`` records or reads for
@@ -144,7 +149,10 @@ class Ledger:
                 superseded_by=fact.superseded_by,
                 sources=set(fact.sources),
             )
-            self._add(working)
+            self.by_id[working.engram_id] = working
+            self.timelines.setdefault(_key(fact.subject, fact.attribute), []).append(working)
+        for timeline in self.timelines.values():  # once each, not at every fact: _add
+            timeline.sort(key=_order)
         known = set(self.by_id) | set(fact_ids)
         for working in self.by_id.values():
             working.derived = bool(working.sources & known)
@@ -251,7 +259,7 @@ class Ledger:
         self.by_id[fact.engram_id] = fact
         timeline = self.timelines.setdefault(_key(fact.subject, fact.attribute), [])
         timeline.append(fact)
-        timeline.sort(key=lambda f: (f.valid_from, f.engram_id))
+        timeline.sort(key=_order)
 
     def _close(self, fact: WorkingFact, at: datetime, status: str, by: str | None) -> None:
         fact.valid_to = max(at, fact.valid_from)
