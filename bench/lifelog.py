@@ -14,7 +14,7 @@ budgets of 100 %, 50 % and 20 % of the year's memories (the least retained
 active memories turn dormant when an add exceeds the budget):
 
 - ``engramdb``: stability from importance and arousal, recall reinforcement,
-  retention and importance in the ranker (the defaults);
+  salience in the ranker (the defaults);
 - ``recency``: plain recency decay: every memory gets the same stability and
   importance, no reinforcement, so the budget keeps the newest memories;
 - ``no-decay``: no retention model at all: dynamics signals off in the
@@ -458,7 +458,7 @@ def replay(
     }
 
 
-DYNAMIC_SIGNALS = frozenset({"retention", "importance", "emotion_match"})
+DYNAMIC_SIGNALS = frozenset({"salience", "emotion_match"})
 
 
 def plot(results: dict[str, Any], out: Path) -> None:

@@ -23,9 +23,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engramdb import Memory
+from engramdb.dynamics.retention import MAX_STABILITY_DAYS, MIN_STABILITY_DAYS
 from engramdb.formats import locomo
 from engramdb.recall.engine import SearchRequest
 from engramdb.recall.features import SIGNALS, Query, signals
+from engramdb.recall.ranker import SALIENCE, salience_prior
 
 #: Signal groups for the ablation table (BENCHMARKS.md): each is removed in turn.
 GROUPS = {
@@ -40,12 +42,18 @@ GROUPS = {
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/locomo_dev.json"
 # Signals LoCoMo cannot teach (its questions name no time windows): weights set by hand.
 # Memory dynamics (docs/dynamics.md): LoCoMo asks about old trivia as often as about what
-# mattered, so it cannot teach retention or importance; their weights are set by
-# hand, small enough that cross-validated Recall@10 stays within 0.01 of the run
-# without them (``--without-dynamics``), and large enough to break ties between
-# similar memories toward the stronger one (bench/lifelog.py). emotion_match is
-# zero unless a search asks for mood-congruent recall.
-DYNAMICS = {"retention": 0.3, "importance": 0.3, "emotion_match": 1.0}
+# mattered, so it cannot teach salience. Salience is not fitted with relevance but
+# weighs after it, as a prior (recall.ranker.salience_prior, docs/recall.md
+# "Salience"): its strength makes a memory's prior odds proportional to its
+# stability up to a year, ln(365 / 0.40255) = 6.81 logits from the weakest new
+# memory to a year's; it fades to nothing SALIENCE_BAND logits below the best match,
+# the band chosen on bench/salience.py (seed 3) with LoCoMo's Recall@10 held.
+# emotion_match is zero unless a search asks for mood-congruent recall.
+SALIENCE_BAND = 8.0
+DYNAMICS = {
+    SALIENCE: float(np.log(MAX_STABILITY_DAYS / MIN_STABILITY_DAYS)),
+    "emotion_match": 1.0,
+}
 # context-conditioned recall (docs/context.md): LoCoMo questions come without a conversation
 # around them, so the weight of the context's cosine is set by hand from
 # bench/context.py's follow-up questions (docs/context.md).
@@ -71,6 +79,7 @@ class Sample:
     evidence: list[str]
     matrix: np.ndarray  # (rows, signals)
     offset: np.ndarray | None = None  # (rows,): what the hand-set signals add
+    prior: np.ndarray | None = None  # (rows,): salience times its strength, before fading
 
 
 def questions(conv: locomo.Conversation) -> list[locomo.Question]:
@@ -107,11 +116,13 @@ def collect(
                 query = Query.parse(q.question, vector, conv.last_session_at)
                 feats = signals(query, view, (view.catalog.vectors @ vector).astype(np.float64))
             matrix = np.stack([feats[name] for name in names], axis=1)
+            weights = HAND_SET if hand is None else hand
             offset = sum(
-                (w * feats[name] for name, w in (HAND_SET if hand is None else hand).items()),
+                (w * feats[name] for name, w in weights.items() if name != SALIENCE),
                 np.zeros(len(ids)),
             )
-            samples.append(Sample(ci, q.category, ids, list(q.evidence), matrix, offset))
+            prior = weights.get(SALIENCE, 0.0) * feats[SALIENCE]
+            samples.append(Sample(ci, q.category, ids, list(q.evidence), matrix, offset, prior))
     return samples
 
 
@@ -149,9 +160,14 @@ def fit(
 
 
 def rank(sample: Sample, weights: dict[str, float], names: Sequence[str], k: int = 20) -> list[str]:
+    """Relevance (fitted weights and hand-set offset), then the salience prior, as
+    the shipped ranker orders them (recall.ranker)."""
     w = np.array([weights.get(name, 0.0) for name in names])
     offset = 0.0 if sample.offset is None else sample.offset
-    order = np.argsort(-(sample.matrix @ w + offset), kind="stable")[:k]
+    score = sample.matrix @ w + offset
+    if sample.prior is not None:
+        score = score + salience_prior(score, sample.prior, SALIENCE_BAND)
+    order = np.argsort(-score, kind="stable")[:k]
     return [sample.ids[i] for i in order]
 
 
@@ -191,7 +207,9 @@ def ablation(
     for label, kept in configs.items():
         index = [names.index(n) for n in kept]
         reduced = [
-            Sample(s.conversation, s.category, s.ids, s.evidence, s.matrix[:, index], s.offset)
+            Sample(
+                s.conversation, s.category, s.ids, s.evidence, s.matrix[:, index], s.offset, s.prior
+            )
             for s in samples
         ]
         rankings, _ = cross_validated(reduced, kept, folds)
@@ -248,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             "source": "fitted on LoCoMo dev (5 conversations, categories 1-4) by "
             "`python bench/ranker_fit.py --write src/engramdb/recall/weights.json`",
             "temperature": 1.0,
+            "salience_band": SALIENCE_BAND,
             "weights": weights | HAND_SET,
         }
         args.write.write_text(json.dumps(document, indent=2) + "\n")

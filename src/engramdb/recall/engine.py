@@ -158,8 +158,8 @@ class Recaller:
         view, features = self.score(request)
         if len(view.catalog) == 0:
             return []
-        ranking = self.ranker.rank(features)
         eligible = self._eligible(request, view, features["retention"])
+        ranking = self.ranker.rank(features, eligible)
         order = ranking.order if eligible is None else ranking.order[eligible[ranking.order]]
         # relevance drops hits below the floor, never reorders them (docs/recall.md)
         relevance = self.calibration.relevance(ranking, order)

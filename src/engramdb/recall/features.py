@@ -18,7 +18,11 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.dynamics.retention import retrievability_array
+from engramdb.dynamics.retention import (
+    MAX_STABILITY_DAYS,
+    MIN_STABILITY_DAYS,
+    retrievability_array,
+)
 from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS, Fact
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.text import fold
@@ -55,9 +59,10 @@ SIGNALS = (
     "time_expression",
     "is_question",
     "length",
-    # memory dynamics (docs/dynamics.md): weights hand-set (bench/ranker_fit.py HAND_SET)
-    "retention",
-    "importance",
+    # memory dynamics (docs/dynamics.md): salience is a prior after relevance (recall.ranker,
+    # docs/recall.md "Salience"); its strength and emotion_match's weight are set
+    # (bench/ranker_fit.py PRIOR and HAND_SET)
+    "salience",
     "emotion_match",
     # context-conditioned recall (docs/context.md): cosine with the conversation so far;
     # weight hand-set (bench/ranker_fit.py HAND_SET), zero when no context is given
@@ -501,13 +506,31 @@ def signals(
         "time_expression": view.time_mention,
         "is_question": view.is_question,
         "length": view.length,
-        "retention": view.retention(query.now),
-        "importance": view.dynamics.importance,
+        "retention": view.retention(query.now),  # not ranked: dormancy and explanations
+        "salience": _salience(view),
         "emotion_match": _emotion_match(query, view),
         "context_dense": _context_dense(query, view),
         "validity": validity,
         **_keys(dense, coverage, validity, view),
     }
+
+
+def _salience(view: NamespaceView) -> F64:
+    """How strongly each memory is held, in [0, 1]: its stability on the log scale
+    from the weakest new memory (``MIN_STABILITY_DAYS``) to a year.
+
+    Importance, arousal and spaced recalls all act through stability
+    (docs/dynamics.md), so this is the importance a new memory would need to be
+    as stable, arousal and recalls included. Times the prior's strength,
+    ``ln(365 / MIN_STABILITY_DAYS)`` logits, it makes a memory's prior odds of
+    being the one meant proportional to its stability, up to a year (docs/recall.md,
+    "Salience"). How long ago the memory was made or used does not count: the
+    question's own words say when (time signals, ``as_of``), and on LoCoMo any
+    recency prior costs recall (BENCHMARKS.md).
+    """
+    span = np.log(MAX_STABILITY_DAYS / MIN_STABILITY_DAYS)
+    held = np.log(np.maximum(view.dynamics.stability_days, 1e-9) / MIN_STABILITY_DAYS) / span
+    return np.asarray(np.clip(held, 0.0, 1.0), dtype=np.float64)
 
 
 def _context_dense(query: Query, view: NamespaceView) -> F64:
