@@ -69,7 +69,7 @@ def catalog_of(
         found += cursor.execute(sql, (*chunk, namespace)).fetchall()
     found.sort(key=itemgetter(0))
     vectors = _vectors(cipher, found, dims, sealed=vectors_sealed)
-    return rows.catalog([r[:-2] for r in found], cipher, {}, vectors)
+    return rows.catalog(found, cipher, {}, vectors)
 
 
 def _vectors(

@@ -107,7 +107,8 @@ def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
 #: What ``catalog`` reads of each memory, in this order; the dynamics columns follow
 #: (``dynamics.DYNAMICS_COLUMNS``, or ``DYNAMICS_JOINED`` over ``engrams e``).
 CATALOG_FIELDS = "rowid, id, kind, session, seq, speaker, occurred_at, text, keys, analysis"
-_WIDTH = len(CATALOG_FIELDS.split(",")) + len(dynamics.FIELDS)
+_FIELDS = len(CATALOG_FIELDS.split(","))
+_WIDTH = _FIELDS + len(dynamics.FIELDS)
 
 
 def catalog(
@@ -117,13 +118,14 @@ def catalog(
     vectors: npt.NDArray[np.float32],
 ) -> Catalog:
     """A catalog of ``found``, rows of ``CATALOG_FIELDS`` and the dynamics columns (tuples
-    or ``sqlite3.Row``), in their order; ``vectors`` are theirs, row for row. A session
-    without a code in ``codes`` gets the next one.
+    or ``sqlite3.Row``; columns after those are not read), in their order; ``vectors``
+    are theirs, row for row. A session without a code in ``codes`` gets the next one.
 
     Built column by column, not a memory at a time: a two-stage search reads a pool
     of candidates this way at every search (docs/recall.md, "What a search reads")."""
     columns = list(zip(*found, strict=True)) or [()] * _WIDTH
-    (_, ids, kinds, sessions, seqs, speakers, occurred, texts, keys, analyses, *state) = columns
+    (_, ids, kinds, sessions, seqs, speakers, occurred, texts, keys, analyses) = columns[:_FIELDS]
+    state = columns[_FIELDS:_WIDTH]
     texts = _opened(cipher, texts, ids, "engrams.text")
     keys = _opened(cipher, keys, ids, "engrams.keys")
     occurred_at = seconds(occurred)
