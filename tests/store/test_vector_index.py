@@ -111,6 +111,16 @@ def test_a_viewed_graph_hides_removals_and_keeps_adds_apart() -> None:
         assert _top(again, query, 5) == _top(viewed, query, 5)
 
 
+def test_a_graph_whose_every_vector_was_removed_answers_from_the_exact_part() -> None:
+    index, vectors = _graph(count=300)
+    index.remove(list(range(1, 301)))
+    assert len(index) == 0
+    assert index.search(vectors[0], 5) == []
+    index.add([7_001], vectors[:1])
+    assert index.search(vectors[0], 5)[0][0] == 7_001
+    assert index.nearest(vectors[:2])[0] == pytest.approx(1.0, abs=1e-6)
+
+
 def test_a_viewed_graph_is_copied_into_memory_past_many_removals() -> None:
     index, vectors = _graph(count=2_500)
     viewed = VectorIndex.opened(DIMS, 200, memoryview(index.serialized()), view=True)

@@ -324,8 +324,11 @@ class VectorIndex:
         assert graph is not None
         hidden = self._hidden
         wanted = limit + min(limit, _RESCORED_EXTRA)
+        count = min(wanted + len(hidden), len(graph))
+        if not count:  # every vector of the graph was removed
+            return np.zeros((len(queries), 0), dtype=np.int64), np.zeros(len(queries), np.int64)
         codes, _ = quantize_many(queries)  # cosine: the codes are the query
-        keys, counts = graph.search(codes, min(wanted + len(hidden), len(graph)))
+        keys, counts = graph.search(codes, count)
         if hidden:
             kept = np.zeros((len(keys), wanted), dtype=np.int64)
             for row, (row_keys, filled) in enumerate(zip(keys, counts, strict=True)):
