@@ -407,13 +407,13 @@ def _default_dynamics(catalog: Catalog) -> Dynamics:
 
 
 def _unit(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``matrix`` with each row scaled to length 1 (rows of zeros stay), in place."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     matrix /= np.where(norms > 0, norms, 1.0)
     return matrix
 
 
 def _neighbour_max(values: F64, view: NamespaceView, fill: float) -> F64:
-    """``matrix`` with each row scaled to length 1 (rows of zeros stay), in place."""
     prev = np.where(view.prev >= 0, values[np.maximum(view.prev, 0)], fill)
     nxt = np.where(view.next >= 0, values[np.minimum(view.next, len(values) - 1)], fill)
     return np.maximum(prev, nxt)
