@@ -7,14 +7,16 @@ FTS5's own housekeeping (merging segments, its integrity check). Every
 function runs inside the caller's transaction or snapshot; which words a
 memory is indexed under (its text and index keys) is decided above the store.
 
-A search reads a bounded number of postings whatever the namespace's size
-(docs/recall.md, "Lexical seeds"): FTS5's BM25 scores every row that holds
-any query term and counts each term's rows again for its weight, so an OR of
-common words costs a scan of most of a large namespace. Here each term's
-postings in the namespace are read up to ``COMMON`` rows: a term held by
-fewer is *rare* and weighs by how rare it is; one held by more is *common*
-and counts only where a memory holds every term of the query, which FTS5
-finds by stepping through the rarest postings.
+A search reads a bounded number of rows whatever the store's size
+(docs/recall.md, "Lexical seeds"): FTS5's ``bm25()`` scores every row that
+holds any query term and counts each term's rows again for its weight, so an
+OR of common words costs a scan of most of a large namespace. Here a term's
+rows are read newest first up to ``COMMON``: a term held by fewer is *rare*
+and all its rows are scored; one held by more is *common*, its newest rows are
+scored and its weight is estimated from how far back they reach; and the
+memories holding the query's rarest terms together are found wherever they
+are. Rows are read from the whole index and kept to the namespace afterwards,
+so a term's rarity is judged over the store.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import math
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Candidate
@@ -51,31 +56,32 @@ def namespace_token(namespace: str) -> str:
 
 
 #: A term held by more rows of the index than this is *common*: a search reads no
-#: more of its postings than this, so it costs the same in any size of store
-#: (docs/recall.md, "Lexical seeds"; BENCHMARKS.md, "Scale").
+#: more of its rows than this (the newest), so it costs the same in any size of
+#: store (docs/recall.md, "Lexical seeds"; BENCHMARKS.md, "Scale").
 COMMON = 1_000
-#: How many of the rarest terms a memory must hold together to count a common one.
+#: How many of the query's rarest terms a memory anywhere in the index is sought by.
 CONJUNCTION = 3
 #: The most query terms a search reads (a pasted paragraph keeps its first words).
 MAX_TERMS = 16
-# The chunk of candidate rows looked up at once for their ids and namespace.
+# Candidate rows looked up at once for their ids and namespace.
 _CHUNK = 500
 
-_POSTINGS = "SELECT rowid FROM engram_fts WHERE engram_fts MATCH ?"
-_REACH = (
-    "SELECT count(*), max(rowid) FROM "
-    "(SELECT rowid FROM engram_fts WHERE engram_fts MATCH ? LIMIT ?)"
+# The rows are joined into one string in SQLite: a third of the cost of a Python row each.
+_NEWEST = (
+    "SELECT group_concat(rowid) FROM (SELECT rowid FROM engram_fts "
+    "WHERE engram_fts MATCH ? ORDER BY rowid DESC LIMIT ?)"
 )
-_NEWEST = "SELECT rowid FROM engram_fts WHERE engram_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class _Term:
-    """A query term as the index holds it, and the first of its postings."""
+    """A query term as the index holds it, and the rows read of it."""
 
     phrase: str
-    rowids: list[int]  # the rows holding it; none read for a common term
-    rows: float  # how many: exact for a rare term, estimated for a common one
+    rowids: I64  # every row holding a rare term; the newest COMMON of a common one
+    rows: float  # how many rows hold it: exact for a rare term, estimated for a common one
 
     @property
     def common(self) -> bool:
@@ -87,13 +93,16 @@ def search(
 ) -> list[Candidate]:
     """Memories of ``namespace`` holding ``terms``, best first (docs/recall.md).
 
-    A memory scores the BM25 weight (inverse document frequency over the
-    whole index) of each rare term it holds; a common one counts only in the
-    memories that hold it together with the rarest terms of the query, which
-    FTS5 finds by stepping through the rarest postings. FTS5's own ``bm25()``
-    is not used: it scores every row holding any term and counts each term's
-    rows, the namespace's token among them, so it reads most of a large
-    namespace for a query of common words.
+    A memory scores the BM25 weight (inverse document frequency over the whole
+    index) of each term it holds, as far as the rows read show it: all of a
+    rare term's rows and the newest ``COMMON`` of a common one, so the
+    memories that share most words with the query come first, as under BM25,
+    the recent ones for the common words. A memory anywhere in the index that
+    holds the ``CONJUNCTION`` rarest terms together scores the common ones
+    among them too (FTS5 finds those by stepping through the rarest term's
+    rows). FTS5's own ``bm25()`` is not used: it scores every row holding any
+    term and counts each term's rows, the namespace's token among them, so it
+    reads most of a large namespace for a query of common words.
     """
     if not terms or limit <= 0:
         return []
@@ -107,35 +116,42 @@ def search(
     )
     if not found:
         return []
-    score: dict[int, float] = {}
-    for term in found:
-        if term.common:
-            break
-        weight = _weight(term.rows, size)
-        for rowid in term.rowids:
-            score[rowid] = score.get(rowid, 0.0) + weight
+    rowids = [term.rowids for term in found]
+    weights = [np.full(len(term.rowids), _weight(term.rows, size)) for term in found]
     rarest = found[:CONJUNCTION]
-    if rarest[-1].common:
-        weight = sum(_weight(term.rows, size) for term in rarest if term.common)
-        if rarest[0].common:  # common terms only: the namespace's newest rows holding them
-            every, most = _every(rarest, namespace), limit
-        else:  # FTS5 steps through the rare term's rows, no more than COMMON
-            every, most = _every(rarest), COMMON
-        for (rowid,) in conn.execute(_NEWEST, (every, most)):
-            score[rowid] = score.get(rowid, 0.0) + weight
-    return _of_namespace(conn, namespace, score, limit)
+    if len(rarest) > 1 and rarest[-1].common:
+        # With a rare term among them FTS5 reads no more than its rows; of common terms
+        # only, the newest rows holding them all (of any namespace: the namespace's own
+        # token would have FTS5 step through all of its rows).
+        every = _rows(conn, _every(rarest), COMMON)
+        missed = np.zeros(len(every))
+        for term in rarest:
+            if term.common:
+                missed += _weight(term.rows, size) * ~np.isin(every, term.rowids)
+        rowids.append(every)
+        weights.append(missed)
+    held, at = np.unique(np.concatenate(rowids), return_inverse=True)
+    score = np.bincount(at, weights=np.concatenate(weights), minlength=len(held)).astype(np.float64)
+    best = np.lexsort((-held, -score))  # the highest score first, then the newest
+    return _of_namespace(conn, namespace, held[best], score[best], limit)
+
+
+def _rows(conn: sqlite3.Connection, match: str, most: int) -> I64:
+    """The newest ``most`` rows of the index that ``match`` finds."""
+    joined = conn.execute(_NEWEST, (match, most)).fetchone()[0]
+    return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, np.int64)
 
 
 def _read(conn: sqlite3.Connection, phrase: str, size: float) -> _Term:
-    """How many rows hold ``phrase`` and, when it is rare, which (counted in SQLite up
-    to ``COMMON + 1``, a third of the cost of reading them here)."""
-    match = _every([phrase])
-    held, reach = conn.execute(_REACH, (match, COMMON + 1)).fetchone()
-    if held <= COMMON:
-        return _Term(phrase, [r[0] for r in conn.execute(_POSTINGS, (match,))], float(held))
-    # Its first rows (index order) were met by rowid ``reach``: about as many again in
-    # each such stretch of the index.
-    return _Term(phrase, [], max(held * size / max(reach, 1), float(held)))
+    """The newest ``COMMON + 1`` rows holding ``phrase``: all of them, or a sign that
+    it is common and how common."""
+    rowids = _rows(conn, _every([phrase]), COMMON + 1)
+    if len(rowids) <= COMMON:
+        return _Term(phrase, rowids, float(len(rowids)))
+    # Its newest rows reach back to rowid rowids[-1]: about as many again in each such
+    # stretch of the index.
+    reach = max(size - float(rowids[-1]) + 1.0, 1.0)
+    return _Term(phrase, rowids[:COMMON], max(len(rowids) * size / reach, float(len(rowids))))
 
 
 def _weight(rows: float, size: float) -> float:
@@ -150,34 +166,35 @@ def _quoted(phrase: str) -> str:
     return '"' + phrase.replace("\x00", "").replace('"', '""') + '"'
 
 
-def _every(terms: Sequence[_Term] | Sequence[str], namespace: str | None = None) -> str:
-    """The FTS5 query for the rows holding every one of ``terms`` in their text or keys
-    (and, given a namespace, its token: FTS5 then steps through its rows too)."""
+def _every(terms: Sequence[_Term] | Sequence[str]) -> str:
+    """The FTS5 query for the rows holding every one of ``terms`` in their text or keys."""
     phrases = [t if isinstance(t, str) else t.phrase for t in terms]
-    every = "{text keys} : (" + " AND ".join(_quoted(phrase) for phrase in phrases) + ")"
-    return every if namespace is None else f'ns : "{namespace_token(namespace)}" AND {every}'
+    return "{text keys} : (" + " AND ".join(_quoted(phrase) for phrase in phrases) + ")"
 
 
 def _of_namespace(
-    conn: sqlite3.Connection, namespace: str, score: dict[int, float], limit: int
+    conn: sqlite3.Connection, namespace: str, rowids: I64, scores: F64, limit: int
 ) -> list[Candidate]:
-    """The best ``limit`` of the scored rows that belong to ``namespace``, with their ids.
+    """The first ``limit`` of the ranked rows that belong to ``namespace``, with their ids.
 
-    The postings read are the whole index's, so the namespace is checked here,
-    best first, a chunk at a time: a store of one namespace looks up no more
-    than ``limit`` rows."""
-    ranked = sorted(score.items(), key=lambda item: (-item[1], -item[0]))
+    The rows read are the whole index's, so the namespace is checked here, best
+    first, a chunk at a time: in a store of one namespace no more than ``limit``
+    rows are looked up."""
     out: list[Candidate] = []
-    for start in range(0, len(ranked), _CHUNK):
-        chunk = ranked[start : start + _CHUNK]
+    for start in range(0, len(rowids), _CHUNK):
+        chunk = [int(r) for r in rowids[start : start + _CHUNK]]
         marks = ",".join("?" * len(chunk))
         ids = dict(
             conn.execute(
                 f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks}) AND +namespace = ?",
-                (*(rowid for rowid, _ in chunk), namespace),
+                (*chunk, namespace),
             ).fetchall()
         )
-        out += [Candidate(ids[rowid], value) for rowid, value in chunk if rowid in ids]
+        out += [
+            Candidate(ids[rowid], float(value))
+            for rowid, value in zip(chunk, scores[start : start + _CHUNK], strict=True)
+            if rowid in ids
+        ]
         if len(out) >= limit:
             break
     return out[:limit]
