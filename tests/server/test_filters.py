@@ -25,7 +25,7 @@ from engramdb.server.mcp import build_mcp
 from engramdb.server.schemas import WHERE_RULE
 from engramdb.testing import HashEmbedder
 
-from .conftest import bearer
+from .conftest import InProcess, bearer
 
 T0 = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
 NOW = (T0 + timedelta(days=90)).isoformat()
@@ -210,22 +210,6 @@ def test_the_openapi_document_states_the_filter_options(
             assert given["format"] == "date-time"
 
 
-class _Via(httpx.BaseTransport):
-    """Sends the Client's requests through the in-process app."""
-
-    def __init__(self, app: TestClient) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.app.request(
-            request.method,
-            request.url.raw_path.decode(),
-            content=request.read(),
-            headers=dict(request.headers),
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
 def test_the_client_filters_as_memory_does(served: tuple[TestClient, str, Memory]) -> None:
     client, token, memory = served
     options: dict[str, Any] = {
@@ -234,7 +218,7 @@ def test_the_client_filters_as_memory_does(served: tuple[TestClient, str, Memory
     }
     now = T0 + timedelta(days=90)
     local = memory.search(QUERY, namespace="alice", limit=20, now=now, reinforce=False, **options)
-    with Client("http://testserver", api_key=token, transport=_Via(client)) as remote:
+    with Client("http://testserver", api_key=token, transport=InProcess(client)) as remote:
         hits = remote.search(QUERY, namespace="alice", limit=20, now=now, reinforce=False,
                              **options)  # fmt: skip
         bundle = remote.context(QUERY, namespace="alice", now=now, **options)

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from engramdb import Client, InvalidInputError, Memory
 from engramdb.server.mcp import build_mcp
 
-from .conftest import AppKeys, bearer
+from .conftest import AppKeys, InProcess, bearer
 
 NOW = "2024-05-01T00:00:00Z"
 UNRELATED = "When is the tax deadline?"
@@ -77,29 +77,13 @@ def test_the_openapi_document_bounds_the_floor(pets: tuple[TestClient, Memory, A
     assert "relevance" in schemas["HitOut"]["required"]
 
 
-class _Via(httpx.BaseTransport):
-    """Sends the Client's requests through the in-process app."""
-
-    def __init__(self, app: TestClient) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.app.request(
-            request.method,
-            request.url.raw_path.decode(),
-            content=request.read(),
-            headers=dict(request.headers),
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
 def test_the_client_reads_relevance_and_takes_the_floor_as_memory_does(
     pets: tuple[TestClient, Memory, AppKeys],
 ) -> None:
     client, memory, keys = pets
     now = datetime(2024, 5, 1, tzinfo=timezone.utc)
     local = memory.search(RELATED, namespace="alice", now=now, reinforce=False)
-    with Client("http://testserver", api_key=keys.alice, transport=_Via(client)) as remote:
+    with Client("http://testserver", api_key=keys.alice, transport=InProcess(client)) as remote:
         hits = remote.search(RELATED, namespace="alice", now=now, reinforce=False)
         assert [h.relevance for h in hits] == [h.relevance for h in local]
         assert remote.search(UNRELATED, namespace="alice", now=now, min_relevance=0.5) == []
