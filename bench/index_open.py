@@ -63,7 +63,7 @@ def fill(path: str, size: int) -> None:
                 say(f"  {i:,}/{size:,} written")
     start = time.perf_counter()
     store.close()
-    say(f"  writer closed in {time.perf_counter() - start:.2f} s")
+    say(f"  writer closed in {time.perf_counter() - start:.2f} s (peak RSS {peak_rss_mb():.0f} MB)")
 
 
 def add_one(path: str, k: int) -> None:
@@ -95,8 +95,17 @@ def measure(path: str, writes: int) -> dict[str, Any]:
         after.append(time.perf_counter() - t)
     result["vector_search_after_another_add_ms"] = [1000 * s for s in after]
     result["writer_process_s"] = writer
+    result["peak_rss_mb"] = peak_rss_mb()  # of this process: the index, not a model
     store.close()
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), file pages of a mapped index included."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> int:

@@ -275,13 +275,53 @@ class FaissSQ8(Library):
         raise NotImplementedError
 
 
+class Engramdb(Library):
+    """engramdb's own ``VectorIndex`` above its threshold: the usearch int8 graph, the
+    float32 query's rescoring of twice the candidates, a saved form opened in place."""
+
+    name = "engramdb"
+
+    def build(self, codes: np.ndarray, unit: np.ndarray, threads: int) -> None:
+        from engramdb.store.vectors import VectorIndex
+
+        self.index = VectorIndex(unit.shape[1], ann_threshold=1)
+        self.index.add(list(range(len(unit))), unit)
+
+    def width(self, ef: int) -> None:
+        from engramdb.store import graph
+
+        graph.EXPANSION_SEARCH = ef
+
+    def search(self, query: np.ndarray, k: int) -> list[int]:
+        return [key for key, _ in self.index.search(query, k)]
+
+    def save(self, path: Path) -> None:
+        self.index.save(path)
+
+    def load(self, path: Path, view: bool) -> None:
+        import mmap
+
+        from engramdb.store.vectors import VectorIndex
+
+        with path.open("rb") as file:
+            mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.index = VectorIndex.opened(384, 1, memoryview(mapping), view=view)
+
+    def add(self, keys: np.ndarray, codes: np.ndarray, unit: np.ndarray) -> None:
+        self.index.add(keys.tolist(), unit)
+
+    def remove(self, keys: np.ndarray) -> None:
+        self.index.remove(keys.tolist())
+
+
 LIBRARIES: dict[str, Callable[[], Library]] = {
+    "engramdb": Engramdb,
     "hnswlib": Hnswlib,
     "usearch-i8": lambda: Usearch("i8"),
     "usearch-f16": lambda: Usearch("f16"),
     "faiss-sq8": FaissSQ8,
 }
-MODULES = {"hnswlib": "hnswlib", "usearch": "usearch", "faiss": "faiss"}
+MODULES = {"hnswlib": "hnswlib", "usearch": "usearch", "faiss": "faiss", "engramdb": "usearch"}
 
 
 def installed(name: str) -> bool:
@@ -353,7 +393,8 @@ def load_one(name: str, work: Path, view: bool, ef: int) -> dict[str, Any]:
     lib = LIBRARIES[name]()
     import importlib
 
-    importlib.import_module(MODULES[name.split("-")[0]] + (".index" if "usearch" in name else ""))
+    module = MODULES[name.split("-")[0]]
+    importlib.import_module(module + (".index" if module == "usearch" else ""))
     import engramdb.store.vectors  # noqa: F401  (the usearch queries are quantised with it)
 
     before = rss_mb()
