@@ -3,7 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup demo test lint typecheck pytest bench clean postgres postgres-stop
+
+# The PostgreSQL store's tests (tests/postgres) run against ENGRAMDB_TEST_POSTGRES, a
+# database URL; `make postgres` starts a throwaway cluster and writes that URL to
+# .postgres.env, read here (docs/postgres.md). Without one, they are skipped.
+ifndef ENGRAMDB_TEST_POSTGRES
+-include .postgres.env
+endif
+ifdef ENGRAMDB_TEST_POSTGRES
+export ENGRAMDB_TEST_POSTGRES
+endif
 
 setup: $(VENV)/.installed
 
@@ -32,6 +42,12 @@ pytest: setup
 
 # .ci/run runs these four targets one by one, to time each.
 test: setup lint typecheck pytest
+
+postgres: setup
+	scripts/postgres.sh start
+
+postgres-stop:
+	scripts/postgres.sh stop
 
 bench: setup
 	$(BIN)/python bench/locomo.py --out bench/results/locomo.json

@@ -1,17 +1,18 @@
 """The optional features, the extra that installs each, and what a missing one says.
 
 ``pip install engramdb`` installs the core: the embedded store, recall,
-consolidation, encryption and the ``engram`` command. Four features need an
+consolidation, encryption and the ``engram`` command. Five features need an
 extra (pyproject.toml, ``[project.optional-dependencies]``)::
 
-    extra   feature                                    packages it imports
-    ------  -----------------------------------------  -----------------------------
-    server  engram serve, engram mcp                   fastapi, starlette, pydantic,
-                                                       uvicorn, httpx, prometheus_client,
-                                                       mcp
-    client  engramdb.Client                            httpx
-    plot    engram curve                               matplotlib
-    fp32    the fp32 embedder (embedder "local-fp32")  safetensors
+    extra     feature                                    packages it imports
+    --------  -----------------------------------------  -----------------------------
+    server    engram serve, engram mcp                   fastapi, starlette, pydantic,
+                                                         uvicorn, httpx, prometheus_client,
+                                                         mcp
+    client    engramdb.Client                            httpx
+    plot      engram curve                               matplotlib
+    fp32      the fp32 embedder (embedder "local-fp32")  safetensors
+    postgres  the PostgreSQL store (docs/postgres.md)    psycopg, pgvector
 
 ``needs_extra`` is the one place where a missing optional package becomes an
 error: the feature's imports run inside it, and an ImportError of one of its
@@ -36,6 +37,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "client": ("httpx",),
     "fp32": ("safetensors",),
     "plot": ("matplotlib",),
+    "postgres": ("psycopg", "pgvector"),
     "server": ("fastapi", "starlette", "pydantic", "uvicorn", "httpx", "prometheus_client", "mcp"),
 }
 
