@@ -181,3 +181,26 @@ def test_only_the_sqlite_store_imports_sqlite3() -> None:
         if within(i.target, "sqlite3") and not within(i.module, "engramdb.store.sqlite")
     ]
     assert not found, "\n".join(map(str, found))
+
+
+def test_only_the_postgres_store_imports_psycopg_and_pgvector() -> None:
+    found = [
+        i
+        for i in package_imports()
+        if within(i.target, "psycopg", "pgvector")
+        and not within(i.module, "engramdb.store.postgres")
+    ]
+    assert not found, "\n".join(map(str, found))
+    # and the store does import them: the rule is not vacuous
+    assert any(within(i.target, "psycopg") for i in imports_of("engramdb.store.postgres"))
+
+
+def test_the_backends_do_not_import_each_other() -> None:
+    backends = ("engramdb.store.sqlite", "engramdb.store.postgres")
+    crossing = [
+        i
+        for backend in backends
+        for i in ours(imports_of(backend))
+        if within(i.target, *(other for other in backends if other != backend))
+    ]
+    assert not crossing, "\n".join(map(str, crossing))

@@ -52,6 +52,7 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "engramdb.server.http": ("server", "the FastAPI app and its routers (docs/server.md)"),
     "engramdb.server.mcp": ("server", "the MCP tools, built on the MCP SDK (docs/server.md)"),
     "engramdb.server.schemas": ("server", "the HTTP API's pydantic models"),
+    "engramdb.store.postgres": ("postgres", "the PostgreSQL store, psycopg 3 and pgvector"),
 }
 
 

@@ -1,0 +1,148 @@
+"""A PostgresStore's connection: opening, migrations, transactions, errors.
+
+Owns the one connection a store holds (a pool is not done yet:
+docs/postgres.md), the schema it works in, the migrations of
+``store.postgres.schema`` and how a database error becomes a ``StoreError``.
+It knows nothing of memories.
+
+Every write runs in one transaction (``write``); a read runs in one too
+(``read``), so a read of several statements sees one committed state of each
+table at a time. The connection is shared by the threads of a process under a
+lock, as the SQLite store's is. Times are exchanged in UTC (the session's
+``TimeZone``), so every ``timestamptz`` comes back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from engramdb.errors import SchemaError, StoreError
+from engramdb.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["Connection", "Database"]
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    integer     PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class Database:
+    """One connection to the database at ``url``, working in ``schema``."""
+
+    def __init__(self, url: str, schema: str, *, dims: int) -> None:
+        self.schema = schema
+        self.lock = threading.RLock()
+        try:
+            conn: Connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {_said(exc)}") from exc
+        self._conn: Connection | None = conn
+        try:
+            self._prepare(conn, dims)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _prepare(self, conn: Connection, dims: int) -> None:
+        encoding = conn.execute("SHOW server_encoding").fetchone()
+        if encoding is None or encoding[0] != "UTF8":
+            raise StoreError(f"the database's encoding is {encoding}: engramdb needs UTF8")
+        conn.execute("SET TIME ZONE 'UTC'")
+        lock_key = f"engramdb schema {self.schema}"
+        with _translated("opening the store"), conn.transaction():
+            # processes opening one store at once: one creates, the others wait and see it
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock_key,))
+            if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            (home,) = conn.execute(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone() or ("public",)
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            conn.execute(
+                sql.SQL("SET search_path TO {}, {}").format(
+                    sql.Identifier(self.schema), sql.Identifier(home)
+                )
+            )
+            conn.execute(_VERSION_TABLE)
+            self._migrate(conn, dims)
+        register_vector(conn)
+
+    def _migrate(self, conn: Connection, dims: int) -> None:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaError(
+                f"schema {self.schema!r} is at version {current}; this engramdb knows "
+                f"{SCHEMA_VERSION}: upgrade engramdb"
+            )
+        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+            conn.execute(migration.replace("{dims}", str(int(dims))).encode())
+            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        info = conn.execute("SELECT dims FROM store_info").fetchone()
+        if info is None or int(info[0]) != dims:
+            stored = None if info is None else int(info[0])
+            raise SchemaError(
+                f"schema {self.schema!r} holds {stored}-dimension vectors, not {dims}"
+            )
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise StoreError("the store is closed")
+        return self._conn
+
+    @contextmanager
+    def write(self, what: str) -> Iterator[Connection]:
+        """One transaction: all of it is written, or nothing when it raises."""
+        with self.lock:
+            conn = self.conn
+            with _translated(what), conn.transaction():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One transaction that writes nothing."""
+        with self.lock:
+            conn = self.conn
+            with _translated("a read"), conn.transaction():
+                yield conn
+
+    def close(self) -> None:
+        with self.lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _said(exc: psycopg.Error) -> str:
+    """What the server or the driver said, on one line."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return (
+        str(primary or exc).strip().splitlines()[0] if (primary or str(exc)) else type(exc).__name__
+    )
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """A database error inside becomes a ``StoreError`` naming ``what`` was refused."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        raise StoreError(f"{what} refused: a memory with that id exists ({_said(exc)})") from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"{what} failed: {_said(exc)}") from exc

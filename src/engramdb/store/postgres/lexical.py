@@ -1,0 +1,109 @@
+"""The lexical index of a PostgresStore: each memory's terms, and a search over them.
+
+A memory's terms are the words of its text and index keys as the SQLite
+store's FTS5 tokenizer (``porter unicode61 remove_diacritics 2``) makes them:
+runs of letters and digits, lowercased, diacritics removed, Porter-stemmed
+(PyStemmer's Porter, applied as FTS5 applies its own: to tokens of 3 to 64
+bytes, a character outside ASCII counting as consonants; PyStemmer's Porter is
+Snowball's, which stems a few words apart from FTS5's: docs/postgres.md). They
+are made here, in Python, and kept in the ``terms`` column (``text[]``, a
+GIN index), so a search is the same on both stores and PostgreSQL's own text
+search configurations (stop words, another stemmer) decide nothing.
+
+A search scores what the SQLite store's does (``store/sqlite/lexical.py``):
+each memory of the namespace holding a query term gets that term's BM25
+inverse document frequency over the whole store, summed over the terms it
+holds; the highest first, the newest among equals. Unlike the SQLite store it
+counts every row of a common term: bounding that cost as the SQLite store
+does ("Lexical seeds", docs/recall.md) is not done yet (docs/postgres.md).
+Nothing here handles an encrypted namespace's blind tokens yet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import Stemmer
+
+from engramdb.store.base import Candidate
+from engramdb.store.postgres.database import Connection
+
+__all__ = ["MAX_TERMS", "search", "terms_of", "tokens"]
+
+#: The most query terms a search reads, as in the SQLite store.
+MAX_TERMS = 16
+
+_WORD = re.compile(r"[^\W_]+")
+_STEMMER = Stemmer.Stemmer("porter")
+_STEMMED = range(3, 65)  # FTS5's porter tokenizer passes shorter and longer tokens through
+
+# Each term's weight: BM25's inverse document frequency of the rows holding it among
+# the store's rows (the largest rowid, as the SQLite store counts them); then each
+# memory of the namespace holding any term, by the sum of its terms' weights.
+_SEARCH = """
+WITH wanted AS (SELECT DISTINCT unnest(%(terms)s::text[]) AS term),
+size AS (SELECT coalesce(max(rowid), 0)::float8 AS n FROM engrams),
+held AS (
+    SELECT w.term, (SELECT count(*) FROM engrams e WHERE e.terms @> ARRAY[w.term])::float8 AS n
+    FROM wanted w
+),
+weight AS (
+    SELECT h.term, ln(1.0 + (greatest(s.n, h.n) - h.n + 0.5) / (h.n + 0.5)) AS w
+    FROM held h, size s WHERE h.n > 0
+)
+SELECT e.id, sum(weight.w) AS score
+FROM engrams e JOIN weight ON e.terms @> ARRAY[weight.term]
+WHERE e.namespace = %(namespace)s
+GROUP BY e.rowid, e.id
+ORDER BY score DESC, e.rowid DESC
+LIMIT %(limit)s
+"""
+
+
+def tokens(text: str) -> list[str]:
+    """The index terms of ``text``, in order, repeats kept."""
+    out = []
+    for word in _WORD.findall(text):
+        folded = "".join(
+            c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c)
+        ).lower()
+        if folded:
+            out.append(_stem(folded) if len(folded.encode()) in _STEMMED else folded)
+    return out
+
+
+def _stem(word: str) -> str:
+    """``word`` Porter-stemmed as FTS5 stems it: byte by byte, so that a character
+    outside ASCII counts as one consonant per UTF-8 byte (``Q``, which no rule of the
+    algorithm names), and is never part of a suffix it removes."""
+    if word.isascii():
+        return str(_STEMMER.stemWord(word))
+    masked = "".join(c if c.isascii() else "Q" * len(c.encode()) for c in word)
+    stemmed = str(_STEMMER.stemWord(masked))
+    kept = 0  # how much of ``masked`` the stem keeps as it was
+    while kept < min(len(masked), len(stemmed)) and masked[kept] == stemmed[kept]:
+        kept += 1
+    prefix, at = [], 0
+    for c in word:
+        width = 1 if c.isascii() else len(c.encode())
+        if at + width > kept:
+            break
+        prefix.append(c)
+        at += width
+    return "".join(prefix) + stemmed[at:].replace("Q", "")
+
+
+def terms_of(text: str, keys: str) -> list[str]:
+    """What the ``terms`` column holds for a memory: its distinct terms, sorted."""
+    return sorted({*tokens(text), *tokens(keys)})
+
+
+def search(conn: Connection, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
+    """Memories of ``namespace`` holding any of ``terms`` (plain words), best first."""
+    wanted = list(dict.fromkeys(t for term in terms for t in tokens(term)))[:MAX_TERMS]
+    if not wanted or limit <= 0:
+        return []
+    found = conn.execute(_SEARCH, {"terms": wanted, "namespace": namespace, "limit": limit})
+    return [Candidate(str(engram_id), float(score)) for engram_id, score in found]

@@ -1,0 +1,403 @@
+"""The rows of a PostgresStore: memories, versions, facts and links, as SQL.
+
+Every function runs inside the caller's transaction (``Database.write`` or
+``read``) and takes its connection; what is written when, and in what order,
+is ``store.postgres.store``'s. A memory's stored form is the SQLite store's
+where PostgreSQL has no better type: metadata as canonical JSON text
+(``store.codec.dump``, so it reads back exactly as written), times as
+``timestamptz`` (microseconds, UTC), its vector a ``halfvec``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pgvector import HalfVector
+
+from engramdb.errors import NotFoundError, StoreError
+from engramdb.model import Engram, Fact, Version
+from engramdb.store.base import (
+    Catalog,
+    DerivedUpdate,
+    Dynamics,
+    DynamicState,
+    EngramRecord,
+    Link,
+    VersionRecord,
+    taken_along,
+)
+from engramdb.store.codec import dump
+from engramdb.store.postgres.database import Connection
+from engramdb.store.postgres.lexical import terms_of
+
+__all__ = [
+    "ENGRAM_COLUMNS",
+    "catalog",
+    "delete",
+    "engram",
+    "fact_key",
+    "facts",
+    "insert",
+    "insert_facts",
+    "insert_links",
+    "insert_version",
+    "locate",
+    "new_version",
+    "rowids_of",
+    "vector_of",
+]
+
+ENGRAM_COLUMNS = (
+    "rowid, id, namespace, kind, session, speaker, text, metadata, occurred_at, "
+    "recorded_at, valid_from, version, stability_days, importance, valence, arousal, "
+    "emotion, recalls, last_recalled_at, dormant"
+)
+_INSERT = (
+    "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, metadata, "
+    "occurred_at, recorded_at, valid_from, version, model_id, embedding, terms, "
+    "stability_days, importance, valence, arousal, emotion) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "RETURNING rowid"
+)
+_INSERT_VERSION = (
+    "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, occurred_at, "
+    "valid_from, valid_to) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_CATALOG = (
+    "SELECT id, kind, session, seq, speaker, occurred_at, text, keys, embedding, "
+    "stability_days, importance, valence, arousal, emotion, recalls, last_recalled_at, dormant "
+    "FROM engrams"
+)
+
+
+def vector_of(vector: npt.NDArray[np.float32]) -> HalfVector:
+    """A vector as stored: float16 (docs/postgres.md, "What is stored how")."""
+    return HalfVector(np.asarray(vector, dtype=np.float32))
+
+
+def engram(row: Sequence[Any]) -> Engram:
+    """The memory of a row of ``ENGRAM_COLUMNS``."""
+    (_, eid, namespace, kind, session, speaker, text, metadata, occurred_at, recorded_at,
+     valid_from, version, stability, importance, valence, arousal, emotion, recalls,
+     last_recalled_at, dormant) = row  # fmt: skip
+    return Engram(
+        id=eid,
+        namespace=namespace,
+        text=text,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        valid_from=valid_from,
+        session=session,
+        speaker=speaker,
+        metadata=json.loads(metadata),
+        kind=kind,
+        version=int(version),
+        stability_days=float(stability),
+        importance=float(importance),
+        valence=float(valence),
+        arousal=float(arousal),
+        emotion=emotion,
+        recalls=int(recalls),
+        last_recalled_at=last_recalled_at,
+        dormant=bool(dormant),
+    )
+
+
+def locate(conn: Connection, namespace: str, engram_id: str) -> tuple[int, int]:
+    """The row and current version of a memory, locked for this transaction;
+    ``NotFoundError`` when the namespace has no such id."""
+    row = conn.execute(
+        "SELECT rowid, version FROM engrams WHERE namespace = %s AND id = %s FOR UPDATE",
+        (namespace, engram_id),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+    return int(row[0]), int(row[1])
+
+
+def rowids_of(conn: Connection, namespace: str, ids: Iterable[str]) -> dict[str, int]:
+    """Id -> row of the ``ids`` that exist in the namespace."""
+    found = conn.execute(
+        "SELECT id, rowid FROM engrams WHERE id = ANY(%s) AND namespace = %s",
+        (list(ids), namespace),
+    )
+    return {str(engram_id): int(rowid) for engram_id, rowid in found}
+
+
+def _next_seq(conn: Connection, namespace: str, session: str | None) -> int:
+    if session is None:
+        query = "SELECT coalesce(max(seq), 0) FROM engrams WHERE namespace = %s AND session IS NULL"
+        row = conn.execute(query, (namespace,)).fetchone()
+    else:
+        query = "SELECT coalesce(max(seq), 0) FROM engrams WHERE namespace = %s AND session = %s"
+        row = conn.execute(query, (namespace, session)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def insert(
+    conn: Connection,
+    records: Sequence[EngramRecord],
+    versions: Sequence[VersionRecord],
+) -> list[int]:
+    """Write each record as a memory whose current version is the one of ``versions``
+    beside it (its number and start); their rows, in order. Each memory is numbered
+    after the last of its session (``seq``)."""
+    last: dict[tuple[str, str | None], int] = {}
+    params = []
+    for record, current in zip(records, versions, strict=True):
+        key = (record.namespace, record.session)
+        if key not in last:
+            last[key] = _next_seq(conn, *key)
+        last[key] += 1
+        params.append(
+            (
+                record.id,
+                record.namespace,
+                record.kind,
+                record.session,
+                last[key],
+                record.speaker,
+                record.text,
+                record.keys,
+                dump(record.metadata),
+                record.occurred_at,
+                record.recorded_at,
+                current.valid_from,
+                current.version,
+                record.model_id,
+                vector_of(record.vector),
+                terms_of(record.text, record.keys),
+                record.stability_days,
+                record.importance,
+                record.valence,
+                record.arousal,
+                record.emotion,
+            )
+        )
+    rowids: list[int] = []
+    with conn.cursor() as cur:
+        cur.executemany(_INSERT, params, returning=True)
+        while True:
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError("an insert returned no row")
+            rowids.append(int(row[0]))
+            if not cur.nextset():
+                break
+    return rowids
+
+
+def insert_version(conn: Connection, items: Iterable[tuple[int, VersionRecord]]) -> None:
+    """Write versions of memories: (row, version) pairs."""
+    params = [
+        (
+            rowid,
+            v.version,
+            v.text,
+            v.speaker,
+            dump(v.metadata),
+            v.occurred_at,
+            v.valid_from,
+            v.valid_to,
+        )
+        for rowid, v in items
+    ]
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_VERSION, params)
+
+
+def new_version(
+    conn: Connection,
+    rowid: int,
+    change: DerivedUpdate,
+    *,
+    speaker: str | None,
+    version: int,
+    at: datetime,
+) -> None:
+    """Close the memory's current version at ``at`` and write ``change`` as its current
+    one, numbered ``version``: row, history, vector and terms."""
+    conn.execute(
+        "UPDATE versions SET valid_to = %s WHERE engram_rowid = %s AND valid_to IS NULL",
+        (at, rowid),
+    )
+    insert_version(
+        conn,
+        [
+            (
+                rowid,
+                VersionRecord(
+                    version, change.text, speaker, change.metadata, change.occurred_at, at, None
+                ),
+            )
+        ],
+    )
+    conn.execute(
+        "UPDATE engrams SET text = %s, speaker = %s, metadata = %s, occurred_at = %s, "
+        "keys = %s, valid_from = %s, version = %s, model_id = %s, embedding = %s, terms = %s "
+        "WHERE rowid = %s",
+        (
+            change.text,
+            speaker,
+            dump(change.metadata),
+            change.occurred_at,
+            change.keys,
+            at,
+            version,
+            change.model_id,
+            vector_of(change.vector),
+            terms_of(change.text, change.keys),
+            rowid,
+        ),
+    )
+
+
+def delete(conn: Connection, rowid: int) -> list[int]:
+    """Delete a memory and the derived memories a delete of it takes along
+    (``taken_along`` over ``provenance``); versions, facts and links go with them
+    (ON DELETE CASCADE). The rows deleted."""
+
+    def derived_from(rowids: Sequence[int]) -> dict[int, str]:
+        found = conn.execute(
+            "SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
+            "JOIN engrams d ON d.rowid = p.derived_rowid "
+            "WHERE p.source_rowid = ANY(%s) AND d.kind <> 'episode'",
+            (list(rowids),),
+        )
+        return {int(r): str(kind) for r, kind in found}
+
+    def sources_of(derived: int) -> set[int]:
+        found = conn.execute(
+            "SELECT source_rowid FROM provenance WHERE derived_rowid = %s", (derived,)
+        )
+        return {int(r) for (r,) in found}
+
+    doomed = taken_along(rowid, derived_from, sources_of)
+    conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (doomed,))
+    return doomed
+
+
+# -- catalog ------------------------------------------------------------------
+
+
+def catalog(conn: Connection, where: str, params: Sequence[Any], dims: int) -> Catalog:
+    """The catalog of the memories ``where`` selects (a SQL condition on ``engrams``),
+    in insertion order; sessions coded in order of first appearance."""
+    found = conn.execute(f"{_CATALOG} WHERE {where} ORDER BY rowid", params).fetchall()
+    codes: dict[str, int] = {}
+    ids, kinds, sessions, seqs, speakers, occurred, texts, documents = ([] for _ in range(8))
+    states = []
+    vectors = np.zeros((len(found), dims), dtype=np.float32)
+    for i, row in enumerate(found):
+        (eid, kind, session, seq, speaker, occurred_at, text, keys, embedding, stability,
+         importance, valence, arousal, emotion, recalls, last_recalled, dormant) = row  # fmt: skip
+        ids.append(eid)
+        kinds.append(kind)
+        sessions.append(-1 if session is None else codes.setdefault(session, len(codes)))
+        seqs.append(int(seq))
+        speakers.append(speaker)
+        occurred.append(occurred_at.timestamp())
+        texts.append(text)
+        documents.append(f"{text} {keys}".strip())
+        vectors[i] = embedding.to_numpy()
+        states.append(
+            DynamicState(
+                float(stability), float(importance), float(valence), float(arousal), emotion,
+                int(recalls), last_recalled, bool(dormant),
+            )
+        )  # fmt: skip
+    return Catalog(
+        ids=tuple(ids),
+        documents=tuple(documents),
+        session=np.array(sessions, dtype=np.int64),
+        seq=np.array(seqs, dtype=np.int64),
+        speakers=tuple(speakers),
+        occurred_at=np.array(occurred, dtype=np.float64),
+        vectors=vectors,
+        kinds=tuple(kinds),
+        dynamics=Dynamics.of(states, occurred, texts),
+    )
+
+
+# -- consolidation ------------------------------------------------------------
+
+
+def fact_key(subject: str, attribute: str) -> str:
+    """What facts of one subject / attribute share: both casefolded and stripped."""
+    return f"{subject.casefold().strip()}\x1f{attribute.casefold().strip()}"
+
+
+def insert_facts(conn: Connection, rowids: Mapping[str, int], found: Iterable[Fact]) -> None:
+    params = [
+        (
+            rowids[f.engram_id], f.namespace, f.subject, f.attribute, f.value, f.valid_from,
+            f.valid_to, f.recorded_at, f.invalidated_at, f.status, f.superseded_by,
+            fact_key(f.subject, f.attribute),
+        )
+        for f in found
+    ]  # fmt: skip
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO facts (engram_rowid, namespace, subject, attribute, value, "
+                "valid_from, valid_to, recorded_at, invalidated_at, status, superseded_by, "
+                "lookup) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                params,
+            )
+
+
+def insert_links(conn: Connection, rowids: Mapping[str, int], found: Iterable[Link]) -> None:
+    params = [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in found]
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO provenance (derived_rowid, source_rowid, relation) "
+                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                params,
+            )
+
+
+def facts(conn: Connection, where: str, params: Sequence[Any]) -> list[Fact]:
+    """The facts ``where`` selects (a condition on ``facts f`` and ``engrams e``) with
+    their sources, ordered by subject, attribute, ``valid_from`` and row."""
+    found = conn.execute(
+        "SELECT f.engram_rowid, e.id, f.namespace, f.subject, f.attribute, f.value, e.text, "
+        "f.valid_from, f.valid_to, f.recorded_at, f.invalidated_at, f.status, f.superseded_by "
+        f"FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid WHERE {where}",
+        params,
+    ).fetchall()
+    found.sort(key=lambda r: (r[3], r[4], r[7], r[0]))
+    sources: dict[int, list[str]] = {}
+    for derived, source in conn.execute(
+        "SELECT p.derived_rowid, s.id FROM provenance p JOIN engrams s ON s.rowid = p.source_rowid "
+        "WHERE p.derived_rowid = ANY(%s) ORDER BY p.derived_rowid, p.source_rowid",
+        ([r[0] for r in found],),
+    ):
+        sources.setdefault(int(derived), []).append(str(source))
+    return [
+        Fact(
+            engram_id=r[1], namespace=r[2], subject=r[3], attribute=r[4], value=r[5], text=r[6],
+            valid_from=r[7], valid_to=r[8], recorded_at=r[9], invalidated_at=r[10], status=r[11],
+            superseded_by=r[12], sources=tuple(sources.get(int(r[0]), ())),
+        )
+        for r in found
+    ]  # fmt: skip
+
+
+def history(conn: Connection, namespace: str, engram_id: str) -> list[Version]:
+    found = conn.execute(
+        "SELECT v.version, v.text, v.speaker, v.metadata, v.occurred_at, v.valid_from, "
+        "v.valid_to FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+        "WHERE e.namespace = %s AND e.id = %s ORDER BY v.version",
+        (namespace, engram_id),
+    )
+    return [
+        Version(engram_id, int(n), text, speaker, json.loads(metadata), at, start, end)
+        for n, text, speaker, metadata, at, start, end in found
+    ]

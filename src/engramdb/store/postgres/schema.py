@@ -1,0 +1,126 @@
+"""The PostgreSQL schema of a PostgresStore as append-only numbered migrations.
+
+A store lives in one PostgreSQL schema (``PostgresStore(..., schema=...)``),
+so several stores share a database without seeing each other. Each migration
+runs once, in the transaction that records its number in ``schema_version``,
+under an advisory lock on the schema's name, so that processes starting at
+once apply it once. Never edit a released migration: add the next one.
+Statements name tables unqualified: the store's connections set
+``search_path`` to the store's schema, then ``public`` (where pgvector's types
+live).
+
+The layout follows the SQLite store's (``store/sqlite/schema.py``) where the two
+databases agree, and says where it differs:
+
+- a memory's dynamic state lives in its ``engrams`` row (SQLite: a
+  ``dynamics`` table), so a read of a memory is one row;
+- the vector is a ``halfvec`` column beside the row (SQLite: int8 codes and a
+  scale in ``vectors``): pgvector's HNSW indexes ``halfvec`` with cosine
+  distance at half the size of ``vector``, and float16 keeps a unit vector to
+  about 1e-3 per component, finer than the SQLite store's int8 codes
+  (docs/postgres.md, "What is stored how");
+- the lexical index is ``terms``, the memory's words as the SQLite store's FTS5
+  tokenizer makes them (``store.postgres.lexical``), a ``text[]`` under a GIN
+  index (SQLite: the FTS5 table ``engram_fts``);
+- ``{dims}`` in a migration is the dimensions the store is created with,
+  recorded in ``store_info``;
+- ``seq`` numbers a memory in its session as in SQLite; ``rowid`` is a
+  ``bigint`` identity, the insertion order.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the store's dimensions; memories with their dynamics, versions, vectors and
+    # lexical terms; consolidation's facts, provenance and consumed marks; budgets
+    # (docs/postgres.md)
+    """
+    CREATE TABLE store_info (
+        id   integer PRIMARY KEY CHECK (id = 1),
+        dims integer NOT NULL
+    );
+    INSERT INTO store_info (id, dims) VALUES (1, {dims});
+
+    CREATE TABLE engrams (
+        rowid            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id               text             NOT NULL UNIQUE,
+        namespace        text             NOT NULL,
+        kind             text             NOT NULL,
+        session          text,
+        seq              bigint           NOT NULL,
+        speaker          text,
+        text             text             NOT NULL,
+        keys             text             NOT NULL DEFAULT '',
+        metadata         text             NOT NULL,
+        occurred_at      timestamptz      NOT NULL,
+        recorded_at      timestamptz      NOT NULL,
+        valid_from       timestamptz      NOT NULL,
+        version          integer          NOT NULL,
+        model_id         text             NOT NULL,
+        embedding        halfvec({dims})   NOT NULL,
+        terms            text[]           NOT NULL,
+        stability_days   double precision NOT NULL,
+        importance       double precision NOT NULL,
+        valence          double precision NOT NULL DEFAULT 0,
+        arousal          double precision NOT NULL DEFAULT 0,
+        emotion          text             NOT NULL DEFAULT 'neutral',
+        recalls          integer          NOT NULL DEFAULT 0,
+        last_recalled_at timestamptz,
+        dormant          boolean          NOT NULL DEFAULT false,
+        consumed         integer
+    );
+    CREATE INDEX engrams_namespace ON engrams (namespace, rowid);
+    CREATE INDEX engrams_session ON engrams (namespace, session, seq);
+    CREATE INDEX engrams_occurred ON engrams (namespace, occurred_at);
+    CREATE INDEX engrams_terms ON engrams USING gin (terms);
+    -- dense candidates above ann_threshold (exact below it: docs/postgres.md)
+    CREATE INDEX engrams_embedding ON engrams USING hnsw (embedding halfvec_cosine_ops)
+        WITH (m = 16, ef_construction = 64);
+
+    CREATE TABLE versions (
+        engram_rowid bigint      NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        version      integer     NOT NULL,
+        text         text        NOT NULL,
+        speaker      text,
+        metadata     text        NOT NULL,
+        occurred_at  timestamptz NOT NULL,
+        valid_from   timestamptz NOT NULL,
+        valid_to     timestamptz,
+        PRIMARY KEY (engram_rowid, version)
+    );
+
+    CREATE TABLE facts (
+        engram_rowid   bigint      PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
+        namespace      text        NOT NULL,
+        subject        text        NOT NULL,
+        attribute      text        NOT NULL,
+        value          text        NOT NULL,
+        valid_from     timestamptz NOT NULL,
+        valid_to       timestamptz,
+        recorded_at    timestamptz NOT NULL,
+        invalidated_at timestamptz,
+        status         text        NOT NULL CHECK (status IN ('current', 'superseded', 'stale')),
+        superseded_by  text,
+        lookup         text        NOT NULL
+    );
+    CREATE INDEX facts_lookup ON facts (namespace, lookup);
+
+    CREATE TABLE provenance (
+        derived_rowid bigint NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        source_rowid  bigint NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        relation      text   NOT NULL,
+        PRIMARY KEY (derived_rowid, source_rowid)
+    );
+    CREATE INDEX provenance_source ON provenance (source_rowid);
+
+    CREATE TABLE budgets (
+        namespace    text PRIMARY KEY,
+        max_memories bigint,
+        max_bytes    bigint
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

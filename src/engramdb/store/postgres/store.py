@@ -1,0 +1,564 @@
+"""PostgresStore: the Store interface over PostgreSQL and pgvector (docs/postgres.md).
+
+Owns the composition of each write (which rows, in which transaction) and the
+reads a search makes: dense candidates by pgvector (an exact scan of the
+namespace below ``ann_threshold`` memories, the HNSW index above it), lexical
+candidates from ``store.postgres.lexical``, the catalog a ranking reads. Every
+statement names the namespace. The SQL of rows is ``store.postgres.rows``; the
+connection and migrations are ``store.postgres.database``.
+
+Not here yet (docs/postgres.md, "What is not done yet"): encryption at rest,
+a per-namespace cache of the catalog between writes, the indexed reads of a
+two-stage search (``count``, ``catalog_of``, ``around``, ... use ``Store``'s
+defaults, which read the catalog), a connection pool, change notices between
+processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from psycopg import sql
+
+from engramdb.errors import StoreError
+from engramdb.model import Engram, Fact, NamespaceStats, Version
+from engramdb.store.base import (
+    Candidate,
+    Capability,
+    Catalog,
+    ConsolidationBatch,
+    DerivedUpdate,
+    DynamicsUpdate,
+    EngramRecord,
+    Link,
+    Store,
+    VersionRecord,
+)
+from engramdb.store.postgres import lexical, rows
+from engramdb.store.postgres.database import Connection, Database
+from engramdb.store.postgres.lexical import terms_of
+
+__all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
+
+#: The PostgreSQL schema a store works in unless told otherwise.
+DEFAULT_SCHEMA = "engramdb"
+# How many candidates HNSW gathers for a query at least (pgvector's hnsw.ef_search);
+# more when more are asked for. pgvector 0.8's iterative scan goes on past it when
+# the namespace's rows are too few among them.
+_EF_SEARCH = 100
+_PAGE = 1_000  # memories per query of iter_engrams
+_SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
+
+
+class PostgresStore(Store):
+    """Memories in one schema of a PostgreSQL database with pgvector."""
+
+    capabilities = frozenset({Capability.ANN, Capability.CONCURRENT_PROCESSES})
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        ann_threshold: int = 20_000,
+        dims: int = 384,
+    ) -> None:
+        self.dims = dims
+        self.ann_threshold = ann_threshold
+        self._db = Database(url, schema, dims=dims)
+
+    @property
+    def schema(self) -> str:
+        return self._db.schema
+
+    # -- writes ---------------------------------------------------------------
+
+    def insert(self, records: Sequence[EngramRecord]) -> list[Engram]:
+        if not records:
+            return []
+        firsts = [_first_version(r) for r in records]
+        with self._db.write("insert") as conn:
+            rowids = rows.insert(conn, records, firsts)
+            rows.insert_version(conn, zip(rowids, firsts, strict=True))
+        return [record.written() for record in records]
+
+    def update(
+        self,
+        namespace: str,
+        engram_id: str,
+        *,
+        text: str,
+        speaker: str | None,
+        metadata: Mapping[str, Any],
+        occurred_at: datetime,
+        vector: npt.NDArray[np.float32],
+        model_id: str,
+        keys: str,
+        now: datetime,
+    ) -> Engram:
+        with self._db.write("update") as conn:
+            rowid, version = rows.locate(conn, namespace, engram_id)
+            change = DerivedUpdate(engram_id, text, metadata, occurred_at, vector, model_id, keys)
+            rows.new_version(conn, rowid, change, speaker=speaker, version=version + 1, at=now)
+            return _one(conn, "rowid = %s", (rowid,))
+
+    def delete(self, namespace: str, engram_id: str) -> None:
+        with self._db.write("delete") as conn:
+            rowid, _ = rows.locate(conn, namespace, engram_id)
+            rows.delete(conn, rowid)
+
+    def forget_namespace(self, namespace: str) -> int:
+        with self._db.write("forget_namespace") as conn:
+            gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))
+            conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
+            return max(gone.rowcount, 0)
+
+    def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
+        if not items:
+            return
+        if any(not versions for _, versions in items):
+            raise StoreError("restore needs at least one version per memory")
+        records = [record for record, _ in items]
+        with self._db.write("restore") as conn:
+            rowids = rows.insert(conn, records, [versions[-1] for _, versions in items])
+            rows.insert_version(
+                conn,
+                [(rowid, v) for rowid, (_, vs) in zip(rowids, items, strict=True) for v in vs],
+            )
+
+    # -- reads ----------------------------------------------------------------
+
+    def get_many(self, namespace: str, ids: Sequence[str]) -> dict[str, Engram]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"{_SELECT} WHERE id = ANY(%s) AND namespace = %s", (list(ids), namespace)
+            )
+            return {row[1]: rows.engram(row) for row in found}
+
+    def history(self, namespace: str, engram_id: str) -> list[Version]:
+        with self._db.read() as conn:
+            return rows.history(conn, namespace, engram_id)
+
+    def neighbours(self, namespace: str, engram_id: str, before: int, after: int) -> list[Engram]:
+        with self._db.read() as conn:
+            at = conn.execute(
+                "SELECT session, seq FROM engrams WHERE namespace = %s AND id = %s",
+                (namespace, engram_id),
+            ).fetchone()
+            if at is None or at[0] is None:
+                return []
+            session, seq = at
+            found = conn.execute(
+                f"{_SELECT} WHERE namespace = %s AND session = %s AND seq BETWEEN %s AND %s "
+                "AND id <> %s ORDER BY seq",
+                (namespace, session, seq - before, seq + after, engram_id),
+            )
+            return [rows.engram(row) for row in found]
+
+    def session_tail(self, namespace: str, session: str, limit: int) -> list[Engram]:
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"{_SELECT} WHERE namespace = %s AND session = %s AND kind = 'episode' "
+                "ORDER BY seq DESC LIMIT %s",
+                (namespace, session, limit),
+            ).fetchall()
+        return [rows.engram(row) for row in reversed(found)]
+
+    def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
+        with self._db.read() as conn:
+            return lexical.search(conn, namespace, terms, limit)
+
+    def vector_search(
+        self, namespace: str, vector: npt.NDArray[np.float32], limit: int
+    ) -> list[Candidate]:
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            return self._nearest(conn, namespace, vector, limit)
+
+    def nearest_scores(
+        self, namespace: str, vectors: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float64]:
+        scores = np.zeros(len(vectors), dtype=np.float64)
+        with self._db.read() as conn:
+            for i, vector in enumerate(vectors):
+                best = self._nearest(conn, namespace, vector, 1)
+                scores[i] = best[0].score if best else 0.0
+        return scores
+
+    def _nearest(
+        self, conn: Connection, namespace: str, vector: npt.NDArray[np.float32], limit: int
+    ) -> list[Candidate]:
+        """The namespace's memories nearest ``vector``: exact below ``ann_threshold``
+        memories, by the HNSW index (pgvector's iterative scan) at and above it."""
+        query = rows.vector_of(vector)
+        if _bounded_count(conn, namespace, self.ann_threshold) < self.ann_threshold:
+            # a materialized scan of the namespace: the planner cannot take the index
+            found = conn.execute(
+                "WITH near AS MATERIALIZED (SELECT rowid, id, embedding <=> %s AS distance "
+                "FROM engrams WHERE namespace = %s) "
+                "SELECT id, 1 - distance FROM near ORDER BY distance, rowid LIMIT %s",
+                (query, namespace, limit),
+            ).fetchall()
+        else:
+            conn.execute(
+                sql.SQL("SET LOCAL hnsw.ef_search = {}").format(
+                    sql.Literal(min(max(_EF_SEARCH, limit), 1_000))
+                )
+            )
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            found = conn.execute(
+                "SELECT id, 1 - (embedding <=> %s) FROM engrams WHERE namespace = %s "
+                "ORDER BY embedding <=> %s LIMIT %s",
+                (query, namespace, query, limit),
+            ).fetchall()
+            found.sort(key=lambda row: -float(row[1]))  # relaxed order: nearly sorted
+        return [Candidate(str(engram_id), float(score)) for engram_id, score in found]
+
+    def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
+        out = np.zeros((len(ids), self.dims), dtype=np.float32)
+        with self._db.read() as conn:
+            found = dict(
+                conn.execute(
+                    "SELECT id, embedding FROM engrams WHERE id = ANY(%s) AND namespace = %s",
+                    (list(ids), namespace),
+                ).fetchall()
+            )
+        for i, engram_id in enumerate(ids):
+            if engram_id in found:
+                out[i] = found[engram_id].to_numpy()
+        return out
+
+    def catalog(self, namespace: str) -> Catalog:
+        with self._db.read() as conn:
+            return rows.catalog(conn, "namespace = %s", (namespace,), self.dims)
+
+    def count(self, namespace: str, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        with self._db.read() as conn:
+            return _bounded_count(conn, namespace, limit)
+
+    def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
+        after = 0
+        while True:
+            with self._db.read() as conn:
+                if namespace is None:
+                    page = conn.execute(
+                        f"{_SELECT} WHERE rowid > %s ORDER BY rowid LIMIT %s", (after, _PAGE)
+                    ).fetchall()
+                else:
+                    page = conn.execute(
+                        f"{_SELECT} WHERE namespace = %s AND rowid > %s ORDER BY rowid LIMIT %s",
+                        (namespace, after, _PAGE),
+                    ).fetchall()
+            yield from (rows.engram(row) for row in page)
+            if len(page) < _PAGE:
+                return
+            after = int(page[-1][0])
+
+    def namespaces(self) -> list[str]:
+        with self._db.read() as conn:
+            # byte order, as Python sorts: not the database's collation
+            found = conn.execute(
+                'SELECT DISTINCT namespace COLLATE "C" AS ns FROM engrams ORDER BY ns'
+            )
+            return [str(ns) for (ns,) in found]
+
+    def stats(self, namespace: str) -> NamespaceStats:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT session), min(occurred_at), max(occurred_at) "
+                "FROM engrams WHERE namespace = %s",
+                (namespace,),
+            ).fetchone()
+            versions = conn.execute(
+                "SELECT count(*) FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+                "WHERE e.namespace = %s",
+                (namespace,),
+            ).fetchone()
+        assert row is not None
+        assert versions is not None
+        return NamespaceStats(
+            namespace=namespace,
+            engrams=int(row[0]),
+            versions=int(versions[0]),
+            sessions=int(row[1]),
+            first_occurred_at=row[2],
+            last_occurred_at=row[3],
+        )
+
+    def model_ids(self) -> set[str]:
+        with self._db.read() as conn:
+            return {str(m) for (m,) in conn.execute("SELECT DISTINCT model_id FROM engrams")}
+
+    # -- memory dynamics (docs/dynamics.md) -------------------------------------
+
+    def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
+        changed = 0
+        with self._db.write("set_dynamics") as conn:
+            for u in updates:
+                done = conn.execute(
+                    "UPDATE engrams SET stability_days = coalesce(%s, stability_days), "
+                    "importance = coalesce(%s, importance), "
+                    "last_recalled_at = coalesce(%s, last_recalled_at), "
+                    "recalls = coalesce(%s, recalls), dormant = coalesce(%s, dormant) "
+                    "WHERE namespace = %s AND id = %s",
+                    (
+                        u.stability_days, u.importance, u.last_recalled_at, u.recalls,
+                        u.dormant, namespace, u.id,
+                    ),
+                )  # fmt: skip
+                changed += max(done.rowcount, 0)
+        return changed
+
+    def budget(self, namespace: str) -> tuple[int | None, int | None] | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT max_memories, max_bytes FROM budgets WHERE namespace = %s", (namespace,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
+        with self._db.write("set_budget") as conn:
+            if max_memories is None and max_bytes is None:
+                conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
+                return
+            conn.execute(
+                "INSERT INTO budgets (namespace, max_memories, max_bytes) VALUES (%s, %s, %s) "
+                "ON CONFLICT (namespace) DO UPDATE SET max_memories = excluded.max_memories, "
+                "max_bytes = excluded.max_bytes",
+                (namespace, max_memories, max_bytes),
+            )
+
+    def usage(self, namespace: str) -> tuple[int, int]:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(octet_length(text)), 0) FROM engrams "
+                "WHERE namespace = %s AND NOT dormant",
+                (namespace,),
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    # -- consolidation (docs/consolidation.md) ----------------------------------
+
+    def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"{_SELECT} WHERE namespace = %s AND kind = 'episode' "
+                "AND (consumed IS NULL OR consumed < version) ORDER BY rowid LIMIT %s",
+                (namespace, limit),
+            )
+            return [rows.engram(row) for row in found]
+
+    def pending_count(self, namespace: str) -> int:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM engrams WHERE namespace = %s AND kind = 'episode' "
+                "AND (consumed IS NULL OR consumed < version)",
+                (namespace,),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
+        namespace = batch.namespace
+        with self._db.write("consolidation") as conn:
+            # the episodes are locked first: a concurrent step on them waits, then sees
+            # them consumed and writes nothing
+            found = conn.execute(
+                "SELECT id, version, consumed FROM engrams WHERE id = ANY(%s) "
+                "AND namespace = %s ORDER BY rowid FOR UPDATE",
+                ([engram_id for engram_id, _ in batch.episodes], namespace),
+            )
+            state = {str(i): (int(v), None if c is None else int(c)) for i, v, c in found}
+            if not batch.pending_in(state):
+                return False
+            if batch.inserts:
+                firsts = [_first_version(r) for r in batch.inserts]
+                written = rows.insert(conn, batch.inserts, firsts)
+                rows.insert_version(conn, zip(written, firsts, strict=True))
+            rowids = _all_of(conn, namespace, batch.named(), "consolidation names memories not in")
+            rows.insert_facts(conn, rowids, (f.recorded(namespace, batch.now) for f in batch.facts))
+            for c in batch.changes:
+                conn.execute(
+                    "UPDATE facts SET valid_to = %s, status = %s, superseded_by = %s, "
+                    "invalidated_at = %s WHERE engram_rowid = %s",
+                    (c.valid_to, c.status, c.superseded_by, batch.now, rowids[c.engram_id]),
+                )
+            rows.insert_links(conn, rowids, batch.links)
+            for update in batch.updates:
+                self._refresh(conn, rowids[update.engram_id], update, batch.now)
+            self._mark(conn, rowids, dict(batch.episodes))
+        return True
+
+    @staticmethod
+    def _refresh(conn: Connection, rowid: int, update: DerivedUpdate, now: datetime) -> None:
+        """A new version of a derived memory (a summary refreshed); it keeps its speaker."""
+        row = conn.execute(
+            "SELECT version, speaker, valid_from FROM engrams WHERE rowid = %s", (rowid,)
+        ).fetchone()
+        assert row is not None
+        version, speaker, valid_from = row
+        at = max(now, valid_from)  # versions never overlap
+        rows.new_version(conn, rowid, update, speaker=speaker, version=int(version) + 1, at=at)
+
+    @staticmethod
+    def _mark(conn: Connection, rowids: Mapping[str, int], marks: Mapping[str, int]) -> None:
+        for engram_id, version in marks.items():
+            conn.execute(
+                "UPDATE engrams SET consumed = %s WHERE rowid = %s", (version, rowids[engram_id])
+            )
+
+    def facts(
+        self, namespace: str, *, subject: str | None = None, attribute: str | None = None
+    ) -> list[Fact]:
+        where, params = "f.namespace = %s", [namespace]
+        if subject is not None:
+            where, params = f"{where} AND f.subject = %s", [*params, subject]
+        if attribute is not None:
+            where, params = f"{where} AND f.attribute = %s", [*params, attribute]
+        with self._db.read() as conn:
+            return rows.facts(conn, where, params)
+
+    def facts_of(
+        self, namespace: str, ids: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
+    ) -> list[Fact]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT f.lookup FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid "
+                "WHERE e.id = ANY(%s) AND e.namespace = %s",
+                (list(ids), namespace),
+            )
+            wanted = {str(lookup) for (lookup,) in found}
+            wanted.update(rows.fact_key(subject, attribute) for subject, attribute in keys)
+            if not wanted:
+                return []
+            return rows.facts(
+                conn, "f.namespace = %s AND f.lookup = ANY(%s)", (namespace, sorted(wanted))
+            )
+
+    def links(self, namespace: str) -> list[Link]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT d.id, s.id, p.relation FROM provenance p "
+                "JOIN engrams d ON d.rowid = p.derived_rowid "
+                "JOIN engrams s ON s.rowid = p.source_rowid "
+                "WHERE d.namespace = %s ORDER BY p.derived_rowid, p.source_rowid",
+                (namespace,),
+            )
+            return [Link(str(d), str(s), str(relation)) for d, s, relation in found]
+
+    def consumed(self, namespace: str) -> dict[str, int]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT id, consumed FROM engrams WHERE namespace = %s AND consumed IS NOT NULL",
+                (namespace,),
+            )
+            return {str(engram_id): int(version) for engram_id, version in found}
+
+    def restore_consolidation(
+        self,
+        namespace: str,
+        facts: Sequence[Fact],
+        links: Sequence[Link],
+        consumed: Mapping[str, int],
+    ) -> None:
+        named = {f.engram_id for f in facts} | set(consumed)
+        for link in links:
+            named.update((link.derived_id, link.source_id))
+        with self._db.write("restoring consolidation") as conn:
+            rowids = _all_of(
+                conn, namespace, named, "cannot restore consolidation: memories not in"
+            )
+            rows.insert_facts(conn, rowids, facts)
+            rows.insert_links(conn, rowids, links)
+            self._mark(conn, rowids, consumed)
+
+    # -- maintenance ----------------------------------------------------------
+
+    def reindex(self, namespace: str | None = None) -> int:
+        """Rebuild each memory's lexical terms from its text and keys; HNSW needs no
+        rebuild (PostgreSQL's ``REINDEX`` does it, docs/postgres.md)."""
+        with self._db.write("reindex") as conn:
+            if namespace is None:
+                found = conn.execute("SELECT rowid, text, keys FROM engrams").fetchall()
+            else:
+                found = conn.execute(
+                    "SELECT rowid, text, keys FROM engrams WHERE namespace = %s", (namespace,)
+                ).fetchall()
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE engrams SET terms = %s WHERE rowid = %s",
+                    [(terms_of(text, keys), rowid) for rowid, text, keys in found],
+                )
+        return len(found)
+
+    def check(self) -> list[str]:
+        """Memories whose current version is missing from their history, or whose
+        lexical terms are not those of their text and keys."""
+        problems = []
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM engrams e WHERE NOT EXISTS (SELECT 1 FROM versions v "
+                "WHERE v.engram_rowid = e.rowid AND v.version = e.version AND v.valid_to IS NULL)"
+            ).fetchone()
+            if row is not None and row[0]:
+                problems.append(f"history: {row[0]} memories without their current version")
+            stale = sum(
+                1
+                for terms, text, keys in conn.execute("SELECT terms, text, keys FROM engrams")
+                if list(terms) != terms_of(text, keys)
+            )
+            if stale:
+                problems.append(f"lexical index: {stale} memories with stale terms (reindex)")
+        return problems
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _first_version(record: EngramRecord) -> VersionRecord:
+    """The version a new memory starts with: 1, valid from when it was recorded."""
+    return VersionRecord(
+        1,
+        record.text,
+        record.speaker,
+        record.metadata,
+        record.occurred_at,
+        record.recorded_at,
+        None,
+    )
+
+
+def _one(conn: Connection, where: str, params: Sequence[Any]) -> Engram:
+    row = conn.execute(f"{_SELECT} WHERE {where}", params).fetchone()
+    if row is None:
+        raise StoreError("a memory written in this transaction was not found")
+    return rows.engram(row)
+
+
+def _bounded_count(conn: Connection, namespace: str, limit: int) -> int:
+    """How many memories the namespace holds, counting no further than ``limit``."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM engrams WHERE namespace = %s LIMIT %s) AS held",
+        (namespace, limit),
+    ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _all_of(conn: Connection, namespace: str, named: set[str], refusal: str) -> dict[str, int]:
+    """The rows of every id ``named``; ``StoreError`` (``refusal``) when one is missing."""
+    found = rows.rowids_of(conn, namespace, named)
+    missing = named - found.keys()
+    if missing:
+        raise StoreError(f"{refusal} {namespace!r}: {sorted(missing)[:3]}")
+    return found

@@ -1,0 +1,62 @@
+"""The shared store conformance suite against PostgresStore (docs/postgres.md).
+
+Each store a check makes is a new PostgreSQL schema of the test database,
+dropped after the test. ``NOT_YET`` lists the checks PostgresStore does not
+pass yet, each with the reason: they run as strict expected failures, so one
+that starts passing fails here until it leaves the list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from engramdb.store.base import Store
+from engramdb.store.postgres import PostgresStore
+from engramdb.testing.conformance import ALL_CHECKS, StoreFactory
+
+#: Checks PostgresStore does not pass yet, and why.
+NOT_YET: dict[str, str] = {}
+
+
+@pytest.fixture
+def factory(postgres_url: str) -> Iterator[StoreFactory]:
+    """A new schema for each store a check makes; all dropped afterwards."""
+    prefix = f"conformance_{uuid.uuid4().hex[:12]}"
+    counter = itertools.count()
+    made: list[str] = []
+
+    def make(*, ann_threshold: int = 20_000) -> Store:
+        schema = f"{prefix}_{next(counter)}"
+        made.append(schema)
+        return PostgresStore(postgres_url, schema=schema, ann_threshold=ann_threshold)
+
+    yield make
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for schema in made:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def _marked(check: Callable[[StoreFactory], None]) -> object:
+    reason = NOT_YET.get(check.__name__)
+    if reason is None:
+        return check
+    return pytest.param(check, marks=pytest.mark.xfail(reason=reason, strict=True))
+
+
+def test_not_yet_names_only_checks_of_the_suite() -> None:
+    assert set(NOT_YET) <= {check.__name__ for check in ALL_CHECKS}
+
+
+@pytest.mark.parametrize(
+    "check", [_marked(check) for check in ALL_CHECKS], ids=lambda check: check.__name__
+)
+def test_postgres_store_conforms(
+    check: Callable[[StoreFactory], None], factory: StoreFactory
+) -> None:
+    check(factory)
