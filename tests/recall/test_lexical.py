@@ -68,3 +68,42 @@ def test_an_unaccented_query_scores_the_accented_memory() -> None:
     single = index.scores(analyze("pasteis obidos"))["single"]
     assert single[0] > 0
     assert single[1] == 0
+
+
+TWINS = [
+    "I have a review with Noah on 1 August at 8:45 and I'm really nervous.",
+    "I have a review with Chloe on 4 August at 7:45 and I'm really nervous.",
+    "I have a review with Jorge on 29 August at 10:45 and I'm really nervous.",
+    "I have a review with Aiden on 30 March at 9:45 and I'm really nervous.",
+    "My trip to Seoul with my aunt Nora was amazing, we ate baklava.",
+]
+
+
+def _recognition(query: str, documents: list[str] = TWINS) -> np.ndarray:
+    index = LexicalIndex(documents, np.arange(len(documents), dtype=np.int64))
+    return index.recognition(analyze(query))
+
+
+def test_a_memory_said_again_word_for_word_is_fully_recognised() -> None:
+    assert _recognition(TWINS[4])[4] == pytest.approx(1.0)
+
+
+def test_a_near_verbatim_query_recognises_its_source_and_not_its_twins() -> None:
+    # a word in six left out, lower-cased, as bench/scale.py's probes are made
+    found = _recognition("i have a review noah 1 august at 8:45 and i'm really nervous")
+    assert found[0] == pytest.approx(1.0)
+    # the twins share four of the source's five terms, but not the name
+    assert found[1:].max() < 0.05
+
+
+def test_a_question_about_a_memory_does_not_recognise_it() -> None:
+    # a question shares its subject's words, not most of the memory's
+    assert _recognition("When is my review with Noah?").max() == 0.0
+    assert _recognition("What did we eat in Seoul?").max() == 0.0
+
+
+def test_recognition_counts_names_and_words_no_memory_holds() -> None:
+    # "Noah" set apart from the twins; a word no memory holds lowers every share
+    assert _recognition("review with Noah on 1 August at 8:45, really nervous")[0] > 0.0
+    unknown = _recognition("review with Noah on 1 August at 8:45, really nervous zebra")
+    assert unknown[0] < _recognition("review with Noah on 1 August at 8:45, really nervous")[0]
