@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engramdb.errors import StoreError
-from engramdb.store.sqlite.database import Database
+from engramdb.store.sqlite.database import PAGE_CACHE_KIB, Database
 
 
 @pytest.fixture
@@ -80,3 +80,10 @@ def test_a_read_only_database_refuses_to_write(db: Database) -> None:
             pass
     finally:
         reader.close()
+
+
+def test_the_page_cache_is_bounded_at_its_documented_size(db: Database) -> None:
+    # docs/limits.md, "Caches": SQLite keeps up to PAGE_CACHE_KIB of pages per store
+    with db.read() as conn:
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -PAGE_CACHE_KIB
+    assert "64 MiB per open store" in (Path(__file__).parents[2] / "docs/limits.md").read_text()

@@ -53,6 +53,11 @@ __all__ = [
 DB_FILENAME = "engram.db"
 _DB_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
 _BUSY_TIMEOUT_MS = 5000
+#: SQLite's page cache of the store's connection, in KiB (SQLite's own default is 2 MiB):
+#: a two-stage search reads the rows, dynamics and vectors of about a thousand
+#: candidates scattered over the file, and with 2 MiB nearly every page is read from
+#: the operating system again (docs/limits.md, "Caches"; BENCHMARKS.md, "Scale").
+PAGE_CACHE_KIB = 64 * 1024
 _BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (docs/reliability.md)
 
 
@@ -160,6 +165,7 @@ class Database:
         # Erasure that reaches the file (docs/security.md): freed pages are overwritten
         # with zeros, so deleted text does not linger in free pages.
         conn.execute("PRAGMA secure_delete = ON")
+        conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         if self.read_only:
             conn.execute("PRAGMA query_only = ON")
             return
