@@ -110,9 +110,12 @@ def namespace_of(index: int, n: int, namespaces: int) -> str:
 
 
 def settings_for(store: Path, *, encrypted: bool, ann_threshold: int | None = None) -> Settings:
-    """The store's settings; an encrypted one takes its key from ``ENGRAMDB_MASTER_KEY``."""
+    """The store's settings; an encrypted one takes its key from ``ENGRAMDB_MASTER_KEY``,
+    and the candidate pool is ``ENGRAMDB_RECALL_POOL``'s when it is set (the default's
+    otherwise), as a user's would be."""
     key = EncryptionKey.from_env(os.environ) if encrypted else None
-    settings = Settings(path=str(store), encryption=key)
+    pool = Settings.from_env().recall_pool
+    settings = Settings(path=str(store), encryption=key, recall_pool=pool)
     return settings if ann_threshold is None else replace(settings, ann_threshold=ann_threshold)
 
 
@@ -386,12 +389,18 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     shape = f"{n:,} memories in {namespaces:,} namespace{'s' if namespaces > 1 else ''}"
     say(f"{shape}: ingest with the hash embedder, add_many batches of up to {BATCH:,}")
     pool_size = 4 * (args.queries + 2 * args.filtered) + args.questions
-    ingest_stats, pool = ingest(
-        store, n, namespaces, args.seed, pool_size, encrypted=args.encrypted
-    )
-    size = disk_bytes(store)
     plan_path = work / f"plan-{n}-{namespaces}.json"
-    plan_path.write_text(json.dumps(plan_for(store, n, namespaces, pool, args)))
+    ingested = work / f"ingest-{n}-{namespaces}.json"
+    if args.reuse and plan_path.exists() and ingested.exists() and store.exists():
+        say(f"{shape}: reusing the store and plan kept in {work} (ingest figures of that run)")
+        ingest_stats = json.loads(ingested.read_text())
+    else:
+        ingest_stats, pool = ingest(
+            store, n, namespaces, args.seed, pool_size, encrypted=args.encrypted
+        )
+        ingested.write_text(json.dumps(ingest_stats))
+        plan_path.write_text(json.dumps(plan_for(store, n, namespaces, pool, args)))
+    size = disk_bytes(store)
     say(f"{shape}: {size / 2**20:,.1f} MiB on disk; measuring in a new process")
     measured = child("_measure", plan_path, work / f"measured-{n}.json")
     per_namespace = n // namespaces
@@ -413,6 +422,7 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "n": n,
         "namespaces": namespaces,
         "encrypted": args.encrypted,
+        "recall_pool": settings_for(store, encrypted=False).recall_pool,
         "ingest": ingest_stats,
         "disk_mb": size / 2**20,
         "ann": ann,
@@ -564,14 +574,18 @@ def haystack(args: argparse.Namespace) -> dict[str, Any]:
         evidence = [list(q.evidence) for c in conversations for q in locomo_bench.questions(c)]
         categories = [q.category for c in conversations for q in locomo_bench.questions(c)]
         runs: dict[str, Any] = {}
-        for label, source in (("with", base if args.distractors else None), ("without", None)):
+        pools = args.pools or [Settings().recall_pool]
+        plans = [(f"with (pool {p:,})" if len(pools) > 1 else "with", base, p) for p in pools]
+        plans = plans if args.distractors else []
+        for label, source, pool in [*plans, ("without", None, pools[0])]:
             rankings, crowded = [], []
             for conv in conversations:
-                ranked = run_conversation(conv, work, source, cache, locomo_bench.questions)
+                ranked = run_conversation(conv, work, source, cache, locomo_bench.questions, pool)
                 rankings.extend(r for r, _ in ranked)
                 crowded.extend(c for _, c in ranked)
             scores = score_run(rankings, evidence, categories)
             runs[label] = {
+                "recall_pool": pool,
                 "scores": scores,
                 "distractors_in_top10_mean": float(np.mean(crowded)) if crowded else 0.0,
             }
@@ -604,7 +618,7 @@ def build_distractors(base: Path, cache: VectorCache, n: int, seed: int) -> None
 
 
 def run_conversation(
-    conv: Any, work: Path, base: Path | None, cache: VectorCache, questions: Any
+    conv: Any, work: Path, base: Path | None, cache: VectorCache, questions: Any, pool: int
 ) -> list[tuple[list[str], int]]:
     """Each question's ranking (dia_ids; a distractor shows as its ref) and how many
     of its top 10 are distractors."""
@@ -613,7 +627,7 @@ def run_conversation(
     if base is not None:
         shutil.copyfile(base, path)
     out = []
-    with Memory(str(path), embedder=cache) as mem:
+    with Memory(settings=Settings(path=str(path), recall_pool=pool), embedder=cache) as mem:
         mem.add_many(list(conv.turns), namespace="haystack")
         for q in questions(conv):
             hits = mem.search(
@@ -633,11 +647,12 @@ def run_conversation(
 
 
 def haystack_table(runs: dict[str, Any]) -> str:
-    lines = ["run                 group   n   R@1   R@5  R@10  R@20  distractors in top 10"]
+    head = f"{'run':<28} group   n   R@1   R@5  R@10  R@20  distractors in top 10"
+    lines = [head]
     for label, run in runs.items():
         for group, m in run["scores"].items():
             lines.append(
-                f"{label + ' distractors':<19} {group:<5} {int(m['n']):>4} {m['R@1']:.3f} "
+                f"{label + ' distractors':<28} {group:<5} {int(m['n']):>4} {m['R@1']:.3f} "
                 f"{m['R@5']:.3f} {m['R@10']:.3f} {m['R@20']:.3f}  "
                 f"{run['distractors_in_top10_mean']:.2f}"
             )
@@ -695,6 +710,11 @@ def parser() -> argparse.ArgumentParser:
     lat.add_argument("--seed", type=int, default=0)
     lat.add_argument("--work-dir", help="where the stores go (default: a temporary directory)")
     lat.add_argument("--keep", action="store_true", help="keep the stores")
+    lat.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure again the store, plan and ingest figures kept in --work-dir by --keep",
+    )
     lat.add_argument("--plot", type=Path, help="write a PNG of latency and RSS by size")
     lat.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))
     hay = sub.add_parser("haystack", help="LoCoMo Recall@10 among distractor memories")
@@ -702,6 +722,9 @@ def parser() -> argparse.ArgumentParser:
     hay.add_argument("--data", type=Path, default=LOCOMO_DEV)
     hay.add_argument("--cache-dir", type=Path, default=CACHE)
     hay.add_argument("--seed", type=int, default=0)
+    hay.add_argument(
+        "--pools", type=int, nargs="+", help="candidate pool sizes to run with distractors"
+    )
     hay.add_argument("--out", type=Path, default=Path("bench/results/scale-haystack.json"))
     return p
 
