@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engramdb.config import EncryptionKey
-from engramdb.errors import InvalidInputError
+from engramdb.errors import InvalidInputError, StoreError
+from engramdb.extras import needs_extra
 from engramdb.store.base import (
     Candidate,
     Capability,
@@ -49,7 +50,21 @@ def open_store(
     ``encryption`` is the master key of an encrypted store, or the key a new
     store is created encrypted with (docs/security.md). ``analyser`` makes what
     recall reads of each memory, kept beside it (docs/recall.md, "What a search reads").
+
+    A ``postgresql://`` (or ``postgres://``) URL opens a ``PostgresStore`` in the
+    schema its ``schema`` query parameter names (``engramdb`` by default), with the
+    ``postgres`` extra (docs/postgres.md). It does not encrypt at rest yet, and keeps
+    no analysis beside its memories (recall makes it at each search).
     """
+    if _is_postgres(location):
+        if encryption is not None:
+            raise StoreError("a PostgreSQL store does not encrypt at rest yet (docs/postgres.md)")
+        url, schema = _postgres_location(location)
+        with needs_extra("postgres", "a PostgreSQL store"):
+            from engramdb.store.postgres import PostgresStore
+        return PostgresStore(
+            url, schema=schema, ann_threshold=ann_threshold, dims=dims, read_only=read_only
+        )
     path = _sqlite_path(location)
     from engramdb.store.sqlite import SqliteStore
 
@@ -71,6 +86,8 @@ def require_store(location: str) -> None:
     before anything opens (and so creates) a store there. ``:memory:`` is not a
     path: it is always there.
     """
+    if _is_postgres(location):
+        return  # no files to look at: a read-only open says whether a store is there
     path = _sqlite_path(location)
     if path != ":memory:":
         from engramdb.store.sqlite.store import existing_database
@@ -105,11 +122,34 @@ def salvage(location: str, target: str | Path) -> int:
     return copy_rows(existing_database(path), Path(target))
 
 
+def _is_postgres(location: str) -> bool:
+    return location.split("://", 1)[0].lower() in {"postgresql", "postgres"} and "://" in location
+
+
+def _postgres_location(location: str) -> tuple[str, str]:
+    """The database URL of a PostgreSQL store location and the schema it names
+    (its ``schema`` query parameter, taken out of the URL: libpq does not know it)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [value for key, value in query if key == "schema"]
+    if len(schemas) > 1 or (schemas and not schemas[0]):
+        raise InvalidInputError("a PostgreSQL store location names at most one non-empty schema")
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schemas[0] if schemas else "engramdb"
+
+
 def _sqlite_path(location: str) -> str:
     """The path of a SQLite store location (a path, ``file://`` or ``sqlite://``)."""
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme in {"", "file", "sqlite"}:
         return location.split("://", 1)[1] if scheme else location
+    if _is_postgres(location):  # the URL is not repeated: it may hold a password
+        raise InvalidInputError(
+            "a PostgreSQL store has no files: this works on SQLite stores only (docs/postgres.md)"
+        )
     raise InvalidInputError(
-        f"unsupported store location {location!r}: use a directory, a .db file or ':memory:'"
+        f"unsupported store location {location!r}: use a directory, a .db file, ':memory:' "
+        "or a postgresql:// URL"
     )

@@ -23,7 +23,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from engramdb.errors import SchemaError, StoreError
+from engramdb.errors import NotFoundError, SchemaError, StoreError
 from engramdb.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["Connection", "Database"]
@@ -41,8 +41,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
 class Database:
     """One connection to the database at ``url``, working in ``schema``."""
 
-    def __init__(self, url: str, schema: str, *, dims: int) -> None:
+    def __init__(self, url: str, schema: str, *, dims: int, read_only: bool = False) -> None:
         self.schema = schema
+        self.read_only = read_only
         self.lock = threading.RLock()
         try:
             conn: Connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
@@ -50,7 +51,10 @@ class Database:
             raise StoreError(f"cannot connect to PostgreSQL: {_said(exc)}") from exc
         self._conn: Connection | None = conn
         try:
-            self._prepare(conn, dims)
+            if read_only:
+                self._open_existing(conn, dims)
+            else:
+                self._prepare(conn, dims)
         except BaseException:
             conn.close()
             raise
@@ -81,6 +85,38 @@ class Database:
             self._migrate(conn, dims)
         register_vector(conn)
 
+    def _open_existing(self, conn: Connection, dims: int) -> None:
+        """A read-only open: the schema must hold a store of this version; nothing is
+        created, and every transaction of the session is read-only."""
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute("SET default_transaction_read_only = on")
+        with _translated("opening the store"), conn.transaction():
+            home = conn.execute(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()
+            table = conn.execute(
+                "SELECT to_regclass(format('%%I.schema_version', %s::text))", (self.schema,)
+            ).fetchone()
+            if home is None or table is None or table[0] is None:
+                raise NotFoundError(f"no engramdb store in schema {self.schema!r} of the database")
+            conn.execute(
+                sql.SQL("SET search_path TO {}, {}").format(
+                    sql.Identifier(self.schema), sql.Identifier(home[0])
+                )
+            )
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            if current != SCHEMA_VERSION:
+                raise SchemaError(
+                    f"schema {self.schema!r} is at version {current}, this engramdb at "
+                    f"{SCHEMA_VERSION}: open it writable once to migrate it"
+                    if current < SCHEMA_VERSION
+                    else f"schema {self.schema!r} is at version {current}; this engramdb "
+                    f"knows {SCHEMA_VERSION}: upgrade engramdb"
+                )
+            self._check_dims(conn, dims)
+        register_vector(conn)
+
     def _migrate(self, conn: Connection, dims: int) -> None:
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
@@ -92,6 +128,9 @@ class Database:
         for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             conn.execute(migration.replace("{dims}", str(int(dims))).encode())
             conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        self._check_dims(conn, dims)
+
+    def _check_dims(self, conn: Connection, dims: int) -> None:
         info = conn.execute("SELECT dims FROM store_info").fetchone()
         if info is None or int(info[0]) != dims:
             stored = None if info is None else int(info[0])
@@ -108,6 +147,8 @@ class Database:
     @contextmanager
     def write(self, what: str) -> Iterator[Connection]:
         """One transaction: all of it is written, or nothing when it raises."""
+        if self.read_only:
+            raise StoreError(f"cannot write ({what}): the store is read-only")
         with self.lock:
             conn = self.conn
             with _translated(what), conn.transaction():

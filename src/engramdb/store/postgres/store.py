@@ -66,10 +66,14 @@ class PostgresStore(Store):
         schema: str = DEFAULT_SCHEMA,
         ann_threshold: int = 20_000,
         dims: int = 384,
+        read_only: bool = False,
     ) -> None:
+        """Open the store in ``schema`` of the database at ``url``, creating it there
+        (and pgvector, where the role may) unless ``read_only``: then a schema without
+        a store is a ``NotFoundError`` and every write a ``StoreError``."""
         self.dims = dims
         self.ann_threshold = ann_threshold
-        self._db = Database(url, schema, dims=dims)
+        self._db = Database(url, schema, dims=dims, read_only=read_only)
 
     @property
     def schema(self) -> str:

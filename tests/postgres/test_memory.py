@@ -1,0 +1,111 @@
+"""``Memory("postgresql://...")`` opens a PostgresStore and its verbs work there
+(docs/postgres.md): the real packaged embedding model, a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from engramdb import Memory
+from engramdb.config import EncryptionKey
+from engramdb.embed import Embedder
+from engramdb.errors import InvalidInputError, NotFoundError, SchemaError, StoreError
+from engramdb.security.crypto import generate_key
+from engramdb.store import open_store
+from engramdb.store.postgres import PostgresStore
+
+T0 = datetime(2024, 3, 23, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    name = f"memory_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def _at(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+def test_memory_opens_a_postgresql_url_and_recalls(
+    postgres_url: str, schema: str, embedder: Embedder
+) -> None:
+    with Memory(_at(postgres_url, schema), embedder=embedder) as mem:
+        dog = mem.add(
+            "I adopted a rescue dog called Pastel.", namespace="u", speaker="Maya",
+            session="s1", occurred_at=T0,
+        )  # fmt: skip
+        mem.add("The weather in Lisbon was sunny all week.", namespace="u", session="s1")
+        mem.add("I adopted a rescue dog called Pastel.", namespace="other", session="s1")
+        hits = mem.search("What is Maya's dog called?", namespace="u")
+        assert hits[0].engram.id == dog.id
+        assert {h.engram.namespace for h in hits} == {"u"}
+        changed = mem.update(dog.id, text="My dog Pastel is a greyhound.", namespace="u")
+        assert [v.version for v in mem.history(dog.id, namespace="u")] == [1, 2]
+        assert mem.get(dog.id, namespace="u").text == changed.text
+        mem.add("I live in Boston.", namespace="u", speaker="Maya", session="s2", occurred_at=T0)
+        mem.add("I moved to Denver.", namespace="u", speaker="Maya", session="s2")
+        report = mem.consolidate(namespace="u")
+        assert report.episodes == 4
+        assert mem.consolidate(namespace="u").episodes == 0  # nothing new: nothing read
+        assert [f.value for f in mem.facts(namespace="u", attribute="residence")] == [
+            "Boston",
+            "Denver",
+        ]
+        bundle = mem.context("Where does Maya live?", namespace="u", session="s2")
+        assert "Denver" in bundle.render()
+        mem.delete(dog.id, namespace="u")
+        with pytest.raises(NotFoundError):
+            mem.get(dog.id, namespace="u")
+    with psycopg.connect(postgres_url) as conn:  # the store is in the schema the URL named
+        found = conn.execute(
+            sql.SQL("SELECT DISTINCT namespace FROM {}.engrams").format(sql.Identifier(schema))
+        ).fetchall()
+    assert sorted(found) == [("other",), ("u",)]
+
+
+def test_a_read_only_open_creates_nothing_and_refuses_writes(
+    postgres_url: str, schema: str
+) -> None:
+    with pytest.raises(NotFoundError):
+        open_store(_at(postgres_url, schema), read_only=True)
+    with psycopg.connect(postgres_url) as conn:
+        made = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)
+        ).fetchone()
+    assert made == (0,)
+    open_store(_at(postgres_url, schema)).close()  # now there is one
+    store = open_store(_at(postgres_url, schema), read_only=True)
+    try:
+        assert store.namespaces() == []
+        with pytest.raises(StoreError, match="the store is read-only"):
+            store.set_budget("u", 1, None)
+    finally:
+        store.close()
+
+
+def test_a_store_refuses_another_vector_size(postgres_url: str, schema: str) -> None:
+    PostgresStore(postgres_url, schema=schema, dims=384).close()
+    with pytest.raises(SchemaError, match="384"):
+        PostgresStore(postgres_url, schema=schema, dims=512)
+
+
+def test_a_postgresql_location_is_checked_before_anything_opens(postgres_url: str) -> None:
+    with pytest.raises(InvalidInputError, match="schema"):
+        open_store(f"{postgres_url}?schema=")
+    key = EncryptionKey.from_text(generate_key())
+    with pytest.raises(StoreError, match="encrypt"):
+        open_store(postgres_url, encryption=key)
+
+
+def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
+    with pytest.raises(StoreError, match="cannot connect") as caught:
+        PostgresStore("postgresql://someone:s3cret-word@127.0.0.1:1/nowhere")
+    assert "s3cret-word" not in str(caught.value)
