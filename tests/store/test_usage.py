@@ -17,7 +17,13 @@ from engramdb.store.sqlite.schema import MIGRATIONS
 from engramdb.testing.conformance import make_record
 
 USAGE = next(n for n, sql in enumerate(MIGRATIONS, 1) if "CREATE TABLE usage" in sql)
-# The migration after it: the vector change log by namespace, undone first
+# The row checksums, undone first
+ROW_CHECKSUMS = """
+    DROP TABLE checksums_pending;
+    ALTER TABLE engrams DROP COLUMN checksum;
+    ALTER TABLE versions DROP COLUMN checksum;
+"""
+# The migration after it: the vector change log by namespace, undone next
 LOG_BY_NAMESPACE = """
     DROP TRIGGER engrams_vector_deleted; DROP TRIGGER vectors_inserted;
     DROP TRIGGER vectors_updated; DROP TRIGGER vectors_deleted;
@@ -42,7 +48,8 @@ def _written_before_usage(path: Path) -> None:
     migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
         conn.executescript(
-            LOG_BY_NAMESPACE
+            ROW_CHECKSUMS
+            + LOG_BY_NAMESPACE
             + """
             DROP TRIGGER usage_added; DROP TRIGGER usage_changed; DROP TRIGGER usage_deleted;
             DROP TABLE usage; DROP INDEX vectors_model;

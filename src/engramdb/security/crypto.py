@@ -9,8 +9,11 @@ The scheme (docs/security.md, "Encryption at rest"):
   master key with AES-256-GCM and stored beside the data. Rotating the master
   key re-wraps the data keys; content is not re-encrypted. Forgetting a
   namespace destroys its data key with its rows.
-- From a data key, HKDF-SHA256 derives the **content key** (AES-256-GCM) and
-  the **index key** (HMAC-SHA256 for the blind lexical index).
+- From a data key, HKDF-SHA256 derives the **content key** (AES-256-GCM),
+  the **index key** (HMAC-SHA256 for the blind lexical index) and the **row
+  key** (keyed BLAKE2b: each memory's and version's row MAC, over its clear
+  columns and its sealed values as stored). A plaintext store's rows carry an
+  unkeyed BLAKE2b checksum instead.
 - A sealed value is ``0x01 | 12-byte random nonce | ciphertext | 16-byte tag``;
   its associated data names the table, column and memory it belongs to, so a
   ciphertext copied onto another row or column fails to open.
@@ -66,6 +69,7 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 OVERHEAD = len(_FORMAT) + _NONCE_BYTES + _TAG_BYTES
 """Bytes a sealed value adds to its plaintext."""
+_CHECKSUM_BYTES = 16  # a row's checksum or MAC (store/sqlite/checksums.py)
 # scrypt at N=2^15, r=8: 32 MiB and about 0.1 s per derivation on this project's
 # machines; it runs once per open of a passphrase-protected store.
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
@@ -217,6 +221,8 @@ class Cipher(Protocol):
 
     def tag(self, value: str) -> str: ...
 
+    def checksum(self, data: bytes) -> bytes: ...
+
 
 class _Plain:
     """The identity cipher of an unencrypted store (values pass through unchanged)."""
@@ -248,6 +254,10 @@ class _Plain:
     def tag(self, value: str) -> str:
         return value
 
+    def checksum(self, data: bytes) -> bytes:
+        """A row's checksum: finds damage, not tampering (anyone can compute it)."""
+        return hashlib.blake2b(data, digest_size=_CHECKSUM_BYTES).digest()
+
 
 PLAIN: Cipher = _Plain()
 
@@ -268,6 +278,7 @@ class NamespaceCipher:
         content_key, index_key = _derive(data_key, b"content"), _derive(data_key, b"blind-index")
         self._aead = AESGCM(content_key)
         self._index_key = index_key
+        self._row_key = _derive(data_key, b"row-checksum")
         self._opened: dict[tuple[str, bytes], str] = {}
 
     def seal(self, value: str, aad: str) -> bytes:
@@ -310,6 +321,11 @@ class NamespaceCipher:
         strings hold a NUL, so a tag never equals a word's token."""
         digest = hmac.digest(self._index_key, b"tag\x00" + value.encode("utf-8"), hashlib.sha256)
         return digest[:16].hex()
+
+    def checksum(self, data: bytes) -> bytes:
+        """A row's MAC (keyed BLAKE2b under a key of its own): without the data key, a
+        row cannot be altered and given a checksum that matches."""
+        return hashlib.blake2b(data, key=self._row_key, digest_size=_CHECKSUM_BYTES).digest()
 
     def _token(self, word: str) -> str:
         digest = hmac.digest(self._index_key, word.encode("utf-8"), hashlib.sha256)

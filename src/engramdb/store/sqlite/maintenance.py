@@ -21,7 +21,15 @@ from pathlib import Path
 from engramdb.errors import IntegrityError, StoreError
 from engramdb.security.crypto import OVERHEAD
 from engramdb.store.files import private_dir, private_file
-from engramdb.store.sqlite import annfile, lexical, reserve, rows, soundness, walfile
+from engramdb.store.sqlite import (
+    annfile,
+    checksums,
+    lexical,
+    reserve,
+    rows,
+    soundness,
+    walfile,
+)
 from engramdb.store.sqlite.cache import NamespaceCache, bump, generations, renumber
 from engramdb.store.sqlite.database import Database, failure, failures, is_busy, is_full
 from engramdb.store.sqlite.schema import SCHEMA_VERSION
@@ -77,6 +85,10 @@ def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) ->
     found += guarded("text check", lambda: soundness.undecodable(conn))
     found += guarded("value check", lambda: soundness.malformed(conn, encrypted=encrypted))
     found += guarded("copy check", lambda: soundness.disagreeing(conn, encrypted=encrypted))
+    found += guarded(
+        "row checksums",
+        lambda: checksums.mismatched(conn, keys.ciphers(conn), encrypted=encrypted),
+    )
     for label, sql in _ORPHAN_CHECKS.items():
         found += guarded(label, functools.partial(_count, conn, label, sql))
     overhead = OVERHEAD if keys.vectors_sealed else 0

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.clock import from_iso, to_iso
-from engramdb.errors import NotFoundError
+from engramdb.errors import NotFoundError, StoreError
 from engramdb.model import Engram, NamespaceStats, Version
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import (
@@ -32,7 +32,7 @@ from engramdb.store.base import (
     taken_along,
 )
 from engramdb.store.codec import dump, open_optional, seal_optional, seconds
-from engramdb.store.sqlite import dynamics, fields, lexical
+from engramdb.store.sqlite import checksums, dynamics, fields, lexical
 from engramdb.store.vectors import quantize
 
 __all__ = [
@@ -67,7 +67,7 @@ __all__ = [
 
 ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, "
-    "occurred_at, recorded_at, valid_from, version"
+    "occurred_at, recorded_at, valid_from, version, seq, keys, analysis, checksum"
 )
 #: What a store keeps of a memory's document for recall, made when the memory is
 #: written (``recall.lexical.stored_analysis``): the document in, its analysis out.
@@ -75,13 +75,23 @@ Analyser = Callable[[str], str]
 # a memory with its dynamics, as ``engram`` reads it
 _SELECT = f"SELECT {ENGRAM_COLUMNS}{dynamics.DYNAMICS_COLUMNS} FROM engrams"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
+_INSERT_ENGRAM = (
+    f"INSERT INTO engrams ({', '.join(checksums.ENGRAM_FIELDS)}, checksum) "
+    f"VALUES ({', '.join('?' * (len(checksums.ENGRAM_FIELDS) + 1))})"
+)
+_INSERT_VERSION = (
+    f"INSERT INTO versions ({', '.join(checksums.VERSION_FIELDS)}, checksum) "
+    f"VALUES ({', '.join('?' * (len(checksums.VERSION_FIELDS) + 1))})"
+)
 
 
 def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
-    """The memory of a row of ``ENGRAM_COLUMNS`` (and its dynamics, when selected)."""
+    """The memory of a row of ``ENGRAM_COLUMNS`` (and its dynamics, when selected),
+    once its checksum matches (``checksums.verify_engram``; after its values open, so
+    a store sealed since this process opened it says so first)."""
     state = dynamics.state(row, cipher)
     eid = row["id"]
-    return Engram(
+    found = Engram(
         id=eid,
         namespace=row["namespace"],
         text=cipher.open(row["text"], f"engrams.text:{eid}"),
@@ -102,6 +112,8 @@ def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
         last_recalled_at=state.last_recalled_at,
         dormant=state.dormant,
     )
+    checksums.verify_engram(row, cipher)
+    return found
 
 
 #: What ``catalog`` reads of each memory, in this order; the dynamics columns follow
@@ -221,39 +233,38 @@ def insert(
     versions: ``insert_version``); its rowid. ``seq`` numbers it in its session.
     ``analyser`` makes the analysis kept with it (none without one: ``analysis``)."""
     eid = record.id
-    seq = conn.execute(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams WHERE namespace = ? AND session IS ?",
+    # the row number SQLite would choose (one past the largest), chosen here because
+    # the row's checksum covers it
+    seq, rowid = conn.execute(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM engrams "
+        "WHERE namespace = ? AND session IS ?), (SELECT COALESCE(MAX(rowid), 0) + 1 FROM engrams)",
         (record.namespace, record.session),
-    ).fetchone()[0]
-    cursor = conn.execute(
-        "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, "
-        "metadata, occurred_at, recorded_at, valid_from, version, analysis) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.id,
-            record.namespace,
-            record.kind,
-            record.session,
-            seq,
-            seal_optional(cipher, record.speaker, f"engrams.speaker:{eid}"),
-            cipher.seal(record.text, f"engrams.text:{eid}"),
-            cipher.seal(record.keys, f"engrams.keys:{eid}"),
-            cipher.seal(dump(record.metadata), f"engrams.metadata:{eid}"),
-            to_iso(record.occurred_at),
-            to_iso(record.recorded_at),
-            to_iso(valid_from),
-            version,
-            analysis(cipher, eid, record.text, record.keys, analyser),
-        ),
+    ).fetchone()
+    values = (
+        rowid,
+        record.id,
+        record.namespace,
+        record.kind,
+        record.session,
+        seq,
+        seal_optional(cipher, record.speaker, f"engrams.speaker:{eid}"),
+        cipher.seal(record.text, f"engrams.text:{eid}"),
+        cipher.seal(record.keys, f"engrams.keys:{eid}"),
+        cipher.seal(dump(record.metadata), f"engrams.metadata:{eid}"),
+        to_iso(record.occurred_at),
+        to_iso(record.recorded_at),
+        to_iso(valid_from),
+        version,
+        analysis(cipher, eid, record.text, record.keys, analyser),
     )
-    rowid = int(cursor.lastrowid or 0)
+    conn.execute(_INSERT_ENGRAM, (*values, checksums.of_engram(cipher, values)))
     dynamics.insert(conn, cipher, rowid, record)
     _write_vector(conn, cipher, rowid, eid, record.vector, record.model_id, seal_vectors)
     lexical.index_text(conn, cipher, rowid, record.namespace, record.text, record.keys)
     fields.write(
         conn, cipher, rowid, record.namespace, record.speaker, record.session, record.metadata
     )
-    return rowid
+    return int(rowid)
 
 
 def analysis(
@@ -277,19 +288,25 @@ def reanalyse(
     after = 0
     while True:  # in pages, so a large store is not read into memory at once
         found = conn.execute(
-            "SELECT rowid, id, namespace, text, keys FROM engrams WHERE rowid > ? "
-            "AND (? IS NULL OR namespace = ?) ORDER BY rowid LIMIT 1000",
+            f"SELECT {', '.join(checksums.ENGRAM_FIELDS)}, checksum FROM engrams "
+            "WHERE rowid > ? AND (? IS NULL OR namespace = ?) ORDER BY rowid LIMIT 1000",
             (after, namespace, namespace),
         ).fetchall()
         if not found:
             return done
         updates = []
-        for rowid, eid, ns, text, keys in found:
-            cipher = cipher_of(ns)
-            opened_text = cipher.open(text, f"engrams.text:{eid}")
-            opened_keys = cipher.open(keys, f"engrams.keys:{eid}")
-            updates.append((analysis(cipher, eid, opened_text, opened_keys, analyser), rowid))
-        conn.executemany("UPDATE engrams SET analysis = ? WHERE rowid = ?", updates)
+        for row in found:
+            eid, cipher = row["id"], cipher_of(row["namespace"])
+            try:  # a damaged row keeps what it has, and check() goes on naming it
+                checksums.verify_engram(row, cipher)
+            except StoreError:
+                continue
+            opened_text = cipher.open(row["text"], f"engrams.text:{eid}")
+            opened_keys = cipher.open(row["keys"], f"engrams.keys:{eid}")
+            fresh = analysis(cipher, eid, opened_text, opened_keys, analyser)
+            values = [fresh if c == "analysis" else row[c] for c in checksums.ENGRAM_FIELDS]
+            updates.append((fresh, checksums.of_engram(cipher, values), row["rowid"]))
+        conn.executemany("UPDATE engrams SET analysis = ?, checksum = ? WHERE rowid = ?", updates)
         done += len(found)
         after = int(found[-1][0])
 
@@ -311,20 +328,17 @@ def insert_version(
     conn: sqlite3.Connection, cipher: Cipher, rowid: int, engram_id: str, v: VersionRecord
 ) -> None:
     aad = f"{engram_id}:{v.version}"
-    conn.execute(
-        "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, "
-        "occurred_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            rowid,
-            v.version,
-            cipher.seal(v.text, f"versions.text:{aad}"),
-            seal_optional(cipher, v.speaker, f"versions.speaker:{aad}"),
-            cipher.seal(dump(v.metadata), f"versions.metadata:{aad}"),
-            to_iso(v.occurred_at),
-            to_iso(v.valid_from),
-            None if v.valid_to is None else to_iso(v.valid_to),
-        ),
+    values = (
+        rowid,
+        v.version,
+        cipher.seal(v.text, f"versions.text:{aad}"),
+        seal_optional(cipher, v.speaker, f"versions.speaker:{aad}"),
+        cipher.seal(dump(v.metadata), f"versions.metadata:{aad}"),
+        to_iso(v.occurred_at),
+        to_iso(v.valid_from),
+        None if v.valid_to is None else to_iso(v.valid_to),
     )
+    conn.execute(_INSERT_VERSION, (*values, checksums.of_version(cipher, values)))
 
 
 def new_version(
@@ -341,11 +355,19 @@ def new_version(
     analyser: Analyser | None = None,
 ) -> None:
     """Close the memory's current version at ``at`` and write ``change`` as its
-    current one, numbered ``version``: row, history, vector, index row and analysis."""
+    current one, numbered ``version``: row, history, vector, index row and analysis.
+    Each row it changes is checked first, and its checksum written anew after."""
     eid = change.engram_id
-    conn.execute(
-        "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
-        (to_iso(at), rowid),
+    checksums.reseal_version(
+        conn,
+        cipher,
+        rowid,
+        eid,
+        version - 1,
+        lambda: conn.execute(
+            "UPDATE versions SET valid_to = ? WHERE engram_rowid = ? AND valid_to IS NULL",
+            (to_iso(at), rowid),
+        ),
     )
     insert_version(
         conn,
@@ -354,19 +376,25 @@ def new_version(
         eid,
         VersionRecord(version, change.text, speaker, change.metadata, change.occurred_at, at, None),
     )
-    conn.execute(
-        "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
-        "keys = ?, valid_from = ?, version = ?, analysis = ? WHERE rowid = ?",
-        (
-            cipher.seal(change.text, f"engrams.text:{eid}"),
-            seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
-            cipher.seal(dump(change.metadata), f"engrams.metadata:{eid}"),
-            to_iso(change.occurred_at),
-            cipher.seal(change.keys, f"engrams.keys:{eid}"),
-            to_iso(at),
-            version,
-            analysis(cipher, eid, change.text, change.keys, analyser),
-            rowid,
+    written = (
+        cipher.seal(change.text, f"engrams.text:{eid}"),
+        seal_optional(cipher, speaker, f"engrams.speaker:{eid}"),
+        cipher.seal(dump(change.metadata), f"engrams.metadata:{eid}"),
+        to_iso(change.occurred_at),
+        cipher.seal(change.keys, f"engrams.keys:{eid}"),
+        to_iso(at),
+        version,
+        analysis(cipher, eid, change.text, change.keys, analyser),
+        rowid,
+    )
+    checksums.reseal_engram(
+        conn,
+        cipher,
+        rowid,
+        lambda: conn.execute(
+            "UPDATE engrams SET text = ?, speaker = ?, metadata = ?, occurred_at = ?, "
+            "keys = ?, valid_from = ?, version = ?, analysis = ? WHERE rowid = ?",
+            written,
         ),
     )
     _write_vector(conn, cipher, rowid, eid, change.vector, change.model_id, seal_vectors)
@@ -494,6 +522,7 @@ def history(
                 valid_to=None if r["valid_to"] is None else from_iso(r["valid_to"]),
             )
         )
+        checksums.verify_version(r, cipher, engram_id)
     return out
 
 

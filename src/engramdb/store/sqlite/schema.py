@@ -343,6 +343,18 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE vector_log SET pruned_to =
         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'), 0);
     """,
+    # 13: a checksum per row of ``engrams`` and ``versions`` (store/sqlite/checksums.py,
+    # docs/reliability.md "Row checksums"): a digest of every other column as stored,
+    # a MAC under the namespace's key in an encrypted store. A migration cannot make an
+    # encrypted store's (its keys are not at hand): ``checksums_pending`` holds one row
+    # until the first writable open with the keys has written those of the rows
+    # written before, and removed it.
+    """
+    ALTER TABLE engrams ADD COLUMN checksum BLOB;
+    ALTER TABLE versions ADD COLUMN checksum BLOB;
+    CREATE TABLE checksums_pending (id INTEGER PRIMARY KEY CHECK (id = 1));
+    INSERT INTO checksums_pending (id) VALUES (1);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from engramdb.bounded import Bounded
 from engramdb.clock import to_iso
 from engramdb.config import EncryptionKey
-from engramdb.errors import DecryptionError, StoreError
+from engramdb.errors import DecryptionError, IntegrityError, StoreError
 from engramdb.security.crypto import (
     PLAIN,
     Cipher,
@@ -34,7 +34,7 @@ from engramdb.security.crypto import (
     new_params,
 )
 from engramdb.store.codec import seal_emotion, seal_optional
-from engramdb.store.sqlite import lexical
+from engramdb.store.sqlite import checksums, lexical
 from engramdb.store.sqlite.consolidation import fact_key
 
 if TYPE_CHECKING:
@@ -81,6 +81,9 @@ class _NoKey:
 
     def tag(self, value: str) -> str:
         return ""  # no memory was ever tagged without a key: matches nothing
+
+    def checksum(self, data: bytes) -> bytes:
+        raise self._missing()
 
 
 class DataKeys:
@@ -255,7 +258,15 @@ class DataKeys:
 
 def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
     """Seal every value of a plaintext store with ``keys`` (inside the caller's
-    transaction) and rebuild the lexical index blind; the number of memories."""
+    transaction) and rebuild the lexical index blind; the number of memories.
+
+    The rows' checksums are checked first (a damaged row is refused, not sealed
+    as it is) and written anew after, as MACs under the new data keys."""
+    damaged = checksums.mismatched(conn, lambda _: PLAIN, encrypted=False)
+    if damaged:
+        raise IntegrityError(
+            "the store has damaged rows, nothing was encrypted: " + "; ".join(damaged)
+        )
     cipher = keys.ciphers(conn, create=True)
     rows = conn.execute(
         "SELECT rowid, id, namespace, text, keys, metadata, speaker, analysis FROM engrams"
@@ -328,6 +339,7 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
             )
     conn.execute("DELETE FROM engram_fts")
     lexical.refill(conn, ((r[0], r[2], r[3], r[4]) for r in rows), cipher)
+    checksums.rewrite_all(conn, cipher)
     return len(rows)
 
 

@@ -52,6 +52,7 @@ from engramdb.store.base import (
 )
 from engramdb.store.sqlite import (
     candidates,
+    checksums,
     consolidation,
     dynamics,
     fields,
@@ -126,11 +127,18 @@ class SqliteStore(Store):
         self.dims = dims
         self.analyser = analyser
         self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
-        self._db = Database(path, read_only=read_only, prepare=self._keys.open)
+        self._db = Database(path, read_only=read_only, prepare=self._prepare)
         self.read_only = read_only
         self.path = self._db.path
         self._cache = NamespaceCache(self._db, self._keys, dims=dims, ann_threshold=ann_threshold)
         self._scrubber = maintenance.Scrubber(self._db)
+
+    def _prepare(self, db: Database) -> None:
+        """As the database opens: the master key checked, then the checksums of rows
+        written before they existed filled in (once, ``checksums.fill_pending``)."""
+        self._keys.open(db)
+        if not db.read_only:
+            checksums.fill_pending(db, self._keys.ciphers)
 
     # What this backend's own tests reach for (tests/store, tests/reliability): the
     # connection, a snapshot, the loaded namespaces, running the migrations again.

@@ -1,0 +1,232 @@
+"""Each memory's row and version's row carries a checksum (docs/reliability.md, "Row checksums").
+
+A row altered on disk, even into another well-formed value through SQLite itself, is
+refused when it is read (``IntegrityError`` in a plaintext store, ``DecryptionError``
+in an encrypted one, naming the memory), named by ``check()``, and never laundered by
+a write. A store written before the checksums existed opens, gets them, and checks
+clean. The damage suite (``tests/store/test_damage.py``) flips a bit in every column.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from engramdb import EncryptionKey, FixedClock, Memory, Settings
+from engramdb.errors import DecryptionError, IntegrityError, StoreError
+from engramdb.security.crypto import PLAIN, generate_key
+from engramdb.store.sqlite import checksums, database
+from engramdb.store.sqlite.database import Database
+from engramdb.store.sqlite.schema import MIGRATIONS
+from engramdb.testing.fakes import HashEmbedder
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+KEY = EncryptionKey.from_text(generate_key())
+DB = "engram.db"
+
+
+def _memory(root: Path, key: EncryptionKey | None) -> Memory:
+    return Memory(
+        settings=Settings(path=str(root), encryption=key),
+        embedder=HashEmbedder(),
+        clock=FixedClock(T0),
+    )
+
+
+def _fill(root: Path, key: EncryptionKey | None) -> list[str]:
+    clock = FixedClock(T0)
+    settings = Settings(path=str(root), encryption=key)
+    with Memory(settings=settings, embedder=HashEmbedder(), clock=clock) as mem:
+        ids = [
+            mem.add(f"note {i} about the river", session="s1", speaker="Maya").id for i in range(4)
+        ]
+        clock.advance(timedelta(minutes=1))
+        mem.update(ids[0], text="note 0 about the lantern")
+    return ids
+
+
+def _alter(root: Path, sql: str, *args: object) -> None:
+    conn = sqlite3.connect(root / DB, isolation_level=None)  # as someone with the file would
+    try:
+        conn.execute(sql, args)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=["plain", "encrypted"])
+def key(request: pytest.FixtureRequest) -> EncryptionKey | None:
+    return KEY if request.param == "encrypted" else None
+
+
+def _refusal(key: EncryptionKey | None) -> type[StoreError]:
+    return DecryptionError if key is not None else IntegrityError
+
+
+def test_a_read_of_an_altered_row_raises_naming_the_memory(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    ids = _fill(tmp_path, key)
+    _alter(
+        tmp_path,
+        "UPDATE engrams SET recorded_at = '2024' || substr(recorded_at, 5) WHERE id = ?",
+        ids[1],
+    )
+    with _memory(tmp_path, key) as mem:
+        with pytest.raises(_refusal(key), match=ids[1]):
+            mem.get(ids[1])
+        assert mem.get(ids[2]).text == "note 2 about the river"  # the others read
+        assert any("engrams: 1 row does not match its checksum" in p for p in mem.check())
+
+
+def test_the_history_of_an_altered_older_version_raises(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    ids = _fill(tmp_path, key)
+    _alter(
+        tmp_path,
+        "UPDATE versions SET occurred_at = '2024' || substr(occurred_at, 5) "
+        "WHERE version = 1 AND engram_rowid = (SELECT rowid FROM engrams WHERE id = ?)",
+        ids[0],
+    )
+    with _memory(tmp_path, key) as mem:
+        with pytest.raises(_refusal(key), match=f"version 1 of memory '{ids[0]}'"):
+            mem.history(ids[0])
+        assert any("versions: 1 row does not match" in p for p in mem.check())
+
+
+def test_an_update_of_an_altered_row_is_refused_not_laundered(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    ids = _fill(tmp_path, key)
+    _alter(tmp_path, "UPDATE engrams SET session = 's2' WHERE id = ?", ids[1])
+    with _memory(tmp_path, key) as mem:
+        with pytest.raises(_refusal(key), match=ids[1]):
+            mem.update(ids[1], text="note 1 rewritten")
+        mem.reindex()  # rewrites each memory's analysis, not the damaged one's checksum
+        assert any("engrams: 1 row does not match" in p for p in mem.check())
+        assert [v.version for v in mem.history(ids[2])] == [1]
+
+
+def test_a_row_given_an_unkeyed_checksum_does_not_authenticate_in_an_encrypted_store(
+    tmp_path: Path,
+) -> None:
+    """Whoever alters a row without the data key cannot make a checksum that matches."""
+    ids = _fill(tmp_path, KEY)
+    conn = sqlite3.connect(tmp_path / DB, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        fields = ", ".join(checksums.ENGRAM_FIELDS)
+        row = conn.execute(f"SELECT {fields} FROM engrams WHERE id = ?", (ids[1],)).fetchone()
+        values = ["s2" if c == "session" else row[c] for c in checksums.ENGRAM_FIELDS]
+        conn.execute(
+            "UPDATE engrams SET session = 's2', checksum = ? WHERE id = ?",
+            (checksums.of_engram(PLAIN, values), ids[1]),
+        )
+    finally:
+        conn.close()
+    with _memory(tmp_path, KEY) as mem, pytest.raises(DecryptionError, match="authenticate"):
+        mem.get(ids[1])
+
+
+def test_a_store_encrypted_in_place_keeps_its_rows_checked(tmp_path: Path) -> None:
+    ids = _fill(tmp_path, None)
+    with _memory(tmp_path, None) as mem:
+        mem.encrypt(KEY)
+    with _memory(tmp_path, KEY) as mem:
+        assert mem.check() == []
+    _alter(tmp_path, "UPDATE engrams SET session = 's2' WHERE id = ?", ids[1])
+    with _memory(tmp_path, KEY) as mem, pytest.raises(DecryptionError, match=ids[1]):
+        mem.get(ids[1])
+
+
+def test_a_damaged_store_is_not_encrypted_in_place(tmp_path: Path) -> None:
+    ids = _fill(tmp_path, None)
+    _alter(tmp_path, "UPDATE engrams SET session = 's2' WHERE id = ?", ids[1])
+    with _memory(tmp_path, None) as mem:
+        with pytest.raises(IntegrityError, match="nothing was encrypted"):
+            mem.encrypt(KEY)
+        assert not mem.encrypted
+
+
+def _before_checksums(source: Path, target: Path) -> None:
+    """``source``'s rows in a file made by the migrations before the checksums': what
+    engramdb wrote until then (the rows are the same, less their checksum)."""
+    number = next(i for i, sql in enumerate(MIGRATIONS) if "checksums_pending" in sql)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(database, "SCHEMA_VERSION", number)
+        Database(target, read_only=False, prepare=lambda _: None).close()
+    conn = sqlite3.connect(target, isolation_level=None)
+    try:
+        conn.execute("ATTACH DATABASE ? AS source", (str(source),))
+        triggers = conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'engram_fts%' "
+                "AND name != 'schema_version'"
+            )
+        ]
+        conn.execute("BEGIN")
+        for name, _ in triggers:  # what they keep is copied with the rest
+            conn.execute(f"DROP TRIGGER main.{name}")
+        for table in tables:
+            columns = ", ".join(str(r[1]) for r in conn.execute(f"PRAGMA main.table_info({table})"))
+            conn.execute(f"DELETE FROM main.{table}")
+            conn.execute(
+                f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM source.{table}"
+            )
+        conn.execute(
+            "INSERT INTO main.engram_fts (rowid, ns, text, keys) "
+            "SELECT rowid, ns, text, keys FROM source.engram_fts"
+        )
+        for _, sql in triggers:
+            conn.execute(sql)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_a_store_from_before_the_checksums_opens_gets_them_and_checks_clean(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    ids = _fill(tmp_path / "new", key)
+    with _memory(tmp_path / "new", key) as mem:
+        expected = list(mem.export())
+    old = tmp_path / "old"
+    old.mkdir()
+    _before_checksums(tmp_path / "new" / DB, old / DB)
+    conn = sqlite3.connect(old / DB)
+    try:  # it is the older format
+        assert "checksum" not in {r[1] for r in conn.execute("PRAGMA table_info(engrams)")}
+    finally:
+        conn.close()
+    with _memory(old, key) as mem:
+        assert mem.check() == []
+        assert list(mem.export()) == expected
+    conn = sqlite3.connect(old / DB)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM checksums_pending").fetchone()[0] == 0
+        assert conn.execute(
+            "SELECT (SELECT COUNT(*) FROM engrams WHERE checksum IS NULL) "
+            "+ (SELECT COUNT(*) FROM versions WHERE checksum IS NULL)"
+        ).fetchone() == (0,)
+    finally:
+        conn.close()
+    _alter(old, "UPDATE engrams SET session = 's2' WHERE id = ?", ids[1])
+    with _memory(old, key) as mem:
+        assert any("engrams: 1 row does not match" in p for p in mem.check())
+
+
+def test_a_row_whose_checksum_is_gone_is_reported(tmp_path: Path) -> None:
+    ids = _fill(tmp_path, None)
+    _alter(tmp_path, "UPDATE engrams SET checksum = NULL WHERE id = ?", ids[3])
+    with _memory(tmp_path, None) as mem:
+        assert any("engrams: 1 row does not match" in p for p in mem.check())
+        with pytest.raises(IntegrityError, match=ids[3]):
+            mem.get(ids[3])
