@@ -2,21 +2,30 @@
 
 Every question of categories 1-4 searches its own conversation's namespace and,
 as a question with nothing relevant to find, the next conversation's; the top
-``LIMIT`` hits of each search are the samples, relevant when they are an
-evidence turn of the question. Their features (``engramdb.recall.relevance``:
-the ranker's logit without the priors, and its gap to the best match) come from
-ranker weights fitted without the question's conversation (bench/ranker_fit.py),
-as the ranker meets conversations it was not fitted on. A logistic regression
-maps them to a probability, cross-validated by conversation as bench/locomo.py
-does: each conversation's searches are predicted by a calibration fitted on the
-others (and on no search of its namespace). The shipped coefficients are fitted
-on all of them.
+``LIMIT`` hits of each search are the samples. Their features
+(``engramdb.recall.relevance``: the ranker's logit without the priors, its gap
+to the best match, the cosine, the share of the names the query says that
+the namespace holds) come from ranker weights fitted without the question's conversation
+(bench/ranker_fit.py), as the ranker meets conversations it was not fitted on.
 
-Reported, out of fold: a reliability table (bins of predicted relevance:
-count, mean predicted, observed rate), and the relevance floor: the share of
-questions asked of another conversation that ``min_relevance`` leaves with no
-hit, and the share of the questions with an evidence turn in their top 10 that
-keep one.
+The labels are positive and unlabelled: a hit is relevant when it is an
+evidence turn of the question, irrelevant when it is a memory of the other
+conversation (which is not about the question's people), and unlabelled when
+it is another turn of the question's own conversation: LoCoMo marks the one or
+two turns that answer, not every turn on the subject, so an unmarked turn is
+not known to be off topic. Unlabelled hits are left out of the fit and of the
+reliability table; the report says what relevance they get.
+
+A logistic regression maps the features to a probability, cross-validated by
+conversation as bench/locomo.py does: each conversation's searches are
+predicted by a calibration fitted on the others (and on no search of its
+namespace). The shipped coefficients are fitted on all of them.
+
+Reported, out of fold: a reliability table of the labelled hits (bins of
+predicted relevance: count, mean predicted, observed rate), the relevance of
+the unlabelled hits, and the relevance floor: the share of questions asked of
+another conversation that ``min_relevance`` leaves with no hit, and the share
+of the questions with an evidence turn in their top 10 that keep one.
 
     python bench/relevance.py --write src/engramdb/recall/relevance.json
 """
@@ -40,7 +49,7 @@ from engramdb.formats import locomo
 from engramdb.recall.engine import SearchRequest
 from engramdb.recall.features import SIGNALS
 from engramdb.recall.ranker import AttentionRanker, RankerWeights
-from engramdb.recall.relevance import FEATURES, Calibration, features, fingerprint, match
+from engramdb.recall.relevance import FEATURES, Calibration, features, fingerprint, match, names
 from ranker_fit import DEFAULT_DATA, HAND_SET, collect, cross_validated, questions
 
 LIMIT = 10  # the default limit of a search: the hits a caller sees
@@ -57,6 +66,7 @@ class Search:
     category: int
     inputs: np.ndarray  # (hits, FEATURES)
     relevant: np.ndarray  # (hits,): an evidence turn of the question
+    labelled: np.ndarray  # (hits,): an evidence turn, or a hit of another conversation
 
 
 def fold_rankers(mem: Memory, conversations: list[locomo.Conversation]) -> list[AttentionRanker]:
@@ -96,15 +106,17 @@ def searches(
                 )
                 top = order[:LIMIT]
                 found = [dia[target.sample_id][view.catalog.ids[i]] for i in top]
-                relevant = [ni == ci and d in q.evidence for d in found]
-                inputs = features(match(ranking), top, order)
-                out.append(Search(ci, ni, q.category, inputs, np.array(relevant, dtype=float)))
+                relevant = np.array([ni == ci and d in q.evidence for d in found], dtype=float)
+                share = names(view.lexical, q.question)
+                inputs = features(match(ranking), signals["dense"], share, top, order)
+                labelled = (relevant > 0) | (ni != ci)
+                out.append(Search(ci, ni, q.category, inputs, relevant, labelled))
     return out
 
 
 def fit(inputs: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> Calibration:
     """Logistic regression by Newton's method on standardised inputs (a small ridge
-    keeps it finite), returned on the raw scale."""
+    keeps it finite), returned on the raw scale. The callers pass labelled hits only."""
     centre, scale = inputs.mean(axis=0), inputs.std(axis=0) + 1e-9
     x = np.column_stack([np.ones(len(inputs)), (inputs - centre) / scale])
     w = np.zeros(x.shape[1])
@@ -132,7 +144,8 @@ def out_of_fold(found: list[Search], folds: int) -> list[np.ndarray]:
     for fold in range(folds):
         train = [s for s in found if fold not in (s.conversation, s.namespace)]
         calibration = fit(
-            np.concatenate([s.inputs for s in train]), np.concatenate([s.relevant for s in train])
+            np.concatenate([s.inputs[s.labelled] for s in train]),
+            np.concatenate([s.relevant[s.labelled] for s in train]),
         )
         for i, s in enumerate(found):
             if s.conversation == fold:
@@ -216,36 +229,46 @@ def main(argv: list[str] | None = None) -> int:
         found = searches(mem, conversations, rankers)
     predicted = out_of_fold(found, len(conversations))
     labels = np.concatenate([s.relevant for s in found])
+    labelled = np.concatenate([s.labelled for s in found])
     flat = np.concatenate(predicted)
     own = np.concatenate([np.full(len(s.relevant), s.namespace == s.conversation) for s in found])
+    unlabelled = flat[~labelled]
     report: dict[str, Any] = {
         "command": " ".join(["python", "bench/relevance.py", *(argv or sys.argv[1:])]),
         "data": str(args.data),
         "limit": LIMIT,
-        "all": summary(flat, labels) | {"reliability": reliability(flat, labels)},
-        "own": summary(flat[own], labels[own])
-        | {"reliability": reliability(flat[own], labels[own])},
+        "labelled": summary(flat[labelled], labels[labelled])
+        | {"reliability": reliability(flat[labelled], labels[labelled])},
+        "unlabelled": {
+            "hits": float(unlabelled.size),
+            "mean": float(unlabelled.mean()),
+            "at_least_half": float((unlabelled >= 0.5).mean()),
+        },
+        # of the own searches' hits at relevance >= 0.5, the share LoCoMo marks as evidence
+        "evidence_among_kept": float(labels[own & (flat >= 0.5)].mean()),
         "floor": [floor(found, predicted, at) for at in FLOORS],
     }
-    calibration = fit(np.concatenate([s.inputs for s in found]), labels)
+    calibration = fit(np.concatenate([s.inputs for s in found])[labelled], labels[labelled])
     shipped = json.loads(WEIGHTS.read_text("utf-8"))
     calibration = Calibration(
         intercept=calibration.intercept,
         coefficients=calibration.coefficients,
         ranker=fingerprint(shipped),
         source="fitted on LoCoMo dev (5 conversations, categories 1-4; each question against "
-        "its own conversation and the next one, top 10 hits) by "
+        "its own conversation and the next one, top 10 hits; evidence turns relevant, the "
+        "other conversation's hits irrelevant, the own conversation's other turns left out) by "
         "`python bench/relevance.py --write src/engramdb/recall/relevance.json`",
     )
     report["calibration"] = calibration.to_json()
     report["seconds"] = time.perf_counter() - started
 
-    for group in ("all", "own"):
-        print(
-            f"\n{group}: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in report[group].items() if k != "reliability")
-        )
-        print(markdown(report[group]["reliability"]))
+    print(
+        "\nlabelled: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in report["labelled"].items() if k != "reliability")
+    )
+    print(markdown(report["labelled"]["reliability"]))
+    print("\nunlabelled: " + ", ".join(f"{k} {v:.4f}" for k, v in report["unlabelled"].items()))
+    print(f"evidence among the own hits kept at 0.5: {report['evidence_among_kept']:.4f}")
     print("\nmin_relevance  foreign searches empty  evidence kept  hits kept (own)")
     for row in report["floor"]:
         print(

@@ -1,8 +1,9 @@
 """The calibrated relevance of hits and the relevance floor (docs/recall.md, "Relevance"):
 with the real packaged model, a store holding nothing relevant answers ``min_relevance``
-with nothing, a good match keeps its hit, and the floor drops hits without reordering
-them. The calibration itself: a probability that falls with the match, read from the
-shipped file, fitted for the shipped ranker weights."""
+with nothing, a good match keeps its hit, on the exhaustive and the two-stage path, and
+the floor drops hits without reordering them. The calibration itself: a probability
+that falls with the match, read from the shipped file, fitted for the shipped ranker
+weights."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engramdb import InvalidInputError, Memory
 from engramdb.embed import Embedder
-from engramdb.recall.engine import SearchRequest
-from engramdb.recall.relevance import FEATURES, Calibration, features, fingerprint, match
+from engramdb.recall.engine import Recaller, SearchRequest
+from engramdb.recall.lexical import LexicalIndex
+from engramdb.recall.relevance import (
+    FEATURES,
+    Calibration,
+    features,
+    fingerprint,
+    match,
+    names,
+)
 
 T0 = datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
 NOW = T0 + timedelta(days=30)
@@ -70,6 +79,47 @@ def test_an_unrelated_query_gets_no_hit_at_min_relevance_one_half(embedder: Embe
         assert kept.relevance >= 0.5
 
 
+UNRELATED = [
+    "What is the boiling point of tungsten?",
+    "When is the tax deadline?",
+    "What did Bob say about the election?",  # a person the diary never mentions
+]
+ANSWERED = {
+    "Where did my sister move?": "My sister moved to Lyon",
+    "What instrument is Maya learning?": "I started learning the cello",
+    "Who is reading about lighthouse keepers?": "The book club is reading",
+    "What colour is the kitchen?": "I finally finished painting the kitchen",
+}
+
+
+@pytest.mark.parametrize("query", UNRELATED)
+def test_an_unrelated_query_of_a_namespace_gets_no_hit_at_one_half(
+    diary: Memory, query: str
+) -> None:
+    assert _search(diary, query)  # there are hits, at relevance below the floor
+    assert _search(diary, query, min_relevance=0.5) == []
+
+
+@pytest.mark.parametrize(("query", "answer"), ANSWERED.items())
+def test_the_answer_keeps_its_hit_at_one_half(diary: Memory, query: str, answer: str) -> None:
+    kept = _search(diary, query, min_relevance=0.5)
+    assert kept
+    assert kept[0].engram.text.startswith(answer)
+
+
+def test_the_two_stage_search_reads_relevance_as_the_exhaustive_one(diary: Memory) -> None:
+    # the whole diary fits in the pool: both paths rank the same memories alike
+    exhaustive = diary._recall()
+    pooled = Recaller(diary.store, exhaustive.embedder, exhaustive.ranker, exhaustive_up_to=0)
+    for query in [*UNRELATED, *ANSWERED]:
+        request = SearchRequest(query, "maya", 5, NOW, min_relevance=0.5)
+        one = [(h.engram.id, h.relevance) for h in exhaustive.search(request)]
+        two = [(h.engram.id, h.relevance) for h in pooled.search(request)]
+        assert [i for i, _ in one] == [i for i, _ in two]
+        assert [r for _, r in one] == pytest.approx([r for _, r in two])
+        assert bool(one) == (query in ANSWERED)
+
+
 def test_a_hit_s_relevance_is_a_probability_highest_for_the_answer(diary: Memory) -> None:
     hits = _search(diary, "Where did my sister move?")
     assert hits[0].engram.text.startswith("My sister moved to Lyon")
@@ -115,10 +165,12 @@ def test_the_engine_s_relevance_is_the_calibration_of_its_ranking(diary: Memory)
     # the benchmark must read a hit alike
     recaller = diary._recall()
     request = SearchRequest("Where did my sister move?", "maya", 5, NOW)
-    _view, signals = recaller.score(request)
+    view, signals = recaller.score(request)
     ranking = recaller.ranker.rank(signals)
     top = ranking.order[:5]
-    expected = recaller.calibration.probability(features(match(ranking), top, ranking.order))
+    share = names(view.lexical, "Where did my sister move?")
+    inputs = features(match(ranking), signals["dense"], share, top, ranking.order)
+    expected = recaller.calibration.probability(inputs)
     found = [h.relevance for h in _search(diary, "Where did my sister move?", limit=5)]
     assert found == pytest.approx(expected.tolist())
 
@@ -131,21 +183,38 @@ def test_the_shipped_calibration_was_fitted_for_the_shipped_ranker_weights() -> 
     assert "bench/relevance.py" in calibration.source
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=30),
     st.floats(-20, 20),
     st.floats(0.01, 2),
     st.floats(-2, 2),
+    st.floats(0, 20),
+    st.floats(0, 1),
 )
 def test_relevance_is_a_probability_that_falls_with_the_match(
-    logits: list[float], intercept: float, logit: float, gap: float
+    logits: list[float], intercept: float, logit: float, gap: float, named: float, share: float
 ) -> None:
-    calibration = Calibration(intercept, {"logit": logit + min(gap, 0), "gap": min(gap, 0)})
+    coefficients = {"logit": logit + min(gap, 0), "gap": min(gap, 0), "dense": 1.0, "names": named}
+    calibration = Calibration(intercept, coefficients)
     matched = np.array(logits)
     order = np.argsort(-matched, kind="stable")
-    p = calibration.probability(features(matched, order))
+    p = calibration.probability(features(matched, np.zeros(len(logits)), share, order))
     assert np.all((p >= 0) & (p <= 1))
     assert np.all(np.diff(p) <= 1e-12)
+
+
+def test_the_names_share_counts_the_query_s_names_the_namespace_holds() -> None:
+    index = LexicalIndex(
+        ["Caroline: I went to the support group in Boston.", "Melanie: I painted a sunrise."],
+        np.zeros(2, dtype=np.int64),
+    )
+    assert names(index, "When did Caroline go to the support group?") == 1.0
+    assert names(index, "When did Caroline go to Sweden?") == 0.5
+    assert names(index, "What did Gina say about Jon's store?") == 0.0
+    # no name (the first word is capitalised as any sentence's is): nothing to miss
+    assert names(index, "Where is the support group?") == 1.0
+    assert names(index, "Boston?") == 1.0
 
 
 @pytest.mark.parametrize(
@@ -154,9 +223,11 @@ def test_relevance_is_a_probability_that_falls_with_the_match(
         ({}, "needs a 'coefficients' object"),
         ({"coefficients": {"logit": 1.0}}, "needs coefficients for"),
         ({"coefficients": {"logit": 1.0, "gap": 0.0, "rank": 1.0}}, "needs coefficients for"),
-        ({"coefficients": {"logit": math.nan, "gap": 0.0}}, "must be finite"),
-        ({"coefficients": {"logit": 0.1, "gap": 0.5}}, "must grow with the match"),
-        ({"coefficients": {"logit": "high", "gap": 0.0}}, "numbers"),
+        ({"coefficients": {"logit": math.nan, "gap": 0.0, "dense": 0, "names": 0}}, "finite"),
+        ({"coefficients": {"logit": 0.1, "gap": 0.5, "dense": 0, "names": 0}}, "must grow"),
+        ({"coefficients": {"logit": 1, "gap": 0, "dense": -1, "names": 0}}, "must not fall"),
+        ({"coefficients": {"logit": 1, "gap": 0, "dense": 0, "names": -1}}, "must not fall"),
+        ({"coefficients": {"logit": "high", "gap": 0.0, "dense": 0, "names": 0}}, "numbers"),
     ],
 )
 def test_a_malformed_calibration_is_invalid_input(document: dict[str, Any], message: str) -> None:

@@ -32,7 +32,7 @@ from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
 from engramdb.recall.followup import Turn, resolve
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.ranker import AttentionRanker
-from engramdb.recall.relevance import Calibration
+from engramdb.recall.relevance import Calibration, names
 from engramdb.store.base import Catalog, DynamicsUpdate, Link, Store
 
 __all__ = ["CACHED_NAMESPACES", "Recaller", "SearchRequest"]
@@ -162,7 +162,8 @@ class Recaller:
         ranking = self.ranker.rank(features, eligible)
         order = ranking.order if eligible is None else ranking.order[eligible[ranking.order]]
         # relevance drops hits below the floor, never reorders them (docs/recall.md)
-        relevance = self.calibration.relevance(ranking, order)
+        share = names(view.lexical, request.query)
+        relevance = self.calibration.relevance(ranking, features, share, order)
         kept = relevance >= request.min_relevance
         top = [int(i) for i in order[kept][: request.limit]]
         chance = dict(zip(top, relevance[kept][: request.limit].tolist(), strict=True))

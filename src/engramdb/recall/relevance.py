@@ -4,14 +4,21 @@ A hit's ``score`` is its share of one softmax over the memories a search ranks:
 it says which memory is best, not whether any is good (a namespace holding one
 memory about a dog answers a question about a tax deadline with that memory at
 score 1.0). ``relevance`` is a probability instead (docs/recall.md,
-"Relevance"): a logistic regression over two things the ranker computes for
-each hit,
+"Relevance"): that the hit is on the query's subject, as an answer is, rather
+than off topic. A logistic regression reads four things about each hit, all on
+absolute scales, none of them a share that depends on how many memories compete:
 
 - ``logit``: its linear score without the priors (``PRIORS``: how strongly a
   memory is held says nothing about whether it answers), the match on the
-  ranker's own scale, which does not depend on how many memories compete;
+  ranker's own scale;
 - ``gap``: how far that falls below the best match among the memories the
-  search may return.
+  search may return;
+- ``dense``: its cosine with the query;
+- ``names``: the share of the names the query says (its capitalised words
+  after the first: people, places, things) that some memory the search ranked
+  holds at all (``names``: the lexical index's document frequencies), the same
+  for every hit of a search, 1 when it names none. A namespace that never
+  mentions the person a question is about has nothing to say about them.
 
 The coefficients ship as ``relevance.json`` beside this module, fitted on
 LoCoMo dev by the command recorded in that file (``bench/relevance.py``), for
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -32,15 +40,16 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.errors import InvalidInputError
+from engramdb.recall.lexical import LexicalIndex, analyze
 from engramdb.recall.ranker import Ranking
 
-__all__ = ["FEATURES", "PRIORS", "Calibration", "features", "fingerprint", "match"]
+__all__ = ["FEATURES", "PRIORS", "Calibration", "features", "fingerprint", "match", "names"]
 
 F64 = npt.NDArray[np.float64]
 Rows = Sequence[int] | npt.NDArray[np.intp] | npt.NDArray[np.int64]
 
 #: The calibration's inputs, in the order of ``features``' columns.
-FEATURES = ("logit", "gap")
+FEATURES = ("logit", "gap", "dense", "names")
 #: Signals that weigh how strongly a memory is held (docs/dynamics.md), not how well it
 #: matches: left out of the ``logit`` relevance reads.
 PRIORS = frozenset({"retention", "importance", "salience"})
@@ -54,15 +63,33 @@ def match(ranking: Ranking) -> F64:
     return np.asarray(ranking.linear - ranking.contributions[held].sum(axis=0), dtype=np.float64)
 
 
-def features(matched: F64, rows: Rows, among: Rows | None = None) -> F64:
+def names(lexical: LexicalIndex, text: str) -> float:
+    """The share of the names ``text`` says (its capitalised words after the first)
+    that some document of ``lexical`` holds; 1.0 when it says none. Read from the
+    index's document frequencies: a few lookups, no pass over the memories. A
+    two-stage search's index is its pool's, which holds the best lexical matches of
+    the query's words (``recall.candidates``): a name the namespace holds is in it."""
+    said = re.findall(r"[^\W\d_]+", text)[1:]
+    terms = {term for word in said if word[:1].isupper() for term in analyze(word)}
+    if not terms:
+        return 1.0
+    return sum(lexical.frequency(term) > 0 for term in terms) / len(terms)
+
+
+def features(matched: F64, dense: F64, share: float, rows: Rows, among: Rows | None = None) -> F64:
     """The calibration's inputs for the candidates at ``rows``: a (rows, FEATURES)
-    matrix. ``matched`` is ``match(ranking)``; the best match is looked for among
+    matrix. ``matched`` is ``match(ranking)``, ``dense`` the cosine signal and
+    ``share`` the query's ``names`` share; the best match is looked for among
     ``among`` (default: ``rows``), the candidates the search may return."""
     picked = np.asarray(rows, dtype=np.intp)
+    if not picked.size:
+        return np.zeros((0, len(FEATURES)))
     pool = picked if among is None else np.asarray(among, dtype=np.intp)
     logit = matched[picked]
     best = float(matched[pool].max()) if pool.size else 0.0
-    return np.stack([logit, best - logit], axis=1) if picked.size else np.zeros((0, 2))
+    return np.stack(
+        [logit, best - logit, dense[picked], np.full(picked.size, float(share))], axis=1
+    )
 
 
 def fingerprint(weights: Mapping[str, Any]) -> str:
@@ -93,6 +120,10 @@ class Calibration:
         # logit of match: a calibration whose relevance fell as the match rose is broken.
         if self.coefficients["logit"] <= self.coefficients["gap"]:
             raise InvalidInputError("a relevance calibration must grow with the match")
+        if self.coefficients["dense"] < 0 or self.coefficients["names"] < 0:
+            raise InvalidInputError(
+                "a relevance calibration must not fall with the cosine or the names known"
+            )
 
     @classmethod
     def default(cls) -> Calibration:
@@ -129,7 +160,15 @@ class Calibration:
         z = np.clip(self.intercept + inputs @ w, -500.0, 500.0)
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
-    def relevance(self, ranking: Ranking, rows: Rows, among: Rows | None = None) -> F64:
-        """The relevance of the candidates at ``rows`` of ``ranking``, the best match
-        looked for among ``among`` (default: ``rows``)."""
-        return self.probability(features(match(ranking), rows, among))
+    def relevance(
+        self,
+        ranking: Ranking,
+        signals: Mapping[str, F64],
+        share: float,
+        rows: Rows,
+        among: Rows | None = None,
+    ) -> F64:
+        """The relevance of the candidates at ``rows`` of ``ranking`` (``signals``: what
+        it ranked; ``share``: the query's ``names`` share), the best match looked for
+        among ``among`` (default: ``rows``)."""
+        return self.probability(features(match(ranking), signals["dense"], share, rows, among))
