@@ -159,6 +159,7 @@ def searched(
     """The two-stage search's top 10 (dia_ids) with a pool of ``size`` gathered with
     ``allocation``, and its CPU seconds."""
     recaller = mem._recall()
+    exhaustive = recaller.exhaustive_up_to
     recaller.pool, recaller.exhaustive_up_to = size, 0
     engine.gather = partial(gather, allocation=allocation)  # type: ignore[attr-defined]  # benchmark hook
     try:
@@ -168,7 +169,7 @@ def searched(
         )
         seconds = time.thread_time() - start
     finally:
-        recaller.pool, recaller.exhaustive_up_to = mem.settings.recall_pool, None
+        recaller.pool, recaller.exhaustive_up_to = mem.settings.recall_pool, exhaustive
         engine.gather = gather  # type: ignore[attr-defined]
     return [str(h.engram.metadata.get("dia_id", "")) for h in hits], seconds
 

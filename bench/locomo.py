@@ -145,7 +145,7 @@ def run_pooled(
     """The two-stage path with the pool capped at ``fraction`` of each conversation:
     candidate recall per question, rankings with the shipped weights, CV rankings."""
     recaller = mem._recall()
-    default = recaller.pool
+    default, exhaustive = recaller.pool, recaller.exhaustive_up_to
     recaller.exhaustive_up_to = 0  # the two-stage path even when the pool holds it all
     covered: list[float] = []
     rankings: list[list[str]] = []
@@ -180,7 +180,7 @@ def run_pooled(
                 samples.append(s)
         cv_rankings, _ = cross_validated(samples, names, len(conversations))
     finally:
-        recaller.pool, recaller.exhaustive_up_to = default, None
+        recaller.pool, recaller.exhaustive_up_to = default, exhaustive
     return {
         "candidate_recall": float(np.mean(covered)),
         "pool_sizes": pools,

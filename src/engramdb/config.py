@@ -104,9 +104,9 @@ class Settings:
     environment variable named by ``embedder_api_key_env``).
     ``ann_threshold`` is the namespace size above which vector search uses an
     approximate (HNSW) index instead of an exact scan. ``recall_pool`` is the
-    most memories one search ranks: a namespace that holds more is searched
-    in two stages, the store's indexes naming that many candidates first
-    (docs/recall.md).
+    most memories a two-stage search ranks, the store's indexes naming that
+    many candidates first; ``recall_exhaustive`` the largest namespace ranked
+    whole instead (docs/recall.md).
     """
 
     path: str = DEFAULT_PATH
@@ -118,11 +118,13 @@ class Settings:
     # "Embedding speed"): padding grows with batch size.
     embed_batch_size: int = 16
     ann_threshold: int = 20_000
-    # two-stage recall (docs/recall.md): 1,000 keeps every LoCoMo conversation (at most
-    # 680 turns) exhaustive; a pool of half a conversation (~300) already ranks within
-    # 0.003 Recall@10 of the whole, and a search's cost grows with its pool
-    # (BENCHMARKS.md, "Two-stage recall")
-    recall_pool: int = 1_000
+    # two-stage recall (docs/recall.md): a namespace of up to 1,000 memories (every
+    # LoCoMo conversation, at most 680 turns) is ranked whole; above, a pool of 500
+    # candidates: a search's cost grows with its pool, and among 100,000 distractors a
+    # pool of 500 ranks LoCoMo's questions as well as one of 1,000 (BENCHMARKS.md,
+    # "Scale")
+    recall_pool: int = 500
+    recall_exhaustive: int = 1_000
     limits: Limits = field(default_factory=Limits)
     # memory dynamics (docs/dynamics.md): a memory whose retention R(now)
     # is below ``dormant_below`` is dormant; recalls are written every
@@ -158,6 +160,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.recall_pool < 1:
             raise ValueError(f"recall_pool must be at least 1, not {self.recall_pool}")
+        if self.recall_exhaustive < 0:
+            raise ValueError(f"recall_exhaustive must be at least 0, not {self.recall_exhaustive}")
 
     def with_path(self, path: str) -> Settings:
         return replace(self, path=path)
@@ -176,6 +180,7 @@ class Settings:
             embed_batch_size=int(env.get("ENGRAMDB_EMBED_BATCH_SIZE", base.embed_batch_size)),
             ann_threshold=int(env.get("ENGRAMDB_ANN_THRESHOLD", base.ann_threshold)),
             recall_pool=int(env.get("ENGRAMDB_RECALL_POOL", base.recall_pool)),
+            recall_exhaustive=int(env.get("ENGRAMDB_RECALL_EXHAUSTIVE", base.recall_exhaustive)),
             extractor=env.get("ENGRAMDB_EXTRACTOR", base.extractor),
             extractor_url=env.get("ENGRAMDB_EXTRACTOR_URL", base.extractor_url),
             extractor_model=env.get("ENGRAMDB_EXTRACTOR_MODEL", base.extractor_model),

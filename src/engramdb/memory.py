@@ -187,7 +187,11 @@ class Memory(MemoryAPI):
     def _recall(self) -> Recaller:
         if self._recaller is None:
             self._recaller = Recaller(
-                self._store, self.embedder, pool=self.settings.recall_pool, overlay=self._overlay
+                self._store,
+                self.embedder,
+                pool=self.settings.recall_pool,
+                exhaustive_up_to=self.settings.recall_exhaustive,
+                overlay=self._overlay,
             )
         return self._recaller
 

@@ -39,7 +39,7 @@ class EveryFactRefused(SqliteStore):
 
 def test_a_context_marks_what_ended_from_the_facts_of_what_it_shows(tmp_path: Path) -> None:
     store = EveryFactRefused(tmp_path / "s.db")
-    settings = Settings(recall_pool=5)  # ranked in two stages, as a large namespace is
+    settings = Settings(recall_pool=5, recall_exhaustive=5)  # two stages, as a large namespace
     with Memory(store=store, embedder=HashEmbedder(), settings=settings) as mem:
         mem.add_many(
             [

@@ -41,7 +41,8 @@ FACTS = [
 def mem(request: pytest.FixtureRequest, embedder: Embedder) -> Memory:
     # a pool smaller than the namespace sends search through the two-stage path
     pool = 1_000 if request.param == "exhaustive" else 4
-    return Memory(":memory:", embedder=embedder, settings=Settings(recall_pool=pool))
+    settings = Settings(recall_pool=pool, recall_exhaustive=pool)
+    return Memory(":memory:", embedder=embedder, settings=settings)
 
 
 def test_get_shows_a_recall_before_the_flush(mem: Memory) -> None:

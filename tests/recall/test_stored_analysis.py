@@ -190,7 +190,7 @@ def _column(store: SqliteStore, engram_id: str) -> object:
 
 
 def test_a_new_version_is_searched_by_its_new_words(tmp_path: Path) -> None:
-    settings = Settings(recall_pool=1)  # two memories: searched in two stages
+    settings = Settings(recall_pool=1, recall_exhaustive=1)  # two memories: two stages
     with Memory(str(tmp_path / "s"), settings=settings, embedder=HashEmbedder()) as mem:
         old = mem.add("the lighthouse keeper waved", speaker="Ana")
         mem.add("a quiet evening at home")

@@ -171,15 +171,34 @@ def test_filters_hold_on_the_two_stage_path(store: SqliteStore) -> None:
 
 
 def test_the_pool_is_a_setting() -> None:
-    assert Settings.from_env({"ENGRAMDB_RECALL_POOL": "500"}).recall_pool == 500
+    assert Settings.from_env({"ENGRAMDB_RECALL_POOL": "700"}).recall_pool == 700
     with pytest.raises(ValueError, match="recall_pool"):
         Settings(recall_pool=0)
+    assert Settings.from_env({"ENGRAMDB_RECALL_EXHAUSTIVE": "0"}).recall_exhaustive == 0
+    with pytest.raises(ValueError, match="recall_exhaustive"):
+        Settings(recall_exhaustive=-1)
+
+
+def test_a_namespace_larger_than_the_pool_is_still_ranked_whole_up_to_the_bound() -> None:
+    # docs/recall.md: 500 candidates above 1,000 memories; up to 1,000, the whole namespace
+    defaults = Settings()
+    assert (defaults.recall_pool, defaults.recall_exhaustive) == (500, 1_000)
+    with Memory(":memory:", embedder=EMBEDDER, clock=FixedClock(NOW)) as mem:
+        mem.add_many([{"text": r.text} for r in haystack("ns", 600)], namespace="ns")
+        mem.search("lighthouse", namespace="ns", reinforce=False)
+        whole = mem._recall()._views.get("ns")  # the kept view of the whole namespace
+        assert whole is not None and len(whole.catalog) == 600
+    small = Settings(recall_pool=100, recall_exhaustive=100)
+    with Memory(":memory:", embedder=EMBEDDER, settings=small, clock=FixedClock(NOW)) as mem:
+        mem.add_many([{"text": r.text} for r in haystack("ns", 600)], namespace="ns")
+        mem.search("lighthouse", namespace="ns", reinforce=False)
+        assert mem._recall()._views.get("ns") is None  # two stages: no whole view kept
 
 
 def test_two_stage_searches_and_their_recalls_never_load_the_whole_catalog(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(path=str(tmp_path / "store"), recall_pool=30)
+    settings = Settings(path=str(tmp_path / "store"), recall_pool=30, recall_exhaustive=30)
     with Memory(settings=settings, embedder=EMBEDDER, clock=FixedClock(NOW)) as mem:
         mem.add_many(
             [{"text": r.text, "session": r.session} for r in haystack("ns", 200)], namespace="ns"
