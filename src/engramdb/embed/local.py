@@ -135,6 +135,11 @@ class MiniLMEmbedder:
         # steal the cores the work needs (single-query p50 halved under load).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory arena: onnxruntime's arena keeps the largest working set any call
+        # ever needed (a batch of 64 texts at 256 tokens: about 2 GiB) for the life of
+        # the process; without it each call's tensors are freed when it returns
+        # (docs/limits.md, "Caches").
+        options.enable_cpu_mem_arena = False
         try:
             session = ort.InferenceSession(
                 str(model), sess_options=options, providers=["CPUExecutionProvider"]

@@ -46,6 +46,11 @@ DIMS = 384
 # sentence-transformers' max_seq_length for this model (sentence_bert_config.json);
 # the tokenizer.json shipped with it says 128, which would cut long memories short.
 MAX_TOKENS = 256
+# At most this many tokens (texts x the longest, padding included) in one forward
+# pass: the attention scores of a pass grow with texts x tokens squared, so 64 texts
+# of 256 tokens would need about 2 GiB at once; at 2,048 tokens a pass needs tens
+# of MiB whatever the texts (docs/limits.md, "Caches").
+MAX_BATCH_TOKENS = 2_048
 
 _CHUNK_BYTES = 1 << 20
 
@@ -151,18 +156,32 @@ class Batch:
 
 
 def length_sorted_batches(
-    tokenizer: Tokenizer, texts: Sequence[str], batch_size: int
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    batch_size: int,
+    max_tokens: int = MAX_BATCH_TOKENS,
 ) -> Iterator[Batch]:
     """Tokenize ``texts`` and yield batches of similar length, padded to their longest.
 
     Sorting by token count keeps padding (wasted compute) small when short and
-    long texts are mixed; callers write each batch back at ``rows``.
+    long texts are mixed; callers write each batch back at ``rows``. A batch
+    holds at most ``batch_size`` texts and, padded, at most ``max_tokens``
+    tokens (one text at least), which bounds the memory of one forward pass.
     """
     encodings = tokenizer.encode_batch(list(texts), add_special_tokens=True)
     lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.intp, count=len(encodings))
     order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+    start = 0
+    while start < len(order):
+        end = start + 1  # lengths ascend, so the last text of a batch is its widest
+        while (
+            end < len(order)
+            and end - start < batch_size
+            and (end + 1 - start) * int(lengths[order[end]]) <= max_tokens
+        ):
+            end += 1
+        rows = order[start:end]
+        start = end
         width = int(lengths[rows].max())
         input_ids = np.zeros((len(rows), width), dtype=np.int64)
         attention_mask = np.zeros((len(rows), width), dtype=np.int64)
