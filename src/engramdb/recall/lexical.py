@@ -165,8 +165,8 @@ class DocumentCache:
 
 
 #: Below this share of shared words a memory is not recognised in a query (``recognition``):
-#: a question shares far fewer with the turn that answers it (LoCoMo dev: 30 of some
-#: 420,000 question-turn pairs pass it, one of them an evidence turn, none above 0.58
+#: a question shares far fewer with the turn that answers it (LoCoMo dev: 32 of some
+#: 420,000 question-turn pairs pass it, two of them evidence turns, none above 0.58
 #: recognition), a query that says a memory again with a word in six left out shares
 #: about 0.8.
 RECOGNISED = 0.5
@@ -285,8 +285,9 @@ class LexicalIndex:
         which a cue that repeats an experience's own words gives at once (docs/recall.md,
         "Recognition"). Two shares, the smaller counts: of the query's distinct terms,
         weighted by their BM25 IDF, those the memory holds (a term no memory holds at
-        the IDF of one held by none); of the memory's distinct terms, those the query
-        holds. Below ``RECOGNISED`` it is 0; a memory said again word for word is 1.
+        the IDF of one held by none); of the memory's indexed terms, counted as often as
+        they occur, those the query holds. Below ``RECOGNISED`` it is 0; a memory said
+        again word for word is 1.
         Every query term counts, names too (``scores`` leaves the speakers' out)."""
         n = self.n
         distinct = list(dict.fromkeys(terms))
@@ -303,7 +304,7 @@ class LexicalIndex:
             idf = float(np.log(1.0 + (n - held + 0.5) / (held + 0.5)))
             total += idf
             weighed[self.rows[start:end]] += idf
-            shared[self.rows[start:end]] += 1.0
+            shared[self.rows[start:end]] += self.counts[start:end]
         query_share = weighed / total if total > 0 else weighed
         memory_share = shared / np.maximum(self.lengths, 1.0)
         nearness = np.minimum(query_share, memory_share)
