@@ -21,23 +21,52 @@ Every step is bounded by the pool ``size``; what is left of it goes to
 further seeds. Which memories are chosen is decided here; how they rank,
 and which a search may return (dormancy, emotions, kinds, ``as_of``), is
 the engine's.
+
+A search with a filter (``within``: ``where``, event-time bounds, ``as_of``)
+chooses among the memories that pass it (docs/filters.md, "Large
+namespaces"). The store counts them first (``Store.matching``, at most
+``FEW`` pools): when they are that few, they are the search's universe, their
+nearest found by exact cosine over their vectors (``Store.vectors``); when
+more pass, the seeds are read oversampled (``OVERSAMPLE``) and kept to those
+that pass. Either way every seed, context, time-window and session step keeps
+only memories that pass; facts and summaries linked to them still join the
+pool as keys, as they rank without being returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.filters import Filter
 from engramdb.recall.features import Query
 from engramdb.recall.lexical import words
 from engramdb.store.base import Store
 
-__all__ = ["ALLOCATION", "SESSION_SPAN", "Allocation", "gather", "gathered"]
+__all__ = [
+    "ALLOCATION",
+    "FEW",
+    "OVERSAMPLE",
+    "SESSION_SPAN",
+    "Allocation",
+    "gather",
+    "gathered",
+]
 
 #: Turns either side of a strong seed read with it: a LoCoMo session has ~20-30
 #: turns, so its session aggregates see the whole session (BENCHMARKS.md).
 SESSION_SPAN = 16
 _FUSION_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
+#: A filter passed by at most this many pools' worth of memories makes them the
+#: search's universe: exact cosine over their vectors (BENCHMARKS.md, "Filters at scale").
+FEW = 4
+#: The most seeds of each kind a filtered search reads when more pass, in pools: the
+#: nearest are read again, this many times deeper at most, until a pool's worth pass.
+OVERSAMPLE = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,29 +84,42 @@ ALLOCATION = Allocation()
 
 
 def gather(
-    store: Store, namespace: str, query: Query, size: int, allocation: Allocation = ALLOCATION
+    store: Store,
+    namespace: str,
+    query: Query,
+    size: int,
+    allocation: Allocation = ALLOCATION,
+    *,
+    within: Filter | None = None,
 ) -> list[str]:
     """At most ``size`` ids of the namespace's memories worth ranking for ``query``,
-    the strongest reasons first."""
-    return list(gathered(store, namespace, query, size, allocation))
+    the strongest reasons first; with ``within``, chosen among those that pass it."""
+    return list(gathered(store, namespace, query, size, allocation, within=within))
 
 
 def gathered(
-    store: Store, namespace: str, query: Query, size: int, allocation: Allocation = ALLOCATION
+    store: Store,
+    namespace: str,
+    query: Query,
+    size: int,
+    allocation: Allocation = ALLOCATION,
+    *,
+    within: Filter | None = None,
 ) -> dict[str, str]:
     """``gather``'s ids, each with the step that chose it: ``seed``, ``context``,
     ``time``, ``neighbour``, ``session``, ``link`` or ``more`` (further seeds)."""
     size = max(size, 1)
-    dense = [c.id for c in store.vector_search(namespace, query.vector, size)]
-    lexical = [c.id for c in store.lexical_search(namespace, words(query.text), size)]
+    universe = _Universe(store, namespace, within or None, size)
+    dense = universe.nearest(query.vector, size)
+    lexical = universe.lexical(words(query.text), size)
     seeds = _fused([dense, lexical])
     share = size // 8 + 1
     context: list[str] = []
     if query.context_vector is not None:
-        context = [c.id for c in store.vector_search(namespace, query.context_vector, share)]
+        context = universe.nearest(query.context_vector, share)
     timed: list[str] = []
     for window in query.windows:
-        timed += store.occurred_between(namespace, window.start, window.end, share)
+        timed += universe.between(window.start, window.end, share)
 
     pool: dict[str, str] = {}
     _add(pool, seeds, _bound(size, allocation.seeds), "seed")
@@ -92,13 +134,93 @@ def gathered(
         for group in _doubling(chosen):
             if len(pool) >= bound:
                 break
-            _add(pool, store.around(namespace, group, span), bound, step)
+            _add(pool, universe.keep(store.around(namespace, group, span)), bound, step)
     linked: list[str] = []
     for link in store.links_of(namespace, list(pool)):
         linked += (link.derived_id, link.source_id)
     _add(pool, linked, size, "link")
     _add(pool, seeds, size, "more")
     return pool
+
+
+class _Universe:
+    """The memories a search chooses from: the namespace's, or those passing a filter."""
+
+    def __init__(self, store: Store, namespace: str, within: Filter | None, size: int) -> None:
+        self.store, self.namespace, self.within = store, namespace, within
+        self.deepest = OVERSAMPLE * size
+        self._verdicts: dict[str, bool] = {}
+        #: the memories passing ``within`` when they are few (None: all, or many)
+        self.few: list[str] | None = None
+        self._vectors: npt.NDArray[np.float32] | None = None
+        if within is not None:
+            found = store.matching(namespace, within, limit=FEW * size + 1)
+            if len(found) <= FEW * size:
+                self.few = found
+                self._verdicts = dict.fromkeys(found, True)
+
+    def keep(self, ids: Sequence[str]) -> list[str]:
+        """``ids`` that pass the filter, in their order."""
+        if self.within is None:
+            return list(ids)
+        if self.few is None:
+            unknown = [i for i in dict.fromkeys(ids) if i not in self._verdicts]
+            if unknown:
+                passing = set(self.store.matching(self.namespace, self.within, ids=unknown))
+                self._verdicts.update((i, i in passing) for i in unknown)
+        return [i for i in ids if self._verdicts.get(i, False)]
+
+    def nearest(self, vector: npt.NDArray[np.float32], limit: int) -> list[str]:
+        """The ``limit`` memories nearest ``vector`` by cosine, best first."""
+        if self.few is not None:
+            if not self.few:
+                return []
+            if self._vectors is None:
+                self._vectors = self.store.vectors(self.namespace, self.few)
+            norms = np.linalg.norm(self._vectors, axis=1)
+            cosine = (self._vectors @ vector) / np.where(norms > 0, norms, np.float32(1.0))
+            best = np.argsort(-cosine, kind="stable")[:limit]
+            return [self.few[int(i)] for i in best]
+        return self._deepening(
+            lambda k: [c.id for c in self.store.vector_search(self.namespace, vector, k)], limit
+        )
+
+    def lexical(self, terms: Sequence[str], limit: int) -> list[str]:
+        """The ``limit`` best BM25 matches of ``terms``, best first (among few passing: of
+        the index's best ``FEW`` times ``limit``)."""
+        if self.few is not None:
+            found = self.store.lexical_search(self.namespace, terms, FEW * limit)
+            return self.keep([c.id for c in found])[:limit]
+        return self._deepening(
+            lambda k: [c.id for c in self.store.lexical_search(self.namespace, terms, k)], limit
+        )
+
+    def between(self, start: datetime, end: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` memories whose event time is in ``[start, end)``."""
+        if self.within is None:
+            return self.store.occurred_between(self.namespace, start, end, limit)
+        after, before = self.within.occurred_after, self.within.occurred_before
+        start = start if after is None else max(start, after)
+        end = end if before is None else min(end, before)
+        if start >= end:
+            return []
+        bounded = replace(self.within, occurred_after=start, occurred_before=end)
+        return self.store.matching(self.namespace, bounded, limit=limit)
+
+    def _deepening(self, read: Callable[[int], list[str]], limit: int) -> list[str]:
+        """The first ``limit`` of ``read(k)`` that pass: ``k`` grows, as the share of
+        those that pass requires, until half of ``limit`` pass (the seeds' share of
+        the pool is less than that of the two seed lists) or ``k`` reaches ``deepest``."""
+        depth = limit
+        while True:
+            found = read(depth)
+            kept = self.keep(found)
+            if self.within is None or 2 * len(kept) >= limit or len(found) < depth:
+                return kept[:limit]
+            if depth >= self.deepest:
+                return kept
+            share = max(len(kept), 1) / len(found)
+            depth = min(self.deepest, max(2 * depth, int(0.625 * limit / share)))
 
 
 def _bound(size: int, share: float) -> int:

@@ -17,7 +17,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ F64 = npt.NDArray[np.float64]
 #: The namespaces whose views and analysed documents one recaller keeps, most recently
 #: searched first (docs/limits.md, "Caches"): an evicted one is rebuilt at its next search.
 CACHED_NAMESPACES = 64
+_TICK = timedelta(microseconds=1)  # the stored event times' resolution (clock.to_iso)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,10 @@ class Recaller:
         else:
             vector, context_vector = self.embedder.embed([request.query, _said(request)])
         query = self._query(request, request.query, vector, context_vector)
-        view = self._pool_view(namespace, gather(self.store, namespace, query, self.pool))
+        within = _within(request)
+        view = self._pool_view(
+            namespace, gather(self.store, namespace, query, self.pool, within=within)
+        )
         if request.context:
             text = resolve(
                 request.query, request.context, view.known_speakers, _rarity(view.lexical)
@@ -226,7 +230,9 @@ class Recaller:
             if text != request.query:
                 vector = self.embedder.embed([text])[0]
                 query = self._query(request, text, vector, context_vector)
-                view = self._pool_view(namespace, gather(self.store, namespace, query, self.pool))
+                view = self._pool_view(
+                    namespace, gather(self.store, namespace, query, self.pool, within=within)
+                )
         return view, query
 
     def _overlaid(self, namespace: str, catalog: Catalog) -> Catalog:
@@ -357,6 +363,19 @@ class _PooledDocuments(DocumentCache):
     def retain(self, documents: Sequence[str]) -> None:
         if len(self) > self.keep:
             super().retain(documents)
+
+
+def _within(request: SearchRequest) -> Filter | None:
+    """What a two-stage search's candidates must pass (``recall.candidates``): ``where``
+    and its time bounds, and ``as_of`` as a bound on event time (``occurred_at <= as_of``).
+    None: no filter. Which memories may be returned is decided again by ``_eligible``."""
+    where = request.where
+    if request.as_of is not None:
+        cut = request.as_of + _TICK  # occurred_before is exclusive
+        where = where or Filter()
+        before = where.occurred_before
+        where = replace(where, occurred_before=cut if before is None else min(before, cut))
+    return where if where else None
 
 
 def _said(request: SearchRequest) -> str:

@@ -29,7 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.errors import NotFoundError, StoreError
+from engramdb.errors import InvalidInputError, NotFoundError, StoreError
+from engramdb.filters import Filter, parse
 from engramdb.model import Engram
 from engramdb.store.base import (
     Active,
@@ -64,6 +65,7 @@ __all__ = [
     "check_insert_returns_what_it_wrote",
     "check_iter_engrams_order",
     "check_latest_episodes_reads_a_window_from_its_end",
+    "check_matching_is_the_reference_filter",
     "check_namespace_isolation",
     "check_nearest_scores_match_vector_search",
     "check_neighbours_order",
@@ -1508,6 +1510,56 @@ def check_latest_episodes_reads_a_window_from_its_end(factory: StoreFactory) -> 
         assert store.latest_episodes("nobody", T0, T0 + 10 * _DAY, 10) == []
 
 
+def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
+    """``matching`` gives the memories ``Filter.matches`` passes, in insertion order: of
+    the namespace, among ``ids`` (unknown and other namespaces' left out), at most
+    ``limit``; with event-time bounds (after inclusive, before exclusive); ordering
+    operators refused (``InvalidInputError``) by an encrypted store. What a filtered
+    two-stage search counts and keeps its candidates by (docs/filters.md)."""
+    with _opened(factory) as store:
+        records = [
+            make_record(
+                "ns", f"note {i}", session=f"s{i // 4}", speaker=("Ann", "Bo", None)[i % 3],
+                metadata={"n": i, "tags": ["all", f"t{i % 2}"]}, occurred_at=T0 + i * _DAY,
+            )
+            for i in range(12)
+        ]  # fmt: skip
+        other = make_record("other", "note", session="s0", speaker="Ann", metadata={"n": 1})
+        store.insert([*records, other])
+        stored = list(store.iter_engrams("ns"))
+        filters = [
+            parse({"speaker": "Ann"}),
+            parse({"session": {"$in": ["s1", "s2"]}, "metadata.tags": "t1"}),
+            parse({"speaker": {"$ne": "Bo"}}),
+            parse({"metadata.n": {"$gte": 3, "$lt": 9}}),
+            parse({}, occurred_after=T0 + 2 * _DAY, occurred_before=T0 + 5 * _DAY),
+            parse({"metadata.tags": {"$nin": ["t0"]}}, occurred_before=T0 + 6 * _DAY),
+            Filter(occurred_after=T0 + 11 * _DAY),
+        ]
+        some = [records[9].id, other.id, "missing", records[2].id, records[3].id]
+        for where in filters:
+            if where.ordering and store.encrypted:  # tokens only compare equal
+                try:
+                    store.matching("ns", where)
+                except InvalidInputError:
+                    continue
+                raise AssertionError(f"an encrypted store ordered by {where}")
+            expected = [
+                e.id
+                for e in stored
+                if where.matches(
+                    speaker=e.speaker,
+                    session=e.session,
+                    metadata=e.metadata,
+                    occurred_at=e.occurred_at,
+                )
+            ]
+            assert store.matching("ns", where) == expected, where
+            assert store.matching("ns", where, limit=2) == expected[:2], where
+            assert store.matching("ns", where, ids=some) == [i for i in expected if i in some]
+            assert store.matching("nobody", where) == []
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1544,4 +1596,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_pending_episodes_follow_changes,
     check_latest_episodes_reads_a_window_from_its_end,
     check_active_is_what_a_fade_weighs,
+    check_matching_is_the_reference_filter,
 )
