@@ -142,6 +142,7 @@ def item() -> st.SearchStrategy[Any]:
                 "metadata": metadata,
                 "importance": maybe(numbers),
                 "emotion": maybe(emotions),
+                "idempotency_key": maybe(strings),
             },
         ),
         st.dictionaries(strings, anything, max_size=3),
@@ -182,6 +183,7 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
             "metadata": metadata,
             "importance": maybe(numbers),
             "emotion": maybe(emotions),
+            "idempotency_key": maybe(strings),
         },
     ),
     "add_many": lambda s: st.fixed_dictionaries(

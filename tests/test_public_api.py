@@ -25,6 +25,7 @@ EXPORTED = [
     "Budget",
     "Client",
     "Clock",
+    "ConflictError",
     "ConsolidationReport",
     "ContextBundle",
     "ContextItem",
@@ -77,6 +78,7 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("metadata", KW, None),
         ("importance", KW, None),
         ("emotion", KW, None),
+        ("idempotency_key", KW, None),
     ],
     "add_many": [("items", POS, EMPTY), ("namespace", KW, "default")],
     "search": [
@@ -163,6 +165,7 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
 ERROR_BASES: dict[str, tuple[type[BaseException], ...]] = {
     "InvalidInputError": (ValueError,),
     "LimitExceededError": (engramdb.InvalidInputError, ValueError),
+    "ConflictError": (engramdb.InvalidInputError, ValueError),
     "NotFoundError": (KeyError,),
     "StoreError": (RuntimeError,),
     "SchemaError": (engramdb.StoreError, RuntimeError),

@@ -9,6 +9,7 @@ from engramdb.clock import Clock, FixedClock, SystemClock
 from engramdb.config import EncryptionKey, Limits, Settings
 from engramdb.errors import (
     AccessDeniedError,
+    ConflictError,
     DecryptionError,
     EmbeddingError,
     EngramError,
@@ -45,6 +46,7 @@ __all__ = [
     "Budget",
     "Client",
     "Clock",
+    "ConflictError",
     "ConsolidationReport",
     "ContextBundle",
     "ContextItem",

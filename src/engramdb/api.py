@@ -66,6 +66,7 @@ class MemoryAPI(Protocol):
         metadata: Mapping[str, Any] | None = ...,
         importance: float | None = ...,
         emotion: str | None = ...,
+        idempotency_key: str | None = ...,
     ) -> Engram: ...
 
     def add_many(

@@ -115,8 +115,10 @@ class Client(MemoryAPI):
         metadata: Mapping[str, Any] | None = None,
         importance: float | None = None,
         emotion: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Engram:
-        """Remember one experience; returns it as stored."""
+        """Remember one experience; returns it as stored, or the memory already holding
+        it with ``repeated=True`` (docs/repetition.md)."""
         body = _item(
             {
                 "text": text,
@@ -126,6 +128,7 @@ class Client(MemoryAPI):
                 "metadata": metadata,
                 "importance": importance,
                 "emotion": emotion,
+                "idempotency_key": idempotency_key,
             }
         )
         return wire.from_json(Engram, self._call("POST", _ns(namespace, "engrams"), body))

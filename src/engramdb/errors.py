@@ -6,7 +6,8 @@ or ``KeyError`` keep working::
 
     EngramError
     ├── InvalidInputError (ValueError)       bad text, label, datetime, metadata, option
-    │   └── LimitExceededError               input above a documented size limit
+    │   ├── LimitExceededError               input above a documented size limit
+    │   └── ConflictError                    an idempotency key reused with other content
     ├── NotFoundError (KeyError)             no such id in this namespace; no store at a path
     ├── StoreError (RuntimeError)            the store failed to read or write
     │   ├── SchemaError                      the store's schema is newer or unknown
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "ConflictError",
     "DecryptionError",
     "EmbeddingError",
     "EngramError",
@@ -55,6 +57,11 @@ class InvalidInputError(EngramError, ValueError):
 
 class LimitExceededError(InvalidInputError):
     """An input is larger than a documented limit (text, metadata, batch, query)."""
+
+
+class ConflictError(InvalidInputError):
+    """An ``add`` carried an idempotency key already used for other content in the
+    namespace: the earlier write stands, nothing is written (docs/repetition.md)."""
 
 
 class NotFoundError(EngramError, KeyError):

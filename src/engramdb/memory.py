@@ -9,7 +9,6 @@ leaves nothing behind.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from engramdb import transfer, wire
+from engramdb import repetition, transfer, wire
 from engramdb.api import MemoryAPI
 from engramdb.clock import Clock, SystemClock
 from engramdb.config import EncryptionKey, Settings
@@ -48,7 +47,7 @@ from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.recall.lexical import stored_analysis
 from engramdb.recall.tokens import default_counter
 from engramdb.security.redact import redacted
-from engramdb.store import Capability, EngramRecord, Store, open_store
+from engramdb.store import Capability, Store, open_store
 from engramdb.store.base import DynamicsUpdate
 from engramdb.validation import (
     NewMemory,
@@ -217,11 +216,15 @@ class Memory(MemoryAPI):
         metadata: Mapping[str, Any] | None = None,
         importance: float | None = None,
         emotion: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Engram:
         """Remember one experience; returns it as stored.
 
         ``importance`` (0 to 1) and ``emotion`` (a label of ``EMOTIONS``)
         replace what engramdb would estimate from the text (docs/dynamics.md).
+        The same text, speaker, session and ``occurred_at`` as a memory of the
+        namespace, or an ``idempotency_key`` used before, returns that memory
+        with ``repeated=True`` instead of storing a copy (docs/repetition.md).
         """
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
@@ -236,13 +239,15 @@ class Memory(MemoryAPI):
             metadata=metadata,
             importance=importance,
             emotion=emotion,
+            idempotency_key=idempotency_key,
         )
         return self._write(namespace, [new], now)[0]
 
     def add_many(
         self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
     ) -> list[Engram]:
-        """Remember several experiences in one transaction (all or none)."""
+        """Remember several experiences in one transaction (all or none); an item
+        repeating a memory (or an earlier item) returns it (docs/repetition.md)."""
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
         batch = list(check_many(items, "items", "mappings (one per memory)"))
@@ -257,40 +262,18 @@ class Memory(MemoryAPI):
         return self._write(namespace, checked, now)
 
     def _write(self, namespace: str, items: list[NewMemory], now: datetime) -> list[Engram]:
-        """Write checked memories recorded at ``now`` in one transaction; returns them."""
+        """Write checked memories recorded at ``now``; returns what each is now."""
         if namespace in self.settings.redact_namespaces:
             items = [item.redacted() for item in items]
-        vectors = self.embedder.embed([embedding_text(m.text, m.speaker) for m in items])
-        model_id = self.embedder.model_id
-        keeper = self._dynamics()
-        initial = keeper.initial(namespace, items, vectors)
-        written = self._store.insert(
-            [
-                EngramRecord(
-                    id=uuid.uuid4().hex,
-                    namespace=namespace,
-                    text=m.text,
-                    occurred_at=m.occurred_at,
-                    recorded_at=now,
-                    session=m.session,
-                    speaker=m.speaker,
-                    metadata=m.metadata,
-                    kind="episode",
-                    vector=vectors[i],
-                    model_id=model_id,
-                    keys=index_keys(m.text, m.speaker, m.occurred_at, m.metadata),
-                    importance=initial[i].importance,
-                    stability_days=initial[i].stability_days,
-                    valence=initial[i].valence,
-                    arousal=initial[i].arousal,
-                    emotion=initial[i].emotion,
-                )
-                for i, m in enumerate(items)
-            ]
+        return repetition.write(
+            self._store,
+            self._dynamics,
+            lambda: self.embedder,
+            lambda engrams: self._seen(namespace, engrams),
+            namespace,
+            items,
+            now,
         )
-        if keeper.over_budget(namespace):
-            keeper.fade(namespace, max(m.occurred_at for m in items), room=True)
-        return written
 
     def update(
         self,

@@ -49,6 +49,10 @@ class Engram:
     [-1, 1], ``arousal`` in [0, 1] and ``emotion`` a label; ``recalls`` how
     often search returned it, ``last_recalled_at`` when last; ``dormant`` when
     it was put aside (budget, faded): left out of default search, never deleted.
+
+    ``repeated`` is True only on what an ``add`` returned instead of storing a
+    copy: the memory already held the same experience, or the same idempotency
+    key (docs/repetition.md). A memory read any other way says False.
     """
 
     id: str
@@ -70,6 +74,7 @@ class Engram:
     recalls: int = 0
     last_recalled_at: datetime | None = None
     dormant: bool = False
+    repeated: bool = False
 
     @property
     def last_used_at(self) -> datetime:

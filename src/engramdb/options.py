@@ -131,6 +131,12 @@ ADD = Operation(
             "emotion",
             f"An emotion label ({_EMOTIONS}); replaces the estimate from the text.",
         ),
+        Option(
+            "idempotency_key",
+            "A key of the caller's for this write (one line): a retry with the same key "
+            "returns the memory the first write stored, changing nothing; other content "
+            "under a used key is a conflict (docs/repetition.md).",
+        ),
     ),
     command="add",
     route=("POST", f"{_NS}/engrams"),

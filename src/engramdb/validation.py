@@ -384,6 +384,9 @@ class NewMemory:
     metadata: dict[str, Any]
     importance: float | None
     emotion: str | None
+    idempotency_key: str | None = None
+    #: whether the caller gave ``occurred_at`` (not a key of an item: derived)
+    occurred_at_given: bool = True
 
     def redacted(self) -> NewMemory:
         """This memory with PII in its text and metadata redacted (docs/security.md)."""
@@ -392,7 +395,7 @@ class NewMemory:
 
 
 #: The keys an ``add_many`` item may have: ``add``'s keyword arguments.
-ITEM_KEYS = frozenset(f.name for f in fields(NewMemory))
+ITEM_KEYS = frozenset(f.name for f in fields(NewMemory)) - {"occurred_at_given"}
 
 
 def check_new_memory(
@@ -406,6 +409,7 @@ def check_new_memory(
     metadata: object = None,
     importance: object = None,
     emotion: object = None,
+    idempotency_key: object = None,
 ) -> NewMemory:
     """``add``'s arguments, checked; a missing ``occurred_at`` is ``now``."""
     return NewMemory(
@@ -416,6 +420,8 @@ def check_new_memory(
         metadata=check_metadata(metadata, limits),
         importance=check_importance(importance),
         emotion=check_emotion(emotion),
+        idempotency_key=check_label(idempotency_key, "idempotency_key", limits),
+        occurred_at_given=occurred_at is not None,
     )
 
 

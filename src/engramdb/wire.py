@@ -35,6 +35,8 @@ written against ``Memory`` catches the same errors from a server.
       403   forbidden            the key's scope does not cover the namespace or action
       404   not_found            ``NotFoundError``: no such id in this namespace
       404   route_not_found      no such route
+      409   conflict             ``ConflictError``: an idempotency key reused with other
+                                 content (docs/repetition.md)
       405   method_not_allowed   the route exists, the method does not
       413   limit_exceeded       ``LimitExceededError``: text, metadata, batch, query,
                                  limit above a documented limit
@@ -71,6 +73,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from engramdb.clock import ensure_aware, from_iso
 from engramdb.errors import (
     AccessDeniedError,
+    ConflictError,
     DecryptionError,
     EmbeddingError,
     EngramError,
@@ -366,6 +369,7 @@ class ErrorCode:
 #: Library errors, most specific first: the first class an error is an instance of decides.
 ERROR_TABLE: tuple[tuple[type[EngramError], ErrorCode], ...] = (
     (LimitExceededError, ErrorCode(413, "limit_exceeded")),
+    (ConflictError, ErrorCode(409, "conflict")),
     (InvalidInputError, ErrorCode(422, "invalid_input")),
     (NotFoundError, ErrorCode(404, "not_found")),
     (DecryptionError, ErrorCode(503, "decryption_error")),
@@ -383,6 +387,7 @@ _CLIENT_CLASSES: dict[str, type[EngramError]] = {
     "invalid_request": InvalidInputError,
     "invalid_input": InvalidInputError,
     "limit_exceeded": LimitExceededError,
+    "conflict": ConflictError,
     "payload_too_large": LimitExceededError,
     "not_found": NotFoundError,
     "unauthorized": AccessDeniedError,

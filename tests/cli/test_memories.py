@@ -72,6 +72,7 @@ def test_add_json_returns_the_engram_in_utc(shared: Invoke, dog_id: str) -> None
         # memory dynamics (docs/dynamics.md); "retention" is R(now), added by get
         "importance", "stability_days", "valence", "arousal", "emotion", "recalls",
         "last_recalled_at", "dormant", "retention",
+        "repeated",  # docs/repetition.md: false, but on what an add found already held
     }  # fmt: skip
 
 

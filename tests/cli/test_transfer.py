@@ -61,7 +61,12 @@ def test_export_then_import_into_an_empty_store_is_identical(
 
     copy = tmp_path / "copy"
     result = invoke("--store", str(copy), "--json", "import", str(dump))
-    assert ok_json(result) == {"format": "jsonl", "imported": 3, "namespaces": {"a": 1, "b": 2}}
+    assert ok_json(result) == {
+        "format": "jsonl",
+        "imported": 3,
+        "namespaces": {"a": 1, "b": 2},
+        "repeated": 0,
+    }
 
     again = tmp_path / "again.jsonl"
     assert invoke("--store", str(copy), "export", "-o", str(again)).exit_code == 0
@@ -106,7 +111,12 @@ def test_import_locomo_one_namespace_per_conversation_with_dia_ids(
     path = tmp_path / "tiny_locomo.json"
     path.write_text(json.dumps(LOCOMO), encoding="utf-8")
     doc = ok_json(invoke("--json", "import", str(path)))
-    assert doc == {"format": "locomo", "imported": 5, "namespaces": {"conv-7": 5}}
+    assert doc == {
+        "format": "locomo",
+        "imported": 5,
+        "namespaces": {"conv-7": 5},
+        "repeated": 0,
+    }
 
     records = [json.loads(line) for line in invoke("export", "-n", "conv-7").stdout.splitlines()]
     by_dia = {r["metadata"]["dia_id"]: r for r in records}

@@ -214,7 +214,8 @@ def test_erasure_reaches_the_saved_vector_index(tmp_path: Path, erase: str) -> N
     store = tmp_path / "store"
     settings = Settings(consolidation_batch=4, ann_threshold=10)
     with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
-        mem.add_many(_turns("s0", "Lisbon") * 2, namespace="private")
+        # two sessions: the same turns twice in one would be one experience (repetition.md)
+        mem.add_many(_turns("s0", "Lisbon") + _turns("s1", "Lisbon"), namespace="private")
         doomed = mem.add("Quillfenwick tunes a violin in the attic", namespace="private")
         mem.search("dogs", namespace="private")  # builds the graph, saved at close
     with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:

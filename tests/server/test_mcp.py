@@ -61,6 +61,7 @@ def test_the_stdio_server_remembers_recalls_and_forgets(tmp_path: Path) -> None:
                 "metadata",
                 "importance",
                 "emotion",
+                "idempotency_key",
             ]
             stored = await _call(
                 client,

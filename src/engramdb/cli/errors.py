@@ -12,8 +12,9 @@ exception is a bug and keeps its traceback.
           not be read or written (``OSError``); a command's optional extra
           is not installed (``MissingExtraError``: ``serve``, ``mcp``,
           ``curve``); any other ``EngramError``
-      2   usage errors (typer/click), ``InvalidInputError`` and
-          ``LimitExceededError``; ``forget-namespace`` without ``--yes``
+      2   usage errors (typer/click), ``InvalidInputError``,
+          ``LimitExceededError`` and ``ConflictError`` (an idempotency key
+          reused with other content); ``forget-namespace`` without ``--yes``
           and without a terminal to ask on
       3   ``NotFoundError``
       4   ``StoreError``, ``SchemaError``, ``IntegrityError``
@@ -53,7 +54,7 @@ EXIT_USAGE = 2
 
 #: Most specific first: the first class an error is an instance of decides.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (InvalidInputError, EXIT_USAGE),  # LimitExceededError is a subclass
+    (InvalidInputError, EXIT_USAGE),  # LimitExceededError, ConflictError are subclasses
     (NotFoundError, 3),
     (DecryptionError, 6),
     (StoreError, 4),  # SchemaError, IntegrityError

@@ -74,8 +74,15 @@ def add(
         float | None, typer.Option("--importance", help=ADD.help("importance"))
     ] = None,
     emotion: Annotated[str | None, typer.Option("--emotion", help=ADD.help("emotion"))] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", help=ADD.help("idempotency_key"))
+    ] = None,
 ) -> None:
-    """Remember one experience and print its id (with --json: the memory as stored)."""
+    """Remember one experience and print its id (with --json: the memory as stored).
+
+    The same text, speaker, session and time as a memory of the namespace, or an
+    idempotency key used before, prints that memory's id, with "(repeated)" on
+    stderr (docs/repetition.md)."""
     cli = state(ctx)
     when = parse_time(occurred_at, "--occurred-at")
     meta = parse_metadata(metadata)
@@ -90,12 +97,15 @@ def add(
             metadata=meta,
             importance=importance,
             emotion=emotion,
+            idempotency_key=idempotency_key,
         )
     audit.record(cli.settings.path, "add", ns, target=engram.id)
     if cli.json:
         emit_json(wire.to_json(engram))
     else:
         typer.echo(engram.id)
+        if engram.repeated:
+            typer.echo("(repeated: already remembered, no copy stored)", err=True)
 
 
 def search(

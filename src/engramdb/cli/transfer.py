@@ -34,7 +34,9 @@ __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "
 #: Items per ``add_many`` call and export records per ``import_records`` batch
 #: (one transaction each).
 BATCH = 256
-_PLAIN_KEYS = frozenset({"text", "session", "speaker", "occurred_at", "metadata", "namespace"})
+_PLAIN_KEYS = frozenset(
+    {"text", "session", "speaker", "occurred_at", "metadata", "namespace", "idempotency_key"}
+)
 
 
 class ImportFormat(str, Enum):
@@ -121,14 +123,21 @@ def _detect(path: Path, head: str) -> ImportFormat:
 
 
 def write_plan(
-    mem: Memory, plan: Plan, progress: Any, counts: dict[str, int] | None = None
+    mem: Memory,
+    plan: Plan,
+    progress: Any,
+    counts: dict[str, int] | None = None,
+    repeated: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Write a plan; returns how many memories went into each namespace.
 
     ``counts`` (returned) grows as each batch commits, so after a failed batch
-    it still says what the earlier ones wrote.
+    it still says what the earlier ones wrote. ``repeated`` counts, per namespace,
+    the plain items the store held already (docs/repetition.md): a re-run import
+    stores nothing twice.
     """
     counts = {} if counts is None else counts
+    repeated = {} if repeated is None else repeated
     # Export records: embedded and written BATCH at a time (one transaction per
     # batch), not one embedding call per record (docs/reliability.md).
     for start in range(0, len(plan.records), BATCH):
@@ -140,8 +149,10 @@ def write_plan(
     for target, items in plan.items.items():
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
-            mem.add_many(batch, namespace=target)
-            counts[target] = counts.get(target, 0) + len(batch)
+            again = sum(e.repeated for e in mem.add_many(batch, namespace=target))
+            counts[target] = counts.get(target, 0) + len(batch) - again
+            if again:
+                repeated[target] = repeated.get(target, 0) + again
             progress.update(len(batch))
     return counts
 
@@ -191,20 +202,25 @@ def import_(
     else:
         plan = plan_jsonl(text.splitlines(), file.name, cli.resolve(namespace))
     counts: dict[str, int] = {}
+    repeated: dict[str, int] = {}
     try:
         with cli.memory() as mem, _progress(plan.total) as progress:
-            write_plan(mem, plan, progress, counts)
+            write_plan(mem, plan, progress, counts, repeated)
     finally:
         # One audit entry per namespace written, also when a later batch failed:
         # each batch is its own transaction, so what committed stays.
         for target, count in counts.items():
             audit.record(cli.settings.path, "import", target, count=count)
     total = sum(counts.values())
+    again = sum(repeated.values())
     if cli.json:
-        emit_json({"format": chosen.value, "imported": total, "namespaces": counts})
+        emit_json(
+            {"format": chosen.value, "imported": total, "namespaces": counts, "repeated": again}
+        )
     else:
-        where = ", ".join(f"{ns} ({n})" for ns, n in counts.items()) or "nothing"
-        typer.echo(f"imported {counted(total)}: {where}")
+        where = ", ".join(f"{ns} ({n})" for ns, n in counts.items() if n) or "nothing"
+        held = f"; {again} already remembered (repetitions, no copy stored)" if again else ""
+        typer.echo(f"imported {counted(total)}: {where}{held}")
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -32,10 +32,16 @@ from engramdb.dynamics import importance as importance_cues
 from engramdb.dynamics.dormancy import to_put_aside
 from engramdb.dynamics.emotion import EmotionTagger
 from engramdb.dynamics.reinforce import merged, reinforcement
-from engramdb.dynamics.retention import initial_stability, retrievability_array
+from engramdb.dynamics.retention import (
+    elapsed_days,
+    initial_stability,
+    recalled_stability,
+    retrievability,
+    retrievability_array,
+)
 from engramdb.embed.base import Embedder
 from engramdb.model import Budget
-from engramdb.store.base import DynamicsUpdate, Store
+from engramdb.store.base import DynamicsUpdate, Held, Repetition, Store
 
 __all__ = ["ROOM", "Appraisable", "DynamicsKeeper", "Initial", "nearest_similarities", "with_room"]
 
@@ -162,6 +168,46 @@ class DynamicsKeeper:
             self._recalls[namespace] = due
         if due >= self.flush_every:
             self.flush(namespace)
+
+    def repeated(
+        self, namespace: str, found: Sequence[tuple[Held, Repetition]]
+    ) -> list[DynamicsUpdate]:
+        """Strengthen memories written again and record it at once (docs/repetition.md).
+
+        A repetition is spaced practice measured in record time: the spacing rule of
+        a recall (``recalled_stability``) at the retrievability the memory had at the
+        repetition, counted from its last encounter (``Held.encountered_at``: its
+        first write or latest repetition), so a write retried within seconds adds
+        almost nothing and one a month later adds what a spaced recall would. It is
+        not a recall (``recalls`` and ``last_recalled_at`` stay); a dormant memory
+        wakes. Pending reinforcement of the same memories is kept, with the new S.
+        Returns the updates written."""
+        if not found:
+            return []
+        with self._lock:
+            pending = self._pending.get(namespace, {})
+            ids = [r.engram_id for _, r in found]
+            state = self.store.catalog_of(namespace, ids).with_dynamics(list(pending.values()))
+            row_of = {engram_id: i for i, engram_id in enumerate(state.ids)}
+            dynamics = state.dynamics
+            recorded = []
+            for held, repetition in found:
+                row = row_of.get(repetition.engram_id)
+                if dynamics is None or row is None:
+                    recorded.append(repetition)
+                    continue
+                stability = float(dynamics.stability_days[row])
+                since = elapsed_days(held.encountered_at, repetition.at)
+                update = DynamicsUpdate(
+                    id=repetition.engram_id,
+                    stability_days=recalled_stability(stability, retrievability(since, stability)),
+                    dormant=False if bool(dynamics.dormant[row]) else None,
+                )
+                if update.id in pending:
+                    pending[update.id] = merged(pending[update.id], update)
+                recorded.append(replace(repetition, update=update))
+            self.store.repeat(namespace, recorded)
+        return [r.update for r in recorded if r.update is not None]
 
     def overlay(self, namespace: str) -> list[DynamicsUpdate]:
         """The namespace's reinforcement not yet written, to lay over what the store holds."""

@@ -385,6 +385,9 @@ class EngramIn(_In):
     emotion: str | None = Field(
         default=None, description=ADD.help("emotion"), json_schema_extra=_EMOTION_RULE
     )
+    idempotency_key: str | None = Field(
+        default=None, description=ADD.help("idempotency_key"), json_schema_extra=LABEL_RULE
+    )
 
 
 class BatchIn(_In):

@@ -105,6 +105,7 @@ from engramdb.config import EncryptionKey
 from engramdb.errors import StoreError
 from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
+from engramdb.store.identity import Held, Repetition
 from engramdb.store.records import (
     Active,
     Candidate,
@@ -134,7 +135,9 @@ __all__ = [
     "EngramRecord",
     "FactChange",
     "FactRow",
+    "Held",
     "Link",
+    "Repetition",
     "Store",
     "VersionRecord",
     "taken_along",
@@ -202,6 +205,29 @@ class Store(ABC):
         ``recorded_at``, with the record's dynamics and no recall yet
         (``EngramRecord.written``).
         """
+
+    # -- repetition (docs/repetition.md) ----------------------------------------
+    # A backend that keeps no identities inherits these two: it finds no repetition,
+    # and every add stores a copy (as before they existed). SqliteStore keeps them.
+
+    def identified(self, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
+        """The memories of the namespace that hold any of ``digests`` (content identities
+        and idempotency keys, ``store.identity``), by digest. A backend that keeps them
+        also writes each ``EngramRecord.identity`` and ``idempotency`` with its memory
+        (episodes only), gives them up with it, and has ``insert`` yield on a digest held
+        already: that record is not written, and the memory holding the digest takes
+        its place in the result, marked ``repeated`` (one memory when two writers add
+        the same content at once); a held key whose content differs is a
+        ``ConflictError``, nothing written."""
+        return {}
+
+    def repeat(self, namespace: str, repetitions: Sequence[Repetition]) -> None:
+        """Record repetitions found by ``identified`` in one transaction: each memory's
+        count and last encounter, its strengthening, its new idempotency key.
+        This default writes the strengthening only."""
+        updates = [r.update for r in repetitions if r.update is not None]
+        if updates:
+            self.set_dynamics(namespace, updates)
 
     @abstractmethod
     def update(

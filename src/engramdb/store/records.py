@@ -74,6 +74,12 @@ class EngramRecord:
     valence: float = 0.0
     arousal: float = 0.0
     emotion: str = "neutral"
+    # What makes a later write of it a repetition (``store.identity``, docs/repetition.md):
+    # the digest of its content, of the caller's idempotency key and of the request
+    # the key came with (its event time as given); None: none.
+    identity: str | None = None
+    idempotency: str | None = None
+    request: str | None = None
 
     def written(self) -> Engram:
         """The memory this record becomes when ``Store.insert`` writes it: version 1,

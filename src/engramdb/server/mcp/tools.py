@@ -213,8 +213,13 @@ def build_mcp(
         metadata: Annotated[dict[str, Any] | None, Field(description=ADD.help("metadata"))] = None,
         importance: Annotated[float | None, Field(description=ADD.help("importance"))] = None,
         emotion: Annotated[str | None, Field(description=ADD.help("emotion"))] = None,
+        idempotency_key: Annotated[
+            str | None, Field(description=ADD.help("idempotency_key"))
+        ] = None,
     ) -> EngramOut:
-        """Remember one experience; returns it as stored, with its id."""
+        """Remember one experience; returns it as stored, with its id. Already remembered
+        (the same text, speaker, session and time, or a used idempotency key): the
+        memory held, with ``repeated`` true (docs/repetition.md)."""
         with writing(ctx, namespace, "add") as write:
             engram = memory.add(
                 text,
@@ -225,6 +230,7 @@ def build_mcp(
                 metadata=metadata,
                 importance=importance,
                 emotion=emotion,
+                idempotency_key=idempotency_key,
             )
             write.target = engram.id
         return EngramOut.of(engram)

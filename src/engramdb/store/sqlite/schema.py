@@ -355,6 +355,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE checksums_pending (id INTEGER PRIMARY KEY CHECK (id = 1));
     INSERT INTO checksums_pending (id) VALUES (1);
     """,
+    # 14: repetition, not duplication (docs/repetition.md, store/sqlite/identities.py). One
+    # row per digest a memory holds: its content identity (text, speaker, session, event
+    # time) and each idempotency key a write of it carried, a keyed tag of each in an
+    # encrypted namespace; ``content`` is the content the row was written with (for a key,
+    # the request's: a replay with other content is a conflict). The primary key makes a digest
+    # the namespace's once; the rows go with their memory. The content identity's row
+    # counts the memory's repetitions and holds the latest. Namespaces written before are
+    # listed in ``identities_pending`` and filled by their first add that looks.
+    """
+    CREATE TABLE identities (
+        namespace    TEXT    NOT NULL,
+        tag          TEXT    NOT NULL,
+        engram_rowid INTEGER NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        content      TEXT    NOT NULL,
+        repetitions  INTEGER NOT NULL DEFAULT 0,
+        repeated_at  TEXT,
+        PRIMARY KEY (namespace, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX identities_engram ON identities (engram_rowid);
+    CREATE TABLE identities_pending (namespace TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO identities_pending SELECT DISTINCT namespace FROM engrams;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

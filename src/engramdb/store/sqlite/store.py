@@ -24,6 +24,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,16 +47,20 @@ from engramdb.store.base import (
     DerivedUpdate,
     DynamicsUpdate,
     EngramRecord,
+    Held,
     Link,
+    Repetition,
     Store,
     VersionRecord,
 )
+from engramdb.store.identity import content_identity
 from engramdb.store.sqlite import (
     candidates,
     checksums,
     consolidation,
     dynamics,
     fields,
+    identities,
     lexical,
     maintenance,
     rows,
@@ -221,10 +226,23 @@ class SqliteStore(Store):
         if not records:
             return []
         written: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+        held: dict[int, Engram] = {}  # position -> the memory that already held its content
         with self._db.write("insert", refusable=True) as conn:
             cipher_of = self._keys.ciphers(conn, create=True)
-            for record in records:
+            for position, record in enumerate(records):
                 cipher = cipher_of(record.namespace)
+                # docs/repetition.md: another writer may have stored it since the facade looked
+                holder = identities.claim(
+                    conn,
+                    cipher,
+                    record.namespace,
+                    record.identity,
+                    record.idempotency,
+                    record.request,
+                )
+                if holder is not None:
+                    held[position] = replace(rows.by_rowid(conn, cipher, holder), repeated=True)
+                    continue
                 rowid = rows.insert(
                     conn,
                     cipher,
@@ -235,11 +253,43 @@ class SqliteStore(Store):
                     analyser=self.analyser,
                 )
                 rows.insert_version(conn, cipher, rowid, record.id, rows.first_version(record))
+                identities.write(
+                    conn,
+                    cipher,
+                    record.namespace,
+                    rowid,
+                    record.identity,
+                    record.idempotency,
+                    record.request,
+                )
                 written.setdefault(record.namespace, []).append((rowid, record.vector))
             generations = {ns: bump(conn, ns) for ns in written}
         for namespace, added in written.items():
             self._cache.added(namespace, added, generations[namespace], appended=True)
-        return [record.written() for record in records]
+        return [held.get(i) or record.written() for i, record in enumerate(records)]
+
+    def identified(self, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
+        if not digests:
+            return {}
+        with self._db.read() as conn:
+            ready = not identities.pending(conn, namespace)
+        if not ready and not self.read_only:  # a store from before: filled once
+            with self._db.write("fill identities") as conn:
+                if identities.pending(conn, namespace):
+                    identities.fill(conn, self._cipher(conn, namespace), namespace)
+        with self._db.read() as conn:
+            return identities.held(conn, self._cipher(conn, namespace), namespace, digests)
+
+    def repeat(self, namespace: str, repetitions: Sequence[Repetition]) -> None:
+        if not repetitions:
+            return
+        updates = [r.update for r in repetitions if r.update is not None]
+        with self._db.write("repetition") as conn:
+            rowids = rows.rowids_of(conn, namespace, [r.engram_id for r in repetitions])
+            cipher = self._cipher(conn, namespace, create=True)
+            identities.repeat(conn, cipher, namespace, rowids, repetitions)
+            applied = dynamics.update(conn, rowids, updates)
+        self._cache.patch(namespace, applied)
 
     def update(
         self,
@@ -271,6 +321,12 @@ class SqliteStore(Store):
                 seal_vectors=self._keys.vectors_sealed,
                 analyser=self.analyser,
             )
+            kind, session = conn.execute(
+                "SELECT kind, session FROM engrams WHERE rowid = ?", (rowid,)
+            ).fetchone()
+            if kind == "episode":  # what a repetition of it is follows its content
+                identity = content_identity(text, speaker, session, occurred_at)
+                identities.renew(conn, cipher, namespace, rowid, identity)
             generation = bump(conn, namespace)
             updated = rows.by_rowid(conn, cipher, rowid)
         self._cache.added(namespace, [(rowid, vector)], generation)
@@ -299,6 +355,7 @@ class SqliteStore(Store):
     def _forget(self, namespace: str) -> int:
         with self._db.write("forget_namespace", erasure=True) as conn:
             count = rows.forget_namespace(conn, namespace)
+            identities.forget(conn, namespace)
             # the vector change log names them no more (those erased in steps too)
             forget_changes(conn, namespace)
             self._keys.forget(conn, namespace)  # its data key goes with it
@@ -328,6 +385,11 @@ class SqliteStore(Store):
                 )
                 for v in versions:
                     rows.insert_version(conn, cipher, rowid, record.id, v)
+                if record.kind == "episode":  # an imported episode is one to repeat too
+                    identity = record.identity or content_identity(
+                        record.text, record.speaker, record.session, record.occurred_at
+                    )
+                    identities.write(conn, cipher, record.namespace, rowid, identity, None)
                 written.setdefault(record.namespace, []).append((rowid, record.vector))
             generations = {ns: bump(conn, ns) for ns in written}
         for namespace, added in written.items():

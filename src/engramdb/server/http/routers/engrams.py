@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 
+from engramdb import InvalidInputError
 from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
 from engramdb.server.http.routers.responses import ERRORS
 from engramdb.server.schemas import (
@@ -17,6 +18,7 @@ from engramdb.server.schemas import (
     EngramIn,
     EngramOut,
     EngramPatch,
+    ErrorOut,
     HistoryOut,
     IsoTime,
     NeighboursOut,
@@ -33,18 +35,71 @@ EngramId = Annotated[
 ]
 
 
-@router.post("", status_code=201)
-def add(namespace: WriteNamespace, body: EngramIn, memory: MemoryDep) -> EngramOut:
-    """Remember one experience; returns it as stored, with its id."""
-    engram = memory.add(body.text, namespace=namespace, **body.model_dump(exclude={"text"}))
+# docs/repetition.md: a write carries its idempotency key in the body or in this header
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="The write's idempotency key (as the body's idempotency_key); on a "
+        "batch, item i without its own is keyed '<key>/<i>' (docs/repetition.md).",
+    ),
+]
+
+
+def _keyed(given: str | None, header: str | None) -> str | None:
+    if header is not None and given is not None and given != header:
+        raise InvalidInputError("the Idempotency-Key header and idempotency_key differ")
+    return given if given is not None else header
+
+
+_CONFLICT = {"model": ErrorOut, "description": "The idempotency key was used for other content."}
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"description": "Already remembered."}, 409: _CONFLICT},
+)
+def add(
+    namespace: WriteNamespace,
+    body: EngramIn,
+    memory: MemoryDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> EngramOut:
+    """Remember one experience; returns it as stored, with its id (201). A repetition
+    or a replayed idempotency key returns the memory already stored (200,
+    ``repeated`` true); a used key with other content is 409 (docs/repetition.md)."""
+    options = body.model_dump(exclude={"text"})
+    options["idempotency_key"] = _keyed(body.idempotency_key, idempotency_key)
+    engram = memory.add(body.text, namespace=namespace, **options)
+    if engram.repeated:
+        response.status_code = 200
     return EngramOut.of(engram)
 
 
-@router.post("/batch", status_code=201)
-def add_many(namespace: WriteNamespace, body: BatchIn, memory: MemoryDep) -> BatchOut:
-    """Remember several experiences in one transaction: all of them or none."""
+@router.post(
+    "/batch",
+    status_code=201,
+    responses={200: {"description": "All remembered."}, 409: _CONFLICT},
+)
+def add_many(
+    namespace: WriteNamespace,
+    body: BatchIn,
+    memory: MemoryDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> BatchOut:
+    """Remember several experiences in one transaction: all of them or none. 201 when
+    any was new, 200 when every item was already remembered (docs/repetition.md)."""
     items = [item.model_dump() for item in body.items]
-    return BatchOut(engrams=[EngramOut.of(e) for e in memory.add_many(items, namespace=namespace)])
+    if idempotency_key is not None:
+        for i, item in enumerate(items):
+            item["idempotency_key"] = item["idempotency_key"] or f"{idempotency_key}/{i}"
+    engrams = memory.add_many(items, namespace=namespace)
+    if engrams and all(e.repeated for e in engrams):
+        response.status_code = 200
+    return BatchOut(engrams=[EngramOut.of(e) for e in engrams])
 
 
 @router.get("/{id}")
