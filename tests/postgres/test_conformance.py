@@ -18,15 +18,28 @@ from psycopg import sql
 
 from engramdb.store.base import Store
 from engramdb.store.postgres import PostgresStore
-from engramdb.testing.conformance import ALL_CHECKS, StoreFactory
+from engramdb.testing.conformance import (
+    ALL_CHECKS,
+    StoreFactory,
+    check_ann_search,
+    check_nearest_scores_match_vector_search,
+)
 
 #: Checks PostgresStore does not pass yet, and why.
 NOT_YET: dict[str, str] = {}
 
 
-@pytest.fixture
-def factory(postgres_url: str) -> Iterator[StoreFactory]:
-    """A new schema for each store a check makes; all dropped afterwards."""
+#: The checks of dense search above ``ann_threshold``, run again through the graph.
+THROUGH_THE_GRAPH = (check_ann_search, check_nearest_scores_match_vector_search)
+
+
+def _factory(url: str, *, indexed: bool) -> Iterator[StoreFactory]:
+    """A new schema for each store a check makes; all dropped afterwards.
+
+    ``indexed`` prices sorting and sequential reads out of the store's
+    connection, so that every search above ``ann_threshold`` goes through the
+    HNSW graph: at these sizes PostgreSQL would read the namespace's vectors
+    instead (docs/postgres.md, "Exact, then HNSW")."""
     prefix = f"conformance_{uuid.uuid4().hex[:12]}"
     counter = itertools.count()
     made: list[str] = []
@@ -34,12 +47,26 @@ def factory(postgres_url: str) -> Iterator[StoreFactory]:
     def make(*, ann_threshold: int = 20_000) -> Store:
         schema = f"{prefix}_{next(counter)}"
         made.append(schema)
-        return PostgresStore(postgres_url, schema=schema, ann_threshold=ann_threshold)
+        store = PostgresStore(url, schema=schema, ann_threshold=ann_threshold)
+        if indexed:
+            for setting in ("enable_sort", "enable_seqscan", "enable_bitmapscan"):
+                store._db.conn.execute(sql.SQL("SET {} = off").format(sql.Identifier(setting)))
+        return store
 
     yield make
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         for schema in made:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def factory(postgres_url: str) -> Iterator[StoreFactory]:
+    yield from _factory(postgres_url, indexed=False)
+
+
+@pytest.fixture
+def indexed_factory(postgres_url: str) -> Iterator[StoreFactory]:
+    yield from _factory(postgres_url, indexed=True)
 
 
 def _marked(check: Callable[[StoreFactory], None]) -> object:
@@ -60,3 +87,10 @@ def test_postgres_store_conforms(
     check: Callable[[StoreFactory], None], factory: StoreFactory
 ) -> None:
     check(factory)
+
+
+@pytest.mark.parametrize("check", THROUGH_THE_GRAPH, ids=lambda check: check.__name__)
+def test_postgres_store_conforms_through_the_graph(
+    check: Callable[[StoreFactory], None], indexed_factory: StoreFactory
+) -> None:
+    check(indexed_factory)
