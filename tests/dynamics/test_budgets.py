@@ -93,8 +93,8 @@ def test_checking_a_budget_at_each_write_does_not_load_the_namespace(tmp_path: P
     memory. Going over it still puts the least retained aside."""
     with Memory(tmp_path / "s.db", embedder=HashEmbedder()) as mem:
         mem.set_budget(namespace="shed", max_memories=8, max_bytes=10_000)
-        for start in (0, 3):
-            mem.add_many(_notes(3), namespace="shed")
+        for start in (0, 3):  # one session each: the same notes again would be repetitions
+            mem.add_many([{**n, "session": f"s{start}"} for n in _notes(3)], namespace="shed")
             mem.add(f"a note {start} about the shed door", namespace="shed", occurred_at=T0)
         loaded = mem.store._vectors.get("shed")  # type: ignore[attr-defined]
         assert loaded is None or loaded.catalog is None, "a write built the namespace's catalog"
