@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engramdb.bounded import release_free_memory
 from engramdb.embed.base import Vectors
 from engramdb.embed.minilm import (
     DIMS,
+    MAX_BATCH_TOKENS,
     ONNX_INT8,
     TOKENIZER,
     length_sorted_batches,
@@ -90,7 +92,9 @@ class MiniLMEmbedder:
             return np.zeros((0, DIMS), dtype=np.float32)
         session, tokenizer = self._session()
         out = np.empty((len(texts), DIMS), dtype=np.float32)
+        tokens = 0
         for batch in length_sorted_batches(tokenizer, texts, self.batch_size):
+            tokens += batch.input_ids.size
             feeds = {
                 "input_ids": batch.input_ids,
                 "attention_mask": batch.attention_mask,
@@ -101,6 +105,8 @@ class MiniLMEmbedder:
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 raise EmbeddingError(f"onnxruntime failed to run {self.model_id}: {exc}") from exc
             out[batch.rows] = mean_pool(np.asarray(hidden), batch.attention_mask)
+        if tokens >= MAX_BATCH_TOKENS:  # a large call: its freed tensors go back to the OS
+            release_free_memory()
         return out
 
     def _session(self) -> tuple[InferenceSession, Tokenizer]:

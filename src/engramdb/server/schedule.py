@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engramdb import Clock, ConsolidationReport, Memory, SystemClock
+from engramdb.bounded import release_free_memory
 from engramdb.security.audit import AuditRecord
 
 __all__ = ["SCHEDULER_ACTOR", "ConsolidationSchedule", "ScheduleState", "check_interval"]
@@ -153,6 +154,8 @@ class ConsolidationSchedule:
                 continue
             if report is not None:
                 reports.append(report)
+        if namespaces:  # a pass's peak stays resident otherwise (docs/limits.md, "Caches")
+            release_free_memory()
         with self._lock:
             self._state = replace(self._state, passes=self._state.passes + 1)
         return reports
