@@ -17,13 +17,17 @@ from engramdb.store.sqlite.schema import MIGRATIONS
 from engramdb.testing.conformance import make_record
 
 USAGE = next(n for n, sql in enumerate(MIGRATIONS, 1) if "CREATE TABLE usage" in sql)
-# The row checksums, undone first
+# The migrations after usage, undone newest first: repetition's identities, the row
+# checksums, the vector change log by namespace
+IDENTITIES = """
+    DROP TABLE identities_pending;
+    DROP TABLE identities;
+"""
 ROW_CHECKSUMS = """
     DROP TABLE checksums_pending;
     ALTER TABLE engrams DROP COLUMN checksum;
     ALTER TABLE versions DROP COLUMN checksum;
 """
-# The migration after it: the vector change log by namespace, undone next
 LOG_BY_NAMESPACE = """
     DROP TRIGGER engrams_vector_deleted; DROP TRIGGER vectors_inserted;
     DROP TRIGGER vectors_updated; DROP TRIGGER vectors_deleted;
@@ -48,7 +52,8 @@ def _written_before_usage(path: Path) -> None:
     migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
         conn.executescript(
-            ROW_CHECKSUMS
+            IDENTITIES
+            + ROW_CHECKSUMS
             + LOG_BY_NAMESPACE
             + """
             DROP TRIGGER usage_added; DROP TRIGGER usage_changed; DROP TRIGGER usage_deleted;
