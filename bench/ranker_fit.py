@@ -68,7 +68,13 @@ CONSOLIDATION = {
     "summary": 1.0,
     "validity": 3.0,
 }
-HAND_SET = {"time_window": 0.5} | DYNAMICS | CONTEXT | CONSOLIDATION
+# recognition (docs/recall.md, "Recognition"): LoCoMo's questions never say a turn again,
+# so it cannot teach how much a query that repeats a memory should count. Set to the
+# salience band: a memory the query fully repeats gains as much as the band within which
+# salience may reorder, so a better-held twin of a recognised memory cannot pass it
+# (bench/scale.py's near-verbatim probes among templated twins).
+RECOGNITION = {"recognition": SALIENCE_BAND}
+HAND_SET = {"time_window": 0.5} | DYNAMICS | CONTEXT | CONSOLIDATION | RECOGNITION
 
 
 @dataclass

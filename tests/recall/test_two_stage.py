@@ -187,7 +187,8 @@ def test_a_namespace_larger_than_the_pool_is_still_ranked_whole_up_to_the_bound(
         mem.add_many([{"text": r.text} for r in haystack("ns", 600)], namespace="ns")
         mem.search("lighthouse", namespace="ns", reinforce=False)
         whole = mem._recall()._views.get("ns")  # the kept view of the whole namespace
-        assert whole is not None and len(whole.catalog) == 600
+        assert whole is not None
+        assert len(whole.catalog) == 600
     small = Settings(recall_pool=100, recall_exhaustive=100)
     with Memory(":memory:", embedder=EMBEDDER, settings=small, clock=FixedClock(NOW)) as mem:
         mem.add_many([{"text": r.text} for r in haystack("ns", 600)], namespace="ns")

@@ -46,6 +46,10 @@ SIGNALS = (
     "lexical_after",
     "lexical_wide",
     "coverage",
+    # recognition: the query says the memory again (recall.lexical.LexicalIndex.recognition,
+    # docs/recall.md "Recognition"); weight hand-set (bench/ranker_fit.py HAND_SET): LoCoMo
+    # repeats no turn in a question to learn it from
+    "recognition",
     "speaker",
     "speaker_other",
     "neighbour_dense",
@@ -493,6 +497,7 @@ def signals(
         "lexical_after": bm25["after"],
         "lexical_wide": bm25["wide"],
         "coverage": coverage,
+        "recognition": view.lexical.recognition(query.terms),
         "speaker": speaker,
         "speaker_other": speaker_other,
         "neighbour_dense": _neighbour_max(dense, view, floor),
