@@ -391,7 +391,9 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     pool_size = 4 * (args.queries + 2 * args.filtered) + args.questions
     plan_path = work / f"plan-{n}-{namespaces}.json"
     ingested = work / f"ingest-{n}-{namespaces}.json"
-    if args.reuse and plan_path.exists() and ingested.exists() and store.exists():
+    if args.reuse and store.exists():
+        if not (plan_path.exists() and ingested.exists()):
+            raise SystemExit(f"--reuse: {work} holds a store but not its plan and ingest figures")
         say(f"{shape}: reusing the store and plan kept in {work} (ingest figures of that run)")
         ingest_stats = json.loads(ingested.read_text())
     else:

@@ -173,7 +173,12 @@ class StopsAfterOneBatch(Memory):
 def test_stop_ends_a_run_in_progress_after_its_current_batch() -> None:
     settings = Settings(path=":memory:", consolidation_batch=1)
     with StopsAfterOneBatch(settings=settings, embedder=HashEmbedder()) as memory:
-        memory.add_many([{**turn, "session": "s1"} for turn in TURNS * 2], namespace="maya")
+        # four episodes: the same two turns said again in another session (said again in
+        # the same session at the same time they would be one experience each)
+        memory.add_many(
+            [{**turn, "session": session} for session in ("s1", "s2") for turn in TURNS],
+            namespace="maya",
+        )
         audited: list[Any] = []
         memory.schedule = ConsolidationSchedule(memory, 60.0, audit=audited.append)
         assert memory.schedule.run_pending() == []
