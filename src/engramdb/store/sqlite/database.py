@@ -60,6 +60,16 @@ _BUSY_TIMEOUT_MS = 5000
 PAGE_CACHE_KIB = 64 * 1024
 _BUSY_RETRIES = 8  # on top of busy_timeout: bounded, with jittered backoff (docs/reliability.md)
 
+# The stores this process holds open, by file, and a lock over opening one. SQLite's
+# locks on a store's -shm are POSIX record locks, held per process: closing any file
+# descriptor of the -shm in this process drops them all, and another process that then
+# opens the store truncates the -shm under this one's mapping of it (SIGBUS). So the
+# -wal/-shm check before an open (``walfile.check_beside``, which reads the -shm) runs
+# only while this process holds no connection to the store, and no connection opens
+# while it reads.
+_OPENING = threading.Lock()
+_HELD: dict[str, int] = {}
+
 
 def database_path(path: str | Path) -> Path:
     """The database file of the store at ``path``: the ``.db`` file it names, or
@@ -102,23 +112,28 @@ class Database:
         self.read_only = read_only
         self.path = self._resolve_existing(path) if read_only else self._resolve(path)
         _refuse_empty(self.path)
-        walfile.check_beside(self.path)  # before SQLite opens it and rebuilds the -shm
-        if not self.in_memory:
-            reserve.room_to_open(self.path)  # the -shm SQLite makes needs room on the disk
         self.lock = threading.RLock()
         self.closed = False
-        try:
-            if read_only:
-                uri = _read_only_uri(Path(self.path))
-                self.conn = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=False, timeout=5.0
-                )
-            else:
-                self.conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
+        self._held = "" if self.in_memory else os.path.realpath(self.path)
+        with _OPENING:
+            if not _HELD.get(self._held):
+                # before SQLite opens it and rebuilds the -shm (see _OPENING)
+                walfile.check_beside(self.path)
+            if not self.in_memory:
+                reserve.room_to_open(self.path)  # the -shm SQLite makes needs room on the disk
+            try:
+                if read_only:
+                    uri = _read_only_uri(Path(self.path))
+                    self.conn = sqlite3.connect(
+                        uri, uri=True, isolation_level=None, check_same_thread=False, timeout=5.0
+                    )
+                else:
+                    self.conn = sqlite3.connect(
+                        self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+                    )
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open store at {self.path}: {exc}") from exc
+            _HELD[self._held] = _HELD.get(self._held, 0) + 1
         self.conn.row_factory = sqlite3.Row
         try:
             self._configure()
@@ -130,11 +145,11 @@ class Database:
         except sqlite3.Error as exc:
             # e.g. "file is not a database": a typed error, not a raw sqlite3 one,
             # and no connection left open behind it
-            self.conn.close()
+            self._release()
             kind = IntegrityError if is_damage(exc) else StoreError
             raise kind(f"cannot open store at {self.path}: {exc}") from exc
         except BaseException:  # a wrong key, a newer schema: no connection left behind
-            self.conn.close()
+            self._release()
             raise
         if not read_only and not self.in_memory:
             reserve.keep(self.path)  # room for an erasure on a full disk
@@ -353,7 +368,17 @@ class Database:
             if not self.read_only and not self.in_memory:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self._release()
+
+    def _release(self) -> None:
+        """Close the connection and count it out of the ones this process holds."""
+        with _OPENING:
             self.conn.close()
+            left = _HELD.get(self._held, 0) - 1
+            if left > 0:
+                _HELD[self._held] = left
+            else:
+                _HELD.pop(self._held, None)
 
 
 def _create(target: Path) -> None:
