@@ -273,6 +273,7 @@ def test_check_new_memory_fills_occurred_at_and_leaves_estimates_open() -> None:
         metadata={},
         importance=None,
         emotion=None,
+        occurred_at_given=False,  # filled with now (docs/repetition.md: a retry matches)
     )
     with pytest.raises(AttributeError):
         new.text = "changed"  # type: ignore[misc]

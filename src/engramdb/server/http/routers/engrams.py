@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from engramdb import InvalidInputError
+from engramdb import ConflictError
 from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
 from engramdb.server.http.routers.responses import ERRORS
 from engramdb.server.schemas import (
+    LABEL_RULE,
     BatchIn,
     BatchOut,
     CurveOut,
@@ -42,13 +43,17 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         description="The write's idempotency key (as the body's idempotency_key); on a "
         "batch, item i without its own is keyed '<key>/<i>' (docs/repetition.md).",
+        # the body field's rule: what the schema accepts, the library accepts
+        max_length=LABEL_RULE["maxLength"],
+        pattern=LABEL_RULE["pattern"],
     ),
 ]
 
 
 def _keyed(given: str | None, header: str | None) -> str | None:
     if header is not None and given is not None and given != header:
-        raise InvalidInputError("the Idempotency-Key header and idempotency_key differ")
+        # two keys for one write conflict (409), as a key used for other content does
+        raise ConflictError("the Idempotency-Key header and idempotency_key differ")
     return given if given is not None else header
 
 
