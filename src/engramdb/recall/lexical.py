@@ -172,12 +172,17 @@ class DocumentCache:
 RECOGNISED = 0.5
 
 
+def _idf(documents: int, holding: int) -> float:
+    """BM25's IDF of a term held by ``holding`` of ``documents`` documents."""
+    return float(np.log(1.0 + (documents - holding + 0.5) / (holding + 0.5)))
+
+
 def _bm25(tf: F64, norm: F64, k1: float) -> F64:
     """BM25 of one term over documents whose term frequencies are ``tf`` (dense)."""
     hit = np.flatnonzero(tf)
     out = np.zeros(len(tf), dtype=np.float64)
     if len(hit):
-        idf = np.log(1.0 + (len(tf) - len(hit) + 0.5) / (len(hit) + 0.5))
+        idf = _idf(len(tf), len(hit))
         f = tf[hit]
         out[hit] = idf * f * (k1 + 1) / (f + norm[hit])
     return out
@@ -294,14 +299,14 @@ class LexicalIndex:
         if not distinct or not n:
             return np.zeros(n)
         ids = self.cache.term_ids(distinct)
-        unseen = float(np.log(1.0 + (n + 0.5) / 0.5))
+        unseen = _idf(n, 0)
         total = unseen * (len(distinct) - len(ids))
         weighed = np.zeros(n)
         shared = np.zeros(n)
         for term in ids:
             start, end = self._postings(term)
             held = end - start
-            idf = float(np.log(1.0 + (n - held + 0.5) / (held + 0.5)))
+            idf = _idf(n, held)
             total += idf
             weighed[self.rows[start:end]] += idf
             shared[self.rows[start:end]] += self.counts[start:end]
