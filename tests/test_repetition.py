@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,12 +26,15 @@ SAID = {"speaker": "Maya", "session": "s1", "occurred_at": T0}
 TEXT = "I adopted a rescue dog called Pastel."
 
 
-@pytest.fixture(params=[False, True], ids=["plaintext", "encrypted"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memory]:
-    key = EncryptionKey.from_text(generate_key()) if request.param else None
+@pytest.fixture(
+    params=["sqlite", "sqlite-encrypted", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def mem(request: pytest.FixtureRequest, place: Callable[[str], str]) -> Iterator[Memory]:
+    """A Memory on each store (encryption on SQLite: docs/postgres.md)."""
+    key = EncryptionKey.from_text(generate_key()) if "encrypted" in request.param else None
     clock = FixedClock(datetime(2024, 4, 1, tzinfo=timezone.utc))
     with Memory(
-        str(tmp_path / "store"),
+        place(request.param.split("-")[0]),
         embedder=HashEmbedder(),
         clock=clock,
         settings=Settings(encryption=key),
@@ -280,8 +283,8 @@ def test_a_store_from_before_migrates_and_finds_what_it_held(tmp_path: Path) -> 
             assert conn.execute("SELECT COUNT(*) FROM identities_pending").fetchone()[0] == 0
 
 
-def test_a_writer_that_looked_before_another_stored_yields_to_it(tmp_path: Path) -> None:
-    path = str(tmp_path / "store")
+def test_a_writer_that_looked_before_another_stored_yields_to_it(location: str) -> None:
+    path = location
     with (
         Memory(path, embedder=HashEmbedder()) as first,
         Memory(path, embedder=HashEmbedder()) as second,
@@ -311,8 +314,8 @@ def _add_same(path: str, start: Any) -> list[str]:
         return [e.id for e in m.add_many(turns, namespace="u")]
 
 
-def test_processes_adding_the_same_turns_at_once_store_them_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "store")
+def test_processes_adding_the_same_turns_at_once_store_them_once(location: str) -> None:
+    path = location
     Memory(path, embedder=HashEmbedder()).close()
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(3, mp_context=context) as pool:

@@ -121,6 +121,23 @@ MIGRATIONS: tuple[str, ...] = (
         max_bytes    bigint
     );
     """,
+    # 2: repetition (docs/repetition.md): the digests each memory holds, its content
+    # identity and idempotency keys (store.postgres.identities); the namespaces written
+    # before are filled from their rows by their first add that looks
+    """
+    CREATE TABLE identities (
+        namespace    text    NOT NULL,
+        tag          text    NOT NULL,
+        engram_rowid bigint  NOT NULL REFERENCES engrams (rowid) ON DELETE CASCADE,
+        content      text    NOT NULL,
+        repetitions  integer NOT NULL DEFAULT 0,
+        repeated_at  timestamptz,
+        PRIMARY KEY (namespace, tag)
+    );
+    CREATE INDEX identities_engram ON identities (engram_rowid);
+    CREATE TABLE identities_pending (namespace text PRIMARY KEY);
+    INSERT INTO identities_pending (namespace) SELECT DISTINCT namespace FROM engrams;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +35,14 @@ from engramdb.store.base import (
     DerivedUpdate,
     DynamicsUpdate,
     EngramRecord,
+    Held,
     Link,
+    Repetition,
     Store,
     VersionRecord,
 )
-from engramdb.store.postgres import lexical, rows
+from engramdb.store.identity import content_identity
+from engramdb.store.postgres import identities, lexical, rows
 from engramdb.store.postgres.database import Connection, Database
 from engramdb.store.postgres.lexical import terms_of
 
@@ -84,11 +88,79 @@ class PostgresStore(Store):
     def insert(self, records: Sequence[EngramRecord]) -> list[Engram]:
         if not records:
             return []
-        firsts = [_first_version(r) for r in records]
+        held: dict[int, Engram] = {}  # position -> the memory that already held its content
         with self._db.write("insert") as conn:
-            rowids = rows.insert(conn, records, firsts)
-            rows.insert_version(conn, zip(rowids, firsts, strict=True))
-        return [record.written() for record in records]
+            for namespace in sorted({r.namespace for r in records}):
+                digests = [(r.identity, r.idempotency) for r in records if r.namespace == namespace]
+                identities.lock(conn, self.schema, namespace, [d for ds in digests for d in ds])
+            fresh: list[int] = []  # positions to write
+            again: list[int] = []  # positions repeating a record of this batch: after it
+            seen: set[tuple[str, str]] = set()
+            for position, record in enumerate(records):
+                mine = {
+                    (record.namespace, d)
+                    for d in (record.identity, record.idempotency)
+                    if d is not None
+                }
+                if mine & seen:
+                    again.append(position)
+                elif not self._claimed(conn, record, position, held):
+                    fresh.append(position)
+                    seen |= mine
+            self._write_new(conn, [records[i] for i in fresh])
+            for position in again:
+                if not self._claimed(conn, records[position], position, held):
+                    self._write_new(conn, [records[position]])
+        return [held.get(i) or record.written() for i, record in enumerate(records)]
+
+    @staticmethod
+    def _claimed(
+        conn: Connection, record: EngramRecord, position: int, held: dict[int, Engram]
+    ) -> bool:
+        """Whether a memory holds the record's content or key already (docs/repetition.md:
+        another writer may have stored it since the facade looked); it takes the
+        record's place in ``held``."""
+        holder = identities.claim(
+            conn, record.namespace, record.identity, record.idempotency, record.request
+        )
+        if holder is None:
+            return False
+        held[position] = replace(_one(conn, "rowid = %s", (holder,)), repeated=True)
+        return True
+
+    @staticmethod
+    def _write_new(conn: Connection, records: Sequence[EngramRecord]) -> None:
+        """New memories at version 1, with the digests that make a later write of each
+        a repetition."""
+        if not records:
+            return
+        firsts = [_first_version(r) for r in records]
+        rowids = rows.insert(conn, records, firsts)
+        rows.insert_version(conn, zip(rowids, firsts, strict=True))
+        for rowid, r in zip(rowids, records, strict=True):
+            identities.write(conn, r.namespace, rowid, r.identity, r.idempotency, r.request)
+
+    def identified(self, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
+        if not digests:
+            return {}
+        with self._db.read() as conn:
+            ready = not identities.pending(conn, namespace)
+        if not ready and not self._db.read_only:  # a store from before: filled once
+            with self._db.write("fill identities") as conn:
+                conn.execute("LOCK TABLE identities_pending IN SHARE ROW EXCLUSIVE MODE")
+                if identities.pending(conn, namespace):
+                    identities.fill(conn, namespace)
+        with self._db.read() as conn:
+            return identities.held(conn, namespace, digests)
+
+    def repeat(self, namespace: str, repetitions: Sequence[Repetition]) -> None:
+        if not repetitions:
+            return
+        updates = [r.update for r in repetitions if r.update is not None]
+        with self._db.write("repetition") as conn:
+            rowids = rows.rowids_of(conn, namespace, [r.engram_id for r in repetitions])
+            identities.repeat(conn, namespace, rowids, repetitions)
+            _set_dynamics(conn, namespace, updates)
 
     def update(
         self,
@@ -108,7 +180,11 @@ class PostgresStore(Store):
             rowid, version = rows.locate(conn, namespace, engram_id)
             change = DerivedUpdate(engram_id, text, metadata, occurred_at, vector, model_id, keys)
             rows.new_version(conn, rowid, change, speaker=speaker, version=version + 1, at=now)
-            return _one(conn, "rowid = %s", (rowid,))
+            updated = _one(conn, "rowid = %s", (rowid,))
+            if updated.kind == "episode":  # what a repetition of it is follows its content
+                identity = content_identity(text, speaker, updated.session, occurred_at)
+                identities.renew(conn, namespace, rowid, identity)
+            return updated
 
     def delete(self, namespace: str, engram_id: str) -> None:
         with self._db.write("delete") as conn:
@@ -119,6 +195,7 @@ class PostgresStore(Store):
         with self._db.write("forget_namespace") as conn:
             gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
+            identities.forget(conn, namespace)
             return max(gone.rowcount, 0)
 
     def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
@@ -133,6 +210,12 @@ class PostgresStore(Store):
                 conn,
                 [(rowid, v) for rowid, (_, vs) in zip(rowids, items, strict=True) for v in vs],
             )
+            for rowid, record in zip(rowids, records, strict=True):
+                if record.kind == "episode":  # an imported episode is one to repeat too
+                    identity = record.identity or content_identity(
+                        record.text, record.speaker, record.session, record.occurred_at
+                    )
+                    identities.write(conn, record.namespace, rowid, identity, None)
 
     # -- reads ----------------------------------------------------------------
 
@@ -305,22 +388,8 @@ class PostgresStore(Store):
     # -- memory dynamics (docs/dynamics.md) -------------------------------------
 
     def set_dynamics(self, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
-        changed = 0
         with self._db.write("set_dynamics") as conn:
-            for u in updates:
-                done = conn.execute(
-                    "UPDATE engrams SET stability_days = coalesce(%s, stability_days), "
-                    "importance = coalesce(%s, importance), "
-                    "last_recalled_at = coalesce(%s, last_recalled_at), "
-                    "recalls = coalesce(%s, recalls), dormant = coalesce(%s, dormant) "
-                    "WHERE namespace = %s AND id = %s",
-                    (
-                        u.stability_days, u.importance, u.last_recalled_at, u.recalls,
-                        u.dormant, namespace, u.id,
-                    ),
-                )  # fmt: skip
-                changed += max(done.rowcount, 0)
-        return changed
+            return _set_dynamics(conn, namespace, updates)
 
     def budget(self, namespace: str) -> tuple[int | None, int | None] | None:
         with self._db.read() as conn:
@@ -566,3 +635,22 @@ def _all_of(conn: Connection, namespace: str, named: set[str], refusal: str) -> 
     if missing:
         raise StoreError(f"{refusal} {namespace!r}: {sorted(missing)[:3]}")
     return found
+
+
+def _set_dynamics(conn: Connection, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
+    """Write each update's given fields (None: unchanged); how many memories changed."""
+    changed = 0
+    for u in updates:
+        done = conn.execute(
+            "UPDATE engrams SET stability_days = coalesce(%s, stability_days), "
+            "importance = coalesce(%s, importance), "
+            "last_recalled_at = coalesce(%s, last_recalled_at), "
+            "recalls = coalesce(%s, recalls), dormant = coalesce(%s, dormant) "
+            "WHERE namespace = %s AND id = %s",
+            (
+                u.stability_days, u.importance, u.last_recalled_at, u.recalls,
+                u.dormant, namespace, u.id,
+            ),
+        )  # fmt: skip
+        changed += max(done.rowcount, 0)
+    return changed

@@ -1,0 +1,57 @@
+"""Repetition on PostgreSQL (docs/repetition.md) where it differs from SQLite: a store
+from before the ``identities`` table finds what it held. The behaviour shared with
+SQLite is tested on both stores by tests/test_repetition.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from engramdb import Memory
+from engramdb.testing.fakes import HashEmbedder
+
+T0 = datetime(2024, 3, 23, 18, 0, tzinfo=timezone.utc)
+SAID = {"speaker": "Maya", "session": "s1", "occurred_at": T0}
+TEXT = "I adopted a rescue dog called Pastel."
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    name = f"repetition_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_a_store_from_before_identities_migrates_and_finds_what_it_held(
+    postgres_url: str, schema: str
+) -> None:
+    location = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+    with Memory(location, embedder=HashEmbedder()) as m:
+        first = m.add(TEXT, namespace="u", **SAID)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # back to before them
+        conn.execute(
+            sql.SQL("DROP TABLE {0}.identities, {0}.identities_pending").format(
+                sql.Identifier(schema)
+            )
+        )
+        conn.execute(
+            sql.SQL("DELETE FROM {}.schema_version WHERE version >= 2").format(
+                sql.Identifier(schema)
+            )
+        )
+    with Memory(location, embedder=HashEmbedder()) as m:  # migrates
+        again = m.add(TEXT, namespace="u", **SAID)
+        assert again.repeated
+        assert again.id == first.id
+        assert m.stats(namespace="u").engrams == 1
+    with psycopg.connect(postgres_url) as conn:
+        left = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.identities_pending").format(sql.Identifier(schema))
+        ).fetchone()
+    assert left == (0,)
