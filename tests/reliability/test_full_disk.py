@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from engramdb import Memory, NotFoundError, Settings, StoreError
 from engramdb.cli import app
 from engramdb.security import audit, store_files, where_found
+from engramdb.store.sqlite import lexical
 from engramdb.testing.fakes import HashEmbedder
 
 DISK_BYTES = 6 * 1024 * 1024
@@ -106,6 +107,33 @@ def test_engram_delete_and_forget_namespace_succeed_on_a_full_disk(disk: Path) -
     assert forgot.exit_code == 0, forgot.output
     actions = [e.action for e in audit.SqliteAuditLog(str(root / "audit.db")).entries()]
     assert actions[-2:] == ["delete", "forget_namespace"]  # both erasures were audited
+
+
+def _leave_free(disk: Path, filler: Path, room: int) -> None:
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    assert free >= room
+    with filler.open("ab") as out:
+        out.write(bytes(free - room))
+
+
+def test_the_merge_after_an_erasure_never_takes_the_room_its_checkpoint_needs(
+    disk: Path,
+) -> None:
+    """Merging the lexical index writes its pages twice to the -wal, then grows the
+    database at the checkpoint. With room for the first and not the second, the merge
+    used to commit and leave a -wal no checkpoint could empty: the store, and the audit
+    log opened after it, had no room left (``engram delete`` then failed on the log)."""
+    root, _ = _store(disk)
+    filler = _fill_up(disk)
+    with Memory(settings=Settings(path=str(root)), embedder=HashEmbedder()) as mem:
+        (root / "engram.db-reserve").unlink()
+        index = lexical.stored_bytes(mem.store._conn)  # type: ignore[attr-defined]
+        _leave_free(disk, filler, index * 22 // 10)
+        mem.store._scrubber.scrub()  # type: ignore[attr-defined]
+        assert mem.store._scrubber.owed  # type: ignore[attr-defined]
+        assert (root / "engram.db-wal").stat().st_size == 0
+    assert not (root / "engram.db-wal").exists()
+    audit.record(str(root), "delete", "a")  # the room is still there for the log
 
 
 def test_an_erasure_that_finds_no_room_says_what_to_do(disk: Path) -> None:

@@ -298,6 +298,20 @@ def optimize(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO engram_fts (engram_fts) VALUES ('rebuild')")
 
 
+def stored_bytes(conn: sqlite3.Connection) -> int:
+    """The bytes of the pages the index's segments fill: what ``optimize`` writes anew."""
+    try:
+        row = conn.execute(
+            "SELECT pgsize FROM dbstat WHERE name = 'engram_fts_data' AND aggregate = TRUE"
+        ).fetchone()
+        return int(row[0] or 0)
+    except sqlite3.OperationalError:  # a SQLite without dbstat: a page per block at most
+        blocks, length = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(length(block)), 0) FROM engram_fts_data"
+        ).fetchone()
+        return int(length) + int(blocks) * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
 def levels(conn: sqlite3.Connection) -> int:
     """How many levels the index's structure record lists: after its 4-byte cookie,
     a varint (FTS5's fts5_index.c, "Fts5Structure"); 0 for an empty index."""

@@ -70,6 +70,7 @@ _ORPHAN_CHECKS = {
 _VECTOR_SIZE_CHECK = "SELECT COUNT(*) FROM vectors WHERE length(data) != dims + ?"
 _VACUUM_FREE_SHARE = 0.25  # forget_namespace reclaims space above this share of free pages
 _ERASE_STEP = 64  # memories per step of an erasure on a full disk (erase_in_steps)
+_MERGE_SLACK = 16 * 1024  # the -wal's header and frame headers, the structure record
 
 
 def problems(conn: sqlite3.Connection, keys: DataKeys, cache: NamespaceCache) -> list[str]:
@@ -420,6 +421,18 @@ def _tolerated(step: Callable[[], object]) -> bool:
     return True
 
 
+def _room_to_merge(db: Database) -> bool:
+    """Whether the disk holds what merging the lexical index writes: its new segment
+    and (secure_delete) its zeroed old pages in the -wal, and the segment again in
+    the database when the checkpoint copies it there. A merge that took that room
+    would leave a -wal that cannot be checkpointed, and a store, and its audit
+    log, without room to open (docs/reliability.md, "A full disk")."""
+    free = reserve.free_beside(db.path)
+    if free >= 3 * os.stat(db.path).st_size + _MERGE_SLACK:
+        return True  # no merge writes more than the database holds
+    return free >= 3 * lexical.stored_bytes(db.conn) + _MERGE_SLACK
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -455,12 +468,16 @@ class Scrubber:
         if db.in_memory:
             return
         with db.lock:
+            # The erasure's pages go to the database first, so that its -wal's room
+            # is free again before the steps that need room of their own; no busy
+            # wait: the delete is already done.
+            _tolerated(db.checkpoint)
             self.owed = True
-            if _tolerated(lambda: lexical.optimize(db.conn)):
+            if _room_to_merge(db) and _tolerated(lambda: lexical.optimize(db.conn)):
                 self.owed = False
             if vacuum:
                 _tolerated(lambda: self._vacuum(db.conn))
-            _tolerated(db.checkpoint)  # no busy wait: the delete is already done
+            _tolerated(db.checkpoint)
         reserve.keep(db.path)  # an erasure may have used it: made again if there is room
 
     @staticmethod
@@ -475,4 +492,5 @@ class Scrubber:
         db = self._db
         if self.owed and not db.read_only and not db.in_memory:
             with db.lock, contextlib.suppress(sqlite3.Error):
-                lexical.optimize(db.conn)
+                if _room_to_merge(db):
+                    lexical.optimize(db.conn)

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_BYTES",
     "MIN_BYTES",
     "SUFFIX",
+    "free_beside",
     "keep",
     "path_of",
     "release_if_short",
@@ -98,6 +99,14 @@ def release_if_short(database: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def free_beside(database: str) -> int:
+    """The bytes the file system beside ``database`` has free (0 when unknown)."""
+    try:
+        return _free(path_of(database).parent)
+    except OSError:
+        return 0
 
 
 def _free(folder: Path) -> int:
