@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from engramdb import InvalidInputError, Memory, StoreError
+from engramdb.consolidate import engine
 from engramdb.store.base import ConsolidationBatch
 
 from .conftest import NOW, day, hash_memory, history
@@ -63,6 +64,19 @@ def test_running_twice_changes_nothing(mem: Memory) -> None:
     again = mem.consolidate(namespace="u", now=NOW)
     assert (again.episodes, again.facts, again.batches) == (0, 0, 0)
     assert snapshot(mem) == before
+
+
+def test_a_run_that_wrote_hands_freed_memory_back(
+    mem: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A direct consolidate trims the heap like the server's schedule does
+    (docs/limits.md, "Caches"): once per run that wrote, not per batch."""
+    trims: list[None] = []
+    monkeypatch.setattr(engine, "release_free_memory", lambda: trims.append(None))
+    assert mem.consolidate(namespace="u", now=NOW).batches == 4
+    assert len(trims) == 1
+    assert mem.consolidate(namespace="u", now=NOW).batches == 0  # nothing pending
+    assert len(trims) == 1
 
 
 def _twins(tmp_path: Path) -> tuple[Path, Path]:

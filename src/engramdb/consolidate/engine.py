@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engramdb.bounded import release_free_memory
 from engramdb.consolidate.extract import Extraction, Extractor, RuleExtractor
 from engramdb.consolidate.summarize import central_rows, near_duplicate, summary_text
 from engramdb.consolidate.supersede import Ledger, derived_id, touched
@@ -105,6 +106,11 @@ class Consolidator:
             counts = _Counts(*map(sum, zip(_astuple(counts), _astuple(step), strict=True)))
             if progress is not None:
                 progress(done, total)
+        if batches:
+            # Whoever asked (Memory.consolidate, `engram consolidate`, the server's
+            # schedule), a run's peak would stay resident: glibc keeps what it freed
+            # (docs/limits.md, "Caches").
+            release_free_memory()
         return ConsolidationReport(
             namespace=namespace,
             episodes=done,

@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engramdb import Clock, ConsolidationReport, Memory, SystemClock
-from engramdb.bounded import release_free_memory
 from engramdb.security.audit import AuditRecord
 
 __all__ = ["SCHEDULER_ACTOR", "ConsolidationSchedule", "ScheduleState", "check_interval"]
@@ -154,8 +153,6 @@ class ConsolidationSchedule:
                 continue
             if report is not None:
                 reports.append(report)
-        if namespaces:  # a pass's peak stays resident otherwise (docs/limits.md, "Caches")
-            release_free_memory()
         with self._lock:
             self._state = replace(self._state, passes=self._state.passes + 1)
         return reports
