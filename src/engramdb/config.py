@@ -9,13 +9,41 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["DEFAULT_PATH", "EncryptionKey", "Limits", "Settings"]
+__all__ = ["DEFAULT_PATH", "EncryptionKey", "Limits", "Settings", "shown_location"]
 
 DEFAULT_PATH = "./engram-data"
+
+
+def shown_location(location: str) -> str:
+    """A store location as it may be shown (logs, errors, ``repr``, the audit): a
+    database URL's password replaced by ``***``; a path as it is."""
+    if "://" not in location:
+        return location
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(location)
+        password = parts.password
+    except ValueError:  # not a URL we can take apart: show its scheme only
+        return location.split("://", 1)[0] + "://***"
+    if password is None and "password=" not in parts.query:
+        return location
+    user = "" if parts.username is None else parts.username
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" if password is not None else parts.netloc
+    if parts.port is not None and password is not None:
+        netloc += f":{parts.port}"
+    query = "&".join(
+        "password=***" if item.split("=", 1)[0] == "password" else item
+        for item in parts.query.split("&")
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +145,10 @@ class Settings:
     # 16 texts per batch embedded fastest on this project's AVX2 machines (BENCHMARKS.md,
     # "Embedding speed"): padding grows with batch size.
     embed_batch_size: int = 16
+    # or "later", by the background embedder; imports leave it for later whatever this says.
+    # ``background_embedder`` False: this process embeds nothing later; what it leaves
+    # pending waits for one that does (a server, the next import)
+    background_embedder: bool = True
     ann_threshold: int = 20_000
     # two-stage recall (docs/recall.md): a namespace of up to 1,000 memories (every
     # LoCoMo conversation, at most 680 turns) is ranked whole; above, a pool of 500
@@ -156,28 +188,54 @@ class Settings:
     # opens only with its key; without one, a store is plaintext
     encryption: EncryptionKey | None = None
     encrypt_vectors: bool = True
+    # a PostgreSQL store (docs/scaling.md): the most connections this process holds
+    # to the database; a server's requests run their transactions side by side up to
+    # it, the next waits for a free connection
+    postgres_pool_size: int = 8
+
+    def __repr__(self) -> str:
+        # the location may be a database URL with a password in it
+        shown = (
+            f"{f.name}={shown_location(self.path)!r}"
+            if f.name == "path"
+            else f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"Settings({', '.join(shown)})"
 
     def __post_init__(self) -> None:
         if self.recall_pool < 1:
             raise ValueError(f"recall_pool must be at least 1, not {self.recall_pool}")
         if self.recall_exhaustive < 0:
             raise ValueError(f"recall_exhaustive must be at least 0, not {self.recall_exhaustive}")
+        if self.postgres_pool_size < 1:
+            raise ValueError(
+                f"postgres_pool_size must be at least 1, not {self.postgres_pool_size}"
+            )
 
     def with_path(self, path: str) -> Settings:
         return replace(self, path=path)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from ``ENGRAMDB_*`` variables; unset ones keep their defaults."""
+        """Settings from ``ENGRAMDB_*`` variables; unset ones keep their defaults.
+
+        The store is ``ENGRAMDB_STORE`` (a path or a ``postgresql://`` URL), or
+        ``ENGRAMDB_PATH``, its older name; both set to different stores is refused."""
         env = os.environ if environ is None else environ
         base = cls()
+        store, path = env.get("ENGRAMDB_STORE"), env.get("ENGRAMDB_PATH")
+        if store and path and store != path:
+            raise ValueError("ENGRAMDB_STORE and ENGRAMDB_PATH name different stores: set one")
         return cls(
-            path=env.get("ENGRAMDB_PATH", base.path),
+            path=store or path or base.path,
             embedder=env.get("ENGRAMDB_EMBEDDER", base.embedder),
             embedder_url=env.get("ENGRAMDB_EMBEDDER_URL", base.embedder_url),
             embedder_model=env.get("ENGRAMDB_EMBEDDER_MODEL", base.embedder_model),
             embedder_api_key_env=base.embedder_api_key_env,
             embed_batch_size=int(env.get("ENGRAMDB_EMBED_BATCH_SIZE", base.embed_batch_size)),
+            background_embedder=env.get("ENGRAMDB_BACKGROUND_EMBEDDER", "1").strip().lower()
+            not in {"0", "false", "no", "off"},
             ann_threshold=int(env.get("ENGRAMDB_ANN_THRESHOLD", base.ann_threshold)),
             recall_pool=int(env.get("ENGRAMDB_RECALL_POOL", base.recall_pool)),
             recall_exhaustive=int(env.get("ENGRAMDB_RECALL_EXHAUSTIVE", base.recall_exhaustive)),
@@ -195,4 +253,5 @@ class Settings:
             encryption=EncryptionKey.from_env(env),
             encrypt_vectors=env.get("ENGRAMDB_ENCRYPT_VECTORS", "1").strip().lower()
             not in {"0", "false", "no", "off"},
+            postgres_pool_size=int(env.get("ENGRAMDB_POSTGRES_POOL_SIZE", base.postgres_pool_size)),
         )

@@ -12,7 +12,7 @@ extra (pyproject.toml, ``[project.optional-dependencies]``)::
     client    engramdb.Client                            httpx
     plot      engram curve                               matplotlib
     fp32      the fp32 embedder (embedder "local-fp32")  safetensors
-    postgres  the PostgreSQL store (docs/postgres.md)    psycopg, pgvector
+    postgres  the PostgreSQL store (docs/postgres.md)    psycopg, psycopg_pool, pgvector
 
 ``needs_extra`` is the one place where a missing optional package becomes an
 error: the feature's imports run inside it, and an ImportError of one of its
@@ -37,7 +37,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "client": ("httpx",),
     "fp32": ("safetensors",),
     "plot": ("matplotlib",),
-    "postgres": ("psycopg", "pgvector"),
+    "postgres": ("psycopg", "psycopg_pool", "pgvector"),
     "server": ("fastapi", "starlette", "pydantic", "uvicorn", "httpx", "prometheus_client", "mcp"),
 }
 

@@ -118,6 +118,7 @@ class Memory(MemoryAPI):
             encryption=self.settings.encryption,
             encrypt_vectors=self.settings.encrypt_vectors,
             analyser=stored_analysis,  # what a search reads, kept with each memory
+            pool_size=self.settings.postgres_pool_size,
         )
         self._recaller: Recaller | None = None
         self._consolidator: Consolidator | None = None

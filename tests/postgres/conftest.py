@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -26,6 +27,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under ENGRAMDB_REQUIRE_POSTGRES=1: {reason}"
+
+
+@pytest.fixture(scope="session")
+def graph_only_url(postgres_url: str) -> str:
+    """The test database's URL with sorting and sequential reads priced out of every
+    connection of a store (libpq's ``options``): at test sizes PostgreSQL's planner
+    would read a namespace and sort it rather than use the HNSW graph
+    (docs/postgres.md)."""
+    settings = " ".join(
+        f"-c {name}=off" for name in ("enable_sort", "enable_seqscan", "enable_bitmapscan")
+    )
+    joiner = "&" if "?" in postgres_url else "?"
+    return f"{postgres_url}{joiner}options={quote(settings)}"
 
 
 @pytest.fixture(scope="session")

@@ -33,13 +33,11 @@ NOT_YET: dict[str, str] = {}
 THROUGH_THE_GRAPH = (check_ann_search, check_nearest_scores_match_vector_search)
 
 
-def _factory(url: str, *, indexed: bool) -> Iterator[StoreFactory]:
-    """A new schema for each store a check makes; all dropped afterwards.
-
-    ``indexed`` prices sorting and sequential reads out of the store's
-    connection, so that every search above ``ann_threshold`` goes through the
-    HNSW graph: at these sizes PostgreSQL would read the namespace's vectors
-    instead (docs/postgres.md, "Exact, then HNSW")."""
+def _factory(url: str) -> Iterator[StoreFactory]:
+    """A new schema for each store a check makes; all dropped afterwards. With
+    ``graph_only_url`` every search above ``ann_threshold`` goes through the HNSW
+    graph: at these sizes PostgreSQL would read the namespace's vectors instead
+    (docs/postgres.md, "Exact, then HNSW")."""
     prefix = f"conformance_{uuid.uuid4().hex[:12]}"
     counter = itertools.count()
     made: list[str] = []
@@ -47,11 +45,7 @@ def _factory(url: str, *, indexed: bool) -> Iterator[StoreFactory]:
     def make(*, ann_threshold: int = 20_000) -> Store:
         schema = f"{prefix}_{next(counter)}"
         made.append(schema)
-        store = PostgresStore(url, schema=schema, ann_threshold=ann_threshold)
-        if indexed:
-            for setting in ("enable_sort", "enable_seqscan", "enable_bitmapscan"):
-                store._db.conn.execute(sql.SQL("SET {} = off").format(sql.Identifier(setting)))
-        return store
+        return PostgresStore(url, schema=schema, ann_threshold=ann_threshold)
 
     yield make
     with psycopg.connect(url, autocommit=True) as conn:
@@ -61,12 +55,12 @@ def _factory(url: str, *, indexed: bool) -> Iterator[StoreFactory]:
 
 @pytest.fixture
 def factory(postgres_url: str) -> Iterator[StoreFactory]:
-    yield from _factory(postgres_url, indexed=False)
+    yield from _factory(postgres_url)
 
 
 @pytest.fixture
-def indexed_factory(postgres_url: str) -> Iterator[StoreFactory]:
-    yield from _factory(postgres_url, indexed=True)
+def indexed_factory(graph_only_url: str) -> Iterator[StoreFactory]:
+    yield from _factory(graph_only_url)
 
 
 def _marked(check: Callable[[StoreFactory], None]) -> object:

@@ -17,17 +17,14 @@ from engramdb.testing.conformance import DIMS, make_record
 
 
 @pytest.fixture
-def store(postgres_url: str) -> Iterator[PostgresStore]:
+def store(postgres_url: str, graph_only_url: str) -> Iterator[PostgresStore]:
     """A store whose connection takes the HNSW index whenever a query can use it.
 
     At these sizes PostgreSQL's planner would read the namespace and sort it
     (cheaper than the graph, and exact); with sorting priced out, an ordered
     index scan is the plan left to the queries shaped for it."""
     schema = f"vectors_{uuid.uuid4().hex[:12]}"
-    opened = PostgresStore(postgres_url, schema=schema, ann_threshold=50)
-    conn = opened._db.conn
-    for setting in ("enable_sort", "enable_seqscan", "enable_bitmapscan"):
-        conn.execute(sql.SQL("SET {} = off").format(sql.Identifier(setting)))
+    opened = PostgresStore(graph_only_url, schema=schema, ann_threshold=50)
     yield opened
     opened.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
@@ -53,10 +50,12 @@ def test_a_namespace_far_from_the_query_still_gets_all_it_asks_for(
     store.insert([make_record("crowd", f"c{i}", vector=v) for i, v in enumerate(crowd)])
     mine = [make_record("few", f"f{i}", vector=v) for i, v in enumerate(few)]
     store.insert(mine)
-    plan = store._db.conn.execute(
-        "EXPLAIN SELECT id FROM engrams WHERE namespace = 'few' ORDER BY embedding <=> %s LIMIT 60",
-        (vector_of(near),),
-    ).fetchall()
+    with store._db.read() as conn:
+        plan = conn.execute(
+            "EXPLAIN SELECT id FROM engrams WHERE namespace = 'few' "
+            "ORDER BY embedding <=> %s LIMIT 60",
+            (vector_of(near),),
+        ).fetchall()
     assert "engrams_embedding" in " ".join(row[0] for row in plan), "HNSW is not used"
     found = store.vector_search("few", near, 60)
     assert {c.id for c in found} == {r.id for r in mine}

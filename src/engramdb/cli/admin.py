@@ -22,7 +22,7 @@ from engramdb.cli.output import counted, emit_json, iso, stats_line
 from engramdb.cli.state import NamespaceOption, State, parse_time, state
 from engramdb.security import audit, store_files, where_found
 from engramdb.security.keys import KeyRing, keys_path
-from engramdb.store import salvage, set_aside
+from engramdb.store import is_postgres, salvage, set_aside
 
 __all__ = [
     "audit_log",
@@ -176,6 +176,11 @@ def check(
     cli = state(ctx)
     if backup is not None and not repair:
         raise fail("--from needs --repair", EXIT_USAGE)
+    if repair:
+        cli.sqlite_only(
+            "check --repair rebuilds a SQLite store's files; on PostgreSQL run 'engram "
+            "reindex', or restore the database from pg_dump (docs/postgres.md)"
+        )
     cli.require_store()
     if repair:
         found, repaired, left = _repair(cli, backup)
@@ -307,9 +312,9 @@ def _side_problems(store: str) -> list[str]:
     """The audit log's and the key file's problems (files of their own beside the store)."""
     found: list[str] = []
     where = audit.audit_path(store)
-    if where is not None and Path(where).is_file():
+    if where is not None and (is_postgres(where) or Path(where).is_file()):
         try:
-            log = audit.SqliteAuditLog(where)
+            log = audit.audit_table(where)
         except StoreError as exc:
             found.append(str(exc))
         else:
@@ -317,7 +322,9 @@ def _side_problems(store: str) -> list[str]:
                 found += log.problems()
             finally:
                 log.close()
-    if store != ":memory:" and "://" not in store and Path(keys_path(store)).is_file():
+    if is_postgres(store) or (
+        store != ":memory:" and "://" not in store and Path(keys_path(store)).is_file()
+    ):
         try:
             with KeyRing(keys_path(store)) as ring:
                 found += ring.problems()
@@ -340,6 +347,10 @@ def backup(
 ) -> None:
     """Write a consistent copy of the store to PATH while it stays in use."""
     cli = state(ctx)
+    cli.sqlite_only(
+        "engram backup copies a SQLite store; back up a PostgreSQL store with pg_dump, "
+        "or move its memories with 'engram export' (docs/postgres.md)"
+    )
     if path.exists() and not force:
         raise fail(f"{path} already exists; pass --force to overwrite it", EXIT_USAGE)
     with cli.existing_memory() as mem:
@@ -371,6 +382,10 @@ def restore(
 ) -> None:
     """Replace the store's content with a backup, after verifying the backup."""
     cli = state(ctx)
+    cli.sqlite_only(
+        "engram restore reads a SQLite backup; restore a PostgreSQL store from pg_dump "
+        "with pg_restore, or load an export with 'engram import' (docs/postgres.md)"
+    )
     with cli.memory() as mem:
         count = mem.restore_backup(path, force=force)
     # Every namespace was replaced: no namespace on the entry, the count of memories.
@@ -430,6 +445,10 @@ def verify_erasure(
     cli = state(ctx)
     if not needle:
         raise fail("TEXT_OR_ID must not be empty", EXIT_USAGE)
+    cli.sqlite_only(
+        "verify-erasure scans a SQLite store's files; on PostgreSQL search pg_dump's "
+        "output and the relation files after VACUUM FULL (docs/security.md)"
+    )
     # no store is not "erased": a mistyped path would scan nothing and pass
     cli.require_store()
     files = store_files(cli.settings.path)
@@ -463,10 +482,10 @@ def audit_log(
     cli.require_store()
     after = parse_time(since, "--since")
     ns = cli.resolve_optional(namespace)
-    if not Path(where).is_file():
+    if not is_postgres(where) and not Path(where).is_file():
         entries: list[audit.AuditRecord] = []
     else:
-        log = audit.SqliteAuditLog(where)
+        log = audit.audit_table(where)
         try:
             entries = log.entries(namespace=ns, since=after)
         finally:

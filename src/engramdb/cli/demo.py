@@ -17,6 +17,7 @@ from engramdb import Memory, wire
 from engramdb.cli.output import emit_json, hit_lines, iso
 from engramdb.cli.state import state
 from engramdb.cli.transfer import plan_jsonl
+from engramdb.config import shown_location
 
 __all__ = ["DEMO_NAMESPACE", "QUESTIONS", "demo"]
 
@@ -69,12 +70,11 @@ def demo(ctx: typer.Context) -> None:
         typer.echo(f"Imported {added} turns of a sample conversation into namespace 'demo'.")
     else:
         typer.echo("The sample conversation is already in namespace 'demo'.")
-    typer.echo(f"Store: {cli.settings.path}. Recalling as of {iso(now)}.")
+    where = shown_location(cli.settings.path)  # a database URL's password is not shown
+    typer.echo(f"Store: {where}. Recalling as of {iso(now)}.")
     for question, hits in answers:
         typer.echo(f"\n? {question}")
         for hit in hits:
             for line in hit_lines(hit):
                 typer.echo(line)
-    typer.echo(
-        f'\nAsk your own: engram --store {cli.settings.path} search -n demo --now {iso(now)} "..."'
-    )
+    typer.echo(f'\nAsk your own: engram --store {where} search -n demo --now {iso(now)} "..."')

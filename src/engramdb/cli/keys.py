@@ -22,6 +22,7 @@ from engramdb.cli.state import state
 from engramdb.security import audit
 from engramdb.security.crypto import generate_key
 from engramdb.security.keys import ACCESS_LEVELS, Access, ApiKey, KeyRing, keys_path
+from engramdb.store import is_postgres
 from engramdb.store.files import private_file
 
 __all__ = ["app"]
@@ -93,7 +94,7 @@ def list_(ctx: typer.Context) -> None:
     """List the keys (never their tokens), revoked ones included."""
     cli = state(ctx)
     where = keys_path(cli.settings.path)
-    if where != ":memory:" and not Path(where).is_file():
+    if where != ":memory:" and not is_postgres(where) and not Path(where).is_file():
         cli.require_store()  # no store, no keys: exit 3, and nothing is created
         keys: list[ApiKey] = []
     else:

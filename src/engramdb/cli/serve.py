@@ -23,6 +23,7 @@ import typer
 
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.state import NamespaceOption, state
+from engramdb.config import shown_location
 from engramdb.extras import needs_extra
 from engramdb.security.keys import KeyRing, keys_path
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
@@ -91,7 +92,7 @@ def serve(
         with KeyRing(path) as ring:
             if not ring.has_live_keys():
                 raise fail(
-                    f"no API keys for this store (in {path}); create one with "
+                    f"no API keys for this store (in {shown_location(path)}); create one with "
                     "'engram keys create --name me --access admin', "
                     "or serve keyless on 127.0.0.1 with --no-auth",
                     EXIT_USAGE,
@@ -109,7 +110,8 @@ def serve(
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"engram: serving http://{shown}:{bound} (store {settings.path})", err=True)
+    where = shown_location(settings.path)  # a database URL's password is not shown
+    typer.echo(f"engram: serving http://{shown}:{bound} (store {where})", err=True)
     # JsonErrorsH11: uvicorn's own 400s in the API's error shape (docs/server.md)
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", http=JsonErrorsH11)
     uvicorn.Server(config).run(sockets=[sock])

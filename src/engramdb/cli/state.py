@@ -20,7 +20,7 @@ import typer
 from engramdb import InvalidInputError, Memory, Settings
 from engramdb.memory import DEFAULT_NAMESPACE
 from engramdb.options import SEARCH
-from engramdb.store import require_store
+from engramdb.store import is_postgres, require_store
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -93,6 +93,12 @@ class State:
         """``NotFoundError`` naming the path when no store is there; creates nothing."""
         require_store(self.settings.path)
 
+    def sqlite_only(self, refusal: str) -> None:
+        """``InvalidInputError`` saying ``refusal`` (the PostgreSQL way) when the store is
+        a PostgreSQL database: the command works on a SQLite store's files."""
+        if is_postgres(self.settings.path):
+            raise InvalidInputError(refusal)
+
     def resolve(self, namespace: str | None) -> str:
         """The namespace a command acts on: its own option, the global one, or the default."""
         chosen = self.resolve_optional(namespace)
@@ -110,7 +116,8 @@ def root_options(
         str | None,
         typer.Option(
             "--store",
-            help="Store: a directory or .db file. (default: $ENGRAMDB_PATH or ./engram-data)",
+            help="Store: a directory, a .db file or a postgresql:// URL. "
+            "(default: $ENGRAMDB_STORE or ./engram-data)",
             show_default=False,
         ),
     ] = None,

@@ -18,18 +18,23 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
-from engramdb.store.sqlite.auditfile import AuditRecord, SqliteAuditLog
+from engramdb.store import audit_table, is_postgres
+from engramdb.store.side import AuditRecord
+from engramdb.store.sqlite.auditfile import SqliteAuditLog
 
 __all__ = [
     "AUDIT_FILENAME",
     "LOCAL_ACTOR",
     "MCP_STDIO_ACTOR",
     "UNKNOWN_ACTOR",
+    "AuditLog",
     "AuditRecord",
     "SqliteAuditLog",
     "append_beside",
     "audit_path",
+    "audit_table",
     "id_or_none",
     "namespace_or_none",
     "record",
@@ -50,6 +55,20 @@ _ID = re.compile(r"[0-9a-f]{32}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
+class AuditLog(Protocol):
+    """An audit log, a file beside a SQLite store or a table of a PostgreSQL store."""
+
+    def append(self, record: AuditRecord) -> None: ...
+
+    def entries(
+        self, *, namespace: str | None = None, since: datetime | None = None
+    ) -> list[AuditRecord]: ...
+
+    def problems(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
 def id_or_none(value: str | None) -> str | None:
     """``value`` when it has the shape of a memory id, else None."""
     return value if value is not None and _ID.fullmatch(value) else None
@@ -61,7 +80,10 @@ def namespace_or_none(value: str | None) -> str | None:
 
 
 def audit_path(store_path: str) -> str | None:
-    """Where a store's audit log lives, or None where there is no place beside it."""
+    """Where a store's audit log lives, or None where there is no place beside it; a
+    PostgreSQL store's in its own schema (its URL: docs/scaling.md)."""
+    if is_postgres(store_path):
+        return store_path
     if store_path == ":memory:" or "://" in store_path:
         return None
     path = Path(store_path)
@@ -75,7 +97,7 @@ def append_beside(store_path: str, entry: AuditRecord) -> None:
     where = audit_path(store_path)
     if where is None:
         return
-    log = SqliteAuditLog(where)
+    log = audit_table(where)
     try:
         log.append(entry)
     finally:

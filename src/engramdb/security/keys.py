@@ -27,7 +27,8 @@ from typing import Literal
 
 from engramdb.clock import SystemClock
 from engramdb.errors import InvalidInputError, NotFoundError
-from engramdb.store.sqlite.keyfile import KeyRecord, SqliteKeyStore
+from engramdb.store import is_postgres, key_table
+from engramdb.store.side import KeyRecord
 
 __all__ = [
     "ACCESS_LEVELS",
@@ -48,9 +49,10 @@ KEYS_FILENAME = "keys.db"
 
 
 def keys_path(store_path: str) -> str:
-    """Where the keys of a store live: ``keys.db`` in its directory, or ``<name>.keys.db``."""
-    if store_path == ":memory:":
-        return ":memory:"
+    """Where the keys of a store live: ``keys.db`` in its directory, or ``<name>.keys.db``;
+    a PostgreSQL store's in its own schema (its URL: docs/scaling.md)."""
+    if store_path == ":memory:" or is_postgres(store_path):
+        return store_path
     if "://" in store_path:
         raise InvalidInputError(
             f"cannot place a key file beside {store_path!r}; pass the keys path explicitly"
@@ -133,7 +135,7 @@ class KeyRing:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._store = SqliteKeyStore(path)
+        self._store = key_table(self.path)
 
     def __enter__(self) -> KeyRing:
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engramdb.config import EncryptionKey
 from engramdb.errors import InvalidInputError, StoreError
@@ -17,6 +18,11 @@ from engramdb.store.base import (
     VersionRecord,
 )
 
+if TYPE_CHECKING:
+    from engramdb.store.postgres.sidetables import PostgresAuditLog, PostgresKeyStore
+    from engramdb.store.sqlite.auditfile import SqliteAuditLog
+    from engramdb.store.sqlite.keyfile import SqliteKeyStore
+
 __all__ = [
     "Candidate",
     "Capability",
@@ -24,7 +30,11 @@ __all__ = [
     "EngramRecord",
     "Store",
     "VersionRecord",
+    "audit_table",
+    "is_postgres",
+    "key_table",
     "open_store",
+    "postgres_location",
     "require_store",
     "salvage",
     "set_aside",
@@ -40,6 +50,7 @@ def open_store(
     encryption: EncryptionKey | None = None,
     encrypt_vectors: bool = True,
     analyser: Callable[[str], str] | None = None,
+    pool_size: int = 8,
 ) -> Store:
     """The store a location names: a path or ``:memory:`` (SQLite), or a database URL.
 
@@ -54,16 +65,22 @@ def open_store(
     A ``postgresql://`` (or ``postgres://``) URL opens a ``PostgresStore`` in the
     schema its ``schema`` query parameter names (``engramdb`` by default), with the
     ``postgres`` extra (docs/postgres.md). It does not encrypt at rest yet, and keeps
-    no analysis beside its memories (recall makes it at each search).
+    no analysis beside its memories (recall makes it at each search). It holds up to
+    ``pool_size`` connections to the database (docs/scaling.md).
     """
-    if _is_postgres(location):
+    if is_postgres(location):
         if encryption is not None:
             raise StoreError("a PostgreSQL store does not encrypt at rest yet (docs/postgres.md)")
-        url, schema = _postgres_location(location)
+        url, schema = postgres_location(location)
         with needs_extra("postgres", "a PostgreSQL store"):
             from engramdb.store.postgres import PostgresStore
         return PostgresStore(
-            url, schema=schema, ann_threshold=ann_threshold, dims=dims, read_only=read_only
+            url,
+            schema=schema,
+            ann_threshold=ann_threshold,
+            dims=dims,
+            read_only=read_only,
+            pool_size=pool_size,
         )
     path = _sqlite_path(location)
     from engramdb.store.sqlite import SqliteStore
@@ -79,6 +96,30 @@ def open_store(
     )
 
 
+def key_table(where: str) -> SqliteKeyStore | PostgresKeyStore:
+    """The API keys at ``where``: a key file (``keys.db``), or the table of the
+    PostgreSQL store a URL names, which every server on the database shares."""
+    if is_postgres(where):
+        with needs_extra("postgres", "a PostgreSQL store"):
+            from engramdb.store.postgres.sidetables import PostgresKeyStore
+        return PostgresKeyStore(where)
+    from engramdb.store.sqlite.keyfile import SqliteKeyStore
+
+    return SqliteKeyStore(where)
+
+
+def audit_table(where: str) -> SqliteAuditLog | PostgresAuditLog:
+    """The audit log at ``where``: a file (``audit.db``), or the table of the
+    PostgreSQL store a URL names, which every server on the database appends to."""
+    if is_postgres(where):
+        with needs_extra("postgres", "a PostgreSQL store"):
+            from engramdb.store.postgres.sidetables import PostgresAuditLog
+        return PostgresAuditLog(where)
+    from engramdb.store.sqlite.auditfile import SqliteAuditLog
+
+    return SqliteAuditLog(where)
+
+
 def require_store(location: str) -> None:
     """Raise ``NotFoundError`` naming ``location`` when no store is there.
 
@@ -86,7 +127,7 @@ def require_store(location: str) -> None:
     before anything opens (and so creates) a store there. ``:memory:`` is not a
     path: it is always there.
     """
-    if _is_postgres(location):
+    if is_postgres(location):
         return  # no files to look at: a read-only open says whether a store is there
     path = _sqlite_path(location)
     if path != ":memory:":
@@ -122,11 +163,12 @@ def salvage(location: str, target: str | Path) -> int:
     return copy_rows(existing_database(path), Path(target))
 
 
-def _is_postgres(location: str) -> bool:
+def is_postgres(location: str) -> bool:
+    """Whether ``location`` names a PostgreSQL store (a ``postgresql://`` URL)."""
     return location.split("://", 1)[0].lower() in {"postgresql", "postgres"} and "://" in location
 
 
-def _postgres_location(location: str) -> tuple[str, str]:
+def postgres_location(location: str) -> tuple[str, str]:
     """The database URL of a PostgreSQL store location and the schema it names
     (its ``schema`` query parameter, taken out of the URL: libpq does not know it)."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -145,7 +187,7 @@ def _sqlite_path(location: str) -> str:
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme in {"", "file", "sqlite"}:
         return location.split("://", 1)[1] if scheme else location
-    if _is_postgres(location):  # the URL is not repeated: it may hold a password
+    if is_postgres(location):  # the URL is not repeated: it may hold a password
         raise InvalidInputError(
             "a PostgreSQL store has no files: this works on SQLite stores only (docs/postgres.md)"
         )

@@ -13,7 +13,7 @@ start to its end. It owns the lifetimes of what it opened itself: a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from engramdb import Memory, Settings, __version__
-from engramdb.security.audit import SqliteAuditLog, audit_path
+from engramdb.security.audit import AuditRecord, audit_path, audit_table
 from engramdb.security.keys import KeyRing, keys_path
 from engramdb.server.http.auth import Authenticator, KeyCheck, McpGate, ServerState
 from engramdb.server.http.docs import OPEN_PATHS, OPEN_PREFIXES, OPENAPI_URL, install_docs
@@ -69,7 +69,7 @@ def create_app(
         keys, RateLimiter(options.rate_per_s, options.burst), enabled=options.auth
     )
     audit_file = audit_path(settings.path)
-    audit = None if audit_file is None else SqliteAuditLog(audit_file)
+    audit = None if audit_file is None else audit_table(audit_file)
     if audit is not None:
         owned.callback(audit.close)
     schedule = None
@@ -119,7 +119,9 @@ def create_app(
         app.include_router(router)
     install_docs(app)
     if options.mcp:
-        mcp_manager = _mount_mcp(app, memory, authenticator, options, audit)
+        mcp_manager = _mount_mcp(
+            app, memory, authenticator, options, None if audit is None else audit.append
+        )
     # Outermost last. The key is checked first, so a caller without one gets 401
     # whatever its body; then the body limit, before anything reads the body; then
     # the route parses it (docs/server.md, "Order of the checks"). The metrics and
@@ -162,7 +164,7 @@ def _mount_mcp(
     memory: Memory,
     authenticator: Authenticator,
     options: ServerOptions,
-    audit: SqliteAuditLog | None,
+    audit: Callable[[AuditRecord], None] | None,
 ) -> Any:
     """Add the MCP streamable-HTTP endpoint at ``/mcp``; returns its session manager."""
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
@@ -170,7 +172,7 @@ def _mount_mcp(
     from engramdb.server.mcp import KEY_STATE, build_mcp
 
     # The tools audit their own calls, as the request's key, into the app's log.
-    server = build_mcp(memory, audit=None if audit is None else audit.append)
+    server = build_mcp(memory, audit=audit)
     # Stateless: each POST stands alone, so every one is authenticated by McpGate and no
     # session outlives its key. DNS-rebinding protection is on for loopback hosts.
     server.streamable_http_app(

@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engramdb.clock import SystemClock
 from engramdb.security.audit import (
     UNKNOWN_ACTOR,
+    AuditLog,
     AuditRecord,
-    SqliteAuditLog,
     id_or_none,
     namespace_or_none,
 )
@@ -53,7 +53,7 @@ _CLAIMED = re.compile(r"(?i:bearer)\s+eng_([0-9a-f]{12})_[0-9a-f]{48}\s*")
 
 
 class AuditTrail:
-    def __init__(self, app: ASGIApp, log: SqliteAuditLog) -> None:
+    def __init__(self, app: ASGIApp, log: AuditLog) -> None:
         self.app = app
         self.log = log
         self.clock = SystemClock()

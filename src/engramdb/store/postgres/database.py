@@ -1,15 +1,17 @@
-"""A PostgresStore's connection: opening, migrations, transactions, errors.
+"""A PostgresStore's connections: opening, migrations, transactions, errors.
 
-Owns the one connection a store holds (a pool is not done yet:
-docs/postgres.md), the schema it works in, the migrations of
-``store.postgres.schema`` and how a database error becomes a ``StoreError``.
-It knows nothing of memories.
+Owns the pool of connections a store holds (``psycopg_pool``, at most
+``pool_size``: docs/scaling.md), the schema it works in, the migrations of
+``store.postgres.schema``, session advisory locks (``exclusive``) and how a
+database error becomes a ``StoreError``. It knows nothing of memories.
 
 Every write runs in one transaction (``write``); a read runs in one too
 (``read``), so a read of several statements sees one committed state of each
-table at a time. The connection is shared by the threads of a process under a
-lock, as the SQLite store's is. Times are exchanged in UTC (the session's
-``TimeZone``), so every ``timestamptz`` comes back timezone-aware.
+table at a time. Each operation takes a connection from the pool for its
+transaction and gives it back, so the threads of a server run their
+operations side by side, up to ``pool_size`` at once (the next waits for a
+connection). Times are exchanged in UTC (the session's ``TimeZone``), so every
+``timestamptz`` comes back timezone-aware.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from typing import Any
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from engramdb.errors import NotFoundError, SchemaError, StoreError
 from engramdb.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Connection", "Database"]
+__all__ = ["DEFAULT_POOL_SIZE", "Connection", "Database"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+
+#: Connections a store holds at most (``Settings.postgres_pool_size`` sets it).
+DEFAULT_POOL_SIZE = 8
+# How long an operation waits for a free connection of a full pool before it fails.
+_POOL_WAIT_S = 30.0
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -39,9 +47,19 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 
 class Database:
-    """One connection to the database at ``url``, working in ``schema``."""
+    """A pool of connections to the database at ``url``, working in ``schema``."""
 
-    def __init__(self, url: str, schema: str, *, dims: int, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        *,
+        dims: int,
+        read_only: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        if pool_size < 1:
+            raise StoreError(f"a PostgreSQL store needs a pool of at least 1, not {pool_size}")
         self.schema = schema
         self.read_only = read_only
         self.lock = threading.RLock()
@@ -49,17 +67,42 @@ class Database:
             conn: Connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {_said(exc)}") from exc
-        self._conn: Connection | None = conn
         try:
-            if read_only:
-                self._open_existing(conn, dims)
-            else:
-                self._prepare(conn, dims)
-        except BaseException:
+            home = self._open_existing(conn, dims) if read_only else self._prepare(conn, dims)
+        finally:
             conn.close()
-            raise
+        self._session: list[sql.SQL | sql.Composed] = [
+            sql.SQL("SET TIME ZONE 'UTC'"),
+            sql.SQL("SET search_path TO {}, {}").format(
+                sql.Identifier(self.schema), sql.Identifier(home)
+            ),
+        ]
+        if read_only:
+            self._session.append(sql.SQL("SET default_transaction_read_only = on"))
+        self._pool: ConnectionPool[Connection] | None = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=self._configure,
+            timeout=_POOL_WAIT_S,
+            name=f"engramdb {schema}",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=_POOL_WAIT_S)
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL: {_said(exc)}") from exc
 
-    def _prepare(self, conn: Connection, dims: int) -> None:
+    def _configure(self, conn: Connection) -> None:
+        """A new connection of the pool: the store's session settings and vector types."""
+        for statement in self._session:
+            conn.execute(statement)
+        register_vector(conn)
+
+    def _prepare(self, conn: Connection, dims: int) -> str:
+        """Create the schema and apply migrations; the schema pgvector lives in."""
         encoding = conn.execute("SHOW server_encoding").fetchone()
         if encoding is None or encoding[0] != "UTF8":
             raise StoreError(f"the database's encoding is {encoding}: engramdb needs UTF8")
@@ -83,9 +126,9 @@ class Database:
             )
             conn.execute(_VERSION_TABLE)
             self._migrate(conn, dims)
-        register_vector(conn)
+        return str(home)
 
-    def _open_existing(self, conn: Connection, dims: int) -> None:
+    def _open_existing(self, conn: Connection, dims: int) -> str:
         """A read-only open: the schema must hold a store of this version; nothing is
         created, and every transaction of the session is read-only."""
         conn.execute("SET TIME ZONE 'UTC'")
@@ -115,7 +158,7 @@ class Database:
                     f"knows {SCHEMA_VERSION}: upgrade engramdb"
                 )
             self._check_dims(conn, dims)
-        register_vector(conn)
+        return str(home[0])
 
     def _migrate(self, conn: Connection, dims: int) -> None:
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -138,35 +181,54 @@ class Database:
                 f"schema {self.schema!r} holds {stored}-dimension vectors, not {dims}"
             )
 
-    @property
-    def conn(self) -> Connection:
-        if self._conn is None:
+    @contextmanager
+    def connection(self, what: str) -> Iterator[Connection]:
+        """A connection of the pool, given back (and rolled back if left in a
+        transaction) when the block ends."""
+        pool = self._pool
+        if pool is None:
             raise StoreError("the store is closed")
-        return self._conn
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"{what} failed: no free PostgreSQL connection within {_POOL_WAIT_S:g} s "
+                "(postgres_pool_size: docs/scaling.md)"
+            ) from exc
 
     @contextmanager
     def write(self, what: str) -> Iterator[Connection]:
         """One transaction: all of it is written, or nothing when it raises."""
         if self.read_only:
             raise StoreError(f"cannot write ({what}): the store is read-only")
-        with self.lock:
-            conn = self.conn
-            with _translated(what), conn.transaction():
-                yield conn
+        with self.connection(what) as conn, _translated(what), conn.transaction():
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One transaction that writes nothing."""
-        with self.lock:
-            conn = self.conn
-            with _translated("a read"), conn.transaction():
-                yield conn
+        with self.connection("a read") as conn, _translated("a read"), conn.transaction():
+            yield conn
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the session advisory lock ``name`` (within this schema) for the block,
+        waiting while another process or thread holds it: work that must run in one
+        place at a time across every process on the database (docs/scaling.md)."""
+        key = f"engramdb {self.schema} {name}"
+        with self.connection(name) as conn, _translated(name):
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def close(self) -> None:
         with self.lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
 
 def _said(exc: psycopg.Error) -> str:

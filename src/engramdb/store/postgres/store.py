@@ -43,7 +43,7 @@ from engramdb.store.base import (
 )
 from engramdb.store.identity import content_identity
 from engramdb.store.postgres import identities, lexical, rows
-from engramdb.store.postgres.database import Connection, Database
+from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.lexical import terms_of
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
@@ -71,13 +71,15 @@ class PostgresStore(Store):
         ann_threshold: int = 20_000,
         dims: int = 384,
         read_only: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         """Open the store in ``schema`` of the database at ``url``, creating it there
         (and pgvector, where the role may) unless ``read_only``: then a schema without
-        a store is a ``NotFoundError`` and every write a ``StoreError``."""
+        a store is a ``NotFoundError`` and every write a ``StoreError``. It holds up to
+        ``pool_size`` connections (docs/scaling.md)."""
         self.dims = dims
         self.ann_threshold = ann_threshold
-        self._db = Database(url, schema, dims=dims, read_only=read_only)
+        self._db = Database(url, schema, dims=dims, read_only=read_only, pool_size=pool_size)
 
     @property
     def schema(self) -> str:

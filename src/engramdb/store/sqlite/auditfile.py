@@ -14,13 +14,11 @@ before it and the entry), so ``engram check`` finds an entry altered on disk
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from engramdb.clock import from_iso, to_iso
+from engramdb.store.side import AuditRecord, audit_link
 from engramdb.store.sqlite.sidefile import SideFile
 
 __all__ = ["AuditRecord", "SqliteAuditLog"]
@@ -52,23 +50,6 @@ _INSERT = (
 )
 _SELECT = "SELECT at, actor, action, namespace, target, status, count FROM audit WHERE 1 = 1"
 _LAST_LINK = "SELECT chain FROM audit ORDER BY seq DESC LIMIT 1"
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """One audited action.
-
-    ``status`` is the HTTP status (0 for a local command); ``count`` is how many
-    memories a batch action wrote (None for a single-memory action).
-    """
-
-    at: datetime
-    actor: str
-    action: str
-    namespace: str | None
-    target: str | None = None
-    status: int = 0
-    count: int | None = None
 
 
 class SqliteAuditLog(SideFile):
@@ -117,7 +98,7 @@ class SqliteAuditLog(SideFile):
             try:
                 row = conn.execute(_LAST_LINK).fetchone()
                 previous = b"" if row is None or row[0] is None else bytes(row[0])
-                conn.execute(_INSERT, (*values, _link(previous, values)))
+                conn.execute(_INSERT, (*values, audit_link(previous, values)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -164,13 +145,7 @@ class SqliteAuditLog(SideFile):
         for seq, *values, chain in rows:
             if chain is None:  # written before the chain: nothing to hold it to
                 continue
-            if bytes(chain) != _link(previous, tuple(values)):
+            if bytes(chain) != audit_link(previous, tuple(values)):
                 found.append(f"audit entry {seq} does not match the chain (altered on disk)")
             previous = bytes(chain)
         return found
-
-
-def _link(previous: bytes, values: tuple[object, ...]) -> bytes:
-    """The chain's link of an entry: SHA-256 over the link before it and the entry."""
-    entry = json.dumps(list(values), ensure_ascii=False, separators=(",", ":")).encode()
-    return hashlib.sha256(previous + entry).digest()

@@ -7,19 +7,20 @@ hashing and checking them, and what a scope means live in
 Why a file of its own (``keys.db`` beside the store) and not a table in the
 store: keys are server credentials, not memories, so export, import,
 ``forget_namespace``, ``check`` and the store's numbered migrations never see
-them; the file is created readable by its owner only (0600); and a store on
-another backend (PostgreSQL) keeps its keys in the same place.
+them; the file is created readable by its owner only (0600). A PostgreSQL
+store keeps its keys in a table of its schema instead, shared by every server
+on the database (``store.postgres.sidetables``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from engramdb.clock import from_iso, to_iso
+from engramdb.store.side import KeyRecord
 from engramdb.store.sqlite.sidefile import SideFile
 
 __all__ = ["KeyRecord", "SqliteKeyStore"]
@@ -38,20 +39,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
 )
 """
 _SELECT = "SELECT id, name, salt, digest, namespaces, access, created_at, revoked_at FROM api_keys"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """One stored key: its id, label, salted digest and scope."""
-
-    id: str
-    name: str
-    salt: bytes
-    digest: bytes
-    namespaces: tuple[str, ...]
-    access: str
-    created_at: datetime
-    revoked_at: datetime | None = None
 
 
 class SqliteKeyStore(SideFile):

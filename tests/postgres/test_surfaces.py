@@ -1,0 +1,175 @@
+"""A ``postgresql://`` location everywhere a store path is accepted (docs/scaling.md):
+``engram --store URL``, ``ENGRAMDB_STORE``, ``engram serve``; API keys and the audit
+log in the store's schema; the password never shown.
+
+The CLI runs in-process with the session's embedder (``typer``'s runner over the real
+``engram`` app) and as a real process; the server is a real ``engram serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner, Result
+
+from engramdb import Memory, Settings
+from engramdb.cli import app
+from engramdb.cli.state import State
+from engramdb.embed import Embedder
+
+ENGRAM = [sys.executable, "-m", "engramdb"]
+_SERVING = re.compile(r"serving (http://\S+)")
+
+
+@pytest.fixture
+def location(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL store location (a schema of its own), dropped afterwards."""
+    name = f"surfaces_{uuid.uuid4().hex[:12]}"
+    yield f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={name}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def password(postgres_url: str) -> str:
+    secret = urlsplit(postgres_url).password
+    if not secret:
+        pytest.skip("ENGRAMDB_TEST_POSTGRES has no password to keep out of sight")
+    return secret
+
+
+@pytest.fixture
+def cli(embedder: Embedder, location: str) -> Iterator[CliRunner]:
+    def memory(self: State) -> Memory:
+        return Memory(settings=self.settings, embedder=embedder)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(State, "memory", memory)
+        yield CliRunner()
+
+
+def _engram(runner: CliRunner, location: str, *args: str) -> Result:
+    return runner.invoke(app, ["--store", location, *args])
+
+
+def test_the_cli_works_on_a_postgresql_store_and_never_shows_the_password(
+    cli: CliRunner, location: str, password: str
+) -> None:
+    said: list[str] = []
+
+    def run(*args: str) -> Result:
+        result = _engram(cli, location, *args)
+        said.append(result.output)
+        assert result.exit_code == 0, result.output
+        return result
+
+    added = json.loads(run("--json", "add", "-n", "u", "My dog Pastel is a greyhound.").output)
+    run("add", "-n", "u", "The weather in Lisbon was sunny.")
+    found = json.loads(run("--json", "search", "-n", "u", "What breed is the dog?").output)
+    assert found["hits"][0]["engram"]["id"] == added["id"]
+    assert "2 memories" in run("stats", "-n", "u").output
+    token = json.loads(
+        run("--json", "keys", "create", "--name", "ops", "--access", "admin").output
+    )["token"]
+    assert token.startswith("eng_")
+    assert "ops" in run("keys", "list").output
+    # the audit log is a table of the store's schema: the CLI's adds are in it
+    entries = json.loads(run("--json", "audit", "-n", "u").output)["entries"]
+    assert [(e["actor"], e["action"]) for e in entries] == [("local", "add"), ("local", "add")]
+    assert run("check").output.strip().endswith("ok")
+    assert not any(password in text for text in said)
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (("backup", "copy.db"), "pg_dump"),
+        (("restore", "__file__"), "pg_restore"),
+        (("verify-erasure", "Pastel"), "VACUUM FULL"),
+        (("check", "--repair"), "pg_dump"),
+    ],
+)
+def test_a_command_on_sqlite_files_names_the_postgresql_way(
+    cli: CliRunner, location: str, password: str, command: tuple[str, ...], named: str
+) -> None:
+    args = [__file__ if arg == "__file__" else arg for arg in command]
+    result = _engram(cli, location, *args)
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert password not in result.output
+    assert not Path("copy.db").exists()
+
+
+def test_settings_and_their_repr_hide_the_password(location: str, password: str) -> None:
+    settings = Settings.from_env({"ENGRAMDB_STORE": location})
+    assert settings.path == location
+    assert password not in repr(settings)
+    assert Settings.from_env({"ENGRAMDB_PATH": location}).path == location
+    with pytest.raises(ValueError, match="ENGRAMDB_STORE and ENGRAMDB_PATH"):
+        Settings.from_env({"ENGRAMDB_STORE": location, "ENGRAMDB_PATH": "./elsewhere"})
+
+
+def test_servers_on_one_database_share_keys_and_the_audit_log(
+    cli: CliRunner, location: str, password: str
+) -> None:
+    # ENGRAMDB_STORE names the store for the real process, as an operator would set it
+    env = {**os.environ, "ENGRAMDB_STORE": location, "PYTHONUNBUFFERED": "1"}
+    env.pop("ENGRAMDB_PATH", None)
+    made = subprocess.run(
+        [*ENGRAM, "--json", "keys", "create", "--name", "app", "--access", "write", "-n", "u"],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    token = json.loads(made.stdout)["token"]
+    key_id = token.split("_")[1]
+    server = subprocess.Popen(
+        [*ENGRAM, "serve", "--port", "0", "--rate-limit", "0", "--consolidate-every", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        url, said = _wait_for_url(server)
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
+            added = http.post("/v1/namespaces/u/engrams", json={"text": "Pastel likes the sea."})
+            assert added.status_code == 201, added.text
+            hits = http.post("/v1/namespaces/u/search", json={"query": "What does Pastel like?"})
+            assert hits.json()["hits"][0]["engram"]["id"] == added.json()["id"]
+            # a key revoked elsewhere (here: the CLI) is refused at the next request
+            assert _engram(cli, location, "keys", "revoke", key_id).exit_code == 0
+            assert http.post("/v1/namespaces/u/search", json={"query": "sea"}).status_code == 401
+    finally:
+        server.terminate()
+        _, rest = server.communicate(timeout=60)
+    entries = json.loads(_engram(cli, location, "--json", "audit", "-n", "u").output)["entries"]
+    assert ("add", key_id, 201) in {(e["action"], e["actor"], e["status"]) for e in entries}
+    assert location.split("?")[0].replace(password, "***") in said  # the store it serves
+    assert password not in said + rest + made.stderr
+
+
+def _wait_for_url(process: subprocess.Popen[str]) -> tuple[str, str]:
+    assert process.stderr is not None
+    deadline = time.monotonic() + 300  # the model loads: slow on a busy machine
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        found = _SERVING.search(line)
+        if found:
+            return found.group(1), "".join(seen)
+    process.kill()
+    raise AssertionError("engram serve did not start:\n" + "".join(seen))
