@@ -21,7 +21,7 @@ from engramdb import EncryptionKey
 from engramdb.security import store_files
 from engramdb.security.crypto import generate_key
 from engramdb.store.base import EngramRecord
-from engramdb.store.sqlite import SqliteStore
+from engramdb.store.sqlite import SqliteStore, cache
 from engramdb.store.sqlite.annfile import MAGIC, OLDER_MAGIC, path_of, paths
 from engramdb.store.vectors import dequantize, quantize
 from engramdb.testing.conformance import make_record
@@ -481,3 +481,24 @@ def test_loading_the_exact_index_reads_no_memory_row(db_path: Path) -> None:
         assert store._cache.events["rebuilt"] == 1
     finally:
         store.close()
+
+
+def test_close_saves_a_large_graph_before_catching_up_would_cost_more_than_a_save(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenth of a large graph is too many vectors to insert again at the next open
+    (a tenth of a million took 35 s): the unsaved changes are capped."""
+    monkeypatch.setattr(cache, "_SAVE_AFTER", 10)
+    monkeypatch.setattr(cache, "_CATCH_UP_MAX", 30)
+    _filled(db_path, count=600)  # a tenth is 60: more than the cap
+    writer = _store(db_path)
+    writer.vector_search("ns", _records(1)[0].vector, 1)
+    writer.insert(new := _records(40, start=2000))
+    writer.close()
+    reader = _store(db_path)
+    try:
+        assert _ids(reader, new[-1], 1) == [new[-1].id]
+        assert reader._cache.events["loaded"] == 1
+        assert reader._cache.events["caught_up"] == 0  # the close saved the 40
+    finally:
+        reader.close()

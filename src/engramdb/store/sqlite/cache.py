@@ -33,7 +33,8 @@ million memories. So:
   index rebuilt and saved over it; ``engram check`` names a damaged one.
 - Who saves, and when: any process that can write, after it built a graph
   that has no file yet, or once a tenth of a graph (at least ``_SAVE_AFTER``
-  vectors) changed since it was saved: at a read that rebuilt or caught up,
+  vectors, at most ``_CATCH_UP_MAX``: what the next process must insert again
+  to catch up) changed since it was saved: at a read that rebuilt or caught up,
   and at ``close``. It saves only an index that is current,
   checked inside a write transaction of its own held until the file is
   renamed into place, so no write (a delete, a forget) commits in between;
@@ -87,6 +88,11 @@ __all__ = [
 # Save a graph again once this many of its vectors changed since (or a tenth of
 # it, if more): writing 100k vectors' graph costs about a second.
 _SAVE_AFTER = 1_000
+# ... but never leave more than this many unsaved: the next process to open the
+# namespace inserts each into the graph again (about 3,000 a second at 1M vectors
+# on a 2-core machine), so a tenth of a million-vector graph made that open take
+# 35 s. Writing a 1M graph's file costs about 2 s (docs/limits.md, "Caches").
+_CATCH_UP_MAX = 5_000
 # Vector rows read and added to an index at a time by a rebuild (77 MB of float32)
 _REBUILD_ROWS = 50_000
 #: The namespaces whose vector index and catalog one open store keeps in memory, most
@@ -530,7 +536,7 @@ class NamespaceCache:
         small changes are left to the log: the next process catches up."""
         if not loaded.index.graph_built or self._db.in_memory:
             return False
-        if loaded.unsaved >= max(_SAVE_AFTER, len(loaded.index) // 10):
+        if loaded.unsaved >= min(max(_SAVE_AFTER, len(loaded.index) // 10), _CATCH_UP_MAX):
             return True
         return loaded.unsaved > 0 and not annfile.path_of(self._db.path, namespace).exists()
 
