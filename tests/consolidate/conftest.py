@@ -50,7 +50,8 @@ def hash_memory(path: str = ":memory:", **settings: Any) -> Memory:
 
 
 @pytest.fixture
-def mem() -> Iterator[Memory]:
-    with hash_memory(consolidation_batch=4) as memory:
+def mem(location: str) -> Iterator[Memory]:
+    """The history in one namespace, on each store (tests/conftest.py)."""
+    with hash_memory(location, consolidation_batch=4) as memory:
         memory.add_many(history(), namespace="u")
         yield memory

@@ -24,8 +24,9 @@ TURNS = [
 
 
 @pytest.fixture
-def mem(embedder: Embedder) -> Iterator[Memory]:
-    with Memory(":memory:", embedder=embedder) as memory:
+def mem(embedder: Embedder, location: str) -> Iterator[Memory]:
+    """On each store (tests/conftest.py)."""
+    with Memory(location, embedder=embedder) as memory:
         memory.add_many(
             [
                 {

@@ -26,12 +26,12 @@ def _active(mem: Memory, namespace: str) -> int:
 
 
 def test_a_budget_survives_closing_and_reopening_the_store(
-    tmp_path: Path, embedder: Embedder
+    location: str, embedder: Embedder
 ) -> None:
-    with Memory(str(tmp_path / "store"), embedder=embedder) as mem:
+    with Memory(location, embedder=embedder) as mem:
         assert mem.budget(namespace="garden") is None
         mem.set_budget(namespace="garden", max_memories=2, max_bytes=10_000)
-    with Memory(str(tmp_path / "store"), embedder=embedder) as mem:
+    with Memory(location, embedder=embedder) as mem:
         assert mem.budget(namespace="garden") == Budget(2, 10_000)
         mem.add_many(_notes(4), namespace="garden")
         assert _active(mem, "garden") == 2  # the reopened Memory honours it on add
@@ -39,9 +39,9 @@ def test_a_budget_survives_closing_and_reopening_the_store(
 
 
 def test_a_budget_set_by_one_memory_binds_another_on_the_same_store(
-    tmp_path: Path, embedder: Embedder
+    location: str, embedder: Embedder
 ) -> None:
-    where = str(tmp_path / "store.db")
+    where = location
     with Memory(where, embedder=embedder) as writer, Memory(where, embedder=embedder) as other:
         writer.add_many(_notes(5), namespace="shed")
         assert writer.budget(namespace="shed") is None  # read before the other sets it
@@ -57,8 +57,10 @@ def test_a_budget_set_by_one_memory_binds_another_on_the_same_store(
         assert _active(writer, "shed") == 2
 
 
-def test_a_budget_is_per_namespace_and_goes_with_forget_namespace(embedder: Embedder) -> None:
-    with Memory(":memory:", embedder=embedder) as mem:
+def test_a_budget_is_per_namespace_and_goes_with_forget_namespace(
+    location: str, embedder: Embedder
+) -> None:
+    with Memory(location, embedder=embedder) as mem:
         mem.set_budget(namespace="a", max_bytes=100)
         assert mem.budget(namespace="b") is None
         assert mem.budget(namespace="a") == Budget(None, 100)
@@ -79,9 +81,9 @@ def test_a_budget_is_per_namespace_and_goes_with_forget_namespace(embedder: Embe
     ],
 )
 def test_a_bad_bound_is_refused_and_nothing_is_stored(
-    embedder: Embedder, bounds: dict[str, object]
+    embedder: Embedder, bounds: dict[str, object], location: str
 ) -> None:
-    with Memory(":memory:", embedder=embedder) as mem:
+    with Memory(location, embedder=embedder) as mem:
         with pytest.raises(InvalidInputError):
             mem.set_budget(namespace="a", **bounds)  # type: ignore[arg-type]
         assert mem.budget(namespace="a") is None

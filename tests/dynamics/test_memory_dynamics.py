@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,8 +17,10 @@ T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def mem(embedder: Embedder) -> Memory:
-    return Memory(":memory:", embedder=embedder)
+def mem(embedder: Embedder, location: str) -> Iterator[Memory]:
+    """On each store (tests/conftest.py)."""
+    with Memory(location, embedder=embedder) as memory:
+        yield memory
 
 
 def test_add_sets_importance_emotion_and_stability(mem: Memory) -> None:

@@ -1,0 +1,156 @@
+"""Erasure on PostgreSQL (docs/security.md, "Erasure"): after ``forget_namespace`` or
+``delete``, then ``VACUUM FULL`` and ``CHECKPOINT``, no canary byte is left in any
+relation file of the store's schema (tables, TOAST, every index: the HNSW and GIN
+ones too) nor in ``pg_dump``'s output. The write-ahead log and base backups are out
+of this check's scope (docs/security.md says for how long they keep data)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from engramdb import Memory, Settings
+from engramdb.security import where_found
+from engramdb.testing.fakes import HashEmbedder
+
+T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
+# words the lexical terms keep as they are (stemming changes none of them), so a
+# term left in the GIN index would be found too
+CANARIES = ("Zorbaxq", "Quillfenwick", "Plumtrazk")
+
+
+def _turns(session: str, canary: str) -> list[dict[str, Any]]:
+    said = [
+        ("Maya", f"I live in {canary} and I love sushi."),
+        ("Tom", "Nice! What do you do these days?"),
+        ("Maya", f"I work at {canary} Corp. My partner is Alex."),
+        ("Tom", "Sounds like a good life."),
+        ("Maya", "We have 2 dogs, which keeps us busy."),
+        ("Tom", "I visited Lisbon last spring."),
+        ("Maya", "The weather has been lovely lately."),
+    ]
+    return [
+        {
+            "text": text,
+            "speaker": speaker,
+            "session": session,
+            "occurred_at": T0 + timedelta(minutes=i),
+            "metadata": {"place": canary},
+        }
+        for i, (speaker, text) in enumerate(said)
+    ]
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    name = f"erasure_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def _memory(url: str, schema: str) -> Memory:
+    location = f"{url}{'&' if '?' in url else '?'}schema={schema}"
+    return Memory(location, embedder=HashEmbedder(), settings=Settings(consolidation_batch=4))
+
+
+def _compacted(url: str, schema: str) -> list[Path]:
+    """``VACUUM FULL`` every table of the schema, ``CHECKPOINT``, and the files of every
+    relation of the schema: its tables, their TOAST tables and every index of both."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ).fetchall()
+        for (table,) in tables:
+            conn.execute(sql.SQL("VACUUM FULL {}").format(sql.SQL(table)))
+        conn.execute("CHECKPOINT")
+        row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        found = conn.execute(
+            "WITH mine AS (SELECT c.oid, c.reltoastrelid FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s), "
+            "rels AS (SELECT oid FROM mine UNION SELECT reltoastrelid FROM mine "
+            "WHERE reltoastrelid <> 0 UNION SELECT i.indexrelid FROM pg_index i "
+            "JOIN mine ON i.indrelid = mine.reltoastrelid) "
+            "SELECT pg_relation_filepath(oid) FROM rels",
+            (schema,),
+        ).fetchall()
+    data = Path(row[0])
+    files: list[Path] = []
+    for (relative,) in found:
+        if relative is None:  # a relation without storage (a sequence's owner, ...)
+            continue
+        base = data / relative
+        files += [base, *base.parent.glob(f"{base.name}.*")]  # 1 GB segments, forks
+    readable = [f for f in files if f.is_file()]
+    if not readable:
+        pytest.skip(f"the cluster's data directory {data} is not readable here")
+    return readable
+
+
+def _dumped(url: str, schema: str) -> bytes:
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.skip("no pg_dump on PATH")
+    done = subprocess.run(
+        [pg_dump, f"--dbname={url}", f"--schema={schema}"],
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.lower()
+
+
+def _canaries_in(dump: bytes) -> list[str]:
+    return [c for c in CANARIES if c.lower().encode() in dump]
+
+
+def test_forget_namespace_leaves_no_canary_in_any_relation_file_or_dump(
+    postgres_url: str, schema: str
+) -> None:
+    with _memory(postgres_url, schema) as mem:
+        for i, canary in enumerate(CANARIES):
+            mem.add_many(_turns(f"s{i}", canary), namespace="private")
+        mem.add("Tom likes chess.", namespace="other")
+        mem.consolidate(namespace="private")
+        assert {"fact", "summary"} <= {e["kind"] for e in mem.export(namespace="private")}
+        assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
+        assert _canaries_in(_dumped(postgres_url, schema)) == list(CANARIES)
+        assert mem.forget_namespace("private") > 0
+        assert mem.namespaces() == ["other"]
+    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
+    assert _canaries_in(_dumped(postgres_url, schema)) == []
+
+
+def test_delete_leaves_no_canary_in_any_relation_file_or_dump(
+    postgres_url: str, schema: str
+) -> None:
+    with _memory(postgres_url, schema) as mem:
+        mem.add_many(_turns("s0", "Maya"), namespace="u")
+        secret = mem.add(
+            "My bank PIN is hidden under Zorbaxq, tell nobody.",
+            namespace="u",
+            speaker="Maya",
+            session="s0",
+            occurred_at=T0 + timedelta(minutes=30),
+            idempotency_key="Quillfenwick",
+        )
+        mem.update(
+            secret.id, text="My bank PIN is hidden under Zorbaxq, or Plumtrazk.", namespace="u"
+        )
+        mem.consolidate(namespace="u")
+        assert where_found(_compacted(postgres_url, schema), CANARIES[::2])  # seen first
+        mem.delete(secret.id, namespace="u")
+        assert mem.stats(namespace="u").engrams > 0  # the rest stays
+    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
+    assert _canaries_in(_dumped(postgres_url, schema)) == []
