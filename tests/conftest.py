@@ -116,3 +116,20 @@ def place(tmp_path: Path) -> Iterator[Callable[[str], str]]:
 def location(request: pytest.FixtureRequest, place: Callable[[str], str]) -> str:
     """Where a test's ``Memory`` keeps its memories: on SQLite, then on PostgreSQL."""
     return place(request.param)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_location(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``location`` for a ``Memory`` that serves a whole module."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("store") / "store")
+        return
+    refusal = _postgres_refusal()
+    if refusal is not None:
+        pytest.skip(refusal)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    joiner = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{joiner}schema={schema}"
+    _drop_schemas([schema])

@@ -34,8 +34,9 @@ NAIVE = datetime(2024, 5, 1, 12, 0)  # noqa: DTZ001 - the point of the test
 
 
 @pytest.fixture(scope="module")
-def mem(embedder: Embedder) -> Iterator[Memory]:
-    memory = Memory(":memory:", embedder=embedder, clock=FixedClock(T0))
+def mem(embedder: Embedder, module_location: str) -> Iterator[Memory]:
+    """On each store (tests/conftest.py)."""
+    memory = Memory(module_location, embedder=embedder, clock=FixedClock(T0))
     yield memory
     memory.close()
 
@@ -490,3 +491,18 @@ def test_an_early_occurred_at_reads_back(embedder: Embedder) -> None:
         early = datetime(999, 1, 2, tzinfo=timezone.utc)
         added = memory.add("an old chronicle", namespace="ns", occurred_at=early)
         assert memory.get(added.id, namespace="ns").occurred_at == early
+
+
+def test_check_is_clean_and_reindex_rebuilds_what_search_reads(
+    location: str, embedder: Embedder
+) -> None:
+    with Memory(location, embedder=embedder, clock=FixedClock(T0)) as memory:
+        dog = memory.add("I adopted a rescue dog called Pastel.", namespace="u", session="s")
+        memory.add("The weather in Lisbon was sunny all week.", namespace="u", session="s")
+        memory.add("Tom likes chess.", namespace="other", session="s")
+        assert memory.check() == []
+        assert memory.reindex(namespace="u") == 2
+        assert memory.reindex() == 3
+        assert memory.check() == []
+        hits = memory.search("Pastel", namespace="u", reinforce=False)
+        assert hits[0].engram.id == dog.id

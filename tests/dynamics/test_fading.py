@@ -45,11 +45,11 @@ def test_a_fade_loads_no_catalog_of_the_namespace(tmp_path: Path) -> None:
         assert put_aside == least_retained  # ties: the less important
 
 
-def test_an_add_over_the_budget_makes_room_below_it() -> None:
+def test_an_add_over_the_budget_makes_room_below_it(location: str) -> None:
     budget = 300
     room = int(budget * ROOM)
     assert room >= 2
-    with Memory(":memory:", embedder=HashEmbedder()) as mem:
+    with Memory(location, embedder=HashEmbedder()) as mem:
         mem.set_budget(namespace="shed", max_memories=budget)
         mem.add_many(_notes(0, budget), namespace="shed")
         assert _active(mem, "shed") == budget  # at the budget, not over it
@@ -61,8 +61,8 @@ def test_an_add_over_the_budget_makes_room_below_it() -> None:
         assert mem.store.stats("shed").engrams == budget + room  # nothing deleted
 
 
-def test_a_small_budget_is_kept_exactly() -> None:
-    with Memory(":memory:", embedder=HashEmbedder()) as mem:
+def test_a_small_budget_is_kept_exactly(location: str) -> None:
+    with Memory(location, embedder=HashEmbedder()) as mem:
         mem.set_budget(namespace="shed", max_memories=5)
         mem.add_many(_notes(0, 7), namespace="shed")
         assert _active(mem, "shed") == 5

@@ -36,8 +36,8 @@ def test_a_mood_loads_no_catalog_of_the_namespace(tmp_path: Path) -> None:
         assert _loaded_catalogs(mem) == [], "the mood loaded the namespace's whole catalog"
 
 
-def test_a_crowded_window_is_read_from_its_latest_episodes() -> None:
-    with Memory(":memory:", embedder=HashEmbedder()) as mem:
+def test_a_crowded_window_is_read_from_its_latest_episodes(location: str) -> None:
+    with Memory(location, embedder=HashEmbedder()) as mem:
         turns = [
             {"text": f"turn {i} of a busy week", "occurred_at": NOW - timedelta(minutes=i)}
             for i in range(WINDOW_EPISODES + 20)
