@@ -24,7 +24,6 @@ from engramdb.bounded import release_free_memory
 from engramdb.embed.base import Vectors
 from engramdb.embed.minilm import (
     DIMS,
-    MAX_BATCH_TOKENS,
     ONNX_INT8,
     TOKENIZER,
     length_sorted_batches,
@@ -32,6 +31,10 @@ from engramdb.embed.minilm import (
     mean_pool,
 )
 from engramdb.errors import EmbeddingError, InvalidInputError
+
+# A call of at least this many tokens gives its freed tensors back to the OS after it
+# (malloc_trim costs about a millisecond: not after every small add).
+TRIM_AFTER_TOKENS = 2_048
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -105,7 +108,7 @@ class MiniLMEmbedder:
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 raise EmbeddingError(f"onnxruntime failed to run {self.model_id}: {exc}") from exc
             out[batch.rows] = mean_pool(np.asarray(hidden), batch.attention_mask)
-        if tokens >= MAX_BATCH_TOKENS:  # a large call: its freed tensors go back to the OS
+        if tokens >= TRIM_AFTER_TOKENS:
             release_free_memory()
         return out
 

@@ -48,9 +48,11 @@ DIMS = 384
 MAX_TOKENS = 256
 # At most this many tokens (texts x the longest, padding included) in one forward
 # pass: the attention scores of a pass grow with texts x tokens squared, so 64 texts
-# of 256 tokens would need about 2 GiB at once; at 2,048 tokens a pass needs tens
-# of MiB whatever the texts (docs/limits.md, "Caches").
-MAX_BATCH_TOKENS = 2_048
+# of 256 tokens would need about 2 GiB at once. Measured on 100-text calls of 6-60
+# words (2-core AMD EPYC, avx512_vnni): 2,048 tokens a pass peaked at +142-178 MB and
+# 7.5-8.8 CPU-s per 400 texts, 512 at +68-78 MB and 5.5 CPU-s: smaller passes stay in
+# cache (docs/limits.md, "Caches").
+MAX_BATCH_TOKENS = 512
 
 _CHUNK_BYTES = 1 << 20
 
