@@ -7,6 +7,7 @@ Two commands, both printing their progress as they go:
     python bench/scale.py latency --sizes 1000000                  # one namespace
     python bench/scale.py latency --sizes 1000000 --namespaces 10000  # many users
     python bench/scale.py haystack --distractors 100000              # 2000 for a quick check
+    python bench/scale.py plot R1.json R2.json ... --out docs/scale.png  # from earlier runs
 
 ``latency`` writes ``n`` generated memories (``bench/scalegen.py``) with the
 hash embedder (``engramdb.testing.fakes.HashEmbedder``, for ingest speed)
@@ -462,30 +463,46 @@ def summary(row: dict[str, Any]) -> str:
 
 
 def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Latency and memory against size, one line per namespace count (one namespace
+    against many: the many-users shape)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = sorted(rows, key=lambda r: r["n"])
-    sizes = [r["n"] for r in rows]
-    fig, (lat, mem) = plt.subplots(1, 2, figsize=(10, 4))
-    for q in ("p50", "p95", "p99"):
-        lat.plot(sizes, [r["warm"]["search_excl_embed_ms"][q] for r in rows], "o-", label=q)
-    lat.plot(sizes, [1000 * r["open_to_first_result_s"] for r in rows], "s--", label="open→first")
+    fig, (lat, mem) = plt.subplots(1, 2, figsize=(11, 4.5))
+    shapes = sorted({r["namespaces"] for r in rows})
+    for shape, style in zip(shapes, ("-", ":", "-.", "--"), strict=False):
+        group = sorted((r for r in rows if r["namespaces"] == shape), key=lambda r: r["n"])
+        sizes = [r["n"] for r in group]
+        where = f"{shape:,} ns"
+        for q, marker in (("p50", "o"), ("p95", "^"), ("p99", "v")):
+            ms = [r["warm"]["search_excl_embed_ms"][q] for r in group]
+            lat.plot(sizes, ms, marker + style, label=f"search {q}, {where}")
+        opened = [1000 * r["open_to_first_result_s"] for r in group]
+        lat.plot(sizes, opened, "s" + style, label=f"open→first, {where}")
+        mem.plot(sizes, [r["peak_rss_with_real_model_mb"] for r in group], "o" + style,
+                 label=f"peak RSS with the model, {where}")  # fmt: skip
+        mem.plot(sizes, [r["disk_mb"] for r in group], "s" + style, label=f"disk, {where}")
     lat.set(xscale="log", yscale="log", xlabel="memories", ylabel="ms")
     lat.set_title("search (query embedding excluded)")
-    lat.legend()
-    mem.plot(sizes, [r["rss_after_search_mb"] for r in rows], "o-", label="peak RSS")
-    mem.plot(sizes, [r["peak_rss_with_real_model_mb"] for r in rows], "o--", label="+ model")
-    mem.plot(sizes, [r["disk_mb"] for r in rows], "s:", label="disk")
+    lat.legend(fontsize=7)
     mem.set(xscale="log", yscale="log", xlabel="memories", ylabel="MB")
     mem.set_title("memory and disk")
-    mem.legend()
-    fig.suptitle(f"engramdb at scale ({rows[0]['namespaces']:,} namespace(s))")
+    mem.legend(fontsize=7)
+    fig.suptitle("engramdb at scale (bench/scale.py)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+
+
+def replot(args: argparse.Namespace) -> dict[str, Any]:
+    """The plot from the rows of earlier runs' result files (each size may come from
+    its own run: the 1M runs are separate commands)."""
+    rows = [row for result in args.results for row in json.loads(result.read_text())["rows"]]
+    plot(rows, args.out)
+    say(f"plot of {len(rows)} runs written to {args.out}")
+    return {"rows": rows}
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:
@@ -675,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = parser().parse_args(argv)
     started = time.perf_counter()
+    if args.command == "plot":
+        replot(args)
+        return 0
     report = latency(args) if args.command == "latency" else haystack(args)
     report["command"] = " ".join(["python", "bench/scale.py", *argv])
     report.setdefault("machine", machine())
@@ -719,6 +739,9 @@ def parser() -> argparse.ArgumentParser:
     )
     lat.add_argument("--plot", type=Path, help="write a PNG of latency and RSS by size")
     lat.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))
+    replot_ = sub.add_parser("plot", help="the plot from result files of earlier runs")
+    replot_.add_argument("results", type=Path, nargs="+", help="files written by latency --out")
+    replot_.add_argument("--out", type=Path, default=Path("docs/scale.png"))
     hay = sub.add_parser("haystack", help="LoCoMo Recall@10 among distractor memories")
     hay.add_argument("--distractors", type=int, default=100_000)
     hay.add_argument("--data", type=Path, default=LOCOMO_DEV)
