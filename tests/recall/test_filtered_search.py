@@ -1,6 +1,7 @@
 """Search filters in recall (docs/filters.md): ``where`` and the event-time bounds keep
 memories out before ranking, on the exhaustive path and the two-stage one, within one
-namespace, plaintext and encrypted. Real SQLite stores and the hash embedder."""
+namespace, plaintext and encrypted. Real SQLite and PostgreSQL stores and the hash
+embedder."""
 
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ def _turns(count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def mem() -> Iterator[Memory]:
-    with Memory(":memory:", embedder=HashEmbedder()) as opened:
+def mem(location: str) -> Iterator[Memory]:
+    """200 turns in one namespace, on each store (tests/conftest.py)."""
+    with Memory(location, embedder=HashEmbedder()) as opened:
         opened.add_many(_turns(200), namespace="ns")
         yield opened
 
