@@ -9,8 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from engramdb.filters import Filter
+from engramdb.recall.candidates import FEW, gather
+from engramdb.recall.features import Query
+from engramdb.store.base import Link
 from engramdb.store.sqlite import SqliteStore
-from engramdb.testing.conformance import T0, make_record
+from engramdb.testing.conformance import EMBEDDER, T0, make_record
 
 
 @pytest.fixture
@@ -21,6 +25,8 @@ def store() -> Iterator[SqliteStore]:
         for i in range(60)
     ]
     opened.insert([*records, make_record("other", "elsewhere")])
+    # a link, so that ``links_of`` reads provenance (a store without any reads none)
+    opened.restore_consolidation("ns", [], [Link(records[1].id, records[0].id, "duplicate")], {})
     yield opened
     opened.close()
 
@@ -58,3 +64,40 @@ def test_candidate_reads_never_scan_the_namespace(store: SqliteStore, name: str)
     found = plans(store, READS[name])
     scans = [d for d in found if "engrams_namespace" in d or d.startswith("SCAN e")]
     assert scans == [], f"{name} scans: {scans}"
+
+
+def test_a_broad_filter_is_counted_not_sorted(store: SqliteStore) -> None:
+    """A filtered search asks whether few enough memories pass to search them all
+    (``recall.candidates``): a count that stops at its limit. Reading the first of
+    them in insertion order instead sorted every memory that passes an event-time
+    bound (most of a million for ``as_of``) at each search."""
+    size = 5
+    broad = Filter(occurred_before=T0 + timedelta(days=30))  # all 60 pass
+    assert store.count_matching("ns", broad, FEW * size + 1) == FEW * size + 1 < 60
+    query = Query.parse("turn 7", EMBEDDER.embed(["turn 7"])[0], T0 + timedelta(days=5))
+    found = plans(store, lambda s: gather(s, "ns", query, size, within=broad))
+    sorts = [d for d in found if "TEMP B-TREE FOR ORDER BY" in d]
+    assert sorts == [], f"a filtered gather sorts: {sorts}"
+
+
+def test_count_matching_counts_up_to_its_limit(store: SqliteStore) -> None:
+    day = Filter(occurred_before=T0 + timedelta(hours=10))  # turns 0-9
+    assert [store.count_matching("ns", day, k) for k in (0, 3, 10, 11, 100)] == [0, 3, 10, 10, 10]
+    assert store.count_matching("ns", Filter(occurred_after=T0 + timedelta(days=99)), 5) == 0
+    assert store.count_matching("nobody", day, 5) == 0
+
+
+def test_a_store_never_consolidated_looks_up_no_links() -> None:
+    """Provenance links come from consolidation: in a store that holds none, a search
+    does not look each candidate up for them (a lookup of every id of the pool)."""
+    opened = SqliteStore(":memory:")
+    records = [make_record("ns", f"turn {i}") for i in range(5)]
+    opened.insert(records)
+    statements: list[str] = []
+    opened._conn.set_trace_callback(statements.append)
+    try:
+        assert opened.links_of("ns", [r.id for r in records]) == []
+    finally:
+        opened._conn.set_trace_callback(None)
+        opened.close()
+    assert [s for s in statements if "engrams" in s] == []

@@ -24,7 +24,7 @@ the engine's.
 
 A search with a filter (``within``: ``where``, event-time bounds, ``as_of``)
 chooses among the memories that pass it (docs/filters.md, "Large
-namespaces"). The store counts them first (``Store.matching``, at most
+namespaces"). The store counts them first (``Store.count_matching``, up to
 ``FEW`` pools): when they are that few, they are the search's universe, their
 nearest found by exact cosine over their vectors (``Store.vectors``); when
 more pass, the seeds are read oversampled (``OVERSAMPLE``) and kept to those
@@ -153,9 +153,12 @@ class _Universe:
         #: the memories passing ``within`` when they are few (None: all, or many)
         self.few: list[str] | None = None
         self._vectors: npt.NDArray[np.float32] | None = None
-        if within is not None:
-            found = store.matching(namespace, within, limit=FEW * size + 1)
-            if len(found) <= FEW * size:
+        # counted first: the passing memories in insertion order, up to a limit, cost a
+        # sort of all that pass (an event-time bound at a million: most of them)
+        most = FEW * size
+        if within is not None and store.count_matching(namespace, within, most + 1) <= most:
+            found = store.matching(namespace, within, limit=most + 1)
+            if len(found) <= most:  # (none written since the count)
                 self.few = found
                 self._verdicts = dict.fromkeys(found, True)
 

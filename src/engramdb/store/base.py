@@ -426,6 +426,12 @@ class Store(ABC):
                 out.append(engram.id)
         return out
 
+    def count_matching(self, namespace: str, where: Filter, limit: int) -> int:
+        """How many memories of the namespace pass ``where``, counting no further than
+        ``limit``: whether a filter leaves few enough to search them all costs no more
+        than that many, however many pass (``recall.candidates``, docs/filters.md)."""
+        return len(self.matching(namespace, where, limit=max(limit, 0)))
+
     @abstractmethod
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         """Every current memory (of one namespace or all), in insertion order."""

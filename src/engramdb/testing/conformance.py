@@ -1514,8 +1514,9 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
     """``matching`` gives the memories ``Filter.matches`` passes, in insertion order: of
     the namespace, among ``ids`` (unknown and other namespaces' left out), at most
     ``limit``; with event-time bounds (after inclusive, before exclusive); ordering
-    operators refused (``InvalidInputError``) by an encrypted store. What a filtered
-    two-stage search counts and keeps its candidates by (docs/filters.md)."""
+    operators refused (``InvalidInputError``) by an encrypted store; ``count_matching``
+    counts them up to its limit. What a filtered two-stage search counts and keeps its
+    candidates by (docs/filters.md)."""
     with _opened(factory) as store:
         records = [
             make_record(
@@ -1558,6 +1559,8 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
             assert store.matching("ns", where, limit=2) == expected[:2], where
             assert store.matching("ns", where, ids=some) == [i for i in expected if i in some]
             assert store.matching("nobody", where) == []
+            counts = [store.count_matching("ns", where, k) for k in (0, 2, len(expected) + 1)]
+            assert counts == [0, min(2, len(expected)), len(expected)], where
 
 
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (

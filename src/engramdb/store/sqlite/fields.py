@@ -27,7 +27,7 @@ from engramdb.filters import Condition, Filter, entries, equality_key
 from engramdb.security.crypto import Cipher
 from engramdb.store.codec import open_optional
 
-__all__ = ["clause", "fill", "forget", "pending", "rows_matching", "write"]
+__all__ = ["clause", "count_matching", "fill", "forget", "pending", "rows_matching", "write"]
 
 _CHUNK = 500  # ids per statement, well under SQLite's limit on parameters
 _ORDER_SQL = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -174,3 +174,16 @@ def rows_matching(
     found.sort()
     out = [engram_id for _, engram_id in found]
     return out if limit is None else out[: max(limit, 0)]
+
+
+def count_matching(
+    conn: sqlite3.Connection, cipher: Cipher, namespace: str, where: Filter, limit: int
+) -> int:
+    """How many of the namespace's memories pass ``where``, up to ``limit``. Unordered,
+    so SQLite stops after ``limit`` rows of whichever index serves the filter (an
+    event-time bound: ``engrams_occurred``); ``rows_matching`` with a limit sorts
+    every memory that passes by rowid first."""
+    sql, params = clause(cipher, namespace, where)
+    inner = f"SELECT 1 FROM engrams e WHERE e.namespace = ? AND {sql} LIMIT ?"
+    found = conn.execute(f"SELECT COUNT(*) FROM ({inner})", [namespace, *params, max(limit, 0)])
+    return int(found.fetchone()[0])

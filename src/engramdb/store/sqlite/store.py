@@ -486,6 +486,21 @@ class SqliteStore(Store):
         ids: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[str]:
+        self._filterable(namespace, where)
+        with self._db.read() as conn:
+            return fields.rows_matching(
+                conn, self._cipher(conn, namespace), namespace, where, ids, limit
+            )
+
+    def count_matching(self, namespace: str, where: Filter, limit: int) -> int:
+        self._filterable(namespace, where)
+        with self._db.read() as conn:
+            cipher = self._cipher(conn, namespace)
+            return fields.count_matching(conn, cipher, namespace, where, limit)
+
+    def _filterable(self, namespace: str, where: Filter) -> None:
+        """Refuse a filter the namespace cannot answer; index its filter fields first
+        when its rows predate them."""
         with self._db.read() as conn:
             cipher = self._cipher(conn, namespace)
             fields.clause(cipher, namespace, where)  # refuses what the namespace cannot do
@@ -494,10 +509,6 @@ class SqliteStore(Store):
             with self._db.write("index filter fields") as conn:
                 if fields.pending(conn, namespace):
                     fields.fill(conn, self._cipher(conn, namespace), namespace)
-        with self._db.read() as conn:
-            return fields.rows_matching(
-                conn, self._cipher(conn, namespace), namespace, where, ids, limit
-            )
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         last = 0
