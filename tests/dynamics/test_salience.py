@@ -3,6 +3,7 @@ one event, and never a clearly better match (docs/recall.md, "Salience")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,12 +24,13 @@ ROUTINE = [
 
 
 @pytest.fixture
-def mem(embedder: Embedder) -> Memory:
-    memory = Memory(":memory:", embedder=embedder)
-    memory.add_many(
-        [{"text": t, "occurred_at": T0 - timedelta(days=i + 1)} for i, t in enumerate(ROUTINE)]
-    )
-    return memory
+def mem(embedder: Embedder, location: str) -> Iterator[Memory]:
+    """The routine of the days before, on each store (tests/conftest.py)."""
+    with Memory(location, embedder=embedder) as memory:
+        memory.add_many(
+            [{"text": t, "occurred_at": T0 - timedelta(days=i + 1)} for i, t in enumerate(ROUTINE)]
+        )
+        yield memory
 
 
 def order(mem: Memory, query: str, days: float) -> list[str]:
