@@ -4,8 +4,6 @@ the ANN threshold (exact search) and above it (the HNSW graph)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -66,9 +64,9 @@ def _appraised(mem: Memory, namespace: str) -> tuple[list[NewMemory], np.ndarray
 
 @pytest.mark.parametrize(("stored", "ann_threshold"), [(0, 20_000), (60, 20_000), (60, 40)])
 def test_batch_importance_is_the_item_by_item_importance(
-    tmp_path: Path, stored: int, ann_threshold: int
+    location: str, stored: int, ann_threshold: int
 ) -> None:
-    settings = Settings(path=str(tmp_path / "s.db"), ann_threshold=ann_threshold)
+    settings = Settings(path=location, ann_threshold=ann_threshold)
     with Memory(settings=settings, embedder=HashEmbedder()) as mem:
         if stored:
             mem.add_many(_stored(stored), namespace="ns")
@@ -103,21 +101,21 @@ def test_batch_importance_is_the_item_by_item_importance(
         assert got == pytest.approx(expected, abs=1e-6)
 
 
-def test_a_batch_larger_than_a_block_compares_with_every_earlier_item(tmp_path: Path) -> None:
+def test_a_batch_larger_than_a_block_compares_with_every_earlier_item(location: str) -> None:
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((1_100, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors[1_050] = vectors[2]  # a repeat of an item 1,048 rows earlier, two blocks back
-    with Memory(tmp_path / "s.db", embedder=HashEmbedder()) as mem:
+    with Memory(location, embedder=HashEmbedder()) as mem:
         sims = nearest_similarities(mem.store, "ns", vectors, [True] * len(vectors))
         expected = _item_by_item(mem.store, "ns", vectors)
     assert sims == pytest.approx(expected, abs=1e-6)
     assert sims[1_050] == pytest.approx(1.0, abs=1e-6)
 
 
-def test_the_stores_default_nearest_scores_is_its_vector_search(tmp_path: Path) -> None:
+def test_the_stores_default_nearest_scores_is_its_vector_search(location: str) -> None:
     """``Store.nearest_scores`` as a backend without an override answers it."""
-    with Memory(tmp_path / "s.db", embedder=HashEmbedder()) as mem:
+    with Memory(location, embedder=HashEmbedder()) as mem:
         mem.add_many(_stored(30), namespace="ns")
         vectors = mem.embedder.embed([_text(4), "unrelated words here"])
         default = Store.nearest_scores(mem.store, "ns", vectors)
