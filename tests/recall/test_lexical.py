@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 
 from engramdb import Memory
+from engramdb.recall.indexing import index_keys
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.store.sqlite import SqliteStore
 from engramdb.testing.fakes import HashEmbedder
@@ -107,3 +110,28 @@ def test_recognition_counts_names_and_words_no_memory_holds() -> None:
     assert _recognition("review with Noah on 1 August at 8:45, really nervous")[0] > 0.0
     unknown = _recognition("review with Noah on 1 August at 8:45, really nervous zebra")
     assert unknown[0] < _recognition("review with Noah on 1 August at 8:45, really nervous")[0]
+
+
+def test_recognition_compares_a_memory_s_own_words_not_its_keys() -> None:
+    # a short dated memory is indexed under its speaker and its resolved date too; a
+    # query that says its text again with a word left out need not say them
+    text = "Daniel has a dentist appointment on 11 September at 8:30 and is dreading it."
+    keys = index_keys(text, "Pablo", datetime(2021, 9, 20, tzinfo=UTC), {})
+    documents = [f"{text} {keys}", *TWINS]
+    index = LexicalIndex(documents, np.arange(len(documents), dtype=np.int64))
+    query = analyze("daniel has a dentist appointment on 11 at 8:30 and is dreading")
+    own = analyze(text)
+    found = index.recognition(query, lambda row: own if row == 0 else analyze(documents[row]))
+    assert found[0] > 0.6
+    assert index.recognition(query)[0] < found[0]  # with its keys counted as its words
+    alone = LexicalIndex([text, *TWINS], np.arange(len(documents), dtype=np.int64))
+    assert alone.recognition(query)[0] > 0.6
+
+
+def test_a_question_asked_again_does_not_recognise_the_question() -> None:
+    # asked again, "How long have you been surfing?" asks what the reply to that turn says
+    documents = ["Wow! How long have you been surfing?", "Five years now, since college."]
+    index = LexicalIndex(documents, np.zeros(2, dtype=np.int64))
+    query = analyze("How long have you been surfing?")
+    assert index.recognition(query, asks=True).max() == 0.0
+    assert index.recognition(query)[0] > 0.0  # the same words, said rather than asked

@@ -51,3 +51,33 @@ def test_a_question_is_not_recognition_and_salience_still_decides_near_ties(mem:
     assert all(
         c.value == 0.0 for h in hits for c in h.explain.contributions if c.signal == "recognition"
     )
+
+
+def test_a_short_dated_memory_is_recognised_by_its_own_words() -> None:
+    # its speaker's name and resolved date are indexed with it; a query that says its
+    # text again with its month left out says neither, and is still recognition, ahead
+    # of better-held twins on the same day at the same hour
+    with Memory(":memory:", embedder=HashEmbedder()) as memory:
+        memory.add(
+            "Daniel has a dentist appointment on 11 September at 8:30 and is dreading it.",
+            speaker="Pablo",
+            occurred_at=NOW - timedelta(days=700),
+            importance=0.1,
+            metadata={"ref": "source"},
+        )
+        for i, name in enumerate(NAMES * 3):
+            memory.add(
+                f"{name} has a dentist appointment on 11 {MONTHS[i % 6]} at 8:30 and is "
+                "dreading it.",
+                speaker=NAMES[(i + 3) % len(NAMES)],
+                occurred_at=NOW - timedelta(days=i + 1),
+                importance=0.95,
+            )
+        # Daniel speaks in the namespace too: BM25 then leaves his name to the speaker signals
+        memory.add("I finally fixed the garden gate.", speaker="Daniel", occurred_at=NOW)
+        hits = memory.search(
+            "daniel has a dentist appointment on 11 at 8:30 and is dreading",
+            now=NOW,
+            reinforce=False,
+        )
+        assert hits[0].engram.metadata.get("ref") == "source", [h.engram.text for h in hits[:3]]

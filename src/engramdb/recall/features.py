@@ -24,6 +24,7 @@ from engramdb.dynamics.retention import (
     retrievability_array,
 )
 from engramdb.model import DEFAULT_IMPORTANCE, DEFAULT_STABILITY_DAYS, Fact
+from engramdb.recall.indexing import keys_of
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
 from engramdb.recall.text import fold
 from engramdb.recall.when import TimeWindow, find_times
@@ -204,6 +205,17 @@ class NamespaceView:
         self.speaker_terms = set(analyze(" ".join(self.known_speakers)))
         self.row_of = {engram_id: i for i, engram_id in enumerate(catalog.ids)}
         self.dynamics = catalog.dynamics or _default_dynamics(catalog)
+
+    def own_terms(self, row: int) -> list[str]:
+        """A memory's analysed terms without those of the keys it is also indexed under
+        (``index_keys``: its speaker's name, resolved dates), which end its document:
+        what recognition compares with the query."""
+        catalog = self.catalog
+        document = catalog.documents[row]
+        stored = catalog.analyses[row] if catalog.analyses else None
+        terms = self.lexical.cache.get(document, stored).split(" ")[1:]
+        keys = analyze(keys_of(document, catalog.speakers[row]))
+        return terms[: len(terms) - len(keys)] if keys else terms
 
     def with_catalog(self, catalog: Catalog) -> NamespaceView:
         """This view for a catalog whose content is the same and only dynamics changed."""
@@ -497,7 +509,9 @@ def signals(
         "lexical_after": bm25["after"],
         "lexical_wide": bm25["wide"],
         "coverage": coverage,
-        "recognition": view.lexical.recognition(query.terms),
+        "recognition": view.lexical.recognition(
+            query.terms, view.own_terms, asks="?" in query.text
+        ),
         "speaker": speaker,
         "speaker_other": speaker_other,
         "neighbour_dense": _neighbour_max(dense, view, floor),

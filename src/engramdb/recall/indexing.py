@@ -9,13 +9,17 @@ the text its vector is computed from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from engramdb.recall.when import find_times
 
-__all__ = ["embedding_text", "index_keys"]
+__all__ = ["embedding_text", "index_keys", "keys_of"]
+
+# What ``index_keys`` puts after the speaker: resolved dates, as ``TimeWindow.label`` says them
+_LABELS = re.compile(r"(?: (?:week of )?(?:\d{1,2} )?(?:[^\W\d_]+ )?\d{4}(?: [^\W\d_]+)?)*")
 
 
 def index_keys(
@@ -32,6 +36,25 @@ def index_keys(
         if label not in keys:
             keys.append(label)
     return " ".join(keys)
+
+
+def keys_of(document: str, speaker: str | None) -> str:
+    """The index keys at the end of a memory's lexical document (its text, then its keys,
+    as the stores join them): the speaker's name and the resolved dates after it.
+
+    Empty when the memory has no speaker, or the document does not end in the keys
+    ``index_keys`` writes: without the speaker to start them, dates resolved from the
+    text cannot be told from the text's own words.
+    """
+    if not speaker:
+        return ""
+    end = len(document)
+    while (at := document.rfind(speaker, 0, end)) >= 0:
+        rest = document[at + len(speaker) :]
+        if (at == 0 or document[at - 1] == " ") and _LABELS.fullmatch(rest):
+            return document[at:]
+        end = at
+    return ""
 
 
 def embedding_text(text: str, speaker: str | None) -> str:

@@ -26,7 +26,7 @@ analysed afresh (docs/recall.md, "What a search reads").
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -285,34 +285,50 @@ class LexicalIndex:
                 out = out + padded[self.offsets[offset]]
         return out
 
-    def recognition(self, terms: Sequence[str]) -> F64:
+    def recognition(
+        self,
+        terms: Sequence[str],
+        own: Callable[[int], Sequence[str]] | None = None,
+        *,
+        asks: bool = False,
+    ) -> F64:
         """How nearly each memory is the query said again, from 0 to 1: recognition,
         which a cue that repeats an experience's own words gives at once (docs/recall.md,
         "Recognition"). Two shares, the smaller counts: of the query's distinct terms,
         weighted by their BM25 IDF, those the memory holds (a term no memory holds at
-        the IDF of one held by none); of the memory's indexed terms, counted as often as
-        they occur, those the query holds. Below ``RECOGNISED`` it is 0; a memory said
-        again word for word is 1.
-        Every query term counts, names too (``scores`` leaves the speakers' out)."""
+        the IDF of one held by none); of the memory's terms, counted as often as they
+        occur, those the query holds. ``own`` gives a memory's own terms, those of its
+        text without the keys it is also indexed under (the speaker's name, resolved
+        dates: a query that says the memory again need not say them); when given, both
+        shares are of those, for the documents that could pass. Below ``RECOGNISED`` it
+        is 0; a memory said again word for word is 1. Every query term counts, names
+        too (``scores`` leaves the speakers' out)."""
         n = self.n
         distinct = list(dict.fromkeys(terms))
         if not distinct or not n:
             return np.zeros(n)
-        ids = self.cache.term_ids(distinct)
         unseen = _idf(n, 0)
-        total = unseen * (len(distinct) - len(ids))
+        idf = dict.fromkeys(distinct, unseen)
         weighed = np.zeros(n)
         shared = np.zeros(n)
-        for term in ids:
-            start, end = self._postings(term)
-            held = end - start
-            idf = _idf(n, held)
-            total += idf
-            weighed[self.rows[start:end]] += idf
+        for term in distinct:
+            start, end = self._postings(self.cache.vocabulary.get(term, -1))
+            if start == end:
+                continue
+            idf[term] = _idf(n, end - start)
+            weighed[self.rows[start:end]] += idf[term]
             shared[self.rows[start:end]] += self.counts[start:end]
-        query_share = weighed / total if total > 0 else weighed
+        total = sum(idf.values())
+        query_share = weighed / total
         memory_share = shared / np.maximum(self.lengths, 1.0)
+        if own is not None:  # its own terms are some of a document's: only these can pass
+            for row in np.flatnonzero(query_share > RECOGNISED).tolist():
+                words = own(row)
+                query_share[row] = sum(idf[t] for t in set(words) & idf.keys()) / total
+                memory_share[row] = sum(1 for t in words if t in idf) / max(len(words), 1)
         nearness = np.minimum(query_share, memory_share)
+        if asks:  # a question asked again: what is meant is its answer, not the question
+            nearness[self.is_question > 0] = 0.0
         return np.clip((nearness - RECOGNISED) / (1.0 - RECOGNISED), 0.0, 1.0)
 
     def scores(self, terms: Sequence[str]) -> dict[str, F64]:
