@@ -9,6 +9,10 @@ and the store is opened and audited after every kill. Writers embed with
 exercises the store's transactions, not the embedding model.
 
     python bench/crash.py --cycles 1000 --out bench/results/crash.json
+
+``--deferred``: writers add with ``embed="later"`` (docs/write-path.md), kills land
+during the background embedder's catch-up too, and the run ends with one more open
+that lets it finish: every memory must then have its vector and be found by it.
 """
 
 from __future__ import annotations
@@ -42,17 +46,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--encryption", action="store_true", help="an encrypted store (a fresh random key)"
     )
+    parser.add_argument(
+        "--deferred", action="store_true", help="writers leave vectors to the background embedder"
+    )
     args = parser.parse_args(argv)
     key = EncryptionKey.from_text(generate_key()) if args.encryption else None
     with tempfile.TemporaryDirectory(prefix="engram-crash-") as workdir:
         report = run_crash_cycles(
-            Path(workdir), args.cycles, seed=args.seed, max_run_s=args.max_run_s, key=key
+            Path(workdir),
+            args.cycles,
+            seed=args.seed,
+            max_run_s=args.max_run_s,
+            key=key,
+            deferred=args.deferred,
         )
     result = {
         "benchmark": "crash",
         "command": "python bench/crash.py " + " ".join(argv or sys.argv[1:]),
         "machine": machine(),
         "embedder": "HashEmbedder (engramdb.testing.fakes)",
+        "deferred": args.deferred,
         **{k: v for k, v in asdict(report).items() if k != "problems"},
         "problems": list(report.problems),
         "writes_per_cycle": report.acknowledged / max(report.cycles, 1),

@@ -79,8 +79,9 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("importance", KW, None),
         ("emotion", KW, None),
         ("idempotency_key", KW, None),
+        ("embed", KW, None),
     ],
-    "add_many": [("items", POS, EMPTY), ("namespace", KW, "default")],
+    "add_many": [("items", POS, EMPTY), ("namespace", KW, "default"), ("embed", KW, None)],
     "search": [
         ("query", POS, EMPTY),
         ("namespace", KW, "default"),

@@ -281,7 +281,9 @@ def test_check_new_memory_fills_occurred_at_and_leaves_estimates_open() -> None:
 
 def test_check_item_names_the_position_and_the_keys_it_takes() -> None:
     assert check_item({"text": "hi", "importance": 1}, 0, LIMITS, NOW).importance == 1.0
-    assert set(inspect.signature(Memory.add).parameters) - {"self", "namespace"} == ITEM_KEYS
+    # the batch's options are not an item's: its namespace, and when its vectors are made
+    batch = {"self", "namespace", "embed"}
+    assert set(inspect.signature(Memory.add).parameters) - batch == ITEM_KEYS
     with pytest.raises(InvalidInputError, match=r"^item 3 must be a mapping, got str$"):
         check_item("hi", 3, LIMITS, NOW)
     with pytest.raises(InvalidInputError, match=r"^item 1 has unknown keys \['7', 'when'\]"):

@@ -116,9 +116,11 @@ class Client(MemoryAPI):
         importance: float | None = None,
         emotion: str | None = None,
         idempotency_key: str | None = None,
+        embed: str | None = None,
     ) -> Engram:
         """Remember one experience; returns it as stored, or the memory already holding
-        it with ``repeated=True`` (docs/repetition.md)."""
+        it with ``repeated=True`` (docs/repetition.md). ``embed="later"``: the server
+        embeds it after it returns (docs/write-path.md)."""
         body = _item(
             {
                 "text": text,
@@ -129,20 +131,29 @@ class Client(MemoryAPI):
                 "importance": importance,
                 "emotion": emotion,
                 "idempotency_key": idempotency_key,
+                "embed": embed,
             }
         )
         return wire.from_json(Engram, self._call("POST", _ns(namespace, "engrams"), body))
 
     def add_many(
-        self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        embed: str | None = None,
     ) -> list[Engram]:
-        """Remember several experiences in one transaction (all or none)."""
+        """Remember several experiences in one transaction (all or none); ``embed`` as
+        ``add``'s, for the whole batch."""
         if isinstance(items, (str, bytes, Mapping)):
             raise InvalidInputError("items must be an iterable of mappings (one per memory)")
         batch = [_item(item) for item in items]
         if not batch:
             return []
-        found = self._call("POST", _ns(namespace, "engrams/batch"), {"items": batch})
+        body: dict[str, Any] = {"items": batch}
+        if embed is not None:
+            body["embed"] = embed
+        found = self._call("POST", _ns(namespace, "engrams/batch"), body)
         return [wire.from_json(Engram, e) for e in found["engrams"]]
 
     def update(

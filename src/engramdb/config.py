@@ -145,9 +145,11 @@ class Settings:
     # 16 texts per batch embedded fastest on this project's AVX2 machines (BENCHMARKS.md,
     # "Embedding speed"): padding grows with batch size.
     embed_batch_size: int = 16
+    # when a write's vector is computed (docs/write-path.md): "now", before add returns,
     # or "later", by the background embedder; imports leave it for later whatever this says.
     # ``background_embedder`` False: this process embeds nothing later; what it leaves
     # pending waits for one that does (a server, the next import)
+    embed: str = "now"
     background_embedder: bool = True
     ann_threshold: int = 20_000
     # two-stage recall (docs/recall.md): a namespace of up to 1,000 memories (every
@@ -234,6 +236,7 @@ class Settings:
             embedder_model=env.get("ENGRAMDB_EMBEDDER_MODEL", base.embedder_model),
             embedder_api_key_env=base.embedder_api_key_env,
             embed_batch_size=int(env.get("ENGRAMDB_EMBED_BATCH_SIZE", base.embed_batch_size)),
+            embed=env.get("ENGRAMDB_EMBED", base.embed),
             background_embedder=env.get("ENGRAMDB_BACKGROUND_EMBEDDER", "1").strip().lower()
             not in {"0", "false", "no", "off"},
             ann_threshold=int(env.get("ENGRAMDB_ANN_THRESHOLD", base.ann_threshold)),

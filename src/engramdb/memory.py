@@ -18,6 +18,7 @@ from typing import Any
 
 from engramdb import repetition, transfer, wire
 from engramdb.api import MemoryAPI
+from engramdb.catchup import CatchUp
 from engramdb.clock import Clock, SystemClock
 from engramdb.config import EncryptionKey, Settings
 from engramdb.consolidate import Consolidator, Progress
@@ -82,6 +83,7 @@ WORKING_MAX_TURNS = 200
 CONTEXT_POOL = 60
 
 DEFAULT_NAMESPACE = "default"
+Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
 class Memory(MemoryAPI):
@@ -126,10 +128,13 @@ class Memory(MemoryAPI):
         self._read_only = read_only
         self._keeper: DynamicsKeeper | None = None
         self._keeper_lock = threading.Lock()
+        idle = read_only or not self.settings.background_embedder  # docs/write-path.md
+        self._catchup = CatchUp(self._store, lambda: self.embedder, self._dynamics, idle)
 
     # -- lifecycle --------------------------------------------------------------
 
     def close(self) -> None:
+        self._catchup.close()
         if self._keeper is not None and not self._read_only:
             try:
                 self._keeper.flush()  # queued recalls are written, not lost
@@ -218,6 +223,7 @@ class Memory(MemoryAPI):
         importance: float | None = None,
         emotion: str | None = None,
         idempotency_key: str | None = None,
+        embed: str | None = None,
     ) -> Engram:
         """Remember one experience; returns it as stored.
 
@@ -226,6 +232,7 @@ class Memory(MemoryAPI):
         The same text, speaker, session and ``occurred_at`` as a memory of the
         namespace, or an ``idempotency_key`` used before, returns that memory
         with ``repeated=True`` instead of storing a copy (docs/repetition.md).
+        ``embed="later"`` returns before the vector is computed (docs/write-path.md).
         """
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
@@ -242,13 +249,13 @@ class Memory(MemoryAPI):
             emotion=emotion,
             idempotency_key=idempotency_key,
         )
-        return self._write(namespace, [new], now)[0]
+        return self._write(namespace, [new], now, embed)[0]
 
     def add_many(
-        self, items: Iterable[Mapping[str, Any]], *, namespace: str = DEFAULT_NAMESPACE
+        self, items: Items, *, namespace: str = DEFAULT_NAMESPACE, embed: str | None = None
     ) -> list[Engram]:
-        """Remember several experiences in one transaction (all or none); an item
-        repeating a memory (or an earlier item) returns it (docs/repetition.md)."""
+        """Remember several experiences in one transaction (all or none); an item repeating
+        a memory (or an earlier item) returns it (docs/repetition.md); ``embed`` as add's."""
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
         batch = list(check_many(items, "items", "mappings (one per memory)"))
@@ -260,13 +267,16 @@ class Memory(MemoryAPI):
             )
         now = self._clock.now()
         checked = [check_item(item, i, limits, now) for i, item in enumerate(batch)]
-        return self._write(namespace, checked, now)
+        return self._write(namespace, checked, now, embed)
 
-    def _write(self, namespace: str, items: list[NewMemory], now: datetime) -> list[Engram]:
+    def _write(
+        self, namespace: str, items: list[NewMemory], now: datetime, embed: str | None
+    ) -> list[Engram]:
         """Write checked memories recorded at ``now``; returns what each is now."""
         if namespace in self.settings.redact_namespaces:
             items = [item.redacted() for item in items]
-        return repetition.write(
+        later = self._catchup.later(self.settings.embed if embed is None else embed)
+        written = repetition.write(
             self._store,
             self._dynamics,
             lambda: self.embedder,
@@ -274,7 +284,9 @@ class Memory(MemoryAPI):
             namespace,
             items,
             now,
+            later=later,
         )
+        return self._catchup.woken(later, written)
 
     def update(
         self,
@@ -588,11 +600,10 @@ class Memory(MemoryAPI):
     # -- memory dynamics (docs/dynamics.md) ---------------------------------------------------
 
     def flush(self) -> int:
-        """Write the queued recalls of every namespace now; returns memories updated.
-
-        Searches queue recalls and write them every ``Settings.recall_flush_every``
-        hits and at ``close``; call this to have them written sooner.
-        """
+        """Wait for pending vectors (docs/write-path.md; ``close`` leaves them to the next
+        open), then write the queued recalls that searches write every
+        ``Settings.recall_flush_every`` hits and at ``close``; returns memories updated."""
+        self._catchup.flush()
         return self._dynamics().flush()
 
     def set_budget(
@@ -700,17 +711,22 @@ class Memory(MemoryAPI):
         self.import_records([record])
         return self.get(parsed.id, namespace=parsed.namespace)
 
-    def import_records(self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 256) -> int:
+    def import_records(
+        self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 256, embed: str = "later"
+    ) -> int:
         """Restore exported memories (``export``'s dicts) in batches; returns how many.
 
         Every record is checked before anything is written; then each batch of
-        ``batch_size`` is embedded in one call and written in one transaction
-        (all of the batch or none). An id that already exists, or appears twice,
-        raises ``InvalidInputError``; batches written before a failing one stay.
+        ``batch_size`` is written in one transaction (all of the batch or none), its
+        vectors left to the background embedder (``embed="now"``: embedded first;
+        docs/write-path.md). An id that already exists, or appears twice, raises
+        ``InvalidInputError``; batches written before a failing one stay.
         """
-        return transfer.import_records(
-            self._store, lambda: self.embedder, self.settings.limits, records, batch_size
+        later = self._catchup.later(embed)
+        count = transfer.import_records(
+            self._store, lambda: self.embedder, self.settings.limits, records, batch_size, later
         )
+        return self._catchup.woken(later, count)
 
     def backup(self, path: str | Path) -> Path:
         """Write a consistent copy of the whole store to the file ``path``, online.

@@ -124,6 +124,8 @@ class Explanation:
     The memory's dynamics at search time ride along (docs/dynamics.md): ``retention`` is
     R(now) on its forgetting curve, ``stability_days`` its S, ``importance``
     and ``emotion`` as stored; None where the search did not compute them.
+    ``without_vector``: the memory was ranked before its vector arrived, by
+    everything but its meaning (docs/write-path.md).
     """
 
     contributions: tuple[Contribution, ...]
@@ -132,6 +134,7 @@ class Explanation:
     stability_days: float | None = None
     importance: float | None = None
     emotion: str | None = None
+    without_vector: bool = False
 
     @property
     def shares(self) -> dict[str, float]:
@@ -149,7 +152,8 @@ class Explanation:
             if self.emotion is not None:
                 dynamics += f", {self.emotion}"
             dynamics += "]"
-        return parts + found + dynamics
+        pending = " (ranked without its vector)" if self.without_vector else ""
+        return parts + found + dynamics + pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,8 @@ class NamespaceStats:
     sessions: int
     first_occurred_at: datetime | None
     last_occurred_at: datetime | None
+    # memories whose vector has not arrived yet (docs/write-path.md)
+    pending_vectors: int = 0
 
 
 @dataclass(frozen=True, slots=True)

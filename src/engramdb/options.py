@@ -27,6 +27,7 @@ __all__ = [
     "ADD",
     "CONSOLIDATE",
     "CONTEXT",
+    "EMBED",
     "FACTS",
     "LOCAL_ONLY",
     "OPERATIONS",
@@ -115,6 +116,10 @@ _MIN_RELEVANCE = Option(
     0.0,
 )
 
+#: When a write's vector is computed (docs/write-path.md): before the write returns, or
+#: by the background embedder after it; ``Settings.embed`` is the store's default.
+EMBED: tuple[str, ...] = ("now", "later")
+
 ADD = Operation(
     name="add",
     options=(
@@ -136,6 +141,12 @@ ADD = Operation(
             "A key of the caller's for this write (one line): a retry with the same key "
             "returns the memory the first write stored, changing nothing; other content "
             "under a used key is a conflict (docs/repetition.md).",
+        ),
+        Option(
+            "embed",
+            "When its vector is computed: now (before the write returns) or later (by the "
+            "background embedder: found by its words at once, by its meaning when the vector "
+            "arrives; docs/write-path.md). Default: the store's setting.",
         ),
     ),
     command="add",

@@ -13,7 +13,9 @@ with one indexed read. Then, item by item in the batch's order:
 - a key or content an earlier item of the same call carried: that item's memory;
 - anything else is new: embedded, appraised and stored.
 
-Only the new memories are embedded, in one call, and written in one transaction
+Only the new memories are embedded, in one call (with ``later``, not here: they are
+stored without their vectors, which the background embedder adds, docs/write-path.md),
+and written in one transaction
 (the store yields to a writer that stored the same content since: one memory);
 repetitions are recorded just before, in a transaction of their own. Every memory
 returned for a repetition or replay says ``repeated=True``. Validation and
@@ -33,7 +35,7 @@ from engramdb.errors import ConflictError, StoreError
 from engramdb.model import Engram
 from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.store import EngramRecord, Store
-from engramdb.store.base import Held, Repetition
+from engramdb.store.base import NO_VECTOR, Held, Repetition
 from engramdb.store.identity import content_identity, key_identity
 from engramdb.validation import NewMemory
 
@@ -70,8 +72,11 @@ def write(
     namespace: str,
     items: list[NewMemory],
     now: datetime,
+    *,
+    later: bool = False,
 ) -> list[Engram]:
-    """Write checked memories recorded at ``now``; what each item is now, in order."""
+    """Write checked memories recorded at ``now``; what each item is now, in order.
+    ``later``: store new memories without their vectors (docs/write-path.md)."""
     plan = _plan(store, namespace, items)
     out: dict[int, Engram] = {}
     repetitions = [
@@ -84,7 +89,7 @@ def write(
     if repetitions:
         keeper().repeated(namespace, repetitions)
     if plan.new:
-        written = _store_new(store, keeper, embedder, namespace, items, plan, now)
+        written = _store_new(store, keeper, embedder, namespace, items, plan, now, later)
         out.update(zip(plan.new, written, strict=True))
     if plan.held:
         ids = [h.engram_id for h in plan.held.values()]
@@ -153,10 +158,11 @@ def _store_new(
     items: list[NewMemory],
     plan: _Plan,
     now: datetime,
+    later: bool,
 ) -> list[Engram]:
     new = [items[i] for i in plan.new]
     model = embedder()
-    vectors = model.embed([embedding_text(m.text, m.speaker) for m in new])
+    vectors = None if later else model.embed([embedding_text(m.text, m.speaker) for m in new])
     dynamics = keeper()
     initial = dynamics.initial(namespace, new, vectors)
     written = store.insert(
@@ -171,7 +177,7 @@ def _store_new(
                 speaker=m.speaker,
                 metadata=m.metadata,
                 kind="episode",
-                vector=vectors[n],
+                vector=NO_VECTOR if vectors is None else vectors[n],
                 model_id=model.model_id,
                 keys=index_keys(m.text, m.speaker, m.occurred_at, m.metadata),
                 importance=initial[n].importance,
@@ -182,6 +188,8 @@ def _store_new(
                 identity=plan.identities[i],
                 idempotency=plan.keys[i],
                 request=plan.requests[i],
+                importance_given=m.importance is not None,
+                emotion_given=m.emotion is not None,
             )
             for n, (i, m) in enumerate(zip(plan.new, new, strict=True))
         ]

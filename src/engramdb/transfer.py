@@ -27,7 +27,7 @@ from engramdb.errors import InvalidInputError
 from engramdb.model import Fact
 from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.store import EngramRecord, Store, VersionRecord
-from engramdb.store.base import DynamicsUpdate, Link
+from engramdb.store.base import NO_VECTOR, DynamicsUpdate, Link
 from engramdb.validation import (
     check_emotion,
     check_id,
@@ -102,11 +102,14 @@ def import_records(
     limits: Limits,
     records: Iterable[Mapping[str, Any]],
     batch_size: int,
+    later: bool = False,
 ) -> int:
     """Restore export records into ``store``; returns how many (``Memory.import_records``).
 
     ``embedder`` is called when the first batch is embedded, so an import with
-    nothing to write never loads a model.
+    nothing to write never loads a model. ``later``: the memories are written
+    without their vectors, which the background embedder adds (docs/write-path.md);
+    their dynamics are the record's and stay.
     """
     records = check_many(records, "records", "exported records")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -124,7 +127,7 @@ def import_records(
         seen.add((item.namespace, item.id))
     _check_references(store, parsed)
     for start in range(0, len(parsed), batch_size):
-        _import_batch(store, embedder(), parsed[start : start + batch_size])
+        _import_batch(store, embedder(), parsed[start : start + batch_size], later)
     by_namespace: dict[str, list[_Exported]] = {}
     for item in parsed:
         by_namespace.setdefault(item.namespace, []).append(item)
@@ -156,7 +159,7 @@ def _check_references(store: Store, parsed: list[_Exported]) -> None:
             )
 
 
-def _import_batch(store: Store, embedder: Embedder, batch: list[_Exported]) -> None:
+def _import_batch(store: Store, embedder: Embedder, batch: list[_Exported], later: bool) -> None:
     by_namespace: dict[str, list[str]] = {}
     for item in batch:
         by_namespace.setdefault(item.namespace, []).append(item.id)
@@ -166,9 +169,8 @@ def _import_batch(store: Store, embedder: Embedder, batch: list[_Exported]) -> N
             raise InvalidInputError(
                 f"memory {sorted(existing)[0]!r} already exists in {namespace!r}"
             )
-    vectors = embedder.embed(
-        [embedding_text(item.current.text, item.current.speaker) for item in batch]
-    )
+    texts = [embedding_text(item.current.text, item.current.speaker) for item in batch]
+    vectors = None if later else embedder.embed(texts)
     model_id = embedder.model_id
     store.restore_many(
         [
@@ -183,7 +185,7 @@ def _import_batch(store: Store, embedder: Embedder, batch: list[_Exported]) -> N
                     speaker=item.current.speaker,
                     metadata=item.current.metadata,
                     kind=item.kind,
-                    vector=vectors[i],
+                    vector=NO_VECTOR if vectors is None else vectors[i],
                     model_id=model_id,
                     keys=index_keys(
                         item.current.text,
@@ -192,6 +194,8 @@ def _import_batch(store: Store, embedder: Embedder, batch: list[_Exported]) -> N
                         item.current.metadata,
                     ),
                     **item.strength,
+                    importance_given=True,  # the record's dynamics stand
+                    emotion_given=True,
                 ),
                 item.versions,
             )

@@ -20,6 +20,7 @@ from engramdb.config import Limits
 from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
 from engramdb.filters import Filter, parse
+from engramdb.options import EMBED
 from engramdb.security.redact import redacted
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "NewMemory",
     "check_budget",
     "check_context",
+    "check_embed",
     "check_emotion",
     "check_emotions",
     "check_filter",
@@ -240,6 +242,13 @@ def check_flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInputError(f"{name} must be True or False")
     return value
+
+
+def check_embed(value: object) -> str:
+    """When a write's vector is computed (``options.EMBED``, docs/write-path.md)."""
+    if value not in EMBED:
+        raise InvalidInputError(f"embed must be one of {', '.join(EMBED)}, got {value!r}")
+    return str(value)
 
 
 def check_id(value: object) -> str:

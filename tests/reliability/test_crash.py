@@ -104,3 +104,14 @@ def test_an_encrypted_store_survives_kills_too(tmp_path: Path) -> None:
     assert report.problems == ()
     assert report.lost == 0
     assert report.acknowledged > 20
+
+
+def test_deferred_embedding_loses_nothing_and_every_vector_arrives(tmp_path: Path) -> None:
+    # writers leave vectors to the background embedder (docs/write-path.md); kills land
+    # during its catch-up, and the run ends with one more open that finishes it
+    report = run_crash_cycles(tmp_path, 20, seed=11, max_run_s=0.5, deferred=True)
+    assert report.problems == ()
+    assert report.ok
+    assert report.lost == 0
+    assert report.acknowledged > 10  # the kills landed while it was writing
+    assert report.memories > 0  # and the last audit found each of them by its vector

@@ -51,6 +51,7 @@ def _written_before_usage(path: Path) -> None:
     """Take the store back to the schema before usage was kept, rows and all (the
     migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE vectors_pending")  # vectors that follow (docs/write-path.md)
         conn.executescript(
             IDENTITIES
             + ROW_CHECKSUMS

@@ -77,6 +77,9 @@ def add(
     idempotency_key: Annotated[
         str | None, typer.Option("--idempotency-key", help=ADD.help("idempotency_key"))
     ] = None,
+    embed: Annotated[
+        str | None, typer.Option("--embed", metavar="now|later", help=ADD.help("embed"))
+    ] = None,
 ) -> None:
     """Remember one experience and print its id (with --json: the memory as stored).
 
@@ -98,6 +101,7 @@ def add(
             importance=importance,
             emotion=emotion,
             idempotency_key=idempotency_key,
+            embed=embed,
         )
     audit.record(cli.settings.path, "add", ns, target=engram.id)
     if cli.json:

@@ -7,15 +7,24 @@ the facade's. An import reads and parses the whole file before it writes
 anything, so a malformed line leaves the store untouched; after that, each
 batch is one transaction. An import is recorded in the audit log, one entry per
 namespace it wrote to, with the count (actor ``local``).
+
+Memories are written without their vectors by default (``--embed later``,
+docs/write-path.md): each is durable and found by its words once its batch
+commits, and the command then waits for the background embedder, its progress
+line showing both stages (written, embedded); ``--no-wait`` returns once every
+memory is written, and the next process that opens the store for writing
+embeds the rest.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -26,6 +35,7 @@ from engramdb import InvalidInputError, Memory
 from engramdb.cli.output import counted, emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.formats import locomo
+from engramdb.options import ADD
 from engramdb.security import audit
 from engramdb.store.files import private_file
 
@@ -128,6 +138,7 @@ def write_plan(
     progress: Any,
     counts: dict[str, int] | None = None,
     repeated: dict[str, int] | None = None,
+    embed: str = "later",
 ) -> dict[str, int]:
     """Write a plan; returns how many memories went into each namespace.
 
@@ -142,14 +153,14 @@ def write_plan(
     # batch), not one embedding call per record (docs/reliability.md).
     for start in range(0, len(plan.records), BATCH):
         batch = plan.records[start : start + BATCH]
-        mem.import_records(batch, batch_size=BATCH)
+        mem.import_records(batch, batch_size=BATCH, embed=embed)
         for record in batch:
             counts[record["namespace"]] = counts.get(record["namespace"], 0) + 1
         progress.update(len(batch))
     for target, items in plan.items.items():
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
-            again = sum(e.repeated for e in mem.add_many(batch, namespace=target))
+            again = sum(e.repeated for e in mem.add_many(batch, namespace=target, embed=embed))
             counts[target] = counts.get(target, 0) + len(batch) - again
             if again:
                 repeated[target] = repeated.get(target, 0) + again
@@ -189,6 +200,18 @@ def import_(
             "--namespace-prefix", help="LoCoMo without --namespace: prefix for each sample_id."
         ),
     ] = "",
+    embed: Annotated[
+        str,
+        typer.Option("--embed", metavar="now|later", help=ADD.help("embed").split(" Default")[0]),
+    ] = "later",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for every vector before returning; --no-wait returns once every memory "
+            "is written (the next process that opens the store for writing embeds the rest).",
+        ),
+    ] = True,
 ) -> None:
     """Import memories from JSONL (export records or plain items) or a LoCoMo file."""
     cli = state(ctx)
@@ -204,8 +227,16 @@ def import_(
     counts: dict[str, int] = {}
     repeated: dict[str, int] = {}
     try:
-        with cli.memory() as mem, _progress(plan.total) as progress:
-            write_plan(mem, plan, progress, counts, repeated)
+        # The writes first, with no embedding beside them (on a small machine it would
+        # take the cores the writes need); then, unless --no-wait, a store opened
+        # again starts the background embedder, and the command waits for it.
+        writing = replace(cli.settings, background_embedder=False)
+        with _progress(plan.total) as progress:
+            with Memory(settings=writing) as mem:
+                write_plan(mem, plan, progress, counts, repeated, embed)
+            if wait:
+                with Memory(settings=cli.settings) as mem:
+                    _catch_up(mem, list(counts), progress)
     finally:
         # One audit entry per namespace written, also when a later batch failed:
         # each batch is its own transaction, so what committed stays.
@@ -223,19 +254,68 @@ def import_(
         typer.echo(f"imported {counted(total)}: {where}{held}")
 
 
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    """A progress bar on stderr, only when stderr is a terminal (logs and pipes stay clean)."""
-    if not sys.stderr.isatty():
-        yield _Silent()
-        return
-    with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:
-        yield bar
+def _catch_up(mem: Memory, namespaces: list[str], progress: Progress) -> None:
+    """Wait for the background embedder (``Memory.flush``), showing its progress."""
+    waiting: list[BaseException] = []
+
+    def flush() -> None:
+        try:
+            mem.flush()
+        except BaseException as exc:  # raised again in the command's thread
+            waiting.append(exc)
+
+    thread = threading.Thread(target=flush, name="engram-import-wait")
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.5)
+        progress.pending(sum(mem.stats(namespace=ns).pending_vectors for ns in namespaces))
+    if waiting:
+        raise waiting[0]
+    progress.pending(0)
 
 
-class _Silent:
+class Progress:
+    """Both stages of an import on one line of stderr, when stderr is a terminal (logs
+    and pipes stay clean): memories written, and vectors embedded (docs/write-path.md)."""
+
+    def __init__(self, total: int, shown: bool) -> None:
+        self.total, self.shown = total, shown
+        self.written = 0
+        self.embedded: int | None = None
+        self._drawn = 0.0
+
     def update(self, steps: int) -> None:
-        pass
+        self.written += steps
+        self._draw()
+
+    def pending(self, count: int) -> None:
+        self.embedded = max(0, self.written - count)
+        self._draw(force=count == 0)
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.shown or (not force and now - self._drawn < 0.2):
+            return
+        self._drawn = now
+        line = f"importing: written {self.written}/{self.total}"
+        if self.embedded is not None:
+            line += f", embedded {self.embedded}/{self.written}"
+        sys.stderr.write(f"\r{line}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self._draw(force=True)
+            sys.stderr.write("\n")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Progress]:
+    progress = Progress(total, shown=sys.stderr.isatty())
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def export(

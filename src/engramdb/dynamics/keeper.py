@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from engramdb.dynamics import importance as importance_cues
 from engramdb.dynamics.dormancy import to_put_aside
-from engramdb.dynamics.emotion import EmotionTagger
+from engramdb.dynamics.emotion import Appraisal, EmotionTagger, arousal, valence
 from engramdb.dynamics.reinforce import merged, reinforcement
 from engramdb.dynamics.retention import (
     elapsed_days,
@@ -109,18 +109,33 @@ class DynamicsKeeper:
         self,
         namespace: str,
         items: Sequence[Appraisable],
-        vectors: npt.NDArray[np.float32],
+        vectors: npt.NDArray[np.float32] | None,
     ) -> list[Initial]:
         """Each new memory's dynamics, from its text (``vectors`` holds their embeddings)
         unless the item gives its ``importance`` / ``emotion``.
 
         Novelty is judged against the namespace's nearest memory and the batch's
-        earlier items (``nearest_similarities``).
+        earlier items (``nearest_similarities``). Without ``vectors`` (they follow,
+        and the appraisal with them: docs/write-path.md) each value has its stated
+        one until then: no novelty (an unknown likeness counts as none new), the
+        label "neutral" and valence and arousal 0 (unless the item gives its
+        emotion: then they are read from its words now, as they would be later).
         """
-        appraisals = self.tagger.appraise([item.text for item in items], vectors)
-        nearest_sims = nearest_similarities(
-            self.store, namespace, vectors, [item.importance is None for item in items]
-        )
+        texts = [item.text for item in items]
+        if vectors is None:
+            appraisals = [
+                Appraisal(0.0, 0.0, "neutral")
+                if item.emotion is None
+                else Appraisal(v, arousal(item.text, v), item.emotion)
+                for item in items
+                for v in [0.0 if item.emotion is None else valence(item.text)]
+            ]
+            nearest_sims = [1.0] * len(items)
+        else:
+            appraisals = self.tagger.appraise(texts, vectors)
+            nearest_sims = nearest_similarities(
+                self.store, namespace, vectors, [item.importance is None for item in items]
+            )
         out = []
         for item, appraisal, similarity in zip(items, appraisals, nearest_sims, strict=True):
             label = appraisal.label if item.emotion is None else item.emotion

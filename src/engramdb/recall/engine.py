@@ -200,6 +200,8 @@ class Recaller:
                         stability_days=float(view.dynamics.stability_days[index]),
                         importance=float(view.dynamics.importance[index]),
                         emotion=view.dynamics.emotions[index],
+                        # a memory's vector row is zeros until it arrives (docs/write-path.md)
+                        without_vector=not view.catalog.vectors[index].any(),
                     ),
                     neighbours=around,
                 )

@@ -55,7 +55,7 @@ from engramdb.model import (
     NamespaceStats,
     Version,
 )
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, SEARCH
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, SEARCH
 from engramdb.validation import MAX_BUDGET
 
 __all__ = [
@@ -388,12 +388,19 @@ class EngramIn(_In):
     idempotency_key: str | None = Field(
         default=None, description=ADD.help("idempotency_key"), json_schema_extra=LABEL_RULE
     )
+    embed: str | None = Field(
+        default=None, description=ADD.help("embed"), json_schema_extra={"enum": list(EMBED)}
+    )
 
 
 class BatchIn(_In):
-    """Several experiences, remembered in one transaction (all or none)."""
+    """Several experiences, remembered in one transaction (all or none); ``embed`` is
+    the batch's (an item's own is refused)."""
 
     items: list[EngramIn]
+    embed: str | None = Field(
+        default=None, description=ADD.help("embed"), json_schema_extra={"enum": list(EMBED)}
+    )
 
 
 class EngramPatch(_In):

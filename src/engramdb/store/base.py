@@ -107,6 +107,7 @@ from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.store.identity import Held, Repetition
 from engramdb.store.records import (
+    NO_VECTOR,
     Active,
     Candidate,
     Catalog,
@@ -119,10 +120,13 @@ from engramdb.store.records import (
     FactChange,
     FactRow,
     Link,
+    PendingVector,
+    VectorArrival,
     VersionRecord,
 )
 
 __all__ = [
+    "NO_VECTOR",
     "Active",
     "Candidate",
     "Capability",
@@ -137,8 +141,10 @@ __all__ = [
     "FactRow",
     "Held",
     "Link",
+    "PendingVector",
     "Repetition",
     "Store",
+    "VectorArrival",
     "VersionRecord",
     "taken_along",
 ]
@@ -153,6 +159,8 @@ class Capability(enum.Enum):
     CONCURRENT_PROCESSES = "concurrent_processes"  # several processes may open one store
     BACKUP = "backup"  # online consistent backup
     ENCRYPTION = "encryption"  # envelope encryption at rest, master key rotation (docs/security.md)
+    # a memory may be written without its vector, which follows (docs/write-path.md)
+    DEFERRED_VECTORS = "deferred_vectors"
 
 
 def taken_along(
@@ -447,6 +455,27 @@ class Store(ABC):
     @abstractmethod
     def model_ids(self) -> set[str]:
         """The embedding model ids of the stored vectors."""
+
+    # -- vectors that follow their memory (docs/write-path.md) -------------------------
+    # A backend with ``Capability.DEFERRED_VECTORS`` lets ``insert`` take a record
+    # without its vector (``EngramRecord.pending``, its vector ``NO_VECTOR``): the
+    # memory is stored and found by everything but its meaning, and stays pending until
+    # ``set_vectors``. One without it inherits these: nothing is ever pending, and the
+    # facade embeds before it writes.
+
+    def pending_vectors(self, limit: int) -> list[PendingVector]:
+        """Up to ``limit`` memories written without their vector, of every namespace,
+        oldest write first. A delete takes a pending memory along; an ``update``
+        writes the new version's vector, so the memory is no longer pending."""
+        return []
+
+    def set_vectors(self, namespace: str, arrivals: Sequence[VectorArrival]) -> int:
+        """Write the vectors of pending memories, with what is derived from them, in one
+        transaction; returns how many were written. A memory no longer pending
+        (deleted, or updated since) is skipped: its stored vector, if any, stands."""
+        if arrivals:
+            raise StoreError(f"{type(self).__name__} keeps no memory without its vector")
+        return 0
 
     # -- memory dynamics (docs/dynamics.md) ---------------------------------------------
 

@@ -31,6 +31,7 @@ from engramdb.model import (
 )
 
 __all__ = [
+    "NO_VECTOR",
     "Active",
     "Candidate",
     "Catalog",
@@ -43,6 +44,8 @@ __all__ = [
     "FactChange",
     "FactRow",
     "Link",
+    "PendingVector",
+    "VectorArrival",
     "VersionRecord",
 ]
 
@@ -64,6 +67,8 @@ class EngramRecord:
     speaker: str | None
     metadata: Mapping[str, Any]
     kind: str
+    # empty (no dimensions, ``NO_VECTOR``): written without its vector, which the
+    # background embedder adds later (docs/write-path.md, ``Capability.DEFERRED_VECTORS``)
     vector: npt.NDArray[np.float32]
     model_id: str
     keys: str = ""
@@ -80,6 +85,15 @@ class EngramRecord:
     identity: str | None = None
     idempotency: str | None = None
     request: str | None = None
+    # A memory written without its vector: whether the caller gave its importance and
+    # emotion (they stand), or they are to be derived once the vector arrives.
+    importance_given: bool = False
+    emotion_given: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """Whether the memory is written without its vector (``NO_VECTOR``)."""
+        return self.vector.size == 0
 
     def written(self) -> Engram:
         """The memory this record becomes when ``Store.insert`` writes it: version 1,
@@ -102,6 +116,38 @@ class EngramRecord:
             arousal=self.arousal,
             emotion=self.emotion,
         )
+
+
+#: ``EngramRecord.vector`` of a memory whose vector follows (docs/write-path.md).
+NO_VECTOR: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+NO_VECTOR.flags.writeable = False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingVector:
+    """A memory written without its vector (docs/write-path.md), as it is now, and
+    whether its importance and emotion were the caller's (they stand) or are still
+    the stated values that the vector's arrival replaces."""
+
+    engram: Engram
+    importance_given: bool
+    emotion_given: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VectorArrival:
+    """A pending memory's vector, with what is derived from it (and from its words,
+    deferred with it); None keeps the stored value (a given importance or emotion).
+    ``emotion`` comes with its ``valence`` and ``arousal``."""
+
+    id: str
+    vector: npt.NDArray[np.float32]
+    model_id: str
+    importance: float | None = None
+    stability_days: float | None = None
+    emotion: str | None = None
+    valence: float = 0.0
+    arousal: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +369,15 @@ class Dynamics:
 
 @dataclass(frozen=True, slots=True)
 class DynamicsUpdate:
-    """New dynamic state for one memory; fields left None keep their stored value."""
+    """New dynamic state for one memory; fields left None keep their stored value.
+
+    ``recalled`` is how many recalls the update adds (``recalls`` is the count as
+    the writing process saw it after them). A store that several processes write
+    at once adds ``recalled`` to what it holds, keeps the later ``last_recalled_at``
+    and the larger ``stability_days``, so that two processes' recalls of one memory
+    are neither lost nor counted twice (docs/scaling.md); a store of one process
+    may write the fields as they are.
+    """
 
     id: str
     stability_days: float | None = None
@@ -331,6 +385,7 @@ class DynamicsUpdate:
     last_recalled_at: datetime | None = None
     recalls: int | None = None
     dormant: bool | None = None
+    recalled: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,9 @@ from engramdb.errors import InvalidInputError, NotFoundError, StoreError
 from engramdb.filters import Filter, parse
 from engramdb.model import Engram
 from engramdb.store.base import (
+    NO_VECTOR,
     Active,
+    Capability,
     ConsolidationBatch,
     DynamicsUpdate,
     EngramRecord,
@@ -41,6 +43,7 @@ from engramdb.store.base import (
     FactRow,
     Link,
     Store,
+    VectorArrival,
     VersionRecord,
 )
 from engramdb.testing.fakes import HashEmbedder
@@ -56,6 +59,7 @@ __all__ = [
     "check_closed_store_raises",
     "check_consolidation_batch_is_one_transaction",
     "check_consolidation_round_trip",
+    "check_deferred_vectors",
     "check_delete_removes_everything",
     "check_delete_takes_derived_only_memories",
     "check_dynamics_round_trip",
@@ -1563,6 +1567,61 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
             assert counts == [0, min(2, len(expected)), len(expected)], where
 
 
+def check_deferred_vectors(factory: StoreFactory) -> None:
+    """A memory written without its vector (docs/write-path.md) is stored and found by its
+    words, pending until ``set_vectors`` writes the vector and what is derived from it.
+
+    A backend without ``Capability.DEFERRED_VECTORS`` (PostgresStore so far) holds
+    nothing pending and refuses arrivals: the facade embeds before it writes there."""
+    with _opened(factory) as store:
+        if Capability.DEFERRED_VECTORS not in store.capabilities:
+            assert store.pending_vectors(10) == []
+            assert store.set_vectors("ns", []) == 0
+            return
+        waiting = replace(make_record("ns", "a waiting zebra"), vector=NO_VECTOR)
+        given = replace(make_record("ns", "a given yak"), vector=NO_VECTOR, importance_given=True)
+        doomed = replace(make_record("ns", "a doomed gnu"), vector=NO_VECTOR)
+        done = make_record("ns", "a done okapi")
+        store.insert([waiting, given, doomed, done])
+        assert _lexical(store, "ns", "zebra") == [waiting.id]
+        assert _dense(store, "ns", EMBEDDER.embed(["a waiting zebra"])[0]) == [done.id]
+        assert not store.vectors("ns", [waiting.id]).any(), "a pending memory has a vector"
+        assert waiting.id in store.catalog("ns").ids
+        pending = store.pending_vectors(10)
+        assert [p.engram.id for p in pending] == [waiting.id, given.id, doomed.id]
+        assert [p.importance_given for p in pending] == [False, True, False]
+        assert store.stats("ns").pending_vectors == 3
+        _assert_sound(store)
+        store.delete("ns", doomed.id)
+        vector = EMBEDDER.embed(["a waiting zebra"])[0]
+        arrival = VectorArrival(
+            waiting.id, vector, EMBEDDER.model_id, importance=0.9, stability_days=7.5, emotion="joy"
+        )
+        gone = VectorArrival(doomed.id, vector, EMBEDDER.model_id)
+        assert store.set_vectors("ns", [arrival, gone]) == 1
+        assert store.set_vectors("ns", [arrival]) == 0, "an arrival for a memory not pending"
+        assert _dense(store, "ns", vector, 1) == [waiting.id]
+        arrived = store.get("ns", waiting.id)
+        assert arrived is not None
+        assert (arrived.importance, arrived.stability_days, arrived.emotion) == (0.9, 7.5, "joy")
+        assert [p.engram.id for p in store.pending_vectors(10)] == [given.id]
+        store.update(
+            "ns",
+            given.id,
+            text="a given yak, changed",
+            speaker=None,
+            metadata={},
+            occurred_at=T0,
+            vector=EMBEDDER.embed(["a given yak, changed"])[0],
+            model_id=EMBEDDER.model_id,
+            keys="",
+            now=T0 + timedelta(hours=1),
+        )
+        assert store.pending_vectors(10) == [], "an update wrote no vector"
+        assert store.stats("ns").pending_vectors == 0
+        _assert_sound(store)
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1600,4 +1659,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_latest_episodes_reads_a_window_from_its_end,
     check_active_is_what_a_fade_weighs,
     check_matching_is_the_reference_filter,
+    check_deferred_vectors,
 )

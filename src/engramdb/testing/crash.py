@@ -14,8 +14,13 @@ never break:
 - the one write in flight at the kill (an intent without an acknowledgement)
   happened entirely or not at all (an ``add_many`` batch is all there or absent);
 - memories are findable: a sample is looked up by their unique word (lexical
-  index) and their vector (vector index), and their history ends at the
-  current version.
+  index) and their vector (vector index; not while a deferred write's vector is
+  pending), and their history ends at the current version.
+
+``deferred=True`` runs the writers with ``embed="later"`` (docs/write-path.md):
+kills land while the background embedder catches up too, and after the last
+cycle the store is opened once more, the embedder left to finish, and every
+memory must have its vector and be found by it.
 
 ``tests/reliability/test_crash.py`` runs a bounded number of cycles in CI and
 ``bench/crash.py`` runs 1,000 and reports. It deliberately knows nothing of
@@ -38,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from engramdb.config import EncryptionKey
+from engramdb.config import EncryptionKey, Settings
+from engramdb.memory import Memory
 from engramdb.recall.indexing import embedding_text
 from engramdb.store.sqlite import SqliteStore
 from engramdb.testing.fakes import HashEmbedder
@@ -240,11 +246,14 @@ def run_crash_cycles(
     early_kill_fraction: float = 0.1,
     sample: int = 8,
     key: EncryptionKey | None = None,
+    deferred: bool = False,
 ) -> CrashReport:
     """Run ``cycles`` kill-and-audit cycles on a store in ``workdir``; stops at a problem.
 
     With ``key`` the store is encrypted (docs/security.md): every write seals, every
     audit opens with the key, and a torn write would show as a DecryptionError.
+    ``deferred``: the writers leave vectors to the background embedder (module
+    docstring), and the run ends with its catch-up audited.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     store_path = workdir / "store"
@@ -272,6 +281,7 @@ def run_crash_cycles(
                     early_kill_fraction,
                     totals,
                     key,
+                    deferred,
                 )
                 if problem is None:
                     done, in_flight = read_log(log_path)
@@ -287,6 +297,10 @@ def run_crash_cycles(
                     )
                     break
                 log_path.unlink(missing_ok=True)
+            if deferred and not totals.problems:
+                problem = _audit_catch_up(store_path, model, key)
+                if problem is not None:
+                    totals.problems.append(f"after the catch-up: {problem}")
         finally:
             server.close()
     return CrashReport(
@@ -312,6 +326,7 @@ def _one_cycle(
     early_kill_fraction: float,
     totals: _Totals,
     key: EncryptionKey | None = None,
+    deferred: bool = False,
 ) -> str | None:
     """Fork a writer, kill it at a random moment; a problem, or None."""
     server.request(
@@ -321,6 +336,7 @@ def _one_cycle(
         seed=rng.getrandbits(32),
         tag=str(cycle),
         key=None if key is None else {"kind": key.kind, "secret": key.secret},
+        deferred=deferred,
     )
     spawned = server.expect("spawned", None, 30)
     if spawned is None:
@@ -394,18 +410,40 @@ def _audit(
 def _audit_indexes(
     store: SqliteStore, model: Model, rng: random.Random, sample: int, embedder: HashEmbedder
 ) -> str | None:
-    """A sample of memories is findable through both indexes, with a whole history."""
+    """A sample of memories is findable through both indexes (the vector index once
+    the vector arrived), with a whole history."""
+    pending = {p.engram.id for p in store.pending_vectors(len(model) + 1)}
     for engram_id in rng.sample(sorted(model), min(sample, len(model))):
         ns, text, version = model[engram_id]
         token = text.split()[0]
         if engram_id not in [c.id for c in store.lexical_search(ns, [token], 5)]:
             return f"{engram_id} is not found by its word {token!r}"
         vector = embedder.embed([embedding_text(text, None)])[0]
-        if engram_id not in [c.id for c in store.vector_search(ns, vector, 3)]:
+        found = [c.id for c in store.vector_search(ns, vector, 3)]
+        if engram_id not in pending and engram_id not in found:
             return f"{engram_id} is not found by its vector"
         history = store.history(ns, engram_id)
         if [v.version for v in history] != list(range(1, version + 1)):
             return f"{engram_id} has versions {[v.version for v in history]}, expected 1..{version}"
         if history[-1].text != text or history[-1].valid_to is not None:
             return f"{engram_id}'s last version is not its current text"
+    return None
+
+
+def _audit_catch_up(store_path: Path, model: Model, key: EncryptionKey | None) -> str | None:
+    """Open the store as a writer would after the last kill, let the background embedder
+    finish (``flush``), then every memory has its vector and is found by it."""
+    embedder = HashEmbedder()
+    with Memory(str(store_path), embedder=embedder, settings=Settings(encryption=key)) as mem:
+        mem.flush()
+        left = mem.store.pending_vectors(1)
+        if left:
+            return f"{left[0].engram.id} is still without its vector"
+        problems = mem.check()
+        if problems:
+            return "check() found: " + "; ".join(problems)
+        for engram_id, (ns, text, _) in sorted(model.items()):
+            vector = embedder.embed([embedding_text(text, None)])[0]
+            if engram_id not in [c.id for c in mem.store.vector_search(ns, vector, 3)]:
+                return f"{engram_id} is not found by its vector"
     return None

@@ -181,11 +181,19 @@ OPERATIONS: dict[str, tuple[float, Callable[[Writer], None]]] = {
 
 
 def write_forever(
-    store: Path, log_path: Path, seed: int, tag: str, key: EncryptionKey | None = None
+    store: Path,
+    log_path: Path,
+    seed: int,
+    tag: str,
+    key: EncryptionKey | None = None,
+    deferred: bool = False,
 ) -> None:
     """Open the store (encrypted with ``key`` if given), say ``ready <pid>`` on
-    stdout, then write until killed."""
-    mem = Memory(str(store), embedder=HashEmbedder(), settings=Settings(encryption=key))
+    stdout, then write until killed. ``deferred``: adds leave their vectors to the
+    background embedder (docs/write-path.md), which also resumes what an earlier
+    writer left pending, so kills land during its catch-up too."""
+    settings = Settings(encryption=key, embed="later" if deferred else "now")
+    mem = Memory(str(store), embedder=HashEmbedder(), settings=settings)
     live = {e.id: (e.namespace, e.text, e.version) for e in mem.store.iter_engrams()}
     writer = Writer(mem, AckLog(log_path), random.Random(seed), tag, live)  # noqa: S311
     os.write(1, f"ready {os.getpid()}\n".encode())
@@ -214,6 +222,7 @@ def serve() -> None:
                         request["seed"],
                         request["tag"],
                         None if request.get("key") is None else EncryptionKey(**request["key"]),
+                        bool(request.get("deferred", False)),
                     )
                 except BaseException:  # the process edge: report and exit
                     traceback.print_exc()

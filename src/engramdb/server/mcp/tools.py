@@ -39,7 +39,7 @@ from pydantic import Field
 
 from engramdb import EngramError, Memory, __version__
 from engramdb.clock import SystemClock
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, FACTS, SEARCH, Operation
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, FACTS, SEARCH, Operation
 from engramdb.security.audit import (
     MCP_STDIO_ACTOR,
     AuditRecord,
@@ -216,6 +216,10 @@ def build_mcp(
         idempotency_key: Annotated[
             str | None, Field(description=ADD.help("idempotency_key"))
         ] = None,
+        embed: Annotated[
+            str | None,
+            Field(description=ADD.help("embed"), json_schema_extra={"enum": list(EMBED)}),
+        ] = None,
     ) -> EngramOut:
         """Remember one experience; returns it as stored, with its id. Already remembered
         (the same text, speaker, session and time, or a used idempotency key): the
@@ -231,6 +235,7 @@ def build_mcp(
                 importance=importance,
                 emotion=emotion,
                 idempotency_key=idempotency_key,
+                embed=embed,
             )
             write.target = engram.id
         return EngramOut.of(engram)

@@ -50,8 +50,12 @@ __all__ = [
 
 # Orphans and partial writes that a crash must never leave (tests/reliability).
 _ORPHAN_CHECKS = {
+    # a memory written without its vector is pending, not damaged (docs/write-path.md)
     "memories without a vector": "SELECT COUNT(*) FROM engrams e "
-    "LEFT JOIN vectors v ON v.engram_rowid = e.rowid WHERE v.engram_rowid IS NULL",
+    "LEFT JOIN vectors v ON v.engram_rowid = e.rowid WHERE v.engram_rowid IS NULL "
+    "AND e.rowid NOT IN (SELECT engram_rowid FROM vectors_pending)",
+    "pending memories with a vector": "SELECT COUNT(*) FROM vectors_pending "
+    "WHERE engram_rowid IN (SELECT engram_rowid FROM vectors)",
     "memories missing from the lexical index": "SELECT COUNT(*) FROM engrams e "
     "WHERE e.rowid NOT IN (SELECT rowid FROM engram_fts)",
     "lexical index rows without a memory": "SELECT COUNT(*) FROM engram_fts "
@@ -160,19 +164,26 @@ def _index_problems(conn: sqlite3.Connection, cache: NamespaceCache) -> list[str
             "JOIN engrams e ON e.rowid = v.engram_rowid GROUP BY e.namespace"
         ).fetchall()
     )
+    waiting = dict(
+        conn.execute(
+            "SELECT e.namespace, COUNT(*) FROM vectors_pending p "
+            "JOIN engrams e ON e.rowid = p.engram_rowid GROUP BY e.namespace"
+        ).fetchall()
+    )
     counted = generations(conn)
     for namespace, count in sorted(memories.items()):
         rows = indexed.pop(lexical.namespace_token(namespace), 0)
         if rows != count:
             found.append(f"namespace {namespace!r}: {count} memories but {rows} lexical index rows")
-        if vectors.get(namespace, 0) != count:
+        vectored = count - waiting.get(namespace, 0)  # the others' vectors follow
+        if vectors.get(namespace, 0) != vectored:
             found.append(
-                f"namespace {namespace!r}: {count} memories but "
+                f"namespace {namespace!r}: {vectored} memories with a vector but "
                 f"{vectors.get(namespace, 0)} stored vectors"
             )
         if namespace not in counted:
             found.append(f"namespace {namespace!r}: no change counter (generation)")
-        found.extend(cache.problems(namespace, count, counted.get(namespace)))
+        found.extend(cache.problems(namespace, vectored, counted.get(namespace)))
     stray = sum(indexed.values())
     if stray:
         found.append(f"lexical index rows of no namespace with memories: {stray}")

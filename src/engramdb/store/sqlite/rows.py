@@ -63,6 +63,7 @@ __all__ = [
     "session_tail",
     "stats",
     "with_orphaned_derived",
+    "write_vector",
 ]
 
 ENGRAM_COLUMNS = (
@@ -259,7 +260,14 @@ def insert(
     )
     conn.execute(_INSERT_ENGRAM, (*values, checksums.of_engram(cipher, values)))
     dynamics.insert(conn, cipher, rowid, record)
-    _write_vector(conn, cipher, rowid, eid, record.vector, record.model_id, seal_vectors)
+    if record.pending:  # its vector follows (docs/write-path.md)
+        conn.execute(
+            "INSERT INTO vectors_pending (engram_rowid, importance_given, emotion_given) "
+            "VALUES (?, ?, ?)",
+            (rowid, int(record.importance_given), int(record.emotion_given)),
+        )
+    else:
+        write_vector(conn, cipher, rowid, eid, record.vector, record.model_id, seal_vectors)
     lexical.index_text(conn, cipher, rowid, record.namespace, record.text, record.keys)
     fields.write(
         conn, cipher, rowid, record.namespace, record.speaker, record.session, record.metadata
@@ -397,7 +405,7 @@ def new_version(
             written,
         ),
     )
-    _write_vector(conn, cipher, rowid, eid, change.vector, change.model_id, seal_vectors)
+    write_vector(conn, cipher, rowid, eid, change.vector, change.model_id, seal_vectors)
     conn.execute(  # the namespace's usage follows (a trigger)
         "UPDATE dynamics SET size = ? WHERE engram_rowid = ?",
         (dynamics.text_size(change.text), rowid),
@@ -407,7 +415,7 @@ def new_version(
     fields.write(conn, cipher, rowid, namespace, speaker, session, change.metadata, replace=True)
 
 
-def _write_vector(
+def write_vector(
     conn: sqlite3.Connection,
     cipher: Cipher,
     rowid: int,
@@ -417,6 +425,8 @@ def _write_vector(
     sealed: bool,
 ) -> None:
     data, scale = quantize(np.asarray(vector, dtype=np.float32))
+    # a memory written without its vector has one now (docs/write-path.md)
+    conn.execute("DELETE FROM vectors_pending WHERE engram_rowid = ?", (rowid,))
     if sealed:
         data = cipher.seal_bytes(data, f"vectors:{engram_id}")
     conn.execute(
@@ -596,6 +606,11 @@ def stats(conn: sqlite3.Connection, namespace: str) -> NamespaceStats:
         "WHERE e.namespace = ?",
         (namespace,),
     ).fetchone()[0]
+    pending = conn.execute(
+        "SELECT COUNT(*) FROM vectors_pending p JOIN engrams e ON e.rowid = p.engram_rowid "
+        "WHERE e.namespace = ?",
+        (namespace,),
+    ).fetchone()[0]
     return NamespaceStats(
         namespace=namespace,
         engrams=int(row["n"]),
@@ -603,6 +618,7 @@ def stats(conn: sqlite3.Connection, namespace: str) -> NamespaceStats:
         sessions=int(row["s"]),
         first_occurred_at=None if row["lo"] is None else from_iso(row["lo"]),
         last_occurred_at=None if row["hi"] is None else from_iso(row["hi"]),
+        pending_vectors=int(pending),
     )
 
 

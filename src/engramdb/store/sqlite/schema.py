@@ -377,6 +377,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE identities_pending (namespace TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT INTO identities_pending SELECT DISTINCT namespace FROM engrams;
     """,
+    # 15: memories written without their vector (docs/write-path.md): one row each until
+    # the background embedder writes the vector; ``importance_given`` / ``emotion_given``
+    # say whether the caller's value stands or the one derived from the vector replaces
+    # the stated one. The rows go with their memory; the rowid orders the catch-up.
+    """
+    CREATE TABLE vectors_pending (
+        engram_rowid     INTEGER PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
+        importance_given INTEGER NOT NULL,
+        emotion_given    INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

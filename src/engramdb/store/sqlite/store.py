@@ -49,8 +49,10 @@ from engramdb.store.base import (
     EngramRecord,
     Held,
     Link,
+    PendingVector,
     Repetition,
     Store,
+    VectorArrival,
     VersionRecord,
 )
 from engramdb.store.identity import content_identity
@@ -63,6 +65,7 @@ from engramdb.store.sqlite import (
     identities,
     lexical,
     maintenance,
+    pending,
     rows,
 )
 from engramdb.store.sqlite.cache import (
@@ -94,6 +97,7 @@ class SqliteStore(Store):
             Capability.CONCURRENT_PROCESSES,
             Capability.BACKUP,
             Capability.ENCRYPTION,
+            Capability.DEFERRED_VECTORS,
         }
     )
 
@@ -225,7 +229,7 @@ class SqliteStore(Store):
     def insert(self, records: Sequence[EngramRecord]) -> list[Engram]:
         if not records:
             return []
-        written: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+        written: dict[str, list[tuple[int, npt.NDArray[np.float32] | None]]] = {}
         held: dict[int, Engram] = {}  # position -> the memory that already held its content
         with self._db.write("insert", refusable=True) as conn:
             cipher_of = self._keys.ciphers(conn, create=True)
@@ -262,11 +266,54 @@ class SqliteStore(Store):
                     record.idempotency,
                     record.request,
                 )
-                written.setdefault(record.namespace, []).append((rowid, record.vector))
+                vector = None if record.pending else record.vector
+                written.setdefault(record.namespace, []).append((rowid, vector))
             generations = {ns: bump(conn, ns) for ns in written}
-        for namespace, added in written.items():
-            self._cache.added(namespace, added, generations[namespace], appended=True)
+        self._written(written, generations, appended=True)
         return [held.get(i) or record.written() for i, record in enumerate(records)]
+
+    def _written(
+        self,
+        written: Mapping[str, Sequence[tuple[int, npt.NDArray[np.float32] | None]]],
+        generations: Mapping[str, int],
+        *,
+        appended: bool = False,
+    ) -> None:
+        """Bring the loaded indexes up to our own committed write. Memories written
+        without their vector (docs/write-path.md) join the catalog, not the index."""
+        for namespace, added in written.items():
+            vectored = [(rowid, v) for rowid, v in added if v is not None]
+            generation = generations[namespace]
+            if len(vectored) == len(added):
+                self._cache.added(namespace, vectored, generation, appended=appended)
+            elif vectored:
+                self._cache.added(namespace, vectored, generation)  # the catalog is rebuilt
+            else:
+                self._cache.changed(namespace, generation)  # the index is unchanged
+
+    # -- vectors that follow their memory (docs/write-path.md) ----------------
+
+    def pending_vectors(self, limit: int) -> list[PendingVector]:
+        with self._db.read() as conn:
+            return pending.oldest(conn, lambda ns: self._cipher(conn, ns), limit)
+
+    def set_vectors(self, namespace: str, arrivals: Sequence[VectorArrival]) -> int:
+        if not arrivals:
+            return 0
+        written: list[tuple[int, npt.NDArray[np.float32] | None]] = []
+        with self._db.write("set_vectors") as conn:
+            cipher = self._cipher(conn, namespace, create=True)
+            for arrival in arrivals:
+                rowid = pending.rowid_of(conn, namespace, arrival.id)
+                if rowid is None:  # deleted, or updated (with its vector) since
+                    continue
+                pending.arrive(conn, cipher, rowid, arrival, seal_vectors=self._keys.vectors_sealed)
+                written.append((rowid, arrival.vector))
+            if not written:
+                return 0
+            generation = bump(conn, namespace)
+        self._written({namespace: written}, {namespace: generation})
+        return len(written)
 
     def identified(self, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
         if not digests:
@@ -368,7 +415,7 @@ class SqliteStore(Store):
             return
         if any(not versions for _, versions in items):
             raise StoreError("restore needs at least one version per memory")
-        written: dict[str, list[tuple[int, npt.NDArray[np.float32]]]] = {}
+        written: dict[str, list[tuple[int, npt.NDArray[np.float32] | None]]] = {}
         with self._db.write("restore", refusable=True) as conn:
             cipher_of = self._keys.ciphers(conn, create=True)
             for record, versions in items:
@@ -390,10 +437,10 @@ class SqliteStore(Store):
                         record.text, record.speaker, record.session, record.occurred_at
                     )
                     identities.write(conn, cipher, record.namespace, rowid, identity, None)
-                written.setdefault(record.namespace, []).append((rowid, record.vector))
+                vector = None if record.pending else record.vector
+                written.setdefault(record.namespace, []).append((rowid, vector))
             generations = {ns: bump(conn, ns) for ns in written}
-        for namespace, added in written.items():
-            self._cache.added(namespace, added, generations[namespace])
+        self._written(written, generations)
 
     # -- reads ----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from engramdb import ConflictError
+from engramdb import ConflictError, InvalidInputError
 from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
 from engramdb.server.http.routers.responses import ERRORS
 from engramdb.server.schemas import (
@@ -97,11 +97,13 @@ def add_many(
 ) -> BatchOut:
     """Remember several experiences in one transaction: all of them or none. 201 when
     any was new, 200 when every item was already remembered (docs/repetition.md)."""
-    items = [item.model_dump() for item in body.items]
+    if any(item.embed is not None for item in body.items):
+        raise InvalidInputError("embed is the batch's: give it beside items, not in an item")
+    items = [item.model_dump(exclude={"embed"}) for item in body.items]
     if idempotency_key is not None:
         for i, item in enumerate(items):
             item["idempotency_key"] = item["idempotency_key"] or f"{idempotency_key}/{i}"
-    engrams = memory.add_many(items, namespace=namespace)
+    engrams = memory.add_many(items, namespace=namespace, embed=body.embed)
     if engrams and all(e.repeated for e in engrams):
         response.status_code = 200
     return BatchOut(engrams=[EngramOut.of(e) for e in engrams])
