@@ -28,24 +28,22 @@ def schema(postgres_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
-def test_a_store_from_before_identities_migrates_and_finds_what_it_held(
+def test_a_namespace_from_before_identities_finds_what_it_held(
     postgres_url: str, schema: str
 ) -> None:
     location = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
     with Memory(location, embedder=HashEmbedder()) as m:
         first = m.add(TEXT, namespace="u", **SAID)
-    with psycopg.connect(postgres_url, autocommit=True) as conn:  # back to before them
+    # as the identities migration leaves a namespace written before it: no digest,
+    # the namespace listed as pending
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DELETE FROM {}.identities").format(sql.Identifier(schema)))
         conn.execute(
-            sql.SQL("DROP TABLE {0}.identities, {0}.identities_pending").format(
+            sql.SQL("INSERT INTO {}.identities_pending (namespace) VALUES ('u')").format(
                 sql.Identifier(schema)
             )
         )
-        conn.execute(
-            sql.SQL("DELETE FROM {}.schema_version WHERE version >= 2").format(
-                sql.Identifier(schema)
-            )
-        )
-    with Memory(location, embedder=HashEmbedder()) as m:  # migrates
+    with Memory(location, embedder=HashEmbedder()) as m:
         again = m.add(TEXT, namespace="u", **SAID)
         assert again.repeated
         assert again.id == first.id
