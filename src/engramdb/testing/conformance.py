@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.errors import InvalidInputError, NotFoundError, StoreError
+from engramdb.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from engramdb.filters import Filter, parse
 from engramdb.model import Engram
 from engramdb.store.base import (
@@ -46,6 +46,7 @@ from engramdb.store.base import (
     VectorArrival,
     VersionRecord,
 )
+from engramdb.store.identity import content_identity, key_identity
 from engramdb.testing.fakes import HashEmbedder
 
 __all__ = [
@@ -1622,6 +1623,46 @@ def check_deferred_vectors(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_insert_yields_to_held_digests(factory: StoreFactory) -> None:
+    """Repetition (docs/repetition.md): an insert whose content identity or idempotency
+    key the namespace holds writes nothing and returns the holder marked ``repeated``,
+    also within one batch; a key held for other content is a ``ConflictError`` with
+    nothing written; another namespace holds its own; a delete gives them up."""
+    content = content_identity("I adopted a dog.", "Maya", "s1", T0)
+    key = key_identity("request-1")
+
+    def said(namespace: str, identity: str, idempotency: str | None = None) -> EngramRecord:
+        record = make_record(namespace, "I adopted a dog.", session="s1", speaker="Maya")
+        return replace(record, identity=identity, idempotency=idempotency)
+
+    with _opened(factory) as store:
+        first, again = store.insert(
+            [said("ns", identity=content, idempotency=key), said("ns", identity=content)]
+        )
+        assert not first.repeated
+        assert again.repeated
+        assert again.id == first.id
+        assert set(store.identified("ns", [content, key])) == {content, key}
+        assert store.identified("ns", [content])[content].engram_id == first.id
+        (replayed,) = store.insert([said("ns", identity=content, idempotency=key)])
+        assert (replayed.id, replayed.repeated) == (first.id, True)
+        other = key_identity("other content")
+        try:
+            store.insert([said("ns", identity=other, idempotency=key)])
+        except ConflictError:
+            pass
+        else:
+            raise AssertionError("a key held for other content was taken")
+        (elsewhere,) = store.insert([said("other", identity=content, idempotency=key)])
+        assert not elsewhere.repeated
+        assert store.stats("ns").engrams == 1
+        store.delete("ns", first.id)
+        assert store.identified("ns", [content, key]) == {}
+        (anew,) = store.insert([said("ns", identity=content, idempotency=key)])
+        assert not anew.repeated
+        _assert_sound(store)
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1660,4 +1701,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_active_is_what_a_fade_weighs,
     check_matching_is_the_reference_filter,
     check_deferred_vectors,
+    check_insert_yields_to_held_digests,
 )
