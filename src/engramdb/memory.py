@@ -471,7 +471,9 @@ class Memory(MemoryAPI):
                     keys=index_keys,
                     batch_size=self.settings.consolidation_batch,
                 )
-            return self._consolidator.run(namespace, at, progress)
+            # one runner a namespace across processes sharing the store (docs/scaling.md)
+            with self._store.consolidating(namespace):
+                return self._consolidator.run(namespace, at, progress)
 
     def facts(
         self,

@@ -37,6 +37,7 @@ def merged(earlier: DynamicsUpdate | None, later: DynamicsUpdate) -> DynamicsUpd
         last_recalled_at=_first(later.last_recalled_at, earlier.last_recalled_at),
         recalls=_first(later.recalls, earlier.recalls),
         dormant=_first(later.dormant, earlier.dormant),
+        recalled=earlier.recalled + later.recalled,
     )
 
 
@@ -93,6 +94,7 @@ def reinforcement(
                 last_recalled_at=last_recalled,
                 recalls=int(dynamics.recalls[row]) + len(times),
                 dormant=False if bool(dynamics.dormant[row]) else None,
+                recalled=len(times),
             )
         )
     return updates

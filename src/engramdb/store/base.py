@@ -94,6 +94,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -517,6 +518,15 @@ class Store(ABC):
         return int(active.sum()), int(catalog.dynamics.sizes[active].sum())
 
     # -- consolidation (docs/consolidation.md) ----------------------------------------------
+
+    @contextmanager
+    def consolidating(self, namespace: str) -> Iterator[None]:
+        """Held while the namespace is consolidated. A store that several processes
+        share makes a second runner wait here until the first is done, which then
+        finds nothing left to do (docs/scaling.md); this default holds nothing:
+        each step's write is checked against what it read anyway
+        (``ConsolidationBatch.pending_in``)."""
+        yield
 
     @abstractmethod
     def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:

@@ -138,6 +138,41 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE identities_pending (namespace text PRIMARY KEY);
     INSERT INTO identities_pending (namespace) SELECT DISTINCT namespace FROM engrams;
     """,
+    # 3: a change mark per namespace (docs/scaling.md): statement triggers on engrams
+    # give every namespace a write touches a new value of one sequence, so a process
+    # that cached a namespace knows at its next read that it moved
+    # (store.postgres.changes). Rows are only inserted and deleted, never updated,
+    # and the delete skips rows another writer holds: writers wait on no one here.
+    # Written to run again over itself (a store rolled back to an earlier version).
+    """
+    CREATE SEQUENCE IF NOT EXISTS namespace_change;
+    CREATE TABLE IF NOT EXISTS namespace_changes (
+        namespace text   NOT NULL,
+        changes   bigint NOT NULL,
+        PRIMARY KEY (namespace, changes)
+    );
+    CREATE OR REPLACE FUNCTION namespaces_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+    BEGIN
+        DELETE FROM namespace_changes WHERE ctid IN (
+            SELECT c.ctid FROM namespace_changes c
+            WHERE c.namespace IN (SELECT namespace FROM changed)
+            FOR UPDATE SKIP LOCKED);
+        INSERT INTO namespace_changes (namespace, changes)
+            SELECT namespace, nextval('namespace_change')
+            FROM (SELECT DISTINCT namespace FROM changed) AS touched;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE TRIGGER engrams_inserted AFTER INSERT ON engrams
+        REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION namespaces_changed();
+    CREATE OR REPLACE TRIGGER engrams_updated AFTER UPDATE ON engrams
+        REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION namespaces_changed();
+    CREATE OR REPLACE TRIGGER engrams_deleted AFTER DELETE ON engrams
+        REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION namespaces_changed();
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

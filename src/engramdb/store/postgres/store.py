@@ -17,6 +17,7 @@ processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,7 @@ from engramdb.store.base import (
     VersionRecord,
 )
 from engramdb.store.identity import content_identity
-from engramdb.store.postgres import identities, lexical, rows
+from engramdb.store.postgres import changes, identities, lexical, rows
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.lexical import terms_of
 
@@ -80,6 +81,8 @@ class PostgresStore(Store):
         self.dims = dims
         self.ann_threshold = ann_threshold
         self._db = Database(url, schema, dims=dims, read_only=read_only, pool_size=pool_size)
+        # catalogs kept while their namespace does not move, whoever writes it
+        self._catalogs = changes.CatalogCache()
 
     @property
     def schema(self) -> str:
@@ -198,7 +201,9 @@ class PostgresStore(Store):
             gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
             identities.forget(conn, namespace)
-            return max(gone.rowcount, 0)
+            changes.forget(conn, namespace)
+        self._catalogs.drop(namespace)
+        return max(gone.rowcount, 0)
 
     def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
         if not items:
@@ -326,7 +331,10 @@ class PostgresStore(Store):
 
     def catalog(self, namespace: str) -> Catalog:
         with self._db.read() as conn:
-            return rows.catalog(conn, "namespace = %s", (namespace,), self.dims)
+            return self._catalogs.catalog(conn, namespace, lambda c: self._catalog(c, namespace))
+
+    def _catalog(self, conn: Connection, namespace: str) -> Catalog:
+        return rows.catalog(conn, "namespace = %s", (namespace,), self.dims)
 
     def count(self, namespace: str, limit: int) -> int:
         if limit <= 0:
@@ -443,6 +451,14 @@ class PostgresStore(Store):
                 (namespace,),
             ).fetchone()
         return 0 if row is None else int(row[0])
+
+    @contextmanager
+    def consolidating(self, namespace: str) -> Iterator[None]:
+        """A session advisory lock on the namespace, on a connection of its own: a
+        second runner, in this process or another, waits until the first is done
+        (docs/scaling.md)."""
+        with self._db.exclusive(f"consolidate {namespace}"):
+            yield
 
     def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
         namespace = batch.namespace
@@ -640,19 +656,33 @@ def _all_of(conn: Connection, namespace: str, named: set[str], refusal: str) -> 
 
 
 def _set_dynamics(conn: Connection, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
-    """Write each update's given fields (None: unchanged); how many memories changed."""
+    """Write each update's given fields (None: unchanged); how many memories changed.
+
+    Recalls are added in SQL (``DynamicsUpdate.recalled``): several processes write
+    the recalls of one memory, each from what it read before, so a count written
+    as it is would lose the other's; the later recall time and the larger stability
+    are kept (docs/scaling.md). Rows are written in id order, so two writers of the
+    same memories lock them in one order."""
     changed = 0
-    for u in updates:
+    for u in sorted(updates, key=lambda update: update.id):
         done = conn.execute(
-            "UPDATE engrams SET stability_days = coalesce(%s, stability_days), "
-            "importance = coalesce(%s, importance), "
-            "last_recalled_at = coalesce(%s, last_recalled_at), "
-            "recalls = coalesce(%s, recalls), dormant = coalesce(%s, dormant) "
-            "WHERE namespace = %s AND id = %s",
-            (
-                u.stability_days, u.importance, u.last_recalled_at, u.recalls,
-                u.dormant, namespace, u.id,
-            ),
+            "UPDATE engrams SET "
+            "stability_days = CASE WHEN %(recalled)s > 0 "
+            "THEN greatest(stability_days, %(stability)s) "
+            "ELSE coalesce(%(stability)s, stability_days) END, "
+            "importance = coalesce(%(importance)s, importance), "
+            "last_recalled_at = CASE WHEN %(recalled)s > 0 "
+            "THEN greatest(last_recalled_at, %(last)s) "
+            "ELSE coalesce(%(last)s, last_recalled_at) END, "
+            "recalls = CASE WHEN %(recalled)s > 0 THEN recalls + %(recalled)s "
+            "ELSE coalesce(%(recalls)s, recalls) END, "
+            "dormant = coalesce(%(dormant)s, dormant) "
+            "WHERE namespace = %(namespace)s AND id = %(id)s",
+            {
+                "recalled": u.recalled, "stability": u.stability_days,
+                "importance": u.importance, "last": u.last_recalled_at, "recalls": u.recalls,
+                "dormant": u.dormant, "namespace": namespace, "id": u.id,
+            },
         )  # fmt: skip
         changed += max(done.rowcount, 0)
     return changed
