@@ -10,6 +10,10 @@ sensitive to other work on a shared machine than wall time), each the median of
 - ``get``: reading every memory back by id from the store, 100 ids a call (per memory);
 - ``history``: the versions of 300 memories, one call each (per call);
 - ``update``: 200 updates (per update);
+- ``reinforce``: a search's write-back, the dynamics of 10 memories in one
+  ``set_dynamics`` (per call, 100 calls);
+- ``search``: a search of 10 hits, its reinforcement written at once (per call,
+  50 calls);
 - ``check``: one whole ``check()`` (per call).
 
 Run it on the code before and after a change with the same arguments and compare
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engramdb import EncryptionKey, Memory, Settings
 from engramdb.security.crypto import generate_key
+from engramdb.store.base import DynamicsUpdate
 from engramdb.testing.fakes import HashEmbedder
 from locomo import machine
 
@@ -83,12 +88,31 @@ def measure(memories: int, key: EncryptionKey | None) -> dict[str, float]:
         update_s = _cpu(
             lambda: [mem.update(i, namespace="n", text=f"revised {i}") for i in ids[:200]]
         )
+
+        def reinforce() -> None:
+            for call in range(100):
+                chosen = ids[(call * 10) % len(ids) :][:10]
+                mem.store.set_dynamics(
+                    "n",
+                    [DynamicsUpdate(i, stability_days=20.0 + call, recalls=call) for i in chosen],
+                )
+
+        reinforce_s = _cpu(reinforce)
+
+        def search() -> None:
+            for call in range(50):
+                mem.search(f"the {WORDS[call % 8]} on day {call}", namespace="n", limit=10)
+                mem.flush()
+
+        search_s = _cpu(search)
         check_s = _cpu(mem.check)
     return {
         "add_many_us_per_memory": 1e6 * add_s / memories,
         "get_us_per_memory": 1e6 * get_s / memories,
         "history_us_per_call": 1e6 * history_s / 300,
         "update_us_per_update": 1e6 * update_s / 200,
+        "reinforce_us_per_call": 1e6 * reinforce_s / 100,
+        "search_us_per_call": 1e6 * search_s / 50,
         "check_ms": 1e3 * check_s,
     }
 

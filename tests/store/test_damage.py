@@ -15,11 +15,12 @@ Every case must end in one of three ways: the open is refused with an
 ``EngramError``; a problem is reported; or everything reads back exactly as
 before (the damage hit bytes nothing reads: free space, slack). Anything else
 fails the test: a raw exception, a read that fails after a clean check, or
-content returned altered. The one exception is ``UNDETECTED``: alterations of
-what the row checksums do not cover (docs/reliability.md, "What check cannot
-see"), each shown by a strict xfail below. A bit flipped in any column of a
-memory's row or a version's row, by hand and well-formed, is reported by its
-checksum (``test_a_flipped_bit_in_any_column_of_a_memory_or_version_is_reported``).
+content returned altered. A bit flipped in any column of a memory's row or a
+version's row, by hand and well-formed, is reported by its checksum
+(``test_a_flipped_bit_in_any_column_of_a_memory_or_version_is_reported``), and so
+is a well-formed change of a row that belongs to a memory: its dynamics, vector,
+fact, links and consolidation's mark
+(``test_a_well_formed_alteration_of_a_memorys_other_rows_is_reported``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.security import audit
 from engramdb.security.crypto import generate_key
 from engramdb.security.keys import KeyRing
-from engramdb.store.sqlite import soundness
+from engramdb.store.sqlite import checksums, soundness
 from engramdb.testing.fakes import HashEmbedder
 from engramdb.validation import KINDS
 
@@ -52,16 +53,6 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 WORDS = ("river", "lantern", "orchard", "violin", "harbour", "meadow", "copper", "saffron")
 QUERY = "river lantern"
 THRESHOLD = 30  # small, so the saved vector index (an HNSW graph) exists
-
-#: Alterations no check can see: values outside the rows of ``engrams`` and
-#: ``versions`` (their checksums cover every column), with no second copy, that
-#: stay well-formed (docs/reliability.md, "What check cannot see"): dynamics
-#: numbers, links, consolidation's marks and fact rows, and in a plaintext store a
-#: vector (the search changes; an encrypted store seals vectors).
-UNDETECTED = {
-    "plain": {"dynamics", "sources", "fact", "consolidated", "search"},
-    "encrypted": {"dynamics", "sources", "fact", "consolidated"},
-}
 
 
 @dataclass(frozen=True)
@@ -233,12 +224,10 @@ def _changed(expected: dict[str, Any], got: dict[str, Any]) -> set[str]:
     return changed
 
 
-def _acceptable(verdict: Verdict, kind: str) -> bool:
-    if verdict.ending in ("refused", "reported", "intact"):
-        return True
-    if verdict.ending == "altered":
-        return set(verdict.detail.split(", ")) <= UNDETECTED[kind]
-    return False
+def _acceptable(verdict: Verdict) -> bool:
+    """Refused, reported or intact: never altered (every row a read gives back has a
+    checksum of all its columns, store/sqlite/checksums.py), never a raw error."""
+    return verdict.ending in ("refused", "reported", "intact")
 
 
 Damage = Callable[[Path], object]
@@ -260,7 +249,7 @@ def _run(
 
 
 def _assert_each_ends_cleanly(verdicts: dict[str, Verdict], kind: str) -> None:
-    bad = {name: v for name, v in verdicts.items() if not _acceptable(v, kind)}
+    bad = {name: v for name, v in verdicts.items() if not _acceptable(v)}
     assert not bad, "\n".join(f"{name}: {v.ending}: {v.detail}" for name, v in bad.items())
 
 
@@ -574,13 +563,15 @@ def test_a_flipped_bit_in_any_column_of_a_memory_or_version_is_reported(
 def test_the_row_checksums_cover_every_column_of_the_rows(tmp_path: Path) -> None:
     with Memory(settings=_settings(tmp_path, None), embedder=HashEmbedder()) as mem:
         conn = mem.store._conn  # type: ignore[attr-defined]
-        for table, covered in (("engrams", ENGRAM_COLUMNS), ("versions", VERSION_COLUMNS)):
+        tables = [("engrams", ENGRAM_COLUMNS), ("versions", VERSION_COLUMNS)]
+        tables += [(t.name, t.fields) for t in checksums.ROW_TABLES]
+        for table, covered in tables:
             info = conn.execute(f"PRAGMA table_info({table})").fetchall()
             columns = {str(r[1]) for r in info} | ({"rowid"} if table == "engrams" else set())
             assert columns - {"checksum"} == set(covered), table
 
 
-# -- what no check sees: outside the checksummed rows (docs/reliability.md) -------
+# -- well-formed alterations of the rows that belong to a memory -------------------
 
 
 def _alter(sql: str) -> Damage:
@@ -594,22 +585,28 @@ def _alter(sql: str) -> Damage:
     return alter
 
 
-#: name -> the alteration, unseen in both kinds of store
-GAPS = {
+#: name -> the alteration: a value that stays well-formed, with no second copy to
+#: hold it to, in each table of rows that belong to a memory
+ALTERATIONS = {
     "an importance halved": "UPDATE dynamics SET importance = importance / 2 "
     "WHERE engram_rowid = (SELECT MIN(engram_rowid) FROM dynamics)",
+    "a recall counted twice": "UPDATE dynamics SET recalls = recalls + 1 "
+    "WHERE engram_rowid = (SELECT MAX(engram_rowid) FROM dynamics)",
     "a link to another memory of the namespace": "UPDATE provenance "
     "SET source_rowid = source_rowid + 1 "
     "WHERE derived_rowid = (SELECT MIN(derived_rowid) FROM provenance)",
+    "a fact's status": "UPDATE facts SET status = CASE status WHEN 'current' "
+    "THEN 'stale' ELSE 'current' END WHERE engram_rowid = (SELECT MIN(engram_rowid) FROM facts)",
+    "a vector's scale": "UPDATE vectors SET scale = scale * 2 "
+    "WHERE engram_rowid = (SELECT MIN(engram_rowid) FROM vectors)",
+    "a consolidation mark moved back": "UPDATE consolidated SET version = version - 1 "
+    "WHERE engram_rowid = (SELECT MIN(engram_rowid) FROM consolidated)",
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a well-formed value outside the checksummed rows, with no second copy "
-    "(docs/reliability.md, 'What check cannot see')",
-)
-@pytest.mark.parametrize("gap", sorted(GAPS))
-def test_an_undetectable_alteration_is_reported(built: Built, tmp_path: Path, gap: str) -> None:
-    verdicts = _run(built, iter([(gap, _alter(GAPS[gap]))]), tmp_path)
-    assert verdicts[gap].ending in ("refused", "reported"), verdicts[gap]
+@pytest.mark.parametrize("alteration", sorted(ALTERATIONS))
+def test_a_well_formed_alteration_of_a_memorys_other_rows_is_reported(
+    built: Built, tmp_path: Path, alteration: str
+) -> None:
+    verdicts = _run(built, iter([(alteration, _alter(ALTERATIONS[alteration]))]), tmp_path)
+    assert verdicts[alteration].ending in ("refused", "reported"), verdicts[alteration]

@@ -151,10 +151,11 @@ def test_a_damaged_store_is_not_encrypted_in_place(tmp_path: Path) -> None:
         assert not mem.encrypted
 
 
-def _before_checksums(source: Path, target: Path) -> None:
-    """``source``'s rows in a file made by the migrations before the checksums': what
-    engramdb wrote until then (the rows are the same, less their checksum)."""
-    number = next(i for i, sql in enumerate(MIGRATIONS) if "checksums_pending" in sql)
+def _before_checksums(source: Path, target: Path, marker: str = "checksums_pending") -> None:
+    """``source``'s rows in a file made by the migrations before the checksums' (the
+    migration that makes ``marker``): what engramdb wrote until then (the rows are the
+    same, less their checksum)."""
+    number = next(i for i, sql in enumerate(MIGRATIONS) if f"CREATE TABLE {marker}" in sql)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(database, "SCHEMA_VERSION", number)
         Database(target, read_only=False, prepare=lambda _: None).close()
@@ -230,3 +231,69 @@ def test_a_row_whose_checksum_is_gone_is_reported(tmp_path: Path) -> None:
         assert any("engrams: 1 row does not match" in p for p in mem.check())
         with pytest.raises(IntegrityError, match=ids[3]):
             mem.get(ids[3])
+
+
+# -- the rows that belong to a memory: dynamics, vector, fact, links, mark --------
+
+
+def _owned_rows(root: Path) -> dict[str, tuple[int, int]]:
+    """Per table of ``checksums.ROW_TABLES``: its rows and those with a checksum."""
+    conn = sqlite3.connect(root / DB)
+    try:
+        return {
+            t.name: conn.execute(f"SELECT COUNT(*), COUNT(checksum) FROM {t.name}").fetchone()
+            for t in checksums.ROW_TABLES
+        }
+    finally:
+        conn.close()
+
+
+def _consolidated(root: Path, key: EncryptionKey | None) -> None:
+    """``_fill``, then what writes the other tables: a fact, links, marks, recalls."""
+    _fill(root, key)
+    with _memory(root, key) as mem:
+        mem.add("Maya moved to Lisbon in 2021.", speaker="Maya")
+        mem.consolidate()
+        assert mem.search("river")  # its reinforcement is written at close
+
+
+def test_every_write_keeps_the_checksums_of_a_memorys_other_rows(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    _consolidated(tmp_path, key)
+    counts = _owned_rows(tmp_path)
+    assert all(rows > 0 and checked == rows for rows, checked in counts.values()), counts
+    with _memory(tmp_path, key) as mem:
+        assert mem.check() == []
+
+
+def test_a_write_over_an_altered_dynamics_row_does_not_launder_it(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    _consolidated(tmp_path, key)
+    _alter(tmp_path, "UPDATE dynamics SET importance = importance / 2")
+    with _memory(tmp_path, key) as mem:
+        assert mem.search("river")  # reinforces the altered rows, without an error
+    with _memory(tmp_path, key) as mem:
+        assert any(p.startswith("dynamics: ") for p in mem.check()), mem.check()
+
+
+def test_a_store_from_before_the_other_rows_checksums_gets_them_and_checks_clean(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    _consolidated(tmp_path / "new", key)
+    with _memory(tmp_path / "new", key) as mem:
+        expected = list(mem.export())
+    old = tmp_path / "old"
+    old.mkdir()
+    _before_checksums(tmp_path / "new" / DB, old / DB, "row_checksums_pending")
+    conn = sqlite3.connect(old / DB)
+    try:  # it is the older format
+        assert "checksum" not in {r[1] for r in conn.execute("PRAGMA table_info(dynamics)")}
+    finally:
+        conn.close()
+    with _memory(old, key) as mem:
+        assert mem.check() == []
+        assert list(mem.export()) == expected
+    counts = _owned_rows(old)
+    assert all(checked == rows for rows, checked in counts.values()), counts

@@ -17,8 +17,17 @@ from engramdb.store.sqlite.schema import MIGRATIONS
 from engramdb.testing.conformance import make_record
 
 USAGE = next(n for n, sql in enumerate(MIGRATIONS, 1) if "CREATE TABLE usage" in sql)
-# The migrations after usage, undone newest first: repetition's identities, the row
-# checksums, the vector change log by namespace
+# The migrations after usage, undone newest first: the checksums of the rows that
+# belong to a memory, repetition's identities, the row checksums, the vector change
+# log by namespace
+OWNED_ROW_CHECKSUMS = """
+    DROP TABLE row_checksums_pending;
+    ALTER TABLE dynamics DROP COLUMN checksum;
+    ALTER TABLE vectors DROP COLUMN checksum;
+    ALTER TABLE facts DROP COLUMN checksum;
+    ALTER TABLE provenance DROP COLUMN checksum;
+    ALTER TABLE consolidated DROP COLUMN checksum;
+"""
 IDENTITIES = """
     DROP TABLE identities_pending;
     DROP TABLE identities;
@@ -53,7 +62,8 @@ def _written_before_usage(path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE vectors_pending")  # vectors that follow (docs/write-path.md)
         conn.executescript(
-            IDENTITIES
+            OWNED_ROW_CHECKSUMS
+            + IDENTITIES
             + ROW_CHECKSUMS
             + LOG_BY_NAMESPACE
             + """

@@ -12,11 +12,20 @@ values enter as their ciphertext, so nothing is decrypted to check a row.
 The rule for what is covered: every column of the row a read gives back or
 acts on (identity, namespace, kind, session and its order, speaker, text,
 index keys, metadata, times, version, recall's analysis, and the row number
-that links a memory to its versions, vector and dynamics). What changes with
-use is in other tables and not covered: dynamics (reinforcement rewrites them
-at every search), consolidation's marks, facts' status and the links between
-memories; a flip there is only found when it leaves a value out of its form
-(``soundness``).
+that links a memory to its versions, vector and dynamics).
+
+The rows that belong to a memory in other tables (``ROW_TABLES``: its dynamics,
+which reinforcement rewrites at every search, its vector, its fact, the links
+to the memories it came from, consolidation's mark) carry a checksum of every
+column too, under the cipher of the namespace of the memory they belong to.
+Their writers do not compute it: temporary triggers of the store's own
+connection (``watch``) note each row a transaction inserts or changes, with
+the changed row's values as they were, and before the commit ``reseal_touched``
+writes the checksum of each row as it now is, except over a row that did not
+match it as it was (damage keeps the checksum that tells). A change made by any
+other connection (a flipped bit, another tool) gets no new checksum, so
+``check()`` finds it; reads do not check these rows (a search reads the dynamics
+and vectors of hundreds of candidates).
 
 This module owns the digest, its check on read (``verify_engram``,
 ``verify_version``: ``IntegrityError`` in a plaintext store, ``DecryptionError``
@@ -33,6 +42,7 @@ import hmac
 import sqlite3
 import struct
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
@@ -43,16 +53,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGRAM_FIELDS",
+    "ROW_TABLES",
     "VERSION_FIELDS",
+    "RowTable",
     "fill_pending",
     "mismatched",
     "of_engram",
+    "of_row",
     "of_version",
     "reseal_engram",
+    "reseal_touched",
     "reseal_version",
     "rewrite_all",
     "verify_engram",
     "verify_version",
+    "watch",
 ]
 
 #: The columns of a memory's row its checksum covers, in digest order.
@@ -84,6 +99,68 @@ VERSION_FIELDS = (
     "valid_from",
     "valid_to",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RowTable:
+    """A table of rows that belong to one memory each: its ``key`` columns (one or
+    two integers), the ``fields`` its checksum covers (every column but the
+    checksum, in digest order) and ``owner``, the key column holding the row
+    number of the memory whose namespace keys it."""
+
+    name: str
+    key: tuple[str, ...]
+    fields: tuple[str, ...]
+    owner: str = "engram_rowid"
+
+
+#: The tables whose rows belong to a memory, each row with its checksum.
+ROW_TABLES = (
+    RowTable(
+        "dynamics",
+        ("engram_rowid",),
+        (
+            "engram_rowid",
+            "stability_days",
+            "importance",
+            "valence",
+            "arousal",
+            "emotion",
+            "recalls",
+            "last_recalled_at",
+            "dormant",
+            "size",
+        ),
+    ),
+    RowTable("vectors", ("engram_rowid",), ("engram_rowid", "model_id", "dims", "scale", "data")),
+    RowTable(
+        "facts",
+        ("engram_rowid",),
+        (
+            "engram_rowid",
+            "namespace",
+            "subject",
+            "attribute",
+            "value",
+            "valid_from",
+            "valid_to",
+            "recorded_at",
+            "invalidated_at",
+            "status",
+            "superseded_by",
+            "lookup",
+        ),
+    ),
+    RowTable(
+        "provenance",
+        ("derived_rowid", "source_rowid"),
+        ("derived_rowid", "source_rowid", "relation"),
+        owner="derived_rowid",
+    ),
+    RowTable("consolidated", ("engram_rowid",), ("engram_rowid", "version")),
+)
+_BY_NAME = {t.name: t for t in ROW_TABLES}
+_WIDEST = max(len(t.fields) for t in ROW_TABLES)
 _ENGRAM_SQL = ", ".join(ENGRAM_FIELDS)
 _VERSION_SQL = ", ".join(f"v.{c}" for c in VERSION_FIELDS)
 _EXAMPLES = 3  # rows named per problem; the rest are counted
@@ -119,6 +196,11 @@ def of_engram(cipher: Cipher, values: Sequence[Any]) -> bytes:
 def of_version(cipher: Cipher, values: Sequence[Any]) -> bytes:
     """The checksum of a version's row, given its ``VERSION_FIELDS`` as stored."""
     return cipher.checksum(_encoded(b"versions", values))
+
+
+def of_row(cipher: Cipher, table: RowTable, values: Sequence[Any]) -> bytes:
+    """The checksum of a row of ``table``, given its ``fields`` as stored."""
+    return cipher.checksum(_encoded(table.name.encode(), values))
 
 
 def _matches(
@@ -222,6 +304,14 @@ def mismatched(conn: sqlite3.Connection, cipher_of: CipherOf, *, encrypted: bool
         cipher = PLAIN if row["namespace"] is None else cipher_of(row["namespace"])
         if not _matches(row["checksum"], of_version, cipher, values):
             bad["versions"].append(f"{row['engram_rowid']}/{row['version']}")
+    for owned in ROW_TABLES:
+        bad[owned.name] = []
+        for row in conn.execute(_owned_rows(owned, join)):
+            # an orphan (maintenance counts those) has no namespace to key it
+            cipher = PLAIN if row["namespace"] is None else cipher_of(row["namespace"])
+            values = [row[c] for c in owned.fields]
+            if not _matches(row["checksum"], _of(owned), cipher, values):
+                bad[owned.name].append("/".join(str(row[c]) for c in owned.key))
     found = []
     for table, rows in bad.items():
         if rows:
@@ -235,8 +325,42 @@ def mismatched(conn: sqlite3.Connection, cipher_of: CipherOf, *, encrypted: bool
     return found
 
 
-def _fill(conn: sqlite3.Connection, cipher_of: CipherOf, *, every: bool) -> None:
-    """Write the checksum of each row that has none (``every``: of each row)."""
+def _of(table: RowTable) -> Callable[[Cipher, Sequence[Any]], bytes]:
+    return lambda cipher, values: of_row(cipher, table, values)
+
+
+def _owned_rows(table: RowTable, join: str, where: str = "") -> str:
+    """Each row of ``table`` with its ``fields``, ``checksum`` and the namespace of the
+    memory it belongs to (``join``: JOIN drops orphans, LEFT JOIN keeps them)."""
+    fields = ", ".join(f"t.{c}" for c in table.fields)
+    return (
+        f"SELECT e.namespace, {fields}, t.checksum FROM {table.name} t "
+        f"{join} engrams e ON e.rowid = t.{table.owner}{where}"
+    )
+
+
+def _fill(
+    conn: sqlite3.Connection, cipher_of: CipherOf, *, every: bool, memories: bool = True
+) -> None:
+    """Write the checksum of each row that has none (``every``: of each row), in the
+    tables of ``ROW_TABLES`` and, with ``memories``, in ``engrams`` and ``versions``."""
+    if memories:
+        _fill_memories(conn, cipher_of, every=every)
+    for table in ROW_TABLES:
+        unset = "" if every else " WHERE t.checksum IS NULL"
+        row_updates = []
+        for row in conn.execute(_owned_rows(table, "JOIN", unset)).fetchall():
+            try:
+                checksum = of_row(
+                    cipher_of(row["namespace"]), table, [row[c] for c in table.fields]
+                )
+            except DecryptionError:
+                continue
+            row_updates.append((checksum, *(row[c] for c in table.key)))
+        conn.executemany(f"UPDATE {table.name} SET checksum = ? WHERE {_keyed(table)}", row_updates)
+
+
+def _fill_memories(conn: sqlite3.Connection, cipher_of: CipherOf, *, every: bool) -> None:
     unset = "" if every else " WHERE checksum IS NULL"
     updates = []
     for row in conn.execute(f"SELECT {_ENGRAM_SQL} FROM engrams{unset}").fetchall():
@@ -271,18 +395,123 @@ def fill_pending(db: Database, ciphers: Callable[[sqlite3.Connection], CipherOf]
     keys fills every row in and removes it, in one transaction. A row without a
     checksum after that is damage; a read-only open before it (the writable
     open failed between the two) refuses those rows until one writable open.
+    The rows of ``ROW_TABLES`` got theirs later, marked in ``row_checksums_pending``
+    the same way; a store marked for those alone gets only those filled in.
     """
     with db.read() as conn:
-        if conn.execute("SELECT 1 FROM checksums_pending").fetchone() is None:
+        memories, owned = _pending(conn)
+        if not (memories or owned):
             return
     with db.transaction() as conn:
-        if conn.execute("SELECT 1 FROM checksums_pending").fetchone() is None:
-            return  # another process did it meanwhile
-        _fill(conn, ciphers(conn), every=False)
+        memories, owned = _pending(conn)  # another process may have done it meanwhile
+        if memories or owned:
+            _fill(conn, ciphers(conn), every=False, memories=memories)
         conn.execute("DELETE FROM checksums_pending")
+        conn.execute("DELETE FROM row_checksums_pending")
+
+
+def _pending(conn: sqlite3.Connection) -> tuple[bool, bool]:
+    """Whether the checksums of the memories' rows, and of the rows of ``ROW_TABLES``,
+    still wait to be filled in."""
+    memories = conn.execute("SELECT 1 FROM checksums_pending").fetchone() is not None
+    owned = conn.execute("SELECT 1 FROM row_checksums_pending").fetchone() is not None
+    return memories, owned
 
 
 def rewrite_all(conn: sqlite3.Connection, cipher_of: CipherOf) -> None:
     """Write every row's checksum afresh with ``cipher_of`` (a store sealed in place:
     its rows' stored form and its ciphers changed; their old checksums were checked)."""
     _fill(conn, cipher_of, every=True)
+    if _watched(conn):  # the rows noted as changed were checked under the old ciphers
+        conn.execute("DELETE FROM temp.checksum_touched")
+
+
+def _keyed(table: RowTable, prefix: str = "") -> str:
+    return " AND ".join(f"{prefix}{c} = ?" for c in table.key)
+
+
+def _watched(conn: sqlite3.Connection) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM temp.sqlite_master WHERE name = 'checksum_touched'"
+    ).fetchone()
+    return found is not None
+
+
+def watch(db: Database, ciphers: Callable[[sqlite3.Connection], CipherOf]) -> None:
+    """Keep the checksums of ``ROW_TABLES`` for every write of ``db``'s connection.
+
+    Temporary triggers (this connection's, never in the file) note each row a
+    transaction inserts, and each row it changes with its values as they were
+    (the first change in the transaction), in ``temp.checksum_touched``; the
+    database runs ``reseal_touched`` before each commit.
+    """
+    conn = db.conn
+    columns = ", ".join(f"c{i}" for i in range(_WIDEST))  # no type: values kept as stored
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS checksum_touched (tbl TEXT NOT NULL, "
+        "a INTEGER NOT NULL, b INTEGER NOT NULL, fresh INTEGER NOT NULL, checksum, "
+        f"{columns}, PRIMARY KEY (tbl, a, b)) WITHOUT ROWID"
+    )
+    for table in ROW_TABLES:
+        second = f".{table.key[1]}" if len(table.key) > 1 else ""
+        new_b, old_b = (f"NEW{second}", f"OLD{second}") if second else ("0", "0")
+        new = _noted(table, "NEW", new_b, "1")
+        slots = "".join(f", c{i}" for i in range(len(table.fields)))
+        olds = ", ".join(f"OLD.{c}" for c in table.fields)
+        old = _noted(table, "OLD", old_b, f"0, OLD.checksum, {olds}", f", checksum{slots}")
+        conn.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS checksum_{table.name}_inserted "
+            f"AFTER INSERT ON main.{table.name} BEGIN {new} END"
+        )
+        conn.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS checksum_{table.name}_updated "
+            f"AFTER UPDATE OF {', '.join(table.fields)} ON main.{table.name} "
+            f"BEGIN {old} {new} END"
+        )
+    db.before_commit = lambda c: reseal_touched(c, ciphers(c))
+
+
+def _noted(table: RowTable, row: str, b: str, values: str, columns: str = "") -> str:
+    """A trigger's statement noting ``row`` (NEW or OLD) of ``table`` once. No OR
+    IGNORE: inside a trigger the outer statement's conflict clause (an upsert, an
+    INSERT OR REPLACE) would take its place."""
+    a = f"{row}.{table.key[0]}"
+    return (
+        f"INSERT INTO checksum_touched (tbl, a, b, fresh{columns}) "
+        f"SELECT '{table.name}', {a}, {b}, {values} WHERE NOT EXISTS (SELECT 1 FROM "
+        f"checksum_touched WHERE tbl = '{table.name}' AND a = {a} AND b = {b});"
+    )
+
+
+def reseal_touched(conn: sqlite3.Connection, cipher_of: CipherOf) -> None:
+    """Before a commit: write the checksum of each row of ``ROW_TABLES`` the transaction
+    inserted or changed, as the row now is; a changed row that did not match its
+    checksum as it was keeps that checksum, so a write (a search's reinforcement)
+    never launders damage and never fails on it either: ``check()`` still names it."""
+    touched = [  # by table: the key's search, not a scan
+        noted
+        for table in ROW_TABLES
+        for noted in conn.execute(
+            "SELECT * FROM temp.checksum_touched WHERE tbl = ?", (table.name,)
+        ).fetchall()
+    ]
+    if not touched:
+        return
+    resealed: dict[RowTable, list[tuple[Any, ...]]] = {}
+    for noted in touched:
+        table = _BY_NAME[str(noted["tbl"])]
+        key = (noted["a"], noted["b"])[: len(table.key)]
+        now = conn.execute(_owned_rows(table, "JOIN", f" WHERE {_keyed(table, 't.')}"), key)
+        row = now.fetchone()
+        if row is None:
+            continue  # gone since (with its memory), or an orphan: maintenance counts those
+        cipher = cipher_of(row["namespace"])
+        if not noted["fresh"]:
+            was = [noted[f"c{i}"] for i in range(len(table.fields))]
+            if not _matches(noted["checksum"], _of(table), cipher, was):
+                continue  # damaged before: it keeps the checksum that tells (check())
+        checksum = of_row(cipher, table, [row[c] for c in table.fields])
+        resealed.setdefault(table, []).append((checksum, *key))
+    for table, updates in resealed.items():
+        conn.executemany(f"UPDATE {table.name} SET checksum = ? WHERE {_keyed(table)}", updates)
+    conn.execute("DELETE FROM temp.checksum_touched")

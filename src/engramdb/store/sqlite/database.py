@@ -110,6 +110,9 @@ class Database:
         connection is left open behind the error.
         """
         self.read_only = read_only
+        #: run inside each write transaction, last before its COMMIT (the row checksums
+        #: of the rows it touched: ``checksums.watch``); what it raises rolls it back
+        self.before_commit: Callable[[sqlite3.Connection], None] | None = None
         self.path = self._resolve_existing(path) if read_only else self._resolve(path)
         _refuse_empty(self.path)
         self.lock = threading.RLock()
@@ -289,6 +292,8 @@ class Database:
                     _backoff(attempt)
             try:
                 yield self.conn
+                if self.before_commit is not None:
+                    self.before_commit(self.conn)
             except BaseException:
                 self._rollback()
                 raise

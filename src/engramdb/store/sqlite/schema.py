@@ -388,6 +388,27 @@ MIGRATIONS: tuple[str, ...] = (
         emotion_given    INTEGER NOT NULL
     );
     """,
+    # 16: a checksum per row of the tables whose rows belong to a memory: its dynamics,
+    # its vector, its fact, its links to its sources, consolidation's mark
+    # (store/sqlite/checksums.py ``ROW_TABLES``, docs/reliability.md "Row checksums"),
+    # filled in at the first writable open as migration 13's are (``row_checksums_pending``
+    # holds one row until then). A vector's checksum written is no change of the vector:
+    # the change log's trigger watches the other columns only.
+    """
+    ALTER TABLE dynamics ADD COLUMN checksum BLOB;
+    ALTER TABLE vectors ADD COLUMN checksum BLOB;
+    ALTER TABLE facts ADD COLUMN checksum BLOB;
+    ALTER TABLE provenance ADD COLUMN checksum BLOB;
+    ALTER TABLE consolidated ADD COLUMN checksum BLOB;
+    CREATE TABLE row_checksums_pending (id INTEGER PRIMARY KEY CHECK (id = 1));
+    INSERT INTO row_checksums_pending (id) VALUES (1);
+    DROP TRIGGER vectors_updated;
+    CREATE TRIGGER vectors_updated AFTER UPDATE OF engram_rowid, model_id, dims, scale, data
+    ON vectors BEGIN
+        INSERT INTO vector_changes (engram_rowid, namespace) VALUES
+            (NEW.engram_rowid, (SELECT namespace FROM engrams WHERE rowid = NEW.engram_rowid));
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,9 +21,9 @@ What it deliberately does not do: decide what a sound store holds (the
 orphan and index counts are ``maintenance``'s), open sealed values (an
 encrypted store's are authenticated: ``sealing.unopenable``), or catch a flip
 that turns a value into another well-formed one with no copy to compare with:
-in a memory's or a version's row the row checksum does (``checksums``); in the
-dynamics, facts, links and a plaintext store's vectors nothing does
-(docs/reliability.md, "What check cannot see").
+the row checksums do (``checksums``: a memory's row, its versions, and its
+dynamics, vector, fact, links and consolidation's mark; docs/reliability.md,
+"What check cannot see").
 """
 
 from __future__ import annotations

@@ -144,10 +144,12 @@ class SqliteStore(Store):
 
     def _prepare(self, db: Database) -> None:
         """As the database opens: the master key checked, then the checksums of rows
-        written before they existed filled in (once, ``checksums.fill_pending``)."""
+        written before they existed filled in (once, ``checksums.fill_pending``), and
+        those of every row written from now on kept (``checksums.watch``)."""
         self._keys.open(db)
         if not db.read_only:
             checksums.fill_pending(db, self._keys.ciphers)
+            checksums.watch(db, self._keys.ciphers)
 
     # What this backend's own tests reach for (tests/store, tests/reliability): the
     # connection, a snapshot, the loaded namespaces, running the migrations again.
