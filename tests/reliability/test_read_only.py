@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from engramdb import Memory
 from engramdb.testing.fakes import HashEmbedder
@@ -50,3 +53,27 @@ def test_close_after_a_search_on_a_store_that_refuses_writes_does_not_raise(
     mem.store._conn.execute("PRAGMA query_only = ON")  # type: ignore[attr-defined]
     assert mem.search("kept memory", namespace="ns", limit=3)
     mem.close()  # the reinforcement it could not write is dropped, not raised
+
+
+def test_read_only_open_on_a_read_only_mount_reads_and_creates_nothing(tmp_path: Path) -> None:
+    """A real read-only file system (a tmpfs remounted ``ro``; needs root): the open
+    used to fail there, as SQLite could make no -shm."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        _store(mount / "store")
+        before = sorted(p.name for p in (mount / "store").iterdir())
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        with Memory(str(mount / "store"), embedder=HashEmbedder(), read_only=True) as mem:
+            assert mem.search("kept memory", namespace="ns", limit=3)
+            assert mem.check() == []
+        assert sorted(p.name for p in (mount / "store").iterdir()) == before
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
