@@ -397,6 +397,9 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"--reuse: {work} holds a store but not its plan and ingest figures")
         say(f"{shape}: reusing the store and plan kept in {work} (ingest figures of that run)")
         ingest_stats = json.loads(ingested.read_text())
+        plan = json.loads(plan_path.read_text())
+        if plan["store"] != str(store):  # a copy of the work dir measures the copy
+            plan_path.write_text(json.dumps(plan | {"store": str(store)}))
     else:
         ingest_stats, pool = ingest(
             store, n, namespaces, args.seed, pool_size, encrypted=args.encrypted
