@@ -317,8 +317,14 @@ def test_import_records_embeds_and_writes_in_batches(tmp_path: Path) -> None:
         exported = list(source.export())
     counting = _CountingEmbedder()
     with Memory(":memory:", embedder=counting) as target:
-        assert target.import_records(exported, batch_size=256) == 600
+        assert target.import_records(exported, batch_size=256, embed="now") == 600
         assert counting.calls == 3  # 256 + 256 + 88, not 600 calls
+        assert list(target.export()) == exported
+    # by default the vectors follow (docs/write-path.md): the same store once they arrive
+    with Memory(":memory:", embedder=_CountingEmbedder()) as target:
+        assert target.import_records(exported, batch_size=256) == 600
+        target.flush()
+        assert target.stats().pending_vectors == 0
         assert list(target.export()) == exported
 
 
