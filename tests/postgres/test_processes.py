@@ -18,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from engramdb.store.postgres import PostgresStore
+from engramdb.store.postgres.schema import SCHEMA_VERSION
 from engramdb.testing.conformance import DIMS, make_record
 
 
@@ -57,6 +58,38 @@ def _done(process: subprocess.Popen[str]) -> str:
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     return out
+
+
+def test_processes_opening_a_new_store_at_once_create_it_once(
+    postgres_url: str, schema: str
+) -> None:
+    # the migrations run under an advisory lock on the schema: one process creates,
+    # the others wait and find it made (docs/postgres.md)
+    code = (
+        "import sys, time\n"
+        "from engramdb.store.postgres import PostgresStore\n"
+        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # all at once\n"
+        f"PostgresStore({postgres_url!r}, schema={schema!r}, dims=8).close()\n"
+        "print('opened')\n"
+    )
+    go = str(time.time() + 15)  # the processes start slowly on a busy machine
+    opening = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, go],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    assert [_done(process).strip() for process in opening] == ["opened"] * 4
+    with psycopg.connect(postgres_url) as conn:
+        versions = conn.execute(
+            sql.SQL("SELECT version FROM {}.schema_version ORDER BY version").format(
+                sql.Identifier(schema)
+            )
+        ).fetchall()
+    assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
 
 
 def test_a_write_in_another_process_moves_the_cached_catalog(
