@@ -199,17 +199,22 @@ class StagedEmbedder(HashEmbedder):
 
 
 def digest(ranked: Ranked, hits: list[Any]) -> dict[str, str]:
-    """Digests of the pool, its signals bit for bit, and the hits with their scores."""
+    """Digests of the pool, its signals bit for bit (each, and all), and the hits with
+    their scores."""
     pool = hashlib.sha256("\n".join(ranked.ids).encode()).hexdigest()[:16]
-    signals = hashlib.sha256()
-    for name in sorted(ranked.signals):
-        signals.update(name.encode())
-        signals.update(np.ascontiguousarray(ranked.signals[name], dtype=np.float64).tobytes())
+    each = {
+        name: hashlib.sha256(
+            np.ascontiguousarray(ranked.signals[name], dtype=np.float64).tobytes()
+        ).hexdigest()[:16]
+        for name in sorted(ranked.signals)
+    }
+    signals = hashlib.sha256(json.dumps(each, sort_keys=True).encode()).hexdigest()[:16]
     found = "\n".join(f"{h.engram.id} {h.score!r} {h.relevance!r}" for h in hits)
     return {
         "pool": pool,
-        "signals": signals.hexdigest()[:16],
+        "signals": signals,
         "hits": hashlib.sha256(found.encode()).hexdigest()[:16],
+        "each": json.dumps(each, sort_keys=True),
     }
 
 
@@ -305,21 +310,30 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
     differ = {
         key: sum(1 for b, a in pairs if b[key] != a[key]) for key in ("pool", "signals", "hits")
     }
+    signals: dict[str, int] = {}
+    for b, a in pairs:
+        if "each" in b and "each" in a:
+            before, after = json.loads(b["each"]), json.loads(a["each"])
+            for name in sorted(set(before) | set(after)):
+                if before.get(name) != after.get(name):
+                    signals[name] = signals.get(name, 0) + 1
+    which = ", ".join(f"{name} {count}" for name, count in signals.items())
     return (
         f"{len(pairs)} probes: pools differ in {differ['pool']}, signals in "
-        f"{differ['signals']}, hits or scores in {differ['hits']}"
+        f"{differ['signals']}{f' ({which})' if which else ''}, hits or scores in {differ['hits']}"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("plan", type=Path, help="a plan written by bench/scale.py latency --keep")
-    p.add_argument("--rounds", type=int, default=2, help="measured passes over the probes")
+    p.add_argument("--rounds", type=int, default=2, help="measured passes (0: digests only)")
     p.add_argument("--out", type=Path, help="write the figures and digests here (JSON)")
     p.add_argument("--compare", type=Path, help="an earlier --out: are pools and ranks equal?")
     args = p.parse_args(argv)
     result = run(args.plan, args.rounds) | {"machine": scale.machine()}
-    print(table(result, "wall") + "\n\n" + table(result, "cpu"), flush=True)
+    if args.rounds > 0:  # (none: the warm-up's digests only)
+        print(table(result, "wall") + "\n\n" + table(result, "cpu"), flush=True)
     if args.compare is not None:
         print(compare(json.loads(args.compare.read_text()), result), flush=True)
     if args.out is not None:
