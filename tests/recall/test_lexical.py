@@ -135,3 +135,35 @@ def test_a_question_asked_again_does_not_recognise_the_question() -> None:
     query = analyze("How long have you been surfing?")
     assert index.recognition(query, asks=True).max() == 0.0
     assert index.recognition(query)[0] > 0.0  # the same words, said rather than asked
+
+
+_RECOGNITION_IN_A_PROCESS = """
+import numpy as np
+from engramdb.recall.lexical import LexicalIndex, analyze
+words = ["lantern", "orchard", "violin", "harbour", "meadow", "copper", "saffron", "glacier",
+         "ember", "compass", "willow", "falcon", "marble", "thistle", "canyon", "velvet"]
+# each word in its own share of the memories, so that each has its own IDF
+docs = [" ".join(w for k, w in enumerate(words) if j % (k + 2) == 0) or "none" for j in range(400)]
+index = LexicalIndex(docs, np.arange(len(docs), dtype=np.int64))
+print(index.recognition(analyze(docs[0]), lambda row: analyze(docs[row])).tobytes().hex())
+"""
+
+
+def test_recognition_is_the_same_in_every_process() -> None:
+    # a memory's own terms were summed in the order of a set of strings, which each
+    # process orders by its own hash seed: scores differed in their last bits
+    import os
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _RECOGNITION_IN_A_PROCESS],
+            env=os.environ | {"PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(8)
+    }
+    assert len(outputs) == 1

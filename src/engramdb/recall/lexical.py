@@ -324,7 +324,8 @@ class LexicalIndex:
         if own is not None:  # its own terms are some of a document's: only these can pass
             for row in np.flatnonzero(query_share > RECOGNISED).tolist():
                 words = own(row)
-                query_share[row] = sum(idf[t] for t in set(words) & idf.keys()) / total
+                held = set(words)  # summed in the query's order: the same in every process
+                query_share[row] = sum(idf[t] for t in distinct if t in held) / total
                 memory_share[row] = sum(1 for t in words if t in idf) / max(len(words), 1)
         nearness = np.minimum(query_share, memory_share)
         if asks:  # a question asked again: what is meant is its answer, not the question
