@@ -63,6 +63,7 @@ __all__ = [
     "WHERE_RULE",
     "WRITE_AHEAD",
     "BatchIn",
+    "BatchItemIn",
     "BatchOut",
     "BudgetBound",
     "BudgetIn",
@@ -363,8 +364,9 @@ else:  # nested values first: a hit's model holds an engram's
     )
 
 
-class EngramIn(_In):
-    """One experience to remember (``Memory.add``'s arguments; help from ``options.ADD``)."""
+class BatchItemIn(_In):
+    """One experience of a batch (``Memory.add``'s arguments but ``embed``, which is the
+    batch's; help from ``options.ADD``)."""
 
     text: str = Field(
         min_length=1, description="What happened or was said.", json_schema_extra=_TEXT_RULE
@@ -388,6 +390,11 @@ class EngramIn(_In):
     idempotency_key: str | None = Field(
         default=None, description=ADD.help("idempotency_key"), json_schema_extra=LABEL_RULE
     )
+
+
+class EngramIn(BatchItemIn):
+    """One experience to remember (``Memory.add``'s arguments; help from ``options.ADD``)."""
+
     embed: str | None = Field(
         default=None, description=ADD.help("embed"), json_schema_extra={"enum": list(EMBED)}
     )
@@ -395,9 +402,9 @@ class EngramIn(_In):
 
 class BatchIn(_In):
     """Several experiences, remembered in one transaction (all or none); ``embed`` is
-    the batch's (an item's own is refused)."""
+    the batch's, beside its items."""
 
-    items: list[EngramIn]
+    items: list[BatchItemIn]
     embed: str | None = Field(
         default=None, description=ADD.help("embed"), json_schema_extra={"enum": list(EMBED)}
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from engramdb import ConflictError, InvalidInputError
+from engramdb import ConflictError
 from engramdb.server.http.auth import MemoryDep, ReadNamespace, WriteNamespace
 from engramdb.server.http.routers.responses import ERRORS
 from engramdb.server.schemas import (
@@ -97,9 +97,7 @@ def add_many(
 ) -> BatchOut:
     """Remember several experiences in one transaction: all of them or none. 201 when
     any was new, 200 when every item was already remembered (docs/repetition.md)."""
-    if any(item.embed is not None for item in body.items):
-        raise InvalidInputError("embed is the batch's: give it beside items, not in an item")
-    items = [item.model_dump(exclude={"embed"}) for item in body.items]
+    items = [item.model_dump() for item in body.items]
     if idempotency_key is not None:
         for i, item in enumerate(items):
             item["idempotency_key"] = item["idempotency_key"] or f"{idempotency_key}/{i}"
