@@ -38,6 +38,7 @@ def test_stats_of_every_namespace_and_of_one(filled: Invoke) -> None:
             "sessions": 2,
             "first_occurred_at": "2024-01-01T00:00:00Z",
             "last_occurred_at": "2024-02-01T00:00:00Z",
+            "pending_vectors": 0,
         }
     ]
     text = filled("stats", "-n", "alpha").stdout.strip()

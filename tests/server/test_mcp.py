@@ -62,6 +62,7 @@ def test_the_stdio_server_remembers_recalls_and_forgets(tmp_path: Path) -> None:
                 "importance",
                 "emotion",
                 "idempotency_key",
+                "embed",
             ]
             stored = await _call(
                 client,
