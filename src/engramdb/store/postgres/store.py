@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -668,21 +668,17 @@ def _set_dynamics(conn: Connection, namespace: str, updates: Sequence[DynamicsUp
         done = conn.execute(
             "UPDATE engrams SET "
             "stability_days = CASE WHEN %(recalled)s > 0 "
-            "THEN greatest(stability_days, %(stability)s) "
-            "ELSE coalesce(%(stability)s, stability_days) END, "
+            "THEN greatest(stability_days, %(stability_days)s) "
+            "ELSE coalesce(%(stability_days)s, stability_days) END, "
             "importance = coalesce(%(importance)s, importance), "
             "last_recalled_at = CASE WHEN %(recalled)s > 0 "
-            "THEN greatest(last_recalled_at, %(last)s) "
-            "ELSE coalesce(%(last)s, last_recalled_at) END, "
+            "THEN greatest(last_recalled_at, %(last_recalled_at)s) "
+            "ELSE coalesce(%(last_recalled_at)s, last_recalled_at) END, "
             "recalls = CASE WHEN %(recalled)s > 0 THEN recalls + %(recalled)s "
             "ELSE coalesce(%(recalls)s, recalls) END, "
             "dormant = coalesce(%(dormant)s, dormant) "
             "WHERE namespace = %(namespace)s AND id = %(id)s",
-            {
-                "recalled": u.recalled, "stability": u.stability_days,
-                "importance": u.importance, "last": u.last_recalled_at, "recalls": u.recalls,
-                "dormant": u.dormant, "namespace": namespace, "id": u.id,
-            },
-        )  # fmt: skip
+            asdict(u) | {"namespace": namespace},  # the update's fields by their names
+        )
         changed += max(done.rowcount, 0)
     return changed
