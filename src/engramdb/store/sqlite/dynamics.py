@@ -166,20 +166,32 @@ def update(
             "importance) VALUES (?, ?, ?)",
             (rowid, DEFAULT_STABILITY_DAYS, DEFAULT_IMPORTANCE),
         )
+        # Recalls are added to what the row holds (DynamicsUpdate.recalled): another
+        # process may have written its own since this one read the row, and a count
+        # written as this process saw it would lose them; the later recall time and
+        # the larger stability are kept (fixed-width times sort as text).
         conn.execute(
-            "UPDATE dynamics SET stability_days = COALESCE(?, stability_days), "
-            "importance = COALESCE(?, importance), "
-            "last_recalled_at = COALESCE(?, last_recalled_at), "
-            "recalls = COALESCE(?, recalls), dormant = COALESCE(?, dormant) "
-            "WHERE engram_rowid = ?",
-            (
-                u.stability_days,
-                u.importance,
-                None if u.last_recalled_at is None else to_iso(u.last_recalled_at),
-                u.recalls,
-                None if u.dormant is None else int(u.dormant),
-                rowid,
-            ),
+            "UPDATE dynamics SET "
+            "stability_days = CASE WHEN :recalled > 0 AND :stability IS NOT NULL "
+            "THEN MAX(stability_days, :stability) "
+            "ELSE COALESCE(:stability, stability_days) END, "
+            "importance = COALESCE(:importance, importance), "
+            "last_recalled_at = CASE WHEN :recalled > 0 AND last_recalled_at IS NOT NULL "
+            "AND :last IS NOT NULL THEN MAX(last_recalled_at, :last) "
+            "ELSE COALESCE(:last, last_recalled_at) END, "
+            "recalls = CASE WHEN :recalled > 0 THEN recalls + :recalled "
+            "ELSE COALESCE(:recalls, recalls) END, "
+            "dormant = COALESCE(:dormant, dormant) "
+            "WHERE engram_rowid = :rowid",
+            {
+                "recalled": u.recalled,
+                "stability": u.stability_days,
+                "importance": u.importance,
+                "last": None if u.last_recalled_at is None else to_iso(u.last_recalled_at),
+                "recalls": u.recalls,
+                "dormant": None if u.dormant is None else int(u.dormant),
+                "rowid": rowid,
+            },
         )
         applied.append(u)
     return applied
