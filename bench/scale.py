@@ -499,13 +499,12 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def replot(args: argparse.Namespace) -> dict[str, Any]:
+def replot(args: argparse.Namespace) -> None:
     """The plot from the rows of earlier runs' result files (each size may come from
     its own run: the 1M runs are separate commands)."""
     rows = [row for result in args.results for row in json.loads(result.read_text())["rows"]]
     plot(rows, args.out)
     say(f"plot of {len(rows)} runs written to {args.out}")
-    return {"rows": rows}
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:

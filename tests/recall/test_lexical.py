@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import numpy as np
@@ -152,10 +155,6 @@ print(index.recognition(analyze(docs[0]), lambda row: analyze(docs[row])).tobyte
 def test_recognition_is_the_same_in_every_process() -> None:
     # a memory's own terms were summed in the order of a set of strings, which each
     # process orders by its own hash seed: scores differed in their last bits
-    import os
-    import subprocess
-    import sys
-
     outputs = {
         subprocess.run(
             [sys.executable, "-c", _RECOGNITION_IN_A_PROCESS],

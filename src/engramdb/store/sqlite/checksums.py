@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
 from engramdb.security.crypto import PLAIN, Cipher
+from engramdb.store.sqlite import dynamics
 
 if TYPE_CHECKING:
     from engramdb.store.sqlite.database import Database
@@ -119,18 +120,7 @@ ROW_TABLES = (
     RowTable(
         "dynamics",
         ("engram_rowid",),
-        (
-            "engram_rowid",
-            "stability_days",
-            "importance",
-            "valence",
-            "arousal",
-            "emotion",
-            "recalls",
-            "last_recalled_at",
-            "dormant",
-            "size",
-        ),
+        ("engram_rowid", *dynamics.FIELDS, "size"),
     ),
     RowTable("vectors", ("engram_rowid",), ("engram_rowid", "model_id", "dims", "scale", "data")),
     RowTable(
