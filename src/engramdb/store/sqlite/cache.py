@@ -89,9 +89,9 @@ __all__ = [
 # it, if more): writing 100k vectors' graph costs about a second.
 _SAVE_AFTER = 1_000
 # ... but never leave more than this many unsaved: the next process to open the
-# namespace inserts each into the graph again (4,003 in about 0.7 s at 1M vectors
-# on a loaded 2-core machine), so a tenth of a million-vector graph would add
-# about 17 s to that open. Writing a 1M graph's file costs about 2 s.
+# namespace inserts each into the graph again (4,003 added 0.19 s to an open at 1M
+# vectors, bench/catch_up.py), so a tenth of a million-vector graph would add
+# about 5 s to it. Writing a 1M graph's file costs about 2 s.
 _CATCH_UP_MAX = 5_000
 # Vector rows read and added to an index at a time by a rebuild (77 MB of float32)
 _REBUILD_ROWS = 50_000
