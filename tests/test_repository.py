@@ -31,7 +31,7 @@ def _tracked_text_files() -> list[Path]:
 
 FILES = _tracked_text_files()
 #: How code cites a doc of the repository: a path under docs/ or a root file such as the README.
-CITED = re.compile(r"(?<![\w./-])(docs/[\w-]+\.md|[A-Z]+\.md)\b")
+CITED = re.compile(r"(?<![\w./-])(docs/[\w/-]+\.md|[A-Z]+\.md)\b")
 
 
 def test_no_file_cites_a_tracker_number() -> None:
