@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck pytest bench clean postgres postgres-stop
+.PHONY: setup demo test lint typecheck pytest bench clean postgres postgres-stop docs
 
 # The PostgreSQL store's tests (tests/postgres) run against ENGRAMDB_TEST_POSTGRES, a
 # database URL; `make postgres` starts a throwaway cluster and writes that URL to
@@ -48,6 +48,12 @@ postgres: setup
 
 postgres-stop:
 	scripts/postgres.sh stop
+
+# The generated pages of docs/: the memory-model picture and docs/reference/
+# (tests/test_docs.py fails when they differ from the code they describe).
+docs: setup
+	$(BIN)/python scripts/memory_model_diagram.py
+	$(BIN)/python scripts/reference_docs.py
 
 bench: setup
 	$(BIN)/python bench/locomo.py --out bench/results/locomo.json

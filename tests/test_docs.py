@@ -123,12 +123,7 @@ def test_the_readme_links_the_docs_index() -> None:
 
 
 def test_the_memory_model_picture_is_what_the_script_draws() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "memory_model_diagram.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _run_script("memory_model_diagram.py")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -141,3 +136,44 @@ def test_the_getting_started_python_runs_as_written(capsys: pytest.CaptureFixtur
     assert "Pastel" in shown
     assert "Denver" in shown
     assert "superseded" in shown
+
+
+def _run_script(name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_reference_pages_are_what_the_code_says() -> None:
+    """docs/reference/ is generated from Settings, ``engram --help`` and the OpenAPI
+    document: a new setting, command, option or route fails here until `make docs`."""
+    done = _run_script("reference_docs.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_setting_has_a_description_and_a_line() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from reference_docs import settings_fields
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    page = (DOCS / "reference" / "configuration.md").read_text(encoding="utf-8")
+    undescribed = [name for name, _, _, _, description in settings_fields() if not description]
+    assert undescribed == [], "add a comment above each in engramdb/config.py"
+    assert all(f"[`{name}`]" in page for name, *_ in settings_fields())
+
+
+def test_every_environment_variable_the_code_reads_is_documented() -> None:
+    page = (DOCS / "reference" / "configuration.md").read_text(encoding="utf-8")
+    read = {
+        name
+        for path in (ROOT / "src" / "engramdb").rglob("*.py")
+        for name in re.findall(r"ENGRAMDB_[A-Z0-9_]+", path.read_text(encoding="utf-8"))
+        if not name.endswith("_")  # a prefix, such as ENGRAMDB_NEW_ for key rotation
+    }
+    assert read, "no ENGRAMDB_* variable found in the code"
+    undocumented = sorted(name for name in read if f"`{name}`" not in page)
+    assert undocumented == [], "document each in scripts/reference_docs.py, OTHER_VARIABLES"

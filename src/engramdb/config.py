@@ -137,13 +137,19 @@ class Settings:
     whole instead (docs/recall.md).
     """
 
+    # the store: a directory, a ``.db`` file, ``:memory:`` or a ``postgresql://`` URL
+    # (docs/postgres.md)
     path: str = DEFAULT_PATH
+    # the embedder (docs/architecture.md): "local", the packaged all-MiniLM-L6-v2 in
+    # int8 ONNX; "local-fp32", the same model in full precision; or "openai", any
+    # OpenAI-compatible ``/v1/embeddings`` endpoint at ``embedder_url`` serving
+    # ``embedder_model``, its key read from the variable ``embedder_api_key_env`` names
     embedder: str = "local"
     embedder_url: str | None = None
     embedder_model: str | None = None
     embedder_api_key_env: str = "ENGRAMDB_EMBEDDER_API_KEY"
-    # 16 texts per batch embedded fastest on this project's AVX2 machines (BENCHMARKS.md,
-    # "Embedding speed"): padding grows with batch size.
+    # texts embedded in one batch: 16 embedded fastest on this project's AVX2 machines
+    # (BENCHMARKS.md, "Embedding speed"), as padding grows with batch size
     embed_batch_size: int = 16
     # when a write's vector is computed (docs/write-path.md): "now", before add returns,
     # or "later", by the background embedder; imports leave it for later whatever this says.
@@ -151,6 +157,8 @@ class Settings:
     # pending waits for one that does (a server, the next import)
     embed: str = "now"
     background_embedder: bool = True
+    # the namespace size above which vector search uses the approximate (HNSW) index
+    # instead of an exact scan (docs/architecture.md, "The vector index")
     ann_threshold: int = 20_000
     # two-stage recall (docs/recall.md): a namespace of up to 1,000 memories (every
     # LoCoMo conversation, at most 680 turns) is ranked whole; above, a pool of 500
@@ -159,6 +167,7 @@ class Settings:
     # "Scale")
     recall_pool: int = 500
     recall_exhaustive: int = 1_000
+    # upper bounds on inputs, each refused with LimitExceededError (docs/limits.md)
     limits: Limits = field(default_factory=Limits)
     # memory dynamics (docs/dynamics.md): a memory whose retention R(now)
     # is below ``dormant_below`` is dormant; recalls are written every
