@@ -110,11 +110,29 @@ def namespace_of(index: int, n: int, namespaces: int) -> str:
     return "default" if namespaces == 1 else f"user-{index * namespaces // n:05d}"
 
 
+def kept_key(work: Path) -> str:
+    """The throwaway key of the encrypted stores kept in ``work``: made on the first run
+    and written beside them (owner-only), so ``--reuse`` and ``bench/search_stages.py``
+    can open them again; the key of a store that is not kept is never written."""
+    path = work / "master.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def settings_for(store: Path, *, encrypted: bool, ann_threshold: int | None = None) -> Settings:
     """The store's settings; an encrypted one takes its key from ``ENGRAMDB_MASTER_KEY``,
-    and the candidate pool is ``ENGRAMDB_RECALL_POOL``'s when it is set (the default's
-    otherwise), as a user's would be."""
-    key = EncryptionKey.from_env(os.environ) if encrypted else None
+    else from the ``master.key`` kept beside it (``kept_key``), and the candidate pool is
+    ``ENGRAMDB_RECALL_POOL``'s when it is set (the default's otherwise), as a user's
+    would be."""
+    key = None
+    if encrypted:
+        kept = store.parent / "master.key"
+        environ = dict(os.environ)
+        if KEY_ENV not in environ and kept.exists():
+            environ[KEY_ENV] = kept.read_text().strip()
+        key = EncryptionKey.from_env(environ)
     pool = Settings.from_env().recall_pool
     settings = Settings(path=str(store), encryption=key, recall_pool=pool)
     return settings if ann_threshold is None else replace(settings, ann_threshold=ann_threshold)
@@ -508,10 +526,10 @@ def replot(args: argparse.Namespace) -> None:
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:
-    if args.encrypted:
-        os.environ.setdefault(KEY_ENV, secrets.token_hex(32))  # a throwaway key for this run
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="engram-scale-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.encrypted:
+        os.environ.setdefault(KEY_ENV, kept_key(work) if args.keep else secrets.token_hex(32))
     say(f"stores and plans go to {work}{' (kept)' if args.keep else ''}")
     rows = []
     try:

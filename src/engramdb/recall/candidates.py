@@ -24,9 +24,10 @@ the engine's.
 
 A search with a filter (``within``: ``where``, event-time bounds, ``as_of``)
 chooses among the memories that pass it (docs/filters.md, "Large
-namespaces"). The store counts them first (``Store.count_matching``, up to
+namespaces"). The store counts them first (``Store.few_matching``, up to
 ``FEW`` pools): when they are that few, they are the search's universe, their
-nearest found by exact cosine over their vectors (``Store.vectors``); when
+nearest found by exact cosine over their vectors (as the store's index holds
+them); when
 more pass, the seeds are read oversampled (``OVERSAMPLE``) and kept to those
 that pass. Either way every seed, context, time-window and session step keeps
 only memories that pass; facts and summaries linked to them still join the
@@ -155,12 +156,10 @@ class _Universe:
         self._vectors: npt.NDArray[np.float32] | None = None
         # counted first: the passing memories in insertion order, up to a limit, cost a
         # sort of all that pass (an event-time bound at a million: most of them)
-        most = FEW * size
-        if within is not None and store.count_matching(namespace, within, most + 1) <= most:
-            found = store.matching(namespace, within, limit=most + 1)
-            if len(found) <= most:  # (none written since the count)
-                self.few = found
-                self._verdicts = dict.fromkeys(found, True)
+        few = None if within is None else store.few_matching(namespace, within, FEW * size)
+        if few is not None:
+            self.few, self._vectors = few
+            self._verdicts = dict.fromkeys(self.few, True)
 
     def keep(self, ids: Sequence[str]) -> list[str]:
         """``ids`` that pass the filter, in their order."""
@@ -176,10 +175,8 @@ class _Universe:
     def nearest(self, vector: npt.NDArray[np.float32], limit: int) -> list[str]:
         """The ``limit`` memories nearest ``vector`` by cosine, best first."""
         if self.few is not None:
-            if not self.few:
+            if not self.few or self._vectors is None:
                 return []
-            if self._vectors is None:
-                self._vectors = self.store.vectors(self.namespace, self.few)
             norms = np.linalg.norm(self._vectors, axis=1)
             cosine = (self._vectors @ vector) / np.where(norms > 0, norms, np.float32(1.0))
             best = np.argsort(-cosine, kind="stable")[:limit]

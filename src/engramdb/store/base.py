@@ -441,6 +441,21 @@ class Store(ABC):
         than that many, however many pass (``recall.candidates``, docs/filters.md)."""
         return len(self.matching(namespace, where, limit=max(limit, 0)))
 
+    def few_matching(
+        self, namespace: str, where: Filter, most: int
+    ) -> tuple[list[str], npt.NDArray[np.float32]] | None:
+        """The memories that pass ``where``, in insertion order, with a vector each, when
+        at most ``most`` pass (None when more do): a filtered search chooses its
+        candidates among them by cosine (``recall.candidates``). A backend may give
+        each vector as its index holds it (the same direction as the stored one, which
+        is all a cosine sees) rather than read the stored vectors."""
+        if self.count_matching(namespace, where, most + 1) > most:
+            return None
+        found = self.matching(namespace, where, limit=most + 1)
+        if len(found) > most:  # written since the count
+            return None
+        return found, self.vectors(namespace, found)
+
     @abstractmethod
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         """Every current memory (of one namespace or all), in insertion order."""

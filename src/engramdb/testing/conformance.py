@@ -186,6 +186,11 @@ def _opened(factory: StoreFactory, **options: int) -> Iterator[Store]:
         store.close()
 
 
+def _unit(rows: F32) -> F32:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.asarray(rows / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
 def _ids_of(found: Sequence[Any]) -> list[str]:
     return [c.id for c in found]
 
@@ -830,7 +835,8 @@ def check_forget_namespace(factory: StoreFactory) -> None:
 
 
 def check_ann_search(factory: StoreFactory) -> None:
-    """Above the ANN threshold a stored vector still finds itself first; deletes stay gone."""
+    """Above the ANN threshold a stored vector still finds itself first; deletes stay gone;
+    ``few_matching`` gives the stored vectors' directions."""
     rng = np.random.default_rng(11)
     raw = rng.standard_normal((90, DIMS)).astype(np.float32)
     unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
@@ -864,6 +870,11 @@ def check_ann_search(factory: StoreFactory) -> None:
         assert _dense(store, "ns", moved, 3)[0] == records[3].id
         assert _dense(store, "ns", unit[3], 1) != [records[3].id], "the old vector was kept"
         assert len(store.vector_search("ns", unit[1], 1_000)) == 88
+        later = Filter(occurred_before=T0 + timedelta(minutes=1))
+        few = store.few_matching("ns", later, 100)
+        assert few is not None
+        assert few[0] == store.matching("ns", later)
+        assert np.allclose(_unit(few[1]), _unit(store.vectors("ns", few[0])), atol=1e-2)
         _assert_sound(store)
 
 
@@ -1520,8 +1531,9 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
     the namespace, among ``ids`` (unknown and other namespaces' left out), at most
     ``limit``; with event-time bounds (after inclusive, before exclusive); ordering
     operators refused (``InvalidInputError``) by an encrypted store; ``count_matching``
-    counts them up to its limit. What a filtered two-stage search counts and keeps its
-    candidates by (docs/filters.md)."""
+    counts them up to its limit; ``few_matching`` gives them with vectors of the stored
+    ones' directions, or None when more than its ``most`` pass. What a filtered two-stage
+    search counts and keeps its candidates by (docs/filters.md)."""
     with _opened(factory) as store:
         records = [
             make_record(
@@ -1566,6 +1578,13 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
             assert store.matching("nobody", where) == []
             counts = [store.count_matching("ns", where, k) for k in (0, 2, len(expected) + 1)]
             assert counts == [0, min(2, len(expected)), len(expected)], where
+            few = store.few_matching("ns", where, len(expected))
+            assert few is not None, where
+            assert few[0] == expected, where
+            held, stored_vectors = _unit(few[1]), _unit(store.vectors("ns", expected))
+            assert np.allclose(held, stored_vectors, atol=1e-2), where  # the same directions
+            if expected:
+                assert store.few_matching("ns", where, len(expected) - 1) is None, where
 
 
 def check_deferred_vectors(factory: StoreFactory) -> None:

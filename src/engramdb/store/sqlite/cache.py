@@ -258,6 +258,13 @@ class NamespaceCache:
                 out[found] = self._vectors_of(conn, namespace, index, keys)
         return out
 
+    def index_vectors(self, namespace: str, keys: Sequence[int]) -> npt.NDArray[np.float32]:
+        """The vectors of rows ``keys`` as the namespace's index holds them (rows of zeros
+        for unknown keys): above ``ann_threshold`` the graph's unit vectors, whose
+        direction is the stored vectors', for a cosine (``Store.few_matching``)."""
+        with self._db.read():  # matrix() copies rows that a delete may move
+            return self.index(namespace).matrix(keys)
+
     def _vectors_of(
         self, conn: sqlite3.Connection, namespace: str, index: VectorIndex, keys: Sequence[int]
     ) -> npt.NDArray[np.float32]:

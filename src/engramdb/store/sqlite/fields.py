@@ -176,6 +176,15 @@ def rows_matching(
     return out if limit is None else out[: max(limit, 0)]
 
 
+def keyed_matching(
+    conn: sqlite3.Connection, cipher: Cipher, namespace: str, where: Filter
+) -> list[tuple[int, str]]:
+    """Row and id of every memory of the namespace passing ``where``, in rowid order."""
+    sql, params = clause(cipher, namespace, where)
+    query = f"SELECT e.rowid, e.id FROM engrams e WHERE e.namespace = ? AND {sql} ORDER BY e.rowid"
+    return [(int(r[0]), str(r[1])) for r in conn.execute(query, [namespace, *params])]
+
+
 def count_matching(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, where: Filter, limit: int
 ) -> int:

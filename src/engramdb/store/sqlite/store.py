@@ -547,6 +547,22 @@ class SqliteStore(Store):
             cipher = self._cipher(conn, namespace)
             return fields.count_matching(conn, cipher, namespace, where, limit)
 
+    def few_matching(
+        self, namespace: str, where: Filter, most: int
+    ) -> tuple[list[str], npt.NDArray[np.float32]] | None:
+        # by row: the passing rows' ids and keys in one statement, their vectors from the
+        # loaded index (in memory, already opened on an encrypted store), none looked up
+        # by id and none read from the vectors rows (BENCHMARKS.md, "Filters at scale")
+        self._filterable(namespace, where)
+        with self._db.read() as conn:
+            cipher = self._cipher(conn, namespace)
+            if fields.count_matching(conn, cipher, namespace, where, most + 1) > most:
+                return None
+            found = fields.keyed_matching(conn, cipher, namespace, where)
+            return [engram_id for _, engram_id in found], self._cache.index_vectors(
+                namespace, [key for key, _ in found]
+            )
+
     def _filterable(self, namespace: str, where: Filter) -> None:
         """Refuse a filter the namespace cannot answer; index its filter fields first
         when its rows predate them."""
