@@ -18,7 +18,7 @@ import click
 import pytest
 import typer
 
-from engramdb import Client, Memory, Settings
+from engramdb import AsyncClient, AsyncMemory, Client, Memory, Settings
 from engramdb.cli import app as cli_app
 from engramdb.options import LOCAL_ONLY, OPERATIONS, SURFACES, Operation, Surface
 from engramdb.security.keys import KeyRing
@@ -69,16 +69,18 @@ def _cli_params(op: Operation) -> dict[str, click.Parameter]:
     return {flag: p for p in commands[op.command].params for flag in p.opts}
 
 
+@pytest.mark.parametrize("memory", [Memory, AsyncMemory], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
-def test_memory_takes_exactly_the_defined_options(op: Operation) -> None:
+def test_memory_takes_exactly_the_defined_options(op: Operation, memory: type) -> None:
     defined = {o.name: o.default for o in op.options}
-    assert _keywords(getattr(Memory, op.name)) == defined
-    assert list(_keywords(getattr(Memory, op.name))) == list(defined), "same order"
+    assert _keywords(getattr(memory, op.name)) == defined
+    assert list(_keywords(getattr(memory, op.name))) == list(defined), "same order"
 
 
+@pytest.mark.parametrize("client", [Client, AsyncClient], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
-def test_the_client_takes_every_option_it_does_not_leave_out(op: Operation) -> None:
-    offered = _keywords(getattr(Client, op.name))
+def test_the_client_takes_every_option_it_does_not_leave_out(op: Operation, client: type) -> None:
+    offered = _keywords(getattr(client, op.name))
     assert offered == {o.name: o.default for o in op.on("client")}
     _check_left_out(op, "client", set(offered))
 

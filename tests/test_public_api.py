@@ -22,6 +22,8 @@ KW = inspect.Parameter.KEYWORD_ONLY
 
 EXPORTED = [
     "AccessDeniedError",
+    "AsyncClient",
+    "AsyncMemory",
     "Budget",
     "Client",
     "Clock",

@@ -3,8 +3,9 @@
 Only re-exports live here; see ``Memory`` for the entry point.
 """
 
+from engramdb.aio import AsyncMemory
 from engramdb.api import MemoryAPI
-from engramdb.client import Client
+from engramdb.client import AsyncClient, Client
 from engramdb.clock import Clock, FixedClock, SystemClock
 from engramdb.config import EncryptionKey, Limits, Settings
 from engramdb.errors import (
@@ -43,6 +44,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
+    "AsyncClient",
+    "AsyncMemory",
     "Budget",
     "Client",
     "Clock",

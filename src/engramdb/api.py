@@ -12,6 +12,8 @@ and ``tests/test_options.py`` holds ``Client`` to the same ones. Methods take
 the options every surface offers: ``Memory.consolidate`` adds a ``progress``
 callback, which a caller in the same process only can pass. The docstrings are
 the methods' own, on ``Memory``. It owns no behaviour: a protocol only.
+``AsyncMemory`` and ``AsyncClient`` have each of its methods as a coroutine
+with the same parameters (docs/async.md), as ``tests/test_api.py`` checks.
 """
 
 from __future__ import annotations

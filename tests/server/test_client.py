@@ -1,12 +1,14 @@
 """``engramdb.Client`` is ``Memory`` over HTTP: same methods, same results, same errors.
 
 That it has every method of ``Memory`` but ``LOCAL_ONLY``'s, with the same parameters,
-is checked in ``tests/test_options.py``; here the same calls give the same results.
+is checked in ``tests/test_options.py``; here the same calls give the same results,
+also awaited through ``AsyncClient`` and ``AsyncMemory`` (docs/async.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +16,8 @@ import pytest
 
 from engramdb import (
     AccessDeniedError,
+    AsyncClient,
+    AsyncMemory,
     Client,
     Engram,
     InvalidInputError,
@@ -105,6 +109,59 @@ def test_the_same_scenario_gives_the_same_results_embedded_and_served(
         embedded = _scenario(mem, "scenario")
     served = _scenario(client, "scenario")
     assert served == embedded
+
+
+class Awaited:
+    """An async memory called like a blocking one: each coroutine run to its end, on one
+    event loop (an ``httpx.AsyncClient`` keeps to the loop it started on)."""
+
+    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.target, self.loop = target, loop
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method: Callable[..., Coroutine[Any, Any, Any]] = getattr(self.target, name)
+        return lambda *args, **kwargs: self.loop.run_until_complete(method(*args, **kwargs))
+
+
+def test_the_same_scenario_gives_the_same_results_awaited(
+    live_server: LiveServer, embedder: Embedder
+) -> None:
+    with Memory(":memory:", embedder=embedder) as mem:
+        embedded = _scenario(mem, "scenario")
+    loop = asyncio.new_event_loop()
+    try:
+        remote = AsyncClient(live_server.url, api_key=live_server.admin)
+        served = _scenario(Awaited(remote, loop), "scenario")
+        loop.run_until_complete(remote.close())
+        local = AsyncMemory(":memory:", embedder=embedder)
+        awaited = _scenario(Awaited(local, loop), "scenario")
+        loop.run_until_complete(local.close())
+    finally:
+        loop.close()
+    assert served == embedded
+    assert awaited == embedded
+
+
+def test_the_async_client_raises_what_the_client_raises(live_server: LiveServer) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(live_server.url, api_key=live_server.alice) as alice:
+            with pytest.raises(AccessDeniedError, match="may not read"):
+                await alice.search("anything", namespace="bob")
+            with pytest.raises(NotFoundError):
+                await alice.get("0" * 32, namespace="alice")
+            with pytest.raises(InvalidInputError):
+                await alice.add("x", namespace="a/b")
+            assert await alice.add_many([], namespace="alice") == []
+            # many requests at once on one connection pool
+            added = await asyncio.gather(
+                *(alice.add(f"async note {i}", namespace="alice") for i in range(8))
+            )
+            assert len({e.id for e in added}) == 8
+        async with AsyncClient("http://127.0.0.1:9", timeout_s=2) as nowhere:
+            with pytest.raises(StoreError):
+                await nowhere.namespaces()
+
+    asyncio.run(scenario())
 
 
 def test_errors_come_back_as_the_library_raises_them(client: Client) -> None:
