@@ -66,6 +66,7 @@ def test_export_then_import_into_an_empty_store_is_identical(
         "imported": 3,
         "namespaces": {"a": 1, "b": 2},
         "repeated": 0,
+        "skipped": [],
     }
 
     again = tmp_path / "again.jsonl"
@@ -116,6 +117,7 @@ def test_import_locomo_one_namespace_per_conversation_with_dia_ids(
         "imported": 5,
         "namespaces": {"conv-7": 5},
         "repeated": 0,
+        "skipped": [],
     }
 
     records = [json.loads(line) for line in invoke("export", "-n", "conv-7").stdout.splitlines()]

@@ -25,19 +25,22 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 
-from engramdb import InvalidInputError, Memory
+from engramdb import InvalidInputError, Limits, Memory
 from engramdb.cli.output import counted, emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
-from engramdb.formats import locomo
+from engramdb.formats import chat, locomo, mcp_memory, mem0, table
+from engramdb.formats.reading import Reading
 from engramdb.options import ADD
 from engramdb.security import audit
 from engramdb.store.files import private_file
+from engramdb.validation import check_namespace, check_new_memory
 
 __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
 
@@ -53,14 +56,21 @@ class ImportFormat(str, Enum):
     auto = "auto"
     jsonl = "jsonl"
     locomo = "locomo"
+    # other tools' files (docs/integrations/importers.md)
+    mem0 = "mem0"
+    mcp_memory = "mcp-memory"
+    openai_chat = "openai-chat"
+    csv = "csv"
 
 
 @dataclass
 class Plan:
-    """What an import will write: export records, and plain items per namespace."""
+    """What an import will write: export records, and plain items per namespace; and
+    what it read but will not write (another tool's records, each with why)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    skipped: Reading = field(default_factory=Reading)
 
     @property
     def total(self) -> int:
@@ -124,9 +134,46 @@ def plan_locomo(path: Path, namespace: str | None, prefix: str) -> Plan:
     return plan
 
 
+def plan_other(
+    path: Path,
+    text: str,
+    chosen: ImportFormat,
+    namespace: str | None,
+    default: str,
+    columns: list[str],
+    limits: Limits,
+) -> Plan:
+    """Another tool's file (docs/integrations/importers.md) as a plan."""
+    target = namespace or default
+    jsonl = path.suffix.lower() == ".jsonl"
+    if chosen is ImportFormat.mem0:
+        reading = mem0.read(path, namespace, default)
+    elif chosen is ImportFormat.mcp_memory:
+        reading = mcp_memory.read(text, target)
+    elif chosen is ImportFormat.openai_chat:
+        reading = chat.read(text, path.name, target, jsonl=jsonl)
+    else:
+        rows = (
+            table.csv_rows(text)
+            if chosen is ImportFormat.csv
+            else table.jsonl_rows(text, path.name)
+        )
+        reading = table.read(rows, table.parse_mapping(columns), target)
+    now = datetime.now(timezone.utc)
+
+    def check(target: str, item: dict[str, Any]) -> None:
+        """What ``add_many`` checks of each item, so one bad record is skipped, not fatal."""
+        check_namespace(target, limits)
+        check_new_memory(limits, now, **item)
+
+    return Plan(items=reading.items(check), skipped=reading)
+
+
 def _detect(path: Path, head: str) -> ImportFormat:
     if path.suffix.lower() == ".jsonl":
         return ImportFormat.jsonl
+    if path.suffix.lower() == ".csv":
+        return ImportFormat.csv
     if path.suffix.lower() == ".json" or head.lstrip().startswith("["):
         return ImportFormat.locomo
     return ImportFormat.jsonl
@@ -182,8 +229,24 @@ def import_(
     ],
     file_format: Annotated[
         ImportFormat,
-        typer.Option("--format", help="File format; auto: .json or a JSON list is LoCoMo."),
+        typer.Option(
+            "--format",
+            help="File format; auto: .json or a JSON list is LoCoMo, else JSONL. Other tools' "
+            "files: mem0 (a get_all export or history.db), mcp-memory, openai-chat, csv "
+            "(docs/integrations/importers.md).",
+        ),
     ] = ImportFormat.auto,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="FIELD=COLUMN",
+            help="csv, or jsonl of any columns: the column of a memory's field (text, speaker, "
+            "session, occurred_at, namespace, importance, emotion, idempotency_key); repeat it. "
+            "Unnamed fields read the column of their own name; other columns become metadata.",
+            show_default=False,
+        ),
+    ] = None,
     namespace: Annotated[
         str | None,
         typer.Option(
@@ -213,14 +276,24 @@ def import_(
         ),
     ] = True,
 ) -> None:
-    """Import memories from JSONL (export records or plain items) or a LoCoMo file."""
+    """Import memories from JSONL (export records or plain items), a LoCoMo file, or
+    another tool's file (mem0, the MCP memory server, chat transcripts, CSV)."""
     cli = state(ctx)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{file.name} is not UTF-8 text: {exc}") from None
+    if file_format is ImportFormat.mem0:
+        text = ""  # mem0.read reads the file itself: it may be a SQLite database
+    else:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{file.name} is not UTF-8 text: {exc}") from None
     chosen = file_format if file_format is not ImportFormat.auto else _detect(file, text[:64])
-    if chosen is ImportFormat.locomo:
+    if columns and chosen not in (ImportFormat.csv, ImportFormat.jsonl):
+        raise InvalidInputError("--map is for --format csv or jsonl")
+    if chosen in _OTHERS or columns:
+        given, default = cli.resolve_optional(namespace), cli.resolve(None)
+        limits = cli.settings.limits
+        plan = plan_other(file, text, chosen, given, default, columns or [], limits)
+    elif chosen is ImportFormat.locomo:
         plan = plan_locomo(file, cli.resolve_optional(namespace), namespace_prefix)
     else:
         plan = plan_jsonl(text.splitlines(), file.name, cli.resolve(namespace))
@@ -244,14 +317,27 @@ def import_(
             audit.record(cli.settings.path, "import", target, count=count)
     total = sum(counts.values())
     again = sum(repeated.values())
+    skipped = plan.skipped.skipped
     if cli.json:
         emit_json(
-            {"format": chosen.value, "imported": total, "namespaces": counts, "repeated": again}
+            {
+                "format": chosen.value,
+                "imported": total,
+                "namespaces": counts,
+                "repeated": again,
+                "skipped": [{"where": s.where, "reason": s.reason} for s in skipped],
+            }
         )
     else:
         where = ", ".join(f"{ns} ({n})" for ns, n in counts.items() if n) or "nothing"
         held = f"; {again} already remembered (repetitions, no copy stored)" if again else ""
         typer.echo(f"imported {counted(total)}: {where}{held}")
+        if skipped:
+            why = ", ".join(f"{reason} ({n})" for reason, n in plan.skipped.reasons().items())
+            typer.echo(f"skipped {len(skipped)}: {why}")
+
+
+_OTHERS = (ImportFormat.mem0, ImportFormat.mcp_memory, ImportFormat.openai_chat, ImportFormat.csv)
 
 
 def _catch_up(mem: Memory, namespaces: list[str], progress: Progress) -> None:
