@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck pytest bench clean postgres postgres-stop docs
+.PHONY: setup demo test lint typecheck pytest bench clean postgres postgres-stop docs ts-types typescript
 
 # The PostgreSQL store's tests (tests/postgres) run against ENGRAMDB_TEST_POSTGRES, a
 # database URL; `make postgres` starts a throwaway cluster and writes that URL to
@@ -55,8 +55,19 @@ docs: setup
 	$(BIN)/python scripts/memory_model_diagram.py
 	$(BIN)/python scripts/reference_docs.py
 
+# The TypeScript client's types, generated from the server's OpenAPI document
+# (clients/typescript/src/schema.ts; tests/test_typescript.py fails when they differ).
+ts-types: setup
+	$(BIN)/python scripts/ts_types.py
+
+# The TypeScript client's tests under node, against a real `engram serve` they start.
+typescript: setup
+	cd clients/typescript && npm ci --no-audit --no-fund && npm run lint \
+		&& ENGRAM=$(CURDIR)/$(BIN)/engram npm test
+
 bench: setup
 	$(BIN)/python bench/locomo.py --out bench/results/locomo.json
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf clients/typescript/node_modules clients/typescript/dist clients/typescript/build

@@ -1,0 +1,342 @@
+// EngramClient: the methods of the Python engramdb.Client, over fetch.
+//
+// Names are the Python client's in camelCase (addMany, forgetNamespace); options and
+// answers are the server's JSON, field for field (snake_case: occurred_at, min_relevance),
+// typed from its OpenAPI document (schema.ts, generated). A time sent may be a Date or an
+// ISO 8601 string with a timezone; a time received is an ISO 8601 string in UTC.
+
+import { EngramError, InvalidInputError, StoreError, errorFromAnswer } from "./errors.js";
+import {
+  PATH_PARAMETERS,
+  type BatchItemIn,
+  type BudgetIn,
+  type BudgetOut,
+  type ConsolidationOut,
+  type ContextIn,
+  type ContextOut,
+  type CurveOut,
+  type EngramIn,
+  type EngramOut,
+  type EngramPatch,
+  type FactOut,
+  type HitOut,
+  type MoodOut,
+  type Operations,
+  type SearchIn,
+  type StatsOut,
+  type VersionOut,
+} from "./schema.js";
+
+/** Where the server is and how to reach it. */
+export interface ClientOptions {
+  /** The server's base URL, e.g. "http://127.0.0.1:8765". */
+  url: string;
+  /** An API key made by `engram keys create` (eng_<id>_<secret>). */
+  apiKey?: string;
+  /** How long one request may take before it fails with a StoreError. Default: 30,000. */
+  timeoutMs?: number;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+  /** Headers sent with every request, beside the key. */
+  headers?: Record<string, string>;
+}
+
+/** Which namespace an operation acts on (default: "default", as in Python). */
+export interface InNamespace {
+  namespace?: string;
+}
+
+export type AddOptions = Omit<EngramIn, "text"> & InNamespace;
+export type AddManyOptions = InNamespace & { embed?: EngramIn["embed"] };
+export type UpdateOptions = EngramPatch & InNamespace;
+export type SearchOptions = Omit<SearchIn, "query"> & InNamespace;
+export type ContextOptions = Omit<ContextIn, "query"> & InNamespace;
+export type QueryOf<K extends keyof Operations> = Operations[K]["query"];
+export type FactsOptions = QueryOf<"GET /v1/namespaces/{namespace}/facts"> & InNamespace;
+export type CurveOptions = QueryOf<"GET /v1/namespaces/{namespace}/engrams/{id}/curve"> & InNamespace;
+export type NeighboursOptions = QueryOf<"GET /v1/namespaces/{namespace}/engrams/{id}/neighbours"> &
+  InNamespace;
+export type RetentionOptions = QueryOf<"GET /v1/namespaces/{namespace}/engrams/{id}/retention"> & InNamespace;
+export type WorkingOptions = QueryOf<"GET /v1/namespaces/{namespace}/sessions/{session}/working"> &
+  InNamespace & { session: string };
+export type MoodOptions = QueryOf<"GET /v1/namespaces/{namespace}/mood"> & InNamespace;
+export type AtTime = InNamespace & { now?: string | Date | null };
+export type BudgetOptions = BudgetIn & InNamespace;
+
+const DEFAULT_NAMESPACE = "default";
+
+export class EngramClient {
+  readonly url: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    if (!/^https?:\/\//.test(options.url)) {
+      throw new InvalidInputError(`the server's URL must start with http:// or https://: ${options.url}`);
+    }
+    this.url = options.url.replace(/\/+$/, "");
+    this.#headers = { Accept: "application/json", ...options.headers };
+    if (options.apiKey !== undefined) this.#headers.Authorization = `Bearer ${options.apiKey}`;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    if (typeof this.#fetch !== "function") {
+      throw new EngramError("no fetch: use Node 18 or later, or pass options.fetch");
+    }
+  }
+
+  // -- writes ---------------------------------------------------------------------
+
+  /** Remember one experience; the memory as stored, or the one already holding it (`repeated`). */
+  async add(text: string, options: AddOptions = {}): Promise<EngramOut> {
+    const { namespace, ...fields } = options;
+    return this.#call("POST /v1/namespaces/{namespace}/engrams", ns(namespace), undefined, {
+      text,
+      ...fields,
+    });
+  }
+
+  /** Remember several experiences in one transaction (all or none). */
+  async addMany(items: BatchItemIn[], options: AddManyOptions = {}): Promise<EngramOut[]> {
+    if (!Array.isArray(items)) throw new InvalidInputError("items must be an array (one object per memory)");
+    if (items.length === 0) return [];
+    const body = options.embed == null ? { items } : { items, embed: options.embed };
+    const found = await this.#call(
+      "POST /v1/namespaces/{namespace}/engrams/batch",
+      ns(options.namespace),
+      undefined,
+      body,
+    );
+    return found.engrams;
+  }
+
+  /** Write a new version; the old one stays in `history` with its validity closed. */
+  async update(id: string, options: UpdateOptions = {}): Promise<EngramOut> {
+    const { namespace, ...fields } = options;
+    return this.#call(
+      "PATCH /v1/namespaces/{namespace}/engrams/{id}",
+      { ...ns(namespace), id },
+      undefined,
+      fields,
+    );
+  }
+
+  /** Remove a memory with its whole history and index entries. */
+  async delete(id: string, options: InNamespace = {}): Promise<void> {
+    await this.#call("DELETE /v1/namespaces/{namespace}/engrams/{id}", { ...ns(options.namespace), id });
+  }
+
+  /** Erase a namespace entirely; how many memories it held. */
+  async forgetNamespace(namespace: string): Promise<number> {
+    return (await this.#call("DELETE /v1/namespaces/{namespace}", { namespace })).forgotten;
+  }
+
+  // -- reads ----------------------------------------------------------------------
+
+  async get(id: string, options: InNamespace = {}): Promise<EngramOut> {
+    return this.#call("GET /v1/namespaces/{namespace}/engrams/{id}", { ...ns(options.namespace), id });
+  }
+
+  /** Every version of a memory, oldest first, with validity intervals. */
+  async history(id: string, options: InNamespace = {}): Promise<VersionOut[]> {
+    const path = { ...ns(options.namespace), id };
+    return (await this.#call("GET /v1/namespaces/{namespace}/engrams/{id}/history", path)).versions;
+  }
+
+  /** The memories most relevant to `query`, best first, each explained. */
+  async search(query: string, options: SearchOptions = {}): Promise<HitOut[]> {
+    const { namespace, ...fields } = options;
+    const found = await this.#call("POST /v1/namespaces/{namespace}/search", ns(namespace), undefined, {
+      query,
+      ...fields,
+    });
+    return found.hits;
+  }
+
+  /** Turn the namespace's new episodes into facts and summaries; idempotent. */
+  async consolidate(options: AtTime = {}): Promise<ConsolidationOut> {
+    const body = options.now == null ? {} : { now: options.now };
+    return this.#call("POST /v1/namespaces/{namespace}/consolidate", ns(options.namespace), undefined, body);
+  }
+
+  /** Consolidated facts, every past value included; with `as_of`, those that held then. */
+  async facts(options: FactsOptions = {}): Promise<FactOut[]> {
+    const { namespace, ...query } = options;
+    return (await this.#call("GET /v1/namespaces/{namespace}/facts", ns(namespace), query)).facts;
+  }
+
+  // -- memory dynamics ------------------------------------------------------------
+
+  /** Have the server write its queued recalls now (an admin key); how many memories. */
+  async flush(): Promise<number> {
+    return (await this.#call("POST /v1/flush", {})).flushed;
+  }
+
+  /** R(now) of a memory on its forgetting curve. */
+  async retention(id: string, options: RetentionOptions = {}): Promise<number> {
+    const { namespace, ...query } = options;
+    const path = { ...ns(namespace), id };
+    return (await this.#call("GET /v1/namespaces/{namespace}/engrams/{id}/retention", path, query)).retention;
+  }
+
+  /** A memory's forgetting curve from its last use: times and R values. */
+  async curve(id: string, options: CurveOptions = {}): Promise<Pick<CurveOut, "times" | "retention">> {
+    const { namespace, ...query } = options;
+    const found = await this.#call(
+      "GET /v1/namespaces/{namespace}/engrams/{id}/curve",
+      { ...ns(namespace), id },
+      query,
+    );
+    return { times: found.times, retention: found.retention };
+  }
+
+  /** The turns around a memory in its session (not including it), in order. */
+  async neighbours(id: string, options: NeighboursOptions = {}): Promise<EngramOut[]> {
+    const { namespace, ...query } = options;
+    const path = { ...ns(namespace), id };
+    return (await this.#call("GET /v1/namespaces/{namespace}/engrams/{id}/neighbours", path, query))
+      .neighbours;
+  }
+
+  /** Store the namespace's budget; both bounds null (or absent) removes it. */
+  async setBudget(options: BudgetOptions = {}): Promise<BudgetOut> {
+    const body = { max_memories: options.max_memories ?? null, max_bytes: options.max_bytes ?? null };
+    return this.#call("PUT /v1/namespaces/{namespace}/budget", ns(options.namespace), undefined, body);
+  }
+
+  /** The namespace's stored budget, or null when it has none. */
+  async budget(options: InNamespace = {}): Promise<BudgetOut | null> {
+    const found = await this.#call("GET /v1/namespaces/{namespace}/budget", ns(options.namespace));
+    return found.max_memories === null && found.max_bytes === null ? null : found;
+  }
+
+  /** Make dormant what has faded at `now` or exceeds the budget; how many did. */
+  async fade(options: AtTime = {}): Promise<number> {
+    const body = options.now == null ? {} : { now: options.now };
+    return (await this.#call("POST /v1/namespaces/{namespace}/fade", ns(options.namespace), undefined, body))
+      .dormant;
+  }
+
+  // -- working memory and context -------------------------------------------------
+
+  /** What to put in a prompt now, within `budget_tokens`; `text` is it rendered. */
+  async context(query: string, options: ContextOptions = {}): Promise<ContextOut> {
+    const { namespace, ...fields } = options;
+    return this.#call("POST /v1/namespaces/{namespace}/context", ns(namespace), undefined, {
+      query,
+      ...fields,
+    });
+  }
+
+  /** The session's latest turns, oldest first. */
+  async working(options: WorkingOptions): Promise<EngramOut[]> {
+    const { namespace, session, ...query } = options;
+    const path = { ...ns(namespace), session };
+    return (await this.#call("GET /v1/namespaces/{namespace}/sessions/{session}/working", path, query)).turns;
+  }
+
+  /** Valence and arousal over the last `window_days` (default 7). */
+  async mood(options: MoodOptions = {}): Promise<MoodOut> {
+    const { namespace, ...query } = options;
+    return this.#call("GET /v1/namespaces/{namespace}/mood", ns(namespace), query);
+  }
+
+  // -- namespaces and the server --------------------------------------------------
+
+  /** The namespaces the key covers. */
+  async namespaces(): Promise<string[]> {
+    return (await this.#call("GET /v1/namespaces", {})).namespaces;
+  }
+
+  async stats(options: InNamespace = {}): Promise<StatsOut> {
+    return this.#call("GET /v1/namespaces/{namespace}/stats", ns(options.namespace));
+  }
+
+  /** The stats of every namespace the key covers. */
+  async allStats(): Promise<StatsOut[]> {
+    return (await this.#call("GET /v1/stats", {})).namespaces;
+  }
+
+  /** The server's health: `{status: "ok", version}`; needs no key. */
+  async health(): Promise<Operations["GET /healthz"]["response"]> {
+    return this.#call("GET /healthz", {});
+  }
+
+  /** Prometheus metrics, as text (an admin key). */
+  async metrics(): Promise<string> {
+    return this.#call("GET /metrics", {});
+  }
+
+  // -- the wire -------------------------------------------------------------------
+
+  async #call<K extends keyof Operations>(
+    route: K,
+    path: Operations[K]["path"],
+    query?: Operations[K]["query"],
+    body?: Operations[K]["body"],
+  ): Promise<Operations[K]["response"]> {
+    const [method, template] = (route as string).split(" ", 2) as [string, string];
+    const segments = path as Record<string, string>;
+    const url =
+      this.url +
+      template.replace(/\{(\w+)\}/g, (_, name: string) => segment(name, segments[name])) +
+      queryString(query as Record<string, unknown> | undefined);
+    const headers = { ...this.#headers };
+    let payload: string | undefined;
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method,
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw new StoreError(`cannot reach the engramdb server at ${this.url}: ${String(cause)}`, { cause });
+    }
+    const text = await response.text();
+    if (response.status >= 400)
+      throw errorFromAnswer(response.status, text, response.headers.get("Retry-After"));
+    const type = response.headers.get("Content-Type") ?? "";
+    if (!type.includes("json")) return text as Operations[K]["response"];
+    try {
+      return JSON.parse(text) as Operations[K]["response"];
+    } catch (cause) {
+      throw new StoreError(`the server's answer is not JSON: ${text.slice(0, 200)}`, { cause });
+    }
+  }
+}
+
+function ns(namespace: string | undefined): { namespace: string } {
+  return { namespace: namespace ?? DEFAULT_NAMESPACE };
+}
+
+/** A path segment checked as the server would check it, then percent-encoded: a value
+ * such as ".." or "a/b" would otherwise name another route. */
+function segment(name: string, value: unknown): string {
+  const rule = PATH_PARAMETERS[name];
+  const fits =
+    typeof value === "string" &&
+    value !== "." &&
+    value !== ".." &&
+    (rule === undefined ||
+      (rule.pattern.test(value) && (rule.maxLength === null || value.length <= rule.maxLength)));
+  if (!fits)
+    throw new InvalidInputError(`${JSON.stringify(value)} is not a valid ${name}`, { code: "invalid_input" });
+  return encodeURIComponent(value);
+}
+
+function queryString(query: Record<string, unknown> | undefined): string {
+  if (query === undefined) return "";
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    params.set(key, value instanceof Date ? value.toISOString() : String(value));
+  }
+  const shown = params.toString();
+  return shown ? `?${shown}` : "";
+}
