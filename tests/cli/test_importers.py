@@ -64,7 +64,7 @@ def test_mem0_export_keeps_text_scopes_times_and_metadata(
         "confidence": 0.9,
         "user_id": "alice",
         "mem0_id": "892db2ae-06d9-49e5-8b3e-585ef9b85b8e",
-        "mem0_updated_at": "2024-07-26T15:10:11+00:00",
+        "mem0_updated_at": "2024-07-26T15:10:11Z",
     }
     (ali,) = stored["user-alice:agent-support-bot"]
     assert ali["speaker"] == "alice"
@@ -119,7 +119,7 @@ def test_mem0_history_database_gives_each_memory_at_its_latest_text(
     assert lives["metadata"] == {
         "mem0_id": "m-lives",
         "mem0_versions": 2,
-        "mem0_updated_at": "2024-06-15T16:00:00+00:00",
+        "mem0_updated_at": "2024-06-15T16:00:00Z",
     }
     assert stored["Has a dog called Pastel"]["speaker"] == "maya"
 

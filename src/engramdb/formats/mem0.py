@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engramdb import wire
 from engramdb.errors import InvalidInputError
 from engramdb.formats.reading import Reading, load_json, time_of
 from engramdb.store.sqlite.foreign import read_table
@@ -101,7 +102,7 @@ def read_export(found: Any, namespace: str | None, default: str) -> Reading:
             **metadata,
             **own,
             "mem0_id": None if mem0_id is None else str(mem0_id),
-            "mem0_updated_at": None if updated_at is None else updated_at.isoformat(),
+            "mem0_updated_at": None if updated_at is None else wire.time_to_json(updated_at),
         }
         target = namespace or scope_namespace(memory) or default
         reading.add(
@@ -141,7 +142,7 @@ def read_history(path: Path, namespace: str) -> Reading:
         metadata = {
             "mem0_id": memory_id,
             "mem0_versions": len(texts),
-            "mem0_updated_at": None if updated_at is None else updated_at.isoformat(),
+            "mem0_updated_at": None if updated_at is None else wire.time_to_json(updated_at),
             "actor_id": last.get("actor_id"),
             "role": last.get("role"),
         }
