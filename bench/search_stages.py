@@ -13,9 +13,10 @@ up to it. The stages of a two-stage search (``recall.engine``,
 ``recall.candidates``):
 
 - candidates: ``count`` (is the namespace larger than a pool), ``filter``
-  (``Store.count_matching``, ``Store.matching``: which memories pass
-  ``where``/``as_of``), ``dense``
-  (``Store.vector_search``), ``lexical`` (``Store.lexical_search``), ``time``
+  (``Store.count_matching``, ``Store.matching``, ``Store.few_matching``: which
+  memories pass ``where``/``as_of``), ``dense`` (``Store.vector_search``, and
+  ``vector_search_within``, which checks the filter as it reads), ``lexical``
+  (``Store.lexical_search``, ``lexical_search_within``), ``time``
   (``Store.occurred_between``), ``around`` (the turns around the strongest),
   ``links`` (``Store.links_of``), ``gather`` (the choosing itself);
 - ``catalog`` (``Store.catalog_of``: the pool's rows, dynamics and vectors),
@@ -91,8 +92,11 @@ _STORE_STAGES = {
     "matching": "filter",
     "count_matching": "filter",
     "vectors": "filter",
+    "few_matching": "filter",
     "vector_search": "dense",
+    "vector_search_within": "dense",
     "lexical_search": "lexical",
+    "lexical_search_within": "lexical",
     "occurred_between": "time",
     "around": "around",
     "links_of": "links",

@@ -27,16 +27,17 @@ chooses among the memories that pass it (docs/filters.md, "Large
 namespaces"). The store counts them first (``Store.few_matching``, up to
 ``FEW`` pools): when they are that few, they are the search's universe, their
 nearest found by exact cosine over their vectors (as the store's index holds
-them); when
-more pass, the seeds are read oversampled (``OVERSAMPLE``) and kept to those
-that pass. Either way every seed, context, time-window and session step keeps
-only memories that pass; facts and summaries linked to them still join the
-pool as keys, as they rank without being returned.
+them); when more pass, the seeds are read oversampled (``OVERSAMPLE``), the
+store keeping those that pass as it reads them
+(``Store.vector_search_within``, ``Store.lexical_search_within``). Either way
+every seed, context, time-window and session step keeps only memories that
+pass; facts and summaries linked to them still join the pool as keys, as they
+rank without being returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -63,8 +64,10 @@ __all__ = [
 SESSION_SPAN = 16
 _FUSION_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
 #: A filter passed by at most this many pools' worth of memories makes them the
-#: search's universe: exact cosine over their vectors (BENCHMARKS.md, "Filters at scale").
-FEW = 4
+#: search's universe: exact cosine over their vectors as the index holds them, which
+#: costs less than reading the graph as deep (``OVERSAMPLE``) for a share that passes
+#: (BENCHMARKS.md, "Filters at scale").
+FEW = 16
 #: The most seeds of each kind a filtered search reads when more pass, in pools: the
 #: nearest are read again, this many times deeper at most, until a pool's worth pass.
 OVERSAMPLE = 16
@@ -181,9 +184,12 @@ class _Universe:
             cosine = (self._vectors @ vector) / np.where(norms > 0, norms, np.float32(1.0))
             best = np.argsort(-cosine, kind="stable")[:limit]
             return [self.few[int(i)] for i in best]
-        return self._deepening(
-            lambda k: [c.id for c in self.store.vector_search(self.namespace, vector, k)], limit
+        if self.within is None:
+            return [c.id for c in self.store.vector_search(self.namespace, vector, limit)]
+        found = self.store.vector_search_within(
+            self.namespace, vector, limit, self.within, self.deepest
         )
+        return self._passing([c.id for c in found])
 
     def lexical(self, terms: Sequence[str], limit: int) -> list[str]:
         """The ``limit`` best BM25 matches of ``terms``, best first (among few passing: of
@@ -191,9 +197,12 @@ class _Universe:
         if self.few is not None:
             found = self.store.lexical_search(self.namespace, terms, FEW * limit)
             return self.keep([c.id for c in found])[:limit]
-        return self._deepening(
-            lambda k: [c.id for c in self.store.lexical_search(self.namespace, terms, k)], limit
+        if self.within is None:
+            return [c.id for c in self.store.lexical_search(self.namespace, terms, limit)]
+        found = self.store.lexical_search_within(
+            self.namespace, terms, limit, self.within, self.deepest
         )
+        return self._passing([c.id for c in found])
 
     def between(self, start: datetime, end: datetime, limit: int) -> list[str]:
         """Up to ``limit`` memories whose event time is in ``[start, end)``."""
@@ -207,20 +216,10 @@ class _Universe:
         bounded = replace(self.within, occurred_after=start, occurred_before=end)
         return self.store.matching(self.namespace, bounded, limit=limit)
 
-    def _deepening(self, read: Callable[[int], list[str]], limit: int) -> list[str]:
-        """The first ``limit`` of ``read(k)`` that pass: ``k`` grows, as the share of
-        those that pass requires, until half of ``limit`` pass (the seeds' share of
-        the pool is less than that of the two seed lists) or ``k`` reaches ``deepest``."""
-        depth = limit
-        while True:
-            found = read(depth)
-            kept = self.keep(found)
-            if self.within is None or 2 * len(kept) >= limit or len(found) < depth:
-                return kept[:limit]
-            if depth >= self.deepest:
-                return kept
-            share = max(len(kept), 1) / len(found)
-            depth = min(self.deepest, max(2 * depth, int(0.625 * limit / share)))
+    def _passing(self, ids: list[str]) -> list[str]:
+        """``ids`` the store found passing the filter, noted as such for ``keep``."""
+        self._verdicts.update(dict.fromkeys(ids, True))
+        return ids
 
 
 def _bound(size: int, share: float) -> int:

@@ -147,6 +147,7 @@ __all__ = [
     "Store",
     "VectorArrival",
     "VersionRecord",
+    "deepened",
     "taken_along",
 ]
 
@@ -323,6 +324,41 @@ class Store(ABC):
         self, namespace: str, vector: npt.NDArray[np.float32], limit: int
     ) -> list[Candidate]:
         """Memories nearest ``vector`` by cosine similarity, best first."""
+
+    def vector_search_within(
+        self,
+        namespace: str,
+        vector: npt.NDArray[np.float32],
+        limit: int,
+        within: Filter,
+        deepest: int,
+    ) -> list[Candidate]:
+        """``vector_search``'s memories that pass ``within``, best first: of the nearest
+        ``limit``, then of ever more (``deepened``), up to ``deepest``. What a filtered
+        search seeds its candidates with when many pass (``recall.candidates``); a
+        backend checks the filter where it reads the results (SqliteStore: by row)."""
+
+        def read(depth: int) -> tuple[int, list[Candidate]]:
+            found = self.vector_search(namespace, vector, depth)
+            return len(found), self._passing(namespace, within, found)
+
+        return deepened(read, limit, deepest)
+
+    def lexical_search_within(
+        self, namespace: str, terms: Sequence[str], limit: int, within: Filter, deepest: int
+    ) -> list[Candidate]:
+        """``lexical_search``'s memories that pass ``within``, best first, read as
+        ``vector_search_within`` reads them."""
+
+        def read(depth: int) -> tuple[int, list[Candidate]]:
+            found = self.lexical_search(namespace, terms, depth)
+            return len(found), self._passing(namespace, within, found)
+
+        return deepened(read, limit, deepest)
+
+    def _passing(self, namespace: str, within: Filter, found: list[Candidate]) -> list[Candidate]:
+        passing = set(self.matching(namespace, within, ids=[c.id for c in found]))
+        return [c for c in found if c.id in passing]
 
     def nearest_scores(
         self, namespace: str, vectors: npt.NDArray[np.float32]
@@ -657,3 +693,20 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release files and connections; further use raises ``StoreError``."""
+
+
+def deepened(
+    read: Callable[[int], tuple[int, list[Candidate]]], limit: int, deepest: int
+) -> list[Candidate]:
+    """The first ``limit`` that pass of results read ever deeper: ``read(depth)`` gives
+    how many results it read and those of them that pass, best first. ``depth``
+    starts at ``limit`` and grows, as the share that pass requires, until half of
+    ``limit`` pass (a filtered search's seeds are less than that share of its pool:
+    ``recall.candidates``), the results run out, or ``depth`` reaches ``deepest``."""
+    depth = max(limit, 1)
+    while True:
+        count, kept = read(depth)
+        if 2 * len(kept) >= limit or count < depth or depth >= deepest:
+            return kept[:limit]
+        share = max(len(kept), 1) / count
+        depth = min(deepest, max(2 * depth, int(0.625 * limit / share)))

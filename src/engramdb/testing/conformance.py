@@ -1532,8 +1532,9 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
     ``limit``; with event-time bounds (after inclusive, before exclusive); ordering
     operators refused (``InvalidInputError``) by an encrypted store; ``count_matching``
     counts them up to its limit; ``few_matching`` gives them with vectors of the stored
-    ones' directions, or None when more than its ``most`` pass. What a filtered two-stage
-    search counts and keeps its candidates by (docs/filters.md)."""
+    ones' directions, or None when more than its ``most`` pass; the filtered seeds
+    (``vector_search_within``, ``lexical_search_within``) are the base class's. What a
+    filtered two-stage search counts and keeps its candidates by (docs/filters.md)."""
     with _opened(factory) as store:
         records = [
             make_record(
@@ -1585,6 +1586,14 @@ def check_matching_is_the_reference_filter(factory: StoreFactory) -> None:
             assert np.allclose(held, stored_vectors, atol=1e-2), where  # the same directions
             if expected:
                 assert store.few_matching("ns", where, len(expected) - 1) is None, where
+            for limit, deepest in ((2, 4), (3, 12), (12, 12)):  # a backend's own, as the base's
+                vector = EMBEDDER.embed(["note 5"])[0]
+                assert store.vector_search_within(
+                    "ns", vector, limit, where, deepest
+                ) == Store.vector_search_within(store, "ns", vector, limit, where, deepest), where
+                assert store.lexical_search_within(
+                    "ns", ["note"], limit, where, deepest
+                ) == Store.lexical_search_within(store, "ns", ["note"], limit, where, deepest)
 
 
 def check_deferred_vectors(factory: StoreFactory) -> None:

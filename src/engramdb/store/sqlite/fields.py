@@ -185,6 +185,24 @@ def keyed_matching(
     return [(int(r[0]), str(r[1])) for r in conn.execute(query, [namespace, *params])]
 
 
+def passing_rows(
+    conn: sqlite3.Connection, cipher: Cipher, namespace: str, where: Filter, rowids: Sequence[int]
+) -> dict[int, str]:
+    """Row -> id of the ``rowids`` of the namespace that pass ``where``."""
+    sql, params = clause(cipher, namespace, where)
+    out: dict[int, str] = {}
+    for start in range(0, len(rowids), _CHUNK):
+        chunk = list(rowids[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT e.rowid, e.id FROM engrams e WHERE e.rowid IN ({marks}) "
+            f"AND +e.namespace = ? AND {sql}",
+            [*chunk, namespace, *params],
+        ):
+            out[int(row[0])] = str(row[1])
+    return out
+
+
 def count_matching(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, where: Filter, limit: int
 ) -> int:

@@ -30,13 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.filters import Filter
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Candidate
+from engramdb.store.sqlite import fields
 
 __all__ = [
     "COMMON",
     "CONJUNCTION",
     "MAX_TERMS",
+    "Walk",
     "check_integrity",
     "index_text",
     "levels",
@@ -106,16 +109,70 @@ def search(
     """
     if not terms or limit <= 0:
         return []
+    ranked = _ranked(conn, cipher, terms)
+    return [] if ranked is None else _of_namespace(conn, namespace, *ranked, limit)
+
+
+class Walk:
+    """A filtered read of ``search``'s ranking (``FilteredReads.lexical_search_within``):
+    ranked once, then ``read(depth)`` gives how many of the namespace's first ``depth``
+    rows it read and those of them that pass ``within``, as ``search(..., depth)``
+    followed by the filter would, without ranking again for a deeper read."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        cipher: Cipher,
+        namespace: str,
+        terms: Sequence[str],
+        within: Filter,
+    ) -> None:
+        self.conn, self.namespace = conn, namespace
+        self.clause = fields.clause(cipher, namespace, within)
+        ranked = _ranked(conn, cipher, terms)
+        empty: tuple[I64, F64] = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+        self.rowids, self.scores = ranked if ranked is not None else empty
+        self.walked = 0  # rows of the ranking read, of any namespace
+        self.read_rows: list[tuple[str, float, bool]] = []  # the namespace's: id, score, passes
+
+    def read(self, depth: int) -> tuple[int, list[Candidate]]:
+        sql, params = self.clause
+        while len(self.read_rows) < depth and self.walked < len(self.rowids):
+            chunk = [int(r) for r in self.rowids[self.walked : self.walked + _CHUNK]]
+            scores = self.scores[self.walked : self.walked + _CHUNK]
+            self.walked += len(chunk)
+            marks = ",".join("?" * len(chunk))
+            found = {
+                int(row[0]): (str(row[1]), bool(row[2]))
+                for row in self.conn.execute(
+                    f"SELECT e.rowid, e.id, ({sql}) FROM engrams e "
+                    f"WHERE e.rowid IN ({marks}) AND +e.namespace = ?",
+                    [*params, *chunk, self.namespace],
+                )
+            }
+            for rowid, score in zip(chunk, scores, strict=True):
+                if rowid in found:
+                    engram_id, passes = found[rowid]
+                    self.read_rows.append((engram_id, float(score), passes))
+        first = self.read_rows[:depth]
+        return len(first), [Candidate(i, score) for i, score, passes in first if passes]
+
+
+def _ranked(
+    conn: sqlite3.Connection, cipher: Cipher, terms: Sequence[str]
+) -> tuple[I64, F64] | None:
+    """The index's rows holding ``terms`` (of every namespace), best first, with their
+    scores (``search``); None when none does."""
     phrases = list(dict.fromkeys(cipher.blind_terms(list(terms))))[:MAX_TERMS]
     if not phrases:
-        return []
+        return None
     size = float(conn.execute("SELECT max(rowid) FROM engrams").fetchone()[0] or 0)
     found = sorted(
         (term for term in (_read(conn, phrase, size) for phrase in phrases) if term.rows),
         key=lambda term: term.rows,
     )
     if not found:
-        return []
+        return None
     rowids = [term.rowids for term in found]
     weights = [np.full(len(term.rowids), _weight(term.rows, size)) for term in found]
     rarest = found[:CONJUNCTION]
@@ -133,7 +190,7 @@ def search(
     held, at = np.unique(np.concatenate(rowids), return_inverse=True)
     score = np.bincount(at, weights=np.concatenate(weights), minlength=len(held)).astype(np.float64)
     best = np.lexsort((-held, -score))  # the highest score first, then the newest
-    return _of_namespace(conn, namespace, held[best], score[best], limit)
+    return held[best], score[best]
 
 
 def _rows(conn: sqlite3.Connection, match: str, most: int) -> I64:

@@ -35,7 +35,6 @@ import numpy.typing as npt
 from engramdb.bounded import Bounded
 from engramdb.config import EncryptionKey
 from engramdb.errors import IntegrityError, StoreError
-from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.security.crypto import Cipher, check_source
 from engramdb.store.base import (
@@ -61,7 +60,6 @@ from engramdb.store.sqlite import (
     checksums,
     consolidation,
     dynamics,
-    fields,
     identities,
     lexical,
     maintenance,
@@ -83,12 +81,13 @@ from engramdb.store.sqlite.database import (
     failures,
     is_read_only,
 )
+from engramdb.store.sqlite.filtered import FilteredReads
 from engramdb.store.sqlite.sealing import DataKeys, seal_store
 
 __all__ = ["DB_FILENAME", "SqliteStore", "database_path", "existing_database"]
 
 
-class SqliteStore(Store):
+class SqliteStore(FilteredReads, Store):
     """A store in one SQLite database file (or ``":memory:"``)."""
 
     capabilities = frozenset(
@@ -526,54 +525,6 @@ class SqliteStore(Store):
     ) -> list[str]:
         with self._db.read() as conn:
             return candidates.latest_episodes(conn, namespace, start, end, limit)
-
-    def matching(
-        self,
-        namespace: str,
-        where: Filter,
-        *,
-        ids: Sequence[str] | None = None,
-        limit: int | None = None,
-    ) -> list[str]:
-        self._filterable(namespace, where)
-        with self._db.read() as conn:
-            return fields.rows_matching(
-                conn, self._cipher(conn, namespace), namespace, where, ids, limit
-            )
-
-    def count_matching(self, namespace: str, where: Filter, limit: int) -> int:
-        self._filterable(namespace, where)
-        with self._db.read() as conn:
-            cipher = self._cipher(conn, namespace)
-            return fields.count_matching(conn, cipher, namespace, where, limit)
-
-    def few_matching(
-        self, namespace: str, where: Filter, most: int
-    ) -> tuple[list[str], npt.NDArray[np.float32]] | None:
-        # by row: the passing rows' ids and keys in one statement, their vectors from the
-        # loaded index (in memory, already opened on an encrypted store), none looked up
-        # by id and none read from the vectors rows (BENCHMARKS.md, "Filters at scale")
-        self._filterable(namespace, where)
-        with self._db.read() as conn:
-            cipher = self._cipher(conn, namespace)
-            if fields.count_matching(conn, cipher, namespace, where, most + 1) > most:
-                return None
-            found = fields.keyed_matching(conn, cipher, namespace, where)
-            return [engram_id for _, engram_id in found], self._cache.index_vectors(
-                namespace, [key for key, _ in found]
-            )
-
-    def _filterable(self, namespace: str, where: Filter) -> None:
-        """Refuse a filter the namespace cannot answer; index its filter fields first
-        when its rows predate them."""
-        with self._db.read() as conn:
-            cipher = self._cipher(conn, namespace)
-            fields.clause(cipher, namespace, where)  # refuses what the namespace cannot do
-            ready = not fields.pending(conn, namespace)
-        if not ready:
-            with self._db.write("index filter fields") as conn:
-                if fields.pending(conn, namespace):
-                    fields.fill(conn, self._cipher(conn, namespace), namespace)
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         last = 0
