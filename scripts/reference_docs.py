@@ -300,6 +300,8 @@ def schema_type(schema: dict[str, Any]) -> str:
         return f"({inner})[]" if "|" in inner else f"{inner}[]"
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"object of {schema_type(schema['additionalProperties'])}"
+    if kind == "string" and "format" in schema:
+        return f"string ({schema['format']})"
     return str(kind)
 
 
@@ -448,7 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(ROOT)}")
     if stale:
-        print(f"out of date: {', '.join(stale)}; run `make docs`")
+        print(
+            f"out of date: {', '.join(stale)}; run `python scripts/reference_docs.py` "
+            "(or `make docs`)"
+        )
         return 1
     return 0
 
