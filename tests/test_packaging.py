@@ -52,6 +52,7 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "engramdb.server.http": ("server", "the FastAPI app and its routers (docs/server.md)"),
     "engramdb.server.mcp": ("server", "the MCP tools, built on the MCP SDK (docs/server.md)"),
     "engramdb.server.schemas": ("server", "the HTTP API's pydantic models"),
+    "engramdb.server.ui": ("server", "the dashboard's routes (docs/dashboard.md)"),
     "engramdb.store.postgres": ("postgres", "the PostgreSQL store, psycopg 3 and pgvector"),
 }
 
@@ -240,7 +241,8 @@ def test_extras_table_matches_pyproject(extra: str) -> None:
 
 def test_every_user_facing_extra_is_in_the_extras_table() -> None:
     _, extras = declared()
-    assert set(extras) - {"dev"} == set(EXTRAS)
+    # dev and ui-test (Playwright for tests/ui) install test tools, not features
+    assert set(extras) - {"dev", "ui-test"} == set(EXTRAS)
 
 
 def test_the_walk_sees_deferred_and_guarded_imports() -> None:

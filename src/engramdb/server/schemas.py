@@ -613,3 +613,52 @@ class WorkingOut(BaseModel):
     namespace: str
     session: str
     turns: list[EngramOut]
+
+
+# -- the server, its key and its audit log (docs/server.md, docs/dashboard.md) --------
+
+
+class KeyOut(BaseModel):
+    """The API key of the request (never its secret)."""
+
+    id: str
+    name: str
+    access: Literal["read", "write", "admin"]
+    namespaces: list[str] = Field(description="Its scope: names, and prefixes ending in *.")
+
+
+class ScheduleOut(BaseModel):
+    """What background consolidation has done since the server started."""
+
+    every_s: float = Field(description="Seconds between passes; 0: off.")
+    passes: int
+    runs: int = Field(description="Namespaces consolidated (one run each).")
+    failures: int
+    episodes: int
+    facts: int
+    summaries: int
+    last_run_at: UtcTime | None
+
+
+class ServerOut(BaseModel):
+    version: str
+    encrypted: bool = Field(description="Whether the store is encrypted at rest.")
+    key: KeyOut
+    consolidation: ScheduleOut
+
+
+class AuditEntryOut(BaseModel):
+    """One audited action: who did what to which namespace and when (never content)."""
+
+    at: UtcTime
+    actor: str = Field(description="The API key id, or local, scheduler, mcp-stdio, unknown.")
+    action: str
+    namespace: str | None
+    target: str | None = Field(description="The memory id the action named, if any.")
+    status: int = Field(description="The HTTP status; 0 for a local command.")
+    count: int | None = Field(description="How many memories a batch action wrote.")
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut] = Field(description="Newest first.")
+    more: bool = Field(description="Whether older entries were left out by the limit.")

@@ -33,6 +33,7 @@ from engramdb.server.http.trail import AuditTrail
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
 from engramdb.server.ratelimit import RateLimiter
 from engramdb.server.schedule import ConsolidationSchedule, check_interval
+from engramdb.server.ui import UI_OPEN_PATHS, UI_OPEN_PREFIXES, install_ui
 
 __all__ = ["create_app"]
 
@@ -114,10 +115,12 @@ def create_app(
     app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
     app.state.metrics = metrics
     app.state.schedule = schedule
+    app.state.audit = audit
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     install_docs(app)
+    install_ui(app)
     if options.mcp:
         mcp_manager = _mount_mcp(
             app, memory, authenticator, options, None if audit is None else audit.append
@@ -130,8 +133,8 @@ def create_app(
     app.add_middleware(
         KeyCheck,
         authenticator=authenticator,
-        open_paths=OPEN_PATHS,
-        open_prefixes=OPEN_PREFIXES,
+        open_paths=OPEN_PATHS | UI_OPEN_PATHS,
+        open_prefixes=OPEN_PREFIXES + UI_OPEN_PREFIXES,
     )
     app.add_middleware(RequestMetrics, metrics=metrics)
     if audit is not None:

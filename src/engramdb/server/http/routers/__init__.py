@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from engramdb.server.http.routers import (
+    audit,
     consolidate,
     context,
     dynamics,
@@ -16,6 +17,7 @@ from engramdb.server.http.routers import (
     facts,
     namespaces,
     search,
+    server,
     system,
 )
 
@@ -30,4 +32,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     consolidate.router,
     facts.router,
     dynamics.router,
+    server.router,
+    audit.router,
 )

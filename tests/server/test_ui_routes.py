@@ -1,0 +1,127 @@
+"""The dashboard's files at /ui, and the two routes it added: /v1/server and /v1/audit
+(docs/dashboard.md). The browser tests that drive it are in tests/ui."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the dev extra installs tomli on 3.10
+    import tomli as tomllib
+
+import pytest
+from fastapi.testclient import TestClient
+
+import engramdb
+from engramdb import Memory
+from engramdb.server.ui import STATIC_DIR
+
+from .conftest import AppKeys, LiveServer, bearer
+
+ROOT = Path(__file__).parents[2]
+# What a page or module names: <script src>, <link href>, import ... from "./x.js", fetch("/ui/...")
+_REFERENCES = re.compile(r"""(?:src|href)="(/ui/[^"]+)"|from "\./([^"]+)"|fetch\("(/ui/[^"]+)"\)""")
+
+
+@pytest.fixture
+def app(make_app: Callable[..., tuple[TestClient, Memory, AppKeys]]) -> tuple[TestClient, AppKeys]:
+    client, _memory, keys = make_app()
+    return client, keys
+
+
+def _referenced() -> set[str]:
+    found = set()
+    for path in STATIC_DIR.iterdir():
+        if path.suffix in {".html", ".js"}:
+            for match in _REFERENCES.finditer(path.read_text(encoding="utf-8")):
+                absolute, relative, fetched = match.groups()
+                found.add(absolute or fetched or "/ui/static/" + relative)
+    return found
+
+
+def test_the_dashboard_and_every_file_it_loads_are_served_without_a_key(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, _keys = app
+    page = client.get("/ui")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    referenced = _referenced()
+    assert {"/ui/static/app.js", "/ui/static/style.css", "/ui/static/signals.json"} <= referenced
+    for url in sorted(referenced):
+        assert client.get(url).status_code == 200, url
+    # every file is referenced: nothing dead ships
+    served = {u.rsplit("/", 1)[1] for u in referenced} | {"index.html"}  # the page at /ui
+    assert {p.name for p in STATIC_DIR.iterdir()} == served
+
+
+def test_no_file_of_the_dashboard_reaches_for_another_host() -> None:
+    for path in STATIC_DIR.iterdir():
+        text = path.read_text(encoding="utf-8")
+        # the SVG namespace is a name, not a request
+        urls = set(re.findall(r"https?://[^\s\"'<>)]+", text)) - {"http://www.w3.org/2000/svg"}
+        assert urls == set(), path.name
+
+
+def test_the_api_behind_the_dashboard_still_needs_a_key(app: tuple[TestClient, AppKeys]) -> None:
+    client, _keys = app
+    assert client.get("/v1/server").status_code == 401
+    assert client.get("/ui/../v1/stats").status_code in {401, 404}
+    assert client.get("/ui/static/../../v1/stats").status_code in {401, 404}
+
+
+def test_the_dashboard_files_are_package_data() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["engramdb"]
+    package = Path(engramdb.__file__).parent
+    shipped = {path for pattern in patterns for path in package.glob(pattern)}
+    assert sorted(p for p in STATIC_DIR.iterdir() if p not in shipped) == []
+
+
+def test_the_server_route_names_the_key_and_the_store(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    answer = client.get("/v1/server", headers=bearer(keys.reader))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["key"]["access"] == "read"
+    assert body["key"]["namespaces"] == ["alice"]
+    assert body["key"]["name"] == "reader"
+    assert body["encrypted"] is False
+    assert body["consolidation"]["every_s"] == 0.0
+    assert client.get("/v1/server", headers=bearer(keys.admin)).json()["key"]["namespaces"] == ["*"]
+
+
+def test_the_audit_log_is_for_admin_keys_only(app: tuple[TestClient, AppKeys]) -> None:
+    client, keys = app
+    refused = client.get("/v1/audit", headers=bearer(keys.alice))
+    assert refused.status_code == 403
+    assert "not an admin key" in refused.json()["error"]["message"]
+    # an in-memory store keeps no audit log: a 404 that says so, not a 500
+    missing = client.get("/v1/audit", headers=bearer(keys.admin))
+    assert missing.status_code == 404
+    assert "no audit log" in missing.json()["error"]["message"]
+    bad = client.get("/v1/audit", params={"limit": 0}, headers=bearer(keys.admin))
+    assert bad.status_code == 422
+
+
+def test_the_audit_log_lists_newest_first_by_namespace_and_limit(live_server: LiveServer) -> None:
+    with live_server.client(live_server.alice) as alice:
+        first = alice.post("/v1/namespaces/alice/engrams", json={"text": "audited one"}).json()
+        alice.delete(f"/v1/namespaces/alice/engrams/{first['id']}")
+    with live_server.client(live_server.admin) as admin:
+        every = admin.get("/v1/audit", params={"namespace": "alice"}).json()
+        assert every["entries"][0]["action"] == "delete"
+        assert every["entries"][0]["target"] == first["id"]
+        assert every["entries"][1]["action"] == "add"
+        assert {e["namespace"] for e in every["entries"]} == {"alice"}
+        times = [e["at"] for e in every["entries"]]
+        assert times == sorted(times, reverse=True)
+        one = admin.get("/v1/audit", params={"namespace": "alice", "limit": 1}).json()
+        assert len(one["entries"]) == 1
+        assert one["more"] is True
+        assert "audited one" not in str(every)  # never content
