@@ -17,10 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 import engramdb
-from engramdb import Memory
+from engramdb import EncryptionKey, Memory, Settings
+from engramdb.embed import Embedder
+from engramdb.security.crypto import generate_key
+from engramdb.security.keys import KeyRing
+from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.ui import STATIC_DIR
 
-from .conftest import AppKeys, LiveServer, bearer
+from .conftest import AppKeys, bearer
 
 ROOT = Path(__file__).parents[2]
 # What a page or module names: <script src>, <link href>, import ... from "./x.js", fetch("/ui/...")
@@ -109,19 +113,59 @@ def test_the_audit_log_is_for_admin_keys_only(app: tuple[TestClient, AppKeys]) -
     assert bad.status_code == 422
 
 
-def test_the_audit_log_lists_newest_first_by_namespace_and_limit(live_server: LiveServer) -> None:
-    with live_server.client(live_server.alice) as alice:
-        first = alice.post("/v1/namespaces/alice/engrams", json={"text": "audited one"}).json()
-        alice.delete(f"/v1/namespaces/alice/engrams/{first['id']}")
-    with live_server.client(live_server.admin) as admin:
-        every = admin.get("/v1/audit", params={"namespace": "alice"}).json()
-        assert every["entries"][0]["action"] == "delete"
-        assert every["entries"][0]["target"] == first["id"]
-        assert every["entries"][1]["action"] == "add"
-        assert {e["namespace"] for e in every["entries"]} == {"alice"}
-        times = [e["at"] for e in every["entries"]]
-        assert times == sorted(times, reverse=True)
-        one = admin.get("/v1/audit", params={"namespace": "alice", "limit": 1}).json()
-        assert len(one["entries"]) == 1
-        assert one["more"] is True
-        assert "audited one" not in str(every)  # never content
+def test_the_audit_log_lists_newest_first_by_namespace_and_limit(
+    location: str, embedder: Embedder
+) -> None:
+    """On each store: SQLite keeps the log in a file beside it, PostgreSQL in a table."""
+    with Memory(location, embedder=embedder) as memory, KeyRing(":memory:") as ring:
+        admin = ring.create(name="admin", namespaces=[], access="admin").token
+        alice = ring.create(name="alice", namespaces=["alice"], access="write").token
+        app = create_app(
+            Settings(path=location),
+            memory=memory,
+            keys=ring,
+            options=ServerOptions(mcp=False, rate_per_s=0.0),
+        )
+        with TestClient(app) as client:
+            added = client.post(
+                "/v1/namespaces/alice/engrams", json={"text": "audited one"}, headers=bearer(alice)
+            ).json()
+            client.delete(f"/v1/namespaces/alice/engrams/{added['id']}", headers=bearer(alice))
+            client.post("/v1/namespaces/bob/engrams", json={"text": "b"}, headers=bearer(admin))
+            every = client.get(
+                "/v1/audit", params={"namespace": "alice"}, headers=bearer(admin)
+            ).json()
+            one = client.get(
+                "/v1/audit", params={"namespace": "alice", "limit": 1}, headers=bearer(admin)
+            ).json()
+            everyone = client.get("/v1/audit", headers=bearer(admin)).json()
+    assert [e["action"] for e in every["entries"]] == ["delete", "add"]
+    assert every["entries"][0]["target"] == added["id"]
+    assert every["entries"][0]["status"] == 200
+    assert {e["namespace"] for e in every["entries"]} == {"alice"}
+    assert every["more"] is False
+    assert one["entries"] == every["entries"][:1]
+    assert one["more"] is True
+    assert everyone["entries"][0]["namespace"] == "bob"
+    assert "audited one" not in str(everyone)  # never content
+
+
+def test_the_server_route_says_an_encrypted_store_is_encrypted(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    store = tmp_path / "store"
+    settings = Settings(path=str(store), encryption=EncryptionKey.from_text(generate_key()))
+    with Memory(settings=settings, embedder=embedder) as memory, KeyRing(":memory:") as ring:
+        token = ring.create(name="viewer", namespaces=["maya"], access="read").token
+        app = create_app(
+            settings, memory=memory, keys=ring, options=ServerOptions(mcp=False, rate_per_s=0.0)
+        )
+        with TestClient(app) as client:
+            answer = client.get("/v1/server", headers=bearer(token)).json()
+    assert answer["encrypted"] is True
+    assert answer["key"] == {
+        "id": answer["key"]["id"],
+        "name": "viewer",
+        "access": "read",
+        "namespaces": ["maya"],
+    }

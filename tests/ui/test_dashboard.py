@@ -97,6 +97,12 @@ def test_a_memory_shows_its_history_and_a_write_key_edits_it(page: Any, served: 
     main = page.locator("main")
     for heading in ("Around it in its session", "Provenance", "Version history", "Retention"):
         assert main.get_by_role("heading", name=heading).is_visible(), heading
+    turns = main.locator("ol.session li").all_inner_texts()
+    assert turns[-3:] == [
+        "Tom: Sounds like a good life.",
+        "Maya: I adopted a rescue dog called Pastel, I'm so happy! (this memory)",
+        "Tom: That is wonderful news.",
+    ]
     assert page.locator("svg[aria-label^='Retention of this memory']").is_visible()
     page.get_by_label("Text").fill("I adopted a rescue dog called Pastel, a little terrier.")
     page.get_by_role("button", name="Save a new version").click()
@@ -107,8 +113,7 @@ def test_a_memory_shows_its_history_and_a_write_key_edits_it(page: Any, served: 
     assert "now (current)" in rows[1]
     assert "now (current)" not in rows[0]
     shot(page, "memory")
-    main.get_by_role("heading", name="Version history").scroll_into_view_if_needed()
-    page.evaluate("window.scrollBy(0, -20)")
+    main.get_by_role("heading", name="Version history").evaluate("h => h.scrollIntoView()")
     shot(page, "memory-history")
 
 

@@ -44,7 +44,7 @@ export function shareBar(parts, label, width = 420, height = 18) {
 }
 
 /** A line chart: points [{x: Date, y}] with y in [0, 1]; marks [{x: Date, label}]. */
-export function lineChart(points, { label, marks = [], yLabel = "", width = 640, height = 220 }) {
+export function lineChart(points, { label, marks = [], yLabel = "", width = 960, height = 240 }) {
   const svg = frame(width, height, label);
   const pad = { left: 44, right: 12, top: 12, bottom: 34 };
   const w = width - pad.left - pad.right;
@@ -60,8 +60,8 @@ export function lineChart(points, { label, marks = [], yLabel = "", width = 640,
     svg.append(el("line", { x1: pad.left, x2: pad.left + w, y1: sy(v), y2: sy(v), class: "grid" }));
     svg.append(el("text", { x: pad.left - 6, y: sy(v) + 4, "text-anchor": "end", class: "tick" }, ymax === 1 ? tick.toFixed(2) : Math.round(v)));
   }
-  for (const t of [x0, (x0 + x1) / 2, x1]) {
-    svg.append(el("text", { x: sx(t), y: height - 14, "text-anchor": "middle", class: "tick" }, new Date(t).toISOString().slice(0, 10)));
+  for (const [t, anchor] of [[x0, "start"], [(x0 + x1) / 2, "middle"], [x1, "end"]]) {
+    svg.append(el("text", { x: sx(t), y: height - 14, "text-anchor": anchor, class: "tick" }, new Date(t).toISOString().slice(0, 10)));
   }
   if (yLabel) svg.append(el("text", { x: 4, y: pad.top + 8, class: "tick" }, yLabel));
   const path = points.map((p, i) => `${i ? "L" : "M"}${sx(p.x.getTime()).toFixed(1)},${sy(p.y).toFixed(1)}`).join("");
@@ -100,7 +100,7 @@ export function emotionMap(points, { label, width = 420, height = 300 }) {
 }
 
 /** Bars of counts by day: days [{day: "YYYY-MM-DD", count}], with the running total drawn over them. */
-export function growthChart(days, { label, width = 640, height = 220 }) {
+export function growthChart(days, { label, width = 960, height = 240 }) {
   const svg = frame(width, height, label);
   const pad = { left: 44, right: 12, top: 12, bottom: 34 };
   const w = width - pad.left - pad.right;

@@ -311,7 +311,7 @@ function explanationView(hit, table) {
       return h("li", {}, h("span", { class: "swatch", "data-colour": GROUP_COLOURS[entry.group] }), `${percent(c.share)} — ${entry.words}`);
     })),
     hit.explain.paths.length ? h("p", { class: "found" }, "Found by " + hit.explain.paths.map((p) => found[p] || p).join(" and ") + ".") : null,
-    hit.explain.retention !== null ? h("p", { class: "found" }, `Held at ${percent(hit.explain.retention)} strength now (fades over about ${Math.round(hit.explain.stability_days)} days).`) : null,
+    hit.explain.retention !== null ? h("p", { class: "found" }, `Held at ${percent(hit.explain.retention)} strength now (stability ${Math.round(hit.explain.stability_days)} days: the higher, the slower it fades).`) : null,
   );
 }
 
@@ -381,13 +381,17 @@ function takenAlong(id, facts) {
 
 export async function memory({ server, args: [namespace, id], show, flash, go }) {
   const base = ns(namespace) + "/engrams/" + id;
-  const [engram, history, neighbours, facts, curve] = await Promise.all([
+  const [engram, history, before, after, facts] = await Promise.all([
     call("GET", base),
     call("GET", base + "/history"),
-    call("GET", base + "/neighbours", { query: { before: 2, after: 2 } }),
+    call("GET", base + "/neighbours", { query: { before: 2, after: 0 } }),
+    call("GET", base + "/neighbours", { query: { before: 0, after: 2 } }),
     call("GET", ns(namespace) + "/facts"),
-    call("GET", base + "/curve", { query: { days: 180, points: 120 } }),
   ]);
+  // the curve from its last use to a little past now, so "now" sits on it
+  const lastUsed = Math.max(Date.parse(engram.occurred_at), engram.last_recalled_at ? Date.parse(engram.last_recalled_at) : 0);
+  const days = Math.min(36500, Math.max(30, Math.ceil(((Date.now() - lastUsed) / 86400000) * 1.1)));
+  const curve = await call("GET", base + "/curve", { query: { days, points: 200 } });
   const status = h("div", { "aria-live": "polite" });
   const asFact = facts.facts.find((f) => f.engram_id === id);
   const produced = facts.facts.filter((f) => f.sources.includes(id));
@@ -396,7 +400,7 @@ export async function memory({ server, args: [namespace, id], show, flash, go })
 
   // Retention: R over the days after its last use, with its recalls and now marked.
   const marks = [{ x: new Date(), label: "now", row: 0 }];
-  if (engram.last_recalled_at) marks.push({ x: new Date(engram.last_recalled_at), label: `last of ${engram.recalls} recalls`, row: 1 });
+  if (engram.last_recalled_at) marks.push({ x: new Date(engram.last_recalled_at), label: engram.recalls === 1 ? "recalled" : `last of ${engram.recalls} recalls`, row: 1 });
   marks.push({ x: new Date(engram.occurred_at), label: "happened", row: 2 });
   const points = curve.times.map((t, i) => ({ x: new Date(t), y: curve.retention[i] }));
   const retention = lineChart(points, {
@@ -433,7 +437,7 @@ export async function memory({ server, args: [namespace, id], show, flash, go })
         h("p", {}, h("q", {}, engram.text)),
         h("p", {}, "It goes with its whole history and index entries."),
         along.length
-          ? [h("p", {}, `The ${along.length} facts learned only from it go too:`), h("ul", { class: "doomed" }, along.map((f) => h("li", {}, f.text)))]
+          ? [h("p", {}, along.length === 1 ? "The fact learned only from it goes too:" : `The ${along.length} facts learned only from it go too:`), h("ul", { class: "doomed" }, along.map((f) => h("li", {}, f.text)))]
           : h("p", {}, "No fact was learned only from it."),
         produced.length > along.length
           ? h("p", {}, `${produced.length - along.length} other facts drew on it too and stay: they have other sources.`)
@@ -459,8 +463,8 @@ export async function memory({ server, args: [namespace, id], show, flash, go })
     ? h("ul", {}, list.map((e) => h("li", {}, h("a", { href: memoryLink({ namespace, id: e.id || e.engram_id }) }, e.text), e.kind ? ` (${e.kind})` : "")))
     : h("p", {}, empty);
 
-  const turns = [...neighbours.neighbours, engram].sort((a, b) => (a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0));
-  const session = neighbours.neighbours.length
+  const turns = [...before.neighbours, engram, ...after.neighbours];
+  const session = turns.length > 1
     ? h("ol", { class: "session" }, turns.map((e) => h("li", {},
         e.speaker ? h("span", { class: "speaker" }, e.speaker + ": ") : null,
         e.id === id ? h("strong", { "aria-current": "true" }, e.text, " (this memory)") : h("a", { href: memoryLink(e) }, e.text))))
