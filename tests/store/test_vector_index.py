@@ -100,6 +100,15 @@ def test_a_viewed_graph_hides_removals_and_keeps_adds_apart() -> None:
     assert viewed.search(added[1], 1)[0][0] == 9002
     assert viewed.search(moved, 1)[0][0] == 3
     assert 3 not in _top(viewed, vectors[2], 3)
+    # the rows of many keys at once: hidden and unknown ones zero, moved ones the new vector
+    rows = viewed.matrix([1, 4, 9002, 3, 9005, 10**9, 1_500])
+    assert not rows[0].any()
+    assert rows[1] == pytest.approx(vectors[3], abs=1e-2)  # the graph's codes, as unit vectors
+    assert rows[2] == pytest.approx(added[1], abs=1e-6)  # the exact part's own
+    assert rows[3] == pytest.approx(moved, abs=1e-6)
+    assert not rows[4].any()
+    assert not rows[5].any()
+    assert rows[6] == pytest.approx(vectors[1_499], abs=1e-2)
     queries = np.concatenate([vectors[:20], added, _stored(10, 7)])
     assert viewed.nearest(queries) == pytest.approx(
         [viewed.search(q, 1)[0][1] for q in queries], abs=1e-6

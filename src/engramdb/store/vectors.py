@@ -178,14 +178,22 @@ class VectorIndex:
     def matrix(self, keys: Sequence[int]) -> F32:
         """The vectors of ``keys`` as rows (zeros for unknown keys)."""
         out = np.zeros((len(keys), self.dims), dtype=np.float32)
-        positions = [self._position.get(int(k), -1) for k in keys]
-        found = [i for i, p in enumerate(positions) if p >= 0]
-        if found:
-            out[found] = self._matrix[[positions[i] for i in found]]
+        if not len(keys):
+            return out
+        # by array, not key by key: a filtered search asks for thousands (Store.few_matching)
+        position = self._position
+        positions = np.fromiter((position.get(int(k), -1) for k in keys), np.int64, len(keys))
+        found = np.flatnonzero(positions >= 0)
+        if len(found):
+            out[found] = self._matrix[positions[found]]
         if self._graph is not None:
-            rest = [i for i, p in enumerate(positions) if p < 0 and self._in_graph(int(keys[i]))]
-            if rest:
-                out[rest] = self._from_graph(np.array([keys[i] for i in rest], dtype=np.int64))
+            rest = np.flatnonzero(positions < 0)
+            rest_keys = np.asarray(keys, dtype=np.int64)[rest]
+            held = self._graph.holds(rest_keys)
+            if self._hidden:
+                held &= ~np.isin(rest_keys, np.fromiter(self._hidden, np.int64))
+            if held.any():
+                out[rest[held]] = self._from_graph(rest_keys[held])
         return out
 
     def search(self, query: F32, limit: int) -> list[tuple[int, float]]:
