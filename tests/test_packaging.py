@@ -54,6 +54,8 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "engramdb.server.schemas": ("server", "the HTTP API's pydantic models"),
     "engramdb.server.ui": ("server", "the dashboard's routes (docs/dashboard.md)"),
     "engramdb.store.postgres": ("postgres", "the PostgreSQL store, psycopg 3 and pgvector"),
+    "engramdb.integrations.langchain": ("langchain", "a LangChain retriever (langchain-core)"),
+    "engramdb.integrations.llamaindex": ("llamaindex", "LlamaIndex's retriever and memory block"),
 }
 
 

@@ -36,6 +36,8 @@ __all__ = ["EXTRAS", "needs_extra"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "client": ("httpx",),
     "fp32": ("safetensors",),
+    "langchain": ("langchain_core", "pydantic"),
+    "llamaindex": ("llama_index", "pydantic"),
     "plot": ("matplotlib",),
     "postgres": ("psycopg", "psycopg_pool", "pgvector"),
     "server": ("fastapi", "starlette", "pydantic", "uvicorn", "httpx", "prometheus_client", "mcp"),
