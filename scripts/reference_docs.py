@@ -244,9 +244,7 @@ def cli_page() -> str:
     ]
     for name, command, ctx in _commands():
         anchor = name.replace(" ", "-")
-        out.append(f"{'#' if name == 'engram' else '##'} `{name}`\n\n" if name != "engram" else "")
-        if name == "engram":
-            out.append("## `engram`\n\n")
+        out.append(f"## `{name}`\n\n")
         out.append(f"```text\n{command.get_usage(ctx)}\n```\n\n")
         if command.help:
             out.append(_linked(inspect.cleandoc(command.help).split("\f")[0].strip()) + "\n\n")
