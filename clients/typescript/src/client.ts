@@ -8,6 +8,7 @@
 import { EngramError, InvalidInputError, StoreError, errorFromAnswer } from "./errors.js";
 import {
   PATH_PARAMETERS,
+  type AuditOut,
   type BatchItemIn,
   type BudgetIn,
   type BudgetOut,
@@ -23,6 +24,7 @@ import {
   type MoodOut,
   type Operations,
   type SearchIn,
+  type ServerOut,
   type StatsOut,
   type VersionOut,
 } from "./schema.js";
@@ -60,6 +62,7 @@ export type RetentionOptions = QueryOf<"GET /v1/namespaces/{namespace}/engrams/{
 export type WorkingOptions = QueryOf<"GET /v1/namespaces/{namespace}/sessions/{session}/working"> &
   InNamespace & { session: string };
 export type MoodOptions = QueryOf<"GET /v1/namespaces/{namespace}/mood"> & InNamespace;
+export type AuditOptions = QueryOf<"GET /v1/audit">;
 export type AtTime = InNamespace & { now?: string | Date | null };
 export type BudgetOptions = BudgetIn & InNamespace;
 
@@ -255,6 +258,16 @@ export class EngramClient {
   /** The stats of every namespace the key covers. */
   async allStats(): Promise<StatsOut[]> {
     return (await this.#call("GET /v1/stats", {})).namespaces;
+  }
+
+  /** What this server is (version, encryption, background consolidation) and the key asking. */
+  async server(): Promise<ServerOut> {
+    return this.#call("GET /v1/server", {});
+  }
+
+  /** The audit log, newest first: who did what to which namespace and when (an admin key). */
+  async audit(options: AuditOptions = {}): Promise<AuditOut> {
+    return this.#call("GET /v1/audit", {}, options);
   }
 
   /** The server's health: `{status: "ok", version}`; needs no key. */

@@ -5,6 +5,7 @@ export {
   type AddManyOptions,
   type AddOptions,
   type AtTime,
+  type AuditOptions,
   type BudgetOptions,
   type ClientOptions,
   type ContextOptions,

@@ -12,6 +12,28 @@ export const PATH_PARAMETERS: Readonly<Record<string, { readonly pattern: RegExp
   session: { pattern: new RegExp("^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029][^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"), maxLength: 128 },
 };
 
+/** One audited action: who did what to which namespace and when (never content). */
+export interface AuditEntryOut {
+  at: string;
+  /** The API key id, or local, scheduler, mcp-stdio, unknown. */
+  actor: string;
+  action: string;
+  namespace: string | null;
+  /** The memory id the action named, if any. */
+  target: string | null;
+  /** The HTTP status; 0 for a local command. */
+  status: number;
+  /** How many memories a batch action wrote. */
+  count: number | null;
+}
+
+export interface AuditOut {
+  /** Newest first. */
+  entries: AuditEntryOut[];
+  /** Whether older entries were left out by the limit. */
+  more: boolean;
+}
+
 /** Several experiences, remembered in one transaction (all or none); ``embed`` is the batch's, beside its items. */
 export interface BatchIn {
   items: BatchItemIn[];
@@ -277,6 +299,15 @@ export interface HitOut {
   relevance: number;
 }
 
+/** The API key of the request (never its secret). */
+export interface KeyOut {
+  id: string;
+  name: string;
+  access: "read" | "write" | "admin";
+  /** Its scope: names, and prefixes ending in *. */
+  namespaces: string[];
+}
+
 export interface MoodOut {
   namespace: string;
   start: string;
@@ -304,6 +335,20 @@ export interface RetentionOut {
   now: string | null;
   /** R(now) on the memory's forgetting curve, 0 to 1. */
   retention: number;
+}
+
+/** What background consolidation has done since the server started. */
+export interface ScheduleOut {
+  /** Seconds between passes; 0: off. */
+  every_s: number;
+  passes: number;
+  /** Namespaces consolidated (one run each). */
+  runs: number;
+  failures: number;
+  episodes: number;
+  facts: number;
+  summaries: number;
+  last_run_at: string | null;
 }
 
 /** ``Memory.search``'s options (``options.SEARCH``). A new library option is one field here. */
@@ -344,6 +389,14 @@ export interface SearchOut {
   namespace: string;
   now: string | null;
   hits: HitOut[];
+}
+
+export interface ServerOut {
+  version: string;
+  /** Whether the store is encrypted at rest. */
+  encrypted: boolean;
+  key: KeyOut;
+  consolidation: ScheduleOut;
 }
 
 export interface StatsListOut {
@@ -552,6 +605,20 @@ export interface Operations {
     query: Record<string, never>;
     body: FadeIn | null;
     response: FadeOut;
+  };
+  /** What this server is and who is asking: any valid key may read it. */
+  "GET /v1/server": {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: ServerOut;
+  };
+  /** Who did what to which namespace and when, newest first (admin key). */
+  "GET /v1/audit": {
+    path: Record<string, never>;
+    query: { namespace?: string | null; since?: string | Date | null; limit?: number; };
+    body: undefined;
+    response: AuditOut;
   };
 }
 

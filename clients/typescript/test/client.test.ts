@@ -240,6 +240,19 @@ describe("namespaces, budgets and the server", () => {
     assert.equal((await mem.health()).status, "ok");
     assert.match(await mem.metrics(), /engramdb_/);
   });
+
+  it("says what the server is and who asks, and reads the audit log", async () => {
+    const about = await mem.server();
+    assert.equal(about.key.access, "admin");
+    assert.equal(about.key.name, "ts-admin");
+    assert.equal(about.encrypted, false);
+    await mem.add("Audited.", { namespace: "ts-audit" });
+    const log = await mem.audit({ namespace: "ts-audit", limit: 5 });
+    assert.ok(log.entries.some((entry) => entry.action === "add" && entry.status === 201));
+    const reader = new EngramClient({ url: server.url, apiKey: server.readerKey });
+    assert.equal((await reader.server()).key.access, "read");
+    assert.equal((await failure(reader.audit())).code, "forbidden");
+  });
 });
 
 describe("errors", () => {
