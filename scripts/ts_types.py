@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     text = schema_ts()
     if args.check:
         if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            print(f"{OUT.relative_to(ROOT)} is out of date: run `make ts-types`")
+            print(f"{OUT.relative_to(ROOT)} is out of date: run `python scripts/ts_types.py`")
             return 1
         return 0
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ def test_every_route_of_the_server_has_a_method() -> None:
     assert len(routes) > 20, "schema.ts lists no routes"
     client = _source("src/client.ts")
     missing = [route for route in routes if f'"{route}"' not in client]
-    assert missing == [], "give each a method in clients/typescript/src/client.ts"
+    assert missing == [], "give each a method in clients/typescript/src/client.ts (its README)"
 
 
 def test_the_error_classes_are_the_python_tree() -> None:
