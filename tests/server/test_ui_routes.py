@@ -169,3 +169,12 @@ def test_the_server_route_says_an_encrypted_store_is_encrypted(
         "access": "read",
         "namespaces": ["maya"],
     }
+
+
+def test_a_server_without_keys_answers_the_dashboard_without_one(
+    make_app: Callable[..., tuple[TestClient, Memory, AppKeys]],
+) -> None:
+    client, _memory, _keys = make_app(auth=False)
+    answer = client.get("/v1/server")
+    assert answer.status_code == 200
+    assert answer.json()["key"]["access"] == "admin"

@@ -67,6 +67,7 @@ def test_every_signal_of_the_ranker_has_words_a_newcomer_understands() -> None:
 def test_a_key_signs_in_and_a_search_explains_its_hits_in_words(page: Any, served: Served) -> None:
     page.goto(served.url + "/ui")
     page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.evaluate(_UNNAMED) == []
     shot(page, "sign-in")
     sign_in(page, served, served.reader)
     assert page.get_by_role("link", name=NAMESPACE, exact=True).is_visible()
@@ -199,6 +200,26 @@ def test_an_admin_sees_the_overview_consolidation_and_audit_log(page: Any, serve
     shot(page, "audit")
 
 
+def test_forgetting_a_namespace_asks_for_its_name_typed(page: Any, served: Served) -> None:
+    with api_client(served, served.admin) as api:
+        made = api.post("/v1/namespaces/scratch/engrams", json={"text": "to be forgotten"})
+        assert made.status_code == 201
+    sign_in(page, served, served.admin)
+    page.goto(f"{served.url}/ui#/ns/scratch")
+    page.get_by_role("button", name="Forget this namespace…").click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Forget the namespace")
+    assert confirm.is_disabled()
+    dialog.get_by_label("Type scratch to confirm").fill("scratc")
+    assert confirm.is_disabled()
+    dialog.get_by_label("Type scratch to confirm").fill("scratch")
+    confirm.click()
+    page.get_by_text("Forgot scratch: 1 memory erased.").wait_for()
+    assert page.get_by_role("link", name="scratch", exact=True).count() == 0
+    with api_client(served, served.admin) as api:
+        assert "scratch" not in api.get("/v1/namespaces").json()["namespaces"]
+
+
 def test_a_write_key_is_refused_the_audit_log(page: Any, served: Served) -> None:
     sign_in(page, served, served.writer)
     page.goto(f"{served.url}/ui#/audit")
@@ -207,7 +228,17 @@ def test_a_write_key_is_refused_the_audit_log(page: Any, served: Served) -> None
     assert "not an admin key" in alert.inner_text()
 
 
-PAGES = ["", "/timeline", "/search", "/facts", "/consolidation"]
+PAGES = [
+    "#/",
+    f"#/ns/{NAMESPACE}",
+    f"#/ns/{NAMESPACE}/timeline",
+    f"#/ns/{NAMESPACE}/search",
+    f"#/ns/{NAMESPACE}/facts",
+    f"#/ns/{NAMESPACE}/consolidation",
+    f"#/ns/{NAMESPACE}/memory/",  # the first memory a search finds
+    "#/audit",
+]
+
 
 # Every control's accessible name, as far as a test can compute it without a screen reader.
 _UNNAMED = """() => [...document.querySelectorAll('a[href], button, input, select, textarea')]
@@ -229,7 +260,13 @@ def test_every_page_has_headings_named_controls_and_tab_reaches_every_action(
     page: Any, served: Served, path: str
 ) -> None:
     sign_in(page, served, served.admin)
-    page.goto(f"{served.url}/ui#/ns/{NAMESPACE}{path}")
+    if path.endswith("/memory/"):
+        with api_client(served, served.admin) as api:
+            found = api.post(
+                f"/v1/namespaces/{NAMESPACE}/search", json={"query": "dog", "reinforce": False}
+            )
+            path += found.json()["hits"][0]["engram"]["id"]
+    page.goto(f"{served.url}/ui{path}")
     page.locator("main h1").wait_for()
     page.wait_for_load_state("networkidle")
     assert page.locator("main h1").count() == 1

@@ -46,7 +46,7 @@ function renderNav(namespace) {
     who.replaceChildren(
       h("span", { class: "badge " + server.key.access }, server.key.access + " key"),
       ` ${server.key.name} (${scope}) `,
-      h("button", { type: "button", onclick: signOut }, "Sign out"),
+      key() ? h("button", { type: "button", onclick: signOut }, "Sign out") : "(a server without keys)",
     );
   } else who.replaceChildren();
 }
@@ -54,7 +54,8 @@ function renderNav(namespace) {
 function signOut() {
   setKey(null);
   server = null;
-  location.hash = "#/login";
+  if (location.hash === "#/login") loginPage();
+  else location.hash = "#/login";
 }
 
 function loginPage(message) {
@@ -73,7 +74,8 @@ function loginPage(message) {
     try {
       server = await call("GET", "/v1/server", { token: input.value.trim() });
       setKey(input.value.trim());
-      location.hash = "#/";
+      if (location.hash === "#/") route();
+      else location.hash = "#/";
     } catch (error) {
       status.replaceChildren(refusal(error));
     }
@@ -100,12 +102,15 @@ const ROUTES = [
 
 async function route() {
   const hash = location.hash || "#/";
-  if (hash === "#/login" || !key()) return loginPage();
+  if (hash === "#/login") return loginPage();
   if (server === null) {
+    // without a key too: a server started with --no-auth answers anyone (docs/server.md)
+    const given = key();
     try {
       server = await call("GET", "/v1/server");
     } catch (error) {
       setKey(null);
+      if (!given && error instanceof ApiError && error.status === 401) return loginPage();
       return loginPage(error instanceof ApiError ? error.message : String(error));
     }
   }

@@ -70,8 +70,9 @@ async function listPage(namespace, filters, cursor, limit = 50) {
   if (filters.kind) query.kinds = filters.kind;
   if (filters.after) query.occurred_after = filters.after;
   if (filters.before) query.occurred_before = filters.before;
-  if (filters.dormant !== "active") query.include_dormant = true;
-  if (accepted.has("order")) query.order = "-occurred_at";
+  // newest first; dormant memories are listed too and filtered here (``keep``)
+  query.order = "occurred_at";
+  query.descending = true;
   for (const name of Object.keys(query)) if (!accepted.has(name)) delete query[name];
   const page = await call("GET", ns(namespace) + "/engrams", { query });
   return { engrams: page.engrams || page.items || [], cursor: page.next_cursor ?? page.cursor ?? null };
@@ -191,7 +192,7 @@ export async function overview({ server, args: [namespace], flash, go }) {
     if (!yes) return;
     try {
       const done = await call("DELETE", ns(namespace));
-      flash(`Forgot ${done.namespace}: ${done.forgotten} memories erased.`);
+      flash(`Forgot ${done.namespace}: ${done.forgotten === 1 ? "1 memory" : done.forgotten + " memories"} erased.`);
       go("#/");
     } catch (error) {
       status.replaceChildren(refusal(error));
