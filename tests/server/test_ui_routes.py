@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 import engramdb
 from engramdb import EncryptionKey, Memory, Settings
 from engramdb.embed import Embedder
+from engramdb.recall.features import SIGNALS
 from engramdb.security.crypto import generate_key
 from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
@@ -178,3 +180,22 @@ def test_a_server_without_keys_answers_the_dashboard_without_one(
     answer = client.get("/v1/server")
     assert answer.status_code == 200
     assert answer.json()["key"]["access"] == "admin"
+
+
+def test_every_signal_of_the_ranker_has_words_a_newcomer_understands() -> None:
+    table = json.loads((STATIC_DIR / "signals.json").read_text(encoding="utf-8"))
+    assert set(table) == set(SIGNALS)
+    for signal, entry in table.items():
+        assert entry["words"], signal
+        assert "_" not in entry["words"], signal
+        assert entry["group"] in {
+            "meaning",
+            "words",
+            "who",
+            "conversation",
+            "time",
+            "form",
+            "strength",
+            "feeling",
+            "knowledge",
+        }, signal

@@ -8,7 +8,6 @@ edit. The screenshots of docs/ui/ are taken here, at 1280x800.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -16,7 +15,6 @@ import httpx
 import pytest
 
 from engramdb.recall.features import SIGNALS
-from engramdb.server.ui import STATIC_DIR
 
 from .conftest import NAMESPACE, SHOTS, Served
 
@@ -43,25 +41,6 @@ def open_memory(page: Any, served: Served, words: str) -> None:
     page.get_by_role("button", name="Search", exact=True).click()
     page.locator("li.hit .hit-title a", has_text=words).first.click()
     page.get_by_role("heading", name="Memory", level=1).wait_for()
-
-
-def test_every_signal_of_the_ranker_has_words_a_newcomer_understands() -> None:
-    table = json.loads((STATIC_DIR / "signals.json").read_text(encoding="utf-8"))
-    assert set(table) == set(SIGNALS)
-    for signal, entry in table.items():
-        assert entry["words"], signal
-        assert "_" not in entry["words"], signal
-        assert entry["group"] in {
-            "meaning",
-            "words",
-            "who",
-            "conversation",
-            "time",
-            "form",
-            "strength",
-            "feeling",
-            "knowledge",
-        }, signal
 
 
 def test_a_key_signs_in_and_a_search_explains_its_hits_in_words(page: Any, served: Served) -> None:
