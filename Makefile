@@ -30,8 +30,8 @@ demo: setup
 	$(BIN)/engram demo
 
 lint: setup
-	$(BIN)/ruff check src tests bench .ci
-	$(BIN)/ruff format --check src tests bench .ci
+	$(BIN)/ruff check src tests bench examples .ci
+	$(BIN)/ruff format --check src tests bench examples .ci
 
 typecheck: setup
 	$(BIN)/mypy

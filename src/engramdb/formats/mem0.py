@@ -8,7 +8,7 @@ The export is what ``Memory.get_all()`` returns, saved as JSON: ``{"results":
 - text: ``memory``; event time: ``created_at`` (a naive time is UTC);
 - namespace: the scope it was stored under, ``user-<user_id>``, then
   ``agent-<agent_id>`` and ``run-<run_id>`` as present, joined by ``:`` (the
-  nesting of docs/scopes.md): ``user-42:agent-x``; a character a namespace
+  way nested namespaces are named): ``user-42:agent-x``; a character a namespace
   cannot hold becomes ``-``. ``namespace`` given instead puts all in one;
 - metadata: mem0's own metadata, plus ``mem0_id``, ``user_id``, ``agent_id``,
   ``run_id``, ``actor_id``, ``role`` and ``mem0_updated_at`` where present;
