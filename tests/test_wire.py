@@ -29,13 +29,16 @@ from engramdb import (
     Engram,
     Explanation,
     Fact,
+    Feedback,
     FixedClock,
     Hit,
     InvalidInputError,
     Memory,
     Mood,
     NamespaceStats,
+    NamespaceWeights,
     Settings,
+    SignalWeight,
     Version,
     wire,
 )
@@ -196,6 +199,11 @@ VALUES: list[tuple[Any, dict[str, Any]]] = [
     (ContextBundle("q", "n", None, 100, 0, ()), {}),
     (Budget(max_memories=3), {}),
     (Budget(), {}),
+    (Hit(ENGRAM, 0.5, 1, EXPLANATION, search_id=ID), {}),
+    (Feedback(ID, ID, -0.5, T0, learned=True), {}),
+    (SignalWeight("dense", 1.5, 1.0, 0.5), {}),
+    (NamespaceWeights("n", (SignalWeight("dense", 1.5, 1.0, 0.5),), True, 3, 2, 1, T0), {}),
+    (NamespaceWeights("n", ()), {}),
 ]
 
 
@@ -236,12 +244,20 @@ def test_a_hit_carries_its_relevance_and_an_older_writer_s_counts_as_relevant() 
     hit = Hit(ENGRAM, 0.5, 1, EXPLANATION, relevance=0.25)
     document = wire.to_json(hit)
     assert document["relevance"] == 0.25
-    assert [f.name for f in wire.fields(Hit)][-1] == "relevance"
-    older = {k: v for k, v in document.items() if k != "relevance"}
+    assert [f.name for f in wire.fields(Hit)][-2:] == ["relevance", "search_id"]
+    older = {k: v for k, v in document.items() if k not in ("relevance", "search_id")}
     assert wire.from_json(Hit, older) == Hit(ENGRAM, 0.5, 1, EXPLANATION)
     assert wire.from_json(Hit, older).relevance == 1.0
     with pytest.raises(InvalidInputError, match="relevance must be a number"):
         wire.from_json(Hit, document | {"relevance": "high"})
+
+
+def test_a_hit_names_its_search_and_an_older_writer_s_names_none() -> None:
+    # docs/learning.md: feedback names the search by the id its hits carry
+    document = wire.to_json(Hit(ENGRAM, 0.5, 1, EXPLANATION, search_id=ID))
+    assert document["search_id"] == ID
+    older = {k: v for k, v in document.items() if k != "search_id"}
+    assert wire.from_json(Hit, older).search_id == ""
 
 
 @pytest.mark.parametrize(

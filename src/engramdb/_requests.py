@@ -28,9 +28,11 @@ from engramdb.model import (
     ContextBundle,
     Engram,
     Fact,
+    Feedback,
     Hit,
     Mood,
     NamespaceStats,
+    NamespaceWeights,
     Version,
 )
 from engramdb.validation import check_id, check_namespace
@@ -381,6 +383,48 @@ class Requests:
         """Make dormant what has faded at ``now`` or exceeds the budget; how many did."""
         body = {} if now is None else {"now": wire.encode(now, "now")}
         return Call("POST", _ns(namespace, "fade"), body, lambda f: int(f["dormant"]))
+
+    # -- learning (docs/learning.md) -----------------------------------------------------
+
+    def feedback(
+        self,
+        hit: Hit | str,
+        reward: float,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        search_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Call[Feedback]:
+        """Judge a hit of a search on the server (``Memory.feedback``): the server that
+        ran the search remembers what it showed."""
+        named: str | None
+        if isinstance(hit, Hit):
+            engram_id, named = hit.engram.id, search_id or hit.search_id
+        else:
+            engram_id, named = hit, search_id
+        if not named:
+            raise InvalidInputError("feedback needs the search_id of the search that returned it")
+        body = {
+            "search_id": named,
+            "engram_id": engram_id,
+            "reward": reward,
+            "now": wire.encode(now, "now"),
+        }
+        return Call(
+            "POST", _ns(namespace, "feedback"), body, lambda f: wire.from_json(Feedback, f)
+        )
+
+    def weights(self, *, namespace: str = DEFAULT_NAMESPACE) -> Call[NamespaceWeights]:
+        """The namespace's ranker weights, each with the prior's and its shift from it."""
+        return Call(
+            "GET", _ns(namespace, "weights"), None, lambda f: wire.from_json(NamespaceWeights, f)
+        )
+
+    def reset_weights(self, *, namespace: str = DEFAULT_NAMESPACE) -> Call[NamespaceWeights]:
+        """Rank with the prior again; the namespace's learned weights and feedback go."""
+        return Call(
+            "DELETE", _ns(namespace, "weights"), None, lambda f: wire.from_json(NamespaceWeights, f)
+        )
 
 
 def _budget(found: Any) -> Budget | None:

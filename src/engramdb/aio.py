@@ -148,3 +148,6 @@ class AsyncMemory:
     set_budget = _in_thread(Memory.set_budget)
     budget = _in_thread(Memory.budget)
     fade = _in_thread(Memory.fade)
+    feedback = _in_thread(Memory.feedback)
+    weights = _in_thread(Memory.weights)
+    reset_weights = _in_thread(Memory.reset_weights)

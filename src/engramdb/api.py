@@ -29,9 +29,11 @@ from engramdb.model import (
     ContextBundle,
     Engram,
     Fact,
+    Feedback,
     Hit,
     Mood,
     NamespaceStats,
+    NamespaceWeights,
     Version,
 )
 
@@ -192,3 +194,19 @@ class MemoryAPI(Protocol):
     def budget(self, *, namespace: str = ...) -> Budget | None: ...
 
     def fade(self, *, namespace: str = ..., now: datetime | None = ...) -> int: ...
+
+    # -- learning (docs/learning.md) --------------------------------------------
+
+    def feedback(
+        self,
+        hit: Hit | str,
+        reward: float,
+        *,
+        namespace: str = ...,
+        search_id: str | None = ...,
+        now: datetime | None = ...,
+    ) -> Feedback: ...
+
+    def weights(self, *, namespace: str = ...) -> NamespaceWeights: ...
+
+    def reset_weights(self, *, namespace: str = ...) -> NamespaceWeights: ...

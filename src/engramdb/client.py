@@ -174,6 +174,9 @@ class Client(_Base, MemoryAPI):
     set_budget = _blocking(Requests.set_budget)
     budget = _blocking(Requests.budget)
     fade = _blocking(Requests.fade)
+    feedback = _blocking(Requests.feedback)
+    weights = _blocking(Requests.weights)
+    reset_weights = _blocking(Requests.reset_weights)
 
 
 class AsyncClient(_Base):
@@ -243,6 +246,9 @@ class AsyncClient(_Base):
     set_budget = _awaiting(Requests.set_budget)
     budget = _awaiting(Requests.budget)
     fade = _awaiting(Requests.fade)
+    feedback = _awaiting(Requests.feedback)
+    weights = _awaiting(Requests.weights)
+    reset_weights = _awaiting(Requests.reset_weights)
 
 
 def _error(response: httpx.Response) -> EngramError:

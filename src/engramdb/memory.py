@@ -30,6 +30,7 @@ from engramdb.dynamics.reinforce import applied
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
+from engramdb.learning import Learning
 from engramdb.model import (
     Budget,
     ConsolidationReport,
@@ -86,7 +87,7 @@ DEFAULT_NAMESPACE = "default"
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(MemoryAPI):
+class Memory(Learning, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -357,6 +358,7 @@ class Memory(MemoryAPI):
         vector still says roughly what was erased). Both are rebuilt on demand."""
         if self._recaller is not None:
             self._recaller.forget(namespace)
+        self._unlearned(namespace)
         clear = getattr(self._embedder, "clear", None)
         if callable(clear):
             clear()
@@ -438,7 +440,7 @@ class Memory(MemoryAPI):
             where=check_filter(where, occurred_after, occurred_before),
             min_relevance=check_number(min_relevance, "min_relevance", 0.0, 1.0),
         )
-        hits = self._recall().search(request)
+        hits = self._ranked(request)
         if reinforce and hits and not self._read_only:
             keeper.recalled(request.namespace, [h.engram.id for h in hits], request.now)
         return hits
@@ -628,16 +630,14 @@ class Memory(MemoryAPI):
 
     def budget(self, *, namespace: str = DEFAULT_NAMESPACE) -> Budget | None:
         """The namespace's stored budget, or None when it has none."""
-        namespace = check_namespace(namespace, self.settings.limits)
-        stored = self._store.budget(namespace)
+        stored = self._store.budget(check_namespace(namespace, self.settings.limits))
         return None if stored is None else Budget(*stored)
 
     def fade(self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None) -> int:
         """Make dormant what has faded below ``Settings.dormant_below`` at ``now``, and
         what exceeds the namespace's budget; returns how many memories turned dormant."""
-        namespace = check_namespace(namespace, self.settings.limits)
         at = self._clock.now() if now is None else check_time(now, "now")
-        return self._dynamics().fade(namespace, at)
+        return self._dynamics().fade(check_namespace(namespace, self.settings.limits), at)
 
     def retention(
         self, id: str, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None

@@ -23,9 +23,12 @@ __all__ = [
     "Engram",
     "Explanation",
     "Fact",
+    "Feedback",
     "Hit",
     "Mood",
     "NamespaceStats",
+    "NamespaceWeights",
+    "SignalWeight",
     "Version",
 ]
 
@@ -168,7 +171,8 @@ class Hit:
     the query: unlike ``score`` it does not say which memory is best but
     whether this one is any good, so ``search(..., min_relevance=...)`` can
     answer with nothing (docs/recall.md, "Relevance"). A hit built without
-    one (an older server's) counts as relevant: 1.0.
+    one (an older server's) counts as relevant: 1.0. ``search_id`` names the
+    search that returned it, which ``feedback`` refers to (docs/learning.md).
     """
 
     engram: Engram
@@ -177,6 +181,7 @@ class Hit:
     explain: Explanation
     neighbours: tuple[Engram, ...] = ()
     relevance: float = 1.0
+    search_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,3 +364,50 @@ class ContextBundle:
 
     def of_kind(self, kind: str) -> tuple[ContextItem, ...]:
         return tuple(item for item in self.items if item.kind == kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One judgement of a search hit, as recorded (``Memory.feedback``, docs/learning.md).
+
+    ``reward`` is in [-1, 1] (useful 1, not useful -1); a later judgement of the same
+    hit of the same search replaces it. ``learned`` says whether the namespace's
+    ranker weights changed with it: False when the replay guard refused the new
+    weights (they ordered the earlier feedback worse) or when nothing was judged
+    against it yet.
+    """
+
+    search_id: str
+    engram_id: str
+    reward: float
+    recorded_at: datetime
+    learned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SignalWeight:
+    """One ranker signal's weight in a namespace, beside the prior's (the shipped one);
+    ``shift`` is how far feedback moved it (``weight - prior``)."""
+
+    signal: str
+    weight: float
+    prior: float
+    shift: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceWeights:
+    """A namespace's ranker weights (``Memory.weights``, docs/learning.md).
+
+    ``learned`` is False while the namespace ranks with the prior; ``feedback``
+    counts the judgements recorded, ``updates`` the weight changes made from
+    them and ``rejected`` those the replay guard refused.
+    """
+
+    namespace: str
+    signals: tuple[SignalWeight, ...]
+    learned: bool = False
+    feedback: int = 0
+    updates: int = 0
+    rejected: int = 0
+    updated_at: datetime | None = None

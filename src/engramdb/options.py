@@ -1,15 +1,15 @@
 """One definition of each operation's options, for every surface that offers it.
 
-``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``
-and ``FACTS`` name every keyword option of the ``Memory`` method of that name
-(the positional text or query aside), with its default and one help text; each
-also names where a surface offers the operation: the ``engram`` command, the
-HTTP route, the MCP tool. The CLI, the HTTP schemas and the MCP tools take
-their help texts from here, and ``tests/test_options.py`` checks that the CLI,
-HTTP, MCP and ``Client`` each offer every option, unless the option says why
-that surface leaves it out (the default is every option everywhere).
-``LOCAL_ONLY`` names the ``Memory`` members ``Client`` does not have, each with
-its reason; everything else of ``Memory`` is on ``Client`` too.
+``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``,
+``FACTS``, ``FEEDBACK``, ``WEIGHTS`` and ``RESET_WEIGHTS`` name every keyword option
+of the ``Memory`` method of that name (the positional arguments aside), with its
+default and one help text; each also names where a surface offers the operation: the
+``engram`` command, the HTTP route, the MCP tool. The CLI, the HTTP schemas and the
+MCP tools take their help texts from here, and ``tests/test_options.py`` checks that
+the CLI, HTTP, MCP and ``Client`` each offer every option, unless the option says why
+that surface leaves it out (the default is every option everywhere). ``LOCAL_ONLY``
+names the ``Memory`` members ``Client`` does not have, each with its reason;
+everything else of ``Memory`` is on ``Client`` too.
 
 Pure data: it imports nothing of ours and nothing heavy, so every layer may
 import it. It neither validates values (``validation``) nor shapes them on the
@@ -29,10 +29,13 @@ __all__ = [
     "CONTEXT",
     "EMBED",
     "FACTS",
+    "FEEDBACK",
     "LOCAL_ONLY",
     "OPERATIONS",
+    "RESET_WEIGHTS",
     "SEARCH",
     "SURFACES",
+    "WEIGHTS",
     "Operation",
     "Option",
     "Surface",
@@ -248,7 +251,54 @@ FACTS = Operation(
     tool="facts",
 )
 
-OPERATIONS: tuple[Operation, ...] = (ADD, SEARCH, CONTEXT, CONSOLIDATE, FACTS)
+# learning (docs/learning.md): judging hits, and the weights learned from the judgements
+_SEARCH_AGAIN = (
+    "a search is remembered by the process that ran it; the command runs one "
+    "(engram feedback --query)"
+)
+FEEDBACK = Operation(
+    name="feedback",
+    options=(
+        _NAMESPACE,
+        Option(
+            "search_id",
+            "The id of the search that returned the hit (each hit's search_id); needed "
+            "when the hit is given by its memory's id.",
+            left_out={"cli": _SEARCH_AGAIN},
+        ),
+        Option("now", f"When the judgement was made, {_ISO} (default: now)."),
+    ),
+    command="feedback",
+    route=("POST", f"{_NS}/feedback"),
+    tool="feedback",
+)
+
+WEIGHTS = Operation(
+    name="weights",
+    options=(_NAMESPACE,),
+    command="weights",
+    route=("GET", f"{_NS}/weights"),
+    tool="weights",
+)
+
+RESET_WEIGHTS = Operation(
+    name="reset_weights",
+    options=(_NAMESPACE,),
+    command="reset-weights",
+    route=("DELETE", f"{_NS}/weights"),
+    tool="reset_weights",
+)
+
+OPERATIONS: tuple[Operation, ...] = (
+    ADD,
+    SEARCH,
+    CONTEXT,
+    CONSOLIDATE,
+    FACTS,
+    FEEDBACK,
+    WEIGHTS,
+    RESET_WEIGHTS,
+)
 
 _HOST = "the server's host"
 #: The public members of ``Memory`` that ``Client`` leaves out, and why: they act on

@@ -15,6 +15,7 @@ checks its own arguments before it calls here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +25,11 @@ from engramdb import wire
 from engramdb.config import Limits
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError
+from engramdb.learn.feedback import KINDS
 from engramdb.model import Fact
 from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.store import EngramRecord, Store, VersionRecord
-from engramdb.store.base import NO_VECTOR, DynamicsUpdate, Link
+from engramdb.store.base import NO_VECTOR, DynamicsUpdate, Learned, Link
 from engramdb.validation import (
     check_emotion,
     check_id,
@@ -81,8 +83,25 @@ _FACT = (
 
 
 def export_records(store: Store, namespace: str | None) -> Iterator[dict[str, Any]]:
-    """Every memory in ``namespace`` (every namespace when None) as an export record."""
+    """Every memory in ``namespace`` (every namespace when None) as an export record,
+    then what each namespace learned (docs/learning.md), one record per item."""
     derived: dict[str, _Consolidation] = {}
+    yield from _memory_records(store, namespace, derived)
+    for name in [namespace] if namespace is not None else store.namespaces():
+        for kind in KINDS:
+            for item in store.learned(name, kind):
+                yield {
+                    "learned": item.kind,
+                    "namespace": name,
+                    "key": item.key,
+                    "value": item.value,
+                    "recorded_at": wire.time_to_json(item.recorded_at),
+                }
+
+
+def _memory_records(
+    store: Store, namespace: str | None, derived: dict[str, _Consolidation]
+) -> Iterator[dict[str, Any]]:
     for engram in store.iter_engrams(namespace):
         known = derived.get(engram.namespace)
         if known is None:
@@ -115,9 +134,14 @@ def import_records(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError("batch_size must be a positive integer")
     parsed = []
+    learned: dict[str, list[Learned]] = {}
     for position, record in enumerate(records):
         try:
-            parsed.append(parse_record(record, limits))
+            if isinstance(record, Mapping) and "learned" in record:
+                name, lesson = _parse_learned(record, limits)
+                learned.setdefault(name, []).append(lesson)
+            else:
+                parsed.append(parse_record(record, limits))
         except InvalidInputError as exc:
             raise type(exc)(f"record {position}: {exc}") from exc
     seen: set[tuple[str, str]] = set()
@@ -138,7 +162,25 @@ def import_records(
             [link for item in items for link in item.sources],
             {item.id: item.consolidated for item in items if item.consolidated is not None},
         )
-    return len(parsed)
+    for name, lessons in learned.items():  # after the memories they name
+        store.learn(name, lessons)
+    return len(parsed) + sum(len(lessons) for lessons in learned.values())
+
+
+def _parse_learned(record: Mapping[str, Any], limits: Limits) -> tuple[str, Learned]:
+    """A record of what a namespace learned: its kind, key, JSON value and time."""
+    kind = record["learned"]
+    if kind not in KINDS:
+        raise InvalidInputError(f"learned must be one of {', '.join(KINDS)}, got {kind!r}")
+    key, value = record.get("key"), record.get("value")
+    if not isinstance(key, str) or not key or not isinstance(value, str):
+        raise InvalidInputError("a learned record needs a key and a value, both strings")
+    try:
+        json.loads(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"a learned record's value is not JSON: {exc}") from exc
+    namespace = check_namespace(record.get("namespace"), limits)
+    return namespace, Learned(kind, key, value, _time(record.get("recorded_at"), "recorded_at"))
 
 
 def _check_references(store: Store, parsed: list[_Exported]) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "check_new_memory",
     "check_number",
     "check_query",
+    "check_search_id",
     "check_string",
     "check_text",
     "check_time",
@@ -255,6 +256,13 @@ def check_id(value: object) -> str:
     # fullmatch, not match: "$" also matches before a trailing newline
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInputError(f"{value!r} is not a memory id (32 lowercase hex digits)")
+    return value
+
+
+def check_search_id(value: object) -> str:
+    """A search's id, as a hit carries it (``Hit.search_id``; docs/learning.md)."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise InvalidInputError(f"{value!r} is not a search id (32 lowercase hex digits)")
     return value
 
 

@@ -93,9 +93,12 @@ from engramdb.model import (
     Engram,
     Explanation,
     Fact,
+    Feedback,
     Hit,
     Mood,
     NamespaceStats,
+    NamespaceWeights,
+    SignalWeight,
     Version,
 )
 
@@ -126,9 +129,12 @@ Value = (
     | Engram
     | Explanation
     | Fact
+    | Feedback
     | Hit
     | Mood
     | NamespaceStats
+    | NamespaceWeights
+    | SignalWeight
     | Version
 )
 V = TypeVar("V", bound=Value)
@@ -206,6 +212,9 @@ _SHAPES: dict[type[Any], _Shape] = {
         )
     ),
     Budget: _Shape(),
+    Feedback: _Shape(),
+    SignalWeight: _Shape(),
+    NamespaceWeights: _Shape(),
 }
 
 

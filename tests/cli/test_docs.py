@@ -19,6 +19,7 @@ def test_the_app_registers_the_expected_commands() -> None:
         ["add", "search", "get", "update", "delete", "history", "curve",
          "context", "working", "mood", "import", "export",
          "namespaces", "stats", "budget", "fade", "reindex", "check", "consolidate", "facts",
+         "feedback", "weights", "reset-weights",
          "backup", "restore", "forget-namespace", "verify-erasure", "audit",
          "demo", "serve", "mcp", "keys"]
     )  # fmt: skip

@@ -21,7 +21,10 @@ from engramdb.server.mcp import build_mcp
 
 from .conftest import LiveServer
 
-TOOLS = ["consolidate", "context", "delete", "facts", "forget", "history", "recall", "remember"]
+TOOLS = sorted(
+    ["consolidate", "context", "delete", "facts", "forget", "history", "recall", "remember",
+     "feedback", "weights", "reset_weights"]
+)  # fmt: skip
 
 
 @asynccontextmanager

@@ -3,7 +3,7 @@
 This module only assembles: the global options live in ``state``, the exit
 codes in ``errors``, the output shapes in ``output``, and each command family
 in its own module (``memories``, ``transfer``, ``admin``, ``demo``, ``keys``,
-``serve``). Every command is documented in ``docs/cli.md`` (a test checks it).
+``learning``, ``serve``). Every command is documented in ``docs/cli.md`` (a test checks it).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from engramdb.cli import (
     curve,
     demo,
     keys,
+    learning,
     memories,
     serve,
     transfer,
@@ -56,6 +57,9 @@ app.command("reindex")(admin.reindex)
 app.command("check")(admin.check)
 app.command("consolidate")(consolidate.consolidate)
 app.command("facts")(consolidate.facts)
+app.command("feedback")(learning.feedback)
+app.command("weights")(learning.weights)
+app.command("reset-weights")(learning.reset_weights)
 app.command("backup")(admin.backup)
 app.command("restore")(admin.restore)
 app.command("forget-namespace")(admin.forget_namespace)

@@ -31,7 +31,7 @@ from engramdb.recall.candidates import gather
 from engramdb.recall.features import Knowledge, NamespaceView, Query, signals
 from engramdb.recall.followup import Turn, resolve
 from engramdb.recall.lexical import DocumentCache, LexicalIndex, analyze
-from engramdb.recall.ranker import AttentionRanker
+from engramdb.recall.ranker import AttentionRanker, RankerWeights
 from engramdb.recall.relevance import Calibration, names
 from engramdb.store.base import Catalog, DynamicsUpdate, Link, Store
 
@@ -72,6 +72,8 @@ class SearchRequest:
     where: Filter | None = None
     # relevance (docs/recall.md, "Relevance"): only hits at least this likely to be relevant
     min_relevance: float = 0.0
+    # learning (docs/learning.md): the namespace's learned ranker weights (None: the prior's)
+    weights: RankerWeights | None = None
 
 
 class Recaller:
@@ -160,7 +162,8 @@ class Recaller:
         if len(view.catalog) == 0:
             return []
         eligible = self._eligible(request, view, features["retention"])
-        ranking = self.ranker.rank(features, eligible)
+        ranker = self.ranker if request.weights is None else AttentionRanker(request.weights)
+        ranking = ranker.rank(features, eligible)
         order = ranking.order if eligible is None else ranking.order[eligible[ranking.order]]
         # relevance drops hits below the floor, never reorders them (docs/recall.md)
         share = names(view.lexical, request.query)

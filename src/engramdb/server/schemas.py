@@ -50,12 +50,15 @@ from engramdb.model import (
     Engram,
     Explanation,
     Fact,
+    Feedback,
     Hit,
     Mood,
     NamespaceStats,
+    NamespaceWeights,
+    SignalWeight,
     Version,
 )
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, SEARCH
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, FEEDBACK, SEARCH
 from engramdb.validation import MAX_BUDGET
 
 __all__ = [
@@ -86,6 +89,8 @@ __all__ = [
     "FactsOut",
     "FadeIn",
     "FadeOut",
+    "FeedbackIn",
+    "FeedbackOut",
     "FlushOut",
     "ForgetOut",
     "HistoryOut",
@@ -100,10 +105,12 @@ __all__ = [
     "RetentionOut",
     "SearchIn",
     "SearchOut",
+    "SignalWeightOut",
     "StatsListOut",
     "StatsOut",
     "ValueOut",
     "VersionOut",
+    "WeightsOut",
     "WorkingOut",
     "WriteTime",
     "optional_where",
@@ -340,6 +347,9 @@ if TYPE_CHECKING:  # built at run time; mypy sees each as the ValueOut it is
     ContextItemOut: TypeAlias = ValueOut
     ContextOut: TypeAlias = ValueOut
     BudgetOut: TypeAlias = ValueOut
+    FeedbackOut: TypeAlias = ValueOut
+    SignalWeightOut: TypeAlias = ValueOut
+    WeightsOut: TypeAlias = ValueOut
 else:  # nested values first: a hit's model holds an engram's
     ContributionOut = _value_model(Contribution, "ContributionOut")
     ExplanationOut = _value_model(Explanation, "ExplanationOut")
@@ -362,6 +372,28 @@ else:  # nested values first: a hit's model holds an engram's
         "A namespace's stored budget; both bounds null when it has none.",
         namespace=(str, ...),
     )
+    FeedbackOut = _value_model(
+        Feedback, "FeedbackOut", "A recorded judgement of a hit (docs/learning.md)."
+    )
+    SignalWeightOut = _value_model(SignalWeight, "SignalWeightOut")
+    WeightsOut = _value_model(
+        NamespaceWeights,
+        "WeightsOut",
+        "A namespace's ranker weights, each beside the prior's (docs/learning.md).",
+    )
+
+
+class FeedbackIn(_In):
+    """``Memory.feedback``'s judgement of one hit of a search (docs/learning.md)."""
+
+    search_id: str = Field(description=FEEDBACK.help("search_id"), pattern="^[0-9a-f]{32}$")
+    engram_id: str = Field(
+        description="The id of the memory the hit returned.", pattern="^[0-9a-f]{32}$"
+    )
+    reward: Number = Field(
+        ge=-1, le=1, description="How useful the hit was, -1 to 1 (useful 1, not useful -1)."
+    )
+    now: WriteTime | None = Field(default=None, description=FEEDBACK.help("now"))
 
 
 class BatchItemIn(_In):

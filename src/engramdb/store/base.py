@@ -120,6 +120,7 @@ from engramdb.store.records import (
     EngramRecord,
     FactChange,
     FactRow,
+    Learned,
     Link,
     PendingVector,
     VectorArrival,
@@ -141,6 +142,7 @@ __all__ = [
     "FactChange",
     "FactRow",
     "Held",
+    "Learned",
     "Link",
     "PendingVector",
     "Repetition",
@@ -567,6 +569,22 @@ class Store(ABC):
             return len(catalog), 0
         active = ~catalog.dynamics.dormant
         return int(active.sum()), int(catalog.dynamics.sizes[active].sum())
+
+    # -- learning (docs/learning.md) ------------------------------------------------------
+
+    @abstractmethod
+    def learn(self, namespace: str, items: Sequence[Learned]) -> None:
+        """Write what the namespace learned in one transaction, each item replacing
+        the one of its kind and key."""
+
+    @abstractmethod
+    def learned(self, namespace: str, kind: str) -> list[Learned]:
+        """What the namespace learned of ``kind``, by ``recorded_at`` then key."""
+
+    @abstractmethod
+    def unlearn(self, namespace: str, kinds: Sequence[str]) -> int:
+        """Delete what the namespace learned of these kinds in one transaction;
+        how many items went. ``forget_namespace`` deletes them all."""
 
     # -- consolidation (docs/consolidation.md) ----------------------------------------------
 

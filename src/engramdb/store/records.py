@@ -43,6 +43,7 @@ __all__ = [
     "EngramRecord",
     "FactChange",
     "FactRow",
+    "Learned",
     "Link",
     "PendingVector",
     "VectorArrival",
@@ -538,3 +539,17 @@ class Active:
             importance=dynamics.importance[rows],
             sizes=dynamics.sizes[rows],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """One thing a namespace learned (docs/learning.md): ``kind`` says what (a
+    ``feedback`` event, the ``search`` it was given on, the ranker's ``weights``),
+    ``key`` names it within its kind, ``value`` is its JSON text, which the store
+    seals at rest on an encrypted namespace as it does a memory's text. The store
+    keeps it with the namespace: erased with it, never seen from another."""
+
+    kind: str
+    key: str
+    value: str
+    recorded_at: datetime

@@ -41,6 +41,7 @@ from engramdb.store.base import (
     EngramRecord,
     FactChange,
     FactRow,
+    Learned,
     Link,
     Store,
     VectorArrival,
@@ -70,6 +71,7 @@ __all__ = [
     "check_insert_returns_what_it_wrote",
     "check_iter_engrams_order",
     "check_latest_episodes_reads_a_window_from_its_end",
+    "check_learned_round_trip",
     "check_matching_is_the_reference_filter",
     "check_namespace_isolation",
     "check_nearest_scores_match_vector_search",
@@ -1262,6 +1264,35 @@ def check_budget_round_trip(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_learned_round_trip(factory: StoreFactory) -> None:
+    """What a namespace learned reads back by kind, oldest first; a key replaces its
+    item; unlearn and forget_namespace remove it; no namespace sees another's."""
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    with _opened(factory) as store:
+        assert store.learned("a", "feedback") == []
+        store.insert([make_record("a", "alpha"), make_record("b", "beta")])
+        later = Learned("feedback", "s1:m2", '{"reward": -1}', t0 + timedelta(seconds=1))
+        store.learn("a", [later, Learned("feedback", "s1:m1", '{"reward": 1}', t0)])
+        store.learn("a", [Learned("weights", "ranker", '{"dense": 2.0}', t0)])
+        store.learn("b", [Learned("feedback", "s9:m9", '{"reward": 0.5}', t0)])
+        got = store.learned("a", "feedback")
+        assert [(i.key, i.value) for i in got] == [
+            ("s1:m1", '{"reward": 1}'),
+            ("s1:m2", '{"reward": -1}'),
+        ]
+        assert got[0].recorded_at == t0
+        store.learn("a", [Learned("weights", "ranker", '{"dense": 3.0}', t0 + timedelta(1))])
+        assert [i.value for i in store.learned("a", "weights")] == ['{"dense": 3.0}']
+        assert [i.key for i in store.learned("b", "feedback")] == ["s9:m9"], "leaked"
+        assert store.unlearn("a", ["weights"]) == 1
+        assert store.learned("a", "weights") == []
+        assert len(store.learned("a", "feedback")) == 2, "unlearn took another kind"
+        store.forget_namespace("a")
+        assert store.learned("a", "feedback") == [], "forget_namespace left what it learned"
+        assert [i.key for i in store.learned("b", "feedback")] == ["s9:m9"]
+        _assert_sound(store)
+
+
 def check_usage_counts_active_memories(factory: StoreFactory) -> None:
     """``usage`` is a namespace's active memories and their texts' UTF-8 bytes through
     every write (insert, update, putting aside and waking, delete, restore, forget),
@@ -1718,6 +1749,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_set_dynamics_is_partial_and_isolated,
     check_catalog_dynamics_match_the_memories,
     check_budget_round_trip,
+    check_learned_round_trip,
     check_usage_counts_active_memories,
     check_catalog_of_matches_catalog,
     check_around_reads_session_turns,

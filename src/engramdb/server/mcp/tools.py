@@ -1,5 +1,5 @@
-"""The MCP tools: remember, recall, context, consolidate, facts, delete, history, over one
-Memory.
+"""The MCP tools: remember, recall, context, consolidate, facts, delete, history, feedback,
+weights, reset_weights, over one Memory.
 
 Argument names, defaults and help texts are the library's: each tool takes the
 options of its ``Memory`` method as ``engramdb.options`` defines them
@@ -14,15 +14,17 @@ to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``)
 ``forget`` is ``delete``'s old name, kept as an alias for one release
 (docs/server.md): the same function, so it checks, deletes and audits alike.
 ``consolidate`` turns new episodes into facts and summaries (write access),
-``facts`` lists them with when each held (read access); ``feedback`` arrives
-with its library method (a later issue): one more ``@server.tool`` here.
+``facts`` lists them with when each held (read access); ``feedback`` judges a
+recalled memory and ``reset_weights`` forgets what feedback taught (write
+access), ``weights`` shows it (read access; docs/learning.md).
 
-The tools that change memory (``remember``, ``consolidate``, ``delete``) append
-an audit entry (docs/security.md) with the REST verbs (``add``, ``consolidate``,
-``delete``): over HTTP one per call, refused ones included, as the key id with
-the status the REST API would answer; over stdio one per call that succeeded,
-as ``"mcp-stdio"`` with status 0, like a CLI command. Never the arguments, and
-an id or namespace argument only when it has the shape of one.
+The tools that change memory (``remember``, ``consolidate``, ``delete``, ``feedback``,
+``reset_weights``) append an audit entry (docs/security.md) with the REST verbs
+(``add``, ``consolidate``, ``delete``, ``feedback``, ``reset_weights``): over HTTP one
+per call, refused ones included, as the key id with the status the REST API would
+answer; over stdio one per call that succeeded, as ``"mcp-stdio"`` with status 0, like
+a CLI command. Never the arguments, and an id or namespace argument only when it has
+the shape of one.
 
 No ``from __future__ import annotations``: the SDK reads the annotations at
 runtime to build each tool's schema and to inject ``Context``.
@@ -39,7 +41,7 @@ from pydantic import Field
 
 from engramdb import EngramError, Memory, __version__
 from engramdb.clock import SystemClock
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, FACTS, SEARCH, Operation
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, FACTS, FEEDBACK, SEARCH, Operation
 from engramdb.security.audit import (
     MCP_STDIO_ACTOR,
     AuditRecord,
@@ -54,12 +56,14 @@ from engramdb.server.schemas import (
     EngramOut,
     FactOut,
     FactsOut,
+    FeedbackOut,
     HistoryOut,
     HitOut,
     IsoTime,
     Kind,
     SearchOut,
     VersionOut,
+    WeightsOut,
     optional_where,
 )
 from engramdb.wire import error_code
@@ -76,7 +80,9 @@ _INSTRUCTIONS = (
     "recent turns, for follow-ups like 'what about her sister?'); `context` returns a "
     "ready prompt context within a token budget. `consolidate` turns new memories into "
     "facts, and `facts` lists them with when each held. `history` shows "
-    "every version of a memory; `delete` deletes one."
+    "every version of a memory; `delete` deletes one. After using what `recall` "
+    "returned, call `feedback` with the search_id and the memory's id (reward 1 "
+    "useful, -1 not): recall learns what helps."
 )
 
 Namespace = Annotated[
@@ -374,5 +380,37 @@ def build_mcp(
         with _translated():
             versions = memory.history(id, namespace=ns)
         return HistoryOut(id=id, namespace=ns, versions=[VersionOut.of(v) for v in versions])
+
+    @server.tool()
+    def feedback(
+        search_id: Annotated[str, Field(description=FEEDBACK.help("search_id"))],
+        memory_id: Annotated[str, Field(description="The id of the memory the hit returned.")],
+        reward: Annotated[
+            float, Field(description="How useful the hit was: 1 useful, -1 not.", ge=-1, le=1)
+        ],
+        ctx: Context,
+        namespace: Namespace = None,
+        now: Annotated[IsoTime | None, Field(description=FEEDBACK.help("now"))] = None,
+    ) -> FeedbackOut:
+        """Say how useful a recalled memory was; recall learns from it (docs/learning.md)."""
+        with writing(ctx, namespace, "feedback", target=memory_id) as write:
+            judged = memory.feedback(
+                memory_id, reward, namespace=write.namespace, search_id=search_id, now=now
+            )
+        return FeedbackOut.of(judged)
+
+    @server.tool()
+    def weights(ctx: Context, namespace: Namespace = None) -> WeightsOut:
+        """How recall weighs each signal in the namespace, and how far feedback moved it."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            return WeightsOut.of(memory.weights(namespace=ns))
+
+    @server.tool()
+    def reset_weights(ctx: Context, namespace: Namespace = None) -> WeightsOut:
+        """Forget what feedback taught recall in the namespace: back to the shipped weights."""
+        with writing(ctx, namespace, "reset_weights") as write:
+            reset = memory.reset_weights(namespace=write.namespace)
+        return WeightsOut.of(reset)
 
     return server

@@ -173,6 +173,19 @@ MIGRATIONS: tuple[str, ...] = (
         REFERENCING OLD TABLE AS changed
         FOR EACH STATEMENT EXECUTE FUNCTION namespaces_changed();
     """,
+    # 4: what a namespace learned (docs/learning.md): feedback on its searches, the
+    # searches it was given on, its ranker weights, each a JSON value; the rows go with
+    # the namespace (SQLite: migration 17)
+    """
+    CREATE TABLE learned (
+        namespace   text        NOT NULL,
+        kind        text        NOT NULL,
+        key         text        NOT NULL,
+        value       text        NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        PRIMARY KEY (namespace, kind, key)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

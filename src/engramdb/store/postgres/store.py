@@ -37,6 +37,7 @@ from engramdb.store.base import (
     DynamicsUpdate,
     EngramRecord,
     Held,
+    Learned,
     Link,
     Repetition,
     Store,
@@ -200,6 +201,7 @@ class PostgresStore(Store):
         with self._db.write("forget_namespace") as conn:
             gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
+            conn.execute("DELETE FROM learned WHERE namespace = %s", (namespace,))
             identities.forget(conn, namespace)
             changes.forget(conn, namespace)
         self._catalogs.drop(namespace)
@@ -419,6 +421,34 @@ class PostgresStore(Store):
                 "max_bytes = excluded.max_bytes",
                 (namespace, max_memories, max_bytes),
             )
+
+    # -- learning (docs/learning.md) --------------------------------------------------
+
+    def learn(self, namespace: str, items: Sequence[Learned]) -> None:
+        with self._db.write("learn") as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO learned (namespace, kind, key, value, recorded_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, kind, key) DO UPDATE "
+                "SET value = excluded.value, recorded_at = excluded.recorded_at",
+                [(namespace, i.kind, i.key, i.value, i.recorded_at) for i in items],
+            )
+
+    def learned(self, namespace: str, kind: str) -> list[Learned]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT key, value, recorded_at FROM learned WHERE namespace = %s AND kind = %s "
+                "ORDER BY recorded_at, key",
+                (namespace, kind),
+            ).fetchall()
+        return [Learned(kind, key, value, at) for key, value, at in found]
+
+    def unlearn(self, namespace: str, kinds: Sequence[str]) -> int:
+        with self._db.write("unlearn") as conn:
+            gone = conn.execute(
+                "DELETE FROM learned WHERE namespace = %s AND kind = ANY(%s)",
+                (namespace, list(kinds)),
+            )
+        return max(gone.rowcount, 0)
 
     def usage(self, namespace: str) -> tuple[int, int]:
         with self._db.read() as conn:

@@ -409,6 +409,19 @@ MIGRATIONS: tuple[str, ...] = (
             (NEW.engram_rowid, (SELECT namespace FROM engrams WHERE rowid = NEW.engram_rowid));
     END;
     """,
+    # 17: what a namespace learned (docs/learning.md, store/sqlite/learning.py): feedback on
+    # its searches, the searches it was given on, its ranker weights. ``value`` is JSON,
+    # sealed on an encrypted namespace; the rows go with the namespace.
+    """
+    CREATE TABLE learned (
+        namespace   TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        value       BLOB NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, kind, key)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

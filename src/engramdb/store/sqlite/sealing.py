@@ -34,7 +34,7 @@ from engramdb.security.crypto import (
     new_params,
 )
 from engramdb.store.codec import seal_emotion, seal_optional
-from engramdb.store.sqlite import checksums, identities, lexical
+from engramdb.store.sqlite import checksums, identities, learning, lexical
 from engramdb.store.sqlite.consolidation import fact_key
 
 if TYPE_CHECKING:
@@ -289,6 +289,7 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
     conn.execute("DELETE FROM fields")
     conn.execute("INSERT OR IGNORE INTO fields_pending SELECT DISTINCT namespace FROM engrams")
     identities.seal(conn, cipher)  # plain digests become keyed tags, keys and counts kept
+    learning.seal(conn, cipher)
     for rowid, version, eid, ns, text, speaker, metadata in conn.execute(
         "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
         "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"

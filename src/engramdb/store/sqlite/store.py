@@ -11,7 +11,7 @@ parts, each a module beside this one:
 - ``rows``: memories, their versions and vectors, deletes, the reads of memories;
 - ``lexical``: the FTS5 index; ``cache``: the in-memory vector index and
   catalog per namespace; ``dynamics``: the dynamics table and budgets;
-- ``consolidation``: facts, provenance and consumed marks;
+- ``consolidation``: facts, provenance and consumed marks; ``learning``: what a namespace learned;
 - ``sealing``: the keys of an encrypted store; ``maintenance``: checks,
   backups, scrubbing after erasure.
 
@@ -61,6 +61,7 @@ from engramdb.store.sqlite import (
     consolidation,
     dynamics,
     identities,
+    learning,
     lexical,
     maintenance,
     pending,
@@ -82,12 +83,13 @@ from engramdb.store.sqlite.database import (
     is_read_only,
 )
 from engramdb.store.sqlite.filtered import FilteredReads
+from engramdb.store.sqlite.learning import LearningRows
 from engramdb.store.sqlite.sealing import DataKeys, seal_store
 
 __all__ = ["DB_FILENAME", "SqliteStore", "database_path", "existing_database"]
 
 
-class SqliteStore(FilteredReads, Store):
+class SqliteStore(FilteredReads, LearningRows, Store):
     """A store in one SQLite database file (or ``":memory:"``)."""
 
     capabilities = frozenset(
@@ -404,6 +406,7 @@ class SqliteStore(FilteredReads, Store):
         with self._db.write("forget_namespace", erasure=True) as conn:
             count = rows.forget_namespace(conn, namespace)
             identities.forget(conn, namespace)
+            learning.forget(conn, namespace)
             # the vector change log names them no more (those erased in steps too)
             forget_changes(conn, namespace)
             self._keys.forget(conn, namespace)  # its data key goes with it

@@ -1,7 +1,6 @@
 """The REST API's routers, one module per resource; ``ROUTERS`` is what the app mounts.
 
-A new resource (``feedback`` when the library has it) is a new module here and
-one line in ``ROUTERS``.
+A new resource is a new module here and one line in ``ROUTERS``.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from engramdb.server.http.routers import (
     dynamics,
     engrams,
     facts,
+    learning,
     namespaces,
     search,
     server,
@@ -34,4 +34,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     dynamics.router,
     server.router,
     audit.router,
+    learning.router,
 )
