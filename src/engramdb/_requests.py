@@ -410,9 +410,7 @@ class Requests:
             "reward": reward,
             "now": wire.encode(now, "now"),
         }
-        return Call(
-            "POST", _ns(namespace, "feedback"), body, lambda f: wire.from_json(Feedback, f)
-        )
+        return Call("POST", _ns(namespace, "feedback"), body, lambda f: wire.from_json(Feedback, f))
 
     def weights(self, *, namespace: str = DEFAULT_NAMESPACE) -> Call[NamespaceWeights]:
         """The namespace's ranker weights, each with the prior's and its shift from it."""

@@ -20,6 +20,7 @@ import {
   type EngramOut,
   type EngramPatch,
   type FactOut,
+  type FeedbackOut,
   type HitOut,
   type MoodOut,
   type Operations,
@@ -27,6 +28,7 @@ import {
   type ServerOut,
   type StatsOut,
   type VersionOut,
+  type WeightsOut,
 } from "./schema.js";
 
 /** Where the server is and how to reach it. */
@@ -65,6 +67,8 @@ export type MoodOptions = QueryOf<"GET /v1/namespaces/{namespace}/mood"> & InNam
 export type AuditOptions = QueryOf<"GET /v1/audit">;
 export type AtTime = InNamespace & { now?: string | Date | null };
 export type BudgetOptions = BudgetIn & InNamespace;
+/** The search a hit given by its memory's id came from, and when it was judged. */
+export type FeedbackOptions = InNamespace & { search_id?: string; now?: string | Date | null };
 
 const DEFAULT_NAMESPACE = "default";
 
@@ -218,6 +222,30 @@ export class EngramClient {
     const body = options.now == null ? {} : { now: options.now };
     return (await this.#call("POST /v1/namespaces/{namespace}/fade", ns(options.namespace), undefined, body))
       .dormant;
+  }
+
+  // -- learning (docs/learning.md) ------------------------------------------------
+
+  /** Judge a hit of a search: reward -1 to 1 (useful 1, not useful -1); the server that
+   * ran the search learns the namespace's ranker weights from it. */
+  async feedback(hit: HitOut | string, reward: number, options: FeedbackOptions = {}): Promise<FeedbackOut> {
+    const engramId = typeof hit === "string" ? hit : hit.engram.id;
+    const searchId = options.search_id ?? (typeof hit === "string" ? undefined : hit.search_id);
+    if (!searchId) {
+      throw new InvalidInputError("feedback needs the search_id of the search that returned it");
+    }
+    const body = { search_id: searchId, engram_id: engramId, reward, now: options.now ?? null };
+    return this.#call("POST /v1/namespaces/{namespace}/feedback", ns(options.namespace), undefined, body);
+  }
+
+  /** The namespace's ranker weights, each with the prior's and its shift from it. */
+  async weights(options: InNamespace = {}): Promise<WeightsOut> {
+    return this.#call("GET /v1/namespaces/{namespace}/weights", ns(options.namespace));
+  }
+
+  /** Rank with the prior again; the namespace's learned weights and feedback go. */
+  async resetWeights(options: InNamespace = {}): Promise<WeightsOut> {
+    return this.#call("DELETE /v1/namespaces/{namespace}/weights", ns(options.namespace));
   }
 
   // -- working memory and context -------------------------------------------------

@@ -274,6 +274,27 @@ export interface FadeOut {
   dormant: number;
 }
 
+/** ``Memory.feedback``'s judgement of one hit of a search (docs/learning.md). */
+export interface FeedbackIn {
+  /** The id of the search that returned the hit (each hit's search_id); needed when the hit is given by its memory's id. */
+  search_id: string;
+  /** The id of the memory the hit returned. */
+  engram_id: string;
+  /** How useful the hit was, -1 to 1 (useful 1, not useful -1). */
+  reward: number;
+  /** When the judgement was made, ISO 8601 with a timezone (default: now). */
+  now?: string | Date | null;
+}
+
+/** A recorded judgement of a hit (docs/learning.md). */
+export interface FeedbackOut {
+  search_id: string;
+  engram_id: string;
+  reward: number;
+  recorded_at: string;
+  learned: boolean;
+}
+
 export interface FlushOut {
   /** How many memories the queued recalls updated. */
   flushed: number;
@@ -297,6 +318,7 @@ export interface HitOut {
   explain: ExplanationOut;
   neighbours: EngramOut[];
   relevance: number;
+  search_id: string;
 }
 
 /** The API key of the request (never its secret). */
@@ -399,6 +421,13 @@ export interface ServerOut {
   consolidation: ScheduleOut;
 }
 
+export interface SignalWeightOut {
+  signal: string;
+  weight: number;
+  prior: number;
+  shift: number;
+}
+
 export interface StatsListOut {
   namespaces: StatsOut[];
 }
@@ -421,6 +450,17 @@ export interface VersionOut {
   occurred_at: string;
   valid_from: string;
   valid_to: string | null;
+}
+
+/** A namespace's ranker weights, each beside the prior's (docs/learning.md). */
+export interface WeightsOut {
+  namespace: string;
+  signals: SignalWeightOut[];
+  learned: boolean;
+  feedback: number;
+  updates: number;
+  rejected: number;
+  updated_at: string | null;
 }
 
 export interface WorkingOut {
@@ -619,6 +659,27 @@ export interface Operations {
     query: { namespace?: string | null; since?: string | Date | null; limit?: number; };
     body: undefined;
     response: AuditOut;
+  };
+  /** Judge one hit of a search this server ran: the judgement is stored with the search's query and hits, and the namespace's ranker weights are learned again from its feedback. */
+  "POST /v1/namespaces/{namespace}/feedback": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: FeedbackIn;
+    response: FeedbackOut;
+  };
+  /** The namespace's ranker weights, each with the prior's and its shift from it. */
+  "GET /v1/namespaces/{namespace}/weights": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: WeightsOut;
+  };
+  /** Rank with the prior again: the learned weights and the feedback they came from go. */
+  "DELETE /v1/namespaces/{namespace}/weights": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: WeightsOut;
   };
 }
 
