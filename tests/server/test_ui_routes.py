@@ -29,8 +29,11 @@ from engramdb.server.ui import STATIC_DIR
 from .conftest import AppKeys, bearer
 
 ROOT = Path(__file__).parents[2]
-# What a page or module names: <script src>, <link href>, import ... from "./x.js", fetch("/ui/...")
-_REFERENCES = re.compile(r"""(?:src|href)="(/ui/[^"]+)"|from "\./([^"]+)"|fetch\("(/ui/[^"]+)"\)""")
+# What a page or module names: <script src>, <link href>, import ... from "./x.js",
+# new URL("./x.json", import.meta.url)
+_REFERENCES = re.compile(
+    r"""(?:src|href)="\{root\}(/ui/[^"]+)"|from "\./([^"]+)"|new URL\("\./([^"]+)", import"""
+)
 
 
 @pytest.fixture
@@ -44,8 +47,8 @@ def _referenced() -> set[str]:
     for path in STATIC_DIR.iterdir():
         if path.suffix in {".html", ".js"}:
             for match in _REFERENCES.finditer(path.read_text(encoding="utf-8")):
-                absolute, relative, fetched = match.groups()
-                found.add(absolute or fetched or "/ui/static/" + relative)
+                absolute, imported, fetched = match.groups()
+                found.add(absolute or "/ui/static/" + (imported or fetched))
     return found
 
 
@@ -64,6 +67,17 @@ def test_the_dashboard_and_every_file_it_loads_are_served_without_a_key(
     # every file is referenced: nothing dead ships
     served = {u.rsplit("/", 1)[1] for u in referenced} | {"index.html"}  # the page at /ui
     assert {p.name for p in STATIC_DIR.iterdir()} == served
+
+
+def test_behind_a_prefix_the_page_loads_its_files_and_the_api_under_it(
+    app: tuple[TestClient, AppKeys],
+) -> None:
+    client, _keys = app
+    behind = TestClient(client.app, root_path="/memory")
+    page = behind.get("/ui").text
+    assert '<meta name="engramdb-root" content="/memory">' in page
+    assert 'src="/memory/ui/static/app.js"' in page
+    assert "{root}" not in page
 
 
 def test_no_file_of_the_dashboard_reaches_for_another_host() -> None:

@@ -11,10 +11,11 @@ signals in plain words. It owns no route of the API.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 __all__ = ["STATIC_DIR", "UI_OPEN_PATHS", "UI_OPEN_PREFIXES", "UI_URL", "install_ui"]
@@ -41,9 +42,13 @@ _HEADERS = {
 def install_ui(app: FastAPI) -> None:
     """Add ``/ui`` and ``/ui/static/`` to ``app``."""
 
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+
     @app.get(UI_URL, include_in_schema=False)
     @app.get(UI_URL + "/", include_in_schema=False)
-    def dashboard() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=_HEADERS)
+    def dashboard(request: Request) -> HTMLResponse:
+        # Behind a proxy that mounts the server under a prefix, as the docs page does.
+        root = escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
+        return HTMLResponse(page.replace("{root}", root), headers=_HEADERS)
 
     app.mount(UI_URL + "/static", StaticFiles(directory=STATIC_DIR), name="ui-static")

@@ -2,6 +2,9 @@
 // and refusals as ApiError with the server's own code and message (docs/server.md).
 
 const KEY = "engramdb.key";
+// Where the server's routes start: "" at the root, "/prefix" behind a proxy that mounts
+// it there (the page is served with it: engramdb/server/ui/__init__.py).
+const ROOT = document.querySelector('meta[name="engramdb-root"]')?.content || "";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -21,7 +24,7 @@ export function setKey(value) {
 }
 
 export async function call(method, path, { body, query, token } = {}) {
-  let url = path;
+  let url = ROOT + path;
   if (query) {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) {
@@ -66,7 +69,7 @@ let schema = null;
 /** The server's OpenAPI document (open, no key), read once: which routes it has. */
 export async function routes() {
   if (schema === null) {
-    const response = await fetch("/openapi.json");
+    const response = await fetch(ROOT + "/openapi.json");
     schema = response.ok ? await response.json() : { paths: {} };
   }
   return schema.paths;

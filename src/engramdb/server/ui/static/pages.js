@@ -16,7 +16,7 @@ let signalWords = null;
 
 /** The one table of the ranker's signals in plain words (signals.json). */
 async function words() {
-  if (signalWords === null) signalWords = await (await fetch("/ui/static/signals.json")).json();
+  if (signalWords === null) signalWords = await (await fetch(new URL("./signals.json", import.meta.url))).json();
   return signalWords;
 }
 
