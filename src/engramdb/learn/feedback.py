@@ -14,7 +14,8 @@ After each judgement the namespace's weights are fitted again over its
 stored feedback (``learn.weights.fit``; the latest ``REPLAYED`` judged
 searches), from the prior. The replay guard: new weights that order the
 earlier feedback (all but this judgement's search) worse than the weights in
-use are refused, and the ones in use stay; the refusal is counted. The
+use, by more than ``GUARD_MARGIN`` of its judged pairs, are refused, and the
+ones in use stay; the refusal is counted. The
 weights are stored with the namespace (kind ``weights``). Everything here is
 content the store seals on an encrypted namespace, erases with the namespace
 and never shows another one.
@@ -42,6 +43,7 @@ from engramdb.store.base import Learned, Store
 
 __all__ = [
     "FEEDBACK",
+    "GUARD_MARGIN",
     "KINDS",
     "RECENT_SEARCHES",
     "REPLAYED",
@@ -61,6 +63,10 @@ KINDS = (SEARCH, FEEDBACK, WEIGHTS)
 RECENT_SEARCHES = 2_048
 #: The most judged searches a refit replays (the latest): bounds a judgement's cost.
 REPLAYED = 2_000
+#: How much worse new weights may order the earlier feedback (a share of its judged pairs)
+#: before the replay guard refuses them: each refit moves the weights a little, and a
+#: guard with no margin refused nearly every one (BENCHMARKS.md, "Learning").
+GUARD_MARGIN = 0.01
 _WEIGHTS_KEY = "ranker"
 
 
@@ -245,7 +251,7 @@ class Learner:
         earlier = [j for key, j in judged if key != search_id]
         updates = 0 if current is None else current.updates
         rejected = 0 if current is None else current.rejected
-        if agreement(proposed, earlier) < agreement(in_use, earlier):
+        if agreement(proposed, earlier) < agreement(in_use, earlier) - GUARD_MARGIN:
             kept = LearnedWeights(in_use, updates, rejected + 1, at)
             self.store.learn(namespace, [Learned(WEIGHTS, _WEIGHTS_KEY, kept.dumps(), at)])
             return False
