@@ -61,7 +61,11 @@ class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> None: ...
 
     def entries(
-        self, *, namespace: str | None = None, since: datetime | None = None
+        self,
+        *,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        last: int | None = None,
     ) -> list[AuditRecord]: ...
 
     def problems(self) -> list[str]: ...

@@ -196,9 +196,14 @@ class PostgresAuditLog(_Table):
             )  # fmt: skip
 
     def entries(
-        self, *, namespace: str | None = None, since: datetime | None = None
+        self,
+        *,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        last: int | None = None,
     ) -> list[AuditRecord]:
-        """Entries oldest first, optionally of one namespace and at or after ``since``."""
+        """Entries oldest first, optionally of one namespace and at or after ``since``;
+        with ``last``, only the last ``last`` of them."""
         query = "SELECT at, actor, action, namespace, target, status, count FROM audit WHERE true"
         params: list[object] = []
         if namespace is not None:
@@ -206,7 +211,11 @@ class PostgresAuditLog(_Table):
         if since is not None:
             query, params = f"{query} AND at >= %s", [*params, since]
         with self._transaction("reading") as conn:
-            found = conn.execute(f"{query} ORDER BY seq", params).fetchall()
+            if last is None:
+                found = conn.execute(f"{query} ORDER BY seq", params).fetchall()
+            else:
+                newest = f"{query} ORDER BY seq DESC LIMIT %s"
+                found = conn.execute(newest, [*params, last]).fetchall()[::-1]
         return [
             AuditRecord(
                 at=at, actor=str(actor), action=str(action), namespace=ns, target=target,

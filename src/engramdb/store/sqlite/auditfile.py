@@ -105,11 +105,16 @@ class SqliteAuditLog(SideFile):
                 raise
 
     def entries(
-        self, *, namespace: str | None = None, since: datetime | None = None
+        self,
+        *,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        last: int | None = None,
     ) -> list[AuditRecord]:
-        """Entries oldest first, optionally of one namespace and at or after ``since``."""
+        """Entries oldest first, optionally of one namespace and at or after ``since``;
+        with ``last``, only the last ``last`` of them."""
         sql = _SELECT
-        params: list[str] = []
+        params: list[object] = []
         if namespace is not None:
             sql += " AND namespace = ?"
             params.append(namespace)
@@ -117,7 +122,11 @@ class SqliteAuditLog(SideFile):
             sql += " AND at >= ?"
             params.append(to_iso(since))
         with self._locked() as conn:
-            rows = conn.execute(sql + " ORDER BY seq", params).fetchall()
+            if last is None:
+                rows = conn.execute(sql + " ORDER BY seq", params).fetchall()
+            else:
+                newest = sql + " ORDER BY seq DESC LIMIT ?"
+                rows = conn.execute(newest, [*params, last]).fetchall()[::-1]
         with self._decoding():
             return [
                 AuditRecord(

@@ -32,7 +32,8 @@ def audit(
     log: AuditLog | None = request.app.state.audit
     if log is None:
         raise HttpError(404, "not_found", "this store keeps no audit log (an in-memory store)")
-    entries = log.entries(namespace=namespace, since=since)
+    # one more than asked: whether older entries were left out
+    entries = log.entries(namespace=namespace, since=since, last=limit + 1)
     newest = entries[::-1][:limit]
     return AuditOut(
         entries=[AuditEntryOut.model_validate(e, from_attributes=True) for e in newest],

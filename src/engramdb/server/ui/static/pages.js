@@ -134,7 +134,7 @@ export async function overview({ server, args: [namespace], flash, go }) {
     call("GET", ns(namespace) + "/stats"),
     call("GET", ns(namespace) + "/budget"),
     call("GET", ns(namespace) + "/facts"),
-    call("GET", ns(namespace) + "/mood", { query: { window_days: 36500 } }),
+    call("GET", ns(namespace) + "/mood", { query: { window_days: 30 } }),
     sample(namespace),
   ]);
   const current = facts.facts.filter((f) => f.status === "current").length;
@@ -155,7 +155,9 @@ export async function overview({ server, args: [namespace], flash, go }) {
     h("dt", {}, "Sessions"), h("dd", {}, stats.sessions),
     h("dt", {}, "Budget"), h("dd", {}, used + (budget.max_bytes ? `, at most ${budget.max_bytes} bytes of text` : "")),
     h("dt", {}, "Encryption"), h("dd", {}, server.encrypted ? "encrypted at rest" : "not encrypted"),
-    h("dt", {}, "Mood"), h("dd", {}, `${mood.emotion}, valence ${mood.valence.toFixed(2)}, arousal ${mood.arousal.toFixed(2)}`),
+    h("dt", {}, "Mood, last 30 days"), h("dd", {}, mood.memories
+      ? `${mood.emotion}, valence ${mood.valence.toFixed(2)}, arousal ${mood.arousal.toFixed(2)} over ${mood.memories} memories`
+      : "no memory in the last 30 days"),
   );
   const pictures = [];
   if (memories === null) {
