@@ -13,6 +13,7 @@ from engramdb.embed.base import Embedder, Vectors
 from engramdb.embed.cache import CachedEmbedder
 from engramdb.embed.http import OpenAIEmbedder
 from engramdb.embed.local import MiniLMEmbedder
+from engramdb.embed.minilm import DIMS
 from engramdb.embed.reference import NumpyMiniLMEmbedder
 from engramdb.errors import InvalidInputError
 
@@ -54,6 +55,10 @@ def make_embedder(settings: Settings) -> Embedder:
             settings.embedder_url,
             settings.embedder_model,
             api_key=os.environ.get(settings.embedder_api_key_env) or None,
+            # the stores hold vectors of the packaged model's size: a model of another
+            # size is an EmbeddingError at its first answer, not a crash at the write
+            # (docs/integrations/openai-compatible.md)
+            dims=DIMS,
             batch_size=settings.embed_batch_size,
         )
     else:
