@@ -171,6 +171,9 @@ def test_an_admin_sees_the_overview_consolidation_and_audit_log(page: Any, serve
     page.get_by_label("Words or meaning").fill("moved")
     page.get_by_role("button", name="Apply filters").click()
     page.locator("main table").wait_for()
+    found = page.locator("main table").inner_text()
+    assert "I just moved to Denver!" in found
+    assert "Sounds like a good life." not in found
     shot(page, "timeline")
     page.goto(f"{served.url}/ui#/audit")
     table = page.get_by_role("table")

@@ -11,6 +11,7 @@ const EMOTION_COLOURS = {
 };
 const KINDS = ["episode", "fact", "summary"];
 const SAMPLE = 1000; // memories the overview's pictures read, newest first
+const MATCHES = 0.25; // a memory matches the timeline's words at this share of the best relevance
 
 let signalWords = null;
 
@@ -251,7 +252,7 @@ export async function timeline({ args: [namespace], show }) {
           return;
         }
         const body = { query, limit: 100, reinforce: false, include_dormant: f.dormant !== "active" };
-        if (f.kind) body.kinds = [f.kind];
+        body.kinds = f.kind ? [f.kind] : KINDS;
         if (f.emotion) body.emotion = f.emotion;
         if (f.after) body.occurred_after = f.after;
         if (f.before) body.occurred_before = f.before;
@@ -260,7 +261,11 @@ export async function timeline({ args: [namespace], show }) {
         if (f.session) where.session = f.session;
         if (Object.keys(where).length) body.where = where;
         const found = await call("POST", ns(namespace) + "/search", { body });
-        shown = found.hits.map((hit) => hit.engram).filter((e) => keep(e, f));
+        // A search ranks every memory; the timeline keeps those that match the words about
+        // as well as the best does (relevance: docs/recall.md), of every kind.
+        const best = Math.max(0, ...found.hits.map((hit) => hit.relevance));
+        shown = found.hits.filter((hit) => hit.relevance > 0 && hit.relevance >= MATCHES * best)
+          .map((hit) => hit.engram).filter((e) => keep(e, f));
         shown.sort((a, b) => (a.occurred_at < b.occurred_at ? 1 : -1));
         cursor = null;
       } else {
