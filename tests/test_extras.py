@@ -158,3 +158,28 @@ def test_a_server_missing_an_extra_answers_501_and_the_client_raises_it(tmp_path
     status, code_, message, raised = json.loads(result.stdout)
     assert (status, code_, raised) == (501, "missing_extra", "MissingExtraError")
     assert "pip install 'engramdb[fp32]'" in message
+
+
+@pytest.mark.parametrize(
+    ("module", "package", "extra"),
+    [
+        ("engramdb.integrations.langchain", "langchain_core", "langchain"),
+        ("engramdb.integrations.llamaindex", "llama_index", "llamaindex"),
+    ],
+)
+def test_an_adapter_without_its_framework_raises_missing_extra_error(
+    tmp_path: Path, module: str, package: str, extra: str
+) -> None:
+    code = (
+        "import engramdb\n"
+        "try:\n"
+        f"    import {module}\n"
+        "except engramdb.MissingExtraError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = run_without(package, code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"{module} needs the {extra!r} extra (No module named '{package}'): "
+        f"pip install 'engramdb[{extra}]'"
+    )
