@@ -2,10 +2,16 @@
 
 Subcommands, each deterministic with ``--seed``:
 
-    python bench/learning.py feedback   # per conversation: feedback on half the questions,
-                                        # Recall@10 of the other half before and after
-    python bench/learning.py transfer   # conversation A, then B in one namespace:
-                                        # A's recall after B (backward transfer)
+    python bench/learning.py feedback      # per conversation: feedback on half the questions,
+                                           # Recall@10 of the other half before and after
+    python bench/learning.py transfer      # conversation A, then B in one namespace:
+                                           # A's recall after B (backward transfer)
+    python bench/learning.py concepts      # concepts from 1/3/5/10 examples per topic:
+                                           # accuracy and macro-F1 against the nearest
+                                           # example and keywords (bench/learn_concepts.py)
+    python bench/learning.py experiences   # a generated task set: is the best-rewarded
+                                           # action first, against similarity alone
+                                           # (bench/learn_experiences.py)
 
 Each subcommand is its own function below; results go to BENCHMARKS.md, "Learning"
 (docs/learning.md).
@@ -25,6 +31,9 @@ same searches at random (random hits among those shown, random +1 or -1), after
 Feedback on A's training half, then on B's; A's test recall after A and after B
 (backward transfer: after B less after A) and B's test recall before any
 feedback and after A's (forward transfer: what A's feedback did for B).
+
+``concepts`` and ``experiences`` are modules of their own (bench/learn_concepts.py,
+bench/learn_experiences.py), each documented there.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import learn_concepts
+import learn_experiences
 from engramdb import Memory, Settings
 from engramdb.formats import locomo
 from metrics import recall_at
@@ -54,7 +65,18 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/
 COMMANDS: dict[
     str,
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
-] = {}
+] = {
+    "concepts": (
+        "concepts from a few examples: labelled LoCoMo dev turns by topic",
+        learn_concepts.configure,
+        learn_concepts.run,
+    ),
+    "experiences": (
+        "experiences: the best-rewarded action first, on a generated task set",
+        learn_experiences.configure,
+        learn_experiences.run,
+    ),
+}
 
 #: The hits a judged search shows, and how many of its top hits a user reads.
 SHOWN = 30

@@ -22,11 +22,14 @@ from hypothesis import strategies as st
 import engramdb
 from engramdb import (
     Budget,
+    Concept,
     ConsolidationReport,
     ContextBundle,
     ContextItem,
     Contribution,
     Engram,
+    Experience,
+    ExperienceHit,
     Explanation,
     Fact,
     Feedback,
@@ -179,6 +182,9 @@ FACT = Fact(
     sources=(ID, ID),
 )
 MOOD = Mood("user-42", T0, NOW, 0.25, 0.5, "joy", 3, drivers=(ENGRAM,))
+EXPERIENCE = Experience(
+    ID, "n", "the build fails", "pin the version", "it built", -0.5, T0, NOW, 30.0, 2, NOW
+)
 VALUES: list[tuple[Any, dict[str, Any]]] = [
     (ENGRAM, {}),
     (Engram(ID, "n", "plain", T0, T0, T0), {}),  # every default
@@ -204,6 +210,11 @@ VALUES: list[tuple[Any, dict[str, Any]]] = [
     (SignalWeight("dense", 1.5, 1.0, 0.5), {}),
     (NamespaceWeights("n", (SignalWeight("dense", 1.5, 1.0, 0.5),), True, 3, 2, 1, T0), {}),
     (NamespaceWeights("n", ()), {}),
+    (EXPERIENCE, {}),
+    (Experience(ID, "n", "s", "a", "", 0.0, T0, T0), {}),  # every default
+    (ExperienceHit(EXPERIENCE, 0.9, 0.7, 0.95, 1), {}),
+    (Concept("pets", "n", ID, ("my dog", "our cat"), 0.31, 4, T0), {}),
+    (Concept("none yet", "n", ID, ("one",), 0.3, 0, T0), {}),
 ]
 
 

@@ -24,9 +24,12 @@ from engramdb.errors import InvalidInputError
 from engramdb.filters import parse
 from engramdb.model import (
     Budget,
+    Concept,
     ConsolidationReport,
     ContextBundle,
     Engram,
+    Experience,
+    ExperienceHit,
     Fact,
     Feedback,
     Hit,
@@ -187,6 +190,7 @@ class Requests:
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
         min_relevance: float = 0.0,
+        concept: str | None = None,
     ) -> Call[list[Hit]]:
         """The memories most relevant to ``query``, best first, each explained."""
         # Every option goes as sent (a new one is one more entry); the server checks them.
@@ -203,6 +207,7 @@ class Requests:
             "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
             **_filters(where, occurred_after, occurred_before),
             "min_relevance": min_relevance,
+            "concept": concept,
         }
         body = {"query": query, **{k: wire.encode(v, k) for k, v in options.items()}}
         return Call(
@@ -423,6 +428,76 @@ class Requests:
         return Call(
             "DELETE", _ns(namespace, "weights"), None, lambda f: wire.from_json(NamespaceWeights, f)
         )
+
+    # experiences and concepts
+
+    def record_experience(
+        self,
+        situation: str,
+        action: str,
+        outcome: str,
+        reward: float,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        occurred_at: datetime | None = None,
+    ) -> Call[Experience]:
+        """Remember what was done in a situation and how well it worked (-1 to 1)."""
+        body = {
+            "situation": situation,
+            "action": action,
+            "outcome": outcome,
+            "reward": reward,
+            "occurred_at": wire.encode(occurred_at, "occurred_at"),
+        }
+        return Call(
+            "POST",
+            _ns(namespace, "experiences"),
+            body,
+            lambda f: wire.from_json(Experience, f),
+        )
+
+    def recall_experiences(
+        self,
+        situation: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        limit: int = 5,
+        now: datetime | None = None,
+        reinforce: bool = True,
+    ) -> Call[list[ExperienceHit]]:
+        """The experiences of similar situations, the most useful first."""
+        body = {
+            "situation": situation,
+            "limit": limit,
+            "now": wire.encode(now, "now"),
+            "reinforce": reinforce,
+        }
+        return Call(
+            "POST",
+            _ns(namespace, "experiences", "recall"),
+            body,
+            lambda f: [wire.from_json(ExperienceHit, h) for h in f["experiences"]],
+        )
+
+    def teach(
+        self, concept: str, examples: Iterable[str], *, namespace: str = DEFAULT_NAMESPACE
+    ) -> Call[Concept]:
+        """Teach a concept from examples, or refine it with more (``Memory.teach``)."""
+        given = examples if isinstance(examples, str) else list(examples)
+        body = {"concept": concept, "examples": given}
+        return Call("POST", _ns(namespace, "concepts"), body, lambda f: wire.from_json(Concept, f))
+
+    def concepts(self, *, namespace: str = DEFAULT_NAMESPACE) -> Call[list[Concept]]:
+        """The namespace's concepts with their support (``Memory.concepts``)."""
+        return Call("GET", _ns(namespace, "concepts"), None, _concepts)
+
+    def retag(self, *, namespace: str = DEFAULT_NAMESPACE) -> Call[list[Concept]]:
+        """Compute the concepts' prototypes again (``Memory.retag``)."""
+        return Call("POST", _ns(namespace, "concepts", "retag"), {}, _concepts)
+
+
+def _concepts(found: Any) -> list[Concept]:
+    return [wire.from_json(Concept, c) for c in found["concepts"]]
 
 
 def _budget(found: Any) -> Budget | None:

@@ -151,3 +151,8 @@ class AsyncMemory:
     feedback = _in_thread(Memory.feedback)
     weights = _in_thread(Memory.weights)
     reset_weights = _in_thread(Memory.reset_weights)
+    record_experience = _in_thread(Memory.record_experience)
+    recall_experiences = _in_thread(Memory.recall_experiences)
+    teach = _in_thread(Memory.teach)
+    concepts = _in_thread(Memory.concepts)
+    retag = _in_thread(Memory.retag)

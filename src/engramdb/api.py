@@ -25,9 +25,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from engramdb.model import (
     Budget,
+    Concept,
     ConsolidationReport,
     ContextBundle,
     Engram,
+    Experience,
+    ExperienceHit,
     Fact,
     Feedback,
     Hit,
@@ -119,6 +122,7 @@ class MemoryAPI(Protocol):
         occurred_after: datetime | None = ...,
         occurred_before: datetime | None = ...,
         min_relevance: float = ...,
+        concept: str | None = ...,
     ) -> list[Hit]: ...
 
     def neighbours(
@@ -210,3 +214,29 @@ class MemoryAPI(Protocol):
     def weights(self, *, namespace: str = ...) -> NamespaceWeights: ...
 
     def reset_weights(self, *, namespace: str = ...) -> NamespaceWeights: ...
+    def record_experience(
+        self,
+        situation: str,
+        action: str,
+        outcome: str,
+        reward: float,
+        *,
+        namespace: str = ...,
+        occurred_at: datetime | None = ...,
+    ) -> Experience: ...
+
+    def recall_experiences(
+        self,
+        situation: str,
+        *,
+        namespace: str = ...,
+        limit: int = ...,
+        now: datetime | None = ...,
+        reinforce: bool = ...,
+    ) -> list[ExperienceHit]: ...
+
+    def teach(self, concept: str, examples: Iterable[str], *, namespace: str = ...) -> Concept: ...
+
+    def concepts(self, *, namespace: str = ...) -> list[Concept]: ...
+
+    def retag(self, *, namespace: str = ...) -> list[Concept]: ...

@@ -177,6 +177,11 @@ class Client(_Base, MemoryAPI):
     feedback = _blocking(Requests.feedback)
     weights = _blocking(Requests.weights)
     reset_weights = _blocking(Requests.reset_weights)
+    record_experience = _blocking(Requests.record_experience)
+    recall_experiences = _blocking(Requests.recall_experiences)
+    teach = _blocking(Requests.teach)
+    concepts = _blocking(Requests.concepts)
+    retag = _blocking(Requests.retag)
 
 
 class AsyncClient(_Base):
@@ -249,6 +254,11 @@ class AsyncClient(_Base):
     feedback = _awaiting(Requests.feedback)
     weights = _awaiting(Requests.weights)
     reset_weights = _awaiting(Requests.reset_weights)
+    record_experience = _awaiting(Requests.record_experience)
+    recall_experiences = _awaiting(Requests.recall_experiences)
+    teach = _awaiting(Requests.teach)
+    concepts = _awaiting(Requests.concepts)
+    retag = _awaiting(Requests.retag)
 
 
 def _error(response: httpx.Response) -> EngramError:

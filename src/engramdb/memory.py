@@ -31,6 +31,7 @@ from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
 from engramdb.learning import Learning
+from engramdb.lessons import Lessons
 from engramdb.model import (
     Budget,
     ConsolidationReport,
@@ -87,7 +88,7 @@ DEFAULT_NAMESPACE = "default"
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(Learning, MemoryAPI):
+class Memory(Learning, Lessons, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -129,6 +130,7 @@ class Memory(Learning, MemoryAPI):
         self._read_only = read_only
         self._keeper: DynamicsKeeper | None = None
         self._keeper_lock = threading.Lock()
+        self._examples_cache, self._examples_lock = {}, threading.Lock()  # concepts' (lessons)
         idle = read_only or not self.settings.background_embedder  # docs/write-path.md
         self._catchup = CatchUp(self._store, lambda: self.embedder, self._dynamics, idle)
 
@@ -359,6 +361,7 @@ class Memory(Learning, MemoryAPI):
         if self._recaller is not None:
             self._recaller.forget(namespace)
         self._unlearned(namespace)
+        self._forget_concepts(namespace)
         clear = getattr(self._embedder, "clear", None)
         if callable(clear):
             clear()
@@ -399,6 +402,7 @@ class Memory(Learning, MemoryAPI):
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
         min_relevance: float = 0.0,
+        concept: str | None = None,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained.
 
@@ -408,7 +412,8 @@ class Memory(Learning, MemoryAPI):
         ``"episode"`` (the default: what was added, with consolidated facts and
         summaries as extra keys), ``"fact"``, ``"summary"``, or several. ``where``,
         ``occurred_after`` and ``occurred_before`` filter before ranking (docs/filters.md);
-        ``min_relevance`` keeps the hits at least that likely to be relevant (docs/recall.md).
+        ``min_relevance`` keeps the hits at least that likely to be relevant (docs/recall.md);
+        ``concept`` only the memories that belong to a taught concept (docs/learning.md).
 
         Dormant memories are left out unless ``include_dormant``. The hits count
         as recalled at ``now`` (their stability grows, written in batches)
@@ -424,9 +429,10 @@ class Memory(Learning, MemoryAPI):
         text = check_query(query, limits)
         keeper = self._dynamics()
         mood = keeper.mood_of(text) if mood_congruent else None
+        namespace = check_namespace(namespace, limits)
         request = SearchRequest(
             query=text,
-            namespace=check_namespace(namespace, limits),
+            namespace=namespace,
             limit=check_limit(limit, limits),
             now=self._clock.now() if now is None else check_time(now, "now"),
             neighbours=neighbours,
@@ -439,6 +445,7 @@ class Memory(Learning, MemoryAPI):
             kinds=check_kinds(kinds),
             where=check_filter(where, occurred_after, occurred_before),
             min_relevance=check_number(min_relevance, "min_relevance", 0.0, 1.0),
+            among=None if concept is None else self._concept_members(namespace, concept),
         )
         hits = self._ranked(request)
         if reinforce and hits and not self._read_only:
@@ -695,14 +702,10 @@ class Memory(Learning, MemoryAPI):
         return self._store.check()
 
     def export(self, *, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every memory with its full history, as JSON-ready dicts (lossless).
-
-        Besides text, history and dynamics, a record carries what consolidation
-        knows of it: a fact's structure and validity (``fact``), the memories a
-        fact or summary came from (``sources``), and the version of an episode
-        consolidation consumed (``consolidated``), so an imported store goes on
-        consolidating where this one stopped.
-        """
+        """Every memory with its full history, as JSON-ready dicts (lossless): text, history,
+        dynamics, and what consolidation knows of it (a fact's structure and validity
+        ``fact``, the ``sources`` of a fact or summary, the version of an episode it
+        ``consolidated``), so an imported store goes on consolidating where this one stopped."""
         if namespace is not None:
             namespace = check_namespace(namespace, self.settings.limits)
         yield from transfer.export_records(self._store, namespace)
@@ -747,14 +750,11 @@ class Memory(Learning, MemoryAPI):
         return self._store.encrypted
 
     def encrypt(self, key: EncryptionKey) -> int:
-        """Encrypt this plaintext store in place under the master key ``key``.
-
-        Every memory, version, fact, emotion and (unless
-        ``settings.encrypt_vectors`` is False) vector is sealed in one
-        transaction, the lexical index becomes a blind one, and the file is
-        compacted so no plaintext stays in free pages. From then on the store
-        opens only with ``key``. Returns the number of memories sealed.
-        """
+        """Encrypt this plaintext store in place under the master key ``key``: every memory,
+        version, fact, emotion and (unless ``settings.encrypt_vectors`` is False) vector
+        sealed in one transaction, the lexical index made blind, the file compacted so no
+        plaintext stays in free pages. It opens only with ``key`` from then on. Returns the
+        number of memories sealed."""
         if self._read_only:
             raise StoreError("cannot encrypt: the store is read-only")
         count = self._store.encrypt(key, encrypt_vectors=self.settings.encrypt_vectors)

@@ -16,11 +16,14 @@ __all__ = [
     "DEFAULT_IMPORTANCE",
     "DEFAULT_STABILITY_DAYS",
     "Budget",
+    "Concept",
     "ConsolidationReport",
     "ContextBundle",
     "ContextItem",
     "Contribution",
     "Engram",
+    "Experience",
+    "ExperienceHit",
     "Explanation",
     "Fact",
     "Feedback",
@@ -411,3 +414,67 @@ class NamespaceWeights:
     updates: int = 0
     rejected: int = 0
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Experience:
+    """What was done in a situation and how it turned out: procedural memory
+    (``mem.record_experience``, docs/learning.md).
+
+    ``reward`` in [-1, 1] says how well ``action`` worked (1: it did, -1: it
+    failed); ``outcome`` is what happened, in words. An experience is a memory
+    of kind ``"experience"`` (``id`` is its memory's id), so it fades and is
+    strengthened by recall like any memory: ``stability_days``, ``recalls`` and
+    ``last_recalled_at`` are its dynamics (docs/dynamics.md).
+    """
+
+    id: str
+    namespace: str
+    situation: str
+    action: str
+    outcome: str
+    reward: float
+    occurred_at: datetime
+    recorded_at: datetime
+    stability_days: float = DEFAULT_STABILITY_DAYS
+    recalls: int = 0
+    last_recalled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExperienceHit:
+    """One experience ``mem.recall_experiences`` returned, best first.
+
+    ``similarity`` is the cosine of its situation to the one asked about,
+    ``retention`` its R(now) on its forgetting curve, and ``score`` what ranks
+    it: similarity plus the reward, weighed by how well it is retained
+    (docs/learning.md, "What worked last time").
+    """
+
+    experience: Experience
+    score: float
+    similarity: float
+    retention: float
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """A concept taught from examples (``mem.teach``, docs/learning.md).
+
+    ``examples`` are the texts it was taught with, oldest first; its prototype
+    is the mean of their normalised embeddings. A memory belongs to it
+    (``search(..., concept=name)``) when its cosine to the prototype is at
+    least ``threshold`` and within the margin of its nearest concept's;
+    ``tagged`` is how many memories of the namespace belong now. ``id`` is the
+    concept's own memory (kind ``"concept"``), ``taught_at`` when its latest
+    examples were given.
+    """
+
+    name: str
+    namespace: str
+    id: str
+    examples: tuple[str, ...]
+    threshold: float
+    tagged: int
+    taught_at: datetime

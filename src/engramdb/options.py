@@ -25,6 +25,7 @@ from typing import Literal
 
 __all__ = [
     "ADD",
+    "CONCEPTS",
     "CONSOLIDATE",
     "CONTEXT",
     "EMBED",
@@ -32,9 +33,13 @@ __all__ = [
     "FEEDBACK",
     "LOCAL_ONLY",
     "OPERATIONS",
+    "RECALL_EXPERIENCES",
+    "RECORD_EXPERIENCE",
     "RESET_WEIGHTS",
+    "RETAG",
     "SEARCH",
     "SURFACES",
+    "TEACH",
     "WEIGHTS",
     "Operation",
     "Option",
@@ -189,11 +194,15 @@ SEARCH = Operation(
         ),
         Option(
             "kinds",
-            "Kinds of memory to return: episode, fact, summary, or several "
-            "(default: episodes, with facts and summaries as extra keys).",
+            "Kinds of memory to return: episode, fact, summary, experience, concept, or "
+            "several (default: episodes, with facts and summaries as extra keys).",
         ),
         *_FILTERS,
         _MIN_RELEVANCE,
+        Option(
+            "concept",
+            "Only memories that belong to this taught concept (docs/learning.md).",
+        ),
     ),
     command="search",
     route=("POST", f"{_NS}/search"),
@@ -289,6 +298,55 @@ RESET_WEIGHTS = Operation(
     tool="reset_weights",
 )
 
+# Learning (docs/learning.md): experiences and concepts.
+RECORD_EXPERIENCE = Operation(
+    name="record_experience",
+    options=(
+        _NAMESPACE,
+        Option("occurred_at", f"When the action was taken, {_ISO} (default: now)."),
+    ),
+    command="record-experience",
+    route=("POST", f"{_NS}/experiences"),
+    tool="record_experience",
+)
+
+RECALL_EXPERIENCES = Operation(
+    name="recall_experiences",
+    options=(
+        _NAMESPACE,
+        Option("limit", "How many experiences at most.", 5),
+        Option("now", f"Reference time for how well each is retained, {_ISO} (default: now)."),
+        Option("reinforce", "Count the experiences returned as recalled: they fade slower.", True),
+    ),
+    command="recall-experiences",
+    route=("POST", f"{_NS}/experiences/recall"),
+    tool="recall_experiences",
+)
+
+TEACH = Operation(
+    name="teach",
+    options=(_NAMESPACE,),
+    command="teach",
+    route=("POST", f"{_NS}/concepts"),
+    tool="teach",
+)
+
+CONCEPTS = Operation(
+    name="concepts",
+    options=(_NAMESPACE,),
+    command="concepts",
+    route=("GET", f"{_NS}/concepts"),
+    tool="concepts",
+)
+
+RETAG = Operation(
+    name="retag",
+    options=(_NAMESPACE,),
+    command="retag",
+    route=("POST", f"{_NS}/concepts/retag"),
+    tool="retag",
+)
+
 OPERATIONS: tuple[Operation, ...] = (
     ADD,
     SEARCH,
@@ -298,6 +356,11 @@ OPERATIONS: tuple[Operation, ...] = (
     FEEDBACK,
     WEIGHTS,
     RESET_WEIGHTS,
+    RECORD_EXPERIENCE,
+    RECALL_EXPERIENCES,
+    TEACH,
+    CONCEPTS,
+    RETAG,
 )
 
 _HOST = "the server's host"

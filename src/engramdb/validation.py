@@ -58,8 +58,9 @@ __all__ = [
     "check_window",
 ]
 
-#: The kinds of memory: what ``add`` writes, and what consolidation derives from it.
-KINDS = frozenset({"episode", "fact", "summary"})
+#: The kinds of memory: what ``add`` writes, what consolidation derives from it, and what
+#: learning records (experiences, concepts: docs/learning.md).
+KINDS = frozenset({"episode", "fact", "summary", "experience", "concept"})
 #: The largest budget bound: exact in JSON numbers and in a SQLite INTEGER.
 MAX_BUDGET = 2**53
 #: The earliest time a caller may give (``occurred_at``, ``now``, ``as_of``), and the

@@ -86,11 +86,14 @@ from engramdb.errors import (
 )
 from engramdb.model import (
     Budget,
+    Concept,
     ConsolidationReport,
     ContextBundle,
     ContextItem,
     Contribution,
     Engram,
+    Experience,
+    ExperienceHit,
     Explanation,
     Fact,
     Feedback,
@@ -122,11 +125,14 @@ __all__ = [
 #: A public value: what ``to_json`` writes and ``from_json`` reads.
 Value = (
     Budget
+    | Concept
     | ConsolidationReport
     | ContextBundle
     | ContextItem
     | Contribution
     | Engram
+    | Experience
+    | ExperienceHit
     | Explanation
     | Fact
     | Feedback
@@ -215,6 +221,9 @@ _SHAPES: dict[type[Any], _Shape] = {
     Feedback: _Shape(),
     SignalWeight: _Shape(),
     NamespaceWeights: _Shape(),
+    Experience: _Shape(notes={"reward": "How well the action worked, -1 to 1."}),
+    ExperienceHit: _Shape(),
+    Concept: _Shape(),
 }
 
 

@@ -20,6 +20,7 @@ def test_the_app_registers_the_expected_commands() -> None:
          "context", "working", "mood", "import", "export",
          "namespaces", "stats", "budget", "fade", "reindex", "check", "consolidate", "facts",
          "feedback", "weights", "reset-weights",
+         "record-experience", "recall-experiences", "teach", "concepts", "retag",
          "backup", "restore", "forget-namespace", "verify-erasure", "audit",
          "demo", "serve", "mcp", "keys"]
     )  # fmt: skip

@@ -23,7 +23,8 @@ from .conftest import LiveServer
 
 TOOLS = sorted(
     ["consolidate", "context", "delete", "facts", "forget", "history", "recall", "remember",
-     "feedback", "weights", "reset_weights"]
+     "feedback", "weights", "reset_weights",
+     "record_experience", "recall_experiences", "teach", "concepts", "retag"]
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import {
   type BatchItemIn,
   type BudgetIn,
   type BudgetOut,
+  type ConceptOut,
   type ConsolidationOut,
   type ContextIn,
   type ContextOut,
@@ -19,11 +20,15 @@ import {
   type EngramIn,
   type EngramOut,
   type EngramPatch,
+  type ExperienceHitOut,
+  type ExperienceIn,
+  type ExperienceOut,
   type FactOut,
   type FeedbackOut,
   type HitOut,
   type MoodOut,
   type Operations,
+  type RecallExperiencesIn,
   type SearchIn,
   type ServerOut,
   type StatsOut,
@@ -69,6 +74,8 @@ export type AtTime = InNamespace & { now?: string | Date | null };
 export type BudgetOptions = BudgetIn & InNamespace;
 /** The search a hit given by its memory's id came from, and when it was judged. */
 export type FeedbackOptions = InNamespace & { search_id?: string; now?: string | Date | null };
+export type RecordExperienceOptions = Pick<ExperienceIn, "outcome" | "occurred_at"> & InNamespace;
+export type RecallExperiencesOptions = Omit<RecallExperiencesIn, "situation"> & InNamespace;
 
 const DEFAULT_NAMESPACE = "default";
 
@@ -170,6 +177,58 @@ export class EngramClient {
   async facts(options: FactsOptions = {}): Promise<FactOut[]> {
     const { namespace, ...query } = options;
     return (await this.#call("GET /v1/namespaces/{namespace}/facts", ns(namespace), query)).facts;
+  }
+
+  // -- learning (docs/learning.md) ------------------------------------------------
+
+  /** Remember what was done in a situation and how well it worked (reward -1 to 1). */
+  async recordExperience(
+    situation: string,
+    action: string,
+    reward: number,
+    options: RecordExperienceOptions = {},
+  ): Promise<ExperienceOut> {
+    const { namespace, ...fields } = options;
+    return this.#call("POST /v1/namespaces/{namespace}/experiences", ns(namespace), undefined, {
+      situation,
+      action,
+      reward,
+      ...fields,
+    });
+  }
+
+  /** The experiences of similar situations, the most useful first (similarity and reward). */
+  async recallExperiences(
+    situation: string,
+    options: RecallExperiencesOptions = {},
+  ): Promise<ExperienceHitOut[]> {
+    const { namespace, ...fields } = options;
+    const found = await this.#call(
+      "POST /v1/namespaces/{namespace}/experiences/recall",
+      ns(namespace),
+      undefined,
+      { situation, ...fields },
+    );
+    return found.experiences;
+  }
+
+  /** Teach a concept from examples (one is enough), or refine it with more. */
+  async teach(concept: string, examples: string[], options: InNamespace = {}): Promise<ConceptOut> {
+    return this.#call("POST /v1/namespaces/{namespace}/concepts", ns(options.namespace), undefined, {
+      concept,
+      examples,
+    });
+  }
+
+  /** The namespace's concepts with their examples, threshold and tagged memories. */
+  async concepts(options: InNamespace = {}): Promise<ConceptOut[]> {
+    return (await this.#call("GET /v1/namespaces/{namespace}/concepts", ns(options.namespace))).concepts;
+  }
+
+  /** Compute every concept's prototype again from its examples. */
+  async retag(options: InNamespace = {}): Promise<ConceptOut[]> {
+    return (await this.#call("POST /v1/namespaces/{namespace}/concepts/retag", ns(options.namespace)))
+      .concepts;
   }
 
   // -- memory dynamics ------------------------------------------------------------

@@ -80,6 +80,22 @@ export interface BudgetOut {
   max_bytes: number | null;
 }
 
+/** A concept taught from examples. */
+export interface ConceptOut {
+  name: string;
+  namespace: string;
+  id: string;
+  examples: string[];
+  threshold: number;
+  tagged: number;
+  taught_at: string;
+}
+
+export interface ConceptsOut {
+  namespace: string;
+  concepts: ConceptOut[];
+}
+
 /** ``Memory.consolidate``'s options (``options.CONSOLIDATE``; ``progress`` is local). */
 export interface ConsolidateIn {
   /** Record time of what consolidation writes, ISO 8601 with a timezone (default: now). */
@@ -227,6 +243,44 @@ export interface ErrorOut {
   error: ErrorBody;
 }
 
+export interface ExperienceHitOut {
+  experience: ExperienceOut;
+  score: number;
+  similarity: number;
+  retention: number;
+  rank: number;
+}
+
+/** ``Memory.record_experience``'s arguments (``options.RECORD_EXPERIENCE``). */
+export interface ExperienceIn {
+  /** The situation the action was taken in. */
+  situation: string;
+  /** What was done. */
+  action: string;
+  /** What happened, in words. Default: "". */
+  outcome?: string;
+  /** How well it worked: -1 (failed) to 1. */
+  reward: number;
+  /** When the action was taken, ISO 8601 with a timezone (default: now). */
+  occurred_at?: string | Date | null;
+}
+
+/** What was done in a situation and how it turned out. */
+export interface ExperienceOut {
+  id: string;
+  namespace: string;
+  situation: string;
+  action: string;
+  outcome: string;
+  /** How well the action worked, -1 to 1. */
+  reward: number;
+  occurred_at: string;
+  recorded_at: string;
+  stability_days: number;
+  recalls: number;
+  last_recalled_at: string | null;
+}
+
 export interface ExplanationOut {
   contributions: ContributionOut[];
   paths: string[];
@@ -351,6 +405,24 @@ export interface NeighboursOut {
   neighbours: EngramOut[];
 }
 
+/** ``Memory.recall_experiences``'s arguments (``options.RECALL_EXPERIENCES``). */
+export interface RecallExperiencesIn {
+  situation: string;
+  /** How many experiences at most. Default: 5. */
+  limit?: number;
+  /** Reference time for how well each is retained, ISO 8601 with a timezone (default: now). */
+  now?: string | Date | null;
+  /** Count the experiences returned as recalled: they fade slower. Default: true. */
+  reinforce?: boolean;
+}
+
+export interface RecallExperiencesOut {
+  situation: string;
+  namespace: string;
+  now: string | null;
+  experiences: ExperienceHitOut[];
+}
+
 export interface RetentionOut {
   id: string;
   namespace: string;
@@ -394,8 +466,8 @@ export interface SearchIn {
   context?: string[] | string | null;
   /** Answer with what was true at this event time, ISO 8601 with a timezone (docs/consolidation.md). */
   as_of?: string | Date | null;
-  /** Kinds of memory to return: episode, fact, summary, or several (default: episodes, with facts and summaries as extra keys). */
-  kinds?: Array<"episode" | "fact" | "summary"> | null;
+  /** Kinds of memory to return: episode, fact, summary, experience, concept, or several (default: episodes, with facts and summaries as extra keys). */
+  kinds?: Array<"episode" | "fact" | "summary" | "experience" | "concept"> | null;
   /** Only memories whose speaker, session or metadata pass these conditions, a JSON object: {"speaker": "Maya", "metadata.topic": {"$in": ["work", "home"]}} (docs/filters.md). */
   where?: { speaker?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; session?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; [key: `metadata.${string}`]: string | number | boolean | { $eq?: string | number | boolean; $ne?: string | number | boolean; $in?: Array<string | number | boolean>; $nin?: Array<string | number | boolean>; $gt?: string | number; $gte?: string | number; $lt?: string | number; $lte?: string | number; }; } | null;
   /** Only memories of events at or after this time, ISO 8601 with a timezone. */
@@ -404,6 +476,8 @@ export interface SearchIn {
   occurred_before?: string | Date | null;
   /** Only hits at least this likely to be relevant, 0 to 1 (each hit's calibrated relevance); nothing when nothing is (docs/recall.md). Default: 0.0. */
   min_relevance?: number;
+  /** Only memories that belong to this taught concept (docs/learning.md). */
+  concept?: string | null;
 }
 
 export interface SearchOut {
@@ -440,6 +514,14 @@ export interface StatsOut {
   first_occurred_at: string | null;
   last_occurred_at: string | null;
   pending_vectors: number;
+}
+
+/** ``Memory.teach``'s arguments. */
+export interface TeachIn {
+  /** The concept's name. */
+  concept: string;
+  /** Texts that are examples of it: one is enough, more refine it. */
+  examples: string[];
 }
 
 export interface VersionOut {
@@ -624,6 +706,41 @@ export interface Operations {
     query: { subject?: string | null; attribute?: string | null; as_of?: string | Date | null; };
     body: undefined;
     response: FactsOut;
+  };
+  /** Remember what was done in a situation and how well it worked. */
+  "POST /v1/namespaces/{namespace}/experiences": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: ExperienceIn;
+    response: ExperienceOut;
+  };
+  /** The experiences of similar situations, the most useful first (similarity and reward). */
+  "POST /v1/namespaces/{namespace}/experiences/recall": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: RecallExperiencesIn;
+    response: RecallExperiencesOut;
+  };
+  /** Teach a concept from examples, or refine it with more. */
+  "POST /v1/namespaces/{namespace}/concepts": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: TeachIn;
+    response: ConceptOut;
+  };
+  /** The namespace's concepts with their examples, threshold and tagged memories. */
+  "GET /v1/namespaces/{namespace}/concepts": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: ConceptsOut;
+  };
+  /** Compute every concept's prototype again from its examples. */
+  "POST /v1/namespaces/{namespace}/concepts/retag": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: ConceptsOut;
   };
   /** The namespace's budget; both bounds null when it has none. */
   "GET /v1/namespaces/{namespace}/budget": {

@@ -18,6 +18,7 @@ from engramdb.cli import (
     demo,
     keys,
     learning,
+    lessons,
     memories,
     serve,
     transfer,
@@ -60,6 +61,11 @@ app.command("facts")(consolidate.facts)
 app.command("feedback")(learning.feedback)
 app.command("weights")(learning.weights)
 app.command("reset-weights")(learning.reset_weights)
+app.command("record-experience")(lessons.record_experience)
+app.command("recall-experiences")(lessons.recall_experiences)
+app.command("teach")(lessons.teach)
+app.command("concepts")(lessons.concepts)
+app.command("retag")(lessons.retag)
 app.command("backup")(admin.backup)
 app.command("restore")(admin.restore)
 app.command("forget-namespace")(admin.forget_namespace)

@@ -160,6 +160,9 @@ def search(
     occurred_after: AfterOption = None,
     occurred_before: BeforeOption = None,
     min_relevance: MinRelevanceOption = 0.0,
+    concept: Annotated[
+        str | None, typer.Option("--concept", metavar="NAME", help=SEARCH.help("concept"))
+    ] = None,
 ) -> None:
     """Recall the memories most relevant to QUERY, best first, each explained."""
     cli = state(ctx)
@@ -185,6 +188,7 @@ def search(
             kinds=kinds or None,
             **filters,
             min_relevance=min_relevance,
+            concept=concept,
         )
     if cli.json:
         emit_json(

@@ -74,6 +74,8 @@ class SearchRequest:
     min_relevance: float = 0.0
     # learning (docs/learning.md): the namespace's learned ranker weights (None: the prior's)
     weights: RankerWeights | None = None
+    # concepts (docs/learning.md): only these memories (a concept's) are ranked and returned
+    among: frozenset[str] | None = None
 
 
 class Recaller:
@@ -225,9 +227,7 @@ class Recaller:
             vector, context_vector = self.embedder.embed([request.query, _said(request)])
         query = self._query(request, request.query, vector, context_vector)
         within = _within(request)
-        view = self._pool_view(
-            namespace, gather(self.store, namespace, query, self.pool, within=within)
-        )
+        view = self._pool_view(namespace, self._gather(request, query, within))
         if request.context:
             text = resolve(
                 request.query, request.context, view.known_speakers, _rarity(view.lexical)
@@ -235,10 +235,21 @@ class Recaller:
             if text != request.query:
                 vector = self.embedder.embed([text])[0]
                 query = self._query(request, text, vector, context_vector)
-                view = self._pool_view(
-                    namespace, gather(self.store, namespace, query, self.pool, within=within)
-                )
+                view = self._pool_view(namespace, self._gather(request, query, within))
         return view, query
+
+    def _gather(self, request: SearchRequest, query: Query, within: Filter | None) -> list[str]:
+        """The candidates of a two-stage search; with ``among`` (a concept's memories,
+        docs/learning.md), those of them nearest the query, up to a pool."""
+        if request.among is None:
+            return gather(self.store, request.namespace, query, self.pool, within=within)
+        ids = sorted(request.among)
+        if within is not None:
+            ids = self.store.matching(request.namespace, within, ids=ids)
+        if len(ids) > self.pool:
+            near = self.store.vectors(request.namespace, ids) @ query.vector
+            ids = [ids[int(i)] for i in np.argsort(-near, kind="stable")[: self.pool]]
+        return ids
 
     def _overlaid(self, namespace: str, catalog: Catalog) -> Catalog:
         if self.overlay is None:
@@ -310,6 +321,10 @@ class Recaller:
             mask = wanted if mask is None else mask & wanted
         if request.where is not None:
             wanted = self._passing(request.namespace, request.where, view)
+            mask = wanted if mask is None else mask & wanted
+        if request.among is not None:
+            among = request.among
+            wanted = np.fromiter((i in among for i in catalog.ids), dtype=bool, count=len(catalog))
             mask = wanted if mask is None else mask & wanted
         return mask
 

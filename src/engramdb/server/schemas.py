@@ -291,7 +291,7 @@ IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), _TimeRange()]
 #: The ``now`` of a write: an ``IsoTime`` at most ``WRITE_AHEAD`` past the server's clock.
 WriteTime = Annotated[IsoTime, AfterValidator(_not_far_ahead)]
 Metadata = dict[str, Any]
-Kind = Literal["episode", "fact", "summary"]
+Kind = Literal["episode", "fact", "summary", "experience", "concept"]
 
 
 class _In(BaseModel):
@@ -487,6 +487,9 @@ class SearchIn(_In):
         default=None, description=SEARCH.help("occurred_before")
     )
     min_relevance: Number = Field(default=0.0, ge=0, le=1, description=SEARCH.help("min_relevance"))
+    concept: str | None = Field(
+        default=None, description=SEARCH.help("concept"), json_schema_extra=LABEL_RULE
+    )
 
     @model_validator(mode="after")
     def _reinforce_not_far_ahead(self) -> SearchIn:

@@ -42,6 +42,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("DELETE", re.compile(_NS + r"/engrams/(?P<id>[^/]+)$"), "delete"),
     ("DELETE", re.compile(_NS + r"/?$"), "forget_namespace"),
     ("POST", re.compile(_NS + r"/consolidate$"), "consolidate"),
+    ("POST", re.compile(_NS + r"/experiences$"), "record_experience"),
+    ("POST", re.compile(_NS + r"/concepts$"), "teach"),
     ("PUT", re.compile(_NS + r"/budget$"), "set_budget"),
     ("POST", re.compile(_NS + r"/fade$"), "fade"),
     ("POST", re.compile(_NS + r"/feedback$"), "feedback"),

@@ -1,5 +1,6 @@
 """The MCP tools: remember, recall, context, consolidate, facts, delete, history, feedback,
-weights, reset_weights, over one Memory.
+weights, reset_weights, over one Memory, and the learning tools of ``server.mcp.lessons``
+(experiences and concepts).
 
 Argument names, defaults and help texts are the library's: each tool takes the
 options of its ``Memory`` method as ``engramdb.options`` defines them
@@ -50,6 +51,7 @@ from engramdb.security.audit import (
     namespace_or_none,
 )
 from engramdb.security.keys import ApiKey
+from engramdb.server.mcp.lessons import add_learning_tools
 from engramdb.server.schemas import (
     ConsolidationOut,
     ContextOut,
@@ -82,7 +84,10 @@ _INSTRUCTIONS = (
     "facts, and `facts` lists them with when each held. `history` shows "
     "every version of a memory; `delete` deletes one. After using what `recall` "
     "returned, call `feedback` with the search_id and the memory's id (reward 1 "
-    "useful, -1 not): recall learns what helps."
+    "useful, -1 not): recall learns what helps. "
+    "`record_experience` keeps what was done in a situation and how well it worked, "
+    "`recall_experiences` finds what worked before; `teach` learns a concept from a "
+    "few examples, which `recall` then takes as `concept`."
 )
 
 Namespace = Annotated[
@@ -188,7 +193,7 @@ def build_mcp(
                 )
             with _translated():
                 yield write
-            status = 201 if action == "add" else 200  # as the REST route answers
+            status = 201 if action in ("add", "record_experience", "teach") else 200  # as REST
         except ToolError as exc:
             if isinstance(exc.__cause__, EngramError):
                 status = error_code(exc.__cause__).status
@@ -269,6 +274,7 @@ def build_mcp(
         occurred_after: Annotated[IsoTime | None, _after(SEARCH)] = None,
         occurred_before: Annotated[IsoTime | None, _before(SEARCH)] = None,
         min_relevance: Annotated[float, _min_relevance(SEARCH)] = 0.0,
+        concept: Annotated[str | None, Field(description=SEARCH.help("concept"))] = None,
     ) -> SearchOut:
         """The memories most relevant to the query, best first, each explained."""
         ns = scoped(ctx, namespace, "read")
@@ -290,6 +296,7 @@ def build_mcp(
                 occurred_after=occurred_after,
                 occurred_before=occurred_before,
                 min_relevance=min_relevance,
+                concept=concept,
             )
         return SearchOut(query=query, namespace=ns, now=now, hits=[HitOut.of(h) for h in hits])
 
@@ -368,6 +375,8 @@ def build_mcp(
         description="Deprecated: the old name of `delete`, removed in the next release. "
         "Delete one memory with its whole history.",
     )
+
+    add_learning_tools(server, memory, scoped, writing, _translated)
 
     @server.tool()
     def history(

@@ -46,7 +46,7 @@ __all__ = [
 
 # The values the layers above write (tests/store/test_damage.py checks these
 # against validation.KINDS, dynamics.emotion.EMOTIONS and consolidation's links).
-KINDS = ("episode", "fact", "summary")
+KINDS = ("episode", "fact", "summary", "experience", "concept")
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 FACT_STATUSES = ("current", "superseded", "stale")
 RELATIONS = ("derived", "duplicate", "extracted", "summarizes")
