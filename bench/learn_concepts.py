@@ -19,6 +19,11 @@ store embeds a memory (speaker, then text), examples as ``teach`` embeds them
 
 Accuracy and macro-F1 (over the topics; a "none" answer is a miss for its
 turn's topic and a false positive for none).
+
+And the open set, what the threshold decides (``alone``): each topic taught on
+its own (no other concept to be nearer to), the F1 of its tags over the test
+turns, and the share of unlabelled turns (every fourth turn of the dev
+conversations that has no label: small talk and the topics left out) it tags.
 """
 
 from __future__ import annotations
@@ -49,6 +54,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, default=10, help="draws of the examples per k")
     parser.add_argument("--shots", type=int, nargs="+", default=list(SHOTS))
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+
+
+def _unlabelled(data: Path, turns: list[dict[str, Any]]) -> list[str]:
+    """Every fourth turn of the conversations that has no label, as the store embeds it."""
+    labelled = {(t["conversation"], t["dia_id"]) for t in turns}
+    out = []
+    for index, sample in enumerate(json.loads(data.read_text())):
+        for key, session in sample["conversation"].items():
+            if key.startswith("session_") and isinstance(session, list):
+                for turn in session:
+                    if (index, turn["dia_id"]) not in labelled:
+                        out.append(embedding_text(turn["text"], turn["speaker"]))
+    return out[::4]
 
 
 def _turns(data: Path, labels: Path) -> list[dict[str, Any]]:
@@ -110,12 +128,13 @@ def run(args: argparse.Namespace) -> int:
         embedder = memory.embedder
         stored = embedder.embed([embedding_text(t["text"], t["speaker"]) for t in turns])
         plain = embedder.embed([t["text"] for t in turns])
+        others = embedder.embed(_unlabelled(args.data, turns))
         seconds = time.process_time() - started
     keywords = _Keywords([t["text"] for t in turns])
     truth_all = [t["topic"] for t in turns]
     by_topic = {topic: [i for i, t in enumerate(turns) if t["topic"] == topic] for topic in topics}
     print(
-        f"{len(turns)} labelled turns, {len(topics)} topics "
+        f"{len(turns)} labelled turns ({len(others)} unlabelled), {len(topics)} topics "
         f"({', '.join(f'{k} {len(v)}' for k, v in by_topic.items())}); "
         f"embedded in {seconds:.1f} CPU-s"
     )
@@ -125,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     for k in args.shots:
         sums: dict[str, list[dict[str, float]]] = {}
         tagged_shares = []
+        alone_f1: list[float] = []
+        alone_others: list[float] = []
         for draw in range(args.draws):
             rng = random.Random(args.seed * 1_000 + draw * 31 + k)
             examples = {topic: rng.sample(ids, k) for topic, ids in by_topic.items()}
@@ -141,6 +162,14 @@ def run(args: argparse.Namespace) -> int:
             example_topics = [turns[i]["topic"] for i in example_rows]
             nearest = (vectors @ plain[example_rows].T).argmax(axis=1)
             one_nn: list[str | None] = [example_topics[int(j)] for j in nearest]
+            for topic in topics:
+                one = Prototypes.of([(topic, plain[examples[topic]])])
+                member = one.membership(vectors)[:, 0]
+                truth_of = np.array([t == topic for t in truth])
+                hit = int((member & truth_of).sum())
+                wrong = int((member & ~truth_of).sum()) + int((~member & truth_of).sum())
+                alone_f1.append(2 * hit / (2 * hit + wrong) if hit else 0.0)
+                alone_others.append(float(one.membership(others)[:, 0].mean()))
             for name, predicted in (
                 ("prototype", list(closed)),
                 ("tags", tags),
@@ -157,7 +186,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{k:>3} {name:<16} {accuracy:>9.3f} {f1:>9.3f}  (F1 sd {spread:.3f})")
         share = float(np.mean(tagged_shares))
         results[str(k)]["tags"]["tagged_share"] = share
+        alone = {"f1": float(np.mean(alone_f1)), "unlabelled_tagged": float(np.mean(alone_others))}
+        results[str(k)]["alone"] = alone
         print(f"{k:>3} {'':<16} tagged with a concept: {share:.3f} of test turns")
+        print(
+            f"{k:>3} {'alone':<16} F1 {alone['f1']:.3f}, unlabelled turns tagged "
+            f"{alone['unlabelled_tagged']:.3f} (each topic taught on its own)"
+        )
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
