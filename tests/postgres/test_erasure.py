@@ -154,3 +154,22 @@ def test_delete_leaves_no_canary_in_any_relation_file_or_dump(
         assert mem.stats(namespace="u").engrams > 0  # the rest stays
     assert where_found(_compacted(postgres_url, schema), CANARIES) == []
     assert _canaries_in(_dumped(postgres_url, schema)) == []
+
+
+def test_forget_namespace_leaves_no_experience_or_concept_canary(
+    postgres_url: str, schema: str
+) -> None:
+    # experiences and concepts are memories of their own kinds (docs/learning.md)
+    with _memory(postgres_url, schema) as mem:
+        mem.record_experience(
+            f"the {CANARIES[0]} pipeline stalls", f"restart {CANARIES[1]}", "ok", 0.8,
+            namespace="private",
+        )  # fmt: skip
+        mem.teach(CANARIES[2], [f"my {CANARIES[2]} puppy barks"], namespace="private")
+        mem.add("Tom likes chess.", namespace="other")
+        assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
+        assert mem.forget_namespace("private") == 2
+        assert mem.concepts(namespace="private") == []
+        assert mem.recall_experiences("pipeline", namespace="private") == []
+    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
+    assert _canaries_in(_dumped(postgres_url, schema)) == []
