@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 import engramdb
 from engramdb import EncryptionKey, Memory, Settings
+from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.embed import Embedder
 from engramdb.recall.features import SIGNALS
 from engramdb.security.crypto import generate_key
@@ -213,3 +214,10 @@ def test_every_signal_of_the_ranker_has_words_a_newcomer_understands() -> None:
             "feeling",
             "knowledge",
         }, signal
+
+
+def test_the_dashboard_colours_every_emotion_label() -> None:
+    script = (STATIC_DIR / "pages.js").read_text(encoding="utf-8")
+    table = re.search(r"const EMOTION_COLOURS = \{(.*?)\};", script, re.DOTALL)
+    assert table is not None
+    assert set(re.findall(r"(\w+): \"#", table.group(1))) == set(EMOTIONS)

@@ -160,6 +160,7 @@ def test_an_admin_sees_the_overview_consolidation_and_audit_log(page: Any, serve
     shot(page, "namespaces")
     page.goto(f"{served.url}/ui#/ns/{NAMESPACE}")
     page.get_by_role("heading", name=re.compile("^Namespace")).wait_for()
+    page.wait_for_load_state("networkidle")
     shot(page, "overview")
     page.goto(f"{served.url}/ui#/ns/{NAMESPACE}/consolidation")
     page.get_by_role("button", name="Run consolidation now").click()

@@ -113,7 +113,7 @@ export function growthChart(days, { label, width = 960, height = 240 }) {
   const sy = (v) => pad.top + h - (v / ymax) * h;
   days.forEach((d, i) => {
     const bar = el("rect", { x: pad.left + i * bw + 1, y: sy(d.count), width: Math.max(1, bw - 2), height: pad.top + h - sy(d.count), class: "bar" });
-    bar.append(el("title", {}, `${d.day}: ${d.count} added, ${running[i]} in all`));
+    bar.append(el("title", {}, `${d.day}: ${d.count}, ${running[i]} in all`));
     svg.append(bar);
   });
   const path = running.map((v, i) => `${i ? "L" : "M"}${(pad.left + (i + 0.5) * bw).toFixed(1)},${sy(v).toFixed(1)}`).join("");

@@ -5,9 +5,10 @@ import { ApiError, call, ns, routes } from "./api.js";
 import { emotionMap, GROUP_COLOURS, growthChart, lineChart, shareBar } from "./charts.js";
 import { confirmDialog, day, field, h, percent, refusal, when } from "./dom.js";
 
+// One colour per emotion label of engramdb.dynamics.emotion.EMOTIONS (tested).
 const EMOTION_COLOURS = {
-  joy: "#d4a017", trust: "#2f8f6f", surprise: "#7a5aa6", anticipation: "#1f7a8c",
-  sadness: "#3558a8", fear: "#6b4c9a", anger: "#c0392b", disgust: "#6d8b3a", neutral: "#8a8a8a",
+  anger: "#c0392b", disgust: "#6d8b3a", fear: "#6b4c9a", joy: "#d4a017",
+  neutral: "#8a8a8a", sadness: "#3558a8", surprise: "#e07b39",
 };
 const KINDS = ["episode", "fact", "summary"];
 const SAMPLE = 1000; // memories the overview's pictures read, newest first
@@ -54,29 +55,37 @@ const ENGRAM_HEADERS = ["When", "Kind", "Speaker", "Session", "Text", "Feeling",
 
 async function listing() {
   const paths = await routes();
-  const route = paths["/v1/namespaces/{namespace}/engrams"];
-  return route && route.get ? route.get : null;
+  const post = paths["/v1/namespaces/{namespace}/list"];
+  if (post && post.post) return { method: "POST", path: "/list" };
+  const get = paths["/v1/namespaces/{namespace}/engrams"];
+  if (get && get.get) return { method: "GET", path: "/engrams", accepted: new Set((get.get.parameters || []).map((p) => p.name)) };
+  return null;
 }
 
-/** One page of a namespace's memories, newest first: {engrams, cursor} or null without a listing route. */
+/** One page of a namespace's memories, newest first: {engrams, cursor}, or null on a server
+ * without the listing route (``Memory.list``: docs/scopes.md). */
 async function listPage(namespace, filters, cursor, limit = 50) {
   const route = await listing();
   if (!route) return null;
-  const accepted = new Set((route.parameters || []).map((p) => p.name));
-  const query = { limit, cursor };
+  // newest first; dormant memories are listed too and filtered here (``keep``)
+  const options = { order: "occurred_at", descending: true, limit };
+  if (cursor) options.cursor = cursor;
   const where = {};
   if (filters.speaker) where.speaker = filters.speaker;
   if (filters.session) where.session = filters.session;
-  if (Object.keys(where).length) query.where = JSON.stringify(where);
-  if (filters.kind) query.kinds = filters.kind;
-  if (filters.after) query.occurred_after = filters.after;
-  if (filters.before) query.occurred_before = filters.before;
-  // newest first; dormant memories are listed too and filtered here (``keep``)
-  query.order = "occurred_at";
-  query.descending = true;
-  for (const name of Object.keys(query)) if (!accepted.has(name)) delete query[name];
-  const page = await call("GET", ns(namespace) + "/engrams", { query });
-  return { engrams: page.engrams || page.items || [], cursor: page.next_cursor ?? page.cursor ?? null };
+  if (Object.keys(where).length) options.where = where;
+  if (filters.kind) options.kinds = [filters.kind];
+  if (filters.after) options.occurred_after = filters.after;
+  if (filters.before) options.occurred_before = filters.before;
+  let page;
+  if (route.method === "POST") {
+    page = await call("POST", ns(namespace) + route.path, { body: options });
+  } else {
+    if (options.where) options.where = JSON.stringify(options.where);
+    for (const name of Object.keys(options)) if (!route.accepted.has(name)) delete options[name];
+    page = await call("GET", ns(namespace) + route.path, { query: options });
+  }
+  return { engrams: page.engrams || [], cursor: page.next_cursor ?? null };
 }
 
 function keep(engram, filters) {
@@ -101,6 +110,27 @@ async function sample(namespace) {
     cursor = page.cursor;
   } while (cursor && found.length < SAMPLE);
   return found;
+}
+
+/** Memories counted by the day (over up to 92 days) or the month they happened, every
+ * day or month of the span included, so the bars stand on a time axis. */
+function growth(memories) {
+  const times = memories.map((e) => Date.parse(e.occurred_at)).sort((a, b) => a - b);
+  if (!times.length) return Object.assign([], { unit: "day" });
+  const byDay = times[times.length - 1] - times[0] <= 92 * 86400000;
+  const key = (t) => new Date(t).toISOString().slice(0, byDay ? 10 : 7);
+  const counts = new Map();
+  for (const t of times) counts.set(key(t), (counts.get(key(t)) || 0) + 1);
+  const buckets = [];
+  const at = new Date(times[0]);
+  at.setUTCHours(0, 0, 0, 0);
+  if (!byDay) at.setUTCDate(1);
+  while (key(at.getTime()) <= key(times[times.length - 1])) {
+    buckets.push({ day: key(at.getTime()), count: counts.get(key(at.getTime())) || 0 });
+    if (byDay) at.setUTCDate(at.getUTCDate() + 1);
+    else at.setUTCMonth(at.getUTCMonth() + 1);
+  }
+  return Object.assign(buckets, { unit: byDay ? "day" : "month" });
 }
 
 // -- Namespaces -----------------------------------------------------------------------------
@@ -164,12 +194,11 @@ export async function overview({ server, args: [namespace], flash, go }) {
   if (memories === null) {
     pictures.push(h("p", {}, "This server has no listing route: the pictures of growth and emotion need one."));
   } else {
-    const byDay = new Map();
-    for (const e of memories) byDay.set(day(e.recorded_at), (byDay.get(day(e.recorded_at)) || 0) + 1);
-    const days = [...byDay.entries()].sort().map(([d, count]) => ({ day: d, count }));
+    const days = growth(memories);
     pictures.push(
       h("section", {}, h("h2", {}, "Growth over time" + sampled),
-        growthChart(days, { label: `Memories stored per day, ${days.length} days; the line is the running total` })),
+        h("p", {}, "Memories by when they happened, with the running total."),
+        growthChart(days, { label: `Memories per ${days.unit} by when they happened, over ${days.length} ${days.unit}s; the line is the running total` })),
       h("section", {}, h("h2", {}, "Emotion map" + sampled),
         h("p", {}, "Each dot is a memory: left unpleasant, right pleasant; low calm, high intense."),
         emotionMap(
