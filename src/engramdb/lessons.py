@@ -12,6 +12,12 @@ namespace exactly as every memory is, and default searches leave them out
 and its examples in its metadata; its prototype is computed from the
 examples with the store's embedding model (so an imported concept, or one
 read after a model change, is right at once) and kept in this process.
+
+Feedback refines a concept (docs/learning.md, "Feedback on a concept's
+hits"): ``Lessons`` extends ``Learning`` so that a judgement of a hit of a
+search made with ``concept=`` also teaches the concept, the memory's text as
+one more example when it was useful, the memory left out of the concept when
+it was not; ``feedback`` does what ``Learning.feedback`` does first.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from engramdb.bounded import Bounded
 from engramdb.clock import Clock
 from engramdb.config import Settings
 from engramdb.dynamics.keeper import DynamicsKeeper
@@ -33,7 +40,9 @@ from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError
 from engramdb.learn import experience
 from engramdb.learn.concepts import Prototypes
-from engramdb.model import Concept, Engram, Experience, ExperienceHit
+from engramdb.learning import Learning
+from engramdb.model import Concept, Engram, Experience, ExperienceHit, Feedback, Hit
+from engramdb.recall.engine import SearchRequest
 from engramdb.recall.indexing import index_keys
 from engramdb.store import Store
 from engramdb.store.base import EngramRecord
@@ -55,13 +64,16 @@ CONCEPT = "concept"
 MAX_EXAMPLES = 1_000
 #: Memories a concept may tag: what was added and what consolidation derived from it.
 _TAGGABLE = frozenset({"episode", "fact", "summary"})
+#: The concept searches whose hits feedback may refine their concept, latest kept.
+CONCEPT_SEARCHES = 1_000
 
 _Key = tuple[str, int, str]  # a concept memory's id, version and the model's id
 
 
-class Lessons:
+class Lessons(Learning):
     """Experiences (``record_experience``, ``recall_experiences``) and concepts
-    (``teach``, ``concepts``, ``retag``, and ``search(..., concept=...)``)."""
+    (``teach``, ``concepts``, ``retag``, and ``search(..., concept=...)``), with
+    ``Learning``'s feedback, which refines a concept from its hits."""
 
     settings: Settings
     _store: Store
@@ -71,6 +83,7 @@ class Lessons:
 
     _examples_cache: dict[str, dict[_Key, npt.NDArray[np.float32]]]
     _examples_lock: threading.Lock
+    _concept_searches: Bounded[str, tuple[str, str]] | None = None
 
     if TYPE_CHECKING:  # Memory's
 
@@ -205,10 +218,26 @@ class Lessons:
             raise LimitExceededError(
                 f"concept {name!r} would hold {len(taught)} examples; the limit is {MAX_EXAMPLES}"
             )
+        excluded = [] if current is None else _excluded(current)
+        self._write_concept(namespace, name, current, taught, excluded)
+        return next(c for c in self.concepts(namespace=namespace) if c.name == name)
+
+    def _write_concept(
+        self,
+        namespace: str,
+        name: str,
+        current: Engram | None,
+        examples: list[str],
+        excluded: list[str],
+    ) -> None:
+        """Write a concept's memory (a new version when it exists): its examples, the
+        memories feedback left out of it, its prototype as its vector."""
         model = self.embedder
-        prototype = Prototypes.of([(name, model.embed(taught))]).matrix[0]
+        prototype = Prototypes.of([(name, model.embed(examples))]).matrix[0]
         now = self._clock.now()
-        metadata: dict[str, Any] = {"examples": taught}
+        metadata: dict[str, Any] = {"examples": examples}
+        if excluded:
+            metadata["excluded"] = excluded
         if current is None:
             record = EngramRecord(
                 id=uuid.uuid4().hex,
@@ -226,20 +255,19 @@ class Lessons:
                 stability_days=experience.stability_of(1.0)[1],
             )
             self._store.insert([record])
-        else:
-            self._store.update(
-                namespace,
-                current.id,
-                text=name,
-                speaker=None,
-                metadata=metadata,
-                occurred_at=current.occurred_at,
-                vector=prototype,
-                model_id=model.model_id,
-                keys="",
-                now=max(now, current.valid_from),
-            )
-        return next(c for c in self.concepts(namespace=namespace) if c.name == name)
+            return
+        self._store.update(
+            namespace,
+            current.id,
+            text=name,
+            speaker=None,
+            metadata=metadata,
+            occurred_at=current.occurred_at,
+            vector=prototype,
+            model_id=model.model_id,
+            keys="",
+            now=max(now, current.valid_from),
+        )
 
     def concepts(self, *, namespace: str = "default") -> list[Concept]:
         """The namespace's concepts by name, each with its examples, threshold and how
@@ -248,9 +276,9 @@ class Lessons:
         memories = self._concept_memories(namespace)
         if not memories:
             return []
+        ids, member = self._membership(namespace, memories)
+        counts = member.sum(axis=0)
         prototypes = self._prototypes(namespace, memories)
-        ids, vectors = self._taggable(namespace)
-        counts = prototypes.membership(vectors).sum(axis=0)
         return [
             Concept(
                 name=name,
@@ -274,16 +302,92 @@ class Lessons:
             self._examples_cache.pop(namespace, None)
         return self.concepts(namespace=namespace)
 
+    def _concept_filter(self, namespace: str, concept: object) -> dict[str, Any]:
+        """``search(concept=...)``'s part of the request: the concept's memories, by name."""
+        if concept is None:
+            return {}
+        name = _concept_name(concept, self.settings.limits)
+        return {"among": self._concept_members(namespace, name), "concept": name}
+
+    def _ranked(self, request: SearchRequest) -> list[Hit]:
+        hits = super()._ranked(request)
+        if request.concept is not None and hits and hits[0].search_id:
+            with self._examples_lock:
+                if self._concept_searches is None:
+                    self._concept_searches = Bounded(CONCEPT_SEARCHES)
+                self._concept_searches[hits[0].search_id] = (request.namespace, request.concept)
+        return hits
+
+    def feedback(
+        self,
+        hit: Hit | str,
+        reward: float,
+        *,
+        namespace: str = "default",
+        search_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Feedback:
+        """Judge a hit of a search: ``reward`` in [-1, 1] (useful 1, not useful -1).
+
+        ``hit`` is a ``Hit`` that ``search`` returned, or a memory's id with the
+        ``search_id`` of the search that returned it. The judgement is stored with
+        the query and the signals of the hits the search showed, and the
+        namespace's ranker weights are learned again from its feedback, held
+        near the shipped weights; an update that orders the earlier feedback
+        worse is refused (docs/learning.md). A search is remembered by the
+        process that ran it, for its latest searches. A hit of a search made with
+        ``concept=`` also refines the concept: useful (reward above 0), its text
+        becomes an example; not useful (below 0), it no longer belongs.
+        """
+        judged = super().feedback(hit, reward, namespace=namespace, search_id=search_id, now=now)
+        with self._examples_lock:
+            searches = self._concept_searches
+            searched = None if searches is None else searches.get(judged.search_id)
+        ns = check_namespace(namespace, self.settings.limits)
+        if searched is not None and searched[0] == ns and judged.reward != 0:
+            self._refine(ns, searched[1], judged.engram_id, judged.reward)
+        return judged
+
+    def _refine(self, namespace: str, name: str, engram_id: str, reward: float) -> None:
+        """A concept's hit judged: one more example (useful), or left out (not useful)."""
+        current = self._concept_memories(namespace).get(name)
+        memory = self._store.get(namespace, engram_id)
+        if current is None or memory is None:  # deleted since the search
+            return
+        excluded = [e for e in _excluded(current) if e != engram_id]
+        examples = list(_examples(current))
+        if reward > 0:
+            if memory.text in examples or len(examples) >= MAX_EXAMPLES:
+                return
+            examples.append(memory.text)
+        else:
+            excluded.append(engram_id)
+        self._write_concept(namespace, name, current, examples, excluded)
+
     def _concept_members(self, namespace: str, concept: object) -> frozenset[str]:
         """The ids of the memories that belong to ``concept`` (``search(concept=...)``)."""
         name = _concept_name(concept, self.settings.limits)
         memories = self._concept_memories(namespace)
         if name not in memories:
             raise NotFoundError(f"no concept {name!r} in namespace {namespace!r}")
+        ids, member = self._membership(namespace, memories)
+        column = member[:, list(memories).index(name)]
+        return frozenset(ids[i] for i in np.flatnonzero(column))
+
+    def _membership(
+        self, namespace: str, memories: dict[str, Engram]
+    ) -> tuple[tuple[str, ...], npt.NDArray[np.bool_]]:
+        """Which taggable memories belong to which concept (rows x ``memories``' order),
+        less those feedback left out of a concept."""
         prototypes = self._prototypes(namespace, memories)
         ids, vectors = self._taggable(namespace)
-        member = prototypes.membership(vectors)[:, prototypes.names.index(name)]
-        return frozenset(ids[i] for i in np.flatnonzero(member))
+        member = prototypes.membership(vectors)
+        row = {engram_id: i for i, engram_id in enumerate(ids)}
+        for column, engram in enumerate(memories.values()):
+            for engram_id in _excluded(engram):
+                if engram_id in row:
+                    member[row[engram_id], column] = False
+        return ids, member
 
     def _forget_concepts(self, namespace: str) -> None:
         """Erasure reaches the examples' vectors kept in this process (docs/security.md)."""
@@ -334,6 +438,11 @@ def _concept_name(value: object, limits: Any) -> str:
 def _examples(engram: Engram) -> tuple[str, ...]:
     held = engram.metadata.get("examples", [])
     return tuple(str(e) for e in held) if isinstance(held, list) else ()
+
+
+def _excluded(engram: Engram) -> list[str]:
+    held = engram.metadata.get("excluded", [])
+    return [str(e) for e in held] if isinstance(held, list) else []
 
 
 def _reward(engram: Engram) -> float:

@@ -30,7 +30,6 @@ from engramdb.dynamics.reinforce import applied
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
-from engramdb.learning import Learning
 from engramdb.lessons import Lessons
 from engramdb.model import (
     Budget,
@@ -88,7 +87,7 @@ DEFAULT_NAMESPACE = "default"
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(Learning, Lessons, MemoryAPI):
+class Memory(Lessons, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -445,7 +444,7 @@ class Memory(Learning, Lessons, MemoryAPI):
             kinds=check_kinds(kinds),
             where=check_filter(where, occurred_after, occurred_before),
             min_relevance=check_number(min_relevance, "min_relevance", 0.0, 1.0),
-            among=None if concept is None else self._concept_members(namespace, concept),
+            **self._concept_filter(namespace, concept),
         )
         hits = self._ranked(request)
         if reinforce and hits and not self._read_only:

@@ -183,6 +183,25 @@ def test_a_large_namespace_draws_its_candidates_from_the_concept(
         assert pets == set(TURNS[:2])
 
 
+def test_feedback_on_a_concept_s_hits_refines_it(location: str, embedder: Embedder) -> None:
+    with _memory(location, embedder) as mem:
+        _taught(mem)
+        hits = mem.search("what happened", namespace="u", concept="pets")
+        by_text = {h.engram.text: h for h in hits}
+        mem.feedback(by_text[TURNS[0]], 1.0, namespace="u")  # useful: one more example
+        pets = next(c for c in mem.concepts(namespace="u") if c.name == "pets")
+        assert pets.examples == (*PETS, TURNS[0])
+        mem.feedback(by_text[TURNS[1]], -1.0, namespace="u")  # not useful: left out
+        pets = next(c for c in mem.concepts(namespace="u") if c.name == "pets")
+        assert pets.tagged == 1
+        again = {h.engram.text for h in mem.search("what happened", namespace="u", concept="pets")}
+        assert again == {TURNS[0]}
+        # feedback on a search without a concept leaves the concepts as they are
+        plain = mem.search("kitten", namespace="u")
+        mem.feedback(plain[0], -1.0, namespace="u")
+        assert next(c for c in mem.concepts(namespace="u") if c.name == "pets") == pets
+
+
 # -- the maths ---------------------------------------------------------------------------
 
 

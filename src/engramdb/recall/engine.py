@@ -74,8 +74,9 @@ class SearchRequest:
     min_relevance: float = 0.0
     # learning (docs/learning.md): the namespace's learned ranker weights (None: the prior's)
     weights: RankerWeights | None = None
-    # concepts (docs/learning.md): only these memories (a concept's) are ranked and returned
+    # concepts (docs/learning.md): only these memories (``concept``'s) are ranked and returned
     among: frozenset[str] | None = None
+    concept: str | None = None
 
 
 class Recaller:
