@@ -200,6 +200,16 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
         },
     ),
     "delete": lambda s: st.fixed_dictionaries({"id": ids(s), "namespace": namespaces}),
+    "delete_where": lambda s: st.fixed_dictionaries(
+        {"namespace": namespaces},
+        optional={
+            "where": maybe(st.one_of(metadata, st.just({"speaker": "ann"}))),
+            "kinds": maybe(st.one_of(st.sampled_from(["episode", "fact", "summary"]), anything)),
+            "occurred_after": maybe(times),
+            "occurred_before": maybe(times),
+            "dry_run": maybe(st.booleans()),
+        },
+    ),
     "forget_namespace": lambda s: st.fixed_dictionaries(
         {"namespace": st.one_of(st.just("other"), strings, anything)}
     ),

@@ -34,6 +34,7 @@ EXPORTED = [
     "ContextItem",
     "Contribution",
     "DecryptionError",
+    "Deletion",
     "EmbeddingError",
     "EncryptionKey",
     "Engram",
@@ -173,6 +174,14 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("points", KW, 200),
     ],
     "delete": [("id", POS, EMPTY), ("namespace", KW, "default")],
+    "delete_where": [
+        ("namespace", KW, "default"),
+        ("where", KW, None),
+        ("kinds", KW, None),
+        ("occurred_after", KW, None),
+        ("occurred_before", KW, None),
+        ("dry_run", KW, False),
+    ],
     "history": [("id", POS, EMPTY), ("namespace", KW, "default")],
     "forget_namespace": [("namespace", POS, EMPTY)],
     # learning (docs/learning.md)

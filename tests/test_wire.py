@@ -27,6 +27,7 @@ from engramdb import (
     ContextBundle,
     ContextItem,
     Contribution,
+    Deletion,
     Engram,
     Experience,
     ExperienceHit,
@@ -215,6 +216,8 @@ VALUES: list[tuple[Any, dict[str, Any]]] = [
     (ExperienceHit(EXPERIENCE, 0.9, 0.7, 0.95, 1), {}),
     (Concept("pets", "n", ID, ("my dog", "our cat"), 0.31, 4, T0), {}),
     (Concept("none yet", "n", ID, ("one",), 0.3, 0, T0), {}),
+    (Deletion("n", (ID,), (ID,), dry_run=True), {}),
+    (Deletion("n"), {}),
 ]
 
 

@@ -27,6 +27,7 @@ from engramdb.model import (
     Concept,
     ConsolidationReport,
     ContextBundle,
+    Deletion,
     Engram,
     Experience,
     ExperienceHit,
@@ -149,6 +150,27 @@ class Requests:
     def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> Call[None]:
         """Remove a memory with its whole history and index entries."""
         return Call("DELETE", _ns(namespace, "engrams", _segment(id, "id")), None, _nothing)
+
+    def delete_where(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        where: Mapping[str, Any] | None = None,
+        kinds: str | Iterable[str] | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
+        dry_run: bool = False,
+    ) -> Call[Deletion]:
+        """Delete every memory that passes the filter, derived ones taken along
+        (``Memory.delete_where``); ``dry_run`` reports what would go."""
+        options = {
+            **_filters(where, occurred_after, occurred_before),
+            "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
+            "dry_run": dry_run,
+        }
+        body = {k: wire.encode(v, k) for k, v in options.items()}
+        path = _ns(namespace, "delete-where")
+        return Call("POST", path, body, lambda f: wire.from_json(Deletion, f))
 
     def forget_namespace(self, namespace: str) -> Call[int]:
         """Erase a namespace entirely; returns how many memories it held."""

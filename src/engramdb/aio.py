@@ -130,6 +130,7 @@ class AsyncMemory:
     add_many = _in_thread(Memory.add_many)
     update = _in_thread(Memory.update)
     delete = _in_thread(Memory.delete)
+    delete_where = _in_thread(Memory.delete_where)
     forget_namespace = _in_thread(Memory.forget_namespace)
     get = _in_thread(Memory.get)
     history = _in_thread(Memory.history)

@@ -28,6 +28,7 @@ from engramdb.model import (
     Concept,
     ConsolidationReport,
     ContextBundle,
+    Deletion,
     Engram,
     Experience,
     ExperienceHit,
@@ -94,6 +95,17 @@ class MemoryAPI(Protocol):
     ) -> Engram: ...
 
     def delete(self, id: str, *, namespace: str = ...) -> None: ...
+
+    def delete_where(
+        self,
+        *,
+        namespace: str = ...,
+        where: Mapping[str, Any] | None = ...,
+        kinds: str | Iterable[str] | None = ...,
+        occurred_after: datetime | None = ...,
+        occurred_before: datetime | None = ...,
+        dry_run: bool = ...,
+    ) -> Deletion: ...
 
     def forget_namespace(self, namespace: str) -> int: ...
 

@@ -31,6 +31,7 @@ from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
 from engramdb.lessons import Lessons
+from engramdb.lifecycle import DEFAULT_NAMESPACE, Lifecycle
 from engramdb.model import (
     Budget,
     ConsolidationReport,
@@ -83,11 +84,10 @@ WORKING_MAX_TURNS = 200
 #: How many recalled memories ``context`` considers before packing.
 CONTEXT_POOL = 60
 
-DEFAULT_NAMESPACE = "default"
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(Lessons, MemoryAPI):
+class Memory(Lessons, Lifecycle, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -337,33 +337,6 @@ class Memory(Lessons, MemoryAPI):
             keys=index_keys(new_text, new_speaker, new_time, new_meta),
             now=at,
         )
-
-    def delete(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
-        """Remove a memory with its whole history, index entries and derived memories."""
-        namespace = check_namespace(namespace, self.settings.limits)
-        self._store.delete(namespace, check_id(id))
-        self._forget_in_process(namespace)
-
-    def forget_namespace(self, namespace: str) -> int:
-        """Erase a namespace entirely; returns how many memories it held."""
-        namespace = check_namespace(namespace, self.settings.limits)
-        count = self._store.forget_namespace(namespace)
-        if self._keeper is not None:
-            self._keeper.discard(namespace)
-        self._forget_in_process(namespace)
-        return count
-
-    def _forget_in_process(self, namespace: str) -> None:
-        """Erasure reaches this process's caches too (docs/security.md): the namespace's analysed
-        documents, and every cached embedding (keyed by a hash of the text, but a
-        vector still says roughly what was erased). Both are rebuilt on demand."""
-        if self._recaller is not None:
-            self._recaller.forget(namespace)
-        self._unlearned(namespace)
-        self._forget_concepts(namespace)
-        clear = getattr(self._embedder, "clear", None)
-        if callable(clear):
-            clear()
 
     # -- reads ------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ __all__ = [
     "ContextBundle",
     "ContextItem",
     "Contribution",
+    "Deletion",
     "Engram",
     "Experience",
     "ExperienceHit",
@@ -217,6 +218,27 @@ class Budget:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise ValueError(f"{name} must be a non-negative integer or None")
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """What ``Memory.delete_where`` deleted, or with ``dry_run`` would delete
+    (docs/security.md, "Delete by filter").
+
+    ``ids`` are the memories the filter matched, in the order they were
+    written; ``derived`` the facts and summaries taken along with them, as
+    ``delete`` takes them (those with no source left, and every summary of a
+    deleted memory). ``count`` is both together.
+    """
+
+    namespace: str
+    ids: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.ids) + len(self.derived)
 
 
 @dataclass(frozen=True, slots=True)

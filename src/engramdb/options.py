@@ -1,9 +1,9 @@
 """One definition of each operation's options, for every surface that offers it.
 
 ``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``,
-``FACTS``, ``FEEDBACK``, ``WEIGHTS`` and ``RESET_WEIGHTS`` name every keyword option
-of the ``Memory`` method of that name (the positional arguments aside), with its
-default and one help text; each also names where a surface offers the operation: the
+``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS`` and ``DELETE_WHERE`` name every
+keyword option of the ``Memory`` method of that name (the positional arguments aside),
+with its default and one help text; each also names where a surface offers the operation: the
 ``engram`` command, the HTTP route, the MCP tool. The CLI, the HTTP schemas and the
 MCP tools take their help texts from here, and ``tests/test_options.py`` checks that
 the CLI, HTTP, MCP and ``Client`` each offer every option, unless the option says why
@@ -28,6 +28,7 @@ __all__ = [
     "CONCEPTS",
     "CONSOLIDATE",
     "CONTEXT",
+    "DELETE_WHERE",
     "EMBED",
     "FACTS",
     "FEEDBACK",
@@ -260,6 +261,30 @@ FACTS = Operation(
     tool="facts",
 )
 
+_WHERE, _AFTER, _BEFORE = _FILTERS
+DELETE_WHERE = Operation(
+    name="delete_where",
+    options=(
+        _NAMESPACE,
+        _WHERE,
+        Option(
+            "kinds",
+            "Only memories of these kinds: episode, fact, summary, or several (default: every "
+            "kind).",
+        ),
+        _AFTER,
+        _BEFORE,
+        Option(
+            "dry_run",
+            "Report what would be deleted, derived memories included, and delete nothing.",
+            False,
+        ),
+    ),
+    command="delete-where",
+    route=("POST", f"{_NS}/delete-where"),
+    tool="delete_where",
+)
+
 # learning (docs/learning.md): judging hits, and the weights learned from the judgements
 _SEARCH_AGAIN = (
     "a search is remembered by the process that ran it; the command runs one "
@@ -361,6 +386,7 @@ OPERATIONS: tuple[Operation, ...] = (
     TEACH,
     CONCEPTS,
     RETAG,
+    DELETE_WHERE,
 )
 
 _HOST = "the server's host"

@@ -91,6 +91,7 @@ from engramdb.model import (
     ContextBundle,
     ContextItem,
     Contribution,
+    Deletion,
     Engram,
     Experience,
     ExperienceHit,
@@ -130,6 +131,7 @@ Value = (
     | ContextBundle
     | ContextItem
     | Contribution
+    | Deletion
     | Engram
     | Experience
     | ExperienceHit
@@ -224,6 +226,7 @@ _SHAPES: dict[type[Any], _Shape] = {
     Experience: _Shape(notes={"reward": "How well the action worked, -1 to 1."}),
     ExperienceHit: _Shape(),
     Concept: _Shape(),
+    Deletion: _Shape(),
 }
 
 

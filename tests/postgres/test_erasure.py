@@ -173,3 +173,30 @@ def test_forget_namespace_leaves_no_experience_or_concept_canary(
         assert mem.recall_experiences("pipeline", namespace="private") == []
     assert where_found(_compacted(postgres_url, schema), CANARIES) == []
     assert _canaries_in(_dumped(postgres_url, schema)) == []
+
+
+def test_delete_where_leaves_no_canary_in_any_relation_file_or_dump(
+    postgres_url: str, schema: str
+) -> None:
+    # The canaries are in the sessions the filter takes (with what consolidation
+    # derived from them); another speaker's session of the namespace stays, and
+    # check() is clean.
+    with _memory(postgres_url, schema) as mem:
+        for i, canary in enumerate(CANARIES):
+            mem.add_many(_turns(f"s{i}", canary), namespace="u")
+        kept = mem.add_many(
+            [
+                {"text": "Zed plays chess on Sundays.", "speaker": "Zed", "session": "s9"},
+                {"text": "Zed keeps bees in the garden.", "speaker": "Zed", "session": "s9"},
+            ],
+            namespace="u",
+        )
+        mem.consolidate(namespace="u")
+        assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
+        report = mem.delete_where(namespace="u", where={"metadata.place": {"$in": list(CANARIES)}})
+        assert len(report.ids) == 7 * len(CANARIES)
+        assert report.derived
+        assert mem.check() == []
+        assert {e.id for e in kept} <= {e["id"] for e in mem.export(namespace="u")}
+    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
+    assert _canaries_in(_dumped(postgres_url, schema)) == []

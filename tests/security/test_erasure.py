@@ -229,3 +229,33 @@ def test_erasure_reaches_the_saved_vector_index(tmp_path: Path, erase: str) -> N
             mem.delete(doomed.id, namespace="private")
             assert [f for f in store_files(store) if ".ann-" in f.name] == index_files
     assert _bytes_in(store_files(store), canary) == []
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "encrypted"])
+def test_delete_where_leaves_no_canary_byte_and_a_sound_store(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    # One session's turns carry the canary (and facts and a summary derive from them);
+    # the filter takes that session: every byte of it goes, the other session stays.
+    store = tmp_path / "store"
+    key = EncryptionKey.from_text(generate_key()) if encrypted else None
+    settings = Settings(consolidation_batch=4, encryption=key, ann_threshold=10)
+    with Memory(str(store), embedder=HashEmbedder(), settings=settings) as mem:
+        gone = mem.add_many(_turns("s0", "Vexmortain"), namespace="private")
+        kept = mem.add_many(_turns("s1", "Lisbon"), namespace="private")
+        mem.consolidate(namespace="private")
+        mem.search("dogs", namespace="private")  # the saved vector index holds them too
+        mem.reindex()
+        if not encrypted:
+            assert where_found(store_files(store), ["vexmortain"])
+        report = mem.delete_where(namespace="private", where={"session": "s0"})
+        assert set(report.ids) == {e.id for e in gone}
+        assert report.derived  # the facts and the summary of s0
+        assert mem.check() == []
+        left = list(mem.export(namespace="private"))
+        assert {e.id for e in kept} <= {e["id"] for e in left}
+        assert all("Vexmortain" not in e["text"] for e in left)
+    needles = ["vexmortain", *report.ids, *report.derived]
+    assert where_found(store_files(store), needles) == []
+    verified = CliRunner().invoke(app, ["--store", str(store), "verify-erasure", "Vexmortain"])
+    assert verified.exit_code == 0, verified.output

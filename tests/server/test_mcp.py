@@ -24,7 +24,8 @@ from .conftest import LiveServer
 TOOLS = sorted(
     ["consolidate", "context", "delete", "facts", "forget", "history", "recall", "remember",
      "feedback", "weights", "reset_weights",
-     "record_experience", "recall_experiences", "teach", "concepts", "retag"]
+     "record_experience", "recall_experiences", "teach", "concepts", "retag",
+     "delete_where"]
 )  # fmt: skip
 
 

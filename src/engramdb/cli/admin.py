@@ -1,9 +1,9 @@
 """Store administration: namespaces, stats, budget, fade, reindex, check, backup,
-restore, forget-namespace, verify-erasure, audit.
+restore, delete-where, forget-namespace, verify-erasure, audit.
 
 These commands look after a store as a whole. They own the confirmation of the
-destructive commands (``forget-namespace``, ``restore --force``); the work
-itself is the facade's.
+destructive commands (``delete-where``, ``forget-namespace``, ``restore
+--force``); the work itself is the facade's.
 """
 
 from __future__ import annotations
@@ -16,10 +16,20 @@ from typing import Annotated
 
 import typer
 
-from engramdb import IntegrityError, Memory, StoreError, wire
+from engramdb import Deletion, IntegrityError, Memory, StoreError, wire
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.output import counted, emit_json, iso, stats_line
-from engramdb.cli.state import NamespaceOption, State, parse_time, state
+from engramdb.cli.state import (
+    AfterOption,
+    BeforeOption,
+    NamespaceOption,
+    State,
+    WhereOption,
+    parse_filters,
+    parse_time,
+    state,
+)
+from engramdb.options import DELETE_WHERE
 from engramdb.security import audit, store_files, where_found
 from engramdb.security.keys import KeyRing, keys_path
 from engramdb.store import is_postgres, salvage, set_aside
@@ -29,6 +39,7 @@ __all__ = [
     "backup",
     "budget",
     "check",
+    "delete_where",
     "fade",
     "forget_namespace",
     "interactive",
@@ -399,6 +410,50 @@ def restore(
 def interactive() -> bool:
     """Whether a person can answer a question (stdin is a terminal)."""
     return sys.stdin.isatty()
+
+
+def delete_where(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    where: WhereOption = None,
+    kinds: Annotated[
+        list[str] | None,
+        typer.Option("--kinds", metavar="KIND", help=f"{DELETE_WHERE.help('kinds')} Repeatable."),
+    ] = None,
+    occurred_after: AfterOption = None,
+    occurred_before: BeforeOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=DELETE_WHERE.help("dry_run"))] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete the memories that pass a filter, with what they take along (facts,
+    summaries). Shows how many would go and asks first (docs/security.md)."""
+    cli = state(ctx)
+    ns = cli.resolve(namespace)
+    options = {**parse_filters(where, occurred_after, occurred_before), "kinds": kinds or None}
+    if not (yes or dry_run or interactive()):
+        raise fail(
+            f"refusing to delete in {ns!r} without --yes (no terminal to ask on)", EXIT_USAGE
+        )
+    with cli.memory() as mem:
+        report = mem.delete_where(namespace=ns, dry_run=True, **options)
+        if not dry_run and report.count and not yes:
+            question = f"Delete {_deletion_counts(report)} in namespace {ns!r}?"
+            if not typer.confirm(question, err=True):
+                raise fail("not confirmed; nothing was deleted", EXIT_FAILURE)
+        if not dry_run and report.count:
+            report = mem.delete_where(namespace=ns, **options)
+    if not report.dry_run:
+        audit.record(cli.settings.path, "delete_where", ns, count=report.count)
+    if cli.json:
+        emit_json(wire.to_json(report))
+    else:
+        verb = "would delete" if report.dry_run else "deleted"
+        typer.echo(f"{verb} {_deletion_counts(report)} in {ns!r}")
+
+
+def _deletion_counts(report: Deletion) -> str:
+    """``3 memories (2 matched, 1 derived)``."""
+    return f"{counted(report.count)} ({len(report.ids)} matched, {len(report.derived)} derived)"
 
 
 def forget_namespace(

@@ -47,6 +47,7 @@ from engramdb.model import (
     ContextBundle,
     ContextItem,
     Contribution,
+    Deletion,
     Engram,
     Explanation,
     Fact,
@@ -58,7 +59,7 @@ from engramdb.model import (
     SignalWeight,
     Version,
 )
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, FEEDBACK, SEARCH
+from engramdb.options import ADD, CONSOLIDATE, CONTEXT, DELETE_WHERE, EMBED, FEEDBACK, SEARCH
 from engramdb.validation import MAX_BUDGET
 
 __all__ = [
@@ -78,7 +79,9 @@ __all__ = [
     "ContextOut",
     "ContributionOut",
     "CurveOut",
+    "DeleteWhereIn",
     "DeletedOut",
+    "DeletionOut",
     "EngramIn",
     "EngramOut",
     "EngramPatch",
@@ -350,6 +353,7 @@ if TYPE_CHECKING:  # built at run time; mypy sees each as the ValueOut it is
     FeedbackOut: TypeAlias = ValueOut
     SignalWeightOut: TypeAlias = ValueOut
     WeightsOut: TypeAlias = ValueOut
+    DeletionOut: TypeAlias = ValueOut
 else:  # nested values first: a hit's model holds an engram's
     ContributionOut = _value_model(Contribution, "ContributionOut")
     ExplanationOut = _value_model(Explanation, "ExplanationOut")
@@ -371,6 +375,11 @@ else:  # nested values first: a hit's model holds an engram's
         "BudgetOut",
         "A namespace's stored budget; both bounds null when it has none.",
         namespace=(str, ...),
+    )
+    DeletionOut = _value_model(
+        Deletion,
+        "DeletionOut",
+        "What a delete by filter deleted, or with dry_run would delete (``engramdb.Deletion``).",
     )
     FeedbackOut = _value_model(
         Feedback, "FeedbackOut", "A recorded judgement of a hit (docs/learning.md)."
@@ -598,6 +607,61 @@ class NamespacesOut(BaseModel):
 class ForgetOut(BaseModel):
     namespace: str
     forgotten: int
+
+
+def _one_condition(schema: dict[str, Any]) -> None:
+    """A delete by filter names at least one condition (not null; ``where`` not empty)."""
+    given: dict[str, dict[str, Any]] = {
+        "where": {"type": "object", "minProperties": 1},
+        "kinds": {"type": "array"},
+    }
+    given |= {"occurred_after": {"type": "string"}, "occurred_before": {"type": "string"}}
+    described = schema.get("properties", {})
+    schema["anyOf"] = [
+        {
+            "required": [name],
+            "properties": {name: {**rule, **_description(described.get(name, {}))}},
+        }
+        for name, rule in given.items()
+    ]
+
+
+def _description(prop: dict[str, Any]) -> dict[str, Any]:
+    return {"description": prop["description"]} if "description" in prop else {}
+
+
+class DeleteWhereIn(_In):
+    """``Memory.delete_where``'s options (``options.DELETE_WHERE``): at least one condition
+    (an empty filter would be a namespace's erasure, ``DELETE /v1/namespaces/{ns}``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_condition)
+
+    where: Metadata | None = Field(
+        default=None, description=DELETE_WHERE.help("where"), json_schema_extra=optional_where
+    )
+    kinds: list[Kind] | None = Field(
+        default=None, min_length=1, description=DELETE_WHERE.help("kinds")
+    )
+    occurred_after: IsoTime | None = Field(
+        default=None, description=DELETE_WHERE.help("occurred_after")
+    )
+    occurred_before: IsoTime | None = Field(
+        default=None, description=DELETE_WHERE.help("occurred_before")
+    )
+    dry_run: StrictBool = Field(default=False, description=DELETE_WHERE.help("dry_run"))
+
+    @model_validator(mode="after")
+    def _a_condition(self) -> DeleteWhereIn:
+        if not (self.where or self.kinds or self.occurred_after or self.occurred_before):
+            raise ValueError(
+                "at least one condition (where, kinds, occurred_after or occurred_before); "
+                "a namespace's erasure is DELETE /v1/namespaces/{namespace}"
+            )
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """Every option, as ``Memory.delete_where`` keyword arguments."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
 
 class DeletedOut(BaseModel):

@@ -151,6 +151,7 @@ __all__ = [
     "VersionRecord",
     "deepened",
     "taken_along",
+    "taken_along_all",
 ]
 
 K = TypeVar("K", bound=Hashable)
@@ -186,9 +187,20 @@ def taken_along(
     consolidation that touches the session writes a fresh one from the turns
     that remain (docs/security.md).
     """
-    doomed = [gone]
-    seen = {gone}
-    frontier = [gone]
+    return taken_along_all([gone], derived_from, sources_of)
+
+
+def taken_along_all(
+    gone: Sequence[K],
+    derived_from: Callable[[Sequence[K]], Mapping[K, str]],
+    sources_of: Callable[[K], Set[K]],
+) -> list[K]:
+    """``taken_along`` for several memories deleted together (``Store.delete_many``):
+    ``gone`` (without repeats) and then every derived memory they take along. A derived
+    memory whose sources are all among ``gone`` goes, as when they go one by one."""
+    doomed = list(dict.fromkeys(gone))
+    seen = set(doomed)
+    frontier = list(doomed)
     while frontier:
         derived = derived_from(frontier)
         frontier = []
@@ -269,6 +281,15 @@ class Store(ABC):
         it, transitively, and every summary of it (``taken_along``): nothing
         derived only from a deleted memory survives it.
         """
+
+    @abstractmethod
+    def delete_many(
+        self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
+    ) -> list[str]:
+        """Remove the memories of ``ids`` that exist in the namespace in one transaction,
+        as ``delete`` removes one, with what they take along (``taken_along_all``);
+        returns the ids removed, those of ``ids`` first, in their order, then the
+        derived ones. ``dry_run`` returns the same list and removes nothing."""
 
     @abstractmethod
     def forget_namespace(self, namespace: str) -> int:

@@ -41,6 +41,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("PATCH", re.compile(_NS + r"/engrams/(?P<id>[^/]+)$"), "update"),
     ("DELETE", re.compile(_NS + r"/engrams/(?P<id>[^/]+)$"), "delete"),
     ("DELETE", re.compile(_NS + r"/?$"), "forget_namespace"),
+    ("POST", re.compile(_NS + r"/delete-where$"), "delete_where"),
     ("POST", re.compile(_NS + r"/consolidate$"), "consolidate"),
     ("POST", re.compile(_NS + r"/experiences$"), "record_experience"),
     ("POST", re.compile(_NS + r"/concepts$"), "teach"),

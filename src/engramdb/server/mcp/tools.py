@@ -10,8 +10,10 @@ over HTTP, the one namespace the API key is scoped to. Over HTTP every tool
 also checks the request's key (``ApiKey.allows``); over stdio the client is the
 local user who started the process, as with the CLI.
 
-``delete`` deletes one memory by id; erasing a whole namespace is not offered
-to a model (it is ``DELETE /v1/namespaces/{ns}`` or ``engram forget-namespace``).
+``delete`` deletes one memory by id, ``delete_where`` those that pass a filter
+(at least one condition; ``dry_run`` shows what would go); erasing a whole
+namespace is not offered to a model (it is ``DELETE /v1/namespaces/{ns}`` or
+``engram forget-namespace``).
 ``forget`` is ``delete``'s old name, kept as an alias for one release
 (docs/server.md): the same function, so it checks, deletes and audits alike.
 ``consolidate`` turns new episodes into facts and summaries (write access),
@@ -20,11 +22,12 @@ recalled memory and ``reset_weights`` forgets what feedback taught (write
 access), ``weights`` shows it (read access; docs/learning.md).
 
 The tools that change memory (``remember``, ``consolidate``, ``delete``, ``feedback``,
-``reset_weights``) append an audit entry (docs/security.md) with the REST verbs
-(``add``, ``consolidate``, ``delete``, ``feedback``, ``reset_weights``): over HTTP one
-per call, refused ones included, as the key id with the status the REST API would
-answer; over stdio one per call that succeeded, as ``"mcp-stdio"`` with status 0, like
-a CLI command. Never the arguments, and an id or namespace argument only when it has
+``reset_weights``, ``delete_where``) append an audit entry (docs/security.md) with the
+REST verbs (``add``, ``consolidate``, ``delete``, ``feedback``, ``reset_weights``,
+``delete_where``; a dry run changes nothing and is not audited): over HTTP one per
+call, refused ones included, as the key id with the status the REST API would answer;
+over stdio one per call that succeeded, as ``"mcp-stdio"`` with status 0, like a CLI
+command. Never the arguments, and an id or namespace argument only when it has
 the shape of one.
 
 No ``from __future__ import annotations``: the SDK reads the annotations at
@@ -40,9 +43,19 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from engramdb import EngramError, Memory, __version__
+from engramdb import Deletion, EngramError, Memory, __version__
 from engramdb.clock import SystemClock
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, EMBED, FACTS, FEEDBACK, SEARCH, Operation
+from engramdb.options import (
+    ADD,
+    CONSOLIDATE,
+    CONTEXT,
+    DELETE_WHERE,
+    EMBED,
+    FACTS,
+    FEEDBACK,
+    SEARCH,
+    Operation,
+)
 from engramdb.security.audit import (
     MCP_STDIO_ACTOR,
     AuditRecord,
@@ -55,6 +68,7 @@ from engramdb.server.mcp.lessons import add_learning_tools
 from engramdb.server.schemas import (
     ConsolidationOut,
     ContextOut,
+    DeletionOut,
     EngramOut,
     FactOut,
     FactsOut,
@@ -82,7 +96,8 @@ _INSTRUCTIONS = (
     "recent turns, for follow-ups like 'what about her sister?'); `context` returns a "
     "ready prompt context within a token budget. `consolidate` turns new memories into "
     "facts, and `facts` lists them with when each held. `history` shows "
-    "every version of a memory; `delete` deletes one. After using what `recall` "
+    "every version of a memory; `delete` deletes one, `delete_where` those that pass a "
+    "filter (call it with `dry_run` first). After using what `recall` "
     "returned, call `feedback` with the search_id and the memory's id (reward 1 "
     "useful, -1 not): recall learns what helps. "
     "`record_experience` keeps what was done in a situation and how well it worked, "
@@ -366,6 +381,38 @@ def build_mcp(
         with writing(ctx, namespace, "delete", target=id) as write:
             memory.delete(id, namespace=write.namespace)
         return {"deleted": id, "namespace": write.namespace}
+
+    @server.tool()
+    def delete_where(
+        ctx: Context,
+        namespace: Namespace = None,
+        where: Annotated[dict[str, Any] | None, _where(DELETE_WHERE)] = None,
+        kinds: Annotated[list[Kind] | None, Field(description=DELETE_WHERE.help("kinds"))] = None,
+        occurred_after: Annotated[IsoTime | None, _after(DELETE_WHERE)] = None,
+        occurred_before: Annotated[IsoTime | None, _before(DELETE_WHERE)] = None,
+        dry_run: Annotated[bool, Field(description=DELETE_WHERE.help("dry_run"))] = False,
+    ) -> DeletionOut:
+        """Delete every memory that passes the filter (at least one condition), with the
+        facts and summaries it takes along; ``dry_run`` first shows what would go."""
+
+        def delete(chosen: str, dry: bool) -> Deletion:
+            return memory.delete_where(
+                namespace=chosen,
+                where=where,
+                kinds=kinds,
+                occurred_after=occurred_after,
+                occurred_before=occurred_before,
+                dry_run=dry,
+            )
+
+        if dry_run:  # changes nothing, so no audit entry; it needs write access all the same
+            ns = scoped(ctx, namespace, "write")
+            with _translated():
+                return DeletionOut.of(delete(ns, True))
+        with writing(ctx, namespace, "delete_where") as write:
+            report = delete(write.namespace, False)
+            write.count = report.count
+        return DeletionOut.of(report)
 
     # ``delete``'s name before the rename (docs/server.md), kept for one release: the
     # same function, so it checks the key, deletes and is audited (as ``delete``) alike.

@@ -29,7 +29,7 @@ from engramdb.store.base import (
     EngramRecord,
     Link,
     VersionRecord,
-    taken_along,
+    taken_along_all,
 )
 from engramdb.store.codec import dump
 from engramdb.store.postgres.database import Connection
@@ -39,6 +39,7 @@ __all__ = [
     "ENGRAM_COLUMNS",
     "catalog",
     "delete",
+    "doomed",
     "engram",
     "fact_key",
     "facts",
@@ -50,6 +51,7 @@ __all__ = [
     "new_version",
     "rowids_of",
     "vector_of",
+    "with_orphaned_derived",
 ]
 
 ENGRAM_COLUMNS = (
@@ -262,13 +264,21 @@ def delete(conn: Connection, rowid: int) -> list[int]:
     """Delete a memory and the derived memories a delete of it takes along
     (``taken_along`` over ``provenance``); versions, facts and links go with them
     (ON DELETE CASCADE). The rows deleted."""
+    doomed = with_orphaned_derived(conn, [rowid])
+    conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (doomed,))
+    return doomed
 
-    def derived_from(rowids: Sequence[int]) -> dict[int, str]:
+
+def with_orphaned_derived(conn: Connection, rowids: Sequence[int]) -> list[int]:
+    """``rowids`` and the derived memories a delete of them takes along
+    (``taken_along_all`` over ``provenance``; docs/consolidation.md)."""
+
+    def derived_from(sources: Sequence[int]) -> dict[int, str]:
         found = conn.execute(
             "SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
             "JOIN engrams d ON d.rowid = p.derived_rowid "
             "WHERE p.source_rowid = ANY(%s) AND d.kind <> 'episode'",
-            (list(rowids),),
+            (list(sources),),
         )
         return {int(r): str(kind) for r, kind in found}
 
@@ -278,9 +288,28 @@ def delete(conn: Connection, rowid: int) -> list[int]:
         )
         return {int(r) for (r,) in found}
 
-    doomed = taken_along(rowid, derived_from, sources_of)
-    conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (doomed,))
-    return doomed
+    return taken_along_all(rowids, derived_from, sources_of)
+
+
+def doomed(
+    conn: Connection, namespace: str, ids: Sequence[str], *, lock: bool
+) -> list[tuple[int, str]]:
+    """The rows and ids of the ``ids`` that exist in the namespace, in their order, then
+    of the derived memories a delete of them takes along: what ``delete_many`` removes.
+    ``lock`` locks the memories named for this transaction."""
+    wanted = list(dict.fromkeys(ids))
+    suffix = " ORDER BY rowid FOR UPDATE" if lock else ""
+    found: dict[str, int] = dict(
+        conn.execute(
+            f"SELECT id, rowid FROM engrams WHERE id = ANY(%s) AND namespace = %s{suffix}",
+            (wanted, namespace),
+        ).fetchall()
+    )
+    rowids = with_orphaned_derived(conn, [int(found[i]) for i in wanted if i in found])
+    named: dict[int, str] = dict(
+        conn.execute("SELECT rowid, id FROM engrams WHERE rowid = ANY(%s)", (rowids,)).fetchall()
+    )
+    return [(r, str(named[r])) for r in rowids]
 
 
 # -- catalog ------------------------------------------------------------------

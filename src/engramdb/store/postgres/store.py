@@ -197,6 +197,17 @@ class PostgresStore(Store):
             rowid, _ = rows.locate(conn, namespace, engram_id)
             rows.delete(conn, rowid)
 
+    def delete_many(
+        self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
+    ) -> list[str]:
+        if dry_run:
+            with self._db.read() as conn:
+                return [i for _, i in rows.doomed(conn, namespace, ids, lock=False)]
+        with self._db.write("delete_many") as conn:
+            gone = rows.doomed(conn, namespace, ids, lock=True)
+            conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", ([r for r, _ in gone],))
+        return [i for _, i in gone]
+
     def forget_namespace(self, namespace: str) -> int:
         with self._db.write("forget_namespace") as conn:
             gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))

@@ -29,7 +29,7 @@ from engramdb.store.base import (
     DerivedUpdate,
     EngramRecord,
     VersionRecord,
-    taken_along,
+    taken_along_all,
 )
 from engramdb.store.codec import dump, open_optional, seal_optional, seconds
 from engramdb.store.sqlite import checksums, dynamics, fields, lexical
@@ -44,6 +44,7 @@ __all__ = [
     "catalog",
     "chunks",
     "delete",
+    "doomed",
     "engram",
     "first_version",
     "forget_namespace",
@@ -443,21 +444,35 @@ def delete(conn: sqlite3.Connection, rowids: Sequence[int]) -> None:
     conn.executemany("DELETE FROM engrams WHERE rowid = ?", [(r,) for r in rowids])
 
 
-def with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
-    """``rowid`` and the derived memories a delete of it takes along (``taken_along``
-    over the ``provenance`` table; docs/consolidation.md)."""
+def doomed(
+    conn: sqlite3.Connection, namespace: str, ids: Sequence[str]
+) -> tuple[list[int], list[str]]:
+    """The rows and ids of the ``ids`` that exist in the namespace, in their order, then of
+    the derived memories a delete of them takes along (``with_orphaned_derived``): what
+    ``delete_many`` removes."""
+    wanted = list(dict.fromkeys(ids))
+    found = rowids_of(conn, namespace, wanted)
+    rowids = with_orphaned_derived(conn, [found[i] for i in wanted if i in found])
+    named = ids_of(conn, rowids)
+    return rowids, [named[r] for r in rowids]
 
-    def derived_from(rowids: Sequence[int]) -> dict[int, str]:
-        marks = ",".join("?" * len(rowids))
-        return {
-            int(r[0]): str(r[1])
+
+def with_orphaned_derived(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[int]:
+    """``rowids`` and the derived memories a delete of them takes along
+    (``taken_along_all`` over the ``provenance`` table; docs/consolidation.md)."""
+
+    def derived_from(sources: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in chunks(sources):
+            marks = ",".join("?" * len(chunk))
             for r in conn.execute(
                 f"SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
                 f"JOIN engrams d ON d.rowid = p.derived_rowid "
                 f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
-                list(rowids),
-            )
-        }
+                chunk,
+            ):
+                out[int(r[0])] = str(r[1])
+        return out
 
     def sources_of(derived: int) -> set[int]:
         return {
@@ -467,7 +482,7 @@ def with_orphaned_derived(conn: sqlite3.Connection, rowid: int) -> list[int]:
             )
         }
 
-    return taken_along(rowid, derived_from, sources_of)
+    return taken_along_all(rowids, derived_from, sources_of)
 
 
 def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:

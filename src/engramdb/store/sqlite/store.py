@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from engramdb.bounded import Bounded
 from engramdb.config import EncryptionKey
-from engramdb.errors import IntegrityError, StoreError
+from engramdb.errors import IntegrityError, NotFoundError, StoreError
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.security.crypto import Cipher, check_source
 from engramdb.store.base import (
@@ -383,14 +383,22 @@ class SqliteStore(FilteredReads, LearningRows, Store):
         return updated
 
     def delete(self, namespace: str, engram_id: str) -> None:
-        with self._db.write("delete", erasure=True) as conn:
-            rowid, _ = rows.locate(conn, namespace, engram_id)
-            doomed = rows.with_orphaned_derived(conn, rowid)
+        if not self.delete_many(namespace, [engram_id]):
+            raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+
+    def delete_many(
+        self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
+    ) -> list[str]:
+        with self._db.read() if dry_run else self._db.write("delete", erasure=True) as conn:
+            doomed, gone = rows.doomed(conn, namespace, ids)
+            if dry_run or not doomed:
+                return gone
             rows.delete(conn, doomed)
             generation = bump(conn, namespace)
         self._keys.forget_opened(namespace)
         self._scrubber.scrub()
         self._cache.removed(namespace, doomed, generation)
+        return gone
 
     def forget_namespace(self, namespace: str) -> int:
         try:

@@ -16,6 +16,7 @@ from engramdb.server.http.routers import (
     facts,
     learning,
     lessons,
+    lifecycle,
     namespaces,
     search,
     server,
@@ -37,4 +38,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     server.router,
     audit.router,
     learning.router,
+    lifecycle.router,
 )
