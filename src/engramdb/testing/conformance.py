@@ -1077,6 +1077,45 @@ def check_delete_takes_derived_only_memories(factory: StoreFactory) -> None:
         assert store.check() == []
 
 
+def check_delete_many_is_one_delete_of_several(factory: StoreFactory) -> None:
+    """``delete_many`` removes the given memories of the namespace and what they take
+    along, as ``delete`` does one by one: the given ids first, in their order, then the
+    derived; a fact derived from two of them goes with both. Ids of another namespace,
+    unknown or repeated ids change nothing; ``dry_run`` returns the same list and
+    removes nothing."""
+    with _opened(factory) as store:
+        a = make_record("ns", "I live in Boston", speaker="Maya")
+        b = make_record("ns", "Boston is my home", speaker="Maya")
+        c = make_record("ns", "I like tea", speaker="Maya")
+        other = make_record("other", "I live in Boston", speaker="Maya")
+        store.insert([a, b, c, other])
+        ea, eb = store.get("ns", a.id), store.get("ns", b.id)
+        assert ea is not None
+        assert eb is not None
+        fact = _fact_batch("ns", ea, fact_id="f" * 32, value="Boston", at=T0)
+        store.apply_consolidation(
+            ConsolidationBatch(
+                **{
+                    **_fields(fact),
+                    "episodes": ((ea.id, ea.version), (eb.id, eb.version)),
+                    "links": (*fact.links, Link("f" * 32, b.id, "extracted")),
+                }
+            )
+        )
+        asked = [b.id, other.id, "0" * 32, a.id, b.id]
+        planned = store.delete_many("ns", asked, dry_run=True)
+        assert planned == [b.id, a.id, "f" * 32]
+        assert {e.id for e in store.iter_engrams("ns")} == {a.id, b.id, c.id, "f" * 32}
+        assert store.delete_many("ns", asked) == planned
+        assert [e.id for e in store.iter_engrams("ns")] == [c.id]
+        assert store.get("other", other.id) is not None
+        assert _lexical(store, "ns", "boston") == []
+        assert store.facts("ns") == []
+        assert store.delete_many("ns", [a.id]) == []
+        assert store.delete_many("ns", []) == []
+        _assert_sound(store)
+
+
 def _fields(batch: ConsolidationBatch) -> dict[str, Any]:
     return {name: getattr(batch, name) for name in ConsolidationBatch.__dataclass_fields__}
 
@@ -1745,6 +1784,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_consolidation_batch_is_one_transaction,
     check_consolidation_restores_into_another_store,
     check_delete_takes_derived_only_memories,
+    check_delete_many_is_one_delete_of_several,
     check_dynamics_round_trip,
     check_set_dynamics_is_partial_and_isolated,
     check_catalog_dynamics_match_the_memories,
