@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck pytest bench clean postgres postgres-stop docs ts-types typescript
+.PHONY: setup demo test lint typecheck pytest bench bench-peers clean postgres postgres-stop docs ts-types typescript
 
 # The PostgreSQL store's tests (tests/postgres) run against ENGRAMDB_TEST_POSTGRES, a
 # database URL; `make postgres` starts a throwaway cluster and writes that URL to
@@ -67,6 +67,17 @@ typescript: setup
 
 bench: setup
 	$(BIN)/python bench/locomo.py --out bench/results/locomo.json
+
+# engramdb next to mem0, Chroma and an exact floor, in one run (bench/peers.py). The peers
+# go into their own virtualenv, not the project's: they are not part of any install or CI.
+PEERS := .venv-peers
+$(PEERS)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q . mem0ai==2.2.1 chromadb==1.5.9
+	touch $@
+
+bench-peers: setup $(PEERS)/.installed
+	$(BIN)/python bench/peers.py --peers-python $(PEERS)/bin/python --out bench/results/peers.json
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

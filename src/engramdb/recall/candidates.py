@@ -52,6 +52,7 @@ from engramdb.store.base import Store
 __all__ = [
     "ALLOCATION",
     "FEW",
+    "LEXICAL_FEW",
     "OVERSAMPLE",
     "SESSION_SPAN",
     "Allocation",
@@ -68,6 +69,9 @@ _FUSION_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
 #: costs less than reading the graph as deep (``OVERSAMPLE``) for a share that passes
 #: (BENCHMARKS.md, "Filters at scale").
 FEW = 16
+#: How deep a search among few passing memories reads the lexical index, in pools: each
+#: row read is looked up, so not as deep as the few themselves may be.
+LEXICAL_FEW = 4
 #: The most seeds of each kind a filtered search reads when more pass, in pools: the
 #: nearest are read again, this many times deeper at most, until a pool's worth pass.
 OVERSAMPLE = 16
@@ -193,9 +197,9 @@ class _Universe:
 
     def lexical(self, terms: Sequence[str], limit: int) -> list[str]:
         """The ``limit`` best BM25 matches of ``terms``, best first (among few passing: of
-        the index's best ``FEW`` times ``limit``)."""
+        the index's best ``LEXICAL_FEW`` times ``limit``)."""
         if self.few is not None:
-            found = self.store.lexical_search(self.namespace, terms, FEW * limit)
+            found = self.store.lexical_search(self.namespace, terms, LEXICAL_FEW * limit)
             return self.keep([c.id for c in found])[:limit]
         if self.within is None:
             return [c.id for c in self.store.lexical_search(self.namespace, terms, limit)]
