@@ -141,6 +141,7 @@ def test_a_delete_names_and_takes_its_derived_facts(page: Any, served: Served) -
     dialog = page.get_by_role("dialog")
     for fact in derived:
         assert fact["text"] in dialog.inner_text()
+    assert "summary" not in dialog.inner_text()  # its session, s4, has none
     shot(page, "delete")
     dialog.get_by_role("button", name="Delete").click()
     page.get_by_role("heading", name=re.compile("^Facts of")).wait_for()
@@ -153,6 +154,17 @@ def test_a_delete_names_and_takes_its_derived_facts(page: Any, served: Served) -
         for fact in derived:
             gone = api.get(f"/v1/namespaces/{NAMESPACE}/engrams/{fact['engram_id']}")
             assert gone.status_code == 404
+
+
+def test_a_delete_names_the_summary_of_its_session(page: Any, served: Served) -> None:
+    sign_in(page, served, served.reader)
+    open_memory(page, served, "I live in Boston and I love sushi.")
+    page.get_by_role("button", name="Delete…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("The summary of session s1 goes too").wait_for()
+    assert "Session s1 (2024-01-08)" in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert page.get_by_role("dialog").count() == 0
 
 
 def test_an_admin_sees_the_overview_consolidation_and_audit_log(page: Any, served: Served) -> None:

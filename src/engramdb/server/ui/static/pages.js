@@ -468,6 +468,14 @@ export async function memory({ server, args: [namespace, id], show, flash, go })
   const remove = h("button", { type: "button", class: "danger" }, "Delete…");
   remove.addEventListener("click", async () => {
     const along = takenAlong(id, facts.facts);
+    // The summary of its session goes too: it may quote it (docs/consolidation.md).
+    let summaries = [];
+    if (engram.kind === "episode" && engram.session) {
+      const found = await call("POST", ns(namespace) + "/search", {
+        body: { query: engram.text, kinds: ["summary"], where: { "metadata.session": engram.session }, limit: 5, reinforce: false },
+      }).catch(() => ({ hits: [] }));
+      summaries = found.hits.map((hit) => hit.engram);
+    }
     const yes = await confirmDialog({
       title: "Delete this memory?",
       body: [
@@ -479,14 +487,18 @@ export async function memory({ server, args: [namespace, id], show, flash, go })
         produced.length > along.length
           ? h("p", {}, `${produced.length - along.length} other facts drew on it too and stay: they have other sources.`)
           : null,
-        engram.kind === "episode" && engram.session ? h("p", {}, `A summary of session ${engram.session} that quotes it goes too (the next consolidation writes a new one).`) : null,
+        summaries.length
+          ? [h("p", {}, `The summary of session ${engram.session} goes too (the next consolidation writes a new one from the turns that remain):`),
+             h("ul", { class: "doomed" }, summaries.map((e) => h("li", {}, e.text.length > 160 ? e.text.slice(0, 160) + "…" : e.text)))]
+          : null,
       ],
       confirm: "Delete",
     });
     if (!yes) return;
     try {
       await call("DELETE", base);
-      flash(`Deleted the memory${along.length ? ` and ${along.length} facts derived from it` : ""}.`);
+      const derived = along.length + summaries.length;
+      flash(`Deleted the memory${derived ? ` and ${derived} derived from it` : ""}.`);
       go(link(namespace, "/facts"));
     } catch (error) {
       status.replaceChildren(refusal(error));
