@@ -14,10 +14,11 @@ import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
-from engramdb import AsyncMemory, FixedClock, InvalidInputError, Memory
+from engramdb import AsyncMemory, Engram, FixedClock, InvalidInputError, Memory
 from engramdb.embed import Embedder
 from engramdb.embed.base import Vectors
 
@@ -145,3 +146,15 @@ def test_an_open_memory_is_wrapped_and_closed_with_it(embedder: Embedder) -> Non
         AsyncMemory(":memory:", memory=memory)
     with pytest.raises(InvalidInputError, match="threads"):
         AsyncMemory(memory=memory, threads=0)
+
+
+def test_a_wrapped_subclass_keeps_its_overrides(embedder: Embedder) -> None:
+    class Tagged(Memory):
+        def add(self, text: str, **options: Any) -> Engram:
+            return super().add(f"[tagged] {text}", **options)
+
+    async def scenario() -> str:
+        async with AsyncMemory(memory=Tagged(":memory:", embedder=embedder)) as mem:
+            return (await mem.add("hello")).text
+
+    assert asyncio.run(scenario()) == "[tagged] hello"

@@ -52,8 +52,12 @@ def _in_thread(
 ) -> Callable[Concatenate[AsyncMemory, P], Coroutine[Any, Any, R]]:
     """``AsyncMemory``'s form of a ``Memory`` method: the same call, awaited in a thread."""
 
+    name = method.__name__
+
     async def call(self: AsyncMemory, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await self._run(functools.partial(method, self.memory, *args, **kwargs))
+        # looked up on the wrapped object, so a subclass of Memory keeps its overrides
+        bound: Callable[P, R] = getattr(self.memory, name)
+        return await self._run(functools.partial(bound, *args, **kwargs))
 
     functools.update_wrapper(call, method)
     call.__qualname__ = f"AsyncMemory.{method.__name__}"
