@@ -255,7 +255,7 @@ export async function timeline({ args: [namespace], show }) {
     after: h("input", { type: "date", name: "after" }),
     before: h("input", { type: "date", name: "before" }),
   };
-  const results = h("div", { "aria-live": "polite" });
+  const results = h("div", { "aria-live": "polite", id: "timeline-results" });
   const more = h("button", { type: "button", hidden: true }, "Load more");
   let cursor = null;
   let shown = [];
@@ -274,6 +274,7 @@ export async function timeline({ args: [namespace], show }) {
   async function load(first) {
     const f = filters();
     const query = controls.query.value.trim();
+    results.setAttribute("aria-busy", "true");
     try {
       if (query || !hasListing) {
         if (!query) {
@@ -307,6 +308,8 @@ export async function timeline({ args: [namespace], show }) {
       render();
     } catch (error) {
       results.replaceChildren(refusal(error));
+    } finally {
+      results.setAttribute("aria-busy", "false");
     }
   }
   more.addEventListener("click", () => load(false));
