@@ -41,6 +41,7 @@ from engramdb import (
     Mood,
     NamespaceStats,
     NamespaceWeights,
+    Page,
     Settings,
     SignalWeight,
     Version,
@@ -218,6 +219,8 @@ VALUES: list[tuple[Any, dict[str, Any]]] = [
     (Concept("none yet", "n", ID, ("one",), 0.3, 0, T0), {}),
     (Deletion("n", (ID,), (ID,), dry_run=True), {}),
     (Deletion("n"), {}),
+    (Page("org-1:user-42", (ENGRAM, ENGRAM), "eyJ2IjoxfQ"), {}),
+    (Page("n", ()), {}),
 ]
 
 

@@ -43,6 +43,7 @@ from engramdb.model import (
     Mood,
     NamespaceStats,
     NamespaceWeights,
+    Page,
     SignalWeight,
     Version,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "NamespaceStats",
     "NamespaceWeights",
     "NotFoundError",
+    "Page",
     "RateLimitedError",
     "SchemaError",
     "Settings",

@@ -37,6 +37,7 @@ from engramdb.model import (
     Mood,
     NamespaceStats,
     NamespaceWeights,
+    Page,
     Version,
 )
 from engramdb.validation import check_id, check_namespace
@@ -213,8 +214,11 @@ class Requests:
         occurred_before: datetime | None = None,
         min_relevance: float = 0.0,
         concept: str | None = None,
+        namespaces: Iterable[str] | None = None,
+        namespace_prefix: str | None = None,
     ) -> Call[list[Hit]]:
-        """The memories most relevant to ``query``, best first, each explained."""
+        """The memories most relevant to ``query``, best first, each explained; of several
+        namespaces with ``namespaces`` or ``namespace_prefix`` (``POST /v1/search``)."""
         # Every option goes as sent (a new one is one more entry); the server checks them.
         options = {
             "limit": limit,
@@ -232,12 +236,11 @@ class Requests:
             "concept": concept,
         }
         body = {"query": query, **{k: wire.encode(v, k) for k, v in options.items()}}
-        return Call(
-            "POST",
-            _ns(namespace, "search"),
-            body,
-            lambda f: [wire.from_json(Hit, h) for h in f["hits"]],
-        )
+        path = _ns(namespace, "search")
+        if namespaces is not None or namespace_prefix is not None:
+            path = "/v1/search"
+            body |= _scope(namespace, namespaces, namespace_prefix)
+        return Call("POST", path, body, lambda f: [wire.from_json(Hit, h) for h in f["hits"]])
 
     def neighbours(
         self, id: str, *, namespace: str = DEFAULT_NAMESPACE, before: int = 1, after: int = 1
@@ -517,9 +520,50 @@ class Requests:
         """Compute the concepts' prototypes again (``Memory.retag``)."""
         return Call("POST", _ns(namespace, "concepts", "retag"), {}, _concepts)
 
+    # -- listing (docs/scopes.md); last: below it, ``list`` would name this method -----
+
+    def list(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        where: Mapping[str, Any] | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
+        kinds: str | Iterable[str] | None = None,
+        order: str = "occurred_at",
+        descending: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Call[Page]:
+        """A page of the namespace's memories, and the cursor of the next (``Memory.list``)."""
+        options = {
+            **_filters(where, occurred_after, occurred_before),
+            "kinds": [kinds] if isinstance(kinds, str) else None if kinds is None else list(kinds),
+            "order": order,
+            "descending": descending,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        body = {k: wire.encode(v, k) for k, v in options.items()}
+        return Call("POST", _ns(namespace, "list"), body, lambda f: wire.from_json(Page, f))
+
 
 def _concepts(found: Any) -> list[Concept]:
     return [wire.from_json(Concept, c) for c in found["concepts"]]
+
+
+def _scope(namespace: str, namespaces: Iterable[str] | None, prefix: str | None) -> dict[str, Any]:
+    """What a search of several namespaces names (docs/scopes.md): the one given."""
+    if namespace != DEFAULT_NAMESPACE:
+        raise InvalidInputError(
+            "give namespace, or namespaces / namespace_prefix to search several, not both"
+        )
+    if namespaces is None:
+        return {"namespace_prefix": prefix}
+    if isinstance(namespaces, str):
+        raise InvalidInputError("namespaces must be a list of namespace names, not a string")
+    given = {"namespaces": list(namespaces)}
+    return given if prefix is None else given | {"namespace_prefix": prefix}
 
 
 def _budget(found: Any) -> Budget | None:

@@ -161,3 +161,5 @@ class AsyncMemory:
     teach = _in_thread(Memory.teach)
     concepts = _in_thread(Memory.concepts)
     retag = _in_thread(Memory.retag)
+    # last: below it, ``list`` would name this attribute in the class body (docs/scopes.md)
+    list = _in_thread(Memory.list)

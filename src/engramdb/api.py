@@ -38,6 +38,7 @@ from engramdb.model import (
     Mood,
     NamespaceStats,
     NamespaceWeights,
+    Page,
     Version,
 )
 
@@ -135,6 +136,8 @@ class MemoryAPI(Protocol):
         occurred_before: datetime | None = ...,
         min_relevance: float = ...,
         concept: str | None = ...,
+        namespaces: Iterable[str] | None = ...,
+        namespace_prefix: str | None = ...,
     ) -> list[Hit]: ...
 
     def neighbours(
@@ -252,3 +255,19 @@ class MemoryAPI(Protocol):
     def concepts(self, *, namespace: str = ...) -> list[Concept]: ...
 
     def retag(self, *, namespace: str = ...) -> list[Concept]: ...
+
+    # -- listing (docs/scopes.md); last: below it, ``list`` would name this method -----
+
+    def list(
+        self,
+        *,
+        namespace: str = ...,
+        where: Mapping[str, Any] | None = ...,
+        occurred_after: datetime | None = ...,
+        occurred_before: datetime | None = ...,
+        kinds: str | Iterable[str] | None = ...,
+        order: str = ...,
+        descending: bool = ...,
+        limit: int = ...,
+        cursor: str | None = ...,
+    ) -> Page: ...

@@ -183,6 +183,8 @@ class Client(_Base, MemoryAPI):
     teach = _blocking(Requests.teach)
     concepts = _blocking(Requests.concepts)
     retag = _blocking(Requests.retag)
+    # last: below it, ``list`` would name this attribute in the class body (docs/scopes.md)
+    list = _blocking(Requests.list)
 
 
 class AsyncClient(_Base):
@@ -261,6 +263,7 @@ class AsyncClient(_Base):
     teach = _awaiting(Requests.teach)
     concepts = _awaiting(Requests.concepts)
     retag = _awaiting(Requests.retag)
+    list = _awaiting(Requests.list)
 
 
 def _error(response: httpx.Response) -> EngramError:

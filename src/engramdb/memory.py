@@ -40,7 +40,6 @@ from engramdb.model import (
     Fact,
     Hit,
     Mood,
-    NamespaceStats,
     Version,
 )
 from engramdb.recall import prompt
@@ -49,6 +48,7 @@ from engramdb.recall.followup import Turn, parse_turn
 from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.recall.lexical import stored_analysis
 from engramdb.recall.tokens import default_counter
+from engramdb.scopes import Scopes
 from engramdb.security.redact import redacted
 from engramdb.store import Capability, Store, open_store
 from engramdb.store.base import DynamicsUpdate
@@ -87,7 +87,7 @@ CONTEXT_POOL = 60
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(Lessons, Lifecycle, MemoryAPI):
+class Memory(Lessons, Lifecycle, Scopes, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -375,6 +375,8 @@ class Memory(Lessons, Lifecycle, MemoryAPI):
         occurred_before: datetime | None = None,
         min_relevance: float = 0.0,
         concept: str | None = None,
+        namespaces: Iterable[str] | None = None,
+        namespace_prefix: str | None = None,
     ) -> list[Hit]:
         """The memories most relevant to ``query``, best first, each explained.
 
@@ -391,7 +393,8 @@ class Memory(Lessons, Lifecycle, MemoryAPI):
         as recalled at ``now`` (their stability grows, written in batches)
         unless ``reinforce=False``. ``emotion`` keeps only memories with that
         label (or labels); ``mood_congruent`` nudges recall toward memories of
-        the query's own tone (docs/dynamics.md).
+        the query's own tone (docs/dynamics.md). ``namespaces`` or ``namespace_prefix``
+        search several namespaces as one, by relevance (docs/scopes.md).
         """
         limits = self.settings.limits
         neighbours = check_int(neighbours, "neighbours", 0, 20)
@@ -401,7 +404,8 @@ class Memory(Lessons, Lifecycle, MemoryAPI):
         text = check_query(query, limits)
         keeper = self._dynamics()
         mood = keeper.mood_of(text) if mood_congruent else None
-        namespace = check_namespace(namespace, limits)
+        scope = self._scope(namespace, namespaces, namespace_prefix)
+        namespace = scope[0] if scope else check_namespace(namespace, limits)
         request = SearchRequest(
             query=text,
             namespace=namespace,
@@ -419,9 +423,9 @@ class Memory(Lessons, Lifecycle, MemoryAPI):
             min_relevance=check_number(min_relevance, "min_relevance", 0.0, 1.0),
             **self._concept_filter(namespace, concept),
         )
-        hits = self._ranked(request)
+        hits = self._searched(request, scope, context)
         if reinforce and hits and not self._read_only:
-            keeper.recalled(request.namespace, [h.engram.id for h in hits], request.now)
+            self._reinforced(hits, request.now)
         return hits
 
     # -- consolidation (docs/consolidation.md) ---------------------------
@@ -653,12 +657,6 @@ class Memory(Lessons, Lifecycle, MemoryAPI):
         after = check_int(after, "after", 0, 100)
         found = self._store.neighbours(namespace, engram_id, before, after)
         return list(self._seen(namespace, found).values())
-
-    def namespaces(self) -> list[str]:
-        return self._store.namespaces()
-
-    def stats(self, *, namespace: str = DEFAULT_NAMESPACE) -> NamespaceStats:
-        return self._store.stats(check_namespace(namespace, self.settings.limits))
 
     # -- maintenance, export and import ------------------------------------------
 

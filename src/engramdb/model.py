@@ -32,6 +32,7 @@ __all__ = [
     "Mood",
     "NamespaceStats",
     "NamespaceWeights",
+    "Page",
     "SignalWeight",
     "Version",
 ]
@@ -200,6 +201,22 @@ class NamespaceStats:
     last_occurred_at: datetime | None
     # memories whose vector has not arrived yet (docs/write-path.md)
     pending_vectors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a namespace's memories: ``mem.list``'s answer (docs/scopes.md, "Listing").
+
+    ``engrams`` come in the listing's order; ``next_cursor`` is where the next page
+    starts (pass it back as ``cursor=``, with the same namespace, filters, kinds and
+    order), None on the last page. A cursor is opaque: it holds the position of the
+    page's last memory, not a count, so memories written or deleted meanwhile never
+    make a page repeat or skip one that was there all along.
+    """
+
+    namespace: str
+    engrams: tuple[Engram, ...]
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,11 @@
 """One definition of each operation's options, for every surface that offers it.
 
 ``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``,
-``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS`` and ``DELETE_WHERE`` name every
-keyword option of the ``Memory`` method of that name (the positional arguments aside),
-with its default and one help text; each also names where a surface offers the operation: the
-``engram`` command, the HTTP route, the MCP tool. The CLI, the HTTP schemas and the
-MCP tools take their help texts from here, and ``tests/test_options.py`` checks that
+``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS``, ``DELETE_WHERE`` and ``LIST``
+name every keyword option of the ``Memory`` method of that name (the positional arguments
+aside), with its default and one help text; each also names where a surface offers the
+operation: the ``engram`` command, the HTTP route, the MCP tool. The CLI, the HTTP
+schemas and the MCP tools take their help texts from here, and ``tests/test_options.py`` checks that
 the CLI, HTTP, MCP and ``Client`` each offer every option, unless the option says why
 that surface leaves it out (the default is every option everywhere). ``LOCAL_ONLY``
 names the ``Memory`` members ``Client`` does not have, each with its reason;
@@ -32,7 +32,10 @@ __all__ = [
     "EMBED",
     "FACTS",
     "FEEDBACK",
+    "LIST",
+    "LIST_ORDERS",
     "LOCAL_ONLY",
+    "MAX_NAMESPACES",
     "OPERATIONS",
     "RECALL_EXPERIENCES",
     "RECORD_EXPERIENCE",
@@ -125,6 +128,11 @@ _MIN_RELEVANCE = Option(
     0.0,
 )
 
+#: The most namespaces one search reads (docs/scopes.md): each is searched on its own.
+MAX_NAMESPACES = 1_000
+# The route of one namespace's search leaves the cross-namespace options to its own route.
+_ACROSS = "the route of one namespace; POST /v1/search takes it (docs/scopes.md)"
+
 #: When a write's vector is computed (docs/write-path.md): before the write returns, or
 #: by the background embedder after it; ``Settings.embed`` is the store's default.
 EMBED: tuple[str, ...] = ("now", "later")
@@ -203,6 +211,17 @@ SEARCH = Operation(
         Option(
             "concept",
             "Only memories that belong to this taught concept (docs/learning.md).",
+        ),
+        Option(
+            "namespaces",
+            "Search these namespaces together instead of one: their hits ranked on one scale "
+            "(each hit's relevance), each naming its namespace (docs/scopes.md).",
+            left_out={"http": _ACROSS},
+        ),
+        Option(
+            "namespace_prefix",
+            "Search every namespace whose name starts with this, e.g. org-1: (docs/scopes.md).",
+            left_out={"http": _ACROSS},
         ),
     ),
     command="search",
@@ -372,6 +391,37 @@ RETAG = Operation(
     tool="retag",
 )
 
+#: What a listing may be ordered by (docs/scopes.md, "Listing"): event or ingest time.
+LIST_ORDERS: tuple[str, ...] = ("occurred_at", "recorded_at")
+
+LIST = Operation(
+    name="list",
+    options=(
+        _NAMESPACE,
+        *_FILTERS,
+        Option(
+            "kinds",
+            "Kinds of memory to list: episode, fact, summary, or several (default: every kind).",
+        ),
+        Option(
+            "order",
+            "What orders the memories: occurred_at (event time) or recorded_at (when stored); "
+            "ties go by the order they were stored in.",
+            "occurred_at",
+        ),
+        Option("descending", "Latest first.", False),
+        Option("limit", "How many memories a page holds at most.", 100),
+        Option(
+            "cursor",
+            "Where the page starts: the next_cursor of the page before, with the same "
+            "namespace, filters, kinds and order (default: the first page).",
+        ),
+    ),
+    command="list",
+    route=("POST", f"{_NS}/list"),
+    tool="list_memories",
+)
+
 OPERATIONS: tuple[Operation, ...] = (
     ADD,
     SEARCH,
@@ -387,6 +437,7 @@ OPERATIONS: tuple[Operation, ...] = (
     CONCEPTS,
     RETAG,
     DELETE_WHERE,
+    LIST,
 )
 
 _HOST = "the server's host"

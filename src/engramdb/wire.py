@@ -102,6 +102,7 @@ from engramdb.model import (
     Mood,
     NamespaceStats,
     NamespaceWeights,
+    Page,
     SignalWeight,
     Version,
 )
@@ -143,6 +144,7 @@ Value = (
     | NamespaceStats
     | NamespaceWeights
     | SignalWeight
+    | Page
     | Version
 )
 V = TypeVar("V", bound=Value)
@@ -227,6 +229,7 @@ _SHAPES: dict[type[Any], _Shape] = {
     ExperienceHit: _Shape(),
     Concept: _Shape(),
     Deletion: _Shape(),
+    Page: _Shape(),
 }
 
 

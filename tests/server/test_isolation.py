@@ -1,6 +1,7 @@
 """Two keys on two namespaces: neither can read, search, update, delete, erase, fade,
-budget or list the facts of the other's memories through any route (a bounded
-hypothesis property over the in-process app)."""
+budget or list the facts of the other's memories through any route; and keys of random
+scopes (names and prefixes) searching several namespaces or listing one never see a
+memory outside their scope (bounded hypothesis properties over the in-process app)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engramdb import Memory
+from engramdb import Memory, Settings
+from engramdb.embed import Embedder
+from engramdb.security.keys import KeyRing
+from engramdb.server.http import ServerOptions, create_app
 
 from .conftest import AppKeys, bearer
 
@@ -141,3 +145,92 @@ def test_neither_key_can_touch_the_other_namespace(
             assert _snapshot(client, keys.admin, victim, owned[victim]) == before[victim]
 
     attack()
+
+
+# -- scopes (docs/scopes.md): searches of several namespaces and listings -------------------
+
+SCOPED = ("org-1:u1", "org-1:u2", "org-1:team", "org-10:u1", "org-2:u1", "solo")
+PATTERNS = (*SCOPED, "org-1:*", "org-1:u*", "org-*", "org-10:*", "s*", "x*", "*")
+PREFIXES = ("org-", "org-1", "org-1:", "org-1:u", "org-10:", "s", "o", "x")
+
+
+def _covers(patterns: tuple[str, ...], namespace: str) -> bool:
+    return any(
+        namespace.startswith(p[:-1]) if p.endswith("*") else namespace == p for p in patterns
+    )
+
+
+def test_searches_of_several_namespaces_and_listings_stay_inside_the_key_scope(
+    embedder: Embedder,
+) -> None:
+    with Memory(":memory:", embedder=embedder) as memory, KeyRing(":memory:") as ring:
+        for namespace in SCOPED:
+            memory.add_many(
+                [{"text": f"the secret plans of {namespace} number {i}"} for i in range(3)],
+                namespace=namespace,
+            )
+        app = create_app(
+            Settings(path=":memory:"),
+            memory=memory,
+            keys=ring,
+            options=ServerOptions(mcp=False, rate_per_s=0.0),
+        )
+        client = TestClient(app, raise_server_exceptions=False)
+        minted: dict[tuple[str, ...], str] = {}
+
+        def token(patterns: tuple[str, ...]) -> str:
+            if patterns not in minted:
+                minted[patterns] = ring.create(
+                    name="scoped", namespaces=list(patterns), access="read"
+                ).token
+            return minted[patterns]
+
+        named = st.lists(st.sampled_from([*SCOPED, "org-1:none"]), min_size=1, max_size=4)
+        request = st.one_of(
+            st.tuples(st.just("named"), named),
+            st.tuples(st.just("prefix"), st.sampled_from(PREFIXES)),
+            st.tuples(st.just("list"), st.sampled_from(SCOPED)),
+        )
+
+        @settings(
+            max_examples=40,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(
+            st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3, unique=True),
+            st.lists(request, min_size=1, max_size=3),
+        )
+        def probe(patterns: list[str], requests: list[tuple[str, Any]]) -> None:
+            scope = tuple(sorted(patterns))
+            headers = bearer(token(scope))
+            for kind, what in requests:
+                if kind == "list":
+                    answer = client.post(f"/v1/namespaces/{what}/list", json={}, headers=headers)
+                    seen = {e["namespace"] for e in answer.json().get("engrams", [])}
+                    refused = not _covers(scope, what)
+                    allowed = {what}
+                else:
+                    body = {"query": "secret plans", "limit": 50, "reinforce": False}
+                    body |= {"namespaces": what} if kind == "named" else {"namespace_prefix": what}
+                    answer = client.post("/v1/search", json=body, headers=headers)
+                    seen = {h["engram"]["namespace"] for h in answer.json().get("hits", [])}
+                    # a named namespace outside the scope is refused, even one that is empty
+                    refused = kind == "named" and not all(_covers(scope, n) for n in what)
+                    asked = set(what) if kind == "named" else {
+                        n for n in SCOPED if n.startswith(what)
+                    }  # fmt: skip
+                    allowed = {n for n in asked & set(SCOPED) if _covers(scope, n)}
+                if refused:
+                    assert answer.status_code == 403, (scope, kind, what, answer.text)
+                    assert "secret plans" not in answer.text
+                    continue
+                assert answer.status_code == 200, (scope, kind, what, answer.text)
+                assert seen == allowed, (scope, kind, what, seen)
+                assert all(_covers(scope, n) for n in seen)
+                for namespace in set(SCOPED) - allowed:
+                    assert f"plans of {namespace} " not in answer.text
+
+        probe()
+        client.close()

@@ -20,6 +20,7 @@ from engramdb import (
     Memory,
     Mood,
     NamespaceStats,
+    Page,
     Settings,
     Version,
     wire,
@@ -42,6 +43,7 @@ MODELS = {
     ContextItem: "ContextItemOut",
     ContextBundle: "ContextOut",
     Budget: "BudgetOut",
+    Page: "PageOut",
 }
 
 

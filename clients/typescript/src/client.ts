@@ -26,8 +26,10 @@ import {
   type FactOut,
   type FeedbackOut,
   type HitOut,
+  type ListIn,
   type MoodOut,
   type Operations,
+  type PageOut,
   type RecallExperiencesIn,
   type SearchIn,
   type ServerOut,
@@ -58,7 +60,11 @@ export interface InNamespace {
 export type AddOptions = Omit<EngramIn, "text"> & InNamespace;
 export type AddManyOptions = InNamespace & { embed?: EngramIn["embed"] };
 export type UpdateOptions = EngramPatch & InNamespace;
-export type SearchOptions = Omit<SearchIn, "query"> & InNamespace;
+/** A search of one namespace, or of several: `namespaces` or `namespace_prefix`
+ * instead of `namespace` (docs/scopes.md). */
+export type SearchOptions = Omit<SearchIn, "query"> &
+  InNamespace & { namespaces?: string[]; namespace_prefix?: string };
+export type ListOptions = ListIn & InNamespace;
 export type ContextOptions = Omit<ContextIn, "query"> & InNamespace;
 export type QueryOf<K extends keyof Operations> = Operations[K]["query"];
 export type FactsOptions = QueryOf<"GET /v1/namespaces/{namespace}/facts"> & InNamespace;
@@ -157,14 +163,33 @@ export class EngramClient {
     return (await this.#call("GET /v1/namespaces/{namespace}/engrams/{id}/history", path)).versions;
   }
 
-  /** The memories most relevant to `query`, best first, each explained. */
+  /** The memories most relevant to `query`, best first, each explained; of several
+   * namespaces with `namespaces` or `namespace_prefix`, ranked by relevance, each hit
+   * naming its namespace (`POST /v1/search`, docs/scopes.md). */
   async search(query: string, options: SearchOptions = {}): Promise<HitOut[]> {
-    const { namespace, ...fields } = options;
-    const found = await this.#call("POST /v1/namespaces/{namespace}/search", ns(namespace), undefined, {
-      query,
-      ...fields,
-    });
+    const { namespace, namespaces, namespace_prefix, ...fields } = options;
+    if (namespaces === undefined && namespace_prefix === undefined) {
+      const found = await this.#call("POST /v1/namespaces/{namespace}/search", ns(namespace), undefined, {
+        query,
+        ...fields,
+      });
+      return found.hits;
+    }
+    if (namespace !== undefined && namespace !== "default") {
+      throw new InvalidInputError(
+        "give namespace, or namespaces / namespace_prefix to search several, not both",
+      );
+    }
+    const scope = namespaces !== undefined ? { namespaces } : { namespace_prefix };
+    const found = await this.#call("POST /v1/search", {}, undefined, { query, ...fields, ...scope });
     return found.hits;
+  }
+
+  /** A page of the namespace's memories in time order and the cursor of the next page:
+   * pass `next_cursor` back as `cursor` (null on the last page; docs/scopes.md). */
+  async list(options: ListOptions = {}): Promise<PageOut> {
+    const { namespace, ...fields } = options;
+    return this.#call("POST /v1/namespaces/{namespace}/list", ns(namespace), undefined, fields);
   }
 
   /** Turn the namespace's new episodes into facts and summaries; idempotent. */

@@ -173,9 +173,31 @@ export interface CurveOut {
   retention: number[];
 }
 
+/** ``Memory.delete_where``'s options (``options.DELETE_WHERE``): at least one condition (an empty filter would be a namespace's erasure, ``DELETE /v1/namespaces/{ns}``). */
+export interface DeleteWhereIn {
+  /** Only memories whose speaker, session or metadata pass these conditions, a JSON object: {"speaker": "Maya", "metadata.topic": {"$in": ["work", "home"]}} (docs/filters.md). */
+  where?: { speaker?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; session?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; [key: `metadata.${string}`]: string | number | boolean | { $eq?: string | number | boolean; $ne?: string | number | boolean; $in?: Array<string | number | boolean>; $nin?: Array<string | number | boolean>; $gt?: string | number; $gte?: string | number; $lt?: string | number; $lte?: string | number; }; } | null;
+  /** Only memories of these kinds: episode, fact, summary, or several (default: every kind). */
+  kinds?: Array<"episode" | "fact" | "summary" | "experience" | "concept"> | null;
+  /** Only memories of events at or after this time, ISO 8601 with a timezone. */
+  occurred_after?: string | Date | null;
+  /** Only memories of events before this time, ISO 8601 with a timezone. */
+  occurred_before?: string | Date | null;
+  /** Report what would be deleted, derived memories included, and delete nothing. Default: false. */
+  dry_run?: boolean;
+}
+
 export interface DeletedOut {
   deleted: string;
   namespace: string;
+}
+
+/** What a delete by filter deleted, or with dry_run would delete (``engramdb.Deletion``). */
+export interface DeletionOut {
+  namespace: string;
+  ids: string[];
+  derived: string[];
+  dry_run: boolean;
 }
 
 /** One experience to remember (``Memory.add``'s arguments; help from ``options.ADD``). */
@@ -384,6 +406,26 @@ export interface KeyOut {
   namespaces: string[];
 }
 
+/** ``Memory.list``'s options (``options.LIST``; docs/scopes.md, "Listing"). */
+export interface ListIn {
+  /** Only memories whose speaker, session or metadata pass these conditions, a JSON object: {"speaker": "Maya", "metadata.topic": {"$in": ["work", "home"]}} (docs/filters.md). */
+  where?: { speaker?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; session?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; [key: `metadata.${string}`]: string | number | boolean | { $eq?: string | number | boolean; $ne?: string | number | boolean; $in?: Array<string | number | boolean>; $nin?: Array<string | number | boolean>; $gt?: string | number; $gte?: string | number; $lt?: string | number; $lte?: string | number; }; } | null;
+  /** Only memories of events at or after this time, ISO 8601 with a timezone. */
+  occurred_after?: string | Date | null;
+  /** Only memories of events before this time, ISO 8601 with a timezone. */
+  occurred_before?: string | Date | null;
+  /** Kinds of memory to list: episode, fact, summary, or several (default: every kind). */
+  kinds?: Array<"episode" | "fact" | "summary" | "experience" | "concept"> | null;
+  /** What orders the memories: occurred_at (event time) or recorded_at (when stored); ties go by the order they were stored in. Default: "occurred_at". */
+  order?: "occurred_at" | "recorded_at";
+  /** Latest first. Default: false. */
+  descending?: boolean;
+  /** How many memories a page holds at most. Default: 100. */
+  limit?: number;
+  /** Where the page starts: the next_cursor of the page before, with the same namespace, filters, kinds and order (default: the first page). */
+  cursor?: string | null;
+}
+
 export interface MoodOut {
   namespace: string;
   start: string;
@@ -403,6 +445,13 @@ export interface NeighboursOut {
   id: string;
   namespace: string;
   neighbours: EngramOut[];
+}
+
+/** A page of a namespace's memories (``engramdb.Page``, docs/scopes.md). */
+export interface PageOut {
+  namespace: string;
+  engrams: EngramOut[];
+  next_cursor: string | null;
 }
 
 /** ``Memory.recall_experiences``'s arguments (``options.RECALL_EXPERIENCES``). */
@@ -443,6 +492,53 @@ export interface ScheduleOut {
   facts: number;
   summaries: number;
   last_run_at: string | null;
+}
+
+/** ``POST /v1/search``: ``Memory.search`` of several namespaces (docs/scopes.md), one of ``namespaces`` and ``namespace_prefix`` given. */
+export interface SearchAcrossIn {
+  query: string;
+  /** How many hits at most. Default: 10. */
+  limit?: number;
+  /** Reference time for recency and for 'last week' in the query, ISO 8601 with a timezone (default: now). */
+  now?: string | Date | null;
+  /** Also return the N turns before and after each hit (0 to 20). Default: 0. */
+  neighbours?: number;
+  /** Also search dormant (faded) memories (docs/dynamics.md). Default: false. */
+  include_dormant?: boolean;
+  /** Count the hits as recalled: their stability grows. Default: true. */
+  reinforce?: boolean;
+  /** Only memories with this emotion label (or labels). */
+  emotion?: Array<"anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise"> | "anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise" | null;
+  /** Lean toward memories of the query's own tone. Default: false. */
+  mood_congruent?: boolean;
+  /** The conversation so far: recent turns ('Name: text' names the speaker), oldest first, or a session id meaning that session's working memory. Resolves 'she', 'his' etc. and keeps recall on topic (docs/context.md). */
+  context?: string[] | string | null;
+  /** Answer with what was true at this event time, ISO 8601 with a timezone (docs/consolidation.md). */
+  as_of?: string | Date | null;
+  /** Kinds of memory to return: episode, fact, summary, experience, concept, or several (default: episodes, with facts and summaries as extra keys). */
+  kinds?: Array<"episode" | "fact" | "summary" | "experience" | "concept"> | null;
+  /** Only memories whose speaker, session or metadata pass these conditions, a JSON object: {"speaker": "Maya", "metadata.topic": {"$in": ["work", "home"]}} (docs/filters.md). */
+  where?: { speaker?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; session?: string | { $eq?: string; $ne?: string; $in?: string[]; $nin?: string[]; $gt?: string; $gte?: string; $lt?: string; $lte?: string; }; [key: `metadata.${string}`]: string | number | boolean | { $eq?: string | number | boolean; $ne?: string | number | boolean; $in?: Array<string | number | boolean>; $nin?: Array<string | number | boolean>; $gt?: string | number; $gte?: string | number; $lt?: string | number; $lte?: string | number; }; } | null;
+  /** Only memories of events at or after this time, ISO 8601 with a timezone. */
+  occurred_after?: string | Date | null;
+  /** Only memories of events before this time, ISO 8601 with a timezone. */
+  occurred_before?: string | Date | null;
+  /** Only hits at least this likely to be relevant, 0 to 1 (each hit's calibrated relevance); nothing when nothing is (docs/recall.md). Default: 0.0. */
+  min_relevance?: number;
+  /** Only memories that belong to this taught concept (docs/learning.md). */
+  concept?: string | null;
+  /** Search these namespaces together instead of one: their hits ranked on one scale (each hit's relevance), each naming its namespace (docs/scopes.md). */
+  namespaces?: string[];
+  /** Search every namespace whose name starts with this, e.g. org-1: (docs/scopes.md). */
+  namespace_prefix?: string;
+}
+
+export interface SearchAcrossOut {
+  query: string;
+  /** The namespaces searched: those the key covers. */
+  namespaces: string[];
+  now: string | null;
+  hits: HitOut[];
 }
 
 /** ``Memory.search``'s options (``options.SEARCH``). A new library option is one field here. */
@@ -797,6 +893,27 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: WeightsOut;
+  };
+  /** Delete every memory that passes the filter, with the facts and summaries it takes along, in one transaction; ``dry_run`` reports what would go and deletes nothing. At least one condition (an empty filter is a 422: a namespace's erasure is ``DELETE /v1/namespaces/{namespace}``). */
+  "POST /v1/namespaces/{namespace}/delete-where": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: DeleteWhereIn;
+    response: DeletionOut;
+  };
+  /** The memories most relevant to the query in several namespaces, ranked by relevance on one scale; each hit names its namespace. */
+  "POST /v1/search": {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    body: SearchAcrossIn;
+    response: SearchAcrossOut;
+  };
+  /** A page of the namespace's memories in time order, and the cursor of the next page. */
+  "POST /v1/namespaces/{namespace}/list": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: ListIn;
+    response: PageOut;
   };
 }
 

@@ -40,6 +40,7 @@ app.callback()(root_options)
 
 app.command("add")(memories.add)
 app.command("search")(memories.search)
+app.command("list")(memories.list_)
 app.command("get")(memories.get)
 app.command("update")(memories.update)
 app.command("delete")(memories.delete)

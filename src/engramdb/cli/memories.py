@@ -1,4 +1,4 @@
-"""Commands on single memories: add, search, get, update, delete, history.
+"""Commands on memories: add, search, list, get, update, delete, history.
 
 Each command parses its options, makes one facade call and prints the result
 (text, or one JSON document with ``--json``). Validation beyond parsing is the
@@ -16,6 +16,7 @@ import typer
 from engramdb import InvalidInputError, wire
 from engramdb.cli.output import (
     emit_json,
+    engram_line,
     engram_text,
     hit_lines,
     iso,
@@ -32,10 +33,10 @@ from engramdb.cli.state import (
     parse_time,
     state,
 )
-from engramdb.options import ADD, SEARCH
+from engramdb.options import ADD, LIST, LIST_ORDERS, SEARCH
 from engramdb.security import audit
 
-__all__ = ["add", "delete", "get", "history", "search", "update"]
+__all__ = ["add", "delete", "get", "history", "list_", "search", "update"]
 
 IdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The memory's id.", show_default=False)
@@ -163,13 +164,25 @@ def search(
     concept: Annotated[
         str | None, typer.Option("--concept", metavar="NAME", help=SEARCH.help("concept"))
     ] = None,
+    namespaces: Annotated[
+        list[str] | None,
+        typer.Option("--namespaces", metavar="NS", help=f"{SEARCH.help('namespaces')} Repeatable."),
+    ] = None,
+    namespace_prefix: Annotated[
+        str | None,
+        typer.Option("--namespace-prefix", metavar="PREFIX", help=SEARCH.help("namespace_prefix")),
+    ] = None,
 ) -> None:
-    """Recall the memories most relevant to QUERY, best first, each explained."""
+    """Recall the memories most relevant to QUERY, best first, each explained (in several
+    namespaces with --namespaces or --namespace-prefix: each hit names its namespace)."""
     cli = state(ctx)
     at = parse_time(now, "--now")
     when = parse_time(as_of, "--as-of")
     filters = parse_filters(where, occurred_after, occurred_before)
-    ns = cli.resolve(namespace)
+    across = bool(namespaces) or namespace_prefix is not None
+    if across and namespace is not None:
+        raise InvalidInputError("give --namespace, or --namespaces / --namespace-prefix, not both")
+    ns = "default" if across else cli.resolve(namespace)
     with cli.existing_memory() as mem:
         if context and context_session:
             raise InvalidInputError("give --context or --context-session, not both")
@@ -189,22 +202,72 @@ def search(
             **filters,
             min_relevance=min_relevance,
             concept=concept,
+            namespaces=namespaces or None,
+            namespace_prefix=namespace_prefix,
         )
+    scope = {"namespaces": namespaces} if namespaces else {"namespace_prefix": namespace_prefix}
     if cli.json:
         emit_json(
             {
                 "query": query,
-                "namespace": ns,
+                **(scope if across else {"namespace": ns}),
                 "now": iso(at),
                 "hits": [wire.to_json(h) for h in hits],
             }
         )
         return
     if not hits:
-        typer.echo(f"no memories found in {ns!r}")
+        typer.echo(
+            f"no memories found in {', '.join(namespaces or []) or namespace_prefix or ns!r}"
+        )
     for hit in hits:
-        for line in hit_lines(hit):
+        for line in hit_lines(hit, across):
             typer.echo(line)
+
+
+def list_(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    where: WhereOption = None,
+    occurred_after: AfterOption = None,
+    occurred_before: BeforeOption = None,
+    kinds: Annotated[
+        list[str] | None,
+        typer.Option("--kinds", metavar="KIND", help=f"{LIST.help('kinds')} Repeatable."),
+    ] = None,
+    order: Annotated[
+        str, typer.Option("--order", metavar="|".join(LIST_ORDERS), help=LIST.help("order"))
+    ] = "occurred_at",
+    descending: Annotated[bool, typer.Option("--descending", help=LIST.help("descending"))] = False,
+    limit: Annotated[int, typer.Option("--limit", help=LIST.help("limit"))] = 100,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help=LIST.help("cursor"), show_default=False)
+    ] = None,
+) -> None:
+    """List a namespace's memories page by page in time order; the next page's cursor
+    goes to stderr (with --json: the page, its next_cursor included)."""
+    cli = state(ctx)
+    filters = parse_filters(where, occurred_after, occurred_before)
+    ns = cli.resolve(namespace)
+    with cli.existing_memory() as mem:
+        page = mem.list(
+            namespace=ns,
+            **filters,
+            kinds=kinds or None,
+            order=order,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
+        )
+    if cli.json:
+        emit_json(wire.to_json(page))
+        return
+    if not page.engrams:
+        typer.echo(f"no memories in {ns!r}" + (" after this cursor" if cursor else ""))
+    for engram in page.engrams:
+        typer.echo(f"{engram.id}  {engram_line(engram)}")
+    if page.next_cursor is not None:
+        typer.echo(f"next page: --cursor {page.next_cursor}", err=True)
 
 
 def get(ctx: typer.Context, engram_id: IdArgument, namespace: NamespaceOption = None) -> None:

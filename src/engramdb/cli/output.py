@@ -59,11 +59,12 @@ def engram_line(engram: Engram) -> str:
     return f"{_day(engram.occurred_at)}  {_who(engram.speaker)}{text}"
 
 
-def hit_lines(hit: Hit) -> Iterable[str]:
-    """A hit as text: rank, score, relevance, kind unless an episode, date, speaker,
-    text; its explanation; its neighbours."""
+def hit_lines(hit: Hit, named: bool = False) -> Iterable[str]:
+    """A hit as text: rank, score, relevance, its namespace when ``named`` (a search of
+    several), kind unless an episode, date, speaker, text; its explanation; its neighbours."""
     kind = "" if hit.engram.kind == "episode" else f"[{hit.engram.kind}] "
-    head = f"{hit.rank:>3}. {hit.score:.3f}  relevance {hit.relevance:.2f}  {kind}"
+    where = f"{hit.engram.namespace}  " if named else ""
+    head = f"{hit.rank:>3}. {hit.score:.3f}  relevance {hit.relevance:.2f}  {where}{kind}"
     yield head + engram_line(hit.engram)
     yield f"       why: {hit.explain}"
     for neighbour in hit.neighbours:

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ from types import TracebackType
 from typing import Literal
 
 from engramdb.clock import SystemClock
-from engramdb.errors import InvalidInputError, NotFoundError
+from engramdb.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from engramdb.store import is_postgres, key_table
 from engramdb.store.side import KeyRecord
 
@@ -103,6 +104,28 @@ class ApiKey:
     def allows(self, namespace: str, need: Literal["read", "write"]) -> bool:
         """Whether this key may ``need`` (read or write) in ``namespace``."""
         return _RANK[self.access] >= _RANK[need] and self.covers(namespace)
+
+    def scope(
+        self,
+        namespaces: Sequence[str] | None,
+        prefix: str | None,
+        held: Callable[[], Sequence[str]],
+    ) -> list[str]:
+        """What a search of several namespaces reads under this key (docs/scopes.md), sorted:
+        each of ``namespaces``, every one of which it must cover (``AccessDeniedError`` names
+        the first it does not), or those of ``held()`` (the store's) under ``prefix``
+        that it covers: a prefix wider than the key reads only what the key covers."""
+        if namespaces is not None:
+            for namespace in namespaces:
+                if not self.allows(namespace, "read"):
+                    scope = ", ".join(self.namespaces) or "no namespace"
+                    raise AccessDeniedError(
+                        f"API key {self.id} ({self.access} on {scope}) may not read "
+                        f"namespace {namespace!r}"
+                    )
+            return sorted(set(namespaces))
+        under = prefix or ""
+        return [n for n in held() if n.startswith(under) and self.allows(n, "read")]
 
     @property
     def home(self) -> str | None:

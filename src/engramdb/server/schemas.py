@@ -56,6 +56,7 @@ from engramdb.model import (
     Mood,
     NamespaceStats,
     NamespaceWeights,
+    Page,
     SignalWeight,
     Version,
 )
@@ -101,16 +102,20 @@ __all__ = [
     "Integer",
     "IsoTime",
     "Kind",
+    "Metadata",
     "MoodOut",
     "NamespacesOut",
     "NeighboursOut",
     "Number",
+    "PageOut",
+    "RecallOut",
     "RetentionOut",
     "SearchIn",
     "SearchOut",
     "SignalWeightOut",
     "StatsListOut",
     "StatsOut",
+    "UtcTime",
     "ValueOut",
     "VersionOut",
     "WeightsOut",
@@ -354,6 +359,7 @@ if TYPE_CHECKING:  # built at run time; mypy sees each as the ValueOut it is
     SignalWeightOut: TypeAlias = ValueOut
     WeightsOut: TypeAlias = ValueOut
     DeletionOut: TypeAlias = ValueOut
+    PageOut: TypeAlias = ValueOut
 else:  # nested values first: a hit's model holds an engram's
     ContributionOut = _value_model(Contribution, "ContributionOut")
     ExplanationOut = _value_model(Explanation, "ExplanationOut")
@@ -389,6 +395,10 @@ else:  # nested values first: a hit's model holds an engram's
         NamespaceWeights,
         "WeightsOut",
         "A namespace's ranker weights, each beside the prior's (docs/learning.md).",
+    )
+
+    PageOut = _value_model(
+        Page, "PageOut", "A page of a namespace's memories (``engramdb.Page``, docs/scopes.md)."
     )
 
 
@@ -578,6 +588,16 @@ class SearchOut(BaseModel):
     namespace: str
     now: UtcTime | None
     hits: list[HitOut]
+
+
+class RecallOut(SearchOut):
+    """The MCP tool ``recall``'s answer: a search's; when it read several namespaces,
+    ``namespace`` is null and ``namespaces`` lists them (docs/scopes.md)."""
+
+    namespace: str | None  # type: ignore[assignment]
+    namespaces: list[str] | None = Field(
+        default=None, description="The namespaces searched: those the key covers."
+    )
 
 
 class NeighboursOut(BaseModel):

@@ -24,7 +24,8 @@ What a backend implements (the abstract methods of ``Store``):
 - **the reads of a two-stage search** (docs/recall.md): ``count`` (bounded),
   ``catalog_of`` (the catalog of given ids), ``around`` (session turns near
   given memories), ``occurred_between`` (a time window) and ``links_of``;
-  and of a mood, ``latest_episodes`` (a window read from its end).
+  of a mood, ``latest_episodes`` (a window read from its end); of a listing,
+  ``page`` (keyset pagination: ``store.paging``).
   Concrete here over ``catalog`` and ``links``; a backend overrides them
   with indexed queries (SqliteStore: ``store/sqlite/candidates.py``).
 - **transactions**: each write method above and below is atomic, and a read
@@ -107,6 +108,7 @@ from engramdb.errors import StoreError
 from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, Version
 from engramdb.store.identity import Held, Repetition
+from engramdb.store.paging import Keyed, PageQuery, listed
 from engramdb.store.records import (
     NO_VECTOR,
     Active,
@@ -514,6 +516,13 @@ class Store(ABC):
         if len(found) > most:  # written since the count
             return None
         return found, self.vectors(namespace, found)
+
+    def page(self, query: PageQuery) -> list[Keyed]:
+        """A page of a listing (docs/scopes.md): up to ``query.limit`` memories of the
+        namespace after ``query.after`` in its order, each with its key. This default
+        reads and sorts the whole namespace, its row key the insertion position; a
+        backend reads an index from the key on (keyset pagination: no ``OFFSET``)."""
+        return listed(query, self.iter_engrams(query.namespace))
 
     @abstractmethod
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:

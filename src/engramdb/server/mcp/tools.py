@@ -1,6 +1,6 @@
-"""The MCP tools: remember, recall, context, consolidate, facts, delete, history, feedback,
-weights, reset_weights, over one Memory, and the learning tools of ``server.mcp.lessons``
-(experiences and concepts).
+"""The MCP tools: remember, recall, list_memories, context, consolidate, facts, delete,
+history, feedback, weights, reset_weights, over one Memory, and the learning tools of
+``server.mcp.lessons`` (experiences and concepts).
 
 Argument names, defaults and help texts are the library's: each tool takes the
 options of its ``Memory`` method as ``engramdb.options`` defines them
@@ -53,6 +53,7 @@ from engramdb.options import (
     EMBED,
     FACTS,
     FEEDBACK,
+    LIST,
     SEARCH,
     Operation,
 )
@@ -63,7 +64,7 @@ from engramdb.security.audit import (
     id_or_none,
     namespace_or_none,
 )
-from engramdb.security.keys import ApiKey
+from engramdb.security.keys import LOCAL_ADMIN, ApiKey
 from engramdb.server.mcp.lessons import add_learning_tools
 from engramdb.server.schemas import (
     ConsolidationOut,
@@ -77,7 +78,8 @@ from engramdb.server.schemas import (
     HitOut,
     IsoTime,
     Kind,
-    SearchOut,
+    PageOut,
+    RecallOut,
     VersionOut,
     WeightsOut,
     optional_where,
@@ -93,7 +95,8 @@ _INSTRUCTIONS = (
     "engramdb is a long-term memory. Call `remember` with each thing worth keeping "
     "(who said it, when it happened); call `recall` with a question to get the most "
     "relevant memories, best first, each with why it was recalled (pass `context`, the "
-    "recent turns, for follow-ups like 'what about her sister?'); `context` returns a "
+    "recent turns, for follow-ups like 'what about her sister?'); `list_memories` pages "
+    "through a namespace in time order; `context` returns a "
     "ready prompt context within a token budget. `consolidate` turns new memories into "
     "facts, and `facts` lists them with when each held. `history` shows "
     "every version of a memory; `delete` deletes one, `delete_where` those that pass a "
@@ -290,13 +293,28 @@ def build_mcp(
         occurred_before: Annotated[IsoTime | None, _before(SEARCH)] = None,
         min_relevance: Annotated[float, _min_relevance(SEARCH)] = 0.0,
         concept: Annotated[str | None, Field(description=SEARCH.help("concept"))] = None,
-    ) -> SearchOut:
-        """The memories most relevant to the query, best first, each explained."""
-        ns = scoped(ctx, namespace, "read")
+        namespaces: Annotated[
+            list[str] | None, Field(description=SEARCH.help("namespaces"))
+        ] = None,
+        namespace_prefix: Annotated[
+            str | None, Field(description=SEARCH.help("namespace_prefix"))
+        ] = None,
+    ) -> RecallOut:
+        """The memories most relevant to the query, best first, each explained; of several
+        namespaces with ``namespaces`` or ``namespace_prefix`` (each hit names its own)."""
+        across = namespaces is not None or namespace_prefix is not None
+        if across and namespace is not None:
+            raise ToolError("invalid_input: give namespace, or namespaces / namespace_prefix")
+        ns = "default" if across else scoped(ctx, namespace, "read")
+        if across:  # what the key covers (over stdio: everything, as with the CLI)
+            with _translated():
+                key = _key(ctx) or LOCAL_ADMIN
+                namespaces = key.scope(namespaces, namespace_prefix, memory.namespaces)
         with _translated():
             hits = memory.search(
                 query,
                 namespace=ns,
+                namespaces=namespaces,
                 limit=limit,
                 now=now,
                 neighbours=neighbours,
@@ -313,7 +331,42 @@ def build_mcp(
                 min_relevance=min_relevance,
                 concept=concept,
             )
-        return SearchOut(query=query, namespace=ns, now=now, hits=[HitOut.of(h) for h in hits])
+        out = [HitOut.of(h) for h in hits]
+        if namespaces is not None:
+            return RecallOut(query=query, namespace=None, namespaces=namespaces, now=now, hits=out)
+        return RecallOut(query=query, namespace=ns, now=now, hits=out)
+
+    @server.tool()
+    def list_memories(
+        ctx: Context,
+        namespace: Namespace = None,
+        where: Annotated[dict[str, Any] | None, _where(LIST)] = None,
+        occurred_after: Annotated[IsoTime | None, _after(LIST)] = None,
+        occurred_before: Annotated[IsoTime | None, _before(LIST)] = None,
+        kinds: Annotated[list[Kind] | None, Field(description=LIST.help("kinds"))] = None,
+        order: Annotated[
+            Literal["occurred_at", "recorded_at"], Field(description=LIST.help("order"))
+        ] = "occurred_at",
+        descending: Annotated[bool, Field(description=LIST.help("descending"))] = False,
+        limit: Annotated[int, Field(description=LIST.help("limit"))] = 100,
+        cursor: Annotated[str | None, Field(description=LIST.help("cursor"))] = None,
+    ) -> PageOut:
+        """A page of the namespace's memories in time order, with the cursor of the next
+        page (pass it back as ``cursor``); null ``next_cursor``: the last page."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            page = memory.list(
+                namespace=ns,
+                where=where,
+                occurred_after=occurred_after,
+                occurred_before=occurred_before,
+                kinds=kinds,
+                order=order,
+                descending=descending,
+                limit=limit,
+                cursor=cursor,
+            )
+        return PageOut.of(page)
 
     @server.tool(name="context")
     def context_tool(

@@ -186,6 +186,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, kind, key)
     );
     """,
+    # 5: a listing (docs/scopes.md, "Listing") reads its pages from an index in its order,
+    # event time or ingest time, each tie broken by the rowid (store.postgres.listing)
+    """
+    CREATE INDEX IF NOT EXISTS engrams_occurred_rowid ON engrams (namespace, occurred_at, rowid);
+    CREATE INDEX IF NOT EXISTS engrams_recorded_rowid ON engrams (namespace, recorded_at, rowid);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

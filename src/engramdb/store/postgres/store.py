@@ -44,7 +44,8 @@ from engramdb.store.base import (
     VersionRecord,
 )
 from engramdb.store.identity import content_identity
-from engramdb.store.postgres import changes, identities, lexical, rows
+from engramdb.store.paging import Keyed, PageQuery
+from engramdb.store.postgres import changes, identities, lexical, listing, rows
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.lexical import terms_of
 
@@ -372,6 +373,10 @@ class PostgresStore(Store):
             if len(page) < _PAGE:
                 return
             after = int(page[-1][0])
+
+    def page(self, query: PageQuery) -> list[Keyed]:
+        with self._db.read() as conn:
+            return listing.page(conn, query)
 
     def namespaces(self) -> list[str]:
         with self._db.read() as conn:

@@ -1,6 +1,7 @@
 """What a filtered two-stage search reads of a SQLite store (docs/filters.md, "Large
 namespaces"): the memories that pass a filter, counted, listed, or with their
-vectors when few; and the vector and full-text seeds that pass it when many do.
+vectors when few; and the vector and full-text seeds that pass it when many do; and
+a page of a listing (docs/scopes.md, ``listing``).
 
 Each checks the filter by row, in the statement that turns the index's rows into
 ids, so a seed is never looked up by id twice. The filter's SQL is
@@ -18,7 +19,8 @@ import numpy.typing as npt
 
 from engramdb.filters import Filter
 from engramdb.store.base import Candidate, deepened
-from engramdb.store.sqlite import fields, lexical
+from engramdb.store.paging import Keyed, PageQuery
+from engramdb.store.sqlite import fields, lexical, listing
 from engramdb.store.sqlite.cache import NamespaceCache
 from engramdb.store.sqlite.database import Database
 from engramdb.store.sqlite.sealing import DataKeys
@@ -108,6 +110,13 @@ class FilteredReads:
             cipher = self._keys.cipher(conn, namespace)
             walk = lexical.Walk(conn, cipher, namespace, terms, within)
             return deepened(walk.read, limit, deepest)
+
+    def page(self, query: PageQuery) -> list[Keyed]:
+        # a listing (docs/scopes.md): one range of a time index, the filter checked by row
+        if query.where is not None:
+            self._filterable(query.namespace, query.where)
+        with self._db.read() as conn:
+            return listing.page(conn, self._keys.cipher(conn, query.namespace), query)
 
     def _filterable(self, namespace: str, where: Filter) -> None:
         """Refuse a filter the namespace cannot answer; index its filter fields first

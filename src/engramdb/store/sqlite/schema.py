@@ -422,6 +422,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, kind, key)
     );
     """,
+    # 18: a listing ordered by ingest time (docs/scopes.md, "Listing") reads pages from an
+    # index, as one by event time reads ``engrams_occurred``: keyset pagination, no sort
+    """
+    CREATE INDEX engrams_recorded ON engrams (namespace, recorded_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ from engramdb.server.http.routers import (
     lessons,
     lifecycle,
     namespaces,
+    scopes,
     search,
     server,
     system,
@@ -39,4 +40,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     learning.router,
     lifecycle.router,
+    scopes.router,
 )

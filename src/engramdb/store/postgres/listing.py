@@ -1,0 +1,68 @@
+"""A page of a listing on a PostgresStore (docs/scopes.md, "Listing"): keyset pagination.
+
+One query reads the namespace's rows in the listing's order from the key of
+the previous page's last memory on, by the indexes ``(namespace, occurred_at,
+rowid)`` and ``(namespace, recorded_at, rowid)`` (migration 5): the row value
+``(time, rowid) > (%s, %s)`` is a range of the index, whatever page it is.
+Event-time bounds and kinds are SQL conditions. The conditions of ``where`` on
+speaker, session and metadata are not: this store keeps metadata as JSON text,
+with no index of its fields (SQLite's ``fields`` table), so the rows are read in
+order in batches and ``Filter.matches`` (the reference semantics) keeps those
+that pass until the page is full. A filter that few rows pass reads further
+for a page, never from the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from engramdb.filters import Filter
+from engramdb.store.paging import Keyed, PageQuery
+from engramdb.store.postgres import rows
+from engramdb.store.postgres.database import Connection
+
+__all__ = ["page"]
+
+_BATCH = 1_000  # rows read per query while a filter on fields fills a page
+
+
+def page(conn: Connection, query: PageQuery) -> list[Keyed]:
+    """Up to ``query.limit`` memories after ``query.after``, in order, with their keys."""
+    fielded = query.where is not None and bool(query.where.conditions)
+    found: list[Keyed] = []
+    while len(found) < query.limit:
+        size = _BATCH if fielded else query.limit - len(found)
+        batch = _read(conn, query, size)
+        kept = [k for k in batch if not fielded or query.passes(k.engram)]
+        found += kept[: query.limit - len(found)]
+        if len(batch) < size:
+            break
+        query = replace(query, after=batch[-1].key)
+    return found
+
+
+def _read(conn: Connection, query: PageQuery, size: int) -> list[Keyed]:
+    column = query.order  # one of paging.ORDERS: a column name, never the caller's text
+    sql = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams WHERE namespace = %s"
+    params: list[Any] = [query.namespace]
+    if query.kinds is not None:
+        sql += " AND kind = ANY(%s)"
+        params.append(sorted(query.kinds))
+    where = query.where or Filter()
+    if where.occurred_after is not None:
+        sql += " AND occurred_at >= %s"
+        params.append(where.occurred_after)
+    if where.occurred_before is not None:
+        sql += " AND occurred_at < %s"
+        params.append(where.occurred_before)
+    if query.after is not None:
+        sql += f" AND ({column}, rowid) {'<' if query.descending else '>'} (%s, %s)"
+        params += [query.after[0], query.after[1]]
+    way = "DESC" if query.descending else "ASC"
+    sql += f" ORDER BY {column} {way}, rowid {way} LIMIT %s"
+    out = []
+    for row in conn.execute(sql, [*params, size]).fetchall():
+        engram = rows.engram(row)
+        out.append(Keyed(engram, (getattr(engram, column), int(row[0]))))
+    return out
