@@ -73,8 +73,11 @@ FEW = 16
 #: row read is looked up, so not as deep as the few themselves may be.
 LEXICAL_FEW = 4
 #: The most seeds of each kind a filtered search reads when more pass, in pools: the
-#: nearest are read again, this many times deeper at most, until a pool's worth pass.
-OVERSAMPLE = 16
+#: nearest are read again, this many times deeper at most, until half a pool's worth
+#: pass. More than ``FEW`` pools pass then, so four pools deep holds a few dozen that
+#: pass at the least; 16 found the same on the benchmark's probes at twice the cost of
+#: the slowest searches (BENCHMARKS.md, "Filtered seeds checked as they are read").
+OVERSAMPLE = 4
 
 
 @dataclass(frozen=True, slots=True)
