@@ -12,6 +12,8 @@ Subcommands, each deterministic with ``--seed``:
     python bench/learning.py experiences   # a generated task set: is the best-rewarded
                                            # action first, against similarity alone
                                            # (bench/learn_experiences.py)
+    python bench/learning.py ceiling       # what per-conversation weights could learn
+                                           # at most from these signals
 
 Each subcommand is its own function below; results go to BENCHMARKS.md, "Learning"
 (docs/learning.md).
@@ -236,7 +238,7 @@ def run_transfer(args: argparse.Namespace) -> int:
     with _store() as mem:
         for i, a in enumerate(conversations):
             b = conversations[(i + 1) % len(conversations)]
-            namespace = f"{a.sample_id}+{b.sample_id}"
+            namespace = f"{a.sample_id}.then.{b.sample_id}"
             mem.add_many([*a.turns, *b.turns], namespace=namespace, embed="now")
             first, second = split(a, namespace, args.seed), split(b, namespace, args.seed)
             prior = recall10(mem, first, first.test), recall10(mem, second, second.test)
@@ -289,6 +291,64 @@ def run_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- ceiling -------------------------------------------------------------------------
+
+
+def run_ceiling(args: argparse.Namespace) -> int:
+    """What per-namespace weights could learn at most from these signals: each training
+    question judged on every turn of its conversation (evidence 1, every other turn 0),
+    fitted by ``learn.weights.fit`` at several strengths; the same test questions."""
+    from engramdb.learn.weights import Judged, LearnedWeights, fit, learnable
+    from engramdb.recall.features import Query, signals
+    from engramdb.recall.ranker import AttentionRanker
+
+    conversations = locomo.load(args.data)
+    strengths = (0.01, 0.1, 1.0, 2.0)
+    found: dict[str, list[float]] = {"prior": [], **{str(s): [] for s in strengths}}
+    with _store() as mem:
+        prior = mem._recall().ranker.weights  # the benchmark reads the engine's own signals
+        names = learnable(prior)
+        for conv in conversations:
+            mem.add_many(list(conv.turns), namespace=conv.sample_id, embed="now")
+            view = mem._recall().view(conv.sample_id)
+            engrams = {e.id: e for e in mem.store.iter_engrams(conv.sample_id)}
+            ids = [str(engrams[i].metadata["dia_id"]) for i in view.catalog.ids]
+            part = split(conv, conv.sample_id, args.seed)
+
+            def features(q: locomo.Question, view: Any = view, conv: Any = conv) -> Any:
+                vector = mem.embedder.embed([q.question])[0]
+                query = Query.parse(q.question, vector, conv.last_session_at)
+                return signals(query, view, (view.catalog.vectors @ vector).astype(np.float64))
+
+            judged, marked = [], set()
+            for q in part.train:
+                f = features(q)
+                values = np.stack([f[n] for n in names], axis=1)
+                rewards = np.array([1.0 if i in set(q.evidence) else 0.0 for i in ids])
+                judged.append(Judged(names, values, rewards))
+                marked |= set(q.evidence)
+            test = [(q, features(q)) for q in tested(part, marked)]
+
+            def r10(weights: Any, test: Any = test, ids: list[str] = ids) -> list[float]:
+                ranker = AttentionRanker(weights)
+                return [
+                    recall_at([ids[i] for i in ranker.rank(f).order[:10]], list(q.evidence), 10)
+                    for q, f in test
+                ]
+
+            found["prior"] += r10(prior)
+            row = [f"{conv.sample_id}: n {len(test)}  prior {_mean(r10(prior)):.4f}"]
+            for strength in strengths:
+                learned = LearnedWeights(fit(prior, judged, strength=strength)).ranker(prior)
+                found[str(strength)] += r10(learned)
+                row.append(f"strength {strength}: {_mean(r10(learned)):.4f}")
+            print("  ".join(row), flush=True)
+    overall = {key: _mean(values) for key, values in found.items()}
+    print("overall: " + "  ".join(f"{k} {v:.4f}" for k, v in overall.items()))
+    _write(args, {"seed": args.seed, "overall": overall, "n": len(found["prior"])})
+    return 0
+
+
 def _write(args: argparse.Namespace, result: dict[str, Any]) -> None:
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -303,6 +363,11 @@ COMMANDS["feedback"] = (
     "feedback on half of each conversation's questions; R@10 of the other half",
     _common,
     run_feedback,
+)
+COMMANDS["ceiling"] = (
+    "per-conversation weights fitted on every turn of the training questions",
+    _common,
+    run_ceiling,
 )
 COMMANDS["transfer"] = (
     "conversation A then B in one namespace: backward and forward transfer",
