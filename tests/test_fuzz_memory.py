@@ -293,6 +293,40 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
     "reindex": lambda s: st.fixed_dictionaries({"namespace": maybe(namespaces)}),
     "export": lambda s: st.fixed_dictionaries({"namespace": maybe(namespaces)}),
     "import_record": lambda s: st.fixed_dictionaries({"record": record(s)}),
+    # learning (docs/learning.md): a hit is a Hit or a memory's id with its search's id
+    "feedback": lambda s: st.fixed_dictionaries(
+        {"hit": st.one_of(ids(s), anything), "reward": numbers, "namespace": namespaces},
+        optional={"search_id": maybe(strings), "now": maybe(times)},
+    ),
+    "weights": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
+    "reset_weights": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
+    "record_experience": lambda s: st.fixed_dictionaries(
+        {
+            "situation": strings,
+            "action": strings,
+            "outcome": strings,
+            "reward": numbers,
+            "namespace": namespaces,
+        },
+        optional={"occurred_at": maybe(times)},
+    ),
+    "recall_experiences": lambda s: st.fixed_dictionaries(
+        {"situation": strings, "namespace": namespaces},
+        optional={
+            "limit": maybe(numbers),
+            "now": maybe(times),
+            "reinforce": st.one_of(st.booleans(), anything),
+        },
+    ),
+    "teach": lambda s: st.fixed_dictionaries(
+        {
+            "concept": strings,
+            "examples": st.one_of(st.lists(strings, max_size=3), anything),
+            "namespace": namespaces,
+        }
+    ),
+    "concepts": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
+    "retag": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
     "import_records": lambda s: st.fixed_dictionaries(
         {
             "records": st.one_of(st.lists(record(s), max_size=3), anything),
