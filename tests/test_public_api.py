@@ -59,6 +59,8 @@ EXPORTED = [
     "NamespaceWeights",
     "NotFoundError",
     "Page",
+    "ProfileEntry",
+    "ProfileProposal",
     "RateLimitedError",
     "SchemaError",
     "Settings",
@@ -140,6 +142,16 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
     ],
     "weights": [("namespace", KW, "default")],
     "reset_weights": [("namespace", KW, "default")],
+    # the pinned profile (docs/profile.md)
+    "pin": [
+        ("key", POS, EMPTY),
+        ("text", POS, EMPTY),
+        ("namespace", KW, "default"),
+        ("source_id", KW, None),
+    ],
+    "unpin": [("key", POS, EMPTY), ("namespace", KW, "default")],
+    "profile": [("namespace", KW, "default"), ("as_of", KW, None), ("history", KW, False)],
+    "profile_proposals": [("namespace", KW, "default")],
     "get": [("id", POS, EMPTY), ("namespace", KW, "default")],
     "update": [
         ("id", POS, EMPTY),

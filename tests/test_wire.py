@@ -42,6 +42,8 @@ from engramdb import (
     NamespaceStats,
     NamespaceWeights,
     Page,
+    ProfileEntry,
+    ProfileProposal,
     Settings,
     SignalWeight,
     Version,
@@ -221,6 +223,16 @@ VALUES: list[tuple[Any, dict[str, Any]]] = [
     (Deletion("n"), {}),
     (Page("org-1:user-42", (ENGRAM, ENGRAM), "eyJ2IjoxfQ"), {}),
     (Page("n", ()), {}),
+    (ProfileEntry("diet", "Vegetarian since 2019. 🥕", 3, T0, NOW, ID), {}),
+    (ProfileEntry("name", "Maya", 1, T0), {}),  # every default
+    (ProfileProposal("maya.residence", "Maya lives in Boston", ID, pinned="Lives in Lisbon"), {}),
+    (ProfileProposal("maya.job", "Maya is a nurse", ID), {}),
+    (
+        ContextBundle(
+            "q", "n", None, 5, 3, (ContextItem("profile", "name: Maya", 3, 1.0),), None, ("diet",)
+        ),
+        {},
+    ),
 ]
 
 

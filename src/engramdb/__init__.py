@@ -44,6 +44,8 @@ from engramdb.model import (
     NamespaceStats,
     NamespaceWeights,
     Page,
+    ProfileEntry,
+    ProfileProposal,
     SignalWeight,
     Version,
 )
@@ -89,6 +91,8 @@ __all__ = [
     "NamespaceWeights",
     "NotFoundError",
     "Page",
+    "ProfileEntry",
+    "ProfileProposal",
     "RateLimitedError",
     "SchemaError",
     "Settings",

@@ -38,9 +38,11 @@ from engramdb.model import (
     NamespaceStats,
     NamespaceWeights,
     Page,
+    ProfileEntry,
+    ProfileProposal,
     Version,
 )
-from engramdb.validation import check_id, check_namespace
+from engramdb.validation import check_id, check_key, check_namespace
 
 __all__ = ["DEFAULT_NAMESPACE", "Call", "Requests"]
 
@@ -293,6 +295,53 @@ class Requests:
             _query(_ns(namespace, "facts"), params),
             None,
             lambda f: [wire.from_json(Fact, x) for x in f["facts"]],
+        )
+
+    # -- the pinned profile (docs/profile.md) -----------------------------------
+
+    def pin(
+        self,
+        key: str,
+        text: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        source_id: str | None = None,
+    ) -> Call[ProfileEntry]:
+        """Pin ``text`` under ``key``; ``context`` shows it first (``Memory.pin``)."""
+        path = _ns(namespace, "profile", _segment(key, "key"))
+        body = {"text": text, "source_id": source_id}
+        return Call("PUT", path, body, lambda f: wire.from_json(ProfileEntry, f))
+
+    def unpin(self, key: str, *, namespace: str = DEFAULT_NAMESPACE) -> Call[ProfileEntry]:
+        """Stop showing ``key``; returns its version, closed (``Memory.unpin``)."""
+        path = _ns(namespace, "profile", _segment(key, "key"))
+        return Call("DELETE", path, None, lambda f: wire.from_json(ProfileEntry, f))
+
+    def profile(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        as_of: datetime | None = None,
+        history: bool = False,
+    ) -> Call[list[ProfileEntry]]:
+        """The pinned entries, by key: now, at ``as_of``, or every version (``Memory.profile``)."""
+        params = {"as_of": wire.encode(as_of, "as_of"), "history": "true" if history else None}
+        return Call(
+            "GET",
+            _query(_ns(namespace, "profile"), params),
+            None,
+            lambda f: [wire.from_json(ProfileEntry, e) for e in f["entries"]],
+        )
+
+    def profile_proposals(
+        self, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> Call[list[ProfileProposal]]:
+        """Entries proposed from stable facts (``Memory.profile_proposals``)."""
+        return Call(
+            "GET",
+            _ns(namespace, "profile-proposals"),
+            None,
+            lambda f: [wire.from_json(ProfileProposal, p) for p in f["proposals"]],
         )
 
     # -- working memory and context (docs/context.md) ---------------------------
@@ -576,9 +625,13 @@ def _ns(namespace: str, *parts: str) -> str:
 
 
 def _segment(value: object, name: str) -> str:
-    """A namespace or id checked as ``Memory`` checks it, before it becomes a path segment
-    (a "/" or ".." in it would otherwise name another route); then percent-encoded."""
-    checked = check_namespace(value, _LIMITS) if name == "namespace" else check_id(value)
+    """A namespace, id or profile key checked as ``Memory`` checks it, before it becomes a
+    path segment (a "/" or ".." in it would otherwise name another route); then
+    percent-encoded."""
+    if name == "namespace":
+        checked = check_namespace(value, _LIMITS)
+    else:
+        checked = check_key(value) if name == "key" else check_id(value)
     return quote(checked, safe="")
 
 

@@ -39,6 +39,8 @@ from engramdb.model import (
     NamespaceStats,
     NamespaceWeights,
     Page,
+    ProfileEntry,
+    ProfileProposal,
     Version,
 )
 
@@ -162,6 +164,20 @@ class MemoryAPI(Protocol):
         attribute: str | None = ...,
         as_of: datetime | None = ...,
     ) -> list[Fact]: ...
+
+    # -- the pinned profile (docs/profile.md) -----------------------------------
+
+    def pin(
+        self, key: str, text: str, *, namespace: str = ..., source_id: str | None = ...
+    ) -> ProfileEntry: ...
+
+    def unpin(self, key: str, *, namespace: str = ...) -> ProfileEntry: ...
+
+    def profile(
+        self, *, namespace: str = ..., as_of: datetime | None = ..., history: bool = ...
+    ) -> list[ProfileEntry]: ...
+
+    def profile_proposals(self, *, namespace: str = ...) -> list[ProfileProposal]: ...
 
     # -- working memory and context (docs/context.md) ---------------------------
 

@@ -42,6 +42,7 @@ from engramdb.model import (
     Mood,
     Version,
 )
+from engramdb.pinned import ProfileMixin
 from engramdb.recall import prompt
 from engramdb.recall.engine import Recaller, SearchRequest
 from engramdb.recall.followup import Turn, parse_turn
@@ -87,7 +88,7 @@ CONTEXT_POOL = 60
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(Lessons, Lifecycle, Scopes, MemoryAPI):
+class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -526,11 +527,9 @@ class Memory(Lessons, Lifecycle, Scopes, MemoryAPI):
     ) -> ContextBundle:
         """What to put in a prompt for ``query`` now, within ``budget_tokens``.
 
-        The session's working memory (newest turns), recalled memories (the
-        query read in the light of that conversation), and the last week's mood,
-        deduplicated and fitted to the budget by value per token. Recalls made
-        here do not reinforce memories; filters and ``min_relevance`` as ``search``'s
-        (docs/context.md).
+        The pinned profile first (docs/profile.md), then the session's working memory,
+        recalled memories and the last week's mood by value per token; recalls here do not
+        reinforce; filters and ``min_relevance`` as ``search``'s (docs/context.md).
         """
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
@@ -567,6 +566,7 @@ class Memory(Lessons, Lifecycle, Scopes, MemoryAPI):
             mood=self.mood(namespace=namespace, window=MOOD_WINDOW, now=at),
             count=count,
             facts=self._store.facts_of(namespace, [*shown, *(k.derived_id for k in links)]),
+            profile=self.profile(namespace=namespace),
         )
 
     def mood(
@@ -689,7 +689,7 @@ class Memory(Lessons, Lifecycle, Scopes, MemoryAPI):
     def import_records(
         self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 256, embed: str = "later"
     ) -> int:
-        """Restore exported memories (``export``'s dicts) in batches; returns how many.
+        """Restore exported records (``export``'s dicts) in batches; returns how many.
 
         Every record is checked before anything is written; then each batch of
         ``batch_size`` is written in one transaction (all of the batch or none), its

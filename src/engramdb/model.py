@@ -33,6 +33,8 @@ __all__ = [
     "NamespaceStats",
     "NamespaceWeights",
     "Page",
+    "ProfileEntry",
+    "ProfileProposal",
     "SignalWeight",
     "Version",
 ]
@@ -359,9 +361,11 @@ class Mood:
 class ContextItem:
     """One labelled piece of a packed context.
 
-    ``kind`` is ``"working"`` (a recent turn of the session), ``"episode"`` (a
-    recalled memory), ``"fact"`` or ``"summary"`` (consolidated memories) or
-    ``"mood"``; ``source_id`` the memory it shows (None for the mood);
+    ``kind`` is ``"profile"`` (a pinned entry, ``key: text``), ``"note"`` (which
+    pinned entries the budget left out), ``"working"`` (a recent turn of the
+    session), ``"episode"`` (a recalled memory), ``"fact"`` or ``"summary"``
+    (consolidated memories) or ``"mood"``; ``source_id`` the memory it shows
+    (None for the profile, a note and the mood);
     ``score`` its value to the query (attention weight; what packing spends
     tokens on); ``tokens`` the tokens of its ``line()``.
     """
@@ -386,10 +390,13 @@ class ContextItem:
 class ContextBundle:
     """What to put in a prompt now: ``mem.context``'s answer (docs/context.md).
 
-    ``items`` are ordered for reading: mood, facts, summaries, recalled
-    episodes (oldest first), then the session's working memory (oldest
-    first, so the latest turn is last). ``tokens`` is what ``render()``
-    counts, never more than ``budget_tokens``.
+    ``items`` are ordered for reading: the pinned profile (by key), mood,
+    facts, summaries, recalled episodes (oldest first), then the session's
+    working memory (oldest first, so the latest turn is last). ``tokens`` is
+    what ``render()`` counts, never more than ``budget_tokens``.
+    ``profile_left_out`` names the pinned entries the budget had no room for
+    (empty when the whole profile is shown; docs/profile.md); the rendered text
+    says so too, in a last line, when that line fits.
     """
 
     query: str
@@ -399,6 +406,7 @@ class ContextBundle:
     tokens: int
     items: tuple[ContextItem, ...]
     mood: Mood | None = None
+    profile_left_out: tuple[str, ...] = ()
 
     def render(self) -> str:
         """The bundle as prompt text, one labelled line per item."""
@@ -517,3 +525,41 @@ class Concept:
     threshold: float
     tagged: int
     taught_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileEntry:
+    """One version of a pinned profile entry: what an agent always sees (docs/profile.md).
+
+    ``key`` names the entry in its namespace (``"name"``, ``"diet"``); ``text`` is
+    what it says. Pinning a key again writes ``version + 1`` and closes this one's
+    ``valid_to`` (record time: when it stopped being pinned), as ``unpin`` does;
+    nothing is overwritten. ``source_id`` is the fact it was accepted from
+    (``Memory.profile_proposals``), None when written by hand.
+    """
+
+    key: str
+    text: str
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None = None
+    source_id: str | None = None
+
+    def held_at(self, when: datetime) -> bool:
+        """Whether this version was the pinned one at record time ``when``."""
+        return self.valid_from <= when and (self.valid_to is None or when < self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileProposal:
+    """A profile entry consolidation proposes from a stable fact (docs/profile.md).
+
+    Accept it with ``pin(key, text, source_id=fact_id)``; nothing is pinned
+    until then. ``pinned`` is the key's current text when it is pinned already
+    (with other text): accepting would supersede it.
+    """
+
+    key: str
+    text: str
+    fact_id: str
+    pinned: str | None = None

@@ -1,15 +1,16 @@
 """One definition of each operation's options, for every surface that offers it.
 
 ``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``,
-``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS``, ``DELETE_WHERE`` and ``LIST``
-name every keyword option of the ``Memory`` method of that name (the positional arguments
+``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS``, ``DELETE_WHERE``, ``LIST`` and
+the pinned profile's ``PIN``, ``UNPIN``, ``PROFILE`` and ``PROFILE_PROPOSALS`` name
+every keyword option of the ``Memory`` method of that name (the positional arguments
 aside), with its default and one help text; each also names where a surface offers the
 operation: the ``engram`` command, the HTTP route, the MCP tool. The CLI, the HTTP
-schemas and the MCP tools take their help texts from here, and ``tests/test_options.py`` checks that
-the CLI, HTTP, MCP and ``Client`` each offer every option, unless the option says why
-that surface leaves it out (the default is every option everywhere). ``LOCAL_ONLY``
-names the ``Memory`` members ``Client`` does not have, each with its reason;
-everything else of ``Memory`` is on ``Client`` too.
+schemas and the MCP tools take their help texts from here, and ``tests/test_options.py``
+checks that the CLI, HTTP, MCP and ``Client`` each offer every option, unless the option
+says why that surface leaves it out (the default is every option everywhere).
+``LOCAL_ONLY`` names the ``Memory`` members ``Client`` does not have, each with its
+reason; everything else of ``Memory`` is on ``Client`` too.
 
 Pure data: it imports nothing of ours and nothing heavy, so every layer may
 import it. It neither validates values (``validation``) nor shapes them on the
@@ -37,6 +38,9 @@ __all__ = [
     "LOCAL_ONLY",
     "MAX_NAMESPACES",
     "OPERATIONS",
+    "PIN",
+    "PROFILE",
+    "PROFILE_PROPOSALS",
     "RECALL_EXPERIENCES",
     "RECORD_EXPERIENCE",
     "RESET_WEIGHTS",
@@ -44,6 +48,7 @@ __all__ = [
     "SEARCH",
     "SURFACES",
     "TEACH",
+    "UNPIN",
     "WEIGHTS",
     "Operation",
     "Option",
@@ -422,6 +427,53 @@ LIST = Operation(
     tool="list_memories",
 )
 
+# The pinned profile (docs/profile.md): the key is positional everywhere (a path segment
+# on HTTP), as the text of ``add`` is.
+_PROFILE = f"{_NS}/profile"
+
+PIN = Operation(
+    name="pin",
+    options=(
+        _NAMESPACE,
+        Option(
+            "source_id",
+            "The fact this entry was proposed from (profile-proposals); leave it out "
+            "for an entry written by hand.",
+        ),
+    ),
+    command="pin",
+    route=("PUT", _PROFILE + "/{key}"),
+    tool="pin",
+)
+
+UNPIN = Operation(
+    name="unpin",
+    options=(_NAMESPACE,),
+    command="unpin",
+    route=("DELETE", _PROFILE + "/{key}"),
+    tool="unpin",
+)
+
+PROFILE = Operation(
+    name="profile",
+    options=(
+        _NAMESPACE,
+        Option("as_of", f"The entries that were pinned at this time, {_ISO}."),
+        Option("history", "Every version of every entry, oldest first per key.", False),
+    ),
+    command="profile",
+    route=("GET", _PROFILE),
+    tool="profile",
+)
+
+PROFILE_PROPOSALS = Operation(
+    name="profile_proposals",
+    options=(_NAMESPACE,),
+    command="profile-proposals",
+    route=("GET", f"{_NS}/profile-proposals"),
+    tool="profile_proposals",
+)
+
 OPERATIONS: tuple[Operation, ...] = (
     ADD,
     SEARCH,
@@ -438,6 +490,10 @@ OPERATIONS: tuple[Operation, ...] = (
     RETAG,
     DELETE_WHERE,
     LIST,
+    PIN,
+    UNPIN,
+    PROFILE,
+    PROFILE_PROPOSALS,
 )
 
 _HOST = "the server's host"

@@ -4,8 +4,10 @@ An export record is one memory as JSON with everything needed to restore it
 in another store: its id, namespace, kind and times, every version of its
 history, its dynamics (docs/dynamics.md) and what consolidation knows of it
 (docs/consolidation.md): a fact's structure, the memories it came from, the
-version of an episode consolidation consumed. Restoring checks every record
-before anything is written, then writes in batches, each embedded in one call
+version of an episode consolidation consumed. After the memories come the
+pinned profile's versions (docs/profile.md), one record each: ``{"namespace":
+..., "profile_entry": <a ProfileEntry's JSON form>}``. Restoring checks every
+record before anything is written, then writes in batches, each embedded in one call
 and written in one transaction.
 
 This module owns the record's shape, both ways. It opens no store and no file
@@ -26,13 +28,14 @@ from engramdb.config import Limits
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError
 from engramdb.learn.feedback import KINDS
-from engramdb.model import Fact
+from engramdb.model import Fact, ProfileEntry
 from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.store import EngramRecord, Store, VersionRecord
 from engramdb.store.base import NO_VECTOR, DynamicsUpdate, Learned, Link
 from engramdb.validation import (
     check_emotion,
     check_id,
+    check_key,
     check_label,
     check_many,
     check_metadata,
@@ -41,7 +44,10 @@ from engramdb.validation import (
     check_time,
 )
 
-__all__ = ["export_records", "import_records", "parse_record"]
+__all__ = ["PROFILE_ENTRY", "export_records", "import_records", "parse_record"]
+
+#: The key of a profile record: a pinned entry's version, not a memory.
+PROFILE_ENTRY = "profile_entry"
 
 
 #: The keys of a record taken from its memory's JSON form (``engramdb.wire``), in order;
@@ -84,7 +90,8 @@ _FACT = (
 
 def export_records(store: Store, namespace: str | None) -> Iterator[dict[str, Any]]:
     """Every memory in ``namespace`` (every namespace when None) as an export record,
-    then what each namespace learned (docs/learning.md), one record per item."""
+    then what each namespace learned (docs/learning.md), one record per item, then
+    each namespace's pinned profile (docs/profile.md), one record per version."""
     derived: dict[str, _Consolidation] = {}
     yield from _memory_records(store, namespace, derived)
     for name in [namespace] if namespace is not None else store.namespaces():
@@ -97,6 +104,10 @@ def export_records(store: Store, namespace: str | None) -> Iterator[dict[str, An
                     "value": item.value,
                     "recorded_at": wire.time_to_json(item.recorded_at),
                 }
+    profiled = store.profiled()
+    for held in profiled if namespace is None else [namespace] if namespace in profiled else []:
+        for entry in store.profile(held):
+            yield {"namespace": held, PROFILE_ENTRY: wire.to_json(entry)}
 
 
 def _memory_records(
@@ -123,7 +134,8 @@ def import_records(
     batch_size: int,
     later: bool = False,
 ) -> int:
-    """Restore export records into ``store``; returns how many (``Memory.import_records``).
+    """Restore export records into ``store``; returns how many, memories and profile
+    versions (``Memory.import_records``).
 
     ``embedder`` is called when the first batch is embedded, so an import with
     nothing to write never loads a model. ``later``: the memories are written
@@ -135,15 +147,20 @@ def import_records(
         raise InvalidInputError("batch_size must be a positive integer")
     parsed = []
     learned: dict[str, list[Learned]] = {}
+    pinned: dict[str, list[ProfileEntry]] = {}
     for position, record in enumerate(records):
         try:
             if isinstance(record, Mapping) and "learned" in record:
                 name, lesson = _parse_learned(record, limits)
                 learned.setdefault(name, []).append(lesson)
+            elif isinstance(record, Mapping) and PROFILE_ENTRY in record:
+                held, entry = parse_profile_record(record, limits)
+                pinned.setdefault(held, []).append(entry)
             else:
                 parsed.append(parse_record(record, limits))
         except InvalidInputError as exc:
             raise type(exc)(f"record {position}: {exc}") from exc
+    _check_profiles(store, pinned)
     seen: set[tuple[str, str]] = set()
     for item in parsed:
         if (item.namespace, item.id) in seen:
@@ -164,7 +181,10 @@ def import_records(
         )
     for name, lessons in learned.items():  # after the memories they name
         store.learn(name, lessons)
-    return len(parsed) + sum(len(lessons) for lessons in learned.values())
+    for namespace, entries in pinned.items():
+        store.restore_profile(namespace, entries)
+    taught = sum(len(lessons) for lessons in learned.values())
+    return len(parsed) + taught + sum(map(len, pinned.values()))
 
 
 def _parse_learned(record: Mapping[str, Any], limits: Limits) -> tuple[str, Learned]:
@@ -181,6 +201,46 @@ def _parse_learned(record: Mapping[str, Any], limits: Limits) -> tuple[str, Lear
         raise InvalidInputError(f"a learned record's value is not JSON: {exc}") from exc
     namespace = check_namespace(record.get("namespace"), limits)
     return namespace, Learned(kind, key, value, _time(record.get("recorded_at"), "recorded_at"))
+
+
+def parse_profile_record(record: Mapping[str, Any], limits: Limits) -> tuple[str, ProfileEntry]:
+    """Check one profile record: its namespace, and the entry's key, text and times."""
+    try:
+        namespace = check_namespace(record["namespace"], limits)
+    except KeyError as exc:
+        raise InvalidInputError("profile record lacks the field 'namespace'") from exc
+    entry = wire.from_json(ProfileEntry, record[PROFILE_ENTRY])
+    check_key(entry.key)
+    check_text(entry.text, limits)
+    if isinstance(entry.version, bool) or entry.version < 1:
+        raise InvalidInputError("a profile entry's version must be a positive integer")
+    _time(wire.time_to_json(entry.valid_from), "valid_from")
+    if entry.valid_to is not None and entry.valid_to < entry.valid_from:
+        raise InvalidInputError("a profile entry's valid_to is before its valid_from")
+    if entry.source_id is not None:
+        check_id(entry.source_id)
+    return namespace, entry
+
+
+def _check_profiles(store: Store, pinned: Mapping[str, list[ProfileEntry]]) -> None:
+    """No profile version is imported twice or over one the store holds, and a key has
+    one current version at most: checked before anything is written."""
+    for namespace, entries in pinned.items():
+        seen = {(e.key, e.version) for e in store.profile(namespace)}
+        current = {e.key for e in store.profile(namespace) if e.valid_to is None}
+        for entry in entries:
+            if (entry.key, entry.version) in seen:
+                raise InvalidInputError(
+                    f"profile entry {entry.key!r} version {entry.version} is in namespace "
+                    f"{namespace!r} already, or twice in the records"
+                )
+            if entry.valid_to is None and entry.key in current:
+                raise InvalidInputError(
+                    f"profile entry {entry.key!r} is pinned in namespace {namespace!r} already"
+                )
+            seen.add((entry.key, entry.version))
+            if entry.valid_to is None:
+                current.add(entry.key)
 
 
 def _check_references(store: Store, parsed: list[_Exported]) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "KINDS",
     "LATEST",
     "MAX_BUDGET",
+    "MAX_KEY_CHARS",
     "MAX_WINDOW",
     "NewMemory",
     "check_budget",
@@ -42,6 +43,7 @@ __all__ = [
     "check_importance",
     "check_int",
     "check_item",
+    "check_key",
     "check_kinds",
     "check_label",
     "check_limit",
@@ -134,6 +136,26 @@ def check_label(value: object, name: str, limits: Limits) -> str | None:
     if len(value) > limits.max_label_chars:
         raise LimitExceededError(
             f"{name} is {len(value)} characters; the limit is {limits.max_label_chars}"
+        )
+    return value
+
+
+#: A pinned profile entry's key (docs/profile.md): one word of a URL path, a CLI
+#: argument and a prompt line.
+MAX_KEY_CHARS = 64
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_key(value: object) -> str:
+    """A profile key: letters, digits, ``_``, ``.`` and ``-``, a letter or digit first,
+    at most ``MAX_KEY_CHARS``: one word in a URL path, a CLI argument and a prompt line."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"key must be a string, got {type(value).__name__}")
+    if len(value) > MAX_KEY_CHARS:
+        raise LimitExceededError(f"key is {len(value)} characters; the limit is {MAX_KEY_CHARS}")
+    if not _KEY.fullmatch(value):
+        raise InvalidInputError(
+            f"key {value!r} must be letters, digits, '_', '.' or '-', a letter or digit first"
         )
     return value
 

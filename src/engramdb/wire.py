@@ -103,6 +103,8 @@ from engramdb.model import (
     NamespaceStats,
     NamespaceWeights,
     Page,
+    ProfileEntry,
+    ProfileProposal,
     SignalWeight,
     Version,
 )
@@ -145,6 +147,8 @@ Value = (
     | NamespaceWeights
     | SignalWeight
     | Page
+    | ProfileEntry
+    | ProfileProposal
     | Version
 )
 V = TypeVar("V", bound=Value)
@@ -230,6 +234,8 @@ _SHAPES: dict[type[Any], _Shape] = {
     Concept: _Shape(),
     Deletion: _Shape(),
     Page: _Shape(),
+    ProfileEntry: _Shape(),
+    ProfileProposal: _Shape(),
 }
 
 

@@ -21,6 +21,7 @@ def test_the_app_registers_the_expected_commands() -> None:
          "namespaces", "stats", "budget", "fade", "reindex", "check", "consolidate", "facts",
          "feedback", "weights", "reset-weights",
          "record-experience", "recall-experiences", "teach", "concepts", "retag",
+         "pin", "unpin", "profile", "profile-proposals",
          "backup", "restore", "forget-namespace", "verify-erasure", "audit",
          "demo", "serve", "mcp", "keys"]
     )  # fmt: skip

@@ -122,8 +122,11 @@ def test_forget_namespace_leaves_no_canary_in_any_relation_file_or_dump(
         for i, canary in enumerate(CANARIES):
             mem.add_many(_turns(f"s{i}", canary), namespace="private")
         mem.add("Tom likes chess.", namespace="other")
+        # the pinned profile, every version of it (docs/profile.md), goes with the namespace
+        mem.pin("home", f"Maya lives in {CANARIES[0]}", namespace="private")
+        mem.pin("home", f"Maya lives in {CANARIES[1]}", namespace="private")
         mem.consolidate(namespace="private")
-        assert {"fact", "summary"} <= {e["kind"] for e in mem.export(namespace="private")}
+        assert {"fact", "summary"} <= {e.get("kind") for e in mem.export(namespace="private")}
         assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
         assert _canaries_in(_dumped(postgres_url, schema)) == list(CANARIES)
         assert mem.forget_namespace("private") > 0

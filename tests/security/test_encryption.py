@@ -68,6 +68,9 @@ def _fill(mem: Memory) -> str:
     assert mem.search("Where?", namespace="private", where={"speaker": "Maya Zorbaxqy",
                       "metadata.note": {"$in": ["Snorkelbrand"]}})  # fmt: skip
     mem.add("Tom likes chess.", namespace="other")
+    # the pinned profile is content too (docs/profile.md): its key and text are sealed
+    mem.pin("Snorkelbrand", "Maya Zorbaxqy, from Quillfenwick", namespace="private")
+    mem.pin("Snorkelbrand", "Maya Zorbaxqy, from Vexmortain", namespace="private")
     return added[2].id
 
 
@@ -86,7 +89,7 @@ def sealed(tmp_path: Path, embedder: Embedder, key: EncryptionKey) -> Path:
     with _memory(tmp_path / "store", embedder, key) as mem:
         assert mem.encrypted
         _fill(mem)
-        assert {e["kind"] for e in mem.export(namespace="private")} >= {"episode", "fact"}
+        assert {e.get("kind") for e in mem.export(namespace="private")} >= {"episode", "fact"}
     return tmp_path / "store"
 
 
@@ -140,6 +143,12 @@ def test_everything_reads_back_with_the_key(
         assert mem.facts(namespace="private", subject="nobody") == []
         assert mem.store.lexical_search("private", ["Plumtrazzle labs"], 5)
         assert mem.store.lexical_search("private", ["labs plumtrazzle"], 5) == []  # a phrase
+        assert [(e.key, e.text) for e in mem.profile(namespace="private", history=True)] == [
+            ("Snorkelbrand", "Maya Zorbaxqy, from Quillfenwick"),
+            ("Snorkelbrand", "Maya Zorbaxqy, from Vexmortain"),
+        ]
+        bundle = mem.context("Where does Maya live?", namespace="private")
+        assert bundle.items[0].text == "Snorkelbrand: Maya Zorbaxqy, from Vexmortain"
         assert mem.check() == []
 
 
@@ -439,7 +448,8 @@ def test_a_plaintext_store_is_encrypted_in_place(
         facts = mem.facts(namespace="private")
         assert facts
         stale = _memory(store, embedder, None)  # another user of the store, still plaintext
-        assert mem.encrypt(key) == len(before)
+        assert mem.encrypt(key) == sum("profile_entry" not in r for r in before)
+        assert [r for r in before if "profile_entry" in r], "no profile to seal"
         assert mem.encrypted
         assert list(mem.export()) == before
         assert mem.facts(namespace="private") == facts
@@ -459,3 +469,24 @@ def test_a_plaintext_store_is_encrypted_in_place(
     with _memory(store, embedder, key) as mem:
         assert list(mem.export()) == before
         assert mem.store.lexical_search("private", ["Plumtrazzle"], 5)
+
+
+def test_an_altered_profile_entry_raises_and_check_counts_it(
+    tmp_path: Path, embedder: Embedder, key: EncryptionKey
+) -> None:
+    store = tmp_path / "store"
+    with _memory(store, embedder, key) as mem:
+        mem.pin("name", "Maya Zorbaxqy", namespace="private")
+        mem.pin("diet", "vegetarian", namespace="private")
+    conn = sqlite3.connect(store / "engram.db")
+    try:
+        rows = conn.execute("SELECT tag, text FROM profile_entries ORDER BY tag").fetchall()
+    finally:
+        conn.close()
+    assert all(b"Zorbaxqy" not in bytes(text) for _, text in rows)
+    # one entry's sealed text moved onto the other's row: it no longer opens there
+    _tamper(store, "UPDATE profile_entries SET text = ? WHERE tag = ?", rows[0][1], rows[1][0])
+    with _memory(store, embedder, key) as mem:
+        with pytest.raises(DecryptionError):
+            mem.profile(namespace="private")
+        assert mem.check() == ["profile_entries: 1 values fail to decrypt"]

@@ -55,13 +55,21 @@ def _filled(path: Path) -> None:
 def test_forget_namespace_leaves_no_canary_byte_in_any_file(tmp_path: Path) -> None:
     store = tmp_path / "store"
     _filled(store)
+    with _memory(store) as mem:  # the pinned profile, every version (docs/profile.md)
+        mem.pin("home", "Maya lives in Vexmortain", namespace="private")
+        mem.pin("home", "Maya lives in Snorkelbrand", namespace="private")
+        mem.pin("name", "Tom", namespace="other")
+    pinned = ("Vexmortain", "Snorkelbrand")
     assert where_found(store_files(store), CANARIES)  # the scan does see them first
+    assert {word for word in pinned if where_found(store_files(store), [word])} == set(pinned)
     with _memory(store) as mem:
         assert mem.forget_namespace("private") > 0
         assert mem.namespaces() == ["other"]
+        assert mem.profile(namespace="private", history=True) == []
+        assert [e.text for e in mem.profile(namespace="other")] == ["Tom"]
     files = store_files(store)
     assert files
-    assert where_found(files, CANARIES) == []
+    assert where_found(files, (*CANARIES, *pinned)) == []
 
 
 def _rows_of(store: Path, namespace: str) -> dict[str, int]:
@@ -100,8 +108,10 @@ def test_forget_namespace_leaves_no_row_anywhere(tmp_path: Path, encrypted: bool
         for i, canary in enumerate(CANARIES):
             mem.add_many(_turns(f"s{i}", canary), namespace="private")
         mem.add("Tom likes chess.", namespace="other")
+        mem.pin("home", f"Maya lives in {CANARIES[2]}", namespace="private")
         mem.consolidate(namespace="private")
-        assert set(_rows_of(store, "private")) >= {"engrams", "facts", "engram_fts"}
+        wanted = {"engrams", "facts", "engram_fts", "profile_entries"}
+        assert set(_rows_of(store, "private")) >= wanted
         mem.forget_namespace("private")
     assert _rows_of(store, "private") == {}
     assert _rows_of(store, "other")  # the other namespace is untouched

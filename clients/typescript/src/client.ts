@@ -30,6 +30,8 @@ import {
   type MoodOut,
   type Operations,
   type PageOut,
+  type ProfileEntryOut,
+  type ProfileProposalOut,
   type RecallExperiencesIn,
   type SearchIn,
   type ServerOut,
@@ -76,6 +78,8 @@ export type WorkingOptions = QueryOf<"GET /v1/namespaces/{namespace}/sessions/{s
   InNamespace & { session: string };
 export type MoodOptions = QueryOf<"GET /v1/namespaces/{namespace}/mood"> & InNamespace;
 export type AuditOptions = QueryOf<"GET /v1/audit">;
+export type ProfileOptions = QueryOf<"GET /v1/namespaces/{namespace}/profile"> & InNamespace;
+export type PinOptions = InNamespace & { source_id?: string | null };
 export type AtTime = InNamespace & { now?: string | Date | null };
 export type BudgetOptions = BudgetIn & InNamespace;
 /** The search a hit given by its memory's id came from, and when it was judged. */
@@ -254,6 +258,34 @@ export class EngramClient {
   async retag(options: InNamespace = {}): Promise<ConceptOut[]> {
     return (await this.#call("POST /v1/namespaces/{namespace}/concepts/retag", ns(options.namespace)))
       .concepts;
+  }
+
+  // -- the pinned profile (docs/profile.md) -----------------------------------------
+
+  /** Pin `text` under `key`: every context shows it first; a new version when `key` is pinned. */
+  async pin(key: string, text: string, options: PinOptions = {}): Promise<ProfileEntryOut> {
+    const { namespace, ...fields } = options;
+    return this.#call("PUT /v1/namespaces/{namespace}/profile/{key}", { ...ns(namespace), key }, undefined, {
+      text,
+      ...fields,
+    });
+  }
+
+  /** Stop showing `key`; its version, closed (kept in `profile({ history: true })`). */
+  async unpin(key: string, options: InNamespace = {}): Promise<ProfileEntryOut> {
+    return this.#call("DELETE /v1/namespaces/{namespace}/profile/{key}", { ...ns(options.namespace), key });
+  }
+
+  /** The pinned entries by key: now, at `as_of`, or every version with `history`. */
+  async profile(options: ProfileOptions = {}): Promise<ProfileEntryOut[]> {
+    const { namespace, ...query } = options;
+    return (await this.#call("GET /v1/namespaces/{namespace}/profile", ns(namespace), query)).entries;
+  }
+
+  /** Entries proposed from stable facts; accept one with `pin(key, text, { source_id })`. */
+  async profileProposals(options: InNamespace = {}): Promise<ProfileProposalOut[]> {
+    const path = ns(options.namespace);
+    return (await this.#call("GET /v1/namespaces/{namespace}/profile-proposals", path)).proposals;
   }
 
   // -- memory dynamics ------------------------------------------------------------

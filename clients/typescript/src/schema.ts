@@ -8,6 +8,7 @@ export const SERVER_VERSION = "0.1.0";
 /** What the server accepts in each segment of a path; a client checks before sending, as a value such as `..` would name another route. */
 export const PATH_PARAMETERS: Readonly<Record<string, { readonly pattern: RegExp; readonly maxLength: number | null }>> = {
   id: { pattern: new RegExp("^[0-9a-f]{32}$"), maxLength: null },
+  key: { pattern: new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$"), maxLength: 64 },
   namespace: { pattern: new RegExp("^[A-Za-z0-9][A-Za-z0-9._:@-]*$"), maxLength: 128 },
   session: { pattern: new RegExp("^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029][^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"), maxLength: 128 },
 };
@@ -154,6 +155,7 @@ export interface ContextOut {
   tokens: number;
   items: ContextItemOut[];
   mood: MoodOut | null;
+  profile_left_out: string[];
   /** The context rendered for a prompt (``render()``). */
   text: string;
 }
@@ -452,6 +454,44 @@ export interface PageOut {
   namespace: string;
   engrams: EngramOut[];
   next_cursor: string | null;
+}
+
+/** ``Memory.pin``'s text and options (``options.PIN``); the key is the path's. */
+export interface PinIn {
+  /** What the entry says (at most 500 characters). */
+  text: string;
+  /** The fact this entry was proposed from (profile-proposals); leave it out for an entry written by hand. */
+  source_id?: string | null;
+}
+
+/** One version of a pinned profile entry (``engramdb.ProfileEntry``, docs/profile.md). */
+export interface ProfileEntryOut {
+  key: string;
+  text: string;
+  version: number;
+  valid_from: string;
+  valid_to: string | null;
+  source_id: string | null;
+}
+
+export interface ProfileOut {
+  namespace: string;
+  as_of: string | null;
+  history: boolean;
+  entries: ProfileEntryOut[];
+}
+
+/** A profile entry proposed from a stable fact (``engramdb.ProfileProposal``). */
+export interface ProfileProposalOut {
+  key: string;
+  text: string;
+  fact_id: string;
+  pinned: string | null;
+}
+
+export interface ProposalsOut {
+  namespace: string;
+  proposals: ProfileProposalOut[];
 }
 
 /** ``Memory.recall_experiences``'s arguments (``options.RECALL_EXPERIENCES``). */
@@ -914,6 +954,34 @@ export interface Operations {
     query: Record<string, never>;
     body: ListIn;
     response: PageOut;
+  };
+  /** Pin ``text`` under ``key``: a new version when the key is pinned with other text. */
+  "PUT /v1/namespaces/{namespace}/profile/{key}": {
+    path: { key: string; namespace: string; };
+    query: Record<string, never>;
+    body: PinIn;
+    response: ProfileEntryOut;
+  };
+  /** Stop showing ``key``: its version's validity closes now; answers it closed. */
+  "DELETE /v1/namespaces/{namespace}/profile/{key}": {
+    path: { key: string; namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: ProfileEntryOut;
+  };
+  /** The pinned entries by key: now, at ``as_of``, or every version with ``history``. */
+  "GET /v1/namespaces/{namespace}/profile": {
+    path: { namespace: string; };
+    query: { as_of?: string | Date | null; history?: boolean; };
+    body: undefined;
+    response: ProfileOut;
+  };
+  /** Entries proposed from stable facts; accept one by pinning it with its ``source_id``. */
+  "GET /v1/namespaces/{namespace}/profile-proposals": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: ProposalsOut;
   };
 }
 

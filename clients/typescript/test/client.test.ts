@@ -206,6 +206,35 @@ describe("recall", () => {
   });
 });
 
+describe("the pinned profile", () => {
+  it("pins, versions, reads and unpins an entry that every context shows first", async () => {
+    const first = await mem.pin("diet", "vegetarian", { namespace: "ts-profile" });
+    assert.equal(first.version, 1);
+    const second = await mem.pin("diet", "vegan", { namespace: "ts-profile" });
+    assert.equal(second.version, 2);
+    assert.deepEqual(
+      (await mem.profile({ namespace: "ts-profile" })).map((e) => e.text),
+      ["vegan"],
+    );
+    const every = await mem.profile({ namespace: "ts-profile", history: true });
+    assert.deepEqual(
+      every.map((e) => [e.version, e.valid_to === null]),
+      [
+        [1, false],
+        [2, true],
+      ],
+    );
+    const bundle = await mem.context("what do I cook?", { namespace: "ts-profile" });
+    assert.equal(head(bundle.items).text, "diet: vegan");
+    assert.deepEqual(bundle.profile_left_out, []);
+    assert.deepEqual(await mem.profileProposals({ namespace: "ts-profile" }), []);
+    assert.notEqual((await mem.unpin("diet", { namespace: "ts-profile" })).valid_to, null);
+    assert.ok((await failure(mem.unpin("diet", { namespace: "ts-profile" }))) instanceof NotFoundError);
+    const long = failure(mem.pin("diet", "x".repeat(501), { namespace: "ts-profile" }));
+    assert.ok((await long) instanceof LimitExceededError);
+  });
+});
+
 describe("namespaces, budgets and the server", () => {
   it("lists namespaces and their stats, and forgets one", async () => {
     await mem.add("Temporary.", { namespace: "ts-forget" });

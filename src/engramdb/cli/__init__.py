@@ -2,7 +2,7 @@
 
 This module only assembles: the global options live in ``state``, the exit
 codes in ``errors``, the output shapes in ``output``, and each command family
-in its own module (``memories``, ``transfer``, ``admin``, ``demo``, ``keys``,
+in its own module (``memories``, ``profile``, ``transfer``, ``admin``, ``demo``, ``keys``,
 ``learning``, ``serve``). Every command is documented in ``docs/cli.md`` (a test checks it).
 """
 
@@ -20,6 +20,7 @@ from engramdb.cli import (
     learning,
     lessons,
     memories,
+    profile,
     serve,
     transfer,
 )
@@ -67,6 +68,10 @@ app.command("recall-experiences")(lessons.recall_experiences)
 app.command("teach")(lessons.teach)
 app.command("concepts")(lessons.concepts)
 app.command("retag")(lessons.retag)
+app.command("pin")(profile.pin)
+app.command("unpin")(profile.unpin)
+app.command("profile")(profile.profile)
+app.command("profile-proposals")(profile.profile_proposals)
 app.command("backup")(admin.backup)
 app.command("restore")(admin.restore)
 app.command("delete-where")(admin.delete_where)

@@ -40,6 +40,7 @@ from engramdb.formats.reading import Reading
 from engramdb.options import ADD
 from engramdb.security import audit
 from engramdb.store.files import private_file
+from engramdb.transfer import PROFILE_ENTRY
 from engramdb.validation import check_namespace, check_new_memory
 
 __all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
@@ -202,7 +203,8 @@ def write_plan(
         batch = plan.records[start : start + BATCH]
         mem.import_records(batch, batch_size=BATCH, embed=embed)
         for record in batch:
-            counts[record["namespace"]] = counts.get(record["namespace"], 0) + 1
+            if PROFILE_ENTRY not in record:  # a pinned entry's version is no memory
+                counts[record["namespace"]] = counts.get(record["namespace"], 0) + 1
         progress.update(len(batch))
     for target, items in plan.items.items():
         for start in range(0, len(items), BATCH):
@@ -446,6 +448,6 @@ def _write_records(mem: Memory, namespace: str | None, stream: TextIO) -> int:
     count = 0
     for record in mem.export(namespace=namespace):
         stream.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-        count += 1
+        count += PROFILE_ENTRY not in record  # memories; the profile's versions go along
     stream.flush()
     return count

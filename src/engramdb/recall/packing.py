@@ -27,7 +27,7 @@ __all__ = ["HEAD_TOKENS", "KIND_ORDER", "pack"]
 HEAD_TOKENS = 500
 
 #: Reading order of a packed context, by kind.
-KIND_ORDER = ("mood", "fact", "summary", "episode", "working")
+KIND_ORDER = ("profile", "note", "mood", "fact", "summary", "episode", "working")
 
 
 def _adds_nothing(

@@ -1,8 +1,9 @@
 """What ``mem.context`` and ``mem.mood`` are made of: items, working memory, mood.
 
-The facade fetches (working turns, hits, provenance links, the mood); this
-module turns them into labelled ``ContextItem``s with token counts and packs
-them into the budget (``bundle``) and bounds working memory. The mood itself is
+The facade fetches (the pinned profile, working turns, hits, provenance links,
+the mood); this module turns them into labelled ``ContextItem``s with token
+counts, places the profile first (``pinned_first``) and packs the rest into
+what is left of the budget (``bundle``), and bounds working memory. The mood itself is
 read by ``dynamics.mood``; the knapsack is ``recall.packing``. No store access.
 
 Named for the prompt it fills, not for ``search(context=...)``: those
@@ -17,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from engramdb.consolidate.extract import is_exclusive
-from engramdb.model import ContextBundle, ContextItem, Engram, Fact, Hit, Mood
+from engramdb.model import ContextBundle, ContextItem, Engram, Fact, Hit, Mood, ProfileEntry
 from engramdb.recall.packing import pack
 from engramdb.store.base import Link
 
@@ -26,6 +27,8 @@ __all__ = [
     "bundle",
     "hit_items",
     "mood_item",
+    "pinned_first",
+    "profile_items",
     "until_notes",
     "working_items",
 ]
@@ -130,6 +133,57 @@ def mood_item(mood: Mood, score: float, count: Callable[[str], int]) -> ContextI
     return replace(item, tokens=count(item.line()))
 
 
+def profile_items(
+    entries: Sequence[ProfileEntry], count: Callable[[str], int]
+) -> list[ContextItem]:
+    """Pinned entries as items, in the order given: ``[profile] key: text``."""
+    items = [
+        ContextItem(kind="profile", text=f"{e.key}: {e.text}", tokens=0, score=1.0) for e in entries
+    ]
+    return [replace(item, tokens=count(item.line())) for item in items]
+
+
+def pinned_first(
+    entries: Sequence[ProfileEntry], budget_tokens: int, count: Callable[[str], int]
+) -> tuple[list[ContextItem], tuple[str, ...]]:
+    """The profile's items that go first in a context, and the keys left out.
+
+    Every entry when they all fit in ``budget_tokens`` (token counts add up across
+    lines). Otherwise the entries in key order until the first that does not fit,
+    then a ``note`` item naming the keys left out, its room kept before the entries
+    are chosen (the bundle's ``profile_left_out`` names them too, and alone when the
+    budget cannot hold the note): a pinned entry is never left out without a word
+    (docs/profile.md).
+    """
+    ordered = sorted(entries, key=lambda e: e.key)
+    items = profile_items(ordered, count)
+    if sum(item.tokens for item in items) <= budget_tokens:
+        return items, ()
+
+    def note(left_out: Sequence[str]) -> ContextItem:
+        text = f"pinned profile entries left out for the budget: {', '.join(left_out)}"
+        item = ContextItem(kind="note", text=text, tokens=0, score=1.0)
+        return replace(item, tokens=count(item.line()))
+
+    # the note's room before the entries (the longest it can be names every key), unless
+    # even that does not fit: then the entries take the budget and the bundle's field
+    # alone says what is left out
+    room = budget_tokens - note([e.key for e in ordered]).tokens
+    if room < 0:
+        room = budget_tokens
+    shown: list[ContextItem] = []
+    for item in items:
+        if item.tokens > room:
+            break
+        shown.append(item)
+        room -= item.tokens
+    left_out = tuple(e.key for e in ordered[len(shown) :])
+    last = note(left_out)
+    if sum(item.tokens for item in shown) + last.tokens <= budget_tokens:
+        shown.append(last)
+    return shown, left_out
+
+
 def bundle(
     query: str,
     namespace: str,
@@ -142,8 +196,10 @@ def bundle(
     mood: Mood,
     count: Callable[[str], int],
     facts: Iterable[Fact] = (),
+    profile: Sequence[ProfileEntry] = (),
 ) -> ContextBundle:
-    """Working turns, recalled hits and the mood packed into ``budget_tokens``.
+    """The pinned ``profile`` first, then working turns, recalled hits and the mood
+    packed into what the profile leaves of ``budget_tokens``.
 
     ``links`` (the namespace's provenance) let packing drop a fact or summary
     beside a source episode it adds nothing to; ``facts`` (the namespace's)
@@ -160,7 +216,9 @@ def bundle(
         typical = statistics.median(h.score for h in hits) if hits else 1.0
         recalled.append(mood_item(mood, typical, count))
     working = working_items(turns, count, notes)
-    items = pack(working, recalled, budget_tokens, count, sources=sources)
+    pinned, left_out = pinned_first(profile, budget_tokens, count)
+    room = budget_tokens - sum(item.tokens for item in pinned)
+    items = (*pinned, *pack(working, recalled, room, count, sources=sources))
     return ContextBundle(
         query=query,
         namespace=namespace,
@@ -169,4 +227,5 @@ def bundle(
         tokens=count("\n".join(i.line() for i in items)),
         items=items,
         mood=mood if any(i.kind == "mood" for i in items) else None,
+        profile_left_out=left_out,
     )

@@ -60,7 +60,15 @@ from engramdb.model import (
     SignalWeight,
     Version,
 )
-from engramdb.options import ADD, CONSOLIDATE, CONTEXT, DELETE_WHERE, EMBED, FEEDBACK, SEARCH
+from engramdb.options import (
+    ADD,
+    CONSOLIDATE,
+    CONTEXT,
+    DELETE_WHERE,
+    EMBED,
+    FEEDBACK,
+    SEARCH,
+)
 from engramdb.validation import MAX_BUDGET
 
 __all__ = [

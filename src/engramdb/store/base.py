@@ -37,7 +37,8 @@ What a backend implements (the abstract methods of ``Store``):
   consumed marks (``pending_episodes``, ``apply_consolidation``, ``facts``,
   ``links``, ``consumed``, ``restore_consolidation``; ``facts_of`` and
   ``pending_count`` are concrete, a backend overrides them with indexed
-  reads); ``forget_namespace`` removes them all.
+  reads), the pinned profile's versions (``profile``, ``profiled``, ``pin``,
+  ``unpin``, ``restore_profile``; docs/profile.md); ``forget_namespace`` removes them all.
 - **upkeep**: ``check`` (what is damaged, empty when sound) and ``close``.
 
 Optional, each behind a ``Capability``: ``backup`` and ``restore_backup``
@@ -106,7 +107,7 @@ import numpy.typing as npt
 from engramdb.config import EncryptionKey
 from engramdb.errors import StoreError
 from engramdb.filters import Filter
-from engramdb.model import Engram, Fact, NamespaceStats, Version
+from engramdb.model import Engram, Fact, NamespaceStats, ProfileEntry, Version
 from engramdb.store.identity import Held, Repetition
 from engramdb.store.paging import Keyed, PageQuery, listed
 from engramdb.store.records import (
@@ -694,6 +695,42 @@ class Store(ABC):
         facts' structure and bi-temporal validity (for memories already restored),
         provenance links and the episodes' consumed marks. Every id must exist
         in the namespace (``StoreError`` otherwise, nothing written)."""
+
+    # -- the pinned profile (docs/profile.md) ------------------------------------
+
+    @abstractmethod
+    def profile(self, namespace: str) -> list[ProfileEntry]:
+        """Every version of the namespace's profile entries, by key, then version."""
+
+    @abstractmethod
+    def profiled(self) -> list[str]:
+        """The namespaces that hold profile entries (past versions count), sorted."""
+
+    @abstractmethod
+    def pin(
+        self,
+        namespace: str,
+        key: str,
+        text: str,
+        source_id: str | None,
+        now: datetime,
+        admit: Callable[[list[ProfileEntry]], None],
+    ) -> ProfileEntry:
+        """Pin ``text`` under ``key`` in one transaction: the key's current version (if
+        any) closes at ``now`` and ``store.pinning.next_pin``'s version is written,
+        unless it is None (the current one is returned). ``admit`` is called inside the
+        transaction with the current entries as they would be and may refuse by
+        raising: nothing is written then."""
+
+    @abstractmethod
+    def unpin(self, namespace: str, key: str, now: datetime) -> ProfileEntry | None:
+        """Close the key's current version at ``now``; returns it closed, None when
+        the key is not pinned."""
+
+    @abstractmethod
+    def restore_profile(self, namespace: str, entries: Sequence[ProfileEntry]) -> None:
+        """Write exported profile versions as they are, in one transaction; a version
+        the namespace holds already is ``InvalidInputError``, nothing written."""
 
     # -- maintenance ---------------------------------------------------------
 

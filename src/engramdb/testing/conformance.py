@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from engramdb.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from engramdb.filters import Filter, parse
-from engramdb.model import Engram
+from engramdb.model import Engram, ProfileEntry
 from engramdb.store.base import (
     NO_VECTOR,
     Active,
@@ -1761,6 +1761,63 @@ def check_insert_yields_to_held_digests(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_profile_versions(factory: StoreFactory) -> None:
+    """The pinned profile (docs/profile.md): a pin of a pinned key supersedes with a
+    validity interval, the same text changes nothing, an unpin closes; a refusing
+    ``admit`` writes nothing; namespaces are apart; restore writes versions as they
+    are and refuses one held; forget_namespace erases every version."""
+    t0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    t1, t2 = t0 + timedelta(days=1), t0 + timedelta(days=2)
+    seen: list[list[ProfileEntry]] = []
+
+    def admit(entries: list[ProfileEntry]) -> None:
+        seen.append(entries)
+
+    def refuse(entries: list[ProfileEntry]) -> None:
+        raise InvalidInputError("over the limit")
+
+    with _opened(factory) as store:
+        assert store.profile("a") == [], "a new namespace has a profile"
+        first = store.pin("a", "name", "Maya 🌿 'Lopez'; -- not SQL", None, t0, admit)
+        assert first == ProfileEntry("name", "Maya 🌿 'Lopez'; -- not SQL", 1, t0)
+        assert seen[-1] == [first], "admit did not see the profile as it would be"
+        assert store.pin("a", "name", first.text, None, t1, admit) == first, "a repeat wrote"
+        second = store.pin("a", "name", "Maya", None, t1, admit)
+        assert (second.version, second.valid_from, second.valid_to) == (2, t1, None)
+        store.pin("a", "diet", "vegetarian", "f" * 32, t1, admit)
+        assert [e.key for e in seen[-1]] == ["diet", "name"]
+        try:
+            store.pin("a", "job", "nurse", None, t2, refuse)
+        except InvalidInputError:
+            pass
+        else:
+            raise AssertionError("a refusing admit did not stop the pin")
+        store.pin("b", "name", "Tom", None, t0, admit)
+        closed = store.unpin("a", "diet", t2)
+        assert closed == ProfileEntry("diet", "vegetarian", 1, t1, t2, "f" * 32)
+        assert store.unpin("a", "diet", t2) is None, "unpinned twice"
+        assert store.unpin("a", "missing", t2) is None
+        expected = [closed, replace(first, valid_to=t1), second]
+        assert store.profile("a") == expected, "versions of a differ"
+        assert [e.text for e in store.profile("b")] == ["Tom"], "the profile leaked"
+        assert store.profiled() == ["a", "b"]
+        try:
+            store.restore_profile("b", [ProfileEntry("name", "Tom", 1, t0)])
+        except InvalidInputError:
+            pass
+        else:
+            raise AssertionError("restore wrote over a version the namespace holds")
+        with _opened(factory) as other:
+            other.restore_profile("a", expected)
+            assert other.profile("a") == expected, "restore changed the versions"
+        store.insert([make_record("b", "alpha")])
+        store.forget_namespace("b")
+        store.forget_namespace("a")  # a namespace with a profile and no memory
+        assert store.profile("a") == store.profile("b") == [], "forget_namespace left a pin"
+        assert store.profiled() == []
+        _assert_sound(store)
+
+
 ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_round_trip_every_field,
     check_insert_returns_what_it_wrote,
@@ -1802,4 +1859,5 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_matching_is_the_reference_filter,
     check_deferred_vectors,
     check_insert_yields_to_held_digests,
+    check_profile_versions,
 )

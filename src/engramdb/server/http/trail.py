@@ -49,6 +49,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(_NS + r"/fade$"), "fade"),
     ("POST", re.compile(_NS + r"/feedback$"), "feedback"),
     ("DELETE", re.compile(_NS + r"/weights$"), "reset_weights"),
+    ("PUT", re.compile(_NS + r"/profile/[^/]+$"), "pin"),  # the key is content: left out
+    ("DELETE", re.compile(_NS + r"/profile/[^/]+$"), "unpin"),
     ("POST", re.compile(r"/v1/flush$"), "flush"),  # every namespace's queued recalls
 )
 _MCP_PATH = re.compile(r"/mcp/?$")

@@ -1,6 +1,7 @@
 """The MCP tools: remember, recall, list_memories, context, consolidate, facts, delete,
-history, feedback, weights, reset_weights, over one Memory, and the learning tools of
-``server.mcp.lessons`` (experiences and concepts).
+history, feedback, weights, reset_weights, the pinned profile's pin, unpin, profile and
+profile_proposals, over one Memory, and the learning tools of ``server.mcp.lessons``
+(experiences and concepts).
 
 Argument names, defaults and help texts are the library's: each tool takes the
 options of its ``Memory`` method as ``engramdb.options`` defines them
@@ -22,13 +23,13 @@ recalled memory and ``reset_weights`` forgets what feedback taught (write
 access), ``weights`` shows it (read access; docs/learning.md).
 
 The tools that change memory (``remember``, ``consolidate``, ``delete``, ``feedback``,
-``reset_weights``, ``delete_where``) append an audit entry (docs/security.md) with the
-REST verbs (``add``, ``consolidate``, ``delete``, ``feedback``, ``reset_weights``,
-``delete_where``; a dry run changes nothing and is not audited): over HTTP one per
-call, refused ones included, as the key id with the status the REST API would answer;
-over stdio one per call that succeeded, as ``"mcp-stdio"`` with status 0, like a CLI
-command. Never the arguments, and an id or namespace argument only when it has
-the shape of one.
+``reset_weights``, ``delete_where``, ``pin``, ``unpin``) append an audit entry
+(docs/security.md) with the REST verbs (``add``, ``consolidate``, ``delete``,
+``feedback``, ``reset_weights``, ``delete_where``, ``pin``, ``unpin``; a dry run
+changes nothing and is not audited): over HTTP one per call, refused ones included,
+as the key id with the status the REST API would answer; over stdio one per call
+that succeeded, as ``"mcp-stdio"`` with status 0, like a CLI command. Never the
+arguments, and an id or namespace argument only when it has the shape of one.
 
 No ``from __future__ import annotations``: the SDK reads the annotations at
 runtime to build each tool's schema and to inject ``Context``.
@@ -54,6 +55,8 @@ from engramdb.options import (
     FACTS,
     FEEDBACK,
     LIST,
+    PIN,
+    PROFILE,
     SEARCH,
     Operation,
 )
@@ -66,6 +69,13 @@ from engramdb.security.audit import (
 )
 from engramdb.security.keys import LOCAL_ADMIN, ApiKey
 from engramdb.server.mcp.lessons import add_learning_tools
+from engramdb.server.profile import (
+    PinIn,
+    ProfileEntryOut,
+    ProfileOut,
+    ProfileProposalOut,
+    ProposalsOut,
+)
 from engramdb.server.schemas import (
     ConsolidationOut,
     ContextOut,
@@ -105,7 +115,9 @@ _INSTRUCTIONS = (
     "useful, -1 not): recall learns what helps. "
     "`record_experience` keeps what was done in a situation and how well it worked, "
     "`recall_experiences` finds what worked before; `teach` learns a concept from a "
-    "few examples, which `recall` then takes as `concept`."
+    "few examples, which `recall` then takes as `concept`. `pin` keeps a short entry "
+    "(the user's name, a standing preference) in every context, first; `unpin` "
+    "removes it; `profile` lists them, and `profile_proposals` suggests some from facts."
 )
 
 Namespace = Annotated[
@@ -521,5 +533,53 @@ def build_mcp(
         with writing(ctx, namespace, "reset_weights") as write:
             reset = memory.reset_weights(namespace=write.namespace)
         return WeightsOut.of(reset)
+
+    @server.tool()
+    def pin(
+        key: Annotated[str, Field(description="The entry's key, e.g. name or diet.")],
+        text: Annotated[str, PinIn.model_fields["text"]],
+        ctx: Context,
+        namespace: Namespace = None,
+        source_id: Annotated[str | None, Field(description=PIN.help("source_id"))] = None,
+    ) -> ProfileEntryOut:
+        """Pin a short entry that every context shows first (a new version when the key
+        is pinned with other text; nothing is overwritten)."""
+        with writing(ctx, namespace, "pin") as write:
+            entry = memory.pin(key, text, namespace=write.namespace, source_id=source_id)
+        return ProfileEntryOut.of(entry)
+
+    @server.tool()
+    def unpin(
+        key: Annotated[str, Field(description="The entry's key.")],
+        ctx: Context,
+        namespace: Namespace = None,
+    ) -> ProfileEntryOut:
+        """Stop showing a pinned entry; its version is kept, closed."""
+        with writing(ctx, namespace, "unpin") as write:
+            entry = memory.unpin(key, namespace=write.namespace)
+        return ProfileEntryOut.of(entry)
+
+    @server.tool()
+    def profile(
+        ctx: Context,
+        namespace: Namespace = None,
+        as_of: Annotated[IsoTime | None, Field(description=PROFILE.help("as_of"))] = None,
+        history: Annotated[bool, Field(description=PROFILE.help("history"))] = False,
+    ) -> ProfileOut:
+        """The pinned profile by key: now, at ``as_of``, or every version."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            found = memory.profile(namespace=ns, as_of=as_of, history=history)
+        entries = [ProfileEntryOut.of(e) for e in found]
+        return ProfileOut(namespace=ns, as_of=as_of, history=history, entries=entries)
+
+    @server.tool()
+    def profile_proposals(ctx: Context, namespace: Namespace = None) -> ProposalsOut:
+        """Profile entries proposed from stable facts; accept one with ``pin`` and its
+        ``fact_id`` as ``source_id``."""
+        ns = scoped(ctx, namespace, "read")
+        with _translated():
+            found = memory.profile_proposals(namespace=ns)
+        return ProposalsOut(namespace=ns, proposals=[ProfileProposalOut.of(p) for p in found])
 
     return server

@@ -192,6 +192,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS engrams_occurred_rowid ON engrams (namespace, occurred_at, rowid);
     CREATE INDEX IF NOT EXISTS engrams_recorded_rowid ON engrams (namespace, recorded_at, rowid);
     """,
+    # 6: the pinned profile (docs/profile.md, store.postgres.profile): one row per version
+    # of an entry; ``valid_to`` is NULL while the version is the pinned one
+    """
+    CREATE TABLE profile_entries (
+        namespace  text        NOT NULL,
+        key        text        NOT NULL,
+        version    integer     NOT NULL,
+        text       text        NOT NULL,
+        valid_from timestamptz NOT NULL,
+        valid_to   timestamptz,
+        source_id  text,
+        PRIMARY KEY (namespace, key, version)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -48,6 +48,7 @@ from engramdb.store.paging import Keyed, PageQuery
 from engramdb.store.postgres import changes, identities, lexical, listing, rows
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.lexical import terms_of
+from engramdb.store.postgres.profile import ProfileTable
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -61,7 +62,7 @@ _PAGE = 1_000  # memories per query of iter_engrams
 _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 
 
-class PostgresStore(Store):
+class PostgresStore(ProfileTable, Store):
     """Memories in one schema of a PostgreSQL database with pgvector."""
 
     capabilities = frozenset({Capability.ANN, Capability.CONCURRENT_PROCESSES})
@@ -214,6 +215,7 @@ class PostgresStore(Store):
             gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM learned WHERE namespace = %s", (namespace,))
+            conn.execute("DELETE FROM profile_entries WHERE namespace = %s", (namespace,))
             identities.forget(conn, namespace)
             changes.forget(conn, namespace)
         self._catalogs.drop(namespace)

@@ -427,6 +427,23 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX engrams_recorded ON engrams (namespace, recorded_at);
     """,
+    # 19: the pinned profile (docs/profile.md, store/sqlite/profile.py): one row per
+    # version of an entry, found by ``tag`` (the key, or its keyed token in an encrypted
+    # namespace); ``key`` and ``text`` are sealed there. ``valid_to`` is NULL while the
+    # version is the pinned one.
+    """
+    CREATE TABLE profile_entries (
+        namespace  TEXT    NOT NULL,
+        tag        TEXT    NOT NULL,
+        version    INTEGER NOT NULL,
+        key        TEXT    NOT NULL,
+        text       TEXT    NOT NULL,
+        source_id  TEXT,
+        valid_from TEXT    NOT NULL,
+        valid_to   TEXT,
+        PRIMARY KEY (namespace, tag, version)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,7 +34,7 @@ from engramdb.security.crypto import (
     new_params,
 )
 from engramdb.store.codec import seal_emotion, seal_optional
-from engramdb.store.sqlite import checksums, identities, learning, lexical
+from engramdb.store.sqlite import checksums, identities, learning, lexical, profile
 from engramdb.store.sqlite.consolidation import fact_key
 
 if TYPE_CHECKING:
@@ -290,6 +290,7 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
     conn.execute("INSERT OR IGNORE INTO fields_pending SELECT DISTINCT namespace FROM engrams")
     identities.seal(conn, cipher)  # plain digests become keyed tags, keys and counts kept
     learning.seal(conn, cipher)
+    profile.seal(conn, cipher)  # pinned entries are content: sealed like a memory's text
     for rowid, version, eid, ns, text, speaker, metadata in conn.execute(
         "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
         "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"
@@ -397,4 +398,7 @@ def unopenable(conn: sqlite3.Connection, keys: DataKeys) -> list[str]:
                 cipher.open_bytes(value, aad)
             except DecryptionError:
                 failed[table] = failed.get(table, 0) + 1
+    failed_entries = profile.unopenable(conn, cipher_of)
+    if failed_entries:
+        failed["profile_entries"] = failed_entries
     return [f"{table}: {n} values fail to decrypt" for table, n in sorted(failed.items())]

@@ -11,6 +11,7 @@ parts, each a module beside this one:
 - ``rows``: memories, their versions and vectors, deletes, the reads of memories;
 - ``lexical``: the FTS5 index; ``cache``: the in-memory vector index and
   catalog per namespace; ``dynamics``: the dynamics table and budgets;
+  ``profile``: the pinned profile's versions;
 - ``consolidation``: facts, provenance and consumed marks; ``learning``: what a namespace learned;
 - ``sealing``: the keys of an encrypted store; ``maintenance``: checks,
   backups, scrubbing after erasure.
@@ -65,6 +66,7 @@ from engramdb.store.sqlite import (
     lexical,
     maintenance,
     pending,
+    profile,
     rows,
 )
 from engramdb.store.sqlite.cache import (
@@ -89,7 +91,7 @@ from engramdb.store.sqlite.sealing import DataKeys, seal_store
 __all__ = ["DB_FILENAME", "SqliteStore", "database_path", "existing_database"]
 
 
-class SqliteStore(FilteredReads, LearningRows, Store):
+class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
     """A store in one SQLite database file (or ``":memory:"``)."""
 
     capabilities = frozenset(
@@ -415,6 +417,7 @@ class SqliteStore(FilteredReads, LearningRows, Store):
             count = rows.forget_namespace(conn, namespace)
             identities.forget(conn, namespace)
             learning.forget(conn, namespace)
+            profile.forget(conn, namespace)
             # the vector change log names them no more (those erased in steps too)
             forget_changes(conn, namespace)
             self._keys.forget(conn, namespace)  # its data key goes with it

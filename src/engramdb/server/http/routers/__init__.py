@@ -18,6 +18,7 @@ from engramdb.server.http.routers import (
     lessons,
     lifecycle,
     namespaces,
+    profile,
     scopes,
     search,
     server,
@@ -41,4 +42,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     learning.router,
     lifecycle.router,
     scopes.router,
+    profile.router,
 )

@@ -1,0 +1,130 @@
+"""The pinned profile in a PostgresStore: the ``profile_entries`` table (migration 6).
+
+One row per version of an entry (docs/profile.md), as in the SQLite store
+(``store/sqlite/profile.py``): pinning a key again closes the current row's
+``valid_to`` and adds the next version; unpinning closes it. A pin or unpin
+first takes a transaction lock on the namespace's profile, so two writers of
+one namespace's profile take turns and the limits hold across processes.
+``ProfileTable`` is ``PostgresStore``'s share of the ``Store`` methods; which
+version ``pin`` writes is ``store.pinning.next_pin``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from engramdb.errors import InvalidInputError
+from engramdb.model import ProfileEntry
+from engramdb.store.pinning import next_pin
+
+if TYPE_CHECKING:
+    from engramdb.store.postgres.database import Connection, Database
+
+__all__ = ["ProfileTable"]
+
+_COLUMNS = "key, text, version, valid_from, valid_to, source_id"
+
+
+def _read(conn: Connection, namespace: str) -> list[ProfileEntry]:
+    found = conn.execute(
+        f"SELECT {_COLUMNS} FROM profile_entries WHERE namespace = %s ORDER BY key, version",
+        (namespace,),
+    )
+    return [ProfileEntry(*row) for row in found]
+
+
+def _lock(conn: Connection, schema: str, namespace: str) -> None:
+    key = f"{schema}\nprofile\n{namespace}"
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+def _insert(conn: Connection, namespace: str, entry: ProfileEntry) -> None:
+    conn.execute(
+        f"INSERT INTO profile_entries (namespace, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            namespace,
+            entry.key,
+            entry.text,
+            entry.version,
+            entry.valid_from,
+            entry.valid_to,
+            entry.source_id,
+        ),
+    )
+
+
+def _close(conn: Connection, namespace: str, key: str, at: datetime) -> None:
+    conn.execute(
+        "UPDATE profile_entries SET valid_to = %s "
+        "WHERE namespace = %s AND key = %s AND valid_to IS NULL",
+        (at, namespace, key),
+    )
+
+
+class ProfileTable:
+    """The ``Store`` methods of the pinned profile, for ``PostgresStore``."""
+
+    _db: Database
+
+    def profile(self, namespace: str) -> list[ProfileEntry]:
+        with self._db.read() as conn:
+            return _read(conn, namespace)
+
+    def profiled(self) -> list[str]:
+        with self._db.read() as conn:
+            found = conn.execute("SELECT DISTINCT namespace FROM profile_entries ORDER BY 1")
+            return [str(row[0]) for row in found]
+
+    def pin(
+        self,
+        namespace: str,
+        key: str,
+        text: str,
+        source_id: str | None,
+        now: datetime,
+        admit: Callable[[list[ProfileEntry]], None],
+    ) -> ProfileEntry:
+        with self._db.write("pin") as conn:
+            _lock(conn, self._db.schema, namespace)
+            history = _read(conn, namespace)
+            current = {e.key: e for e in history if e.valid_to is None}
+            entry = next_pin(history, key, text, source_id, now)
+            if entry is None:
+                return current[key]
+            admit(sorted({**current, key: entry}.values(), key=lambda e: e.key))
+            _close(conn, namespace, key, now)
+            _insert(conn, namespace, entry)
+            return entry
+
+    def unpin(self, namespace: str, key: str, now: datetime) -> ProfileEntry | None:
+        with self._db.write("unpin") as conn:
+            _lock(conn, self._db.schema, namespace)
+            current = next(
+                (e for e in _read(conn, namespace) if e.key == key and e.valid_to is None), None
+            )
+            if current is None:
+                return None
+            if now < current.valid_from:
+                raise InvalidInputError(
+                    f"now is before profile entry {key!r} was pinned; versions must not overlap"
+                )
+            _close(conn, namespace, key, now)
+            return replace(current, valid_to=now)
+
+    def restore_profile(self, namespace: str, entries: Sequence[ProfileEntry]) -> None:
+        if not entries:
+            return
+        with self._db.write("restore_profile") as conn:
+            _lock(conn, self._db.schema, namespace)
+            held = {(e.key, e.version) for e in _read(conn, namespace)}
+            for entry in entries:
+                if (entry.key, entry.version) in held:
+                    raise InvalidInputError(
+                        f"profile entry {entry.key!r} version {entry.version} is in "
+                        f"namespace {namespace!r} already"
+                    )
+                held.add((entry.key, entry.version))
+                _insert(conn, namespace, entry)
