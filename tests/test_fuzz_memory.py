@@ -244,6 +244,26 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
             "as_of": maybe(times),
         },
     ),
+    # the pinned profile (docs/profile.md)
+    "pin": lambda s: st.fixed_dictionaries(
+        {
+            "key": st.one_of(st.sampled_from(["name", "diet"]), strings, anything),
+            "text": maybe(strings),
+            "namespace": namespaces,
+        },
+        optional={"source_id": maybe(st.one_of(ids(s), strings))},
+    ),
+    "unpin": lambda s: st.fixed_dictionaries(
+        {
+            "key": st.one_of(st.sampled_from(["name", "diet"]), strings, anything),
+            "namespace": namespaces,
+        }
+    ),
+    "profile": lambda s: st.fixed_dictionaries(
+        {"namespace": namespaces},
+        optional={"as_of": maybe(times), "history": maybe(st.one_of(st.booleans(), anything))},
+    ),
+    "profile_proposals": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
     "working": lambda s: st.fixed_dictionaries(
         {"namespace": namespaces, "session": maybe(strings)},
         optional={"max_turns": maybe(numbers), "max_tokens": maybe(numbers)},
@@ -384,6 +404,10 @@ def _call(memory: Memory, name: str, kwargs: dict[str, Any]) -> None:
             result = method(args.pop("text" if name == "add" else "query"), **args)
         elif name == "add_many":
             result = method(args.pop("items"), **args)
+        elif name == "pin":
+            result = method(args.pop("key"), args.pop("text"), **args)
+        elif name == "unpin":
+            result = method(args.pop("key"), **args)
         elif name == "forget_namespace":
             result = method(args.pop("namespace"))
         elif name == "import_record":
