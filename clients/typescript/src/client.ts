@@ -17,6 +17,8 @@ import {
   type ContextIn,
   type ContextOut,
   type CurveOut,
+  type DeleteWhereIn,
+  type DeletionOut,
   type EngramIn,
   type EngramOut,
   type EngramPatch,
@@ -62,6 +64,7 @@ export interface InNamespace {
 export type AddOptions = Omit<EngramIn, "text"> & InNamespace;
 export type AddManyOptions = InNamespace & { embed?: EngramIn["embed"] };
 export type UpdateOptions = EngramPatch & InNamespace;
+export type DeleteWhereOptions = DeleteWhereIn & InNamespace;
 /** A search of one namespace, or of several: `namespaces` or `namespace_prefix`
  * instead of `namespace` (docs/scopes.md). */
 export type SearchOptions = Omit<SearchIn, "query"> &
@@ -148,6 +151,14 @@ export class EngramClient {
   /** Remove a memory with its whole history and index entries. */
   async delete(id: string, options: InNamespace = {}): Promise<void> {
     await this.#call("DELETE /v1/namespaces/{namespace}/engrams/{id}", { ...ns(options.namespace), id });
+  }
+
+  /** Delete every memory that passes the filter (at least one condition), with the
+   * facts and summaries it takes along; `dry_run` reports what would go and deletes
+   * nothing (docs/security.md, "Delete by filter"). */
+  async deleteWhere(options: DeleteWhereOptions): Promise<DeletionOut> {
+    const { namespace, ...fields } = options;
+    return this.#call("POST /v1/namespaces/{namespace}/delete-where", ns(namespace), undefined, fields);
   }
 
   /** Erase a namespace entirely; how many memories it held. */

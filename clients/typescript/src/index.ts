@@ -10,6 +10,7 @@ export {
   type ClientOptions,
   type ContextOptions,
   type CurveOptions,
+  type DeleteWhereOptions,
   type FactsOptions,
   type InNamespace,
   type MoodOptions,

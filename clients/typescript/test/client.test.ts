@@ -245,6 +245,18 @@ describe("namespaces, budgets and the server", () => {
     assert.ok(!(await mem.namespaces()).includes("ts-forget"));
   });
 
+  it("deletes by filter, after a dry run that deletes nothing", async () => {
+    await mem.add("Keep me.", { namespace: "ts-where", speaker: "Ann" });
+    const gone = await mem.add("Drop me.", { namespace: "ts-where", speaker: "Bo" });
+    const dry = await mem.deleteWhere({ namespace: "ts-where", where: { speaker: "Bo" }, dry_run: true });
+    assert.deepEqual([dry.ids, dry.dry_run], [[gone.id], true]);
+    assert.equal((await mem.stats({ namespace: "ts-where" })).engrams, 2);
+    const done = await mem.deleteWhere({ namespace: "ts-where", where: { speaker: "Bo" } });
+    assert.deepEqual(done.ids, [gone.id]);
+    await assert.rejects(mem.get(gone.id, { namespace: "ts-where" }), NotFoundError);
+    await assert.rejects(mem.deleteWhere({ namespace: "ts-where" }), InvalidInputError);
+  });
+
   it("stores a budget, fades, flushes", async () => {
     assert.equal(await mem.budget({ namespace: "ts-budget" }), null);
     const stored = await mem.setBudget({ namespace: "ts-budget", max_memories: 2 });
