@@ -3,8 +3,10 @@ another thread writes into the same namespace come back each exactly once, in or
 
 The rows go in through the store's own write path (``Store.insert``, as the facade
 hands it records) with one precomputed vector, not one embedding each: what is tested
-is the pagination, not the model. PostgreSQL holds 20,000: its inserts cost several
-times SQLite's on this machine, and the keyset query is the same whatever the size.
+is the pagination, not the model. PostgreSQL holds 20,000: a row costs it about three
+times what it costs SQLite here (measured with ``--durations``, 2 shared cores: 20,000
+in 19.7 s against 100,000 in 29.0 s, writes and listing included), and its keyset
+query reads one index range whatever the size.
 """
 
 from __future__ import annotations
