@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import anyio
 import pytest
 
 from engramdb import (
+    AsyncMemory,
     EncryptionKey,
     Engram,
     InvalidInputError,
@@ -159,7 +161,7 @@ def test_encrypted_namespaces_are_searched_together_each_with_its_key(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     settings = Settings(encryption=EncryptionKey.from_text(generate_key()))
-    with Memory(tmp_path / "sealed", settings=settings, embedder=embedder) as sealed:
+    with Memory(str(tmp_path / "sealed"), settings=settings, embedder=embedder) as sealed:
         assert sealed.encrypted
         _seed(sealed, "org-1:user-1", "Pastel")
         _seed(sealed, "org-1:user-2", "Biscuit")
@@ -259,7 +261,7 @@ def test_a_cursor_belongs_to_its_listing(mem: Memory) -> None:
         {"namespace": "org-1:user-1", "kinds": "episode"},
     ):
         with pytest.raises(InvalidInputError, match="another listing"):
-            mem.list(cursor=cursor, **other)  # type: ignore[arg-type]
+            mem.list(cursor=cursor, **other)
     for bad in ("", "x" * 600, "not-a-cursor!", cursor[:-3], "e30"):
         with pytest.raises(InvalidInputError, match="cursor"):
             mem.list(namespace="org-1:user-1", cursor=bad)
@@ -316,7 +318,7 @@ def test_an_encrypted_namespace_lists_in_time_order_and_filters_by_equality(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     settings = Settings(encryption=EncryptionKey.from_text(generate_key()))
-    with Memory(tmp_path / "sealed", settings=settings, embedder=embedder) as sealed:
+    with Memory(str(tmp_path / "sealed"), settings=settings, embedder=embedder) as sealed:
         _seed(sealed, "org-1:user-1", "Pastel")
         found, pages = _every(sealed, namespace="org-1:user-1", limit=2, descending=True)
         assert pages == 3
@@ -326,3 +328,21 @@ def test_an_encrypted_namespace_lists_in_time_order_and_filters_by_equality(
         assert [e.metadata["day"] for e in tom] == [1, 4]
         with pytest.raises(InvalidInputError, match="encrypted"):
             sealed.list(namespace="org-1:user-1", where={"metadata.day": {"$gt": 2}})
+
+
+def test_async_memory_searches_several_and_lists(location: str, embedder: Embedder) -> None:
+    async def scenario() -> None:
+        async with AsyncMemory(location, embedder=embedder) as amem:
+            _seed(amem.memory, "org-1:user-1", "Pastel")
+            _seed(amem.memory, "org-1:user-2", "Biscuit")
+            hits = await amem.search("dog", namespace_prefix="org-1:", limit=4, now=NOW)
+            assert {h.engram.namespace for h in hits} == {"org-1:user-1", "org-1:user-2"}
+            page = await amem.list(namespace="org-1:user-2", limit=4, descending=True)
+            assert [e.metadata["day"] for e in page.engrams] == [5, 4, 3, 2]
+            rest = await amem.list(
+                namespace="org-1:user-2", limit=4, descending=True, cursor=page.next_cursor
+            )
+            assert [e.metadata["day"] for e in rest.engrams] == [1, 0]
+            assert rest.next_cursor is None
+
+    anyio.run(scenario)
