@@ -16,7 +16,7 @@ import pytest
 
 from engramdb.recall.features import SIGNALS
 
-from .conftest import NAMESPACE, SHOTS, Served
+from .conftest import NAMESPACE, SHOTS, Served, conversation
 
 
 def api_client(served: Served, token: str) -> httpx.Client:
@@ -172,8 +172,6 @@ def test_an_admin_sees_the_overview_consolidation_and_audit_log(page: Any, serve
     shot(page, "namespaces")
     page.goto(f"{served.url}/ui#/ns/{NAMESPACE}")
     page.get_by_role("heading", name=re.compile("^Namespace")).wait_for()
-    page.wait_for_load_state("networkidle")
-    shot(page, "overview")
     page.goto(f"{served.url}/ui#/ns/{NAMESPACE}/consolidation")
     page.get_by_role("button", name="Run consolidation now").click()
     page.get_by_role("heading", name="This run").wait_for()
@@ -214,6 +212,39 @@ def test_forgetting_a_namespace_asks_for_its_name_typed(page: Any, served: Serve
     assert page.get_by_role("link", name="scratch", exact=True).count() == 0
     with api_client(served, served.admin) as api:
         assert "scratch" not in api.get("/v1/namespaces").json()["namespaces"]
+
+
+def test_the_timeline_lists_memories_newest_first_and_filters_them(
+    page: Any, served: Served
+) -> None:
+    sign_in(page, served, served.reader)
+    page.goto(f"{served.url}/ui#/ns/{NAMESPACE}/timeline")
+    rows = page.locator("main table tbody tr")
+    page.locator("#timeline-results[aria-busy=false]").wait_for()
+    when = [r.split("\t")[0] for r in rows.all_inner_texts()]
+    assert len(when) > len(conversation())  # episodes, facts and summaries
+    assert when == sorted(when, reverse=True)
+    page.get_by_label("Speaker").fill("Tom")
+    page.get_by_label("Kind").select_option("episode")
+    page.get_by_role("button", name="Apply filters").click()
+    page.locator("#timeline-results[aria-busy=false]").wait_for()
+    toms = [r.split("\t") for r in rows.all_inner_texts()]
+    said = [c for c in conversation() if c["speaker"] == "Tom"]
+    assert len(toms) == len(said)
+    assert {(kind, speaker) for _, kind, speaker, *_ in toms} == {("episode", "Tom")}
+
+
+def test_the_overview_draws_growth_and_the_emotion_map(page: Any, served: Served) -> None:
+    sign_in(page, served, served.reader)
+    page.goto(f"{served.url}/ui#/ns/{NAMESPACE}")
+    emotions = page.locator("svg[aria-label^='Valence by arousal']")
+    emotions.wait_for()
+    episodes = page.locator("dl.figures dd").nth(1).inner_text()
+    assert emotions.locator("circle").count() == int(episodes)
+    assert page.locator("svg[aria-label^='Memories per month']").locator("rect").count() >= 1
+    shot(page, "overview")
+    page.get_by_role("heading", name=re.compile("^Emotion map")).evaluate("h => h.scrollIntoView()")
+    shot(page, "emotion-map")
 
 
 def test_a_write_key_is_refused_the_audit_log(page: Any, served: Served) -> None:
