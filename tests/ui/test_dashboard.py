@@ -180,13 +180,13 @@ def test_an_admin_sees_the_overview_consolidation_and_audit_log(page: Any, serve
     page.goto(f"{served.url}/ui#/ns/{NAMESPACE}/timeline")
     page.get_by_role("heading", name=re.compile("^Timeline")).wait_for()
     page.locator("#timeline-results[aria-busy=false]").wait_for()
+    shot(page, "timeline")
     page.get_by_label("Words or meaning").fill("moved")
     page.get_by_role("button", name="Apply filters").click()
     page.locator("#timeline-results[aria-busy=false]").wait_for()
     found = page.locator("main table").inner_text()
     assert "I just moved to Denver!" in found
     assert "Sounds like a good life." not in found
-    shot(page, "timeline")
     page.goto(f"{served.url}/ui#/audit")
     table = page.get_by_role("table")
     table.wait_for()

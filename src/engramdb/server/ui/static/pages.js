@@ -268,7 +268,7 @@ export async function timeline({ args: [namespace], show }) {
   });
   const render = () => {
     results.replaceChildren(
-      shown.length ? table(ENGRAM_HEADERS, shown.map(engramRow), `${shown.length} memories`) : h("p", {}, "No memory matches."),
+      shown.length ? table(ENGRAM_HEADERS, shown.map(engramRow), shown.length === 1 ? "1 memory" : `${shown.length} memories`) : h("p", {}, "No memory matches."),
     );
   };
   async function load(first) {
