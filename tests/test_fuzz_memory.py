@@ -313,6 +313,19 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
     "reindex": lambda s: st.fixed_dictionaries({"namespace": maybe(namespaces)}),
     "export": lambda s: st.fixed_dictionaries({"namespace": maybe(namespaces)}),
     "import_record": lambda s: st.fixed_dictionaries({"record": record(s)}),
+    "list": lambda s: st.fixed_dictionaries(
+        {"namespace": namespaces},
+        optional={
+            "where": maybe(st.one_of(metadata, st.just({"speaker": "ann"}))),
+            "occurred_after": maybe(times),
+            "occurred_before": maybe(times),
+            "kinds": maybe(st.one_of(st.sampled_from(["episode", "fact", "summary"]), anything)),
+            "order": maybe(st.one_of(st.sampled_from(["occurred_at", "recorded_at"]), anything)),
+            "descending": maybe(st.one_of(st.booleans(), anything)),
+            "limit": maybe(numbers),
+            "cursor": maybe(strings),
+        },
+    ),
     # learning (docs/learning.md): a hit is a Hit or a memory's id with its search's id
     "feedback": lambda s: st.fixed_dictionaries(
         {"hit": st.one_of(ids(s), anything), "reward": numbers, "namespace": namespaces},

@@ -100,7 +100,9 @@ def test_search_refuses_an_unknown_kind_in_one_line(invoke: Invoke) -> None:
     invoke("add", "I live in Boston.")
     refused = invoke("search", "anything", "--kinds", "memo")
     assert refused.exit_code == 2
-    assert "kinds must be among ['episode', 'fact', 'summary']" in refused.stderr
+    assert "kinds must be among ['concept', 'episode', 'experience', 'fact', 'summary']" in (
+        refused.stderr
+    )
 
 
 def test_facts_on_a_missing_store_is_not_found_and_creates_nothing(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ and mode.
 
 Five rules of the library cannot be written in JSON Schema, and cases that break them are
 left out of the positive cases (``_schema_cannot_say``): the ``now`` of a write is at most
-24 hours ahead of the server's clock (``schemas.WRITE_AHEAD``), and no string anywhere in
+24 hours ahead of the server's clock (``schemas.WRITE_AHEAD``; an experience's
+``occurred_at`` is its write's now), and no string anywhere in
 metadata holds a NUL (docs/limits.md), both tested by name in test_bad_input.py; a search's
 ``where`` holds at most 32 conditions in all, operators counted one by one, and its
 ``occurred_after`` is earlier than its ``occurred_before`` (docs/filters.md), both tested
@@ -117,17 +118,25 @@ def _schema_cannot_say(case: schemathesis.Case) -> bool:
     writes = case.method.upper() in ("PATCH", "POST") and not case.path.endswith(
         ("/context", "/engrams", "/batch")
     )
-    if writes and isinstance(now, str) and body.get("reinforce", True) is not False:
-        try:
-            ahead = datetime.fromisoformat(now) > datetime.now(timezone.utc) + WRITE_AHEAD
-        except (ValueError, OverflowError):
-            ahead = False
-        if ahead:
-            return True
+    reinforcing = body.get("reinforce", True) is not False
+    if writes and isinstance(now, str) and reinforcing and _ahead(now):
+        return True
+    # an experience's event time is the now of its write (docs/learning.md)
+    occurred = body.get("occurred_at")
+    if case.path.endswith("/experiences") and isinstance(occurred, str) and _ahead(occurred):
+        return True
     if _filter_cannot_say(body) or (case.path.endswith("/list") and "cursor" in body):
         return True
     items = body.get("items") if isinstance(body.get("items"), list) else [body]
     return any(isinstance(i, dict) and _holds_nul(i.get("metadata")) for i in items)
+
+
+def _ahead(stamp: str) -> bool:
+    """Whether the time is more than ``WRITE_AHEAD`` past the clock."""
+    try:
+        return datetime.fromisoformat(stamp) > datetime.now(timezone.utc) + WRITE_AHEAD
+    except (ValueError, OverflowError):
+        return False
 
 
 def _filter_cannot_say(body: dict[str, Any]) -> bool:

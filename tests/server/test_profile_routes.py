@@ -61,7 +61,7 @@ def test_bad_input_is_4xx_with_a_message_never_a_500(make_app: App) -> None:
         ("put", f"{ALICE}/profile/diet", {"text": "x" * 501}, 413, "limit_exceeded"),
         ("put", f"{ALICE}/profile/diet", {"text": 3}, 422, "invalid_request"),
         ("put", f"{ALICE}/profile/diet", {"text": "x", "extra": 1}, 422, "invalid_request"),
-        ("put", f"{ALICE}/profile/diet", {"text": "x", "source_id": "nope"}, 422, "invalid_input"),
+        ("put", f"{ALICE}/profile/diet", {"text": "x", "source_id": "no"}, 422, "invalid_request"),
         ("put", f"{ALICE}/profile/diet", {"text": "x", "source_id": "0" * 32}, 404, "not_found"),
         ("delete", f"{ALICE}/profile/diet", None, 404, "not_found"),
         ("get", f"{ALICE}/profile?as_of=2024-01-01T00:00:00", None, 422, "invalid_request"),

@@ -8,7 +8,7 @@ help texts come from ``engramdb.options``, response models are built from
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import BaseModel, Field, StrictBool
 
@@ -101,7 +101,7 @@ class TeachIn(_In):
     concept: str = Field(
         min_length=1, description="The concept's name.", json_schema_extra=LABEL_RULE
     )
-    examples: list[str] = Field(
+    examples: list[Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_RULE)]] = Field(
         min_length=1,
         max_length=MAX_EXAMPLES,
         description="Texts that are examples of it: one is enough, more refine it.",

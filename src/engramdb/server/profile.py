@@ -43,7 +43,9 @@ class PinIn(_In):
         # documented; the library refuses longer (413)
         json_schema_extra={"maxLength": MAX_TEXT_CHARS},
     )
-    source_id: str | None = Field(default=None, description=PIN.help("source_id"))
+    source_id: str | None = Field(
+        default=None, description=PIN.help("source_id"), pattern="^[0-9a-f]{32}$"
+    )
 
 
 class ProfileOut(BaseModel):
