@@ -349,7 +349,7 @@ def add_one(store: str, namespace: str, k: int) -> None:
     """The writer process: one generated memory, marked so rankings can leave it out."""
     g = next(scalegen.generate(1, seed=10_000 + k))
     item = g.item | {"metadata": g.item["metadata"] | {"ref": f"write-{k}"}}
-    encrypted = bool(os.environ.get(KEY_ENV))
+    encrypted = bool(os.environ.get(KEY_ENV)) or (Path(store).parent / "master.key").exists()
     with Memory(
         settings=settings_for(Path(store), encrypted=encrypted), embedder=HashEmbedder()
     ) as mem:
