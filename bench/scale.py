@@ -416,6 +416,7 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         say(f"{shape}: reusing the store and plan kept in {work} (ingest figures of that run)")
         ingest_stats = json.loads(ingested.read_text())
         plan = json.loads(plan_path.read_text())
+        args.encrypted = bool(plan["encrypted"])  # the kept store's, whatever the flag says
         if plan["store"] != str(store):  # a copy of the work dir measures the copy
             plan_path.write_text(json.dumps(plan | {"store": str(store)}))
     else:
