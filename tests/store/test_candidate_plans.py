@@ -71,7 +71,7 @@ def test_a_broad_filter_is_counted_not_sorted(store: SqliteStore) -> None:
     (``recall.candidates``): a count that stops at its limit. Reading the first of
     them in insertion order instead sorted every memory that passes an event-time
     bound (most of a million for ``as_of``) at each search."""
-    size = 5
+    size = 3  # FEW pools of 3 are fewer than the 60 that pass
     broad = Filter(occurred_before=T0 + timedelta(days=30))  # all 60 pass
     assert store.count_matching("ns", broad, FEW * size + 1) == FEW * size + 1 < 60
     query = Query.parse("turn 7", EMBEDDER.embed(["turn 7"])[0], T0 + timedelta(days=5))

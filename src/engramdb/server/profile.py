@@ -40,8 +40,8 @@ class PinIn(_In):
 
     text: str = Field(
         description=f"What the entry says (at most {MAX_TEXT_CHARS} characters).",
-        # documented; the library refuses longer (413)
-        json_schema_extra={"maxLength": MAX_TEXT_CHARS},
+        # documented; the library refuses longer (413), and blank or NUL-holding text (422)
+        json_schema_extra={"maxLength": MAX_TEXT_CHARS, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
     )
     source_id: str | None = Field(
         default=None, description=PIN.help("source_id"), pattern="^[0-9a-f]{32}$"
