@@ -109,15 +109,16 @@ def search(
     """
     if not terms or limit <= 0:
         return []
-    ranked = _ranked(conn, cipher, terms)
-    return [] if ranked is None else _of_namespace(conn, namespace, *ranked, limit)
+    return Walk(conn, cipher, namespace, terms, Filter()).read(limit)[1]
 
 
 class Walk:
-    """A filtered read of ``search``'s ranking (``FilteredReads.lexical_search_within``):
-    ranked once, then ``read(depth)`` gives how many of the namespace's first ``depth``
-    rows it read and those of them that pass ``within``, as ``search(..., depth)``
-    followed by the filter would, without ranking again for a deeper read."""
+    """A read of the ranking down to the namespace's rows (``search``; filtered, for
+    ``FilteredReads.lexical_search_within``): ranked once, then ``read(depth)`` gives
+    how many of the namespace's first ``depth`` rows it read and those of them that pass
+    ``within``, without ranking again for a deeper read. The rows read are the whole
+    index's, so the namespace is checked here, best first, a chunk at a time: in a
+    store of one namespace no more than ``depth`` rows are looked up."""
 
     def __init__(
         self,
@@ -227,34 +228,6 @@ def _every(terms: Sequence[_Term] | Sequence[str]) -> str:
     """The FTS5 query for the rows holding every one of ``terms`` in their text or keys."""
     phrases = [t if isinstance(t, str) else t.phrase for t in terms]
     return "{text keys} : (" + " AND ".join(_quoted(phrase) for phrase in phrases) + ")"
-
-
-def _of_namespace(
-    conn: sqlite3.Connection, namespace: str, rowids: I64, scores: F64, limit: int
-) -> list[Candidate]:
-    """The first ``limit`` of the ranked rows that belong to ``namespace``, with their ids.
-
-    The rows read are the whole index's, so the namespace is checked here, best
-    first, a chunk at a time: in a store of one namespace no more than ``limit``
-    rows are looked up."""
-    out: list[Candidate] = []
-    for start in range(0, len(rowids), _CHUNK):
-        chunk = [int(r) for r in rowids[start : start + _CHUNK]]
-        marks = ",".join("?" * len(chunk))
-        ids = dict(
-            conn.execute(
-                f"SELECT rowid, id FROM engrams WHERE rowid IN ({marks}) AND +namespace = ?",
-                (*chunk, namespace),
-            ).fetchall()
-        )
-        out += [
-            Candidate(ids[rowid], float(value))
-            for rowid, value in zip(chunk, scores[start : start + _CHUNK], strict=True)
-            if rowid in ids
-        ]
-        if len(out) >= limit:
-            break
-    return out[:limit]
 
 
 def index_text(
