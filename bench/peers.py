@@ -342,21 +342,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         child["quality"] = score_run(rankings, evidence, child.pop("categories"))
         results[system] = child
         print(line(child), flush=True)
-    return {"systems": results, "machine": machine()}
+    import scale  # bench/scale.py: the CPU, its flags and the load, as the others report them
 
-
-def machine() -> dict[str, Any]:
-    import locomo  # bench/locomo.py
-
-    info = locomo.machine()
-    flags = set()
-    for row in Path("/proc/cpuinfo").read_text().splitlines():
-        if row.startswith("flags"):
-            flags = set(row.split(":", 1)[1].split())
-            break
-    info["flags"] = sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile"})
-    info["load_average"] = os.getloadavg()
-    return info
+    return {"systems": results, "machine": scale.machine()}
 
 
 def line(row: dict[str, Any]) -> str:

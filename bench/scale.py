@@ -732,7 +732,7 @@ def machine() -> dict[str, Any]:
     flags: set[str] = set()
     with contextlib.suppress(OSError):
         text = Path("/proc/cpuinfo").read_text()
-        flags = set(re.findall(r"\b(avx2|avx512f|avx512_vnni|avx_vnni)\b", text))
+        flags = set(re.findall(r"\b(avx2|avx512f|avx512_vnni|avx_vnni|amx_tile)\b", text))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return describe() | {"cpu_flags": sorted(flags), "load_average_1m_at_end": load}
 
