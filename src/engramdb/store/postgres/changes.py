@@ -1,10 +1,12 @@
 """Each namespace's change mark, and the catalogs a process keeps until it moves.
 
-Several processes write one PostgreSQL store (docs/scaling.md). Triggers on
-``engrams`` (migration 3 of ``store.postgres.schema``) give every namespace a
-statement touches a new value of one sequence in ``namespace_changes``, in the
-writing transaction, and delete the values before it that no other writer
-holds. The mark of a namespace is the set of its values a read sees: every
+Several processes write one PostgreSQL store (docs/scaling.md). Statement triggers
+on ``engrams`` (migrations 3 and 7 of ``store.postgres.schema``) give every
+namespace a transaction touches a new value of one sequence in
+``namespace_changes``, at the transaction's first statement on the namespace (a
+later one finds the value its transaction took, by ``xact``, and writes nothing:
+a batch of many INSERTs moves the mark once), and delete the values before it
+that no other writer holds. The mark of a namespace is the set of its values a read sees: every
 committed write adds a value never seen before, so the mark after it differs
 from any mark read before it, whatever order writers commit in (a single
 counter bumped in place would make writers of a namespace wait on each other,

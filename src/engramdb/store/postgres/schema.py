@@ -206,6 +206,34 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, key, version)
     );
     """,
+    # 7: the change mark moves once per namespace and transaction, not once per statement
+    # (store.postgres.changes): a batch written one INSERT a memory moved it once a row.
+    # Each value records the transaction that took it (xid8); a later statement of the
+    # same transaction finds its own value and writes nothing. The value is new to every
+    # reader still, since none sees it before the commit.
+    """
+    ALTER TABLE namespace_changes ADD COLUMN IF NOT EXISTS xact xid8;
+    CREATE OR REPLACE FUNCTION namespaces_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+    DECLARE
+        mine  xid8 := pg_current_xact_id();
+        fresh text[];
+    BEGIN
+        SELECT array_agg(DISTINCT t.namespace) INTO fresh FROM changed t
+        WHERE NOT EXISTS (SELECT 1 FROM namespace_changes c
+                          WHERE c.namespace = t.namespace AND c.xact = mine);
+        IF fresh IS NULL THEN
+            RETURN NULL;
+        END IF;
+        DELETE FROM namespace_changes WHERE ctid IN (
+            SELECT c.ctid FROM namespace_changes c
+            WHERE c.namespace = ANY (fresh)
+            FOR UPDATE SKIP LOCKED);
+        INSERT INTO namespace_changes (namespace, changes, xact)
+            SELECT touched, nextval('namespace_change'), mine FROM unnest(fresh) AS touched;
+        RETURN NULL;
+    END $$;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
