@@ -57,9 +57,11 @@ def test_a_batch_moves_the_mark_once_and_every_commit_moves_it(
     store.insert([make_record("u", f"note {i}") for i in range(1_000)])
     assert _taken(postgres_url, schema) == taken + 1
     moved = _mark(postgres_url, schema, "u")
-    assert moved is not None and moved != mark
+    assert moved is not None
+    assert moved != mark
     again = store.catalog("u")
-    assert again is not cached and len(again.ids) == 1_001
+    assert again is not cached
+    assert len(again.ids) == 1_001
     # two namespaces in one transaction: one value each
     store.insert([make_record(ns, f"{ns} {i}") for i in range(3) for ns in ("u", "v")])
     assert _taken(postgres_url, schema) == taken + 3
