@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import httpx
 from engramdb import Memory, Settings
 from engramdb.formats import locomo
 from engramdb.security.keys import KeyRing, keys_path
+from engramdb.testing.serve import ServeProcess
 from locomo import DEFAULT_DATA, machine
 from metrics import percentile
 
@@ -53,24 +52,6 @@ def load_store(store: Path, data: Path) -> tuple[list[dict[str, Any]], int]:
                 if q.category != 5
             ]
     return requests, turns
-
-
-def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "engramdb", "--store", str(store), "serve"]
-    process = subprocess.Popen(
-        # no background consolidation: the benchmark measures search alone
-        [*command, "--port", "0", "--rate-limit", "0", "--consolidate-every", "0"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        found = re.search(r"serving (http://\S+)", line)
-        if found:
-            return process, found.group(1)
-    raise SystemExit("engram serve did not start")
 
 
 async def run_level(
@@ -133,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         load_s = time.perf_counter() - started
         with KeyRing(keys_path(str(store))) as ring:
             token = ring.create(name="bench", namespaces=[], access="admin").token
-        process, url = start_server(store)
-        try:
+        # no background consolidation: the benchmark measures search alone
+        serve = ["serve", "--port", "0", "--rate-limit", "0", "--consolidate-every", "0"]
+        with ServeProcess.start(["--store", str(store), *serve]) as server:
+            url = server.url(timeout_s=900)  # the model loads: slow on a busy machine
             asyncio.run(run_level(url, token, requests, 4, 2.0))  # warm up
             levels = []
             for clients in args.levels:
@@ -147,9 +130,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{result['errors']} errors)",
                     flush=True,
                 )
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
     report = {
         "benchmark": "http search",

@@ -31,9 +31,7 @@ import argparse
 import json
 import os
 import random
-import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -49,9 +47,8 @@ from psycopg import sql
 from engramdb.config import shown_location
 from engramdb.security.keys import KeyRing, keys_path
 from engramdb.store.postgres import PostgresStore
+from engramdb.testing.serve import ServeProcess
 
-ENGRAM = [sys.executable, "-m", "engramdb"]
-_SERVING = re.compile(r"serving (http://\S+)")
 _WORDS = [
     "garden",
     "piano",
@@ -106,11 +103,11 @@ def main() -> None:
     PostgresStore(args.store, schema=schema).close()  # made once, before the servers race
     with KeyRing(keys_path(location)) as ring:
         token = ring.create(name="bench", namespaces=["*"], access="write").token
-    servers: list[subprocess.Popen[str]] = []
+    servers: list[ServeProcess] = []
     try:
         # all started at once: each loads the model, which takes a while on a busy machine
         servers += [_serve(location, args.consolidate_every) for _ in range(args.servers)]
-        urls = [_url(process) for process in servers]
+        urls = [server.url(timeout_s=900) for server in servers]
         print(f"{len(urls)} servers up: {', '.join(urls)}", file=sys.stderr)
         result = _run(args, urls, token, servers)
         result["invalidation_s"] = _invalidation(urls[1:], token, args.probes)
@@ -118,14 +115,11 @@ def main() -> None:
         result["store"] = "postgresql"
         result["machine"] = _machine()
     finally:
-        for process in servers:
-            if process.poll() is None:
-                process.terminate()
-        for process in servers:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for server in servers:  # all told at once, then each waited for
+            if server.process.poll() is None:
+                server.process.terminate()
+        for server in servers:
+            server.stop(timeout_s=60)
         if not args.keep:
             with psycopg.connect(args.store, autocommit=True) as conn:
                 conn.execute(
@@ -137,40 +131,21 @@ def main() -> None:
         args.out.write_text(text + "\n", encoding="utf-8")
 
 
-def _serve(location: str, consolidate_every: float) -> subprocess.Popen[str]:
-    env = {**os.environ, "ENGRAMDB_STORE": location, "PYTHONUNBUFFERED": "1"}
+def _serve(location: str, consolidate_every: float) -> ServeProcess:
+    env = {**os.environ, "ENGRAMDB_STORE": location}
     env.pop("ENGRAMDB_PATH", None)
-    return subprocess.Popen(
-        [*ENGRAM, "serve", "--port", "0", "--rate-limit", "0", "--no-mcp",
+    return ServeProcess.start(
+        ["serve", "--port", "0", "--rate-limit", "0", "--no-mcp",
          "--consolidate-every", f"{consolidate_every:g}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        env=env,
     )  # fmt: skip
-
-
-def _url(process: subprocess.Popen[str]) -> str:
-    """The URL a starting server prints, once it serves."""
-    assert process.stderr is not None
-    deadline = time.monotonic() + 900  # the model loads: slow on a busy machine
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        found = _SERVING.search(line)
-        if found:
-            # drain the rest of stderr so the server never blocks on a full pipe
-            threading.Thread(target=process.stderr.read, daemon=True).start()
-            return found.group(1)
-    process.kill()
-    raise SystemExit("engram serve did not start:\n" + "".join(seen))
 
 
 def _run(
     args: argparse.Namespace,
     urls: list[str],
     token: str,
-    servers: list[subprocess.Popen[str]],
+    servers: list[ServeProcess],
 ) -> dict[str, Any]:
     tally = Tally()
     dead: set[str] = set()
@@ -225,7 +200,7 @@ def _run(
     if args.kill_at > 0:
         time.sleep(args.seconds * args.kill_at)
         dead.add(urls[0])  # first: a request failing from now on was in flight
-        servers[0].send_signal(signal.SIGKILL)
+        servers[0].process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic() - began
         print(f"killed the server at {urls[0]} after {killed_at:.1f} s", file=sys.stderr)
     time.sleep(max(0.0, args.seconds - (time.monotonic() - began)))

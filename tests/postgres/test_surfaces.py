@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +26,7 @@ from engramdb import Memory, Settings
 from engramdb.cli import app
 from engramdb.cli.state import State
 from engramdb.embed import Embedder
-
-ENGRAM = [sys.executable, "-m", "engramdb"]
-_SERVING = re.compile(r"serving (http://\S+)")
+from engramdb.testing.serve import ENGRAM, ServeProcess
 
 
 @pytest.fixture
@@ -135,12 +130,10 @@ def test_servers_on_one_database_share_keys_and_the_audit_log(
     )  # fmt: skip
     token = json.loads(made.stdout)["token"]
     key_id = token.split("_")[1]
-    server = subprocess.Popen(
-        [*ENGRAM, "serve", "--port", "0", "--rate-limit", "0", "--consolidate-every", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    try:
-        url, said = _wait_for_url(server)
+    with ServeProcess.start(
+        ["serve", "--port", "0", "--rate-limit", "0", "--consolidate-every", "0"], env=env
+    ) as server:
+        url = server.url(timeout_s=300)  # the model loads: slow on a busy machine
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
             added = http.post("/v1/namespaces/u/engrams", json={"text": "Pastel likes the sea."})
@@ -150,26 +143,8 @@ def test_servers_on_one_database_share_keys_and_the_audit_log(
             # a key revoked elsewhere (here: the CLI) is refused at the next request
             assert _engram(cli, location, "keys", "revoke", key_id).exit_code == 0
             assert http.post("/v1/namespaces/u/search", json={"query": "sea"}).status_code == 401
-    finally:
-        server.terminate()
-        _, rest = server.communicate(timeout=60)
+        said = server.stop(timeout_s=60)
     entries = json.loads(_engram(cli, location, "--json", "audit", "-n", "u").output)["entries"]
     assert ("add", key_id, 201) in {(e["action"], e["actor"], e["status"]) for e in entries}
     assert location.split("?")[0].replace(password, "***") in said  # the store it serves
-    assert password not in said + rest + made.stderr
-
-
-def _wait_for_url(process: subprocess.Popen[str]) -> tuple[str, str]:
-    assert process.stderr is not None
-    deadline = time.monotonic() + 300  # the model loads: slow on a busy machine
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        found = _SERVING.search(line)
-        if found:
-            return found.group(1), "".join(seen)
-    process.kill()
-    raise AssertionError("engram serve did not start:\n" + "".join(seen))
+    assert password not in said + made.stderr

@@ -10,11 +10,7 @@ the session's embedder, for the many small bad-input cases.
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +24,7 @@ from engramdb import Memory, Settings
 from engramdb.embed import Embedder
 from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
-
-ENGRAM = [sys.executable, "-m", "engramdb"]
-_SERVING = re.compile(r"serving (http://\S+)")
+from engramdb.testing.serve import ENGRAM, ServeProcess
 
 
 @dataclass(frozen=True)
@@ -74,46 +68,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     admin = mint(store, "admin", "admin")
     alice = mint(store, "alice-app", "write", "alice")
     bob = mint(store, "bob-app", "write", "bob")
-    process = subprocess.Popen(
-        # no background consolidation: tests see only what they ask for
-        [*ENGRAM, "--store", str(store), "serve", *SERVE_OPTIONS],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        url = _wait_for_url(process)
-        yield LiveServer(url=url, store=store, admin=admin, alice=alice, bob=bob)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a hung shutdown
-            process.kill()
-            process.wait()
-
-
-def _wait_for_url(process: subprocess.Popen[str]) -> str:
-    assert process.stderr is not None
-    deadline = time.monotonic() + 90
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        found = _SERVING.search(line)
-        if found:
-            url = found.group(1)
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        return url
-                except httpx.TransportError:
-                    time.sleep(0.1)
-    process.kill()
-    raise AssertionError("engram serve did not start:\n" + "".join(seen))
+    # no background consolidation: tests see only what they ask for
+    with ServeProcess.start(["--store", str(store), "serve", *SERVE_OPTIONS]) as server:
+        yield LiveServer(url=server.url(), store=store, admin=admin, alice=alice, bob=bob)
 
 
 @dataclass(frozen=True)

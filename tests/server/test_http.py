@@ -7,6 +7,8 @@ import subprocess
 import httpx
 import pytest
 
+from engramdb.testing.serve import ServeProcess
+
 from .conftest import ENGRAM, LiveServer, engram, mint
 
 WHEN = "2024-03-23T10:15:00Z"
@@ -179,3 +181,12 @@ def test_serve_refuses_to_start_unsafely(tmp_path: object, args: list[str], mess
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_a_server_that_exits_before_serving_fails_the_wait_with_what_it_said(
+    tmp_path: object,
+) -> None:
+    with ServeProcess.start(["--store", str(tmp_path), "serve", "--port", "0"]) as server:
+        with pytest.raises(AssertionError, match=r"(?s)did not start:\n.*no API keys"):
+            server.url()
+        assert server.process.poll() is not None

@@ -10,23 +10,19 @@ another): Playwright's own browser download is never used. Without Chromium or t
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from engramdb import Memory
 from engramdb.embed import Embedder
 from engramdb.security.keys import KeyRing, keys_path
+from engramdb.testing.serve import ServeProcess
 
 REQUIRE_BROWSER = os.environ.get("ENGRAMDB_REQUIRE_BROWSER") == "1"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,7 +32,6 @@ NAMESPACE = "maya"
 T0 = datetime(2024, 1, 8, 9, 0, tzinfo=timezone.utc)
 # no background consolidation: the tests see only what they ask for
 SERVE = ("serve", "--port", "0", "--rate-limit", "0", "--consolidate-every", "0")
-_SERVING = re.compile(r"serving (http://\S+)")
 
 
 def _refusal() -> str | None:
@@ -113,22 +108,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
         admin = ring.create(name="ops", namespaces=[], access="admin").token
         writer = ring.create(name="maya-app", namespaces=[NAMESPACE], access="write").token
         reader = ring.create(name="maya-viewer", namespaces=[NAMESPACE], access="read").token
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engramdb", "--store", str(store), *SERVE],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield Served(_wait_for_url(process), admin, writer, reader)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a hung shutdown
-            process.kill()
-            process.wait()
+    with ServeProcess.start(["--store", str(store), *SERVE]) as server:
+        yield Served(server.url(), admin, writer, reader)
 
 
 @pytest.fixture(scope="session")
@@ -153,25 +134,3 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
     # a refused request logs its status as a console error: those are expected here
     assert [e for e in errors if "status of 4" not in e] == []
-
-
-def _wait_for_url(process: subprocess.Popen[str]) -> str:
-    assert process.stderr is not None
-    deadline = time.monotonic() + 90
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        found = _SERVING.search(line)
-        if found:
-            url = found.group(1)
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        return url
-                except httpx.TransportError:
-                    time.sleep(0.1)
-    process.kill()
-    raise AssertionError("engram serve did not start:\n" + "".join(seen))
