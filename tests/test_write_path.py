@@ -1,10 +1,11 @@
 """A write whose vector follows (docs/write-path.md): committed and found by its words at
-once, embedded by the background embedder, resumed after a restart."""
+once, embedded by the background embedder, resumed after a restart; on SQLite and on
+PostgreSQL (``location``, ``place``: tests/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +18,15 @@ HAPPY = "I adopted a puppy today and I am so happy, it is wonderful!"
 HIKE = "We went hiking in the Alps last summer with my brother Tom."
 
 
-def _memory(embedder: Embedder, where: str = ":memory:", **settings: object) -> Memory:
+def _memory(embedder: Embedder, where: str, **settings: object) -> Memory:
     return Memory(where, embedder=embedder, settings=Settings(**settings))  # type: ignore[arg-type]
 
 
-def test_a_later_write_is_found_by_its_words_then_by_its_meaning(embedder: Embedder) -> None:
-    with _memory(embedder) as mem:
+def test_a_later_write_is_found_by_its_words_then_by_its_meaning(
+    embedder: Embedder, location: str
+) -> None:
+    with _memory(embedder, location) as mem:
+        mem._catchup.close()  # nothing embeds until the store is opened again
         added = mem.add(HAPPY, embed="later", occurred_at=T)
         mem.add(HIKE, embed="later", occurred_at=T)
         assert added.emotion == "neutral", "the label needs the vector: stated until it comes"
@@ -30,6 +34,7 @@ def test_a_later_write_is_found_by_its_words_then_by_its_meaning(embedder: Embed
         assert hits[0].engram.id == added.id
         assert hits[0].explain.without_vector
         assert "ranked without its vector" in str(hits[0].explain)
+    with _memory(embedder, location) as mem:
         mem.flush()
         assert mem.stats().pending_vectors == 0
         assert mem.store.vectors("default", [added.id]).any()
@@ -39,8 +44,11 @@ def test_a_later_write_is_found_by_its_words_then_by_its_meaning(embedder: Embed
         assert mem.check() == []
 
 
-def test_what_the_vector_derives_is_what_an_embedded_write_has(embedder: Embedder) -> None:
-    with _memory(embedder) as now, _memory(embedder) as later:
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_what_the_vector_derives_is_what_an_embedded_write_has(
+    embedder: Embedder, place: Callable[[str], str], kind: str
+) -> None:
+    with _memory(embedder, place(kind)) as now, _memory(embedder, place(kind)) as later:
         for text in (HIKE, HAPPY):
             now.add(text, occurred_at=T)
             later.add(text, occurred_at=T, embed="later")
@@ -54,7 +62,8 @@ def test_what_the_vector_derives_is_what_an_embedded_write_has(embedder: Embedde
                 b.valence,
                 b.arousal,
             )
-            # novelty against a stored (int8) vector or an unstored one: the same to 1e-4
+            # novelty against a stored (int8, float16) vector or an unstored one: the same
+            # to 1e-4
             assert a.importance == pytest.approx(b.importance, abs=1e-4)
             assert a.stability_days == pytest.approx(b.stability_days, rel=1e-3)
             got = later.store.vectors("default", [b.id])[0]
@@ -62,8 +71,8 @@ def test_what_the_vector_derives_is_what_an_embedded_write_has(embedder: Embedde
             assert float(np.dot(got, want)) == pytest.approx(float(np.dot(want, want)), rel=1e-3)
 
 
-def test_the_callers_importance_and_emotion_stand(embedder: Embedder) -> None:
-    with _memory(embedder) as mem:
+def test_the_callers_importance_and_emotion_stand(embedder: Embedder, location: str) -> None:
+    with _memory(embedder, location) as mem:
         added = mem.add(HAPPY, embed="later", importance=0.2, emotion="sadness")
         mem.flush()
         stored = mem.get(added.id)
@@ -71,8 +80,10 @@ def test_the_callers_importance_and_emotion_stand(embedder: Embedder) -> None:
         assert stored.stability_days == added.stability_days
 
 
-def test_the_store_setting_is_the_default_and_a_call_overrides_it(embedder: Embedder) -> None:
-    with _memory(embedder, embed="later") as mem:
+def test_the_store_setting_is_the_default_and_a_call_overrides_it(
+    embedder: Embedder, location: str
+) -> None:
+    with _memory(embedder, location, embed="later") as mem:
         mem.add(HAPPY)
         mem.add(HIKE, embed="now")
         assert mem.stats().pending_vectors in (0, 1)  # the embedder may have caught up
@@ -81,7 +92,7 @@ def test_the_store_setting_is_the_default_and_a_call_overrides_it(embedder: Embe
 
 
 def test_an_unknown_embed_value_is_refused(embedder: Embedder) -> None:
-    with _memory(embedder) as mem:
+    with _memory(embedder, ":memory:") as mem:
         with pytest.raises(InvalidInputError, match="embed must be one of now, later"):
             mem.add(HAPPY, embed="soon")
         with pytest.raises(InvalidInputError, match="embed"):
@@ -90,9 +101,9 @@ def test_an_unknown_embed_value_is_refused(embedder: Embedder) -> None:
 
 
 def test_pending_vectors_outlive_the_process_and_resume_at_open(
-    embedder: Embedder, tmp_path: Path
+    embedder: Embedder, location: str
 ) -> None:
-    where = str(tmp_path / "store")
+    where = location
     with _memory(embedder, where) as mem:
         mem._catchup.close()  # stopped, as a process killed before it embedded anything
         written = mem.add_many([{"text": HAPPY}, {"text": HIKE}], embed="later")
@@ -110,8 +121,8 @@ def test_pending_vectors_outlive_the_process_and_resume_at_open(
         assert mem.get(written[0].id).emotion == "joy"
 
 
-def test_delete_and_update_while_pending(embedder: Embedder) -> None:
-    with _memory(embedder) as mem:
+def test_delete_and_update_while_pending(embedder: Embedder, location: str) -> None:
+    with _memory(embedder, location) as mem:
         mem._catchup.close()
         doomed = mem.add(HAPPY, embed="later")
         changed = mem.add(HIKE, embed="later")
@@ -122,19 +133,22 @@ def test_delete_and_update_while_pending(embedder: Embedder) -> None:
         assert mem.check() == []
 
 
-def test_import_records_leaves_the_vectors_to_the_embedder(embedder: Embedder) -> None:
-    with _memory(embedder) as source:
+def test_import_records_leaves_the_vectors_to_the_embedder(
+    embedder: Embedder, location: str, place: Callable[[str], str]
+) -> None:
+    with _memory(embedder, ":memory:") as source:
         source.add(HAPPY, occurred_at=T)
         source.add(HIKE, occurred_at=T, importance=0.7)
         records = list(source.export())
         kept = [
             (e.id, e.importance, e.emotion, e.stability_days) for e in source.store.iter_engrams()
         ]
-    with _memory(embedder) as target:
+    with _memory(embedder, location) as target:
         target._catchup.close()
         assert target.import_records(records) == 2
         assert target.stats().pending_vectors == 2
-    with _memory(embedder) as target:
+    kind = "sqlite" if location.startswith("/") else "postgres"
+    with _memory(embedder, place(kind)) as target:
         assert target.import_records(records) == 2
         target.flush()
         assert target.stats().pending_vectors == 0

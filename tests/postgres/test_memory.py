@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -109,3 +113,40 @@ def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError, match="cannot connect") as caught:
         PostgresStore("postgresql://someone:s3cret-word@127.0.0.1:1/nowhere")
     assert "s3cret-word" not in str(caught.value)
+
+
+def test_a_process_killed_before_the_vectors_leaves_them_pending(
+    postgres_url: str, schema: str, embedder: Embedder
+) -> None:
+    # docs/write-path.md: the store's pending set is the queue. A real process writes
+    # without vectors and is killed (SIGKILL) before embedding any; the next process to
+    # open the store for writing finds them pending and embeds them.
+    at = _at(postgres_url, schema)
+    code = textwrap.dedent(f"""
+        import os, signal
+        from engramdb import Memory, Settings
+        settings = Settings(path={at!r}, background_embedder=False)
+        mem = Memory(settings=settings)
+        mem.add_many(
+            [{{"text": "I adopted a rescue dog called Pastel."}},
+             {{"text": "The weather in Lisbon was sunny all week."}}],
+            namespace="u", embed="later",
+        )
+        print("written", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    child = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert child.stdout.strip() == "written"
+    with Memory(at, read_only=True) as reader:
+        assert reader.stats(namespace="u").pending_vectors == 2
+        assert reader.check() == [], "a pending memory is not damage"
+    with Memory(at, embedder=embedder) as mem:
+        mem.flush()
+        assert mem.stats(namespace="u").pending_vectors == 0
+        assert mem._catchup.embedded == 2
+        hits = mem.search("What pet did I get?", namespace="u", reinforce=False)
+        assert hits[0].engram.text == "I adopted a rescue dog called Pastel."
+        assert not hits[0].explain.without_vector

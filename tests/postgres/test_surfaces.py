@@ -148,3 +148,32 @@ def test_servers_on_one_database_share_keys_and_the_audit_log(
     assert ("add", key_id, 201) in {(e["action"], e["actor"], e["status"]) for e in entries}
     assert location.split("?")[0].replace(password, "***") in said  # the store it serves
     assert password not in said + made.stderr
+
+
+def test_import_no_wait_leaves_the_vectors_pending_for_the_next_open(
+    cli: CliRunner, location: str, embedder: Embedder, tmp_path: Path
+) -> None:
+    # docs/write-path.md: the command writes without vectors and returns; the store keeps
+    # them pending, found by their words, until a process that embeds opens it
+    lines = [
+        "My dog Pastel is a greyhound.",
+        "The weather in Lisbon was sunny.",
+        "We booked a cabin by the lake for August.",
+    ]
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("".join(json.dumps({"text": line}) + "\n" for line in lines))
+    result = _engram(cli, location, "--json", "import", "--no-wait", "-n", "u", str(notes))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["imported"] == 3
+    with Memory(location, read_only=True) as reader:
+        assert reader.stats(namespace="u").pending_vectors == 3
+        hits = reader.search("greyhound", namespace="u", reinforce=False)
+        assert hits[0].engram.text == lines[0]
+        assert hits[0].explain.without_vector
+    with Memory(location, embedder=embedder) as mem:
+        mem.flush()  # the background embedder started at open
+        assert mem.stats(namespace="u").pending_vectors == 0
+        hits = mem.search("holiday house near water", namespace="u", reinforce=False)
+        assert hits[0].engram.text == lines[2]
+        assert not hits[0].explain.without_vector
+        assert mem.check() == []

@@ -1670,7 +1670,7 @@ def check_deferred_vectors(factory: StoreFactory) -> None:
     """A memory written without its vector (docs/write-path.md) is stored and found by its
     words, pending until ``set_vectors`` writes the vector and what is derived from it.
 
-    A backend without ``Capability.DEFERRED_VECTORS`` (PostgresStore so far) holds
+    A backend without ``Capability.DEFERRED_VECTORS`` holds
     nothing pending and refuses arrivals: the facade embeds before it writes there."""
     with _opened(factory) as store:
         if Capability.DEFERRED_VECTORS not in store.capabilities:

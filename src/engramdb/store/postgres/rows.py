@@ -148,7 +148,8 @@ def insert(
 ) -> list[int]:
     """Write each record as a memory whose current version is the one of ``versions``
     beside it (its number and start); their rows, in order. Each memory is numbered
-    after the last of its session (``seq``)."""
+    after the last of its session (``seq``). A record without its vector
+    (``EngramRecord.pending``) is written with none and joins ``vectors_pending``."""
     last: dict[tuple[str, str | None], int] = {}
     params = []
     for record, current in zip(records, versions, strict=True):
@@ -172,7 +173,7 @@ def insert(
                 current.valid_from,
                 current.version,
                 record.model_id,
-                vector_of(record.vector),
+                None if record.pending else vector_of(record.vector),
                 terms_of(record.text, record.keys),
                 record.stability_days,
                 record.importance,
@@ -191,6 +192,17 @@ def insert(
             rowids.append(int(row[0]))
             if not cur.nextset():
                 break
+        waiting = [
+            (rowid, r.importance_given, r.emotion_given)
+            for rowid, r in zip(rowids, records, strict=True)
+            if r.pending
+        ]
+        if waiting:  # their vectors follow (docs/write-path.md, store.postgres.pending)
+            cur.executemany(
+                "INSERT INTO vectors_pending (engram_rowid, importance_given, emotion_given) "
+                "VALUES (%s, %s, %s)",
+                waiting,
+            )
     return rowids
 
 
@@ -224,7 +236,8 @@ def new_version(
     at: datetime,
 ) -> None:
     """Close the memory's current version at ``at`` and write ``change`` as its current
-    one, numbered ``version``: row, history, vector and terms."""
+    one, numbered ``version``: row, history, vector and terms. A memory whose vector was
+    pending is no longer: the new version's is written."""
     conn.execute(
         "UPDATE versions SET valid_to = %s WHERE engram_rowid = %s AND valid_to IS NULL",
         (at, rowid),
@@ -258,6 +271,7 @@ def new_version(
             rowid,
         ),
     )
+    conn.execute("DELETE FROM vectors_pending WHERE engram_rowid = %s", (rowid,))
 
 
 def delete(conn: Connection, rowid: int) -> list[int]:
@@ -334,7 +348,8 @@ def catalog(conn: Connection, where: str, params: Sequence[Any], dims: int) -> C
         occurred.append(occurred_at.timestamp())
         texts.append(text)
         documents.append(f"{text} {keys}".strip())
-        vectors[i] = embedding.to_numpy()
+        if embedding is not None:  # None: pending, zeros until it comes
+            vectors[i] = embedding.to_numpy()
         states.append(
             DynamicState(
                 float(stability), float(importance), float(valence), float(arousal), emotion,

@@ -234,6 +234,19 @@ MIGRATIONS: tuple[str, ...] = (
         RETURN NULL;
     END $$;
     """,
+    # 8: memories written without their vector (docs/write-path.md,
+    # store.postgres.pending): their embedding is NULL until it comes, and a row here
+    # says whether the caller gave the importance and emotion (they stand) or they are
+    # derived from the vector when it arrives (SQLite: migration 15). HNSW leaves NULLs
+    # out of the graph; an exact scan skips them.
+    """
+    ALTER TABLE engrams ALTER COLUMN embedding DROP NOT NULL;
+    CREATE TABLE vectors_pending (
+        engram_rowid     bigint  PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
+        importance_given boolean NOT NULL,
+        emotion_given    boolean NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

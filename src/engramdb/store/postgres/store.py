@@ -7,11 +7,12 @@ candidates from ``store.postgres.lexical``, the catalog a ranking reads. Every
 statement names the namespace. The SQL of rows is ``store.postgres.rows``; the
 connection and migrations are ``store.postgres.database``.
 
-Not here yet (docs/postgres.md, "What is not done yet"): encryption at rest,
-a per-namespace cache of the catalog between writes, the indexed reads of a
-two-stage search (``count``, ``catalog_of``, ``around``, ... use ``Store``'s
-defaults, which read the catalog), a connection pool, change notices between
-processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
+Memories written without their vector (docs/write-path.md) are
+``store.postgres.pending``'s. Not here yet (docs/postgres.md, "What is not done
+yet"): encryption at rest, a per-namespace cache of the catalog between writes,
+the indexed reads of a two-stage search (``count``, ``catalog_of``, ``around``,
+... use ``Store``'s defaults, which read the catalog), a connection pool, change
+notices between processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ from engramdb.store.base import (
     Held,
     Learned,
     Link,
+    PendingVector,
     Repetition,
     Store,
+    VectorArrival,
     VersionRecord,
 )
 from engramdb.store.identity import content_identity
 from engramdb.store.paging import Keyed, PageQuery
-from engramdb.store.postgres import changes, identities, lexical, listing, rows
+from engramdb.store.postgres import changes, identities, lexical, listing, pending, rows
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.lexical import terms_of
 from engramdb.store.postgres.profile import ProfileTable
@@ -65,7 +68,9 @@ _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 class PostgresStore(ProfileTable, Store):
     """Memories in one schema of a PostgreSQL database with pgvector."""
 
-    capabilities = frozenset({Capability.ANN, Capability.CONCURRENT_PROCESSES})
+    capabilities = frozenset(
+        {Capability.ANN, Capability.CONCURRENT_PROCESSES, Capability.DEFERRED_VECTORS}
+    )
 
     def __init__(
         self,
@@ -147,6 +152,22 @@ class PostgresStore(ProfileTable, Store):
         rows.insert_version(conn, zip(rowids, firsts, strict=True))
         for rowid, r in zip(rowids, records, strict=True):
             identities.write(conn, r.namespace, rowid, r.identity, r.idempotency, r.request)
+
+    # -- vectors that follow their memory (docs/write-path.md) ----------------
+
+    def pending_vectors(self, limit: int) -> list[PendingVector]:
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            return pending.oldest(conn, limit)
+
+    def set_vectors(self, namespace: str, arrivals: Sequence[VectorArrival]) -> int:
+        if not arrivals:
+            return 0
+        with self._db.write("set_vectors") as conn:
+            # in id order: two processes embedding the same memories lock them alike
+            ordered = sorted(arrivals, key=lambda arrival: arrival.id)
+            return sum(pending.arrive(conn, namespace, arrival) for arrival in ordered)
 
     def identified(self, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
         if not digests:
@@ -312,7 +333,7 @@ class PostgresStore(ProfileTable, Store):
             # a materialized scan of the namespace: the planner cannot take the index
             found = conn.execute(
                 "WITH near AS MATERIALIZED (SELECT rowid, id, embedding <=> %s AS distance "
-                "FROM engrams WHERE namespace = %s) "
+                "FROM engrams WHERE namespace = %s AND embedding IS NOT NULL) "
                 "SELECT id, 1 - distance FROM near ORDER BY distance, rowid LIMIT %s",
                 (query, namespace, limit),
             ).fetchall()
@@ -325,7 +346,7 @@ class PostgresStore(ProfileTable, Store):
             conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             found = conn.execute(
                 "SELECT id, 1 - (embedding <=> %s) FROM engrams WHERE namespace = %s "
-                "ORDER BY embedding <=> %s LIMIT %s",
+                "AND embedding IS NOT NULL ORDER BY embedding <=> %s LIMIT %s",
                 (query, namespace, query, limit),
             ).fetchall()
             found.sort(key=lambda row: -float(row[1]))  # relaxed order: nearly sorted
@@ -341,7 +362,7 @@ class PostgresStore(ProfileTable, Store):
                 ).fetchall()
             )
         for i, engram_id in enumerate(ids):
-            if engram_id in found:
+            if found.get(engram_id) is not None:  # None: pending (docs/write-path.md)
                 out[i] = found[engram_id].to_numpy()
         return out
 
@@ -400,6 +421,7 @@ class PostgresStore(ProfileTable, Store):
                 "WHERE e.namespace = %s",
                 (namespace,),
             ).fetchone()
+            waiting = pending.count(conn, namespace)
         assert row is not None
         assert versions is not None
         return NamespaceStats(
@@ -409,11 +431,15 @@ class PostgresStore(ProfileTable, Store):
             sessions=int(row[1]),
             first_occurred_at=row[2],
             last_occurred_at=row[3],
+            pending_vectors=waiting,
         )
 
     def model_ids(self) -> set[str]:
         with self._db.read() as conn:
-            return {str(m) for (m,) in conn.execute("SELECT DISTINCT model_id FROM engrams")}
+            found = conn.execute(
+                "SELECT DISTINCT model_id FROM engrams WHERE embedding IS NOT NULL"
+            )
+            return {str(m) for (m,) in found}
 
     # -- memory dynamics (docs/dynamics.md) -------------------------------------
 
@@ -642,8 +668,9 @@ class PostgresStore(ProfileTable, Store):
         return len(found)
 
     def check(self) -> list[str]:
-        """Memories whose current version is missing from their history, or whose
-        lexical terms are not those of their text and keys."""
+        """Memories whose current version is missing from their history, whose
+        lexical terms are not those of their text and keys, or that have no vector
+        and are not pending (docs/write-path.md: a pending memory is not damage)."""
         problems = []
         with self._db.read() as conn:
             row = conn.execute(
@@ -652,6 +679,18 @@ class PostgresStore(ProfileTable, Store):
             ).fetchone()
             if row is not None and row[0]:
                 problems.append(f"history: {row[0]} memories without their current version")
+            row = conn.execute(
+                "SELECT count(*) FROM engrams e WHERE e.embedding IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM vectors_pending p WHERE p.engram_rowid = e.rowid)"
+            ).fetchone()
+            if row is not None and row[0]:
+                problems.append(f"vectors: {row[0]} memories without a vector, not pending")
+            row = conn.execute(
+                "SELECT count(*) FROM vectors_pending p JOIN engrams e "
+                "ON e.rowid = p.engram_rowid WHERE e.embedding IS NOT NULL"
+            ).fetchone()
+            if row is not None and row[0]:
+                problems.append(f"vectors: {row[0]} pending memories with a vector")
             stale = sum(
                 1
                 for terms, text, keys in conn.execute("SELECT terms, text, keys FROM engrams")
