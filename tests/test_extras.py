@@ -165,6 +165,7 @@ def test_a_server_missing_an_extra_answers_501_and_the_client_raises_it(tmp_path
     [
         ("engramdb.integrations.langchain", "langchain_core", "langchain"),
         ("engramdb.integrations.llamaindex", "llama_index", "llamaindex"),
+        ("engramdb.integrations.langgraph", "langgraph", "langgraph"),
     ],
 )
 def test_an_adapter_without_its_framework_raises_missing_extra_error(

@@ -59,6 +59,7 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "engramdb.store.postgres": ("postgres", "the PostgreSQL store, psycopg 3 and pgvector"),
     "engramdb.integrations.langchain": ("langchain", "a LangChain retriever (langchain-core)"),
     "engramdb.integrations.llamaindex": ("llamaindex", "LlamaIndex's retriever and memory block"),
+    "engramdb.integrations.langgraph": ("langgraph", "a LangGraph store (BaseStore)"),
 }
 
 
@@ -163,7 +164,11 @@ def third_party(name: str) -> str | None:
 def distribution(top: str) -> str:
     dists = packages_distributions().get(top)
     assert dists, f"module {top!r} is not installed here: cannot tell which distribution it is"
-    return str(canonicalize_name(dists[0]))
+    names = [str(canonicalize_name(d)) for d in dists]
+    # A package several distributions share (``langgraph``: langgraph, langgraph-checkpoint,
+    # langgraph-prebuilt) is the one named after it, which installs the others.
+    own = str(canonicalize_name(top))
+    return own if own in names else names[0]
 
 
 @cache

@@ -37,6 +37,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "client": ("httpx",),
     "fp32": ("safetensors",),
     "langchain": ("langchain_core", "pydantic"),
+    "langgraph": ("langgraph",),
     "llamaindex": ("llama_index", "pydantic"),
     "plot": ("matplotlib",),
     "postgres": ("psycopg", "psycopg_pool", "pgvector"),
