@@ -446,3 +446,59 @@ def test_an_item_stamps_are_the_memorys_times(location: str, embedder: Embedder)
         item = store.get(("a",), "k")
     assert item is not None
     assert (item.created_at, item.updated_at) == (T0, T0 + timedelta(hours=1))
+
+
+def test_the_store_works_the_same_over_a_client(embedder: Embedder) -> None:
+    pytest.importorskip("fastapi", reason="the server extra is not installed")
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from engramdb import Client, Settings
+    from engramdb.security.keys import KeyRing
+    from engramdb.server.http import ServerOptions, create_app
+
+    class Via(httpx.BaseTransport):
+        """Sends the Client's requests through the in-process app."""
+
+        def __init__(self, app: TestClient) -> None:
+            self.app = app
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            answer = self.app.request(
+                request.method,
+                request.url.raw_path.decode(),
+                content=request.read(),
+                headers=dict(request.headers),
+            )
+            return httpx.Response(
+                answer.status_code, headers=answer.headers, content=answer.content
+            )
+
+    with Memory(":memory:", embedder=embedder) as memory, KeyRing(":memory:") as ring:
+        token = ring.create(name="graph", namespaces=["langgraph:*"], access="write").token
+        options = ServerOptions(mcp=False, rate_per_s=0.0)
+        app = create_app(Settings(path=":memory:"), memory=memory, keys=ring, options=options)
+        with (
+            TestClient(app) as http,
+            Client("http://testserver", api_key=token, transport=Via(http)) as remote,
+        ):
+            ours, theirs = EngramStore(remote), InMemoryStore()
+            for store in (ours, theirs):
+                for namespace, key, value in ITEMS:
+                    store.put(namespace, key, value)
+                store.delete(("users", "b"), "cello")
+            for conditions in FILTERS:
+                got, expected = (
+                    ours.search(("users",), filter=conditions),
+                    theirs.search(("users",), filter=conditions),
+                )
+                assert _found(got) == _found(expected), conditions
+            assert ours.list_namespaces(max_depth=2) == theirs.list_namespaces(max_depth=2)
+            item = ours.get(("users", "a"), "pet")
+            hits = ours.search((), query="what is the dog called?", limit=1)
+        assert memory.namespaces() == sorted(
+            "langgraph:" + ":".join(n) for n in {n for n, _, _ in ITEMS}
+        )
+    assert item is not None
+    assert item.value == ITEMS[1][2]
+    assert [(h.namespace, h.key) for h in hits] == [(("users", "a"), "pet")]
