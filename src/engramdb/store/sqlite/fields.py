@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 from engramdb.clock import to_iso
 from engramdb.errors import InvalidInputError
@@ -153,27 +153,15 @@ def rows_matching(
 ) -> list[str]:
     """Ids of the namespace's memories passing ``where`` (among ``ids`` when given), in
     rowid order, at most ``limit``."""
+    if ids is not None:
+        found = sorted(_passing(conn, cipher, namespace, where, "id", list(dict.fromkeys(ids))))
+        out = [engram_id for _, engram_id in found]
+        return out if limit is None else out[: max(limit, 0)]
     sql, params = clause(cipher, namespace, where)
-    if ids is None:
-        query = f"SELECT e.id FROM engrams e WHERE e.namespace = ? AND {sql} ORDER BY e.rowid"
-        if limit is not None:
-            query += f" LIMIT {max(int(limit), 0)}"
-        return [r[0] for r in conn.execute(query, [namespace, *params])]
-    found: list[tuple[int, str]] = []
-    unique = list(dict.fromkeys(ids))
-    for chunk in (unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)):
-        marks = ",".join("?" * len(chunk))
-        found += [
-            (int(r[0]), str(r[1]))
-            for r in conn.execute(
-                f"SELECT e.rowid, e.id FROM engrams e WHERE e.id IN ({marks}) "
-                f"AND +e.namespace = ? AND {sql}",
-                [*chunk, namespace, *params],
-            )
-        ]
-    found.sort()
-    out = [engram_id for _, engram_id in found]
-    return out if limit is None else out[: max(limit, 0)]
+    query = f"SELECT e.id FROM engrams e WHERE e.namespace = ? AND {sql} ORDER BY e.rowid"
+    if limit is not None:
+        query += f" LIMIT {max(int(limit), 0)}"
+    return [r[0] for r in conn.execute(query, [namespace, *params])]
 
 
 def keyed_matching(
@@ -189,18 +177,29 @@ def passing_rows(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, where: Filter, rowids: Sequence[int]
 ) -> dict[int, str]:
     """Row -> id of the ``rowids`` of the namespace that pass ``where``."""
+    return dict(_passing(conn, cipher, namespace, where, "rowid", rowids))
+
+
+def _passing(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    namespace: str,
+    where: Filter,
+    by: Literal["rowid", "id"],
+    keys: Sequence[int] | Sequence[str],
+) -> Iterator[tuple[int, str]]:
+    """Row and id of each of ``keys`` (rowids or ids, as ``by`` says) of the namespace
+    that passes ``where``: a statement a chunk, each checking the filter by row."""
     sql, params = clause(cipher, namespace, where)
-    out: dict[int, str] = {}
-    for start in range(0, len(rowids), _CHUNK):
-        chunk = list(rowids[start : start + _CHUNK])
+    for start in range(0, len(keys), _CHUNK):
+        chunk = list(keys[start : start + _CHUNK])
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
-            f"SELECT e.rowid, e.id FROM engrams e WHERE e.rowid IN ({marks}) "
+            f"SELECT e.rowid, e.id FROM engrams e WHERE e.{by} IN ({marks}) "
             f"AND +e.namespace = ? AND {sql}",
             [*chunk, namespace, *params],
         ):
-            out[int(row[0])] = str(row[1])
-    return out
+            yield int(row[0]), str(row[1])
 
 
 def count_matching(
