@@ -36,14 +36,14 @@ from engramdb import InvalidInputError, Limits, Memory
 from engramdb.cli.output import counted, emit_json
 from engramdb.cli.state import NamespaceOption, parse_time, state
 from engramdb.formats import chat, locomo, mcp_memory, mem0, table
-from engramdb.formats.reading import Reading
+from engramdb.formats.reading import Reading, jsonl_objects
 from engramdb.options import ADD
 from engramdb.security import audit
 from engramdb.store.files import private_file
 from engramdb.transfer import PROFILE_ENTRY
 from engramdb.validation import check_namespace, check_new_memory
 
-__all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl", "read_jsonl"]
+__all__ = ["BATCH", "ImportFormat", "Plan", "export", "import_", "plan_jsonl"]
 
 #: Items per ``add_many`` call and export records per ``import_records`` batch
 #: (one transaction each).
@@ -78,27 +78,13 @@ class Plan:
         return len(self.records) + sum(len(batch) for batch in self.items.values())
 
 
-def read_jsonl(lines: Sequence[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each non-blank line of a JSONL text as ``(line number, object)``."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{source} line {number}: not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise InvalidInputError(f"{source} line {number}: expected a JSON object")
-        yield number, value
-
-
 def plan_jsonl(lines: Sequence[str], source: str, namespace: str) -> Plan:
     """Sort a JSONL file into export records (they have ``versions``) and plain items.
 
     Plain items go to their own ``namespace`` field, else to ``namespace``.
     """
     plan = Plan()
-    for number, value in read_jsonl(lines, source):
+    for number, value in jsonl_objects(lines, source):
         if "versions" in value:
             plan.records.append(value)
             continue

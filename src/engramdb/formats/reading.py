@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from engramdb.errors import InvalidInputError
 
-__all__ = ["Reading", "Skipped", "load_json", "time_of"]
+__all__ = ["Reading", "Skipped", "jsonl_objects", "load_json", "time_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,21 @@ def load_json(text: str, source: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{source}: not valid JSON: {exc}") from None
+
+
+def jsonl_objects(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSONL text as ``(line number, object)``; a line that is
+    not valid JSON, or not an object, raises ``InvalidInputError`` naming it."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{source} line {number}: not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise InvalidInputError(f"{source} line {number}: expected a JSON object")
+        yield number, value
 
 
 def time_of(value: object) -> datetime | None:

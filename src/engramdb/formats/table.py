@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from engramdb.errors import InvalidInputError
-from engramdb.formats.reading import Reading, time_of
+from engramdb.formats.reading import Reading, jsonl_objects, time_of
 
 __all__ = ["FIELDS", "csv_rows", "jsonl_rows", "parse_mapping", "read"]
 
@@ -61,15 +60,7 @@ def csv_rows(text: str) -> Iterator[Row]:
 
 
 def jsonl_rows(text: str, source: str) -> Iterator[Row]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{source} line {number}: not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise InvalidInputError(f"{source} line {number}: expected a JSON object")
+    for number, value in jsonl_objects(text.splitlines(), source):
         yield f"line {number}", value
 
 
