@@ -6,7 +6,8 @@ uploads, or a length that lies); it reads the body before the route does, so
 a refused request reaches no route and writes nothing. It runs after the key
 check (``auth.KeyCheck``): a caller without a valid key never gets this far.
 ``RequestMetrics`` counts requests by route template and status and times
-them, those refused before routing (401, 429, 413) by the route they were for.
+them, those refused before routing (401, 429, 413) by the route they were for;
+the status is ``StatusSend``'s, as the audit trail's is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engramdb.server.http.errors import error_response
 from engramdb.server.http.metrics import Metrics
 
-__all__ = ["BodyLimit", "RequestMetrics"]
+__all__ = ["BodyLimit", "RequestMetrics", "StatusSend"]
 
 
 class BodyLimit:
@@ -82,6 +83,20 @@ def _content_length(scope: Scope) -> int | None:
     return 0
 
 
+class StatusSend:
+    """An ASGI ``send`` that notes the status of the response it starts: 500 until one
+    starts (an app that raised sent none)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        await self.send(message)
+
+
 class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -92,22 +107,15 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
         started = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        sent = StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, sent)
         finally:
             self.metrics.observe(
                 scope.get("method", "GET"),
                 self._template(scope),
-                status,
+                sent.status,
                 time.perf_counter() - started,
             )
 

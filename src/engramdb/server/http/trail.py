@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engramdb.clock import SystemClock
 from engramdb.security.audit import (
@@ -27,6 +27,7 @@ from engramdb.security.audit import (
     id_or_none,
     namespace_or_none,
 )
+from engramdb.server.http.middleware import StatusSend
 
 __all__ = ["KEY_ID_STATE", "MCP_ACTION", "AuditTrail", "claimed_key_id"]
 
@@ -73,17 +74,11 @@ class AuditTrail:
         if action is None:
             await self.app(scope, receive, send)
             return
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        sent = StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, sent)
         finally:
+            status = sent.status
             actor = scope.get("state", {}).get(KEY_ID_STATE)
             if actor is None and status == 401:
                 actor = claimed_key_id(_header(scope, b"authorization")) or UNKNOWN_ACTOR
