@@ -118,6 +118,18 @@ class EngramRecord:
             emotion=self.emotion,
         )
 
+    def first_version(self) -> VersionRecord:
+        """The version a new memory starts with: 1, valid from when it was recorded."""
+        return VersionRecord(
+            version=1,
+            text=self.text,
+            speaker=self.speaker,
+            metadata=self.metadata,
+            occurred_at=self.occurred_at,
+            valid_from=self.recorded_at,
+            valid_to=None,
+        )
+
 
 #: ``EngramRecord.vector`` of a memory whose vector follows (docs/write-path.md).
 NO_VECTOR: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)

@@ -147,7 +147,7 @@ class PostgresStore(ProfileTable, Store):
         a repetition."""
         if not records:
             return
-        firsts = [_first_version(r) for r in records]
+        firsts = [r.first_version() for r in records]
         rowids = rows.insert(conn, records, firsts)
         rows.insert_version(conn, zip(rowids, firsts, strict=True))
         for rowid, r in zip(rowids, records, strict=True):
@@ -548,7 +548,7 @@ class PostgresStore(ProfileTable, Store):
             if not batch.pending_in(state):
                 return False
             if batch.inserts:
-                firsts = [_first_version(r) for r in batch.inserts]
+                firsts = [r.first_version() for r in batch.inserts]
                 written = rows.insert(conn, batch.inserts, firsts)
                 rows.insert_version(conn, zip(written, firsts, strict=True))
             rowids = _all_of(conn, namespace, batch.named(), "consolidation names memories not in")
@@ -702,19 +702,6 @@ class PostgresStore(ProfileTable, Store):
 
     def close(self) -> None:
         self._db.close()
-
-
-def _first_version(record: EngramRecord) -> VersionRecord:
-    """The version a new memory starts with: 1, valid from when it was recorded."""
-    return VersionRecord(
-        1,
-        record.text,
-        record.speaker,
-        record.metadata,
-        record.occurred_at,
-        record.recorded_at,
-        None,
-    )
 
 
 def _one(conn: Connection, where: str, params: Sequence[Any]) -> Engram:

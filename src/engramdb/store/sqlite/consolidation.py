@@ -132,7 +132,7 @@ def apply(
             seal_vectors=seal_vectors,
             analyser=analyser,
         )
-        rows.insert_version(conn, cipher, rowid, record.id, rows.first_version(record))
+        rows.insert_version(conn, cipher, rowid, record.id, record.first_version())
         written.append((rowid, record.vector))
     rowids = _rowids(conn, namespace, batch.named(), "consolidation names memories not in")
     now = to_iso(batch.now)

@@ -46,7 +46,6 @@ __all__ = [
     "delete",
     "doomed",
     "engram",
-    "first_version",
     "forget_namespace",
     "get_many",
     "history",
@@ -318,19 +317,6 @@ def reanalyse(
         conn.executemany("UPDATE engrams SET analysis = ?, checksum = ? WHERE rowid = ?", updates)
         done += len(found)
         after = int(found[-1][0])
-
-
-def first_version(record: EngramRecord) -> VersionRecord:
-    """The version a new memory starts with: 1, valid from when it was recorded."""
-    return VersionRecord(
-        version=1,
-        text=record.text,
-        speaker=record.speaker,
-        metadata=record.metadata,
-        occurred_at=record.occurred_at,
-        valid_from=record.recorded_at,
-        valid_to=None,
-    )
 
 
 def insert_version(

@@ -261,7 +261,7 @@ class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
                     seal_vectors=self._keys.vectors_sealed,
                     analyser=self.analyser,
                 )
-                rows.insert_version(conn, cipher, rowid, record.id, rows.first_version(record))
+                rows.insert_version(conn, cipher, rowid, record.id, record.first_version())
                 identities.write(
                     conn,
                     cipher,
