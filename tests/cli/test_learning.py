@@ -59,3 +59,12 @@ def test_bad_feedback_is_one_line_and_its_exit_code(invoke: Invoke) -> None:
     missing = invoke("feedback", other, "1", "--query", QUERY, "-n", "chat", "--limit", "1")
     assert "is not among the query's top 1 hits" in assert_one_line_error(missing, 3)
     assert_one_line_error(invoke("weights", "a", "--namespace", "b"), 2)
+
+
+def test_weights_take_the_namespace_once(invoke: Invoke) -> None:
+    invoke("add", TURNS[0], "-n", "chat")
+    for command in ("weights", "reset-weights"):
+        refused = invoke(command, "chat", "--namespace", "other")
+        assert "give the namespace once" in assert_one_line_error(refused, 2)
+        same = ok_json(invoke("--json", command, "chat", "--namespace", "chat"))
+        assert same["namespace"] == "chat"

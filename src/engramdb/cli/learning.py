@@ -17,7 +17,7 @@ import typer
 from engramdb import NotFoundError, wire
 from engramdb.cli.errors import EXIT_USAGE, fail
 from engramdb.cli.output import emit_json
-from engramdb.cli.state import NamespaceOption, parse_time, state
+from engramdb.cli.state import NamespaceOption, State, parse_time, state
 from engramdb.model import NamespaceWeights
 from engramdb.options import FEEDBACK
 from engramdb.security import audit
@@ -82,10 +82,9 @@ def weights(
 ) -> None:
     """Show how recall weighs each signal in a namespace and each shift from the prior."""
     cli = state(ctx)
-    if ns is not None and namespace is not None and ns != namespace:
-        raise fail("give the namespace once: NS or --namespace", EXIT_USAGE)
+    name = _namespace(cli, ns, namespace)
     with cli.existing_memory() as mem:
-        found = mem.weights(namespace=cli.resolve(ns or namespace))
+        found = mem.weights(namespace=name)
     _show(found, cli.json)
 
 
@@ -94,13 +93,18 @@ def reset_weights(
 ) -> None:
     """Rank a namespace with the prior again: its learned weights and feedback go."""
     cli = state(ctx)
-    if ns is not None and namespace is not None and ns != namespace:
-        raise fail("give the namespace once: NS or --namespace", EXIT_USAGE)
-    name = cli.resolve(ns or namespace)
+    name = _namespace(cli, ns, namespace)
     with cli.existing_memory() as mem:
         found = mem.reset_weights(namespace=name)
         audit.record(cli.settings.path, "reset_weights", name)
     _show(found, cli.json)
+
+
+def _namespace(cli: State, ns: str | None, namespace: str | None) -> str:
+    """The namespace given as NS or as --namespace (both: the same), else the default."""
+    if ns is not None and namespace is not None and ns != namespace:
+        raise fail("give the namespace once: NS or --namespace", EXIT_USAGE)
+    return cli.resolve(ns or namespace)
 
 
 def _show(found: NamespaceWeights, as_json: bool) -> None:
