@@ -14,6 +14,13 @@ both: Recall@10 with the shipped weights, add_many throughput, search latency,
 and the first search after each conversation's writes (the catalog is opened
 from ciphertext then).
 
+``--store`` runs engramdb on another store than a new SQLite directory: a
+``postgresql://`` URL (docs/postgres.md) runs it in a new schema of that database,
+dropped afterwards (or in the schema the URL's ``schema`` parameter names, kept),
+so that the same command measures both stores:
+
+    python bench/locomo.py --no-baselines --store postgresql://user:pw@host/db
+
 ``--pool-fraction 0.05 0.1 0.2 0.5`` also runs the two-stage path
 (docs/recall.md) with the candidate pool capped at that share of each
 conversation: the candidate recall (share of evidence turns among the
@@ -23,6 +30,7 @@ candidates), Recall@10 with the shipped weights and cross-validated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -30,8 +38,11 @@ import platform
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
@@ -68,9 +79,56 @@ def machine() -> dict[str, Any]:
     }
 
 
+def is_postgres(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+@contextlib.contextmanager
+def store_at(given: str | None) -> Iterator[str]:
+    """Where engramdb's run keeps its memories: a new temporary SQLite directory without
+    ``--store``; a new schema of a ``postgresql://`` URL's database, dropped afterwards,
+    unless the URL names one (``schema=``: used and kept); else the directory given."""
+    if given is None:
+        with tempfile.TemporaryDirectory(prefix="engram-locomo-") as tmp:
+            yield str(Path(tmp) / "store")
+        return
+    if not is_postgres(given) or "schema" in parse_qs(urlsplit(given).query):
+        yield given
+        return
+    import psycopg
+    from psycopg import sql
+
+    schema = f"locomo_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{given}{'&' if '?' in given else '?'}schema={schema}"
+    finally:
+        with psycopg.connect(given, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def redacted(location: str) -> str:
+    """A store location as a report shows it: a URL without its password."""
+    if not is_postgres(location):
+        return location
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def described(location: str) -> str:
+    """The store a run used, without the URL's password: "sqlite", or "postgresql" with
+    its schema."""
+    if not is_postgres(location):
+        return "sqlite"
+    schema = parse_qs(urlsplit(location).query).get("schema", ["engramdb"])[0]
+    return f"postgresql (schema {schema})"
+
+
 def run_engramdb(
     conversations: list[locomo.Conversation],
-    store_dir: Path,
+    location: str,
     weights: Path | None,
     *,
     encryption: EncryptionKey | None = None,
@@ -78,7 +136,7 @@ def run_engramdb(
     fractions: tuple[float, ...] = (),
     embed: str = "now",
 ) -> dict[str, Any]:
-    settings = Settings(path=str(store_dir), encryption=encryption)
+    settings = Settings(path=location, encryption=encryption)
     rankings: list[list[str]] = []
     latencies: list[float] = []
     first_search: list[float] = []
@@ -239,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument(
+        "--store",
+        help="run engramdb on this store: a postgresql:// URL (a new schema of its database, "
+        "dropped afterwards, unless the URL names one) or a new directory; default: a new "
+        "SQLite store in a temporary directory",
+    )
+    parser.add_argument(
         "--encryption", action="store_true", help="also run on an encrypted store and compare"
     )
     parser.add_argument(
@@ -256,15 +320,17 @@ def main(argv: list[str] | None = None) -> int:
         "embedder (docs/write-path.md) before the questions",
     )
     args = parser.parse_args(argv)
+    given_argv = list(argv or sys.argv[1:])
 
     conversations = locomo.load(args.data)
     evidence = [list(q.evidence) for c in conversations for q in questions(c)]
     categories = [q.category for c in conversations for q in questions(c)]
 
-    with tempfile.TemporaryDirectory(prefix="engram-locomo-") as tmp:
+    with store_at(args.store) as location:
+        store = described(location)
         ours = run_engramdb(
             conversations,
-            Path(tmp),
+            location,
             args.weights,
             fractions=tuple(args.pool_fraction),
             embed=args.embed,
@@ -286,13 +352,18 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="engram-locomo-enc-") as tmp:
             key = EncryptionKey.from_text(generate_key())
             sealed = run_engramdb(
-                conversations, Path(tmp), args.weights, encryption=key, cross_validate=False
+                conversations,
+                str(Path(tmp) / "store"),
+                args.weights,
+                encryption=key,
+                cross_validate=False,
             )
         results["engramdb-encrypted"] = score_run(sealed["rankings"], evidence, categories)
     if not args.no_baselines:
         for name, rankings in run_baselines(conversations).items():
             results[name] = score_run(rankings, evidence, categories)
 
+    print(f"engramdb on {store}")
     print(table(results))
     for fraction, found in candidate_recall.items():
         print(
@@ -314,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             f"   first search after writes: {sealed['first_search_ms']:.1f} ms"
         )
     report = {
-        "command": " ".join(["python", "bench/locomo.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python", "bench/locomo.py", *map(redacted, given_argv)]),
+        "store": store,
         "data": str(args.data),
         "machine": machine(),
         "questions": len(evidence),
