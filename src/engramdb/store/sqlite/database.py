@@ -151,6 +151,14 @@ class Database:
             self._release()
             kind = IntegrityError if is_damage(exc) else StoreError
             raise kind(f"cannot open store at {self.path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            # text that is not UTF-8 where SQLite reads the schema (its error message
+            # quotes it and sqlite3 cannot decode that) or where opening reads rows
+            self._release()
+            raise IntegrityError(
+                f"cannot open store at {self.path}: it holds text that is not valid UTF-8 "
+                f"(damaged on disk: {exc})"
+            ) from exc
         except BaseException:  # a wrong key, a newer schema: no connection left behind
             self._release()
             raise
