@@ -489,4 +489,7 @@ def test_an_altered_profile_entry_raises_and_check_counts_it(
     with _memory(store, embedder, key) as mem:
         with pytest.raises(DecryptionError):
             mem.profile(namespace="private")
-        assert mem.check() == ["profile_entries: 1 values fail to decrypt"]
+        assert mem.check() == [
+            f"profile_entries: 1 row does not match its checksum (row private/{rows[1][0]}/1)",
+            "profile_entries: 1 values fail to decrypt",
+        ]

@@ -92,6 +92,13 @@ def _fill(root: Path, key: EncryptionKey | None) -> None:
         mem.add("Maya moved to Lisbon in 2021.", namespace="alpha", speaker="Maya")
         clock.advance(timedelta(minutes=1))
         mem.consolidate(namespace="alpha")
+        # what the namespace learned and pinned: a judgement, its search, learned weights,
+        # and a pinned entry in two versions
+        mem.feedback(mem.search(QUERY, namespace="alpha")[0], 1.0, namespace="alpha")
+        fact = mem.facts(namespace="alpha")[0].engram_id
+        mem.pin("home", "Maya lives in Lisbon", namespace="alpha", source_id=fact)
+        clock.advance(timedelta(minutes=1))
+        mem.pin("home", "Maya lives in Porto", namespace="alpha", source_id=fact)
     with Memory(settings=_settings(root, key), embedder=HashEmbedder()) as mem:
         _nearest(mem)  # builds the HNSW graph; it is saved at close
     audit.record(str(root), "add", "alpha", count=3)
@@ -209,8 +216,12 @@ def _verdict(root: Path, built: Built, *, side: bool) -> Verdict:
 def _changed(expected: dict[str, Any], got: dict[str, Any]) -> set[str]:
     """What differs, by field: ``dynamics``, ``versions.older``, ``search``..."""
     changed = {name for name in ("search", "audit", "keys") if expected[name] != got[name]}
-    before = {r["id"]: r for r in expected["records"]}
-    after = {r["id"]: r for r in got["records"]}
+    # what a namespace learned and pinned, exported after its memories, as a whole
+    others = [[r for r in g["records"] if "id" not in r] for g in (expected, got)]
+    if others[0] != others[1]:
+        changed.add("learned or pinned")
+    before = {r["id"]: r for r in expected["records"] if "id" in r}
+    after = {r["id"]: r for r in got["records"] if "id" in r}
     if before.keys() != after.keys():
         changed.add("ids")
     for engram_id in before.keys() & after.keys():
@@ -510,6 +521,8 @@ _UPDATED = "SELECT MIN(engram_rowid) FROM versions WHERE version = 2"
 _ROWS = {
     "engrams": f"rowid = ({_UPDATED})",
     "versions": f"engram_rowid = ({_UPDATED}) AND version = 1",
+    "learned": "kind = 'feedback'",
+    "profile_entries": "version = 1",
 }
 
 
@@ -560,11 +573,33 @@ def test_a_flipped_bit_in_any_column_of_a_memory_or_version_is_reported(
     assert verdicts[name].ending in ("refused", "reported"), verdicts[name]
 
 
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [(t.name, c) for t in checksums.NAMESPACE_TABLES for c in t.fields],
+)
+def test_a_flipped_bit_in_any_column_of_what_a_namespace_learned_or_pinned_is_reported(
+    built: Built, tmp_path: Path, table: str, column: str
+) -> None:
+    """A judgement's row and a pinned entry's older version: ``check()`` names the row,
+    and a read of it (``export`` reads both) raises a typed error instead of giving
+    it back altered."""
+    copy = tmp_path / "copy"
+    shutil.copytree(built.root, copy)
+    _flip_column(table, column)(copy)
+    with Memory(settings=_settings(copy, built.key), embedder=HashEmbedder()) as mem:
+        problems = mem.check()
+        assert any(p.startswith(f"{table}: 1 row does not match") for p in problems), problems
+        if (table, column) in (("learned", "namespace"), ("learned", "kind")):
+            return  # no longer read as the namespace's judgement: check() alone tells
+        with pytest.raises(EngramError, match=r"match its checksum|authenticate"):
+            list(mem.export())
+
+
 def test_the_row_checksums_cover_every_column_of_the_rows(tmp_path: Path) -> None:
     with Memory(settings=_settings(tmp_path, None), embedder=HashEmbedder()) as mem:
         conn = mem.store._conn  # type: ignore[attr-defined]
         tables = [("engrams", ENGRAM_COLUMNS), ("versions", VERSION_COLUMNS)]
-        tables += [(t.name, t.fields) for t in checksums.ROW_TABLES]
+        tables += [(t.name, t.fields) for t in (*checksums.ROW_TABLES, *checksums.NAMESPACE_TABLES)]
         for table, covered in tables:
             info = conn.execute(f"PRAGMA table_info({table})").fetchall()
             columns = {str(r[1]) for r in info} | ({"rowid"} if table == "engrams" else set())

@@ -237,12 +237,13 @@ def test_a_row_whose_checksum_is_gone_is_reported(tmp_path: Path) -> None:
 
 
 def _owned_rows(root: Path) -> dict[str, tuple[int, int]]:
-    """Per table of ``checksums.ROW_TABLES``: its rows and those with a checksum."""
+    """Per table of ``checksums.ROW_TABLES`` and ``NAMESPACE_TABLES``: its rows and
+    those with a checksum."""
     conn = sqlite3.connect(root / DB)
     try:
         return {
             t.name: conn.execute(f"SELECT COUNT(*), COUNT(checksum) FROM {t.name}").fetchone()
-            for t in checksums.ROW_TABLES
+            for t in (*checksums.ROW_TABLES, *checksums.NAMESPACE_TABLES)
         }
     finally:
         conn.close()
@@ -257,10 +258,31 @@ def _consolidated(root: Path, key: EncryptionKey | None) -> None:
         assert mem.search("river")  # its reinforcement is written at close
 
 
+def _taught(root: Path, key: EncryptionKey | None) -> None:
+    """``_consolidated``, then what writes the rest: a memory whose vector follows,
+    a judgement (its search and the weights learned from it), a pinned entry pinned
+    again (its first version closed) and one unpinned."""
+    _consolidated(root, key)
+    clock = FixedClock(T0 + timedelta(hours=1))
+    with Memory(
+        settings=Settings(path=str(root), encryption=key), embedder=HashEmbedder(), clock=clock
+    ) as mem:
+        hits = mem.search("river")
+        mem.feedback(hits[0], 1.0)
+        mem.feedback(hits[-1], -1.0)
+        mem.pin("home", "Maya lives in Lisbon")
+        mem.pin("pet", "a cat called Miso")
+        clock.advance(timedelta(minutes=1))
+        mem.pin("home", "Maya lives in Porto")
+        mem.unpin("pet")
+        mem._catchup.close()  # nothing embeds: the memory's vector stays pending
+        mem.add("the vector of this one follows", embed="later")
+
+
 def test_every_write_keeps_the_checksums_of_a_memorys_other_rows(
     tmp_path: Path, key: EncryptionKey | None
 ) -> None:
-    _consolidated(tmp_path, key)
+    _taught(tmp_path, key)
     counts = _owned_rows(tmp_path)
     assert all(rows > 0 and checked == rows for rows, checked in counts.values()), counts
     with _memory(tmp_path, key) as mem:
@@ -297,3 +319,89 @@ def test_a_store_from_before_the_other_rows_checksums_gets_them_and_checks_clean
         assert list(mem.export()) == expected
     counts = _owned_rows(old)
     assert all(checked == rows for rows, checked in counts.values()), counts
+
+
+# -- the rows that belong to a namespace: what it learned, its pinned profile ------
+
+#: name -> an alteration of a row, well-formed, and the read that must refuse it
+NAMESPACE_ALTERATIONS = {
+    "a judgement's time": (
+        "UPDATE learned SET recorded_at = '2024' || substr(recorded_at, 5) "
+        "WHERE kind = 'feedback' AND key = (SELECT MIN(key) FROM learned WHERE kind = 'feedback')",
+        "learned",
+    ),
+    "the learned weights' time": (
+        "UPDATE learned SET recorded_at = '2024' || substr(recorded_at, 5) WHERE kind = 'weights'",
+        "learned",
+    ),
+    "a pinned entry reopened": (
+        "UPDATE profile_entries SET valid_to = NULL "
+        "WHERE version = 1 AND tag = (SELECT MIN(tag) FROM profile_entries)",
+        "profile_entries",
+    ),
+    "a pinned entry's source": (
+        "UPDATE profile_entries SET source_id = '0123456789abcdef0123456789abcdef' "
+        "WHERE version = 2",
+        "profile_entries",
+    ),
+}
+
+
+@pytest.mark.parametrize("alteration", sorted(NAMESPACE_ALTERATIONS))
+def test_an_altered_row_of_what_a_namespace_learned_or_pinned_is_reported_and_refused(
+    tmp_path: Path, key: EncryptionKey | None, alteration: str
+) -> None:
+    _taught(tmp_path, key)
+    sql, table = NAMESPACE_ALTERATIONS[alteration]
+    _alter(tmp_path, sql)
+    with _memory(tmp_path, key) as mem:
+        assert any(p.startswith(f"{table}: 1 row does not match") for p in mem.check())
+        read = mem.weights if table == "learned" else lambda: mem.profile(history=True)
+        with pytest.raises(_refusal(key), match="'default'"):
+            read()
+
+
+def test_a_plaintext_judgement_turned_around_is_refused_not_learned_from(tmp_path: Path) -> None:
+    _taught(tmp_path, None)
+    _alter(
+        tmp_path,
+        "UPDATE learned SET value = replace(value, '\"reward\": 1.0', '\"reward\": -1.0') "
+        "WHERE kind = 'feedback'",
+    )
+    with _memory(tmp_path, None) as mem:
+        with pytest.raises(IntegrityError, match="learned feedback"):
+            mem.weights()
+        assert any(p.startswith("learned: 1 row does not match") for p in mem.check())
+        mem.reset_weights()  # the way out without a backup: the feedback goes
+        assert mem.check() == []
+
+
+def test_a_changed_wait_for_a_vector_is_reported(tmp_path: Path, key: EncryptionKey | None) -> None:
+    _taught(tmp_path, key)
+    _alter(tmp_path, "UPDATE vectors_pending SET importance_given = 1 - importance_given")
+    with _memory(tmp_path, key) as mem:
+        mem._catchup.close()
+        assert any(p.startswith("vectors_pending: 1 row does not match") for p in mem.check())
+
+
+def test_a_store_from_before_the_namespace_rows_checksums_gets_them_and_checks_clean(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    _taught(tmp_path / "new", key)
+    with _memory(tmp_path / "new", key) as mem:
+        mem._catchup.close()
+        expected = list(mem.export())
+    old = tmp_path / "old"
+    old.mkdir()
+    _before_checksums(tmp_path / "new" / DB, old / DB, "checksums_pending_tables")
+    conn = sqlite3.connect(old / DB)
+    try:  # it is the older format
+        assert "checksum" not in {r[1] for r in conn.execute("PRAGMA table_info(learned)")}
+    finally:
+        conn.close()
+    with _memory(old, key) as mem:
+        mem._catchup.close()
+        assert mem.check() == []
+        assert list(mem.export()) == expected
+    counts = _owned_rows(old)
+    assert all(rows > 0 and checked == rows for rows, checked in counts.values()), counts

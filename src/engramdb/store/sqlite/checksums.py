@@ -1,4 +1,4 @@
-"""A checksum per row of ``engrams`` and ``versions`` (docs/reliability.md, "Row checksums").
+"""A checksum per row of what a store holds (docs/reliability.md, "Row checksums").
 
 Each memory's row and each of its versions' rows carries, in its ``checksum``
 column (its migration in ``schema``), a 16-byte digest of every other column of the row as
@@ -16,8 +16,9 @@ that links a memory to its versions, vector and dynamics).
 
 The rows that belong to a memory in other tables (``ROW_TABLES``: its dynamics,
 which reinforcement rewrites at every search, its vector, its fact, the links
-to the memories it came from, consolidation's mark) carry a checksum of every
-column too, under the cipher of the namespace of the memory they belong to.
+to the memories it came from, consolidation's mark, its wait for its vector)
+carry a checksum of every column too, under the cipher of the namespace of the
+memory they belong to.
 Their writers do not compute it: temporary triggers of the store's own
 connection (``watch``) note each row a transaction inserts or changes, with
 the changed row's values as they were, and before the commit ``reseal_touched``
@@ -26,6 +27,11 @@ match it as it was (damage keeps the checksum that tells). A change made by any
 other connection (a flipped bit, another tool) gets no new checksum, so
 ``check()`` finds it; reads do not check these rows (a search reads the dynamics
 and vectors of hundreds of candidates).
+
+The rows that belong to a namespace, not to one memory (``NAMESPACE_TABLES``: what
+it learned from feedback, its pinned profile) carry one of every column too, under
+the namespace's cipher. Their few writers (``learning``, ``profile``) write it with
+the row, and their reads check it (``verify_namespaced``) as a memory's read does.
 
 This module owns the digest, its check on read (``verify_engram``,
 ``verify_version``: ``IntegrityError`` in a plaintext store, ``DecryptionError``
@@ -54,8 +60,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGRAM_FIELDS",
+    "NAMESPACE_TABLES",
     "ROW_TABLES",
     "VERSION_FIELDS",
+    "NamespaceTable",
     "RowTable",
     "fill_pending",
     "mismatched",
@@ -67,6 +75,7 @@ __all__ = [
     "reseal_version",
     "rewrite_all",
     "verify_engram",
+    "verify_namespaced",
     "verify_version",
     "watch",
 ]
@@ -148,8 +157,37 @@ ROW_TABLES = (
         owner="derived_rowid",
     ),
     RowTable("consolidated", ("engram_rowid",), ("engram_rowid", "version")),
+    RowTable(
+        "vectors_pending", ("engram_rowid",), ("engram_rowid", "importance_given", "emotion_given")
+    ),
 )
 _BY_NAME = {t.name: t for t in ROW_TABLES}
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceTable:
+    """A table of rows that belong to a namespace, not to one memory: its ``key``
+    columns and the ``fields`` its checksum covers (every column but the checksum,
+    in digest order, the ``namespace`` whose cipher makes it first)."""
+
+    name: str
+    key: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+#: The tables whose rows belong to a namespace, each row with its checksum.
+NAMESPACE_TABLES = (
+    NamespaceTable(
+        "learned",
+        ("namespace", "kind", "key"),
+        ("namespace", "kind", "key", "value", "recorded_at"),
+    ),
+    NamespaceTable(
+        "profile_entries",
+        ("namespace", "tag", "version"),
+        ("namespace", "tag", "version", "key", "text", "source_id", "valid_from", "valid_to"),
+    ),
+)
 _WIDEST = max(len(t.fields) for t in ROW_TABLES)
 _ENGRAM_SQL = ", ".join(ENGRAM_FIELDS)
 _VERSION_SQL = ", ".join(f"v.{c}" for c in VERSION_FIELDS)
@@ -188,7 +226,7 @@ def of_version(cipher: Cipher, values: Sequence[Any]) -> bytes:
     return cipher.checksum(_encoded(b"versions", values))
 
 
-def of_row(cipher: Cipher, table: RowTable, values: Sequence[Any]) -> bytes:
+def of_row(cipher: Cipher, table: RowTable | NamespaceTable, values: Sequence[Any]) -> bytes:
     """The checksum of a row of ``table``, given its ``fields`` as stored."""
     return cipher.checksum(_encoded(table.name.encode(), values))
 
@@ -226,6 +264,16 @@ def verify_version(row: sqlite3.Row, cipher: Cipher, engram_id: str) -> None:
     values = [row[c] for c in VERSION_FIELDS]
     if not _matches(row["checksum"], of_version, cipher, values):
         raise _damaged(cipher, f"version {row['version']} of memory {engram_id!r}")
+
+
+def verify_namespaced(
+    row: sqlite3.Row | Sequence[Any], cipher: Cipher, table: NamespaceTable, what: str
+) -> None:
+    """Raise unless the row of ``table`` (its ``fields``, then its ``checksum``) is as
+    written; ``what`` names it in the error."""
+    values = [row[i] for i in range(len(table.fields))]
+    if not _matches(row[len(table.fields)], _of(table), cipher, values):
+        raise _damaged(cipher, what)
 
 
 def _engram_row(conn: sqlite3.Connection, rowid: int) -> sqlite3.Row:
@@ -275,8 +323,8 @@ def reseal_version(
 
 
 def mismatched(conn: sqlite3.Connection, cipher_of: CipherOf, *, encrypted: bool) -> list[str]:
-    """Rows of ``engrams`` and ``versions`` whose checksum is missing or does not
-    match them, one line per table (``check()``)."""
+    """Rows of ``engrams``, ``versions``, ``ROW_TABLES`` and ``NAMESPACE_TABLES`` whose
+    checksum is missing or does not match them, one line per table (``check()``)."""
     bad: dict[str, list[str]] = {"engrams": [], "versions": []}
     for row in conn.execute(f"SELECT {_ENGRAM_SQL}, checksum FROM engrams"):
         values = [row[c] for c in ENGRAM_FIELDS]
@@ -302,6 +350,12 @@ def mismatched(conn: sqlite3.Connection, cipher_of: CipherOf, *, encrypted: bool
             values = [row[c] for c in owned.fields]
             if not _matches(row["checksum"], _of(owned), cipher, values):
                 bad[owned.name].append("/".join(str(row[c]) for c in owned.key))
+    for kept in NAMESPACE_TABLES:
+        bad[kept.name] = []
+        for row in conn.execute(f"SELECT {', '.join(kept.fields)}, checksum FROM {kept.name}"):
+            values = [row[c] for c in kept.fields]
+            if not _matches(row["checksum"], _of(kept), cipher_of(row["namespace"]), values):
+                bad[kept.name].append("/".join(str(row[c]) for c in kept.key))
     found = []
     for table, rows in bad.items():
         if rows:
@@ -315,7 +369,7 @@ def mismatched(conn: sqlite3.Connection, cipher_of: CipherOf, *, encrypted: bool
     return found
 
 
-def _of(table: RowTable) -> Callable[[Cipher, Sequence[Any]], bytes]:
+def _of(table: RowTable | NamespaceTable) -> Callable[[Cipher, Sequence[Any]], bytes]:
     return lambda cipher, values: of_row(cipher, table, values)
 
 
@@ -330,13 +384,21 @@ def _owned_rows(table: RowTable, join: str, where: str = "") -> str:
 
 
 def _fill(
-    conn: sqlite3.Connection, cipher_of: CipherOf, *, every: bool, memories: bool = True
+    conn: sqlite3.Connection,
+    cipher_of: CipherOf,
+    *,
+    every: bool,
+    memories: bool = True,
+    tables: Iterable[RowTable | NamespaceTable] = (*ROW_TABLES, *NAMESPACE_TABLES),
 ) -> None:
-    """Write the checksum of each row that has none (``every``: of each row), in the
-    tables of ``ROW_TABLES`` and, with ``memories``, in ``engrams`` and ``versions``."""
+    """Write the checksum of each row that has none (``every``: of each row), in
+    ``tables`` and, with ``memories``, in ``engrams`` and ``versions``."""
     if memories:
         _fill_memories(conn, cipher_of, every=every)
-    for table in ROW_TABLES:
+    for table in tables:
+        if isinstance(table, NamespaceTable):
+            _fill_namespaced(conn, cipher_of, table, every=every)
+            continue
         unset = "" if every else " WHERE t.checksum IS NULL"
         row_updates = []
         for row in conn.execute(_owned_rows(table, "JOIN", unset)).fetchall():
@@ -348,6 +410,20 @@ def _fill(
                 continue
             row_updates.append((checksum, *(row[c] for c in table.key)))
         conn.executemany(f"UPDATE {table.name} SET checksum = ? WHERE {_keyed(table)}", row_updates)
+
+
+def _fill_namespaced(
+    conn: sqlite3.Connection, cipher_of: CipherOf, table: NamespaceTable, *, every: bool
+) -> None:
+    unset = "" if every else " WHERE checksum IS NULL"
+    updates = []
+    for row in conn.execute(f"SELECT {', '.join(table.fields)} FROM {table.name}{unset}"):
+        try:
+            checksum = of_row(cipher_of(row["namespace"]), table, [row[c] for c in table.fields])
+        except DecryptionError:
+            continue  # no data key: left without one, and check() says so
+        updates.append((checksum, *(row[c] for c in table.key)))
+    conn.executemany(f"UPDATE {table.name} SET checksum = ? WHERE {_keyed(table)}", updates)
 
 
 def _fill_memories(conn: sqlite3.Connection, cipher_of: CipherOf, *, every: bool) -> None:
@@ -386,26 +462,32 @@ def fill_pending(db: Database, ciphers: Callable[[sqlite3.Connection], CipherOf]
     checksum after that is damage; a read-only open before it (the writable
     open failed between the two) refuses those rows until one writable open.
     The rows of ``ROW_TABLES`` got theirs later, marked in ``row_checksums_pending``
-    the same way; a store marked for those alone gets only those filled in.
+    the same way, and those of the tables named in ``checksums_pending_tables`` later
+    still; a store marked for some alone gets only those filled in.
     """
     with db.read() as conn:
-        memories, owned = _pending(conn)
-        if not (memories or owned):
+        memories, tables = _pending(conn)
+        if not (memories or tables):
             return
     with db.transaction() as conn:
-        memories, owned = _pending(conn)  # another process may have done it meanwhile
-        if memories or owned:
-            _fill(conn, ciphers(conn), every=False, memories=memories)
+        memories, tables = _pending(conn)  # another process may have done it meanwhile
+        if memories or tables:
+            _fill(conn, ciphers(conn), every=False, memories=memories, tables=tables)
         conn.execute("DELETE FROM checksums_pending")
         conn.execute("DELETE FROM row_checksums_pending")
+        conn.execute("DELETE FROM checksums_pending_tables")
 
 
-def _pending(conn: sqlite3.Connection) -> tuple[bool, bool]:
-    """Whether the checksums of the memories' rows, and of the rows of ``ROW_TABLES``,
-    still wait to be filled in."""
+def _pending(conn: sqlite3.Connection) -> tuple[bool, list[RowTable | NamespaceTable]]:
+    """Whether the checksums of the memories' rows still wait to be filled in, and the
+    other tables whose rows do."""
     memories = conn.execute("SELECT 1 FROM checksums_pending").fetchone() is not None
-    owned = conn.execute("SELECT 1 FROM row_checksums_pending").fetchone() is not None
-    return memories, owned
+    tables: list[RowTable | NamespaceTable] = []
+    if conn.execute("SELECT 1 FROM row_checksums_pending").fetchone() is not None:
+        tables += ROW_TABLES
+    named = {str(r[0]) for r in conn.execute("SELECT name FROM checksums_pending_tables")}
+    tables += [t for t in (*ROW_TABLES, *NAMESPACE_TABLES) if t.name in named and t not in tables]
+    return memories, tables
 
 
 def rewrite_all(conn: sqlite3.Connection, cipher_of: CipherOf) -> None:
@@ -416,7 +498,7 @@ def rewrite_all(conn: sqlite3.Connection, cipher_of: CipherOf) -> None:
         conn.execute("DELETE FROM temp.checksum_touched")
 
 
-def _keyed(table: RowTable, prefix: str = "") -> str:
+def _keyed(table: RowTable | NamespaceTable, prefix: str = "") -> str:
     return " AND ".join(f"{prefix}{c} = ?" for c in table.key)
 
 

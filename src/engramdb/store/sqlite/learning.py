@@ -4,8 +4,11 @@ Owns the SQL of ``Store.learn`` / ``learned`` / ``unlearn`` (docs/learning.md):
 one row per item, keyed by namespace, kind and key, its JSON value sealed with
 the namespace's cipher (``learned.value:<namespace>:<kind>:<key>`` as the
 associated data, so a value moved to another row or namespace does not open).
-``LearningRows`` gives ``SqliteStore`` the three ``Store`` methods over them. What
-the values mean (feedback, searches, ranker weights) is ``engramdb.learn``'s.
+Each row carries the checksum of its columns (``checksums.NAMESPACE_TABLES``),
+written with it and checked when it is read: a damaged row raises, never reads
+back altered. ``LearningRows`` gives ``SqliteStore`` the three ``Store`` methods
+over them. What the values mean (feedback, searches, ranker weights) is
+``engramdb.learn``'s.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 from engramdb.clock import from_iso, to_iso
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Learned
+from engramdb.store.sqlite import checksums
 
 if TYPE_CHECKING:
     from engramdb.store.sqlite.database import Database
@@ -47,6 +51,10 @@ class LearningRows:
             return remove(conn, namespace, kinds)
 
 
+_TABLE = next(t for t in checksums.NAMESPACE_TABLES if t.name == "learned")
+_FIELDS = ", ".join(_TABLE.fields)
+
+
 def _aad(namespace: str, kind: str, key: str) -> str:
     return f"learned.value:{namespace}:{kind}:{key}"
 
@@ -54,31 +62,37 @@ def _aad(namespace: str, kind: str, key: str) -> str:
 def write(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, items: Sequence[Learned]
 ) -> None:
+    rows = [
+        (
+            namespace,
+            item.kind,
+            item.key,
+            cipher.seal(item.value, _aad(namespace, item.kind, item.key)),
+            to_iso(item.recorded_at),
+        )
+        for item in items
+    ]
     conn.executemany(
-        "INSERT OR REPLACE INTO learned (namespace, kind, key, value, recorded_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [
-            (
-                namespace,
-                item.kind,
-                item.key,
-                cipher.seal(item.value, _aad(namespace, item.kind, item.key)),
-                to_iso(item.recorded_at),
-            )
-            for item in items
-        ],
+        f"INSERT OR REPLACE INTO learned ({_FIELDS}, checksum) VALUES (?, ?, ?, ?, ?, ?)",
+        [(*row, checksums.of_row(cipher, _TABLE, row)) for row in rows],
     )
 
 
 def read(conn: sqlite3.Connection, cipher: Cipher, namespace: str, kind: str) -> list[Learned]:
+    """The namespace's items of ``kind``, oldest first; a row that does not match its
+    checksum raises (``IntegrityError``, or ``DecryptionError`` in an encrypted store)."""
     rows = conn.execute(
-        "SELECT key, value, recorded_at FROM learned WHERE namespace = ? AND kind = ? "
+        f"SELECT {_FIELDS}, checksum FROM learned WHERE namespace = ? AND kind = ? "
         "ORDER BY recorded_at, key",
         (namespace, kind),
     ).fetchall()
+    for row in rows:
+        checksums.verify_namespaced(
+            row, cipher, _TABLE, f"learned {kind} {row[2]!r} of namespace {namespace!r}"
+        )
     return [
         Learned(kind, key, cipher.open(value, _aad(namespace, kind, key)), from_iso(at))
-        for key, value, at in rows
+        for _, _, key, value, at, _ in rows
     ]
 
 
@@ -97,7 +111,8 @@ def forget(conn: sqlite3.Connection, namespace: str) -> None:
 
 
 def seal(conn: sqlite3.Connection, cipher_of: Callable[[str], Cipher]) -> None:
-    """Seal every plaintext value in place (``seal_store``: a store encrypted in place)."""
+    """Seal every plaintext value in place (``seal_store``: a store encrypted in place,
+    which checked the rows' checksums before and writes them anew after)."""
     for namespace, kind, key, value in conn.execute(
         "SELECT namespace, kind, key, value FROM learned"
     ).fetchall():

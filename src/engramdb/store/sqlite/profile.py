@@ -7,8 +7,11 @@ found by ``tag``, its key as a keyed token in an encrypted namespace (the key
 itself in a plaintext one), so the key and the text are sealed like a
 memory's text (associated data ``profile.key:`` / ``profile.text:`` with the
 namespace, tag and version: a value moved to another row does not open).
-``ProfileTable`` is ``SqliteStore``'s share of the ``Store`` methods; which
-version ``pin`` writes is ``store.pinning.next_pin``'s.
+Each row carries the checksum of its columns (``checksums.NAMESPACE_TABLES``),
+written with it, written again when its ``valid_to`` closes, and checked when it
+is read: a damaged row raises, never reads back altered. ``ProfileTable`` is
+``SqliteStore``'s share of the ``Store`` methods; which version ``pin`` writes
+is ``store.pinning.next_pin``'s.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from engramdb.errors import DecryptionError, InvalidInputError
 from engramdb.model import ProfileEntry
 from engramdb.security.crypto import Cipher
 from engramdb.store.pinning import next_pin
+from engramdb.store.sqlite import checksums
 
 if TYPE_CHECKING:
     from engramdb.store.sqlite.database import Database
@@ -31,7 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ProfileTable", "forget", "read", "seal", "unopenable"]
 
-_COLUMNS = "tag, version, key, text, source_id, valid_from, valid_to"
+_TABLE = next(t for t in checksums.NAMESPACE_TABLES if t.name == "profile_entries")
+_FIELDS = ", ".join(_TABLE.fields)  # namespace, tag, version, key, text, source, validity
 
 
 def _aad(column: str, namespace: str, tag: str, version: int) -> str:
@@ -39,10 +44,20 @@ def _aad(column: str, namespace: str, tag: str, version: int) -> str:
 
 
 def read(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> list[ProfileEntry]:
-    """Every version of the namespace's entries, by key, then version."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM profile_entries WHERE namespace = ?", (namespace,)
+    """Every version of the namespace's entries, by key, then version; a row that does
+    not match its checksum raises (``IntegrityError``, or ``DecryptionError`` in an
+    encrypted store), naming its version and tag (the key in a plaintext store)."""
+    found = conn.execute(
+        f"SELECT {_FIELDS}, checksum FROM profile_entries WHERE namespace = ?", (namespace,)
     ).fetchall()
+    for row in found:
+        checksums.verify_namespaced(
+            row,
+            cipher,
+            _TABLE,
+            f"profile entry {row[1]!r} version {row[2]} of namespace {namespace!r}",
+        )
+    rows = [tuple(row[1:-1]) for row in found]
     entries = [
         ProfileEntry(
             key=cipher.open(key, _aad("key", namespace, tag, version)),
@@ -59,29 +74,39 @@ def read(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> list[Profi
 
 def _insert(conn: sqlite3.Connection, cipher: Cipher, namespace: str, entry: ProfileEntry) -> None:
     tag = cipher.tag(entry.key)
+    row = (
+        namespace,
+        tag,
+        entry.version,
+        cipher.seal(entry.key, _aad("key", namespace, tag, entry.version)),
+        cipher.seal(entry.text, _aad("text", namespace, tag, entry.version)),
+        entry.source_id,
+        to_iso(entry.valid_from),
+        None if entry.valid_to is None else to_iso(entry.valid_to),
+    )
     conn.execute(
-        f"INSERT INTO profile_entries (namespace, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            namespace,
-            tag,
-            entry.version,
-            cipher.seal(entry.key, _aad("key", namespace, tag, entry.version)),
-            cipher.seal(entry.text, _aad("text", namespace, tag, entry.version)),
-            entry.source_id,
-            to_iso(entry.valid_from),
-            None if entry.valid_to is None else to_iso(entry.valid_to),
-        ),
+        f"INSERT INTO profile_entries ({_FIELDS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*row, checksums.of_row(cipher, _TABLE, row)),
     )
 
 
 def _close(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, key: str, at: datetime
 ) -> None:
-    conn.execute(
-        "UPDATE profile_entries SET valid_to = ? "
+    """Close the entry's pinned version at ``at``, with the checksum of the row as it
+    then is (the callers read, and so checked, the namespace's rows just before)."""
+    current = conn.execute(
+        f"SELECT {_FIELDS} FROM profile_entries "
         "WHERE namespace = ? AND tag = ? AND valid_to IS NULL",
-        (to_iso(at), namespace, cipher.tag(key)),
-    )
+        (namespace, cipher.tag(key)),
+    ).fetchall()
+    for row in current:
+        closed = (*tuple(row)[:-1], to_iso(at))
+        conn.execute(
+            "UPDATE profile_entries SET valid_to = ?, checksum = ? "
+            "WHERE namespace = ? AND tag = ? AND version = ?",
+            (closed[-1], checksums.of_row(cipher, _TABLE, closed), *closed[:3]),
+        )
 
 
 def forget(conn: sqlite3.Connection, namespace: str) -> None:
@@ -89,7 +114,8 @@ def forget(conn: sqlite3.Connection, namespace: str) -> None:
 
 
 def seal(conn: sqlite3.Connection, cipher_of: Callable[[str], Cipher]) -> None:
-    """Seal every plain row (``seal_store``, inside its transaction)."""
+    """Seal every plain row (``seal_store``, inside its transaction, which checked the
+    rows' checksums before and writes them anew after)."""
     for namespace, key, version, text in conn.execute(
         "SELECT namespace, key, version, text FROM profile_entries"
     ).fetchall():

@@ -444,6 +444,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, tag, version)
     ) WITHOUT ROWID;
     """,
+    # 20: a checksum per row of what a namespace learned (``learned``), of its pinned profile
+    # (``profile_entries``) and of a memory's wait for its vector (``vectors_pending``)
+    # (store/sqlite/checksums.py, docs/reliability.md "Row checksums"). The rows written
+    # before get theirs at the first writable open, as migration 16's did:
+    # ``checksums_pending_tables`` names each table whose rows still wait for theirs.
+    """
+    ALTER TABLE learned ADD COLUMN checksum BLOB;
+    ALTER TABLE profile_entries ADD COLUMN checksum BLOB;
+    ALTER TABLE vectors_pending ADD COLUMN checksum BLOB;
+    CREATE TABLE checksums_pending_tables (name TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO checksums_pending_tables (name)
+        VALUES ('learned'), ('profile_entries'), ('vectors_pending');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
