@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from engramdb.config import EncryptionKey
+from engramdb.security import datakeys
 from engramdb.security.crypto import generate_key
-from engramdb.store.sqlite import SqliteStore, cache, sealing
+from engramdb.store.sqlite import SqliteStore, cache
 from engramdb.testing.conformance import EMBEDDER, make_record
 
 TEXTS = {"ns-a": "violin lessons", "ns-b": "sourdough starter", "ns-c": "marathon training"}
@@ -38,7 +39,7 @@ def test_indexes_of_more_namespaces_than_the_bound_are_evicted(
 def test_data_keys_of_more_namespaces_than_the_bound_are_evicted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sealing, "CACHED_CIPHERS", 2)
+    monkeypatch.setattr(datakeys, "CACHED_CIPHERS", 2)
     store = SqliteStore(":memory:", encryption=EncryptionKey.from_text(generate_key()))
     try:
         written = {
@@ -58,5 +59,5 @@ def test_data_keys_of_more_namespaces_than_the_bound_are_evicted(
 
 def test_the_default_bounds_are_documented() -> None:
     limits = (Path(__file__).resolve().parents[2] / "docs" / "limits.md").read_text("utf-8")
-    assert f"{sealing.CACHED_CIPHERS} namespaces" in limits
+    assert f"{datakeys.CACHED_CIPHERS} namespaces" in limits
     assert f"{cache.LOADED_NAMESPACES} namespaces" in limits

@@ -15,24 +15,16 @@ lives in ``engramdb.store.codec``, the cryptography in
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from engramdb.bounded import Bounded
 from engramdb.clock import to_iso
 from engramdb.config import EncryptionKey
-from engramdb.errors import DecryptionError, IntegrityError, StoreError
-from engramdb.security.crypto import (
-    PLAIN,
-    Cipher,
-    MasterKey,
-    NamespaceCipher,
-    master_key,
-    new_params,
-)
+from engramdb.errors import DecryptionError, IntegrityError
+from engramdb.security import datakeys
+from engramdb.security.crypto import PLAIN
+from engramdb.security.datakeys import CACHED_CIPHERS, Recorded, parsed
 from engramdb.store.codec import seal_emotion, seal_optional
 from engramdb.store.sqlite import checksums, identities, learning, lexical, profile
 from engramdb.store.sqlite.consolidation import fact_key
@@ -42,62 +34,71 @@ if TYPE_CHECKING:
 
 __all__ = ["CACHED_CIPHERS", "DataKeys", "seal_store", "unopenable"]
 
-#: The namespaces whose unwrapped data keys (and opened values) one open store keeps,
-#: most recently used first (docs/limits.md, "Caches").
-CACHED_CIPHERS = 64
 
-SCHEME = "aes-256-gcm/hkdf-sha256/hmac-blind-v1"
-_KEY_ID_BYTES = 16
+class _SqliteKeys:
+    """The ``crypto`` row and ``namespace_keys`` of a SQLite store (a ``KeyTable``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def recorded(self) -> Recorded | None:
+        row = self.conn.execute(
+            "SELECT params, verifier, vectors_sealed FROM crypto WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return Recorded(parsed(row[0]), bytes(row[1]), bool(row[2]))
+
+    def record(self, scheme: str, recorded: Recorded, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO crypto (id, scheme, params, verifier, vectors_sealed, created_at) "
+            "VALUES (1, ?, ?, ?, ?, ?)",
+            (
+                scheme,
+                json.dumps(recorded.params),
+                recorded.verifier,
+                int(recorded.vectors_sealed),
+                to_iso(now),
+            ),
+        )
+
+    def rerecord(self, params: dict[str, Any], verifier: bytes, now: datetime) -> None:
+        self.conn.execute(
+            "UPDATE crypto SET params = ?, verifier = ?, rotated_at = ? WHERE id = 1",
+            (json.dumps(params), verifier, to_iso(now)),
+        )
+
+    def key_of(self, namespace: str) -> tuple[bytes, bytes] | None:
+        row = self.conn.execute(
+            "SELECT key_id, wrapped FROM namespace_keys WHERE namespace = ?", (namespace,)
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO namespace_keys (namespace, key_id, wrapped, created_at) "
+            "VALUES (?, ?, ?, datetime('now'))",
+            (namespace, key_id, wrapped),
+        )
+
+    def rewrap(self, namespace: str, wrapped: bytes) -> None:
+        self.conn.execute(
+            "UPDATE namespace_keys SET wrapped = ? WHERE namespace = ?", (wrapped, namespace)
+        )
+
+    def all_keys(self) -> list[tuple[str, bytes, bytes]]:
+        found = self.conn.execute("SELECT namespace, key_id, wrapped FROM namespace_keys")
+        return [(str(ns), bytes(key_id), bytes(wrapped)) for ns, key_id, wrapped in found]
+
+    def drop_key(self, namespace: str) -> None:
+        self.conn.execute("DELETE FROM namespace_keys WHERE namespace = ?", (namespace,))
 
 
-class _NoKey:
-    """The cipher of a namespace that has no data key: nothing to open, nothing matches."""
-
-    encrypted = True
-
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-
-    def _missing(self) -> DecryptionError:
-        return DecryptionError(f"namespace {self.namespace!r} has no data key in this store")
-
-    def seal(self, value: str, aad: str) -> bytes:
-        raise self._missing()
-
-    def open(self, value: object, aad: str) -> str:
-        raise self._missing()
-
-    def seal_bytes(self, value: bytes, aad: str) -> bytes:
-        raise self._missing()
-
-    def open_bytes(self, value: object, aad: str) -> bytes:
-        raise self._missing()
-
-    def blind(self, text: str) -> str:
-        return ""
-
-    def blind_terms(self, terms: list[str]) -> list[str]:
-        return []
-
-    def tag(self, value: str) -> str:
-        return ""  # no memory was ever tagged without a key: matches nothing
-
-    def checksum(self, data: bytes) -> bytes:
-        raise self._missing()
-
-
-class DataKeys:
-    """The encryption state of one open store: plaintext, or a verified master key."""
+class DataKeys(datakeys.DataKeys[sqlite3.Connection]):
+    """The key hierarchy (``security.datakeys``) over a SQLite store's tables."""
 
     def __init__(self, source: EncryptionKey | None, *, encrypt_vectors: bool) -> None:
-        self.source = source
-        self.encrypt_vectors = encrypt_vectors
-        self.encrypted = False
-        self.vectors_sealed = False
-        self._master: MasterKey | None = None
-        # Each cipher remembers what it opened (security/crypto.py): a bounded number of
-        # namespaces' (docs/limits.md, "Caches"); an evicted one is unwrapped again.
-        self._ciphers: Bounded[tuple[str, bytes], NamespaceCipher] = Bounded(CACHED_CIPHERS)
+        super().__init__(source, _SqliteKeys, encrypt_vectors=encrypt_vectors)
 
     def open(self, db: Database) -> None:
         """Check the master key of an encrypted store as it opens, or make a new,
@@ -114,146 +115,9 @@ class DataKeys:
         self.attach(recorded, db.path)
 
     @staticmethod
-    def recorded(conn: sqlite3.Connection) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = conn.execute(
-            "SELECT params, verifier, vectors_sealed FROM crypto WHERE id = 1"
-        ).fetchone()
-        return row
-
-    def attach(self, row: sqlite3.Row | None, path: str) -> None:
-        """Adopt the store's recorded state; an encrypted store needs the right key."""
-        if row is None:
-            if self.source is not None:
-                raise StoreError(
-                    f"the store at {path} is not encrypted, but a master key is configured: "
-                    "to encrypt it in place, open it without the key and run `engram keys "
-                    "encrypt-store --new-key-file FILE` (Memory.encrypt in Python; "
-                    "docs/security.md)"
-                )
-            return
-        if self.source is None:
-            raise DecryptionError(
-                f"the store at {path} is encrypted: set ENGRAMDB_MASTER_KEY, "
-                "ENGRAMDB_MASTER_KEY_FILE or ENGRAMDB_PASSPHRASE (Settings.encryption)"
-            )
-        master = master_key(self.source, json.loads(row["params"]))
-        master.verify(bytes(row["verifier"]))
-        self._master = master
-        self._ciphers.clear()
-        self.encrypted = True
-        self.vectors_sealed = bool(row["vectors_sealed"])
-
-    def initialise(self, conn: sqlite3.Connection, now: datetime) -> None:
-        """Make a new, empty store encrypted (inside the caller's write transaction)."""
-        assert self.source is not None
-        params = new_params(self.source)
-        master = master_key(self.source, params)
-        conn.execute(
-            "INSERT INTO crypto (id, scheme, params, verifier, vectors_sealed, created_at) "
-            "VALUES (1, ?, ?, ?, ?, ?)",
-            (SCHEME, json.dumps(params), master.verifier(), int(self.encrypt_vectors), to_iso(now)),
-        )
-        self._master = master
-        self.encrypted = True
-        self.vectors_sealed = self.encrypt_vectors
-
-    def cipher(self, conn: sqlite3.Connection, namespace: str, *, create: bool = False) -> Cipher:
-        """The namespace's cipher; ``create`` makes its data key when it has none.
-
-        The key row is read on every call (one primary-key lookup): another
-        process may have forgotten the namespace and made a new key since.
-        """
-        if not self.encrypted:
-            if create and self.recorded(conn) is not None:
-                # encrypted in place by another process since this one opened it
-                raise StoreError(
-                    "the store was encrypted since it was opened: reopen it with its master key"
-                )
-            return PLAIN
-        assert self._master is not None
-        row = conn.execute(
-            "SELECT key_id, wrapped FROM namespace_keys WHERE namespace = ?", (namespace,)
-        ).fetchone()
-        if row is None:
-            if not create:
-                return _NoKey(namespace)
-            self._check_master(conn)
-            key_id, data_key = os.urandom(_KEY_ID_BYTES), os.urandom(32)
-            conn.execute(
-                "INSERT INTO namespace_keys (namespace, key_id, wrapped, created_at) "
-                "VALUES (?, ?, ?, datetime('now'))",
-                (namespace, key_id, self._master.wrap(data_key, namespace, key_id)),
-            )
-        else:
-            key_id = bytes(row[0])
-            cached = self._ciphers.get((namespace, key_id))
-            if cached is not None:
-                return cached
-            data_key = self._master.unwrap(bytes(row[1]), namespace, key_id)
-        cipher = NamespaceCipher(data_key)
-        self._ciphers[(namespace, key_id)] = cipher
-        return cipher
-
-    def ciphers(self, conn: sqlite3.Connection, *, create: bool = False) -> Callable[[str], Cipher]:
-        """``cipher`` for many namespaces within one transaction: each looked up once."""
-        found: dict[str, Cipher] = {}
-
-        def cipher_of(namespace: str) -> Cipher:
-            if namespace not in found:
-                found[namespace] = self.cipher(conn, namespace, create=create)
-            return found[namespace]
-
-        return cipher_of
-
-    def forget_opened(self, namespace: str) -> None:
-        """Drop the plaintext the namespace's ciphers remember (after an erasure)."""
-        for (name, _), cipher in self._ciphers.items():
-            if name == namespace:
-                cipher.forget_opened()
-
-    def forget(self, conn: sqlite3.Connection, namespace: str) -> None:
-        """Destroy the namespace's data key with its rows (inside the caller's transaction)."""
-        conn.execute("DELETE FROM namespace_keys WHERE namespace = ?", (namespace,))
-        for key in [k for k in self._ciphers if k[0] == namespace]:
-            del self._ciphers[key]
-
-    def rotate(self, conn: sqlite3.Connection, new: EncryptionKey, now: datetime) -> int:
-        """Re-wrap every data key under ``new`` (inside the caller's transaction).
-
-        Content is not touched. Returns the number of data keys re-wrapped.
-        """
-        if not self.encrypted or self._master is None:
-            raise StoreError("the store is not encrypted: there is no master key to rotate")
-        self._check_master(conn)
-        params = new_params(new)
-        fresh = master_key(new, params)
-        rows = conn.execute("SELECT namespace, key_id, wrapped FROM namespace_keys").fetchall()
-        for namespace, key_id, wrapped in rows:
-            data_key = self._master.unwrap(bytes(wrapped), namespace, bytes(key_id))
-            conn.execute(
-                "UPDATE namespace_keys SET wrapped = ? WHERE namespace = ?",
-                (fresh.wrap(data_key, namespace, bytes(key_id)), namespace),
-            )
-        conn.execute(
-            "UPDATE crypto SET params = ?, verifier = ?, rotated_at = ? WHERE id = 1",
-            (json.dumps(params), fresh.verifier(), to_iso(now)),
-        )
-        self._master, self.source = fresh, new
-        return len(rows)
-
-    def _check_master(self, conn: sqlite3.Connection) -> None:
-        """Refuse to wrap a new data key with a master key that was rotated away."""
-        assert self._master is not None
-        row = self.recorded(conn)
-        try:
-            if row is None:
-                raise DecryptionError("the store's encryption record is gone")
-            self._master.verify(bytes(row["verifier"]))
-        except DecryptionError:
-            raise DecryptionError(
-                "the store's master key changed since it was opened (rotated by another "
-                "process?): reopen it with the current key"
-            ) from None
+    def recorded(conn: sqlite3.Connection) -> Recorded | None:
+        """The store's encryption record (also read without an open ``DataKeys``)."""
+        return _SqliteKeys(conn).recorded()
 
 
 def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
