@@ -16,6 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from engramdb.config import EncryptionKey
+from engramdb.security.crypto import generate_key
 from engramdb.store.base import Store
 from engramdb.store.postgres import PostgresStore
 from engramdb.testing.conformance import (
@@ -33,11 +35,12 @@ NOT_YET: dict[str, str] = {}
 THROUGH_THE_GRAPH = (check_ann_search, check_nearest_scores_match_vector_search)
 
 
-def _factory(url: str) -> Iterator[StoreFactory]:
+def _factory(url: str, key: EncryptionKey | None = None) -> Iterator[StoreFactory]:
     """A new schema for each store a check makes; all dropped afterwards. With
     ``graph_only_url`` every search above ``ann_threshold`` goes through the HNSW
     graph: at these sizes PostgreSQL would read the namespace's vectors instead
-    (docs/postgres.md, "Exact, then HNSW")."""
+    (docs/postgres.md, "Exact, then HNSW"). With ``key`` each store is encrypted,
+    vectors included: dense search runs in process, never in pgvector."""
     prefix = f"conformance_{uuid.uuid4().hex[:12]}"
     counter = itertools.count()
     made: list[str] = []
@@ -45,7 +48,7 @@ def _factory(url: str) -> Iterator[StoreFactory]:
     def make(*, ann_threshold: int = 20_000) -> Store:
         schema = f"{prefix}_{next(counter)}"
         made.append(schema)
-        return PostgresStore(url, schema=schema, ann_threshold=ann_threshold)
+        return PostgresStore(url, schema=schema, ann_threshold=ann_threshold, encryption=key)
 
     yield make
     with psycopg.connect(url, autocommit=True) as conn:
@@ -53,9 +56,10 @@ def _factory(url: str) -> Iterator[StoreFactory]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture
-def factory(postgres_url: str) -> Iterator[StoreFactory]:
-    yield from _factory(postgres_url)
+@pytest.fixture(params=["plain", "encrypted"])
+def factory(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[StoreFactory]:
+    key = EncryptionKey.from_text(generate_key()) if request.param == "encrypted" else None
+    yield from _factory(postgres_url, key)
 
 
 @pytest.fixture

@@ -104,9 +104,6 @@ def test_a_store_refuses_another_vector_size(postgres_url: str, schema: str) -> 
 def test_a_postgresql_location_is_checked_before_anything_opens(postgres_url: str) -> None:
     with pytest.raises(InvalidInputError, match="schema"):
         open_store(f"{postgres_url}?schema=")
-    key = EncryptionKey.from_text(generate_key())
-    with pytest.raises(StoreError, match="encrypt"):
-        open_store(postgres_url, encryption=key)
 
 
 def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engramdb.config import EncryptionKey
-from engramdb.errors import InvalidInputError, StoreError
+from engramdb.errors import InvalidInputError
 from engramdb.extras import needs_extra
 from engramdb.store.base import (
     Candidate,
@@ -64,13 +64,11 @@ def open_store(
 
     A ``postgresql://`` (or ``postgres://``) URL opens a ``PostgresStore`` in the
     schema its ``schema`` query parameter names (``engramdb`` by default), with the
-    ``postgres`` extra (docs/postgres.md). It does not encrypt at rest yet, and keeps
-    no analysis beside its memories (recall makes it at each search). It holds up to
-    ``pool_size`` connections to the database (docs/scaling.md).
+    ``postgres`` extra (docs/postgres.md). It keeps no analysis beside its memories
+    (recall makes it at each search). It holds up to ``pool_size`` connections to the
+    database (docs/scaling.md).
     """
     if is_postgres(location):
-        if encryption is not None:
-            raise StoreError("a PostgreSQL store does not encrypt at rest yet (docs/postgres.md)")
         url, schema = postgres_location(location)
         with needs_extra("postgres", "a PostgreSQL store"):
             from engramdb.store.postgres import PostgresStore
@@ -81,6 +79,8 @@ def open_store(
             dims=dims,
             read_only=read_only,
             pool_size=pool_size,
+            encryption=encryption,
+            encrypt_vectors=encrypt_vectors,
         )
     path = _sqlite_path(location)
     from engramdb.store.sqlite import SqliteStore

@@ -17,8 +17,10 @@ listed in ``identities_pending`` and filled from their rows by the first add
 that looks (``fill``); of content already stored twice, the earlier memory
 holds it.
 
-Not here: encryption (a PostgresStore keeps no sealed namespace yet, so a
-digest is stored as it is: docs/postgres.md).
+In an encrypted namespace every digest is stored as a keyed tag
+(``Cipher.tag``, as in the SQLite store): nothing readable, nothing a
+dictionary of likely sentences can be hashed and looked for in. The advisory
+locks name the digest, which never leaves the database session.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from engramdb.errors import ConflictError
+from engramdb.security.crypto import Cipher
 from engramdb.store.identity import Held, Repetition, content_identity
 from engramdb.store.postgres.database import Connection
 
@@ -46,8 +49,14 @@ def lock(conn: Connection, schema: str, namespace: str, digests: Iterable[str | 
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 
+def _tag(cipher: Cipher, digest: str) -> str:
+    """The stored form of a digest: itself in the clear, a keyed tag when sealed."""
+    return cipher.tag(digest) if cipher.encrypted else digest
+
+
 def write(
     conn: Connection,
+    cipher: Cipher,
     namespace: str,
     rowid: int,
     identity: str | None,
@@ -59,15 +68,19 @@ def write(
     its memory."""
     if identity is None:
         return
-    params = [(namespace, identity, rowid, identity)]
+    content = _tag(cipher, identity)
+    params = [(namespace, content, rowid, content)]
     if key is not None:
-        params.append((namespace, key, rowid, request or identity))
+        params.append((namespace, _tag(cipher, key), rowid, _tag(cipher, request or identity)))
     with conn.cursor() as cur:
         cur.executemany(_INSERT, params)
 
 
-def held(conn: Connection, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
+def held(
+    conn: Connection, cipher: Cipher, namespace: str, digests: Sequence[str]
+) -> dict[str, Held]:
     """The memories holding any of ``digests``, by digest."""
+    by_tag = {_tag(cipher, d): d for d in digests}
     found = conn.execute(
         "SELECT i.tag, e.id, i.content, c.repetitions, coalesce(c.repeated_at, e.recorded_at) "
         "FROM identities i JOIN engrams e ON e.rowid = i.engram_rowid "
@@ -75,12 +88,13 @@ def held(conn: Connection, namespace: str, digests: Sequence[str]) -> dict[str, 
         "LEFT JOIN identities c ON c.namespace = i.namespace AND c.tag = i.content "
         "AND c.engram_rowid = i.engram_rowid "
         "WHERE i.namespace = %s AND i.tag = ANY(%s)",
-        (namespace, list(digests)),
+        (namespace, list(by_tag)),
     )
     return {
-        str(tag): Held(
+        by_tag[str(tag)]: Held(
             engram_id=str(engram_id),
-            content=str(content),
+            # as the caller knows digests: a tag cannot be turned back into its digest
+            content=by_tag.get(str(content), str(content)),
             repetitions=int(repetitions or 0),
             encountered_at=encountered_at,
         )
@@ -90,6 +104,7 @@ def held(conn: Connection, namespace: str, digests: Sequence[str]) -> dict[str, 
 
 def claim(
     conn: Connection,
+    cipher: Cipher,
     namespace: str,
     identity: str | None,
     key: str | None,
@@ -104,10 +119,10 @@ def claim(
     if key is not None:
         row = conn.execute(
             "SELECT engram_rowid, content FROM identities WHERE namespace = %s AND tag = %s",
-            (namespace, key),
+            (namespace, _tag(cipher, key)),
         ).fetchone()
         if row is not None:
-            if row[1] != (request or identity):
+            if row[1] != _tag(cipher, request or identity):
                 raise ConflictError(
                     "this idempotency key was used for other content in namespace "
                     f"{namespace!r}; the earlier write stands (docs/repetition.md)"
@@ -116,18 +131,21 @@ def claim(
     row = conn.execute(
         "UPDATE identities SET repetitions = repetitions + 1 "
         "WHERE namespace = %s AND tag = %s RETURNING engram_rowid",
-        (namespace, identity),
+        (namespace, _tag(cipher, identity)),
     ).fetchone()
     if row is None:
         return None
     rowid = int(row[0])
     if key is not None:
-        conn.execute(_INSERT, (namespace, key, rowid, request or identity))
+        conn.execute(
+            _INSERT, (namespace, _tag(cipher, key), rowid, _tag(cipher, request or identity))
+        )
     return rowid
 
 
 def repeat(
     conn: Connection,
+    cipher: Cipher,
     namespace: str,
     rowids: Mapping[str, int],
     repetitions: Sequence[Repetition],
@@ -141,17 +159,20 @@ def repeat(
         conn.execute(
             "UPDATE identities SET repetitions = repetitions + 1, repeated_at = %s "
             "WHERE namespace = %s AND tag = %s AND engram_rowid = %s",
-            (r.at, namespace, r.content, rowid),
+            (r.at, namespace, _tag(cipher, r.content), rowid),
         )
         if r.key is not None:
-            conn.execute(_INSERT, (namespace, r.key, rowid, r.request or r.content))
+            conn.execute(
+                _INSERT,
+                (namespace, _tag(cipher, r.key), rowid, _tag(cipher, r.request or r.content)),
+            )
 
 
-def renew(conn: Connection, namespace: str, rowid: int, identity: str) -> None:
+def renew(conn: Connection, cipher: Cipher, namespace: str, rowid: int, identity: str) -> None:
     """A memory's new version: its content identity becomes the new content's (unless
     another memory holds that already); the keys it was written with stay its own."""
     conn.execute("DELETE FROM identities WHERE engram_rowid = %s AND tag = content", (rowid,))
-    write(conn, namespace, rowid, identity, None)
+    write(conn, cipher, namespace, rowid, identity, None)
 
 
 def pending(conn: Connection, namespace: str) -> bool:
@@ -162,17 +183,19 @@ def pending(conn: Connection, namespace: str) -> bool:
     return found is not None
 
 
-def fill(conn: Connection, namespace: str) -> int:
+def fill(conn: Connection, cipher: Cipher, namespace: str) -> int:
     """Give every episode of a pending namespace its content identity, oldest first,
     inside the caller's write; how many."""
     found = conn.execute(
-        "SELECT rowid, text, speaker, session, occurred_at FROM engrams "
+        "SELECT rowid, id, text, speaker, session, occurred_at FROM engrams "
         "WHERE namespace = %s AND kind = 'episode' ORDER BY rowid",
         (namespace,),
     ).fetchall()
-    for rowid, text, speaker, session, occurred_at in found:
+    for rowid, eid, text, speaker, session, occurred_at in found:
+        text = cipher.open(text, f"engrams.text:{eid}")
+        speaker = None if speaker is None else cipher.open(speaker, f"engrams.speaker:{eid}")
         identity = content_identity(text, speaker, session, occurred_at)
-        write(conn, namespace, int(rowid), identity, None)
+        write(conn, cipher, namespace, int(rowid), identity, None)
     conn.execute("DELETE FROM identities_pending WHERE namespace = %s", (namespace,))
     return len(found)
 

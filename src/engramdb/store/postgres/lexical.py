@@ -16,7 +16,12 @@ inverse document frequency over the whole store, summed over the terms it
 holds; the highest first, the newest among equals. Unlike the SQLite store it
 counts every row of a common term: bounding that cost as the SQLite store
 does ("Lexical seeds", docs/recall.md) is not done yet (docs/postgres.md).
-Nothing here handles an encrypted namespace's blind tokens yet.
+
+In an encrypted namespace (docs/security.md, "Blind lexical index") ``terms``
+holds the memory's blind tokens instead (``Cipher.blind``: each word folded,
+Snowball-stemmed and hashed under the namespace's index key, as the SQLite
+store's FTS5 index holds them), and a query's words are hashed the same way:
+the same search over tokens no one can read back into words.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from collections.abc import Sequence
 
 import Stemmer
 
+from engramdb.security.crypto import Cipher
 from engramdb.store.base import Candidate
 from engramdb.store.postgres.database import Connection
 
-__all__ = ["MAX_TERMS", "search", "terms_of", "tokens"]
+__all__ = ["MAX_TERMS", "search", "terms_for", "terms_of", "tokens"]
 
 #: The most query terms a search reads, as in the SQLite store.
 MAX_TERMS = 16
@@ -100,9 +106,23 @@ def terms_of(text: str, keys: str) -> list[str]:
     return sorted({*tokens(text), *tokens(keys)})
 
 
-def search(conn: Connection, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
+def terms_for(cipher: Cipher, text: str, keys: str) -> list[str]:
+    """What the ``terms`` column holds for a memory of a namespace whose cipher is
+    ``cipher``: ``terms_of``, or in an encrypted namespace its distinct blind tokens."""
+    if not cipher.encrypted:
+        return terms_of(text, keys)
+    return sorted({*cipher.blind(text).split(), *cipher.blind(keys).split()})
+
+
+def search(
+    conn: Connection, namespace: str, terms: Sequence[str], limit: int, cipher: Cipher
+) -> list[Candidate]:
     """Memories of ``namespace`` holding any of ``terms`` (plain words), best first."""
-    wanted = list(dict.fromkeys(t for term in terms for t in tokens(term)))[:MAX_TERMS]
+    if cipher.encrypted:
+        words = [t for term in terms for t in cipher.blind(term).split()]
+    else:
+        words = [t for term in terms for t in tokens(term)]
+    wanted = list(dict.fromkeys(words))[:MAX_TERMS]
     if not wanted or limit <= 0:
         return []
     found = conn.execute(_SEARCH, {"terms": wanted, "namespace": namespace, "limit": limit})

@@ -8,8 +8,9 @@ Event-time bounds and kinds are SQL conditions. The conditions of ``where`` on
 speaker, session and metadata are not: this store keeps metadata as JSON text,
 with no index of its fields (SQLite's ``fields`` table), so the rows are read in
 order in batches and ``Filter.matches`` (the reference semantics) keeps those
-that pass until the page is full. A filter that few rows pass reads further
-for a page, never from the start.
+that pass until the page is full (in an encrypted namespace, on the opened
+values). A filter that few rows pass reads further for a page, never from the
+start.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from engramdb.filters import Filter
+from engramdb.security.crypto import Cipher
 from engramdb.store.paging import Keyed, PageQuery
 from engramdb.store.postgres import rows
 from engramdb.store.postgres.database import Connection
@@ -27,13 +29,13 @@ __all__ = ["page"]
 _BATCH = 1_000  # rows read per query while a filter on fields fills a page
 
 
-def page(conn: Connection, query: PageQuery) -> list[Keyed]:
+def page(conn: Connection, query: PageQuery, cipher: Cipher) -> list[Keyed]:
     """Up to ``query.limit`` memories after ``query.after``, in order, with their keys."""
     fielded = query.where is not None and bool(query.where.conditions)
     found: list[Keyed] = []
     while len(found) < query.limit:
         size = _BATCH if fielded else query.limit - len(found)
-        batch = _read(conn, query, size)
+        batch = _read(conn, query, size, cipher)
         kept = [k for k in batch if not fielded or query.passes(k.engram)]
         found += kept[: query.limit - len(found)]
         if len(batch) < size:
@@ -42,7 +44,7 @@ def page(conn: Connection, query: PageQuery) -> list[Keyed]:
     return found
 
 
-def _read(conn: Connection, query: PageQuery, size: int) -> list[Keyed]:
+def _read(conn: Connection, query: PageQuery, size: int, cipher: Cipher) -> list[Keyed]:
     column = query.order  # one of paging.ORDERS: a column name, never the caller's text
     sql = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams WHERE namespace = %s"
     params: list[Any] = [query.namespace]
@@ -63,6 +65,6 @@ def _read(conn: Connection, query: PageQuery, size: int) -> list[Keyed]:
     sql += f" ORDER BY {column} {way}, rowid {way} LIMIT %s"
     out = []
     for row in conn.execute(sql, [*params, size]).fetchall():
-        engram = rows.engram(row)
+        engram = rows.engram(row, lambda _: cipher)
         out.append(Keyed(engram, (getattr(engram, column), int(row[0]))))
     return out

@@ -18,7 +18,9 @@ nothing, so the stored vector is the first's.
 
 from __future__ import annotations
 
+from engramdb.security.crypto import Cipher
 from engramdb.store.base import PendingVector, VectorArrival
+from engramdb.store.codec import seal_emotion
 from engramdb.store.postgres import rows
 from engramdb.store.postgres.database import Connection
 
@@ -27,7 +29,7 @@ __all__ = ["arrive", "count", "oldest"]
 _COLUMNS = ", ".join(f"e.{c}" for c in rows.ENGRAM_COLUMNS.split(", "))
 
 
-def oldest(conn: Connection, limit: int) -> list[PendingVector]:
+def oldest(conn: Connection, limit: int, cipher_of: rows.CipherOf) -> list[PendingVector]:
     """Up to ``limit`` pending memories of every namespace, in the order written."""
     found = conn.execute(
         f"SELECT {_COLUMNS}, p.importance_given, p.emotion_given "
@@ -37,7 +39,9 @@ def oldest(conn: Connection, limit: int) -> list[PendingVector]:
     ).fetchall()
     return [
         PendingVector(
-            rows.engram(row[:-2]), importance_given=bool(row[-2]), emotion_given=bool(row[-1])
+            rows.engram(row[:-2], cipher_of),
+            importance_given=bool(row[-2]),
+            emotion_given=bool(row[-1]),
         )
         for row in found
     ]
@@ -53,10 +57,13 @@ def count(conn: Connection, namespace: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def arrive(conn: Connection, namespace: str, arrival: VectorArrival) -> bool:
-    """Write a pending memory's vector and the values derived from it; False (nothing
-    written) when the namespace holds no such memory still pending: deleted, or
-    updated with its vector since."""
+def arrive(
+    conn: Connection, namespace: str, arrival: VectorArrival, cipher: Cipher, *, seal_vectors: bool
+) -> bool:
+    """Write a pending memory's vector and the values derived from it, sealed in an
+    encrypted store as ``rows.insert`` seals them; False (nothing written) when the
+    namespace holds no such memory still pending: deleted, or updated with its vector
+    since."""
     gone = conn.execute(
         "DELETE FROM vectors_pending p USING engrams e WHERE p.engram_rowid = e.rowid "
         "AND e.namespace = %s AND e.id = %s RETURNING p.engram_rowid",
@@ -65,24 +72,27 @@ def arrive(conn: Connection, namespace: str, arrival: VectorArrival) -> bool:
     if gone is None:
         return False
     emotion = arrival.emotion is not None
+    valence, arousal, label = seal_emotion(
+        cipher, arrival.id, arrival.valence, arrival.arousal, arrival.emotion or ""
+    )
     conn.execute(
-        "UPDATE engrams SET embedding = %s, model_id = %s, "
+        "UPDATE engrams SET embedding = %s, sealed_vector = %s, model_id = %s, "
         "importance = coalesce(%s, importance), stability_days = coalesce(%s, stability_days), "
         "emotion = CASE WHEN %s THEN %s ELSE emotion END, "
         "valence = CASE WHEN %s THEN %s ELSE valence END, "
         "arousal = CASE WHEN %s THEN %s ELSE arousal END "
         "WHERE rowid = %s",
         (
-            rows.vector_of(arrival.vector),
+            *rows.stored_vector(cipher, arrival.id, arrival.vector, seal_vectors),
             arrival.model_id,
             arrival.importance,
             arrival.stability_days,
             emotion,
-            arrival.emotion,
+            label,
             emotion,
-            arrival.valence,
+            valence,
             emotion,
-            arrival.arousal,
+            arousal,
             gone[0],
         ),
     )

@@ -6,7 +6,9 @@ One row per version of an entry (docs/profile.md), as in the SQLite store
 first takes a transaction lock on the namespace's profile, so two writers of
 one namespace's profile take turns and the limits hold across processes.
 ``ProfileTable`` is ``PostgresStore``'s share of the ``Store`` methods; which
-version ``pin`` writes is ``store.pinning.next_pin``'s.
+version ``pin`` writes is ``store.pinning.next_pin``'s. In an encrypted store an
+entry is content (docs/profile.md): its text is sealed, and its key is sealed in
+``sealed_key`` with a keyed tag of it in ``key``, as in the SQLite store.
 """
 
 from __future__ import annotations
@@ -18,22 +20,45 @@ from typing import TYPE_CHECKING
 
 from engramdb.errors import InvalidInputError
 from engramdb.model import ProfileEntry
+from engramdb.security.crypto import Cipher
 from engramdb.store.pinning import next_pin
 
 if TYPE_CHECKING:
     from engramdb.store.postgres.database import Connection, Database
+    from engramdb.store.postgres.sealed import DataKeys
 
-__all__ = ["ProfileTable"]
+__all__ = ["ProfileTable", "seal"]
 
-_COLUMNS = "key, text, version, valid_from, valid_to, source_id"
+_COLUMNS = "key, text, version, valid_from, valid_to, source_id, sealed_key"
 
 
-def _read(conn: Connection, namespace: str) -> list[ProfileEntry]:
+def _aad(column: str, namespace: str, tag: str, version: int) -> str:
+    return f"profile.{column}:{namespace}:{tag}:{version}"
+
+
+def _tag(cipher: Cipher, key: str) -> str:
+    return cipher.tag(key) if cipher.encrypted else key
+
+
+def _read(conn: Connection, cipher: Cipher, namespace: str) -> list[ProfileEntry]:
     found = conn.execute(
         f"SELECT {_COLUMNS} FROM profile_entries WHERE namespace = %s ORDER BY key, version",
         (namespace,),
     )
-    return [ProfileEntry(*row) for row in found]
+    if not cipher.encrypted:
+        return [ProfileEntry(*row[:-1]) for row in found]
+    entries = [
+        ProfileEntry(
+            cipher.open(sealed_key, _aad("key", namespace, tag, version)),
+            cipher.open(text, _aad("text", namespace, tag, version)),
+            version,
+            valid_from,
+            valid_to,
+            source_id,
+        )
+        for tag, text, version, valid_from, valid_to, source_id, sealed_key in found
+    ]
+    return sorted(entries, key=lambda e: (e.key, e.version))
 
 
 def _lock(conn: Connection, schema: str, namespace: str) -> None:
@@ -41,37 +66,67 @@ def _lock(conn: Connection, schema: str, namespace: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 
-def _insert(conn: Connection, namespace: str, entry: ProfileEntry) -> None:
+def _insert(conn: Connection, cipher: Cipher, namespace: str, entry: ProfileEntry) -> None:
+    tag = _tag(cipher, entry.key)
+    sealed_key = (
+        cipher.seal(entry.key, _aad("key", namespace, tag, entry.version))
+        if cipher.encrypted
+        else None
+    )
     conn.execute(
-        f"INSERT INTO profile_entries (namespace, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        f"INSERT INTO profile_entries (namespace, {_COLUMNS}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
         (
             namespace,
-            entry.key,
-            entry.text,
+            tag,
+            cipher.seal(entry.text, _aad("text", namespace, tag, entry.version)),
             entry.version,
             entry.valid_from,
             entry.valid_to,
             entry.source_id,
+            sealed_key,
         ),
     )
 
 
-def _close(conn: Connection, namespace: str, key: str, at: datetime) -> None:
+def _close(conn: Connection, cipher: Cipher, namespace: str, key: str, at: datetime) -> None:
     conn.execute(
         "UPDATE profile_entries SET valid_to = %s "
         "WHERE namespace = %s AND key = %s AND valid_to IS NULL",
-        (at, namespace, key),
+        (at, namespace, _tag(cipher, key)),
     )
+
+
+def seal(conn: Connection, cipher_of: Callable[[str], Cipher]) -> None:
+    """Seal every plain entry in place (a store encrypted in place)."""
+    for namespace, key, version, text in conn.execute(
+        "SELECT namespace, key, version, text FROM profile_entries"
+    ).fetchall():
+        cipher = cipher_of(namespace)
+        tag = cipher.tag(key)
+        conn.execute(
+            "UPDATE profile_entries SET key = %s, sealed_key = %s, text = %s "
+            "WHERE namespace = %s AND key = %s AND version = %s",
+            (
+                tag,
+                cipher.seal(key, _aad("key", namespace, tag, version)),
+                cipher.seal(text, _aad("text", namespace, tag, version)),
+                namespace,
+                key,
+                version,
+            ),
+        )
 
 
 class ProfileTable:
     """The ``Store`` methods of the pinned profile, for ``PostgresStore``."""
 
     _db: Database
+    _keys: DataKeys
 
     def profile(self, namespace: str) -> list[ProfileEntry]:
         with self._db.read() as conn:
-            return _read(conn, namespace)
+            return _read(conn, self._keys.cipher(conn, namespace), namespace)
 
     def profiled(self) -> list[str]:
         with self._db.read() as conn:
@@ -89,21 +144,24 @@ class ProfileTable:
     ) -> ProfileEntry:
         with self._db.write("pin") as conn:
             _lock(conn, self._db.schema, namespace)
-            history = _read(conn, namespace)
+            cipher = self._keys.cipher(conn, namespace, create=True)
+            history = _read(conn, cipher, namespace)
             current = {e.key: e for e in history if e.valid_to is None}
             entry = next_pin(history, key, text, source_id, now)
             if entry is None:
                 return current[key]
             admit(sorted({**current, key: entry}.values(), key=lambda e: e.key))
-            _close(conn, namespace, key, now)
-            _insert(conn, namespace, entry)
+            _close(conn, cipher, namespace, key, now)
+            _insert(conn, cipher, namespace, entry)
             return entry
 
     def unpin(self, namespace: str, key: str, now: datetime) -> ProfileEntry | None:
         with self._db.write("unpin") as conn:
             _lock(conn, self._db.schema, namespace)
+            cipher = self._keys.cipher(conn, namespace)
             current = next(
-                (e for e in _read(conn, namespace) if e.key == key and e.valid_to is None), None
+                (e for e in _read(conn, cipher, namespace) if e.key == key and e.valid_to is None),
+                None,
             )
             if current is None:
                 return None
@@ -111,7 +169,7 @@ class ProfileTable:
                 raise InvalidInputError(
                     f"now is before profile entry {key!r} was pinned; versions must not overlap"
                 )
-            _close(conn, namespace, key, now)
+            _close(conn, cipher, namespace, key, now)
             return replace(current, valid_to=now)
 
     def restore_profile(self, namespace: str, entries: Sequence[ProfileEntry]) -> None:
@@ -119,7 +177,8 @@ class ProfileTable:
             return
         with self._db.write("restore_profile") as conn:
             _lock(conn, self._db.schema, namespace)
-            held = {(e.key, e.version) for e in _read(conn, namespace)}
+            cipher = self._keys.cipher(conn, namespace, create=True)
+            held = {(e.key, e.version) for e in _read(conn, cipher, namespace)}
             for entry in entries:
                 if (entry.key, entry.version) in held:
                     raise InvalidInputError(
@@ -127,4 +186,4 @@ class ProfileTable:
                         f"namespace {namespace!r} already"
                     )
                 held.add((entry.key, entry.version))
-                _insert(conn, namespace, entry)
+                _insert(conn, cipher, namespace, entry)

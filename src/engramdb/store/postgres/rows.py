@@ -6,12 +6,19 @@ is ``store.postgres.store``'s. A memory's stored form is the SQLite store's
 where PostgreSQL has no better type: metadata as canonical JSON text
 (``store.codec.dump``, so it reads back exactly as written), times as
 ``timestamptz`` (microseconds, UTC), its vector a ``halfvec``.
+
+In an encrypted store (docs/security.md) each function is given the cipher of
+each namespace (``CipherOf``: ``store.postgres.sealed.Armoured``, or the
+identity in a plaintext store) and seals what it writes, opens what it reads,
+under the associated data the SQLite store uses (``engrams.text:<id>``,
+``versions.text:<id>:<version>``, ...); a sealed vector goes to
+``sealed_vector``, never to ``embedding``; the lexical terms are blind tokens.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +28,7 @@ from pgvector import HalfVector
 
 from engramdb.errors import NotFoundError, StoreError
 from engramdb.model import Engram, Fact, Version
+from engramdb.security.crypto import Cipher
 from engramdb.store.base import (
     Catalog,
     DerivedUpdate,
@@ -31,12 +39,15 @@ from engramdb.store.base import (
     VersionRecord,
     taken_along_all,
 )
-from engramdb.store.codec import dump
+from engramdb.store.codec import dump, open_emotion, open_optional, seal_emotion, seal_optional
 from engramdb.store.postgres.database import Connection
-from engramdb.store.postgres.lexical import terms_of
+from engramdb.store.postgres.lexical import terms_for
+from engramdb.store.postgres.sealed import open_vector, seal_vector
 
 __all__ = [
     "ENGRAM_COLUMNS",
+    "CipherOf",
+    "all_of",
     "catalog",
     "delete",
     "doomed",
@@ -61,20 +72,24 @@ ENGRAM_COLUMNS = (
 )
 _INSERT = (
     "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, metadata, "
-    "occurred_at, recorded_at, valid_from, version, model_id, embedding, terms, "
+    "occurred_at, recorded_at, valid_from, version, model_id, embedding, sealed_vector, terms, "
     "stability_days, importance, valence, arousal, emotion) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-    "RETURNING rowid"
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s, %s) RETURNING rowid"
 )
 _INSERT_VERSION = (
     "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, occurred_at, "
     "valid_from, valid_to) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _CATALOG = (
-    "SELECT id, kind, session, seq, speaker, occurred_at, text, keys, embedding, "
+    "SELECT id, kind, session, seq, speaker, occurred_at, text, keys, embedding, sealed_vector, "
     "stability_days, importance, valence, arousal, emotion, recalls, last_recalled_at, dormant "
     "FROM engrams"
 )
+
+
+#: The cipher of each namespace a statement touches (``DataKeys.ciphers``).
+CipherOf = Callable[[str], Cipher]
 
 
 def vector_of(vector: npt.NDArray[np.float32]) -> HalfVector:
@@ -82,21 +97,46 @@ def vector_of(vector: npt.NDArray[np.float32]) -> HalfVector:
     return HalfVector(np.asarray(vector, dtype=np.float32))
 
 
-def engram(row: Sequence[Any]) -> Engram:
+def stored_vector(
+    cipher: Cipher, engram_id: str, vector: npt.NDArray[np.float32] | None, sealed: bool
+) -> tuple[HalfVector | None, bytes | None]:
+    """(embedding, sealed_vector) of a memory: the one pgvector reads, or the sealed one;
+    neither while its vector is pending (None)."""
+    if vector is None:
+        return None, None
+    if sealed and cipher.encrypted:
+        return None, seal_vector(cipher, engram_id, vector)
+    return vector_of(vector), None
+
+
+def read_vector(
+    cipher: Cipher, engram_id: str, embedding: HalfVector | None, sealed: bytes | None, dims: int
+) -> npt.NDArray[np.float32]:
+    """A memory's vector as stored (zeros while it is pending)."""
+    if embedding is not None:
+        return np.asarray(embedding.to_numpy(), dtype=np.float32)
+    if sealed is None:  # pending
+        return np.zeros(dims, dtype=np.float32)
+    return open_vector(cipher, engram_id, sealed)
+
+
+def engram(row: Sequence[Any], cipher_of: CipherOf) -> Engram:
     """The memory of a row of ``ENGRAM_COLUMNS``."""
     (_, eid, namespace, kind, session, speaker, text, metadata, occurred_at, recorded_at,
      valid_from, version, stability, importance, valence, arousal, emotion, recalls,
      last_recalled_at, dormant) = row  # fmt: skip
+    cipher = cipher_of(namespace)
+    valence, arousal, emotion = open_emotion(cipher, eid, float(valence), float(arousal), emotion)
     return Engram(
         id=eid,
         namespace=namespace,
-        text=text,
+        text=cipher.open(text, f"engrams.text:{eid}"),
         occurred_at=occurred_at,
         recorded_at=recorded_at,
         valid_from=valid_from,
         session=session,
-        speaker=speaker,
-        metadata=json.loads(metadata),
+        speaker=open_optional(cipher, speaker, f"engrams.speaker:{eid}"),
+        metadata=json.loads(cipher.open(metadata, f"engrams.metadata:{eid}")),
         kind=kind,
         version=int(version),
         stability_days=float(stability),
@@ -145,6 +185,9 @@ def insert(
     conn: Connection,
     records: Sequence[EngramRecord],
     versions: Sequence[VersionRecord],
+    cipher_of: CipherOf,
+    *,
+    seal_vectors: bool,
 ) -> list[int]:
     """Write each record as a memory whose current version is the one of ``versions``
     beside it (its number and start); their rows, in order. Each memory is numbered
@@ -157,29 +200,33 @@ def insert(
         if key not in last:
             last[key] = _next_seq(conn, *key)
         last[key] += 1
+        c, eid = cipher_of(record.namespace), record.id
+        valence, arousal, emotion = seal_emotion(
+            c, eid, record.valence, record.arousal, record.emotion
+        )
         params.append(
             (
-                record.id,
+                eid,
                 record.namespace,
                 record.kind,
                 record.session,
                 last[key],
-                record.speaker,
-                record.text,
-                record.keys,
-                dump(record.metadata),
+                seal_optional(c, record.speaker, f"engrams.speaker:{eid}"),
+                c.seal(record.text, f"engrams.text:{eid}"),
+                c.seal(record.keys, f"engrams.keys:{eid}"),
+                c.seal(dump(record.metadata), f"engrams.metadata:{eid}"),
                 record.occurred_at,
                 record.recorded_at,
                 current.valid_from,
                 current.version,
                 record.model_id,
-                None if record.pending else vector_of(record.vector),
-                terms_of(record.text, record.keys),
+                *stored_vector(c, eid, None if record.pending else record.vector, seal_vectors),
+                terms_for(c, record.text, record.keys),
                 record.stability_days,
                 record.importance,
-                record.valence,
-                record.arousal,
-                record.emotion,
+                valence,
+                arousal,
+                emotion,
             )
         )
     rowids: list[int] = []
@@ -206,21 +253,33 @@ def insert(
     return rowids
 
 
-def insert_version(conn: Connection, items: Iterable[tuple[int, VersionRecord]]) -> None:
-    """Write versions of memories: (row, version) pairs."""
-    params = [
-        (
-            rowid,
-            v.version,
-            v.text,
-            v.speaker,
-            dump(v.metadata),
-            v.occurred_at,
-            v.valid_from,
-            v.valid_to,
+def insert_version(
+    conn: Connection,
+    items: Iterable[tuple[int, EngramRecord | str, VersionRecord]],
+    cipher: CipherOf,
+    namespace: str = "",
+) -> None:
+    """Write versions of memories: (row, memory, version), the memory as its record or,
+    with ``namespace``, its id."""
+    params = []
+    for rowid, record, v in items:
+        if isinstance(record, str):
+            eid, c = record, cipher(namespace)
+        else:
+            eid, c = record.id, cipher(record.namespace)
+        aad = f"{eid}:{v.version}"
+        params.append(
+            (
+                rowid,
+                v.version,
+                c.seal(v.text, f"versions.text:{aad}"),
+                seal_optional(c, v.speaker, f"versions.speaker:{aad}"),
+                c.seal(dump(v.metadata), f"versions.metadata:{aad}"),
+                v.occurred_at,
+                v.valid_from,
+                v.valid_to,
+            )
         )
-        for rowid, v in items
-    ]
     if params:
         with conn.cursor() as cur:
             cur.executemany(_INSERT_VERSION, params)
@@ -234,6 +293,9 @@ def new_version(
     speaker: str | None,
     version: int,
     at: datetime,
+    namespace: str,
+    cipher_of: CipherOf,
+    seal_vectors: bool,
 ) -> None:
     """Close the memory's current version at ``at`` and write ``change`` as its current
     one, numbered ``version``: row, history, vector and terms. A memory whose vector was
@@ -247,27 +309,31 @@ def new_version(
         [
             (
                 rowid,
+                change.engram_id,
                 VersionRecord(
                     version, change.text, speaker, change.metadata, change.occurred_at, at, None
                 ),
             )
         ],
+        cipher_of,
+        namespace,
     )
+    c, eid = cipher_of(namespace), change.engram_id
     conn.execute(
         "UPDATE engrams SET text = %s, speaker = %s, metadata = %s, occurred_at = %s, "
-        "keys = %s, valid_from = %s, version = %s, model_id = %s, embedding = %s, terms = %s "
-        "WHERE rowid = %s",
+        "keys = %s, valid_from = %s, version = %s, model_id = %s, embedding = %s, "
+        "sealed_vector = %s, terms = %s WHERE rowid = %s",
         (
-            change.text,
-            speaker,
-            dump(change.metadata),
+            c.seal(change.text, f"engrams.text:{eid}"),
+            seal_optional(c, speaker, f"engrams.speaker:{eid}"),
+            c.seal(dump(change.metadata), f"engrams.metadata:{eid}"),
             change.occurred_at,
-            change.keys,
+            c.seal(change.keys, f"engrams.keys:{eid}"),
             at,
             version,
             change.model_id,
-            vector_of(change.vector),
-            terms_of(change.text, change.keys),
+            *stored_vector(c, eid, change.vector, seal_vectors),
+            terms_for(c, change.text, change.keys),
             rowid,
         ),
     )
@@ -326,20 +392,38 @@ def doomed(
     return [(r, str(named[r])) for r in rowids]
 
 
+def all_of(conn: Connection, namespace: str, named: set[str], refusal: str) -> dict[str, int]:
+    """The rows of every id ``named``; ``StoreError`` (``refusal``) when one is missing."""
+    found = rowids_of(conn, namespace, named)
+    missing = named - found.keys()
+    if missing:
+        raise StoreError(f"{refusal} {namespace!r}: {sorted(missing)[:3]}")
+    return found
+
+
 # -- catalog ------------------------------------------------------------------
 
 
-def catalog(conn: Connection, where: str, params: Sequence[Any], dims: int) -> Catalog:
-    """The catalog of the memories ``where`` selects (a SQL condition on ``engrams``),
-    in insertion order; sessions coded in order of first appearance."""
+def catalog(
+    conn: Connection, where: str, params: Sequence[Any], dims: int, cipher: Cipher
+) -> Catalog:
+    """The catalog of the memories ``where`` selects (a SQL condition on ``engrams`` that
+    names one namespace, whose cipher ``cipher`` is), in insertion order; sessions
+    coded in order of first appearance."""
     found = conn.execute(f"{_CATALOG} WHERE {where} ORDER BY rowid", params).fetchall()
     codes: dict[str, int] = {}
     ids, kinds, sessions, seqs, speakers, occurred, texts, documents = ([] for _ in range(8))
     states = []
     vectors = np.zeros((len(found), dims), dtype=np.float32)
     for i, row in enumerate(found):
-        (eid, kind, session, seq, speaker, occurred_at, text, keys, embedding, stability,
+        (eid, kind, session, seq, speaker, occurred_at, text, keys, embedding, sealed, stability,
          importance, valence, arousal, emotion, recalls, last_recalled, dormant) = row  # fmt: skip
+        speaker = open_optional(cipher, speaker, f"engrams.speaker:{eid}")
+        text = cipher.open(text, f"engrams.text:{eid}")
+        keys = cipher.open(keys, f"engrams.keys:{eid}")
+        valence, arousal, emotion = open_emotion(
+            cipher, eid, float(valence), float(arousal), emotion
+        )
         ids.append(eid)
         kinds.append(kind)
         sessions.append(-1 if session is None else codes.setdefault(session, len(codes)))
@@ -348,8 +432,7 @@ def catalog(conn: Connection, where: str, params: Sequence[Any], dims: int) -> C
         occurred.append(occurred_at.timestamp())
         texts.append(text)
         documents.append(f"{text} {keys}".strip())
-        if embedding is not None:  # None: pending, zeros until it comes
-            vectors[i] = embedding.to_numpy()
+        vectors[i] = read_vector(cipher, eid, embedding, sealed, dims)
         states.append(
             DynamicState(
                 float(stability), float(importance), float(valence), float(arousal), emotion,
@@ -377,12 +460,18 @@ def fact_key(subject: str, attribute: str) -> str:
     return f"{subject.casefold().strip()}\x1f{attribute.casefold().strip()}"
 
 
-def insert_facts(conn: Connection, rowids: Mapping[str, int], found: Iterable[Fact]) -> None:
+def insert_facts(
+    conn: Connection, rowids: Mapping[str, int], found: Iterable[Fact], cipher: Cipher
+) -> None:
+    """Write facts of one namespace; their lookup is a keyed tag when sealed."""
     params = [
         (
-            rowids[f.engram_id], f.namespace, f.subject, f.attribute, f.value, f.valid_from,
+            rowids[f.engram_id], f.namespace,
+            cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
+            cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
+            cipher.seal(f.value, f"facts.value:{f.engram_id}"), f.valid_from,
             f.valid_to, f.recorded_at, f.invalidated_at, f.status, f.superseded_by,
-            fact_key(f.subject, f.attribute),
+            cipher.tag(fact_key(f.subject, f.attribute)),
         )
         for f in found
     ]  # fmt: skip
@@ -407,15 +496,24 @@ def insert_links(conn: Connection, rowids: Mapping[str, int], found: Iterable[Li
             )
 
 
-def facts(conn: Connection, where: str, params: Sequence[Any]) -> list[Fact]:
-    """The facts ``where`` selects (a condition on ``facts f`` and ``engrams e``) with
-    their sources, ordered by subject, attribute, ``valid_from`` and row."""
-    found = conn.execute(
-        "SELECT f.engram_rowid, e.id, f.namespace, f.subject, f.attribute, f.value, e.text, "
-        "f.valid_from, f.valid_to, f.recorded_at, f.invalidated_at, f.status, f.superseded_by "
-        f"FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid WHERE {where}",
-        params,
-    ).fetchall()
+def facts(conn: Connection, where: str, params: Sequence[Any], cipher: Cipher) -> list[Fact]:
+    """The facts ``where`` selects (a condition on ``facts f`` and ``engrams e`` within
+    one namespace, whose cipher ``cipher`` is) with their sources, ordered by subject,
+    attribute, ``valid_from`` and row."""
+    found = [
+        (rowid, eid, ns,
+         cipher.open(subject, f"facts.subject:{eid}"),
+         cipher.open(attribute, f"facts.attribute:{eid}"),
+         cipher.open(value, f"facts.value:{eid}"), cipher.open(text, f"engrams.text:{eid}"),
+         *rest)
+        for rowid, eid, ns, subject, attribute, value, text, *rest in conn.execute(
+            "SELECT f.engram_rowid, e.id, f.namespace, f.subject, f.attribute, f.value, e.text, "
+            "f.valid_from, f.valid_to, f.recorded_at, f.invalidated_at, f.status, "
+            "f.superseded_by FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid "
+            f"WHERE {where}",
+            params,
+        )
+    ]  # fmt: skip
     found.sort(key=lambda r: (r[3], r[4], r[7], r[0]))
     sources: dict[int, list[str]] = {}
     for derived, source in conn.execute(
@@ -434,14 +532,26 @@ def facts(conn: Connection, where: str, params: Sequence[Any]) -> list[Fact]:
     ]  # fmt: skip
 
 
-def history(conn: Connection, namespace: str, engram_id: str) -> list[Version]:
+def history(conn: Connection, namespace: str, engram_id: str, cipher: Cipher) -> list[Version]:
     found = conn.execute(
         "SELECT v.version, v.text, v.speaker, v.metadata, v.occurred_at, v.valid_from, "
         "v.valid_to FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
         "WHERE e.namespace = %s AND e.id = %s ORDER BY v.version",
         (namespace, engram_id),
     )
-    return [
-        Version(engram_id, int(n), text, speaker, json.loads(metadata), at, start, end)
-        for n, text, speaker, metadata, at, start, end in found
-    ]
+    out = []
+    for n, text, speaker, metadata, at, start, end in found:
+        aad = f"{engram_id}:{n}"
+        out.append(
+            Version(
+                engram_id,
+                int(n),
+                cipher.open(text, f"versions.text:{aad}"),
+                open_optional(cipher, speaker, f"versions.speaker:{aad}"),
+                json.loads(cipher.open(metadata, f"versions.metadata:{aad}")),
+                at,
+                start,
+                end,
+            )
+        )
+    return out

@@ -247,6 +247,34 @@ MIGRATIONS: tuple[str, ...] = (
         emotion_given    boolean NOT NULL
     );
     """,
+    # 9: encryption at rest (docs/security.md, docs/postgres.md): ``crypto`` holds the
+    # store's one encryption record (key-derivation parameters, the verifier the master
+    # key opens, whether vectors are sealed), ``namespace_keys`` each namespace's data
+    # key wrapped by the master key (security.datakeys). A sealed vector is kept in
+    # ``sealed_vector`` and never in ``embedding``, which pgvector reads (both are NULL
+    # while it is pending); a pinned profile entry's key is a keyed tag in ``key`` and
+    # sealed in ``sealed_key``
+    """
+    CREATE TABLE crypto (
+        id             integer     PRIMARY KEY CHECK (id = 1),
+        scheme         text        NOT NULL,
+        params         text        NOT NULL,
+        verifier       bytea       NOT NULL,
+        vectors_sealed boolean     NOT NULL,
+        created_at     timestamptz NOT NULL,
+        rotated_at     timestamptz
+    );
+    CREATE TABLE namespace_keys (
+        namespace  text        PRIMARY KEY,
+        key_id     bytea       NOT NULL,
+        wrapped    bytea       NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    ALTER TABLE engrams ADD COLUMN sealed_vector bytea;
+    ALTER TABLE engrams ADD CONSTRAINT engrams_one_vector
+        CHECK (embedding IS NULL OR sealed_vector IS NULL);
+    ALTER TABLE profile_entries ADD COLUMN sealed_key text;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

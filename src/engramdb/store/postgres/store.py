@@ -7,18 +7,26 @@ candidates from ``store.postgres.lexical``, the catalog a ranking reads. Every
 statement names the namespace. The SQL of rows is ``store.postgres.rows``; the
 connection and migrations are ``store.postgres.database``.
 
-Memories written without their vector (docs/write-path.md) are
-``store.postgres.pending``'s. Not here yet (docs/postgres.md, "What is not done
-yet"): encryption at rest, a per-namespace cache of the catalog between writes,
-the indexed reads of a two-stage search (``count``, ``catalog_of``, ``around``,
-... use ``Store``'s defaults, which read the catalog), a connection pool, change
-notices between processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
+In an encrypted store (docs/security.md) every value of a memory that is
+sealed on SQLite is sealed here with the namespace's cipher
+(``store.postgres.sealed``, keys by ``security.datakeys``), the lexical terms
+are blind tokens, and vectors are sealed and never given to pgvector: dense
+candidates come from an in-process index of the opened vectors
+(``store.vectors.VectorIndex``, exact below ``ann_threshold``, a graph above),
+built at a namespace's first search and kept while its change mark stays
+(docs/postgres.md, "Encryption at rest"). Memories written without their
+vector (docs/write-path.md) are ``store.postgres.pending``'s.
+
+Not here yet (docs/postgres.md, "What is not done yet"): a per-namespace cache
+of the catalog between writes, the indexed reads of a two-stage search
+(``count``, ``catalog_of``, ``around``, ... use ``Store``'s defaults, which
+read the catalog), a connection pool, change notices between
+processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
@@ -27,19 +35,21 @@ import numpy as np
 import numpy.typing as npt
 from psycopg import sql
 
-from engramdb.errors import StoreError
-from engramdb.model import Engram, Fact, NamespaceStats, Version
+from engramdb.bounded import Bounded
+from engramdb.config import EncryptionKey
+from engramdb.errors import InvalidInputError, StoreError
+from engramdb.filters import Filter
+from engramdb.model import Engram, NamespaceStats, Version
+from engramdb.security.crypto import check_source
 from engramdb.store.base import (
     Candidate,
     Capability,
     Catalog,
-    ConsolidationBatch,
     DerivedUpdate,
     DynamicsUpdate,
     EngramRecord,
     Held,
     Learned,
-    Link,
     PendingVector,
     Repetition,
     Store,
@@ -48,10 +58,12 @@ from engramdb.store.base import (
 )
 from engramdb.store.identity import content_identity
 from engramdb.store.paging import Keyed, PageQuery
-from engramdb.store.postgres import changes, identities, lexical, listing, pending, rows
+from engramdb.store.postgres import changes, encryption, identities, lexical, listing, pending, rows
+from engramdb.store.postgres.consolidation import ConsolidationTables
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
-from engramdb.store.postgres.lexical import terms_of
 from engramdb.store.postgres.profile import ProfileTable
+from engramdb.store.postgres.sealed import DataKeys
+from engramdb.store.vectors import VectorIndex
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -65,11 +77,16 @@ _PAGE = 1_000  # memories per query of iter_engrams
 _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 
 
-class PostgresStore(ProfileTable, Store):
+class PostgresStore(ConsolidationTables, ProfileTable, Store):
     """Memories in one schema of a PostgreSQL database with pgvector."""
 
     capabilities = frozenset(
-        {Capability.ANN, Capability.CONCURRENT_PROCESSES, Capability.DEFERRED_VECTORS}
+        {
+            Capability.ANN,
+            Capability.CONCURRENT_PROCESSES,
+            Capability.DEFERRED_VECTORS,
+            Capability.ENCRYPTION,
+        }
     )
 
     def __init__(
@@ -81,16 +98,34 @@ class PostgresStore(ProfileTable, Store):
         dims: int = 384,
         read_only: bool = False,
         pool_size: int = DEFAULT_POOL_SIZE,
+        encryption: EncryptionKey | None = None,
+        encrypt_vectors: bool = True,
     ) -> None:
         """Open the store in ``schema`` of the database at ``url``, creating it there
         (and pgvector, where the role may) unless ``read_only``: then a schema without
         a store is a ``NotFoundError`` and every write a ``StoreError``. It holds up to
-        ``pool_size`` connections (docs/scaling.md)."""
+        ``pool_size`` connections (docs/scaling.md). ``encryption`` is the master key
+        of an encrypted store, or the one a new store is created encrypted with
+        (docs/security.md)."""
         self.dims = dims
         self.ann_threshold = ann_threshold
+        if encryption is not None:
+            check_source(encryption)
         self._db = Database(url, schema, dims=dims, read_only=read_only, pool_size=pool_size)
+        try:
+            self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
+            self._keys.open(self._db)
+        except BaseException:
+            self._db.close()
+            raise
         # catalogs kept while their namespace does not move, whoever writes it
         self._catalogs = changes.CatalogCache()
+        # an encrypted namespace's vector index, built from its catalog's opened vectors
+        self._sealed: Bounded[str, tuple[Catalog, VectorIndex]] = Bounded(changes.CACHED_NAMESPACES)
+
+    @property
+    def encrypted(self) -> bool:
+        return self._keys.encrypted
 
     @property
     def schema(self) -> str:
@@ -126,32 +161,37 @@ class PostgresStore(ProfileTable, Store):
                     self._write_new(conn, [records[position]])
         return [held.get(i) or record.written() for i, record in enumerate(records)]
 
-    @staticmethod
     def _claimed(
-        conn: Connection, record: EngramRecord, position: int, held: dict[int, Engram]
+        self, conn: Connection, record: EngramRecord, position: int, held: dict[int, Engram]
     ) -> bool:
         """Whether a memory holds the record's content or key already (docs/repetition.md:
         another writer may have stored it since the facade looked); it takes the
         record's place in ``held``."""
+        cipher = self._cipher(conn, record.namespace, create=True)
         holder = identities.claim(
-            conn, record.namespace, record.identity, record.idempotency, record.request
+            conn, cipher, record.namespace, record.identity, record.idempotency, record.request
         )
         if holder is None:
             return False
-        held[position] = replace(_one(conn, "rowid = %s", (holder,)), repeated=True)
+        found = _one(conn, "rowid = %s", (holder,), lambda _: cipher)
+        held[position] = replace(found, repeated=True)
         return True
 
-    @staticmethod
-    def _write_new(conn: Connection, records: Sequence[EngramRecord]) -> None:
+    def _write_new(self, conn: Connection, records: Sequence[EngramRecord]) -> None:
         """New memories at version 1, with the digests that make a later write of each
         a repetition."""
         if not records:
             return
+        cipher_of = self._ciphers(conn, create=True)
         firsts = [r.first_version() for r in records]
-        rowids = rows.insert(conn, records, firsts)
-        rows.insert_version(conn, zip(rowids, firsts, strict=True))
+        sealed = self._keys.vectors_sealed
+        rowids = rows.insert(conn, records, firsts, cipher_of, seal_vectors=sealed)
+        rows.insert_version(conn, zip(rowids, records, firsts, strict=True), cipher_of)
         for rowid, r in zip(rowids, records, strict=True):
-            identities.write(conn, r.namespace, rowid, r.identity, r.idempotency, r.request)
+            identities.write(
+                conn, cipher_of(r.namespace), r.namespace, rowid, r.identity, r.idempotency,
+                r.request,
+            )  # fmt: skip
 
     # -- vectors that follow their memory (docs/write-path.md) ----------------
 
@@ -159,7 +199,7 @@ class PostgresStore(ProfileTable, Store):
         if limit <= 0:
             return []
         with self._db.read() as conn:
-            return pending.oldest(conn, limit)
+            return pending.oldest(conn, limit, self._ciphers(conn))
 
     def set_vectors(self, namespace: str, arrivals: Sequence[VectorArrival]) -> int:
         if not arrivals:
@@ -167,7 +207,11 @@ class PostgresStore(ProfileTable, Store):
         with self._db.write("set_vectors") as conn:
             # in id order: two processes embedding the same memories lock them alike
             ordered = sorted(arrivals, key=lambda arrival: arrival.id)
-            return sum(pending.arrive(conn, namespace, arrival) for arrival in ordered)
+            cipher, sealed = self._cipher(conn, namespace), self._keys.vectors_sealed
+            return sum(
+                pending.arrive(conn, namespace, arrival, cipher, seal_vectors=sealed)
+                for arrival in ordered
+            )
 
     def identified(self, namespace: str, digests: Sequence[str]) -> dict[str, Held]:
         if not digests:
@@ -178,9 +222,9 @@ class PostgresStore(ProfileTable, Store):
             with self._db.write("fill identities") as conn:
                 conn.execute("LOCK TABLE identities_pending IN SHARE ROW EXCLUSIVE MODE")
                 if identities.pending(conn, namespace):
-                    identities.fill(conn, namespace)
+                    identities.fill(conn, self._cipher(conn, namespace), namespace)
         with self._db.read() as conn:
-            return identities.held(conn, namespace, digests)
+            return identities.held(conn, self._cipher(conn, namespace), namespace, digests)
 
     def repeat(self, namespace: str, repetitions: Sequence[Repetition]) -> None:
         if not repetitions:
@@ -188,7 +232,7 @@ class PostgresStore(ProfileTable, Store):
         updates = [r.update for r in repetitions if r.update is not None]
         with self._db.write("repetition") as conn:
             rowids = rows.rowids_of(conn, namespace, [r.engram_id for r in repetitions])
-            identities.repeat(conn, namespace, rowids, repetitions)
+            identities.repeat(conn, self._cipher(conn, namespace), namespace, rowids, repetitions)
             _set_dynamics(conn, namespace, updates)
 
     def update(
@@ -207,12 +251,16 @@ class PostgresStore(ProfileTable, Store):
     ) -> Engram:
         with self._db.write("update") as conn:
             rowid, version = rows.locate(conn, namespace, engram_id)
+            cipher_of = self._ciphers(conn, create=True)
             change = DerivedUpdate(engram_id, text, metadata, occurred_at, vector, model_id, keys)
-            rows.new_version(conn, rowid, change, speaker=speaker, version=version + 1, at=now)
-            updated = _one(conn, "rowid = %s", (rowid,))
+            rows.new_version(
+                conn, rowid, change, speaker=speaker, version=version + 1, at=now,
+                namespace=namespace, cipher_of=cipher_of, seal_vectors=self._keys.vectors_sealed,
+            )  # fmt: skip
+            updated = _one(conn, "rowid = %s", (rowid,), cipher_of)
             if updated.kind == "episode":  # what a repetition of it is follows its content
                 identity = content_identity(text, speaker, updated.session, occurred_at)
-                identities.renew(conn, namespace, rowid, identity)
+                identities.renew(conn, cipher_of(namespace), namespace, rowid, identity)
             return updated
 
     def delete(self, namespace: str, engram_id: str) -> None:
@@ -239,7 +287,10 @@ class PostgresStore(ProfileTable, Store):
             conn.execute("DELETE FROM profile_entries WHERE namespace = %s", (namespace,))
             identities.forget(conn, namespace)
             changes.forget(conn, namespace)
+            self._keys.forget(conn, namespace)  # its data key goes with it
         self._catalogs.drop(namespace)
+        self._sealed.pop(namespace, None)
+        self._keys.forget_opened(namespace)
         return max(gone.rowcount, 0)
 
     def restore_many(self, items: Sequence[tuple[EngramRecord, Sequence[VersionRecord]]]) -> None:
@@ -249,17 +300,23 @@ class PostgresStore(ProfileTable, Store):
             raise StoreError("restore needs at least one version per memory")
         records = [record for record, _ in items]
         with self._db.write("restore") as conn:
-            rowids = rows.insert(conn, records, [versions[-1] for _, versions in items])
+            cipher_of = self._ciphers(conn, create=True)
+            rowids = rows.insert(
+                conn, records, [versions[-1] for _, versions in items], cipher_of,
+                seal_vectors=self._keys.vectors_sealed,
+            )  # fmt: skip
             rows.insert_version(
                 conn,
-                [(rowid, v) for rowid, (_, vs) in zip(rowids, items, strict=True) for v in vs],
+                [(rowid, r, v) for rowid, (r, vs) in zip(rowids, items, strict=True) for v in vs],
+                cipher_of,
             )
             for rowid, record in zip(rowids, records, strict=True):
                 if record.kind == "episode":  # an imported episode is one to repeat too
                     identity = record.identity or content_identity(
                         record.text, record.speaker, record.session, record.occurred_at
                     )
-                    identities.write(conn, record.namespace, rowid, identity, None)
+                    cipher = cipher_of(record.namespace)
+                    identities.write(conn, cipher, record.namespace, rowid, identity, None)
 
     # -- reads ----------------------------------------------------------------
 
@@ -268,11 +325,12 @@ class PostgresStore(ProfileTable, Store):
             found = conn.execute(
                 f"{_SELECT} WHERE id = ANY(%s) AND namespace = %s", (list(ids), namespace)
             )
-            return {row[1]: rows.engram(row) for row in found}
+            cipher_of = self._ciphers(conn)
+            return {row[1]: rows.engram(row, cipher_of) for row in found}
 
     def history(self, namespace: str, engram_id: str) -> list[Version]:
         with self._db.read() as conn:
-            return rows.history(conn, namespace, engram_id)
+            return rows.history(conn, namespace, engram_id, self._cipher(conn, namespace))
 
     def neighbours(self, namespace: str, engram_id: str, before: int, after: int) -> list[Engram]:
         with self._db.read() as conn:
@@ -288,7 +346,8 @@ class PostgresStore(ProfileTable, Store):
                 "AND id <> %s ORDER BY seq",
                 (namespace, session, seq - before, seq + after, engram_id),
             )
-            return [rows.engram(row) for row in found]
+            cipher_of = self._ciphers(conn)
+            return [rows.engram(row, cipher_of) for row in found]
 
     def session_tail(self, namespace: str, session: str, limit: int) -> list[Engram]:
         if limit <= 0:
@@ -299,23 +358,47 @@ class PostgresStore(ProfileTable, Store):
                 "ORDER BY seq DESC LIMIT %s",
                 (namespace, session, limit),
             ).fetchall()
-        return [rows.engram(row) for row in reversed(found)]
+            cipher_of = self._ciphers(conn)
+            return [rows.engram(row, cipher_of) for row in reversed(found)]
 
     def lexical_search(self, namespace: str, terms: Sequence[str], limit: int) -> list[Candidate]:
         with self._db.read() as conn:
-            return lexical.search(conn, namespace, terms, limit)
+            return lexical.search(conn, namespace, terms, limit, self._cipher(conn, namespace))
 
     def vector_search(
         self, namespace: str, vector: npt.NDArray[np.float32], limit: int
     ) -> list[Candidate]:
         if limit <= 0:
             return []
+        if self._keys.vectors_sealed:
+            catalog, index = self._sealed_index(namespace)
+            found = index.search(np.asarray(vector, dtype=np.float32), limit)
+            return [Candidate(catalog.ids[key], score) for key, score in found]
         with self._db.read() as conn:
             return self._nearest(conn, namespace, vector, limit)
+
+    def _sealed_index(self, namespace: str) -> tuple[Catalog, VectorIndex]:
+        """The in-process index of an encrypted namespace's vectors, keyed by position in
+        its catalog: built from the catalog's opened vectors, kept while the catalog is
+        (docs/postgres.md, "Encryption at rest")."""
+        catalog = self.catalog(namespace)
+        held = self._sealed.get(namespace)
+        if held is not None and held[0] is catalog:
+            return held
+        index = VectorIndex(self.dims, self.ann_threshold)
+        if len(catalog):
+            index.add(list(range(len(catalog))), catalog.vectors)
+        self._sealed[namespace] = (catalog, index)
+        return catalog, index
 
     def nearest_scores(
         self, namespace: str, vectors: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float64]:
+        if self._keys.vectors_sealed:
+            _, index = self._sealed_index(namespace)
+            if not len(index):
+                return np.zeros(len(vectors), dtype=np.float64)
+            return index.nearest(np.asarray(vectors, dtype=np.float32))
         scores = np.zeros(len(vectors), dtype=np.float64)
         with self._db.read() as conn:
             for i, vector in enumerate(vectors):
@@ -355,15 +438,18 @@ class PostgresStore(ProfileTable, Store):
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(ids), self.dims), dtype=np.float32)
         with self._db.read() as conn:
-            found = dict(
-                conn.execute(
-                    "SELECT id, embedding FROM engrams WHERE id = ANY(%s) AND namespace = %s",
+            cipher = self._cipher(conn, namespace)
+            found = {
+                str(eid): rows.read_vector(cipher, str(eid), embedding, sealed, self.dims)
+                for eid, embedding, sealed in conn.execute(
+                    "SELECT id, embedding, sealed_vector FROM engrams "
+                    "WHERE id = ANY(%s) AND namespace = %s",
                     (list(ids), namespace),
-                ).fetchall()
-            )
+                )
+            }
         for i, engram_id in enumerate(ids):
-            if found.get(engram_id) is not None:  # None: pending (docs/write-path.md)
-                out[i] = found[engram_id].to_numpy()
+            if engram_id in found:
+                out[i] = found[engram_id]
         return out
 
     def catalog(self, namespace: str) -> Catalog:
@@ -371,7 +457,8 @@ class PostgresStore(ProfileTable, Store):
             return self._catalogs.catalog(conn, namespace, lambda c: self._catalog(c, namespace))
 
     def _catalog(self, conn: Connection, namespace: str) -> Catalog:
-        return rows.catalog(conn, "namespace = %s", (namespace,), self.dims)
+        cipher = self._cipher(conn, namespace)
+        return rows.catalog(conn, "namespace = %s", (namespace,), self.dims, cipher)
 
     def count(self, namespace: str, limit: int) -> int:
         if limit <= 0:
@@ -392,14 +479,39 @@ class PostgresStore(ProfileTable, Store):
                         f"{_SELECT} WHERE namespace = %s AND rowid > %s ORDER BY rowid LIMIT %s",
                         (namespace, after, _PAGE),
                     ).fetchall()
-            yield from (rows.engram(row) for row in page)
+                cipher_of = self._ciphers(conn)
+                engrams = [rows.engram(row, cipher_of) for row in page]
+            yield from engrams
             if len(page) < _PAGE:
                 return
             after = int(page[-1][0])
 
     def page(self, query: PageQuery) -> list[Keyed]:
+        if query.where is not None:
+            self._orderable(query.where)
         with self._db.read() as conn:
-            return listing.page(conn, query)
+            return listing.page(conn, query, self._cipher(conn, query.namespace))
+
+    def matching(
+        self,
+        namespace: str,
+        where: Filter,
+        *,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        self._orderable(where)
+        return super().matching(namespace, where, ids=ids, limit=limit)
+
+    def _orderable(self, where: Filter) -> None:
+        """Refuse an ordering filter in an encrypted store, as the SQLite store does (its
+        filter index holds keyed tokens: docs/filters.md), so that a filter means the
+        same on both stores."""
+        if where.ordering and self._keys.encrypted:
+            raise InvalidInputError(
+                "ordering operators ($gt, $gte, $lt, $lte) cannot filter an encrypted "
+                "namespace: its values are stored as keyed tokens that only compare equal"
+            )
 
     def namespaces(self) -> list[str]:
         with self._db.read() as conn:
@@ -437,7 +549,8 @@ class PostgresStore(ProfileTable, Store):
     def model_ids(self) -> set[str]:
         with self._db.read() as conn:
             found = conn.execute(
-                "SELECT DISTINCT model_id FROM engrams WHERE embedding IS NOT NULL"
+                "SELECT DISTINCT model_id FROM engrams "
+                "WHERE embedding IS NOT NULL OR sealed_vector IS NOT NULL"
             )
             return {str(m) for (m,) in found}
 
@@ -469,22 +582,32 @@ class PostgresStore(ProfileTable, Store):
     # -- learning (docs/learning.md) --------------------------------------------------
 
     def learn(self, namespace: str, items: Sequence[Learned]) -> None:
-        with self._db.write("learn") as conn, conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO learned (namespace, kind, key, value, recorded_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, kind, key) DO UPDATE "
-                "SET value = excluded.value, recorded_at = excluded.recorded_at",
-                [(namespace, i.kind, i.key, i.value, i.recorded_at) for i in items],
-            )
+        with self._db.write("learn") as conn:
+            c = self._cipher(conn, namespace, create=True)
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO learned (namespace, kind, key, value, recorded_at) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, kind, key) DO UPDATE "
+                    "SET value = excluded.value, recorded_at = excluded.recorded_at",
+                    [
+                        (namespace, i.kind, i.key, c.seal(i.value, _learned(namespace, i)), at)
+                        for i in items
+                        for at in (i.recorded_at,)
+                    ],
+                )
 
     def learned(self, namespace: str, kind: str) -> list[Learned]:
         with self._db.read() as conn:
+            c = self._cipher(conn, namespace)
             found = conn.execute(
                 "SELECT key, value, recorded_at FROM learned WHERE namespace = %s AND kind = %s "
                 "ORDER BY recorded_at, key",
                 (namespace, kind),
             ).fetchall()
-        return [Learned(kind, key, value, at) for key, value, at in found]
+            return [
+                Learned(kind, key, c.open(value, f"learned.value:{namespace}:{kind}:{key}"), at)
+                for key, value, at in found
+            ]
 
     def unlearn(self, namespace: str, kinds: Sequence[str]) -> int:
         with self._db.write("unlearn") as conn:
@@ -495,6 +618,8 @@ class PostgresStore(ProfileTable, Store):
         return max(gone.rowcount, 0)
 
     def usage(self, namespace: str) -> tuple[int, int]:
+        if self._keys.encrypted:  # sizes of the opened text, not of its ciphertext
+            return super().usage(namespace)
         with self._db.read() as conn:
             row = conn.execute(
                 "SELECT count(*), coalesce(sum(octet_length(text)), 0) FROM engrams "
@@ -504,175 +629,31 @@ class PostgresStore(ProfileTable, Store):
         assert row is not None
         return int(row[0]), int(row[1])
 
-    # -- consolidation (docs/consolidation.md) ----------------------------------
-
-    def pending_episodes(self, namespace: str, limit: int) -> list[Engram]:
-        if limit <= 0:
-            return []
-        with self._db.read() as conn:
-            found = conn.execute(
-                f"{_SELECT} WHERE namespace = %s AND kind = 'episode' "
-                "AND (consumed IS NULL OR consumed < version) ORDER BY rowid LIMIT %s",
-                (namespace, limit),
-            )
-            return [rows.engram(row) for row in found]
-
-    def pending_count(self, namespace: str) -> int:
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM engrams WHERE namespace = %s AND kind = 'episode' "
-                "AND (consumed IS NULL OR consumed < version)",
-                (namespace,),
-            ).fetchone()
-        return 0 if row is None else int(row[0])
-
-    @contextmanager
-    def consolidating(self, namespace: str) -> Iterator[None]:
-        """A session advisory lock on the namespace, on a connection of its own: a
-        second runner, in this process or another, waits until the first is done
-        (docs/scaling.md)."""
-        with self._db.exclusive(f"consolidate {namespace}"):
-            yield
-
-    def apply_consolidation(self, batch: ConsolidationBatch) -> bool:
-        namespace = batch.namespace
-        with self._db.write("consolidation") as conn:
-            # the episodes are locked first: a concurrent step on them waits, then sees
-            # them consumed and writes nothing
-            found = conn.execute(
-                "SELECT id, version, consumed FROM engrams WHERE id = ANY(%s) "
-                "AND namespace = %s ORDER BY rowid FOR UPDATE",
-                ([engram_id for engram_id, _ in batch.episodes], namespace),
-            )
-            state = {str(i): (int(v), None if c is None else int(c)) for i, v, c in found}
-            if not batch.pending_in(state):
-                return False
-            if batch.inserts:
-                firsts = [r.first_version() for r in batch.inserts]
-                written = rows.insert(conn, batch.inserts, firsts)
-                rows.insert_version(conn, zip(written, firsts, strict=True))
-            rowids = _all_of(conn, namespace, batch.named(), "consolidation names memories not in")
-            rows.insert_facts(conn, rowids, (f.recorded(namespace, batch.now) for f in batch.facts))
-            for c in batch.changes:
-                conn.execute(
-                    "UPDATE facts SET valid_to = %s, status = %s, superseded_by = %s, "
-                    "invalidated_at = %s WHERE engram_rowid = %s",
-                    (c.valid_to, c.status, c.superseded_by, batch.now, rowids[c.engram_id]),
-                )
-            rows.insert_links(conn, rowids, batch.links)
-            for update in batch.updates:
-                self._refresh(conn, rowids[update.engram_id], update, batch.now)
-            self._mark(conn, rowids, dict(batch.episodes))
-        return True
-
-    @staticmethod
-    def _refresh(conn: Connection, rowid: int, update: DerivedUpdate, now: datetime) -> None:
-        """A new version of a derived memory (a summary refreshed); it keeps its speaker."""
-        row = conn.execute(
-            "SELECT version, speaker, valid_from FROM engrams WHERE rowid = %s", (rowid,)
-        ).fetchone()
-        assert row is not None
-        version, speaker, valid_from = row
-        at = max(now, valid_from)  # versions never overlap
-        rows.new_version(conn, rowid, update, speaker=speaker, version=int(version) + 1, at=at)
-
-    @staticmethod
-    def _mark(conn: Connection, rowids: Mapping[str, int], marks: Mapping[str, int]) -> None:
-        for engram_id, version in marks.items():
-            conn.execute(
-                "UPDATE engrams SET consumed = %s WHERE rowid = %s", (version, rowids[engram_id])
-            )
-
-    def facts(
-        self, namespace: str, *, subject: str | None = None, attribute: str | None = None
-    ) -> list[Fact]:
-        where, params = "f.namespace = %s", [namespace]
-        if subject is not None:
-            where, params = f"{where} AND f.subject = %s", [*params, subject]
-        if attribute is not None:
-            where, params = f"{where} AND f.attribute = %s", [*params, attribute]
-        with self._db.read() as conn:
-            return rows.facts(conn, where, params)
-
-    def facts_of(
-        self, namespace: str, ids: Sequence[str] = (), keys: Sequence[tuple[str, str]] = ()
-    ) -> list[Fact]:
-        with self._db.read() as conn:
-            found = conn.execute(
-                "SELECT f.lookup FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid "
-                "WHERE e.id = ANY(%s) AND e.namespace = %s",
-                (list(ids), namespace),
-            )
-            wanted = {str(lookup) for (lookup,) in found}
-            wanted.update(rows.fact_key(subject, attribute) for subject, attribute in keys)
-            if not wanted:
-                return []
-            return rows.facts(
-                conn, "f.namespace = %s AND f.lookup = ANY(%s)", (namespace, sorted(wanted))
-            )
-
-    def links(self, namespace: str) -> list[Link]:
-        with self._db.read() as conn:
-            found = conn.execute(
-                "SELECT d.id, s.id, p.relation FROM provenance p "
-                "JOIN engrams d ON d.rowid = p.derived_rowid "
-                "JOIN engrams s ON s.rowid = p.source_rowid "
-                "WHERE d.namespace = %s ORDER BY p.derived_rowid, p.source_rowid",
-                (namespace,),
-            )
-            return [Link(str(d), str(s), str(relation)) for d, s, relation in found]
-
-    def consumed(self, namespace: str) -> dict[str, int]:
-        with self._db.read() as conn:
-            found = conn.execute(
-                "SELECT id, consumed FROM engrams WHERE namespace = %s AND consumed IS NOT NULL",
-                (namespace,),
-            )
-            return {str(engram_id): int(version) for engram_id, version in found}
-
-    def restore_consolidation(
-        self,
-        namespace: str,
-        facts: Sequence[Fact],
-        links: Sequence[Link],
-        consumed: Mapping[str, int],
-    ) -> None:
-        named = {f.engram_id for f in facts} | set(consumed)
-        for link in links:
-            named.update((link.derived_id, link.source_id))
-        with self._db.write("restoring consolidation") as conn:
-            rowids = _all_of(
-                conn, namespace, named, "cannot restore consolidation: memories not in"
-            )
-            rows.insert_facts(conn, rowids, facts)
-            rows.insert_links(conn, rowids, links)
-            self._mark(conn, rowids, consumed)
-
     # -- maintenance ----------------------------------------------------------
 
     def reindex(self, namespace: str | None = None) -> int:
         """Rebuild each memory's lexical terms from its text and keys; HNSW needs no
         rebuild (PostgreSQL's ``REINDEX`` does it, docs/postgres.md)."""
         with self._db.write("reindex") as conn:
-            if namespace is None:
-                found = conn.execute("SELECT rowid, text, keys FROM engrams").fetchall()
-            else:
-                found = conn.execute(
-                    "SELECT rowid, text, keys FROM engrams WHERE namespace = %s", (namespace,)
-                ).fetchall()
+            found = encryption.opened_terms(conn, self._ciphers(conn), namespace)
             with conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE engrams SET terms = %s WHERE rowid = %s",
-                    [(terms_of(text, keys), rowid) for rowid, text, keys in found],
+                    [(terms, rowid) for rowid, terms, _ in found],
                 )
         return len(found)
 
     def check(self) -> list[str]:
         """Memories whose current version is missing from their history, whose
         lexical terms are not those of their text and keys, or that have no vector
-        and are not pending (docs/write-path.md: a pending memory is not damage)."""
+        and are not pending (docs/write-path.md: a pending memory is not damage);
+        in an encrypted store, sealed values that do not open
+        (``encryption.unopenable``)."""
         problems = []
         with self._db.read() as conn:
+            cipher_of = self._ciphers(conn)
+            if self._keys.encrypted:
+                problems += encryption.unopenable(conn, cipher_of, self._keys.vectors_sealed)
             row = conn.execute(
                 "SELECT count(*) FROM engrams e WHERE NOT EXISTS (SELECT 1 FROM versions v "
                 "WHERE v.engram_rowid = e.rowid AND v.version = e.version AND v.valid_to IS NULL)"
@@ -680,35 +661,72 @@ class PostgresStore(ProfileTable, Store):
             if row is not None and row[0]:
                 problems.append(f"history: {row[0]} memories without their current version")
             row = conn.execute(
-                "SELECT count(*) FROM engrams e WHERE e.embedding IS NULL AND NOT EXISTS "
+                "SELECT count(*) FROM engrams e WHERE e.embedding IS NULL "
+                "AND e.sealed_vector IS NULL AND NOT EXISTS "
                 "(SELECT 1 FROM vectors_pending p WHERE p.engram_rowid = e.rowid)"
             ).fetchone()
             if row is not None and row[0]:
                 problems.append(f"vectors: {row[0]} memories without a vector, not pending")
             row = conn.execute(
                 "SELECT count(*) FROM vectors_pending p JOIN engrams e "
-                "ON e.rowid = p.engram_rowid WHERE e.embedding IS NOT NULL"
+                "ON e.rowid = p.engram_rowid "
+                "WHERE e.embedding IS NOT NULL OR e.sealed_vector IS NOT NULL"
             ).fetchone()
             if row is not None and row[0]:
                 problems.append(f"vectors: {row[0]} pending memories with a vector")
             stale = sum(
-                1
-                for terms, text, keys in conn.execute("SELECT terms, text, keys FROM engrams")
-                if list(terms) != terms_of(text, keys)
+                1 for _, terms, held in encryption.opened_terms(conn, cipher_of) if terms != held
             )
             if stale:
                 problems.append(f"lexical index: {stale} memories with stale terms (reindex)")
         return problems
 
+    # -- encryption at rest (docs/security.md) ------------------------------------
+
+    def encrypt(self, key: EncryptionKey, *, encrypt_vectors: bool = True) -> int:
+        """Encrypt this plaintext store in place under the master key ``key``: one
+        transaction seals every value (and every vector, unless ``encrypt_vectors`` is
+        False) and makes the lexical terms blind; the number of memories sealed. The
+        plaintext row versions stay in the relation files until the operator's
+        ``VACUUM FULL`` (docs/postgres.md, "Encryption at rest"). Other processes that
+        have the store open must reopen it with the key."""
+        check_source(key)
+        if self._keys.encrypted:
+            raise StoreError("the store is already encrypted (rotate its master key instead)")
+        keys = DataKeys(key, encrypt_vectors=encrypt_vectors)
+        with self._db.write("encryption in place") as conn:
+            conn.execute("LOCK TABLE crypto, engrams IN EXCLUSIVE MODE")
+            if keys.recorded(conn) is not None:
+                raise StoreError("the store was encrypted by another process; reopen it")
+            keys.initialise(conn, datetime.now().astimezone())
+            count = encryption.seal_store(conn, keys)
+        self._keys = keys
+        self._catalogs = changes.CatalogCache()
+        self._sealed.clear()
+        return count
+
+    def rotate_master_key(self, new: EncryptionKey) -> int:
+        """Re-wrap every namespace's data key under ``new`` in one transaction; content
+        is not re-encrypted. The number of data keys re-wrapped."""
+        check_source(new)
+        with self._db.write("master key rotation") as conn:
+            conn.execute("LOCK TABLE crypto IN EXCLUSIVE MODE")
+            return self._keys.rotate(conn, new, datetime.now().astimezone())
+
     def close(self) -> None:
         self._db.close()
 
 
-def _one(conn: Connection, where: str, params: Sequence[Any]) -> Engram:
+def _learned(namespace: str, item: Learned) -> str:
+    """The associated data of a learned value (the SQLite store's)."""
+    return f"learned.value:{namespace}:{item.kind}:{item.key}"
+
+
+def _one(conn: Connection, where: str, params: Sequence[Any], cipher_of: rows.CipherOf) -> Engram:
     row = conn.execute(f"{_SELECT} WHERE {where}", params).fetchone()
     if row is None:
         raise StoreError("a memory written in this transaction was not found")
-    return rows.engram(row)
+    return rows.engram(row, cipher_of)
 
 
 def _bounded_count(conn: Connection, namespace: str, limit: int) -> int:
@@ -718,15 +736,6 @@ def _bounded_count(conn: Connection, namespace: str, limit: int) -> int:
         (namespace, limit),
     ).fetchone()
     return 0 if row is None else int(row[0])
-
-
-def _all_of(conn: Connection, namespace: str, named: set[str], refusal: str) -> dict[str, int]:
-    """The rows of every id ``named``; ``StoreError`` (``refusal``) when one is missing."""
-    found = rows.rowids_of(conn, namespace, named)
-    missing = named - found.keys()
-    if missing:
-        raise StoreError(f"{refusal} {namespace!r}: {sorted(missing)[:3]}")
-    return found
 
 
 def _set_dynamics(conn: Connection, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
