@@ -10,7 +10,10 @@ fails instead: CI never passes on PostgreSQL tests that did not run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -63,3 +66,73 @@ def postgres_url() -> str:
             "the database of ENGRAMDB_TEST_POSTGRES has no pgvector (CREATE EXTENSION vector)"
         )
     return URL
+
+
+#: The relation files of a schema after ``VACUUM FULL`` and ``CHECKPOINT``.
+Scan = Callable[[str], list[Path]]
+#: ``pg_dump``'s output of a schema, lower-cased.
+Dump = Callable[[str], bytes]
+
+
+@pytest.fixture
+def relation_files(postgres_url: str) -> Scan:
+    """``relation_files(schema)``: every file of the schema's relations, compacted
+    first (what a canary scan reads: docs/security.md, "Erasure that reaches the files")."""
+    return lambda schema: compacted(postgres_url, schema)
+
+
+@pytest.fixture
+def dump(postgres_url: str) -> Dump:
+    """``dump(schema)``: what ``pg_dump`` writes of the schema, lower-cased."""
+    return lambda schema: dumped(postgres_url, schema)
+
+
+def compacted(url: str, schema: str) -> list[Path]:
+    """``VACUUM FULL`` every table of the schema, ``CHECKPOINT``, and the files of every
+    relation of the schema: its tables, their TOAST tables and every index of both."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ).fetchall()
+        for (table,) in tables:
+            conn.execute(sql.SQL("VACUUM FULL {}").format(sql.SQL(table)))
+        conn.execute("CHECKPOINT")
+        row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        found = conn.execute(
+            "WITH mine AS (SELECT c.oid, c.reltoastrelid FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s), "
+            "rels AS (SELECT oid FROM mine UNION SELECT reltoastrelid FROM mine "
+            "WHERE reltoastrelid <> 0 UNION SELECT i.indexrelid FROM pg_index i "
+            "JOIN mine ON i.indrelid = mine.reltoastrelid) "
+            "SELECT pg_relation_filepath(oid) FROM rels",
+            (schema,),
+        ).fetchall()
+    data = Path(row[0])
+    files: list[Path] = []
+    for (relative,) in found:
+        if relative is None:  # a relation without storage (a sequence's owner, ...)
+            continue
+        base = data / relative
+        files += [base, *base.parent.glob(f"{base.name}.*")]  # 1 GB segments, forks
+    readable = [f for f in files if f.is_file()]
+    if not readable:
+        pytest.skip(f"the cluster's data directory {data} is not readable here")
+    return readable
+
+
+def dumped(url: str, schema: str) -> bytes:
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.skip("no pg_dump on PATH")
+    done = subprocess.run(
+        [pg_dump, f"--dbname={url}", f"--schema={schema}"],
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.lower()

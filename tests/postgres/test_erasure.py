@@ -6,10 +6,8 @@ of this check's scope (docs/security.md says for how long they keep data)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,9 @@ from psycopg import sql
 from engramdb import Memory, Settings
 from engramdb.security import where_found
 from engramdb.testing.fakes import HashEmbedder
+
+Scan = Callable[[str], list[Path]]  # the fixtures of conftest.py
+Dump = Callable[[str], bytes]
 
 T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
 # words the lexical terms keep as they are (stemming changes none of them), so a
@@ -63,60 +64,12 @@ def _memory(url: str, schema: str) -> Memory:
     return Memory(location, embedder=HashEmbedder(), settings=Settings(consolidation_batch=4))
 
 
-def _compacted(url: str, schema: str) -> list[Path]:
-    """``VACUUM FULL`` every table of the schema, ``CHECKPOINT``, and the files of every
-    relation of the schema: its tables, their TOAST tables and every index of both."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = conn.execute(
-            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
-            (schema,),
-        ).fetchall()
-        for (table,) in tables:
-            conn.execute(sql.SQL("VACUUM FULL {}").format(sql.SQL(table)))
-        conn.execute("CHECKPOINT")
-        row = conn.execute("SHOW data_directory").fetchone()
-        assert row is not None
-        found = conn.execute(
-            "WITH mine AS (SELECT c.oid, c.reltoastrelid FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = %s), "
-            "rels AS (SELECT oid FROM mine UNION SELECT reltoastrelid FROM mine "
-            "WHERE reltoastrelid <> 0 UNION SELECT i.indexrelid FROM pg_index i "
-            "JOIN mine ON i.indrelid = mine.reltoastrelid) "
-            "SELECT pg_relation_filepath(oid) FROM rels",
-            (schema,),
-        ).fetchall()
-    data = Path(row[0])
-    files: list[Path] = []
-    for (relative,) in found:
-        if relative is None:  # a relation without storage (a sequence's owner, ...)
-            continue
-        base = data / relative
-        files += [base, *base.parent.glob(f"{base.name}.*")]  # 1 GB segments, forks
-    readable = [f for f in files if f.is_file()]
-    if not readable:
-        pytest.skip(f"the cluster's data directory {data} is not readable here")
-    return readable
-
-
-def _dumped(url: str, schema: str) -> bytes:
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        pytest.skip("no pg_dump on PATH")
-    done = subprocess.run(
-        [pg_dump, f"--dbname={url}", f"--schema={schema}"],
-        capture_output=True,
-        check=True,
-    )
-    return done.stdout.lower()
-
-
 def _canaries_in(dump: bytes) -> list[str]:
     return [c for c in CANARIES if c.lower().encode() in dump]
 
 
 def test_forget_namespace_leaves_no_canary_in_any_relation_file_or_dump(
-    postgres_url: str, schema: str
+    postgres_url: str, schema: str, relation_files: Scan, dump: Dump
 ) -> None:
     with _memory(postgres_url, schema) as mem:
         for i, canary in enumerate(CANARIES):
@@ -127,16 +80,16 @@ def test_forget_namespace_leaves_no_canary_in_any_relation_file_or_dump(
         mem.pin("home", f"Maya lives in {CANARIES[1]}", namespace="private")
         mem.consolidate(namespace="private")
         assert {"fact", "summary"} <= {e.get("kind") for e in mem.export(namespace="private")}
-        assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
-        assert _canaries_in(_dumped(postgres_url, schema)) == list(CANARIES)
+        assert where_found(relation_files(schema), CANARIES)  # seen first
+        assert _canaries_in(dump(schema)) == list(CANARIES)
         assert mem.forget_namespace("private") > 0
         assert mem.namespaces() == ["other"]
-    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
-    assert _canaries_in(_dumped(postgres_url, schema)) == []
+    assert where_found(relation_files(schema), CANARIES) == []
+    assert _canaries_in(dump(schema)) == []
 
 
 def test_delete_leaves_no_canary_in_any_relation_file_or_dump(
-    postgres_url: str, schema: str
+    postgres_url: str, schema: str, relation_files: Scan, dump: Dump
 ) -> None:
     with _memory(postgres_url, schema) as mem:
         mem.add_many(_turns("s0", "Maya"), namespace="u")
@@ -152,15 +105,15 @@ def test_delete_leaves_no_canary_in_any_relation_file_or_dump(
             secret.id, text="My bank PIN is hidden under Zorbaxq, or Plumtrazk.", namespace="u"
         )
         mem.consolidate(namespace="u")
-        assert where_found(_compacted(postgres_url, schema), CANARIES[::2])  # seen first
+        assert where_found(relation_files(schema), CANARIES[::2])  # seen first
         mem.delete(secret.id, namespace="u")
         assert mem.stats(namespace="u").engrams > 0  # the rest stays
-    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
-    assert _canaries_in(_dumped(postgres_url, schema)) == []
+    assert where_found(relation_files(schema), CANARIES) == []
+    assert _canaries_in(dump(schema)) == []
 
 
 def test_forget_namespace_leaves_no_experience_or_concept_canary(
-    postgres_url: str, schema: str
+    postgres_url: str, schema: str, relation_files: Scan, dump: Dump
 ) -> None:
     # experiences and concepts are memories of their own kinds (docs/learning.md)
     with _memory(postgres_url, schema) as mem:
@@ -170,16 +123,16 @@ def test_forget_namespace_leaves_no_experience_or_concept_canary(
         )  # fmt: skip
         mem.teach(CANARIES[2], [f"my {CANARIES[2]} puppy barks"], namespace="private")
         mem.add("Tom likes chess.", namespace="other")
-        assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
+        assert where_found(relation_files(schema), CANARIES)  # seen first
         assert mem.forget_namespace("private") == 2
         assert mem.concepts(namespace="private") == []
         assert mem.recall_experiences("pipeline", namespace="private") == []
-    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
-    assert _canaries_in(_dumped(postgres_url, schema)) == []
+    assert where_found(relation_files(schema), CANARIES) == []
+    assert _canaries_in(dump(schema)) == []
 
 
 def test_delete_where_leaves_no_canary_in_any_relation_file_or_dump(
-    postgres_url: str, schema: str
+    postgres_url: str, schema: str, relation_files: Scan, dump: Dump
 ) -> None:
     # The canaries are in the sessions the filter takes (with what consolidation
     # derived from them); another speaker's session of the namespace stays, and
@@ -195,11 +148,11 @@ def test_delete_where_leaves_no_canary_in_any_relation_file_or_dump(
             namespace="u",
         )
         mem.consolidate(namespace="u")
-        assert where_found(_compacted(postgres_url, schema), CANARIES)  # seen first
+        assert where_found(relation_files(schema), CANARIES)  # seen first
         report = mem.delete_where(namespace="u", where={"metadata.place": {"$in": list(CANARIES)}})
         assert len(report.ids) == 7 * len(CANARIES)
         assert report.derived
         assert mem.check() == []
         assert {e.id for e in kept} <= {e["id"] for e in mem.export(namespace="u")}
-    assert where_found(_compacted(postgres_url, schema), CANARIES) == []
-    assert _canaries_in(_dumped(postgres_url, schema)) == []
+    assert where_found(relation_files(schema), CANARIES) == []
+    assert _canaries_in(dump(schema)) == []

@@ -16,10 +16,8 @@ import pytest
 from psycopg import sql
 
 from engramdb import Memory
-from engramdb.config import EncryptionKey
 from engramdb.embed import Embedder
 from engramdb.errors import InvalidInputError, NotFoundError, SchemaError, StoreError
-from engramdb.security.crypto import generate_key
 from engramdb.store import open_store
 from engramdb.store.postgres import PostgresStore
 

@@ -1,7 +1,8 @@
 """Moving a store between SQLite and PostgreSQL with ``engram export`` and ``engram
 import`` loses nothing (docs/scaling.md, "Moving between stores"): history, facts,
 provenance, consumed marks and dynamics of a consolidated namespace come back as
-they left, there and back again.
+they left, there and back again; between encrypted stores too (docs/security.md),
+each opening with the master key the environment gives.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
-from engramdb import Memory
+from engramdb import EncryptionKey, Memory, Settings
 from engramdb.cli import app
 from engramdb.cli.state import State
 from engramdb.embed import Embedder
+from engramdb.security.crypto import generate_key
 
 T0 = datetime(2024, 3, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -43,10 +45,13 @@ def cli(embedder: Embedder) -> Iterator[CliRunner]:
         yield CliRunner()
 
 
-def _consolidated(path: Path, embedder: Embedder) -> list[dict[str, object]]:
+def _consolidated(
+    path: Path, embedder: Embedder, key: EncryptionKey | None
+) -> list[dict[str, object]]:
     """A SQLite store with a consolidated namespace: versions, facts that supersede
     each other, a summary with its sources, recalls; its export."""
-    with Memory(str(path), embedder=embedder) as mem:
+    with Memory(str(path), embedder=embedder, settings=Settings(encryption=key)) as mem:
+        assert mem.encrypted == (key is not None)
         turns = [
             ("I live in Boston with my dog Pastel.", "s1"),
             ("My favourite food is ramen.", "s1"),
@@ -73,10 +78,21 @@ def _lines(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "encrypted"])
 def test_export_import_between_sqlite_and_postgresql_is_lossless(
-    cli: CliRunner, embedder: Embedder, location: str, tmp_path: Path
+    cli: CliRunner,
+    embedder: Embedder,
+    location: str,
+    tmp_path: Path,
+    encrypted: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = _consolidated(tmp_path / "first", embedder)
+    key = None
+    if encrypted:
+        secret = generate_key()
+        monkeypatch.setenv("ENGRAMDB_MASTER_KEY", secret)
+        key = EncryptionKey.from_text(secret)
+    original = _consolidated(tmp_path / "first", embedder, key)
     exported = tmp_path / "first.jsonl"
     done = cli.invoke(app, ["--store", str(tmp_path / "first"), "export", "--out", str(exported)])
     assert done.exit_code == 0, done.output
@@ -95,6 +111,8 @@ def test_export_import_between_sqlite_and_postgresql_is_lossless(
     back = cli.invoke(app, ["--store", str(tmp_path / "back"), "export"])
     assert _lines(back.stdout) == original
     # and the moved store goes on working: recall, and consolidation where it stopped
-    with Memory(location, embedder=embedder) as mem:
+    with Memory(location, embedder=embedder, settings=Settings(encryption=key)) as mem:
+        assert mem.encrypted == encrypted
+        assert mem.check() == []
         assert mem.search("Which city does Maya live in now?", namespace="u")
         assert mem.consolidate(namespace="u").episodes == 0

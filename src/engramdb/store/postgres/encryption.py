@@ -22,10 +22,11 @@ __all__ = ["opened_terms", "seal_store", "unopenable"]
 
 
 def opened_terms(
-    conn: Connection, cipher_of: CipherOf, namespace: str | None = None
+    conn: Connection, cipher_of: CipherOf, namespace: str | None = None, *, lenient: bool = False
 ) -> list[tuple[int, list[str], list[str]]]:
     """(row, the terms its text and keys make, the terms it holds) of every memory, or
-    of one namespace's."""
+    of one namespace's; ``lenient`` leaves out the rows whose text does not open
+    (``check`` counts those apart), else they raise ``DecryptionError``."""
     sql = "SELECT rowid, id, namespace, text, keys, terms FROM engrams"
     found = (
         conn.execute(sql)
@@ -35,8 +36,13 @@ def opened_terms(
     out = []
     for rowid, eid, ns, text, keys, terms in found:
         c = cipher_of(ns)
-        opened_text = c.open(text, f"engrams.text:{eid}")
-        opened_keys = c.open(keys, f"engrams.keys:{eid}")
+        try:
+            opened_text = c.open(text, f"engrams.text:{eid}")
+            opened_keys = c.open(keys, f"engrams.keys:{eid}")
+        except DecryptionError:
+            if lenient:
+                continue
+            raise
         out.append((int(rowid), terms_for(c, opened_text, opened_keys), list(terms)))
     return out
 

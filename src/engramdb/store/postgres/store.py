@@ -675,7 +675,9 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
             if row is not None and row[0]:
                 problems.append(f"vectors: {row[0]} pending memories with a vector")
             stale = sum(
-                1 for _, terms, held in encryption.opened_terms(conn, cipher_of) if terms != held
+                1
+                for _, terms, held in encryption.opened_terms(conn, cipher_of, lenient=True)
+                if terms != held
             )
             if stale:
                 problems.append(f"lexical index: {stale} memories with stale terms (reindex)")

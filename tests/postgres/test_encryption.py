@@ -1,0 +1,306 @@
+"""Encryption at rest on PostgreSQL (docs/security.md, docs/postgres.md "Encryption at
+rest"): an encrypted store leaves no canary in clear in any relation file of its
+schema nor in ``pg_dump``, never hands pgvector a vector, reads everything back with
+its key, refuses without it, and is made by encrypting a plaintext store in place;
+rotation re-wraps the data keys; erasure destroys a namespace's key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from engramdb import DecryptionError, EncryptionKey, InvalidInputError, Memory, Settings
+from engramdb.embed import Embedder
+from engramdb.errors import StoreError
+from engramdb.security import where_found
+from engramdb.security.crypto import generate_key
+from engramdb.store.postgres import PostgresStore
+from engramdb.testing.conformance import make_record
+
+Scan = Callable[[str], list[Path]]  # the fixtures of conftest.py
+Dump = Callable[[str], bytes]
+
+T0 = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
+# Unique markers in every place a memory's content goes: text, speaker, metadata, a
+# later version, what consolidation derives, the pinned profile, an idempotency key.
+CANARIES = ("Zorbaxqy", "Quillfenwick", "Plumtrazzle", "Vexmortain", "Snorkelbrand")
+
+
+def _key() -> EncryptionKey:
+    return EncryptionKey.from_text(generate_key())
+
+
+@pytest.fixture
+def schemas(postgres_url: str) -> Iterator[Callable[[], str]]:
+    made: list[str] = []
+
+    def new() -> str:
+        made.append(f"sealed_{uuid.uuid4().hex[:12]}")
+        return made[-1]
+
+    yield new
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def _location(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+def _memory(
+    url: str, schema: str, embedder: Embedder, key: EncryptionKey | None, **kw: Any
+) -> Memory:
+    settings = Settings(encryption=key, consolidation_batch=4, **kw)
+    return Memory(_location(url, schema), embedder=embedder, settings=settings)
+
+
+def _turns() -> list[dict[str, Any]]:
+    said = [
+        ("Maya Zorbaxqy", "I moved to Quillfenwick last month and I love it."),
+        ("Tom", "Nice! What do you do there?"),
+        ("Maya Zorbaxqy", "I work at Plumtrazzle Labs as a nurse."),
+        ("Tom", "Sounds like a good life."),
+        ("Maya Zorbaxqy", "We adopted a dog named Vexmortain."),
+    ]
+    return [
+        {
+            "text": text,
+            "speaker": speaker,
+            "session": "s1",
+            "occurred_at": T0 + timedelta(minutes=i),
+            "metadata": {"note": "Snorkelbrand"},
+        }
+        for i, (speaker, text) in enumerate(said)
+    ]
+
+
+def _fill(mem: Memory) -> None:
+    added = mem.add_many(_turns(), namespace="private")
+    mem.update(added[1].id, namespace="private", text="What do you do in Quillfenwick?")
+    mem.add("Vexmortain again", namespace="private", idempotency_key="Plumtrazzle-key")
+    mem.consolidate(namespace="private")
+    mem.search("Where does Maya work?", namespace="private")  # reinforcement writes
+    assert mem.search("Where?", namespace="private", where={"speaker": "Maya Zorbaxqy"})
+    mem.add("Tom likes chess.", namespace="other")
+    mem.pin("Snorkelbrand", "Maya Zorbaxqy, from Quillfenwick", namespace="private")
+    mem.pin("Snorkelbrand", "Maya Zorbaxqy, from Vexmortain", namespace="private")
+
+
+def _canaries_in(dump: bytes) -> list[str]:
+    return [c for c in CANARIES if c.lower().encode() in dump]
+
+
+def test_an_encrypted_store_leaves_no_canary_in_relation_files_or_dump(
+    postgres_url: str,
+    schemas: Callable[[], str],
+    embedder: Embedder,
+    relation_files: Scan,
+    dump: Dump,
+) -> None:
+    plain, sealed = schemas(), schemas()
+    with _memory(postgres_url, plain, embedder, None) as mem:
+        _fill(mem)  # the control: the scans below can fail
+    assert where_found(relation_files(plain), CANARIES)
+    assert _canaries_in(dump(plain)) == list(CANARIES)
+    with _memory(postgres_url, sealed, embedder, _key()) as mem:
+        assert mem.encrypted
+        _fill(mem)
+        assert mem.check() == []
+    assert where_found(relation_files(sealed), CANARIES) == []
+    assert _canaries_in(dump(sealed)) == []
+    # nor a lower-cased or stemmed word of them in the lexical terms
+    words = ["quillfenwick", "nurse", "adopted", "plumtrazzl"]
+    assert where_found(relation_files(sealed), words) == []
+
+
+def test_pgvector_is_never_given_a_vector_of_an_encrypted_store(
+    postgres_url: str, schemas: Callable[[], str], embedder: Embedder
+) -> None:
+    schema = schemas()
+    with _memory(postgres_url, schema, embedder, _key(), ann_threshold=3) as mem:
+        _fill(mem)
+        # above ann_threshold: the in-process graph of the opened vectors answers
+        hits = mem.search("Where does Maya work?", namespace="private", reinforce=False)
+        assert "Plumtrazzle" in hits[0].engram.text
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        row = conn.execute(
+            "SELECT count(*), count(embedding), count(sealed_vector) FROM engrams"
+        ).fetchone()
+    assert row is not None
+    assert row[0] > 5
+    assert row[1:] == (0, row[0])
+
+
+def test_everything_reads_back_with_the_key_and_ranks_as_plaintext(
+    postgres_url: str, schemas: Callable[[], str], embedder: Embedder
+) -> None:
+    key, rankings = _key(), []
+    for k in (None, key):
+        with _memory(postgres_url, schemas(), embedder, k) as mem:
+            _fill(mem)
+            rankings.append(
+                [
+                    [h.engram.text for h in mem.search(q, namespace="private", reinforce=False)]
+                    for q in ("Where does Maya work?", "the dog", "moved", "good life")
+                ]
+            )
+            hit = mem.search("Where does Maya work?", namespace="private", limit=1)[0]
+            assert hit.engram.speaker == "Maya Zorbaxqy"
+            assert hit.engram.metadata == {"note": "Snorkelbrand"}
+            changed = next(e for e in mem.store.iter_engrams("private") if e.version == 2)
+            assert [v.text for v in mem.history(changed.id, namespace="private")] == [
+                "Nice! What do you do there?",
+                "What do you do in Quillfenwick?",
+            ]
+            facts = mem.facts(namespace="private")
+            assert facts
+            one = facts[0]
+            assert one in mem.facts(namespace="private", subject=one.subject)
+            assert mem.facts(namespace="private", subject="nobody") == []
+            assert mem.store.lexical_search("private", ["Plumtrazzle labs"], 5)
+            assert [(e.key, e.text) for e in mem.profile(namespace="private", history=True)] == [
+                ("Snorkelbrand", "Maya Zorbaxqy, from Quillfenwick"),
+                ("Snorkelbrand", "Maya Zorbaxqy, from Vexmortain"),
+            ]
+            again = mem.add(
+                "Vexmortain again", namespace="private", idempotency_key="Plumtrazzle-key"
+            )
+            assert again.repeated
+            assert mem.check() == []
+    assert rankings[0] == rankings[1]
+
+
+def test_no_key_a_wrong_key_or_a_key_on_a_plaintext_store_is_refused(
+    postgres_url: str, schemas: Callable[[], str], embedder: Embedder
+) -> None:
+    sealed, plain, key = schemas(), schemas(), _key()
+    with _memory(postgres_url, sealed, embedder, key) as mem:
+        mem.add("a secret", namespace="a")
+    with pytest.raises(DecryptionError, match="encrypted"):
+        _memory(postgres_url, sealed, embedder, None)
+    with pytest.raises(DecryptionError, match="wrong master key"):
+        _memory(postgres_url, sealed, embedder, _key())
+    with _memory(postgres_url, plain, embedder, None) as mem:
+        mem.add("plain text", namespace="a")
+    with pytest.raises(StoreError, match="not encrypted") as refused:
+        _memory(postgres_url, plain, embedder, _key())
+    assert "encrypt-store" in str(refused.value)
+    assert postgres_url not in str(refused.value)  # the URL may hold a password
+
+
+def test_an_ordering_filter_is_refused_as_on_sqlite(
+    postgres_url: str, schemas: Callable[[], str], embedder: Embedder
+) -> None:
+    with _memory(postgres_url, schemas(), embedder, _key()) as mem:
+        mem.add("n is three", namespace="a", metadata={"n": 3})
+        with pytest.raises(InvalidInputError, match="encrypted"):
+            mem.search("three", namespace="a", where={"metadata.n": {"$gt": 1}})
+        assert mem.search("three", namespace="a", where={"metadata.n": 3})
+
+
+def test_altered_ciphertext_raises_and_check_counts_it(
+    postgres_url: str, schemas: Callable[[], str], embedder: Embedder
+) -> None:
+    schema, key = schemas(), _key()
+    with _memory(postgres_url, schema, embedder, key) as mem:
+        kept = mem.add("kept", namespace="a")
+        hit = mem.add("altered", namespace="a")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        # another memory's ciphertext: it does not open under this row's associated data
+        conn.execute(
+            "UPDATE engrams SET text = (SELECT text FROM engrams WHERE id = %s) WHERE id = %s",
+            (kept.id, hit.id),
+        )
+        conn.execute("UPDATE versions SET text = 'plain words' WHERE version = 1")
+    with _memory(postgres_url, schema, embedder, key) as mem:
+        with pytest.raises(DecryptionError):
+            mem.get(hit.id, namespace="a")
+        problems = mem.check()
+        assert "engrams: 1 values fail to decrypt" in problems
+        assert "versions: 2 values fail to decrypt" in problems
+
+
+def test_a_plaintext_store_is_encrypted_in_place_and_rotated(
+    postgres_url: str,
+    schemas: Callable[[], str],
+    embedder: Embedder,
+    relation_files: Scan,
+    dump: Dump,
+) -> None:
+    schema, key, new = schemas(), _key(), _key()
+    with _memory(postgres_url, schema, embedder, None) as mem:
+        _fill(mem)
+        before = [
+            [h.engram.id for h in mem.search(q, namespace="private", reinforce=False)]
+            for q in ("Where does Maya work?", "the dog")
+        ]
+        assert not mem.encrypted
+        assert mem.encrypt(key) == mem.stats(namespace="private").engrams + 1
+        assert mem.encrypted
+        with pytest.raises(StoreError, match="already encrypted"):
+            mem.encrypt(_key())
+    assert _canaries_in(dump(schema)) == []
+    assert where_found(relation_files(schema), CANARIES) == []  # after VACUUM FULL
+    with _memory(postgres_url, schema, embedder, key) as mem:
+        assert mem.check() == []
+        after = [
+            [h.engram.id for h in mem.search(q, namespace="private", reinforce=False)]
+            for q in ("Where does Maya work?", "the dog")
+        ]
+        assert after == before
+        assert mem.rotate_master_key(new) == 2  # "private" and "other"
+    with pytest.raises(DecryptionError, match="wrong master key"):
+        _memory(postgres_url, schema, embedder, key)
+    with _memory(postgres_url, schema, embedder, new) as mem:
+        assert mem.search("Where does Maya work?", namespace="private", reinforce=False)
+        assert mem.check() == []
+
+
+def test_forgetting_a_namespace_destroys_its_data_key(
+    postgres_url: str, schemas: Callable[[], str]
+) -> None:
+    schema = schemas()
+    store = PostgresStore(postgres_url, schema=schema, encryption=_key())
+    try:
+        store.insert([make_record("gone", "a secret"), make_record("kept", "another")])
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            found = conn.execute("SELECT namespace FROM namespace_keys ORDER BY 1").fetchall()
+            assert found == [("gone",), ("kept",)]
+            assert store.forget_namespace("gone") == 1
+            found = conn.execute("SELECT namespace FROM namespace_keys ORDER BY 1").fetchall()
+            assert found == [("kept",)]
+        # a new memory of the name gets a new key
+        store.insert([make_record("gone", "a new start")])
+        assert [e.text for e in store.iter_engrams("gone")] == ["a new start"]
+    finally:
+        store.close()
+
+
+def test_vectors_can_stay_plain_for_pgvector_when_asked(
+    postgres_url: str, schemas: Callable[[], str], embedder: Embedder
+) -> None:
+    schema = schemas()
+    settings: dict[str, Any] = {"encrypt_vectors": False}
+    with _memory(postgres_url, schema, embedder, _key(), **settings) as mem:
+        _fill(mem)
+        assert (
+            "Plumtrazzle" in mem.search("Where does Maya work?", namespace="private")[0].engram.text
+        )
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        row = conn.execute("SELECT count(sealed_vector), count(embedding) FROM engrams").fetchone()
+    assert row is not None
+    assert row[0] == 0
+    assert row[1] > 5
