@@ -11,7 +11,14 @@ threshold):
 - after one write: the catalog rebuild alone, and a whole search;
 - open the store and search once (the vector index is loaded and opened).
 
+``--store postgresql://...`` measures a PostgreSQL store instead, each run in a
+new schema of that database, dropped afterwards: plaintext searches go to
+pgvector, encrypted ones to the index in the process (docs/postgres.md,
+"Encryption at rest").
+
     python bench/encryption.py --out bench/results/encryption.json
+    python bench/encryption.py --store "$ENGRAMDB_TEST_POSTGRES" \
+        --out bench/results/encryption-postgres.json
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engramdb import EncryptionKey, Memory, Settings
 from engramdb.security.crypto import generate_key
 from engramdb.testing.fakes import HashEmbedder
-from locomo import machine
 from metrics import percentile
+from scale import machine
 
 WORDS = [
     "market",
@@ -71,11 +81,29 @@ def _items(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def measure(memories: int, key: EncryptionKey | None) -> dict[str, float]:
+@contextmanager
+def _place(store: str | None) -> Iterator[str]:
+    """A new store location: a temporary directory, or a new schema of ``store``."""
+    if store is None:
+        with tempfile.TemporaryDirectory(prefix="engram-enc-") as tmp:
+            yield tmp
+        return
+    import psycopg
+    from psycopg import sql
+
+    schema = f"bench_enc_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{store}{'&' if '?' in store else '?'}schema={schema}"
+    finally:
+        with psycopg.connect(store, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def measure(memories: int, key: EncryptionKey | None, store: str | None = None) -> dict[str, float]:
     settings = Settings(encryption=key)
     items = _items(memories)
     queries = [f"what about the {WORDS[i % len(WORDS)]} on day {i * 13}" for i in range(200)]
-    with tempfile.TemporaryDirectory(prefix="engram-enc-") as tmp:
+    with _place(store) as tmp:
         with Memory(tmp, settings=settings, embedder=HashEmbedder()) as mem:
             start = time.perf_counter()
             for at in range(0, memories, 1000):
@@ -114,17 +142,21 @@ def measure(memories: int, key: EncryptionKey | None) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=10_000)
+    parser.add_argument("--store", help="a postgresql:// URL: measure a PostgreSQL store")
     parser.add_argument("--out", type=Path, default=Path("bench/results/encryption.json"))
     args = parser.parse_args(argv)
+    key = EncryptionKey.from_text(generate_key())
     results = {
-        "plaintext": measure(args.memories, None),
-        "encrypted": measure(args.memories, EncryptionKey.from_text(generate_key())),
+        "plaintext": measure(args.memories, None, args.store),
+        "encrypted": measure(args.memories, key, args.store),
     }
     print(f"{'':22} {'plaintext':>10} {'encrypted':>10}")
     for name in results["plaintext"]:
         print(f"{name:22} {results['plaintext'][name]:10.1f} {results['encrypted'][name]:10.1f}")
+    shown = ["<postgresql URL>" if a == args.store else a for a in (argv or sys.argv[1:])]
     report = {
-        "command": " ".join(["python", "bench/encryption.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python", "bench/encryption.py", *shown]),
+        "store": "postgresql" if args.store else "sqlite",
         "machine": machine(),
         "memories": args.memories,
         "results": results,

@@ -2,7 +2,7 @@
 and the stored form of a sealed value.
 
 Owns the SQL of the ``crypto`` row and the ``namespace_keys`` table (migration
-7) that ``security.datakeys`` asks of a backend, and ``Armoured``: a
+9) that ``security.datakeys`` asks of a backend, and ``Armoured``: a
 namespace's cipher as the text columns of this store need it. The key
 hierarchy, the ciphers and what a value's associated data is are shared with
 the SQLite store (``security.datakeys``, ``security.crypto``,
