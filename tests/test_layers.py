@@ -41,6 +41,8 @@ LAUNCHER_IMPORTS = {
 }
 #: Encryption at rest is sealed inside the store; the cipher needs only the floor.
 CIPHER = "engramdb.security.crypto"
+#: The key hierarchy over the cipher that both stores keep their keys by.
+KEYS = "engramdb.security.datakeys"
 #: The layers between the facade and the store: they see ``store.base`` only.
 MIDDLE = ("engramdb.recall", "engramdb.dynamics", "engramdb.consolidate", "engramdb.learn")
 
@@ -153,12 +155,15 @@ def test_the_floor_imports_nothing_above_it() -> None:
 
 def test_stores_import_only_the_floor_their_own_package_and_the_cipher() -> None:
     # and the extras table (it needs only the floor): the registry names the extra
-    # a backend needs (the postgres extra for PostgresStore)
-    allowed = (*FLOOR, "engramdb.store", CIPHER, "engramdb.extras")
+    # a backend needs (the postgres extra for PostgresStore); and the key hierarchy,
+    # which needs only the floor and the cipher
+    allowed = (*FLOOR, "engramdb.store", CIPHER, KEYS, "engramdb.extras")
     above = [i for i in ours(imports_of("engramdb.store")) if not within(i.target, *allowed)]
     assert not above, "\n".join(map(str, above))
     cipher = [i for i in ours(imports_of(CIPHER)) if not within(i.target, *FLOOR)]
     assert not cipher, "\n".join(map(str, cipher))
+    keys = [i for i in ours(imports_of(KEYS)) if not within(i.target, *FLOOR, CIPHER)]
+    assert not keys, "\n".join(map(str, keys))
 
 
 def test_security_uses_the_floor_and_the_store_never_the_server_or_the_cli() -> None:

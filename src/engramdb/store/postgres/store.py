@@ -386,8 +386,9 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
         if held is not None and held[0] is catalog:
             return held
         index = VectorIndex(self.dims, self.ann_threshold)
-        if len(catalog):
-            index.add(list(range(len(catalog))), catalog.vectors)
+        stored = np.flatnonzero(catalog.vectors.any(axis=1))  # zeros: pending, left out
+        if len(stored):
+            index.add([int(i) for i in stored], catalog.vectors[stored])
         self._sealed[namespace] = (catalog, index)
         return catalog, index
 
