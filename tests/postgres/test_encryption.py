@@ -16,8 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from typer.testing import CliRunner
 
 from engramdb import DecryptionError, EncryptionKey, InvalidInputError, Memory, Settings
+from engramdb.cli import app
+from engramdb.cli.state import State
 from engramdb.embed import Embedder
 from engramdb.errors import StoreError
 from engramdb.security import where_found
@@ -304,3 +307,36 @@ def test_vectors_can_stay_plain_for_pgvector_when_asked(
     assert row is not None
     assert row[0] == 0
     assert row[1] > 5
+
+
+def test_engram_keys_encrypt_store_seals_a_postgresql_store_and_names_vacuum_full(
+    postgres_url: str,
+    schemas: Callable[[], str],
+    embedder: Embedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dump: Dump,
+) -> None:
+    schema = schemas()
+    location = _location(postgres_url, schema)
+
+    def memory(self: State) -> Memory:
+        return Memory(settings=self.settings, embedder=embedder)
+
+    monkeypatch.setattr(State, "memory", memory)
+    runner = CliRunner()
+    added = runner.invoke(app, ["--store", location, "add", "Maya keeps a Quokkaberry", "-n", "u"])
+    assert added.exit_code == 0, added.output
+    key = tmp_path / "master.key"
+    done = runner.invoke(
+        app,
+        ["--store", location, "keys", "encrypt-store", "--generate", "--new-key-file", str(key)],
+    )
+    assert done.exit_code == 0, done.output
+    assert "encrypted 1 memories" in done.stdout
+    assert "VACUUM FULL" in done.stdout
+    assert postgres_url not in done.output
+    assert b"quokkaberry" not in dump(schema)
+    monkeypatch.setenv("ENGRAMDB_MASTER_KEY_FILE", str(key))
+    found = runner.invoke(app, ["--store", location, "search", "plant", "-n", "u"])
+    assert "Quokkaberry" in found.stdout

@@ -233,8 +233,9 @@ def encrypt_store(
     """Encrypt a plaintext store in place under a new master key.
 
     Every memory, version, fact, emotion and vector is sealed in one
-    transaction and the file is compacted. Stop other users of the store
-    first; afterwards it opens only with the key.
+    transaction and the file is compacted (on PostgreSQL, run VACUUM FULL
+    after it). Stop other users of the store first; afterwards it opens only
+    with the key.
     """
     cli = state(ctx)
     new = _new_key(new_key_file, generate)
@@ -248,3 +249,8 @@ def encrypt_store(
             f"encrypted {count} memories in place ({new.kind} key); the store now opens "
             "only with it"
         )
+        if is_postgres(cli.settings.path):  # the old row versions are in the files still
+            typer.echo(
+                "PostgreSQL keeps the plaintext row versions in its files until VACUUM FULL "
+                "of the store's tables (docs/postgres.md, 'Encryption at rest')"
+            )
