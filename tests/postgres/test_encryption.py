@@ -7,6 +7,7 @@ rotation re-wraps the data keys; erasure destroys a namespace's key.
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -340,3 +341,30 @@ def test_engram_keys_encrypt_store_seals_a_postgresql_store_and_names_vacuum_ful
     monkeypatch.setenv("ENGRAMDB_MASTER_KEY_FILE", str(key))
     found = runner.invoke(app, ["--store", location, "search", "plant", "-n", "u"])
     assert "Quokkaberry" in found.stdout
+
+
+def test_two_writers_of_a_new_namespace_share_one_data_key(
+    postgres_url: str, schemas: Callable[[], str]
+) -> None:
+    # the first holds its new key uncommitted; the second's insert waits on it, then
+    # takes that key instead of failing on the namespace's row (READ COMMITTED)
+    schema, key = schemas(), _key()
+    first = PostgresStore(postgres_url, schema=schema, encryption=key)
+    second = PostgresStore(postgres_url, schema=schema, encryption=key)
+    record = make_record("new", "written by the second writer")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            with first._db.write("a new namespace") as conn:  # private: holds the race open
+                made = first._keys.cipher(conn, "new", create=True)
+                waiting = pool.submit(second.insert, [record])
+                with pytest.raises(concurrent.futures.TimeoutError):
+                    waiting.result(timeout=0.5)  # blocked behind the uncommitted key
+                sealed = made.seal("the first's", "engrams.text:x")
+            assert [e.id for e in waiting.result(timeout=30)] == [record.id]
+        for store in (first, second):
+            assert [e.text for e in store.iter_engrams("new")] == [record.text]
+        with second._db.read() as conn:
+            assert second._keys.cipher(conn, "new").open(sealed, "engrams.text:x") == "the first's"
+    finally:
+        first.close()
+        second.close()

@@ -68,7 +68,11 @@ class KeyTable(Protocol):
         """(key id, wrapped data key) of a namespace, or None."""
         ...
 
-    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> None: ...
+    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> tuple[bytes, bytes]:
+        """Record a new data key; (key id, wrapped key) as the namespace holds it after:
+        this one, or the one another writer recorded first (a backend with concurrent
+        writers waits for it rather than fail)."""
+        ...
 
     def rewrap(self, namespace: str, wrapped: bytes) -> None: ...
 
@@ -197,7 +201,10 @@ class DataKeys(Generic[C]):
                 return NoKey(namespace)
             self._check_master(table)
             key_id, data_key = os.urandom(_KEY_ID_BYTES), os.urandom(32)
-            table.add_key(namespace, key_id, self._master.wrap(data_key, namespace, key_id))
+            wrapped = self._master.wrap(data_key, namespace, key_id)
+            held_id, held = table.add_key(namespace, key_id, wrapped)
+            if held_id != key_id:  # another writer's, made first: that is the key
+                key_id, data_key = held_id, self._master.unwrap(held, namespace, held_id)
         else:
             key_id = row[0]
             cached = self._ciphers.get((namespace, key_id))

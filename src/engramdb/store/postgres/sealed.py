@@ -74,13 +74,21 @@ class _PostgresKeys:
         ).fetchone()
         return None if row is None else (bytes(row[0]), bytes(row[1]))
 
-    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> None:
-        # two writers of a new namespace at once: the second waits here, then fails on
-        # the key (a serialization of the first write); its caller retries nothing
-        self.conn.execute(
-            "INSERT INTO namespace_keys (namespace, key_id, wrapped) VALUES (%s, %s, %s)",
+    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> tuple[bytes, bytes]:
+        # two writers of a new namespace at once: the second waits here on the first's
+        # row, inserts nothing once it commits, and reads the key the first made (each
+        # statement sees what is committed before it: READ COMMITTED)
+        made = self.conn.execute(
+            "INSERT INTO namespace_keys (namespace, key_id, wrapped) VALUES (%s, %s, %s) "
+            "ON CONFLICT (namespace) DO NOTHING RETURNING key_id",
             (namespace, key_id, wrapped),
-        )
+        ).fetchone()
+        if made is not None:
+            return key_id, wrapped
+        held = self.key_of(namespace)
+        if held is None:  # made and erased again meanwhile: nothing to share
+            raise DecryptionError(f"the data key of namespace {namespace!r} went as it was made")
+        return held
 
     def rewrap(self, namespace: str, wrapped: bytes) -> None:
         self.conn.execute(

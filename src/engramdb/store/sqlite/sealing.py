@@ -74,12 +74,14 @@ class _SqliteKeys:
         ).fetchone()
         return None if row is None else (bytes(row[0]), bytes(row[1]))
 
-    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> None:
+    def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> tuple[bytes, bytes]:
+        # one writer at a time: nobody can have made it since ``key_of`` looked
         self.conn.execute(
             "INSERT INTO namespace_keys (namespace, key_id, wrapped, created_at) "
             "VALUES (?, ?, ?, datetime('now'))",
             (namespace, key_id, wrapped),
         )
+        return key_id, wrapped
 
     def rewrap(self, namespace: str, wrapped: bytes) -> None:
         self.conn.execute(
