@@ -405,13 +405,22 @@ def test_a_missing_or_foreign_wal_is_refused_or_reported(
     assert verdicts["-wal of another store, no -shm"].ending in ("refused", "reported")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="without its -shm, nothing ties a -wal to its database: a lost -wal, or the "
-    "-wal of a copy of the same store, leaves no trace (docs/reliability.md, "
-    "'What check cannot see')",
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            "-wal and -shm lost",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the database file alone is a store as of its last checkpoint: "
+                "nothing in it says that a -wal held more (docs/reliability.md, 'What "
+                "check cannot see')",
+            ),
+        ),
+        "-wal of a copy, no -shm",
+        "its own -wal, no -shm",
+    ],
 )
-@pytest.mark.parametrize("case", ["-wal and -shm lost", "-wal of a copy, no -shm"])
 def test_a_wal_without_its_shm_is_held_to_its_database(
     built: Built,
     with_wal: Built,
@@ -426,11 +435,34 @@ def test_a_wal_without_its_shm_is_held_to_its_database(
         (r / shm).unlink()
         if case == "-wal and -shm lost":
             (r / wal).unlink()
-        else:
+        elif case == "-wal of a copy, no -shm":
             shutil.copy(sibling, r / wal)
 
     verdicts = _run(with_wal, iter([(case, damage)]), tmp_path)
     assert verdicts[case].ending in ("refused", "reported"), verdicts[case]
+    if case != "-wal and -shm lost":
+        assert f"{wal} has no {shm} beside it" in verdicts[case].detail, verdicts[case]
+        assert "engram check --repair --from BACKUP" in verdicts[case].detail
+
+
+def test_a_checkpointed_wal_without_its_shm_opens_intact(with_wal: Built, tmp_path: Path) -> None:
+    """What a crash between SQLite's two deletions at a last close leaves (the -shm
+    gone, the -wal not yet): every page of the -wal is in the database file already."""
+    wal = f"{DB}-wal"
+
+    def left(r: Path) -> None:
+        conn = sqlite3.connect(r / DB, isolation_level=None)
+        try:
+            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            assert (busy, copied) == (0, frames)  # every frame is in the database file
+            assert frames > 0
+            kept = (r / wal).read_bytes()
+        finally:
+            conn.close()  # the last connection: deletes the -shm, then the -wal
+        (r / wal).write_bytes(kept)
+
+    verdicts = _run(with_wal, iter([("checkpointed -wal, no -shm", left)]), tmp_path)
+    assert verdicts == {"checkpointed -wal, no -shm": Verdict("intact")}
 
 
 def _index_file(root: Path) -> Path:
