@@ -47,11 +47,14 @@ _STEMMED = range(3, 65)  # FTS5's porter tokenizer passes shorter and longer tok
 
 # Each term's weight: BM25's inverse document frequency of the rows holding it among
 # the store's rows (the largest rowid, as the SQLite store counts them); then each
-# memory of the namespace holding any term, by the sum of its terms' weights.
+# memory of the namespace holding any term, by the sum of its terms' weights. ``held``
+# is MATERIALIZED: inlined, the planner may count each term's rows again for every
+# row it joins (a store of 10,000 memories sharing common words: 145 s a search,
+# against 30 ms counted once; BENCHMARKS.md, "Encryption at rest on PostgreSQL").
 _SEARCH = """
 WITH wanted AS (SELECT DISTINCT unnest(%(terms)s::text[]) AS term),
 size AS (SELECT coalesce(max(rowid), 0)::float8 AS n FROM engrams),
-held AS (
+held AS MATERIALIZED (
     SELECT w.term, (SELECT count(*) FROM engrams e WHERE e.terms @> ARRAY[w.term])::float8 AS n
     FROM wanted w
 ),
