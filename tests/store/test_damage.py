@@ -677,3 +677,27 @@ def test_a_well_formed_alteration_of_a_memorys_other_rows_is_reported(
 ) -> None:
     verdicts = _run(built, iter([(alteration, _alter(ALTERATIONS[alteration]))]), tmp_path)
     assert verdicts[alteration].ending in ("refused", "reported"), verdicts[alteration]
+
+
+def test_consolidations_mark_moved_past_a_pending_episode_is_reported(
+    built: Built, tmp_path: Path
+) -> None:
+    """``consumed_to`` is a shortcut with no checksum: raised past an episode not yet
+    consolidated it would hide the episode from every later run. The episodes' own
+    marks (checksummed) tell."""
+    copy = tmp_path / "copy"
+    shutil.copytree(built.root, copy)
+    with Memory(settings=_settings(copy, built.key), embedder=HashEmbedder()) as mem:
+        mem.add("Tom moved to Oslo in 2023.", namespace="alpha", speaker="Tom")
+        assert mem.check() == []  # pending above the mark: sound
+    _alter(
+        "UPDATE consolidation_state SET consumed_to = (SELECT MAX(rowid) FROM engrams) "
+        "WHERE namespace = 'alpha'"
+    )(copy)
+    with Memory(settings=_settings(copy, built.key), embedder=HashEmbedder()) as mem:
+        problems = mem.check()
+    assert any(p.startswith("consolidation's mark of what is consumed") for p in problems)
+    with Memory(settings=_settings(copy, built.key), embedder=HashEmbedder()) as mem:
+        mem.reindex()  # the mark is a shortcut: the whole store's rebuild sets it back
+        assert mem.check() == []
+        assert mem.consolidate(namespace="alpha").episodes == 1

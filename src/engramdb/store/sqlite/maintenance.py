@@ -198,13 +198,16 @@ def rebuild(conn: sqlite3.Connection, keys: DataKeys, namespace: str | None) -> 
     namespace. For the whole store also every SQLite index (``REINDEX``) and the
     vector change log: emptied, under a new epoch and new generations, so that
     no process catches up from it and every vector index, loaded or saved, is
-    rebuilt from the ``vectors`` table. Deleting the saved index files is the
-    cache's (``NamespaceCache.discard``), once this has committed.
+    rebuilt from the ``vectors`` table, and consolidation's mark of what it
+    consumed (a shortcut, moved up again from the episodes' own marks by the next
+    run). Deleting the saved index files is the cache's
+    (``NamespaceCache.discard``), once this has committed.
     """
     if namespace is None:
         conn.execute("REINDEX")
     count = lexical.reindex(conn, keys.ciphers(conn), namespace)
     if namespace is None:
+        conn.execute("UPDATE consolidation_state SET consumed_to = 0")
         conn.execute("DELETE FROM vector_changes")
         conn.execute(
             "UPDATE vector_log SET pruned_to = COALESCE((SELECT seq FROM sqlite_sequence "

@@ -15,7 +15,8 @@ values themselves (docs/reliability.md, "Damage"):
 - ``disagreeing``: copies that must be equal and are not: a memory's row and
   its current version, and, in a plaintext store, its row and its lexical
   index row (FTS5 keeps its own copy of the text), a fact or a link and the
-  namespace of its memories.
+  namespace of its memories, consolidation's mark of what it consumed and the
+  episodes' own marks.
 
 What it deliberately does not do: decide what a sound store holds (the
 orphan and index counts are ``maintenance``'s), open sealed values (an
@@ -199,6 +200,15 @@ _COPIES: tuple[tuple[str, str], ...] = (
         "SELECT p.derived_rowid FROM provenance p "
         "JOIN engrams d ON d.rowid = p.derived_rowid "
         "JOIN engrams s ON s.rowid = p.source_rowid WHERE d.namespace IS NOT s.namespace",
+    ),
+    (
+        # consumed_to says every episode at or below it is consolidated at its current
+        # version (schema migration 9): consolidation never looks below it again
+        "consolidation's mark of what is consumed passes an episode not consolidated",
+        "SELECT e.rowid FROM consolidation_state s "
+        "JOIN engrams e ON e.namespace = s.namespace AND e.rowid <= s.consumed_to "
+        "LEFT JOIN consolidated c ON c.engram_rowid = e.rowid "
+        "WHERE e.kind = 'episode' AND (c.engram_rowid IS NULL OR c.version < e.version)",
     ),
 )
 _PLAIN_COPIES: tuple[tuple[str, str], ...] = (
