@@ -104,3 +104,36 @@ def test_no_endpoint_is_called_unless_configured(fake_chat: str) -> None:
         mem.consolidate(namespace="u", now=NOW)
         assert [f.value for f in mem.facts(namespace="u")] == ["Denver"]
     assert FakeChat.requests == []
+
+
+def test_a_fact_names_as_sources_the_turns_its_words_come_from(fake_chat: str) -> None:
+    # A model may pin a statement on the wrong turn of its batch: the fact's value
+    # ("Plumtrazk") is said in turn 1 (another session), not in turn 0. The fact names
+    # turn 1 as a source too, so erasing turn 1 erases the fact (docs/security.md).
+    FakeChat.answer = completion(
+        [
+            {"turn": 0, "subject": "Maya", "attribute": "residence", "value": "Plumtrazk"},
+            {"turn": 2, "subject": "Maya", "attribute": "employer", "value": "Stripe"},
+        ]
+    )
+    settings = Settings(extractor="llm", extractor_url=fake_chat, extractor_model="tiny")
+    with Memory(":memory:", embedder=HashEmbedder(), settings=settings) as mem:
+        greeting = mem.add(
+            "Hello again, Tom!", namespace="u", speaker="Maya", session="a", occurred_at=day(1)
+        )
+        home = mem.add(
+            "I live in Plumtrazk now.", namespace="u", speaker="Maya", session="b",
+            occurred_at=day(1),
+        )  # fmt: skip
+        job = mem.add(
+            "I work at Stripe.", namespace="u", speaker="Maya", session="c", occurred_at=day(1)
+        )
+        mem.consolidate(namespace="u", now=NOW)
+        (residence,) = mem.facts(namespace="u", attribute="residence")
+        assert set(residence.sources) == {greeting.id, home.id}
+        (employer,) = mem.facts(namespace="u", attribute="employer")
+        assert employer.sources == (job.id,)  # its words are all its own turn's
+        mem.delete(home.id, namespace="u")
+        texts = [e["text"] for e in mem.export(namespace="u")]
+        assert [t for t in texts if "Plumtrazk" in t] == []
+        assert "Maya works at Stripe" in texts

@@ -6,6 +6,7 @@ of this check's scope (docs/security.md says for how long they keep data)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -154,5 +155,62 @@ def test_delete_where_leaves_no_canary_in_any_relation_file_or_dump(
         assert report.derived
         assert mem.check() == []
         assert {e.id for e in kept} <= {e["id"] for e in mem.export(namespace="u")}
+    assert where_found(relation_files(schema), CANARIES) == []
+    assert _canaries_in(dump(schema)) == []
+
+
+def test_erasing_an_episode_takes_derived_facts_that_have_other_sources_too(
+    postgres_url: str, schema: str, relation_files: Scan, dump: Dump
+) -> None:
+    # Each canary is said once and lands in a fact that also stands on other memories:
+    # a situation from two episodes' facts, a fact another episode merged into, a
+    # situation gone stale. Deleting the canaries' episodes takes those facts along.
+    said = [
+        ("Maya", "I work at Zorbaxq.", 0),
+        ("Maya", "I live in Seattle.", 1),
+        ("Ravi", "I live in Seattle Quillfenwick.", 0),
+        ("Ravi", "I live in Seattle.", 1),
+        ("Lena", "I work at Stripe.", 0),
+        ("Lena", "I live in Plumtrazk.", 1),
+        ("Lena", "I just moved to Denver.", 2),
+    ]
+    with _memory(postgres_url, schema) as mem:
+        added = mem.add_many(
+            [
+                {
+                    "text": text,
+                    "speaker": speaker,
+                    "session": f"s{i}",
+                    "occurred_at": T0 + timedelta(days=day),
+                }
+                for i, (speaker, text, day) in enumerate(said)
+            ],
+            namespace="u",
+        )
+        mem.consolidate(namespace="u")
+        facts = [e for e in mem.export(namespace="u") if e["kind"] == "fact"]
+        assert {c for c in CANARIES if any(c in e["text"] for e in facts)} == set(CANARIES)
+        assert where_found(relation_files(schema), CANARIES)  # seen first
+        doomed = [e for e in added if any(c in e.text for c in CANARIES)]
+        mem.delete(doomed[0].id, namespace="u")
+        report = mem.delete_where(namespace="u", where={"session": {"$in": ["s2", "s5"]}})
+        assert set(report.ids) == {doomed[1].id, doomed[2].id}
+        assert len(report.derived) == 3  # Ravi's fact; Lena's residence and stale situation
+        assert mem.check() == []
+        left = [json.dumps(e) for e in mem.export(namespace="u")]
+        assert [c for c in CANARIES if any(c in e for e in left)] == []
+        mem.consolidate(namespace="u")  # what the other episodes say comes back
+        current = {
+            e["text"]
+            for e in mem.export(namespace="u")
+            if e["kind"] == "fact" and e["fact"]["status"] == "current"
+        }
+        assert current == {
+            "Maya lives in Seattle",
+            "Ravi lives in Seattle",
+            "Lena works at Stripe",
+            "Lena lives in Denver",
+            "Lena works at Stripe and lives in Denver",
+        }
     assert where_found(relation_files(schema), CANARIES) == []
     assert _canaries_in(dump(schema)) == []

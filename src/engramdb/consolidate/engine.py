@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from engramdb.bounded import release_free_memory
+from engramdb.consolidate.attribution import Lenders
 from engramdb.consolidate.extract import Extraction, Extractor, RuleExtractor
 from engramdb.consolidate.summarize import central_rows, near_duplicate, summary_text
 from engramdb.consolidate.supersede import Ledger, derived_id, touched
@@ -133,9 +134,18 @@ class Consolidator:
         """Everything one batch writes, computed without writing anything."""
         extracted = list(zip(episodes, self.extractor.extract(episodes), strict=True))
         ledger = Ledger(namespace, self._timelines(namespace, extracted))
+        # A statement's sources are every episode whose words it holds, for erasure
+        # to follow (consolidate/attribution.py); the rules read each episode alone.
+        alone = getattr(self.extractor, "reads_one_episode_at_a_time", False)
+        lenders = None if alone else Lenders(episodes)
         for episode, found in extracted:
             for extraction in found:
-                ledger.record(extraction, episode.id, extraction.occurred_at or episode.occurred_at)
+                ledger.record(
+                    extraction,
+                    episode.id,
+                    extraction.occurred_at or episode.occurred_at,
+                    also=() if lenders is None else lenders.of(extraction, episode),
+                )
         new_facts = ledger.new_facts
         vectors = self.embedder.embed([f.text for f in new_facts])
         inserts = [

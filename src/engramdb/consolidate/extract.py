@@ -315,6 +315,9 @@ class RuleExtractor:
     """Regular patterns over first-person statements; deterministic, local, fast."""
 
     name = "rules"
+    #: Each episode is read alone: a statement holds its own episode's words and the
+    #: extractor's ("loves", "2"), never another episode's (``attribution``).
+    reads_one_episode_at_a_time = True
 
     def __init__(self, *, max_value_words: int = 8) -> None:
         self.max_value_words = max_value_words

@@ -189,12 +189,21 @@ class Ledger:
         at: datetime,
         *,
         derived_from: Sequence[str] = (),
+        also: Sequence[str] = (),
     ) -> WorkingFact:
-        """Record one statement made at event time ``at``; returns the fact that holds it."""
+        """Record one statement made at event time ``at``; returns the fact that holds it.
+
+        ``source_id`` is the episode it was said in, ``also`` other episodes whose
+        words it holds (``attribution``): all are its sources. A fact derived from
+        facts has those (``derived_from``) as its sources instead."""
         key = _key(extraction.subject, extraction.attribute)
         timeline = self.timelines.setdefault(key, [])
-        sources = list(derived_from) or [source_id]
+        sources = list(derived_from) or list(dict.fromkeys([source_id, *also]))
         relation = "derived" if derived_from else "extracted"
+        if not derived_from:
+            for fact in timeline:  # said again by an episode consolidated again
+                if source_id in fact.sources and same_value(fact.value, extraction.value):
+                    return self._merge(fact, sources, relation)
         if extraction.exclusive:
             before = [f for f in timeline if f.valid_from <= at]
             after = [f for f in timeline if f.valid_from > at]

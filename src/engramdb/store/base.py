@@ -54,9 +54,10 @@ changes: ``engramdb.dynamics``); what consolidation writes
 (``engramdb.transfer``). Shared behaviour a backend calls instead of
 rewriting: ``Store``'s concrete methods (``get``, ``session_tail``,
 ``restore``, ``pending_count``), ``taken_along`` (which derived memories a
-delete takes), the records' own methods (``engramdb.store.records``: a
-memory as written, a fact as recorded, whether a consolidation step's
-episodes are still pending, a catalog's dynamics built and patched), and the
+delete takes) and ``consolidated_again`` (which episodes it marks pending
+again), the records' own methods (``engramdb.store.records``: a memory as
+written, a fact as recorded, whether a consolidation step's episodes are
+still pending, a catalog's dynamics built and patched), and the
 stored form of values (``engramdb.store.codec``: metadata JSON, what an
 encrypted store seals and how).
 
@@ -95,7 +96,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -152,6 +153,7 @@ __all__ = [
     "Store",
     "VectorArrival",
     "VersionRecord",
+    "consolidated_again",
     "deepened",
     "taken_along",
     "taken_along_all",
@@ -171,50 +173,51 @@ class Capability(enum.Enum):
     DEFERRED_VECTORS = "deferred_vectors"
 
 
-def taken_along(
-    gone: K,
-    derived_from: Callable[[Sequence[K]], Mapping[K, str]],
-    sources_of: Callable[[K], Set[K]],
-) -> list[K]:
-    """``gone`` and every derived memory (fact, summary) that a delete of it takes
-    along, transitively (docs/consolidation.md; erasure builds on it).
-
-    A backend gives two lookups over its provenance links, in its own keys:
-    ``derived_from(keys)`` the memories derived from any of ``keys`` that are
-    not episodes, with their kind; ``sources_of(key)`` every source of one.
-    A derived memory goes when all its sources are gone. Episodes are never
-    taken along: a "duplicate" link between two episodes records a likeness,
-    not a derivation. A summary goes as soon as any one of its sources goes,
-    even if others remain: it is extractive, so it may quote the erased turn
-    verbatim (and its history may too). It is not rebuilt here; the next
-    consolidation that touches the session writes a fresh one from the turns
-    that remain (docs/security.md).
-    """
-    return taken_along_all([gone], derived_from, sources_of)
+def taken_along(gone: K, derived_from: Callable[[Sequence[K]], Iterable[K]]) -> list[K]:
+    """``gone`` and every derived memory (fact, summary) a delete of it takes along."""
+    return taken_along_all([gone], derived_from)
 
 
 def taken_along_all(
-    gone: Sequence[K],
-    derived_from: Callable[[Sequence[K]], Mapping[K, str]],
-    sources_of: Callable[[K], Set[K]],
+    gone: Sequence[K], derived_from: Callable[[Sequence[K]], Iterable[K]]
 ) -> list[K]:
-    """``taken_along`` for several memories deleted together (``Store.delete_many``):
-    ``gone`` (without repeats) and then every derived memory they take along. A derived
-    memory whose sources are all among ``gone`` goes, as when they go one by one."""
+    """``gone`` (without repeats), then every derived memory a delete of them takes
+    along, transitively (docs/security.md, "Erasure that reaches the files").
+
+    ``derived_from(keys)`` is the backend's lookup over its provenance links: the
+    memories derived from any of ``keys`` that are not episodes. A derived memory
+    goes as soon as any one of its sources goes, even if others remain: it may hold
+    the erased memory's words (a fact keeps the wording of the first statement
+    that said it, a situation fact joins two facts' values, a summary quotes its
+    turns). Episodes are never taken along (a "duplicate" link records a likeness,
+    not a derivation). Nothing is rewritten: what the remaining sources say is
+    derived again by the next consolidation (``consolidated_again``).
+    """
     doomed = list(dict.fromkeys(gone))
     seen = set(doomed)
     frontier = list(doomed)
     while frontier:
-        derived = derived_from(frontier)
-        frontier = []
-        for candidate, kind in derived.items():
-            if candidate in seen:
-                continue
-            if kind == "summary" or sources_of(candidate) <= seen:
-                seen.add(candidate)
-                doomed.append(candidate)
-                frontier.append(candidate)
+        found = [k for k in dict.fromkeys(derived_from(frontier)) if k not in seen]
+        seen.update(found)
+        doomed.extend(found)
+        frontier = found
     return doomed
+
+
+def consolidated_again(
+    named: Sequence[K],
+    doomed: Sequence[K],
+    episodes_under: Callable[[Sequence[K]], Set[K]],
+) -> set[K]:
+    """The episodes a delete of ``named`` (taking ``doomed``) marks pending again: the
+    remaining sources of what went along, for the next consolidation to derive again
+    (docs/consolidation.md). ``episodes_under(keys)``: the episode sources of the derived
+    memories among ``keys``. A derived memory deleted by name must not come back."""
+    asked = set(named)
+    taken = [k for k in doomed if k not in asked]
+    if not taken:
+        return set()
+    return set(episodes_under(taken)) - set(doomed) - set(episodes_under(list(asked)))
 
 
 class Store(ABC):
@@ -280,9 +283,10 @@ class Store(ABC):
     def delete(self, namespace: str, engram_id: str) -> None:
         """Remove a memory, its versions and its index entries; ``NotFoundError`` if absent.
 
-        Derived memories (facts, summaries) left with no source at all go with
-        it, transitively, and every summary of it (``taken_along``): nothing
-        derived only from a deleted memory survives it.
+        Every derived memory (fact, summary) with the memory among its sources goes
+        with it, transitively (``taken_along``): nothing that may hold its words
+        survives it. The remaining episode sources of what went along are pending
+        again (``consolidated_again``), in the same transaction.
         """
 
     @abstractmethod
@@ -290,9 +294,8 @@ class Store(ABC):
         self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
     ) -> list[str]:
         """Remove the memories of ``ids`` that exist in the namespace in one transaction,
-        as ``delete`` removes one, with what they take along (``taken_along_all``);
-        returns the ids removed, those of ``ids`` first, in their order, then the
-        derived ones. ``dry_run`` returns the same list and removes nothing."""
+        as ``delete`` removes one; returns the ids removed, those of ``ids`` first, in
+        their order, then the derived ones. ``dry_run`` returns them, removing nothing."""
 
     @abstractmethod
     def forget_namespace(self, namespace: str) -> int:

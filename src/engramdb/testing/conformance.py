@@ -63,7 +63,7 @@ __all__ = [
     "check_consolidation_round_trip",
     "check_deferred_vectors",
     "check_delete_removes_everything",
-    "check_delete_takes_derived_only_memories",
+    "check_delete_takes_every_memory_derived_from_it",
     "check_dynamics_round_trip",
     "check_facts_of_reads_whole_timelines",
     "check_failed_insert_leaves_nothing",
@@ -1039,26 +1039,43 @@ def check_consolidation_restores_into_another_store(factory: StoreFactory) -> No
         _assert_sound(target)
 
 
-def check_delete_takes_derived_only_memories(factory: StoreFactory) -> None:
-    """Deleting a source removes memories derived only from it and every summary of it,
-    never other episodes."""
+def check_delete_takes_every_memory_derived_from_it(factory: StoreFactory) -> None:
+    """Deleting a source removes every fact and summary derived from it, transitively,
+    even those that other memories back too (they may hold its words), never other
+    episodes; the remaining episode sources of what went are pending again, those of a
+    fact deleted by name are not (docs/security.md)."""
     with _opened(factory) as store:
         a = make_record("ns", "I live in Boston", speaker="Maya")
         b = make_record("ns", "Boston is my home", speaker="Maya")
-        store.insert([a, b])
-        ea, eb = store.get("ns", a.id), store.get("ns", b.id)
+        c = make_record("ns", "I work at Stripe", speaker="Maya")
+        store.insert([a, b, c])
+        ea, eb, ec = (store.get("ns", r.id) for r in (a, b, c))
         assert ea is not None
         assert eb is not None
-        only_a = _fact_batch("ns", ea, fact_id="f" * 32, value="Boston", at=T0)
-        shared = make_record("ns", "summary", kind="summary", engram_id="5" * 32)
+        assert ec is not None
+        shared = _fact_batch("ns", ea, fact_id="f" * 32, value="Boston", at=T0)
+        job = _fact_batch("ns", ec, fact_id="e" * 32, value="Stripe", at=T0)
+        situation = make_record("ns", "works at Stripe, lives in Boston", kind="fact")
+        summary = make_record("ns", "summary", kind="summary", engram_id="5" * 32)
         store.apply_consolidation(
             ConsolidationBatch(
                 **{
-                    **_fields(only_a),
-                    "episodes": ((ea.id, ea.version), (eb.id, eb.version)),
-                    "inserts": (*only_a.inserts, shared),
+                    **_fields(shared),
+                    "episodes": ((ea.id, ea.version), (eb.id, eb.version), (ec.id, ec.version)),
+                    "inserts": (*shared.inserts, *job.inserts, situation, summary),
+                    "facts": (
+                        *shared.facts,
+                        *job.facts,
+                        FactRow(
+                            situation.id, "Maya", "situation", situation.text, T0, None, "current"
+                        ),
+                    ),
                     "links": (
-                        *only_a.links,
+                        *shared.links,
+                        Link("f" * 32, b.id, "extracted"),
+                        *job.links,
+                        Link(situation.id, "f" * 32, "derived"),
+                        Link(situation.id, "e" * 32, "derived"),
                         Link("5" * 32, a.id, "summarizes"),
                         Link("5" * 32, b.id, "summarizes"),
                         Link(b.id, a.id, "duplicate"),
@@ -1066,14 +1083,18 @@ def check_delete_takes_derived_only_memories(factory: StoreFactory) -> None:
                 }
             )
         )
+        assert store.pending_count("ns") == 0
         store.delete("ns", a.id)
-        assert store.get("ns", "f" * 32) is None  # derived only from a
-        assert store.facts("ns") == []
-        # a summary goes with any one of its sources: it may quote the erased turn
-        # (docs/security.md), even though b still backs it
-        assert store.get("ns", "5" * 32) is None
-        assert store.get("ns", b.id) is not None  # an episode is never taken along
-        assert store.links("ns") == []
+        # b still backs the fact, the other fact backs the situation: both go anyway
+        left = {e.id for e in store.iter_engrams("ns")}
+        assert left == {b.id, c.id, "e" * 32}  # an episode is never taken along
+        assert [f.engram_id for f in store.facts("ns")] == ["e" * 32]
+        assert store.links("ns") == [Link("e" * 32, c.id, "extracted")]
+        # b is consolidated again; c, whose fact stays, is not
+        assert [e.id for e in store.pending_episodes("ns", 10)] == [b.id]
+        assert store.pending_count("ns") == 1
+        store.delete("ns", "e" * 32)  # a fact deleted by name: its source stays consumed
+        assert store.pending_count("ns") == 1
         assert store.check() == []
 
 
@@ -1840,7 +1861,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_consolidation_round_trip,
     check_consolidation_batch_is_one_transaction,
     check_consolidation_restores_into_another_store,
-    check_delete_takes_derived_only_memories,
+    check_delete_takes_every_memory_derived_from_it,
     check_delete_many_is_one_delete_of_several,
     check_dynamics_round_trip,
     check_set_dynamics_is_partial_and_isolated,

@@ -37,6 +37,7 @@ from engramdb.store.base import (
     EngramRecord,
     Link,
     VersionRecord,
+    consolidated_again,
     taken_along_all,
 )
 from engramdb.store.codec import dump, open_emotion, open_optional, seal_emotion, seal_optional
@@ -62,7 +63,7 @@ __all__ = [
     "new_version",
     "rowids_of",
     "vector_of",
-    "with_orphaned_derived",
+    "with_derived",
 ]
 
 ENGRAM_COLUMNS = (
@@ -340,43 +341,51 @@ def new_version(
     conn.execute("DELETE FROM vectors_pending WHERE engram_rowid = %s", (rowid,))
 
 
-def delete(conn: Connection, rowid: int) -> list[int]:
-    """Delete a memory and the derived memories a delete of it takes along
-    (``taken_along`` over ``provenance``); versions, facts and links go with them
-    (ON DELETE CASCADE). The rows deleted."""
-    doomed = with_orphaned_derived(conn, [rowid])
-    conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (doomed,))
-    return doomed
+def delete(conn: Connection, named: Sequence[int], doomed: Sequence[int]) -> None:
+    """Delete the memories ``named`` and what a delete of them takes along (``doomed``,
+    from ``with_derived``: ``named`` first); versions, facts and links go with them (ON
+    DELETE CASCADE). The remaining episode sources of what went along are pending
+    again (``store.base.consolidated_again``)."""
+    again = consolidated_again(named, doomed, lambda keys: _episodes_under(conn, keys))
+    conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (list(doomed),))
+    if again:
+        conn.execute("UPDATE engrams SET consumed = NULL WHERE rowid = ANY(%s)", (sorted(again),))
 
 
-def with_orphaned_derived(conn: Connection, rowids: Sequence[int]) -> list[int]:
+def with_derived(conn: Connection, rowids: Sequence[int]) -> list[int]:
     """``rowids`` and the derived memories a delete of them takes along
-    (``taken_along_all`` over ``provenance``; docs/consolidation.md)."""
+    (``taken_along_all`` over ``provenance``; docs/security.md)."""
 
-    def derived_from(sources: Sequence[int]) -> dict[int, str]:
+    def derived_from(sources: Sequence[int]) -> list[int]:
         found = conn.execute(
-            "SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
+            "SELECT DISTINCT p.derived_rowid FROM provenance p "
             "JOIN engrams d ON d.rowid = p.derived_rowid "
             "WHERE p.source_rowid = ANY(%s) AND d.kind <> 'episode'",
             (list(sources),),
         )
-        return {int(r): str(kind) for r, kind in found}
+        return [int(r) for (r,) in found]
 
-    def sources_of(derived: int) -> set[int]:
-        found = conn.execute(
-            "SELECT source_rowid FROM provenance WHERE derived_rowid = %s", (derived,)
-        )
-        return {int(r) for (r,) in found}
+    return taken_along_all(rowids, derived_from)
 
-    return taken_along_all(rowids, derived_from, sources_of)
+
+def _episodes_under(conn: Connection, rowids: Sequence[int]) -> set[int]:
+    """The episodes that are sources of the derived memories among ``rowids``."""
+    found = conn.execute(
+        "SELECT DISTINCT p.source_rowid FROM provenance p "
+        "JOIN engrams d ON d.rowid = p.derived_rowid "
+        "JOIN engrams s ON s.rowid = p.source_rowid "
+        "WHERE p.derived_rowid = ANY(%s) AND d.kind <> 'episode' AND s.kind = 'episode'",
+        (list(rowids),),
+    )
+    return {int(r) for (r,) in found}
 
 
 def doomed(
     conn: Connection, namespace: str, ids: Sequence[str], *, lock: bool
-) -> list[tuple[int, str]]:
-    """The rows and ids of the ``ids`` that exist in the namespace, in their order, then
-    of the derived memories a delete of them takes along: what ``delete_many`` removes.
-    ``lock`` locks the memories named for this transaction."""
+) -> tuple[list[int], list[tuple[int, str]]]:
+    """The rows of the ``ids`` that exist in the namespace, in their order; and the rows
+    and ids of those, then of the derived memories a delete of them takes along: what
+    ``delete_many`` removes. ``lock`` locks the memories named for this transaction."""
     wanted = list(dict.fromkeys(ids))
     suffix = " ORDER BY rowid FOR UPDATE" if lock else ""
     found: dict[str, int] = dict(
@@ -385,11 +394,12 @@ def doomed(
             (wanted, namespace),
         ).fetchall()
     )
-    rowids = with_orphaned_derived(conn, [int(found[i]) for i in wanted if i in found])
-    named: dict[int, str] = dict(
+    named = [int(found[i]) for i in wanted if i in found]
+    rowids = with_derived(conn, named)
+    id_of: dict[int, str] = dict(
         conn.execute("SELECT rowid, id FROM engrams WHERE rowid = ANY(%s)", (rowids,)).fetchall()
     )
-    return [(r, str(named[r])) for r in rowids]
+    return named, [(r, str(id_of[r])) for r in rowids]
 
 
 def all_of(conn: Connection, namespace: str, named: set[str], refusal: str) -> dict[str, int]:

@@ -266,17 +266,17 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
     def delete(self, namespace: str, engram_id: str) -> None:
         with self._db.write("delete") as conn:
             rowid, _ = rows.locate(conn, namespace, engram_id)
-            rows.delete(conn, rowid)
+            rows.delete(conn, [rowid], rows.with_derived(conn, [rowid]))
 
     def delete_many(
         self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
     ) -> list[str]:
         if dry_run:
             with self._db.read() as conn:
-                return [i for _, i in rows.doomed(conn, namespace, ids, lock=False)]
+                return [i for _, i in rows.doomed(conn, namespace, ids, lock=False)[1]]
         with self._db.write("delete_many") as conn:
-            gone = rows.doomed(conn, namespace, ids, lock=True)
-            conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", ([r for r, _ in gone],))
+            named, gone = rows.doomed(conn, namespace, ids, lock=True)
+            rows.delete(conn, named, [r for r, _ in gone])
         return [i for _, i in gone]
 
     def forget_namespace(self, namespace: str) -> int:

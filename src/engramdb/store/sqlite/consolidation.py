@@ -42,6 +42,7 @@ __all__ = [
     "pending",
     "pending_count",
     "restore",
+    "unconsume",
     "unconsumed",
 ]
 
@@ -293,6 +294,18 @@ def _mark_consumed(
         "INSERT INTO consolidated (engram_rowid, version) VALUES (?, ?) "
         "ON CONFLICT (engram_rowid) DO UPDATE SET version = excluded.version",
         [(rowids[eid], version) for eid, version in marks.items()],
+    )
+
+
+def unconsume(conn: sqlite3.Connection, namespace: str, rowids: Sequence[int]) -> None:
+    """Mark episodes pending again (a delete took along what was derived from them:
+    ``store.base.consolidated_again``), and lower ``consumed_to`` below the first."""
+    if not rowids:
+        return
+    conn.executemany("DELETE FROM consolidated WHERE engram_rowid = ?", [(r,) for r in rowids])
+    conn.execute(
+        "UPDATE consolidation_state SET consumed_to = ? WHERE namespace = ? AND consumed_to >= ?",
+        (min(rowids) - 1, namespace, min(rowids)),
     )
 
 

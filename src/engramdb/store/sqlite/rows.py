@@ -29,6 +29,7 @@ from engramdb.store.base import (
     DerivedUpdate,
     EngramRecord,
     VersionRecord,
+    consolidated_again,
     taken_along_all,
 )
 from engramdb.store.codec import dump, open_optional, seal_optional, seconds
@@ -62,7 +63,7 @@ __all__ = [
     "rowids_of",
     "session_tail",
     "stats",
-    "with_orphaned_derived",
+    "with_derived",
     "write_vector",
 ]
 
@@ -432,43 +433,59 @@ def delete(conn: sqlite3.Connection, rowids: Sequence[int]) -> None:
 
 def doomed(
     conn: sqlite3.Connection, namespace: str, ids: Sequence[str]
-) -> tuple[list[int], list[str]]:
-    """The rows and ids of the ``ids`` that exist in the namespace, in their order, then of
-    the derived memories a delete of them takes along (``with_orphaned_derived``): what
-    ``delete_many`` removes."""
+) -> tuple[list[int], list[str], list[int]]:
+    """What ``delete_many`` of ``ids`` does: the rows and ids of the ``ids`` that exist in
+    the namespace, in their order, then of the derived memories a delete of them takes
+    along (``with_derived``); and the rows of the episodes it marks pending again
+    (``store.base.consolidated_again``)."""
     wanted = list(dict.fromkeys(ids))
     found = rowids_of(conn, namespace, wanted)
-    rowids = with_orphaned_derived(conn, [found[i] for i in wanted if i in found])
-    named = ids_of(conn, rowids)
-    return rowids, [named[r] for r in rowids]
+    named = [found[i] for i in wanted if i in found]
+    rowids = with_derived(conn, named)
+    again = consolidated_again(named, rowids, lambda keys: _episodes_under(conn, keys))
+    id_of = ids_of(conn, rowids)
+    return rowids, [id_of[r] for r in rowids], sorted(again)
 
 
-def with_orphaned_derived(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[int]:
+def with_derived(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[int]:
     """``rowids`` and the derived memories a delete of them takes along
-    (``taken_along_all`` over the ``provenance`` table; docs/consolidation.md)."""
+    (``taken_along_all`` over the ``provenance`` table; docs/security.md)."""
 
-    def derived_from(sources: Sequence[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
+    def derived_from(sources: Sequence[int]) -> list[int]:
+        out: list[int] = []
         for chunk in chunks(sources):
             marks = ",".join("?" * len(chunk))
-            for r in conn.execute(
-                f"SELECT DISTINCT p.derived_rowid, d.kind FROM provenance p "
-                f"JOIN engrams d ON d.rowid = p.derived_rowid "
-                f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
-                chunk,
-            ):
-                out[int(r[0])] = str(r[1])
+            out.extend(
+                int(r[0])
+                for r in conn.execute(
+                    f"SELECT DISTINCT p.derived_rowid FROM provenance p "
+                    f"JOIN engrams d ON d.rowid = p.derived_rowid "
+                    f"WHERE p.source_rowid IN ({marks}) AND d.kind != 'episode'",
+                    chunk,
+                )
+            )
         return out
 
-    def sources_of(derived: int) -> set[int]:
-        return {
+    return taken_along_all(rowids, derived_from)
+
+
+def _episodes_under(conn: sqlite3.Connection, rowids: Sequence[int]) -> set[int]:
+    """The episodes that are sources of the derived memories among ``rowids``."""
+    out: set[int] = set()
+    for chunk in chunks(rowids):
+        marks = ",".join("?" * len(chunk))
+        out.update(
             int(r[0])
             for r in conn.execute(
-                "SELECT source_rowid FROM provenance WHERE derived_rowid = ?", (derived,)
+                f"SELECT DISTINCT p.source_rowid FROM provenance p "
+                f"JOIN engrams d ON d.rowid = p.derived_rowid "
+                f"JOIN engrams s ON s.rowid = p.source_rowid "
+                f"WHERE p.derived_rowid IN ({marks}) AND d.kind != 'episode' "
+                f"AND s.kind = 'episode'",
+                chunk,
             )
-        }
-
-    return taken_along_all(rowids, derived_from, sources_of)
+        )
+    return out
 
 
 def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:

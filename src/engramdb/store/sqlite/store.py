@@ -392,10 +392,11 @@ class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
         self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
     ) -> list[str]:
         with self._db.read() if dry_run else self._db.write("delete", erasure=True) as conn:
-            doomed, gone = rows.doomed(conn, namespace, ids)
+            doomed, gone, again = rows.doomed(conn, namespace, ids)
             if dry_run or not doomed:
                 return gone
             rows.delete(conn, doomed)
+            consolidation.unconsume(conn, namespace, again)
             generation = bump(conn, namespace)
         self._keys.forget_opened(namespace)
         self._scrubber.scrub()
