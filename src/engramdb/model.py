@@ -246,8 +246,8 @@ class Deletion:
 
     ``ids`` are the memories the filter matched, in the order they were
     written; ``derived`` the facts and summaries taken along with them, as
-    ``delete`` takes them (those with no source left, and every summary of a
-    deleted memory). ``count`` is both together.
+    ``delete`` takes them (every fact and summary derived from a deleted memory,
+    transitively). ``count`` is both together.
     """
 
     namespace: str

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from engramdb import EncryptionKey, Memory, Settings
+from engramdb.cli import app
 from engramdb.security import store_files, where_found
 from engramdb.security.crypto import generate_key
 from engramdb.testing.fakes import HashEmbedder
@@ -152,6 +154,8 @@ def test_erasing_an_episode_takes_every_derived_memory_holding_its_words(
         assert mem.check() == []
     needles = [canary, episode.id, *carrying]
     assert where_found(store_files(store), needles) == []
+    verified = CliRunner().invoke(app, ["--store", str(store), "verify-erasure", canary])
+    assert verified.exit_code == 0, verified.output
 
 
 def test_a_session_summary_comes_back_without_the_erased_turn(tmp_path: Path) -> None:

@@ -67,10 +67,11 @@ MIGRATIONS: tuple[str, ...] = (
     # them; ``facts`` adds their structure and bi-temporal validity (event time
     # valid_from/valid_to, record time recorded_at/invalidated_at);
     # ``provenance`` links a derived memory to each memory it came from (both
-    # ends cascade: a delete in the store also removes derived memories left
-    # with no source); ``consolidated`` marks each episode version consumed, so
-    # runs are incremental, idempotent and resumable (a mark per episode, not a
-    # rowid high-water mark: SQLite may reuse the largest rowid after a delete).
+    # ends cascade; a delete in the store also removes the memories derived
+    # from what it deletes: store.base.taken_along_all); ``consolidated`` marks
+    # each episode version consumed, so runs are incremental, idempotent and
+    # resumable (a mark per episode, not a rowid high-water mark: SQLite may
+    # reuse the largest rowid after a delete).
     """
     CREATE TABLE facts (
         engram_rowid   INTEGER PRIMARY KEY REFERENCES engrams (rowid) ON DELETE CASCADE,
