@@ -32,10 +32,6 @@ from engramdb.embed.minilm import (
 )
 from engramdb.errors import EmbeddingError, InvalidInputError
 
-# A call of at least this many tokens gives its freed tensors back to the OS after it
-# (malloc_trim costs about a millisecond: not after every small add).
-TRIM_AFTER_TOKENS = 2_048
-
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
     from tokenizers import Tokenizer
@@ -95,9 +91,15 @@ class MiniLMEmbedder:
             return np.zeros((0, DIMS), dtype=np.float32)
         session, tokenizer = self._session()
         out = np.empty((len(texts), DIMS), dtype=np.float32)
-        tokens = 0
+        passes = 0
         for batch in length_sorted_batches(tokenizer, texts, self.batch_size):
-            tokens += batch.input_ids.size
+            if passes:
+                # The last pass's tensors are freed, but glibc keeps them in pieces the
+                # next pass (other shapes) seldom fits: a call of 100 texts peaked at
+                # 3-5 passes' worth. Handing them back between passes holds a call's
+                # peak to one pass (malloc_trim: about a millisecond a pass).
+                release_free_memory()
+            passes += 1
             feeds = {
                 "input_ids": batch.input_ids,
                 "attention_mask": batch.attention_mask,
@@ -108,7 +110,7 @@ class MiniLMEmbedder:
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 raise EmbeddingError(f"onnxruntime failed to run {self.model_id}: {exc}") from exc
             out[batch.rows] = mean_pool(np.asarray(hidden), batch.attention_mask)
-        if tokens >= TRIM_AFTER_TOKENS:
+        if passes > 1:
             release_free_memory()
         return out
 
