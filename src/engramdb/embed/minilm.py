@@ -50,10 +50,11 @@ MAX_TOKENS = 256
 # pass: the attention scores of a pass grow with texts x tokens squared, so 64 texts
 # of 256 tokens would need about 2 GiB at once. Measured on 100-text calls of 6-60
 # words (2-core AMD EPYC, avx512_vnni): 2,048 tokens a pass peaked at +142-178 MB and
-# 7.5-8.8 CPU-s per 400 texts, 512 at +68-78 MB and 5.5 CPU-s; with the allocator's
-# free memory handed back between passes, a pass of 256 tokens peaks at +10-13 MiB
-# against +22-28 for 512, at the same or less CPU (3.3-3.6 CPU-s against 3.5-3.8):
-# smaller passes stay in cache. It equals MAX_TOKENS, so the longest text the model
+# 7.5-8.8 CPU-s per 400 texts, 512 at +68-78 MB and 5.5 CPU-s. With the allocator's
+# free memory handed back between passes, a call of 100 texts of 4-30 words peaks at
+# +10-13 MiB with passes of 256 tokens against +22-28 with 512, at the same or less
+# CPU (2-core Intel Xeon, avx512_vnni amx_int8: 3.3-3.6 CPU-s per 400 texts against
+# 3.5-3.8): smaller passes stay in cache. It equals MAX_TOKENS, so the longest text the model
 # reads is a pass of its own and no pass is larger (docs/limits.md, "Caches").
 MAX_BATCH_TOKENS = MAX_TOKENS
 
