@@ -8,6 +8,9 @@ threshold):
 
 - ``add_many`` throughput, batches of 1,000;
 - steady search latency (no writes in between), p50 and p95 of 200 queries;
+- the dense candidates alone (``Store.vector_search``, 50 of them), p50 of the
+  same queries: pgvector on a plaintext PostgreSQL store, the index in the
+  process on an encrypted one;
 - after one write: the catalog rebuild alone, and a whole search;
 - open the store and search once (the vector index is loaded and opened).
 
@@ -115,6 +118,11 @@ def measure(memories: int, key: EncryptionKey | None, store: str | None = None) 
                 start = time.perf_counter()
                 mem.search(q, namespace="n", reinforce=False)
                 steady.append(time.perf_counter() - start)
+            dense = []
+            for vector in HashEmbedder().embed(queries):
+                start = time.perf_counter()
+                mem.store.vector_search("n", vector, 50)
+                dense.append(time.perf_counter() - start)
             rebuild, after_write = [], []
             for i in range(5):
                 mem.add(f"one more note {i}", namespace="n", session="s0")
@@ -133,6 +141,7 @@ def measure(memories: int, key: EncryptionKey | None, store: str | None = None) 
         "add_many_per_s": memories / add_s,
         "search_p50_ms": 1000 * percentile(steady, 50),
         "search_p95_ms": 1000 * percentile(steady, 95),
+        "dense_p50_ms": 1000 * percentile(dense, 50),
         "catalog_rebuild_ms": 1000 * statistics.median(rebuild),
         "search_after_write_ms": 1000 * statistics.median(after_write),
         "open_and_search_ms": 1000 * cold,
