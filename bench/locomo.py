@@ -8,8 +8,10 @@ evidence dia_ids, overall and per category. Baselines see the same texts.
 
     python bench/locomo.py --out bench/results/locomo.json
 
-``--encryption`` runs engramdb a second time on an encrypted store
-(docs/security.md: a fresh random master key, vectors sealed too) in the same run and reports
+``--encryption`` runs engramdb a second time on an encrypted store of the same kind
+(docs/security.md: a fresh random master key, vectors sealed too; with ``--store
+postgresql://...`` a new schema of that database, its vectors never given to
+pgvector) in the same run, embedding as ``--embed`` says, and reports
 both: Recall@10 with the shipped weights, add_many throughput, search latency,
 and the first search after each conversation's writes (the catalog is opened
 from ciphertext then).
@@ -349,14 +351,20 @@ def main(argv: list[str] | None = None) -> int:
         }
     sealed: dict[str, Any] | None = None
     if args.encryption:
-        with tempfile.TemporaryDirectory(prefix="engram-locomo-enc-") as tmp:
+        # on the same kind of store: a new schema of a postgresql:// URL's database that
+        # names none, else a new SQLite directory
+        fresh = args.store if args.store and is_postgres(args.store) else None
+        if fresh is not None and "schema" in parse_qs(urlsplit(fresh).query):
+            fresh = None
+        with store_at(fresh) as location:
             key = EncryptionKey.from_text(generate_key())
             sealed = run_engramdb(
                 conversations,
-                str(Path(tmp) / "store"),
+                location,
                 args.weights,
                 encryption=key,
                 cross_validate=False,
+                embed=args.embed,
             )
         results["engramdb-encrypted"] = score_run(sealed["rankings"], evidence, categories)
     if not args.no_baselines:
