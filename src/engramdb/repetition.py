@@ -165,6 +165,9 @@ def _store_new(
     vectors = None if later else model.embed([embedding_text(m.text, m.speaker) for m in new])
     dynamics = keeper()
     initial = dynamics.initial(namespace, new, vectors)
+    # the budget is held to after the write: read it before too, so that a damaged
+    # one (a row that fails its checksum) refuses the write instead of following it
+    dynamics.budget(namespace)
     written = store.insert(
         [
             EngramRecord(

@@ -99,6 +99,7 @@ def _fill(root: Path, key: EncryptionKey | None) -> None:
         mem.pin("home", "Maya lives in Lisbon", namespace="alpha", source_id=fact)
         clock.advance(timedelta(minutes=1))
         mem.pin("home", "Maya lives in Porto", namespace="alpha", source_id=fact)
+        mem.set_budget(namespace="alpha", max_memories=10_000, max_bytes=10_000_000)
     with Memory(settings=_settings(root, key), embedder=HashEmbedder()) as mem:
         _nearest(mem)  # builds the HNSW graph; it is saved at close
     audit.record(str(root), "add", "alpha", count=3)
@@ -555,6 +556,7 @@ _ROWS = {
     "versions": f"engram_rowid = ({_UPDATED}) AND version = 1",
     "learned": "kind = 'feedback'",
     "profile_entries": "version = 1",
+    "budgets": "namespace = 'alpha'",
 }
 
 
@@ -609,22 +611,30 @@ def test_a_flipped_bit_in_any_column_of_a_memory_or_version_is_reported(
     ("table", "column"),
     [(t.name, c) for t in checksums.NAMESPACE_TABLES for c in t.fields],
 )
-def test_a_flipped_bit_in_any_column_of_what_a_namespace_learned_or_pinned_is_reported(
+def test_a_flipped_bit_in_any_column_of_a_namespaces_rows_is_reported(
     built: Built, tmp_path: Path, table: str, column: str
 ) -> None:
-    """A judgement's row and a pinned entry's older version: ``check()`` names the row,
-    and a read of it (``export`` reads both) raises a typed error instead of giving
-    it back altered."""
+    """A judgement's row, a pinned entry's older version and a budget: ``check()``
+    names the row, and a read of it (``export`` reads the first two) raises a typed
+    error instead of giving it back altered."""
     copy = tmp_path / "copy"
     shutil.copytree(built.root, copy)
     _flip_column(table, column)(copy)
     with Memory(settings=_settings(copy, built.key), embedder=HashEmbedder()) as mem:
         problems = mem.check()
         assert any(p.startswith(f"{table}: 1 row does not match") for p in problems), problems
-        if (table, column) in (("learned", "namespace"), ("learned", "kind")):
-            return  # no longer read as the namespace's judgement: check() alone tells
+        if (table, column) in (
+            ("learned", "namespace"),
+            ("learned", "kind"),
+            ("budgets", "namespace"),
+        ):
+            return  # no longer read as the namespace's: check() alone tells
+
+        def read() -> object:  # export reads what a namespace learned and pinned
+            return mem.budget(namespace="alpha") if table == "budgets" else list(mem.export())
+
         with pytest.raises(EngramError, match=r"match its checksum|authenticate"):
-            list(mem.export())
+            read()
 
 
 def test_the_row_checksums_cover_every_column_of_the_rows(tmp_path: Path) -> None:

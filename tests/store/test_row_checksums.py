@@ -18,7 +18,7 @@ import pytest
 from engramdb import EncryptionKey, FixedClock, Memory, Settings
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
 from engramdb.security.crypto import PLAIN, generate_key
-from engramdb.store.sqlite import checksums, database
+from engramdb.store.sqlite import SqliteStore, checksums, database
 from engramdb.store.sqlite.database import Database
 from engramdb.store.sqlite.schema import MIGRATIONS
 from engramdb.testing.fakes import HashEmbedder
@@ -29,8 +29,8 @@ DB = "engram.db"
 
 
 def _memory(root: Path, key: EncryptionKey | None) -> Memory:
-    return Memory(
-        settings=Settings(path=str(root), encryption=key),
+    return Memory(  # no background embedder: a memory written without its vector keeps waiting
+        settings=Settings(path=str(root), encryption=key, background_embedder=False),
         embedder=HashEmbedder(),
         clock=FixedClock(T0),
     )
@@ -264,9 +264,8 @@ def _taught(root: Path, key: EncryptionKey | None) -> None:
     again (its first version closed) and one unpinned."""
     _consolidated(root, key)
     clock = FixedClock(T0 + timedelta(hours=1))
-    with Memory(
-        settings=Settings(path=str(root), encryption=key), embedder=HashEmbedder(), clock=clock
-    ) as mem:
+    settings = Settings(path=str(root), encryption=key, background_embedder=False)
+    with Memory(settings=settings, embedder=HashEmbedder(), clock=clock) as mem:
         hits = mem.search("river")
         mem.feedback(hits[0], 1.0)
         mem.feedback(hits[-1], -1.0)
@@ -275,7 +274,8 @@ def _taught(root: Path, key: EncryptionKey | None) -> None:
         clock.advance(timedelta(minutes=1))
         mem.pin("home", "Maya lives in Porto")
         mem.unpin("pet")
-        mem._catchup.close()  # nothing embeds: the memory's vector stays pending
+        mem.set_budget(max_memories=100)
+        mem.set_budget(namespace="planned", max_bytes=10_000)  # a namespace with no memory
         mem.add("the vector of this one follows", embed="later")
 
 
@@ -339,6 +339,10 @@ NAMESPACE_ALTERATIONS = {
         "WHERE version = 1 AND tag = (SELECT MIN(tag) FROM profile_entries)",
         "profile_entries",
     ),
+    "a budget's bound": (
+        "UPDATE budgets SET max_memories = max_memories * 10 WHERE namespace = 'default'",
+        "budgets",
+    ),
     "a pinned entry's source": (
         "UPDATE profile_entries SET source_id = '0123456789abcdef0123456789abcdef' "
         "WHERE version = 2",
@@ -356,9 +360,13 @@ def test_an_altered_row_of_what_a_namespace_learned_or_pinned_is_reported_and_re
     _alter(tmp_path, sql)
     with _memory(tmp_path, key) as mem:
         assert any(p.startswith(f"{table}: 1 row does not match") for p in mem.check())
-        read = mem.weights if table == "learned" else lambda: mem.profile(history=True)
+        reads = {
+            "learned": mem.weights,
+            "profile_entries": lambda: mem.profile(history=True),
+            "budgets": mem.budget,
+        }
         with pytest.raises(_refusal(key), match="'default'"):
-            read()
+            reads[table]()
 
 
 def test_a_plaintext_judgement_turned_around_is_refused_not_learned_from(tmp_path: Path) -> None:
@@ -379,9 +387,11 @@ def test_a_plaintext_judgement_turned_around_is_refused_not_learned_from(tmp_pat
 def test_a_changed_wait_for_a_vector_is_reported(tmp_path: Path, key: EncryptionKey | None) -> None:
     _taught(tmp_path, key)
     _alter(tmp_path, "UPDATE vectors_pending SET importance_given = 1 - importance_given")
-    with _memory(tmp_path, key) as mem:
-        mem._catchup.close()
-        assert any(p.startswith("vectors_pending: 1 row does not match") for p in mem.check())
+    store = SqliteStore(tmp_path, encryption=key)  # no Memory: nothing embeds the memory
+    try:
+        assert any(p.startswith("vectors_pending: 1 row does not match") for p in store.check())
+    finally:
+        store.close()
 
 
 def test_a_store_from_before_the_namespace_rows_checksums_gets_them_and_checks_clean(
@@ -389,7 +399,6 @@ def test_a_store_from_before_the_namespace_rows_checksums_gets_them_and_checks_c
 ) -> None:
     _taught(tmp_path / "new", key)
     with _memory(tmp_path / "new", key) as mem:
-        mem._catchup.close()
         expected = list(mem.export())
     old = tmp_path / "old"
     old.mkdir()
@@ -400,8 +409,25 @@ def test_a_store_from_before_the_namespace_rows_checksums_gets_them_and_checks_c
     finally:
         conn.close()
     with _memory(old, key) as mem:
-        mem._catchup.close()
         assert mem.check() == []
         assert list(mem.export()) == expected
+        assert mem.budget(namespace="planned").max_bytes == 10_000
     counts = _owned_rows(old)
     assert all(rows > 0 and checked == rows for rows, checked in counts.values()), counts
+
+
+def test_a_damaged_budget_refuses_an_add_before_it_is_written(
+    tmp_path: Path, key: EncryptionKey | None
+) -> None:
+    _fill(tmp_path, key)
+    with _memory(tmp_path, key) as mem:
+        mem.set_budget(max_memories=100)
+    _alter(tmp_path, "UPDATE budgets SET max_memories = 1")
+    with _memory(tmp_path, key) as mem:
+        before = len(list(mem.export()))
+        with pytest.raises(_refusal(key), match="budget of namespace 'default'"):
+            mem.add("a note about the harbour")
+        assert len(list(mem.export())) == before  # nothing was written
+        mem.set_budget(max_memories=100)  # written anew: the way out without a backup
+        assert mem.add("a note about the harbour").text == "a note about the harbour"
+        assert mem.check() == []

@@ -61,6 +61,7 @@ def _written_before_usage(path: Path) -> None:
     migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE checksums_pending_tables")  # the namespaces' rows' checksums
+        conn.execute("ALTER TABLE budgets DROP COLUMN checksum")
         conn.execute("DROP TABLE profile_entries")  # the pinned profile (docs/profile.md)
         conn.execute("DROP TABLE learned")  # what a namespace learned (docs/learning.md)
         conn.execute("DROP INDEX engrams_recorded")  # listing by ingest time (docs/scopes.md)

@@ -29,9 +29,10 @@ other connection (a flipped bit, another tool) gets no new checksum, so
 and vectors of hundreds of candidates).
 
 The rows that belong to a namespace, not to one memory (``NAMESPACE_TABLES``: what
-it learned from feedback, its pinned profile) carry one of every column too, under
-the namespace's cipher. Their few writers (``learning``, ``profile``) write it with
-the row, and their reads check it (``verify_namespaced``) as a memory's read does.
+it learned from feedback, its pinned profile, its budget) carry one of every column
+too, under the namespace's cipher. Their few writers (``learning``, ``profile``,
+``dynamics``) write it with the row, and their reads check it
+(``verify_namespaced``) as a memory's read does.
 
 This module owns the digest, its check on read (``verify_engram``,
 ``verify_version``: ``IntegrityError`` in a plaintext store, ``DecryptionError``
@@ -187,6 +188,7 @@ NAMESPACE_TABLES = (
         ("namespace", "tag", "version"),
         ("namespace", "tag", "version", "key", "text", "source_id", "valid_from", "valid_to"),
     ),
+    NamespaceTable("budgets", ("namespace",), ("namespace", "max_memories", "max_bytes")),
 )
 _WIDEST = max(len(t.fields) for t in ROW_TABLES)
 _ENGRAM_SQL = ", ".join(ENGRAM_FIELDS)

@@ -1,8 +1,9 @@
-"""Memory dynamics in a SqliteStore: the ``dynamics`` table and namespace budgets.
+"""Memory dynamics in a SqliteStore: the ``dynamics`` table and namespace usage.
 
 Owns the SQL of a memory's dynamic state (docs/dynamics.md): written with the
 memory, read beside it as extra columns of a query over ``engrams``, changed
-by ``set_dynamics``; and the ``budgets`` table. The values themselves
+by ``set_dynamics``; and each namespace's ``usage`` (its budget's bounds are
+``budgets``'). The values themselves
 (stability after a recall, what fades) are computed above the store, by
 ``engramdb.dynamics``.
 """
@@ -27,11 +28,9 @@ __all__ = [
     "DYNAMICS_JOINED",
     "FIELDS",
     "active",
-    "budget",
     "catalog_dynamics",
     "fill_sizes",
     "insert",
-    "set_budget",
     "state",
     "text_size",
     "unknown_sizes",
@@ -197,13 +196,6 @@ def update(
     return applied
 
 
-def budget(conn: sqlite3.Connection, namespace: str) -> tuple[int | None, int | None] | None:
-    row = conn.execute(
-        "SELECT max_memories, max_bytes FROM budgets WHERE namespace = ?", (namespace,)
-    ).fetchone()
-    return None if row is None else (row[0], row[1])
-
-
 def usage(conn: sqlite3.Connection, namespace: str) -> tuple[int, int | None]:
     """The namespace's active memories and their text bytes, as the triggers keep them
     (schema migration 11); bytes None while some active memory's size is unknown."""
@@ -238,20 +230,6 @@ def fill_sizes(conn: sqlite3.Connection, sizes: Mapping[int, int], namespace: st
         "ON CONFLICT (namespace) DO UPDATE SET active = excluded.active, "
         "active_bytes = excluded.active_bytes",
         (namespace, namespace),
-    )
-
-
-def set_budget(
-    conn: sqlite3.Connection, namespace: str, max_memories: int | None, max_bytes: int | None
-) -> None:
-    if max_memories is None and max_bytes is None:
-        conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
-        return
-    conn.execute(
-        "INSERT INTO budgets (namespace, max_memories, max_bytes) "
-        "VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET "
-        "max_memories = excluded.max_memories, max_bytes = excluded.max_bytes",
-        (namespace, max_memories, max_bytes),
     )
 
 

@@ -458,6 +458,12 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO checksums_pending_tables (name)
         VALUES ('learned'), ('profile_entries'), ('vectors_pending');
     """,
+    # 21: a checksum per row of ``budgets`` (a namespace's bounds), under the namespace's
+    # cipher, filled in at the first writable open as migration 20's are
+    """
+    ALTER TABLE budgets ADD COLUMN checksum BLOB;
+    INSERT INTO checksums_pending_tables (name) VALUES ('budgets');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

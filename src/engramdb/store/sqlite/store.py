@@ -10,7 +10,7 @@ parts, each a module beside this one:
   snapshots, and the one translation of ``sqlite3`` errors (docs/reliability.md);
 - ``rows``: memories, their versions and vectors, deletes, the reads of memories;
 - ``lexical``: the FTS5 index; ``cache``: the in-memory vector index and
-  catalog per namespace; ``dynamics``: the dynamics table and budgets;
+  catalog per namespace; ``dynamics``: the dynamics table; ``budgets``: budgets;
   ``profile``: the pinned profile's versions;
 - ``consolidation``: facts, provenance and consumed marks; ``learning``: what a namespace learned;
 - ``sealing``: the keys of an encrypted store; ``maintenance``: checks,
@@ -57,6 +57,7 @@ from engramdb.store.base import (
 )
 from engramdb.store.identity import content_identity
 from engramdb.store.sqlite import (
+    budgets,
     candidates,
     checksums,
     consolidation,
@@ -151,7 +152,8 @@ class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
         those of every row written from now on kept (``checksums.watch``)."""
         self._keys.open(db)
         if not db.read_only:
-            checksums.fill_pending(db, self._keys.ciphers)
+            # create: a namespace with a budget and no memory yet may have no data key
+            checksums.fill_pending(db, lambda conn: self._keys.ciphers(conn, create=True))
             checksums.watch(db, self._keys.ciphers)
 
     # What this backend's own tests reach for (tests/store, tests/reliability): the
@@ -579,7 +581,7 @@ class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
 
     def budget(self, namespace: str) -> tuple[int | None, int | None] | None:
         with self._db.read() as conn:
-            return dynamics.budget(conn, namespace)
+            return budgets.read(conn, self._cipher(conn, namespace), namespace)
 
     def usage(self, namespace: str) -> tuple[int, int]:
         with self._db.read() as conn:
@@ -596,7 +598,8 @@ class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
 
     def set_budget(self, namespace: str, max_memories: int | None, max_bytes: int | None) -> None:
         with self._db.write("set_budget") as conn:
-            dynamics.set_budget(conn, namespace, max_memories, max_bytes)
+            cipher = self._cipher(conn, namespace, create=True)
+            budgets.write(conn, cipher, namespace, max_memories, max_bytes)
 
     # -- consolidation (docs/consolidation.md) --------------------------------
 
