@@ -31,7 +31,7 @@ and vectors of hundreds of candidates).
 The rows that belong to a namespace, not to one memory (``NAMESPACE_TABLES``: what
 it learned from feedback, its pinned profile, its budget) carry one of every column
 too, under the namespace's cipher. Their few writers (``learning``, ``profile``,
-``dynamics``) write it with the row, and their reads check it
+``budgets``) write it with the row, and their reads check it
 (``verify_namespaced``) as a memory's read does.
 
 This module owns the digest, its check on read (``verify_engram``,
