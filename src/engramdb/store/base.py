@@ -81,12 +81,10 @@ should go:
   inserts, patched after ``set_dynamics``) is backend-neutral but for two
   queries; as ``store/cache.py`` over a small loader protocol PostgreSQL
   would share it.
-- Data keys (``store/sqlite/sealing.py``: a key per namespace made in the
-  transaction of its first memory, wrapped by the master key, rotated,
-  destroyed with the namespace) are SQLite only in their SQL; the key
-  hierarchy belongs in ``security/`` over a key-table protocol. The
-  associated data of each sealed value (``"engrams.text:<id>"``, ...) is
-  spelled inline in the SQLite modules and belongs in ``store/codec.py``.
+- The associated data of each sealed value (``"engrams.text:<id>"``, ...)
+  is spelled inline in each backend's modules (the key hierarchy itself is
+  shared: ``security/datakeys.py`` over each backend's ``KeyTable``) and
+  belongs in ``store/codec.py``.
 - ``check``: the per-namespace comparison of memories, lexical rows, stored
   vectors and the loaded index (``store/sqlite/maintenance.py``) is shared
   logic over counts a backend would report.
