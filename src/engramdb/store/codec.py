@@ -22,7 +22,17 @@ import numpy.typing as npt
 from engramdb.clock import from_iso
 from engramdb.security.crypto import Cipher
 
-__all__ = ["dump", "open_emotion", "open_optional", "seal_emotion", "seal_optional", "seconds"]
+__all__ = [
+    "dump",
+    "learned_aad",
+    "open_emotion",
+    "open_optional",
+    "profile_aad",
+    "seal_emotion",
+    "seal_optional",
+    "seconds",
+    "stored_digest",
+]
 
 _EPOCH = np.datetime64(0, "us")
 _EXACT_US = 2**53  # microseconds a float64 holds exactly
@@ -31,6 +41,23 @@ _EXACT_US = 2**53  # microseconds a float64 holds exactly
 def dump(metadata: Mapping[str, Any]) -> str:
     """Metadata as stored: compact JSON, keys sorted, non-ASCII kept as is."""
     return json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def stored_digest(cipher: Cipher, digest: str) -> str:
+    """A repetition digest or idempotency key as stored (docs/repetition.md): itself in
+    the clear, a keyed tag in an encrypted store."""
+    return cipher.tag(digest) if cipher.encrypted else digest
+
+
+def learned_aad(namespace: str, kind: str, key: str) -> str:
+    """The associated data of a learned value (docs/learning.md)."""
+    return f"learned.value:{namespace}:{kind}:{key}"
+
+
+def profile_aad(column: str, namespace: str, tag: str, version: int) -> str:
+    """The associated data of a pinned profile entry's key or text (docs/profile.md),
+    naming its version and its key's stored form (a keyed tag when sealed)."""
+    return f"profile.{column}:{namespace}:{tag}:{version}"
 
 
 def seal_optional(cipher: Cipher, value: str | None, aad: str) -> str | bytes | None:

@@ -11,7 +11,7 @@ spelling); the keys are ``store.postgres.sealed``'s.
 from __future__ import annotations
 
 from engramdb.errors import DecryptionError
-from engramdb.store.codec import seal_emotion, seal_optional
+from engramdb.store.codec import learned_aad, profile_aad, seal_emotion, seal_optional
 from engramdb.store.postgres import profile
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.lexical import terms_for
@@ -85,12 +85,12 @@ def unopenable(conn: Connection, cipher_of: CipherOf, vectors_sealed: bool) -> l
         for column, held in (("subject", subject), ("attribute", attribute), ("value", value)):
             attempt("facts", ns, held, f"facts.{column}:{eid}")
     for ns, kind, key, value in conn.execute("SELECT namespace, kind, key, value FROM learned"):
-        attempt("learned", ns, value, f"learned.value:{ns}:{kind}:{key}")
+        attempt("learned", ns, value, learned_aad(ns, kind, key))
     for ns, tag, version, key, text in conn.execute(
         "SELECT namespace, key, version, sealed_key, text FROM profile_entries"
     ):
-        attempt("profile_entries", ns, key, f"profile.key:{ns}:{tag}:{version}")
-        attempt("profile_entries", ns, text, f"profile.text:{ns}:{tag}:{version}")
+        attempt("profile_entries", ns, key, profile_aad("key", ns, tag, version))
+        attempt("profile_entries", ns, text, profile_aad("text", ns, tag, version))
     return [f"{table}: {n} values fail to decrypt" for table, n in sorted(failed.items())]
 
 
@@ -173,7 +173,7 @@ def seal_store(conn: Connection, keys: DataKeys) -> int:
     ).fetchall():
         conn.execute(
             "UPDATE learned SET value = %s WHERE namespace = %s AND kind = %s AND key = %s",
-            (cipher_of(ns).seal(value, f"learned.value:{ns}:{kind}:{key}"), ns, kind, key),
+            (cipher_of(ns).seal(value, learned_aad(ns, kind, key)), ns, kind, key),
         )
     profile.seal(conn, cipher_of)
     return len(found)

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from engramdb.errors import ConflictError
 from engramdb.security.crypto import Cipher
+from engramdb.store.codec import stored_digest
 from engramdb.store.identity import Held, Repetition, content_identity
 from engramdb.store.postgres.database import Connection
 
@@ -49,11 +50,6 @@ def lock(conn: Connection, schema: str, namespace: str, digests: Iterable[str | 
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 
-def _tag(cipher: Cipher, digest: str) -> str:
-    """The stored form of a digest: itself in the clear, a keyed tag when sealed."""
-    return cipher.tag(digest) if cipher.encrypted else digest
-
-
 def write(
     conn: Connection,
     cipher: Cipher,
@@ -68,10 +64,17 @@ def write(
     its memory."""
     if identity is None:
         return
-    content = _tag(cipher, identity)
+    content = stored_digest(cipher, identity)
     params = [(namespace, content, rowid, content)]
     if key is not None:
-        params.append((namespace, _tag(cipher, key), rowid, _tag(cipher, request or identity)))
+        params.append(
+            (
+                namespace,
+                stored_digest(cipher, key),
+                rowid,
+                stored_digest(cipher, request or identity),
+            )
+        )
     with conn.cursor() as cur:
         cur.executemany(_INSERT, params)
 
@@ -80,7 +83,7 @@ def held(
     conn: Connection, cipher: Cipher, namespace: str, digests: Sequence[str]
 ) -> dict[str, Held]:
     """The memories holding any of ``digests``, by digest."""
-    by_tag = {_tag(cipher, d): d for d in digests}
+    by_tag = {stored_digest(cipher, d): d for d in digests}
     found = conn.execute(
         "SELECT i.tag, e.id, i.content, c.repetitions, coalesce(c.repeated_at, e.recorded_at) "
         "FROM identities i JOIN engrams e ON e.rowid = i.engram_rowid "
@@ -119,10 +122,10 @@ def claim(
     if key is not None:
         row = conn.execute(
             "SELECT engram_rowid, content FROM identities WHERE namespace = %s AND tag = %s",
-            (namespace, _tag(cipher, key)),
+            (namespace, stored_digest(cipher, key)),
         ).fetchone()
         if row is not None:
-            if row[1] != _tag(cipher, request or identity):
+            if row[1] != stored_digest(cipher, request or identity):
                 raise ConflictError(
                     "this idempotency key was used for other content in namespace "
                     f"{namespace!r}; the earlier write stands (docs/repetition.md)"
@@ -131,14 +134,20 @@ def claim(
     row = conn.execute(
         "UPDATE identities SET repetitions = repetitions + 1 "
         "WHERE namespace = %s AND tag = %s RETURNING engram_rowid",
-        (namespace, _tag(cipher, identity)),
+        (namespace, stored_digest(cipher, identity)),
     ).fetchone()
     if row is None:
         return None
     rowid = int(row[0])
     if key is not None:
         conn.execute(
-            _INSERT, (namespace, _tag(cipher, key), rowid, _tag(cipher, request or identity))
+            _INSERT,
+            (
+                namespace,
+                stored_digest(cipher, key),
+                rowid,
+                stored_digest(cipher, request or identity),
+            ),
         )
     return rowid
 
@@ -159,12 +168,17 @@ def repeat(
         conn.execute(
             "UPDATE identities SET repetitions = repetitions + 1, repeated_at = %s "
             "WHERE namespace = %s AND tag = %s AND engram_rowid = %s",
-            (r.at, namespace, _tag(cipher, r.content), rowid),
+            (r.at, namespace, stored_digest(cipher, r.content), rowid),
         )
         if r.key is not None:
             conn.execute(
                 _INSERT,
-                (namespace, _tag(cipher, r.key), rowid, _tag(cipher, r.request or r.content)),
+                (
+                    namespace,
+                    stored_digest(cipher, r.key),
+                    rowid,
+                    stored_digest(cipher, r.request or r.content),
+                ),
             )
 
 

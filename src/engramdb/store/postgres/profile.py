@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from engramdb.errors import InvalidInputError
 from engramdb.model import ProfileEntry
 from engramdb.security.crypto import Cipher
+from engramdb.store.codec import profile_aad
 from engramdb.store.pinning import next_pin
 
 if TYPE_CHECKING:
@@ -32,14 +33,6 @@ __all__ = ["ProfileTable", "seal"]
 _COLUMNS = "key, text, version, valid_from, valid_to, source_id, sealed_key"
 
 
-def _aad(column: str, namespace: str, tag: str, version: int) -> str:
-    return f"profile.{column}:{namespace}:{tag}:{version}"
-
-
-def _tag(cipher: Cipher, key: str) -> str:
-    return cipher.tag(key) if cipher.encrypted else key
-
-
 def _read(conn: Connection, cipher: Cipher, namespace: str) -> list[ProfileEntry]:
     found = conn.execute(
         f"SELECT {_COLUMNS} FROM profile_entries WHERE namespace = %s ORDER BY key, version",
@@ -49,8 +42,8 @@ def _read(conn: Connection, cipher: Cipher, namespace: str) -> list[ProfileEntry
         return [ProfileEntry(*row[:-1]) for row in found]
     entries = [
         ProfileEntry(
-            cipher.open(sealed_key, _aad("key", namespace, tag, version)),
-            cipher.open(text, _aad("text", namespace, tag, version)),
+            cipher.open(sealed_key, profile_aad("key", namespace, tag, version)),
+            cipher.open(text, profile_aad("text", namespace, tag, version)),
             version,
             valid_from,
             valid_to,
@@ -67,9 +60,9 @@ def _lock(conn: Connection, schema: str, namespace: str) -> None:
 
 
 def _insert(conn: Connection, cipher: Cipher, namespace: str, entry: ProfileEntry) -> None:
-    tag = _tag(cipher, entry.key)
+    tag = cipher.tag(entry.key)  # the key itself in a plaintext store
     sealed_key = (
-        cipher.seal(entry.key, _aad("key", namespace, tag, entry.version))
+        cipher.seal(entry.key, profile_aad("key", namespace, tag, entry.version))
         if cipher.encrypted
         else None
     )
@@ -79,7 +72,7 @@ def _insert(conn: Connection, cipher: Cipher, namespace: str, entry: ProfileEntr
         (
             namespace,
             tag,
-            cipher.seal(entry.text, _aad("text", namespace, tag, entry.version)),
+            cipher.seal(entry.text, profile_aad("text", namespace, tag, entry.version)),
             entry.version,
             entry.valid_from,
             entry.valid_to,
@@ -93,7 +86,7 @@ def _close(conn: Connection, cipher: Cipher, namespace: str, key: str, at: datet
     conn.execute(
         "UPDATE profile_entries SET valid_to = %s "
         "WHERE namespace = %s AND key = %s AND valid_to IS NULL",
-        (at, namespace, _tag(cipher, key)),
+        (at, namespace, cipher.tag(key)),
     )
 
 
@@ -109,8 +102,8 @@ def seal(conn: Connection, cipher_of: Callable[[str], Cipher]) -> None:
             "WHERE namespace = %s AND key = %s AND version = %s",
             (
                 tag,
-                cipher.seal(key, _aad("key", namespace, tag, version)),
-                cipher.seal(text, _aad("text", namespace, tag, version)),
+                cipher.seal(key, profile_aad("key", namespace, tag, version)),
+                cipher.seal(text, profile_aad("text", namespace, tag, version)),
                 namespace,
                 key,
                 version,

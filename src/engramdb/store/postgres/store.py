@@ -56,6 +56,7 @@ from engramdb.store.base import (
     VectorArrival,
     VersionRecord,
 )
+from engramdb.store.codec import learned_aad
 from engramdb.store.identity import content_identity
 from engramdb.store.paging import Keyed, PageQuery
 from engramdb.store.postgres import changes, encryption, identities, lexical, listing, pending, rows
@@ -591,7 +592,13 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, kind, key) DO UPDATE "
                     "SET value = excluded.value, recorded_at = excluded.recorded_at",
                     [
-                        (namespace, i.kind, i.key, c.seal(i.value, _learned(namespace, i)), at)
+                        (
+                            namespace,
+                            i.kind,
+                            i.key,
+                            c.seal(i.value, learned_aad(namespace, i.kind, i.key)),
+                            at,
+                        )
                         for i in items
                         for at in (i.recorded_at,)
                     ],
@@ -606,7 +613,7 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
                 (namespace, kind),
             ).fetchall()
             return [
-                Learned(kind, key, c.open(value, f"learned.value:{namespace}:{kind}:{key}"), at)
+                Learned(kind, key, c.open(value, learned_aad(namespace, kind, key)), at)
                 for key, value, at in found
             ]
 
@@ -718,11 +725,6 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
 
     def close(self) -> None:
         self._db.close()
-
-
-def _learned(namespace: str, item: Learned) -> str:
-    """The associated data of a learned value (the SQLite store's)."""
-    return f"learned.value:{namespace}:{item.kind}:{item.key}"
 
 
 def _one(conn: Connection, where: str, params: Sequence[Any], cipher_of: rows.CipherOf) -> Engram:

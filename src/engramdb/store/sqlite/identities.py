@@ -25,17 +25,12 @@ from collections.abc import Callable, Sequence
 from engramdb.clock import from_iso, to_iso
 from engramdb.errors import ConflictError
 from engramdb.security.crypto import Cipher
-from engramdb.store.codec import open_optional
+from engramdb.store.codec import open_optional, stored_digest
 from engramdb.store.identity import Held, Repetition, content_identity
 
 __all__ = ["claim", "fill", "forget", "held", "pending", "renew", "repeat", "seal", "write"]
 
 _CHUNK = 500  # digests per statement, well under SQLite's limit on parameters
-
-
-def _tag(cipher: Cipher, digest: str) -> str:
-    """The stored form of a digest: itself in the clear, a keyed tag when sealed."""
-    return cipher.tag(digest) if cipher.encrypted else digest
 
 
 def write(
@@ -52,10 +47,17 @@ def write(
     its memory."""
     if identity is None:
         return
-    content = _tag(cipher, identity)
+    content = stored_digest(cipher, identity)
     rows = [(namespace, content, rowid, content)]
     if key is not None:
-        rows.append((namespace, _tag(cipher, key), rowid, _tag(cipher, request or identity)))
+        rows.append(
+            (
+                namespace,
+                stored_digest(cipher, key),
+                rowid,
+                stored_digest(cipher, request or identity),
+            )
+        )
     conn.executemany(
         "INSERT INTO identities (namespace, tag, engram_rowid, content) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (namespace, tag) DO NOTHING",
@@ -67,7 +69,7 @@ def held(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, digests: Sequence[str]
 ) -> dict[str, Held]:
     """The memories holding any of ``digests``, by digest (as given, not as stored)."""
-    by_tag = {_tag(cipher, d): d for d in digests}
+    by_tag = {stored_digest(cipher, d): d for d in digests}
     tags = list(by_tag)
     found: dict[str, Held] = {}
     for start in range(0, len(tags), _CHUNK):
@@ -106,14 +108,14 @@ def claim(
     ``ConflictError``. Found by content with a new key, the key is recorded for it."""
     if identity is None:
         return None
-    content = _tag(cipher, identity)
+    content = stored_digest(cipher, identity)
     if key is not None:
         row = conn.execute(
             "SELECT engram_rowid, content FROM identities WHERE namespace = ? AND tag = ?",
-            (namespace, _tag(cipher, key)),
+            (namespace, stored_digest(cipher, key)),
         ).fetchone()
         if row is not None:
-            if row[1] != _tag(cipher, request or identity):
+            if row[1] != stored_digest(cipher, request or identity):
                 raise ConflictError(
                     "this idempotency key was used for other content in namespace "
                     f"{namespace!r}; the earlier write stands (docs/repetition.md)"
@@ -147,7 +149,7 @@ def write_key(
     conn.execute(
         "INSERT INTO identities (namespace, tag, engram_rowid, content) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (namespace, tag) DO NOTHING",
-        (namespace, _tag(cipher, key), rowid, _tag(cipher, request)),
+        (namespace, stored_digest(cipher, key), rowid, stored_digest(cipher, request)),
     )
 
 
@@ -167,7 +169,7 @@ def repeat(
         conn.execute(
             "UPDATE identities SET repetitions = repetitions + 1, repeated_at = ? "
             "WHERE namespace = ? AND tag = ? AND engram_rowid = ?",
-            (to_iso(r.at), namespace, _tag(cipher, r.content), rowid),
+            (to_iso(r.at), namespace, stored_digest(cipher, r.content), rowid),
         )
         if r.key is not None:
             write_key(conn, cipher, namespace, rowid, r.request or r.content, r.key)

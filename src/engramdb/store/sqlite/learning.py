@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from engramdb.clock import from_iso, to_iso
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import Learned
+from engramdb.store.codec import learned_aad
 from engramdb.store.sqlite import checksums
 
 if TYPE_CHECKING:
@@ -55,10 +56,6 @@ _TABLE = next(t for t in checksums.NAMESPACE_TABLES if t.name == "learned")
 _FIELDS = ", ".join(_TABLE.fields)
 
 
-def _aad(namespace: str, kind: str, key: str) -> str:
-    return f"learned.value:{namespace}:{kind}:{key}"
-
-
 def write(
     conn: sqlite3.Connection, cipher: Cipher, namespace: str, items: Sequence[Learned]
 ) -> None:
@@ -67,7 +64,7 @@ def write(
             namespace,
             item.kind,
             item.key,
-            cipher.seal(item.value, _aad(namespace, item.kind, item.key)),
+            cipher.seal(item.value, learned_aad(namespace, item.kind, item.key)),
             to_iso(item.recorded_at),
         )
         for item in items
@@ -91,7 +88,7 @@ def read(conn: sqlite3.Connection, cipher: Cipher, namespace: str, kind: str) ->
             row, cipher, _TABLE, f"learned {kind} {row[2]!r} of namespace {namespace!r}"
         )
     return [
-        Learned(kind, key, cipher.open(value, _aad(namespace, kind, key)), from_iso(at))
+        Learned(kind, key, cipher.open(value, learned_aad(namespace, kind, key)), from_iso(at))
         for _, _, key, value, at, _ in rows
     ]
 
@@ -118,5 +115,10 @@ def seal(conn: sqlite3.Connection, cipher_of: Callable[[str], Cipher]) -> None:
     ).fetchall():
         conn.execute(
             "UPDATE learned SET value = ? WHERE namespace = ? AND kind = ? AND key = ?",
-            (cipher_of(namespace).seal(value, _aad(namespace, kind, key)), namespace, kind, key),
+            (
+                cipher_of(namespace).seal(value, learned_aad(namespace, kind, key)),
+                namespace,
+                kind,
+                key,
+            ),
         )

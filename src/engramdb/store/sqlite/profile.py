@@ -26,6 +26,7 @@ from engramdb.clock import from_iso, to_iso
 from engramdb.errors import DecryptionError, InvalidInputError
 from engramdb.model import ProfileEntry
 from engramdb.security.crypto import Cipher
+from engramdb.store.codec import profile_aad
 from engramdb.store.pinning import next_pin
 from engramdb.store.sqlite import checksums
 
@@ -37,10 +38,6 @@ __all__ = ["ProfileTable", "forget", "read", "seal", "unopenable"]
 
 _TABLE = next(t for t in checksums.NAMESPACE_TABLES if t.name == "profile_entries")
 _FIELDS = ", ".join(_TABLE.fields)  # namespace, tag, version, key, text, source, validity
-
-
-def _aad(column: str, namespace: str, tag: str, version: int) -> str:
-    return f"profile.{column}:{namespace}:{tag}:{version}"
 
 
 def read(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> list[ProfileEntry]:
@@ -60,8 +57,8 @@ def read(conn: sqlite3.Connection, cipher: Cipher, namespace: str) -> list[Profi
     rows = [tuple(row[1:-1]) for row in found]
     entries = [
         ProfileEntry(
-            key=cipher.open(key, _aad("key", namespace, tag, version)),
-            text=cipher.open(text, _aad("text", namespace, tag, version)),
+            key=cipher.open(key, profile_aad("key", namespace, tag, version)),
+            text=cipher.open(text, profile_aad("text", namespace, tag, version)),
             version=int(version),
             valid_from=from_iso(valid_from),
             valid_to=None if valid_to is None else from_iso(valid_to),
@@ -78,8 +75,8 @@ def _insert(conn: sqlite3.Connection, cipher: Cipher, namespace: str, entry: Pro
         namespace,
         tag,
         entry.version,
-        cipher.seal(entry.key, _aad("key", namespace, tag, entry.version)),
-        cipher.seal(entry.text, _aad("text", namespace, tag, entry.version)),
+        cipher.seal(entry.key, profile_aad("key", namespace, tag, entry.version)),
+        cipher.seal(entry.text, profile_aad("text", namespace, tag, entry.version)),
         entry.source_id,
         to_iso(entry.valid_from),
         None if entry.valid_to is None else to_iso(entry.valid_to),
@@ -126,8 +123,8 @@ def seal(conn: sqlite3.Connection, cipher_of: Callable[[str], Cipher]) -> None:
             "WHERE namespace = ? AND tag = ? AND version = ?",
             (
                 tag,
-                cipher.seal(key, _aad("key", namespace, tag, version)),
-                cipher.seal(text, _aad("text", namespace, tag, version)),
+                cipher.seal(key, profile_aad("key", namespace, tag, version)),
+                cipher.seal(text, profile_aad("text", namespace, tag, version)),
                 namespace,
                 key,
                 version,
@@ -144,7 +141,7 @@ def unopenable(conn: sqlite3.Connection, cipher_of: Callable[[str], Cipher]) -> 
         cipher = cipher_of(namespace)
         for column, value in (("key", key), ("text", text)):
             try:
-                cipher.open(value, _aad(column, namespace, tag, version))
+                cipher.open(value, profile_aad(column, namespace, tag, version))
             except DecryptionError:
                 failed += 1
     return failed
