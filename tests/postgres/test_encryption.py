@@ -368,3 +368,27 @@ def test_two_writers_of_a_new_namespace_share_one_data_key(
     finally:
         first.close()
         second.close()
+
+
+def test_forgetting_an_encrypted_namespace_leaves_no_id_row_or_key_in_the_files(
+    postgres_url: str,
+    schemas: Callable[[], str],
+    embedder: Embedder,
+    relation_files: Scan,
+    dump: Dump,
+) -> None:
+    # no text is ever in the files of an encrypted store: the ids (in clear) show
+    # whether anything of the namespace is left (docs/security.md, "Erasure")
+    schema = schemas()
+    with _memory(postgres_url, schema, embedder, _key()) as mem:
+        _fill(mem)
+        ids = [str(e["id"]) for e in mem.export(namespace="private") if "id" in e]
+        assert len(ids) > 5
+        assert where_found(relation_files(schema), ids)  # seen first
+        assert mem.forget_namespace("private") > 0
+        assert mem.namespaces() == ["other"]
+        assert mem.check() == []
+    assert where_found(relation_files(schema), ids) == []
+    dumped = dump(schema)
+    assert [i for i in ids if i.encode() in dumped] == []
+    assert b"private" not in dumped  # no key row, no change mark, no profile or budget
