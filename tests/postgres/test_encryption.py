@@ -392,3 +392,23 @@ def test_forgetting_an_encrypted_namespace_leaves_no_id_row_or_key_in_the_files(
     dumped = dump(schema)
     assert [i for i in ids if i.encode() in dumped] == []
     assert b"private" not in dumped  # no key row, no change mark, no profile or budget
+
+
+def test_threads_search_an_encrypted_namespace_side_by_side(
+    postgres_url: str, schemas: Callable[[], str]
+) -> None:
+    # a server's threads share the in-process index of each namespace
+    store = PostgresStore(postgres_url, schema=schemas(), encryption=_key(), ann_threshold=5)
+    try:
+        records = [make_record(f"ns{i % 3}", f"note number {i}") for i in range(30)]
+        store.insert(records)
+        queries = [(r.namespace, r.vector) for r in records]
+        expected = [store.vector_search(ns, v, 3)[0].id for ns, v in queries]
+        assert expected == [r.id for r in records]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for _ in range(3):
+                store.insert([make_record("ns0", "one more, so the index is built again")])
+                found = list(pool.map(lambda q: store.vector_search(q[0], q[1], 3)[0].id, queries))
+                assert found == expected
+    finally:
+        store.close()

@@ -26,6 +26,7 @@ processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -123,6 +124,7 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
         self._catalogs = changes.CatalogCache()
         # an encrypted namespace's vector index, built from its catalog's opened vectors
         self._sealed: Bounded[str, tuple[Catalog, VectorIndex]] = Bounded(changes.CACHED_NAMESPACES)
+        self._sealed_lock = threading.Lock()  # a server's threads search side by side
 
     @property
     def encrypted(self) -> bool:
@@ -290,7 +292,8 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
             changes.forget(conn, namespace)
             self._keys.forget(conn, namespace)  # its data key goes with it
         self._catalogs.drop(namespace)
-        self._sealed.pop(namespace, None)
+        with self._sealed_lock:
+            self._sealed.pop(namespace, None)
         self._keys.forget_opened(namespace)
         return max(gone.rowcount, 0)
 
@@ -383,14 +386,16 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
         its catalog: built from the catalog's opened vectors, kept while the catalog is
         (docs/postgres.md, "Encryption at rest")."""
         catalog = self.catalog(namespace)
-        held = self._sealed.get(namespace)
+        with self._sealed_lock:
+            held = self._sealed.get(namespace)
         if held is not None and held[0] is catalog:
             return held
         index = VectorIndex(self.dims, self.ann_threshold)
         stored = np.flatnonzero(catalog.vectors.any(axis=1))  # zeros: pending, left out
         if len(stored):
             index.add([int(i) for i in stored], catalog.vectors[stored])
-        self._sealed[namespace] = (catalog, index)
+        with self._sealed_lock:
+            self._sealed[namespace] = (catalog, index)
         return catalog, index
 
     def nearest_scores(
@@ -712,7 +717,8 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
             count = encryption.seal_store(conn, keys)
         self._keys = keys
         self._catalogs = changes.CatalogCache()
-        self._sealed.clear()
+        with self._sealed_lock:
+            self._sealed.clear()
         return count
 
     def rotate_master_key(self, new: EncryptionKey) -> int:
