@@ -93,14 +93,19 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A parsed ``where`` and event-time bounds: ``occurred_after`` <= t < ``occurred_before``."""
+    """A parsed ``where`` and event-time bounds: ``occurred_after`` <= t < ``occurred_before``.
+
+    ``unexpired_at`` is not the caller's: the facade sets it to keep out the memories
+    expired at that time (``expires_at`` <= it; docs/expiry.md), so that every
+    filtered read of a store leaves them out as it reads."""
 
     conditions: tuple[Condition, ...] = ()
     occurred_after: datetime | None = None
     occurred_before: datetime | None = None
+    unexpired_at: datetime | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.conditions) or self.bounded
+        return bool(self.conditions) or self.bounded or self.unexpired_at is not None
 
     @property
     def bounded(self) -> bool:
@@ -119,8 +124,12 @@ class Filter:
         session: str | None,
         metadata: Mapping[str, Any],
         occurred_at: datetime,
+        expires_at: datetime | None = None,
     ) -> bool:
         """The reference semantics: whether a memory with these values passes."""
+        unexpired = self.unexpired_at
+        if unexpired is not None and expires_at is not None and expires_at <= unexpired:
+            return False
         if self.occurred_after is not None and occurred_at < self.occurred_after:
             return False
         if self.occurred_before is not None and occurred_at >= self.occurred_before:

@@ -30,6 +30,7 @@ from engramdb.dynamics.reinforce import applied
 from engramdb.dynamics.retention import curve, elapsed_days, retrievability
 from engramdb.embed.base import Embedder
 from engramdb.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
+from engramdb.expiry import Expiry
 from engramdb.lessons import Lessons
 from engramdb.lifecycle import DEFAULT_NAMESPACE, Lifecycle
 from engramdb.model import (
@@ -88,7 +89,7 @@ CONTEXT_POOL = 60
 Items = Iterable[Mapping[str, Any]]  # what add_many and import_records take
 
 
-class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
+class Memory(Lessons, Lifecycle, Expiry, Scopes, ProfileMixin, MemoryAPI):
     """An engramdb memory: remember with ``add``, recall with ``search``.
 
     ``Memory()`` opens the embedded store at ``./engram-data``; ``Memory(path)``
@@ -227,6 +228,7 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
         emotion: str | None = None,
         idempotency_key: str | None = None,
         embed: str | None = None,
+        expires_at: datetime | None = None,
     ) -> Engram:
         """Remember one experience; returns it as stored.
 
@@ -236,6 +238,8 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
         namespace, or an ``idempotency_key`` used before, returns that memory
         with ``repeated=True`` instead of storing a copy (docs/repetition.md).
         ``embed="later"`` returns before the vector is computed (docs/write-path.md).
+        ``expires_at`` (after now) is when it expires; without one, the namespace's TTL
+        from now, if it has one (docs/expiry.md).
         """
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
@@ -251,6 +255,7 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
             importance=importance,
             emotion=emotion,
             idempotency_key=idempotency_key,
+            expires_at=expires_at,
         )
         return self._write(namespace, [new], now, embed)[0]
 
@@ -278,6 +283,9 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
         """Write checked memories recorded at ``now``; returns what each is now."""
         if namespace in self.settings.redact_namespaces:
             items = [item.redacted() for item in items]
+        items = self._expiring(namespace, items, now)
+        if self._store.expired(namespace, now, 1):  # never repeated, they go first
+            self.purge(namespace=namespace)
         later = self._catchup.later(self.settings.embed if embed is None else embed)
         written = repetition.write(
             self._store,
@@ -306,9 +314,7 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
         limits = self.settings.limits
         namespace = check_namespace(namespace, limits)
         engram_id = check_id(id)
-        current = self._store.get(namespace, engram_id)
-        if current is None:
-            raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
+        current = self._live(namespace, engram_id)
         new_text = current.text if text is None else check_text(text, limits)
         new_speaker = (
             current.speaker if speaker is None else check_label(speaker, "speaker", limits)
@@ -343,14 +349,13 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
 
     def get(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> Engram:
         namespace = check_namespace(namespace, self.settings.limits)
-        engram = self._store.get(namespace, check_id(id))
-        if engram is None:
-            raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
+        engram = self._live(namespace, check_id(id))
         return self._seen(namespace, [engram])[engram.id]
 
     def history(self, id: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[Version]:
         """Every version of a memory, oldest first, with validity intervals."""
         namespace = check_namespace(namespace, self.settings.limits)
+        self._live(namespace, check_id(id))
         versions = self._store.history(namespace, check_id(id))
         if not versions:
             raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
@@ -423,6 +428,7 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
             where=check_filter(where, occurred_after, occurred_before),
             min_relevance=check_number(min_relevance, "min_relevance", 0.0, 1.0),
             **self._concept_filter(namespace, concept),
+            unexpired_at=self._clock.now(),
         )
         hits = self._searched(request, scope, context)
         if reinforce and hits and not self._read_only:
@@ -501,7 +507,7 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
         max_turns = check_int(max_turns, "max_turns", 0, WORKING_MAX_TURNS)
         if max_tokens is not None:
             max_tokens = check_int(max_tokens, "max_tokens", 0, 1_000_000)
-        turns = self._store.session_tail(namespace, label, max_turns)
+        turns = self._unexpired(self._store.session_tail(namespace, label, max_turns))
         return prompt.bounded(turns, max_turns, max_tokens, default_counter().count)
 
     def _context_turns(self, context: object, namespace: str) -> tuple[Turn, ...]:
@@ -651,11 +657,10 @@ class Memory(Lessons, Lifecycle, Scopes, ProfileMixin, MemoryAPI):
         """The turns around a memory in its session (not including it), in order."""
         namespace = check_namespace(namespace, self.settings.limits)
         engram_id = check_id(id)
-        if self._store.get(namespace, engram_id) is None:
-            raise NotFoundError(f"no memory {id!r} in namespace {namespace!r}")
+        self._live(namespace, engram_id)
         before = check_int(before, "before", 0, 100)
         after = check_int(after, "after", 0, 100)
-        found = self._store.neighbours(namespace, engram_id, before, after)
+        found = self._unexpired(self._store.neighbours(namespace, engram_id, before, after))
         return list(self._seen(namespace, found).values())
 
     # -- maintenance, export and import ------------------------------------------

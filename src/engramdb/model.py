@@ -60,6 +60,9 @@ class Engram:
     often search returned it, ``last_recalled_at`` when last; ``dormant`` when
     it was put aside (budget, faded): left out of default search, never deleted.
 
+    ``expires_at``: when the memory expires (docs/expiry.md); from then on no read
+    returns it, and a purge erases it. None: it never expires.
+
     ``repeated`` is True only on what an ``add`` returned instead of storing a
     copy: the memory already held the same experience, or the same idempotency
     key (docs/repetition.md). A memory read any other way says False.
@@ -85,6 +88,11 @@ class Engram:
     last_recalled_at: datetime | None = None
     dormant: bool = False
     repeated: bool = False
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the memory has expired at ``now`` (docs/expiry.md)."""
+        return self.expires_at is not None and self.expires_at <= now
 
     @property
     def last_used_at(self) -> datetime:

@@ -193,6 +193,7 @@ def _store_new(
                 request=plan.requests[i],
                 importance_given=m.importance is not None,
                 emotion_given=m.emotion is not None,
+                expires_at=m.expires_at,
             )
             for n, (i, m) in enumerate(zip(plan.new, new, strict=True))
         ]

@@ -29,6 +29,7 @@ from engramdb.clock import Clock, from_iso
 from engramdb.config import Settings
 from engramdb.dynamics.keeper import DynamicsKeeper
 from engramdb.errors import InvalidInputError, LimitExceededError
+from engramdb.filters import Filter
 from engramdb.model import Engram, Hit, NamespaceStats, Page
 from engramdb.options import LIST_ORDERS, MAX_NAMESPACES
 from engramdb.recall.engine import SearchRequest
@@ -165,7 +166,11 @@ class Scopes(ABC):
         )
         if cursor is not None:
             query = replace(query, after=_position(cursor, query))
-        found = self._store.page(replace(query, limit=query.limit + 1))
+        asked = replace(query, limit=query.limit + 1)
+        now = self._clock.now()
+        if self._store.expired(query.namespace, now, 1):  # left out as the page is read
+            asked = replace(asked, where=replace(query.where or Filter(), unexpired_at=now))
+        found = self._store.page(asked)
         shown = found[: query.limit]
         seen = self._seen(query.namespace, [k.engram for k in shown])
         return Page(

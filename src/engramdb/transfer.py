@@ -6,9 +6,12 @@ history, its dynamics (docs/dynamics.md) and what consolidation knows of it
 (docs/consolidation.md): a fact's structure, the memories it came from, the
 version of an episode consolidation consumed. After the memories come the
 pinned profile's versions (docs/profile.md), one record each: ``{"namespace":
-..., "profile_entry": <a ProfileEntry's JSON form>}``. Restoring checks every
-record before anything is written, then writes in batches, each embedded in one call
-and written in one transaction.
+..., "profile_entry": <a ProfileEntry's JSON form>}``, and each namespace's default
+time to live (docs/expiry.md): ``{"namespace": ..., "ttl_s": <seconds>}``. A memory's
+``expires_at`` travels in its record; one already expired is exported and imported
+as stored, and left out of reads and erased by a purge as in the store it came from.
+Restoring checks every record before anything is written, then writes in batches,
+each embedded in one call and written in one transaction.
 
 This module owns the record's shape, both ways. It opens no store and no file
 (``cli/transfer.py`` reads and writes JSONL files of records); ``Memory``
@@ -18,9 +21,10 @@ checks its own arguments before it calls here.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engramdb import wire
@@ -33,6 +37,7 @@ from engramdb.recall.indexing import embedding_text, index_keys
 from engramdb.store import EngramRecord, Store, VersionRecord
 from engramdb.store.base import NO_VECTOR, DynamicsUpdate, Learned, Link
 from engramdb.validation import (
+    MAX_WINDOW,
     check_emotion,
     check_id,
     check_key,
@@ -42,12 +47,15 @@ from engramdb.validation import (
     check_namespace,
     check_text,
     check_time,
+    check_ttl,
 )
 
-__all__ = ["PROFILE_ENTRY", "export_records", "import_records", "parse_record"]
+__all__ = ["PROFILE_ENTRY", "TTL", "export_records", "import_records", "parse_record"]
 
 #: The key of a profile record: a pinned entry's version, not a memory.
 PROFILE_ENTRY = "profile_entry"
+#: The key of a namespace's default time to live, in seconds (docs/expiry.md).
+TTL = "ttl_s"
 
 
 #: The keys of a record taken from its memory's JSON form (``engramdb.wire``), in order;
@@ -62,6 +70,7 @@ _RECORD = (
     "metadata",
     "occurred_at",
     "recorded_at",
+    "expires_at",
 )
 #: A record's ``dynamics`` (docs/dynamics.md), from the same form.
 _DYNAMICS = (
@@ -104,6 +113,10 @@ def export_records(store: Store, namespace: str | None) -> Iterator[dict[str, An
                     "value": item.value,
                     "recorded_at": wire.time_to_json(item.recorded_at),
                 }
+    for name in [namespace] if namespace is not None else store.namespaces():
+        ttl = store.ttl(name)
+        if ttl is not None:
+            yield {"namespace": name, TTL: ttl}
     profiled = store.profiled()
     for held in profiled if namespace is None else [namespace] if namespace in profiled else []:
         for entry in store.profile(held):
@@ -148,9 +161,13 @@ def import_records(
     parsed = []
     learned: dict[str, list[Learned]] = {}
     pinned: dict[str, list[ProfileEntry]] = {}
+    ttls: dict[str, float] = {}
     for position, record in enumerate(records):
         try:
-            if isinstance(record, Mapping) and "learned" in record:
+            if isinstance(record, Mapping) and TTL in record:
+                name, seconds = _parse_ttl(record, limits)
+                ttls[name] = seconds
+            elif isinstance(record, Mapping) and "learned" in record:
                 name, lesson = _parse_learned(record, limits)
                 learned.setdefault(name, []).append(lesson)
             elif isinstance(record, Mapping) and PROFILE_ENTRY in record:
@@ -183,8 +200,20 @@ def import_records(
         store.learn(name, lessons)
     for namespace, entries in pinned.items():
         store.restore_profile(namespace, entries)
+    for namespace, seconds in ttls.items():
+        store.set_ttl(namespace, seconds)
     taught = sum(len(lessons) for lessons in learned.values())
     return len(parsed) + taught + sum(map(len, pinned.values()))
+
+
+def _parse_ttl(record: Mapping[str, Any], limits: Limits) -> tuple[str, float]:
+    """A namespace's default time to live: its namespace and seconds (docs/expiry.md)."""
+    seconds = record[TTL]
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise InvalidInputError(f"{TTL} must be a number of seconds")
+    within = math.isfinite(seconds) and abs(seconds) <= MAX_WINDOW.total_seconds()
+    ttl = check_ttl(timedelta(seconds=float(seconds)) if within else None)
+    return check_namespace(record.get("namespace"), limits), ttl.total_seconds()
 
 
 def _parse_learned(record: Mapping[str, Any], limits: Limits) -> tuple[str, Learned]:
@@ -296,6 +325,7 @@ def _import_batch(store: Store, embedder: Embedder, batch: list[_Exported], late
                         item.current.metadata,
                     ),
                     **item.strength,
+                    expires_at=item.expires_at,
                     importance_given=True,  # the record's dynamics stand
                     emotion_given=True,
                 ),
@@ -362,6 +392,7 @@ class _Exported:
     fact: Fact | None = None
     sources: list[Link] = field(default_factory=list)
     consolidated: int | None = None
+    expires_at: datetime | None = None  # docs/expiry.md
 
     @property
     def current(self) -> VersionRecord:
@@ -405,6 +436,8 @@ def parse_record(record: object, limits: Limits) -> _Exported:
             raise InvalidInputError("kind must be a non-empty string")
         session = check_label(record.get("session"), "session", limits)
         recorded_at = _time(record["recorded_at"], "recorded_at")
+        expires = record.get("expires_at")
+        expires_at = None if expires is None else _time(expires, "expires_at")
     except KeyError as exc:
         raise InvalidInputError(f"exported record lacks the field {exc.args[0]!r}") from exc
     except (TypeError, ValueError) as exc:
@@ -425,6 +458,7 @@ def parse_record(record: object, limits: Limits) -> _Exported:
         fact=fact,
         sources=sources,
         consolidated=consolidated,
+        expires_at=expires_at,
     )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "check_embed",
     "check_emotion",
     "check_emotions",
+    "check_expiry",
     "check_filter",
     "check_flag",
     "check_id",
@@ -57,6 +58,7 @@ __all__ = [
     "check_string",
     "check_text",
     "check_time",
+    "check_ttl",
     "check_window",
 ]
 
@@ -212,6 +214,29 @@ def check_time(value: object, name: str) -> datetime:
 
 def _day(value: datetime) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def check_expiry(value: object, now: datetime) -> datetime | None:
+    """When a memory expires (docs/expiry.md): None (never), or a time as ``check_time``
+    takes it that is after ``now``."""
+    if value is None:
+        return None
+    expires_at = check_time(value, "expires_at")
+    if expires_at <= now:
+        raise InvalidInputError(
+            f"expires_at must be after now ({now.isoformat()}); got {expires_at.isoformat()}"
+        )
+    return expires_at
+
+
+def check_ttl(value: object) -> timedelta:
+    """A namespace's default time to live (docs/expiry.md): a positive ``timedelta`` of at
+    most ``MAX_WINDOW`` (100 years)."""
+    if not isinstance(value, timedelta) or not timedelta(0) < value <= MAX_WINDOW:
+        raise InvalidInputError(
+            f"ttl must be a positive timedelta of at most {MAX_WINDOW.days} days"
+        )
+    return value
 
 
 def check_window(value: object) -> timedelta:
@@ -425,6 +450,8 @@ class NewMemory:
     importance: float | None
     emotion: str | None
     idempotency_key: str | None = None
+    #: when it expires (docs/expiry.md); None: never, or the namespace's TTL from now
+    expires_at: datetime | None = None
     #: whether the caller gave ``occurred_at`` (not a key of an item: derived)
     occurred_at_given: bool = True
 
@@ -450,6 +477,7 @@ def check_new_memory(
     importance: object = None,
     emotion: object = None,
     idempotency_key: object = None,
+    expires_at: object = None,
 ) -> NewMemory:
     """``add``'s arguments, checked; a missing ``occurred_at`` is ``now``."""
     return NewMemory(
@@ -461,6 +489,7 @@ def check_new_memory(
         importance=check_importance(importance),
         emotion=check_emotion(emotion),
         idempotency_key=check_label(idempotency_key, "idempotency_key", limits),
+        expires_at=check_expiry(expires_at, now),
         occurred_at_given=occurred_at is not None,
     )
 

@@ -18,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from engramdb import Memory, Settings
+from engramdb.clock import FixedClock
 from engramdb.security import where_found
 from engramdb.testing.fakes import HashEmbedder
 
@@ -212,5 +213,31 @@ def test_erasing_an_episode_takes_derived_facts_that_have_other_sources_too(
             "Lena lives in Denver",
             "Lena works at Stripe and lives in Denver",
         }
+    assert where_found(relation_files(schema), CANARIES) == []
+    assert _canaries_in(dump(schema)) == []
+
+
+def test_purge_of_expired_memories_leaves_no_canary_in_any_relation_file_or_dump(
+    postgres_url: str, schema: str, relation_files: Scan, dump: Dump
+) -> None:
+    # The canaries are in memories that expire (docs/expiry.md); a purge after they did
+    # erases them as delete_where does, and what never expires stays.
+    clock = FixedClock(T0 + timedelta(days=1))
+    location = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+    settings = Settings(consolidation_batch=4)
+    with Memory(location, embedder=HashEmbedder(), settings=settings, clock=clock) as mem:
+        mem.set_ttl(timedelta(hours=1), namespace="u")
+        for i, canary in enumerate(CANARIES):
+            mem.add_many(_turns(f"s{i}", canary), namespace="u")
+        mem.set_ttl(None, namespace="u")
+        kept = mem.add("Zed keeps bees in the garden.", namespace="u", session="s9")
+        mem.consolidate(namespace="u")
+        assert where_found(relation_files(schema), CANARIES)  # seen first
+        clock.advance(timedelta(hours=2))
+        (report,) = mem.purge()
+        assert len(report.ids) == 7 * len(CANARIES)
+        assert report.derived
+        assert mem.check() == []
+        assert kept.id in {e["id"] for e in mem.export(namespace="u") if "id" in e}
     assert where_found(relation_files(schema), CANARIES) == []
     assert _canaries_in(dump(schema)) == []

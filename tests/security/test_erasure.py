@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from engramdb import EncryptionKey, Memory, Settings
 from engramdb.cli import app
+from engramdb.clock import FixedClock
 from engramdb.security import store_files, where_found
 from engramdb.security.crypto import generate_key
 from engramdb.store.sqlite.lexical import namespace_token
@@ -265,6 +266,42 @@ def test_delete_where_leaves_no_canary_byte_and_a_sound_store(
         left = list(mem.export(namespace="private"))
         assert {e.id for e in kept} <= {e["id"] for e in left}
         assert all("Vexmortain" not in e["text"] for e in left)
+    needles = ["vexmortain", *report.ids, *report.derived]
+    assert where_found(store_files(store), needles) == []
+    verified = CliRunner().invoke(app, ["--store", str(store), "verify-erasure", "Vexmortain"])
+    assert verified.exit_code == 0, verified.output
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "encrypted"])
+def test_purge_of_expired_memories_leaves_no_canary_byte_and_a_sound_store(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    # One session's turns expire (docs/expiry.md) and carry the canary, with the facts
+    # and summary derived from them; the purge after they expired takes every byte of
+    # them, as delete_where does, and the session that never expires stays.
+    store = tmp_path / "store"
+    key = EncryptionKey.from_text(generate_key()) if encrypted else None
+    settings = Settings(consolidation_batch=4, encryption=key, ann_threshold=10)
+    clock = FixedClock(T0 + timedelta(days=1))
+    with Memory(str(store), embedder=HashEmbedder(), settings=settings, clock=clock) as mem:
+        expiring = [{**t, "expires_at": T0 + timedelta(days=2)} for t in _turns("s0", "Vexmortain")]
+        gone = mem.add_many(expiring, namespace="private")
+        kept = mem.add_many(_turns("s1", "Lisbon"), namespace="private")
+        mem.add("Tom likes chess.", namespace="other", expires_at=T0 + timedelta(days=3))
+        mem.consolidate(namespace="private")
+        mem.search("dogs", namespace="private")  # the saved vector index holds them too
+        mem.reindex()
+        if not encrypted:
+            assert where_found(store_files(store), ["vexmortain"])
+        clock.advance(timedelta(days=1, hours=1))
+        (report,) = mem.purge()
+        assert report.namespace == "private"
+        assert set(report.ids) == {e.id for e in gone}
+        assert report.derived  # the facts and the summary of s0
+        assert mem.check() == []
+        left = list(mem.export(namespace="private"))
+        assert {e.id for e in kept} <= {e["id"] for e in left if "id" in e}
+        assert mem.store.namespaces() == ["other", "private"]  # not yet expired there
     needles = ["vexmortain", *report.ids, *report.derived]
     assert where_found(store_files(store), needles) == []
     verified = CliRunner().invoke(app, ["--store", str(store), "verify-erasure", "Vexmortain"])

@@ -77,6 +77,9 @@ class SearchRequest:
     # concepts (docs/learning.md): only these memories (``concept``'s) are ranked and returned
     among: frozenset[str] | None = None
     concept: str | None = None
+    # expiry (docs/expiry.md): the memories expired at this time (the store clock's now,
+    # not ``now``) are left out as the candidates are read; None: none are
+    unexpired_at: datetime | None = None
 
 
 class Recaller:
@@ -160,7 +163,18 @@ class Recaller:
         dense, rows = self._dense(request.namespace, view, vector)
         return view, signals(query, view, dense, rows)
 
+    def _unexpired(self, request: SearchRequest) -> SearchRequest:
+        """The request, with the memories expired at ``unexpired_at`` filtered out as
+        every filtered search filters (``_within``, ``_eligible``): they take no place
+        among the candidates. When the namespace has none, which an index answers,
+        nothing changes, so neither does ranking (docs/expiry.md)."""
+        at = request.unexpired_at
+        if at is None or not self.store.expired(request.namespace, at, 1):
+            return request
+        return replace(request, where=replace(request.where or Filter(), unexpired_at=at))
+
     def search(self, request: SearchRequest) -> list[Hit]:
+        request = self._unexpired(request)
         view, features = self.score(request)
         if len(view.catalog) == 0:
             return []

@@ -39,6 +39,8 @@ What a backend implements (the abstract methods of ``Store``):
   ``pending_count`` are concrete, a backend overrides them with indexed
   reads), the pinned profile's versions (``profile``, ``profiled``, ``pin``,
   ``unpin``, ``restore_profile``; docs/profile.md); ``forget_namespace`` removes them all.
+- **expiry** (``store.expiring``, docs/expiry.md): each memory's ``expires_at``
+  (``set_expiry``, ``expired``) and a namespace's default TTL (``ttl``, ``set_ttl``).
 - **upkeep**: ``check`` (what is damaged, empty when sound) and ``close``.
 
 Optional, each behind a ``Capability``: ``backup`` and ``restore_backup``
@@ -107,6 +109,7 @@ from engramdb.config import EncryptionKey
 from engramdb.errors import StoreError
 from engramdb.filters import Filter
 from engramdb.model import Engram, Fact, NamespaceStats, ProfileEntry, Version
+from engramdb.store.expiring import Expiring
 from engramdb.store.identity import Held, Repetition
 from engramdb.store.paging import Keyed, PageQuery, listed
 from engramdb.store.records import (
@@ -218,7 +221,7 @@ def consolidated_again(
     return set(episodes_under(taken)) - set(doomed) - set(episodes_under(list(asked)))
 
 
-class Store(ABC):
+class Store(Expiring, ABC):
     """Persistent, namespace-isolated storage for memories and their indexes."""
 
     capabilities: frozenset[Capability] = frozenset()
@@ -494,6 +497,7 @@ class Store(ABC):
                 session=engram.session,
                 metadata=engram.metadata,
                 occurred_at=engram.occurred_at,
+                expires_at=engram.expires_at,
             ):
                 out.append(engram.id)
         return out

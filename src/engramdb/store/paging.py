@@ -54,6 +54,7 @@ class PageQuery:
             session=engram.session,
             metadata=engram.metadata,
             occurred_at=engram.occurred_at,
+            expires_at=engram.expires_at,
         )
 
     def beyond(self, key: tuple[datetime, int]) -> bool:

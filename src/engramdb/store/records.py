@@ -90,6 +90,8 @@ class EngramRecord:
     # emotion (they stand), or they are to be derived once the vector arrives.
     importance_given: bool = False
     emotion_given: bool = False
+    # when it expires (docs/expiry.md); None: never
+    expires_at: datetime | None = None
 
     @property
     def pending(self) -> bool:
@@ -116,6 +118,7 @@ class EngramRecord:
             valence=self.valence,
             arousal=self.arousal,
             emotion=self.emotion,
+            expires_at=self.expires_at,
         )
 
     def first_version(self) -> VersionRecord:

@@ -58,6 +58,9 @@ def _read(conn: Connection, query: PageQuery, size: int, cipher: Cipher) -> list
     if where.occurred_before is not None:
         sql += " AND occurred_at < %s"
         params.append(where.occurred_before)
+    if where.unexpired_at is not None:  # docs/expiry.md
+        sql += " AND (expires_at IS NULL OR expires_at > %s)"
+        params.append(where.unexpired_at)
     if query.after is not None:
         sql += f" AND ({column}, rowid) {'<' if query.descending else '>'} (%s, %s)"
         params += [query.after[0], query.after[1]]

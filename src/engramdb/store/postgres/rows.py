@@ -69,14 +69,14 @@ __all__ = [
 ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, occurred_at, "
     "recorded_at, valid_from, version, stability_days, importance, valence, arousal, "
-    "emotion, recalls, last_recalled_at, dormant"
+    "emotion, recalls, last_recalled_at, dormant, expires_at"
 )
 _INSERT = (
     "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, metadata, "
     "occurred_at, recorded_at, valid_from, version, model_id, embedding, sealed_vector, terms, "
-    "stability_days, importance, valence, arousal, emotion) "
+    "stability_days, importance, valence, arousal, emotion, expires_at) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s, %s) RETURNING rowid"
+    "%s, %s, %s) RETURNING rowid"
 )
 _INSERT_VERSION = (
     "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, occurred_at, "
@@ -125,7 +125,7 @@ def engram(row: Sequence[Any], cipher_of: CipherOf) -> Engram:
     """The memory of a row of ``ENGRAM_COLUMNS``."""
     (_, eid, namespace, kind, session, speaker, text, metadata, occurred_at, recorded_at,
      valid_from, version, stability, importance, valence, arousal, emotion, recalls,
-     last_recalled_at, dormant) = row  # fmt: skip
+     last_recalled_at, dormant, expires_at) = row  # fmt: skip
     cipher = cipher_of(namespace)
     valence, arousal, emotion = open_emotion(cipher, eid, float(valence), float(arousal), emotion)
     return Engram(
@@ -148,6 +148,7 @@ def engram(row: Sequence[Any], cipher_of: CipherOf) -> Engram:
         recalls=int(recalls),
         last_recalled_at=last_recalled_at,
         dormant=bool(dormant),
+        expires_at=expires_at,
     )
 
 
@@ -228,6 +229,7 @@ def insert(
                 valence,
                 arousal,
                 emotion,
+                record.expires_at,
             )
         )
     rowids: list[int] = []

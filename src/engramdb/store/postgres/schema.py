@@ -275,6 +275,19 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK (embedding IS NULL OR sealed_vector IS NULL);
     ALTER TABLE profile_entries ADD COLUMN sealed_key text;
     """,
+    # 10: expiry (docs/expiry.md, store.postgres.expiring): when a memory expires (NULL:
+    # never), its index over the memories that expire (what a purge reads, and whether
+    # a namespace has any expired, for a read), and a namespace's default time to live
+    # (SQLite: migration 22)
+    """
+    ALTER TABLE engrams ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+    CREATE INDEX IF NOT EXISTS engrams_expiry ON engrams (namespace, expires_at)
+        WHERE expires_at IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS expiry_ttl (
+        namespace text             PRIMARY KEY,
+        ttl_s     double precision NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

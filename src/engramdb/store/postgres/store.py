@@ -63,6 +63,7 @@ from engramdb.store.paging import Keyed, PageQuery
 from engramdb.store.postgres import changes, encryption, identities, lexical, listing, pending, rows
 from engramdb.store.postgres.consolidation import ConsolidationTables
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
+from engramdb.store.postgres.expiring import ExpiryRows
 from engramdb.store.postgres.profile import ProfileTable
 from engramdb.store.postgres.sealed import DataKeys
 from engramdb.store.vectors import VectorIndex
@@ -79,7 +80,7 @@ _PAGE = 1_000  # memories per query of iter_engrams
 _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 
 
-class PostgresStore(ConsolidationTables, ProfileTable, Store):
+class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
     """Memories in one schema of a PostgreSQL database with pgvector."""
 
     capabilities = frozenset(
@@ -286,6 +287,7 @@ class PostgresStore(ConsolidationTables, ProfileTable, Store):
         with self._db.write("forget_namespace") as conn:
             gone = conn.execute("DELETE FROM engrams WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM budgets WHERE namespace = %s", (namespace,))
+            conn.execute("DELETE FROM expiry_ttl WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM learned WHERE namespace = %s", (namespace,))
             conn.execute("DELETE FROM profile_entries WHERE namespace = %s", (namespace,))
             identities.forget(conn, namespace)

@@ -98,6 +98,7 @@ ENGRAM_FIELDS = (
     "valid_from",
     "version",
     "analysis",
+    "expires_at",
 )
 #: The columns of a version's row its checksum covers, in digest order.
 VERSION_FIELDS = (
@@ -219,7 +220,11 @@ def _encoded(table: bytes, values: Iterable[Any]) -> bytes:
 
 
 def of_engram(cipher: Cipher, values: Sequence[Any]) -> bytes:
-    """The checksum of a memory's row, given its ``ENGRAM_FIELDS`` as stored."""
+    """The checksum of a memory's row, given its ``ENGRAM_FIELDS`` as stored. A memory
+    that never expires digests as before ``expires_at`` existed (its last field): the
+    rows written before keep their checksums (docs/expiry.md)."""
+    if len(values) == len(ENGRAM_FIELDS) and values[-1] is None:
+        values = values[:-1]
     return cipher.checksum(_encoded(b"engrams", values))
 
 

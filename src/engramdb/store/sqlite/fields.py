@@ -114,6 +114,9 @@ def clause(cipher: Cipher, namespace: str, where: Filter, row: str = "e") -> tup
     if where.occurred_before is not None:
         parts.append(f"{row}.occurred_at < ?")
         params.append(to_iso(where.occurred_before))
+    if where.unexpired_at is not None:  # docs/expiry.md
+        parts.append(f"({row}.expires_at IS NULL OR {row}.expires_at > ?)")
+        params.append(to_iso(where.unexpired_at))
     for condition in where.conditions:
         sql, values = _condition(cipher, namespace, condition)
         parts.append(f"{row}.rowid {'NOT IN' if condition.negated else 'IN'} ({sql})")

@@ -69,7 +69,7 @@ __all__ = [
 
 ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, "
-    "occurred_at, recorded_at, valid_from, version, seq, keys, analysis, checksum"
+    "occurred_at, recorded_at, valid_from, version, seq, keys, analysis, expires_at, checksum"
 )
 #: What a store keeps of a memory's document for recall, made when the memory is
 #: written (``recall.lexical.stored_analysis``): the document in, its analysis out.
@@ -113,6 +113,7 @@ def engram(row: sqlite3.Row, cipher: Cipher) -> Engram:
         recalls=state.recalls,
         last_recalled_at=state.last_recalled_at,
         dormant=state.dormant,
+        expires_at=None if row["expires_at"] is None else from_iso(row["expires_at"]),
     )
     checksums.verify_engram(row, cipher)
     return found
@@ -258,6 +259,7 @@ def insert(
         to_iso(valid_from),
         version,
         analysis(cipher, eid, record.text, record.keys, analyser),
+        None if record.expires_at is None else to_iso(record.expires_at),
     )
     conn.execute(_INSERT_ENGRAM, (*values, checksums.of_engram(cipher, values)))
     dynamics.insert(conn, cipher, rowid, record)
@@ -502,6 +504,7 @@ def forget_namespace(conn: sqlite3.Connection, namespace: str) -> int:
     conn.execute("DELETE FROM namespace_state WHERE namespace = ?", (namespace,))
     conn.execute("DELETE FROM consolidation_state WHERE namespace = ?", (namespace,))
     conn.execute("DELETE FROM budgets WHERE namespace = ?", (namespace,))
+    conn.execute("DELETE FROM expiry_ttl WHERE namespace = ?", (namespace,))
     fields.forget(conn, namespace)
     return len(rowids)
 

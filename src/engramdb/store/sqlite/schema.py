@@ -463,6 +463,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE budgets ADD COLUMN checksum BLOB;
     INSERT INTO checksums_pending_tables (name) VALUES ('budgets');
+    # 22: expiry (docs/expiry.md): when a memory expires (NULL: never), in ``to_iso``'s
+    # form, which the row's checksum covers when it is set; the index finds a namespace's
+    # expired memories for a purge (and whether it has any, for a read) among those that
+    # expire only. ``expiry_ttl``: a namespace's default time to live, in seconds; the
+    # row goes with the namespace.
+    """
+    ALTER TABLE engrams ADD COLUMN expires_at TEXT;
+    CREATE INDEX engrams_expiry ON engrams (namespace, expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE expiry_ttl (
+        namespace TEXT PRIMARY KEY,
+        ttl_s     REAL NOT NULL
+    ) WITHOUT ROWID;
     """,
 )
 

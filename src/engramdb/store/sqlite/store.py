@@ -85,6 +85,7 @@ from engramdb.store.sqlite.database import (
     failures,
     is_read_only,
 )
+from engramdb.store.sqlite.expiring import ExpiryRows
 from engramdb.store.sqlite.filtered import FilteredReads
 from engramdb.store.sqlite.learning import LearningRows
 from engramdb.store.sqlite.sealing import DataKeys, seal_store
@@ -92,7 +93,7 @@ from engramdb.store.sqlite.sealing import DataKeys, seal_store
 __all__ = ["DB_FILENAME", "SqliteStore", "database_path", "existing_database"]
 
 
-class SqliteStore(FilteredReads, LearningRows, profile.ProfileTable, Store):
+class SqliteStore(FilteredReads, ExpiryRows, LearningRows, profile.ProfileTable, Store):
     """A store in one SQLite database file (or ``":memory:"``)."""
 
     capabilities = frozenset(
