@@ -143,6 +143,7 @@ def item() -> st.SearchStrategy[Any]:
                 "importance": maybe(numbers),
                 "emotion": maybe(emotions),
                 "idempotency_key": maybe(strings),
+                "expires_at": maybe(times),
             },
         ),
         st.dictionaries(strings, anything, max_size=3),
@@ -184,6 +185,7 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
             "importance": maybe(numbers),
             "emotion": maybe(emotions),
             "idempotency_key": maybe(strings),
+            "expires_at": maybe(times),
         },
     ),
     "add_many": lambda s: st.fixed_dictionaries(
@@ -294,6 +296,19 @@ CALLS: dict[str, Callable[[list[str]], st.SearchStrategy[dict[str, Any]]]] = {
         optional={"max_memories": maybe(numbers), "max_bytes": maybe(numbers)},
     ),
     "budget": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
+    "set_expiry": lambda s: st.fixed_dictionaries(
+        {"id": ids(s), "namespace": namespaces, "expires_at": maybe(times)}
+    ),
+    "set_ttl": lambda s: st.fixed_dictionaries(
+        {
+            "ttl": maybe(
+                st.timedeltas(min_value=timedelta(days=-(10**6)), max_value=timedelta(days=10**6))
+            ),
+            "namespace": namespaces,
+        }
+    ),
+    "ttl": lambda s: st.fixed_dictionaries({"namespace": namespaces}),
+    "purge": lambda s: st.fixed_dictionaries({}, optional={"namespace": maybe(namespaces)}),
     "fade": lambda s: st.fixed_dictionaries(
         {"namespace": namespaces}, optional={"now": maybe(times)}
     ),
@@ -411,7 +426,16 @@ def _call(memory: Memory, name: str, kwargs: dict[str, Any]) -> None:
     args = dict(kwargs)
     method = getattr(memory, name)
     try:
-        if name in ("update", "delete", "get", "history", "retention", "curve", "neighbours"):
+        if name in (
+            "update",
+            "delete",
+            "get",
+            "history",
+            "retention",
+            "curve",
+            "neighbours",
+            "set_expiry",
+        ):
             result = method(args.pop("id"), **args)
         elif name in ("add", "search", "context"):
             result = method(args.pop("text" if name == "add" else "query"), **args)
@@ -419,6 +443,8 @@ def _call(memory: Memory, name: str, kwargs: dict[str, Any]) -> None:
             result = method(args.pop("items"), **args)
         elif name == "pin":
             result = method(args.pop("key"), args.pop("text"), **args)
+        elif name == "set_ttl":
+            result = method(args.pop("ttl"), **args)
         elif name == "unpin":
             result = method(args.pop("key"), **args)
         elif name == "forget_namespace":

@@ -55,6 +55,7 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "engramdb.server.lessons": ("server", "the HTTP API's models for experiences and concepts"),
     "engramdb.server.scopes": ("server", "the HTTP API's models for several namespaces"),
     "engramdb.server.profile": ("server", "the HTTP API's models for the pinned profile"),
+    "engramdb.server.expiry": ("server", "the HTTP API's models for expiry"),
     "engramdb.server.ui": ("server", "the dashboard's routes (docs/dashboard.md)"),
     "engramdb.store.postgres": ("postgres", "the PostgreSQL store, psycopg 3 and pgvector"),
     "engramdb.integrations.langchain": ("langchain", "a LangChain retriever (langchain-core)"),

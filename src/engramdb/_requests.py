@@ -88,6 +88,7 @@ class Requests:
         emotion: str | None = None,
         idempotency_key: str | None = None,
         embed: str | None = None,
+        expires_at: datetime | None = None,
     ) -> Call[Engram]:
         """Remember one experience; returns it as stored, or the memory already holding
         it with ``repeated=True`` (docs/repetition.md). ``embed="later"``: the server
@@ -103,6 +104,7 @@ class Requests:
                 "emotion": emotion,
                 "idempotency_key": idempotency_key,
                 "embed": embed,
+                "expires_at": expires_at,
             }
         )
         return Call("POST", _ns(namespace, "engrams"), body, lambda f: wire.from_json(Engram, f))
@@ -458,6 +460,35 @@ class Requests:
         """The namespace's stored budget, or None when it has none."""
         return Call("GET", _ns(namespace, "budget"), None, _budget)
 
+    # -- expiry (docs/expiry.md) ------------------------------------------------
+
+    def set_expiry(
+        self, id: str, *, namespace: str = DEFAULT_NAMESPACE, expires_at: datetime | None
+    ) -> Call[Engram]:
+        """Set, move or clear (None) when a memory expires; no new version is written."""
+        body = {"expires_at": None if expires_at is None else wire.encode(expires_at, "expires_at")}
+        path = _ns(namespace, "engrams", _segment(id, "id"), "expiry")
+        return Call("PUT", path, body, lambda f: wire.from_json(Engram, f))
+
+    def set_ttl(self, ttl: timedelta | None, *, namespace: str = DEFAULT_NAMESPACE) -> Call[None]:
+        """Store the namespace's default time to live on the server; None removes it."""
+        if ttl is not None and not isinstance(ttl, timedelta):
+            raise InvalidInputError("ttl must be a timedelta or None")
+        body = {"ttl_s": None if ttl is None else ttl.total_seconds()}
+        return Call("PUT", _ns(namespace, "ttl"), body, _nothing)
+
+    def ttl(self, *, namespace: str = DEFAULT_NAMESPACE) -> Call[timedelta | None]:
+        """The namespace's default time to live, or None when it has none."""
+        return Call("GET", _ns(namespace, "ttl"), None, _ttl)
+
+    def purge(self, *, namespace: str | None = None) -> Call[list[Deletion]]:
+        """Erase the expired memories of ``namespace`` (None: of every namespace the key
+        may write); one ``Deletion`` per namespace that had some."""
+        path = "/v1/purge" if namespace is None else _ns(namespace, "purge")
+        return Call(
+            "POST", path, {}, lambda f: [wire.from_json(Deletion, d) for d in f["deletions"]]
+        )
+
     def fade(self, *, namespace: str = DEFAULT_NAMESPACE, now: datetime | None = None) -> Call[int]:
         """Make dormant what has faded at ``now`` or exceeds the budget; how many did."""
         body = {} if now is None else {"now": wire.encode(now, "now")}
@@ -613,6 +644,11 @@ def _scope(namespace: str, namespaces: Iterable[str] | None, prefix: str | None)
         raise InvalidInputError("namespaces must be a list of namespace names, not a string")
     given = {"namespaces": list(namespaces)}
     return given if prefix is None else given | {"namespace_prefix": prefix}
+
+
+def _ttl(found: Any) -> timedelta | None:
+    seconds = found.get("ttl_s")
+    return None if seconds is None else timedelta(seconds=float(seconds))
 
 
 def _budget(found: Any) -> Budget | None:

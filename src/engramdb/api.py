@@ -79,6 +79,7 @@ class MemoryAPI(Protocol):
         emotion: str | None = ...,
         idempotency_key: str | None = ...,
         embed: str | None = ...,
+        expires_at: datetime | None = ...,
     ) -> Engram: ...
 
     def add_many(
@@ -227,6 +228,18 @@ class MemoryAPI(Protocol):
     ) -> None: ...
 
     def budget(self, *, namespace: str = ...) -> Budget | None: ...
+
+    # -- expiry (docs/expiry.md) ------------------------------------------------
+
+    def set_expiry(
+        self, id: str, *, namespace: str = ..., expires_at: datetime | None
+    ) -> Engram: ...
+
+    def set_ttl(self, ttl: timedelta | None, *, namespace: str = ...) -> None: ...
+
+    def ttl(self, *, namespace: str = ...) -> timedelta | None: ...
+
+    def purge(self, *, namespace: str | None = ...) -> list[Deletion]: ...
 
     def fade(self, *, namespace: str = ..., now: datetime | None = ...) -> int: ...
 

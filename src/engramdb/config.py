@@ -189,6 +189,10 @@ class Settings:
     # namespace with new episodes every ``consolidate_every_s`` seconds; 0 is off,
     # the library's default (``engram serve`` turns it on, see docs/cli.md)
     consolidate_every_s: float = 0.0
+    # background purge (docs/expiry.md): a server erases the expired memories of every
+    # namespace every ``purge_every_s`` seconds; 0 is off (``Memory.purge`` and
+    # ``engram purge`` erase them by hand; they are left out of every read meanwhile)
+    purge_every_s: float = 60.0
     # PII redaction on write (docs/security.md): text added to or updated
     # in these namespaces has e-mails, phones, cards, IBANs, IPs and SSNs replaced
     # by typed placeholders before it is embedded or stored
@@ -257,6 +261,7 @@ class Settings:
             consolidate_every_s=float(
                 env.get("ENGRAMDB_CONSOLIDATE_EVERY_S", base.consolidate_every_s)
             ),
+            purge_every_s=float(env.get("ENGRAMDB_PURGE_EVERY_S", base.purge_every_s)),
             redact_namespaces=frozenset(
                 name.strip()
                 for name in env.get("ENGRAMDB_REDACT_NAMESPACES", "").split(",")

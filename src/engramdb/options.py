@@ -1,7 +1,8 @@
 """One definition of each operation's options, for every surface that offers it.
 
 ``Memory`` is the reference. ``ADD``, ``SEARCH``, ``CONTEXT``, ``CONSOLIDATE``,
-``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS``, ``DELETE_WHERE``, ``LIST`` and
+``FACTS``, ``FEEDBACK``, ``WEIGHTS``, ``RESET_WEIGHTS``, ``DELETE_WHERE``, ``PURGE``,
+``LIST`` and
 the pinned profile's ``PIN``, ``UNPIN``, ``PROFILE`` and ``PROFILE_PROPOSALS`` name
 every keyword option of the ``Memory`` method of that name (the positional arguments
 aside), with its default and one help text; each also names where a surface offers the
@@ -41,6 +42,7 @@ __all__ = [
     "PIN",
     "PROFILE",
     "PROFILE_PROPOSALS",
+    "PURGE",
     "RECALL_EXPERIENCES",
     "RECORD_EXPERIENCE",
     "RESET_WEIGHTS",
@@ -169,6 +171,11 @@ ADD = Operation(
             "When its vector is computed: now (before the write returns) or later (by the "
             "background embedder: found by its words at once, by its meaning when the vector "
             "arrives; docs/write-path.md). Default: the store's setting.",
+        ),
+        Option(
+            "expires_at",
+            f"When it expires, {_ISO}, after now: from then on no read returns it and a "
+            "purge erases it (default: the namespace's TTL, if any; docs/expiry.md).",
         ),
     ),
     command="add",
@@ -307,6 +314,21 @@ DELETE_WHERE = Operation(
     command="delete-where",
     route=("POST", f"{_NS}/delete-where"),
     tool="delete_where",
+)
+
+# expiry (docs/expiry.md): erasing what expired, in one namespace or all
+PURGE = Operation(
+    name="purge",
+    options=(
+        Option(
+            "namespace",
+            "The namespace to purge (default: every namespace; on a server, every one the "
+            "key may write).",
+        ),
+    ),
+    command="purge",
+    route=("POST", f"{_NS}/purge"),
+    tool="purge",
 )
 
 # learning (docs/learning.md): judging hits, and the weights learned from the judgements
@@ -489,6 +511,7 @@ OPERATIONS: tuple[Operation, ...] = (
     CONCEPTS,
     RETAG,
     DELETE_WHERE,
+    PURGE,
     LIST,
     PIN,
     UNPIN,

@@ -5,7 +5,7 @@ exactly what the library accepts), a 405 names the allowed methods, and a route 
 a missing key. Bounded and seeded: a fixed number of derandomized examples per operation
 and mode.
 
-Five rules of the library cannot be written in JSON Schema, and cases that break them are
+Six rules of the library cannot be written in JSON Schema, and cases that break them are
 left out of the positive cases (``_schema_cannot_say``): the ``now`` of a write is at most
 24 hours ahead of the server's clock (``schemas.WRITE_AHEAD``; an experience's
 ``occurred_at`` is its write's now), and no string anywhere in
@@ -13,7 +13,8 @@ metadata holds a NUL (docs/limits.md), both tested by name in test_bad_input.py;
 ``where`` holds at most 32 conditions in all, operators counted one by one, and its
 ``occurred_after`` is earlier than its ``occurred_before`` (docs/filters.md), both tested
 by name in test_filters.py; a listing's ``cursor`` is one the server handed out (opaque:
-docs/scopes.md), tested by name in test_scopes.py.
+docs/scopes.md), tested by name in test_scopes.py; a memory's ``expires_at`` is after now
+(docs/expiry.md), tested by name in test_expiry_routes.py.
 
 The number of cases is printed (``pytest -s``) and kept in ``CASES_RUN`` and ``STATUS``.
 """
@@ -21,7 +22,7 @@ The number of cases is printed (``pytest -s``) and kept in ``CASES_RUN`` and ``S
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import schemathesis
@@ -128,7 +129,19 @@ def _schema_cannot_say(case: schemathesis.Case) -> bool:
     if _filter_cannot_say(body) or (case.path.endswith("/list") and "cursor" in body):
         return True
     items = body.get("items") if isinstance(body.get("items"), list) else [body]
+    if any(isinstance(i, dict) and _not_ahead(i.get("expires_at")) for i in items):
+        return True
     return any(isinstance(i, dict) and _holds_nul(i.get("metadata")) for i in items)
+
+
+def _not_ahead(stamp: object) -> bool:
+    """Whether an ``expires_at`` is not after the clock (a second's margin for the call)."""
+    if not isinstance(stamp, str):
+        return False
+    try:
+        return datetime.fromisoformat(stamp) <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    except (ValueError, OverflowError, TypeError):
+        return False
 
 
 def _ahead(stamp: str) -> bool:

@@ -38,6 +38,7 @@ import {
   type SearchIn,
   type ServerOut,
   type StatsOut,
+  type TtlOut,
   type VersionOut,
   type WeightsOut,
 } from "./schema.js";
@@ -342,6 +343,42 @@ export class EngramClient {
   async budget(options: InNamespace = {}): Promise<BudgetOut | null> {
     const found = await this.#call("GET /v1/namespaces/{namespace}/budget", ns(options.namespace));
     return found.max_memories === null && found.max_bytes === null ? null : found;
+  }
+
+  // -- expiry (docs/expiry.md) ----------------------------------------------------
+
+  /** Set, move or clear (null) when a memory expires, without writing a new version. */
+  async setExpiry(
+    id: string,
+    expiresAt: string | Date | null,
+    options: InNamespace = {},
+  ): Promise<EngramOut> {
+    const path = { ...ns(options.namespace), id };
+    const body = { expires_at: expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt };
+    return this.#call("PUT /v1/namespaces/{namespace}/engrams/{id}/expiry", path, undefined, body);
+  }
+
+  /** Store the namespace's default time to live in seconds (memories added without their
+   * own expires_at expire that long after they were recorded); null removes it. */
+  async setTtl(ttlS: number | null, options: InNamespace = {}): Promise<TtlOut> {
+    return this.#call("PUT /v1/namespaces/{namespace}/ttl", ns(options.namespace), undefined, {
+      ttl_s: ttlS,
+    });
+  }
+
+  /** The namespace's default time to live in seconds, or null when it has none. */
+  async ttl(options: InNamespace = {}): Promise<number | null> {
+    return (await this.#call("GET /v1/namespaces/{namespace}/ttl", ns(options.namespace))).ttl_s;
+  }
+
+  /** Erase the expired memories of `namespace` (absent: of every namespace the key may
+   * write), with what they take along; one deletion per namespace that had some. */
+  async purge(options: { namespace?: string } = {}): Promise<DeletionOut[]> {
+    const found =
+      options.namespace === undefined
+        ? await this.#call("POST /v1/purge", {})
+        : await this.#call("POST /v1/namespaces/{namespace}/purge", ns(options.namespace));
+    return found.deletions;
   }
 
   /** Make dormant what has faded at `now` or exceeds the budget; how many did. */

@@ -60,6 +60,8 @@ export interface BatchItemIn {
   emotion?: string | null;
   /** A key of the caller's for this write (one line): a retry with the same key returns the memory the first write stored, changing nothing; other content under a used key is a conflict (docs/repetition.md). */
   idempotency_key?: string | null;
+  /** When it expires, ISO 8601 with a timezone, after now: from then on no read returns it and a purge erases it (default: the namespace's TTL, if any; docs/expiry.md). */
+  expires_at?: string | Date | null;
 }
 
 export interface BatchOut {
@@ -220,6 +222,8 @@ export interface EngramIn {
   emotion?: string | null;
   /** A key of the caller's for this write (one line): a retry with the same key returns the memory the first write stored, changing nothing; other content under a used key is a conflict (docs/repetition.md). */
   idempotency_key?: string | null;
+  /** When it expires, ISO 8601 with a timezone, after now: from then on no read returns it and a purge erases it (default: the namespace's TTL, if any; docs/expiry.md). */
+  expires_at?: string | Date | null;
   /** When its vector is computed: now (before the write returns) or later (by the background embedder: found by its words at once, by its meaning when the vector arrives; docs/write-path.md). Default: the store's setting. */
   embed?: string | null;
 }
@@ -245,6 +249,7 @@ export interface EngramOut {
   last_recalled_at: string | null;
   dormant: boolean;
   repeated: boolean;
+  expires_at: string | null;
 }
 
 /** A new version of a memory: only the fields given change. */
@@ -303,6 +308,12 @@ export interface ExperienceOut {
   stability_days: number;
   recalls: number;
   last_recalled_at: string | null;
+}
+
+/** ``Memory.set_expiry``'s time: when the memory expires, or null (never). */
+export interface ExpiryIn {
+  /** When the memory expires, ISO 8601 with a timezone, after now; null: never (no new version is written). */
+  expires_at: string | Date | null;
 }
 
 export interface ExplanationOut {
@@ -494,6 +505,11 @@ export interface ProposalsOut {
   proposals: ProfileProposalOut[];
 }
 
+export interface PurgeOut {
+  /** What each namespace that had expired memories erased. */
+  deletions: DeletionOut[];
+}
+
 /** ``Memory.recall_experiences``'s arguments (``options.RECALL_EXPERIENCES``). */
 export interface RecallExperiencesIn {
   situation: string;
@@ -658,6 +674,18 @@ export interface TeachIn {
   concept: string;
   /** Texts that are examples of it: one is enough, more refine it. */
   examples: string[];
+}
+
+/** ``Memory.set_ttl``'s time to live; null (or absent) removes it. */
+export interface TtlIn {
+  /** The namespace's default time to live in seconds: a memory added without its own expires_at expires this long after it was recorded (null: none). */
+  ttl_s?: number | null;
+}
+
+export interface TtlOut {
+  namespace: string;
+  /** The default time to live in seconds; null: none. */
+  ttl_s: number | null;
 }
 
 export interface VersionOut {
@@ -982,6 +1010,41 @@ export interface Operations {
     query: Record<string, never>;
     body: undefined;
     response: ProposalsOut;
+  };
+  /** Set, move or clear (null) when the memory expires, without a new version; an expired memory is 404, a time not after now 422. */
+  "PUT /v1/namespaces/{namespace}/engrams/{id}/expiry": {
+    path: { id: string; namespace: string; };
+    query: Record<string, never>;
+    body: ExpiryIn;
+    response: EngramOut;
+  };
+  /** The namespace's default time to live; null when it has none. */
+  "GET /v1/namespaces/{namespace}/ttl": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: TtlOut;
+  };
+  /** Store the namespace's default time to live (null removes it): memories added from now on without their own expires_at expire that long after they were recorded. */
+  "PUT /v1/namespaces/{namespace}/ttl": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: TtlIn;
+    response: TtlOut;
+  };
+  /** Erase the namespace's expired memories, with what they take along, as a delete by filter erases (docs/security.md); no deletion when nothing had expired. */
+  "POST /v1/namespaces/{namespace}/purge": {
+    path: { namespace: string; };
+    query: Record<string, never>;
+    body: undefined;
+    response: PurgeOut;
+  };
+  /** Erase the expired memories of every namespace the key may write; one deletion per namespace that had some. */
+  "POST /v1/purge": {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: PurgeOut;
   };
 }
 

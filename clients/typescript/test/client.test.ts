@@ -257,6 +257,42 @@ describe("namespaces, budgets and the server", () => {
     await assert.rejects(mem.deleteWhere({ namespace: "ts-where" }), InvalidInputError);
   });
 
+  it("sets expiry and a default TTL, hides what expired and purges it", async () => {
+    assert.equal(await mem.ttl({ namespace: "ts-expiry" }), null);
+    assert.equal((await mem.setTtl(86_400, { namespace: "ts-expiry" })).ttl_s, 86_400);
+    assert.equal(await mem.ttl({ namespace: "ts-expiry" }), 86_400);
+    const kept = await mem.add("Kept a day.", { namespace: "ts-expiry" });
+    assert.ok(kept.expires_at !== null);
+    const cleared = await mem.setExpiry(kept.id, null, { namespace: "ts-expiry" });
+    assert.equal(cleared.expires_at, null);
+    await mem.setTtl(null, { namespace: "ts-expiry" });
+    assert.equal(await mem.ttl({ namespace: "ts-expiry" }), null);
+    await assert.rejects(
+      mem.setExpiry(kept.id, "2001-01-01T00:00:00Z", { namespace: "ts-expiry" }),
+      InvalidInputError,
+    );
+    const soon = new Date(Date.now() + 1_500);
+    const brief = await mem.add("Gone soon.", { namespace: "ts-expiry", expires_at: soon.toISOString() });
+    // the server's clock decides; wait until it says the memory has expired
+    for (let i = 0; i < 300; i++) {
+      try {
+        await mem.get(brief.id, { namespace: "ts-expiry" });
+      } catch (error) {
+        if (error instanceof NotFoundError) break;
+        throw error;
+      }
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    await assert.rejects(mem.get(brief.id, { namespace: "ts-expiry" }), NotFoundError);
+    const purged = await mem.purge({ namespace: "ts-expiry" });
+    assert.deepEqual(
+      purged.map((d) => [d.namespace, d.ids]),
+      [["ts-expiry", [brief.id]]],
+    );
+    assert.deepEqual(await mem.purge(), []);
+    assert.equal((await mem.get(kept.id, { namespace: "ts-expiry" })).text, "Kept a day.");
+  });
+
   it("stores a budget, fades, flushes", async () => {
     assert.equal(await mem.budget({ namespace: "ts-budget" }), null);
     const stored = await mem.setBudget({ namespace: "ts-budget", max_memories: 2 });

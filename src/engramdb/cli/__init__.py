@@ -16,6 +16,7 @@ from engramdb.cli import (
     context,
     curve,
     demo,
+    expiry,
     keys,
     learning,
     lessons,
@@ -75,6 +76,9 @@ app.command("profile-proposals")(profile.profile_proposals)
 app.command("backup")(admin.backup)
 app.command("restore")(admin.restore)
 app.command("delete-where")(admin.delete_where)
+app.command("purge")(expiry.purge)
+app.command("ttl")(expiry.ttl)
+app.command("expire")(expiry.expire)
 app.command("forget-namespace")(admin.forget_namespace)
 app.command("verify-erasure")(admin.verify_erasure)
 app.command("audit")(admin.audit_log)

@@ -9,11 +9,14 @@ every option of their ``Memory`` method, with its help text, as
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated
 
 import typer
 
 from engramdb import InvalidInputError, wire
+from engramdb.cli.errors import EXIT_USAGE, fail
+from engramdb.cli.expiry import parse_duration
 from engramdb.cli.output import (
     emit_json,
     engram_line,
@@ -81,6 +84,23 @@ def add(
     embed: Annotated[
         str | None, typer.Option("--embed", metavar="now|later", help=ADD.help("embed"))
     ] = None,
+    expires_at: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-at",
+            metavar="ISO",
+            help=f"{ADD.help('expires_at')} Or --ttl.",
+            show_default=False,
+        ),
+    ] = None,
+    ttl: Annotated[
+        str | None,
+        typer.Option(
+            "--ttl",
+            metavar="DURATION",
+            help="Expire this long from now (e.g. 30d, 36h, 15m, 90 seconds); or --expires-at.",
+        ),
+    ] = None,
 ) -> None:
     """Remember one experience and print its id (with --json: the memory as stored).
 
@@ -91,6 +111,12 @@ def add(
     when = parse_time(occurred_at, "--occurred-at")
     meta = parse_metadata(metadata)
     ns = cli.resolve(namespace)
+    if expires_at is not None and ttl is not None:
+        raise fail("give --expires-at or --ttl, not both", EXIT_USAGE)
+    until = parse_time(expires_at, "--expires-at")
+    span = parse_duration(ttl, "--ttl")
+    if span is not None:
+        until = datetime.now(timezone.utc) + span
     with cli.memory() as mem:
         engram = mem.add(
             text,
@@ -103,6 +129,7 @@ def add(
             emotion=emotion,
             idempotency_key=idempotency_key,
             embed=embed,
+            expires_at=until,
         )
     audit.record(cli.settings.path, "add", ns, target=engram.id)
     if cli.json:

@@ -40,12 +40,11 @@ _THREAD_NAME = "engramdb-consolidate"
 _log = logging.getLogger(__name__)
 
 
-def check_interval(every_s: float) -> float:
+def check_interval(every_s: float, what: str = "consolidation") -> float:
     """``every_s`` when it is 0 (off) or a positive, finite number of seconds."""
     if isinstance(every_s, bool) or not math.isfinite(every_s) or every_s < 0:
         raise ValueError(
-            f"the consolidation interval must be 0 (off) or a positive number of seconds, "
-            f"not {every_s!r}"
+            f"the {what} interval must be 0 (off) or a positive number of seconds, not {every_s!r}"
         )
     return float(every_s)
 

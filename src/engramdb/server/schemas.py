@@ -449,6 +449,7 @@ class BatchItemIn(_In):
     idempotency_key: str | None = Field(
         default=None, description=ADD.help("idempotency_key"), json_schema_extra=LABEL_RULE
     )
+    expires_at: IsoTime | None = Field(default=None, description=ADD.help("expires_at"))
 
 
 class EngramIn(BatchItemIn):

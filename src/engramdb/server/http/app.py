@@ -5,8 +5,9 @@ It assembles: the routers (``routers.ROUTERS``), the error table
 (``middleware``), the offline docs page (``docs``), the MCP endpoint at
 ``/mcp`` (``engramdb.server.mcp``, imported only when enabled), and the
 background consolidation (``server.schedule``, when
-``Settings.consolidate_every_s`` is above 0), which runs from the lifespan's
-start to its end. It owns the lifetimes of what it opened itself: a
+``Settings.consolidate_every_s`` is above 0) and purge of expired memories
+(``server.purging``, when ``Settings.purge_every_s`` is), which run from the
+lifespan's start to its end. It owns the lifetimes of what it opened itself: a
 ``Memory`` or ``KeyRing`` handed in stays the caller's to close.
 """
 
@@ -31,6 +32,7 @@ from engramdb.server.http.middleware import BodyLimit, RequestMetrics
 from engramdb.server.http.routers import ROUTERS
 from engramdb.server.http.trail import AuditTrail
 from engramdb.server.options import LOOPBACK_HOSTS, ServerOptions
+from engramdb.server.purging import PurgeSchedule
 from engramdb.server.ratelimit import RateLimiter
 from engramdb.server.schedule import ConsolidationSchedule, check_interval
 from engramdb.server.ui import UI_OPEN_PATHS, UI_OPEN_PREFIXES, install_ui
@@ -61,6 +63,7 @@ def create_app(
     """
     options = options or ServerOptions()
     every_s = check_interval(settings.consolidate_every_s)
+    purge_every_s = check_interval(settings.purge_every_s, "purge")
     owned = contextlib.ExitStack()
     if memory is None:
         memory = owned.enter_context(Memory(settings=settings))
@@ -78,6 +81,11 @@ def create_app(
         schedule = ConsolidationSchedule(
             memory, every_s, audit=None if audit is None else audit.append
         )
+    purging = None
+    if purge_every_s > 0:  # docs/expiry.md
+        purging = PurgeSchedule(
+            memory, purge_every_s, audit=None if audit is None else audit.append
+        )
     metrics = Metrics(memory, schedule)
     mcp_manager: Any = None
 
@@ -86,6 +94,8 @@ def create_app(
         with owned:
             if schedule is not None:
                 schedule.start()
+            if purging is not None:
+                purging.start()
             try:
                 if mcp_manager is None:
                     yield
@@ -97,6 +107,8 @@ def create_app(
                 # in progress must not block the event loop.
                 if schedule is not None:
                     await run_in_threadpool(schedule.stop)
+                if purging is not None:
+                    await run_in_threadpool(purging.stop)
 
     app = FastAPI(
         title="engramdb",
@@ -115,6 +127,7 @@ def create_app(
     app.state.engram = ServerState(memory=memory, authenticator=authenticator, options=options)
     app.state.metrics = metrics
     app.state.schedule = schedule
+    app.state.purging = purging
     app.state.audit = audit
     install_error_handlers(app)
     for router in ROUTERS:

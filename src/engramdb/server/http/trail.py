@@ -43,6 +43,10 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("DELETE", re.compile(_NS + r"/engrams/(?P<id>[^/]+)$"), "delete"),
     ("DELETE", re.compile(_NS + r"/?$"), "forget_namespace"),
     ("POST", re.compile(_NS + r"/delete-where$"), "delete_where"),
+    ("PUT", re.compile(_NS + r"/engrams/(?P<id>[^/]+)/expiry$"), "set_expiry"),
+    ("PUT", re.compile(_NS + r"/ttl$"), "set_ttl"),
+    ("POST", re.compile(_NS + r"/purge$"), "purge"),
+    ("POST", re.compile(r"/v1/purge$"), "purge"),  # every namespace the key may write
     ("POST", re.compile(_NS + r"/consolidate$"), "consolidate"),
     ("POST", re.compile(_NS + r"/experiences$"), "record_experience"),
     ("POST", re.compile(_NS + r"/concepts$"), "teach"),

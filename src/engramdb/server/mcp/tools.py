@@ -1,5 +1,5 @@
 """The MCP tools: remember, recall, list_memories, context, consolidate, facts, delete,
-history, feedback, weights, reset_weights, the pinned profile's pin, unpin, profile and
+purge, history, feedback, weights, reset_weights, the pinned profile's pin, unpin, profile and
 profile_proposals, over one Memory, and the learning tools of ``server.mcp.lessons``
 (experiences and concepts).
 
@@ -12,7 +12,8 @@ also checks the request's key (``ApiKey.allows``); over stdio the client is the
 local user who started the process, as with the CLI.
 
 ``delete`` deletes one memory by id, ``delete_where`` those that pass a filter
-(at least one condition; ``dry_run`` shows what would go); erasing a whole
+(at least one condition; ``dry_run`` shows what would go), ``purge`` those that
+expired (docs/expiry.md; ``remember`` takes ``expires_at``); erasing a whole
 namespace is not offered to a model (it is ``DELETE /v1/namespaces/{ns}`` or
 ``engram forget-namespace``).
 ``forget`` is ``delete``'s old name, kept as an alias for one release
@@ -23,9 +24,9 @@ recalled memory and ``reset_weights`` forgets what feedback taught (write
 access), ``weights`` shows it (read access; docs/learning.md).
 
 The tools that change memory (``remember``, ``consolidate``, ``delete``, ``feedback``,
-``reset_weights``, ``delete_where``, ``pin``, ``unpin``) append an audit entry
+``reset_weights``, ``delete_where``, ``purge``, ``pin``, ``unpin``) append an audit entry
 (docs/security.md) with the REST verbs (``add``, ``consolidate``, ``delete``,
-``feedback``, ``reset_weights``, ``delete_where``, ``pin``, ``unpin``; a dry run
+``feedback``, ``reset_weights``, ``delete_where``, ``purge``, ``pin``, ``unpin``; a dry run
 changes nothing and is not audited): over HTTP one per call, refused ones included,
 as the key id with the status the REST API would answer; over stdio one per call
 that succeeded, as ``"mcp-stdio"`` with status 0, like a CLI command. Never the
@@ -68,6 +69,7 @@ from engramdb.security.audit import (
     namespace_or_none,
 )
 from engramdb.security.keys import LOCAL_ADMIN, ApiKey
+from engramdb.server.expiry import PurgeOut
 from engramdb.server.mcp.lessons import add_learning_tools
 from engramdb.server.profile import (
     PinIn,
@@ -110,7 +112,8 @@ _INSTRUCTIONS = (
     "ready prompt context within a token budget. `consolidate` turns new memories into "
     "facts, and `facts` lists them with when each held. `history` shows "
     "every version of a memory; `delete` deletes one, `delete_where` those that pass a "
-    "filter (call it with `dry_run` first). After using what `recall` "
+    "filter (call it with `dry_run` first); `remember` takes `expires_at` for what should "
+    "not be kept, and `purge` erases what expired. After using what `recall` "
     "returned, call `feedback` with the search_id and the memory's id (reward 1 "
     "useful, -1 not): recall learns what helps. "
     "`record_experience` keeps what was done in a situation and how well it worked, "
@@ -261,6 +264,7 @@ def build_mcp(
             str | None,
             Field(description=ADD.help("embed"), json_schema_extra={"enum": list(EMBED)}),
         ] = None,
+        expires_at: Annotated[IsoTime | None, Field(description=ADD.help("expires_at"))] = None,
     ) -> EngramOut:
         """Remember one experience; returns it as stored, with its id. Already remembered
         (the same text, speaker, session and time, or a used idempotency key): the
@@ -277,6 +281,7 @@ def build_mcp(
                 emotion=emotion,
                 idempotency_key=idempotency_key,
                 embed=embed,
+                expires_at=expires_at,
             )
             write.target = engram.id
         return EngramOut.of(engram)
@@ -478,6 +483,15 @@ def build_mcp(
             report = delete(write.namespace, False)
             write.count = report.count
         return DeletionOut.of(report)
+
+    @server.tool()
+    def purge(ctx: Context, namespace: Namespace = None) -> PurgeOut:
+        """Erase the namespace's expired memories (docs/expiry.md), with the facts and
+        summaries they take along; nothing when none has expired."""
+        with writing(ctx, namespace, "purge") as write:
+            done = memory.purge(namespace=write.namespace)
+            write.count = sum(d.count for d in done)
+        return PurgeOut(deletions=[DeletionOut.of(d) for d in done])
 
     # ``delete``'s name before the rename (docs/server.md), kept for one release: the
     # same function, so it checks the key, deletes and is audited (as ``delete``) alike.

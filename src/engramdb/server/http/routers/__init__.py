@@ -13,6 +13,7 @@ from engramdb.server.http.routers import (
     context,
     dynamics,
     engrams,
+    expiry,
     facts,
     learning,
     lessons,
@@ -43,4 +44,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     lifecycle.router,
     scopes.router,
     profile.router,
+    expiry.router,
 )
