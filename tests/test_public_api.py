@@ -92,6 +92,7 @@ CONTRACT: dict[str, list[tuple[str, Any, Any]]] = {
         ("emotion", KW, None),
         ("idempotency_key", KW, None),
         ("embed", KW, None),
+        ("expires_at", KW, None),
     ],
     "add_many": [("items", POS, EMPTY), ("namespace", KW, "default"), ("embed", KW, None)],
     "search": [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from engramdb.clock import ensure_aware
+from engramdb.clock import ensure_aware, to_iso
 from engramdb.config import Limits
 from engramdb.dynamics.emotion import EMOTIONS
 from engramdb.errors import InvalidInputError, LimitExceededError
@@ -224,7 +224,7 @@ def check_expiry(value: object, now: datetime) -> datetime | None:
     expires_at = check_time(value, "expires_at")
     if expires_at <= now:
         raise InvalidInputError(
-            f"expires_at must be after now ({now.isoformat()}); got {expires_at.isoformat()}"
+            f"expires_at must be after now ({to_iso(now)}); got {to_iso(expires_at)}"
         )
     return expires_at
 

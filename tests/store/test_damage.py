@@ -87,6 +87,8 @@ def _fill(root: Path, key: EncryptionKey | None) -> None:
             clock.advance(timedelta(minutes=1))
             for engram_id in ids[:8]:
                 mem.update(engram_id, namespace=namespace, text="revised " + rng.choice(WORDS))
+                # an expiry the row's checksum covers (docs/expiry.md), far after any clock
+                mem.set_expiry(engram_id, namespace=namespace, expires_at=T0.replace(year=2999))
             for engram_id in ids[-2:]:
                 mem.delete(engram_id, namespace=namespace)
         mem.add("Maya moved to Lisbon in 2021.", namespace="alpha", speaker="Maya")
@@ -539,6 +541,7 @@ ENGRAM_COLUMNS = (
     "valid_from",
     "version",
     "analysis",
+    "expires_at",
 )
 VERSION_COLUMNS = (
     "engram_rowid",

@@ -60,6 +60,9 @@ def _written_before_usage(path: Path) -> None:
     """Take the store back to the schema before usage was kept, rows and all (the
     migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE expiry_ttl")  # expiry (docs/expiry.md)
+        conn.execute("DROP INDEX engrams_expiry")
+        conn.execute("ALTER TABLE engrams DROP COLUMN expires_at")
         conn.execute("DROP TABLE checksums_pending_tables")  # the namespaces' rows' checksums
         conn.execute("ALTER TABLE budgets DROP COLUMN checksum")
         conn.execute("DROP TABLE profile_entries")  # the pinned profile (docs/profile.md)

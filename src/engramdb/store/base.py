@@ -39,8 +39,7 @@ What a backend implements (the abstract methods of ``Store``):
   ``pending_count`` are concrete, a backend overrides them with indexed
   reads), the pinned profile's versions (``profile``, ``profiled``, ``pin``,
   ``unpin``, ``restore_profile``; docs/profile.md); ``forget_namespace`` removes them all.
-- **expiry** (``store.expiring``, docs/expiry.md): each memory's ``expires_at``
-  (``set_expiry``, ``expired``) and a namespace's default TTL (``ttl``, ``set_ttl``).
+- **expiry** (``store.expiring``): ``set_expiry``, ``expired``, ``ttl``, ``set_ttl``.
 - **upkeep**: ``check`` (what is damaged, empty when sound) and ``close``.
 
 Optional, each behind a ``Capability``: ``backup`` and ``restore_backup``
