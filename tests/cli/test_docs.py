@@ -17,6 +17,7 @@ COMMANDS = sorted(getattr(ROOT, "commands", {}).items())
 def test_the_app_registers_the_expected_commands() -> None:
     assert [name for name, _ in COMMANDS] == sorted(
         ["add", "search", "list", "get", "update", "delete", "delete-where", "history", "curve",
+         "expire", "ttl", "purge",
          "context", "working", "mood", "import", "export",
          "namespaces", "stats", "budget", "fade", "reindex", "check", "consolidate", "facts",
          "feedback", "weights", "reset-weights",

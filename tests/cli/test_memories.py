@@ -73,6 +73,7 @@ def test_add_json_returns_the_engram_in_utc(shared: Invoke, dog_id: str) -> None
         "importance", "stability_days", "valence", "arousal", "emotion", "recalls",
         "last_recalled_at", "dormant", "retention",
         "repeated",  # docs/repetition.md: false, but on what an add found already held
+        "expires_at",  # docs/expiry.md: null, never
     }  # fmt: skip
 
 

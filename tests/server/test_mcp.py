@@ -25,7 +25,8 @@ TOOLS = sorted(
     ["consolidate", "context", "delete", "facts", "forget", "history", "recall", "remember",
      "feedback", "weights", "reset_weights",
      "record_experience", "recall_experiences", "teach", "concepts", "retag",
-     "delete_where", "list_memories", "pin", "unpin", "profile", "profile_proposals"]
+     "delete_where", "list_memories", "pin", "unpin", "profile", "profile_proposals",
+     "purge"]
 )  # fmt: skip
 
 
