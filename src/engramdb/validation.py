@@ -233,9 +233,7 @@ def check_ttl(value: object) -> timedelta:
     """A namespace's default time to live (docs/expiry.md): a ``timedelta`` from one second
     to ``MAX_WINDOW`` (100 years)."""
     if not isinstance(value, timedelta) or not timedelta(seconds=1) <= value <= MAX_WINDOW:
-        raise InvalidInputError(
-            f"ttl must be a timedelta from 1 second to {MAX_WINDOW.days} days"
-        )
+        raise InvalidInputError(f"ttl must be a timedelta from 1 second to {MAX_WINDOW.days} days")
     return value
 
 

@@ -38,8 +38,7 @@ What a backend implements (the abstract methods of ``Store``):
   ``links``, ``consumed``, ``restore_consolidation``; ``facts_of`` and
   ``pending_count`` are concrete, a backend overrides them with indexed
   reads), the pinned profile's versions (``profile``, ``profiled``, ``pin``,
-  ``unpin``, ``restore_profile``; docs/profile.md); ``forget_namespace`` removes them all.
-- **expiry** (``store.expiring``): ``set_expiry``, ``expired``, ``ttl``, ``set_ttl``.
+  ``unpin``, ``restore_profile``; docs/profile.md), expiry; ``forget_namespace`` drops them all.
 - **upkeep**: ``check`` (what is damaged, empty when sound) and ``close``.
 
 Optional, each behind a ``Capability``: ``backup`` and ``restore_backup``

@@ -463,6 +463,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE budgets ADD COLUMN checksum BLOB;
     INSERT INTO checksums_pending_tables (name) VALUES ('budgets');
+    """,
     # 22: expiry (docs/expiry.md): when a memory expires (NULL: never), in ``to_iso``'s
     # form, which the row's checksum covers when it is set; the index finds a namespace's
     # expired memories for a purge (and whether it has any, for a read) among those that
