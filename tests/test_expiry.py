@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from engramdb import InvalidInputError, Memory, NotFoundError, Settings
+from engramdb import EncryptionKey, InvalidInputError, Memory, NotFoundError, Settings
 from engramdb.clock import FixedClock
+from engramdb.security.crypto import generate_key
 from engramdb.testing.fakes import HashEmbedder
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -230,3 +231,23 @@ def test_export_and_import_keep_expiry_and_the_ttl(
             other.get(soon.id, namespace="u")  # already expired: hidden at once
         assert [d.ids for d in other.purge()] == [(soon.id,)]
         assert other.check() == []
+
+
+def test_an_encrypted_store_keeps_expiry_hides_and_purges_alike(
+    location: str, clock: FixedClock
+) -> None:
+    key = EncryptionKey.from_text(generate_key())
+    settings = Settings(consolidation_batch=4, encryption=key)
+    with Memory(location, embedder=HashEmbedder(), settings=settings, clock=clock) as mem:
+        assert mem.encrypted
+        kept = mem.add_many(_turns("s", "lanterns"))
+        doomed = mem.add("lanterns and the sealed canary", session="s", expires_at=T0 + HOUR)
+        assert mem.set_expiry(kept[0].id, expires_at=T0 + 3 * HOUR).text == kept[0].text
+        mem.set_ttl(timedelta(days=1))
+        clock.advance(2 * HOUR)
+        assert doomed.id not in {h.engram.id for h in mem.search("sealed canary", limit=20)}
+        with pytest.raises(NotFoundError):
+            mem.get(doomed.id)
+        assert [d.ids for d in mem.purge()] == [(doomed.id,)]
+        assert mem.get(kept[0].id).expires_at == T0 + 3 * HOUR
+        assert mem.check() == []
