@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -94,6 +95,7 @@ def compacted(url: str, schema: str) -> list[Path]:
     from psycopg import sql
 
     with psycopg.connect(url, autocommit=True) as conn:
+        _outlive_older_snapshots(conn)
         tables = conn.execute(
             "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
@@ -124,6 +126,27 @@ def compacted(url: str, schema: str) -> list[Path]:
     if not readable:
         pytest.skip(f"the cluster's data directory {data} is not readable here")
     return readable
+
+
+def _outlive_older_snapshots(conn: Any) -> None:
+    """Wait (a minute at most) until no other session of the database holds a snapshot
+    taken before now: ``VACUUM FULL`` keeps the rows such a snapshot may still see, so
+    another test's or process's open transaction would keep erased rows in the files."""
+    import time
+
+    row = conn.execute("SELECT pg_current_xact_id()::text").fetchone()
+    assert row is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        older = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND age(backend_xmin) > age(%s::xid)",
+            (row[0],),
+        ).fetchone()
+        if older is None or older[0] == 0:
+            return
+        time.sleep(0.2)
 
 
 def dumped(url: str, schema: str) -> bytes:
