@@ -69,6 +69,7 @@ def test_the_stdio_server_remembers_recalls_and_forgets(tmp_path: Path) -> None:
                 "emotion",
                 "idempotency_key",
                 "embed",
+                "expires_at",
             ]
             stored = await _call(
                 client,
