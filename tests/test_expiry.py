@@ -71,6 +71,8 @@ def test_an_expired_memory_is_gone_to_every_read_before_any_purge(
     assert doomed.id not in {e.id for e in mem.neighbours(kept[-1].id, before=3, after=3)}
     context = mem.context("zebra canary", session="s")
     assert "zebra" not in context.render()
+    mood = mem.mood(window=timedelta(days=30))
+    assert doomed.id not in {e.id for e in mood.drivers}
     mem.delete(doomed.id)  # a delete of an expired memory still works
     assert mem.store.get("default", doomed.id) is None
 

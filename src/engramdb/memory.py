@@ -588,7 +588,10 @@ class Memory(Lessons, Lifecycle, Expiry, Scopes, ProfileMixin, MemoryAPI):
         window = check_window(window)
         end = self._clock.now() if now is None else check_time(now, "now")
         start = end - window
-        return window_mood(self._store, namespace, start, end, lambda e: self._seen(namespace, e))
+        hidden = set(self._store.expired(namespace, self._clock.now()))  # docs/expiry.md
+        return window_mood(
+            self._store, namespace, start, end, lambda e: self._seen(namespace, e), hidden
+        )
 
     # -- memory dynamics (docs/dynamics.md) ---------------------------------------------------
 

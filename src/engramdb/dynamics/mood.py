@@ -10,7 +10,7 @@ in a prompt (``recall.prompt``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,11 +83,13 @@ def window_mood(
     start: datetime,
     end: datetime,
     seen: Callable[[Iterable[Engram]], dict[str, Engram]],
+    hidden: Collection[str] = frozenset(),
 ) -> Mood:
     """The namespace's mood over ``[start, end]`` (its latest ``WINDOW_EPISODES``
-    episodes); ``seen`` lays this process's pending recalls over the drivers read
-    from the store."""
+    episodes, but those of ``hidden``: expired, docs/expiry.md); ``seen`` lays this
+    process's pending recalls over the drivers read from the store."""
     latest = store.latest_episodes(namespace, start, end, WINDOW_EPISODES)
+    latest = [i for i in latest if i not in hidden]
     reading = read_mood(store.catalog_of(namespace, latest), start, end)  # tone only
     found = seen(store.get_many(namespace, reading.drivers).values())
     return Mood(
