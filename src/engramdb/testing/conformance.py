@@ -48,6 +48,7 @@ from engramdb.store.base import (
     VersionRecord,
 )
 from engramdb.store.identity import content_identity, key_identity
+from engramdb.store.paging import PageQuery
 from engramdb.testing.fakes import HashEmbedder
 
 __all__ = [
@@ -1324,6 +1325,55 @@ def check_budget_round_trip(factory: StoreFactory) -> None:
         _assert_sound(store)
 
 
+def check_expiry_round_trip(factory: StoreFactory) -> None:
+    """Expiry (docs/expiry.md): a record's ``expires_at`` reads back as written,
+    ``set_expiry`` moves or clears it without a new version, ``expired`` names what
+    expired at a time (none of another namespace), every filtered read with
+    ``unexpired_at`` leaves it out, and a TTL reads back, per namespace, until removed
+    or the namespace is forgotten."""
+    soon, later = T0 + timedelta(hours=1), T0 + timedelta(days=1)
+    with _opened(factory) as store:
+        a, b, c = (make_record("a", f"memory {n}") for n in ("one", "two", "three"))
+        store.insert([replace(a, expires_at=soon), b, c])
+        store.insert([replace(make_record("other", "elsewhere"), expires_at=soon)])
+        assert store.get("a", a.id).expires_at == soon  # type: ignore[union-attr]
+        assert store.get("a", b.id).expires_at is None  # type: ignore[union-attr]
+        moved = store.set_expiry("a", b.id, later)
+        assert (moved.expires_at, moved.version) == (later, 1)
+        assert len(store.history("a", b.id)) == 1, "set_expiry wrote a version"
+        assert store.expired("a", soon) == [a.id]
+        assert store.expired("a", later) == [a.id, b.id]
+        assert store.expired("a", later, 1) == [a.id]
+        assert store.expired("a", T0) == []
+        alive = Filter(unexpired_at=soon)
+        assert store.matching("a", alive) == [b.id, c.id]
+        assert store.count_matching("a", alive, 10) == 2
+        assert [
+            k.engram.id for k in store.page(PageQuery("a", "occurred_at", False, 10, alive))
+        ] == [
+            b.id,
+            c.id,
+        ]
+        assert store.set_expiry("a", b.id, None).expires_at is None
+        assert store.expired("a", later) == [a.id]
+        try:
+            store.set_expiry("a", "0" * 32, None)
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("set_expiry of an unknown id raised nothing")
+        assert store.ttl("a") is None
+        store.set_ttl("a", 3_600.0)
+        store.set_ttl("a", 7_200.0)  # replaces
+        assert (store.ttl("a"), store.ttl("other")) == (7_200.0, None)
+        store.set_ttl("a", None)
+        assert store.ttl("a") is None
+        store.set_ttl("other", 60.0)
+        store.forget_namespace("other")
+        assert store.ttl("other") is None, "forget_namespace left the TTL behind"
+        _assert_sound(store)
+
+
 def check_learned_round_trip(factory: StoreFactory) -> None:
     """What a namespace learned reads back by kind, oldest first; a key replaces its
     item; unlearn and forget_namespace remove it; no namespace sees another's."""
@@ -1867,6 +1917,7 @@ ALL_CHECKS: tuple[Callable[[StoreFactory], None], ...] = (
     check_set_dynamics_is_partial_and_isolated,
     check_catalog_dynamics_match_the_memories,
     check_budget_round_trip,
+    check_expiry_round_trip,
     check_learned_round_trip,
     check_usage_counts_active_memories,
     check_catalog_of_matches_catalog,
