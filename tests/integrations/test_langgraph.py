@@ -502,3 +502,99 @@ def test_the_store_works_the_same_over_a_client(embedder: Embedder) -> None:
     assert item is not None
     assert item.value == ITEMS[1][2]
     assert [(h.namespace, h.key) for h in hits] == [(("users", "a"), "pet")]
+
+
+# -- TTL (docs/expiry.md) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def clocked(location: str, embedder: Embedder) -> Iterator[tuple[Memory, FixedClock]]:
+    clock = FixedClock(T0)
+    with Memory(location, embedder=embedder, clock=clock) as memory:
+        yield memory, clock
+
+
+def _expiry(mem: Memory, name: str) -> datetime | None:
+    (engram,) = mem.list(namespace=name).engrams
+    return engram.expires_at
+
+
+def test_an_item_with_a_ttl_is_gone_when_it_expires(clocked: tuple[Memory, FixedClock]) -> None:
+    mem, clock = clocked
+    store = EngramStore(mem, clock=clock)
+    assert store.supports_ttl
+    store.put(("a",), "brief", {"text": "the code is 4711"}, ttl=10)
+    store.put(("a",), "kept", {"text": "the dog is called Pastel"})
+    assert store.get(("a",), "brief", refresh_ttl=False) is not None
+    held = mem.list(namespace="langgraph:a", where={"metadata.key": "brief"}).engrams[0]
+    assert held.expires_at == T0 + timedelta(minutes=10)
+    clock.advance(timedelta(minutes=10))
+    assert store.get(("a",), "brief") is None
+    assert [i.key for i in store.search(("a",))] == ["kept"]
+    assert [i.key for i in store.search(("a",), query="what is the code?")] == ["kept"]
+    assert store.sweep_ttl() == 1
+    assert store.sweep_ttl() == 0
+    assert [e.metadata["key"] for e in mem.list(namespace="langgraph:a").engrams] == ["kept"]
+
+
+def test_a_read_renews_the_ttl_unless_told_not_to(clocked: tuple[Memory, FixedClock]) -> None:
+    mem, clock = clocked
+    store = EngramStore(mem, clock=clock)
+    store.put(("a",), "k", {"text": "renewed by reading"}, ttl=10)
+    clock.advance(timedelta(minutes=8))
+    assert store.get(("a",), "k") is not None  # renewed: T0 + 18 min
+    assert _expiry(mem, "langgraph:a") == T0 + timedelta(minutes=18)
+    clock.advance(timedelta(minutes=8))
+    assert [i.key for i in store.search(("a",), query="reading")] == ["k"]  # T0 + 26 min
+    clock.advance(timedelta(minutes=8))
+    assert [i.key for i in store.search(("a",), refresh_ttl=False)] == ["k"]
+    assert store.get(("a",), "k", refresh_ttl=False) is not None
+    assert _expiry(mem, "langgraph:a") == T0 + timedelta(minutes=26)
+    clock.advance(timedelta(minutes=2))
+    assert store.get(("a",), "k") is None
+
+
+def test_the_ttl_config_gives_the_default_and_the_reads_rule(
+    clocked: tuple[Memory, FixedClock],
+) -> None:
+    mem, clock = clocked
+    store = EngramStore(mem, clock=clock, ttl={"default_ttl": 5, "refresh_on_read": False})
+    store.put(("a",), "k", {"v": 1})  # the default
+    store.put(("b",), "k", {"v": 1}, ttl=None)  # never
+    assert _expiry(mem, "langgraph:a") == T0 + timedelta(minutes=5)
+    assert _expiry(mem, "langgraph:b") is None
+    clock.advance(timedelta(minutes=4))
+    assert store.get(("a",), "k") is not None  # not renewed: refresh_on_read is off
+    assert _expiry(mem, "langgraph:a") == T0 + timedelta(minutes=5)
+    store.put(("a",), "k", {"v": 2}, ttl=None)  # a put sets the item's expiry anew
+    assert _expiry(mem, "langgraph:a") is None
+    store.put(("b",), "k", {"v": 2}, ttl=1)
+    assert _expiry(mem, "langgraph:b") == T0 + timedelta(minutes=5)
+
+
+def test_the_sweeper_starts_and_stops(clocked: tuple[Memory, FixedClock]) -> None:
+    mem, clock = clocked
+    store = EngramStore(mem, clock=clock, ttl={"sweep_interval_minutes": 60})
+    store.start_ttl_sweeper()
+    store.start_ttl_sweeper()  # one is running: kept
+    assert store.stop_ttl_sweeper(timeout=30)
+    with pytest.raises(InvalidInputError, match="sweep_interval_minutes"):
+        EngramStore(mem).start_ttl_sweeper()
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"default_ttl": -1}, "positive"),
+        ({"default_ttl": "soon"}, "number of minutes"),
+        ({"refresh_on_read": "yes"}, "true or false"),
+        ({"sweep_interval_minutes": 0}, "positive"),
+        ({"expire": 5}, "unknown options"),
+    ],
+)
+def test_a_bad_ttl_is_a_typed_error(mem: Memory, options: dict[str, Any], said: str) -> None:
+    with pytest.raises(InvalidInputError, match=said):
+        EngramStore(mem, ttl=options)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="positive"):
+        EngramStore(mem).put(("a",), "k", {"v": 1}, ttl=0)
+    assert mem.namespaces() == []

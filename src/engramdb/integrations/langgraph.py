@@ -14,7 +14,9 @@ the ``valid_from`` of its current version.
 or ``Client``); ``abatch`` runs ``batch`` in a worker thread. Prefix search is
 ``search(namespaces=...)`` over the namespaces under the prefix, merged by
 calibrated relevance; a search without a query lists them (``list``), namespace
-by namespace in name order, each oldest first. Needs the ``langgraph`` extra.
+by namespace in name order, each oldest first. An item's TTL is its memory's
+``expires_at`` (docs/expiry.md), renewed by reads that ask to, and a sweep is a
+``purge`` of the store's namespaces. Needs the ``langgraph`` extra.
 
 This module maps; it owns no storage and no ranking. What LangGraph has and
 engramdb lacks is refused with a clear error or documented on the page above.
@@ -23,15 +25,19 @@ engramdb lacks is refused with a clear error or documented on the page above.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from engramdb.api import MemoryAPI
+from engramdb.clock import Clock, SystemClock
 from engramdb.config import Limits
-from engramdb.errors import InvalidInputError
+from engramdb.errors import InvalidInputError, NotFoundError
 from engramdb.extras import needs_extra
 from engramdb.integrations._calls import is_async
 from engramdb.model import Engram
@@ -51,6 +57,7 @@ with needs_extra("langgraph", "engramdb.integrations.langgraph"):
         Result,
         SearchItem,
         SearchOp,
+        TTLConfig,
         get_text_at_path,
     )
 
@@ -59,6 +66,9 @@ __all__ = ["EngramStore"]
 #: The metadata key that holds an item's key; each value field ``f`` is ``value.f``.
 KEY = "key"
 VALUE = "value."
+#: The metadata key of an item's time to live in minutes, which a read renews.
+TTL = "ttl_minutes"
+_TTL_OPTIONS = ("default_ttl", "refresh_on_read", "omit_expired", "sweep_interval_minutes")
 #: What a memory of this store is; consolidated facts and summaries are not items.
 EPISODE = "episode"
 _LIMITS = Limits()
@@ -78,7 +88,15 @@ class EngramStore(BaseStore):
     store's. ``index`` is LangGraph's ``IndexConfig``: its ``fields`` say which
     parts of a value become the memory's text; ``dims`` and ``embed`` are not
     used, as the memory embeds with its own model (docs/integrations/langgraph.md).
+
+    ``ttl`` is LangGraph's ``TTLConfig``: ``default_ttl`` (minutes) for a put that
+    gives none, ``refresh_on_read``, ``sweep_interval_minutes`` for
+    ``start_ttl_sweeper``. An item's ``ttl`` becomes its memory's ``expires_at``
+    (docs/expiry.md), from ``clock``'s now: give the memory's own clock when it has
+    one. An expired item is gone from every read at once; a sweep erases it.
     """
+
+    supports_ttl = True
 
     def __init__(
         self,
@@ -86,6 +104,8 @@ class EngramStore(BaseStore):
         *,
         root: str = "langgraph",
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if is_async(memory):
             raise InvalidInputError(
@@ -96,6 +116,10 @@ class EngramStore(BaseStore):
         self.root = check_namespace(root, _LIMITS)
         self.index_config = index
         self._fields = _fields(index)
+        self.ttl_config = _ttl_config(ttl)
+        self.clock = clock or SystemClock()
+        self._sweeping = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     # -- LangGraph's two entry points -------------------------------------------------
 
@@ -129,7 +153,11 @@ class EngramStore(BaseStore):
     def _get(self, op: GetOp) -> Item | None:
         name = self._name(op.namespace)
         held = self._held(name, _key(op.key))
-        return None if held is None else _item(held, tuple(op.namespace))
+        if held is None:
+            return None
+        if op.refresh_ttl:
+            self._refresh(held)
+        return _item(held, tuple(op.namespace))
 
     def _put(self, op: PutOp) -> None:
         if op.namespace and op.namespace[0] == "langgraph":
@@ -145,17 +173,34 @@ class EngramStore(BaseStore):
                 self.memory.delete(held.id, namespace=name)
             return
         value = _value(op.value)
-        metadata = {KEY: key, **{VALUE + field: v for field, v in value.items()}}
+        minutes = _minutes(op.ttl)
+        lasting = {} if minutes is None else {TTL: minutes}
+        metadata = {KEY: key, **lasting, **{VALUE + field: v for field, v in value.items()}}
         text = self._text(value, op.index, key)
+        until = None if minutes is None else self.clock.now() + timedelta(minutes=minutes)
         if held is not None:
             self.memory.update(held.id, namespace=name, text=text, metadata=metadata)
+            if until is not None or held.expires_at is not None:
+                self.memory.set_expiry(held.id, namespace=name, expires_at=until)
             return
-        added = self.memory.add(text, namespace=name, metadata=metadata)
+        added = self.memory.add(text, namespace=name, metadata=metadata, expires_at=until)
         while added.repeated and added.metadata.get(KEY) != key:
             # The same text at the same instant is one experience (docs/repetition.md);
             # another key's item is another memory, a microsecond later.
             later = added.occurred_at + timedelta(microseconds=1)
-            added = self.memory.add(text, namespace=name, metadata=metadata, occurred_at=later)
+            added = self.memory.add(
+                text, namespace=name, metadata=metadata, occurred_at=later, expires_at=until
+            )
+
+    def _refresh(self, engram: Engram) -> None:
+        """Renew an item's time to live from now, as a read does in LangGraph."""
+        minutes = engram.metadata.get(TTL)
+        if not isinstance(minutes, (int, float)) or isinstance(minutes, bool):
+            return
+        until = self.clock.now() + timedelta(minutes=minutes)
+        # one that expired, or was deleted, since it was read has nothing to renew
+        with contextlib.suppress(NotFoundError):
+            self.memory.set_expiry(engram.id, namespace=engram.namespace, expires_at=until)
 
     def _text(self, value: Mapping[str, Any], index: object, key: str) -> str:
         """The text a memory is found by: the value's fields that ``index`` (or the store's
@@ -185,20 +230,21 @@ class EngramStore(BaseStore):
                 include_dormant=True,  # a store finds what it holds, however faded
                 reinforce=False,  # reading an item does not change it
             )
-            return [
-                _found(h.engram, scope[h.engram.namespace], h.relevance)
-                for h in hits[offset : offset + limit]
-            ]
-        found: list[SearchItem] = []
-        for name, labels in scope.items():
-            for engram in self._listed(name, where, offset + limit - len(found)):
-                if offset:
-                    offset -= 1
-                else:
-                    found.append(_found(engram, labels, None))
-            if len(found) >= limit:
-                break
-        return found[:limit]
+            kept = [(h.engram, h.relevance) for h in hits[offset : offset + limit]]
+        else:
+            kept = []
+            for name in scope:
+                for engram in self._listed(name, where, offset + limit - len(kept)):
+                    if offset:
+                        offset -= 1
+                    else:
+                        kept.append((engram, None))
+                if len(kept) >= limit:
+                    break
+        if op.refresh_ttl:
+            for engram, _ in kept[:limit]:
+                self._refresh(engram)
+        return [_found(e, scope[e.namespace], score) for e, score in kept[:limit]]
 
     def _listed(self, name: str, where: dict[str, Any] | None, most: int) -> Iterator[Engram]:
         """Up to ``most`` of a namespace's items that pass ``where``, oldest first."""
@@ -226,6 +272,44 @@ class EngramStore(BaseStore):
         if op.max_depth is not None:
             found = [labels[: _count(op.max_depth, "max_depth")] for labels in found]
         return sorted(set(found))[offset : offset + limit]
+
+    # -- expiry ----------------------------------------------------------------------------
+
+    def sweep_ttl(self) -> int:
+        """Erase this store's expired items now (``purge`` of each of its namespaces, with
+        their history); the number erased. Until then an expired item is only unread."""
+        start = self.root + ":"
+        names = [n for n in self.memory.namespaces() if n.startswith(start)]
+        return sum(len(d.ids) for n in names for d in self.memory.purge(namespace=n))
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Sweep every ``sweep_interval_minutes`` (default: the TTL config's) in a daemon
+        thread until ``stop_ttl_sweeper``; a sweeper already running is kept."""
+        minutes = sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes")
+        if minutes is None:
+            raise InvalidInputError(
+                "give sweep_interval_minutes, here or in the store's TTL config"
+            )
+        seconds = _positive(minutes, "sweep_interval_minutes") * 60
+        if self._sweeper is not None and self._sweeper.is_alive():
+            return
+        self._sweeping.clear()
+        self._sweeper = threading.Thread(
+            target=self._sweep_every, args=(seconds,), name="engramdb-langgraph-ttl", daemon=True
+        )
+        self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper; whether it has stopped within ``timeout`` seconds."""
+        self._sweeping.set()
+        if self._sweeper is None:
+            return True
+        self._sweeper.join(timeout)
+        return not self._sweeper.is_alive()
+
+    def _sweep_every(self, seconds: float) -> None:
+        while not self._sweeping.wait(seconds):
+            self.sweep_ttl()
 
     # -- namespaces ----------------------------------------------------------------------
 
@@ -340,6 +424,36 @@ def _count(number: object, name: str) -> int:
     if isinstance(number, bool) or not isinstance(number, int) or number < 0:
         raise InvalidInputError(f"{name} is a whole number, 0 or more; got {number!r}")
     return number
+
+
+def _positive(number: object, name: str) -> float:
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise InvalidInputError(f"{name} is a number of minutes, got {number!r}")
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidInputError(f"{name} is a positive, finite number of minutes; got {number!r}")
+    return float(number)
+
+
+def _minutes(ttl: object) -> float | None:
+    """A put's time to live in minutes; None: it does not expire."""
+    return None if ttl is None else _positive(ttl, "ttl")
+
+
+def _ttl_config(config: object) -> TTLConfig | None:
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        raise InvalidInputError(f"ttl is LangGraph's TTLConfig, a mapping; got {config!r}")
+    unknown = sorted(str(k) for k in config if k not in _TTL_OPTIONS)
+    if unknown:
+        raise InvalidInputError(f"ttl has unknown options {unknown}: use {list(_TTL_OPTIONS)}")
+    _minutes(config.get("default_ttl"))
+    if config.get("sweep_interval_minutes") is not None:
+        _positive(config["sweep_interval_minutes"], "sweep_interval_minutes")
+    for flag in ("refresh_on_read", "omit_expired"):
+        if not isinstance(config.get(flag, True), bool):
+            raise InvalidInputError(f"ttl {flag} is true or false, got {config[flag]!r}")
+    return TTLConfig(**config)  # type: ignore[typeddict-item]
 
 
 # -- namespace names ----------------------------------------------------------------------
