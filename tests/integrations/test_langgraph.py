@@ -115,6 +115,22 @@ def test_a_put_replaces_the_one_memory_of_its_key(mem: Memory) -> None:
     assert mem.list(namespace="langgraph:users:a").engrams == ()
 
 
+def test_two_stores_on_one_memory_see_each_others_writes(mem: Memory) -> None:
+    # each store keeps the memory id of the keys it has seen; another's writes must show
+    mine, theirs = EngramStore(mem), EngramStore(mem)
+    mine.put(("a",), "k", {"v": 1})
+    theirs.put(("a",), "k", {"v": 2})  # the same memory, a new version
+    assert mine.get(("a",), "k").value == {"v": 2}  # type: ignore[union-attr]
+    theirs.delete(("a",), "k")
+    assert mine.get(("a",), "k") is None
+    theirs.put(("a",), "k", {"v": 3})  # another memory now holds the key
+    mine.put(("a",), "k", {"v": 4})
+    assert [i.value for i in theirs.search(("a",))] == [{"v": 4}]
+    mine.delete(("a",), "k")
+    assert theirs.get(("a",), "k") is None
+    assert mem.list(namespace="langgraph:a").engrams == ()
+
+
 def test_the_same_value_under_two_keys_at_one_instant_is_two_items(
     location: str, embedder: Embedder
 ) -> None:

@@ -30,6 +30,7 @@ import json
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -68,6 +69,8 @@ KEY = "key"
 VALUE = "value."
 #: The metadata key of an item's time to live in minutes, which a read renews.
 TTL = "ttl_minutes"
+#: How many keys' memory ids a store keeps (the most recently used), to read them by id.
+_REMEMBERED = 10_000
 _TTL_OPTIONS = ("default_ttl", "refresh_on_read", "omit_expired", "sweep_interval_minutes")
 #: What a memory of this store is; consolidated facts and summaries are not items.
 EPISODE = "episode"
@@ -118,6 +121,8 @@ class EngramStore(BaseStore):
         self._fields = _fields(index)
         self.ttl_config = _ttl_config(ttl)
         self.clock = clock or SystemClock()
+        self._ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
         self._sweeping = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -145,10 +150,31 @@ class EngramStore(BaseStore):
     # -- items ---------------------------------------------------------------------------
 
     def _held(self, name: str, key: str) -> Engram | None:
-        """The memory that holds ``key`` in the namespace ``name``, if any."""
+        """The memory that holds ``key`` in the namespace ``name``, if any: by the id this
+        store last saw for it, when that memory still holds the key (a read by id), else
+        by a listing filtered on the key (on PostgreSQL, a scan of the namespace)."""
+        with self._lock:
+            known = self._ids.get((name, key))
+        if known is not None:
+            with contextlib.suppress(NotFoundError):  # deleted or expired meanwhile
+                engram = self.memory.get(known, namespace=name)
+                if engram.metadata.get(KEY) == key and engram.kind == EPISODE:
+                    return engram
         where = {f"metadata.{KEY}": key}
         page = self.memory.list(namespace=name, where=where, kinds=EPISODE, limit=1)
-        return page.engrams[0] if page.engrams else None
+        found = page.engrams[0] if page.engrams else None
+        self._saw(name, key, found)
+        return found
+
+    def _saw(self, name: str, key: str, engram: Engram | None) -> None:
+        """Keep (or forget) which memory holds a key: one memory per key, so an id stays
+        right until that memory is deleted, which a read by id then finds out."""
+        with self._lock:
+            self._ids.pop((name, key), None)
+            if engram is not None:
+                self._ids[(name, key)] = engram.id
+                if len(self._ids) > _REMEMBERED:
+                    self._ids.popitem(last=False)
 
     def _get(self, op: GetOp) -> Item | None:
         name = self._name(op.namespace)
@@ -171,6 +197,7 @@ class EngramStore(BaseStore):
         if op.value is None:
             if held is not None:
                 self.memory.delete(held.id, namespace=name)
+                self._saw(name, key, None)
             return
         value = _value(op.value)
         minutes = _minutes(op.ttl)
@@ -191,6 +218,7 @@ class EngramStore(BaseStore):
             added = self.memory.add(
                 text, namespace=name, metadata=metadata, occurred_at=later, expires_at=until
             )
+        self._saw(name, key, added)
 
     def _refresh(self, engram: Engram) -> None:
         """Renew an item's time to live from now, as a read does in LangGraph."""
