@@ -286,6 +286,10 @@ def test_langgraphs_own_refusals_hold(mem: Memory) -> None:
         store.batch([PutOp((), "k", {"v": 1})])
     with pytest.raises(InvalidNamespaceError):
         store.search(("a.b",))
+    with pytest.raises(InvalidNamespaceError):
+        store.search("users")  # type: ignore[arg-type]
+    store.put(["users", "a"], "k", {"v": 1})  # type: ignore[arg-type]
+    assert [i.namespace for i in store.search(["users"])] == [("users", "a")]  # type: ignore[arg-type]
 
 
 # -- index -----------------------------------------------------------------------------

@@ -244,10 +244,11 @@ class EngramStore(BaseStore):
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
         limit, offset = _count(op.limit, "limit"), _count(op.offset, "offset")
-        scope = self._under(tuple(op.namespace_prefix))
+        scope = self._under(op.namespace_prefix)
         if not scope or limit == 0:
             return []
         where = _where(op.filter)
+        kept: list[tuple[Engram, float | None]] = []  # each with its score
         if op.query:
             hits = self.memory.search(
                 op.query,
@@ -258,9 +259,8 @@ class EngramStore(BaseStore):
                 include_dormant=True,  # a store finds what it holds, however faded
                 reinforce=False,  # reading an item does not change it
             )
-            kept = [(h.engram, h.relevance) for h in hits[offset : offset + limit]]
+            kept += [(h.engram, h.relevance) for h in hits[offset : offset + limit]]
         else:
-            kept = []
             for name in scope:
                 for engram in self._listed(name, where, offset + limit - len(kept)):
                     if offset:
@@ -352,15 +352,16 @@ class EngramStore(BaseStore):
             )
         return name
 
-    def _under(self, prefix: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-        """The store's namespaces whose labels start with ``prefix``, by engramdb name."""
-        _check_labels(prefix)
+    def _under(self, labels: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The store's namespaces whose labels start with ``labels``, by engramdb name."""
+        _check_labels(labels)
+        prefix = tuple(labels)
         start = self.root + ":"
         found: dict[str, tuple[str, ...]] = {}
         for name in self.memory.namespaces():
-            labels = _labels(name[len(start) :]) if name.startswith(start) else None
-            if labels is not None and labels[: len(prefix)] == prefix:
-                found[name] = labels
+            parsed = _labels(name[len(start) :]) if name.startswith(start) else None
+            if parsed is not None and parsed[: len(prefix)] == prefix:
+                found[name] = parsed
         return found
 
 
@@ -489,7 +490,7 @@ def _ttl_config(config: object) -> TTLConfig | None:
 
 def _check_labels(labels: object) -> None:
     """LangGraph's rule for a label: a non-empty string with no ``.`` and no NUL."""
-    if not isinstance(labels, tuple):
+    if not isinstance(labels, (tuple, list)):
         raise InvalidNamespaceError(f"a namespace is a tuple of labels, got {labels!r}")
     for label in labels:
         if not isinstance(label, str) or not label or "." in label or "\x00" in label:
