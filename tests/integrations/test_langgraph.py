@@ -609,6 +609,7 @@ def test_the_sweeper_starts_and_stops(clocked: tuple[Memory, FixedClock]) -> Non
         ({"default_ttl": "soon"}, "number of minutes"),
         ({"refresh_on_read": "yes"}, "true or false"),
         ({"sweep_interval_minutes": 0}, "positive"),
+        ({"default_ttl": 1e20}, "100 years"),
         ({"expire": 5}, "unknown options"),
     ],
 )

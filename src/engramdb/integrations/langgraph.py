@@ -71,6 +71,7 @@ VALUE = "value."
 TTL = "ttl_minutes"
 #: How many keys' memory ids a store keeps (the most recently used), to read them by id.
 _REMEMBERED = 10_000
+_MOST_MINUTES = 100 * 365 * 24 * 60  # a TTL or sweep interval: 100 years at most
 _TTL_OPTIONS = ("default_ttl", "refresh_on_read", "omit_expired", "sweep_interval_minutes")
 #: What a memory of this store is; consolidated facts and summaries are not items.
 EPISODE = "episode"
@@ -159,6 +160,7 @@ class EngramStore(BaseStore):
             with contextlib.suppress(NotFoundError):  # deleted or expired meanwhile
                 engram = self.memory.get(known, namespace=name)
                 if engram.metadata.get(KEY) == key and engram.kind == EPISODE:
+                    self._saw(name, key, engram)  # the most recently used now
                     return engram
         where = {f"metadata.{KEY}": key}
         page = self.memory.list(namespace=name, where=where, kinds=EPISODE, limit=1)
@@ -458,8 +460,11 @@ def _count(number: object, name: str) -> int:
 def _positive(number: object, name: str) -> float:
     if isinstance(number, bool) or not isinstance(number, (int, float)):
         raise InvalidInputError(f"{name} is a number of minutes, got {number!r}")
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidInputError(f"{name} is a positive, finite number of minutes; got {number!r}")
+    if not math.isfinite(number) or not 0 < number <= _MOST_MINUTES:
+        raise InvalidInputError(
+            f"{name} is a positive number of minutes, at most {_MOST_MINUTES:.0f} "
+            f"(100 years); got {number!r}"
+        )
     return float(number)
 
 
