@@ -45,6 +45,7 @@ class _Served:
         self.ring = KeyRing(":memory:")
         self.alice = self.ring.create(name="alice", namespaces=["alice"], access="write")
         self.reader = self.ring.create(name="reader", namespaces=["alice"], access="read")
+        self.admin = self.ring.create(name="admin", namespaces=[], access="admin")
         app = create_app(
             Settings(path=str(store), **settings),
             memory=self.memory,
@@ -233,16 +234,21 @@ def test_the_server_purges_on_its_own_with_a_short_interval(
     doomed = served.memory.add("temporary", namespace="alice", expires_at=T0 + HOUR)
     clock.advance(2 * HOUR)
     gone = threading.Event()
+    purging = served.http.app.state.purging  # type: ignore[attr-defined]
     with served.http:
         for _ in range(3_000):  # the thread's passes, not their speed, are what is checked
-            if served.memory.store.get("alice", doomed.id) is None:
+            if purging.purged:  # counted once the pass that erased it is done
                 gone.set()
                 break
             threading.Event().wait(0.01)
+        assert served.memory.store.get("alice", doomed.id) is None
+        metrics = served.http.get("/metrics", headers=bearer(served.admin.token)).text
     served.memory.close()
     served.ring.close()
     assert gone.is_set()
     assert ("purge", "alice", 1) in _audit(tmp_path / "store")
+    assert "engramdb_purge_memories_total 1.0" in metrics
+    assert "engramdb_purge_interval_seconds 0.01" in metrics
 
 
 def test_a_bad_purge_interval_refuses_to_build_the_app(tmp_path: Path) -> None:

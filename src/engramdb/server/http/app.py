@@ -86,7 +86,7 @@ def create_app(
         purging = PurgeSchedule(
             memory, purge_every_s, audit=None if audit is None else audit.append
         )
-    metrics = Metrics(memory, schedule)
+    metrics = Metrics(memory, schedule, purging)
     mcp_manager: Any = None
 
     @contextlib.asynccontextmanager

@@ -5,7 +5,8 @@ many apps). Request metrics are labelled by route template
 (``/v1/namespaces/{namespace}/search``), never by the raw path, so the
 number of series stays bounded. Memory counts are read from the store when
 ``/metrics`` is scraped, and so is the background consolidation's state
-(``server.schedule``), when the app runs one.
+(``server.schedule``) and of the purge of expired memories (``server.purging``),
+when the app runs them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from engramdb import Memory
+from engramdb.server.purging import PurgeSchedule
 from engramdb.server.schedule import ConsolidationSchedule
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -73,13 +75,43 @@ class _ScheduleCounts(Collector):
         )
 
 
+class _PurgeCounts(Collector):
+    def __init__(self, purging: PurgeSchedule) -> None:
+        self.purging = purging
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        purging = self.purging
+        yield GaugeMetricFamily(
+            "engramdb_purge_interval_seconds",
+            "Seconds between background purges of expired memories",
+            value=purging.every_s,
+        )
+        counters = (
+            ("passes", "Background purge passes over the namespaces", purging.passes),
+            (
+                "memories",
+                "Memories erased by background purges, derived ones included",
+                purging.purged,
+            ),
+            ("failures", "Background purge passes that failed", purging.failures),
+        )
+        for name, text, value in counters:
+            yield CounterMetricFamily(f"engramdb_purge_{name}", text, value=value)
+
+
 class Metrics:
     """The registry of one app and the instruments the middleware feeds.
 
-    With a ``schedule``, its counters are exported too (``engramdb_consolidation_*``).
+    With a ``schedule``, its counters are exported too (``engramdb_consolidation_*``);
+    with ``purging``, the background purge's (``engramdb_purge_*``, docs/expiry.md).
     """
 
-    def __init__(self, memory: Memory, schedule: ConsolidationSchedule | None = None) -> None:
+    def __init__(
+        self,
+        memory: Memory,
+        schedule: ConsolidationSchedule | None = None,
+        purging: PurgeSchedule | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "engramdb_http_requests",
@@ -97,6 +129,8 @@ class Metrics:
         self.registry.register(_MemoryCounts(memory))
         if schedule is not None:
             self.registry.register(_ScheduleCounts(schedule))
+        if purging is not None:
+            self.registry.register(_PurgeCounts(purging))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
