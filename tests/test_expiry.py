@@ -253,3 +253,11 @@ def test_an_encrypted_store_keeps_expiry_hides_and_purges_alike(
         assert [d.ids for d in mem.purge()] == [(doomed.id,)]
         assert mem.get(kept[0].id).expires_at == T0 + 3 * HOUR
         assert mem.check() == []
+
+
+def test_a_new_version_keeps_the_memorys_expiry(mem: Memory) -> None:
+    engram = mem.add("the first words", expires_at=T0 + HOUR)
+    updated = mem.update(engram.id, text="the second words")
+    assert (updated.version, updated.expires_at) == (2, T0 + HOUR)
+    assert mem.get(engram.id).expires_at == T0 + HOUR
+    assert mem.check() == []
