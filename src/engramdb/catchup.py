@@ -3,8 +3,9 @@
 
 A write with ``embed="later"`` is committed without its vector: durable, found
 by its words and everything but its meaning at once. ``CatchUp`` runs one
-thread per ``Memory`` that reads the store's pending set
-(``Store.pending_vectors``, oldest first), embeds a round of them in one call
+thread per ``Memory`` that claims a round of the store's pending set
+(``Store.claim_vectors``, oldest first: a store several processes write splits
+the pending set between their catch-ups), embeds the round in one call
 and writes each namespace's share in one transaction (``Store.set_vectors``)
 with what is derived from the vector: the emotion label, the novelty that
 importance reads, and the initial stability that follows from both
@@ -33,13 +34,22 @@ from engramdb.recall.indexing import embedding_text
 from engramdb.store.base import Capability, PendingVector, Store, VectorArrival
 from engramdb.validation import check_embed
 
-__all__ = ["ROUND", "CatchUp", "derived"]
+__all__ = ["LEASE_S", "POLL_S", "ROUND", "CatchUp", "derived"]
 
 #: Pending memories embedded per round (one embedding call, one transaction per
 #: namespace): small enough that ``close`` waits a fraction of a second for the
 #: round in flight, large enough that the per-round reads and writes cost little
 #: next to the embedding (BENCHMARKS.md, "Ingest").
 ROUND = 128
+
+#: How long a round's claim holds (``Store.claim_vectors``): other processes leave
+#: its memories alone until then, and take them after it if this one died. Far
+#: longer than a round takes (seconds on a CPU), so a live claimer keeps its round.
+LEASE_S = 300.0
+
+#: How long the thread waits, when every pending memory is claimed by other
+#: processes, before it looks again: ``flush`` returns once nothing is pending.
+POLL_S = 0.25
 
 T = TypeVar("T")
 
@@ -120,6 +130,7 @@ class CatchUp:
         idle: bool = False,
         *,
         round_size: int = ROUND,
+        lease_s: float = LEASE_S,
     ) -> None:
         """``idle`` (a read-only store, ``Settings.background_embedder`` False): never
         started, and ``flush`` does not wait; else started at once when the store
@@ -128,6 +139,7 @@ class CatchUp:
         self._embedder = embedder
         self._keeper = keeper
         self._round = round_size
+        self._lease = lease_s
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
         self._work = False  # a write since the thread last found nothing pending
@@ -218,10 +230,27 @@ class CatchUp:
                 self._lock.notify_all()
 
     def _step(self) -> bool:
-        """Embed one round; False when nothing was pending."""
-        pending = self._store.pending_vectors(self._round)
+        """Embed one round; False when nothing was pending. When all that is pending is
+        claimed by other processes, wait ``POLL_S`` (or a wake) and say True: a claim
+        whose process died runs out, and this thread takes its round then."""
+        pending = self._store.claim_vectors(self._round, self._lease)
         if not pending:
-            return False
+            if not self._store.pending_vectors(1):
+                return False
+            with self._lock:
+                if not self._stopping:
+                    self._lock.wait(POLL_S)
+            return True
+        try:
+            self._embed(pending)
+        except BaseException:
+            # the round failed: its memories stay pending, and unclaimed, for the next
+            self._store.release_vectors([p.engram.id for p in pending])
+            raise
+        return True
+
+    def _embed(self, pending: Sequence[PendingVector]) -> None:
+        """Embed a claimed round and write each namespace's share."""
         model = self._embedder()
         vectors = model.embed([embedding_text(p.engram.text, p.engram.speaker) for p in pending])
         keeper = self._keeper()
@@ -237,4 +266,3 @@ class CatchUp:
                 model.model_id,
             )
             self.embedded += self._store.set_vectors(namespace, arrivals)
-        return True

@@ -557,6 +557,22 @@ class Store(Expiring, ABC):
         writes the new version's vector, so the memory is no longer pending."""
         return []
 
+    def claim_vectors(self, limit: int, lease_s: float) -> list[PendingVector]:
+        """The background embedder's next round: up to ``limit`` pending memories, oldest
+        first, that no other process is embedding. A backend that several processes
+        write at once claims them for ``lease_s`` seconds, so that two never embed the
+        same memory at once and a claimer that dies leaves its round to whoever claims
+        after the lease; the claim ends when the vectors arrive. This default claims
+        nothing: it is ``pending_vectors``, for a backend whose catch-up runs in one
+        process at a time."""
+        return self.pending_vectors(limit)
+
+    def release_vectors(self, ids: Sequence[str]) -> None:
+        """End this process's claim on the pending memories ``ids`` before their vectors
+        arrive (a round that failed), so that the next claim, here or elsewhere, takes
+        them at once. This default has no claims to end."""
+        del ids
+
     def set_vectors(self, namespace: str, arrivals: Sequence[VectorArrival]) -> int:
         """Write the vectors of pending memories, with what is derived from them, in one
         transaction; returns how many were written. A memory no longer pending

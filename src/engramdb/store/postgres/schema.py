@@ -288,6 +288,13 @@ MIGRATIONS: tuple[str, ...] = (
         ttl_s     double precision NOT NULL
     );
     """,
+    # 11: the catch-up of pending vectors split between processes (docs/scaling.md,
+    # store.postgres.pending): a process's background embedder claims a round of
+    # pending memories until ``claimed_until``; others skip them while the claim
+    # holds and take them once it has run out (its claimer died mid-round)
+    """
+    ALTER TABLE vectors_pending ADD COLUMN claimed_until timestamptz;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -205,6 +205,17 @@ class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
         with self._db.read() as conn:
             return pending.oldest(conn, limit, self._ciphers(conn))
 
+    def claim_vectors(self, limit: int, lease_s: float) -> list[PendingVector]:
+        if limit <= 0:
+            return []
+        with self._db.write("claim_vectors") as conn:
+            return pending.claim(conn, limit, lease_s, self._ciphers(conn))
+
+    def release_vectors(self, ids: Sequence[str]) -> None:
+        if ids:
+            with self._db.write("release_vectors") as conn:
+                pending.release(conn, ids)
+
     def set_vectors(self, namespace: str, arrivals: Sequence[VectorArrival]) -> int:
         if not arrivals:
             return 0
