@@ -60,7 +60,16 @@ from engramdb.store.base import (
 from engramdb.store.codec import learned_aad
 from engramdb.store.identity import content_identity
 from engramdb.store.paging import Keyed, PageQuery
-from engramdb.store.postgres import changes, encryption, identities, lexical, listing, pending, rows
+from engramdb.store.postgres import (
+    changes,
+    encryption,
+    fields,
+    identities,
+    lexical,
+    listing,
+    pending,
+    rows,
+)
 from engramdb.store.postgres.consolidation import ConsolidationTables
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.expiring import ExpiryRows
@@ -521,7 +530,9 @@ class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
         limit: int | None = None,
     ) -> list[str]:
         self._orderable(where)
-        return super().matching(namespace, where, ids=ids, limit=limit)
+        with self._db.read() as conn:
+            cipher = self._cipher(conn, namespace)
+            return fields.matching(conn, cipher, namespace, where, ids, limit)
 
     def _orderable(self, where: Filter) -> None:
         """Refuse an ordering filter in an encrypted store, as the SQLite store does (its
