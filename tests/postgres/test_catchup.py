@@ -149,3 +149,30 @@ def test_two_processes_catching_up_embed_each_memory_once(postgres_url: str, sch
             )
         ).fetchone()
     assert row == (0,), "every memory has its vector"
+
+
+class _Failing:
+    """An embedder whose model fails on every call."""
+
+    model_id = "failing"
+    dims = DIMS
+
+    def embed(self, texts: object) -> object:
+        raise RuntimeError("the model failed to load")
+
+
+def test_a_failed_round_ends_its_claim_at_once(postgres_url: str, schema: str) -> None:
+    store = PostgresStore(postgres_url, schema=schema, dims=DIMS)
+    try:
+        ids = _pending(store, 3)
+        at = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+        mem = Memory(at, embedder=_Failing())  # type: ignore[arg-type]
+        try:
+            with pytest.raises(RuntimeError, match="failed to load"):
+                mem.flush()
+        finally:
+            mem.close()
+        # released, not left claimed for a lease: the next claimer takes the round now
+        assert [p.engram.id for p in store.claim_vectors(10, 300)] == ids
+    finally:
+        store.close()
