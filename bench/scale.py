@@ -8,6 +8,9 @@ Two commands, both printing their progress as they go:
     python bench/scale.py latency --sizes 1000000 --namespaces 10000  # many users
     python bench/scale.py haystack --distractors 100000              # 2000 for a quick check
     python bench/scale.py plot R1.json R2.json ... --out docs/scale.png  # from earlier runs
+    python bench/scale.py latency --sizes 10000 --store postgresql://user:pw@host/db \
+        --out bench/results/scale-pg.json
+    python bench/scale.py compare bench/results/scale.json bench/results/scale-pg.json
 
 ``latency`` writes ``n`` generated memories (``bench/scalegen.py``) with the
 hash embedder (``engramdb.testing.fakes.HashEmbedder``, for ingest speed)
@@ -27,6 +30,14 @@ first pass meets each namespace for the first time in the many-users shape,
 the latency figures are the second (warm) pass. Searches pass
 ``reinforce=False`` unless ``--reinforce``, so that every pass ranks the same
 store and the exhaustive comparison is like for like.
+
+``--store postgresql://...`` runs the same sizes and probes on PostgreSQL
+(docs/postgres.md), each size in a new schema of that database dropped
+afterwards (``bench/locomo.py``'s ``store_at``); its rows add PostgreSQL's own
+RSS (the cluster's processes, read from ``/proc`` while the measuring process
+is still connected) and give the disk size as ``pg_total_relation_size`` of
+the schema's tables. ``compare`` prints the rows of result files side by
+side, one column per file.
 
 ``haystack`` puts each LoCoMo dev conversation (``bench/locomo.py``'s data and
 protocol) in a namespace that also holds ``--distractors`` generated memories
@@ -62,10 +73,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scalegen
+import scalepg
 from engramdb import EncryptionKey, Hit, Memory, Settings
 from engramdb.embed import Embedder, make_embedder
 from engramdb.testing.fakes import HashEmbedder
 from metrics import percentile
+from scalepg import is_postgres
 
 BATCH = 1_000
 LIMIT = 10
@@ -121,16 +134,18 @@ def kept_key(work: Path) -> str:
     return path.read_text().strip()
 
 
-def settings_for(store: Path, *, encrypted: bool, ann_threshold: int | None = None) -> Settings:
+def settings_for(
+    store: str | Path, *, encrypted: bool, ann_threshold: int | None = None
+) -> Settings:
     """The store's settings; an encrypted one takes its key from ``ENGRAMDB_MASTER_KEY``,
     else from the ``master.key`` kept beside it (``kept_key``), and the candidate pool is
     ``ENGRAMDB_RECALL_POOL``'s when it is set (the default's otherwise), as a user's
     would be."""
     key = None
     if encrypted:
-        kept = store.parent / "master.key"
+        kept = Path(store).parent / "master.key"
         environ = dict(os.environ)
-        if KEY_ENV not in environ and kept.exists():
+        if KEY_ENV not in environ and not is_postgres(store) and kept.exists():
             environ[KEY_ENV] = kept.read_text().strip()
         key = EncryptionKey.from_env(environ)
     pool = Settings.from_env().recall_pool
@@ -139,7 +154,7 @@ def settings_for(store: Path, *, encrypted: bool, ann_threshold: int | None = No
 
 
 def ingest(
-    store: Path, n: int, namespaces: int, seed: int, pool_size: int, *, encrypted: bool
+    store: str | Path, n: int, namespaces: int, seed: int, pool_size: int, *, encrypted: bool
 ) -> tuple[dict[str, float], list[scalegen.Generated]]:
     """Write ``n`` memories; returns the timings and the sampled pool for probes."""
     wanted = set(scalegen.sample(n, pool_size, seed))
@@ -178,13 +193,20 @@ def batches(
         yield current, batch
 
 
-def disk_bytes(path: Path) -> int:
+def disk_bytes(store: str | Path) -> int:
+    if is_postgres(store):
+        return scalepg.disk_bytes(str(store))
+    path = Path(store)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files)
 
 
 def plan_for(
-    store: Path, n: int, namespaces: int, pool: list[scalegen.Generated], args: argparse.Namespace
+    store: str | Path,
+    n: int,
+    namespaces: int,
+    pool: list[scalegen.Generated],
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     probes = scalegen.probes(pool, args.queries, args.seed, filtered=args.filtered)
     questions = scalegen.questions(args.questions, args.seed)
@@ -255,7 +277,7 @@ def refs(hits: Sequence[Hit]) -> list[str]:
 def measure(plan_path: Path, out: Path, spawned: float) -> None:
     """The child: open the store, search, and write what it measured to ``out``."""
     plan = json.loads(plan_path.read_text())
-    store, now = Path(plan["store"]), datetime.fromisoformat(plan["now"])
+    store, now = plan["store"], datetime.fromisoformat(plan["now"])
     probes, reinforce = plan["probes"], plan["reinforce"]
     embedder = TimedEmbedder(HashEmbedder())
     start = time.perf_counter()
@@ -279,6 +301,8 @@ def measure(plan_path: Path, out: Path, spawned: float) -> None:
             top.append(hits)
         result[name] = {"search_ms": quantiles(total), "search_excl_embed_ms": quantiles(excluded)}
         say(f"  child: {name}: search p50 {result[name]['search_excl_embed_ms']['p50']:.1f} ms")
+    if is_postgres(store):  # while this process's backend is still connected
+        result["postgres_rss"] = scalepg.postgres_rss(mem)
     result["quality"] = quality(probes, top)
     result["top10"] = [refs(hits) for hits in top]
     result["rss_after_search_mb"] = peak_rss_mb()
@@ -349,10 +373,9 @@ def add_one(store: str, namespace: str, k: int) -> None:
     """The writer process: one generated memory, marked so rankings can leave it out."""
     g = next(scalegen.generate(1, seed=10_000 + k))
     item = g.item | {"metadata": g.item["metadata"] | {"ref": f"write-{k}"}}
-    encrypted = bool(os.environ.get(KEY_ENV)) or (Path(store).parent / "master.key").exists()
-    with Memory(
-        settings=settings_for(Path(store), encrypted=encrypted), embedder=HashEmbedder()
-    ) as mem:
+    kept = not is_postgres(store) and (Path(store).parent / "master.key").exists()
+    encrypted = bool(os.environ.get(KEY_ENV)) or kept
+    with Memory(settings=settings_for(store, encrypted=encrypted), embedder=HashEmbedder()) as mem:
         mem.add(**item, namespace=namespace)
 
 
@@ -379,7 +402,7 @@ def exhaustive(plan_path: Path, out: Path, spawned: float) -> None:
     del spawned
     plan = json.loads(plan_path.read_text())
     now = datetime.fromisoformat(plan["now"])
-    settings = settings_for(Path(plan["store"]), encrypted=plan["encrypted"], ann_threshold=2**62)
+    settings = settings_for(plan["store"], encrypted=plan["encrypted"], ann_threshold=2**62)
     top = []
     with Memory(settings=settings, embedder=HashEmbedder()) as mem:
         for probe in plan["probes"]:
@@ -402,15 +425,19 @@ def overlap(found: Sequence[Sequence[str]], exact: Sequence[Sequence[str]]) -> f
     return float(np.mean(shares)) if shares else 0.0
 
 
-def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_size(
+    n: int, work: Path, args: argparse.Namespace, location: str | None = None
+) -> dict[str, Any]:
+    """One size on a new SQLite store in ``work``, or on ``location`` (a PostgreSQL
+    schema's URL)."""
     namespaces = args.namespaces
-    store = work / f"store-{n}-{namespaces}"
+    store: str | Path = location or work / f"store-{n}-{namespaces}"
     shape = f"{n:,} memories in {namespaces:,} namespace{'s' if namespaces > 1 else ''}"
     say(f"{shape}: ingest with the hash embedder, add_many batches of up to {BATCH:,}")
     pool_size = 4 * (args.queries + 2 * args.filtered) + args.questions
     plan_path = work / f"plan-{n}-{namespaces}.json"
     ingested = work / f"ingest-{n}-{namespaces}.json"
-    if args.reuse and store.exists():
+    if args.reuse and isinstance(store, Path) and store.exists():
         if not (plan_path.exists() and ingested.exists()):
             raise SystemExit(f"--reuse: {work} holds a store but not its plan and ingest figures")
         say(f"{shape}: reusing the store and plan kept in {work} (ingest figures of that run)")
@@ -444,6 +471,7 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         }
     del measured["top10"], measured["nearest10"]
     row = {
+        "store": "postgresql" if is_postgres(store) else "sqlite",
         "n": n,
         "namespaces": namespaces,
         "encrypted": args.encrypted,
@@ -457,7 +485,7 @@ def run_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     warm = measured["warm"]["search_excl_embed_ms"]
     row["search_with_real_model_query_p50_ms"] = warm["p50"] + real
     print(summary(row), flush=True)
-    if not args.keep:
+    if not args.keep and isinstance(store, Path):
         shutil.rmtree(store, ignore_errors=True)
     return row
 
@@ -477,6 +505,7 @@ def summary(row: dict[str, Any]) -> str:
         f" after another process's add {row['after_write']['median_search_ms']:.1f} ms;"
         f" peak RSS {row['rss_after_search_mb']:.0f} MB"
         f" ({row['peak_rss_with_real_model_mb']:.0f} MB with the real model);"
+        f"{scalepg.rss_note(row.get('postgres_rss'))}"
         f" disk {row['disk_mb']:.1f} MiB;"
         f" near-verbatim top-10 {verbatim['found']}/{verbatim['of']};"
         f" ANN top-10 overlap {'n/a' if overlap_value is None else f'{overlap_value:.3f}'},"
@@ -527,6 +556,8 @@ def replot(args: argparse.Namespace) -> None:
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:
+    if args.store is not None and (not is_postgres(args.store) or args.reuse):
+        raise SystemExit("--store takes a postgresql:// URL (and no --reuse)")
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="engram-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.encrypted:
@@ -537,7 +568,11 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         for n in args.sizes:
             if args.namespaces > n:
                 raise SystemExit(f"--namespaces {args.namespaces} is more than --sizes {n}")
-            rows.append(run_size(n, work, args))
+            if args.store is None:
+                rows.append(run_size(n, work, args))
+                continue
+            with scalepg.store_at(args.store) as location:  # a new schema, dropped afterwards
+                rows.append(run_size(n, work, args, location))
     finally:
         if not args.keep and args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -716,8 +751,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plot":
         replot(args)
         return 0
+    if args.command == "compare":
+        print(scalepg.compare(args.results), flush=True)
+        return 0
     report = latency(args) if args.command == "latency" else haystack(args)
-    report["command"] = " ".join(["python", "bench/scale.py", *argv])
+    from locomo import redacted  # a postgresql:// URL's password stays out of the report
+
+    report["command"] = " ".join(["python", "bench/scale.py", *map(redacted, argv)])
     report.setdefault("machine", machine())
     report["elapsed_s"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -758,8 +798,15 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure again the store, plan and ingest figures kept in --work-dir by --keep",
     )
+    lat.add_argument(
+        "--store",
+        help="a postgresql:// URL: each size in a new schema of its database, dropped "
+        "afterwards (default: a SQLite store in --work-dir)",
+    )
     lat.add_argument("--plot", type=Path, help="write a PNG of latency and RSS by size")
     lat.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))
+    comp = sub.add_parser("compare", help="rows of result files side by side (e.g. two stores)")
+    comp.add_argument("results", type=Path, nargs="+", help="files written by latency --out")
     replot_ = sub.add_parser("plot", help="the plot from result files of earlier runs")
     replot_.add_argument("results", type=Path, nargs="+", help="files written by latency --out")
     replot_.add_argument("--out", type=Path, default=Path("docs/scale.png"))
