@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from engramdb.errors import DecryptionError
 from engramdb.store.codec import learned_aad, profile_aad, seal_emotion, seal_optional
-from engramdb.store.postgres import profile
+from engramdb.store.postgres import macs, profile
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.lexical import terms_for
 from engramdb.store.postgres.rows import CipherOf, fact_key
@@ -176,4 +176,5 @@ def seal_store(conn: Connection, keys: DataKeys) -> int:
             (cipher_of(ns).seal(value, learned_aad(ns, kind, key)), ns, kind, key),
         )
     profile.seal(conn, cipher_of)
+    macs.seal(conn, cipher_of)  # the clear columns of every memory's row
     return len(found)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engramdb.errors import NotFoundError
+from engramdb.errors import StoreError
 from engramdb.model import Engram
-from engramdb.store.postgres import rows
+from engramdb.store.postgres import macs, rows
 from engramdb.store.postgres.database import Connection, Database
 
 __all__ = ["ExpiryRows"]
@@ -30,14 +30,17 @@ class ExpiryRows:
 
     def set_expiry(self, namespace: str, engram_id: str, expires_at: datetime | None) -> Engram:
         with self._db.write("set_expiry") as conn:
+            cipher_of = self._ciphers(conn)
+            rowid, _ = rows.locate(conn, namespace, engram_id)
+            macs.verify(conn, cipher_of, [rowid])  # never reseal an altered row
+            conn.execute("UPDATE engrams SET expires_at = %s WHERE rowid = %s", (expires_at, rowid))
+            macs.seal(conn, cipher_of, [rowid])
             row = conn.execute(
-                f"UPDATE engrams SET expires_at = %s WHERE namespace = %s AND id = %s "
-                f"RETURNING {rows.ENGRAM_COLUMNS}",
-                (expires_at, namespace, engram_id),
+                f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams WHERE rowid = %s", (rowid,)
             ).fetchone()
             if row is None:
-                raise NotFoundError(f"no memory {engram_id!r} in namespace {namespace!r}")
-            return rows.engram(row, self._ciphers(conn))
+                raise StoreError("a memory written in this transaction was not found")
+            return rows.engram(row, cipher_of)
 
     def expired(self, namespace: str, now: datetime, limit: int | None = None) -> list[str]:
         # by ``engrams_expiry``: only the memories that expire are read

@@ -41,6 +41,7 @@ from engramdb.store.base import (
     taken_along_all,
 )
 from engramdb.store.codec import dump, open_emotion, open_optional, seal_emotion, seal_optional
+from engramdb.store.postgres import macs
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.lexical import terms_for
 from engramdb.store.postgres.sealed import open_vector, seal_vector
@@ -69,7 +70,7 @@ __all__ = [
 ENGRAM_COLUMNS = (
     "rowid, id, namespace, kind, session, speaker, text, metadata, occurred_at, "
     "recorded_at, valid_from, version, stability_days, importance, valence, arousal, "
-    "emotion, recalls, last_recalled_at, dormant, expires_at"
+    "emotion, recalls, last_recalled_at, dormant, expires_at, seq, keys, mac"
 )
 _INSERT = (
     "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, metadata, "
@@ -122,11 +123,16 @@ def read_vector(
 
 
 def engram(row: Sequence[Any], cipher_of: CipherOf) -> Engram:
-    """The memory of a row of ``ENGRAM_COLUMNS``."""
-    (_, eid, namespace, kind, session, speaker, text, metadata, occurred_at, recorded_at,
+    """The memory of a row of ``ENGRAM_COLUMNS``; ``DecryptionError`` when an encrypted
+    namespace's row does not match its MAC (``macs``)."""
+    (rowid, eid, namespace, kind, session, speaker, text, metadata, occurred_at, recorded_at,
      valid_from, version, stability, importance, valence, arousal, emotion, recalls,
-     last_recalled_at, dormant, expires_at) = row  # fmt: skip
+     last_recalled_at, dormant, expires_at, seq, keys, mac) = row  # fmt: skip
     cipher = cipher_of(namespace)
+    if cipher.encrypted:
+        covered = (rowid, eid, namespace, kind, session, seq, speaker, text, keys, metadata,
+                   occurred_at, recorded_at, valid_from, version, expires_at)  # fmt: skip
+        macs.verify_row(cipher, covered, mac)
     valence, arousal, emotion = open_emotion(cipher, eid, float(valence), float(arousal), emotion)
     return Engram(
         id=eid,
@@ -242,6 +248,7 @@ def insert(
             rowids.append(int(row[0]))
             if not cur.nextset():
                 break
+        macs.seal(conn, cipher_of, rowids)
         waiting = [
             (rowid, r.importance_given, r.emotion_given)
             for rowid, r in zip(rowids, records, strict=True)
@@ -303,6 +310,7 @@ def new_version(
     """Close the memory's current version at ``at`` and write ``change`` as its current
     one, numbered ``version``: row, history, vector and terms. A memory whose vector was
     pending is no longer: the new version's is written."""
+    macs.verify(conn, cipher_of, [rowid])  # never reseal an altered row
     conn.execute(
         "UPDATE versions SET valid_to = %s WHERE engram_rowid = %s AND valid_to IS NULL",
         (at, rowid),
@@ -341,6 +349,7 @@ def new_version(
         ),
     )
     conn.execute("DELETE FROM vectors_pending WHERE engram_rowid = %s", (rowid,))
+    macs.seal(conn, cipher_of, [rowid])
 
 
 def delete(conn: Connection, named: Sequence[int], doomed: Sequence[int]) -> None:

@@ -67,6 +67,7 @@ from engramdb.store.postgres import (
     identities,
     lexical,
     listing,
+    macs,
     pending,
     rows,
 )
@@ -127,6 +128,9 @@ class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
         try:
             self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
             self._keys.open(self._db)
+            if self._keys.encrypted and not read_only:  # rows written before their MACs
+                with self._db.write("row MACs") as conn:
+                    macs.fill_pending(conn, self._ciphers(conn))
         except BaseException:
             self._db.close()
             raise
@@ -685,12 +689,14 @@ class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
         lexical terms are not those of their text and keys, or that have no vector
         and are not pending (docs/write-path.md: a pending memory is not damage);
         in an encrypted store, sealed values that do not open
-        (``encryption.unopenable``)."""
+        (``encryption.unopenable``) and memories' rows that do not match their MAC
+        (``macs.mismatched``)."""
         problems = []
         with self._db.read() as conn:
             cipher_of = self._ciphers(conn)
             if self._keys.encrypted:
                 problems += encryption.unopenable(conn, cipher_of, self._keys.vectors_sealed)
+                problems += macs.mismatched(conn, cipher_of)
             row = conn.execute(
                 "SELECT count(*) FROM engrams e WHERE NOT EXISTS (SELECT 1 FROM versions v "
                 "WHERE v.engram_rowid = e.rowid AND v.version = e.version AND v.valid_to IS NULL)"

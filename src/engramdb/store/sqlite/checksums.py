@@ -34,7 +34,8 @@ too, under the namespace's cipher. Their few writers (``learning``, ``profile``,
 ``budgets``) write it with the row, and their reads check it
 (``verify_namespaced``) as a memory's read does.
 
-This module owns the digest, its check on read (``verify_engram``,
+This module owns the digest (its encoding is ``store.digest``'s), its check on
+read (``verify_engram``,
 ``verify_version``: ``IntegrityError`` in a plaintext store, ``DecryptionError``
 in an encrypted one, naming the memory), writing it again after a change
 (``reseal_engram``, ``reseal_version``, after checking the row as it was, so a
@@ -47,13 +48,13 @@ from __future__ import annotations
 
 import hmac
 import sqlite3
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engramdb.errors import DecryptionError, IntegrityError, StoreError
 from engramdb.security.crypto import PLAIN, Cipher
+from engramdb.store.digest import encoded as _encoded
 from engramdb.store.sqlite import dynamics
 
 if TYPE_CHECKING:
@@ -197,26 +198,6 @@ _VERSION_SQL = ", ".join(f"v.{c}" for c in VERSION_FIELDS)
 _EXAMPLES = 3  # rows named per problem; the rest are counted
 
 CipherOf = Callable[[str], Cipher]
-
-
-def _encoded(table: bytes, values: Iterable[Any]) -> bytes:
-    """The row's values with their types and lengths: no two rows encode alike."""
-    parts = [table]
-    for value in values:
-        if value is None:
-            parts.append(b"\x00")
-        elif isinstance(value, str):
-            data = value.encode("utf-8", "surrogatepass")
-            parts += (b"\x01%d:" % len(data), data)
-        elif isinstance(value, bytes):
-            parts += (b"\x02%d:" % len(value), value)
-        elif isinstance(value, int):
-            parts.append(b"\x03%d;" % value)
-        elif isinstance(value, float):
-            parts.append(b"\x04" + struct.pack("<d", value))
-        else:  # sqlite3 gives back nothing else
-            raise TypeError(f"no checksum of a {type(value).__name__}")
-    return b"".join(parts)
 
 
 def of_engram(cipher: Cipher, values: Sequence[Any]) -> bytes:
