@@ -1,8 +1,8 @@
-"""The MAC of each memory's row in an encrypted PostgreSQL store (docs/security.md,
-``store.postgres.macs``): a clear column altered in the database (its kind, its times)
-is a ``DecryptionError`` on read and a problem of ``check()``, never a silently
-altered value; a write does not launder it; the rows of a store encrypted before the
-column existed get theirs at its first open with the key.
+"""The MAC of each memory's row and each version's in an encrypted PostgreSQL store
+(docs/security.md, ``store.postgres.macs``): a clear column altered in the database
+(its kind, its times) is a ``DecryptionError`` on read and a problem of ``check()``,
+never a silently altered value; a write does not launder it; the rows of a store
+encrypted before the column existed get theirs at its first open with the key.
 """
 
 from __future__ import annotations
@@ -119,9 +119,41 @@ def test_rows_written_before_their_macs_get_them_at_the_first_open_with_the_key(
         added = mem.add("written before", namespace="a")
     # as migration 12 leaves an encrypted store that held rows
     _sql(postgres_url, schema, "UPDATE engrams SET mac = NULL")
+    _sql(postgres_url, schema, "UPDATE versions SET mac = NULL")
     with _memory(postgres_url, schema, embedder, key) as mem:
-        assert "engrams: 1 row does not authenticate" in " ".join(mem.check())
+        problems = " ".join(mem.check())
+        assert "engrams: 1 row does not authenticate" in problems
+        assert "versions: 1 row does not authenticate" in problems
     _sql(postgres_url, schema, "INSERT INTO macs_pending (id) VALUES (1)")
     with _memory(postgres_url, schema, embedder, key) as mem:
         assert mem.check() == []
         assert mem.get(added.id, namespace="a").text == "written before"
+        assert len(mem.history(added.id, namespace="a")) == 1
+
+
+def test_an_altered_version_row_is_refused_by_history_and_counted_by_check(
+    postgres_url: str, schema: str, embedder: Embedder
+) -> None:
+    key = EncryptionKey.from_text(generate_key())
+    with _memory(postgres_url, schema, embedder, key) as mem:
+        added = mem.add("Maya lives in Lisbon.", namespace="a")
+        mem.update(added.id, namespace="a", text="Maya lives in Porto.")
+        assert len(mem.history(added.id, namespace="a")) == 2
+        assert mem.check() == []
+    rowid = _rowid(postgres_url, schema, added.id)
+    _sql(
+        postgres_url,
+        schema,
+        "UPDATE versions SET valid_to = valid_to + interval '1 year' "
+        "WHERE engram_rowid = %s AND version = 1",
+        (rowid,),
+    )
+    with _memory(postgres_url, schema, embedder, key) as mem:
+        assert mem.get(added.id, namespace="a").text == "Maya lives in Porto."
+        with pytest.raises(DecryptionError, match="version 1 of memory"):
+            mem.history(added.id, namespace="a")
+        expected = f"versions: 1 row does not authenticate (row {rowid}/1)"
+        assert expected in mem.check()
+        with pytest.raises(DecryptionError):  # a new version would seal the altered one
+            mem.update(added.id, namespace="a", text="Maya lives in Faro.")
+        assert expected in mem.check()

@@ -177,4 +177,5 @@ def seal_store(conn: Connection, keys: DataKeys) -> int:
         )
     profile.seal(conn, cipher_of)
     macs.seal(conn, cipher_of)  # the clear columns of every memory's row
+    macs.seal_versions(conn, cipher_of)
     return len(found)

@@ -2,17 +2,19 @@
 
 A memory's sealed values (text, keys, metadata, speaker, emotion) authenticate
 themselves; its clear columns (``FIELDS``: identity, namespace, kind, session and
-its order, times, version, expiry) carry, in ``engrams.mac`` (migration 12), a
-keyed digest of the row as stored, under the namespace's cipher
+its order, times, version, expiry) and those of each of its versions
+(``VERSION_FIELDS``: number, times) carry, in ``engrams.mac`` and ``versions.mac``
+(migration 12), a keyed digest of the row as stored, under the namespace's cipher
 (``Cipher.checksum``: keyed BLAKE2b under a key derived from its data key), over
 the encoding the SQLite store's row checksums use (``store.digest``). Sealed
 values enter as their ciphertext, so nothing is decrypted to check a row. A
 plaintext store writes none (its column stays NULL).
 
 Every writer of a covered column writes the MAC of the row as it then is
-(``seal``), a change to an existing row after checking it as it was
-(``verify``), so a write never launders an altered row; every read of a memory
-checks it (``verify_row``, from ``rows.engram``), ``check()`` counts the rows
+(``seal``, ``seal_versions``), a change to an existing memory after checking its
+rows as they were (``verify``), so a write never launders an altered row; every
+read of a memory or its history checks them (``verify_row``, from ``rows.engram``;
+``verify_version``, from ``rows.history``), ``check()`` counts the rows
 that do not match (``mismatched``), and the rows an encrypted store held before
 the column existed get theirs at its first open with the key (``fill_pending``).
 The dynamic state beside them in the row (stability, recalls, ...), which every
@@ -30,7 +32,19 @@ from engramdb.security.crypto import Cipher
 from engramdb.store.digest import encoded
 from engramdb.store.postgres.database import Connection
 
-__all__ = ["FIELDS", "fill_pending", "mismatched", "of_engram", "seal", "verify", "verify_row"]
+__all__ = [
+    "FIELDS",
+    "VERSION_FIELDS",
+    "fill_pending",
+    "mismatched",
+    "of_engram",
+    "of_version",
+    "seal",
+    "seal_versions",
+    "verify",
+    "verify_row",
+    "verify_version",
+]
 
 #: The columns of a memory's row its MAC covers, in digest order.
 FIELDS = (
@@ -50,7 +64,23 @@ FIELDS = (
     "version",
     "expires_at",
 )
+#: The columns of a version's row its MAC covers, in digest order.
+VERSION_FIELDS = (
+    "engram_rowid",
+    "version",
+    "text",
+    "speaker",
+    "metadata",
+    "occurred_at",
+    "valid_from",
+    "valid_to",
+)
 _SQL = ", ".join(FIELDS)
+_VERSION_SQL = ", ".join(f"v.{c}" for c in VERSION_FIELDS)
+_VERSIONS = (
+    f"SELECT e.namespace, e.id, {_VERSION_SQL}, v.mac FROM versions v "
+    "JOIN engrams e ON e.rowid = v.engram_rowid"
+)
 _EXAMPLES = 3  # rows named per problem; the rest are counted
 
 CipherOf = Callable[[str], Cipher]  # ``store.postgres.rows.CipherOf``
@@ -61,30 +91,71 @@ def of_engram(cipher: Cipher, values: Sequence[Any]) -> bytes:
     return cipher.checksum(encoded(b"engrams", values))
 
 
-def _matches(stored: object, cipher: Cipher, values: Sequence[Any]) -> bool:
+def of_version(cipher: Cipher, values: Sequence[Any]) -> bytes:
+    """The MAC of a version's row, given its ``VERSION_FIELDS`` as stored."""
+    return cipher.checksum(encoded(b"versions", values))
+
+
+def _matches(
+    stored: object, cipher: Cipher, values: Sequence[Any], table: bytes = b"engrams"
+) -> bool:
     if isinstance(stored, memoryview):
         stored = bytes(stored)
     if not isinstance(stored, bytes):
         return False  # none written
-    return hmac.compare_digest(stored, of_engram(cipher, values))
+    return hmac.compare_digest(stored, cipher.checksum(encoded(table, values)))
+
+
+def _refused(what: str) -> DecryptionError:
+    return DecryptionError(
+        f"{what}: its row does not authenticate (altered in the database); run `engram check`"
+    )
 
 
 def verify_row(cipher: Cipher, values: Sequence[Any], stored: object) -> None:
     """Raise ``DecryptionError`` unless the row (its ``FIELDS``) matches its MAC; a
     plaintext namespace's row carries none and passes."""
     if cipher.encrypted and not _matches(stored, cipher, values):
-        raise DecryptionError(
-            f"memory {values[1]!r} (row {values[0]}): its row does not authenticate "
-            "(altered in the database); run `engram check`"
-        )
+        raise _refused(f"memory {values[1]!r} (row {values[0]})")
+
+
+def verify_version(cipher: Cipher, engram_id: str, values: Sequence[Any], stored: object) -> None:
+    """``verify_row`` for a version's row (its ``VERSION_FIELDS``)."""
+    if cipher.encrypted and not _matches(stored, cipher, values, b"versions"):
+        raise _refused(f"version {values[1]} of memory {engram_id!r}")
 
 
 def verify(conn: Connection, cipher_of: CipherOf, rowids: Iterable[int]) -> None:
-    """Raise unless each of the memories' rows is as written (before a change)."""
+    """Raise unless each of the memories' rows, and each of their versions' rows, is as
+    written (before a change)."""
+    rowids = list(rowids)
     for row in conn.execute(
-        f"SELECT {_SQL}, mac FROM engrams WHERE rowid = ANY(%s)", (list(rowids),)
+        f"SELECT {_SQL}, mac FROM engrams WHERE rowid = ANY(%s)", (rowids,)
     ).fetchall():
         verify_row(cipher_of(row[2]), row[:-1], row[-1])
+    for row in conn.execute(f"{_VERSIONS} WHERE v.engram_rowid = ANY(%s)", (rowids,)).fetchall():
+        verify_version(cipher_of(row[0]), row[1], row[2:-1], row[-1])
+
+
+def seal_versions(
+    conn: Connection, cipher_of: CipherOf, rowids: Iterable[int] | None = None
+) -> None:
+    """Write the MAC of each version's row of the memories (``None``: of every memory)."""
+    found = (
+        conn.execute(_VERSIONS)
+        if rowids is None
+        else conn.execute(f"{_VERSIONS} WHERE v.engram_rowid = ANY(%s)", (list(rowids),))
+    )
+    updates = []
+    for row in found.fetchall():
+        cipher = cipher_of(row[0])
+        if cipher.encrypted:
+            updates.append((of_version(cipher, row[2:-1]), row[2], row[3]))
+    if updates:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE versions SET mac = %s WHERE engram_rowid = %s AND version = %s", updates
+            )
 
 
 def seal(conn: Connection, cipher_of: CipherOf, rowids: Iterable[int] | None = None) -> None:
@@ -108,7 +179,7 @@ def seal(conn: Connection, cipher_of: CipherOf, rowids: Iterable[int] | None = N
 def mismatched(conn: Connection, cipher_of: CipherOf) -> list[str]:
     """The rows of an encrypted store's memories whose MAC is missing or does not
     match them, as one line (``check()``; empty when all match)."""
-    bad = []
+    bad: list[str] = []
     for row in conn.execute(f"SELECT {_SQL}, mac FROM engrams ORDER BY rowid"):
         try:
             cipher = cipher_of(row[2])
@@ -116,13 +187,25 @@ def mismatched(conn: Connection, cipher_of: CipherOf) -> list[str]:
                 bad.append(str(row[0]))
         except DecryptionError:  # no data key for the namespace the row names
             bad.append(str(row[0]))
+    bad_versions: list[str] = []
+    for row in conn.execute(f"{_VERSIONS} ORDER BY v.engram_rowid, v.version"):
+        try:
+            cipher = cipher_of(row[0])
+            if cipher.encrypted and not _matches(row[-1], cipher, row[2:-1], b"versions"):
+                bad_versions.append(f"{row[2]}/{row[3]}")
+        except DecryptionError:
+            bad_versions.append(f"{row[2]}/{row[3]}")
+    return _said("engrams", bad) + _said("versions", bad_versions)
+
+
+def _said(table: str, bad: list[str]) -> list[str]:
     if not bad:
         return []
     if len(bad) == 1:
-        return [f"engrams: 1 row does not authenticate (row {bad[0]})"]
+        return [f"{table}: 1 row does not authenticate (row {bad[0]})"]
     named = ", ".join(bad[:_EXAMPLES])
     more = f" and {len(bad) - _EXAMPLES} more" if len(bad) > _EXAMPLES else ""
-    return [f"engrams: {len(bad)} rows do not authenticate (rows {named}{more})"]
+    return [f"{table}: {len(bad)} rows do not authenticate (rows {named}{more})"]
 
 
 def fill_pending(conn: Connection, cipher_of: CipherOf) -> None:
@@ -131,3 +214,4 @@ def fill_pending(conn: Connection, cipher_of: CipherOf) -> None:
     with the key)."""
     if conn.execute("DELETE FROM macs_pending RETURNING id").fetchone() is not None:
         seal(conn, cipher_of)
+        seal_versions(conn, cipher_of)

@@ -293,6 +293,7 @@ def insert_version(
     if params:
         with conn.cursor() as cur:
             cur.executemany(_INSERT_VERSION, params)
+        macs.seal_versions(conn, cipher, sorted({p[0] for p in params}))
 
 
 def new_version(
@@ -554,14 +555,19 @@ def facts(conn: Connection, where: str, params: Sequence[Any], cipher: Cipher) -
 
 
 def history(conn: Connection, namespace: str, engram_id: str, cipher: Cipher) -> list[Version]:
+    """A memory's versions, oldest first; ``DecryptionError`` when an encrypted
+    namespace's version row does not match its MAC (``macs``)."""
     found = conn.execute(
-        "SELECT v.version, v.text, v.speaker, v.metadata, v.occurred_at, v.valid_from, "
-        "v.valid_to FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid "
+        "SELECT v.engram_rowid, v.version, v.text, v.speaker, v.metadata, v.occurred_at, "
+        "v.valid_from, v.valid_to, v.mac FROM versions v "
+        "JOIN engrams e ON e.rowid = v.engram_rowid "
         "WHERE e.namespace = %s AND e.id = %s ORDER BY v.version",
         (namespace, engram_id),
     )
     out = []
-    for n, text, speaker, metadata, at, start, end in found:
+    for row in found:
+        _, n, text, speaker, metadata, at, start, end, mac = row
+        macs.verify_version(cipher, engram_id, row[:-1], mac)
         aad = f"{engram_id}:{n}"
         out.append(
             Version(

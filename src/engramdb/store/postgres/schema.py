@@ -295,12 +295,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE vectors_pending ADD COLUMN claimed_until timestamptz;
     """,
-    # 12: the MAC of each memory's row in an encrypted store, over its clear columns
+    # 12: the MAC of each memory's row and each version's in an encrypted store, over
+    # their clear columns
     # (docs/security.md, store.postgres.macs; SQLite: the row checksums). An encrypted
     # store's rows written before get theirs at its first open with the key, which
     # takes the mark ``macs_pending`` leaves
     """
     ALTER TABLE engrams ADD COLUMN IF NOT EXISTS mac bytea;
+    ALTER TABLE versions ADD COLUMN IF NOT EXISTS mac bytea;
     CREATE TABLE IF NOT EXISTS macs_pending (id integer PRIMARY KEY CHECK (id = 1));
     INSERT INTO macs_pending (id) SELECT 1 WHERE EXISTS (SELECT 1 FROM crypto)
         ON CONFLICT DO NOTHING;
