@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -102,7 +102,7 @@ def pg_rss_cell(rss: dict[str, Any] | None) -> str:
     return "-" if rss is None else f"{rss['rss_sum_mb']:.0f} / {rss['private_plus_shared_mb']:.0f}"
 
 
-COMPARED = [
+COMPARED: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("ingest (memories/s, add_many)", lambda r: f"{r['ingest']['per_s']:,.0f}"),
     ("open -> first result (s)", lambda r: f"{r['open_to_first_result_s']:.2f}"),
     (
