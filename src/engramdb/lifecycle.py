@@ -5,7 +5,7 @@
 validates, asks the store to erase in one transaction, and drops what this
 process still holds of what went (recall's analysed documents, cached
 embeddings). What the store erases and how it scrubs its files is the store's
-(``Store.delete_many``); what an erasure takes along is ``store.base.taken_along_all``.
+(``Store.delete_many``); what an erasure takes along is ``store.derivation.taken_along_all``.
 It does not audit: the edges do (``security.audit``).
 """
 

@@ -135,6 +135,7 @@ def test_bad_input_is_422_and_other_access_403(served: _Served) -> None:
         ("PUT", f"{ALICE}/engrams/{engram.id}/expiry", {}, "invalid_request"),
         ("PUT", f"{ALICE}/ttl", {"ttl_s": 0}, "invalid_request"),
         ("PUT", f"{ALICE}/ttl", {"ttl_s": "1d"}, "invalid_request"),
+        ("PUT", f"{ALICE}/ttl", {"ttl_s": True}, "invalid_request"),
         ("PUT", f"{ALICE}/ttl", {"ttl_s": 1e12}, "invalid_request"),
     ]
     for method, path, body, code in refused:

@@ -9,7 +9,7 @@ models are built from ``engramdb.wire``. Used by the HTTP router and the MCP too
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 
 from engramdb.server.schemas import DeletionOut, IsoTime, _In
 from engramdb.validation import MAX_WINDOW
@@ -32,7 +32,7 @@ class ExpiryIn(_In):
 class TtlIn(_In):
     """``Memory.set_ttl``'s time to live; null (or absent) removes it."""
 
-    ttl_s: float | None = Field(
+    ttl_s: StrictFloat | None = Field(
         default=None,
         ge=1,
         le=MAX_TTL_S,

@@ -37,10 +37,9 @@ from engramdb.store.base import (
     EngramRecord,
     Link,
     VersionRecord,
-    consolidated_again,
-    taken_along_all,
 )
 from engramdb.store.codec import dump, open_emotion, open_optional, seal_emotion, seal_optional
+from engramdb.store.derivation import consolidated_again, taken_along_all
 from engramdb.store.postgres import macs
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.lexical import terms_for
@@ -357,7 +356,7 @@ def delete(conn: Connection, named: Sequence[int], doomed: Sequence[int]) -> Non
     """Delete the memories ``named`` and what a delete of them takes along (``doomed``,
     from ``with_derived``: ``named`` first); versions, facts and links go with them (ON
     DELETE CASCADE). The remaining episode sources of what went along are pending
-    again (``store.base.consolidated_again``)."""
+    again (``store.derivation.consolidated_again``)."""
     again = consolidated_again(named, doomed, lambda keys: _episodes_under(conn, keys))
     conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (list(doomed),))
     if again:

@@ -50,14 +50,12 @@ from engramdb.store.base import (
     DynamicsUpdate,
     EngramRecord,
     Held,
-    Learned,
     PendingVector,
     Repetition,
     Store,
     VectorArrival,
     VersionRecord,
 )
-from engramdb.store.codec import learned_aad
 from engramdb.store.identity import content_identity
 from engramdb.store.paging import Keyed, PageQuery
 from engramdb.store.postgres import (
@@ -74,6 +72,7 @@ from engramdb.store.postgres import (
 from engramdb.store.postgres.consolidation import ConsolidationTables
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.expiring import ExpiryRows
+from engramdb.store.postgres.learned import LearnedTable
 from engramdb.store.postgres.profile import ProfileTable
 from engramdb.store.postgres.sealed import DataKeys
 from engramdb.store.vectors import VectorIndex
@@ -90,7 +89,7 @@ _PAGE = 1_000  # memories per query of iter_engrams
 _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 
 
-class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
+class PostgresStore(ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable, Store):
     """Memories in one schema of a PostgreSQL database with pgvector."""
 
     capabilities = frozenset(
@@ -613,50 +612,6 @@ class PostgresStore(ExpiryRows, ConsolidationTables, ProfileTable, Store):
                 "max_bytes = excluded.max_bytes",
                 (namespace, max_memories, max_bytes),
             )
-
-    # -- learning (docs/learning.md) --------------------------------------------------
-
-    def learn(self, namespace: str, items: Sequence[Learned]) -> None:
-        with self._db.write("learn") as conn:
-            c = self._cipher(conn, namespace, create=True)
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO learned (namespace, kind, key, value, recorded_at) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, kind, key) DO UPDATE "
-                    "SET value = excluded.value, recorded_at = excluded.recorded_at",
-                    [
-                        (
-                            namespace,
-                            i.kind,
-                            i.key,
-                            c.seal(i.value, learned_aad(namespace, i.kind, i.key)),
-                            at,
-                        )
-                        for i in items
-                        for at in (i.recorded_at,)
-                    ],
-                )
-
-    def learned(self, namespace: str, kind: str) -> list[Learned]:
-        with self._db.read() as conn:
-            c = self._cipher(conn, namespace)
-            found = conn.execute(
-                "SELECT key, value, recorded_at FROM learned WHERE namespace = %s AND kind = %s "
-                "ORDER BY recorded_at, key",
-                (namespace, kind),
-            ).fetchall()
-            return [
-                Learned(kind, key, c.open(value, learned_aad(namespace, kind, key)), at)
-                for key, value, at in found
-            ]
-
-    def unlearn(self, namespace: str, kinds: Sequence[str]) -> int:
-        with self._db.write("unlearn") as conn:
-            gone = conn.execute(
-                "DELETE FROM learned WHERE namespace = %s AND kind = ANY(%s)",
-                (namespace, list(kinds)),
-            )
-        return max(gone.rowcount, 0)
 
     def usage(self, namespace: str) -> tuple[int, int]:
         if self._keys.encrypted:  # sizes of the opened text, not of its ciphertext

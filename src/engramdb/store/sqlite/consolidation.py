@@ -299,7 +299,7 @@ def _mark_consumed(
 
 def unconsume(conn: sqlite3.Connection, namespace: str, rowids: Sequence[int]) -> None:
     """Mark episodes pending again (a delete took along what was derived from them:
-    ``store.base.consolidated_again``), and lower ``consumed_to`` below the first."""
+    ``store.derivation.consolidated_again``), and lower ``consumed_to`` below the first."""
     if not rowids:
         return
     conn.executemany("DELETE FROM consolidated WHERE engram_rowid = ?", [(r,) for r in rowids])

@@ -29,10 +29,9 @@ from engramdb.store.base import (
     DerivedUpdate,
     EngramRecord,
     VersionRecord,
-    consolidated_again,
-    taken_along_all,
 )
 from engramdb.store.codec import dump, open_optional, seal_optional, seconds
+from engramdb.store.derivation import consolidated_again, taken_along_all
 from engramdb.store.sqlite import checksums, dynamics, fields, lexical
 from engramdb.store.vectors import quantize
 
@@ -439,7 +438,7 @@ def doomed(
     """What ``delete_many`` of ``ids`` does: the rows and ids of the ``ids`` that exist in
     the namespace, in their order, then of the derived memories a delete of them takes
     along (``with_derived``); and the rows of the episodes it marks pending again
-    (``store.base.consolidated_again``)."""
+    (``store.derivation.consolidated_again``)."""
     wanted = list(dict.fromkeys(ids))
     found = rowids_of(conn, namespace, wanted)
     named = [found[i] for i in wanted if i in found]

@@ -68,7 +68,7 @@ MIGRATIONS: tuple[str, ...] = (
     # valid_from/valid_to, record time recorded_at/invalidated_at);
     # ``provenance`` links a derived memory to each memory it came from (both
     # ends cascade; a delete in the store also removes the memories derived
-    # from what it deletes: store.base.taken_along_all); ``consolidated`` marks
+    # from what it deletes: store.derivation.taken_along_all); ``consolidated`` marks
     # each episode version consumed, so runs are incremental, idempotent and
     # resumable (a mark per episode, not a rowid high-water mark: SQLite may
     # reuse the largest rowid after a delete).
