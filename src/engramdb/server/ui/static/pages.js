@@ -402,15 +402,15 @@ export async function search({ args: [namespace], show }) {
 
 // -- A memory's page --------------------------------------------------------------------------
 
-/** What a delete of ``id`` takes along among ``facts`` (docs/consolidation.md): every fact all
- * of whose sources go, transitively. Summaries of its session go too. */
+/** What a delete of ``id`` takes along among ``facts`` (docs/security.md): every fact any one
+ * of whose sources goes, transitively. Summaries of its session go too. */
 function takenAlong(id, facts) {
   const gone = new Set([id]);
   let grew = true;
   while (grew) {
     grew = false;
     for (const f of facts) {
-      if (!gone.has(f.engram_id) && f.sources.length && f.sources.every((s) => gone.has(s))) {
+      if (!gone.has(f.engram_id) && f.sources.some((s) => gone.has(s))) {
         gone.add(f.engram_id);
         grew = true;
       }
@@ -485,11 +485,9 @@ export async function memory({ server, args: [namespace, id], show, flash, go })
         h("p", {}, h("q", {}, engram.text)),
         h("p", {}, "It goes with its whole history and index entries."),
         along.length
-          ? [h("p", {}, along.length === 1 ? "The fact learned only from it goes too:" : `The ${along.length} facts learned only from it go too:`), h("ul", { class: "doomed" }, along.map((f) => h("li", {}, f.text)))]
-          : h("p", {}, "No fact was learned only from it."),
-        produced.length > along.length
-          ? h("p", {}, `${produced.length - along.length} other facts drew on it too and stay: they have other sources.`)
-          : null,
+          ? [h("p", {}, along.length === 1 ? "The fact learned from it goes too:" : `The ${along.length} facts learned from it go too:`), h("ul", { class: "doomed" }, along.map((f) => h("li", {}, f.text))),
+             h("p", {}, "The next consolidation derives again what their other sources say.")]
+          : h("p", {}, "No fact was learned from it."),
         summaries.length
           ? [h("p", {}, `The summary of session ${engram.session} goes too (the next consolidation writes a new one from the turns that remain):`),
              h("ul", { class: "doomed" }, summaries.map((e) => h("li", {}, e.text.length > 160 ? e.text.slice(0, 160) + "…" : e.text)))]
