@@ -64,6 +64,31 @@ def seal_optional(cipher: Cipher, value: str | None, aad: str) -> str | bytes | 
     return None if value is None else cipher.seal(value, aad)
 
 
+def sealed_version(
+    cipher: Cipher, engram_id: str, version: int, text: str, speaker: str | None, metadata: str
+) -> tuple[str | bytes, str | bytes | None, str | bytes]:
+    """A version's text, speaker and metadata (JSON) as both stores keep them: each
+    sealed and bound to its memory, version and column (as they are when plaintext)."""
+    aad = f"{engram_id}:{version}"
+    return (
+        cipher.seal(text, f"versions.text:{aad}"),
+        seal_optional(cipher, speaker, f"versions.speaker:{aad}"),
+        cipher.seal(metadata, f"versions.metadata:{aad}"),
+    )
+
+
+def sealed_fact(
+    cipher: Cipher, engram_id: str, subject: str, attribute: str, value: str
+) -> tuple[str | bytes, str | bytes, str | bytes]:
+    """A fact's subject, attribute and value as both stores keep them: each sealed and
+    bound to the fact's memory and column (as they are when plaintext)."""
+    return (
+        cipher.seal(subject, f"facts.subject:{engram_id}"),
+        cipher.seal(attribute, f"facts.attribute:{engram_id}"),
+        cipher.seal(value, f"facts.value:{engram_id}"),
+    )
+
+
 def open_optional(cipher: Cipher, value: object, aad: str) -> str | None:
     return None if value is None else cipher.open(value, aad)
 

@@ -11,7 +11,14 @@ spelling); the keys are ``store.postgres.sealed``'s.
 from __future__ import annotations
 
 from engramdb.errors import DecryptionError
-from engramdb.store.codec import learned_aad, profile_aad, seal_emotion, seal_optional
+from engramdb.store.codec import (
+    learned_aad,
+    profile_aad,
+    seal_emotion,
+    seal_optional,
+    sealed_fact,
+    sealed_version,
+)
 from engramdb.store.postgres import macs, profile
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.lexical import terms_for
@@ -131,14 +138,11 @@ def seal_store(conn: Connection, keys: DataKeys) -> int:
         "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
         "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"
     ).fetchall():
-        c, aad = cipher_of(ns), f"{eid}:{version}"
         conn.execute(
             "UPDATE versions SET text = %s, speaker = %s, metadata = %s "
             "WHERE engram_rowid = %s AND version = %s",
             (
-                c.seal(text, f"versions.text:{aad}"),
-                seal_optional(c, speaker, f"versions.speaker:{aad}"),
-                c.seal(metadata, f"versions.metadata:{aad}"),
+                *sealed_version(cipher_of(ns), eid, version, text, speaker, metadata),
                 rowid,
                 version,
             ),
@@ -152,9 +156,7 @@ def seal_store(conn: Connection, keys: DataKeys) -> int:
             "UPDATE facts SET subject = %s, attribute = %s, value = %s, lookup = %s "
             "WHERE engram_rowid = %s",
             (
-                c.seal(subject, f"facts.subject:{eid}"),
-                c.seal(attribute, f"facts.attribute:{eid}"),
-                c.seal(value, f"facts.value:{eid}"),
+                *sealed_fact(c, eid, subject, attribute, value),
                 c.tag(fact_key(subject, attribute)),  # the keyed token, no longer plain
                 rowid,
             ),

@@ -38,7 +38,15 @@ from engramdb.store.base import (
     Link,
     VersionRecord,
 )
-from engramdb.store.codec import dump, open_emotion, open_optional, seal_emotion, seal_optional
+from engramdb.store.codec import (
+    dump,
+    open_emotion,
+    open_optional,
+    seal_emotion,
+    seal_optional,
+    sealed_fact,
+    sealed_version,
+)
 from engramdb.store.derivation import consolidated_again, taken_along_all
 from engramdb.store.postgres import macs
 from engramdb.store.postgres.database import Connection
@@ -276,14 +284,11 @@ def insert_version(
             eid, c = record, cipher(namespace)
         else:
             eid, c = record.id, cipher(record.namespace)
-        aad = f"{eid}:{v.version}"
         params.append(
             (
                 rowid,
                 v.version,
-                c.seal(v.text, f"versions.text:{aad}"),
-                seal_optional(c, v.speaker, f"versions.speaker:{aad}"),
-                c.seal(dump(v.metadata), f"versions.metadata:{aad}"),
+                *sealed_version(c, eid, v.version, v.text, v.speaker, dump(v.metadata)),
                 v.occurred_at,
                 v.valid_from,
                 v.valid_to,
@@ -488,9 +493,7 @@ def insert_facts(
     params = [
         (
             rowids[f.engram_id], f.namespace,
-            cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
-            cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
-            cipher.seal(f.value, f"facts.value:{f.engram_id}"), f.valid_from,
+            *sealed_fact(cipher, f.engram_id, f.subject, f.attribute, f.value), f.valid_from,
             f.valid_to, f.recorded_at, f.invalidated_at, f.status, f.superseded_by,
             cipher.tag(fact_key(f.subject, f.attribute)),
         )

@@ -29,7 +29,7 @@ from engramdb.errors import StoreError
 from engramdb.model import Engram, Fact
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import ConsolidationBatch, DerivedUpdate, Link
-from engramdb.store.codec import open_optional
+from engramdb.store.codec import open_optional, sealed_fact
 from engramdb.store.sqlite import rows
 
 __all__ = [
@@ -236,9 +236,7 @@ def _insert_facts(
             (
                 rowids[f.engram_id],
                 f.namespace,
-                cipher.seal(f.subject, f"facts.subject:{f.engram_id}"),
-                cipher.seal(f.attribute, f"facts.attribute:{f.engram_id}"),
-                cipher.seal(f.value, f"facts.value:{f.engram_id}"),
+                *sealed_fact(cipher, f.engram_id, f.subject, f.attribute, f.value),
                 to_iso(f.valid_from),
                 None if f.valid_to is None else to_iso(f.valid_to),
                 to_iso(f.recorded_at),

@@ -30,7 +30,7 @@ from engramdb.store.base import (
     EngramRecord,
     VersionRecord,
 )
-from engramdb.store.codec import dump, open_optional, seal_optional, seconds
+from engramdb.store.codec import dump, open_optional, seal_optional, sealed_version, seconds
 from engramdb.store.derivation import consolidated_again, taken_along_all
 from engramdb.store.sqlite import checksums, dynamics, fields, lexical
 from engramdb.store.vectors import quantize
@@ -324,13 +324,10 @@ def reanalyse(
 def insert_version(
     conn: sqlite3.Connection, cipher: Cipher, rowid: int, engram_id: str, v: VersionRecord
 ) -> None:
-    aad = f"{engram_id}:{v.version}"
     values = (
         rowid,
         v.version,
-        cipher.seal(v.text, f"versions.text:{aad}"),
-        seal_optional(cipher, v.speaker, f"versions.speaker:{aad}"),
-        cipher.seal(dump(v.metadata), f"versions.metadata:{aad}"),
+        *sealed_version(cipher, engram_id, v.version, v.text, v.speaker, dump(v.metadata)),
         to_iso(v.occurred_at),
         to_iso(v.valid_from),
         None if v.valid_to is None else to_iso(v.valid_to),

@@ -25,7 +25,7 @@ from engramdb.errors import DecryptionError, IntegrityError
 from engramdb.security import datakeys
 from engramdb.security.crypto import PLAIN
 from engramdb.security.datakeys import CACHED_CIPHERS, Recorded, parsed
-from engramdb.store.codec import seal_emotion, seal_optional
+from engramdb.store.codec import seal_emotion, seal_optional, sealed_fact, sealed_version
 from engramdb.store.sqlite import checksums, identities, learning, lexical, profile
 from engramdb.store.sqlite.consolidation import fact_key
 
@@ -161,14 +161,11 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
         "SELECT v.engram_rowid, v.version, e.id, e.namespace, v.text, v.speaker, v.metadata "
         "FROM versions v JOIN engrams e ON e.rowid = v.engram_rowid"
     ).fetchall():
-        c, aad = cipher(ns), f"{eid}:{version}"
         conn.execute(
             "UPDATE versions SET text = ?, speaker = ?, metadata = ? "
             "WHERE engram_rowid = ? AND version = ?",
             (
-                c.seal(text, f"versions.text:{aad}"),
-                seal_optional(c, speaker, f"versions.speaker:{aad}"),
-                c.seal(metadata, f"versions.metadata:{aad}"),
+                *sealed_version(cipher(ns), eid, version, text, speaker, metadata),
                 rowid,
                 version,
             ),
@@ -182,9 +179,7 @@ def seal_store(conn: sqlite3.Connection, keys: DataKeys) -> int:
             "UPDATE facts SET subject = ?, attribute = ?, value = ?, lookup = ? "
             "WHERE engram_rowid = ?",
             (
-                c.seal(subject, f"facts.subject:{eid}"),
-                c.seal(attribute, f"facts.attribute:{eid}"),
-                c.seal(value, f"facts.value:{eid}"),
+                *sealed_fact(c, eid, subject, attribute, value),
                 c.tag(fact_key(subject, attribute)),  # the keyed token, no longer plain
                 rowid,
             ),
