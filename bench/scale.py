@@ -437,7 +437,7 @@ def run_size(
     pool_size = 4 * (args.queries + 2 * args.filtered) + args.questions
     plan_path = work / f"plan-{n}-{namespaces}.json"
     ingested = work / f"ingest-{n}-{namespaces}.json"
-    if args.reuse and isinstance(store, Path) and store.exists():
+    if args.reuse and (location is not None or Path(store).exists()):
         if not (plan_path.exists() and ingested.exists()):
             raise SystemExit(f"--reuse: {work} holds a store but not its plan and ingest figures")
         say(f"{shape}: reusing the store and plan kept in {work} (ingest figures of that run)")
@@ -447,6 +447,8 @@ def run_size(
         if plan["store"] != str(store):  # a copy of the work dir measures the copy
             plan_path.write_text(json.dumps(plan | {"store": str(store)}))
     else:
+        if location is not None and scalepg.holds_store(location):
+            raise SystemExit("the schema the URL names holds a store already: --reuse measures it")
         ingest_stats, pool = ingest(
             store, n, namespaces, args.seed, pool_size, encrypted=args.encrypted
         )
@@ -556,8 +558,14 @@ def replot(args: argparse.Namespace) -> None:
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:
-    if args.store is not None and (not is_postgres(args.store) or args.reuse):
-        raise SystemExit("--store takes a postgresql:// URL (and no --reuse)")
+    if args.store is not None:
+        if not is_postgres(args.store):
+            raise SystemExit("--store takes a postgresql:// URL")
+        named = scalepg.names_schema(args.store)
+        if (args.keep or args.reuse) and not named:
+            raise SystemExit("--keep and --reuse with --store need a URL that names a schema")
+        if named and len(args.sizes) > 1:
+            raise SystemExit("a named schema holds one size: give one --sizes")
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="engram-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.encrypted:
@@ -571,7 +579,8 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
             if args.store is None:
                 rows.append(run_size(n, work, args))
                 continue
-            with scalepg.store_at(args.store) as location:  # a new schema, dropped afterwards
+            # a new schema, dropped afterwards; a schema the URL names is used and kept
+            with scalepg.store_at(args.store) as location:
                 rows.append(run_size(n, work, args, location))
     finally:
         if not args.keep and args.work_dir is None:
@@ -801,7 +810,8 @@ def parser() -> argparse.ArgumentParser:
     lat.add_argument(
         "--store",
         help="a postgresql:// URL: each size in a new schema of its database, dropped "
-        "afterwards (default: a SQLite store in --work-dir)",
+        "afterwards, or in the schema the URL names (?schema=: kept, for --reuse; one size) "
+        "(default: a SQLite store in --work-dir)",
     )
     lat.add_argument("--plot", type=Path, help="write a PNG of latency and RSS by size")
     lat.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))

@@ -33,6 +33,21 @@ def disk_bytes(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def names_schema(url: str) -> bool:
+    """Whether the URL names its schema (``?schema=``): such a store is kept, and
+    ``--reuse`` measures it again."""
+    return "schema" in parse_qs(urlsplit(url).query)
+
+
+def holds_store(url: str) -> bool:
+    """Whether the URL's schema already holds a store (its memories' table)."""
+    import psycopg
+
+    with psycopg.connect(url.split("?")[0]) as conn:
+        row = conn.execute("SELECT to_regclass(%s)", (f'"{schema_of(url)}".engrams',)).fetchone()
+    return row is not None and row[0] is not None
+
+
 def schema_of(url: str) -> str:
     return parse_qs(urlsplit(url).query).get("schema", ["engramdb"])[0]
 
