@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import tracemalloc
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from engramdb.embed import CachedEmbedder, Embedder, MiniLMEmbedder
 from engramdb.embed.base import Vectors
+from engramdb.embed.cache import ENTRY_OVERHEAD, MAX_BYTES
 from engramdb.errors import EmbeddingError, InvalidInputError
 
 
@@ -87,6 +90,75 @@ def test_least_recently_used_entry_is_evicted() -> None:
     assert len(cached) == 2
     cached.embed(["a", "b"])
     assert inner.texts_embedded() == ["a", "b", "c", "b"]
+
+
+class RandomEmbedder(CountingEmbedder):
+    """Vectors of the packaged model's size whose every bit depends on the text."""
+
+    def __init__(self) -> None:
+        super().__init__("random", dims=384)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        super().embed(texts)
+        return np.stack(
+            [
+                np.random.default_rng(list(text.encode())).standard_normal(
+                    self.dims, dtype=np.float32
+                )
+                for text in texts
+            ]
+        ).reshape(len(texts), self.dims)
+
+
+@pytest.mark.parametrize("max_bytes", [100_000, 1_000_000, 3_000_000])
+def test_filling_past_the_bound_keeps_the_cache_within_its_bytes(max_bytes: int) -> None:
+    inner = RandomEmbedder()
+    cached = CachedEmbedder(inner, max_bytes=max_bytes)
+    assert cached.capacity == max_bytes // (384 * 4 + ENTRY_OVERHEAD)
+    texts = [f"text {i}" for i in range(3 * cached.capacity)]
+    inner.embed(texts[:1])  # the stand-in's own first-use allocations, outside the count
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for start in range(0, len(texts), 16):
+            cached.embed(texts[start : start + 16])
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(cached) == cached.capacity
+    assert held - before <= max_bytes  # measured, not the cache's own estimate
+    assert cached.nbytes <= max_bytes
+    # the newest entries are the ones kept, and each is still the vector the model gave
+    kept = texts[-cached.capacity :]
+    asked = len(inner.texts_embedded())
+    again = cached.embed(kept)
+    assert len(inner.texts_embedded()) == asked
+    assert again.tobytes() == inner.embed(kept).tobytes()
+    assert cached.embed(texts[:1]).tobytes() == inner.embed(texts[:1]).tobytes()  # evicted
+
+
+def test_default_bound_is_bytes_for_the_packaged_model_size() -> None:
+    cached = CachedEmbedder(RandomEmbedder())
+    assert cached.max_bytes == MAX_BYTES == 16 * 1024 * 1024
+    assert cached.capacity == MAX_BYTES // (384 * 4 + ENTRY_OVERHEAD)
+    assert cached.nbytes == 0  # nothing is allocated before the first vector
+
+
+def test_clear_frees_the_rows() -> None:
+    cached = CachedEmbedder(RandomEmbedder())
+    cached.embed(["a", "b"])
+    assert cached.nbytes > 0
+    cached.clear()
+    assert (len(cached), cached.nbytes) == (0, 0)
+    assert cached.embed(["b"]).tobytes() == RandomEmbedder().embed(["b"]).tobytes()
+
+
+def test_max_bytes_must_hold_one_vector() -> None:
+    with pytest.raises(InvalidInputError, match="max_bytes"):
+        CachedEmbedder(RandomEmbedder(), max_bytes=384 * 4)
+    assert CachedEmbedder(RandomEmbedder(), max_bytes=384 * 4 + ENTRY_OVERHEAD).capacity == 1
 
 
 def test_returned_arrays_do_not_alias_the_cache() -> None:
@@ -175,4 +247,6 @@ def test_real_model_second_call_is_all_hits(minilm: MiniLMEmbedder) -> None:
     first = cached.embed(texts)
     again = cached.embed(texts[::-1])
     assert (cached.hits, cached.misses) == (2, 2)
-    np.testing.assert_array_equal(again, first[::-1])
+    # a hit is the very float32 the model gave, bit for bit
+    assert again.dtype == np.float32
+    assert again.tobytes() == first[::-1].tobytes() == minilm.embed(texts[::-1]).tobytes()
