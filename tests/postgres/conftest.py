@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
+
+if TYPE_CHECKING:
+    from engramdb.store.postgres import PostgresStore
 
 URL = os.environ.get("ENGRAMDB_TEST_POSTGRES", "")
 REQUIRED = os.environ.get("ENGRAMDB_REQUIRE_POSTGRES") == "1"
@@ -67,6 +71,48 @@ def postgres_url() -> str:
             "the database of ENGRAMDB_TEST_POSTGRES has no pgvector (CREATE EXTENSION vector)"
         )
     return URL
+
+
+def located(url: str, schema: str) -> str:
+    """The location of a store kept in ``schema`` of the database at ``url`` (docs/postgres.md)."""
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+@pytest.fixture
+def schemas(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """``schemas()``: the name of a new schema for a store, after the test's module; every
+    schema named is dropped after the test."""
+    prefix = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    made: list[str] = []
+
+    def new() -> str:
+        made.append(f"{prefix}_{uuid.uuid4().hex[:12]}")
+        return made[-1]
+
+    yield new
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def schema(schemas: Callable[[], str]) -> str:
+    """A schema of the test's own, dropped after it."""
+    return schemas()
+
+
+@pytest.fixture
+def store(postgres_url: str, schema: str) -> Iterator[PostgresStore]:
+    """A plaintext store in the test's own schema, with the conformance checks' vectors."""
+    from engramdb.store.postgres import PostgresStore
+    from engramdb.testing.conformance import DIMS
+
+    opened = PostgresStore(postgres_url, schema=schema, dims=DIMS)
+    yield opened
+    opened.close()
 
 
 #: The relation files of a schema after ``VACUUM FULL`` and ``CHECKPOINT``.

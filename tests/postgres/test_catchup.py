@@ -11,8 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 
 import psycopg
@@ -24,13 +22,7 @@ from engramdb.store.base import NO_VECTOR
 from engramdb.store.postgres import PostgresStore
 from engramdb.testing.conformance import DIMS, make_record
 
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"catchup_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+from .conftest import located
 
 
 def _pending(store: PostgresStore, count: int) -> list[str]:
@@ -89,7 +81,7 @@ def test_a_killed_claimers_round_is_taken_after_its_lease(postgres_url: str, sch
 def test_two_processes_catching_up_embed_each_memory_once(postgres_url: str, schema: str) -> None:
     # two real processes, each a Memory with the packaged model behind an embedder that
     # records what it embeds, open the store with the same pending set at once
-    at = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+    at = located(postgres_url, schema)
     count = 300
     with Memory(settings=Settings(path=at, background_embedder=False)) as mem:
         mem.add_many(
@@ -165,7 +157,7 @@ def test_a_failed_round_ends_its_claim_at_once(postgres_url: str, schema: str) -
     store = PostgresStore(postgres_url, schema=schema, dims=DIMS)
     try:
         ids = _pending(store, 3)
-        at = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+        at = located(postgres_url, schema)
         mem = Memory(at, embedder=_Failing())  # type: ignore[arg-type]
         try:
             with pytest.raises(RuntimeError, match="failed to load"):

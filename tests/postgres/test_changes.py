@@ -4,31 +4,12 @@ transaction has, and every committed write still moves it."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import psycopg
-import pytest
 from psycopg import sql
 
 from engramdb.store.postgres import PostgresStore
 from engramdb.store.postgres.changes import changes_of
-from engramdb.testing.conformance import DIMS, make_record
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"changes_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def store(postgres_url: str, schema: str) -> Iterator[PostgresStore]:
-    opened = PostgresStore(postgres_url, schema=schema, dims=DIMS)
-    yield opened
-    opened.close()
+from engramdb.testing.conformance import make_record
 
 
 def _taken(url: str, schema: str) -> int:

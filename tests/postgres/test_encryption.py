@@ -8,8 +8,7 @@ rotation re-wraps the data keys; erasure destroys a namespace's key.
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from engramdb.security.crypto import generate_key
 from engramdb.store.postgres import PostgresStore
 from engramdb.testing.conformance import make_record
 
+from .conftest import located
+
 Scan = Callable[[str], list[Path]]  # the fixtures of conftest.py
 Dump = Callable[[str], bytes]
 
@@ -42,29 +43,11 @@ def _key() -> EncryptionKey:
     return EncryptionKey.from_text(generate_key())
 
 
-@pytest.fixture
-def schemas(postgres_url: str) -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def new() -> str:
-        made.append(f"sealed_{uuid.uuid4().hex[:12]}")
-        return made[-1]
-
-    yield new
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        for name in made:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-def _location(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
-
-
 def _memory(
     url: str, schema: str, embedder: Embedder, key: EncryptionKey | None, **kw: Any
 ) -> Memory:
     settings = Settings(encryption=key, consolidation_batch=4, **kw)
-    return Memory(_location(url, schema), embedder=embedder, settings=settings)
+    return Memory(located(url, schema), embedder=embedder, settings=settings)
 
 
 def _turns() -> list[dict[str, Any]]:
@@ -319,7 +302,7 @@ def test_engram_keys_encrypt_store_seals_a_postgresql_store_and_names_vacuum_ful
     dump: Dump,
 ) -> None:
     schema = schemas()
-    location = _location(postgres_url, schema)
+    location = located(postgres_url, schema)
 
     def memory(self: State) -> Memory:
         return Memory(settings=self.settings, embedder=embedder)

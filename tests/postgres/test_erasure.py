@@ -7,20 +7,17 @@ of this check's scope (docs/security.md says for how long they keep data)."""
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-
-import psycopg
-import pytest
-from psycopg import sql
 
 from engramdb import Memory, Settings
 from engramdb.clock import FixedClock
 from engramdb.security import where_found
 from engramdb.testing.fakes import HashEmbedder
+
+from .conftest import located
 
 Scan = Callable[[str], list[Path]]  # the fixtures of conftest.py
 Dump = Callable[[str], bytes]
@@ -53,16 +50,8 @@ def _turns(session: str, canary: str) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"erasure_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 def _memory(url: str, schema: str) -> Memory:
-    location = f"{url}{'&' if '?' in url else '?'}schema={schema}"
+    location = located(url, schema)
     return Memory(location, embedder=HashEmbedder(), settings=Settings(consolidation_batch=4))
 
 
@@ -223,7 +212,7 @@ def test_purge_of_expired_memories_leaves_no_canary_in_any_relation_file_or_dump
     # The canaries are in memories that expire (docs/expiry.md); a purge after they did
     # erases them as delete_where does, and what never expires stays.
     clock = FixedClock(T0 + timedelta(days=1))
-    location = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+    location = located(postgres_url, schema)
     settings = Settings(consolidation_batch=4)
     with Memory(location, embedder=HashEmbedder(), settings=settings, clock=clock) as mem:
         mem.set_ttl(timedelta(hours=1), namespace="u")

@@ -6,19 +6,13 @@ in code-point order), and say where Python still checks.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-
-import psycopg
-import pytest
-from psycopg import sql
 
 from engramdb.filters import Filter, parse
 from engramdb.store.paging import PageQuery
 from engramdb.store.postgres import PostgresStore
 from engramdb.store.postgres.fields import clause
-from engramdb.testing.conformance import DIMS, T0, make_record
+from engramdb.testing.conformance import T0, make_record
 
 METADATA = [
     {"n": 1},
@@ -75,16 +69,6 @@ FILTERS: list[tuple[dict[str, object], bool]] = [
     ({"session": {"$nin": ["s1"]}}, True),
     ({"speaker": {"$lt": "Bo"}, "metadata.n": {"$gte": 1}}, False),
 ]
-
-
-@pytest.fixture
-def store(postgres_url: str) -> Iterator[PostgresStore]:
-    schema = f"fields_{uuid.uuid4().hex[:12]}"
-    opened = PostgresStore(postgres_url, schema=schema, dims=DIMS)
-    yield opened
-    opened.close()
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def test_filters_in_sql_keep_what_the_reference_keeps(store: PostgresStore) -> None:

@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import psycopg
@@ -21,25 +19,15 @@ from engramdb.errors import InvalidInputError, NotFoundError, SchemaError, Store
 from engramdb.store import open_store
 from engramdb.store.postgres import PostgresStore
 
+from .conftest import located
+
 T0 = datetime(2024, 3, 23, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"memory_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-def _at(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
 
 
 def test_memory_opens_a_postgresql_url_and_recalls(
     postgres_url: str, schema: str, embedder: Embedder
 ) -> None:
-    with Memory(_at(postgres_url, schema), embedder=embedder) as mem:
+    with Memory(located(postgres_url, schema), embedder=embedder) as mem:
         dog = mem.add(
             "I adopted a rescue dog called Pastel.", namespace="u", speaker="Maya",
             session="s1", occurred_at=T0,
@@ -77,14 +65,14 @@ def test_a_read_only_open_creates_nothing_and_refuses_writes(
     postgres_url: str, schema: str
 ) -> None:
     with pytest.raises(NotFoundError):
-        open_store(_at(postgres_url, schema), read_only=True)
+        open_store(located(postgres_url, schema), read_only=True)
     with psycopg.connect(postgres_url) as conn:
         made = conn.execute(
             "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)
         ).fetchone()
     assert made == (0,)
-    open_store(_at(postgres_url, schema)).close()  # now there is one
-    store = open_store(_at(postgres_url, schema), read_only=True)
+    open_store(located(postgres_url, schema)).close()  # now there is one
+    store = open_store(located(postgres_url, schema), read_only=True)
     try:
         assert store.namespaces() == []
         with pytest.raises(StoreError, match="the store is read-only"):
@@ -116,7 +104,7 @@ def test_a_process_killed_before_the_vectors_leaves_them_pending(
     # docs/write-path.md: the store's pending set is the queue. A real process writes
     # without vectors and is killed (SIGKILL) before embedding any; the next process to
     # open the store for writing finds them pending and embeds them.
-    at = _at(postgres_url, schema)
+    at = located(postgres_url, schema)
     code = textwrap.dedent(f"""
         import os, signal
         from engramdb import Memory, Settings

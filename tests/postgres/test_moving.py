@@ -8,14 +8,11 @@ each opening with the master key the environment gives.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from typer.testing import CliRunner
 
 from engramdb import EncryptionKey, Memory, Settings
@@ -24,15 +21,14 @@ from engramdb.cli.state import State
 from engramdb.embed import Embedder
 from engramdb.security.crypto import generate_key
 
+from .conftest import located
+
 T0 = datetime(2024, 3, 23, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def location(postgres_url: str) -> Iterator[str]:
-    name = f"moving_{uuid.uuid4().hex[:12]}"
-    yield f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={name}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+def location(postgres_url: str, schema: str) -> str:
+    return located(postgres_url, schema)
 
 
 @pytest.fixture

@@ -11,30 +11,13 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
-import pytest
 from psycopg import sql
 
 from engramdb.store.postgres import PostgresStore
 from engramdb.store.postgres.schema import SCHEMA_VERSION
-from engramdb.testing.conformance import DIMS, make_record
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"processes_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def store(postgres_url: str, schema: str) -> Iterator[PostgresStore]:
-    opened = PostgresStore(postgres_url, schema=schema, dims=DIMS)
-    yield opened
-    opened.close()
+from engramdb.testing.conformance import make_record
 
 
 def _python(code: str, url: str, schema: str) -> subprocess.Popen[str]:

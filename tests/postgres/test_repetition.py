@@ -4,34 +4,25 @@ SQLite is tested on both stores by tests/test_repetition.py."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import psycopg
-import pytest
 from psycopg import sql
 
 from engramdb import Memory
 from engramdb.testing.fakes import HashEmbedder
+
+from .conftest import located
 
 T0 = datetime(2024, 3, 23, 18, 0, tzinfo=timezone.utc)
 SAID = {"speaker": "Maya", "session": "s1", "occurred_at": T0}
 TEXT = "I adopted a rescue dog called Pastel."
 
 
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"repetition_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 def test_a_namespace_from_before_identities_finds_what_it_held(
     postgres_url: str, schema: str
 ) -> None:
-    location = f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
+    location = located(postgres_url, schema)
     with Memory(location, embedder=HashEmbedder()) as m:
         first = m.add(TEXT, namespace="u", **SAID)
     # as the identities migration leaves a namespace written before it: no digest,

@@ -3,8 +3,6 @@ in order, refused when newer than this engramdb (docs/postgres.md)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -14,14 +12,6 @@ from psycopg import sql
 from engramdb.errors import SchemaError
 from engramdb.store.postgres import PostgresStore
 from engramdb.store.postgres.schema import SCHEMA_VERSION
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"schema_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def _versions(url: str, schema: str) -> list[int]:

@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 from typer.testing import CliRunner, Result
 
 from engramdb import Memory, Settings
@@ -28,14 +25,13 @@ from engramdb.cli.state import State
 from engramdb.embed import Embedder
 from engramdb.testing.serve import ENGRAM, ServeProcess
 
+from .conftest import located
+
 
 @pytest.fixture
-def location(postgres_url: str) -> Iterator[str]:
+def location(postgres_url: str, schema: str) -> str:
     """A PostgreSQL store location (a schema of its own), dropped afterwards."""
-    name = f"surfaces_{uuid.uuid4().hex[:12]}"
-    yield f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={name}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    return located(postgres_url, schema)
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@ namespace, filtered to one (docs/postgres.md, "Exact, then HNSW")."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
-import psycopg
 import pytest
-from psycopg import sql
 
 from engramdb.store.postgres import PostgresStore
 from engramdb.store.postgres.rows import vector_of
@@ -17,18 +14,15 @@ from engramdb.testing.conformance import DIMS, make_record
 
 
 @pytest.fixture
-def store(postgres_url: str, graph_only_url: str) -> Iterator[PostgresStore]:
+def store(graph_only_url: str, schema: str) -> Iterator[PostgresStore]:
     """A store whose connection takes the HNSW index whenever a query can use it.
 
     At these sizes PostgreSQL's planner would read the namespace and sort it
     (cheaper than the graph, and exact); with sorting priced out, an ordered
     index scan is the plan left to the queries shaped for it."""
-    schema = f"vectors_{uuid.uuid4().hex[:12]}"
     opened = PostgresStore(graph_only_url, schema=schema, ann_threshold=50)
     yield opened
     opened.close()
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _unit(rng: np.random.Generator, n: int, centre: np.ndarray, spread: float) -> np.ndarray:
