@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,13 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
+from canaries import CANARIES, new_key, turns
 from engramdb import DecryptionError, EncryptionKey, InvalidInputError, Memory, Settings
 from engramdb.cli import app
 from engramdb.cli.state import State
 from engramdb.embed import Embedder
 from engramdb.errors import StoreError
 from engramdb.security import where_found
-from engramdb.security.crypto import generate_key
 from engramdb.store.postgres import PostgresStore
 from engramdb.testing.conformance import make_record
 
@@ -32,15 +31,6 @@ from .conftest import located
 
 Scan = Callable[[str], list[Path]]  # the fixtures of conftest.py
 Dump = Callable[[str], bytes]
-
-T0 = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
-# Unique markers in every place a memory's content goes: text, speaker, metadata, a
-# later version, what consolidation derives, the pinned profile, an idempotency key.
-CANARIES = ("Zorbaxqy", "Quillfenwick", "Plumtrazzle", "Vexmortain", "Snorkelbrand")
-
-
-def _key() -> EncryptionKey:
-    return EncryptionKey.from_text(generate_key())
 
 
 def _memory(
@@ -50,28 +40,8 @@ def _memory(
     return Memory(located(url, schema), embedder=embedder, settings=settings)
 
 
-def _turns() -> list[dict[str, Any]]:
-    said = [
-        ("Maya Zorbaxqy", "I moved to Quillfenwick last month and I love it."),
-        ("Tom", "Nice! What do you do there?"),
-        ("Maya Zorbaxqy", "I work at Plumtrazzle Labs as a nurse."),
-        ("Tom", "Sounds like a good life."),
-        ("Maya Zorbaxqy", "We adopted a dog named Vexmortain."),
-    ]
-    return [
-        {
-            "text": text,
-            "speaker": speaker,
-            "session": "s1",
-            "occurred_at": T0 + timedelta(minutes=i),
-            "metadata": {"note": "Snorkelbrand"},
-        }
-        for i, (speaker, text) in enumerate(said)
-    ]
-
-
 def _fill(mem: Memory) -> None:
-    added = mem.add_many(_turns(), namespace="private")
+    added = mem.add_many(turns(), namespace="private")
     mem.update(added[1].id, namespace="private", text="What do you do in Quillfenwick?")
     mem.add("Vexmortain again", namespace="private", idempotency_key="Plumtrazzle-key")
     mem.consolidate(namespace="private")
@@ -98,7 +68,7 @@ def test_an_encrypted_store_leaves_no_canary_in_relation_files_or_dump(
         _fill(mem)  # the control: the scans below can fail
     assert where_found(relation_files(plain), CANARIES)
     assert _canaries_in(dump(plain)) == list(CANARIES)
-    with _memory(postgres_url, sealed, embedder, _key()) as mem:
+    with _memory(postgres_url, sealed, embedder, new_key()) as mem:
         assert mem.encrypted
         _fill(mem)
         assert mem.check() == []
@@ -113,7 +83,7 @@ def test_pgvector_is_never_given_a_vector_of_an_encrypted_store(
     postgres_url: str, schemas: Callable[[], str], embedder: Embedder
 ) -> None:
     schema = schemas()
-    with _memory(postgres_url, schema, embedder, _key(), ann_threshold=3) as mem:
+    with _memory(postgres_url, schema, embedder, new_key(), ann_threshold=3) as mem:
         _fill(mem)
         # above ann_threshold: the in-process graph of the opened vectors answers
         hits = mem.search("Where does Maya work?", namespace="private", reinforce=False)
@@ -131,7 +101,7 @@ def test_pgvector_is_never_given_a_vector_of_an_encrypted_store(
 def test_everything_reads_back_with_the_key_and_ranks_as_plaintext(
     postgres_url: str, schemas: Callable[[], str], embedder: Embedder
 ) -> None:
-    key, rankings = _key(), []
+    key, rankings = new_key(), []
     for k in (None, key):
         with _memory(postgres_url, schemas(), embedder, k) as mem:
             _fill(mem)
@@ -170,17 +140,17 @@ def test_everything_reads_back_with_the_key_and_ranks_as_plaintext(
 def test_no_key_a_wrong_key_or_a_key_on_a_plaintext_store_is_refused(
     postgres_url: str, schemas: Callable[[], str], embedder: Embedder
 ) -> None:
-    sealed, plain, key = schemas(), schemas(), _key()
+    sealed, plain, key = schemas(), schemas(), new_key()
     with _memory(postgres_url, sealed, embedder, key) as mem:
         mem.add("a secret", namespace="a")
     with pytest.raises(DecryptionError, match="encrypted"):
         _memory(postgres_url, sealed, embedder, None)
     with pytest.raises(DecryptionError, match="wrong master key"):
-        _memory(postgres_url, sealed, embedder, _key())
+        _memory(postgres_url, sealed, embedder, new_key())
     with _memory(postgres_url, plain, embedder, None) as mem:
         mem.add("plain text", namespace="a")
     with pytest.raises(StoreError, match="not encrypted") as refused:
-        _memory(postgres_url, plain, embedder, _key())
+        _memory(postgres_url, plain, embedder, new_key())
     assert "encrypt-store" in str(refused.value)
     assert postgres_url not in str(refused.value)  # the URL may hold a password
 
@@ -188,7 +158,7 @@ def test_no_key_a_wrong_key_or_a_key_on_a_plaintext_store_is_refused(
 def test_an_ordering_filter_is_refused_as_on_sqlite(
     postgres_url: str, schemas: Callable[[], str], embedder: Embedder
 ) -> None:
-    with _memory(postgres_url, schemas(), embedder, _key()) as mem:
+    with _memory(postgres_url, schemas(), embedder, new_key()) as mem:
         mem.add("n is three", namespace="a", metadata={"n": 3})
         with pytest.raises(InvalidInputError, match="encrypted"):
             mem.search("three", namespace="a", where={"metadata.n": {"$gt": 1}})
@@ -198,7 +168,7 @@ def test_an_ordering_filter_is_refused_as_on_sqlite(
 def test_altered_ciphertext_raises_and_check_counts_it(
     postgres_url: str, schemas: Callable[[], str], embedder: Embedder
 ) -> None:
-    schema, key = schemas(), _key()
+    schema, key = schemas(), new_key()
     with _memory(postgres_url, schema, embedder, key) as mem:
         kept = mem.add("kept", namespace="a")
         hit = mem.add("altered", namespace="a")
@@ -225,7 +195,7 @@ def test_a_plaintext_store_is_encrypted_in_place_and_rotated(
     relation_files: Scan,
     dump: Dump,
 ) -> None:
-    schema, key, new = schemas(), _key(), _key()
+    schema, key, new = schemas(), new_key(), new_key()
     with _memory(postgres_url, schema, embedder, None) as mem:
         _fill(mem)
         before = [
@@ -236,7 +206,7 @@ def test_a_plaintext_store_is_encrypted_in_place_and_rotated(
         assert mem.encrypt(key) == mem.stats(namespace="private").engrams + 1
         assert mem.encrypted
         with pytest.raises(StoreError, match="already encrypted"):
-            mem.encrypt(_key())
+            mem.encrypt(new_key())
     assert _canaries_in(dump(schema)) == []
     assert where_found(relation_files(schema), CANARIES) == []  # after VACUUM FULL
     with _memory(postgres_url, schema, embedder, key) as mem:
@@ -258,7 +228,7 @@ def test_forgetting_a_namespace_destroys_its_data_key(
     postgres_url: str, schemas: Callable[[], str]
 ) -> None:
     schema = schemas()
-    store = PostgresStore(postgres_url, schema=schema, encryption=_key())
+    store = PostgresStore(postgres_url, schema=schema, encryption=new_key())
     try:
         store.insert([make_record("gone", "a secret"), make_record("kept", "another")])
         with psycopg.connect(postgres_url, autocommit=True) as conn:
@@ -280,7 +250,7 @@ def test_vectors_can_stay_plain_for_pgvector_when_asked(
 ) -> None:
     schema = schemas()
     settings: dict[str, Any] = {"encrypt_vectors": False}
-    with _memory(postgres_url, schema, embedder, _key(), **settings) as mem:
+    with _memory(postgres_url, schema, embedder, new_key(), **settings) as mem:
         _fill(mem)
         assert (
             "Plumtrazzle" in mem.search("Where does Maya work?", namespace="private")[0].engram.text
@@ -331,7 +301,7 @@ def test_two_writers_of_a_new_namespace_share_one_data_key(
 ) -> None:
     # the first holds its new key uncommitted; the second's insert waits on it, then
     # takes that key instead of failing on the namespace's row (READ COMMITTED)
-    schema, key = schemas(), _key()
+    schema, key = schemas(), new_key()
     first = PostgresStore(postgres_url, schema=schema, encryption=key)
     second = PostgresStore(postgres_url, schema=schema, encryption=key)
     record = make_record("new", "written by the second writer")
@@ -363,7 +333,7 @@ def test_forgetting_an_encrypted_namespace_leaves_no_id_row_or_key_in_the_files(
     # no text is ever in the files of an encrypted store: the ids (in clear) show
     # whether anything of the namespace is left (docs/security.md, "Erasure")
     schema = schemas()
-    with _memory(postgres_url, schema, embedder, _key()) as mem:
+    with _memory(postgres_url, schema, embedder, new_key()) as mem:
         _fill(mem)
         ids = [str(e["id"]) for e in mem.export(namespace="private") if "id" in e]
         assert len(ids) > 5
@@ -381,7 +351,7 @@ def test_threads_search_an_encrypted_namespace_side_by_side(
     postgres_url: str, schemas: Callable[[], str]
 ) -> None:
     # a server's threads share the in-process index of each namespace
-    store = PostgresStore(postgres_url, schema=schemas(), encryption=_key(), ann_threshold=5)
+    store = PostgresStore(postgres_url, schema=schemas(), encryption=new_key(), ann_threshold=5)
     try:
         records = [make_record(f"ns{i % 3}", f"note number {i}") for i in range(30)]
         store.insert(records)

@@ -6,12 +6,12 @@ import concurrent.futures
 import hashlib
 import multiprocessing
 import sqlite3
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from canaries import CANARIES, new_key, turns
 from engramdb import (
     DecryptionError,
     EncryptionKey,
@@ -24,43 +24,14 @@ from engramdb.embed import Embedder
 from engramdb.security import store_files, where_found
 from engramdb.security.crypto import generate_key
 
-T0 = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
-# Unique markers in every place a memory's content goes: text, speaker, metadata,
-# a later version's text, what consolidation derives (facts, summaries).
-CANARIES = ("Zorbaxqy", "Quillfenwick", "Plumtrazzle", "Vexmortain", "Snorkelbrand")
-
-
-def _key() -> EncryptionKey:
-    return EncryptionKey.from_text(generate_key())
-
 
 def _memory(path: Path, embedder: Embedder, key: EncryptionKey | None, **kw: Any) -> Memory:
     settings = Settings(encryption=key, consolidation_batch=4, **kw)
     return Memory(str(path), embedder=embedder, settings=settings)
 
 
-def _turns() -> list[dict[str, Any]]:
-    said = [
-        ("Maya Zorbaxqy", "I moved to Quillfenwick last month and I love it."),
-        ("Tom", "Nice! What do you do there?"),
-        ("Maya Zorbaxqy", "I work at Plumtrazzle Labs as a nurse."),
-        ("Tom", "Sounds like a good life."),
-        ("Maya Zorbaxqy", "We adopted a dog named Vexmortain."),
-    ]
-    return [
-        {
-            "text": text,
-            "speaker": speaker,
-            "session": "s1",
-            "occurred_at": T0 + timedelta(minutes=i),
-            "metadata": {"note": "Snorkelbrand"},
-        }
-        for i, (speaker, text) in enumerate(said)
-    ]
-
-
 def _fill(mem: Memory) -> str:
-    added = mem.add_many(_turns(), namespace="private")
+    added = mem.add_many(turns(), namespace="private")
     mem.update(added[1].id, namespace="private", text="What do you do in Quillfenwick?")
     mem.consolidate(namespace="private")
     mem.search("Where does Maya work?", namespace="private")  # reinforcement writes
@@ -80,7 +51,7 @@ def _digest(files: list[Path]) -> dict[str, str]:
 
 @pytest.fixture
 def key() -> EncryptionKey:
-    return _key()
+    return new_key()
 
 
 @pytest.fixture
@@ -158,7 +129,7 @@ def test_search_ranks_the_same_as_plaintext(
     rankings = []
     for where, k in (("plain", None), ("sealed", key)):
         with _memory(tmp_path / where, embedder, k) as mem:
-            mem.add_many(_turns(), namespace="private")
+            mem.add_many(turns(), namespace="private")
             rankings.append(
                 [
                     [h.engram.text for h in mem.search(q, namespace="private", reinforce=False)]
@@ -175,7 +146,7 @@ def test_no_key_or_a_wrong_key_is_refused_and_changes_nothing(
     with pytest.raises(DecryptionError, match="encrypted"):
         _memory(sealed, embedder, None)
     with pytest.raises(DecryptionError, match="wrong master key"):
-        _memory(sealed, embedder, _key())
+        _memory(sealed, embedder, new_key())
     with pytest.raises(DecryptionError, match="passphrase"):
         _memory(sealed, embedder, EncryptionKey.from_passphrase("correct horse battery"))
     assert _digest(store_files(sealed)) == before
@@ -189,7 +160,7 @@ def test_a_plaintext_store_refuses_a_key_and_points_to_encrypt_in_place(
     with _memory(tmp_path / "plain", embedder, None) as mem:
         mem.add("plain text", namespace="a")
     with pytest.raises(StoreError, match="not encrypted") as refused:
-        _memory(tmp_path / "plain", embedder, _key())
+        _memory(tmp_path / "plain", embedder, new_key())
     assert "encrypt-store" in str(refused.value)
     assert "export" not in str(refused.value)  # the old advice: export, then import
 
@@ -226,7 +197,7 @@ def test_altered_ciphertext_raises_and_leaves_the_rest_intact(
 ) -> None:
     store = tmp_path / "store"
     with _memory(store, embedder, key) as mem:
-        ids = [e.id for e in mem.add_many(_turns(), namespace="private")]
+        ids = [e.id for e in mem.add_many(turns(), namespace="private")]
     _tamper(
         store,
         "UPDATE engrams SET text = ? WHERE id = ?",
@@ -254,7 +225,7 @@ def test_a_ciphertext_moved_to_another_row_does_not_open(
 ) -> None:
     store = tmp_path / "store"
     with _memory(store, embedder, key) as mem:
-        ids = [e.id for e in mem.add_many(_turns(), namespace="private")]
+        ids = [e.id for e in mem.add_many(turns(), namespace="private")]
     _tamper(store, "UPDATE engrams SET text = ? WHERE id = ?", _sealed_text(store, ids[0]), ids[1])
     with (
         _memory(store, embedder, key) as mem,
@@ -268,7 +239,7 @@ def test_an_altered_vector_or_data_key_raises(
 ) -> None:
     store = tmp_path / "store"
     with _memory(store, embedder, key) as mem:
-        mem.add_many(_turns(), namespace="private")
+        mem.add_many(turns(), namespace="private")
     _tamper(store, "UPDATE vectors SET data = substr(data, 1, 100) WHERE engram_rowid = 1")
     with _memory(store, embedder, key) as mem, pytest.raises(DecryptionError):
         mem.search("dog", namespace="private")
@@ -309,7 +280,7 @@ def test_a_process_with_the_old_key_cannot_make_new_namespace_keys(
     store = tmp_path / "store"
     with _memory(store, embedder, key) as old, _memory(store, embedder, key) as rotator:
         old.add("before", namespace="a")
-        rotator.rotate_master_key(_key())
+        rotator.rotate_master_key(new_key())
         assert old.add("a namespace it knows still works", namespace="a").text
         with pytest.raises(DecryptionError, match="rotated"):
             old.add("a new namespace needs a key wrapped by the new master", namespace="b")
@@ -334,7 +305,7 @@ def test_vectors_can_stay_plain_when_asked(
 ) -> None:
     store = tmp_path / "store"
     with _memory(store, embedder, key, encrypt_vectors=False) as mem:
-        mem.add_many(_turns(), namespace="private")
+        mem.add_many(turns(), namespace="private")
     conn = sqlite3.connect(store / "engram.db")
     sizes = {n for (n,) in conn.execute("SELECT length(data) - dims FROM vectors")}
     conn.close()
@@ -393,7 +364,10 @@ def test_backup_of_an_encrypted_store_is_encrypted_and_needs_the_key(
     with _memory(sealed, embedder, key) as mem:
         copy = mem.backup(tmp_path / "backup.db")
     assert where_found([copy], CANARIES) == []
-    with _memory(tmp_path / "restored", embedder, _key()) as other, pytest.raises(DecryptionError):
+    with (
+        _memory(tmp_path / "restored", embedder, new_key()) as other,
+        pytest.raises(DecryptionError),
+    ):
         other.restore_backup(copy)
     with _memory(tmp_path / "restored2", embedder, key) as mem:
         assert mem.restore_backup(copy) >= 6
@@ -457,7 +431,7 @@ def test_a_plaintext_store_is_encrypted_in_place(
         assert hits[0].engram.text == ("I work at Plumtrazzle Labs as a nurse.")
         assert mem.check() == []
         with pytest.raises(StoreError, match="already encrypted"):
-            mem.encrypt(_key())
+            mem.encrypt(new_key())
     with pytest.raises(StoreError, match="encrypted since it was opened"):
         stale.add("a plaintext write after the encryption", namespace="private")
     with pytest.raises(DecryptionError):
