@@ -48,7 +48,7 @@ from engramdb.store.codec import (
     sealed_version,
 )
 from engramdb.store.derivation import consolidated_again, taken_along_all
-from engramdb.store.postgres import macs
+from engramdb.store.postgres import macs, validity
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.lexical import terms_for
 from engramdb.store.postgres.sealed import open_vector, seal_vector
@@ -363,6 +363,7 @@ def delete(conn: Connection, named: Sequence[int], doomed: Sequence[int]) -> Non
     DELETE CASCADE). The remaining episode sources of what went along are pending
     again (``store.derivation.consolidated_again``)."""
     again = consolidated_again(named, doomed, lambda keys: _episodes_under(conn, keys))
+    validity.after_erasure(conn, doomed)  # what the erased facts had closed
     conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (list(doomed),))
     if again:
         conn.execute("UPDATE engrams SET consumed = NULL WHERE rowid = ANY(%s)", (sorted(again),))

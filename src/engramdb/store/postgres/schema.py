@@ -307,6 +307,12 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO macs_pending (id) SELECT 1 WHERE EXISTS (SELECT 1 FROM crypto)
         ON CONFLICT DO NOTHING;
     """,
+    # 13: the facts superseded by a fact, by its id (store.postgres.validity): an erasure
+    # finds those the erased facts had superseded without reading the namespace's facts
+    """
+    CREATE INDEX IF NOT EXISTS facts_superseded_by ON facts (namespace, superseded_by)
+        WHERE superseded_by IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -643,9 +643,9 @@ class PostgresStore(ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable,
         """Memories whose current version is missing from their history, whose
         lexical terms are not those of their text and keys, or that have no vector
         and are not pending (docs/write-path.md: a pending memory is not damage);
-        in an encrypted store, sealed values that do not open
-        (``encryption.unopenable``) and memories' rows that do not match their MAC
-        (``macs.mismatched``)."""
+        facts superseded by a fact that does not exist; in an encrypted store,
+        sealed values that do not open (``encryption.unopenable``) and memories'
+        rows that do not match their MAC (``macs.mismatched``)."""
         problems = []
         with self._db.read() as conn:
             cipher_of = self._ciphers(conn)
@@ -672,6 +672,13 @@ class PostgresStore(ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable,
             ).fetchone()
             if row is not None and row[0]:
                 problems.append(f"vectors: {row[0]} pending memories with a vector")
+            row = conn.execute(  # an erasure moves what they end at (store.derivation)
+                "SELECT count(*) FROM facts f WHERE f.superseded_by IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM engrams s JOIN facts g ON g.engram_rowid = s.rowid "
+                "WHERE s.id = f.superseded_by AND g.namespace = f.namespace)"
+            ).fetchone()
+            if row is not None and row[0]:
+                problems.append(f"facts: {row[0]} superseded by a fact that does not exist")
             stale = sum(
                 1
                 for _, terms, held in encryption.opened_terms(conn, cipher_of, lenient=True)

@@ -69,6 +69,11 @@ _ORPHAN_CHECKS = {
     "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
     "vectors without a memory": "SELECT COUNT(*) FROM vectors "
     "WHERE engram_rowid NOT IN (SELECT rowid FROM engrams)",
+    # an erasure moves the end of what the erased facts had superseded (store.derivation)
+    "facts superseded by a fact that does not exist": "SELECT COUNT(*) FROM facts f "
+    "WHERE f.superseded_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM engrams s "
+    "JOIN facts g ON g.engram_rowid = s.rowid "
+    "WHERE s.id = f.superseded_by AND g.namespace = f.namespace)",
 }
 # sealed vectors carry the cipher's overhead
 _VECTOR_SIZE_CHECK = "SELECT COUNT(*) FROM vectors WHERE length(data) != dims + ?"

@@ -477,6 +477,12 @@ MIGRATIONS: tuple[str, ...] = (
         ttl_s     REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 23: the facts superseded by a fact, by its id (store/sqlite/validity.py): an erasure
+    # finds those the erased facts had superseded without reading the namespace's facts
+    """
+    CREATE INDEX facts_superseded_by ON facts (namespace, superseded_by)
+        WHERE superseded_by IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

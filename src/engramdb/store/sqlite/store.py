@@ -69,6 +69,7 @@ from engramdb.store.sqlite import (
     pending,
     profile,
     rows,
+    validity,
 )
 from engramdb.store.sqlite.cache import (
     Loaded,
@@ -398,6 +399,7 @@ class SqliteStore(FilteredReads, ExpiryRows, LearningRows, profile.ProfileTable,
             doomed, gone, again = rows.doomed(conn, namespace, ids)
             if dry_run or not doomed:
                 return gone
+            validity.after_erasure(conn, namespace, gone)
             rows.delete(conn, doomed)
             consolidation.unconsume(conn, namespace, again)
             generation = bump(conn, namespace)
