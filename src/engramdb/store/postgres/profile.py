@@ -5,24 +5,23 @@ One row per version of an entry (docs/profile.md), as in the SQLite store
 ``valid_to`` and adds the next version; unpinning closes it. A pin or unpin
 first takes a transaction lock on the namespace's profile, so two writers of
 one namespace's profile take turns and the limits hold across processes.
-``ProfileTable`` is ``PostgresStore``'s share of the ``Store`` methods; which
-version ``pin`` writes is ``store.pinning.next_pin``'s. In an encrypted store an
-entry is content (docs/profile.md): its text is sealed, and its key is sealed in
-``sealed_key`` with a keyed tag of it in ``key``, as in the SQLite store.
+``ProfileTable`` is ``PostgresStore``'s share of the ``Store`` methods; what
+``pin``, ``unpin`` and ``restore_profile`` write is ``store.pinning``'s. In an
+encrypted store an entry is content (docs/profile.md): its text is sealed, and
+its key is sealed in ``sealed_key`` with a keyed tag of it in ``key``, as in the
+SQLite store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engramdb.errors import InvalidInputError
 from engramdb.model import ProfileEntry
 from engramdb.security.crypto import Cipher
+from engramdb.store import pinning
 from engramdb.store.codec import profile_aad
-from engramdb.store.pinning import next_pin
 
 if TYPE_CHECKING:
     from engramdb.store.postgres.database import Connection, Database
@@ -138,32 +137,22 @@ class ProfileTable:
         with self._db.write("pin") as conn:
             _lock(conn, self._db.schema, namespace)
             cipher = self._keys.cipher(conn, namespace, create=True)
-            history = _read(conn, cipher, namespace)
-            current = {e.key: e for e in history if e.valid_to is None}
-            entry = next_pin(history, key, text, source_id, now)
-            if entry is None:
-                return current[key]
-            admit(sorted({**current, key: entry}.values(), key=lambda e: e.key))
-            _close(conn, cipher, namespace, key, now)
-            _insert(conn, cipher, namespace, entry)
+            entry, new = pinning.pinned(
+                _read(conn, cipher, namespace), key, text, source_id, now, admit
+            )
+            if new:
+                _close(conn, cipher, namespace, key, now)
+                _insert(conn, cipher, namespace, entry)
             return entry
 
     def unpin(self, namespace: str, key: str, now: datetime) -> ProfileEntry | None:
         with self._db.write("unpin") as conn:
             _lock(conn, self._db.schema, namespace)
             cipher = self._keys.cipher(conn, namespace)
-            current = next(
-                (e for e in _read(conn, cipher, namespace) if e.key == key and e.valid_to is None),
-                None,
-            )
-            if current is None:
-                return None
-            if now < current.valid_from:
-                raise InvalidInputError(
-                    f"now is before profile entry {key!r} was pinned; versions must not overlap"
-                )
-            _close(conn, cipher, namespace, key, now)
-            return replace(current, valid_to=now)
+            closed = pinning.unpinned(_read(conn, cipher, namespace), key, now)
+            if closed is not None:
+                _close(conn, cipher, namespace, key, now)
+            return closed
 
     def restore_profile(self, namespace: str, entries: Sequence[ProfileEntry]) -> None:
         if not entries:
@@ -171,12 +160,6 @@ class ProfileTable:
         with self._db.write("restore_profile") as conn:
             _lock(conn, self._db.schema, namespace)
             cipher = self._keys.cipher(conn, namespace, create=True)
-            held = {(e.key, e.version) for e in _read(conn, cipher, namespace)}
+            pinning.restorable(_read(conn, cipher, namespace), namespace, entries)
             for entry in entries:
-                if (entry.key, entry.version) in held:
-                    raise InvalidInputError(
-                        f"profile entry {entry.key!r} version {entry.version} is in "
-                        f"namespace {namespace!r} already"
-                    )
-                held.add((entry.key, entry.version))
                 _insert(conn, cipher, namespace, entry)

@@ -10,24 +10,23 @@ namespace, tag and version: a value moved to another row does not open).
 Each row carries the checksum of its columns (``checksums.NAMESPACE_TABLES``),
 written with it, written again when its ``valid_to`` closes, and checked when it
 is read: a damaged row raises, never reads back altered. ``ProfileTable`` is
-``SqliteStore``'s share of the ``Store`` methods; which version ``pin`` writes
-is ``store.pinning.next_pin``'s.
+``SqliteStore``'s share of the ``Store`` methods; what ``pin``, ``unpin`` and
+``restore_profile`` write is ``store.pinning``'s.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engramdb.clock import from_iso, to_iso
-from engramdb.errors import DecryptionError, InvalidInputError
+from engramdb.errors import DecryptionError
 from engramdb.model import ProfileEntry
 from engramdb.security.crypto import Cipher
+from engramdb.store import pinning
 from engramdb.store.codec import profile_aad
-from engramdb.store.pinning import next_pin
 from engramdb.store.sqlite import checksums
 
 if TYPE_CHECKING:
@@ -173,41 +172,27 @@ class ProfileTable:
     ) -> ProfileEntry:
         with self._db.write("pin") as conn:
             cipher = self._keys.cipher(conn, namespace, create=True)
-            history = read(conn, cipher, namespace)
-            current = {e.key: e for e in history if e.valid_to is None}
-            entry = next_pin(history, key, text, source_id, now)
-            if entry is None:
-                return current[key]
-            admit(sorted({**current, key: entry}.values(), key=lambda e: e.key))
-            _close(conn, cipher, namespace, key, now)
-            _insert(conn, cipher, namespace, entry)
+            entry, new = pinning.pinned(
+                read(conn, cipher, namespace), key, text, source_id, now, admit
+            )
+            if new:
+                _close(conn, cipher, namespace, key, now)
+                _insert(conn, cipher, namespace, entry)
             return entry
 
     def unpin(self, namespace: str, key: str, now: datetime) -> ProfileEntry | None:
         with self._db.write("unpin") as conn:
             cipher = self._keys.cipher(conn, namespace)
-            history = read(conn, cipher, namespace)
-            current = next((e for e in history if e.key == key and e.valid_to is None), None)
-            if current is None:
-                return None
-            if now < current.valid_from:
-                raise InvalidInputError(
-                    f"now is before profile entry {key!r} was pinned; versions must not overlap"
-                )
-            _close(conn, cipher, namespace, key, now)
-            return replace(current, valid_to=now)
+            closed = pinning.unpinned(read(conn, cipher, namespace), key, now)
+            if closed is not None:
+                _close(conn, cipher, namespace, key, now)
+            return closed
 
     def restore_profile(self, namespace: str, entries: Sequence[ProfileEntry]) -> None:
         if not entries:
             return
         with self._db.write("restore_profile") as conn:
             cipher = self._keys.cipher(conn, namespace, create=True)
-            held = {(e.key, e.version) for e in read(conn, cipher, namespace)}
+            pinning.restorable(read(conn, cipher, namespace), namespace, entries)
             for entry in entries:
-                if (entry.key, entry.version) in held:
-                    raise InvalidInputError(
-                        f"profile entry {entry.key!r} version {entry.version} is in "
-                        f"namespace {namespace!r} already"
-                    )
-                held.add((entry.key, entry.version))
                 _insert(conn, cipher, namespace, entry)
