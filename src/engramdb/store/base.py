@@ -206,7 +206,6 @@ class Store(Expiring, ABC):
         if updates:
             self.set_dynamics(namespace, updates)
 
-    @abstractmethod
     def update(
         self,
         namespace: str,
@@ -225,6 +224,16 @@ class Store(Expiring, ABC):
 
         Raises ``NotFoundError`` when the id is not in the namespace.
         """
+        change = DerivedUpdate(engram_id, text, metadata, occurred_at, vector, model_id, keys)
+        return self._new_version(namespace, change, speaker=speaker, now=now)
+
+    @abstractmethod
+    def _new_version(
+        self, namespace: str, change: DerivedUpdate, *, speaker: str | None, now: datetime
+    ) -> Engram:
+        """``update``'s write, in one transaction: ``change`` as the memory's next version
+        (``NotFoundError`` when its id is not in the namespace). An episode's content
+        identity (``store.identity``) becomes the new content's."""
 
     @abstractmethod
     def delete(self, namespace: str, engram_id: str) -> None:

@@ -27,7 +27,7 @@ processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
@@ -262,31 +262,21 @@ class PostgresStore(ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable,
             identities.repeat(conn, self._cipher(conn, namespace), namespace, rowids, repetitions)
             _set_dynamics(conn, namespace, updates)
 
-    def update(
-        self,
-        namespace: str,
-        engram_id: str,
-        *,
-        text: str,
-        speaker: str | None,
-        metadata: Mapping[str, Any],
-        occurred_at: datetime,
-        vector: npt.NDArray[np.float32],
-        model_id: str,
-        keys: str,
-        now: datetime,
+    def _new_version(
+        self, namespace: str, change: DerivedUpdate, *, speaker: str | None, now: datetime
     ) -> Engram:
         with self._db.write("update") as conn:
-            rowid, version = rows.locate(conn, namespace, engram_id)
+            rowid, version = rows.locate(conn, namespace, change.engram_id)
             cipher_of = self._ciphers(conn, create=True)
-            change = DerivedUpdate(engram_id, text, metadata, occurred_at, vector, model_id, keys)
             rows.new_version(
                 conn, rowid, change, speaker=speaker, version=version + 1, at=now,
                 namespace=namespace, cipher_of=cipher_of, seal_vectors=self._keys.vectors_sealed,
             )  # fmt: skip
             updated = _one(conn, "rowid = %s", (rowid,), cipher_of)
             if updated.kind == "episode":  # what a repetition of it is follows its content
-                identity = content_identity(text, speaker, updated.session, occurred_at)
+                identity = content_identity(
+                    change.text, speaker, updated.session, change.occurred_at
+                )
                 identities.renew(conn, cipher_of(namespace), namespace, rowid, identity)
             return updated
 

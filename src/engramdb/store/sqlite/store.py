@@ -28,7 +28,6 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -347,24 +346,12 @@ class SqliteStore(FilteredReads, ExpiryRows, LearningRows, profile.ProfileTable,
             applied = dynamics.update(conn, rowids, updates)
         self._cache.patch(namespace, applied)
 
-    def update(
-        self,
-        namespace: str,
-        engram_id: str,
-        *,
-        text: str,
-        speaker: str | None,
-        metadata: Mapping[str, Any],
-        occurred_at: datetime,
-        vector: npt.NDArray[np.float32],
-        model_id: str,
-        keys: str,
-        now: datetime,
+    def _new_version(
+        self, namespace: str, change: DerivedUpdate, *, speaker: str | None, now: datetime
     ) -> Engram:
         with self._db.write("update") as conn:
-            rowid, version = rows.locate(conn, namespace, engram_id)
+            rowid, version = rows.locate(conn, namespace, change.engram_id)
             cipher = self._cipher(conn, namespace, create=True)
-            change = DerivedUpdate(engram_id, text, metadata, occurred_at, vector, model_id, keys)
             rows.new_version(
                 conn,
                 cipher,
@@ -381,11 +368,11 @@ class SqliteStore(FilteredReads, ExpiryRows, LearningRows, profile.ProfileTable,
                 "SELECT kind, session FROM engrams WHERE rowid = ?", (rowid,)
             ).fetchone()
             if kind == "episode":  # what a repetition of it is follows its content
-                identity = content_identity(text, speaker, session, occurred_at)
+                identity = content_identity(change.text, speaker, session, change.occurred_at)
                 identities.renew(conn, cipher, namespace, rowid, identity)
             generation = bump(conn, namespace)
             updated = rows.by_rowid(conn, cipher, rowid)
-        self._cache.added(namespace, [(rowid, vector)], generation)
+        self._cache.added(namespace, [(rowid, change.vector)], generation)
         return updated
 
     def delete(self, namespace: str, engram_id: str) -> None:
