@@ -1491,6 +1491,8 @@ def check_catalog_of_matches_catalog(factory: StoreFactory) -> None:
         assert list(sub.dynamics.dormant) == [full.dynamics.dormant[r] for r in rows]
         assert len(store.catalog_of("ns", [])) == 0
         assert store.catalog_of("ns", [other.id]).ids == ()
+        twice = [records[2].id, records[2].id]
+        assert store.catalog_of("ns", twice).ids == (records[2].id,), "an id read twice"
         assert [store.count("ns", n) for n in (0, 3, 7, 100)] == [0, 3, 7, 7]
         assert store.count("nobody", 10) == 0
 
@@ -1531,6 +1533,10 @@ def check_occurred_between_is_a_time_window(factory: StoreFactory) -> None:
         by_day = {int(r.text.split()[1]): r.id for r in days}
         found = store.occurred_between("ns", T0 + _DAY, T0 + 3 * _DAY, 10)
         assert found == [by_day[1], by_day[2]], "the window is [start, end), earliest first"
+        twin = make_record("ns", "day 1 again", occurred_at=T0 + _DAY)
+        store.insert([twin])
+        found = store.occurred_between("ns", T0 + _DAY, T0 + 2 * _DAY, 10)
+        assert found == [by_day[1], twin.id], "equal times: the earlier written first"
         assert store.occurred_between("ns", T0, T0 + 10 * _DAY, 2) == [by_day[0], by_day[1]]
         assert store.occurred_between("ns", T0 + 6 * _DAY, T0 + 9 * _DAY, 10) == []
         assert store.occurred_between("nobody", T0, T0 + 10 * _DAY, 10) == []
@@ -1550,6 +1556,7 @@ def check_links_of_reads_either_end(factory: StoreFactory) -> None:
         link = Link("f" * 32, first.id, "extracted")
         assert store.links_of("ns", [first.id]) == [link]
         assert store.links_of("ns", ["f" * 32, second.id]) == [link]
+        assert store.links_of("ns", [first.id, "f" * 32]) == [link], "a link at both ends twice"
         assert store.links_of("ns", [second.id]) == []
         assert store.links_of("other", [first.id]) == []
 
@@ -1757,6 +1764,10 @@ def check_deferred_vectors(factory: StoreFactory) -> None:
         assert _dense(store, "ns", EMBEDDER.embed(["a waiting zebra"])[0]) == [done.id]
         assert not store.vectors("ns", [waiting.id]).any(), "a pending memory has a vector"
         assert waiting.id in store.catalog("ns").ids
+        some = store.catalog_of("ns", [done.id, waiting.id])
+        assert some.ids == (waiting.id, done.id)
+        assert not some.vectors[0].any(), "a pending memory's vector is not a row of zeros"
+        assert some.vectors[1].any()
         pending = store.pending_vectors(10)
         assert [p.engram.id for p in pending] == [waiting.id, given.id, doomed.id]
         assert [p.importance_given for p in pending] == [False, True, False]

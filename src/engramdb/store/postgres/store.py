@@ -17,11 +17,11 @@ built at a namespace's first search and kept while its change mark stays
 (docs/postgres.md, "Encryption at rest"). Memories written without their
 vector (docs/write-path.md) are ``store.postgres.pending``'s.
 
-Not here yet (docs/postgres.md, "What is not done yet"): a per-namespace cache
-of the catalog between writes, the indexed reads of a two-stage search
-(``count``, ``catalog_of``, ``around``, ... use ``Store``'s defaults, which
-read the catalog), a connection pool, change notices between
-processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
+The reads of a two-stage search over a namespace larger than the pool (``catalog_of``,
+``around``, ``occurred_between``, ``links_of``, ``latest_episodes``) and a fade's
+``active`` are indexed queries of ``store.postgres.candidates``: none reads the
+catalog. Not here yet (docs/postgres.md, "What is not done yet"): change notices
+between processes, ``backup`` (PostgreSQL's own ``pg_dump`` is the backup).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from engramdb.store.postgres import (
     pending,
     rows,
 )
+from engramdb.store.postgres.candidates import CandidateReads
 from engramdb.store.postgres.consolidation import ConsolidationTables
 from engramdb.store.postgres.database import DEFAULT_POOL_SIZE, Connection, Database
 from engramdb.store.postgres.expiring import ExpiryRows
@@ -89,7 +90,9 @@ _PAGE = 1_000  # memories per query of iter_engrams
 _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 
 
-class PostgresStore(ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable, Store):
+class PostgresStore(
+    CandidateReads, ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable, Store
+):
     """Memories in one schema of a PostgreSQL database with pgvector."""
 
     capabilities = frozenset(
@@ -605,7 +608,8 @@ class PostgresStore(ExpiryRows, ConsolidationTables, LearnedTable, ProfileTable,
 
     def usage(self, namespace: str) -> tuple[int, int]:
         if self._keys.encrypted:  # sizes of the opened text, not of its ciphertext
-            return super().usage(namespace)
+            active = self.active(namespace)  # no vector read, unlike the catalog
+            return len(active), int(active.sizes.sum())
         with self._db.read() as conn:
             row = conn.execute(
                 "SELECT count(*), coalesce(sum(octet_length(text)), 0) FROM engrams "
