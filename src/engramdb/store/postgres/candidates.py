@@ -106,17 +106,16 @@ class CandidateReads:
             # the derived end by provenance's key, the source end by provenance_source;
             # ordered as ``links`` orders a namespace's
             found = conn.execute(
-                "SELECT d.id, s.id, p.relation FROM provenance p "
-                "JOIN engrams d ON d.rowid = p.derived_rowid "
-                "JOIN engrams s ON s.rowid = p.source_rowid "
-                "WHERE (p.derived_rowid, p.source_rowid) IN ("
-                "SELECT q.derived_rowid, q.source_rowid FROM engrams x "
-                "JOIN provenance q ON q.derived_rowid = x.rowid "
+                "SELECT d.id, s.id, u.relation FROM ("
+                "SELECT p.derived_rowid, p.source_rowid, p.relation FROM engrams x "
+                "JOIN provenance p ON p.derived_rowid = x.rowid "
                 "WHERE x.id = ANY(%s) AND x.namespace = %s "
-                "UNION SELECT q.derived_rowid, q.source_rowid FROM engrams x "
-                "JOIN provenance q ON q.source_rowid = x.rowid "
-                "WHERE x.id = ANY(%s) AND x.namespace = %s) "
-                "ORDER BY p.derived_rowid, p.source_rowid",
+                "UNION SELECT p.derived_rowid, p.source_rowid, p.relation FROM engrams x "
+                "JOIN provenance p ON p.source_rowid = x.rowid "
+                "WHERE x.id = ANY(%s) AND x.namespace = %s) AS u "
+                "JOIN engrams d ON d.rowid = u.derived_rowid "
+                "JOIN engrams s ON s.rowid = u.source_rowid "
+                "ORDER BY u.derived_rowid, u.source_rowid",
                 (wanted, namespace, wanted, namespace),
             ).fetchall()
         return [Link(str(d), str(s), str(relation)) for d, s, relation in found]
