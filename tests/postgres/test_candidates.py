@@ -5,14 +5,11 @@ write by another process makes stale."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from engramdb import Memory, Settings
 from engramdb.config import EncryptionKey
@@ -20,6 +17,8 @@ from engramdb.embed import Embedder
 from engramdb.security.crypto import generate_key
 from engramdb.store.base import Catalog
 from engramdb.store.postgres import PostgresStore
+
+from .conftest import located
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SMALL = Settings(recall_pool=8, recall_exhaustive=8)
@@ -29,11 +28,8 @@ SEALED = replace(SMALL, encryption=EncryptionKey.from_text(generate_key()), encr
 
 
 @pytest.fixture
-def url(postgres_url: str) -> Iterator[str]:
-    name = f"candidates_{uuid.uuid4().hex[:12]}"
-    yield f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={name}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+def url(postgres_url: str, schema: str) -> str:
+    return located(postgres_url, schema)
 
 
 @pytest.fixture
