@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +31,7 @@ from engramdb.config import EncryptionKey
 from engramdb.errors import DecryptionError
 from engramdb.security import datakeys
 from engramdb.security.crypto import Cipher
-from engramdb.security.datakeys import Recorded, parsed
+from engramdb.store.keytable import SqlKeyTable
 from engramdb.store.postgres.database import Connection
 
 if TYPE_CHECKING:
@@ -41,38 +40,12 @@ if TYPE_CHECKING:
 __all__ = ["Armoured", "DataKeys", "open_vector", "seal_vector"]
 
 
-class _PostgresKeys:
+class _PostgresKeys(SqlKeyTable):
     """The ``crypto`` row and ``namespace_keys`` of a PostgresStore (a ``KeyTable``)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def recorded(self) -> Recorded | None:
-        row = self.conn.execute(
-            "SELECT params, verifier, vectors_sealed FROM crypto WHERE id = 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return Recorded(parsed(row[0]), bytes(row[1]), bool(row[2]))
-
-    def record(self, scheme: str, recorded: Recorded, now: datetime) -> None:
-        self.conn.execute(
-            "INSERT INTO crypto (id, scheme, params, verifier, vectors_sealed, created_at) "
-            "VALUES (1, %s, %s, %s, %s, %s)",
-            (scheme, json.dumps(recorded.params), recorded.verifier, recorded.vectors_sealed, now),
-        )
-
-    def rerecord(self, params: dict[str, Any], verifier: bytes, now: datetime) -> None:
-        self.conn.execute(
-            "UPDATE crypto SET params = %s, verifier = %s, rotated_at = %s WHERE id = 1",
-            (json.dumps(params), verifier, now),
-        )
-
-    def key_of(self, namespace: str) -> tuple[bytes, bytes] | None:
-        row = self.conn.execute(
-            "SELECT key_id, wrapped FROM namespace_keys WHERE namespace = %s", (namespace,)
-        ).fetchone()
-        return None if row is None else (bytes(row[0]), bytes(row[1]))
+    mark = "%s"
+    # a rotation holds every data key it re-wraps until it commits
+    every_key = f"{SqlKeyTable.every_key} FOR UPDATE"
 
     def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> tuple[bytes, bytes]:
         # two writers of a new namespace at once: the second waits here on the first's
@@ -89,20 +62,6 @@ class _PostgresKeys:
         if held is None:  # made and erased again meanwhile: nothing to share
             raise DecryptionError(f"the data key of namespace {namespace!r} went as it was made")
         return held
-
-    def rewrap(self, namespace: str, wrapped: bytes) -> None:
-        self.conn.execute(
-            "UPDATE namespace_keys SET wrapped = %s WHERE namespace = %s", (wrapped, namespace)
-        )
-
-    def all_keys(self) -> list[tuple[str, bytes, bytes]]:
-        found = self.conn.execute(
-            "SELECT namespace, key_id, wrapped FROM namespace_keys ORDER BY namespace FOR UPDATE"
-        )
-        return [(str(ns), bytes(key_id), bytes(wrapped)) for ns, key_id, wrapped in found]
-
-    def drop_key(self, namespace: str) -> None:
-        self.conn.execute("DELETE FROM namespace_keys WHERE namespace = %s", (namespace,))
 
 
 class Armoured:

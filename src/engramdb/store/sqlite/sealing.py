@@ -14,18 +14,18 @@ lives in ``engramdb.store.codec``, the cryptography in
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engramdb.clock import to_iso
 from engramdb.config import EncryptionKey
 from engramdb.errors import DecryptionError, IntegrityError
 from engramdb.security import datakeys
 from engramdb.security.crypto import PLAIN
-from engramdb.security.datakeys import CACHED_CIPHERS, Recorded, parsed
+from engramdb.security.datakeys import CACHED_CIPHERS, Recorded
 from engramdb.store.codec import seal_emotion, seal_optional, sealed_fact, sealed_version
+from engramdb.store.keytable import SqlKeyTable
 from engramdb.store.sqlite import checksums, identities, learning, lexical, profile
 from engramdb.store.sqlite.consolidation import fact_key
 
@@ -35,44 +35,11 @@ if TYPE_CHECKING:
 __all__ = ["CACHED_CIPHERS", "DataKeys", "seal_store", "unopenable"]
 
 
-class _SqliteKeys:
+class _SqliteKeys(SqlKeyTable):
     """The ``crypto`` row and ``namespace_keys`` of a SQLite store (a ``KeyTable``)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def recorded(self) -> Recorded | None:
-        row = self.conn.execute(
-            "SELECT params, verifier, vectors_sealed FROM crypto WHERE id = 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return Recorded(parsed(row[0]), bytes(row[1]), bool(row[2]))
-
-    def record(self, scheme: str, recorded: Recorded, now: datetime) -> None:
-        self.conn.execute(
-            "INSERT INTO crypto (id, scheme, params, verifier, vectors_sealed, created_at) "
-            "VALUES (1, ?, ?, ?, ?, ?)",
-            (
-                scheme,
-                json.dumps(recorded.params),
-                recorded.verifier,
-                int(recorded.vectors_sealed),
-                to_iso(now),
-            ),
-        )
-
-    def rerecord(self, params: dict[str, Any], verifier: bytes, now: datetime) -> None:
-        self.conn.execute(
-            "UPDATE crypto SET params = ?, verifier = ?, rotated_at = ? WHERE id = 1",
-            (json.dumps(params), verifier, to_iso(now)),
-        )
-
-    def key_of(self, namespace: str) -> tuple[bytes, bytes] | None:
-        row = self.conn.execute(
-            "SELECT key_id, wrapped FROM namespace_keys WHERE namespace = ?", (namespace,)
-        ).fetchone()
-        return None if row is None else (bytes(row[0]), bytes(row[1]))
+    def stamp(self, now: datetime) -> object:
+        return to_iso(now)
 
     def add_key(self, namespace: str, key_id: bytes, wrapped: bytes) -> tuple[bytes, bytes]:
         # one writer at a time: nobody can have made it since ``key_of`` looked
@@ -82,18 +49,6 @@ class _SqliteKeys:
             (namespace, key_id, wrapped),
         )
         return key_id, wrapped
-
-    def rewrap(self, namespace: str, wrapped: bytes) -> None:
-        self.conn.execute(
-            "UPDATE namespace_keys SET wrapped = ? WHERE namespace = ?", (wrapped, namespace)
-        )
-
-    def all_keys(self) -> list[tuple[str, bytes, bytes]]:
-        found = self.conn.execute("SELECT namespace, key_id, wrapped FROM namespace_keys")
-        return [(str(ns), bytes(key_id), bytes(wrapped)) for ns, key_id, wrapped in found]
-
-    def drop_key(self, namespace: str) -> None:
-        self.conn.execute("DELETE FROM namespace_keys WHERE namespace = ?", (namespace,))
 
 
 class DataKeys(datakeys.DataKeys[sqlite3.Connection]):
