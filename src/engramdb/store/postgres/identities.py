@@ -33,7 +33,19 @@ from engramdb.store.codec import stored_digest
 from engramdb.store.identity import Held, Repetition, content_identity
 from engramdb.store.postgres.database import Connection
 
-__all__ = ["claim", "fill", "forget", "held", "lock", "pending", "renew", "repeat", "write"]
+__all__ = [
+    "claim",
+    "fill",
+    "forget",
+    "held",
+    "lock",
+    "pending",
+    "present",
+    "renew",
+    "repeat",
+    "write",
+    "write_all",
+]
 
 _INSERT = (
     "INSERT INTO identities (namespace, tag, engram_rowid, content) VALUES (%s, %s, %s, %s) "
@@ -44,10 +56,15 @@ _INSERT = (
 def lock(conn: Connection, schema: str, namespace: str, digests: Iterable[str | None]) -> None:
     """Hold, until the transaction ends, a lock on each of ``digests`` in the namespace:
     a writer of the same content or key waits here until this one commits. Two
-    digests that share a lock key only wait on each other (it is a 64-bit hash)."""
+    digests that share a lock key only wait on each other (it is a 64-bit hash). One
+    statement takes them in sorted order (``unnest`` yields the array in its order)."""
     keys = sorted({f"{schema}\n{namespace}\n{d}" for d in digests if d is not None})
-    for key in keys:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+    if keys:
+        conn.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+            "FROM unnest(%s::text[]) AS k",
+            (keys,),
+        )
 
 
 def write(
@@ -62,21 +79,50 @@ def write(
     """Record a new memory's content identity and idempotency key (with the content
     of the request it came with); a digest the namespace holds already stays with
     its memory."""
-    if identity is None:
-        return
-    content = stored_digest(cipher, identity)
-    params = [(namespace, content, rowid, content)]
-    if key is not None:
-        params.append(
-            (
-                namespace,
-                stored_digest(cipher, key),
-                rowid,
-                stored_digest(cipher, request or identity),
-            )
+    write_all(conn, [(cipher, namespace, rowid, identity, key, request)])
+
+
+#: What ``write_all`` records of a memory: (cipher, namespace, row, identity, key, request).
+Written = tuple[Cipher, str, int, str | None, str | None, str | None]
+
+
+def write_all(conn: Connection, memories: Iterable[Written]) -> None:
+    """``write`` for many memories, in one statement."""
+    namespaces: list[str] = []
+    tags: list[str] = []
+    rowids: list[int] = []
+    contents: list[str] = []
+    for cipher, namespace, rowid, identity, key, request in memories:
+        if identity is None:
+            continue
+        content = stored_digest(cipher, identity)
+        namespaces.append(namespace)
+        tags.append(content)
+        rowids.append(rowid)
+        contents.append(content)
+        if key is not None:
+            namespaces.append(namespace)
+            tags.append(stored_digest(cipher, key))
+            rowids.append(rowid)
+            contents.append(stored_digest(cipher, request or identity))
+    if tags:  # in order: of two rows for one digest the first stays
+        conn.execute(
+            "INSERT INTO identities (namespace, tag, engram_rowid, content) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) "
+            "ON CONFLICT (namespace, tag) DO NOTHING",
+            (namespaces, tags, rowids, contents),
         )
-    with conn.cursor() as cur:
-        cur.executemany(_INSERT, params)
+
+
+def present(conn: Connection, cipher: Cipher, namespace: str, digests: Iterable[str]) -> set[str]:
+    """Which of ``digests`` the namespace holds: a write carrying none of them has
+    nothing to ``claim``."""
+    by_tag = {stored_digest(cipher, d): d for d in digests}
+    found = conn.execute(
+        "SELECT tag FROM identities WHERE namespace = %s AND tag = ANY(%s)",
+        (namespace, list(by_tag)),
+    )
+    return {by_tag[str(tag)] for (tag,) in found}
 
 
 def held(

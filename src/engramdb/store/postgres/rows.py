@@ -83,12 +83,24 @@ _INSERT = (
     "INSERT INTO engrams (id, namespace, kind, session, seq, speaker, text, keys, metadata, "
     "occurred_at, recorded_at, valid_from, version, model_id, embedding, sealed_vector, terms, "
     "stability_days, importance, valence, arousal, emotion, expires_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s, %s, %s) RETURNING rowid"
+    "SELECT id, namespace, kind, session, seq, speaker, text, keys, metadata, occurred_at, "
+    "recorded_at, valid_from, version, model_id, embedding, sealed_vector, "
+    # an array of arrays is one array to unnest: each row's terms travel joined
+    "string_to_array(terms, E'\\x1f'), stability_days, importance, valence, arousal, emotion, "
+    "expires_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
+    "%s::timestamptz[], %s::integer[], %s::text[], %s::halfvec[], %s::bytea[], %s::text[], "
+    "%s::double precision[], %s::double precision[], %s::double precision[], "
+    "%s::double precision[], %s::text[], %s::timestamptz[]) "
+    "AS given (id, namespace, kind, session, seq, speaker, text, keys, metadata, occurred_at, "
+    "recorded_at, valid_from, version, model_id, embedding, sealed_vector, terms, "
+    "stability_days, importance, valence, arousal, emotion, expires_at) "
+    "RETURNING id, rowid"
 )
 _INSERT_VERSION = (
     "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, occurred_at, "
-    "valid_from, valid_to) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    "valid_from, valid_to) SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::text[], "
+    "%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
 )
 _CATALOG = (
     "SELECT id, kind, session, seq, speaker, occurred_at, text, keys, embedding, sealed_vector, "
@@ -245,23 +257,22 @@ def insert(
                 record.expires_at,
             )
         )
-    rowids: list[int] = []
-    with conn.cursor() as cur:
-        cur.executemany(_INSERT, params, returning=True)
-        while True:
-            row = cur.fetchone()
-            if row is None:
-                raise StoreError("an insert returned no row")
-            rowids.append(int(row[0]))
-            if not cur.nextset():
-                break
+    # one statement: its rows in order, each returned with its id
+    columns = [list(column) for column in zip(*params, strict=True)]
+    columns[16] = ["\x1f".join(terms) for terms in columns[16]]
+    made = {str(eid): int(rowid) for eid, rowid in conn.execute(_INSERT, columns)}
+    if len(made) != len(records):
+        raise StoreError("an insert returned fewer rows than it was given")
+    rowids = [made[r.id] for r in records]
+    if any(cipher_of(namespace).encrypted for namespace in {r.namespace for r in records}):
         macs.seal(conn, cipher_of, rowids)
-        waiting = [
-            (rowid, r.importance_given, r.emotion_given)
-            for rowid, r in zip(rowids, records, strict=True)
-            if r.pending
-        ]
-        if waiting:  # their vectors follow (docs/write-path.md, store.postgres.pending)
+    waiting = [
+        (rowid, r.importance_given, r.emotion_given)
+        for rowid, r in zip(rowids, records, strict=True)
+        if r.pending
+    ]
+    if waiting:  # their vectors follow (docs/write-path.md, store.postgres.pending)
+        with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO vectors_pending (engram_rowid, importance_given, emotion_given) "
                 "VALUES (%s, %s, %s)",
@@ -279,11 +290,14 @@ def insert_version(
     """Write versions of memories: (row, memory, version), the memory as its record or,
     with ``namespace``, its id."""
     params = []
+    namespaces: set[str] = set()
     for rowid, record, v in items:
         if isinstance(record, str):
             eid, c = record, cipher(namespace)
+            namespaces.add(namespace)
         else:
             eid, c = record.id, cipher(record.namespace)
+            namespaces.add(record.namespace)
         params.append(
             (
                 rowid,
@@ -295,9 +309,9 @@ def insert_version(
             )
         )
     if params:
-        with conn.cursor() as cur:
-            cur.executemany(_INSERT_VERSION, params)
-        macs.seal_versions(conn, cipher, sorted({p[0] for p in params}))
+        conn.execute(_INSERT_VERSION, [list(column) for column in zip(*params, strict=True)])
+        if any(cipher(ns).encrypted for ns in namespaces):
+            macs.seal_versions(conn, cipher, sorted({p[0] for p in params}))
 
 
 def new_version(

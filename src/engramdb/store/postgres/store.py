@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from psycopg import sql
 
 from engramdb.bounded import Bounded
 from engramdb.config import EncryptionKey
@@ -66,6 +65,7 @@ from engramdb.store.postgres import (
     lexical,
     listing,
     macs,
+    nearest,
     pending,
     rows,
 )
@@ -82,10 +82,6 @@ __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
 #: The PostgreSQL schema a store works in unless told otherwise.
 DEFAULT_SCHEMA = "engramdb"
-# How many candidates HNSW gathers for a query at least (pgvector's hnsw.ef_search);
-# more when more are asked for. pgvector 0.8's iterative scan goes on past it when
-# the namespace's rows are too few among them.
-_EF_SEARCH = 100
 _PAGE = 1_000  # memories per query of iter_engrams
 _SELECT = f"SELECT {rows.ENGRAM_COLUMNS} FROM engrams"
 
@@ -157,9 +153,20 @@ class PostgresStore(
             return []
         held: dict[int, Engram] = {}  # position -> the memory that already held its content
         with self._db.write("insert") as conn:
+            known: set[tuple[str, str]] = set()  # (namespace, digest) held before this write
             for namespace in sorted({r.namespace for r in records}):
-                digests = [(r.identity, r.idempotency) for r in records if r.namespace == namespace]
-                identities.lock(conn, self.schema, namespace, [d for ds in digests for d in ds])
+                digests = [
+                    d
+                    for r in records
+                    if r.namespace == namespace
+                    for d in (r.identity, r.idempotency)
+                    if d is not None
+                ]
+                identities.lock(conn, self.schema, namespace, digests)
+                cipher = self._cipher(conn, namespace, create=True)
+                known |= {
+                    (namespace, d) for d in identities.present(conn, cipher, namespace, digests)
+                }
             fresh: list[int] = []  # positions to write
             again: list[int] = []  # positions repeating a record of this batch: after it
             seen: set[tuple[str, str]] = set()
@@ -171,7 +178,7 @@ class PostgresStore(
                 }
                 if mine & seen:
                     again.append(position)
-                elif not self._claimed(conn, record, position, held):
+                elif not (mine & known and self._claimed(conn, record, position, held)):
                     fresh.append(position)
                     seen |= mine
             self._write_new(conn, [records[i] for i in fresh])
@@ -206,11 +213,13 @@ class PostgresStore(
         sealed = self._keys.vectors_sealed
         rowids = rows.insert(conn, records, firsts, cipher_of, seal_vectors=sealed)
         rows.insert_version(conn, zip(rowids, records, firsts, strict=True), cipher_of)
-        for rowid, r in zip(rowids, records, strict=True):
-            identities.write(
-                conn, cipher_of(r.namespace), r.namespace, rowid, r.identity, r.idempotency,
-                r.request,
-            )  # fmt: skip
+        identities.write_all(
+            conn,
+            (
+                (cipher_of(r.namespace), r.namespace, rowid, r.identity, r.idempotency, r.request)
+                for rowid, r in zip(rowids, records, strict=True)
+            ),
+        )
 
     # -- vectors that follow their memory (docs/write-path.md) ----------------
 
@@ -397,7 +406,7 @@ class PostgresStore(
             found = index.search(np.asarray(vector, dtype=np.float32), limit)
             return [Candidate(catalog.ids[key], score) for key, score in found]
         with self._db.read() as conn:
-            return self._nearest(conn, namespace, vector, limit)
+            return nearest.search(conn, namespace, vector, limit, self.ann_threshold)
 
     def _sealed_index(self, namespace: str) -> tuple[Catalog, VectorIndex]:
         """The in-process index of an encrypted namespace's vectors, keyed by position in
@@ -424,41 +433,8 @@ class PostgresStore(
             if not len(index):
                 return np.zeros(len(vectors), dtype=np.float64)
             return index.nearest(np.asarray(vectors, dtype=np.float32))
-        scores = np.zeros(len(vectors), dtype=np.float64)
         with self._db.read() as conn:
-            for i, vector in enumerate(vectors):
-                best = self._nearest(conn, namespace, vector, 1)
-                scores[i] = best[0].score if best else 0.0
-        return scores
-
-    def _nearest(
-        self, conn: Connection, namespace: str, vector: npt.NDArray[np.float32], limit: int
-    ) -> list[Candidate]:
-        """The namespace's memories nearest ``vector``: exact below ``ann_threshold``
-        memories, by the HNSW index (pgvector's iterative scan) at and above it."""
-        query = rows.vector_of(vector)
-        if _bounded_count(conn, namespace, self.ann_threshold) < self.ann_threshold:
-            # a materialized scan of the namespace: the planner cannot take the index
-            found = conn.execute(
-                "WITH near AS MATERIALIZED (SELECT rowid, id, embedding <=> %s AS distance "
-                "FROM engrams WHERE namespace = %s AND embedding IS NOT NULL) "
-                "SELECT id, 1 - distance FROM near ORDER BY distance, rowid LIMIT %s",
-                (query, namespace, limit),
-            ).fetchall()
-        else:
-            conn.execute(
-                sql.SQL("SET LOCAL hnsw.ef_search = {}").format(
-                    sql.Literal(min(max(_EF_SEARCH, limit), 1_000))
-                )
-            )
-            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            found = conn.execute(
-                "SELECT id, 1 - (embedding <=> %s) FROM engrams WHERE namespace = %s "
-                "AND embedding IS NOT NULL ORDER BY embedding <=> %s LIMIT %s",
-                (query, namespace, query, limit),
-            ).fetchall()
-            found.sort(key=lambda row: -float(row[1]))  # relaxed order: nearly sorted
-        return [Candidate(str(engram_id), float(score)) for engram_id, score in found]
+            return nearest.scores(conn, namespace, vectors, self.ann_threshold)
 
     def vectors(self, namespace: str, ids: Sequence[str]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(ids), self.dims), dtype=np.float32)
@@ -489,7 +465,7 @@ class PostgresStore(
         if limit <= 0:
             return 0
         with self._db.read() as conn:
-            return _bounded_count(conn, namespace, limit)
+            return nearest.bounded_count(conn, namespace, limit)
 
     def iter_engrams(self, namespace: str | None = None) -> Iterator[Engram]:
         after = 0
@@ -724,15 +700,6 @@ def _one(conn: Connection, where: str, params: Sequence[Any], cipher_of: rows.Ci
     if row is None:
         raise StoreError("a memory written in this transaction was not found")
     return rows.engram(row, cipher_of)
-
-
-def _bounded_count(conn: Connection, namespace: str, limit: int) -> int:
-    """How many memories the namespace holds, counting no further than ``limit``."""
-    row = conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM engrams WHERE namespace = %s LIMIT %s) AS held",
-        (namespace, limit),
-    ).fetchone()
-    return 0 if row is None else int(row[0])
 
 
 def _set_dynamics(conn: Connection, namespace: str, updates: Sequence[DynamicsUpdate]) -> int:
