@@ -100,7 +100,7 @@ def scores(
         return out
     _through_the_graph(conn, EF_SEARCH)
     found = conn.execute(
-        "SELECT q.i, n.score FROM unnest(%s::halfvec[]) WITH ORDINALITY AS q (v, i) "
+        "SELECT q.i, n.score FROM unnest(%b::halfvec[]) WITH ORDINALITY AS q (v, i) "
         "CROSS JOIN LATERAL (SELECT 1 - (e.embedding <=> q.v) AS score FROM engrams e "
         "WHERE e.namespace = %s AND e.embedding IS NOT NULL "
         "ORDER BY e.embedding <=> q.v LIMIT 1) AS n",

@@ -89,7 +89,7 @@ _INSERT = (
     "string_to_array(terms, E'\\x1f'), stability_days, importance, valence, arousal, emotion, "
     "expires_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
-    "%s::timestamptz[], %s::integer[], %s::text[], %s::halfvec[], %s::bytea[], %s::text[], "
+    "%s::timestamptz[], %s::integer[], %s::text[], %b::halfvec[], %b::bytea[], %s::text[], "
     "%s::double precision[], %s::double precision[], %s::double precision[], "
     "%s::double precision[], %s::text[], %s::timestamptz[]) "
     "AS given (id, namespace, kind, session, seq, speaker, text, keys, metadata, occurred_at, "
@@ -198,14 +198,32 @@ def rowids_of(conn: Connection, namespace: str, ids: Iterable[str]) -> dict[str,
     return {str(engram_id): int(rowid) for engram_id, rowid in found}
 
 
-def _next_seq(conn: Connection, namespace: str, session: str | None) -> int:
-    if session is None:
-        query = "SELECT coalesce(max(seq), 0) FROM engrams WHERE namespace = %s AND session IS NULL"
-        row = conn.execute(query, (namespace,)).fetchone()
-    else:
-        query = "SELECT coalesce(max(seq), 0) FROM engrams WHERE namespace = %s AND session = %s"
-        row = conn.execute(query, (namespace, session)).fetchone()
-    return int(row[0]) if row else 0
+def _last_seqs(
+    conn: Connection, sessions: Iterable[tuple[str, str | None]]
+) -> dict[tuple[str, str | None], int]:
+    """The last ``seq`` of each (namespace, session), 0 for a new one: one statement a
+    namespace for its named sessions, each answered from the session index."""
+    named: dict[str, list[str]] = {}
+    last: dict[tuple[str, str | None], int] = {}
+    for namespace, session in sessions:
+        if session is None:
+            row = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM engrams "
+                "WHERE namespace = %s AND session IS NULL",
+                (namespace,),
+            ).fetchone()
+            last[(namespace, None)] = int(row[0]) if row else 0
+        else:
+            named.setdefault(namespace, []).append(session)
+    for namespace, names in named.items():
+        found = conn.execute(
+            "SELECT s.session, (SELECT coalesce(max(e.seq), 0) FROM engrams e "
+            "WHERE e.namespace = %s AND e.session = s.session) "
+            "FROM unnest(%s::text[]) AS s (session)",
+            (namespace, names),
+        )
+        last.update({(namespace, str(session)): int(seq) for session, seq in found})
+    return last
 
 
 def insert(
@@ -220,12 +238,10 @@ def insert(
     beside it (its number and start); their rows, in order. Each memory is numbered
     after the last of its session (``seq``). A record without its vector
     (``EngramRecord.pending``) is written with none and joins ``vectors_pending``."""
-    last: dict[tuple[str, str | None], int] = {}
+    last = _last_seqs(conn, dict.fromkeys((r.namespace, r.session) for r in records))
     params = []
     for record, current in zip(records, versions, strict=True):
         key = (record.namespace, record.session)
-        if key not in last:
-            last[key] = _next_seq(conn, *key)
         last[key] += 1
         c, eid = cipher_of(record.namespace), record.id
         valence, arousal, emotion = seal_emotion(
