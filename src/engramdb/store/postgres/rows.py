@@ -513,7 +513,9 @@ def catalog(
 
 
 def fact_key(subject: str, attribute: str) -> str:
-    """What facts of one subject / attribute share: both casefolded and stripped."""
+    """What facts of one subject / attribute share: both casefolded and stripped. Stored
+    in ``facts.lookup`` (its keyed tag when sealed), so the U+001F between them stays: the
+    SQLite store's NUL cannot be held by PostgreSQL's text."""
     return f"{subject.casefold().strip()}\x1f{attribute.casefold().strip()}"
 
 

@@ -64,7 +64,9 @@ _FACT_COLUMNS = (
 
 
 def fact_key(subject: str, attribute: str) -> str:
-    """What facts of one subject / attribute share: both casefolded and stripped."""
+    """What facts of one subject / attribute share: both casefolded and stripped. Stored
+    in ``facts.lookup`` (its keyed tag when sealed), so the NUL between them stays; the
+    PostgreSQL store's lookups hold U+001F there (its text cannot hold NUL)."""
     return f"{subject.casefold().strip()}\x00{attribute.casefold().strip()}"
 
 
