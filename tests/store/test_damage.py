@@ -522,37 +522,10 @@ def test_a_damaged_side_file_is_refused_or_reported(
 
 # -- a bit flipped in a column of a memory's row or a version's row -------------------
 
-#: Every column of the rows the checksums cover (store/sqlite/checksums.py), and the
-#: row each flip alters: a memory updated (so it has an older version) with a session,
-#: a speaker and an analysis; its first, closed version.
-ENGRAM_COLUMNS = (
-    "rowid",
-    "id",
-    "namespace",
-    "kind",
-    "session",
-    "seq",
-    "speaker",
-    "text",
-    "keys",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-    "valid_from",
-    "version",
-    "analysis",
-    "expires_at",
-)
-VERSION_COLUMNS = (
-    "engram_rowid",
-    "version",
-    "text",
-    "speaker",
-    "metadata",
-    "occurred_at",
-    "valid_from",
-    "valid_to",
-)
+#: The row each flip of a covered column alters (``checksums.ENGRAM_FIELDS`` and
+#: ``VERSION_FIELDS``, which the last test here holds to every column of the tables): a
+#: memory updated (so it has an older version) with a session, a speaker and an
+#: analysis; its first, closed version.
 _UPDATED = "SELECT MIN(engram_rowid) FROM versions WHERE version = 2"
 _ROWS = {
     "engrams": f"rowid = ({_UPDATED})",
@@ -598,7 +571,8 @@ def _flip_column(table: str, column: str) -> Damage:
 
 @pytest.mark.parametrize(
     ("table", "column"),
-    [("engrams", c) for c in ENGRAM_COLUMNS] + [("versions", c) for c in VERSION_COLUMNS],
+    [("engrams", c) for c in checksums.ENGRAM_FIELDS]
+    + [("versions", c) for c in checksums.VERSION_FIELDS],
 )
 def test_a_flipped_bit_in_any_column_of_a_memory_or_version_is_reported(
     built: Built, tmp_path: Path, table: str, column: str
@@ -643,7 +617,7 @@ def test_a_flipped_bit_in_any_column_of_a_namespaces_rows_is_reported(
 def test_the_row_checksums_cover_every_column_of_the_rows(tmp_path: Path) -> None:
     with Memory(settings=_settings(tmp_path, None), embedder=HashEmbedder()) as mem:
         conn = mem.store._conn  # type: ignore[attr-defined]
-        tables = [("engrams", ENGRAM_COLUMNS), ("versions", VERSION_COLUMNS)]
+        tables = [("engrams", checksums.ENGRAM_FIELDS), ("versions", checksums.VERSION_FIELDS)]
         tables += [(t.name, t.fields) for t in (*checksums.ROW_TABLES, *checksums.NAMESPACE_TABLES)]
         for table, covered in tables:
             info = conn.execute(f"PRAGMA table_info({table})").fetchall()
