@@ -21,7 +21,7 @@ from engramdb.model import Engram, Fact
 from engramdb.security.crypto import Cipher
 from engramdb.store.base import ConsolidationBatch, DerivedUpdate, Link
 from engramdb.store.codec import open_optional
-from engramdb.store.postgres import rows
+from engramdb.store.postgres import macs, rows
 from engramdb.store.postgres.database import Connection
 
 if TYPE_CHECKING:
@@ -101,13 +101,16 @@ class ConsolidationTables:
             )
             recorded = (f.recorded(namespace, batch.now) for f in batch.facts)
             rows.insert_facts(conn, rowids, recorded, cipher_of(namespace))
+            changed = [rowids[c.engram_id] for c in batch.changes]
+            macs.verify_owned(conn, cipher_of, macs.FACTS, changed)  # never reseal an altered row
             for c in batch.changes:
                 conn.execute(
                     "UPDATE facts SET valid_to = %s, status = %s, superseded_by = %s, "
                     "invalidated_at = %s WHERE engram_rowid = %s",
                     (c.valid_to, c.status, c.superseded_by, batch.now, rowids[c.engram_id]),
                 )
-            rows.insert_links(conn, rowids, batch.links)
+            macs.seal_owned(conn, cipher_of, macs.FACTS, changed)
+            rows.insert_links(conn, rowids, batch.links, cipher_of(namespace))
             for update in batch.updates:
                 self._refresh(conn, rowids[update.engram_id], update, batch.now, namespace)
             self._mark(conn, rowids, dict(batch.episodes))
@@ -181,14 +184,19 @@ class ConsolidationTables:
 
     def links(self, namespace: str) -> list[Link]:
         with self._db.read() as conn:
+            cipher = self._cipher(conn, namespace)
             found = conn.execute(
-                "SELECT d.id, s.id, p.relation FROM provenance p "
-                "JOIN engrams d ON d.rowid = p.derived_rowid "
+                "SELECT d.id, s.id, p.derived_rowid, p.source_rowid, p.relation, p.mac "
+                "FROM provenance p JOIN engrams d ON d.rowid = p.derived_rowid "
                 "JOIN engrams s ON s.rowid = p.source_rowid "
                 "WHERE d.namespace = %s ORDER BY p.derived_rowid, p.source_rowid",
                 (namespace,),
             )
-            return [Link(str(d), str(s), str(relation)) for d, s, relation in found]
+            links = []
+            for d, s, *values, mac in found:
+                macs.verify_owned_row(cipher, macs.LINKS, values, mac)
+                links.append(Link(str(d), str(s), str(values[-1])))
+            return links
 
     def consumed(self, namespace: str) -> dict[str, int]:
         with self._db.read() as conn:
@@ -212,6 +220,7 @@ class ConsolidationTables:
             rowids = rows.all_of(
                 conn, namespace, named, "cannot restore consolidation: memories not in"
             )
-            rows.insert_facts(conn, rowids, facts, self._cipher(conn, namespace, create=True))
-            rows.insert_links(conn, rowids, links)
+            cipher = self._cipher(conn, namespace, create=True)
+            rows.insert_facts(conn, rowids, facts, cipher)
+            rows.insert_links(conn, rowids, links, cipher)
             self._mark(conn, rowids, consumed)

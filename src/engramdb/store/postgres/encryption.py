@@ -180,4 +180,6 @@ def seal_store(conn: Connection, keys: DataKeys) -> int:
     profile.seal(conn, cipher_of)
     macs.seal(conn, cipher_of)  # the clear columns of every memory's row
     macs.seal_versions(conn, cipher_of)
+    for table in macs.OWNED:  # every fact's row and every link's
+        macs.seal_owned(conn, cipher_of, table)
     return len(found)

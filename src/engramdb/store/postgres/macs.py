@@ -19,12 +19,25 @@ that do not match (``mismatched``), and the rows an encrypted store held before
 the column existed get theirs at its first open with the key (``fill_pending``).
 The dynamic state beside them in the row (stability, recalls, ...), which every
 search rewrites, is not covered.
+
+The rows that belong to a memory in consolidation's tables (``OWNED``: its fact,
+and the provenance links to the memories it came from) carry one in their ``mac``
+(migration 14) over every column (``OwnedTable.fields``, as the SQLite store's row
+checksums of the same tables), under the cipher of the namespace of the memory
+they belong to (``OwnedTable.owner``): a fact's validity, status, supersession and
+lookup, a link's ends and relation, which recall and erasure act on. An insert
+writes it with the row (``of_owned``); a change checks the rows first
+(``verify_owned``) and writes theirs again after (``seal_owned``); every read of
+facts and links checks them (``verify_owned_row``), and ``check()`` counts those
+that do not match. The rows an encrypted store held before get theirs at its
+first open with the key (``macs_pending_tables`` names the tables that wait).
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engramdb.errors import DecryptionError
@@ -33,15 +46,23 @@ from engramdb.store.digest import encoded
 from engramdb.store.postgres.database import Connection
 
 __all__ = [
+    "FACTS",
     "FIELDS",
+    "LINKS",
+    "OWNED",
     "VERSION_FIELDS",
+    "OwnedTable",
     "fill_pending",
     "mismatched",
     "of_engram",
+    "of_owned",
     "of_version",
     "seal",
+    "seal_owned",
     "seal_versions",
     "verify",
+    "verify_owned",
+    "verify_owned_row",
     "verify_row",
     "verify_version",
 ]
@@ -75,6 +96,48 @@ VERSION_FIELDS = (
     "valid_from",
     "valid_to",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedTable:
+    """A table whose rows belong to one memory each: its ``key`` columns, the
+    ``fields`` its MAC covers (every column but the MAC, in digest order) and
+    ``owner``, the column holding the row of the memory whose namespace keys it."""
+
+    name: str
+    key: tuple[str, ...]
+    fields: tuple[str, ...]
+    owner: str
+
+
+#: A fact's row: what it says (sealed), its validity, supersession and lookup.
+FACTS = OwnedTable(
+    "facts",
+    ("engram_rowid",),
+    (
+        "engram_rowid",
+        "namespace",
+        "subject",
+        "attribute",
+        "value",
+        "valid_from",
+        "valid_to",
+        "recorded_at",
+        "invalidated_at",
+        "status",
+        "superseded_by",
+        "lookup",
+    ),
+    "engram_rowid",
+)
+#: A provenance link: which memory a derived memory came from, and how.
+LINKS = OwnedTable(
+    "provenance",
+    ("derived_rowid", "source_rowid"),
+    ("derived_rowid", "source_rowid", "relation"),
+    "derived_rowid",
+)
+OWNED = (FACTS, LINKS)
 _SQL = ", ".join(FIELDS)
 _VERSION_SQL = ", ".join(f"v.{c}" for c in VERSION_FIELDS)
 _VERSIONS = (
@@ -94,6 +157,14 @@ def of_engram(cipher: Cipher, values: Sequence[Any]) -> bytes:
 def of_version(cipher: Cipher, values: Sequence[Any]) -> bytes:
     """The MAC of a version's row, given its ``VERSION_FIELDS`` as stored."""
     return cipher.checksum(encoded(b"versions", values))
+
+
+def of_owned(cipher: Cipher, table: OwnedTable, values: Sequence[Any]) -> bytes | None:
+    """The MAC of a row of ``table``, given its ``fields`` as stored (None in a
+    plaintext namespace, which writes none)."""
+    if not cipher.encrypted:
+        return None
+    return cipher.checksum(encoded(table.name.encode(), values))
 
 
 def _matches(
@@ -123,6 +194,57 @@ def verify_version(cipher: Cipher, engram_id: str, values: Sequence[Any], stored
     """``verify_row`` for a version's row (its ``VERSION_FIELDS``)."""
     if cipher.encrypted and not _matches(stored, cipher, values, b"versions"):
         raise _refused(f"version {values[1]} of memory {engram_id!r}")
+
+
+def verify_owned_row(
+    cipher: Cipher, table: OwnedTable, values: Sequence[Any], stored: object
+) -> None:
+    """``verify_row`` for a row of ``table`` (its ``fields``)."""
+    if cipher.encrypted and not _matches(stored, cipher, values, table.name.encode()):
+        key = "/".join(str(values[table.fields.index(c)]) for c in table.key)
+        raise _refused(f"{table.name} row {key}")
+
+
+def _owned(table: OwnedTable, where: str = "") -> str:
+    """Each row of ``table`` with the namespace of the memory it belongs to, its
+    ``fields`` and its MAC."""
+    fields = ", ".join(f"t.{c}" for c in table.fields)
+    return (
+        f"SELECT e.namespace, {fields}, t.mac FROM {table.name} t "
+        f"JOIN engrams e ON e.rowid = t.{table.owner}{where}"
+    )
+
+
+def verify_owned(
+    conn: Connection, cipher_of: CipherOf, table: OwnedTable, owners: Iterable[int]
+) -> None:
+    """Raise unless each row of ``table`` that belongs to the memories ``owners`` is as
+    written (before a change)."""
+    found = conn.execute(_owned(table, f" WHERE t.{table.owner} = ANY(%s)"), (list(owners),))
+    for row in found.fetchall():
+        verify_owned_row(cipher_of(row[0]), table, row[1:-1], row[-1])
+
+
+def seal_owned(
+    conn: Connection, cipher_of: CipherOf, table: OwnedTable, owners: Iterable[int] | None = None
+) -> None:
+    """Write the MAC of each row of ``table`` that belongs to the memories ``owners``
+    (``None``: of every row) as it is."""
+    found = (
+        conn.execute(_owned(table))
+        if owners is None
+        else conn.execute(_owned(table, f" WHERE t.{table.owner} = ANY(%s)"), (list(owners),))
+    )
+    updates = []
+    for row in found.fetchall():
+        mac = of_owned(cipher_of(row[0]), table, row[1:-1])
+        if mac is not None:
+            values = dict(zip(table.fields, row[1:-1], strict=True))
+            updates.append((mac, *(values[c] for c in table.key)))
+    if updates:
+        keyed = " AND ".join(f"{c} = %s" for c in table.key)
+        with conn.cursor() as cur:
+            cur.executemany(f"UPDATE {table.name} SET mac = %s WHERE {keyed}", updates)
 
 
 def verify(conn: Connection, cipher_of: CipherOf, rowids: Iterable[int]) -> None:
@@ -195,7 +317,20 @@ def mismatched(conn: Connection, cipher_of: CipherOf) -> list[str]:
                 bad_versions.append(f"{row[2]}/{row[3]}")
         except DecryptionError:
             bad_versions.append(f"{row[2]}/{row[3]}")
-    return _said("engrams", bad) + _said("versions", bad_versions)
+    owned: list[str] = []
+    for table in OWNED:
+        bad_rows: list[str] = []
+        for row in conn.execute(f"{_owned(table)} ORDER BY t.{table.owner}"):
+            values = row[1:-1]
+            try:
+                cipher = cipher_of(row[0])
+                if cipher.encrypted and not _matches(row[-1], cipher, values, table.name.encode()):
+                    raise DecryptionError(table.name)
+            except DecryptionError:
+                keyed = dict(zip(table.fields, values, strict=True))
+                bad_rows.append("/".join(str(keyed[c]) for c in table.key))
+        owned += _said(table.name, bad_rows)
+    return _said("engrams", bad) + _said("versions", bad_versions) + owned
 
 
 def _said(table: str, bad: list[str]) -> list[str]:
@@ -211,7 +346,12 @@ def _said(table: str, bad: list[str]) -> list[str]:
 def fill_pending(conn: Connection, cipher_of: CipherOf) -> None:
     """Write the MAC of every memory's row if the store held rows before the column
     existed (``macs_pending``, set by migration 12, taken once by the first open
-    with the key)."""
+    with the key), and of every row of the ``OWNED`` tables that
+    ``macs_pending_tables`` names (migration 14)."""
     if conn.execute("DELETE FROM macs_pending RETURNING id").fetchone() is not None:
         seal(conn, cipher_of)
         seal_versions(conn, cipher_of)
+    waiting = {str(n) for (n,) in conn.execute("DELETE FROM macs_pending_tables RETURNING name")}
+    for table in OWNED:
+        if table.name in waiting:
+            seal_owned(conn, cipher_of, table)

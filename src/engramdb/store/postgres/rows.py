@@ -387,13 +387,15 @@ def new_version(
     macs.seal(conn, cipher_of, [rowid])
 
 
-def delete(conn: Connection, named: Sequence[int], doomed: Sequence[int]) -> None:
+def delete(
+    conn: Connection, named: Sequence[int], doomed: Sequence[int], cipher_of: CipherOf
+) -> None:
     """Delete the memories ``named`` and what a delete of them takes along (``doomed``,
     from ``with_derived``: ``named`` first); versions, facts and links go with them (ON
     DELETE CASCADE). The remaining episode sources of what went along are pending
     again (``store.derivation.consolidated_again``)."""
     again = consolidated_again(named, doomed, lambda keys: _episodes_under(conn, keys))
-    validity.after_erasure(conn, doomed)  # what the erased facts had closed
+    validity.after_erasure(conn, doomed, cipher_of)  # what the erased facts had closed
     conn.execute("DELETE FROM engrams WHERE rowid = ANY(%s)", (list(doomed),))
     if again:
         conn.execute("UPDATE engrams SET consumed = NULL WHERE rowid = ANY(%s)", (sorted(again),))
@@ -522,7 +524,8 @@ def fact_key(subject: str, attribute: str) -> str:
 def insert_facts(
     conn: Connection, rowids: Mapping[str, int], found: Iterable[Fact], cipher: Cipher
 ) -> None:
-    """Write facts of one namespace; their lookup is a keyed tag when sealed."""
+    """Write facts of one namespace; their lookup is a keyed tag when sealed, and each
+    row carries its MAC (``macs.FACTS``: every column as written) when sealed."""
     params = [
         (
             rowids[f.engram_id], f.namespace,
@@ -537,47 +540,59 @@ def insert_facts(
             cur.executemany(
                 "INSERT INTO facts (engram_rowid, namespace, subject, attribute, value, "
                 "valid_from, valid_to, recorded_at, invalidated_at, status, superseded_by, "
-                "lookup) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                params,
+                "lookup, mac) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(*p, macs.of_owned(cipher, macs.FACTS, p)) for p in params],
             )
 
 
-def insert_links(conn: Connection, rowids: Mapping[str, int], found: Iterable[Link]) -> None:
+def insert_links(
+    conn: Connection, rowids: Mapping[str, int], found: Iterable[Link], cipher: Cipher
+) -> None:
+    """Write links of one namespace (whose cipher ``cipher`` is), each with its MAC when
+    sealed (``macs.LINKS``); a link already there is left as it is."""
     params = [(rowids[k.derived_id], rowids[k.source_id], k.relation) for k in found]
     if params:
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO provenance (derived_rowid, source_rowid, relation) "
-                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                params,
+                "INSERT INTO provenance (derived_rowid, source_rowid, relation, mac) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(*p, macs.of_owned(cipher, macs.LINKS, p)) for p in params],
             )
 
 
 def facts(conn: Connection, where: str, params: Sequence[Any], cipher: Cipher) -> list[Fact]:
     """The facts ``where`` selects (a condition on ``facts f`` and ``engrams e`` within
     one namespace, whose cipher ``cipher`` is) with their sources, ordered by subject,
-    attribute, ``valid_from`` and row."""
-    found = [
-        (rowid, eid, ns,
-         cipher.open(subject, f"facts.subject:{eid}"),
-         cipher.open(attribute, f"facts.attribute:{eid}"),
-         cipher.open(value, f"facts.value:{eid}"), cipher.open(text, f"engrams.text:{eid}"),
-         *rest)
-        for rowid, eid, ns, subject, attribute, value, text, *rest in conn.execute(
-            "SELECT f.engram_rowid, e.id, f.namespace, f.subject, f.attribute, f.value, e.text, "
-            "f.valid_from, f.valid_to, f.recorded_at, f.invalidated_at, f.status, "
-            "f.superseded_by FROM facts f JOIN engrams e ON e.rowid = f.engram_rowid "
-            f"WHERE {where}",
-            params,
+    attribute, ``valid_from`` and row; ``DecryptionError`` when an encrypted
+    namespace's fact or link does not match its MAC (``macs.FACTS``, ``macs.LINKS``)."""
+    found = []
+    for row in conn.execute(
+        "SELECT f.engram_rowid, e.id, f.namespace, f.subject, f.attribute, f.value, e.text, "
+        "f.valid_from, f.valid_to, f.recorded_at, f.invalidated_at, f.status, "
+        "f.superseded_by, f.lookup, f.mac FROM facts f "
+        f"JOIN engrams e ON e.rowid = f.engram_rowid WHERE {where}",
+        params,
+    ):
+        rowid, eid, ns, subject, attribute, value, text, *rest, lookup, mac = row
+        macs.verify_owned_row(
+            cipher, macs.FACTS, (rowid, ns, subject, attribute, value, *rest, lookup), mac
         )
-    ]  # fmt: skip
+        found.append(
+            (rowid, eid, ns,
+             cipher.open(subject, f"facts.subject:{eid}"),
+             cipher.open(attribute, f"facts.attribute:{eid}"),
+             cipher.open(value, f"facts.value:{eid}"), cipher.open(text, f"engrams.text:{eid}"),
+             *rest)
+        )  # fmt: skip
     found.sort(key=lambda r: (r[3], r[4], r[7], r[0]))
     sources: dict[int, list[str]] = {}
-    for derived, source in conn.execute(
-        "SELECT p.derived_rowid, s.id FROM provenance p JOIN engrams s ON s.rowid = p.source_rowid "
+    for derived, source_rowid, relation, mac, source in conn.execute(
+        "SELECT p.derived_rowid, p.source_rowid, p.relation, p.mac, s.id FROM provenance p "
+        "JOIN engrams s ON s.rowid = p.source_rowid "
         "WHERE p.derived_rowid = ANY(%s) ORDER BY p.derived_rowid, p.source_rowid",
         ([r[0] for r in found],),
     ):
+        macs.verify_owned_row(cipher, macs.LINKS, (derived, source_rowid, relation), mac)
         sources.setdefault(int(derived), []).append(str(source))
     return [
         Fact(

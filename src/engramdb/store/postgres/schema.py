@@ -313,6 +313,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS facts_superseded_by ON facts (namespace, superseded_by)
         WHERE superseded_by IS NOT NULL;
     """,
+    # 14: the MAC of each fact's row and each provenance link's in an encrypted store,
+    # over every column (docs/security.md, store.postgres.macs ``OWNED``; SQLite: the row
+    # checksums of the same tables). An encrypted store's rows written before get theirs
+    # at its first open with the key: ``macs_pending_tables`` names the tables that wait
+    """
+    ALTER TABLE facts ADD COLUMN IF NOT EXISTS mac bytea;
+    ALTER TABLE provenance ADD COLUMN IF NOT EXISTS mac bytea;
+    CREATE TABLE IF NOT EXISTS macs_pending_tables (name text PRIMARY KEY);
+    INSERT INTO macs_pending_tables (name)
+        SELECT t FROM unnest(ARRAY['facts', 'provenance']) AS t
+        WHERE EXISTS (SELECT 1 FROM crypto)
+        ON CONFLICT DO NOTHING;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

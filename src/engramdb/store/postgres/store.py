@@ -295,7 +295,7 @@ class PostgresStore(
     def delete(self, namespace: str, engram_id: str) -> None:
         with self._db.write("delete") as conn:
             rowid, _ = rows.locate(conn, namespace, engram_id)
-            rows.delete(conn, [rowid], rows.with_derived(conn, [rowid]))
+            rows.delete(conn, [rowid], rows.with_derived(conn, [rowid]), self._ciphers(conn))
 
     def delete_many(
         self, namespace: str, ids: Sequence[str], *, dry_run: bool = False
@@ -305,7 +305,7 @@ class PostgresStore(
                 return [i for _, i in rows.doomed(conn, namespace, ids, lock=False)[1]]
         with self._db.write("delete_many") as conn:
             named, gone = rows.doomed(conn, namespace, ids, lock=True)
-            rows.delete(conn, named, [r for r, _ in gone])
+            rows.delete(conn, named, [r for r, _ in gone], self._ciphers(conn))
         return [i for _, i in gone]
 
     def forget_namespace(self, namespace: str) -> int:

@@ -7,8 +7,9 @@ erasure"). The SQLite store's twin is ``store.sqlite.validity``.
 
 Owns the lookups the rule reads (``Timelines``, by the id index, the partial index of
 ``superseded_by`` (migration 13), provenance's source index and ``lookup``) and the
-update. Nothing here opens a sealed value: validity, supersession and provenance are
-clear.
+update, which checks the facts' rows against their MACs first and writes them again
+after (``macs.FACTS``). Nothing here opens a sealed value: validity, supersession and
+provenance are clear.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from engramdb.store.derivation import Validity, revalidated
+from engramdb.store.postgres import macs
 from engramdb.store.postgres.database import Connection
+from engramdb.store.postgres.macs import CipherOf
 
 __all__ = ["Timelines", "after_erasure"]
 
@@ -90,10 +93,11 @@ class Timelines:
         return [_validity(r) for r in found]
 
 
-def after_erasure(conn: Connection, doomed: Sequence[int]) -> list[int]:
+def after_erasure(conn: Connection, doomed: Sequence[int], cipher_of: CipherOf) -> list[int]:
     """Write the new validity of the remaining facts that the erasure of the memories
     ``doomed`` (rows of one namespace, still in the database) reopens or moves; the
-    rows of the facts changed."""
+    rows of the facts changed. In an encrypted store their rows are checked against
+    their MACs first and get new ones after (``macs.FACTS``)."""
     found = conn.execute(
         "SELECT id, namespace FROM engrams WHERE rowid = ANY(%s) AND kind = 'fact'",
         (list(doomed),),
@@ -102,14 +106,24 @@ def after_erasure(conn: Connection, doomed: Sequence[int]) -> list[int]:
         return []
     namespace = str(found[0][1])
     changed = revalidated({str(i) for i, _ in found}, Timelines(conn, namespace))
-    rowids: list[int] = []
-    for fact in changed:
-        row = conn.execute(
-            "UPDATE facts f SET valid_to = %s, status = %s, superseded_by = %s, "
-            "invalidated_at = %s FROM engrams e "
-            "WHERE e.rowid = f.engram_rowid AND e.id = %s RETURNING f.engram_rowid",
-            (fact.valid_to, fact.status, fact.superseded_by, fact.invalidated_at, fact.engram_id),
-        ).fetchone()
-        if row is not None:
-            rowids.append(int(row[0]))
+    if not changed:
+        return []
+    rowid_of = {
+        str(i): int(r)
+        for r, i in conn.execute(
+            "SELECT rowid, id FROM engrams WHERE id = ANY(%s)", ([f.engram_id for f in changed],)
+        )
+    }
+    rowids = [rowid_of[f.engram_id] for f in changed]
+    macs.verify_owned(conn, cipher_of, macs.FACTS, rowids)  # never reseal an altered row
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE facts SET valid_to = %s, status = %s, superseded_by = %s, "
+            "invalidated_at = %s WHERE engram_rowid = %s",
+            [
+                (f.valid_to, f.status, f.superseded_by, f.invalidated_at, rowid_of[f.engram_id])
+                for f in changed
+            ],
+        )
+    macs.seal_owned(conn, cipher_of, macs.FACTS, rowids)
     return rowids
