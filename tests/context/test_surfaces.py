@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import mcp
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +21,7 @@ from engramdb.embed import Embedder
 from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
+from in_process import InProcess
 
 from .conftest import T0, TURNS
 
@@ -89,22 +89,6 @@ def http(embedder: Embedder) -> Iterator[tuple[TestClient, str]]:
             yield client, token
 
 
-class _Via(httpx.BaseTransport):
-    """Sends the Client's requests through the in-process app."""
-
-    def __init__(self, app: TestClient) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.app.request(
-            request.method,
-            request.url.raw_path.decode(),
-            content=request.read(),
-            headers=dict(request.headers),
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
 def test_http_context_working_mood_and_search_context(http: tuple[TestClient, str]) -> None:
     client, token = http
     auth = {"Authorization": f"Bearer {token}"}
@@ -126,7 +110,7 @@ def test_http_context_working_mood_and_search_context(http: tuple[TestClient, st
     assert bad.status_code == 422
 
     # the Client over the same app: same methods, same answers
-    with Client("http://testserver", api_key=token, transport=_Via(client)) as remote:
+    with Client("http://testserver", api_key=token, transport=InProcess(client)) as remote:
         bundle = remote.context("what did she paint?", namespace="n", session="s1",
                                 budget_tokens=100, now=T0)  # fmt: skip
         assert bundle.render() == found["text"]

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import mcp
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +20,7 @@ from engramdb.embed import Embedder
 from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
+from in_process import InProcess
 
 BUILD = "the build fails because a module is missing"
 PETS = ["I took my dog to the vet for his vaccinations", "our cat sleeps on the sofa all day"]
@@ -40,22 +40,6 @@ def http(embedder: Embedder) -> Iterator[tuple[TestClient, dict[str, str], KeyRi
         )
         with TestClient(application) as client:
             yield client, {"Authorization": f"Bearer {token}"}, ring
-
-
-class _Via(httpx.BaseTransport):
-    """Sends the Client's requests through the in-process app."""
-
-    def __init__(self, app: TestClient) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.app.request(
-            request.method,
-            request.url.raw_path.decode(),
-            content=request.read(),
-            headers=dict(request.headers),
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
 def test_http_routes(http: tuple[TestClient, dict[str, str], KeyRing]) -> None:
@@ -119,7 +103,7 @@ def test_a_read_key_cannot_teach_or_record(
 def test_the_client_over_http(http: tuple[TestClient, dict[str, str], KeyRing]) -> None:
     client, auth, _ = http
     token = auth["Authorization"].split()[1]
-    with Client("http://testserver", api_key=token, transport=_Via(client)) as remote:
+    with Client("http://testserver", api_key=token, transport=InProcess(client)) as remote:
         remote.record_experience(BUILD, "reboot", "still failing", -0.8, namespace="n")
         remote.record_experience(BUILD, "install it", "built", 0.9, namespace="n")
         hits = remote.recall_experiences("module not found", namespace="n", reinforce=False)

@@ -117,19 +117,3 @@ def make_app(embedder: Embedder) -> Iterator[Callable[..., tuple[TestClient, Mem
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-class InProcess(httpx.BaseTransport):
-    """Sends the Client's requests through the in-process app."""
-
-    def __init__(self, app: TestClient) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.app.request(
-            request.method,
-            request.url.raw_path.decode(),
-            content=request.read(),
-            headers=dict(request.headers),
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)

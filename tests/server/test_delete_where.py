@@ -18,8 +18,9 @@ from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
 from engramdb.testing.fakes import HashEmbedder
+from in_process import InProcess
 
-from .conftest import AppKeys, InProcess, bearer
+from .conftest import AppKeys, bearer
 
 App = Callable[..., tuple[TestClient, Memory, AppKeys]]
 ALICE = "/v1/namespaces/alice"

@@ -31,8 +31,9 @@ from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
 from engramdb.server.purging import PurgeSchedule
 from engramdb.testing.fakes import HashEmbedder
+from in_process import InProcess
 
-from .conftest import InProcess, bearer
+from .conftest import bearer
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)

@@ -24,8 +24,9 @@ from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
 from engramdb.server.schemas import WHERE_RULE
 from engramdb.testing import HashEmbedder
+from in_process import InProcess
 
-from .conftest import InProcess, bearer
+from .conftest import bearer
 
 T0 = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
 NOW = (T0 + timedelta(days=90)).isoformat()

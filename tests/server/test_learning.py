@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 
 from engramdb import Client, InvalidInputError, Memory, NotFoundError
 from engramdb.server.mcp import build_mcp
+from in_process import InProcess
 
-from .conftest import AppKeys, InProcess, bearer
+from .conftest import AppKeys, bearer
 
 App = Callable[..., tuple[TestClient, Memory, AppKeys]]
 ALICE = "/v1/namespaces/alice"

@@ -18,8 +18,9 @@ from fastapi.testclient import TestClient
 
 from engramdb import Client, InvalidInputError, Memory
 from engramdb.server.mcp import build_mcp
+from in_process import InProcess
 
-from .conftest import AppKeys, InProcess, bearer
+from .conftest import AppKeys, bearer
 
 NOW = "2024-05-01T00:00:00Z"
 UNRELATED = "When is the tax deadline?"

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from engramdb import Client, ConflictError, Memory
 from engramdb.server.mcp import build_mcp
+from in_process import InProcess
 
-from .conftest import AppKeys, InProcess, bearer
+from .conftest import AppKeys, bearer
 
 App = Callable[..., tuple[TestClient, Memory, AppKeys]]
 TURN = {"text": "I adopted a dog.", "speaker": "Maya", "occurred_at": "2024-03-23T18:00:00Z"}

@@ -21,8 +21,9 @@ from engramdb.embed import Embedder
 from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
+from in_process import InProcess
 
-from .conftest import InProcess, LiveServer, bearer
+from .conftest import LiveServer, bearer
 from .test_mcp import _call, http_session
 
 T0 = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
