@@ -18,33 +18,20 @@ from typing import Any
 import anyio
 import mcp
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
-from engramdb import Memory, Settings
+from audited import audit_entries, audited_server
+from engramdb import Memory
 from engramdb.cli import app as cli_app
 from engramdb.cli.state import State
 from engramdb.embed import Embedder
 from engramdb.errors import StoreError
 from engramdb.security.audit import AuditRecord, SqliteAuditLog, audit_path
-from engramdb.security.keys import KeyRing
-from engramdb.server.http.app import create_app
-from engramdb.server.options import ServerOptions
 from engramdb.testing.fakes import HashEmbedder
 
 CANARY = "Vorpalquince lives at 12 Grimwald Lane"
 SECRET_META = "grimwald-meta-canary"
 Invoke = Callable[..., Result]
-
-
-def entries_of(store: Path) -> list[AuditRecord]:
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    try:
-        return log.entries()
-    finally:
-        log.close()
 
 
 def assert_no_content(store: Path, *needles: str) -> None:
@@ -65,17 +52,8 @@ def rows(entries: list[AuditRecord]) -> list[tuple[Any, ...]]:
 
 def test_http_writes_are_audited_without_content(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    key = ring.create(name="alice", namespaces=["alice"], access="write")
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )
-    auth = {"Authorization": f"Bearer {key.token}"}
-    with TestClient(app) as http:
+    with audited_server(store) as served:
+        http, auth, key = served.http, served.auth, served.key
         added = http.post("/v1/namespaces/alice/engrams", json={"text": CANARY}, headers=auth)
         assert added.status_code == 201
         engram_id = added.json()["id"]
@@ -85,20 +63,14 @@ def test_http_writes_are_audited_without_content(tmp_path: Path) -> None:
         assert http.delete(f"/v1/namespaces/alice/engrams/{engram_id}", headers=auth).is_success
         assert http.delete("/v1/namespaces/bob", headers=auth).status_code == 403
         assert http.delete("/v1/namespaces/alice", headers=auth).is_success
-    memory.close()
-    ring.close()
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     assert [(e.actor, e.action, e.namespace, e.target, e.status) for e in entries] == [
         (key.key.id, "add", "alice", None, 201),
         (key.key.id, "delete", "alice", engram_id, 200),
         (key.key.id, "forget_namespace", "bob", None, 403),
         (key.key.id, "forget_namespace", "alice", None, 200),
     ]
-    for file in Path(where).parent.glob("audit.db*"):
+    for file in Path(str(audit_path(str(store)))).parent.glob("audit.db*"):
         assert b"vorpalquince" not in file.read_bytes().lower()
 
 
@@ -174,7 +146,7 @@ def test_every_cli_write_command_is_audited_once_without_content(
     cli("delete", added["id"], "-n", "n1")
     cli("forget-namespace", "n2", "--yes")
 
-    assert rows(entries_of(store)) == [
+    assert rows(audit_entries(store)) == [
         ("local", "add", "n1", added["id"], 0, None),
         ("local", "update", "n1", added["id"], 0, None),
         ("local", "import", "n1", None, 0, 3),
@@ -198,7 +170,7 @@ def test_a_failed_cli_write_leaves_no_entry(tmp_path: Path, cli: Invoke) -> None
         cli_app, ["--store", str(store), "update", "0" * 32, "-n", "n1", "--text", CANARY]
     )
     assert refused.exit_code != 0
-    assert [e.action for e in entries_of(store)] == ["add"]
+    assert [e.action for e in audit_entries(store)] == ["add"]
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -207,19 +179,11 @@ def _bearer(token: str) -> dict[str, str]:
 
 def test_requests_refused_for_a_bad_key_are_audited_without_the_token(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    revoked = ring.create(name="old", namespaces=["alice"], access="write")
-    ring.revoke(revoked.key.id)
     forged = "eng_0123456789ab_" + "f" * 48
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(rate_per_s=0.0),
-    )
     body = {"text": CANARY, "metadata": {"m": SECRET_META}}
-    with TestClient(app) as http:
+    with audited_server(store, name="old", mcp=True) as served:
+        http, revoked = served.http, served.key
+        served.ring.revoke(revoked.key.id)
         for headers in ({}, _bearer(forged), _bearer(revoked.token), {"Authorization": "x y"}):
             answer = http.post("/v1/namespaces/alice/engrams", json=body, headers=headers)
             assert answer.status_code == 401
@@ -230,10 +194,8 @@ def test_requests_refused_for_a_bad_key_are_audited_without_the_token(tmp_path: 
             headers={"Accept": "application/json, text/event-stream", **_bearer(forged)},
         )
         assert refused.status_code == 401
-    memory.close()
-    ring.close()
     # one entry per refused write or /mcp request; the refused read is not one
-    assert rows(entries_of(store)) == [
+    assert rows(audit_entries(store)) == [
         ("unknown", "add", "alice", None, 401, None),
         ("0123456789ab", "add", "alice", None, 401, None),
         (revoked.key.id, "add", "alice", None, 401, None),
@@ -268,7 +230,7 @@ def test_mcp_stdio_tool_calls_are_audited_without_content(tmp_path: Path) -> Non
             return engram_id, content["facts"] + content["summaries"]
 
     engram_id, written = anyio.run(scenario)
-    assert rows(entries_of(store)) == [
+    assert rows(audit_entries(store)) == [
         ("mcp-stdio", "add", "chat", engram_id, 0, None),
         ("mcp-stdio", "consolidate", "chat", None, 0, written),
         ("mcp-stdio", "delete", "chat", engram_id, 0, None),
@@ -334,24 +296,14 @@ def test_text_sent_where_an_id_or_namespace_belongs_never_reaches_the_log(
     tmp_path: Path,
 ) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    key = ring.create(name="admin", namespaces=[], access="admin")
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )
-    with TestClient(app) as http:
+    with audited_server(store, name="admin", namespaces=(), access="admin") as served:
+        http, key = served.http, served.key
         wrong_id = http.delete(f"/v1/namespaces/alice/engrams/{CANARY}", headers=_bearer(key.token))
         wrong_ns = http.post(
             f"/v1/namespaces/{CANARY}/engrams", json={"text": "x"}, headers=_bearer(key.token)
         )
         assert wrong_id.status_code == wrong_ns.status_code == 422
-    memory.close()
-    ring.close()
-    assert rows(entries_of(store)) == [
+    assert rows(audit_entries(store)) == [
         (key.key.id, "delete", "alice", None, 422, None),
         (key.key.id, "add", None, None, 422, None),
     ]

@@ -17,11 +17,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from engramdb import Memory, Settings
-from engramdb.security.audit import SqliteAuditLog, audit_path
-from engramdb.security.keys import KeyRing
-from engramdb.server.http import ServerOptions, create_app
-from engramdb.testing.fakes import HashEmbedder
+from audited import audit_entries, audited_server
+from engramdb import Memory
 
 from .conftest import AppKeys, LiveServer, bearer
 
@@ -186,17 +183,9 @@ def test_mcp_without_a_key_is_401_whatever_its_body(
 
 def test_a_refused_write_with_a_malformed_body_is_audited_as_a_401(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    key = ring.create(name="alice", namespaces=["alice"], access="write")
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )
-    headers = {"Content-Type": "application/json"}
-    with TestClient(app) as http:
+    with audited_server(store) as served:
+        http, key = served.http, served.key
+        headers = {"Content-Type": "application/json"}
         for credentials in ({}, bearer(FORGED)):
             response = http.post(f"{NS}/engrams", content=b"{", headers={**headers, **credentials})
             assert response.status_code == 401
@@ -205,15 +194,7 @@ def test_a_refused_write_with_a_malformed_body_is_audited_as_a_401(tmp_path: Pat
             f"{NS}/engrams", content=b"{", headers={**headers, **bearer(key.token)}
         )
         assert response.status_code == 400
-    memory.close()
-    ring.close()
-    log_file = audit_path(str(store))
-    assert log_file is not None
-    log = SqliteAuditLog(log_file)
-    try:
-        entries = [(e.actor, e.action, e.namespace, e.status) for e in log.entries()]
-    finally:
-        log.close()
+    entries = [(e.actor, e.action, e.namespace, e.status) for e in audit_entries(store)]
     assert entries == [("unknown", "add", "alice", 401), ("0123456789ab", "add", "alice", 401)]
 
 

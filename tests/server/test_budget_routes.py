@@ -7,11 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from engramdb import Memory, Settings
-from engramdb.security.audit import SqliteAuditLog, audit_path
-from engramdb.security.keys import KeyRing
-from engramdb.server.http import ServerOptions, create_app
-from engramdb.testing.fakes import HashEmbedder
+from audited import audit_entries, audited_server
+from engramdb import Memory
 
 from .conftest import AppKeys, bearer
 
@@ -90,28 +87,13 @@ def test_bad_bounds_are_422_with_the_error_table_codes(make_app: App) -> None:
 
 def test_setting_a_budget_and_fading_are_audited(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    key = ring.create(name="alice", namespaces=["alice"], access="write")
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )
-    auth = bearer(key.token)
-    with TestClient(app) as http:
+    with audited_server(store) as served:
+        http, auth, key = served.http, served.auth, served.key
         assert http.get(f"{ALICE}/budget", headers=auth).is_success  # a read: not audited
         assert http.put(f"{ALICE}/budget", json={"max_bytes": 9}, headers=auth).is_success
         assert http.post(f"{ALICE}/fade", headers=auth).is_success
         assert http.post("/v1/namespaces/bob/fade", headers=auth).status_code == 403
-    memory.close()
-    ring.close()
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     assert [(e.actor, e.action, e.namespace, e.status) for e in entries] == [
         (key.key.id, "set_budget", "alice", 200),
         (key.key.id, "fade", "alice", 200),

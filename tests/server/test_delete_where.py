@@ -12,10 +12,8 @@ import mcp
 import pytest
 from fastapi.testclient import TestClient
 
-from engramdb import Client, Deletion, InvalidInputError, Memory, Settings
-from engramdb.security.audit import SqliteAuditLog, audit_path
-from engramdb.security.keys import KeyRing
-from engramdb.server.http import ServerOptions, create_app
+from audited import audit_entries, audited_server
+from engramdb import Client, Deletion, InvalidInputError, Memory
 from engramdb.server.mcp import build_mcp
 from engramdb.testing.fakes import HashEmbedder
 from in_process import InProcess
@@ -84,26 +82,12 @@ def test_bad_filters_are_422_and_other_namespaces_403(make_app: App) -> None:
 
 def test_delete_where_is_audited(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    memory.add_many(ITEMS, namespace="alice")
-    ring = KeyRing(":memory:")
-    key = ring.create(name="alice", namespaces=["alice"], access="write")
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )
-    with TestClient(app) as http:
+    with audited_server(store) as served:
+        http, memory, key = served.http, served.memory, served.key
+        memory.add_many(ITEMS, namespace="alice")
         body = {"where": {"metadata.topic": "play"}}
         assert http.post(f"{ALICE}/delete-where", json=body, headers=bearer(key.token)).is_success
-    memory.close()
-    ring.close()
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     assert [(e.actor, e.action, e.namespace, e.status) for e in entries] == [
         (key.key.id, "delete_where", "alice", 200)
     ]
@@ -131,10 +115,6 @@ def test_the_mcp_tool_reports_and_deletes(tmp_path: Path) -> None:
         assert done == {**dry, "dry_run": False}
         assert refused
         assert memory.stats(namespace="n").engrams == 2
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     # the dry run changed nothing: one entry, for the delete
     assert [(e.action, e.namespace, e.count) for e in entries] == [("delete_where", "n", 1)]

@@ -9,11 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from engramdb import Memory, Settings
-from engramdb.security.audit import SqliteAuditLog, audit_path
-from engramdb.security.keys import KeyRing
-from engramdb.server.http import ServerOptions, create_app
-from engramdb.testing.fakes import HashEmbedder
+from audited import audit_entries, audited_server
+from engramdb import Memory
 
 from .conftest import AppKeys, bearer
 
@@ -88,24 +85,10 @@ def test_flush_writes_the_queued_recalls_and_needs_an_admin_key(make_app: App) -
 
 def test_flush_is_audited(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    admin = ring.create(name="admin", namespaces=[], access="admin")
-    app = create_app(
-        Settings(path=str(store)),
-        memory=memory,
-        keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )
-    with TestClient(app) as http:
+    with audited_server(store, name="admin", namespaces=(), access="admin") as served:
+        http, admin = served.http, served.key
         assert http.post("/v1/flush", headers=bearer(admin.token)).is_success
-    memory.close()
-    ring.close()
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     assert [(e.actor, e.action, e.namespace, e.status) for e in entries] == [
         (admin.key.id, "flush", None, 200)
     ]

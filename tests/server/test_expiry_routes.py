@@ -15,6 +15,7 @@ import mcp
 import pytest
 from fastapi.testclient import TestClient
 
+from audited import audit_entries
 from engramdb import (
     AsyncClient,
     Client,
@@ -25,7 +26,6 @@ from engramdb import (
     Settings,
 )
 from engramdb.clock import FixedClock
-from engramdb.security.audit import SqliteAuditLog, audit_path
 from engramdb.security.keys import KeyRing
 from engramdb.server.http import ServerOptions, create_app
 from engramdb.server.mcp import build_mcp
@@ -71,11 +71,7 @@ def served(tmp_path: Path, clock: FixedClock) -> Iterator[_Served]:
 
 
 def _audit(store: Path) -> list[tuple[str, str | None, int | None]]:
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     return [(e.action, e.namespace, e.count) for e in entries]  # newest first
 
 

@@ -13,10 +13,9 @@ import mcp
 import pytest
 from fastapi.testclient import TestClient
 
-from engramdb import Client, LimitExceededError, Memory, NotFoundError, ProfileEntry, Settings
-from engramdb.security.audit import SqliteAuditLog, audit_path
-from engramdb.security.keys import KeyRing
-from engramdb.server.http import ServerOptions, create_app
+from audited import audit_entries, audited_server
+from engramdb import Client, LimitExceededError, Memory, NotFoundError, ProfileEntry
+from engramdb.security.audit import audit_path
 from engramdb.server.mcp import build_mcp
 from engramdb.testing.fakes import HashEmbedder
 from in_process import InProcess
@@ -138,30 +137,19 @@ def test_mcp_tools_pin_read_and_unpin() -> None:
 
 def test_pins_are_audited_without_their_key_or_text(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    memory = Memory(str(store), embedder=HashEmbedder())
-    ring = KeyRing(":memory:")
-    key = ring.create(name="alice", namespaces=["alice"], access="write")
-    app = create_app(
-        Settings(path=str(store)), memory=memory, keys=ring,
-        options=ServerOptions(mcp=False, rate_per_s=0.0),
-    )  # fmt: skip
-    auth = bearer(key.token)
-    with TestClient(app) as http:
+    with audited_server(store) as served:
+        http, auth = served.http, served.auth
         assert http.put(
             f"{ALICE}/profile/secret", json={"text": "Zorbaxqy"}, headers=auth
         ).is_success
         assert http.get(f"{ALICE}/profile", headers=auth).is_success  # a read: not audited
         assert http.delete(f"{ALICE}/profile/secret", headers=auth).is_success
-    memory.close()
-    ring.close()
-    where = audit_path(str(store))
-    assert where is not None
-    log = SqliteAuditLog(where)
-    entries = log.entries()
-    log.close()
+    entries = audit_entries(store)
     assert [(e.action, e.namespace, e.target, e.status) for e in entries] == [
         ("pin", "alice", None, 200),
         ("unpin", "alice", None, 200),
     ]
+    where = audit_path(str(store))
+    assert where is not None
     assert b"Zorbaxqy" not in Path(where).read_bytes()
     assert b"secret" not in Path(where).read_bytes()
