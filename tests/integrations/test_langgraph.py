@@ -470,29 +470,12 @@ def test_an_item_stamps_are_the_memorys_times(location: str, embedder: Embedder)
 
 def test_the_store_works_the_same_over_a_client(embedder: Embedder) -> None:
     pytest.importorskip("fastapi", reason="the server extra is not installed")
-    import httpx
     from fastapi.testclient import TestClient
 
     from engramdb import Client, Settings
     from engramdb.security.keys import KeyRing
     from engramdb.server.http import ServerOptions, create_app
-
-    class Via(httpx.BaseTransport):
-        """Sends the Client's requests through the in-process app."""
-
-        def __init__(self, app: TestClient) -> None:
-            self.app = app
-
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            answer = self.app.request(
-                request.method,
-                request.url.raw_path.decode(),
-                content=request.read(),
-                headers=dict(request.headers),
-            )
-            return httpx.Response(
-                answer.status_code, headers=answer.headers, content=answer.content
-            )
+    from in_process import InProcess
 
     with Memory(":memory:", embedder=embedder) as memory, KeyRing(":memory:") as ring:
         token = ring.create(name="graph", namespaces=["langgraph:*"], access="write").token
@@ -500,7 +483,7 @@ def test_the_store_works_the_same_over_a_client(embedder: Embedder) -> None:
         app = create_app(Settings(path=":memory:"), memory=memory, keys=ring, options=options)
         with (
             TestClient(app) as http,
-            Client("http://testserver", api_key=token, transport=Via(http)) as remote,
+            Client("http://testserver", api_key=token, transport=InProcess(http)) as remote,
         ):
             ours, theirs = EngramStore(remote), InMemoryStore()
             for store in (ours, theirs):
