@@ -47,9 +47,10 @@ def store(request: pytest.FixtureRequest, place: Callable[[str], str]) -> str:
 @pytest.fixture
 def opened(store: str) -> Iterator[Callable[[bool], Memory]]:
     made: list[Memory] = []
+    secret = EncryptionKey.from_text(generate_key())  # the same for each open of the test
 
     def open_(encrypted: bool) -> Memory:
-        key = EncryptionKey.from_text(generate_key()) if encrypted else None
+        key = secret if encrypted else None
         settings = Settings(consolidation_batch=4, encryption=key)
         mem = Memory(store, embedder=HashEmbedder(), settings=settings, clock=FixedClock(ADDED))
         made.append(mem)
@@ -220,21 +221,25 @@ def test_a_derived_value_back_from_staleness_ends_where_its_timeline_goes_on(
     assert mem.check() == []
 
 
-def _pointing_nowhere(location: str) -> None:
-    """Point the superseded fact at a fact that does not exist, as another tool could."""
-    nowhere = "0" * 32
-    sql = "UPDATE facts SET superseded_by = %s WHERE superseded_by IS NOT NULL"
+def _execute(location: str, statement: str, *params: object) -> int:
+    """Run ``statement`` on the store's database as another tool would; rows changed."""
     if location.startswith("postgresql"):
         import psycopg
 
         url, _, schema = location.rpartition("schema=")
         with psycopg.connect(url.rstrip("?&"), autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{schema}"')
-            assert conn.execute(sql, (nowhere,)).rowcount == 1
-        return
+            return conn.execute(statement, params).rowcount
     with sqlite3.connect(Path(location) / "engram.db") as conn:
-        assert conn.execute(sql.replace("%s", "?"), (nowhere,)).rowcount == 1
+        changed = conn.execute(statement.replace("%s", "?"), params).rowcount
     conn.close()
+    return changed
+
+
+def _pointing_nowhere(location: str) -> None:
+    """Point the superseded fact at a fact that does not exist, as another tool could."""
+    statement = "UPDATE facts SET superseded_by = %s WHERE superseded_by IS NOT NULL"
+    assert _execute(location, statement, "0" * 32) == 1
 
 
 def test_check_names_a_fact_superseded_by_a_fact_that_does_not_exist(
@@ -246,3 +251,28 @@ def test_check_names_a_fact_superseded_by_a_fact_that_does_not_exist(
     _pointing_nowhere(store)
     problems = mem.check()
     assert any("superseded by a fact that does not exist" in p for p in problems), problems
+
+
+@ENCRYPTION
+def test_facts_an_older_erasure_left_dangling_are_reopened_once_at_the_first_open(
+    opened: Callable[[bool], Memory], store: str, encrypted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engramdb.store.postgres import validity as on_postgres
+    from engramdb.store.sqlite import validity as on_sqlite
+
+    mem = opened(encrypted)
+    ids = _said(mem, [(0, "I live in Boston."), (100, "I just moved to Denver!")], erased=1)
+    with monkeypatch.context() as before:  # an erasure as it was before the rule
+        before.setattr(on_sqlite, "after_erasure", lambda *_: 0)
+        before.setattr(on_postgres, "after_erasure", lambda *_: [])
+        mem.delete(ids[1], namespace=NS)
+    [boston] = _facts(mem, "residence")
+    assert boston.status == "superseded"
+    assert any("superseded by a fact that does not exist" in p for p in mem.check())
+    mem.close()
+    # as the migration leaves a store that holds facts
+    assert _execute(store, "INSERT INTO validity_pending (id) VALUES (1)") == 1
+    mem = opened(encrypted)
+    _is_current(_facts(mem, "residence")[0])
+    assert mem.check() == []
+    assert _execute(store, "DELETE FROM validity_pending") == 0  # taken

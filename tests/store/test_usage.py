@@ -60,6 +60,8 @@ def _written_before_usage(path: Path) -> None:
     """Take the store back to the schema before usage was kept, rows and all (the
     migrations after it undone first)."""
     with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE validity_pending")  # what older erasures left dangling
+        conn.execute("DROP INDEX facts_superseded_by")  # what a fact superseded
         conn.execute("DROP TABLE expiry_ttl")  # expiry (docs/expiry.md)
         conn.execute("DROP INDEX engrams_expiry")
         conn.execute("ALTER TABLE engrams DROP COLUMN expires_at")

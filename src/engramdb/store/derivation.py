@@ -127,10 +127,11 @@ def revalidated(gone: Set[str], facts: FactTimelines) -> list[Validity]:
     while none does; and the facts derived from it in turn. So no fact is left
     closed by, or pointing to, a fact that no longer exists. What the remaining
     episodes say about the change is derived again by the next consolidation.
+    ``gone`` may name facts already gone (a pointer an erasure left behind before
+    this rule): what pointed to them is current again, or ends at its timeline's next
+    value.
     """
     erased = {f.engram_id: f for f in facts.by_id(gone)}
-    if not erased:
-        return []
     changed: dict[str, Validity] = {}
     for fact in facts.superseded_by(gone):
         if fact.engram_id not in gone:

@@ -326,6 +326,14 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE EXISTS (SELECT 1 FROM crypto)
         ON CONFLICT DO NOTHING;
     """,
+    # 15: a store whose erasures left facts superseded by a fact that no longer exists
+    # (before store.derivation.revalidated) has them reopened at its first writable
+    # open (store.postgres.validity ``repair_pending``), which takes this mark
+    """
+    CREATE TABLE IF NOT EXISTS validity_pending (id integer PRIMARY KEY CHECK (id = 1));
+    INSERT INTO validity_pending (id) SELECT 1 WHERE EXISTS (SELECT 1 FROM facts)
+        ON CONFLICT DO NOTHING;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -68,6 +68,7 @@ from engramdb.store.postgres import (
     nearest,
     pending,
     rows,
+    validity,
 )
 from engramdb.store.postgres.candidates import CandidateReads
 from engramdb.store.postgres.consolidation import ConsolidationTables
@@ -126,9 +127,11 @@ class PostgresStore(
         try:
             self._keys = DataKeys(encryption, encrypt_vectors=encrypt_vectors)
             self._keys.open(self._db)
-            if self._keys.encrypted and not read_only:  # rows written before their MACs
-                with self._db.write("row MACs") as conn:
-                    macs.fill_pending(conn, self._ciphers(conn))
+            if not read_only:
+                with self._db.write("row MACs and validity") as conn:
+                    if self._keys.encrypted:  # rows written before their MACs
+                        macs.fill_pending(conn, self._ciphers(conn))
+                    validity.repair_pending(conn, self._ciphers(conn))
         except BaseException:
             self._db.close()
             raise

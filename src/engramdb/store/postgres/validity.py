@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from engramdb.errors import DecryptionError
 from engramdb.store.derivation import Validity, revalidated
 from engramdb.store.postgres import macs
 from engramdb.store.postgres.database import Connection
 from engramdb.store.postgres.macs import CipherOf
 
-__all__ = ["Timelines", "after_erasure"]
+__all__ = ["Timelines", "after_erasure", "dangling", "repair_pending", "revalidate"]
 
 _SELECT = (
     "SELECT e.id, f.valid_from, f.valid_to, f.status, f.superseded_by, f.invalidated_at, "
@@ -96,16 +97,23 @@ class Timelines:
 def after_erasure(conn: Connection, doomed: Sequence[int], cipher_of: CipherOf) -> list[int]:
     """Write the new validity of the remaining facts that the erasure of the memories
     ``doomed`` (rows of one namespace, still in the database) reopens or moves; the
-    rows of the facts changed. In an encrypted store their rows are checked against
-    their MACs first and get new ones after (``macs.FACTS``)."""
+    rows of the facts changed."""
     found = conn.execute(
         "SELECT id, namespace FROM engrams WHERE rowid = ANY(%s) AND kind = 'fact'",
         (list(doomed),),
     ).fetchall()
     if not found:
         return []
-    namespace = str(found[0][1])
-    changed = revalidated({str(i) for i, _ in found}, Timelines(conn, namespace))
+    return revalidate(conn, str(found[0][1]), {str(i) for i, _ in found}, cipher_of)
+
+
+def revalidate(
+    conn: Connection, namespace: str, gone: Collection[str], cipher_of: CipherOf
+) -> list[int]:
+    """Write the new validity of the namespace's facts that the erasure of ``gone``
+    (ids) reopens or moves; the rows of the facts changed. In an encrypted store their
+    rows are checked against their MACs first and get new ones after (``macs.FACTS``)."""
+    changed = revalidated(set(gone), Timelines(conn, namespace))
     if not changed:
         return []
     rowid_of = {
@@ -127,3 +135,33 @@ def after_erasure(conn: Connection, doomed: Sequence[int], cipher_of: CipherOf) 
         )
     macs.seal_owned(conn, cipher_of, macs.FACTS, rowids)
     return rowids
+
+
+def dangling(conn: Connection) -> dict[str, list[str]]:
+    """By namespace, the ids that facts are superseded by and that are no fact of it."""
+    found: dict[str, list[str]] = {}
+    for namespace, target in conn.execute(
+        "SELECT DISTINCT f.namespace, f.superseded_by FROM facts f "
+        "WHERE f.superseded_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM engrams s "
+        "JOIN facts g ON g.engram_rowid = s.rowid "
+        "WHERE s.id = f.superseded_by AND g.namespace = f.namespace) "
+        "ORDER BY f.namespace, f.superseded_by"
+    ):
+        found.setdefault(str(namespace), []).append(str(target))
+    return found
+
+
+def repair_pending(conn: Connection, cipher_of: CipherOf) -> None:
+    """Once, at the first writable open after migration 15: the facts an erasure made
+    before ``revalidated`` left superseded by a fact that no longer exists are reopened
+    as an erasure now does. A fact whose row does not authenticate stops it: the mark
+    stays for the next open, and ``check()`` names the row meanwhile."""
+    if conn.execute("SELECT 1 FROM validity_pending FOR UPDATE").fetchone() is None:
+        return
+    try:
+        with conn.transaction():  # a savepoint: an altered row undoes the repair alone
+            for namespace, gone in dangling(conn).items():
+                revalidate(conn, namespace, gone, cipher_of)
+    except DecryptionError:
+        return
+    conn.execute("DELETE FROM validity_pending")

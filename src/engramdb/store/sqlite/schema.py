@@ -483,6 +483,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX facts_superseded_by ON facts (namespace, superseded_by)
         WHERE superseded_by IS NOT NULL;
     """,
+    # 24: a store whose erasures left facts superseded by a fact that no longer exists
+    # (before store.derivation.revalidated) has them reopened at its first writable
+    # open (store/sqlite/validity.py ``repair_pending``), which takes this mark
+    """
+    CREATE TABLE validity_pending (id INTEGER PRIMARY KEY CHECK (id = 1));
+    INSERT INTO validity_pending (id) SELECT 1 WHERE EXISTS (SELECT 1 FROM facts);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

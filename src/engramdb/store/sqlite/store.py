@@ -150,12 +150,14 @@ class SqliteStore(FilteredReads, ExpiryRows, LearningRows, profile.ProfileTable,
     def _prepare(self, db: Database) -> None:
         """As the database opens: the master key checked, then the checksums of rows
         written before they existed filled in (once, ``checksums.fill_pending``), and
-        those of every row written from now on kept (``checksums.watch``)."""
+        those of every row written from now on kept (``checksums.watch``); facts left
+        superseded by a fact that no longer exists reopened (once)."""
         self._keys.open(db)
         if not db.read_only:
             # create: a namespace with a budget and no memory yet may have no data key
             checksums.fill_pending(db, lambda conn: self._keys.ciphers(conn, create=True))
             checksums.watch(db, self._keys.ciphers)
+            validity.repair_pending(db)  # what erasures left dangling before
 
     # What this backend's own tests reach for (tests/store, tests/reliability): the
     # connection, a snapshot, the loaded namespaces, running the migrations again.

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
 from engramdb.clock import from_iso, to_iso
 from engramdb.store.derivation import Validity, revalidated
 from engramdb.store.sqlite.rows import chunks
 
-__all__ = ["Timelines", "after_erasure"]
+if TYPE_CHECKING:
+    from engramdb.store.sqlite.database import Database
+
+__all__ = ["Timelines", "after_erasure", "dangling", "repair_pending"]
 
 _SELECT = (
     "SELECT e.id, f.valid_from, f.valid_to, f.status, f.superseded_by, f.invalidated_at, "
@@ -126,3 +130,30 @@ def after_erasure(conn: sqlite3.Connection, namespace: str, gone: Sequence[str])
         ],
     )
     return len(changed)
+
+
+def dangling(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """By namespace, the ids that facts are superseded by and that are no fact of it."""
+    found: dict[str, list[str]] = {}
+    for namespace, target in conn.execute(
+        "SELECT DISTINCT f.namespace, f.superseded_by FROM facts f "
+        "WHERE f.superseded_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM engrams s "
+        "JOIN facts g ON g.engram_rowid = s.rowid "
+        "WHERE s.id = f.superseded_by AND g.namespace = f.namespace) "
+        "ORDER BY f.namespace, f.superseded_by"
+    ):
+        found.setdefault(str(namespace), []).append(str(target))
+    return found
+
+
+def repair_pending(db: Database) -> None:
+    """Once, at the first writable open after migration 24: the facts an erasure made
+    before ``revalidated`` left superseded by a fact that no longer exists are reopened
+    as an erasure now does, in one transaction (their checksums follow: ``watch``)."""
+    with db.read() as conn:
+        if conn.execute("SELECT 1 FROM validity_pending").fetchone() is None:
+            return
+    with db.transaction() as conn:
+        for namespace, gone in dangling(conn).items():
+            after_erasure(conn, namespace, gone)
+        conn.execute("DELETE FROM validity_pending")
