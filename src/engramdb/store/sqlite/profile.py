@@ -17,7 +17,7 @@ is read: a damaged row raises, never reads back altered. ``ProfileTable`` is
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -146,53 +146,26 @@ def unopenable(conn: sqlite3.Connection, cipher_of: Callable[[str], Cipher]) -> 
     return failed
 
 
-class ProfileTable:
-    """The ``Store`` methods of the pinned profile, for ``SqliteStore``."""
+class ProfileTable(pinning.ProfileTable[sqlite3.Connection]):
+    """``store.pinning``'s profile methods over this store's ``profile_entries``."""
 
     _db: Database
     _keys: DataKeys
 
-    def profile(self, namespace: str) -> list[ProfileEntry]:
-        with self._db.read() as conn:
-            return read(conn, self._keys.cipher(conn, namespace), namespace)
+    def _transactions(self) -> tuple[Database, DataKeys]:
+        return self._db, self._keys
 
-    def profiled(self) -> list[str]:
-        with self._db.read() as conn:
-            found = conn.execute("SELECT DISTINCT namespace FROM profile_entries ORDER BY 1")
-            return [str(row[0]) for row in found]
+    def _profile_rows(
+        self, conn: sqlite3.Connection, cipher: Cipher, namespace: str
+    ) -> list[ProfileEntry]:
+        return read(conn, cipher, namespace)
 
-    def pin(
-        self,
-        namespace: str,
-        key: str,
-        text: str,
-        source_id: str | None,
-        now: datetime,
-        admit: Callable[[list[ProfileEntry]], None],
-    ) -> ProfileEntry:
-        with self._db.write("pin") as conn:
-            cipher = self._keys.cipher(conn, namespace, create=True)
-            entry, new = pinning.pinned(
-                read(conn, cipher, namespace), key, text, source_id, now, admit
-            )
-            if new:
-                _close(conn, cipher, namespace, key, now)
-                _insert(conn, cipher, namespace, entry)
-            return entry
+    def _close_pinned(
+        self, conn: sqlite3.Connection, cipher: Cipher, namespace: str, key: str, at: datetime
+    ) -> None:
+        _close(conn, cipher, namespace, key, at)
 
-    def unpin(self, namespace: str, key: str, now: datetime) -> ProfileEntry | None:
-        with self._db.write("unpin") as conn:
-            cipher = self._keys.cipher(conn, namespace)
-            closed = pinning.unpinned(read(conn, cipher, namespace), key, now)
-            if closed is not None:
-                _close(conn, cipher, namespace, key, now)
-            return closed
-
-    def restore_profile(self, namespace: str, entries: Sequence[ProfileEntry]) -> None:
-        if not entries:
-            return
-        with self._db.write("restore_profile") as conn:
-            cipher = self._keys.cipher(conn, namespace, create=True)
-            pinning.restorable(read(conn, cipher, namespace), namespace, entries)
-            for entry in entries:
-                _insert(conn, cipher, namespace, entry)
+    def _insert_pinned(
+        self, conn: sqlite3.Connection, cipher: Cipher, namespace: str, entry: ProfileEntry
+    ) -> None:
+        _insert(conn, cipher, namespace, entry)
