@@ -166,3 +166,41 @@ def test_recognition_is_the_same_in_every_process() -> None:
         for seed in range(8)
     }
     assert len(outputs) == 1
+
+
+def test_the_vocabulary_is_bounded_by_the_terms_the_namespace_holds_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a long run of new texts in one namespace: each rebuild sees new terms, and the
+    # terms of deleted memories are not kept for ever (docs/limits.md, "Caches")
+    monkeypatch.setattr("engramdb.recall.lexical.VOCABULARY_SLACK", 200)
+    cache = DocumentCache()
+    words = ["river", "museum", "guitar", "lesson", "harbour"]
+
+    def documents(start: int) -> list[str]:
+        return [
+            f"{words[i % 5]} zq{i}x note{i} about {words[(i + 2) % 5]}"
+            for i in range(start, start + 50)
+        ]
+
+    first = LexicalIndex(documents(0), np.zeros(50, dtype=np.int64), cache=cache)
+    first_vocabulary = cache.vocabulary
+    largest = 0
+    for start in range(10, 2_000, 10):
+        index = LexicalIndex(documents(start), np.zeros(50, dtype=np.int64), cache=cache)
+        largest = max(largest, len(cache.vocabulary))
+        assert len(cache.vocabulary) <= 2 * len(index.present) + 4 + 200
+        assert len(cache) <= 2 * 50 + 1024
+    assert cache.vocabulary is not first_vocabulary  # started afresh at least once
+    assert largest > 200  # ... only once it had grown past its slack
+    # an index built before keeps its own vocabulary and still answers
+    assert first.frequency("zq3x") == 1
+    assert first.frequency("river") == 20  # 10 first words, 10 last
+    # and an index over a started-afresh vocabulary scores as one over a new cache
+    last = documents(1_990)
+    shared = LexicalIndex(last, np.zeros(50, dtype=np.int64), cache=cache)
+    fresh = LexicalIndex(last, np.zeros(50, dtype=np.int64))
+    query = analyze("river zq1995x guitar note1999")
+    for name, values in fresh.scores(query).items():
+        assert shared.scores(query)[name].tobytes() == values.tobytes(), name
+    assert shared.recognition(query).tobytes() == fresh.recognition(query).tobytes()

@@ -37,6 +37,7 @@ __all__ = [
     "ANALYSIS_VERSION",
     "RECOGNISED",
     "TIME_WORDS",
+    "VOCABULARY_SLACK",
     "WINDOWS",
     "DocumentCache",
     "LexicalIndex",
@@ -133,9 +134,20 @@ class _Vocabulary(dict[str, int]):
         return found
 
 
+#: Terms a namespace's vocabulary may hold beyond twice those of its latest index
+#: before it is started afresh: the terms of deleted and rewritten memories would
+#: otherwise stay for the life of the process (docs/limits.md, "Caches").
+VOCABULARY_SLACK = 65_536
+
+
 class DocumentCache:
     """The term vocabulary of one namespace, and the documents recall analysed itself
-    (those without a stored analysis of this version), kept across rebuilds."""
+    (those without a stored analysis of this version), kept across rebuilds.
+
+    Both are bounded by what the namespace holds now (``retain``): the analyses by
+    its documents, the vocabulary by its terms. An index keeps the vocabulary it was
+    built with, so starting a new one never changes what an index built before
+    answers; ids differ between vocabularies, results do not."""
 
     def __init__(self) -> None:
         self.vocabulary: dict[str, int] = _Vocabulary()
@@ -154,14 +166,17 @@ class DocumentCache:
             found = self._documents[document] = stored_analysis(document)
         return found
 
-    def term_ids(self, terms: Sequence[str]) -> list[int]:
-        return [self.vocabulary[t] for t in dict.fromkeys(terms) if t in self.vocabulary]
-
     def retain(self, documents: Sequence[str]) -> None:
         """Forget analyses of documents no longer in the namespace (bounded memory)."""
         keep = set(documents)
         if len(self._documents) > 2 * len(keep) + 1024:
             self._documents = {d: a for d, a in self._documents.items() if d in keep}
+
+    def retain_terms(self, terms: int) -> None:
+        """Start the vocabulary afresh when it holds far more than the ``terms`` of the
+        latest index: the next index numbers only the terms it holds."""
+        if len(self.vocabulary) > 2 * terms + len(_HEADS) + VOCABULARY_SLACK:
+            self.vocabulary = _Vocabulary()
 
 
 #: Below this share of shared words a memory is not recognised in a query (``recognition``):
@@ -212,6 +227,8 @@ class LexicalIndex:
         self.k1 = k1
         n = self.n = len(documents)
         get = self.cache.get
+        #: term -> id for this index: the cache's vocabulary when it was built
+        self.vocabulary = vocabulary = self.cache.vocabulary
         if stored:
             analyses = [get(d, s) for d, s in zip(documents, stored, strict=True)]
         else:
@@ -221,9 +238,7 @@ class LexicalIndex:
         # every (term, document) pair as the key term << 32 | row, counted and sorted by
         # np.unique (by term, then row).
         occurrences = " ".join(analyses).split(" ") if analyses else []
-        ids = np.fromiter(
-            map(self.cache.vocabulary.__getitem__, occurrences), np.int64, len(occurrences)
-        )
+        ids = np.fromiter(map(vocabulary.__getitem__, occurrences), np.int64, len(occurrences))
         head = ids < 0
         flags = -1 - ids[head]
         #: whether each document asks something ("?") and mentions a time (``TIME_WORDS``)
@@ -259,6 +274,7 @@ class LexicalIndex:
         self.session_norm = self._norm(per_session.astype(np.float64), b)
         self.has_session = session >= 0
         self.cache.retain(documents)
+        self.cache.retain_terms(len(self.present))
 
     def _postings(self, term: int) -> tuple[int, int]:
         """Where the postings of the cache's term ``term`` lie (empty when absent)."""
@@ -269,7 +285,7 @@ class LexicalIndex:
 
     def frequency(self, term: str) -> int:
         """How many documents hold ``term`` (an analysed term)."""
-        start, end = self._postings(self.cache.vocabulary.get(term, -1))
+        start, end = self._postings(self.vocabulary.get(term, -1))
         return end - start
 
     def _norm(self, lengths: F64, b: float) -> F64:
@@ -312,7 +328,7 @@ class LexicalIndex:
         weighed = np.zeros(n)
         shared = np.zeros(n)
         for term in distinct:
-            start, end = self._postings(self.cache.vocabulary.get(term, -1))
+            start, end = self._postings(self.vocabulary.get(term, -1))
             if start == end:
                 continue
             idf[term] = _idf(n, end - start)
@@ -336,7 +352,8 @@ class LexicalIndex:
         """BM25 for ``terms`` of each memory (``"single"``), window kind and session,
         and ``"coverage"``: the share of the terms each memory contains."""
         out = {name: np.zeros(self.n) for name in ("single", *WINDOWS, "session", "coverage")}
-        ids = self.cache.term_ids(terms)
+        vocabulary = self.vocabulary
+        ids = [vocabulary[t] for t in dict.fromkeys(terms) if t in vocabulary]
         for term in ids:
             start, end = self._postings(term)
             if start == end:
