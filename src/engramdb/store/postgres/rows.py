@@ -469,7 +469,10 @@ def catalog(
     """The catalog of the memories ``where`` selects (a SQL condition on ``engrams`` that
     names one namespace, whose cipher ``cipher`` is), in insertion order; sessions
     coded in order of first appearance."""
-    found = conn.execute(f"{_CATALOG} WHERE {where} ORDER BY rowid", params).fetchall()
+    # binary: a vector arrives as its float16 bytes, not as text parsed a number at a
+    # time (most of the time of a pool's read otherwise)
+    query = f"{_CATALOG} WHERE {where} ORDER BY rowid"
+    found = conn.execute(query, params, binary=True).fetchall()
     codes: dict[str, int] = {}
     ids, kinds, sessions, seqs, speakers, occurred, texts, documents = ([] for _ in range(8))
     states = []
