@@ -12,9 +12,11 @@ The digests are 128-bit BLAKE2b, hex. A plaintext store keeps them as they are; 
 encrypted one keeps a keyed tag of each (``Cipher.tag``), so equal content still
 finds its match and nothing of the content can be read or guessed from the store.
 
-Also here: what a backend hands back for a digest it holds (``Held``) and what the
-layers above ask it to record of a repetition (``Repetition``). This module computes
-no dynamics and writes nothing.
+Also here: what a backend hands back for a digest it holds (``Held``), what the
+layers above ask it to record of a repetition (``Repetition``), and the rows of its
+``identities`` table that record a memory's digests, with the check of a replayed
+key (``identity_rows``, ``key_row``, ``check_key``), the same in every backend. This
+module computes no dynamics and writes nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +27,25 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engramdb.clock import to_iso
+from engramdb.errors import ConflictError
+from engramdb.security.crypto import Cipher
+from engramdb.store.codec import stored_digest
 from engramdb.store.records import DynamicsUpdate
 
-__all__ = ["Held", "Repetition", "content_identity", "key_identity"]
+__all__ = [
+    "Held",
+    "IdentityRow",
+    "Repetition",
+    "check_key",
+    "content_identity",
+    "identity_rows",
+    "key_identity",
+    "key_row",
+]
+
+#: A row of a backend's ``identities`` table: (namespace, the stored digest, the row of
+#: the memory holding it, the stored content identity it was written with).
+IdentityRow = tuple[str, str, int, str]
 
 
 def _digest(prefix: str, payload: str) -> str:
@@ -86,3 +104,40 @@ class Repetition:
     update: DynamicsUpdate | None = None
     key: str | None = None
     request: str | None = None
+
+
+def key_row(cipher: Cipher, namespace: str, rowid: int, key: str, content: str) -> IdentityRow:
+    """The row that records idempotency ``key`` for a memory, with the content identity
+    of the request that carried it."""
+    return (namespace, stored_digest(cipher, key), rowid, stored_digest(cipher, content))
+
+
+def identity_rows(
+    cipher: Cipher,
+    namespace: str,
+    rowid: int,
+    identity: str | None,
+    key: str | None,
+    request: str | None = None,
+) -> list[IdentityRow]:
+    """The rows that record a new memory's content identity and idempotency key (with
+    the content of the request it came with); none for a memory without an identity."""
+    if identity is None:
+        return []
+    content = stored_digest(cipher, identity)
+    rows = [(namespace, content, rowid, content)]
+    if key is not None:
+        rows.append(key_row(cipher, namespace, rowid, key, request or identity))
+    return rows
+
+
+def check_key(
+    cipher: Cipher, namespace: str, held: str, identity: str, request: str | None = None
+) -> None:
+    """Refuse a write whose idempotency key the namespace holds for other content:
+    ``held`` is the stored content identity the key was first written with."""
+    if held != stored_digest(cipher, request or identity):
+        raise ConflictError(
+            "this idempotency key was used for other content in namespace "
+            f"{namespace!r}; the earlier write stands (docs/repetition.md)"
+        )

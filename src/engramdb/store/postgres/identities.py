@@ -27,10 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from engramdb.errors import ConflictError
 from engramdb.security.crypto import Cipher
 from engramdb.store.codec import stored_digest
-from engramdb.store.identity import Held, Repetition, content_identity
+from engramdb.store.identity import (
+    Held,
+    Repetition,
+    check_key,
+    content_identity,
+    identity_rows,
+    key_row,
+)
 from engramdb.store.postgres.database import Connection
 
 __all__ = [
@@ -93,18 +99,13 @@ def write_all(conn: Connection, memories: Iterable[Written]) -> None:
     rowids: list[int] = []
     contents: list[str] = []
     for cipher, namespace, rowid, identity, key, request in memories:
-        if identity is None:
-            continue
-        content = stored_digest(cipher, identity)
-        namespaces.append(namespace)
-        tags.append(content)
-        rowids.append(rowid)
-        contents.append(content)
-        if key is not None:
-            namespaces.append(namespace)
-            tags.append(stored_digest(cipher, key))
-            rowids.append(rowid)
-            contents.append(stored_digest(cipher, request or identity))
+        for ns, tag, row, content in identity_rows(
+            cipher, namespace, rowid, identity, key, request
+        ):
+            namespaces.append(ns)
+            tags.append(tag)
+            rowids.append(row)
+            contents.append(content)
     if tags:  # in order: of two rows for one digest the first stays
         conn.execute(
             "INSERT INTO identities (namespace, tag, engram_rowid, content) "
@@ -171,11 +172,7 @@ def claim(
             (namespace, stored_digest(cipher, key)),
         ).fetchone()
         if row is not None:
-            if row[1] != stored_digest(cipher, request or identity):
-                raise ConflictError(
-                    "this idempotency key was used for other content in namespace "
-                    f"{namespace!r}; the earlier write stands (docs/repetition.md)"
-                )
+            check_key(cipher, namespace, row[1], identity, request)
             return int(row[0])
     row = conn.execute(
         "UPDATE identities SET repetitions = repetitions + 1 "
@@ -186,15 +183,7 @@ def claim(
         return None
     rowid = int(row[0])
     if key is not None:
-        conn.execute(
-            _INSERT,
-            (
-                namespace,
-                stored_digest(cipher, key),
-                rowid,
-                stored_digest(cipher, request or identity),
-            ),
-        )
+        conn.execute(_INSERT, key_row(cipher, namespace, rowid, key, request or identity))
     return rowid
 
 
@@ -217,15 +206,7 @@ def repeat(
             (r.at, namespace, stored_digest(cipher, r.content), rowid),
         )
         if r.key is not None:
-            conn.execute(
-                _INSERT,
-                (
-                    namespace,
-                    stored_digest(cipher, r.key),
-                    rowid,
-                    stored_digest(cipher, r.request or r.content),
-                ),
-            )
+            conn.execute(_INSERT, key_row(cipher, namespace, rowid, r.key, r.request or r.content))
 
 
 def renew(conn: Connection, cipher: Cipher, namespace: str, rowid: int, identity: str) -> None:

@@ -23,14 +23,24 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from engramdb.clock import from_iso, to_iso
-from engramdb.errors import ConflictError
 from engramdb.security.crypto import Cipher
 from engramdb.store.codec import open_optional, stored_digest
-from engramdb.store.identity import Held, Repetition, content_identity
+from engramdb.store.identity import (
+    Held,
+    Repetition,
+    check_key,
+    content_identity,
+    identity_rows,
+    key_row,
+)
 
 __all__ = ["claim", "fill", "forget", "held", "pending", "renew", "repeat", "seal", "write"]
 
 _CHUNK = 500  # digests per statement, well under SQLite's limit on parameters
+_INSERT = (
+    "INSERT INTO identities (namespace, tag, engram_rowid, content) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (namespace, tag) DO NOTHING"
+)
 
 
 def write(
@@ -45,24 +55,7 @@ def write(
     """Record a new memory's content identity and idempotency key (with the content
     of the request it came with); a digest the namespace holds already stays with
     its memory."""
-    if identity is None:
-        return
-    content = stored_digest(cipher, identity)
-    rows = [(namespace, content, rowid, content)]
-    if key is not None:
-        rows.append(
-            (
-                namespace,
-                stored_digest(cipher, key),
-                rowid,
-                stored_digest(cipher, request or identity),
-            )
-        )
-    conn.executemany(
-        "INSERT INTO identities (namespace, tag, engram_rowid, content) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (namespace, tag) DO NOTHING",
-        rows,
-    )
+    conn.executemany(_INSERT, identity_rows(cipher, namespace, rowid, identity, key, request))
 
 
 def held(
@@ -115,11 +108,7 @@ def claim(
             (namespace, stored_digest(cipher, key)),
         ).fetchone()
         if row is not None:
-            if row[1] != stored_digest(cipher, request or identity):
-                raise ConflictError(
-                    "this idempotency key was used for other content in namespace "
-                    f"{namespace!r}; the earlier write stands (docs/repetition.md)"
-                )
+            check_key(cipher, namespace, row[1], identity, request)
             return int(row[0])
     row = conn.execute(
         "SELECT engram_rowid FROM identities WHERE namespace = ? AND tag = ?",
@@ -146,11 +135,7 @@ def write_key(
     key: str,
 ) -> None:
     """Record an idempotency key for a memory, with its request's content."""
-    conn.execute(
-        "INSERT INTO identities (namespace, tag, engram_rowid, content) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (namespace, tag) DO NOTHING",
-        (namespace, stored_digest(cipher, key), rowid, stored_digest(cipher, request)),
-    )
+    conn.execute(_INSERT, key_row(cipher, namespace, rowid, key, request))
 
 
 def repeat(
