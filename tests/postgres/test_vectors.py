@@ -56,3 +56,21 @@ def test_a_namespace_far_from_the_query_still_gets_all_it_asks_for(
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
     exact = sorted((float(v @ near) for v in few), reverse=True)
     assert np.allclose([c.score for c in found], exact, atol=2e-3)
+
+
+def test_the_nearest_of_what_the_graph_gathered_are_kept(store: PostgresStore) -> None:
+    # The iterative scan hands rows over in relaxed order (after its first pass over
+    # the crowd, this namespace's rows come as the graph reaches them), so a search
+    # reads as many as it gathers (hnsw.ef_search: here every row of the namespace)
+    # and keeps the nearest 10 of them, nearest first.
+    rng = np.random.default_rng(11)
+    near, far = np.zeros(DIMS, dtype=np.float32), np.zeros(DIMS, dtype=np.float32)
+    near[0], far[1] = 1.0, 1.0
+    crowd = _unit(rng, 600, near, 0.02)
+    few = _unit(rng, 300, far, 1.0)
+    store.insert([make_record("crowd", f"c{i}", vector=v) for i, v in enumerate(crowd)])
+    mine = [make_record("few", f"f{i}", vector=v) for i, v in enumerate(few)]
+    store.insert(mine)
+    found = store.vector_search("few", near, 10)
+    nearest = sorted(range(len(few)), key=lambda i: -float(few[i] @ near))[:10]
+    assert [c.id for c in found] == [mine[i].id for i in nearest]
