@@ -1,8 +1,9 @@
-"""The MAC of each fact's row and each provenance link's in an encrypted PostgreSQL
-store (docs/security.md, "On PostgreSQL"; ``store.postgres.macs.OWNED``): every
-column an attacker with write access to the database could alter to change what
-recall returns (a fact's validity, status, supersession, lookup, the ends and the
-relation of a link) is covered, so an altered one is a ``DecryptionError`` on read
+"""The MAC of each fact's row, each provenance link's and each pinned profile entry's
+in an encrypted PostgreSQL store (docs/security.md, "On PostgreSQL";
+``store.postgres.macs.OWNED``): every column an attacker with write access to the
+database could alter to change what recall returns (a fact's validity, status,
+supersession, lookup, the ends and the relation of a link, when an entry was pinned
+and unpinned) is covered, so an altered one is a ``DecryptionError`` on read
 and a problem of ``check()``; a write does not launder it; the rows of a store
 encrypted before the column existed get theirs at its first open with the key.
 """
@@ -17,7 +18,7 @@ from psycopg import sql
 
 from engramdb import DecryptionError, EncryptionKey, Engram, Memory, Settings
 from engramdb.security.crypto import generate_key
-from engramdb.store.postgres.macs import FACTS, LINKS
+from engramdb.store.postgres.macs import FACTS, LINKS, PROFILE
 from engramdb.testing.fakes import HashEmbedder
 
 from .conftest import located
@@ -196,3 +197,72 @@ def test_facts_and_links_written_before_their_macs_get_them_at_the_first_open(
     with _memory(postgres_url, schema, key) as mem:
         assert mem.check() == []
         assert len(mem.facts(namespace=NS)) == 2
+
+
+# A pinned profile entry's first version, closed by a second (every column set).
+PROFILE_FLIPS = {
+    "namespace": "namespace = 'b'",
+    "key": "key = key || 'x'",
+    "version": "version = 7",
+    "text": "text = (SELECT text FROM profile_entries WHERE version = 2)",
+    "valid_from": "valid_from = valid_from - interval '1 day'",
+    "valid_to": "valid_to = NULL",
+    "source_id": "source_id = repeat('0', 32)",
+    "sealed_key": "sealed_key = text",
+}
+
+
+def test_every_column_of_a_profile_entry_is_covered() -> None:
+    assert set(PROFILE_FLIPS) == set(PROFILE.fields)
+
+
+@pytest.mark.parametrize("column", PROFILE_FLIPS)
+def test_an_altered_profile_entry_is_refused_on_read_and_counted_by_check(
+    postgres_url: str, schema: str, column: str
+) -> None:
+    key = EncryptionKey.from_text(generate_key())
+    with _memory(postgres_url, schema, key) as mem:
+        mem.add("I live in Boston.", namespace=NS, speaker="Maya")
+        mem.consolidate(namespace=NS, now=NOW)
+        [fact] = mem.facts(namespace=NS)
+        mem.pin("home", "Maya lives in Boston.", namespace=NS, source_id=fact.engram_id)
+        mem.pin("home", "Maya lives in Denver.", namespace=NS)
+        mem.pin("home", "Tom lives in Lyon.", namespace="b")
+        assert [e.valid_to is None for e in mem.profile(namespace=NS, history=True)] == [
+            False,
+            True,
+        ]
+        assert mem.check() == []
+    flip = PROFILE_FLIPS[column]
+    altered = _execute(
+        postgres_url,
+        schema,
+        f"UPDATE profile_entries SET {flip} WHERE namespace = '{NS}' AND version = 1 "
+        "RETURNING version",
+    )
+    assert len(altered) == 1
+    with _memory(postgres_url, schema, key) as mem:
+        read_in = "b" if column == "namespace" else NS
+        with pytest.raises(DecryptionError, match="does not authenticate"):
+            mem.profile(namespace=read_in, history=True)
+        problems = mem.check()
+        assert any(p.startswith("profile_entries: 1 row does not authenticate") for p in problems)
+        with pytest.raises(DecryptionError):  # a pin does not reseal the altered row
+            mem.pin("home", "Maya lives in Seattle.", namespace=read_in)
+
+
+def test_pinning_and_unpinning_write_the_profile_macs(postgres_url: str, schema: str) -> None:
+    key = EncryptionKey.from_text(generate_key())
+    with _memory(postgres_url, schema, key) as mem:
+        mem.pin("home", "Maya lives in Boston.", namespace=NS)
+        mem.pin("home", "Maya lives in Denver.", namespace=NS)
+        mem.unpin("home", namespace=NS)
+        assert len(mem.profile(namespace=NS, history=True)) == 2
+        assert mem.check() == []
+    missing = "SELECT count(*) FROM profile_entries WHERE mac IS NULL"
+    assert _execute(postgres_url, schema, missing) == [(0,)]
+    _execute(postgres_url, schema, "UPDATE profile_entries SET mac = NULL")
+    _execute(postgres_url, schema, "INSERT INTO macs_pending_tables VALUES ('profile_entries')")
+    with _memory(postgres_url, schema, key) as mem:  # as migration 16 leaves it
+        assert mem.check() == []
+        assert mem.profile(namespace=NS) == []

@@ -25,7 +25,9 @@ and the provenance links to the memories it came from) carry one in their ``mac`
 (migration 14) over every column (``OwnedTable.fields``, as the SQLite store's row
 checksums of the same tables), under the cipher of the namespace of the memory
 they belong to (``OwnedTable.owner``): a fact's validity, status, supersession and
-lookup, a link's ends and relation, which recall and erasure act on. An insert
+lookup, a link's ends and relation, which recall and erasure act on; and so does
+each version of a pinned profile entry (``PROFILE``, migration 16), under its
+namespace's cipher: when it was pinned and unpinned says what ``context`` pins. An insert
 writes it with the row (``of_owned``); a change checks the rows first
 (``verify_owned``) and writes theirs again after (``seal_owned``); every read of
 facts and links checks them (``verify_owned_row``), and ``check()`` counts those
@@ -50,6 +52,7 @@ __all__ = [
     "FIELDS",
     "LINKS",
     "OWNED",
+    "PROFILE",
     "VERSION_FIELDS",
     "OwnedTable",
     "fill_pending",
@@ -100,14 +103,15 @@ VERSION_FIELDS = (
 
 @dataclass(frozen=True, slots=True)
 class OwnedTable:
-    """A table whose rows belong to one memory each: its ``key`` columns, the
-    ``fields`` its MAC covers (every column but the MAC, in digest order) and
-    ``owner``, the column holding the row of the memory whose namespace keys it."""
+    """A table whose rows belong to one memory each, or to one namespace: its ``key``
+    columns, the ``fields`` its MAC covers (every column but the MAC, in digest
+    order) and ``owner``, the column holding the row of the memory whose namespace
+    keys it (None: the row's own ``namespace``, its first field)."""
 
     name: str
     key: tuple[str, ...]
     fields: tuple[str, ...]
-    owner: str
+    owner: str | None
 
 
 #: A fact's row: what it says (sealed), its validity, supersession and lookup.
@@ -137,7 +141,16 @@ LINKS = OwnedTable(
     ("derived_rowid", "source_rowid", "relation"),
     "derived_rowid",
 )
-OWNED = (FACTS, LINKS)
+#: A version of a pinned profile entry (docs/profile.md): its key's tag, its version,
+#: its sealed text and key, and when it was pinned and unpinned, which say what
+#: ``context`` pins.
+PROFILE = OwnedTable(
+    "profile_entries",
+    ("namespace", "key", "version"),
+    ("namespace", "key", "version", "text", "valid_from", "valid_to", "source_id", "sealed_key"),
+    None,
+)
+OWNED = (FACTS, LINKS, PROFILE)
 _SQL = ", ".join(FIELDS)
 _VERSION_SQL = ", ".join(f"v.{c}" for c in VERSION_FIELDS)
 _VERSIONS = (
@@ -209,6 +222,8 @@ def _owned(table: OwnedTable, where: str = "") -> str:
     """Each row of ``table`` with the namespace of the memory it belongs to, its
     ``fields`` and its MAC."""
     fields = ", ".join(f"t.{c}" for c in table.fields)
+    if table.owner is None:
+        return f"SELECT t.namespace, {fields}, t.mac FROM {table.name} t{where}"
     return (
         f"SELECT e.namespace, {fields}, t.mac FROM {table.name} t "
         f"JOIN engrams e ON e.rowid = t.{table.owner}{where}"
@@ -320,7 +335,8 @@ def mismatched(conn: Connection, cipher_of: CipherOf) -> list[str]:
     owned: list[str] = []
     for table in OWNED:
         bad_rows: list[str] = []
-        for row in conn.execute(f"{_owned(table)} ORDER BY t.{table.owner}"):
+        order = ", ".join(f"t.{c}" for c in table.key)
+        for row in conn.execute(f"{_owned(table)} ORDER BY {order}"):
             values = row[1:-1]
             try:
                 cipher = cipher_of(row[0])

@@ -22,6 +22,7 @@ from engramdb.model import ProfileEntry
 from engramdb.security.crypto import Cipher
 from engramdb.store import pinning
 from engramdb.store.codec import profile_aad
+from engramdb.store.postgres import macs
 
 if TYPE_CHECKING:
     from engramdb.store.postgres.database import Connection, Database
@@ -30,26 +31,32 @@ if TYPE_CHECKING:
 __all__ = ["ProfileTable", "seal"]
 
 _COLUMNS = "key, text, version, valid_from, valid_to, source_id, sealed_key"
+_COVERED = ", ".join(macs.PROFILE.fields)  # what its MAC covers, in digest order
 
 
 def _read(conn: Connection, cipher: Cipher, namespace: str) -> list[ProfileEntry]:
+    """The namespace's entries, every version; ``DecryptionError`` when an encrypted
+    namespace's row does not match its MAC (``macs.PROFILE``)."""
     found = conn.execute(
-        f"SELECT {_COLUMNS} FROM profile_entries WHERE namespace = %s ORDER BY key, version",
+        f"SELECT {_COLUMNS}, mac FROM profile_entries WHERE namespace = %s ORDER BY key, version",
         (namespace,),
-    )
+    ).fetchall()
     if not cipher.encrypted:
-        return [ProfileEntry(*row[:-1]) for row in found]
-    entries = [
-        ProfileEntry(
-            cipher.open(sealed_key, profile_aad("key", namespace, tag, version)),
-            cipher.open(text, profile_aad("text", namespace, tag, version)),
-            version,
-            valid_from,
-            valid_to,
-            source_id,
+        return [ProfileEntry(*row[:-2]) for row in found]
+    entries = []
+    for tag, text, version, valid_from, valid_to, source_id, sealed_key, mac in found:
+        covered = (namespace, tag, version, text, valid_from, valid_to, source_id, sealed_key)
+        macs.verify_owned_row(cipher, macs.PROFILE, covered, mac)
+        entries.append(
+            ProfileEntry(
+                cipher.open(sealed_key, profile_aad("key", namespace, tag, version)),
+                cipher.open(text, profile_aad("text", namespace, tag, version)),
+                version,
+                valid_from,
+                valid_to,
+                source_id,
+            )
         )
-        for tag, text, version, valid_from, valid_to, source_id, sealed_key in found
-    ]
     return sorted(entries, key=lambda e: (e.key, e.version))
 
 
@@ -65,28 +72,34 @@ def _insert(conn: Connection, cipher: Cipher, namespace: str, entry: ProfileEntr
         if cipher.encrypted
         else None
     )
+    text = cipher.seal(entry.text, profile_aad("text", namespace, tag, entry.version))
+    covered = (
+        namespace, tag, entry.version, text, entry.valid_from, entry.valid_to, entry.source_id,
+        sealed_key,
+    )  # fmt: skip
     conn.execute(
-        f"INSERT INTO profile_entries (namespace, {_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            namespace,
-            tag,
-            cipher.seal(entry.text, profile_aad("text", namespace, tag, entry.version)),
-            entry.version,
-            entry.valid_from,
-            entry.valid_to,
-            entry.source_id,
-            sealed_key,
-        ),
+        f"INSERT INTO profile_entries ({_COVERED}, mac) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (*covered, macs.of_owned(cipher, macs.PROFILE, covered)),
     )
 
 
 def _close(conn: Connection, cipher: Cipher, namespace: str, key: str, at: datetime) -> None:
-    conn.execute(
+    """Close the pinned version of ``key`` (its rows were checked by ``_read`` in this
+    transaction) and write its MAC again."""
+    closed = conn.execute(
         "UPDATE profile_entries SET valid_to = %s "
-        "WHERE namespace = %s AND key = %s AND valid_to IS NULL",
+        f"WHERE namespace = %s AND key = %s AND valid_to IS NULL RETURNING {_COVERED}",
         (at, namespace, cipher.tag(key)),
-    )
+    ).fetchall()
+    for row in closed:
+        mac = macs.of_owned(cipher, macs.PROFILE, row)
+        if mac is not None:
+            conn.execute(
+                "UPDATE profile_entries SET mac = %s "
+                "WHERE namespace = %s AND key = %s AND version = %s",
+                (mac, row[0], row[1], row[2]),
+            )
 
 
 def seal(conn: Connection, cipher_of: Callable[[str], Cipher]) -> None:

@@ -334,6 +334,16 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO validity_pending (id) SELECT 1 WHERE EXISTS (SELECT 1 FROM facts)
         ON CONFLICT DO NOTHING;
     """,
+    # 16: the MAC of each version of a pinned profile entry in an encrypted store, over
+    # every column (docs/security.md, store.postgres.macs ``PROFILE``; SQLite: the row
+    # checksums of ``profile_entries``), the rows written before filled in as
+    # migration 14's
+    """
+    ALTER TABLE profile_entries ADD COLUMN IF NOT EXISTS mac bytea;
+    INSERT INTO macs_pending_tables (name) SELECT 'profile_entries'
+        WHERE EXISTS (SELECT 1 FROM crypto)
+        ON CONFLICT DO NOTHING;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
