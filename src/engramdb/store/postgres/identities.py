@@ -109,7 +109,7 @@ def write_all(conn: Connection, memories: Iterable[Written]) -> None:
     if tags:  # in order: of two rows for one digest the first stays
         conn.execute(
             "INSERT INTO identities (namespace, tag, engram_rowid, content) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[]) "
             "ON CONFLICT (namespace, tag) DO NOTHING",
             (namespaces, tags, rowids, contents),
         )

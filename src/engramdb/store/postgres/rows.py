@@ -87,11 +87,11 @@ _INSERT = (
     "recorded_at, valid_from, version, model_id, embedding, sealed_vector, "
     # an array of arrays is one array to unnest: each row's terms travel joined
     "string_to_array(terms, E'\\x1f'), stability_days, importance, valence, arousal, emotion, "
-    "expires_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
-    "%s::timestamptz[], %s::integer[], %s::text[], %b::halfvec[], %b::bytea[], %s::text[], "
-    "%s::double precision[], %s::double precision[], %s::double precision[], "
-    "%s::double precision[], %s::text[], %s::timestamptz[]) "
+    "expires_at FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::text[], %b::text[], %b::text[], %b::text[], %s::timestamptz[], %s::timestamptz[], "
+    "%s::timestamptz[], %b::integer[], %b::text[], %b::halfvec[], %b::bytea[], %b::text[], "
+    "%b::double precision[], %b::double precision[], %b::double precision[], "
+    "%b::double precision[], %b::text[], %s::timestamptz[]) "
     "AS given (id, namespace, kind, session, seq, speaker, text, keys, metadata, occurred_at, "
     "recorded_at, valid_from, version, model_id, embedding, sealed_vector, terms, "
     "stability_days, importance, valence, arousal, emotion, expires_at) "
@@ -99,8 +99,8 @@ _INSERT = (
 )
 _INSERT_VERSION = (
     "INSERT INTO versions (engram_rowid, version, text, speaker, metadata, occurred_at, "
-    "valid_from, valid_to) SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::text[], "
-    "%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
+    "valid_from, valid_to) SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], "
+    "%b::text[], %b::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
 )
 _CATALOG = (
     "SELECT id, kind, session, seq, speaker, occurred_at, text, keys, embedding, sealed_vector, "
@@ -261,14 +261,15 @@ def insert(
                 record.occurred_at,
                 record.recorded_at,
                 current.valid_from,
-                current.version,
+                int(current.version),
                 record.model_id,
                 *stored_vector(c, eid, None if record.pending else record.vector, seal_vectors),
                 terms_for(c, record.text, record.keys),
-                record.stability_days,
-                record.importance,
-                valence,
-                arousal,
+                # one type a column: an array is of one type (1 beside 0.5 is refused)
+                float(record.stability_days),
+                float(record.importance),
+                float(valence),
+                float(arousal),
                 emotion,
                 record.expires_at,
             )
@@ -316,8 +317,8 @@ def insert_version(
             namespaces.add(record.namespace)
         params.append(
             (
-                rowid,
-                v.version,
+                int(rowid),
+                int(v.version),
                 *sealed_version(c, eid, v.version, v.text, v.speaker, dump(v.metadata)),
                 v.occurred_at,
                 v.valid_from,
