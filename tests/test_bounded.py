@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -58,3 +59,55 @@ def test_release_free_memory_hands_freed_heap_back() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert float(result.stdout) > 150  # of the 229 MiB freed
+
+
+_COUNT_HEAPS = """
+import ctypes, ctypes.util, os, sys, tempfile, threading
+from engramdb.bounded import limit_arenas
+if sys.argv[1] == "limit":
+    assert limit_arenas(2)
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+start = threading.Barrier(8)
+def work():
+    start.wait()  # all at once: glibc gives a contended thread a heap of its own
+    for _ in range(200):
+        blocks = [bytearray(1_000) for _ in range(500)]
+        del blocks
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+path = tempfile.mktemp()
+fp = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+print(open(path).read().count("<heap nr="))
+os.unlink(path)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_limit_arenas_keeps_threads_to_two_heaps() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    heaps = {
+        mode: int(
+            subprocess.run(
+                [sys.executable, "-c", _COUNT_HEAPS, mode],
+                capture_output=True, text=True, check=True, env=env,
+            ).stdout
+        )
+        for mode in ("limit", "default")
+    }  # fmt: skip
+    assert heaps["limit"] <= 2
+    assert heaps["default"] > 2  # the test can tell: without the limit threads get more
+
+
+def test_limit_arenas_leaves_the_operators_setting() -> None:
+    code = "from engramdb.bounded import limit_arenas; print(limit_arenas(2))"
+    env = dict(os.environ, MALLOC_ARENA_MAX="4")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert result.stdout.strip() == "False"

@@ -4,7 +4,8 @@ Every cache a long-running process keeps per namespace is one of these, so a
 server that sees many namespaces holds a bounded number of them
 (docs/limits.md, "Caches"). It owns only the eviction order; it does not lock:
 each owner already holds its own lock around it. ``release_free_memory`` hands
-the C allocator's free memory back after a large piece of work. It imports
+the C allocator's free memory back after a large piece of work, and
+``limit_arenas`` keeps a threaded server's allocator to a few heaps. It imports
 nothing of ours, so every layer may use it.
 """
 
@@ -13,11 +14,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import TypeVar
 
-__all__ = ["Bounded", "release_free_memory"]
+__all__ = ["SERVER_ARENAS", "Bounded", "limit_arenas", "release_free_memory"]
+
+#: glibc heaps a server process allocates from (``limit_arenas``)
+SERVER_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number for the most arenas (malloc.h)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -86,3 +92,23 @@ def _malloc_trim() -> Callable[[int], int] | None:
     except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
         return None
     return trim
+
+
+def limit_arenas(arenas: int = SERVER_ARENAS) -> bool:
+    """Let glibc's allocator keep at most ``arenas`` heaps; True when it took the limit.
+
+    By default glibc gives threads their own heap (arena) as they contend, up to
+    eight per core, and each keeps what was freed in it for reuse: a server whose
+    request threads take turns over hours grows a step each time another arena
+    reaches a new high. Called once, before the threads start (``engram serve``
+    does). ``MALLOC_ARENA_MAX`` in the environment, the operator's own choice,
+    wins. Elsewhere than glibc it does nothing and returns False.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
+        return False
+    return bool(mallopt(_M_ARENA_MAX, max(int(arenas), 1)))

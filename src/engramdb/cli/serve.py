@@ -21,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from engramdb.bounded import limit_arenas
 from engramdb.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from engramdb.cli.state import NamespaceOption, state
 from engramdb.config import shown_location
@@ -105,6 +106,7 @@ def serve(
         mcp=not no_mcp,
         host=host,
     )
+    limit_arenas()  # before any request thread allocates (docs/limits.md, "Caches")
     app = create_app(settings, options=options)
     app.state.engram.memory.embedder.embed(["warm up"])  # load the model before the first request
     sock = _bind(host, port)

@@ -10,6 +10,8 @@ prompt: the thread is woken from its wait.
 A failed pass is logged (logger ``engramdb.server.purging``) by error class only,
 since an error's message may quote memory text, and counted; what it could not
 erase stays expired (left out of every read) and the next pass tries again.
+After each pass the thread hands the allocator's free memory back to the
+operating system (``bounded.release_free_memory``: docs/limits.md, "Caches").
 Started and stopped by ``server.http.app`` with the app's lifespan.
 """
 
@@ -20,6 +22,7 @@ import threading
 from collections.abc import Callable
 
 from engramdb import Clock, Deletion, Memory, SystemClock
+from engramdb.bounded import release_free_memory
 from engramdb.security.audit import AuditRecord
 from engramdb.server.schedule import SCHEDULER_ACTOR
 
@@ -81,6 +84,9 @@ class PurgeSchedule:
     def _loop(self) -> None:
         while not self._stopping.wait(self.every_s):
             self.run_once()
+            # the server's periodic upkeep: what the last minute's requests freed goes
+            # back to the operating system, so resident memory follows the live data
+            release_free_memory()
 
     def run_once(self) -> list[Deletion]:
         """One pass over every namespace; what each namespace purged erased."""
