@@ -10,12 +10,12 @@ are made here, in Python, and kept in the ``terms`` column (``text[]``, a
 GIN index), so a search is the same on both stores and PostgreSQL's own text
 search configurations (stop words, another stemmer) decide nothing.
 
-A search scores what the SQLite store's does (``store/sqlite/lexical.py``):
-each memory of the namespace holding a query term gets that term's BM25
+A search ranks as the SQLite store's does, by ``store.lexrank`` (docs/recall.md,
+"Lexical seeds"): each memory holding a query term gets that term's BM25
 inverse document frequency over the whole store, summed over the terms it
-holds; the highest first, the newest among equals. Unlike the SQLite store it
-counts every row of a common term: bounding that cost as the SQLite store
-does ("Lexical seeds", docs/recall.md) is not done yet (docs/postgres.md).
+holds, as far as the rows read show it (every row of a rare term, the newest
+``COMMON`` of a common one); the highest first, the newest among equals; then
+the namespace's among them.
 
 In an encrypted namespace (docs/security.md, "Blind lexical index") ``terms``
 holds the memory's blind tokens instead (``Cipher.blind``: each word folded,
@@ -30,9 +30,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
 import Stemmer
 
 from engramdb.security.crypto import Cipher
+from engramdb.store import lexrank
 from engramdb.store.base import Candidate
 from engramdb.store.postgres.database import Connection
 
@@ -45,30 +48,12 @@ _WORD = re.compile(r"[^\W_]+")
 _STEMMER = Stemmer.Stemmer("porter")
 _STEMMED = range(3, 65)  # FTS5's porter tokenizer passes shorter and longer tokens through
 
-# Each term's weight: BM25's inverse document frequency of the rows holding it among
-# the store's rows (the largest rowid, as the SQLite store counts them); then each
-# memory of the namespace holding any term, by the sum of its terms' weights. ``held``
-# is MATERIALIZED: inlined, the planner may count each term's rows again for every
-# row it joins (a store of 10,000 memories sharing common words: 145 s a search,
-# against 30 ms counted once; BENCHMARKS.md, "Encryption at rest on PostgreSQL").
-_SEARCH = """
-WITH wanted AS (SELECT DISTINCT unnest(%(terms)s::text[]) AS term),
-size AS (SELECT coalesce(max(rowid), 0)::float8 AS n FROM engrams),
-held AS MATERIALIZED (
-    SELECT w.term, (SELECT count(*) FROM engrams e WHERE e.terms @> ARRAY[w.term])::float8 AS n
-    FROM wanted w
-),
-weight AS (
-    SELECT h.term, ln(1.0 + (greatest(s.n, h.n) - h.n + 0.5) / (h.n + 0.5)) AS w
-    FROM held h, size s WHERE h.n > 0
-)
-SELECT e.id, sum(weight.w) AS score
-FROM engrams e JOIN weight ON e.terms @> ARRAY[weight.term]
-WHERE e.namespace = %(namespace)s
-GROUP BY e.rowid, e.id
-ORDER BY score DESC, e.rowid DESC
-LIMIT %(limit)s
-"""
+# The newest rows of the whole table holding every one of some terms: by the GIN
+# index for rare terms, by the primary key read backwards for common ones (as the
+# planner's statistics of the terms say).
+_NEWEST = "SELECT rowid FROM engrams WHERE terms @> %s::text[] ORDER BY rowid DESC LIMIT %s"
+# Ranked rows looked up at once for their ids, in the namespace searched.
+_CHUNK = 500
 
 
 def tokens(text: str) -> list[str]:
@@ -128,5 +113,29 @@ def search(
     wanted = list(dict.fromkeys(words))[:MAX_TERMS]
     if not wanted or limit <= 0:
         return []
-    found = conn.execute(_SEARCH, {"terms": wanted, "namespace": namespace, "limit": limit})
-    return [Candidate(str(engram_id), float(score)) for engram_id, score in found]
+    row = conn.execute("SELECT coalesce(max(rowid), 0) FROM engrams").fetchone()
+    size = float(row[0]) if row else 0.0
+    order = lexrank.ranked(wanted, size, lambda held, most: _newest(conn, held, most))
+    if order is None:
+        return []
+    rowids, scores = order
+    found: list[Candidate] = []
+    walked = 0  # the ranking is the whole table's: the namespace's rows, a chunk at a time
+    while len(found) < limit and walked < len(rowids):
+        chunk = [int(r) for r in rowids[walked : walked + _CHUNK]]
+        weights = scores[walked : walked + _CHUNK]
+        walked += len(chunk)
+        ids: dict[int, str] = dict(
+            conn.execute(
+                "SELECT rowid, id FROM engrams WHERE rowid = ANY(%s) AND namespace = %s",
+                (chunk, namespace),
+            ).fetchall()
+        )
+        pairs = zip(chunk, weights, strict=True)
+        found += [Candidate(str(ids[r]), float(w)) for r, w in pairs if r in ids]
+    return found[:limit]
+
+
+def _newest(conn: Connection, terms: Sequence[str], most: int) -> npt.NDArray[np.int64]:
+    rows = conn.execute(_NEWEST, (list(terms), most)).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)

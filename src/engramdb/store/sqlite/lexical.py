@@ -22,17 +22,17 @@ so a term's rarity is judged over the store.
 from __future__ import annotations
 
 import hashlib
-import math
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from engramdb.filters import Filter
 from engramdb.security.crypto import Cipher
+from engramdb.store import lexrank
 from engramdb.store.base import Candidate
+from engramdb.store.lexrank import COMMON, CONJUNCTION
 from engramdb.store.sqlite import fields
 
 __all__ = [
@@ -58,12 +58,6 @@ def namespace_token(namespace: str) -> str:
     return "ns" + hashlib.sha256(namespace.encode()).hexdigest()[:24]
 
 
-#: A term held by more rows of the index than this is *common*: a search reads no
-#: more of its rows than this (the newest), so it costs the same in any size of
-#: store (docs/recall.md, "Lexical seeds"; BENCHMARKS.md, "Scale").
-COMMON = 1_000
-#: How many of the query's rarest terms a memory anywhere in the index is sought by.
-CONJUNCTION = 3
 #: The most query terms a search reads (a pasted paragraph keeps its first words).
 MAX_TERMS = 16
 # Candidate rows looked up at once for their ids and namespace.
@@ -76,19 +70,6 @@ _NEWEST = (
 )
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class _Term:
-    """A query term as the index holds it, and the rows read of it."""
-
-    phrase: str
-    rowids: I64  # every row holding a rare term; the newest COMMON of a common one
-    rows: float  # how many rows hold it: exact for a rare term, estimated for a common one
-
-    @property
-    def common(self) -> bool:
-        return self.rows > COMMON
 
 
 def search(
@@ -163,58 +144,20 @@ def _ranked(
     conn: sqlite3.Connection, cipher: Cipher, terms: Sequence[str]
 ) -> tuple[I64, F64] | None:
     """The index's rows holding ``terms`` (of every namespace), best first, with their
-    scores (``search``); None when none does."""
+    scores (``search``; ``store.lexrank.ranked``); None when none does."""
     phrases = list(dict.fromkeys(cipher.blind_terms(list(terms))))[:MAX_TERMS]
     if not phrases:
         return None
     size = float(conn.execute("SELECT max(rowid) FROM engrams").fetchone()[0] or 0)
-    found = sorted(
-        (term for term in (_read(conn, phrase, size) for phrase in phrases) if term.rows),
-        key=lambda term: term.rows,
-    )
-    if not found:
-        return None
-    rowids = [term.rowids for term in found]
-    weights = [np.full(len(term.rowids), _weight(term.rows, size)) for term in found]
-    rarest = found[:CONJUNCTION]
-    if len(rarest) > 1 and rarest[-1].common:
-        # With a rare term among them FTS5 reads no more than its rows; of common terms
-        # only, the newest rows holding them all (of any namespace: the namespace's own
-        # token would have FTS5 step through all of its rows).
-        every = _rows(conn, _every(rarest), COMMON)
-        missed = np.zeros(len(every))
-        for term in rarest:
-            if term.common:
-                missed += _weight(term.rows, size) * ~np.isin(every, term.rowids)
-        rowids.append(every)
-        weights.append(missed)
-    held, at = np.unique(np.concatenate(rowids), return_inverse=True)
-    score = np.bincount(at, weights=np.concatenate(weights), minlength=len(held)).astype(np.float64)
-    best = np.lexsort((-held, -score))  # the highest score first, then the newest
-    return held[best], score[best]
+    # of common terms only, the newest rows holding them all are of any namespace: the
+    # namespace's own token would have FTS5 step through all of its rows
+    return lexrank.ranked(phrases, size, lambda held, most: _rows(conn, _every(held), most))
 
 
 def _rows(conn: sqlite3.Connection, match: str, most: int) -> I64:
     """The newest ``most`` rows of the index that ``match`` finds."""
     joined = conn.execute(_NEWEST, (match, most)).fetchone()[0]
     return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, np.int64)
-
-
-def _read(conn: sqlite3.Connection, phrase: str, size: float) -> _Term:
-    """The newest ``COMMON + 1`` rows holding ``phrase``: all of them, or a sign that
-    it is common and how common."""
-    rowids = _rows(conn, _every([phrase]), COMMON + 1)
-    if len(rowids) <= COMMON:
-        return _Term(phrase, rowids, float(len(rowids)))
-    # Its newest rows reach back to rowid rowids[-1]: about as many again in each such
-    # stretch of the index.
-    reach = max(size - float(rowids[-1]) + 1.0, 1.0)
-    return _Term(phrase, rowids[:COMMON], max(len(rowids) * size / reach, float(len(rowids))))
-
-
-def _weight(rows: float, size: float) -> float:
-    """BM25's inverse document frequency of a term held by ``rows`` of ``size`` rows."""
-    return math.log(1.0 + (max(size, rows) - rows + 0.5) / (rows + 0.5))
 
 
 def _quoted(phrase: str) -> str:
@@ -224,9 +167,8 @@ def _quoted(phrase: str) -> str:
     return '"' + phrase.replace("\x00", "").replace('"', '""') + '"'
 
 
-def _every(terms: Sequence[_Term] | Sequence[str]) -> str:
-    """The FTS5 query for the rows holding every one of ``terms`` in their text or keys."""
-    phrases = [t if isinstance(t, str) else t.phrase for t in terms]
+def _every(phrases: Sequence[str]) -> str:
+    """The FTS5 query for the rows holding every one of ``phrases`` in their text or keys."""
     return "{text keys} : (" + " AND ".join(_quoted(phrase) for phrase in phrases) + ")"
 
 
