@@ -8,11 +8,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engramdb import Budget, Memory, Settings, wire
+from engramdb.server import schemas
 from engramdb.server.http import ServerOptions, create_app
-from engramdb.server.schemas import response_model
 from engramdb.testing.fakes import HashEmbedder
 
 NOW = datetime(2024, 4, 1, tzinfo=timezone.utc)
+
+
+def response_model(kind: type) -> type:
+    """The response model the server built for the public value ``kind`` (as its schema
+    module was imported)."""
+    model = schemas._NAMED.get(kind)
+    assert isinstance(model, type), kind
+    assert issubclass(model, schemas.ValueOut), kind
+    return model
+
+
 _NO_AUTH = ServerOptions(auth=False)
 
 

@@ -130,7 +130,6 @@ __all__ = [
     "WorkingOut",
     "WriteTime",
     "optional_where",
-    "response_model",
 ]
 
 
@@ -348,15 +347,6 @@ def _value_model(
         fields[f.name] = (wire.json_type(f.type, _NAMED), Field(description=f.description))
     model = create_model(name, __base__=ValueOut, __module__=__name__, __doc__=doc, **fields)
     _NAMED[kind] = model
-    return model
-
-
-def response_model(kind: type[Any]) -> type[ValueOut]:
-    """The response model of the public value ``kind`` (built when its module is
-    imported: the server's app imports every one)."""
-    model = _NAMED.get(kind)
-    if not (isinstance(model, type) and issubclass(model, ValueOut)):
-        raise TypeError(f"{kind.__name__} has no response model")
     return model
 
 
