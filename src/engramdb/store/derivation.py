@@ -16,15 +16,36 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 __all__ = [
+    "DANGLING",
     "FactTimelines",
     "Validity",
     "consolidated_again",
+    "dangling",
     "revalidated",
     "taken_along",
     "taken_along_all",
 ]
 
 K = TypeVar("K", bound=Hashable)
+
+#: Each namespace with the ids its facts are superseded by that are no fact of it:
+#: what an erasure left before ``revalidated`` existed. The same SQL on both stores.
+DANGLING = (
+    "SELECT DISTINCT f.namespace, f.superseded_by FROM facts f "
+    "WHERE f.superseded_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM engrams s "
+    "JOIN facts g ON g.engram_rowid = s.rowid "
+    "WHERE s.id = f.superseded_by AND g.namespace = f.namespace) "
+    "ORDER BY f.namespace, f.superseded_by"
+)
+
+
+def dangling(rows: Iterable[Sequence[object]]) -> dict[str, list[str]]:
+    """``DANGLING``'s rows, by namespace: the ids that facts are superseded by and that
+    are no fact of it."""
+    found: dict[str, list[str]] = {}
+    for namespace, target in rows:
+        found.setdefault(str(namespace), []).append(str(target))
+    return found
 
 
 def taken_along(gone: K, derived_from: Callable[[Sequence[K]], Iterable[K]]) -> list[K]:

@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from engramdb.errors import DecryptionError
+from engramdb.store import derivation
 from engramdb.store.derivation import Validity, revalidated
 from engramdb.store.postgres import macs
 from engramdb.store.postgres.database import Connection
@@ -139,16 +140,7 @@ def revalidate(
 
 def dangling(conn: Connection) -> dict[str, list[str]]:
     """By namespace, the ids that facts are superseded by and that are no fact of it."""
-    found: dict[str, list[str]] = {}
-    for namespace, target in conn.execute(
-        "SELECT DISTINCT f.namespace, f.superseded_by FROM facts f "
-        "WHERE f.superseded_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM engrams s "
-        "JOIN facts g ON g.engram_rowid = s.rowid "
-        "WHERE s.id = f.superseded_by AND g.namespace = f.namespace) "
-        "ORDER BY f.namespace, f.superseded_by"
-    ):
-        found.setdefault(str(namespace), []).append(str(target))
-    return found
+    return derivation.dangling(conn.execute(derivation.DANGLING))
 
 
 def repair_pending(conn: Connection, cipher_of: CipherOf) -> None:

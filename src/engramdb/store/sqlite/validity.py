@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from engramdb.clock import from_iso, to_iso
+from engramdb.store import derivation
 from engramdb.store.derivation import Validity, revalidated
 from engramdb.store.sqlite.rows import chunks
 
@@ -134,16 +135,7 @@ def after_erasure(conn: sqlite3.Connection, namespace: str, gone: Sequence[str])
 
 def dangling(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """By namespace, the ids that facts are superseded by and that are no fact of it."""
-    found: dict[str, list[str]] = {}
-    for namespace, target in conn.execute(
-        "SELECT DISTINCT f.namespace, f.superseded_by FROM facts f "
-        "WHERE f.superseded_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM engrams s "
-        "JOIN facts g ON g.engram_rowid = s.rowid "
-        "WHERE s.id = f.superseded_by AND g.namespace = f.namespace) "
-        "ORDER BY f.namespace, f.superseded_by"
-    ):
-        found.setdefault(str(namespace), []).append(str(target))
-    return found
+    return derivation.dangling(conn.execute(derivation.DANGLING))
 
 
 def repair_pending(db: Database) -> None:
